@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/**
+ * Configuration is read from the environment once, at start, and a bad value stops the process
+ * with a message that names the variable, the accepted range and what was given.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
+  }
+}
+
+export type EnvShape = Record<string, z.ZodType>;
+export type ConfigOf<S extends EnvShape> = { [K in keyof S]: z.output<S[K]> };
+
+type Env = Record<string, string | undefined>;
+
+/** Parses every variable of `shape` from `env`; throws one ConfigError listing all bad ones. */
+export function readConfig<S extends EnvShape>(shape: S, env: Env = process.env): ConfigOf<S> {
+  const problems: { variable: string; message: string }[] = [];
+  const result: Record<string, unknown> = {};
+  for (const [variable, schema] of Object.entries(shape)) {
+    const raw = env[variable];
+    const parsed = schema.safeParse(raw === '' ? undefined : raw);
+    if (parsed.success) result[variable] = parsed.data;
+    else problems.push({ variable, message: parsed.error.issues[0]?.message ?? 'invalid value' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result as ConfigOf<S>;
+}
+
+/** A whole number within [min, max]; the error text states the range and the value received. */
+export function integerSetting(options: { default: number; min: number; max: number; meaning?: string }) {
+  const { min, max } = options;
+  const range = `a whole number from ${min} to ${max}${options.meaning ? ` (${options.meaning})` : ''}`;
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return options.default;
+      const trimmed = raw.trim();
+      const value = /^-?\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `must be ${range}; got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+export function stringSetting(options: { default: string; pattern?: RegExp; description?: string }) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw ?? options.default;
+      if (options.pattern && !options.pattern.test(value)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be ${options.description ?? `a string matching ${options.pattern}`}; got ${JSON.stringify(raw)}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+export function optionalStringSetting() {
+  return z.string().optional();
+}
+
+/** Comma-separated list; blanks are dropped. */
+export function listSetting() {
+  return z
+    .string()
+    .optional()
+    .transform((raw) =>
+      (raw ?? '')
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    );
+}
+
+export function booleanSetting(options: { default: boolean }) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return options.default;
+      const normalized = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
+      if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false; got ${JSON.stringify(raw)}` });
+      return z.NEVER;
+    });
+}

@@ -1,0 +1,3 @@
+export * from './registry.ts';
+export * from './cache.ts';
+export { ALL_METRICS } from './all.ts';
