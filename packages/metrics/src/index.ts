@@ -1,3 +1,7 @@
 export * from './registry.ts';
 export * from './cache.ts';
+export * from './cache-limits.ts';
+export * from './scheduler.ts';
+export * from './api.ts';
+export * from './instruments.ts';
 export { ALL_METRICS } from './all.ts';
