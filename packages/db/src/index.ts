@@ -1,0 +1,13 @@
+export { createPrismaClient, PrismaClient, type ClientOptions, type Prisma } from './client.ts';
+export { openDatabase, type OpenDatabase } from './database.ts';
+export { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
+export { readDatabaseSettings, DATABASE_SETTINGS, type DatabaseSettings } from './settings.ts';
+export { migrateDatabase } from './migrate/operations.ts';
+export {
+  createDagVersionLoader,
+  isUuid,
+  UNFINISHED_RUN_STATES,
+  UNFINISHED_TI_STATES,
+  type DagVersionLoader,
+  type DagVersionRow,
+} from './queries/dag-versions.ts';

@@ -1,0 +1,46 @@
+/**
+ * `pnpm db:migrate` — apply pending migrations (like `prisma migrate deploy`);
+ * `pnpm db:migration NAME` — write the next migration from the schema diff
+ * (like `prisma migrate dev --create-only`).
+ * With DATABASE_URL unset, `db:migrate` starts the embedded PostgreSQL under .data/.
+ */
+import { createLogger } from '@dagbag/logger';
+import { openDatabase } from '../database.ts';
+import { createMigration, migrateDatabase } from './operations.ts';
+
+const logger = createLogger({ name: 'db' });
+const [command, name] = process.argv.slice(2);
+
+async function main(): Promise<number> {
+  if (command === 'migrate') {
+    const database = await openDatabase({ logger, migrate: false });
+    try {
+      const { applied } = await migrateDatabase(database.url, { logger });
+      logger.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'no pending migrations');
+    } finally {
+      await database.stop();
+    }
+    return 0;
+  }
+  if (command === 'create') {
+    if (!name) {
+      logger.error('usage: pnpm db:migration <snake_case_name>');
+      return 2;
+    }
+    const database = await openDatabase({ logger, migrate: false });
+    const created = await createMigration(database.url, name).finally(() => database.stop());
+    if (created) logger.info({ directory: created.directory }, 'migration written; review it, then run pnpm db:migrate');
+    else logger.info('schema.prisma matches the newest migration: nothing to write');
+    return 0;
+  }
+  logger.error({ command }, 'usage: cli.ts migrate | create <name>');
+  return 2;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    logger.error({ err: error }, 'database command failed');
+    process.exit(1);
+  },
+);

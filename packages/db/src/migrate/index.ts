@@ -1,0 +1,3 @@
+export { migrateDatabase, createMigration, diffDatamodels, latestSnapshot, isEmptyScript, DATAMODEL_SNAPSHOT } from './operations.ts';
+export { readMigrationList, readSchemaFile, migrationScripts, PRISMA_PATHS } from './files.ts';
+export { withSchemaEngine } from './engine.ts';
