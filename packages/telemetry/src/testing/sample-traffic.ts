@@ -1,0 +1,69 @@
+import type { Meter } from '@opentelemetry/api';
+import {
+  API_METRICS,
+  CACHE_LIMIT_METRICS,
+  CACHE_METRICS,
+  EVICTION_REASONS,
+  SCHEDULER_METRICS,
+  createInstrument,
+  createObservable,
+} from '@dagbag/metrics';
+
+const ROLES = ['api', 'scheduler'] as const;
+
+/**
+ * Records plausible values for every metric of the registry, both cache roles included, so
+ * tests can check exporters and dashboards against data shaped like the apps'. Counters and
+ * gauges go through the same descriptor helpers the apps use.
+ */
+export function recordSampleTraffic(meter: Meter) {
+  const hits = createInstrument(meter, CACHE_METRICS.hits);
+  const misses = createInstrument(meter, CACHE_METRICS.misses);
+  const evictions = createInstrument(meter, CACHE_METRICS.evictions);
+  const loadDuration = createInstrument(meter, CACHE_METRICS.loadDuration);
+  const loopDuration = createInstrument(meter, SCHEDULER_METRICS.loopDuration);
+  const runsExamined = createInstrument(meter, SCHEDULER_METRICS.runsExamined);
+  const runsCreated = createInstrument(meter, SCHEDULER_METRICS.runsCreated);
+  const stateChanges = createInstrument(meter, SCHEDULER_METRICS.taskInstanceStateChanges);
+  const heartbeatTimeouts = createInstrument(meter, SCHEDULER_METRICS.heartbeatTimeouts);
+  const requestDuration = createInstrument(meter, API_METRICS.requestDuration);
+  let ticks = 0;
+
+  const observe = (descriptor: Parameters<typeof createObservable>[1], value: (role: (typeof ROLES)[number]) => number) =>
+    createObservable(meter, descriptor).addCallback((result) => {
+      for (const role of ROLES) result.observe(value(role), { 'dagbag.role': role });
+    });
+  observe(CACHE_METRICS.entries, (role) => (role === 'api' ? 40 : 12) + (ticks % 3));
+  observe(CACHE_METRICS.weight, (role) => (role === 'api' ? 4_000_000 : 1_500_000));
+  observe(CACHE_LIMIT_METRICS.maxEntries, (role) => (role === 'api' ? 4096 : 0));
+  observe(CACHE_LIMIT_METRICS.maxBytes, (role) => (role === 'api' ? 268_435_456 : 1_073_741_824));
+  createObservable(meter, SCHEDULER_METRICS.executorSlotsUsed).addCallback((result) => result.observe(ticks % 5));
+  createObservable(meter, SCHEDULER_METRICS.executorSlotsTotal).addCallback((result) => result.observe(16));
+
+  return {
+    tick() {
+      ticks += 1;
+      for (const role of ROLES) {
+        const attributes = { 'dagbag.role': role };
+        hits.add(role === 'api' ? 9 : 19, attributes);
+        misses.add(1, { ...attributes, result: 'loaded' });
+        if (ticks % 4 === 0) misses.add(1, { ...attributes, result: 'not_found' });
+        evictions.add(1, { ...attributes, reason: EVICTION_REASONS[ticks % EVICTION_REASONS.length]! });
+        loadDuration.record(0.002 + (ticks % 10) / 1000, attributes);
+      }
+      loopDuration.record(0.01 + (ticks % 7) / 100);
+      runsExamined.add(20);
+      if (ticks % 10 === 0) runsCreated.add(1);
+      stateChanges.add(3, { state: 'running' });
+      stateChanges.add(2, { state: 'success' });
+      if (ticks % 20 === 0) heartbeatTimeouts.add(1, { state: 'up_for_retry' });
+      for (const route of ['/api/v2/dags', '/api/v2/dags/:dag_id/dagRuns']) {
+        requestDuration.record(0.004 + (ticks % 5) / 200, {
+          'http.request.method': 'GET',
+          'http.route': route,
+          'http.response.status_code': 200,
+        });
+      }
+    },
+  };
+}
