@@ -1,0 +1,627 @@
+import { metrics, type Attributes, type BatchObservableCallback, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
+import { CACHE_METRICS, EVICTION_REASONS, MISS_RESULTS, type EvictionReason, type MissResult } from '@dagbag/metrics';
+import { silentLogger, type Logger } from '@dagbag/logger';
+import { LRUCache } from 'lru-cache';
+import { deserializeDag, type Dag } from './dag.ts';
+import { FrequencySketch } from './sketch.ts';
+import {
+  cacheSettingsFromEnv,
+  defaultCacheSettings,
+  validateCacheSettings,
+  type CacheRole,
+  type DagCacheSettings,
+} from './settings.ts';
+import { entryWeight, serializedSize } from './weight.ts';
+
+/** One `dag_version` joined with its `serialized_dag`, as the loader reads it in one query. */
+export interface DagVersionRow {
+  versionId: string;
+  dagId: string;
+  versionNumber: number;
+  dagHash: string;
+  data: unknown;
+  /** Size of `data` as stored (e.g. `octet_length(data::text)`); computed here if not positive. */
+  serializedBytes: number;
+  createdAt: Date;
+}
+
+/** The database side of the cache, injected so this package knows nothing about SQL. */
+export interface DagVersionLoader {
+  /** dag_version + serialized_dag in one query; null if there is no such version. */
+  loadVersion(versionId: string): Promise<DagVersionRow | null>;
+  /** The current dag_hash of a version; null if the row is gone. */
+  readHash(versionId: string): Promise<string | null>;
+  versionIdForRun(dagId: string, runId: string): Promise<string | null>;
+  latestVersionId(dagId: string): Promise<string | null>;
+  /** Versions referenced by unfinished runs or task instances (one cheap query). */
+  activeVersionIds(): Promise<Iterable<string>>;
+}
+
+/** What the cache hands out. Shared by every caller: treat it as read-only (it is frozen). */
+export interface DagVersionEntry {
+  readonly versionId: string;
+  readonly dagId: string;
+  readonly versionNumber: number;
+  readonly dagHash: string;
+  readonly createdAt: Date;
+  readonly dag: Dag;
+  /** Estimated retained heap in bytes: serialized bytes times the measured factor. */
+  readonly weight: number;
+}
+
+/** Milliseconds from a monotonic source; `performance` fits, tests pass a controlled clock. */
+export interface Clock {
+  now(): number;
+}
+
+export interface DagBagOptions {
+  role: CacheRole;
+  loader: DagVersionLoader;
+  /**
+   * Omitted: read from the environment (`cacheSettingsFromEnv(role)`). Given: laid over the
+   * role's documented defaults, the environment is not read.
+   */
+  settings?: Partial<DagCacheSettings>;
+  clock?: Clock;
+  /** Defaults to the global MeterProvider's meter (a no-op until an SDK is registered). */
+  meter?: Meter;
+  logger?: Logger;
+  /** Frequency-aware admission (TinyLFU); false gives plain LRU, for tests and benchmarks. */
+  admission?: boolean;
+}
+
+/** Live figures; the JSON body of `GET /api/v2/monitor/dagbag`, hence snake_case. */
+export interface DagBagStats {
+  role: CacheRole;
+  admission: 'tinylfu' | 'none';
+  entries: number;
+  weight_bytes: number;
+  max_entries: number;
+  max_bytes: number;
+  ttl_seconds: number;
+  revalidate_seconds: number;
+  hits: number;
+  misses: Record<MissResult, number>;
+  evictions: Record<EvictionReason, number>;
+  hit_ratio: number | null;
+  loads: number;
+  load_failures: number;
+  in_flight: number;
+  /** Lookups that joined a load another lookup had started. */
+  coalesced: number;
+  /** Hits answered by the negative cache (an id known not to exist). */
+  negative_hits: number;
+  negative_entries: number;
+  hash_reads: number;
+  /** Loaded versions the admission policy kept out (less popular than what they would displace). */
+  admission_rejections: number;
+  /** Loaded versions heavier than the whole byte cap, returned but never cached. */
+  oversize_rejections: number;
+  uncached_reads: number;
+}
+
+interface Slot {
+  readonly entry: DagVersionEntry;
+  /** FrequencySketch.hash of the version id, computed once so a hit does not hash a string. */
+  readonly keyHash: number;
+  /** Clock time of the last load or successful revalidation. */
+  checkedAt: number;
+  /** Admission order, so reconcile() can leave alone what was admitted after its query. */
+  readonly seq: number;
+}
+
+interface Outcome {
+  entry: DagVersionEntry | null;
+  /** A revalidation that found the same hash: the lookup was answered from the cache. */
+  fromCache: boolean;
+}
+
+interface Flight {
+  promise: Promise<Outcome>;
+  /** Whether the result may be admitted (false for listing reads until a get joins). */
+  admit: boolean;
+  /** Set by invalidate()/clear(): the result is returned to its waiters but not admitted. */
+  cancelled: boolean;
+}
+
+/** lru-cache needs some bound; with the byte cap off, sizes are tracked against this one. */
+const UNBOUNDED_BYTES = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The DAG cache: version id -> deserialized DAG, bounded by entries, bytes and TTL, with
+ * TinyLFU admission on top of lru-cache's recency order. See README.md for the policies.
+ */
+export class DagBag {
+  readonly role: CacheRole;
+  readonly settings: Readonly<DagCacheSettings>;
+  private readonly loader: DagVersionLoader;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly cache: LRUCache<string, Slot>;
+  private readonly negative: LRUCache<string, true> | undefined;
+  private readonly sketch: FrequencySketch | undefined;
+  private readonly inflight = new Map<string, Flight>();
+  private readonly revalidateMs: number;
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private seq = 0;
+  /** Why the next lru-cache 'delete' disposal happens; set just before each delete. */
+  private deleteReason: EvictionReason = 'invalidated';
+  /** No entry can be stale before this clock time; lets admission skip a full stale scan. */
+  private nextPossibleExpiry = 0;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  // Counters: plain fields, read by the observable instruments at collection time.
+  private hits = 0;
+  private missesLoaded = 0;
+  private missesNotFound = 0;
+  private readonly evictions: Record<EvictionReason, number> = { capacity: 0, bytes: 0, ttl: 0, inactive: 0, invalidated: 0 };
+  private loads = 0;
+  private loadFailures = 0;
+  private coalesced = 0;
+  private negativeHits = 0;
+  private hashReads = 0;
+  private admissionRejections = 0;
+  private oversizeRejections = 0;
+  private uncachedReads = 0;
+
+  private readonly loadDuration: Histogram;
+  private readonly meter: Meter;
+  private readonly batchCallback: BatchObservableCallback;
+  private readonly observables: Observable[];
+  private readonly roleAttributes: Attributes;
+
+  constructor(options: DagBagOptions) {
+    if (options.role !== 'api' && options.role !== 'scheduler') {
+      throw new TypeError(`DagBag role must be "api" or "scheduler"; got ${JSON.stringify(options.role)}`);
+    }
+    if (typeof options.loader?.loadVersion !== 'function') throw new TypeError('DagBag loader must implement DagVersionLoader');
+    this.role = options.role;
+    this.loader = options.loader;
+    this.settings = Object.freeze(
+      validateCacheSettings(
+        options.settings ? { ...defaultCacheSettings(options.role), ...options.settings } : cacheSettingsFromEnv(options.role),
+      ),
+    );
+    this.clock = options.clock ?? performance;
+    this.logger = options.logger ?? silentLogger;
+    this.revalidateMs = this.settings.revalidateSeconds * 1000;
+    this.ttlMs = this.settings.ttlSeconds * 1000;
+    this.maxEntries = this.settings.maxEntries;
+    this.maxBytes = this.settings.maxBytes;
+
+    this.cache = new LRUCache<string, Slot>({
+      ...lruOptionsFor<Slot>(this.settings, options.clock),
+      dispose: (slot, key, reason) => this.onDispose(slot, key, reason),
+    });
+    this.negative =
+      this.settings.negativeTtlSeconds > 0
+        ? new LRUCache<string, true>({
+            max: this.settings.maxNegativeEntries,
+            ttl: this.settings.negativeTtlSeconds * 1000,
+            perf: this.clock,
+            ttlResolution: options.clock ? 0 : 1,
+          })
+        : undefined;
+    if (options.admission !== false) this.sketch = new FrequencySketch(expectedEntries(this.settings));
+
+    this.roleAttributes = { 'dagbag.role': this.role };
+    this.meter = options.meter ?? metrics.getMeter('@dagbag/dagbag');
+    ({ callback: this.batchCallback, observables: this.observables, loadDuration: this.loadDuration } = this.instrument(this.meter));
+
+    if (this.ttlMs > 0 && options.clock === undefined) {
+      // Idle entries are only noticed when touched; a sweep keeps entries and weight honest.
+      this.purgeTimer = setInterval(() => this.purgeExpired(), Math.min(this.ttlMs, 60_000));
+      this.purgeTimer.unref();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lookups
+
+  /**
+   * The synchronous hit path: the entry if it is resident and needs no revalidation, else
+   * undefined (then call `get`). Counts a hit; never touches the loader.
+   */
+  getIfCached(versionId: string): DagVersionEntry | undefined {
+    const slot = this.cache.get(versionId);
+    if (slot === undefined) return undefined;
+    if (this.revalidateMs > 0 && this.clock.now() - slot.checkedAt >= this.revalidateMs) return undefined;
+    this.hits++;
+    if (this.sketch !== undefined) this.sketch.increment(slot.keyHash);
+    return slot.entry;
+  }
+
+  /** The version, from the cache or loaded (and admitted if the policy agrees); null if unknown. */
+  get(versionId: string): Promise<DagVersionEntry | null> {
+    const slot = this.cache.get(versionId);
+    if (slot !== undefined) {
+      if (this.revalidateMs === 0 || this.clock.now() - slot.checkedAt < this.revalidateMs) {
+        this.hits++;
+        if (this.sketch !== undefined) this.sketch.increment(slot.keyHash);
+        return Promise.resolve(slot.entry);
+      }
+      return this.revalidate(versionId, slot);
+    }
+    return this.miss(versionId);
+  }
+
+  /** The version a run was created with (one id lookup through the loader, then the cache). */
+  async getForRun(dagId: string, runId: string): Promise<DagVersionEntry | null> {
+    const versionId = await this.loader.versionIdForRun(dagId, runId);
+    return versionId === null ? null : this.get(versionId);
+  }
+
+  /** The latest version of a DAG (one id lookup through the loader, then the cache). */
+  async getLatest(dagId: string): Promise<DagVersionEntry | null> {
+    const versionId = await this.loader.latestVersionId(dagId);
+    return versionId === null ? null : this.get(versionId);
+  }
+
+  /**
+   * For listing paths: answers from the cache when resident and fresh, without touching recency,
+   * frequency or the hit/miss counters; otherwise loads without admitting, so a listing walk
+   * never fills (or reorders) the cache.
+   */
+  async readUncached(versionId: string): Promise<DagVersionEntry | null> {
+    this.uncachedReads++;
+    const slot = this.cache.peek(versionId);
+    if (slot !== undefined && (this.revalidateMs === 0 || this.clock.now() - slot.checkedAt < this.revalidateMs)) {
+      return slot.entry;
+    }
+    if (slot === undefined && this.negative?.peek(versionId) === true) return null;
+    let flight = this.inflight.get(versionId);
+    if (flight === undefined) flight = this.startLoad(versionId, false);
+    return (await flight.promise).entry;
+  }
+
+  private async miss(versionId: string): Promise<DagVersionEntry | null> {
+    const keyHash = FrequencySketch.hash(versionId);
+    if (this.sketch !== undefined) this.sketch.increment(keyHash);
+    if (this.negative !== undefined && this.negative.get(versionId) === true) {
+      this.hits++;
+      this.negativeHits++;
+      return null;
+    }
+    let flight = this.inflight.get(versionId);
+    if (flight !== undefined) {
+      this.coalesced++;
+      flight.admit = true;
+    } else {
+      flight = this.startLoad(versionId, true, keyHash);
+    }
+    return this.count(await flight.promise);
+  }
+
+  private revalidate(versionId: string, slot: Slot): Promise<DagVersionEntry | null> {
+    if (this.sketch !== undefined) this.sketch.increment(slot.keyHash);
+    let flight = this.inflight.get(versionId);
+    if (flight !== undefined) {
+      this.coalesced++;
+    } else {
+      const started: Flight = { promise: undefined as unknown as Promise<Outcome>, admit: true, cancelled: false };
+      started.promise = this.runRevalidation(versionId, slot, started);
+      this.track(versionId, started);
+      flight = started;
+    }
+    return flight.promise.then((outcome) => this.count(outcome));
+  }
+
+  private count(outcome: Outcome): DagVersionEntry | null {
+    if (outcome.fromCache) this.hits++;
+    else if (outcome.entry === null) this.missesNotFound++;
+    else this.missesLoaded++;
+    return outcome.entry;
+  }
+
+  private async runRevalidation(versionId: string, slot: Slot, flight: Flight): Promise<Outcome> {
+    this.hashReads++;
+    const hash = await this.loader.readHash(versionId);
+    const stillResident = this.cache.peek(versionId, { allowStale: true }) === slot;
+    if (hash === slot.entry.dagHash) {
+      slot.checkedAt = this.clock.now();
+      return { entry: slot.entry, fromCache: true };
+    }
+    if (stillResident && !flight.cancelled) this.remove(versionId, 'invalidated');
+    if (hash === null) {
+      this.negative?.set(versionId, true);
+      return { entry: null, fromCache: false };
+    }
+    this.logger.debug({ versionId, previousHash: slot.entry.dagHash, hash }, 'DAG version changed in place; reloading');
+    return this.load(versionId, flight, slot.keyHash);
+  }
+
+  private startLoad(versionId: string, admit: boolean, keyHash = FrequencySketch.hash(versionId)): Flight {
+    const flight: Flight = { promise: undefined as unknown as Promise<Outcome>, admit, cancelled: false };
+    flight.promise = this.load(versionId, flight, keyHash);
+    this.track(versionId, flight);
+    return flight;
+  }
+
+  /** Registers a flight and forgets it when it settles (unless invalidate() already did). */
+  private track(versionId: string, flight: Flight): void {
+    this.inflight.set(versionId, flight);
+    const forget = () => {
+      if (this.inflight.get(versionId) === flight) this.inflight.delete(versionId);
+    };
+    flight.promise.then(forget, forget);
+  }
+
+  private async load(versionId: string, flight: Flight, keyHash: number): Promise<Outcome> {
+    const started = this.clock.now();
+    this.loads++;
+    let entry: DagVersionEntry;
+    try {
+      const row = await this.loader.loadVersion(versionId);
+      if (row === null) {
+        if (!flight.cancelled) this.negative?.set(versionId, true);
+        this.loadDuration.record((this.clock.now() - started) / 1000, this.roleAttributes);
+        return { entry: null, fromCache: false };
+      }
+      const dag = deserializeDag(row.data);
+      const bytes = row.serializedBytes > 0 ? row.serializedBytes : serializedSize(row.data);
+      entry = Object.freeze({
+        versionId: row.versionId,
+        dagId: row.dagId,
+        versionNumber: row.versionNumber,
+        dagHash: row.dagHash,
+        createdAt: row.createdAt,
+        dag,
+        weight: entryWeight(bytes),
+      });
+    } catch (error) {
+      this.loadFailures++;
+      this.logger.error({ err: error, versionId, role: this.role }, 'loading a DAG version failed');
+      throw error;
+    }
+    this.loadDuration.record((this.clock.now() - started) / 1000, this.roleAttributes);
+    if (flight.admit && !flight.cancelled) this.admit(versionId, entry, keyHash);
+    return { entry, fromCache: false };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Admission and eviction
+
+  /**
+   * Makes room for `entry` by evicting from the least recent end, but only if the newcomer is
+   * estimated to be asked for more often than every entry it would displace (TinyLFU). Evicting
+   * here, before `set`, is what lets each eviction be attributed to the cap that forced it;
+   * lru-cache itself never has to evict.
+   */
+  private admit(versionId: string, entry: DagVersionEntry, keyHash: number): void {
+    const weight = entry.weight;
+    if (this.maxBytes > 0 && weight > this.maxBytes) {
+      this.oversizeRejections++;
+      this.logger.warn({ versionId, weight, maxBytes: this.maxBytes, role: this.role }, 'DAG version heavier than the whole byte cap; not cached');
+      return;
+    }
+    const existing = this.cache.peek(versionId, { allowStale: true });
+    if (existing !== undefined) this.remove(versionId, 'invalidated');
+
+    if (this.overCaps(weight)) {
+      this.purgeExpiredIfDue();
+      if (this.overCaps(weight) && !this.evictFor(weight, keyHash)) {
+        this.admissionRejections++;
+        return;
+      }
+    }
+    const seq = ++this.seq;
+    this.cache.set(versionId, { entry, keyHash, checkedAt: this.clock.now(), seq });
+  }
+
+  private overCaps(weight: number): boolean {
+    return (
+      (this.maxEntries > 0 && this.cache.size + 1 > this.maxEntries) ||
+      (this.maxBytes > 0 && this.cache.calculatedSize + weight > this.maxBytes)
+    );
+  }
+
+  /** Chooses victims oldest first; evicts them only if the newcomer wins against each. */
+  private evictFor(weight: number, keyHash: number): boolean {
+    let entriesToFree = this.maxEntries > 0 ? this.cache.size + 1 - this.maxEntries : 0;
+    let bytesToFree = this.maxBytes > 0 ? this.cache.calculatedSize + weight - this.maxBytes : 0;
+    const victims: { key: string; reason: EvictionReason }[] = [];
+    const candidateFrequency = this.sketch?.estimate(keyHash) ?? 0;
+    for (const key of this.cache.rkeys()) {
+      if (entriesToFree <= 0 && bytesToFree <= 0) break;
+      const slot = this.cache.peek(key, { allowStale: true })!;
+      if (this.sketch !== undefined && this.sketch.estimate(slot.keyHash) >= candidateFrequency) return false;
+      victims.push({ key, reason: entriesToFree > 0 ? 'capacity' : 'bytes' });
+      entriesToFree--;
+      bytesToFree -= slot.entry.weight;
+    }
+    if (entriesToFree > 0 || bytesToFree > 0) return false;
+    for (const victim of victims) this.remove(victim.key, victim.reason);
+    return true;
+  }
+
+  private remove(versionId: string, reason: EvictionReason): boolean {
+    this.deleteReason = reason;
+    const removed = this.cache.delete(versionId);
+    this.deleteReason = 'invalidated';
+    return removed;
+  }
+
+  private onDispose(_slot: Slot, _key: string, reason: LRUCache.DisposeReason): void {
+    switch (reason) {
+      case 'delete':
+        this.evictions[this.deleteReason]++;
+        break;
+      case 'expire':
+        this.evictions.ttl++;
+        break;
+      case 'evict':
+        // Not expected (admit() makes room first); attributed to the cap that lru-cache enforced.
+        this.evictions[this.maxEntries > 0 && this.cache.size >= this.maxEntries ? 'capacity' : 'bytes']++;
+        break;
+      default:
+        // 'set' replaces an entry that admit() already removed; 'fetch' is unused.
+        break;
+    }
+  }
+
+  /**
+   * Entries age in recency order (every use refreshes both), so nothing can expire before the
+   * least recent entry does: a full stale scan is only worth it once that moment has passed.
+   */
+  private purgeExpiredIfDue(): void {
+    if (this.ttlMs === 0 || this.clock.now() < this.nextPossibleExpiry) return;
+    this.purgeExpired();
+  }
+
+  /** Removes expired entries now (reason `ttl`); returns how many. Runs on a timer too. */
+  purgeExpired(): number {
+    if (this.ttlMs === 0) return 0;
+    const before = this.evictions.ttl;
+    this.cache.purgeStale();
+    const oldest = this.cache.rkeys().next();
+    this.nextPossibleExpiry = oldest.done ? this.clock.now() + this.ttlMs : this.clock.now() + Math.max(0, this.cache.getRemainingTTL(oldest.value));
+    return this.evictions.ttl - before;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Maintenance
+
+  /** Drops a version now (reason `invalidated`), and any load of it in flight is not admitted. */
+  invalidate(versionId: string): boolean {
+    const flight = this.inflight.get(versionId);
+    if (flight !== undefined) {
+      flight.cancelled = true;
+      this.inflight.delete(versionId);
+    }
+    this.negative?.delete(versionId);
+    return this.remove(versionId, 'invalidated');
+  }
+
+  /** Drops everything (reason `invalidated`); returns how many entries were resident. */
+  clear(): number {
+    const count = this.cache.size;
+    for (const flight of this.inflight.values()) flight.cancelled = true;
+    this.inflight.clear();
+    this.negative?.clear();
+    this.deleteReason = 'invalidated';
+    this.cache.clear();
+    return count;
+  }
+
+  /**
+   * Evicts resident versions no longer referenced by any unfinished run or task instance (reason
+   * `inactive`). Entries admitted while the query ran are left alone: the query may predate them.
+   */
+  async reconcile(): Promise<{ evicted: number }> {
+    const seqAtStart = this.seq;
+    const active = new Set(await this.loader.activeVersionIds());
+    this.purgeExpired();
+    const retired: string[] = [];
+    for (const [key, slot] of this.cache.entries()) {
+      if (slot.seq <= seqAtStart && !active.has(key)) retired.push(key);
+    }
+    for (const key of retired) this.remove(key, 'inactive');
+    if (retired.length > 0) this.logger.debug({ role: this.role, evicted: retired.length, active: active.size }, 'reconciled the DAG cache');
+    return { evicted: retired.length };
+  }
+
+  stats(): DagBagStats {
+    const misses = this.missesLoaded + this.missesNotFound;
+    const lookups = this.hits + misses;
+    return {
+      role: this.role,
+      admission: this.sketch ? 'tinylfu' : 'none',
+      entries: this.cache.size,
+      weight_bytes: this.cache.calculatedSize,
+      max_entries: this.maxEntries,
+      max_bytes: this.maxBytes,
+      ttl_seconds: this.settings.ttlSeconds,
+      revalidate_seconds: this.settings.revalidateSeconds,
+      hits: this.hits,
+      misses: { loaded: this.missesLoaded, not_found: this.missesNotFound },
+      evictions: { ...this.evictions },
+      hit_ratio: lookups === 0 ? null : this.hits / lookups,
+      loads: this.loads,
+      load_failures: this.loadFailures,
+      in_flight: this.inflight.size,
+      coalesced: this.coalesced,
+      negative_hits: this.negativeHits,
+      negative_entries: this.negative?.size ?? 0,
+      hash_reads: this.hashReads,
+      admission_rejections: this.admissionRejections,
+      oversize_rejections: this.oversizeRejections,
+      uncached_reads: this.uncachedReads,
+    };
+  }
+
+  /** Whether a version is resident (no recency, frequency or counter change). */
+  has(versionId: string): boolean {
+    return this.cache.has(versionId, { updateAgeOnHas: false });
+  }
+
+  /** Resident version ids, most recently used first. */
+  keys(): string[] {
+    return [...this.cache.keys()];
+  }
+
+  /** Stops timers and detaches the metric callbacks. Entries stay readable. */
+  close(): void {
+    if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
+    this.purgeTimer = undefined;
+    this.meter.removeBatchObservableCallback(this.batchCallback, this.observables);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Metrics
+
+  private instrument(meter: Meter) {
+    const { hits, misses, evictions, entries, weight, loadDuration } = CACHE_METRICS;
+    const hitCounter = meter.createObservableCounter(hits.name, { unit: hits.unit, description: hits.description });
+    const missCounter = meter.createObservableCounter(misses.name, { unit: misses.unit, description: misses.description });
+    const evictionCounter = meter.createObservableCounter(evictions.name, { unit: evictions.unit, description: evictions.description });
+    const entryGauge = meter.createObservableGauge(entries.name, { unit: entries.unit, description: entries.description });
+    const weightGauge = meter.createObservableGauge(weight.name, { unit: weight.unit, description: weight.description });
+    const histogram = meter.createHistogram(loadDuration.name, {
+      unit: loadDuration.unit,
+      description: loadDuration.description,
+      advice: { explicitBucketBoundaries: [...(loadDuration.buckets ?? [])] },
+    });
+    // Attribute sets are built once: collection allocates nothing per reason or result.
+    const role = this.roleAttributes;
+    const missAttributes = MISS_RESULTS.map((result) => [result, { ...role, result }] as const);
+    const evictionAttributes = EVICTION_REASONS.map((reason) => [reason, { ...role, reason }] as const);
+    const callback: BatchObservableCallback = (result) => {
+      result.observe(hitCounter, this.hits, role);
+      for (const [outcome, attributes] of missAttributes) {
+        result.observe(missCounter, outcome === 'loaded' ? this.missesLoaded : this.missesNotFound, attributes);
+      }
+      for (const [reason, attributes] of evictionAttributes) result.observe(evictionCounter, this.evictions[reason], attributes);
+      result.observe(entryGauge, this.cache.size, role);
+      result.observe(weightGauge, this.cache.calculatedSize, role);
+    };
+    const observables = [hitCounter, missCounter, evictionCounter, entryGauge, weightGauge];
+    meter.addBatchObservableCallback(callback, observables);
+    return { callback, observables, loadDuration: histogram };
+  }
+}
+
+/**
+ * The lru-cache options a DagBag uses for given settings: exported so the benchmark can compare
+ * against a bare lru-cache configured exactly the same way.
+ */
+export function lruOptionsFor<V extends { entry: { weight: number } }>(settings: DagCacheSettings, clock?: Clock): LRUCache.Options<string, V, unknown> {
+  return {
+    ...(settings.maxEntries > 0 ? { max: settings.maxEntries } : {}),
+    maxSize: settings.maxBytes > 0 ? settings.maxBytes : UNBOUNDED_BYTES,
+    sizeCalculation: (slot) => slot.entry.weight,
+    ...(settings.ttlSeconds > 0 ? { ttl: settings.ttlSeconds * 1000, updateAgeOnGet: true } : {}),
+    // lru-cache debounces clock reads with a real 1 ms timer; a controlled clock must be read every time.
+    ...(clock ? { perf: clock, ttlResolution: 0 } : {}),
+  };
+}
+
+/** The sketch is sized to the number of entries the caps allow (a typical weight for the byte cap). */
+function expectedEntries(settings: DagCacheSettings): number {
+  const TYPICAL_WEIGHT = 128 * 1024;
+  const byBytes = settings.maxBytes > 0 ? Math.ceil(settings.maxBytes / TYPICAL_WEIGHT) : 0;
+  const byEntries = settings.maxEntries;
+  if (byEntries > 0 && byBytes > 0) return Math.min(byEntries, byBytes);
+  return byEntries || byBytes || 4096;
+}

@@ -1,0 +1,391 @@
+import { createHash } from 'node:crypto';
+import { Cron } from 'croner';
+import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The DAG document: the file format of DESIGN.md ("DAG files") and, with defaults applied, the
+ * serialized form stored in `serialized_dag.data`. The file processor, the API and the cache all
+ * validate through this one schema, so a document the processor accepted is one the cache can load.
+ */
+
+/** Airflow's KEY_REGEX for dag and task ids (airflow/utils/helpers.py), with its 250-char limit. */
+export const IDENTIFIER_PATTERN = /^[a-zA-Z0-9_.-]+$/;
+export const MAX_IDENTIFIER_LENGTH = 250;
+/** A file larger than this is refused before parsing: no DAG of ours comes near it. */
+export const MAX_SOURCE_BYTES = 5 * 1024 * 1024;
+export const MAX_TASKS = 10_000;
+
+export const SCHEDULE_PRESETS = ['@hourly', '@daily', '@weekly', '@monthly'] as const;
+export const OPERATORS = ['bash', 'empty'] as const;
+export const TRIGGER_RULES = ['all_success', 'all_done', 'one_success', 'one_failed', 'none_failed'] as const;
+
+export type TriggerRule = (typeof TRIGGER_RULES)[number];
+export type Operator = (typeof OPERATORS)[number];
+
+/** One problem with a DAG file or document, positioned where the source allows it. */
+export interface DagProblem {
+  reason: string;
+  /** 1-based line in the source file. */
+  line?: number;
+  /** 1-based column in the source file. */
+  column?: number;
+  /** Where in the document, e.g. `tasks[2].upstream[0]`. */
+  path?: string;
+  taskId?: string;
+}
+
+const identifier = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .max(MAX_IDENTIFIER_LENGTH, `${what} must be at most ${MAX_IDENTIFIER_LENGTH} characters`)
+    .regex(IDENTIFIER_PATTERN, `${what} may contain only letters, digits, '_', '.' and '-'`);
+
+function cronProblem(expression: string): string | undefined {
+  try {
+    const job = new Cron(expression, { paused: true, mode: '5-part' });
+    const next = job.nextRun();
+    job.stop();
+    return next === null ? `cron expression ${JSON.stringify(expression)} never fires` : undefined;
+  } catch (error) {
+    return `invalid cron expression ${JSON.stringify(expression)}: ${(error as Error).message.replace(/^CronPattern: /, '')}`;
+  }
+}
+
+const scheduleSchema = z
+  .string({ error: `schedule must be null, a cron expression or one of ${SCHEDULE_PRESETS.join(', ')}` })
+  .nullable()
+  .default(null)
+  .superRefine((value, ctx) => {
+    if (value === null || (SCHEDULE_PRESETS as readonly string[]).includes(value)) return;
+    if (value.startsWith('@')) {
+      ctx.addIssue({ code: 'custom', message: `unknown schedule preset ${JSON.stringify(value)}; expected one of ${SCHEDULE_PRESETS.join(', ')}` });
+      return;
+    }
+    const problem = cronProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const nonNegativeInt = (what: string, max: number) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int(`${what} must be a whole number`)
+    .min(0, `${what} must be at least 0`)
+    .max(max, `${what} must be at most ${max}`);
+
+export const taskDocumentSchema = z
+  .strictObject({
+    task_id: identifier('task_id'),
+    operator: z.enum(OPERATORS, {
+      error: (issue) => `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
+    }),
+    bash_command: z.string().min(1, 'bash_command must not be empty').max(1_000_000).optional(),
+    upstream: z.array(identifier('upstream task id')).default([]),
+    trigger_rule: z
+      .enum(TRIGGER_RULES, {
+        error: (issue) => `unknown trigger_rule ${JSON.stringify(issue.input)}; expected one of ${TRIGGER_RULES.join(', ')}`,
+      })
+      .default('all_success'),
+    retries: nonNegativeInt('retries', 100).default(0),
+    retry_delay_seconds: nonNegativeInt('retry_delay_seconds', 86_400).default(300),
+    execution_timeout_seconds: z
+      .number()
+      .int('execution_timeout_seconds must be a whole number')
+      .min(1, 'execution_timeout_seconds must be at least 1')
+      .max(7 * 86_400)
+      .optional(),
+  })
+  .superRefine((task, ctx) => {
+    if (task.operator === 'bash' && task.bash_command === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bash_command'], message: 'a bash task needs bash_command' });
+    }
+    if (task.operator !== 'bash' && task.bash_command !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bash_command'], message: `bash_command is only for bash tasks, not ${task.operator}` });
+    }
+  });
+
+export const dagDocumentSchema = z
+  .strictObject({
+    dag_id: identifier('dag_id'),
+    description: z.string().max(10_000).optional(),
+    schedule: scheduleSchema,
+    start_date: z.iso.datetime({ offset: true, error: 'start_date must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z' }).optional(),
+    max_active_runs: z.number().int().min(1).max(10_000).default(16),
+    catchup: z.boolean().default(false),
+    tags: z.array(z.string().min(1).max(100)).max(100).default([]),
+    tasks: z.array(taskDocumentSchema).max(MAX_TASKS, `a DAG may have at most ${MAX_TASKS} tasks`),
+  })
+  .superRefine((dag, ctx) => {
+    if (dag.schedule !== null && dag.start_date === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['start_date'], message: 'a scheduled DAG needs start_date' });
+    }
+    for (const problem of graphProblems(dag.tasks)) {
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, params: { taskId: problem.taskId } });
+    }
+  });
+
+export type DagDocument = z.output<typeof dagDocumentSchema>;
+export type TaskDocument = z.output<typeof taskDocumentSchema>;
+/** What a file may say: defaults may be left out. */
+export type DagDocumentInput = z.input<typeof dagDocumentSchema>;
+
+interface GraphProblem {
+  path: (string | number)[];
+  message: string;
+  taskId: string;
+}
+
+/** At most this many cycles are reported: one is enough to fix, a hundred is noise. */
+const MAX_REPORTED_CYCLES = 5;
+
+/**
+ * Duplicate ids, unknown or repeated upstream ids and cycles, each naming its task. Cycles are
+ * found by an iterative depth-first search (a recursive one overflows the stack on long chains)
+ * and reported with their path in the direction work flows: `a -> b -> a` means b waits for a.
+ */
+function graphProblems(tasks: readonly TaskDocument[]): GraphProblem[] {
+  const problems: GraphProblem[] = [];
+  const indexById = new Map<string, number>();
+  tasks.forEach((task, index) => {
+    if (indexById.has(task.task_id)) {
+      problems.push({ path: ['tasks', index, 'task_id'], taskId: task.task_id, message: `duplicate task_id ${JSON.stringify(task.task_id)}` });
+    } else {
+      indexById.set(task.task_id, index);
+    }
+  });
+  tasks.forEach((task, index) => {
+    const seen = new Set<string>();
+    task.upstream.forEach((upstreamId, position) => {
+      const path = ['tasks', index, 'upstream', position];
+      if (seen.has(upstreamId)) {
+        problems.push({ path, taskId: task.task_id, message: `task ${JSON.stringify(task.task_id)} lists upstream ${JSON.stringify(upstreamId)} twice` });
+      } else if (!indexById.has(upstreamId)) {
+        problems.push({ path, taskId: task.task_id, message: `task ${JSON.stringify(task.task_id)} has unknown upstream ${JSON.stringify(upstreamId)}` });
+      }
+      seen.add(upstreamId);
+    });
+  });
+  if (problems.length > 0) return problems;
+
+  // Walk from each task towards its upstreams; a grey node met again closes a cycle.
+  const WHITE = 0, GREY = 1, BLACK = 2;
+  const color = new Uint8Array(tasks.length);
+  let cycles = 0;
+  for (let start = 0; start < tasks.length && cycles < MAX_REPORTED_CYCLES; start++) {
+    if (color[start] !== WHITE) continue;
+    const stack: { index: number; next: number }[] = [{ index: start, next: 0 }];
+    color[start] = GREY;
+    while (stack.length > 0 && cycles < MAX_REPORTED_CYCLES) {
+      const frame = stack[stack.length - 1]!;
+      const upstream = tasks[frame.index]!.upstream;
+      if (frame.next >= upstream.length) {
+        color[frame.index] = BLACK;
+        stack.pop();
+        continue;
+      }
+      const target = indexById.get(upstream[frame.next++]!)!;
+      if (color[target] === WHITE) {
+        color[target] = GREY;
+        stack.push({ index: target, next: 0 });
+      } else if (color[target] === GREY) {
+        const from = stack.findIndex((f) => f.index === target);
+        // The stack runs downstream -> upstream; reverse it so the path reads in execution order.
+        const ids = stack.slice(from).map((f) => tasks[f.index]!.task_id).reverse();
+        const taskId = tasks[target]!.task_id;
+        problems.push({
+          path: ['tasks', target, 'upstream'],
+          taskId,
+          message: `tasks form a cycle: ${[...ids, ids[0]].join(' -> ')}`,
+        });
+        cycles++;
+      }
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical form and hash
+
+function sortedTask(task: TaskDocument): TaskDocument {
+  return { ...task, upstream: [...task.upstream].sort() };
+}
+
+function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+}
+
+/**
+ * The canonical JSON of a validated document: keys sorted, defaults present, and tasks, upstream
+ * lists and tags sorted, because their order means nothing. Reordering a file therefore makes no
+ * new version; any change of meaning does.
+ */
+export function canonicalJson(doc: DagDocument): string {
+  const tasks = [...doc.tasks].sort((a, b) => (a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0)).map(sortedTask);
+  return stableStringify({ ...doc, tags: [...doc.tags].sort(), tasks });
+}
+
+/** `dag_hash`: sha256 (hex) of the canonical JSON. */
+export function dagHash(doc: DagDocument): string {
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing files
+
+export type ParseResult =
+  | { ok: true; document: DagDocument; hash: string }
+  | { ok: false; errors: DagProblem[] };
+
+type PathKey = PropertyKey;
+
+/** `tasks[2].upstream[0]` */
+export function formatPath(path: readonly PathKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function taskIdAt(input: unknown, path: readonly PathKey[]): string | undefined {
+  if (path[0] !== 'tasks' || typeof path[1] !== 'number') return undefined;
+  const tasks = (input as { tasks?: unknown } | null)?.tasks;
+  if (!Array.isArray(tasks)) return undefined;
+  const id = (tasks[path[1]] as { task_id?: unknown } | undefined)?.task_id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** zod issues as problems, naming the task where the path goes through one. */
+export function problemsFromZod(error: z.ZodError, input: unknown): DagProblem[] {
+  return error.issues.map((issue) => {
+    const params = issue.code === 'custom' ? (issue.params as { taskId?: string } | undefined) : undefined;
+    const taskId = params?.taskId ?? taskIdAt(input, issue.path);
+    const path = formatPath(issue.path);
+    const problem: DagProblem = { reason: path ? `${path}: ${issue.message}` : issue.message };
+    if (path) problem.path = path;
+    if (taskId !== undefined) problem.taskId = taskId;
+    return problem;
+  });
+}
+
+/** Where a (possibly missing) path lives in the source: the deepest node that exists. */
+function positionOf(doc: Document, path: readonly PathKey[], lines: LineCounter): { line: number; column: number } | undefined {
+  let node: unknown = doc.contents;
+  let offset: number | undefined = (node as Node | null)?.range?.[0];
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => (item.key as { value?: unknown } | null)?.value === key || item.key === key);
+      if (!pair) break;
+      // Point at the key for a bad value: that is where a person looks.
+      offset = (pair.key as Node | null)?.range?.[0] ?? offset;
+      node = pair.value;
+      if (isMap(node) || isSeq(node)) offset = (node as Node).range?.[0] ?? offset;
+    } else if (isSeq(node) && typeof key === 'number') {
+      const item = node.items[key];
+      if (item === undefined) break;
+      node = item;
+      offset = (item as Node).range?.[0] ?? offset;
+    } else {
+      break;
+    }
+  }
+  if (offset === undefined) return undefined;
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+
+function positionAtOffset(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+function jsonSyntaxProblem(text: string, error: SyntaxError): DagProblem {
+  // V8 says "... in JSON at position 42 (line 3 column 7)"; the offset is all we rely on.
+  const match = /at position (\d+)/.exec(error.message);
+  // Drop V8's echo of the source ('..."tasks": [,]}" is not valid JSON'): the position says where.
+  const message = error.message
+    .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '');
+  const reason = `invalid JSON: ${message}`;
+  if (!match) {
+    // "Unexpected end of JSON input" carries no position: it is the end.
+    return { reason, ...positionAtOffset(text, text.length) };
+  }
+  return { reason, ...positionAtOffset(text, Number(match[1])) };
+}
+
+function sourceKind(fileName: string): 'json' | 'yaml' | undefined {
+  const lower = fileName.toLowerCase();
+  if (lower.endsWith('.json')) return 'json';
+  if (lower.endsWith('.yaml') || lower.endsWith('.yml')) return 'yaml';
+  return undefined;
+}
+
+/**
+ * Parses and validates one DAG file (`.json`, `.yaml`, `.yml`). Never throws for bad input: every
+ * problem comes back with its position where the source allows (JSON syntax errors, and schema
+ * errors mapped from their path back to the line of the offending key).
+ */
+export function parseDagSource(text: string, fileName: string): ParseResult {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_SOURCE_BYTES) {
+    return { ok: false, errors: [{ reason: `file is ${bytes} bytes; a DAG file may be at most ${MAX_SOURCE_BYTES} bytes` }] };
+  }
+  const kind = sourceKind(fileName);
+  if (kind === undefined) {
+    return { ok: false, errors: [{ reason: `unsupported file type ${JSON.stringify(fileName)}; expected .json, .yaml or .yml` }] };
+  }
+
+  let input: unknown;
+  let positions: Document | undefined;
+  const lines = new LineCounter();
+  if (kind === 'json') {
+    try {
+      input = JSON.parse(text);
+    } catch (error) {
+      return { ok: false, errors: [jsonSyntaxProblem(text, error as SyntaxError)] };
+    }
+  } else {
+    positions = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+    if (positions.errors.length > 0) {
+      return {
+        ok: false,
+        errors: positions.errors.map((e) => {
+          const problem: DagProblem = { reason: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` };
+          if (e.linePos) {
+            problem.line = e.linePos[0].line;
+            problem.column = e.linePos[0].col;
+          }
+          return problem;
+        }),
+      };
+    }
+    input = positions.toJS({ maxAliasCount: 100 });
+  }
+
+  const parsed = dagDocumentSchema.safeParse(input);
+  if (parsed.success) return { ok: true, document: parsed.data, hash: dagHash(parsed.data) };
+
+  // Only now pay for a positioned parse of a JSON file: YAML 1.2 reads JSON, with ranges.
+  if (positions === undefined) positions = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  const errors = problemsFromZod(parsed.error, input).map((problem, i) => {
+    const at = positionOf(positions, parsed.error.issues[i]!.path, lines);
+    return at ? { ...problem, ...at } : problem;
+  });
+  return { ok: false, errors };
+}

@@ -1,0 +1,108 @@
+/**
+ * TinyLFU's frequency sketch: a count-min sketch of 4-bit counters (8 per 32-bit word, 4 rows)
+ * that estimates how often a key was asked for recently, in about 4 bytes per cached entry.
+ * After `sampleSize` increments every counter is halved, so old popularity fades and a key that
+ * was hot yesterday cannot hold its place forever (Einziger, Friedman, Manes: "TinyLFU", 2017).
+ *
+ * Keys are hashed once (`FrequencySketch.hash`) and the hash is kept with the cache entry, so a
+ * hit costs four counter updates and no string hashing.
+ */
+export class FrequencySketch {
+  static readonly MAX_COUNT = 15;
+  private readonly table: Uint32Array;
+  private readonly rowWords: number;
+  private readonly indexMask: number;
+  readonly sampleSize: number;
+  private additions = 0;
+  /** How many times the counters have been halved (for tests and stats). */
+  resets = 0;
+
+  /** `expectedEntries`: how many keys the cache holds; the sketch is sized and aged by it. */
+  constructor(expectedEntries: number) {
+    const entries = Math.max(16, Math.min(expectedEntries, 1 << 24));
+    // Two counters per row per entry keeps collisions rare at the cache's size.
+    let width = 1;
+    while (width < entries * 2) width <<= 1;
+    width = Math.max(width, 64);
+    this.indexMask = width - 1;
+    this.rowWords = width >>> 3;
+    this.table = new Uint32Array(this.rowWords * 4);
+    this.sampleSize = 10 * entries;
+  }
+
+  /** FNV-1a over UTF-16 code units, then murmur3's finalizer so the low bits are well mixed. */
+  static hash(key: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) {
+      h ^= key.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h >>> 0;
+  }
+
+  /** The four counter positions of a hash (double hashing: h1 + i * h2). */
+  private counterAt(hash: number, row: number): number {
+    const step = (Math.imul(hash, 0x9e3779b1) >>> 15) | 1;
+    return (hash + Math.imul(row, step)) & this.indexMask;
+  }
+
+  private read(row: number, index: number): number {
+    return (this.table[row * this.rowWords + (index >>> 3)]! >>> ((index & 7) << 2)) & 0xf;
+  }
+
+  estimate(hash: number): number {
+    let min = FrequencySketch.MAX_COUNT;
+    for (let row = 0; row < 4; row++) {
+      const count = this.read(row, this.counterAt(hash, row));
+      if (count < min) min = count;
+    }
+    return min;
+  }
+
+  /**
+   * Conservative update: only the counters at the current minimum grow, which keeps the
+   * overestimate of a colliding key small.
+   */
+  increment(hash: number): void {
+    const step = (Math.imul(hash, 0x9e3779b1) >>> 15) | 1;
+    const mask = this.indexMask;
+    const table = this.table;
+    const rowWords = this.rowWords;
+    const i0 = hash & mask;
+    const i1 = (hash + step) & mask;
+    const i2 = (hash + 2 * step) & mask;
+    const i3 = (hash + 3 * step) & mask;
+    const w0 = i0 >>> 3, w1 = rowWords + (i1 >>> 3), w2 = 2 * rowWords + (i2 >>> 3), w3 = 3 * rowWords + (i3 >>> 3);
+    const s0 = (i0 & 7) << 2, s1 = (i1 & 7) << 2, s2 = (i2 & 7) << 2, s3 = (i3 & 7) << 2;
+    const c0 = (table[w0]! >>> s0) & 0xf;
+    const c1 = (table[w1]! >>> s1) & 0xf;
+    const c2 = (table[w2]! >>> s2) & 0xf;
+    const c3 = (table[w3]! >>> s3) & 0xf;
+    const min = Math.min(c0, c1, c2, c3);
+    if (min < FrequencySketch.MAX_COUNT) {
+      if (c0 === min) table[w0] = table[w0]! + (1 << s0);
+      if (c1 === min) table[w1] = table[w1]! + (1 << s1);
+      if (c2 === min) table[w2] = table[w2]! + (1 << s2);
+      if (c3 === min) table[w3] = table[w3]! + (1 << s3);
+    }
+    if (++this.additions >= this.sampleSize) this.halve();
+  }
+
+  /** Ageing: every counter halves (each 4-bit nibble shifts right; the mask drops carried bits). */
+  private halve(): void {
+    const table = this.table;
+    for (let i = 0; i < table.length; i++) table[i] = (table[i]! >>> 1) & 0x77777777;
+    this.additions = this.additions >>> 1;
+    this.resets++;
+  }
+
+  clear(): void {
+    this.table.fill(0);
+    this.additions = 0;
+  }
+}
