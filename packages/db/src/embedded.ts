@@ -87,7 +87,13 @@ export async function startEmbeddedPostgres(options: EmbeddedServerOptions): Pro
   const started = Date.now();
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     logger.info({ dataDir }, 'initialising embedded PostgreSQL');
-    await server.initialise();
+    await server.initialise().catch((error: unknown) => {
+      const hint = String(error).includes('Permission denied')
+        ? ' Running as root, PostgreSQL runs as the `postgres` user, which needs to reach this folder: ' +
+          'make its parents traversable (chmod o+x) or set DATA_DIR to a folder it can reach.'
+        : '';
+      throw new Error(`Embedded PostgreSQL could not initialise ${dataDir}: ${String(error)}.${hint}`);
+    });
   }
   try {
     await server.start();

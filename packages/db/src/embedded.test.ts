@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from './database.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
+
+const running: EmbeddedServer[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((server) => server.stop()));
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dagbag-embedded-'));
+  await chmod(dir, 0o755); // as root, postgres runs as the `postgres` user, which must traverse it
+  dirs.push(dir);
+  return dir;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function scalar(url: string, ...statements: string[]): Promise<unknown> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let result: pg.QueryResult | undefined;
+    for (const sql of statements) result = await client.query(sql);
+    return Object.values(result?.rows[0] ?? {})[0];
+  } finally {
+    await client.end();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('embedded PostgreSQL', () => {
+  it('keeps its data across a stop and a later start', async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    const first = await startEmbeddedPostgres({ dataDir, port });
+    await scalar(first.url, 'CREATE TABLE kept (x int)', 'INSERT INTO kept VALUES (42)');
+    await first.stop();
+    const second = await startEmbeddedPostgres({ dataDir, port });
+    running.push(second);
+    expect(await scalar(second.url, 'SELECT x FROM kept')).toBe(42);
+  });
+
+  it('recovers the data directory of a run that was killed with SIGKILL', async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'testing', 'start-embedded-child.ts'), dataDir, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+      child.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const orphan = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(isAlive(orphan)).toBe(true); // the killed parent left its postgres behind
+
+    const server = await startEmbeddedPostgres({ dataDir, port });
+    running.push(server);
+    expect(await scalar(server.url, 'SELECT 1 AS one')).toBe(1);
+    expect(isAlive(orphan)).toBe(false);
+  });
+
+  it('starts nothing embedded when DATABASE_URL is set', async () => {
+    const dataDir = await tempDir();
+    const database = await openDatabase({
+      env: { DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', DATA_DIR: dataDir },
+      migrate: false,
+    });
+    expect(database).toMatchObject({ embedded: false, ownsServer: false, url: 'postgresql://nobody@127.0.0.1:1/none' });
+    expect(existsSync(join(dataDir, 'postgres'))).toBe(false);
+  });
+
+  it('starts, migrates and shares one embedded server between processes of one checkout', async () => {
+    const dataDir = await tempDir();
+    const env = { DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await freePort()) };
+    const owner = await openDatabase({ env });
+    try {
+      expect(owner).toMatchObject({ embedded: true, ownsServer: true });
+      expect(Number(await scalar(owner.url, 'SELECT count(*) FROM _prisma_migrations'))).toBeGreaterThan(0);
+      // A second opener (another app of `pnpm dev`) would find the owner alive; simulate one by
+      // pointing the owner file at a live process that is not us.
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(dataDir, 'postgres.owner'), String(process.ppid));
+      const sharer = await openDatabase({ env });
+      expect(sharer).toMatchObject({ embedded: true, ownsServer: false, url: owner.url });
+    } finally {
+      await owner.stop();
+    }
+  });
+
+  it('names the variable when the database settings are invalid', async () => {
+    await expect(openDatabase({ env: { EMBEDDED_POSTGRES_PORT: '80' } })).rejects.toThrow(
+      /EMBEDDED_POSTGRES_PORT: must be a whole number from 1024 to 65535/,
+    );
+    await expect(openDatabase({ env: { DATABASE_URL: 'mysql://x' } })).rejects.toThrow(/DATABASE_URL: must be a postgresql:\/\/ URL/);
+  });
+});
