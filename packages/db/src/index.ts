@@ -11,3 +11,4 @@ export {
   type DagVersionLoader,
   type DagVersionRow,
 } from './queries/dag-versions.ts';
+export { writeDemoHistory, hasAnyDagVersion, type DemoDag, type DemoRun, type DemoVersion, type DemoTaskInstance } from './queries/seed.ts';

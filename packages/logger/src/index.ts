@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -24,7 +25,8 @@ export interface CreateLoggerOptions {
 
 /**
  * JSON lines on stdout; LOG_LEVEL sets the level (default info, `silent` in tests unless set).
- * Human-readable output is left to `pino-pretty` in a pipe, so the process never pays for it.
+ * LOG_FORMAT=pretty (what `pnpm dev` sets) prints readable lines instead, synchronously, so
+ * nothing is lost when the process exits.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const level =
@@ -35,7 +37,11 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
-  return options.destination ? pino(config, options.destination) : pino(config);
+  if (options.destination) return pino(config, options.destination);
+  if (process.env.LOG_FORMAT === 'pretty') {
+    return pino(config, pretty({ sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+  }
+  return pino(config);
 }
 
 /** A logger that drops everything: the default for library objects given none. */

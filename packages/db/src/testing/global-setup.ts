@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../embedded.ts';
 import { migrateDatabase } from '../migrate/operations.ts';
+import './provided.ts';
 
 export const TEMPLATE_DATABASE = 'dagbag_template';
 
@@ -23,13 +24,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    pgAdminUrl: string;
-    pgTemplate: string;
-  }
 }
 
 export default async function setup(project: TestProject) {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../client.ts';
+import './provided.ts';
 
 export interface TestDatabase {
   name: string;

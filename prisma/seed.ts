@@ -1,0 +1,164 @@
+/**
+ * Demo history for a first `pnpm dev`: for every example DAG in DAGS_FOLDER (default `dags/`),
+ * three versions (the file as it is now being the newest) and a few finished runs on each, with
+ * task logs. Idempotent: a DAG that already has versions is left alone.
+ *   pnpm db:seed                   (uses DATABASE_URL, or the embedded PostgreSQL)
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { dataDir, repoRoot } from '@dagbag/config';
+import { dagHash, parseDagSource, type DagDocument, type TaskDocument } from '@dagbag/dagbag';
+import {
+  createPrismaClient,
+  hasAnyDagVersion,
+  openDatabase,
+  writeDemoHistory,
+  type DemoDag,
+  type DemoRun,
+} from '@dagbag/db';
+import { createLogger, type Logger } from '@dagbag/logger';
+
+const HOUR = 3_600_000;
+
+/** The document without its last task (and without references to it): an older shape of the DAG. */
+function withoutLastTask(document: DagDocument): DagDocument {
+  const dropped = document.tasks.at(-1)!.task_id;
+  const tasks: TaskDocument[] = document.tasks
+    .slice(0, -1)
+    .map((task) => ({ ...task, upstream: task.upstream.filter((id) => id !== dropped) }));
+  return { ...document, tasks };
+}
+
+function versionsOf(document: DagDocument): DagDocument[] {
+  if (document.tasks.length < 2) return [document];
+  const older = withoutLastTask(document);
+  const oldest = { ...older, description: `${older.description ?? document.dag_id} (first draft)` };
+  return [oldest, older, document];
+}
+
+/** Topological order so that failures propagate downstream as the scheduler would. */
+function runOf(document: DagDocument, runId: string, start: Date, fail: boolean): DemoRun {
+  const states = new Map<string, DemoRun['taskInstances'][number]['state']>();
+  // Fail a task that has a downstream, so the demo shows upstream_failed too.
+  const hasDownstream = (id: string) => document.tasks.some((task) => task.upstream.includes(id));
+  const bashTasks = document.tasks.filter((task) => task.operator === 'bash');
+  const failing = fail ? (bashTasks.find((task) => hasDownstream(task.task_id)) ?? bashTasks[0])?.task_id : undefined;
+  const pending = [...document.tasks];
+  const ordered: TaskDocument[] = [];
+  while (pending.length > 0) {
+    const index = pending.findIndex((task) => task.upstream.every((id) => states.has(id)));
+    const task = pending.splice(index === -1 ? 0 : index, 1)[0]!;
+    const upstreamFailed = task.upstream.some((id) => states.get(id) !== 'success');
+    states.set(task.task_id, upstreamFailed ? 'upstream_failed' : task.task_id === failing ? 'failed' : 'success');
+    ordered.push(task);
+  }
+  let clock = start.getTime();
+  const taskInstances = ordered.map((task) => {
+    const startDate = new Date(clock);
+    clock += 1_000 + (task.task_id.length % 5) * 700;
+    return { taskId: task.task_id, operator: task.operator, state: states.get(task.task_id)!, startDate, endDate: new Date(clock) };
+  });
+  return {
+    runId,
+    state: [...states.values()].every((state) => state === 'success') ? 'success' : 'failed',
+    runType: 'manual',
+    logicalDate: start,
+    startDate: start,
+    endDate: new Date(clock),
+    taskInstances,
+  };
+}
+
+async function readExampleDags(folder: string, logger: Logger): Promise<{ document: DagDocument; file: string }[]> {
+  const files = (await readdir(folder)).filter((name) => /\.(json|ya?ml)$/.test(name)).sort();
+  const dags: { document: DagDocument; file: string }[] = [];
+  for (const name of files) {
+    const file = join(folder, name);
+    const parsed = parseDagSource(await readFile(file, 'utf8'), name);
+    if (parsed.ok) dags.push({ document: parsed.document, file });
+    else logger.warn({ file, problems: parsed.errors }, 'seed skips an invalid DAG file');
+  }
+  return dags;
+}
+
+export function demoHistory(examples: { document: DagDocument; file: string }[], now: Date): DemoDag[] {
+  return examples.map(({ document, file }, dagIndex) => {
+    const versions = versionsOf(document);
+    return {
+      dagId: document.dag_id,
+      fileloc: file,
+      relativeFileloc: relative(repoRoot(), file),
+      description: document.description ?? null,
+      timetableSummary: document.schedule,
+      tags: document.tags,
+      maxActiveRuns: document.max_active_runs,
+      startDate: document.start_date ? new Date(document.start_date) : null,
+      versions: versions.map((version, versionIndex) => {
+        const age = (versions.length - versionIndex) * 24 * HOUR + dagIndex * HOUR;
+        const createdAt = new Date(now.getTime() - age);
+        return {
+          data: version,
+          dagHash: dagHash(version),
+          createdAt,
+          runs: [0, 1].map((n) => {
+            const start = new Date(createdAt.getTime() + (n + 1) * 3 * HOUR);
+            return runOf(version, `manual__seed_v${versionIndex + 1}_${n + 1}`, start, n === 1);
+          }),
+        };
+      }),
+    };
+  });
+}
+
+async function writeLogs(dags: DemoDag[], written: string[]): Promise<void> {
+  for (const dag of dags.filter((d) => written.includes(d.dagId))) {
+    for (const run of dag.versions.flatMap((version) => version.runs)) {
+      for (const ti of run.taskInstances.filter((t) => t.state === 'success' || t.state === 'failed')) {
+        const folder = join(dataDir(), 'logs', dag.dagId, run.runId, ti.taskId);
+        await mkdir(folder, { recursive: true });
+        await writeFile(
+          join(folder, '1.log'),
+          `[${ti.startDate.toISOString()}] demo history written by pnpm db:seed\n` +
+            `[${ti.endDate.toISOString()}] task ${ti.taskId} finished: ${ti.state}\n`,
+        );
+      }
+    }
+  }
+}
+
+/** Seeds when the database holds no DAG version at all (what `pnpm dev` calls on every start). */
+export async function seedIfEmpty(databaseUrl: string, logger: Logger): Promise<string[]> {
+  const prisma = createPrismaClient({ url: databaseUrl, applicationName: 'seed' });
+  try {
+    if (await hasAnyDagVersion(prisma)) return [];
+    return await seed(prisma, logger);
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+export async function seed(
+  prisma: ReturnType<typeof createPrismaClient>,
+  logger: Logger,
+  options: { dagsFolder?: string; now?: Date } = {},
+): Promise<string[]> {
+  const folder = resolve(options.dagsFolder ?? process.env.DAGS_FOLDER ?? join(repoRoot(), 'dags'));
+  const dags = demoHistory(await readExampleDags(folder, logger), options.now ?? new Date());
+  const written = await writeDemoHistory(prisma, dags);
+  await writeLogs(dags, written);
+  logger.info({ folder, seeded: written, skipped: dags.length - written.length }, 'demo history seeded');
+  return written;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const logger = createLogger({ name: 'seed' });
+  const database = await openDatabase({ logger });
+  const prisma = createPrismaClient({ url: database.url, applicationName: 'seed' });
+  try {
+    await seed(prisma, logger);
+  } finally {
+    await prisma.$disconnect();
+    await database.stop();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * `pnpm dev`: the database (embedded PostgreSQL under .data/ unless DATABASE_URL is set), its
+ * migrations, the demo seed on first start, then the api and the scheduler in watch mode through
+ * turbo. Ctrl-C (or SIGTERM) stops the apps, then the database: no process is left behind.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '@dagbag/config';
+import { openDatabase } from '@dagbag/db';
+import { createLogger } from '@dagbag/logger';
+import { seedIfEmpty } from '../prisma/seed.ts';
+
+const logger = createLogger({ name: 'dev' });
+const STOP_GRACE_MS = 20_000;
+
+async function main(): Promise<void> {
+  const database = await openDatabase({ logger });
+  await seedIfEmpty(database.url, logger);
+
+  const turbo = join(repoRoot(), 'node_modules', '.bin', 'turbo');
+  const apps = spawn(turbo, ['run', 'dev', '--filter=@dagbag/api', '--filter=@dagbag/scheduler'], {
+    cwd: repoRoot(),
+    stdio: 'inherit',
+    // Its own process group, so that one signal reaches turbo and every process under it.
+    detached: true,
+    env: { ...process.env, DATABASE_URL: database.url, LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' },
+  });
+  const exited = new Promise<number>((resolve) => apps.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'stopping the apps, then the database');
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-apps.pid!, signal);
+      } catch {
+        // already gone
+      }
+    };
+    signalGroup('SIGTERM');
+    const timer = setTimeout(() => signalGroup('SIGKILL'), STOP_GRACE_MS);
+    const code = await exited;
+    clearTimeout(timer);
+    await database.stop();
+    logger.info('stopped');
+    process.exit(reason === 'apps exited' ? code : 0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGHUP', () => void stop('SIGHUP'));
+  void exited.then(() => stop('apps exited'));
+}
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, 'pnpm dev could not start');
+  process.exit(1);
+});

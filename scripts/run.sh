@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Sets up the toolchain on a fresh machine, installs dependencies, then runs a pnpm script:
+#   ./scripts/run.sh dev     the system (embedded PostgreSQL + migrations + seed + api + scheduler)
+#   ./scripts/run.sh test    every test
+# Node >= 22.12 is needed (24 LTS is the target): when the machine's `node` is older, Node 24 is
+# fetched from the npm registry (package node-linux-<arch>@24) into .tools/node. pnpm comes from
+# the registry too (the version in package.json's packageManager) into .tools/pnpm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+node_is_recent() {
+  command -v node >/dev/null 2>&1 &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+}
+
+if [ -x "$root/.tools/node/bin/node" ]; then
+  export PATH="$root/.tools/node/bin:$PATH"
+fi
+if ! node_is_recent; then
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) echo "No Node 24 package for $(uname -m): install Node >= 22.12 yourself." >&2; exit 1 ;;
+  esac
+  echo "node $(node --version 2>/dev/null || echo 'not found') is older than 22.12: fetching Node 24 (node-linux-$arch@24) into .tools/node" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-$arch@24" >/dev/null)
+  rm -rf "$root/.tools/node" && mkdir -p "$root/.tools/node"
+  tar xzf "$tmp"/node-linux-*.tgz -C "$root/.tools/node" --strip-components=1
+  rm -rf "$tmp"
+  export PATH="$root/.tools/node/bin:$PATH"
+fi
+
+pnpm_version=$(node -p 'require("./package.json").packageManager.split("@")[1]')
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$pnpm_version" ]; then
+  if [ ! -f "$root/.tools/pnpm/package/bin/pnpm.cjs" ] ||
+    [ "$(node -p 'require("./.tools/pnpm/package/package.json").version' 2>/dev/null)" != "$pnpm_version" ]; then
+    echo "fetching pnpm $pnpm_version into .tools/pnpm" >&2
+    rm -rf "$root/.tools/pnpm" && mkdir -p "$root/.tools/pnpm"
+    (cd "$root/.tools/pnpm" && npm pack --silent "pnpm@$pnpm_version" >/dev/null && tar xzf pnpm-*.tgz)
+  fi
+  mkdir -p "$root/.tools/bin"
+  printf '#!/bin/sh\nexec node "%s/.tools/pnpm/package/bin/pnpm.cjs" "$@"\n' "$root" >"$root/.tools/bin/pnpm"
+  chmod +x "$root/.tools/bin/pnpm"
+  export PATH="$root/.tools/bin:$PATH"
+fi
+
+echo "node $(node --version), pnpm $(pnpm --version)" >&2
+pnpm install --frozen-lockfile
+exec pnpm "$@"
