@@ -124,6 +124,14 @@ interface Flight {
   cancelled: boolean;
 }
 
+/** Share of the caps given to the admission window (Caffeine's default). */
+const WINDOW_FRACTION = 0.01;
+
+/** The least recently used unexpired key of a segment. */
+function leastRecent(segment: LRUCache<string, Slot>): string | undefined {
+  return segment.rkeys().next().value ?? undefined;
+}
+
 /** lru-cache needs some bound; with the byte cap off, sizes are tracked against this one. */
 const UNBOUNDED_BYTES = Number.MAX_SAFE_INTEGER;
 
@@ -137,7 +145,18 @@ export class DagBag {
   private readonly loader: DagVersionLoader;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly cache: LRUCache<string, Slot>;
+  /**
+   * W-TinyLFU (Einziger, Friedman, Manes 2017; Caffeine's policy) on two lru-caches: every
+   * newcomer enters the small `window` (about 1% of the caps) unconditionally, so bursts of new
+   * keys get a chance; when the caps are reached, the window's least recent entry competes with
+   * `main`'s least recent entry and the one the frequency sketch rates lower is evicted. A sweep
+   * or a crawl therefore churns the window only and cannot flush what `main` holds. Without
+   * admission only `main` is used: plain LRU.
+   */
+  private readonly main: LRUCache<string, Slot>;
+  private readonly window: LRUCache<string, Slot>;
+  private readonly windowMaxEntries: number;
+  private readonly windowMaxBytes: number;
   private readonly negative: LRUCache<string, true> | undefined;
   private readonly sketch: FrequencySketch | undefined;
   private readonly inflight = new Map<string, Flight>();
@@ -146,8 +165,8 @@ export class DagBag {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private seq = 0;
-  /** Why the next lru-cache 'delete' disposal happens; set just before each delete. */
-  private deleteReason: EvictionReason = 'invalidated';
+  /** Why the next lru-cache 'delete' disposal happens (null: a move, not a removal). */
+  private deleteReason: EvictionReason | null = 'invalidated';
   /** No entry can be stale before this clock time; lets admission skip a full stale scan. */
   private nextPossibleExpiry = 0;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -191,20 +210,22 @@ export class DagBag {
     this.maxEntries = this.settings.maxEntries;
     this.maxBytes = this.settings.maxBytes;
 
-    this.cache = new LRUCache<string, Slot>({
-      ...lruOptionsFor<Slot>(this.settings, options.clock),
-      dispose: (slot, key, reason) => this.onDispose(slot, key, reason),
-    });
+    const dispose = (_slot: Slot, _key: string, reason: LRUCache.DisposeReason) => this.onDispose(reason);
+    this.main = new LRUCache<string, Slot>({ ...lruOptionsFor<Slot>(this.settings, options.clock), dispose });
+    // The window is bounded by enforceCaps() alone: lru-cache must never evict from it on its own.
+    this.window = new LRUCache<string, Slot>({ ...lruOptionsFor<Slot>({ ...this.settings, maxEntries: 0, maxBytes: 0 }, options.clock), dispose });
+    const admission = options.admission !== false;
+    this.windowMaxEntries = admission && this.maxEntries > 0 ? Math.max(1, Math.floor(this.maxEntries * WINDOW_FRACTION)) : 0;
+    this.windowMaxBytes = admission && this.maxBytes > 0 ? Math.floor(this.maxBytes * WINDOW_FRACTION) : 0;
+    if (admission) this.sketch = new FrequencySketch(expectedEntries(this.settings));
     this.negative =
       this.settings.negativeTtlSeconds > 0
         ? new LRUCache<string, true>({
             max: this.settings.maxNegativeEntries,
             ttl: this.settings.negativeTtlSeconds * 1000,
-            perf: this.clock,
-            ttlResolution: options.clock ? 0 : 1,
+            ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
           })
         : undefined;
-    if (options.admission !== false) this.sketch = new FrequencySketch(expectedEntries(this.settings));
 
     this.roleAttributes = { 'dagbag.role': this.role };
     this.meter = options.meter ?? metrics.getMeter('@dagbag/dagbag');
@@ -225,7 +246,7 @@ export class DagBag {
    * undefined (then call `get`). Counts a hit; never touches the loader.
    */
   getIfCached(versionId: string): DagVersionEntry | undefined {
-    const slot = this.cache.get(versionId);
+    const slot = this.main.get(versionId) ?? this.window.get(versionId);
     if (slot === undefined) return undefined;
     if (this.revalidateMs > 0 && this.clock.now() - slot.checkedAt >= this.revalidateMs) return undefined;
     this.hits++;
@@ -235,7 +256,7 @@ export class DagBag {
 
   /** The version, from the cache or loaded (and admitted if the policy agrees); null if unknown. */
   get(versionId: string): Promise<DagVersionEntry | null> {
-    const slot = this.cache.get(versionId);
+    const slot = this.main.get(versionId) ?? this.window.get(versionId);
     if (slot !== undefined) {
       if (this.revalidateMs === 0 || this.clock.now() - slot.checkedAt < this.revalidateMs) {
         this.hits++;
@@ -266,7 +287,7 @@ export class DagBag {
    */
   async readUncached(versionId: string): Promise<DagVersionEntry | null> {
     this.uncachedReads++;
-    const slot = this.cache.peek(versionId);
+    const slot = this.peekSlot(versionId, false);
     if (slot !== undefined && (this.revalidateMs === 0 || this.clock.now() - slot.checkedAt < this.revalidateMs)) {
       return slot.entry;
     }
@@ -274,6 +295,10 @@ export class DagBag {
     let flight = this.inflight.get(versionId);
     if (flight === undefined) flight = this.startLoad(versionId, false);
     return (await flight.promise).entry;
+  }
+
+  private peekSlot(versionId: string, allowStale: boolean): Slot | undefined {
+    return this.main.peek(versionId, { allowStale }) ?? this.window.peek(versionId, { allowStale });
   }
 
   private async miss(versionId: string): Promise<DagVersionEntry | null> {
@@ -318,14 +343,13 @@ export class DagBag {
   private async runRevalidation(versionId: string, slot: Slot, flight: Flight): Promise<Outcome> {
     this.hashReads++;
     const hash = await this.loader.readHash(versionId);
-    const stillResident = this.cache.peek(versionId, { allowStale: true }) === slot;
     if (hash === slot.entry.dagHash) {
       slot.checkedAt = this.clock.now();
       return { entry: slot.entry, fromCache: true };
     }
-    if (stillResident && !flight.cancelled) this.remove(versionId, 'invalidated');
+    if (!flight.cancelled && this.peekSlot(versionId, true) === slot) this.remove(versionId, 'invalidated');
     if (hash === null) {
-      this.negative?.set(versionId, true);
+      if (!flight.cancelled) this.negative?.set(versionId, true);
       return { entry: null, fromCache: false };
     }
     this.logger.debug({ versionId, previousHash: slot.entry.dagHash, hash }, 'DAG version changed in place; reloading');
@@ -383,77 +407,128 @@ export class DagBag {
   // -------------------------------------------------------------------------------------------
   // Admission and eviction
 
-  /**
-   * Makes room for `entry` by evicting from the least recent end, but only if the newcomer is
-   * estimated to be asked for more often than every entry it would displace (TinyLFU). Evicting
-   * here, before `set`, is what lets each eviction be attributed to the cap that forced it;
-   * lru-cache itself never has to evict.
-   */
   private admit(versionId: string, entry: DagVersionEntry, keyHash: number): void {
-    const weight = entry.weight;
-    if (this.maxBytes > 0 && weight > this.maxBytes) {
+    if (this.maxBytes > 0 && entry.weight > this.maxBytes) {
       this.oversizeRejections++;
-      this.logger.warn({ versionId, weight, maxBytes: this.maxBytes, role: this.role }, 'DAG version heavier than the whole byte cap; not cached');
+      this.logger.warn({ versionId, weight: entry.weight, maxBytes: this.maxBytes, role: this.role }, 'DAG version heavier than the whole byte cap; not cached');
       return;
     }
-    const existing = this.cache.peek(versionId, { allowStale: true });
-    if (existing !== undefined) this.remove(versionId, 'invalidated');
-
-    if (this.overCaps(weight)) {
-      this.purgeExpiredIfDue();
-      if (this.overCaps(weight) && !this.evictFor(weight, keyHash)) {
-        this.admissionRejections++;
-        return;
+    if (this.peekSlot(versionId, true) !== undefined) this.remove(versionId, 'invalidated');
+    const slot: Slot = { entry, keyHash, checkedAt: this.clock.now(), seq: ++this.seq };
+    if (this.sketch === undefined) {
+      // Plain LRU: make room first, so lru-cache never evicts (and never picks the reason).
+      if (this.overCaps(1, entry.weight)) this.purgeExpiredIfDue();
+      while (this.overCaps(1, entry.weight)) {
+        const victim = leastRecent(this.main);
+        if (victim === undefined) {
+          if (this.purgeExpired() === 0) break;
+          continue;
+        }
+        this.removeFrom(this.main, victim, this.capReason(1));
       }
+      this.main.set(versionId, slot);
+      return;
     }
-    const seq = ++this.seq;
-    this.cache.set(versionId, { entry, keyHash, checkedAt: this.clock.now(), seq });
+    this.window.set(versionId, slot);
+    this.enforceCaps();
   }
 
-  private overCaps(weight: number): boolean {
+  /** Whether the resident entries, plus `extraEntries` weighing `extraBytes`, pass a cap. */
+  private overCaps(extraEntries = 0, extraBytes = 0): boolean {
     return (
-      (this.maxEntries > 0 && this.cache.size + 1 > this.maxEntries) ||
-      (this.maxBytes > 0 && this.cache.calculatedSize + weight > this.maxBytes)
+      (this.maxEntries > 0 && this.main.size + this.window.size + extraEntries > this.maxEntries) ||
+      (this.maxBytes > 0 && this.main.calculatedSize + this.window.calculatedSize + extraBytes > this.maxBytes)
     );
   }
 
-  /** Chooses victims oldest first; evicts them only if the newcomer wins against each. */
-  private evictFor(weight: number, keyHash: number): boolean {
-    let entriesToFree = this.maxEntries > 0 ? this.cache.size + 1 - this.maxEntries : 0;
-    let bytesToFree = this.maxBytes > 0 ? this.cache.calculatedSize + weight - this.maxBytes : 0;
-    const victims: { key: string; reason: EvictionReason }[] = [];
-    const candidateFrequency = this.sketch?.estimate(keyHash) ?? 0;
-    for (const key of this.cache.rkeys()) {
-      if (entriesToFree <= 0 && bytesToFree <= 0) break;
-      const slot = this.cache.peek(key, { allowStale: true })!;
-      if (this.sketch !== undefined && this.sketch.estimate(slot.keyHash) >= candidateFrequency) return false;
-      victims.push({ key, reason: entriesToFree > 0 ? 'capacity' : 'bytes' });
-      entriesToFree--;
-      bytesToFree -= slot.entry.weight;
+  /** The cap that forces the next eviction: entries first, bytes otherwise. */
+  private capReason(extraEntries = 0): EvictionReason {
+    return this.maxEntries > 0 && this.main.size + this.window.size + extraEntries > this.maxEntries ? 'capacity' : 'bytes';
+  }
+
+  /** Whether the window holds more than its share of a cap that is on (no caps: no window). */
+  private windowOverShare(): boolean {
+    if (this.window.size === 0) return false;
+    if (this.maxEntries === 0 && this.maxBytes === 0) return true;
+    return (
+      (this.maxEntries > 0 && this.window.size > this.windowMaxEntries) ||
+      (this.maxBytes > 0 && this.window.calculatedSize > this.windowMaxBytes)
+    );
+  }
+
+  /**
+   * Evicting here, before lru-cache would, is what attributes each eviction to the cap that
+   * forced it (`capacity` or `bytes`); lru-cache never has to evict on its own.
+   */
+  private enforceCaps(): void {
+    if (this.overCaps()) this.purgeExpiredIfDue();
+    while (this.overCaps()) {
+      const reason = this.capReason();
+      const candidate = this.windowOverShare() || this.main.size === 0 ? leastRecent(this.window) : undefined;
+      const victim = leastRecent(this.main);
+      if (candidate === undefined && victim === undefined) {
+        // Only expired entries are left (lru-cache's iterators skip them): drop them now.
+        if (this.purgeExpired() === 0) break;
+        continue;
+      }
+      if (candidate === undefined) {
+        this.removeFrom(this.main, victim!, reason);
+      } else if (victim === undefined) {
+        this.removeFrom(this.window, candidate, reason);
+      } else {
+        const candidateSlot = this.window.peek(candidate, { allowStale: true })!;
+        const victimSlot = this.main.peek(victim, { allowStale: true })!;
+        // Ties go to the resident: a key is only let in if it is asked for more often.
+        if (this.sketch!.estimate(candidateSlot.keyHash) > this.sketch!.estimate(victimSlot.keyHash)) {
+          this.removeFrom(this.main, victim, reason);
+        } else {
+          this.admissionRejections++;
+          this.removeFrom(this.window, candidate, reason);
+        }
+      }
     }
-    if (entriesToFree > 0 || bytesToFree > 0) return false;
-    for (const victim of victims) this.remove(victim.key, victim.reason);
-    return true;
+    // Within the caps now: the window's overflow moves into main without evicting anything.
+    while (this.windowOverShare()) {
+      const key = leastRecent(this.window);
+      if (key === undefined) break;
+      this.moveToMain(key);
+    }
+  }
+
+  private moveToMain(key: string): void {
+    const slot = this.window.peek(key, { allowStale: true })!;
+    // Keep the entry's age: moving between segments is not a use.
+    const remaining = this.ttlMs > 0 ? this.window.getRemainingTTL(key) : 0;
+    this.deleteReason = null;
+    this.window.delete(key);
+    this.deleteReason = 'invalidated';
+    this.main.set(key, slot, this.ttlMs > 0 ? { start: this.clock.now() - (this.ttlMs - remaining) } : undefined);
   }
 
   private remove(versionId: string, reason: EvictionReason): boolean {
     this.deleteReason = reason;
-    const removed = this.cache.delete(versionId);
+    const removed = this.main.delete(versionId) || this.window.delete(versionId);
     this.deleteReason = 'invalidated';
     return removed;
   }
 
-  private onDispose(_slot: Slot, _key: string, reason: LRUCache.DisposeReason): void {
+  private removeFrom(segment: LRUCache<string, Slot>, key: string, reason: EvictionReason): void {
+    this.deleteReason = reason;
+    segment.delete(key);
+    this.deleteReason = 'invalidated';
+  }
+
+  private onDispose(reason: LRUCache.DisposeReason): void {
     switch (reason) {
       case 'delete':
-        this.evictions[this.deleteReason]++;
+        if (this.deleteReason !== null) this.evictions[this.deleteReason]++;
         break;
       case 'expire':
         this.evictions.ttl++;
         break;
       case 'evict':
-        // Not expected (admit() makes room first); attributed to the cap that lru-cache enforced.
-        this.evictions[this.maxEntries > 0 && this.cache.size >= this.maxEntries ? 'capacity' : 'bytes']++;
+        // Not expected (enforceCaps() evicts first); attributed like enforceCaps() would.
+        this.evictions[this.capReason()]++;
         break;
       default:
         // 'set' replaces an entry that admit() already removed; 'fetch' is unused.
@@ -463,7 +538,8 @@ export class DagBag {
 
   /**
    * Entries age in recency order (every use refreshes both), so nothing can expire before the
-   * least recent entry does: a full stale scan is only worth it once that moment has passed.
+   * least recent entry of each segment does: a full stale scan is only worth it once that moment
+   * has passed.
    */
   private purgeExpiredIfDue(): void {
     if (this.ttlMs === 0 || this.clock.now() < this.nextPossibleExpiry) return;
@@ -474,9 +550,14 @@ export class DagBag {
   purgeExpired(): number {
     if (this.ttlMs === 0) return 0;
     const before = this.evictions.ttl;
-    this.cache.purgeStale();
-    const oldest = this.cache.rkeys().next();
-    this.nextPossibleExpiry = oldest.done ? this.clock.now() + this.ttlMs : this.clock.now() + Math.max(0, this.cache.getRemainingTTL(oldest.value));
+    this.main.purgeStale();
+    this.window.purgeStale();
+    let next = this.clock.now() + this.ttlMs;
+    for (const segment of [this.main, this.window]) {
+      const oldest = leastRecent(segment);
+      if (oldest !== undefined) next = Math.min(next, this.clock.now() + Math.max(0, segment.getRemainingTTL(oldest)));
+    }
+    this.nextPossibleExpiry = next;
     return this.evictions.ttl - before;
   }
 
@@ -496,12 +577,13 @@ export class DagBag {
 
   /** Drops everything (reason `invalidated`); returns how many entries were resident. */
   clear(): number {
-    const count = this.cache.size;
+    const count = this.main.size + this.window.size;
     for (const flight of this.inflight.values()) flight.cancelled = true;
     this.inflight.clear();
     this.negative?.clear();
     this.deleteReason = 'invalidated';
-    this.cache.clear();
+    this.main.clear();
+    this.window.clear();
     return count;
   }
 
@@ -513,13 +595,17 @@ export class DagBag {
     const seqAtStart = this.seq;
     const active = new Set(await this.loader.activeVersionIds());
     this.purgeExpired();
-    const retired: string[] = [];
-    for (const [key, slot] of this.cache.entries()) {
-      if (slot.seq <= seqAtStart && !active.has(key)) retired.push(key);
+    let evicted = 0;
+    for (const segment of [this.main, this.window]) {
+      const retired: string[] = [];
+      for (const [key, slot] of segment.entries()) {
+        if (slot.seq <= seqAtStart && !active.has(key)) retired.push(key);
+      }
+      for (const key of retired) this.removeFrom(segment, key, 'inactive');
+      evicted += retired.length;
     }
-    for (const key of retired) this.remove(key, 'inactive');
-    if (retired.length > 0) this.logger.debug({ role: this.role, evicted: retired.length, active: active.size }, 'reconciled the DAG cache');
-    return { evicted: retired.length };
+    if (evicted > 0) this.logger.debug({ role: this.role, evicted, active: active.size }, 'reconciled the DAG cache');
+    return { evicted };
   }
 
   stats(): DagBagStats {
@@ -528,8 +614,8 @@ export class DagBag {
     return {
       role: this.role,
       admission: this.sketch ? 'tinylfu' : 'none',
-      entries: this.cache.size,
-      weight_bytes: this.cache.calculatedSize,
+      entries: this.main.size + this.window.size,
+      weight_bytes: this.main.calculatedSize + this.window.calculatedSize,
       max_entries: this.maxEntries,
       max_bytes: this.maxBytes,
       ttl_seconds: this.settings.ttlSeconds,
@@ -551,14 +637,9 @@ export class DagBag {
     };
   }
 
-  /** Whether a version is resident (no recency, frequency or counter change). */
+  /** Whether a version is resident and unexpired (no recency, frequency or counter change). */
   has(versionId: string): boolean {
-    return this.cache.has(versionId, { updateAgeOnHas: false });
-  }
-
-  /** Resident version ids, most recently used first. */
-  keys(): string[] {
-    return [...this.cache.keys()];
+    return this.main.has(versionId, { updateAgeOnHas: false }) || this.window.has(versionId, { updateAgeOnHas: false });
   }
 
   /** Stops timers and detaches the metric callbacks. Entries stay readable. */
@@ -593,8 +674,8 @@ export class DagBag {
         result.observe(missCounter, outcome === 'loaded' ? this.missesLoaded : this.missesNotFound, attributes);
       }
       for (const [reason, attributes] of evictionAttributes) result.observe(evictionCounter, this.evictions[reason], attributes);
-      result.observe(entryGauge, this.cache.size, role);
-      result.observe(weightGauge, this.cache.calculatedSize, role);
+      result.observe(entryGauge, this.main.size + this.window.size, role);
+      result.observe(weightGauge, this.main.calculatedSize + this.window.calculatedSize, role);
     };
     const observables = [hitCounter, missCounter, evictionCounter, entryGauge, weightGauge];
     meter.addBatchObservableCallback(callback, observables);

@@ -4,12 +4,17 @@
  * After `sampleSize` increments every counter is halved, so old popularity fades and a key that
  * was hot yesterday cannot hold its place forever (Einziger, Friedman, Manes: "TinyLFU", 2017).
  *
+ * A doorkeeper (a small Bloom filter, cleared at each halving) absorbs each key's first sighting,
+ * so a crawl of one-hit keys does not fill the counters and inflate everyone's estimate.
+ *
  * Keys are hashed once (`FrequencySketch.hash`) and the hash is kept with the cache entry, so a
  * hit costs four counter updates and no string hashing.
  */
 export class FrequencySketch {
   static readonly MAX_COUNT = 15;
   private readonly table: Uint32Array;
+  private readonly doorkeeper: Uint32Array;
+  private readonly doorkeeperMask: number;
   private readonly rowWords: number;
   private readonly indexMask: number;
   readonly sampleSize: number;
@@ -20,14 +25,20 @@ export class FrequencySketch {
   /** `expectedEntries`: how many keys the cache holds; the sketch is sized and aged by it. */
   constructor(expectedEntries: number) {
     const entries = Math.max(16, Math.min(expectedEntries, 1 << 24));
-    // Two counters per row per entry keeps collisions rare at the cache's size.
+    // Four counters per row per entry keeps collisions rare at the cache's size (2 KiB per 1000 entries).
     let width = 1;
-    while (width < entries * 2) width <<= 1;
-    width = Math.max(width, 64);
+    while (width < entries * 4) width <<= 1;
+    width = Math.max(width, 256);
     this.indexMask = width - 1;
     this.rowWords = width >>> 3;
     this.table = new Uint32Array(this.rowWords * 4);
     this.sampleSize = 10 * entries;
+    // About one bit per sample: the doorkeeper sees at most sampleSize keys between clears.
+    let bits = 1;
+    while (bits < this.sampleSize) bits <<= 1;
+    bits = Math.max(bits, 1024);
+    this.doorkeeperMask = bits - 1;
+    this.doorkeeper = new Uint32Array(bits >>> 5);
   }
 
   /** FNV-1a over UTF-16 code units, then murmur3's finalizer so the low bits are well mixed. */
@@ -55,7 +66,27 @@ export class FrequencySketch {
     return (this.table[row * this.rowWords + (index >>> 3)]! >>> ((index & 7) << 2)) & 0xf;
   }
 
+  /** Two bit positions per key, from the hash's two halves (mixed again for the second). */
+  private inDoorkeeper(hash: number): boolean {
+    const a = hash & this.doorkeeperMask;
+    const b = Math.imul(hash ^ (hash >>> 16), 0x45d9f3b) & this.doorkeeperMask;
+    const d = this.doorkeeper;
+    return ((d[a >>> 5]! >>> (a & 31)) & 1) === 1 && ((d[b >>> 5]! >>> (b & 31)) & 1) === 1;
+  }
+
+  private addToDoorkeeper(hash: number): void {
+    const a = hash & this.doorkeeperMask;
+    const b = Math.imul(hash ^ (hash >>> 16), 0x45d9f3b) & this.doorkeeperMask;
+    const d = this.doorkeeper;
+    d[a >>> 5] = d[a >>> 5]! | (1 << (a & 31));
+    d[b >>> 5] = d[b >>> 5]! | (1 << (b & 31));
+  }
+
   estimate(hash: number): number {
+    return this.sketchEstimate(hash) + (this.inDoorkeeper(hash) ? 1 : 0);
+  }
+
+  private sketchEstimate(hash: number): number {
     let min = FrequencySketch.MAX_COUNT;
     for (let row = 0; row < 4; row++) {
       const count = this.read(row, this.counterAt(hash, row));
@@ -69,6 +100,11 @@ export class FrequencySketch {
    * overestimate of a colliding key small.
    */
   increment(hash: number): void {
+    if (++this.additions >= this.sampleSize) this.halve();
+    if (!this.inDoorkeeper(hash)) {
+      this.addToDoorkeeper(hash);
+      return;
+    }
     const step = (Math.imul(hash, 0x9e3779b1) >>> 15) | 1;
     const mask = this.indexMask;
     const table = this.table;
@@ -90,19 +126,20 @@ export class FrequencySketch {
       if (c2 === min) table[w2] = table[w2]! + (1 << s2);
       if (c3 === min) table[w3] = table[w3]! + (1 << s3);
     }
-    if (++this.additions >= this.sampleSize) this.halve();
   }
 
   /** Ageing: every counter halves (each 4-bit nibble shifts right; the mask drops carried bits). */
   private halve(): void {
     const table = this.table;
     for (let i = 0; i < table.length; i++) table[i] = (table[i]! >>> 1) & 0x77777777;
+    this.doorkeeper.fill(0);
     this.additions = this.additions >>> 1;
     this.resets++;
   }
 
   clear(): void {
     this.table.fill(0);
+    this.doorkeeper.fill(0);
     this.additions = 0;
   }
 }

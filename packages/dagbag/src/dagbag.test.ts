@@ -1,0 +1,345 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@dagbag/config';
+import { DagBag, type DagBagOptions } from './dagbag.ts';
+import { DagValidationError } from './dag.ts';
+import { dagDocumentSchema } from './document.ts';
+import { cacheSettingsFromEnv, type DagCacheSettings } from './settings.ts';
+import { ManualClock, MemoryDagVersionLoader, makeDagDocument } from './testing.ts';
+import { entryWeight } from './weight.ts';
+
+function tinyDocument(i: number) {
+  return dagDocumentSchema.parse({ dag_id: `dag_${i}`, tasks: [{ task_id: 'only', operator: 'empty' }] });
+}
+
+/** Every limit off unless a test turns it on, so each test shows exactly one behaviour. */
+const OFF: DagCacheSettings = { maxEntries: 0, maxBytes: 0, ttlSeconds: 0, revalidateSeconds: 0, negativeTtlSeconds: 5, maxNegativeEntries: 100 };
+
+function setup(options: { versions?: number; settings?: Partial<DagCacheSettings>; admission?: boolean; role?: DagBagOptions['role']; serializedBytes?: number } = {}) {
+  const clock = new ManualClock();
+  const loader = new MemoryDagVersionLoader();
+  const ids: string[] = [];
+  for (let i = 1; i <= (options.versions ?? 10); i++) {
+    ids.push(loader.add(tinyDocument(i), { versionId: `v${i}`, serializedBytes: options.serializedBytes ?? 100 }).versionId);
+  }
+  const bag = new DagBag({
+    role: options.role ?? 'api',
+    loader,
+    clock,
+    admission: options.admission ?? true,
+    settings: { ...OFF, ...options.settings },
+  });
+  return { clock, loader, bag, ids };
+}
+
+async function sweep(bag: DagBag, ids: readonly string[], rounds: number): Promise<number[]> {
+  const hitsPerRound: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const before = bag.stats().hits;
+    for (const id of ids) await bag.get(id);
+    hitsPerRound.push(bag.stats().hits - before);
+  }
+  return hitsPerRound;
+}
+
+describe('DagBag lookups', () => {
+  it('answers a hit without calling the loader', async () => {
+    const { bag, loader } = setup();
+    const first = await bag.get('v1');
+    const second = await bag.get('v1');
+    expect(second).toBe(first);
+    expect(loader.calls.loadVersion).toBe(1);
+    expect(bag.stats()).toMatchObject({ hits: 1, misses: { loaded: 1, not_found: 0 }, loads: 1 });
+  });
+
+  it('returns a deserialized, frozen DAG with the row fields', async () => {
+    const { bag } = setup();
+    const entry = (await bag.get('v3'))!;
+    expect(entry).toMatchObject({ versionId: 'v3', dagId: 'dag_3', versionNumber: 1, weight: entryWeight(100) });
+    expect(entry.dag.topologicalOrder).toEqual(['only']);
+    expect(Object.isFrozen(entry)).toBe(true);
+  });
+
+  it('getIfCached answers resident versions synchronously and undefined otherwise', async () => {
+    const { bag } = setup();
+    expect(bag.getIfCached('v1')).toBeUndefined();
+    const entry = await bag.get('v1');
+    expect(bag.getIfCached('v1')).toBe(entry);
+    expect(bag.stats().hits).toBe(1);
+  });
+
+  it('shares one load among 100 concurrent gets of 5 cold keys', async () => {
+    const { bag, loader } = setup();
+    const keys = ['v1', 'v2', 'v3', 'v4', 'v5'];
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => bag.get(keys[i % 5]!)));
+    expect(loader.calls.loadVersion).toBe(5);
+    expect(results.every((entry, i) => entry?.versionId === keys[i % 5])).toBe(true);
+    expect(bag.stats()).toMatchObject({ loads: 5, coalesced: 95, misses: { loaded: 100, not_found: 0 } });
+  });
+
+  it('remembers an unknown id for the negative TTL, then asks again', async () => {
+    const { bag, loader, clock } = setup();
+    expect(await bag.get('nope')).toBeNull();
+    expect(await bag.get('nope')).toBeNull();
+    expect(loader.calls.loadVersion).toBe(1);
+    clock.advanceSeconds(6);
+    expect(await bag.get('nope')).toBeNull();
+    expect(loader.calls.loadVersion).toBe(2);
+    expect(bag.stats()).toMatchObject({ negative_hits: 1, misses: { loaded: 0, not_found: 2 } });
+  });
+
+  it('bounds the negative cache', async () => {
+    const { bag } = setup({ settings: { maxNegativeEntries: 3 } });
+    for (let i = 0; i < 10; i++) await bag.get(`unknown-${i}`);
+    expect(bag.stats().negative_entries).toBe(3);
+  });
+
+  it('resolves getForRun and getLatest through the loader, then the cache', async () => {
+    const { bag, loader } = setup();
+    loader.add(tinyDocument(1), { versionId: 'v1b' });
+    loader.runs.set('dag_1/manual__1', 'v1');
+    expect((await bag.getForRun('dag_1', 'manual__1'))?.versionId).toBe('v1');
+    expect(await bag.getForRun('dag_1', 'missing')).toBeNull();
+    expect((await bag.getLatest('dag_1'))?.versionId).toBe('v1b');
+    expect(await bag.getLatest('no_such_dag')).toBeNull();
+    expect(loader.calls).toMatchObject({ versionIdForRun: 2, latestVersionId: 2, loadVersion: 2 });
+  });
+
+  it('readUncached neither admits nor counts a lookup', async () => {
+    const { bag } = setup();
+    expect((await bag.readUncached('v1'))?.versionId).toBe('v1');
+    expect(bag.has('v1')).toBe(false);
+    expect(bag.stats()).toMatchObject({ hits: 0, misses: { loaded: 0, not_found: 0 }, loads: 1, uncached_reads: 1 });
+  });
+
+  it('readUncached serves a resident entry without refreshing its recency', async () => {
+    const { bag } = setup({ admission: false, settings: { maxEntries: 2 } });
+    await bag.get('v1');
+    await bag.get('v2');
+    await bag.readUncached('v1');
+    await bag.get('v3');
+    expect(bag.has('v1')).toBe(false);
+    expect(bag.has('v2')).toBe(true);
+  });
+
+  it('does not admit a load that was invalidated while in flight', async () => {
+    const { bag } = setup();
+    const pending = bag.get('v1');
+    bag.invalidate('v1');
+    expect((await pending)?.versionId).toBe('v1');
+    expect(bag.has('v1')).toBe(false);
+  });
+
+  it('passes a loader failure to every waiter and caches nothing', async () => {
+    const { bag, loader } = setup();
+    loader.loadVersion = async () => {
+      throw new Error('database unreachable');
+    };
+    const results = await Promise.allSettled([bag.get('v1'), bag.get('v1')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(bag.stats()).toMatchObject({ load_failures: 1, entries: 0, negative_entries: 0 });
+  });
+
+  it('rejects a stored document that does not validate', async () => {
+    const { bag, loader } = setup();
+    loader.rows.set('bad', { ...loader.rows.get('v1')!, versionId: 'bad', data: { dag_id: 'x', tasks: [{ task_id: 'a', operator: 'python' }] } });
+    await expect(bag.get('bad')).rejects.toBeInstanceOf(DagValidationError);
+  });
+
+  it('invalidate and clear remove entries with reason invalidated; clear returns the count', async () => {
+    const { bag } = setup();
+    for (const id of ['v1', 'v2', 'v3']) await bag.get(id);
+    expect(bag.invalidate('v1')).toBe(true);
+    expect(bag.invalidate('v1')).toBe(false);
+    expect(bag.clear()).toBe(2);
+    expect(bag.stats()).toMatchObject({ entries: 0, evictions: { invalidated: 3 } });
+  });
+});
+
+describe('DagBag caps', () => {
+  it('with a cap of 2, three distinct loads leave 2 entries and count one capacity eviction', async () => {
+    const { bag } = setup({ settings: { maxEntries: 2 } });
+    for (const id of ['v1', 'v2', 'v3']) await bag.get(id);
+    expect(bag.stats()).toMatchObject({ entries: 2, evictions: { capacity: 1, bytes: 0, ttl: 0, inactive: 0, invalidated: 0 } });
+  });
+
+  it('with admission disabled and a cap of 2, v1 is the one evicted', async () => {
+    const { bag } = setup({ admission: false, settings: { maxEntries: 2 } });
+    for (const id of ['v1', 'v2', 'v3']) await bag.get(id);
+    expect(['v1', 'v2', 'v3'].map((id) => bag.has(id))).toEqual([false, true, true]);
+    expect(bag.stats().evictions.capacity).toBe(1);
+  });
+
+  it('with a TTL of 1 s, an entry unused for 2 s is gone with reason ttl', async () => {
+    const { bag, clock, loader } = setup({ settings: { ttlSeconds: 1 } });
+    await bag.get('v1');
+    clock.advanceSeconds(2);
+    expect(bag.has('v1')).toBe(false);
+    await bag.get('v1');
+    expect(loader.calls.loadVersion).toBe(2);
+    expect(bag.stats().evictions.ttl).toBe(1);
+  });
+
+  it('with a TTL of 1 s, an entry used every 0.5 s stays', async () => {
+    const { bag, clock, loader } = setup({ settings: { ttlSeconds: 1 } });
+    await bag.get('v1');
+    for (let i = 0; i < 20; i++) {
+      clock.advance(500);
+      await bag.get('v1');
+    }
+    expect(loader.calls.loadVersion).toBe(1);
+    expect(bag.stats()).toMatchObject({ hits: 20, evictions: { ttl: 0 } });
+  });
+
+  it('purgeExpired removes idle entries without a lookup', async () => {
+    const { bag, clock } = setup({ settings: { ttlSeconds: 1 } });
+    for (const id of ['v1', 'v2']) await bag.get(id);
+    clock.advanceSeconds(2);
+    expect(bag.purgeExpired()).toBe(2);
+    expect(bag.stats()).toMatchObject({ entries: 0, weight_bytes: 0, evictions: { ttl: 2 } });
+  });
+
+  // 8 versions of weight w: an entry cap of 3, a byte cap of 5 w, a TTL of 1 s, each on or off.
+  const w = entryWeight(100);
+  it.each([
+    { maxEntries: 0, maxBytes: 0, ttlSeconds: 0, resident: 8, afterIdle: 8 },
+    { maxEntries: 3, maxBytes: 0, ttlSeconds: 0, resident: 3, afterIdle: 3 },
+    { maxEntries: 0, maxBytes: 5 * w, ttlSeconds: 0, resident: 5, afterIdle: 5 },
+    { maxEntries: 0, maxBytes: 0, ttlSeconds: 1, resident: 8, afterIdle: 0 },
+    { maxEntries: 3, maxBytes: 5 * w, ttlSeconds: 0, resident: 3, afterIdle: 3 },
+    { maxEntries: 3, maxBytes: 0, ttlSeconds: 1, resident: 3, afterIdle: 0 },
+    { maxEntries: 0, maxBytes: 5 * w, ttlSeconds: 1, resident: 5, afterIdle: 0 },
+    { maxEntries: 3, maxBytes: 5 * w, ttlSeconds: 1, resident: 3, afterIdle: 0 },
+  ])('entries $maxEntries, bytes $maxBytes, ttl $ttlSeconds (0 = off): $resident resident, $afterIdle after a day idle', async (c) => {
+    for (const admission of [true, false]) {
+      const { bag, clock, ids } = setup({ versions: 8, admission, settings: { maxEntries: c.maxEntries, maxBytes: c.maxBytes, ttlSeconds: c.ttlSeconds } });
+      for (const id of ids) await bag.get(id);
+      expect(bag.stats().entries, `admission ${admission}`).toBe(c.resident);
+      clock.advanceSeconds(86_400);
+      bag.purgeExpired();
+      expect(bag.stats().entries, `admission ${admission}`).toBe(c.afterIdle);
+    }
+  });
+
+  it.each(['maxEntries', 'maxBytes', 'ttlSeconds', 'revalidateSeconds'] as const)('refuses a negative %s naming the option and the range', (option) => {
+    expect(() => setup({ settings: { [option]: -1 } })).toThrowError(new RegExp(`settings\\.${option} must be a whole number from 0 to \\d+; got -1`));
+  });
+
+  it('refuses a negative cache size in the environment, naming the variable and the range', () => {
+    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(ConfigError);
+    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(/API_DAG_CACHE_SIZE: must be a whole number from 0 to 10000000/);
+  });
+
+  it('evicts with reason bytes once the weight would pass the byte cap, and the weight never exceeds it', async () => {
+    const w = entryWeight(1000);
+    const maxBytes = 10 * w + w / 2;
+    for (const admission of [true, false]) {
+      const { bag } = setup({ versions: 30, admission, serializedBytes: 1000, settings: { maxBytes } });
+      for (let i = 1; i <= 30; i++) {
+        await bag.get(`v${i}`);
+        expect(bag.stats().weight_bytes).toBeLessThanOrEqual(maxBytes);
+      }
+      expect(bag.stats()).toMatchObject({ entries: 10, weight_bytes: 10 * w, evictions: { bytes: 20, capacity: 0 } });
+    }
+  });
+
+  it('returns but never admits a version heavier than the whole byte cap', async () => {
+    const { bag } = setup({ serializedBytes: 10_000, settings: { maxBytes: entryWeight(10_000) - 1 } });
+    expect((await bag.get('v1'))?.versionId).toBe('v1');
+    expect(bag.stats()).toMatchObject({ entries: 0, weight_bytes: 0, oversize_rejections: 1 });
+  });
+});
+
+describe('DagBag revalidation', () => {
+  const settings = { revalidateSeconds: 30 };
+
+  it('makes no loader call inside the window even if the hash changed', async () => {
+    const { bag, clock, loader } = setup({ settings });
+    const first = await bag.get('v1');
+    loader.replace('v1', makeDagDocument({ taskCount: 3, seed: 9, dagId: 'dag_1' }));
+    clock.advanceSeconds(29);
+    expect(await bag.get('v1')).toBe(first);
+    expect(loader.calls).toMatchObject({ loadVersion: 1, readHash: 0 });
+  });
+
+  it('after the window, the same hash costs one hash read and no reload', async () => {
+    const { bag, clock, loader } = setup({ settings });
+    const first = await bag.get('v1');
+    clock.advanceSeconds(31);
+    expect(bag.getIfCached('v1')).toBeUndefined();
+    expect(await bag.get('v1')).toBe(first);
+    expect(await bag.get('v1')).toBe(first);
+    expect(loader.calls).toMatchObject({ loadVersion: 1, readHash: 1 });
+    expect(bag.stats()).toMatchObject({ hits: 2, hash_reads: 1 });
+  });
+
+  it('after the window, a changed hash reloads the version', async () => {
+    const { bag, clock, loader } = setup({ settings });
+    const first = (await bag.get('v1'))!;
+    loader.replace('v1', makeDagDocument({ taskCount: 3, seed: 9, dagId: 'dag_1' }));
+    clock.advanceSeconds(31);
+    const second = (await bag.get('v1'))!;
+    expect(second.dagHash).not.toBe(first.dagHash);
+    expect(second.dag.tasks.size).toBe(3);
+    expect(loader.calls).toMatchObject({ loadVersion: 2, readHash: 1 });
+    expect(bag.getIfCached('v1')).toBe(second);
+  });
+
+  it('after the window, a vanished row gives null and removes the entry', async () => {
+    const { bag, clock, loader } = setup({ settings });
+    await bag.get('v1');
+    loader.delete('v1');
+    clock.advanceSeconds(31);
+    expect(await bag.get('v1')).toBeNull();
+    expect(bag.has('v1')).toBe(false);
+    expect(bag.stats()).toMatchObject({ entries: 0, evictions: { invalidated: 1 }, misses: { not_found: 1 } });
+  });
+
+  it('shares one hash read among concurrent lookups of a due entry', async () => {
+    const { bag, clock, loader } = setup({ settings });
+    await bag.get('v1');
+    clock.advanceSeconds(31);
+    await Promise.all(Array.from({ length: 10 }, () => bag.get('v1')));
+    expect(loader.calls.readHash).toBe(1);
+  });
+});
+
+describe('DagBag policies', () => {
+  const ids = Array.from({ length: 600 }, (_, i) => `v${i + 1}`);
+
+  it('scheduler, cap 512, 600 active versions swept round-robin: keeps hitting on what is resident; plain LRU hits nothing', async () => {
+    const settings = { maxEntries: 512, ttlSeconds: 10_800 };
+    const ours = setup({ role: 'scheduler', versions: 600, settings });
+    const lru = setup({ role: 'scheduler', versions: 600, settings, admission: false });
+    const oursHits = await sweep(ours.bag, ids, 20);
+    const lruHits = await sweep(lru.bag, ids, 20);
+    const oursRatio = oursHits.slice(1).reduce((a, b) => a + b, 0) / (19 * 600);
+    const lruRatio = lruHits.slice(1).reduce((a, b) => a + b, 0) / (19 * 600);
+    expect(oursRatio).toBeGreaterThanOrEqual((0.8 * 512) / 600);
+    expect(lruRatio).toBeLessThan(0.01);
+    expect(ours.bag.stats().entries).toBe(512);
+  });
+
+  it('reconcile evicts exactly the resident versions no longer in use, with reason inactive', async () => {
+    const { bag, loader } = setup({ role: 'scheduler', versions: 600, settings: { maxEntries: 512 } });
+    await sweep(bag, ids, 2);
+    const resident = ids.filter((id) => bag.has(id));
+    const retired = new Set(resident.slice(0, 100));
+    loader.active = new Set(ids.filter((id) => !retired.has(id)));
+    expect(await bag.reconcile()).toEqual({ evicted: 100 });
+    expect(ids.filter((id) => bag.has(id))).toEqual(resident.filter((id) => !retired.has(id)));
+    expect(bag.stats().evictions.inactive).toBe(100);
+  });
+
+  it('a crawl through history does not flush the hot set (plain LRU loses it)', async () => {
+    const hot = Array.from({ length: 50 }, (_, i) => `v${i + 1}`);
+    const history = Array.from({ length: 1000 }, (_, i) => `v${i + 51}`);
+    const keptHot: number[] = [];
+    for (const admission of [true, false]) {
+      const { bag } = setup({ versions: 1050, admission, settings: { maxEntries: 100 } });
+      for (let round = 0; round < 5; round++) for (const id of hot) await bag.get(id);
+      for (const id of history) await bag.get(id);
+      keptHot.push(hot.filter((id) => bag.has(id)).length);
+    }
+    expect(keptHot).toEqual([50, 0]);
+  });
+});
