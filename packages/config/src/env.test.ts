@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, booleanSetting, integerSetting, listSetting, readConfig } from './index.ts';
+import { ConfigError, booleanSetting, describeSettings, integerSetting, listSetting, readConfig } from './index.ts';
 
 const shape = {
   CACHE_SIZE: integerSetting({ default: 4096, min: 0, max: 1_000_000 }),
@@ -34,5 +34,18 @@ describe('readConfig', () => {
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).problems.map((p) => p.variable)).toEqual(['CACHE_SIZE', 'VERBOSE']);
     }
+  });
+});
+
+describe('describeSettings', () => {
+  it('reads back the default, the accepted range and the description of each variable', () => {
+    const documented = {
+      CACHE_SIZE: integerSetting({ default: 4096, min: 0, max: 10, meaning: '0 = no cap', description: 'max entries' }),
+      TOKENS: listSetting({ description: 'bearer tokens' }),
+    };
+    expect(describeSettings(documented)).toEqual([
+      { variable: 'CACHE_SIZE', default: '4096', accepted: '0–10 (0 = no cap)', description: 'max entries' },
+      { variable: 'TOKENS', default: '(empty)', accepted: 'comma-separated list', description: 'bearer tokens' },
+    ]);
   });
 });

@@ -32,8 +32,29 @@ export function readConfig<S extends EnvShape>(shape: S, env: Env = process.env)
   return result as ConfigOf<S>;
 }
 
+/** What the docs say about a setting: read back by `describeSettings`, checked against the README. */
+export interface SettingMeta {
+  default: string;
+  accepted?: string;
+  description?: string;
+}
+
+/** One row per variable of a shape, for documentation and the README check. */
+export function describeSettings(shape: EnvShape): ({ variable: string } & SettingMeta)[] {
+  return Object.entries(shape).map(([variable, schema]) => ({
+    variable,
+    ...((schema.meta() as SettingMeta | undefined) ?? { default: '' }),
+  }));
+}
+
 /** A whole number within [min, max]; the error text states the range and the value received. */
-export function integerSetting(options: { default: number; min: number; max: number; meaning?: string }) {
+export function integerSetting(options: {
+  default: number;
+  min: number;
+  max: number;
+  meaning?: string;
+  description?: string;
+}) {
   const { min, max } = options;
   const range = `a whole number from ${min} to ${max}${options.meaning ? ` (${options.meaning})` : ''}`;
   return z
@@ -48,10 +69,15 @@ export function integerSetting(options: { default: number; min: number; max: num
         return z.NEVER;
       }
       return value;
-    });
+    })
+    .meta({
+      default: String(options.default),
+      accepted: `${min}–${max}${options.meaning ? ` (${options.meaning})` : ''}`,
+      description: options.description,
+    } satisfies SettingMeta);
 }
 
-export function stringSetting(options: { default: string; pattern?: RegExp; description?: string }) {
+export function stringSetting(options: { default: string; pattern?: RegExp; accepted?: string; description?: string }) {
   return z
     .string()
     .optional()
@@ -60,20 +86,24 @@ export function stringSetting(options: { default: string; pattern?: RegExp; desc
       if (options.pattern && !options.pattern.test(value)) {
         ctx.addIssue({
           code: 'custom',
-          message: `must be ${options.description ?? `a string matching ${options.pattern}`}; got ${JSON.stringify(raw)}`,
+          message: `must be ${options.accepted ?? `a string matching ${options.pattern}`}; got ${JSON.stringify(raw)}`,
         });
         return z.NEVER;
       }
       return value;
-    });
+    })
+    .meta({ default: options.default, accepted: options.accepted, description: options.description } satisfies SettingMeta);
 }
 
-export function optionalStringSetting() {
-  return z.string().optional();
+export function optionalStringSetting(options: { default?: string; description?: string } = {}) {
+  return z
+    .string()
+    .optional()
+    .meta({ default: options.default ?? '(unset)', description: options.description } satisfies SettingMeta);
 }
 
 /** Comma-separated list; blanks are dropped. */
-export function listSetting() {
+export function listSetting(options: { description?: string } = {}) {
   return z
     .string()
     .optional()
@@ -82,10 +112,11 @@ export function listSetting() {
         .split(',')
         .map((item) => item.trim())
         .filter((item) => item.length > 0),
-    );
+    )
+    .meta({ default: '(empty)', accepted: 'comma-separated list', description: options.description } satisfies SettingMeta);
 }
 
-export function booleanSetting(options: { default: boolean }) {
+export function booleanSetting(options: { default: boolean; description?: string }) {
   return z
     .string()
     .optional()
@@ -96,5 +127,6 @@ export function booleanSetting(options: { default: boolean }) {
       if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
       ctx.addIssue({ code: 'custom', message: `must be true or false; got ${JSON.stringify(raw)}` });
       return z.NEVER;
-    });
+    })
+    .meta({ default: String(options.default), accepted: 'true or false', description: options.description } satisfies SettingMeta);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { API_METRICS, CACHE_LIMIT_METRICS, CACHE_METRICS, SCHEDULER_METRICS, createInstrument, createObservable, exposedPrometheusName, exposedSeriesNames } from './index.ts';
+import { API_METRICS, CACHE_LIMIT_METRICS, CACHE_METRICS, SCHEDULER_METRICS, createInstrument, createObservable, prometheusName, prometheusSeriesNames } from './index.ts';
 
 async function collect(record: (provider: MeterProvider) => void) {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -45,14 +45,14 @@ describe('app metric groups', () => {
   });
 
   it('give the names the SDK Prometheus exporter serves: _total on counters, no unit suffix', () => {
-    expect(exposedPrometheusName(API_METRICS.requestDuration)).toBe('http_server_request_duration');
-    expect(exposedSeriesNames(CACHE_METRICS.loadDuration)).toEqual([
+    expect(prometheusName(API_METRICS.requestDuration)).toBe('http_server_request_duration');
+    expect(prometheusSeriesNames(CACHE_METRICS.loadDuration)).toEqual([
       'dagbag_cache_load_duration_bucket',
       'dagbag_cache_load_duration_sum',
       'dagbag_cache_load_duration_count',
     ]);
-    expect(exposedPrometheusName(SCHEDULER_METRICS.taskInstanceStateChanges)).toBe('dagbag_scheduler_task_instance_state_changes_total');
-    expect(exposedPrometheusName(CACHE_METRICS.weight)).toBe('dagbag_cache_weight');
-    expect(exposedPrometheusName(CACHE_LIMIT_METRICS.maxBytes)).toBe('dagbag_cache_max_bytes');
+    expect(prometheusName(SCHEDULER_METRICS.taskInstanceStateChanges)).toBe('dagbag_scheduler_task_instance_state_changes_total');
+    expect(prometheusName(CACHE_METRICS.weight)).toBe('dagbag_cache_weight');
+    expect(prometheusName(CACHE_LIMIT_METRICS.maxBytes)).toBe('dagbag_cache_max_bytes');
   });
 });

@@ -77,22 +77,3 @@ export function createObservable<D extends MetricDescriptor>(
   }
 }
 
-/**
- * The name a metric is served under by `@opentelemetry/exporter-prometheus` (0.301, which the
- * apps use for `/metrics`): dots become underscores and monotonic counters get `_total`, but no
- * unit suffix is added (`dagbag.cache.weight` is `dagbag_cache_weight`, not `..._bytes`).
- * `prometheusName` in registry.ts adds unit suffixes, which is what the Collector's Prometheus
- * exporter does; ops/prometheus.yml strips those on the collector job so both paths agree with
- * this function, and dashboards are checked against it. Verified against a live `/metrics` by
- * packages/telemetry's tests.
- */
-export function exposedPrometheusName(metric: MetricDescriptor): string {
-  const name = metric.name.replace(/[^a-zA-Z0-9_:]/g, '_');
-  return metric.kind === 'counter' && !name.endsWith('_total') ? `${name}_total` : name;
-}
-
-/** Every series name a metric contributes: histograms expose `_bucket`, `_sum` and `_count`. */
-export function exposedSeriesNames(metric: MetricDescriptor): string[] {
-  const name = exposedPrometheusName(metric);
-  return metric.kind === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
-}

@@ -9,8 +9,8 @@ describe('metric registry', () => {
 
   it('gives the Prometheus names the OpenTelemetry exporter uses', () => {
     expect(prometheusName(CACHE_METRICS.hits)).toBe('dagbag_cache_hits_total');
-    expect(prometheusName(CACHE_METRICS.weight)).toBe('dagbag_cache_weight_bytes');
-    expect(prometheusName(CACHE_METRICS.loadDuration)).toBe('dagbag_cache_load_duration_seconds');
+    expect(prometheusName(CACHE_METRICS.weight)).toBe('dagbag_cache_weight');
+    expect(prometheusName(CACHE_METRICS.loadDuration)).toBe('dagbag_cache_load_duration');
     expect(prometheusName(CACHE_METRICS.entries)).toBe('dagbag_cache_entries');
   });
 

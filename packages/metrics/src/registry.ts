@@ -24,17 +24,18 @@ export function defineMetrics<const T extends Record<string, MetricDescriptor>>(
   return metrics;
 }
 
-const UNIT_SUFFIX: Record<string, string> = { s: 'seconds', ms: 'milliseconds', By: 'bytes', '1': 'ratio' };
-
 /**
- * The name under which the OpenTelemetry Prometheus exporter (and the collector's) exposes a
- * metric: dots become underscores, a unit suffix is added unless it is an annotation in braces,
- * counters get `_total`.
+ * The name under which the OpenTelemetry Prometheus exporter (0.301, what our apps serve) exposes
+ * a metric: dots become underscores and counters get `_total`; units are not appended (the
+ * collector's exporter does append them; ops/prometheus.yml renames those back to these names).
  */
 export function prometheusName(metric: MetricDescriptor): string {
-  let name = metric.name.replace(/[^a-zA-Z0-9_:]/g, '_');
-  const suffix = UNIT_SUFFIX[metric.unit];
-  if (suffix && !name.endsWith(`_${suffix}`)) name += `_${suffix}`;
-  if (metric.kind === 'counter') name += '_total';
-  return name;
+  const name = metric.name.replace(/[^a-zA-Z0-9_:]/g, '_');
+  return metric.kind === 'counter' && !name.endsWith('_total') ? `${name}_total` : name;
+}
+
+/** Every series name a metric contributes: histograms expose `_bucket`, `_sum` and `_count`. */
+export function prometheusSeriesNames(metric: MetricDescriptor): string[] {
+  const name = prometheusName(metric);
+  return metric.kind === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { repoRoot } from '@dagbag/config';
-import { ALL_METRICS, CACHE_METRICS, exposedSeriesNames } from '@dagbag/metrics';
+import { ALL_METRICS, CACHE_METRICS, prometheusSeriesNames } from '@dagbag/metrics';
 import { dashboardExpressions, metricNamesIn } from './dashboard.ts';
 
 const root = repoRoot();
@@ -73,7 +73,7 @@ describe('ops/otel-collector.yaml', () => {
 
 describe('the DagBag cache dashboard', () => {
   const expressions = dashboardExpressions();
-  const known = new Set(ALL_METRICS.flatMap(exposedSeriesNames));
+  const known = new Set(ALL_METRICS.flatMap(prometheusSeriesNames));
 
   it('is titled "DagBag cache" and has expressions', () => {
     const dashboard = JSON.parse(readFileSync(join(root, 'ops', 'grafana', 'dashboards', 'dagbag-cache.json'), 'utf8')) as { title: string };
@@ -92,7 +92,7 @@ describe('the DagBag cache dashboard', () => {
   it('shows every cache metric', () => {
     const used = new Set(expressions.flatMap(({ expr }) => metricNamesIn(expr)));
     for (const metric of Object.values(CACHE_METRICS)) {
-      expect(exposedSeriesNames(metric).some((name) => used.has(name)), metric.name).toBe(true);
+      expect(prometheusSeriesNames(metric).some((name) => used.has(name)), metric.name).toBe(true);
     }
   });
 

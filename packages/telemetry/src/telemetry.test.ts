@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_METRICS, CACHE_METRICS, createInstrument, createObservable, exposedSeriesNames } from '@dagbag/metrics';
+import { ALL_METRICS, CACHE_METRICS, createInstrument, createObservable, prometheusSeriesNames } from '@dagbag/metrics';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { captureLogger } from './testing/capture-logger.ts';
 import { freePort } from './testing/free-port.ts';
@@ -105,7 +105,7 @@ describe('startTelemetry', () => {
     const text = await response.text();
     const served = new Set(text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(/[{ ]/)[0]));
     for (const metric of ALL_METRICS) {
-      for (const name of exposedSeriesNames(metric)) expect(served, name).toContain(name);
+      for (const name of prometheusSeriesNames(metric)) expect(served, name).toContain(name);
     }
     expect(text).toContain('dagbag_cache_hits_total{dagbag_role="api"');
     expect(text).toMatch(/target_info\{[^}]*service_name="dagbag-api"/);
