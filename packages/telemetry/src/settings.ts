@@ -11,7 +11,17 @@ export type ServiceName = keyof typeof DEFAULT_METRICS_PORT;
  */
 export function telemetrySettings(serviceName: ServiceName) {
   return {
-    METRICS_PORT: integerSetting({ default: DEFAULT_METRICS_PORT[serviceName], min: 1, max: 65535 }),
-    METRICS_HOST: stringSetting({ default: '127.0.0.1', pattern: /^[\w.:-]+$/, description: 'a host name or IP address' }),
+    METRICS_PORT: integerSetting({
+      default: DEFAULT_METRICS_PORT[serviceName],
+      min: 1,
+      max: 65535,
+      description: 'port of the Prometheus `/metrics` endpoint (api 9464, scheduler 9465)',
+    }),
+    METRICS_HOST: stringSetting({
+      default: '127.0.0.1',
+      pattern: /^[\w.:-]+$/,
+      accepted: 'a host name or IP address',
+      description: 'interface `/metrics` binds to; containers set 0.0.0.0 so Prometheus can scrape',
+    }),
   };
 }
