@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Cron } from 'croner';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 
@@ -287,7 +288,6 @@ function positionOf(doc: Document, path: readonly PathKey[], lines: LineCounter)
       // Point at the key for a bad value: that is where a person looks.
       offset = (pair.key as Node | null)?.range?.[0] ?? offset;
       node = pair.value;
-      if (isMap(node) || isSeq(node)) offset = (node as Node).range?.[0] ?? offset;
     } else if (isSeq(node) && typeof key === 'number') {
       const item = node.items[key];
       if (item === undefined) break;
@@ -314,19 +314,20 @@ function positionAtOffset(text: string, offset: number): { line: number; column:
   return { line, column: offset - lineStart + 1 };
 }
 
+/**
+ * V8 gives a position for only some JSON syntax errors ("Unexpected token" has none), so the
+ * position comes from jsonc-parser's scanner in strict mode; the wording stays V8's, minus its
+ * echo of the source.
+ */
 function jsonSyntaxProblem(text: string, error: SyntaxError): DagProblem {
-  // V8 says "... in JSON at position 42 (line 3 column 7)"; the offset is all we rely on.
-  const match = /at position (\d+)/.exec(error.message);
-  // Drop V8's echo of the source ('..."tasks": [,]}" is not valid JSON'): the position says where.
   const message = error.message
     .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')
     .replace(/ in JSON at position \d+.*$/s, '');
-  const reason = `invalid JSON: ${message}`;
-  if (!match) {
-    // "Unexpected end of JSON input" carries no position: it is the end.
-    return { reason, ...positionAtOffset(text, text.length) };
-  }
-  return { reason, ...positionAtOffset(text, Number(match[1])) };
+  const errors: ParseError[] = [];
+  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const offset = errors[0]?.offset ?? text.length;
+  const detail = errors[0] ? ` (${printParseErrorCode(errors[0].error)})` : '';
+  return { reason: `invalid JSON: ${message}${detail}`, ...positionAtOffset(text, offset) };
 }
 
 function sourceKind(fileName: string): 'json' | 'yaml' | undefined {

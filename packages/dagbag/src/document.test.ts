@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, dagDocumentSchema, dagHash, MAX_SOURCE_BYTES, parseDagSource, type DagProblem } from './document.ts';
+import { makeDagDocument } from './testing.ts';
+
+function problems(text: string, fileName = 'dag.json'): DagProblem[] {
+  const result = parseDagSource(text, fileName);
+  if (result.ok) throw new Error('expected the file to be refused');
+  return result.errors;
+}
+
+const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+describe('parseDagSource', () => {
+  it('accepts the example of DESIGN.md and applies the defaults', () => {
+    const result = parseDagSource(
+      json({
+        dag_id: 'example_etl',
+        description: 'optional',
+        schedule: null,
+        start_date: '2026-01-01T00:00:00Z',
+        max_active_runs: 16,
+        tags: ['example'],
+        tasks: [
+          { task_id: 'extract', operator: 'bash', bash_command: 'echo extract', retries: 1, retry_delay_seconds: 5, execution_timeout_seconds: 600 },
+          { task_id: 'load', operator: 'empty', upstream: ['extract'], trigger_rule: 'all_success' },
+        ],
+      }),
+      'example_etl.json',
+    );
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.document.catchup).toBe(false);
+    expect(result.document.tasks[1]).toMatchObject({ retries: 0, retry_delay_seconds: 300, trigger_rule: 'all_success' });
+    expect(result.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('reports a cycle with its path and the task', () => {
+    const [problem, ...rest] = problems(
+      json({
+        dag_id: 'cyclic',
+        tasks: [
+          { task_id: 'a', operator: 'empty', upstream: ['c'] },
+          { task_id: 'b', operator: 'empty', upstream: ['a'] },
+          { task_id: 'c', operator: 'empty', upstream: ['b'] },
+        ],
+      }),
+    );
+    expect(rest).toEqual([]);
+    expect(problem!.reason).toContain('tasks form a cycle: b -> c -> a -> b');
+    expect(problem!.taskId).toBe('a');
+    expect(problem).toMatchObject({ line: 7, column: 7 });
+  });
+
+  it('reports a task depending on itself as a cycle', () => {
+    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['a'] }] }))[0]!.reason).toContain('cycle: a -> a');
+  });
+
+  it('reports an unknown upstream naming the task and the missing id, at its line', () => {
+    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty' }, { task_id: 'b', operator: 'empty', upstream: ['nope'] }] }));
+    expect(problem).toMatchObject({ taskId: 'b', path: 'tasks[1].upstream[0]', line: 12, column: 9 });
+    expect(problem!.reason).toContain('task "b" has unknown upstream "nope"');
+  });
+
+  it('reports a duplicate task id', () => {
+    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty' }, { task_id: 'a', operator: 'empty' }] }));
+    expect(problem).toMatchObject({ taskId: 'a', path: 'tasks[1].task_id' });
+    expect(problem!.reason).toContain('duplicate task_id "a"');
+  });
+
+  it('reports an unknown operator naming the task and the operators we have', () => {
+    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'py', operator: 'python' }] }));
+    expect(problem).toMatchObject({ taskId: 'py', path: 'tasks[0].operator', line: 6, column: 7 });
+    expect(problem!.reason).toContain('unknown operator "python"; expected one of bash, empty');
+  });
+
+  it('requires bash_command for a bash task', () => {
+    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'run', operator: 'bash' }] }))[0]).toMatchObject({ taskId: 'run', path: 'tasks[0].bash_command' });
+  });
+
+  it.each(['61 * * * *', '* * *', '0 0 * * * *', '@yearly', '0 0 31 2 *'])('refuses the schedule %j', (schedule) => {
+    const [problem] = problems(json({ dag_id: 'd', schedule, start_date: '2026-01-01T00:00:00Z', tasks: [] }));
+    expect(problem).toMatchObject({ path: 'schedule', line: 3 });
+  });
+
+  it.each(['@hourly', '@daily', '@weekly', '@monthly', '*/15 2-4 * * MON-FRI'])('accepts the schedule %j', (schedule) => {
+    expect(parseDagSource(json({ dag_id: 'd', schedule, start_date: '2026-01-01T00:00:00Z', tasks: [] }), 'd.json').ok).toBe(true);
+  });
+
+  it('requires start_date for a scheduled DAG', () => {
+    expect(problems(json({ dag_id: 'd', schedule: '@daily', tasks: [] }))[0]!.reason).toContain('a scheduled DAG needs start_date');
+  });
+
+  it('gives the line and column of a JSON syntax error', () => {
+    const [problem] = problems('{\n  "dag_id": "d",\n  "tasks": [,]\n}');
+    expect(problem).toMatchObject({ line: 3, column: 13 });
+    expect(problem!.reason).toBe("invalid JSON: Unexpected token ',' (ValueExpected)");
+  });
+
+  it('places truncated JSON at its end', () => {
+    expect(problems('{\n  "dag_id": "d",\n')[0]).toMatchObject({ line: 3, column: 1 });
+  });
+
+  it('reads YAML and maps schema errors to their line', () => {
+    const yaml = ['dag_id: yaml_dag', 'schedule: "0 3 * * *"', 'start_date: 2026-01-01T00:00:00Z', 'tasks:', '  - task_id: a', '    operator: bash', '    bash_command: echo a', '  - task_id: b', '    operator: empty', '    retries: -1', ''].join('\n');
+    expect(problems(yaml, 'dag.yaml')[0]).toMatchObject({ taskId: 'b', path: 'tasks[1].retries', line: 10, column: 5 });
+    const fixed = parseDagSource(yaml.replace('retries: -1', 'upstream: [a]'), 'dag.yml');
+    expect(fixed.ok && fixed.document.tasks[1]!.upstream).toEqual(['a']);
+  });
+
+  it('gives the position of a YAML syntax error', () => {
+    expect(problems('dag_id: d\ntasks:\n  - task_id: a\n   operator: empty\n', 'dag.yaml')[0]).toMatchObject({ line: 4 });
+  });
+
+  it('refuses unknown keys, so a typo is not silently ignored', () => {
+    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstreams: ['x'] }] }))[0]).toMatchObject({ taskId: 'a' });
+  });
+
+  it.each([['bad id!'], ['x'.repeat(251)], ['']])('refuses the dag_id %j', (dagId) => {
+    expect(problems(json({ dag_id: dagId, tasks: [] }))[0]!.path).toBe('dag_id');
+  });
+
+  it('refuses a file over the size cap with a clear error', () => {
+    const [problem] = problems(' '.repeat(MAX_SOURCE_BYTES + 1));
+    expect(problem!.reason).toContain(`at most ${MAX_SOURCE_BYTES} bytes`);
+  });
+
+  it('refuses an unsupported file type', () => {
+    expect(problems('{}', 'dag.py')[0]!.reason).toContain('unsupported file type');
+  });
+});
+
+describe('canonicalJson and dagHash', () => {
+  it('sorts keys and applies defaults', () => {
+    const doc = dagDocumentSchema.parse({ tasks: [{ operator: 'empty', task_id: 'a' }], dag_id: 'd' });
+    expect(canonicalJson(doc)).toBe(
+      '{"catchup":false,"dag_id":"d","max_active_runs":16,"schedule":null,"tags":[],"tasks":[{"operator":"empty","retries":0,"retry_delay_seconds":300,"task_id":"a","trigger_rule":"all_success","upstream":[]}]}',
+    );
+  });
+
+  it('does not change when tasks, upstream lists or tags are reordered', () => {
+    const doc = makeDagDocument({ taskCount: 30, seed: 4 });
+    const shuffled = { ...doc, tags: [...doc.tags].reverse(), tasks: [...doc.tasks].reverse().map((t) => ({ ...t, upstream: [...t.upstream].reverse() })) };
+    expect(dagHash(shuffled)).toBe(dagHash(doc));
+  });
+
+  it('changes when the meaning changes', () => {
+    const doc = makeDagDocument({ taskCount: 5, seed: 4 });
+    expect(dagHash({ ...doc, max_active_runs: doc.max_active_runs + 1 })).not.toBe(dagHash(doc));
+  });
+});
+
+describe('makeDagDocument', () => {
+  it('is deterministic, valid and reaches a target size', () => {
+    const doc = makeDagDocument({ targetBytes: 40_000, seed: 7 });
+    expect(makeDagDocument({ targetBytes: 40_000, seed: 7 })).toEqual(doc);
+    const bytes = JSON.stringify(doc).length;
+    expect(bytes).toBeGreaterThanOrEqual(40_000);
+    expect(bytes).toBeLessThan(44_000);
+    expect(doc.tasks.some((t) => t.upstream.length > 1)).toBe(true);
+  });
+});

@@ -1,0 +1,82 @@
+import { MeterProvider, MetricReader, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
+import { CACHE_METRICS } from '@dagbag/metrics';
+import { describe, expect, it } from 'vitest';
+import { DagBag } from './dagbag.ts';
+import { dagDocumentSchema } from './document.ts';
+import { ManualClock, MemoryDagVersionLoader } from './testing.ts';
+
+/** Collects on demand, like a Prometheus scrape. */
+class InMemoryReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+async function collect(reader: MetricReader): Promise<Map<string, MetricData>> {
+  const { resourceMetrics } = await reader.collect();
+  const byName = new Map<string, MetricData>();
+  for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
+  return byName;
+}
+
+function value(metric: MetricData | undefined, attributes: Record<string, string>): unknown {
+  const point = (metric?.dataPoints as DataPoint<unknown>[] | undefined)?.find((p) =>
+    Object.entries(attributes).every(([k, v]) => p.attributes[k] === v),
+  );
+  return point?.value;
+}
+
+describe('DagBag metrics', () => {
+  it('a scripted sequence gives exact counter values, with dagbag.role on every point', async () => {
+    const reader = new InMemoryReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const loader = new MemoryDagVersionLoader();
+    for (let i = 1; i <= 4; i++) {
+      loader.add(dagDocumentSchema.parse({ dag_id: `dag_${i}`, tasks: [{ task_id: 't', operator: 'empty' }] }), { versionId: `v${i}`, serializedBytes: 100 });
+    }
+    const clock = new ManualClock();
+    const bag = new DagBag({
+      role: 'scheduler',
+      loader,
+      clock,
+      admission: false,
+      meter: provider.getMeter('test'),
+      settings: { maxEntries: 2, maxBytes: 0, ttlSeconds: 60, revalidateSeconds: 0 },
+    });
+
+    await bag.get('v1'); // miss loaded
+    await bag.get('v1'); // hit
+    await bag.get('v2'); // miss loaded
+    await bag.get('v3'); // miss loaded, evicts v1 (capacity)
+    await bag.get('missing'); // miss not_found
+    await bag.get('missing'); // hit (negative cache)
+    bag.invalidate('v2'); // invalidated
+    clock.advanceSeconds(61);
+    await bag.get('v3'); // expired (ttl), miss loaded
+    loader.active = new Set(['v1']);
+    await bag.reconcile(); // v3 no longer in use: inactive
+
+    const metrics = await collect(reader);
+    const role = { 'dagbag.role': 'scheduler' };
+    expect(value(metrics.get(CACHE_METRICS.hits.name), role)).toBe(2);
+    expect(value(metrics.get(CACHE_METRICS.misses.name), { ...role, result: 'loaded' })).toBe(4);
+    expect(value(metrics.get(CACHE_METRICS.misses.name), { ...role, result: 'not_found' })).toBe(1);
+    const evictions = metrics.get(CACHE_METRICS.evictions.name);
+    expect(
+      Object.fromEntries(['capacity', 'bytes', 'ttl', 'inactive', 'invalidated'].map((reason) => [reason, value(evictions, { ...role, reason })])),
+    ).toEqual({ capacity: 1, bytes: 0, ttl: 1, inactive: 1, invalidated: 1 });
+    expect(value(metrics.get(CACHE_METRICS.entries.name), role)).toBe(0);
+    expect(value(metrics.get(CACHE_METRICS.weight.name), role)).toBe(bag.stats().weight_bytes);
+    const loads = value(metrics.get(CACHE_METRICS.loadDuration.name), role) as Histogram;
+    expect(loads.count).toBe(5);
+    expect(loads.buckets.boundaries).toEqual(CACHE_METRICS.loadDuration.buckets);
+
+    for (const metric of metrics.values()) {
+      for (const point of metric.dataPoints as DataPoint<unknown>[]) expect(point.attributes['dagbag.role'], metric.descriptor.name).toBe('scheduler');
+    }
+    for (const descriptor of Object.values(CACHE_METRICS)) {
+      expect(metrics.get(descriptor.name)?.descriptor).toMatchObject({ unit: descriptor.unit, description: descriptor.description });
+    }
+    bag.close();
+    await provider.shutdown();
+  });
+});
