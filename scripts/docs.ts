@@ -1,0 +1,88 @@
+/**
+ * The README's configuration and metrics tables, generated from the code (the settings shapes and
+ * the metric registry). `pnpm docs:generate` rewrites them; docs/readme.test.ts fails when they differ.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describeSettings, repoRoot, type EnvShape } from '@dagbag/config';
+import { CACHE_SETTINGS } from '@dagbag/dagbag';
+import { DATABASE_SETTINGS } from '@dagbag/db';
+import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
+import { telemetrySettings } from '@dagbag/telemetry';
+
+export const README = join(repoRoot(), 'README.md');
+
+function cell(text: string | undefined): string {
+  return (text ?? '').replaceAll('|', '\\|').replaceAll('\n', ' ');
+}
+
+function settingsTable(shape: EnvShape, omit: readonly string[] = []): string {
+  const rows = describeSettings(shape)
+    .filter((row) => !omit.includes(row.variable))
+    .map((row) => `| \`${row.variable}\` | ${cell(row.default)} | ${cell(row.accepted)} | ${cell(row.description)} |`);
+  return ['| variable | default | accepted | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+function cacheTable(): string {
+  const rows = CACHE_SETTINGS.map(
+    (d) => `| \`${d.variable}\` | ${d.role === 'scheduler' ? '' : d.apiDefault} | ${d.role === 'api' ? '' : d.schedulerDefault} | ${d.min}–${d.max} | ${cell(d.meaning)} |`,
+  );
+  return ['| variable | api default | scheduler default | accepted | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** Sections of the settings table, in the order an operator meets them. */
+async function settingsSections(): Promise<[title: string, table: string][]> {
+  const telemetry = { ...telemetrySettings('dagbag-api') };
+  return [
+    ['Database (both apps)', settingsTable(DATABASE_SETTINGS)],
+    ['DAG cache (`packages/dagbag`)', cacheTable()],
+    ['Telemetry (both apps; `METRICS_PORT` defaults to 9464 for the api, 9465 for the scheduler)', settingsTable(telemetry)],
+    [
+      'Shared',
+      [
+        '| variable | default | meaning |',
+        '|---|---|---|',
+        '| `DATA_DIR` | `.data/` | embedded PostgreSQL data, task logs, the development API token |',
+        '| `LOG_LEVEL` | info | pino level: trace, debug, info, warn, error, fatal, silent |',
+        '| `LOG_FORMAT` | json | `pretty` for readable lines (what `pnpm dev` sets) |',
+        '| `OTEL_*` | | the standard OpenTelemetry variables, e.g. `OTEL_EXPORTER_OTLP_ENDPOINT` to push OTLP |',
+      ].join('\n'),
+    ],
+  ];
+}
+
+function metricsTable(): string {
+  const rows = ALL_METRICS.map(
+    (m) =>
+      `| \`${m.name}\` | \`${prometheusName(m)}\` | ${m.kind} | \`${m.unit}\` | ${m.attributes.map((a) => `\`${a}\``).join(', ')} | ${m.emittedBy.join(', ')} | ${cell(m.description)} |`,
+  );
+  return [
+    '| instrument | Prometheus | kind | unit | attributes | emitted by | meaning |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+function replaceBlock(text: string, name: string, body: string): string {
+  const start = `<!-- generated:${name}:start -->`;
+  const end = `<!-- generated:${name}:end -->`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from === -1 || to === -1) throw new Error(`README.md lacks the ${start} … ${end} markers`);
+  return `${text.slice(0, from + start.length)}\n${body}\n${text.slice(to)}`;
+}
+
+/** The README as it should be. */
+export async function generatedReadme(current?: string): Promise<string> {
+  let text = current ?? (await readFile(README, 'utf8'));
+  const sections = (await settingsSections()).map(([title, table]) => `### ${title}\n\n${table}\n`).join('\n');
+  text = replaceBlock(text, 'settings', sections);
+  text = replaceBlock(text, 'metrics', metricsTable());
+  return text;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await writeFile(README, await generatedReadme());
+  process.stdout.write('README.md tables regenerated\n');
+}
