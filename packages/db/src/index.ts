@@ -12,3 +12,4 @@ export {
   type DagVersionRow,
 } from './queries/dag-versions.ts';
 export { writeDemoHistory, hasAnyDagVersion, type DemoDag, type DemoRun, type DemoVersion, type DemoTaskInstance } from './queries/seed.ts';
+export * from './queries/api/index.ts';

@@ -1,0 +1,151 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { airflowSchemaErrors } from './testing/airflow-schemas.ts';
+import { seedDag, seedRun, smallDag, startTestApi, type TestApi } from './testing/harness.ts';
+
+let api: TestApi;
+let versionIds: string[];
+
+beforeAll(async () => {
+  api = await startTestApi();
+  versionIds = await seedDag(api.prisma, 'etl', [smallDag('etl'), smallDag('etl', { description: 'second version' })]);
+  await seedRun(api.prisma, {
+    dagId: 'etl',
+    runId: 'scheduled__2026-02-01',
+    versionId: versionIds[1]!,
+    tis: [
+      { taskId: 'extract', state: 'success' },
+      { taskId: 'transform', state: 'failed', operator: 'empty' },
+      { taskId: 'load', state: null },
+    ],
+  });
+  await api.prisma.importError.create({ data: { filename: '/dags/broken.json', stackTrace: 'broken.json:3:7: invalid JSON' } });
+  const logDir = join(api.logsDir, 'etl', 'scheduled__2026-02-01', 'extract');
+  mkdirSync(logDir, { recursive: true });
+  writeFileSync(join(logDir, '1.log'), 'starting\nhello\ndone\n');
+});
+
+afterAll(() => api.close());
+
+/** GETs (or sends) and checks both the status and Airflow's schema for the body. */
+async function expectConforming(path: string, schema: string, init?: Parameters<TestApi['request']>[1], status = 200) {
+  const response = await api.request(path, init);
+  const body = await response.json();
+  expect(response.status, JSON.stringify(body)).toBe(status);
+  expect(airflowSchemaErrors(schema, body)).toEqual([]);
+  return body;
+}
+
+describe("responses conform to Airflow's published schemas", () => {
+  it('the validator itself rejects a DAGResponse that lacks a required field', () => {
+    expect(airflowSchemaErrors('DAGResponse', { dag_id: 'x' })).not.toEqual([]);
+  });
+
+  it('the validator resolves $refs: a DAGRunResponse with an unknown state is refused', () => {
+    expect(airflowSchemaErrors('DagRunState', 'exploded')).not.toEqual([]);
+  });
+
+  it('GET /api/v2/monitor/health is a HealthInfoResponse', async () => {
+    const body = await expectConforming('/api/v2/monitor/health', 'HealthInfoResponse', { token: null });
+    expect(body.metadatabase.status).toBe('healthy');
+  });
+
+  it('GET /api/v2/version is a VersionInfo', async () => {
+    await expectConforming('/api/v2/version', 'VersionInfo');
+  });
+
+  it('GET /api/v2/dags is a DAGCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags', 'DAGCollectionResponse');
+    expect(body.total_entries).toBe(1);
+    expect(body.dags[0].tags).toEqual([{ name: 'test', dag_id: 'etl', dag_display_name: 'etl' }]);
+  });
+
+  it('GET /api/v2/dags/{dag_id} is a DAGResponse', async () => {
+    await expectConforming('/api/v2/dags/etl', 'DAGResponse');
+  });
+
+  it('GET /api/v2/dags/{dag_id}/details is a DAGDetailsResponse naming the latest version', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/details', 'DAGDetailsResponse');
+    expect(body.latest_dag_version.version_number).toBe(2);
+  });
+
+  it('GET /api/v2/dags/{dag_id}/tasks is a TaskCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/tasks', 'TaskCollectionResponse');
+    expect(body.tasks.map((t: { task_id: string }) => t.task_id)).toEqual(['extract', 'load', 'transform']);
+    expect(body.tasks[0].execution_timeout).toEqual({ __type: 'TimeDelta', days: 1, seconds: 3600, microseconds: 0 });
+  });
+
+  it('GET /api/v2/importErrors is an ImportErrorCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/importErrors', 'ImportErrorCollectionResponse');
+    expect(body.import_errors[0].filename).toBe('/dags/broken.json');
+  });
+
+  it('GET /api/v2/dags/{dag_id}/dagVersions is a DAGVersionCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagVersions', 'DAGVersionCollectionResponse');
+    expect(body.dag_versions.map((v: { version_number: number }) => v.version_number).sort()).toEqual([1, 2]);
+  });
+
+  it('GET /api/v2/dags/{dag_id}/dagVersions/{version_number} is a DagVersionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagVersions/1', 'DagVersionResponse');
+    expect(body.id).toBe(versionIds[0]);
+  });
+
+  it('GET /api/v2/dags/{dag_id}/dagRuns is a DAGRunCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns', 'DAGRunCollectionResponse');
+    expect(body.dag_runs[0].dag_versions[0].id).toBe(versionIds[1]);
+  });
+
+  it('GET /api/v2/dags/~/dagRuns lists the runs of every DAG', async () => {
+    const body = await expectConforming('/api/v2/dags/~/dagRuns', 'DAGRunCollectionResponse');
+    expect(body.total_entries).toBe(1);
+  });
+
+  it('GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id} is a DAGRunResponse', async () => {
+    await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01', 'DAGRunResponse');
+  });
+
+  it('POST /api/v2/dags/{dag_id}/dagRuns answers a DAGRunResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns', 'DAGRunResponse', {
+      method: 'POST',
+      json: { dag_run_id: 'schema_check', logical_date: null, conf: { a: 1 } },
+    });
+    expect(body).toMatchObject({ state: 'queued', run_type: 'manual', triggered_by: 'rest_api', conf: { a: 1 } });
+  });
+
+  it('PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id} answers a DAGRunResponse', async () => {
+    await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { dag_run_id: 'to_patch', logical_date: null } });
+    await expectConforming('/api/v2/dags/etl/dagRuns/to_patch', 'DAGRunResponse', { method: 'PATCH', json: { note: 'checked' } });
+  });
+
+  it('POST .../clear with dry_run answers a TaskInstanceCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/clear', 'TaskInstanceCollectionResponse', {
+      method: 'POST',
+      json: { dry_run: true },
+    });
+    expect(body.total_entries).toBe(3);
+  });
+
+  it('GET .../taskInstances is a TaskInstanceCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances', 'TaskInstanceCollectionResponse');
+    expect(body.total_entries).toBe(3);
+  });
+
+  it('GET .../taskInstances/{task_id} is a TaskInstanceResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract', 'TaskInstanceResponse');
+    expect(body.operator).toBe('BashOperator');
+  });
+
+  it('GET .../logs/{try_number} is a TaskInstancesLogResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract/logs/1', 'TaskInstancesLogResponse');
+    expect(body.content.map((m: { event: string }) => m.event)).toEqual(['starting', 'hello', 'done']);
+  });
+
+  it('a 404 is an HTTPExceptionResponse', async () => {
+    await expectConforming('/api/v2/dags/nope', 'HTTPExceptionResponse', undefined, 404);
+  });
+
+  it('a 422 is an HTTPValidationError', async () => {
+    await expectConforming('/api/v2/dags?limit=abc', 'HTTPValidationError', undefined, 422);
+  });
+});

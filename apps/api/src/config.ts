@@ -1,0 +1,45 @@
+import { describeSettings, integerSetting, listSetting, readConfig, stringSetting, type ConfigOf } from '@dagbag/config';
+import { telemetrySettings } from '@dagbag/telemetry';
+
+/**
+ * The API's own variables. The DAG cache's `API_DAG_CACHE_*` are read by `@dagbag/dagbag`, the
+ * database's by `@dagbag/db`, METRICS_* by `@dagbag/telemetry`; all are validated once at start.
+ */
+export const API_OWN_SETTINGS = {
+  API_HOST: stringSetting({
+    default: '127.0.0.1',
+    pattern: /^[\w.:-]+$/,
+    accepted: 'a host name or IP address',
+    description: 'interface the REST API listens on',
+  }),
+  API_PORT: integerSetting({ default: 8080, min: 0, max: 65535, meaning: '0 = any free port', description: 'port of the REST API' }),
+  API_AUTH_TOKENS: listSetting({
+    description: 'bearer tokens the REST API accepts; unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
+  }),
+  API_BODY_LIMIT_BYTES: integerSetting({ default: 1_048_576, min: 1024, max: 104_857_600, description: 'largest accepted request body; larger gets 413' }),
+  API_SHUTDOWN_TIMEOUT_MS: integerSetting({
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    description: 'on SIGTERM, how long in-flight requests may finish before their connections are cut',
+  }),
+};
+
+export const API_SETTINGS = { ...API_OWN_SETTINGS, ...telemetrySettings('dagbag-api') };
+
+/** One row per API variable (name, default, accepted range, meaning): the README table is checked against it. */
+export const API_SETTING_DESCRIPTORS = describeSettings(API_OWN_SETTINGS);
+
+export type ApiConfig = ConfigOf<typeof API_SETTINGS>;
+
+/** Reads and validates every API variable once; throws ConfigError naming each bad one. */
+export function readApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
+  return readConfig(API_SETTINGS, env);
+}
+
+/** The settings `createApp` needs; tests pass these directly. */
+export interface AppConfig {
+  /** Accepted bearer tokens; at least one. */
+  authTokens: readonly string[];
+  bodyLimitBytes: number;
+}

@@ -1,0 +1,151 @@
+/**
+ * One error class for every failure a handler reports, with a closed set of codes and one table
+ * from code to HTTP status (the shape of tRPC's TRPCError and getHTTPStatusCodeFromError). Anything
+ * else that reaches the error handler is classified once in `toApiError`.
+ */
+import { DuplicateDagRunError } from '@dagbag/db';
+
+export const HTTP_STATUS_BY_CODE = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNPROCESSABLE_CONTENT: 422,
+  INTERNAL_SERVER_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof HTTP_STATUS_BY_CODE;
+
+/** FastAPI's validation item, as Airflow returns it in `HTTPValidationError.detail`. */
+export interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    options: { cause?: unknown; issues?: ValidationIssue[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = HTTP_STATUS_BY_CODE[code];
+    this.issues = options.issues;
+    this.headers = options.headers ?? {};
+  }
+
+  readonly issues: ValidationIssue[] | undefined;
+  readonly headers: Record<string, string>;
+
+  /** The JSON body: `{detail: string}`, or Airflow's validation list for 422. */
+  body(): { detail: string | ValidationIssue[] } {
+    return { detail: this.issues ?? this.message };
+  }
+
+  static validation(issues: ValidationIssue[]): ApiError {
+    return new ApiError('UNPROCESSABLE_CONTENT', 'Validation error', { issues });
+  }
+
+  static notFound(message: string): ApiError {
+    return new ApiError('NOT_FOUND', message);
+  }
+}
+
+/** SQLSTATE classes and codes that mean "the database is not there right now", not "bad query". */
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57P01', // admin_shutdown (pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up / shutting down)
+  '53300', // too_many_connections
+  '55000', // object_not_in_prerequisite_state: "database ... is not currently accepting connections"
+  '3D000', // database does not exist (dropped or not yet created)
+]);
+const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH']);
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const UNAVAILABLE_MESSAGES = [
+  /connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /not currently accepting connections/i,
+  /terminating connection/i,
+  /Connection terminated unexpectedly/i,
+  /Client has encountered a connection error/i,
+  /server closed the connection/i,
+  /cannot use a pool after calling end/i,
+  /connect ECONNREFUSED/i,
+];
+
+/**
+ * Whether an error (or any error in its cause chain) says the database is unreachable. Prisma's
+ * driver adapter wraps pg's errors several times; we look at every layer's code, kind and text.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== null && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const candidate = current as {
+      code?: unknown;
+      kind?: unknown;
+      originalCode?: unknown;
+      message?: unknown;
+      name?: unknown;
+      cause?: unknown;
+      meta?: { driverAdapterError?: unknown };
+    };
+    if (typeof candidate.code === 'string' && (UNAVAILABLE_SQLSTATES.has(candidate.code) || UNAVAILABLE_ERRNOS.has(candidate.code) || UNAVAILABLE_PRISMA_CODES.has(candidate.code))) return true;
+    if (typeof candidate.originalCode === 'string' && UNAVAILABLE_SQLSTATES.has(candidate.originalCode)) return true;
+    if (typeof candidate.kind === 'string' && UNAVAILABLE_KINDS.has(candidate.kind)) return true;
+    if (candidate.name === 'PrismaClientInitializationError') return true;
+    if (typeof candidate.message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(candidate.message as string))) return true;
+    current = candidate.cause ?? candidate.meta?.driverAdapterError;
+  }
+  return false;
+}
+
+/** body-parser's errors carry `type` and `status`. */
+interface BodyParserError {
+  type: string;
+  status?: number;
+  expose?: boolean;
+  message: string;
+  body?: string;
+}
+
+function isBodyParserError(error: unknown): error is BodyParserError {
+  return error instanceof Error && typeof (error as Partial<BodyParserError>).type === 'string' && 'status' in error;
+}
+
+/** Maps anything thrown by a handler or middleware to the one error class. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DuplicateDagRunError) return new ApiError('CONFLICT', error.message, { cause: error });
+  if (isBodyParserError(error)) {
+    switch (error.type) {
+      case 'entity.too.large':
+        return new ApiError('PAYLOAD_TOO_LARGE', 'Request body is larger than the limit', { cause: error });
+      case 'entity.parse.failed':
+        return ApiError.validation([{ loc: ['body'], msg: `JSON decode error: ${error.message}`, type: 'json_invalid' }]);
+      case 'encoding.unsupported':
+      case 'charset.unsupported':
+        return new ApiError('UNSUPPORTED_MEDIA_TYPE', error.message, { cause: error });
+      default:
+        if (error.status !== undefined && error.status >= 400 && error.status < 500) {
+          return new ApiError('BAD_REQUEST', error.expose ? error.message : 'Bad request', { cause: error });
+        }
+    }
+  }
+  if (error instanceof URIError) return new ApiError('BAD_REQUEST', 'Malformed URL encoding', { cause: error });
+  if (isDatabaseUnavailable(error)) {
+    return new ApiError('SERVICE_UNAVAILABLE', 'The metadata database is unreachable; try again shortly', { cause: error });
+  }
+  return new ApiError('INTERNAL_SERVER_ERROR', 'Internal server error', { cause: error });
+}

@@ -1,0 +1,64 @@
+/**
+ * The API process: config -> logger -> telemetry -> database -> DAG cache -> HTTP server.
+ * Express, pg and Prisma are imported only after telemetry has started, so that the
+ * instrumentations patch them (modules loaded earlier stay unpatched).
+ */
+import { ConfigError, dataDir } from '@dagbag/config';
+import { createLogger } from '@dagbag/logger';
+import { startTelemetry } from '@dagbag/telemetry';
+import { readApiConfig } from './config.ts';
+
+async function main(): Promise<void> {
+  const logger = createLogger({ name: 'api' });
+  let config;
+  try {
+    config = readApiConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.fatal(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const telemetry = await startTelemetry({ serviceName: 'dagbag-api', metricsPort: config.METRICS_PORT, metricsHost: config.METRICS_HOST, logger });
+
+  const [{ openDatabase, createPrismaClient, createDagVersionLoader }, { DagBag, cacheSettingsFromEnv }, { createApp }, { startServer }, { loadOrCreateDevelopmentToken }] =
+    await Promise.all([import('@dagbag/db'), import('@dagbag/dagbag'), import('./app.ts'), import('./server.ts'), import('./auth.ts')]);
+
+  const cacheSettings = cacheSettingsFromEnv('api');
+  let tokens = config.API_AUTH_TOKENS;
+  if (tokens.length === 0) {
+    const dev = loadOrCreateDevelopmentToken(dataDir());
+    tokens = [dev.token];
+    // The message text is not redacted (only fields are): this line is the point of the feature.
+    logger.warn(`API_AUTH_TOKENS is unset: development bearer token ${dev.created ? 'generated' : 'loaded'} from ${dev.path}: ${dev.token}`);
+  }
+
+  const database = await openDatabase({ logger });
+  const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-api' });
+  const dagBag = new DagBag({ role: 'api', loader: createDagVersionLoader(prisma), settings: cacheSettings, logger });
+  const app = createApp({ prisma, dagBag, logger, config: { authTokens: tokens, bodyLimitBytes: config.API_BODY_LIMIT_BYTES } });
+  const running = await startServer(app, { host: config.API_HOST, port: config.API_PORT, logger, shutdownTimeoutMs: config.API_SHUTDOWN_TIMEOUT_MS });
+  logger.info({ url: running.url, docs: `${running.url}/api/v2/openapi.json`, cache: dagBag.settings }, 'REST API listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining in-flight requests');
+    await running.close();
+    dagBag.close();
+    await prisma.$disconnect();
+    await database.stop();
+    await telemetry.shutdown();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  createLogger({ name: 'api' }).fatal({ err: error }, 'the API could not start');
+  process.exit(1);
+});

@@ -1,0 +1,126 @@
+/**
+ * A route is declared once — method, path, zod schemas of its input and output, handler — and
+ * that one declaration both registers the Express handler and documents the operation in the
+ * OpenAPI document. Input is validated by the same schemas the document is generated from.
+ */
+import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import type { Request, Response, Router } from 'express';
+import type { z } from 'zod';
+import { ApiError, type ValidationIssue } from './errors.ts';
+import { HTTPExceptionResponse, HTTPValidationError } from './schemas.ts';
+
+export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+
+type AnyObject = z.ZodType<Record<string, unknown>, unknown>;
+
+export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  params: z.output<P>;
+  query: z.output<Q>;
+  body: z.output<B>;
+  req: Request;
+  res: Response;
+}
+
+/** What a handler returns: a status and a JSON body, or nothing for 204. */
+export type RouteResult = { status: number; body?: unknown };
+
+export interface RouteDefinition<P extends z.ZodType = AnyObject, Q extends z.ZodType = AnyObject, B extends z.ZodType = z.ZodType> {
+  method: HttpMethod;
+  /** OpenAPI style: `/api/v2/dags/{dag_id}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  tags: string[];
+  description?: string;
+  /** False only for health: every other path needs a bearer token. */
+  auth?: boolean;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** The success response. */
+  success: { status: number; description: string; schema?: z.ZodType };
+  /** Error statuses this operation can answer besides 401/422/503 (which all share). */
+  errors?: (400 | 404 | 409 | 413)[];
+  handler(input: RouteInput<P, Q, B>): Promise<RouteResult> | RouteResult;
+}
+
+/** Keeps the generic parameters of each route precise while storing them in one list. */
+export function defineRoute<P extends z.ZodType = AnyObject, Q extends z.ZodType = AnyObject, B extends z.ZodType = z.ZodType>(
+  route: RouteDefinition<P, Q, B>,
+): RouteDefinition {
+  return route as unknown as RouteDefinition;
+}
+
+/** `/api/v2/dags/{dag_id}` -> `/api/v2/dags/:dag_id` */
+export function expressPath(openApiPath: string): string {
+  return openApiPath.replace(/\{([a-z_]+)\}/g, ':$1');
+}
+
+function issuesOf(where: 'path' | 'query' | 'body', error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    loc: [where, ...issue.path.map((key) => (typeof key === 'number' ? key : String(key)))],
+    msg: issue.message,
+    type: issue.code,
+  }));
+}
+
+export function mountRoute(router: Router, route: RouteDefinition): void {
+  router[route.method](expressPath(route.path), async (req, res) => {
+    const issues: ValidationIssue[] = [];
+    const parse = (where: 'path' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown) => {
+      if (!schema) return undefined;
+      const result = schema.safeParse(value);
+      if (result.success) return result.data;
+      issues.push(...issuesOf(where, result.error));
+      return undefined;
+    };
+    const params = parse('path', route.params, req.params);
+    const query = parse('query', route.query, req.query ?? {});
+    let body: unknown;
+    if (route.body) {
+      // FastAPI's wording for a required body that was not sent (or not sent as JSON).
+      if (req.body === undefined) issues.push({ loc: ['body'], msg: 'Field required', type: 'missing' });
+      else body = parse('body', route.body, req.body);
+    }
+    if (issues.length > 0) throw ApiError.validation(issues);
+    const result = await route.handler({ params, query, body, req, res } as RouteInput<z.ZodType, z.ZodType, z.ZodType>);
+    if (result.body === undefined) res.status(result.status).end();
+    else res.status(result.status).json(result.body);
+  });
+}
+
+const errorJson = (description: string): ResponseConfig => ({
+  description,
+  content: { 'application/json': { schema: HTTPExceptionResponse } },
+});
+
+const ERROR_DESCRIPTIONS = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 413: 'Content Too Large' } as const;
+
+export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition): void {
+  const responses: Record<number, ResponseConfig> = {
+    [route.success.status]: route.success.schema
+      ? { description: route.success.description, content: { 'application/json': { schema: route.success.schema } } }
+      : { description: route.success.description },
+  };
+  if (route.auth !== false) responses[401] = errorJson('Unauthorized: missing or invalid bearer token');
+  for (const status of route.errors ?? []) responses[status] = errorJson(ERROR_DESCRIPTIONS[status]);
+  if (route.params || route.query || route.body) {
+    responses[422] = { description: 'Validation Error', content: { 'application/json': { schema: HTTPValidationError } } };
+  }
+  responses[503] = errorJson('Service Unavailable: the metadata database is unreachable');
+  registry.registerPath({
+    method: route.method,
+    path: route.path,
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: route.tags,
+    security: route.auth === false ? [] : [{ HTTPBearer: [] }],
+    request: {
+      ...(route.params ? { params: route.params as z.ZodObject } : {}),
+      ...(route.query ? { query: route.query as z.ZodObject } : {}),
+      ...(route.body ? { body: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+    },
+    responses,
+  });
+}

@@ -1,0 +1,439 @@
+/**
+ * The zod schemas of the API: request parameters and bodies (they validate input) and response
+ * bodies (they document output). The OpenAPI document is generated from exactly these, so what is
+ * documented is what is validated. Names and fields follow Airflow's REST API v2.
+ */
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+
+extendZodWithOpenApi(z);
+
+export const MAX_PAGE_LIMIT = 1000;
+export const DEFAULT_PAGE_LIMIT = 50;
+
+// ---------------------------------------------------------------------------------------------
+// Query parameter building blocks (query values arrive as strings, or arrays when repeated)
+
+/** A repeated query parameter (`?state=a&state=b`), also accepted once. */
+export function listParam<T extends z.ZodType>(item: T) {
+  return z.preprocess((value) => (value === undefined || Array.isArray(value) ? value : [value]), z.array(item).optional());
+}
+
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
+export const booleanParam = z
+  .enum([...TRUE_WORDS, ...FALSE_WORDS] as [string, ...string[]])
+  .transform((value) => TRUE_WORDS.includes(value))
+  .openapi({ type: 'boolean' });
+
+export const integerParam = z.coerce.number().int().openapi({ type: 'integer' });
+
+export const dateTimeParam = z.iso
+  .datetime({ offset: true, local: true })
+  .transform((value) => new Date(value))
+  .openapi({ type: 'string', format: 'date-time' });
+
+export const pagination = {
+  limit: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_PAGE_LIMIT)
+    // Like Airflow's maximum_page_limit: larger values are served as the maximum, not refused.
+    .transform((limit) => Math.min(limit, MAX_PAGE_LIMIT))
+    .openapi({ type: 'integer', minimum: 0, default: DEFAULT_PAGE_LIMIT, description: `Page size; values above ${MAX_PAGE_LIMIT} are served as ${MAX_PAGE_LIMIT}.` }),
+  offset: z.coerce.number().int().min(0).default(0).openapi({ type: 'integer', minimum: 0, default: 0 }),
+};
+
+export function orderByParam(columns: readonly [string, ...string[]], defaultColumn: string) {
+  const allowed = new Set(columns);
+  return listParam(z.string())
+    .superRefine((keys, ctx) => {
+      for (const key of keys ?? []) {
+        if (!allowed.has(key.replace(/^-/, ''))) {
+          ctx.addIssue({ code: 'custom', message: `Ordering with '${key}' is disallowed or the attribute does not exist on the model; use one of ${columns.join(', ')}, optionally prefixed by '-'` });
+        }
+      }
+    })
+    .transform((keys) =>
+      (keys && keys.length > 0 ? keys : [defaultColumn]).map((key) => ({ column: key.replace(/^-/, ''), descending: key.startsWith('-') })),
+    )
+    .openapi({ type: 'array', items: { type: 'string', enum: columns.flatMap((c) => [c, `-${c}`]) }, default: [defaultColumn] });
+}
+
+/** The four bounds Airflow offers for each filterable timestamp, e.g. `run_after_gte`. */
+export function timeRangeParams<P extends string>(prefix: P) {
+  return {
+    [`${prefix}_gte`]: dateTimeParam.optional(),
+    [`${prefix}_gt`]: dateTimeParam.optional(),
+    [`${prefix}_lte`]: dateTimeParam.optional(),
+    [`${prefix}_lt`]: dateTimeParam.optional(),
+  } as Record<`${P}_${'gte' | 'gt' | 'lte' | 'lt'}`, z.ZodOptional<typeof dateTimeParam>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path parameters
+
+export const dagIdParam = z.object({ dag_id: z.string().min(1) });
+export const dagRunParams = z.object({ dag_id: z.string().min(1), dag_run_id: z.string().min(1) });
+export const dagVersionParams = z.object({ dag_id: z.string().min(1), version_number: integerParam });
+export const taskInstanceParams = dagRunParams.extend({ task_id: z.string().min(1) });
+export const taskLogParams = taskInstanceParams.extend({ try_number: integerParam.pipe(z.number().min(0)).openapi({ type: 'integer', minimum: 0 }) });
+
+// ---------------------------------------------------------------------------------------------
+// Shared response pieces
+
+const dateTime = z.string().openapi({ format: 'date-time' });
+const nullableDateTime = dateTime.nullable();
+
+export const HTTPExceptionResponse = z
+  .object({ detail: z.union([z.string(), z.record(z.string(), z.unknown())]) })
+  .openapi('HTTPExceptionResponse');
+
+export const ValidationError = z
+  .object({ loc: z.array(z.union([z.string(), z.number().int()])), msg: z.string(), type: z.string() })
+  .openapi('ValidationError');
+
+export const HTTPValidationError = z.object({ detail: z.array(ValidationError) }).openapi('HTTPValidationError');
+
+export const DagRunState = z.enum(['queued', 'running', 'success', 'failed']).openapi('DagRunState');
+export const DagRunType = z.enum(['backfill', 'scheduled', 'manual', 'asset_triggered']).openapi('DagRunType');
+export const DagRunTriggeredByType = z
+  .enum(['cli', 'operator', 'rest_api', 'ui', 'test', 'timetable', 'asset', 'backfill'])
+  .openapi('DagRunTriggeredByType');
+export const TaskInstanceState = z
+  .enum(['removed', 'scheduled', 'queued', 'running', 'success', 'restarting', 'failed', 'up_for_retry', 'up_for_reschedule', 'upstream_failed', 'skipped', 'deferred'])
+  .openapi('TaskInstanceState');
+
+export const DagTagResponse = z
+  .object({ name: z.string(), dag_id: z.string(), dag_display_name: z.string() })
+  .openapi('DagTagResponse');
+
+export const DagVersionResponse = z
+  .object({
+    id: z.uuid(),
+    version_number: z.number().int(),
+    dag_id: z.string(),
+    bundle_name: z.string().nullable(),
+    bundle_version: z.string().nullable(),
+    created_at: dateTime,
+    dag_display_name: z.string(),
+    bundle_url: z.string().nullable(),
+  })
+  .openapi('DagVersionResponse');
+
+export const DAGVersionCollectionResponse = z
+  .object({ dag_versions: z.array(DagVersionResponse), total_entries: z.number().int() })
+  .openapi('DAGVersionCollectionResponse');
+
+const dagFields = {
+  dag_id: z.string(),
+  dag_display_name: z.string(),
+  is_paused: z.boolean(),
+  is_stale: z.boolean(),
+  last_parsed_time: nullableDateTime,
+  last_expired: nullableDateTime,
+  bundle_name: z.string().nullable(),
+  bundle_version: z.string().nullable(),
+  relative_fileloc: z.string().nullable(),
+  fileloc: z.string(),
+  description: z.string().nullable(),
+  timetable_summary: z.string().nullable(),
+  timetable_description: z.string().nullable(),
+  tags: z.array(DagTagResponse),
+  max_active_tasks: z.number().int(),
+  max_active_runs: z.number().int().nullable(),
+  max_consecutive_failed_dag_runs: z.number().int(),
+  has_task_concurrency_limits: z.boolean(),
+  has_import_errors: z.boolean(),
+  next_dagrun_logical_date: nullableDateTime,
+  next_dagrun_data_interval_start: nullableDateTime,
+  next_dagrun_data_interval_end: nullableDateTime,
+  next_dagrun_run_after: nullableDateTime,
+  owners: z.array(z.string()),
+  file_token: z.string(),
+};
+
+export const DAGResponse = z.object(dagFields).openapi('DAGResponse');
+export const DAGCollectionResponse = z
+  .object({ dags: z.array(DAGResponse), total_entries: z.number().int() })
+  .openapi('DAGCollectionResponse');
+
+export const DAGDetailsResponse = z
+  .object({
+    ...dagFields,
+    catchup: z.boolean(),
+    dag_run_timeout: z.string().nullable().openapi({ format: 'duration' }),
+    asset_expression: z.record(z.string(), z.unknown()).nullable(),
+    doc_md: z.string().nullable(),
+    start_date: nullableDateTime,
+    end_date: nullableDateTime,
+    is_paused_upon_creation: z.boolean().nullable(),
+    params: z.record(z.string(), z.unknown()).nullable(),
+    render_template_as_native_obj: z.boolean(),
+    template_search_path: z.array(z.string()).nullable(),
+    timezone: z.string().nullable(),
+    last_parsed: nullableDateTime,
+    default_args: z.record(z.string(), z.unknown()).nullable(),
+    owner_links: z.record(z.string(), z.string()).nullable(),
+    concurrency: z.number().int(),
+    latest_dag_version: DagVersionResponse.nullable(),
+  })
+  .openapi('DAGDetailsResponse');
+
+export const TimeDelta = z
+  .object({ __type: z.string().default('TimeDelta'), days: z.number().int(), seconds: z.number().int(), microseconds: z.number().int() })
+  .openapi('TimeDelta');
+
+export const TaskResponse = z
+  .object({
+    task_id: z.string().nullable(),
+    task_display_name: z.string().nullable(),
+    owner: z.string().nullable(),
+    start_date: nullableDateTime,
+    end_date: nullableDateTime,
+    trigger_rule: z.string().nullable(),
+    depends_on_past: z.boolean(),
+    wait_for_downstream: z.boolean(),
+    retries: z.number().nullable(),
+    queue: z.string().nullable(),
+    pool: z.string().nullable(),
+    pool_slots: z.number().nullable(),
+    execution_timeout: TimeDelta.nullable(),
+    retry_delay: TimeDelta.nullable(),
+    retry_exponential_backoff: z.boolean(),
+    priority_weight: z.number().nullable(),
+    weight_rule: z.string().nullable(),
+    ui_color: z.string().nullable(),
+    ui_fgcolor: z.string().nullable(),
+    template_fields: z.array(z.string()).nullable(),
+    downstream_task_ids: z.array(z.string()).nullable(),
+    doc_md: z.string().nullable(),
+    operator_name: z.string().nullable(),
+    params: z.record(z.string(), z.unknown()).nullable(),
+    class_ref: z.record(z.string(), z.unknown()).nullable(),
+    is_mapped: z.boolean().nullable(),
+    extra_links: z.array(z.string()),
+  })
+  .openapi('TaskResponse');
+
+export const TaskCollectionResponse = z
+  .object({ tasks: z.array(TaskResponse), total_entries: z.number().int() })
+  .openapi('TaskCollectionResponse');
+
+export const DAGRunResponse = z
+  .object({
+    dag_run_id: z.string(),
+    dag_id: z.string(),
+    logical_date: nullableDateTime,
+    queued_at: nullableDateTime,
+    start_date: nullableDateTime,
+    end_date: nullableDateTime,
+    duration: z.number().nullable(),
+    data_interval_start: nullableDateTime,
+    data_interval_end: nullableDateTime,
+    run_after: dateTime,
+    last_scheduling_decision: nullableDateTime,
+    run_type: DagRunType,
+    state: DagRunState,
+    triggered_by: DagRunTriggeredByType.nullable(),
+    triggering_user_name: z.string().nullable(),
+    conf: z.record(z.string(), z.unknown()).nullable(),
+    note: z.string().nullable(),
+    dag_versions: z.array(DagVersionResponse),
+    bundle_version: z.string().nullable(),
+    dag_display_name: z.string(),
+  })
+  .openapi('DAGRunResponse');
+
+export const DAGRunCollectionResponse = z
+  .object({ dag_runs: z.array(DAGRunResponse), total_entries: z.number().int() })
+  .openapi('DAGRunCollectionResponse');
+
+export const TaskInstanceResponse = z
+  .object({
+    id: z.string(),
+    task_id: z.string(),
+    dag_id: z.string(),
+    dag_run_id: z.string(),
+    map_index: z.number().int(),
+    logical_date: nullableDateTime,
+    run_after: dateTime,
+    start_date: nullableDateTime,
+    end_date: nullableDateTime,
+    duration: z.number().nullable(),
+    state: TaskInstanceState.nullable(),
+    try_number: z.number().int(),
+    max_tries: z.number().int(),
+    task_display_name: z.string(),
+    dag_display_name: z.string(),
+    hostname: z.string().nullable(),
+    unixname: z.string().nullable(),
+    pool: z.string(),
+    pool_slots: z.number().int(),
+    queue: z.string().nullable(),
+    priority_weight: z.number().int().nullable(),
+    operator: z.string().nullable(),
+    operator_name: z.string().nullable(),
+    queued_when: nullableDateTime,
+    scheduled_when: nullableDateTime,
+    pid: z.number().int().nullable(),
+    executor: z.string().nullable(),
+    executor_config: z.string(),
+    note: z.string().nullable(),
+    rendered_map_index: z.string().nullable(),
+    rendered_fields: z.record(z.string(), z.unknown()),
+    trigger: z.null().openapi({ description: 'Deferrable tasks are not supported: always null.' }),
+    triggerer_job: z.null().openapi({ description: 'Deferrable tasks are not supported: always null.' }),
+    dag_version: DagVersionResponse.nullable(),
+  })
+  .openapi('TaskInstanceResponse');
+
+export const TaskInstanceCollectionResponse = z
+  .object({ task_instances: z.array(TaskInstanceResponse), total_entries: z.number().int() })
+  .openapi('TaskInstanceCollectionResponse');
+
+export const StructuredLogMessage = z
+  .object({ timestamp: dateTime.optional(), event: z.string() })
+  .catchall(z.unknown())
+  .openapi('StructuredLogMessage');
+
+export const TaskInstancesLogResponse = z
+  .object({
+    content: z.union([z.array(StructuredLogMessage), z.array(z.string())]),
+    continuation_token: z.string().nullable(),
+  })
+  .openapi('TaskInstancesLogResponse');
+
+export const ImportErrorResponse = z
+  .object({
+    import_error_id: z.number().int(),
+    timestamp: dateTime,
+    filename: z.string(),
+    bundle_name: z.string().nullable(),
+    stack_trace: z.string(),
+  })
+  .openapi('ImportErrorResponse');
+
+export const ImportErrorCollectionResponse = z
+  .object({ import_errors: z.array(ImportErrorResponse), total_entries: z.number().int() })
+  .openapi('ImportErrorCollectionResponse');
+
+const componentStatus = (heartbeatField: string) =>
+  z.object({ status: z.string().nullable(), [heartbeatField]: z.string().nullable() });
+
+export const HealthInfoResponse = z
+  .object({
+    metadatabase: z.object({ status: z.string().nullable() }).openapi('BaseInfoResponse'),
+    scheduler: componentStatus('latest_scheduler_heartbeat').openapi('SchedulerInfoResponse'),
+    triggerer: componentStatus('latest_triggerer_heartbeat').openapi('TriggererInfoResponse'),
+    dag_processor: componentStatus('latest_dag_processor_heartbeat').openapi('DagProcessorInfoResponse').nullable(),
+  })
+  .openapi('HealthInfoResponse');
+
+export const VersionInfo = z.object({ version: z.string(), git_version: z.string().nullable() }).openapi('VersionInfo');
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies
+
+const nullableDateTimeInput = z.iso
+  .datetime({ offset: true, local: true })
+  .transform((value) => new Date(value))
+  .nullable()
+  .openapi({ type: ['string', 'null'], format: 'date-time' });
+
+export const TriggerDAGRunPostBody = z
+  .strictObject({
+    dag_run_id: z.string().min(1).max(250).nullable().optional(),
+    data_interval_start: nullableDateTimeInput.optional(),
+    data_interval_end: nullableDateTimeInput.optional(),
+    logical_date: nullableDateTimeInput,
+    run_after: nullableDateTimeInput.optional(),
+    conf: z.record(z.string(), z.unknown()).nullable().optional(),
+    note: z.string().nullable().optional(),
+  })
+  .superRefine((body, ctx) => {
+    const start = body.data_interval_start ?? null;
+    const end = body.data_interval_end ?? null;
+    if ((start === null) !== (end === null)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'Value error, Either both data_interval_start and data_interval_end must be provided or both must be None' });
+    } else if (start !== null && end !== null && start > end) {
+      ctx.addIssue({ code: 'custom', path: ['data_interval_end'], message: 'data_interval_end must not be before data_interval_start' });
+    }
+  })
+  .openapi('TriggerDAGRunPostBody');
+
+export const DAGRunPatchBody = z
+  .strictObject({
+    state: z.enum(['queued', 'success', 'failed']).openapi('DAGRunPatchStates').nullable().optional(),
+    note: z.string().max(1000).nullable().optional(),
+  })
+  .openapi('DAGRunPatchBody');
+
+export const DAGRunClearBody = z
+  .strictObject({
+    dry_run: z.boolean().default(true),
+    only_failed: z.boolean().default(false),
+    run_on_latest_version: z.boolean().default(false).openapi({ description: 'Accepted for compatibility; runs are always cleared onto the versions their task instances use.' }),
+  })
+  .openapi('DAGRunClearBody');
+
+// ---------------------------------------------------------------------------------------------
+// Our additions
+
+export const StructureNode = z
+  .object({
+    id: z.string(),
+    label: z.string(),
+    type: z.literal('task'),
+    operator: z.string(),
+    trigger_rule: z.string(),
+    retries: z.number().int(),
+  })
+  .openapi('StructureNode');
+
+export const StructureEdge = z.object({ source_id: z.string(), target_id: z.string() }).openapi('StructureEdge');
+
+export const DagStructureResponse = z
+  .object({
+    dag_id: z.string(),
+    version_number: z.number().int(),
+    dag_version_id: z.uuid(),
+    dag_hash: z.string(),
+    nodes: z.array(StructureNode),
+    edges: z.array(StructureEdge),
+  })
+  .openapi('DagStructureResponse', { description: 'The task graph of exactly one DAG version, served through the DAG cache.' });
+
+export const DagBagStatsResponse = z
+  .object({
+    role: z.enum(['api', 'scheduler']),
+    admission: z.enum(['tinylfu', 'none']),
+    entries: z.number().int(),
+    weight_bytes: z.number().int(),
+    max_entries: z.number().int(),
+    max_bytes: z.number().int(),
+    ttl_seconds: z.number().int(),
+    revalidate_seconds: z.number().int(),
+    hits: z.number().int(),
+    misses: z.object({ loaded: z.number().int(), not_found: z.number().int() }),
+    evictions: z.object({
+      capacity: z.number().int(),
+      bytes: z.number().int(),
+      ttl: z.number().int(),
+      inactive: z.number().int(),
+      invalidated: z.number().int(),
+    }),
+    hit_ratio: z.number().nullable(),
+    loads: z.number().int(),
+    load_failures: z.number().int(),
+    in_flight: z.number().int(),
+    coalesced: z.number().int(),
+    negative_hits: z.number().int(),
+    negative_entries: z.number().int(),
+    hash_reads: z.number().int(),
+    admission_rejections: z.number().int(),
+    oversize_rejections: z.number().int(),
+    uncached_reads: z.number().int(),
+  })
+  .openapi('DagBagStatsResponse', { description: "Live figures of this server's DAG cache (role api)." });

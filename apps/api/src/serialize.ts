@@ -1,0 +1,222 @@
+/**
+ * Database rows and cached DAGs -> Airflow's response shapes. Every field Airflow defines is
+ * present; what this system does not have (bundles, pools, triggers, owners...) is null or the
+ * neutral value Airflow itself reports for a DAG that does not use the feature.
+ */
+import type { Dag, DagVersionEntry, Task } from '@dagbag/dagbag';
+import type { DagRow, DagRunRow, DagVersionSummary, ImportErrorRow, TaskInstanceRow } from '@dagbag/db';
+
+const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
+
+/** Airflow's class names for our two operators; the TaskInstance `operator` column holds ours. */
+const OPERATOR_CLASS: Record<string, { className: string; modulePath: string; templateFields: string[] }> = {
+  bash: { className: 'BashOperator', modulePath: 'airflow.providers.standard.operators.bash', templateFields: ['bash_command', 'env', 'cwd'] },
+  empty: { className: 'EmptyOperator', modulePath: 'airflow.providers.standard.operators.empty', templateFields: [] },
+};
+
+export function operatorClassName(operator: string | null): string | null {
+  if (operator === null) return null;
+  return OPERATOR_CLASS[operator]?.className ?? operator;
+}
+
+/** Airflow's file_token is an opaque, URL-safe handle on the file; ours is its base64url. */
+function fileToken(dag: DagRow): string {
+  return Buffer.from(dag.fileloc ?? dag.dagId, 'utf8').toString('base64url');
+}
+
+export function dagVersionResponse(version: DagVersionSummary) {
+  return {
+    id: version.id,
+    version_number: version.versionNumber,
+    dag_id: version.dagId,
+    bundle_name: null,
+    bundle_version: null,
+    created_at: version.createdAt.toISOString(),
+    dag_display_name: version.dagId,
+    bundle_url: null,
+  };
+}
+
+export function dagResponse(dag: DagRow) {
+  return {
+    dag_id: dag.dagId,
+    dag_display_name: dag.dagId,
+    is_paused: dag.isPaused,
+    is_stale: dag.isStale,
+    last_parsed_time: iso(dag.lastParsedTime),
+    last_expired: null,
+    bundle_name: null,
+    bundle_version: null,
+    relative_fileloc: dag.relativeFileloc,
+    fileloc: dag.fileloc ?? '',
+    description: dag.description,
+    timetable_summary: dag.timetableSummary,
+    timetable_description: null,
+    tags: dag.tags.map((name) => ({ name, dag_id: dag.dagId, dag_display_name: dag.dagId })),
+    max_active_tasks: dag.maxActiveTasks,
+    max_active_runs: dag.maxActiveRuns,
+    max_consecutive_failed_dag_runs: 0,
+    has_task_concurrency_limits: false,
+    has_import_errors: dag.hasImportErrors,
+    next_dagrun_logical_date: iso(dag.nextDagrunLogicalDate),
+    next_dagrun_data_interval_start: iso(dag.nextDagrunDataIntervalStart),
+    next_dagrun_data_interval_end: iso(dag.nextDagrunDataIntervalEnd),
+    next_dagrun_run_after: iso(dag.nextDagrunCreateAfter),
+    owners: [],
+    file_token: fileToken(dag),
+  };
+}
+
+export function dagDetailsResponse(dag: DagRow, latest: DagVersionSummary | null) {
+  return {
+    ...dagResponse(dag),
+    catchup: dag.catchup,
+    dag_run_timeout: null,
+    asset_expression: null,
+    doc_md: null,
+    start_date: iso(dag.startDate),
+    end_date: null,
+    is_paused_upon_creation: null,
+    params: {},
+    render_template_as_native_obj: false,
+    template_search_path: null,
+    timezone: 'UTC',
+    last_parsed: iso(dag.lastParsedTime),
+    default_args: null,
+    owner_links: null,
+    concurrency: dag.maxActiveTasks,
+    latest_dag_version: latest ? dagVersionResponse(latest) : null,
+  };
+}
+
+function timeDelta(seconds: number | undefined) {
+  if (seconds === undefined) return null;
+  return { __type: 'TimeDelta', days: Math.floor(seconds / 86_400), seconds: seconds % 86_400, microseconds: 0 };
+}
+
+export function taskResponse(dag: Dag, task: Task) {
+  const operator = OPERATOR_CLASS[task.operator];
+  return {
+    task_id: task.taskId,
+    task_display_name: task.taskId,
+    owner: null,
+    start_date: dag.document.start_date ? new Date(dag.document.start_date).toISOString() : null,
+    end_date: null,
+    trigger_rule: task.triggerRule,
+    depends_on_past: false,
+    wait_for_downstream: false,
+    retries: task.retries,
+    queue: 'default',
+    pool: 'default_pool',
+    pool_slots: 1,
+    execution_timeout: timeDelta(task.executionTimeoutSeconds),
+    retry_delay: timeDelta(task.retryDelaySeconds),
+    retry_exponential_backoff: false,
+    priority_weight: 1,
+    weight_rule: 'downstream',
+    ui_color: null,
+    ui_fgcolor: null,
+    template_fields: operator?.templateFields ?? [],
+    downstream_task_ids: [...task.downstream],
+    doc_md: null,
+    operator_name: operator?.className ?? task.operator,
+    params: {},
+    class_ref: operator ? { module_path: operator.modulePath, class_name: operator.className } : null,
+    is_mapped: false,
+    extra_links: [],
+  };
+}
+
+export function dagRunResponse(run: DagRunRow) {
+  const duration = run.startDate && run.endDate ? (run.endDate.getTime() - run.startDate.getTime()) / 1000 : null;
+  return {
+    dag_run_id: run.runId,
+    dag_id: run.dagId,
+    logical_date: iso(run.logicalDate),
+    queued_at: iso(run.queuedAt),
+    start_date: iso(run.startDate),
+    end_date: iso(run.endDate),
+    duration,
+    data_interval_start: iso(run.dataIntervalStart),
+    data_interval_end: iso(run.dataIntervalEnd),
+    run_after: run.runAfter.toISOString(),
+    last_scheduling_decision: iso(run.lastSchedulingDecision),
+    run_type: run.runType,
+    state: run.state,
+    triggered_by: run.triggeredBy,
+    triggering_user_name: null,
+    conf: run.conf,
+    note: run.note,
+    dag_versions: run.dagVersions.map(dagVersionResponse),
+    bundle_version: null,
+    dag_display_name: run.dagId,
+  };
+}
+
+export function taskInstanceResponse(ti: TaskInstanceRow) {
+  const operator = operatorClassName(ti.operator);
+  return {
+    id: ti.id,
+    task_id: ti.taskId,
+    dag_id: ti.dagId,
+    dag_run_id: ti.runId,
+    map_index: ti.mapIndex,
+    logical_date: iso(ti.logicalDate),
+    run_after: ti.runAfter.toISOString(),
+    start_date: iso(ti.startDate),
+    end_date: iso(ti.endDate),
+    duration: ti.duration,
+    state: ti.state,
+    try_number: ti.tryNumber,
+    max_tries: ti.maxTries,
+    task_display_name: ti.taskId,
+    dag_display_name: ti.dagId,
+    hostname: ti.hostname,
+    unixname: null,
+    pool: 'default_pool',
+    pool_slots: 1,
+    queue: 'default',
+    priority_weight: 1,
+    operator,
+    operator_name: operator,
+    queued_when: iso(ti.queuedDttm),
+    scheduled_when: iso(ti.scheduledDttm),
+    pid: ti.pid,
+    executor: null,
+    executor_config: '{}',
+    note: null,
+    rendered_map_index: null,
+    rendered_fields: {},
+    trigger: null,
+    triggerer_job: null,
+    dag_version: ti.dagVersion ? dagVersionResponse(ti.dagVersion) : null,
+  };
+}
+
+export function importErrorResponse(error: ImportErrorRow) {
+  return {
+    import_error_id: error.id,
+    timestamp: error.timestamp.toISOString(),
+    filename: error.filename,
+    bundle_name: error.bundleName,
+    stack_trace: error.stackTrace,
+  };
+}
+
+/** `{nodes, edges}` of one cached version; edges in topological order of their targets. */
+export function structureResponse(entry: DagVersionEntry) {
+  const { dag } = entry;
+  const nodes = dag.topologicalOrder.map((taskId) => {
+    const task = dag.tasks.get(taskId)!;
+    return { id: taskId, label: taskId, type: 'task' as const, operator: task.operator, trigger_rule: task.triggerRule, retries: task.retries };
+  });
+  const edges = dag.topologicalOrder.flatMap((taskId) => (dag.upstream.get(taskId) ?? []).map((upstreamId) => ({ source_id: upstreamId, target_id: taskId })));
+  return {
+    dag_id: entry.dagId,
+    version_number: entry.versionNumber,
+    dag_version_id: entry.versionId,
+    dag_hash: entry.dagHash,
+    nodes,
+    edges,
+  };
+}

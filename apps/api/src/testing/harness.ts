@@ -1,0 +1,158 @@
+/**
+ * A real API on an ephemeral port over a freshly migrated test database, plus seeding helpers.
+ * Tests talk to it over HTTP with fetch, exactly as clients do.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DagBag, dagHash, type DagDocument, type DagDocumentInput, dagDocumentSchema } from '@dagbag/dagbag';
+import { createDagVersionLoader, type PrismaClient } from '@dagbag/db';
+import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
+import { silentLogger } from '@dagbag/logger';
+import { createApp, type ApiApp } from '../app.ts';
+import { startServer, type RunningServer } from '../server.ts';
+
+export const TEST_TOKEN = 'test-token-0123456789abcdef';
+
+export interface TestApi {
+  db: TestDatabase;
+  prisma: PrismaClient;
+  dagBag: DagBag;
+  app: ApiApp;
+  server: RunningServer;
+  url: string;
+  logsDir: string;
+  /** Counts loader calls, to prove what the cache did. */
+  loads: { loadVersion: number };
+  request(path: string, init?: RequestInit & { json?: unknown; token?: string | null }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(options: { db?: TestDatabase; prisma?: PrismaClient } = {}): Promise<TestApi> {
+  const db = options.db ?? (await createTestDatabase());
+  const prisma = options.prisma ?? db.prisma;
+  const loader = createDagVersionLoader(prisma);
+  const loads = { loadVersion: 0 };
+  const countingLoader: typeof loader = {
+    ...loader,
+    loadVersion(versionId) {
+      loads.loadVersion++;
+      return loader.loadVersion(versionId);
+    },
+  };
+  const dagBag = new DagBag({ role: 'api', loader: countingLoader, settings: {} });
+  const logsDir = mkdtempSync(join(tmpdir(), 'dagbag-api-logs-'));
+  const app = createApp({ prisma, dagBag, logger: silentLogger, logsDir, config: { authTokens: [TEST_TOKEN], bodyLimitBytes: 64 * 1024 } });
+  const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger });
+  return {
+    db,
+    prisma,
+    dagBag,
+    app,
+    server,
+    url: server.url,
+    logsDir,
+    loads,
+    request(path, init = {}) {
+      const { json, token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token !== null) headers.set('authorization', `Bearer ${token ?? TEST_TOKEN}`);
+      if (json !== undefined) headers.set('content-type', 'application/json');
+      return fetch(`${server.url}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) });
+    },
+    async close() {
+      await server.close(1000);
+      dagBag.close();
+      if (!options.db) await db.drop();
+    },
+  };
+}
+
+/** A small valid document: `extract -> transform -> load`, or the tasks given. */
+export function smallDag(dagId: string, overrides: Partial<DagDocumentInput> = {}): DagDocument {
+  return dagDocumentSchema.parse({
+    dag_id: dagId,
+    description: `${dagId} for tests`,
+    tags: ['test'],
+    tasks: [
+      { task_id: 'extract', operator: 'bash', bash_command: 'echo extract', retries: 2, retry_delay_seconds: 5, execution_timeout_seconds: 90_000 },
+      { task_id: 'transform', operator: 'empty', upstream: ['extract'] },
+      { task_id: 'load', operator: 'bash', bash_command: 'echo load', upstream: ['transform'], retries: 1 },
+    ],
+    ...overrides,
+  });
+}
+
+/** Inserts the `dag` row (if missing) and one version per document; returns the version ids. */
+export async function seedDag(prisma: PrismaClient, dagId: string, documents: DagDocument[], dag: { fileloc?: string } = {}): Promise<string[]> {
+  await prisma.dag.upsert({
+    where: { dagId },
+    create: {
+      dagId,
+      fileloc: dag.fileloc ?? `/dags/${dagId}.json`,
+      relativeFileloc: `${dagId}.json`,
+      description: documents.at(-1)?.description ?? null,
+      tags: documents.at(-1)?.tags ?? [],
+      lastParsedTime: new Date(),
+      startDate: new Date('2026-01-01T00:00:00Z'),
+    },
+    update: {},
+  });
+  const existing = await prisma.dagVersion.count({ where: { dagId } });
+  const ids: string[] = [];
+  for (const [index, document] of documents.entries()) {
+    const version = await prisma.dagVersion.create({
+      data: {
+        dagId,
+        versionNumber: existing + index + 1,
+        serializedDag: { create: { dagId, data: document as object, dagHash: dagHash(document) } },
+      },
+    });
+    ids.push(version.id);
+  }
+  return ids;
+}
+
+/** A run with task instances as the scheduler would have left them. */
+export async function seedRun(
+  prisma: PrismaClient,
+  run: { dagId: string; runId: string; versionId: string; state?: string; tis?: { taskId: string; state: string | null; tryNumber?: number; maxTries?: number; operator?: string }[] },
+): Promise<void> {
+  const started = new Date('2026-02-01T10:00:00Z');
+  await prisma.dagRun.create({
+    data: {
+      dagId: run.dagId,
+      runId: run.runId,
+      state: run.state ?? 'running',
+      runType: 'scheduled',
+      logicalDate: started,
+      runAfter: started,
+      dataIntervalStart: started,
+      dataIntervalEnd: started,
+      queuedAt: started,
+      startDate: started,
+      triggeredBy: 'timetable',
+      conf: { source: 'test' },
+      createdDagVersionId: run.versionId,
+    },
+  });
+  for (const ti of run.tis ?? []) {
+    await prisma.taskInstance.create({
+      data: {
+        dagId: run.dagId,
+        runId: run.runId,
+        taskId: ti.taskId,
+        dagVersionId: run.versionId,
+        state: ti.state,
+        tryNumber: ti.tryNumber ?? 1,
+        maxTries: ti.maxTries ?? 0,
+        operator: ti.operator ?? 'bash',
+        startDate: ti.state ? started : null,
+        endDate: ti.state && ['success', 'failed', 'skipped', 'upstream_failed'].includes(ti.state) ? new Date(started.getTime() + 5000) : null,
+        duration: ti.state && ['success', 'failed'].includes(ti.state) ? 5 : null,
+        hostname: ti.state ? 'worker-1' : null,
+        pid: ti.state ? 4242 : null,
+      },
+    });
+  }
+}

@@ -1,0 +1,61 @@
+import { Prisma } from '../../generated/prisma/client.ts';
+
+/** One page of a listing and the number of rows matching the filters (Airflow's `total_entries`). */
+export interface Page<T> {
+  rows: T[];
+  total: number;
+}
+
+export interface Pagination {
+  limit: number;
+  offset: number;
+}
+
+/** A sort key chosen from a closed set (the app maps Airflow's `order_by` names onto these). */
+export interface SortKey<C extends string> {
+  column: C;
+  descending: boolean;
+}
+
+/** Half-open and closed bounds of a timestamp filter (Airflow's `*_gte`, `*_gt`, `*_lte`, `*_lt`). */
+export interface TimeRange {
+  gte?: Date;
+  gt?: Date;
+  lte?: Date;
+  lt?: Date;
+}
+
+/**
+ * `ORDER BY` from keys whose column names come from a fixed map (never from the request), with a
+ * unique tie-breaker so that pages are stable.
+ */
+export function orderBySql<C extends string>(
+  keys: readonly SortKey<C>[],
+  columns: Record<C, string>,
+  tieBreaker: string,
+): Prisma.Sql {
+  const parts = keys.map((key) => `${columns[key.column]} ${key.descending ? 'DESC' : 'ASC'} NULLS LAST`);
+  parts.push(tieBreaker);
+  return Prisma.raw(`ORDER BY ${parts.join(', ')}`);
+}
+
+/** `column >= $1 AND column < $2 ...` for the bounds that are set. */
+export function timeRangeSql(column: string, range: TimeRange | undefined): Prisma.Sql[] {
+  if (!range) return [];
+  const conditions: Prisma.Sql[] = [];
+  const col = Prisma.raw(column);
+  if (range.gte) conditions.push(Prisma.sql`${col} >= ${range.gte}`);
+  if (range.gt) conditions.push(Prisma.sql`${col} > ${range.gt}`);
+  if (range.lte) conditions.push(Prisma.sql`${col} <= ${range.lte}`);
+  if (range.lt) conditions.push(Prisma.sql`${col} < ${range.lt}`);
+  return conditions;
+}
+
+export function whereSql(conditions: readonly Prisma.Sql[]): Prisma.Sql {
+  return conditions.length === 0 ? Prisma.empty : Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}`;
+}
+
+/** `count(*) OVER ()` comes back as bigint. */
+export function totalOf(rows: readonly { total_entries: bigint | number }[]): number {
+  return rows.length === 0 ? 0 : Number(rows[0]!.total_entries);
+}

@@ -1,0 +1,331 @@
+/**
+ * dag_run reads and the API's writes: trigger, state patch, clear and delete. The API never creates
+ * task instances: the scheduler does when it moves a queued run to running.
+ */
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
+import { orderBySql, timeRangeSql, totalOf, whereSql, type Page, type Pagination, type SortKey, type TimeRange } from './common.ts';
+import type { DagVersionSummary } from './dags.ts';
+import { toTaskInstanceRow, TASK_INSTANCE_COLUMNS, type TaskInstanceRecord, type TaskInstanceRow } from './task-instances.ts';
+
+export interface DagRunRow {
+  id: number;
+  dagId: string;
+  runId: string;
+  state: string;
+  runType: string;
+  logicalDate: Date | null;
+  runAfter: Date;
+  dataIntervalStart: Date | null;
+  dataIntervalEnd: Date | null;
+  queuedAt: Date | null;
+  startDate: Date | null;
+  endDate: Date | null;
+  lastSchedulingDecision: Date | null;
+  triggeredBy: string | null;
+  conf: Record<string, unknown> | null;
+  note: string | null;
+  createdDagVersionId: string | null;
+  /** The run's version and every version its task instances used, oldest first. */
+  dagVersions: DagVersionSummary[];
+}
+
+export type DagRunSortColumn =
+  | 'id'
+  | 'run_id'
+  | 'state'
+  | 'logical_date'
+  | 'run_after'
+  | 'start_date'
+  | 'end_date'
+  | 'queued_at'
+  | 'updated_at';
+
+export interface DagRunFilters extends Pagination {
+  /** Undefined: runs of every DAG (Airflow's `~`). */
+  dagId?: string;
+  runAfter?: TimeRange;
+  logicalDate?: TimeRange;
+  startDate?: TimeRange;
+  endDate?: TimeRange;
+  updatedAt?: TimeRange;
+  runType?: string[];
+  state?: string[];
+  /** SQL LIKE pattern (case-insensitive). */
+  runIdPattern?: string;
+  orderBy: SortKey<DagRunSortColumn>[];
+}
+
+export interface NewDagRun {
+  dagId: string;
+  runId: string;
+  logicalDate: Date | null;
+  runAfter: Date;
+  dataIntervalStart: Date | null;
+  dataIntervalEnd: Date | null;
+  conf: Record<string, unknown>;
+  note: string | null;
+  createdDagVersionId: string;
+  queuedAt: Date;
+}
+
+/** What clearing a run needs to know about each task: its retries, looked up in the run's DAG. */
+export type RetriesOf = (dagVersionId: string | null, taskId: string) => Promise<number | undefined>;
+
+const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
+  id: 'r.id',
+  run_id: 'r.run_id',
+  state: 'r.state',
+  logical_date: 'r.logical_date',
+  run_after: 'r.run_after',
+  start_date: 'r.start_date',
+  end_date: 'r.end_date',
+  queued_at: 'r.queued_at',
+  updated_at: 'r.updated_at',
+};
+
+/** Task instance states that a finished run does not leave behind. */
+const UNFINISHED_TI_STATES_SQL = `(ti.state IS NULL OR ti.state IN ('scheduled', 'queued', 'running', 'up_for_retry'))`;
+
+interface DagRunRecord {
+  id: number;
+  dag_id: string;
+  run_id: string;
+  state: string;
+  run_type: string;
+  logical_date: Date | null;
+  run_after: Date;
+  data_interval_start: Date | null;
+  data_interval_end: Date | null;
+  queued_at: Date | null;
+  start_date: Date | null;
+  end_date: Date | null;
+  last_scheduling_decision: Date | null;
+  triggered_by: string | null;
+  conf: unknown;
+  note: string | null;
+  created_dag_version_id: string | null;
+  total_entries?: bigint;
+}
+
+const RUN_COLUMNS = Prisma.sql`
+  r.id, r.dag_id, r.run_id, r.state, r.run_type, r.logical_date, r.run_after, r.data_interval_start,
+  r.data_interval_end, r.queued_at, r.start_date, r.end_date, r.last_scheduling_decision, r.triggered_by,
+  r.conf, r.note, r.created_dag_version_id::text AS created_dag_version_id`;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function toRunRow(r: DagRunRecord, versions: DagVersionSummary[]): DagRunRow {
+  return {
+    id: r.id,
+    dagId: r.dag_id,
+    runId: r.run_id,
+    state: r.state,
+    runType: r.run_type,
+    logicalDate: r.logical_date,
+    runAfter: r.run_after,
+    dataIntervalStart: r.data_interval_start,
+    dataIntervalEnd: r.data_interval_end,
+    queuedAt: r.queued_at,
+    startDate: r.start_date,
+    endDate: r.end_date,
+    lastSchedulingDecision: r.last_scheduling_decision,
+    triggeredBy: r.triggered_by,
+    conf: isPlainObject(r.conf) ? r.conf : null,
+    note: r.note,
+    createdDagVersionId: r.created_dag_version_id,
+    dagVersions: versions,
+  };
+}
+
+type Db = PrismaClient | Prisma.TransactionClient;
+
+/** The versions of many runs in one query: the runs' own and those their task instances used. */
+async function versionsOfRuns(db: Db, runs: readonly DagRunRecord[]): Promise<Map<number, DagVersionSummary[]>> {
+  const result = new Map<number, DagVersionSummary[]>();
+  if (runs.length === 0) return result;
+  const ids = runs.map((r) => r.id);
+  const rows = await db.$queryRaw<
+    { run_pk: number; id: string; dag_id: string; version_number: number; created_at: Date }[]
+  >`
+    SELECT DISTINCT r.id AS run_pk, v.id::text AS id, v.dag_id, v.version_number, v.created_at
+    FROM dag_run r
+    JOIN dag_version v ON v.id = r.created_dag_version_id
+      OR v.id IN (SELECT ti.dag_version_id FROM task_instance ti WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id)
+    WHERE r.id = ANY(${ids}::int[])
+    ORDER BY r.id, v.version_number`;
+  for (const row of rows) {
+    const list = result.get(row.run_pk) ?? [];
+    list.push({ id: row.id, dagId: row.dag_id, versionNumber: row.version_number, createdAt: row.created_at });
+    result.set(row.run_pk, list);
+  }
+  return result;
+}
+
+async function readRun(db: Db, dagId: string, runId: string): Promise<DagRunRow | null> {
+  const rows = await db.$queryRaw<DagRunRecord[]>`
+    SELECT ${RUN_COLUMNS} FROM dag_run r WHERE r.dag_id = ${dagId} AND r.run_id = ${runId}`;
+  const run = rows[0];
+  if (!run) return null;
+  const versions = await versionsOfRuns(db, rows);
+  return toRunRow(run, versions.get(run.id) ?? []);
+}
+
+export class DuplicateDagRunError extends Error {
+  override readonly name = 'DuplicateDagRunError';
+  constructor(readonly dagId: string, readonly runId: string) {
+    super(`DAG run ${runId} of DAG ${dagId} already exists`);
+  }
+}
+
+export function createDagRunQueries(prisma: PrismaClient) {
+  return {
+    async listDagRuns(filters: DagRunFilters): Promise<Page<DagRunRow>> {
+      const conditions: Prisma.Sql[] = [];
+      if (filters.dagId !== undefined) conditions.push(Prisma.sql`r.dag_id = ${filters.dagId}`);
+      conditions.push(...timeRangeSql('r.run_after', filters.runAfter));
+      conditions.push(...timeRangeSql('r.logical_date', filters.logicalDate));
+      conditions.push(...timeRangeSql('r.start_date', filters.startDate));
+      conditions.push(...timeRangeSql('r.end_date', filters.endDate));
+      conditions.push(...timeRangeSql('r.updated_at', filters.updatedAt));
+      if (filters.runType?.length) conditions.push(Prisma.sql`r.run_type = ANY(${filters.runType}::text[])`);
+      if (filters.state?.length) conditions.push(Prisma.sql`r.state = ANY(${filters.state}::text[])`);
+      if (filters.runIdPattern !== undefined) conditions.push(Prisma.sql`r.run_id ILIKE ${filters.runIdPattern}`);
+      const rows = await prisma.$queryRaw<DagRunRecord[]>`
+        SELECT ${RUN_COLUMNS}, count(*) OVER () AS total_entries
+        FROM dag_run r ${whereSql(conditions)}
+        ${orderBySql(filters.orderBy, RUN_SORT_COLUMNS, 'r.id')}
+        LIMIT ${filters.limit} OFFSET ${filters.offset}`;
+      let total = totalOf(rows as { total_entries: bigint }[]);
+      if (rows.length === 0) {
+        const counted = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM dag_run r ${whereSql(conditions)}`;
+        total = Number(counted[0]?.n ?? 0);
+      }
+      const versions = await versionsOfRuns(prisma, rows);
+      return { rows: rows.map((r) => toRunRow(r, versions.get(r.id) ?? [])), total };
+    },
+
+    getDagRun(dagId: string, runId: string): Promise<DagRunRow | null> {
+      return readRun(prisma, dagId, runId);
+    },
+
+    /** Inserts a queued manual run; a taken (dag_id, run_id) throws DuplicateDagRunError. */
+    async createDagRun(run: NewDagRun): Promise<DagRunRow> {
+      const inserted = await prisma.$queryRaw<{ id: number }[]>`
+        INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
+          data_interval_end, queued_at, conf, note, triggered_by, created_dag_version_id, updated_at)
+        VALUES (${run.dagId}, ${run.runId}, 'queued', 'manual', ${run.logicalDate}, ${run.runAfter},
+          ${run.dataIntervalStart}, ${run.dataIntervalEnd}, ${run.queuedAt}, ${JSON.stringify(run.conf)}::jsonb,
+          ${run.note}, 'rest_api', ${run.createdDagVersionId}::uuid, now())
+        ON CONFLICT (dag_id, run_id) DO NOTHING
+        RETURNING id`;
+      if (inserted.length === 0) throw new DuplicateDagRunError(run.dagId, run.runId);
+      const created = await readRun(prisma, run.dagId, run.runId);
+      if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
+      return created;
+    },
+
+    /**
+     * Airflow's PATCH of a run's state: success marks every unfinished task instance success;
+     * failed marks running ones failed and the other unfinished ones skipped; queued only
+     * re-queues the run. A finished state sets end_date, queued clears it. Null: no change.
+     */
+    async patchDagRun(
+      dagId: string,
+      runId: string,
+      patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null },
+    ): Promise<DagRunRow | null> {
+      return prisma.$transaction(async (tx) => {
+        const locked = await tx.$queryRaw<{ id: number }[]>`
+          SELECT id FROM dag_run WHERE dag_id = ${dagId} AND run_id = ${runId} FOR UPDATE`;
+        if (locked.length === 0) return null;
+        const now = new Date();
+        if (patch.state === 'success') {
+          await tx.$executeRaw`
+            UPDATE task_instance ti SET state = 'success', end_date = ${now},
+              start_date = COALESCE(ti.start_date, ${now}), updated_at = ${now}
+            WHERE ti.dag_id = ${dagId} AND ti.run_id = ${runId} AND ${Prisma.raw(UNFINISHED_TI_STATES_SQL)}`;
+        } else if (patch.state === 'failed') {
+          await tx.$executeRaw`
+            UPDATE task_instance ti SET state = CASE WHEN ti.state = 'running' THEN 'failed' ELSE 'skipped' END,
+              end_date = ${now}, start_date = COALESCE(ti.start_date, ${now}), updated_at = ${now}
+            WHERE ti.dag_id = ${dagId} AND ti.run_id = ${runId} AND ${Prisma.raw(UNFINISHED_TI_STATES_SQL)}`;
+        }
+        if (patch.state !== undefined) {
+          const finished = patch.state !== 'queued';
+          await tx.$executeRaw`
+            UPDATE dag_run SET state = ${patch.state}, end_date = ${finished ? now : null},
+              queued_at = CASE WHEN ${patch.state} = 'queued' THEN ${now}::timestamptz ELSE queued_at END,
+              updated_at = ${now}
+            WHERE dag_id = ${dagId} AND run_id = ${runId}`;
+        }
+        if (patch.note !== undefined) {
+          await tx.$executeRaw`UPDATE dag_run SET note = ${patch.note}, updated_at = ${now} WHERE dag_id = ${dagId} AND run_id = ${runId}`;
+        }
+        return readRun(tx, dagId, runId);
+      });
+    },
+
+    async deleteDagRun(dagId: string, runId: string): Promise<boolean> {
+      const deleted = await prisma.dagRun.deleteMany({ where: { dagId, runId } });
+      return deleted.count > 0;
+    },
+
+    /** The task instances clearing would reset (all, or only failed/upstream_failed ones). */
+    async taskInstancesToClear(dagId: string, runId: string, onlyFailed: boolean): Promise<TaskInstanceRow[]> {
+      return selectClearable(prisma, dagId, runId, onlyFailed, false);
+    },
+
+    /**
+     * Airflow's clear: the task instances get state null and `max_tries = try_number + retries`
+     * (try_number kept, so the next try is numbered on), and the run goes back to queued with
+     * start/end dates and the scheduling decision reset and clear_number raised. Null if no run.
+     */
+    async clearDagRun(
+      dagId: string,
+      runId: string,
+      options: { onlyFailed: boolean; retriesOf: RetriesOf },
+    ): Promise<DagRunRow | null> {
+      return prisma.$transaction(async (tx) => {
+        const locked = await tx.$queryRaw<{ id: number }[]>`
+          SELECT id FROM dag_run WHERE dag_id = ${dagId} AND run_id = ${runId} FOR UPDATE`;
+        if (locked.length === 0) return null;
+        const now = new Date();
+        const instances = await selectClearable(tx, dagId, runId, options.onlyFailed, true);
+        for (const ti of instances) {
+          const retries = await options.retriesOf(ti.dagVersionId, ti.taskId);
+          const maxTries = retries === undefined ? Math.max(ti.maxTries, ti.tryNumber) : ti.tryNumber + retries;
+          await tx.$executeRaw`
+            UPDATE task_instance SET state = NULL, max_tries = ${maxTries}, end_date = NULL, next_retry_at = NULL,
+              updated_at = ${now}
+            WHERE id = ${ti.id}::uuid`;
+        }
+        await tx.$executeRaw`
+          UPDATE dag_run SET state = 'queued', queued_at = ${now}, start_date = NULL, end_date = NULL,
+            last_scheduling_decision = NULL, clear_number = clear_number + 1, updated_at = ${now}
+          WHERE dag_id = ${dagId} AND run_id = ${runId}`;
+        return readRun(tx, dagId, runId);
+      });
+    },
+  };
+}
+
+async function selectClearable(
+  db: Db,
+  dagId: string,
+  runId: string,
+  onlyFailed: boolean,
+  lock: boolean,
+): Promise<TaskInstanceRow[]> {
+  const stateFilter = onlyFailed ? Prisma.sql`AND ti.state IN ('failed', 'upstream_failed')` : Prisma.empty;
+  const rows = await db.$queryRaw<TaskInstanceRecord[]>`
+    SELECT ${TASK_INSTANCE_COLUMNS}
+    FROM task_instance ti
+    JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id
+    LEFT JOIN dag_version v ON v.id = ti.dag_version_id
+    WHERE ti.dag_id = ${dagId} AND ti.run_id = ${runId} ${stateFilter}
+    ORDER BY ti.task_id, ti.map_index
+    ${lock ? Prisma.sql`FOR UPDATE OF ti` : Prisma.empty}`;
+  return rows.map(toTaskInstanceRow);
+}

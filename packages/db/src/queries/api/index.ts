@@ -1,0 +1,28 @@
+/**
+ * Every query the REST API runs (apps/api composes them; it writes no SQL itself). Listing reads
+ * never select `serialized_dag.data`: DAG structure is served through the DAG cache instead.
+ */
+import type { PrismaClient } from '../../generated/prisma/client.ts';
+import { createDagQueries } from './dags.ts';
+import { createDagRunQueries } from './dag-runs.ts';
+import { createHealthQueries } from './health.ts';
+import { createImportErrorQueries } from './import-errors.ts';
+import { createTaskInstanceQueries } from './task-instances.ts';
+
+export function createApiQueries(prisma: PrismaClient) {
+  return {
+    ...createDagQueries(prisma),
+    ...createDagRunQueries(prisma),
+    ...createTaskInstanceQueries(prisma),
+    ...createImportErrorQueries(prisma),
+    ...createHealthQueries(prisma),
+  };
+}
+
+export type ApiQueries = ReturnType<typeof createApiQueries>;
+export { DuplicateDagRunError } from './dag-runs.ts';
+export type { Page, Pagination, SortKey, TimeRange } from './common.ts';
+export type { DagRow, DagVersionSummary, DagFilters, DagSortColumn, DagVersionSortColumn } from './dags.ts';
+export type { DagRunRow, DagRunFilters, DagRunSortColumn, NewDagRun, RetriesOf } from './dag-runs.ts';
+export type { TaskInstanceRow, TaskInstanceFilters, TaskInstanceSortColumn } from './task-instances.ts';
+export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';
