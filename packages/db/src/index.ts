@@ -13,3 +13,5 @@ export {
 } from './queries/dag-versions.ts';
 export { writeDemoHistory, hasAnyDagVersion, type DemoDag, type DemoRun, type DemoVersion, type DemoTaskInstance } from './queries/seed.ts';
 export * from './queries/api/index.ts';
+export * from './queries/scheduler/index.ts';
+export * from './queries/dag-files.ts';

@@ -1,0 +1,267 @@
+/**
+ * The local executor: runs claimed task instances as `bash -c` child processes, each in its own
+ * process group (so a timeout or a stop kills everything the command started), at most
+ * `parallelism` at once. stdout and stderr go to the try's log file; exit code 0 is success.
+ * While a task runs, its heartbeat is written to `task_instance.last_heartbeat_at`; an instance
+ * taken away meanwhile (operator, timeout, DAG change) has its process stopped.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Task } from '@dagbag/dagbag';
+import {
+  finishTaskInstanceTry,
+  handBackTaskInstances,
+  heartbeatTaskInstances,
+  markTaskInstanceRunning,
+  type ClaimedTaskInstance,
+  type PrismaClient,
+  type TryOutcome,
+} from '@dagbag/db';
+import type { Logger } from '@dagbag/logger';
+import type { SchedulerMetrics } from '../metrics.ts';
+import { taskLogPath } from './log-path.ts';
+
+/** After SIGTERM to a group, this long before SIGKILL. */
+const KILL_GRACE_MS = 5_000;
+
+export interface LocalExecutorOptions {
+  prisma: PrismaClient;
+  jobId: number;
+  parallelism: number;
+  logsRoot: string;
+  heartbeatIntervalMs: number;
+  logger: Logger;
+  metrics?: SchedulerMetrics;
+  /** Resolves the task of a claimed instance (through the DAG cache); null if it is gone. */
+  resolveTask: (ti: ClaimedTaskInstance) => Promise<Task | null>;
+  /** Called when a try ended and was recorded, so the loop can look at the run again soon. */
+  onTryFinished?: () => void;
+}
+
+interface RunningTry {
+  ti: ClaimedTaskInstance;
+  task: Task | null;
+  child: ChildProcess | undefined;
+  /** Why we stopped it ourselves, if we did; decides the outcome over the exit code. */
+  stopReason: 'timeout' | 'taken_away' | 'shutdown' | undefined;
+  timeout: NodeJS.Timeout | undefined;
+  killTimer: NodeJS.Timeout | undefined;
+  done: Promise<void>;
+}
+
+interface PendingFinish {
+  ti: ClaimedTaskInstance;
+  outcome: TryOutcome;
+  retryDelaySeconds: number;
+}
+
+export class LocalExecutor {
+  private readonly running = new Map<string, RunningTry>();
+  /** Outcomes not yet written (database unreachable): written on the next heartbeat that works. */
+  private readonly pendingFinishes: PendingFinish[] = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatInFlight = false;
+  private lastHeartbeatFailed = false;
+
+  constructor(private readonly options: LocalExecutorOptions) {}
+
+  get parallelism(): number {
+    return this.options.parallelism;
+  }
+
+  /** Slots taken, counting outcomes still waiting to be written (their process is gone, their row is not). */
+  get slotsUsed(): number {
+    return this.running.size;
+  }
+
+  get freeSlots(): number {
+    return Math.max(0, this.options.parallelism - this.running.size);
+  }
+
+  start(): void {
+    this.heartbeatTimer ??= setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
+  }
+
+  /** Starts a claimed try. Resolves once it was launched (not when it ends). */
+  async launch(ti: ClaimedTaskInstance): Promise<void> {
+    const entry: RunningTry = { ti, task: null, child: undefined, stopReason: undefined, timeout: undefined, killTimer: undefined, done: Promise.resolve() };
+    this.running.set(ti.id, entry);
+    let resolveDone!: () => void;
+    entry.done = new Promise((resolve) => (resolveDone = resolve));
+    try {
+      entry.task = await this.options.resolveTask(ti);
+    } catch (error) {
+      this.options.logger.error({ err: error, ti: ti.id }, 'cannot load the DAG of a claimed task instance');
+    }
+    const task = entry.task;
+    if (task === null || task.operator !== 'bash' || task.bashCommand === undefined) {
+      // `empty` needs no process; a task missing from its version cannot run.
+      const outcome: TryOutcome = task !== null && task.operator === 'empty' ? 'success' : 'failed';
+      if (task === null) this.options.logger.error({ dagId: ti.dagId, taskId: ti.taskId, versionId: ti.versionId }, 'task not found in its DAG version');
+      await this.finish(entry, outcome);
+      resolveDone();
+      return;
+    }
+
+    let logFd: number | undefined;
+    try {
+      const path = taskLogPath(this.options.logsRoot, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, tryNumber: ti.tryNumber });
+      mkdirSync(dirname(path), { recursive: true });
+      logFd = openSync(path, 'a');
+      writeSync(logFd, `[${new Date().toISOString()}] try ${ti.tryNumber} of ${ti.dagId}/${ti.runId}/${ti.taskId}: bash -c ${JSON.stringify(task.bashCommand)}\n`);
+    } catch (error) {
+      this.options.logger.error({ err: error, ti: ti.id }, 'cannot open the task log');
+      if (logFd !== undefined) closeSync(logFd);
+      await this.finish(entry, 'failed');
+      resolveDone();
+      return;
+    }
+
+    const child = spawn('bash', ['-c', task.bashCommand], {
+      detached: true, // its own process group: a kill reaches everything the command started
+      stdio: ['ignore', logFd, logFd],
+      env: {
+        ...process.env,
+        AIRFLOW_CTX_DAG_ID: ti.dagId,
+        AIRFLOW_CTX_DAG_RUN_ID: ti.runId,
+        AIRFLOW_CTX_TASK_ID: ti.taskId,
+        AIRFLOW_CTX_TRY_NUMBER: String(ti.tryNumber),
+      },
+    });
+    entry.child = child;
+    this.options.metrics?.taskState('running');
+
+    child.once('error', (error) => {
+      writeSync(logFd!, `[${new Date().toISOString()}] could not start: ${error.message}\n`);
+    });
+    child.once('close', (code, signal) => {
+      if (entry.timeout) clearTimeout(entry.timeout);
+      if (entry.killTimer) clearTimeout(entry.killTimer);
+      const reason = entry.stopReason === 'timeout'
+        ? `execution_timeout_seconds (${task.executionTimeoutSeconds}) exceeded`
+        : signal ? `killed by ${signal}` : `exit code ${code}`;
+      try {
+        writeSync(logFd!, `[${new Date().toISOString()}] ${reason}\n`);
+      } finally {
+        closeSync(logFd!);
+      }
+      const outcome: TryOutcome = code === 0 && entry.stopReason === undefined ? 'success' : 'failed';
+      if (entry.stopReason === 'taken_away' || entry.stopReason === 'shutdown') {
+        // Someone else owns the row now (or shutdown hands it back): write nothing.
+        this.running.delete(ti.id);
+        resolveDone();
+        return;
+      }
+      void this.finish(entry, outcome).finally(resolveDone);
+    });
+
+    if (task.executionTimeoutSeconds !== undefined) {
+      entry.timeout = setTimeout(() => this.stop(entry, 'timeout'), task.executionTimeoutSeconds * 1000);
+    }
+    const marked = await markTaskInstanceRunning(this.options.prisma, { id: ti.id, jobId: this.options.jobId, pid: child.pid ?? null }).catch(
+      (error: unknown) => {
+        this.options.logger.warn({ err: error, ti: ti.id }, 'could not mark a task instance running; it keeps its heartbeat');
+        return true;
+      },
+    );
+    if (!marked) this.stop(entry, 'taken_away');
+  }
+
+  /** SIGTERM to the whole group, SIGKILL if it lingers. */
+  private stop(entry: RunningTry, reason: NonNullable<RunningTry['stopReason']>): void {
+    if (entry.stopReason !== undefined || entry.child?.pid === undefined || entry.child.exitCode !== null) return;
+    entry.stopReason = reason;
+    const pid = entry.child.pid;
+    this.options.logger.info({ ti: entry.ti.id, taskId: entry.ti.taskId, reason }, 'stopping task process group');
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      return; // already gone
+    }
+    entry.killTimer = setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }, KILL_GRACE_MS);
+  }
+
+  private async finish(entry: RunningTry, outcome: TryOutcome): Promise<void> {
+    const pending: PendingFinish = { ti: entry.ti, outcome, retryDelaySeconds: entry.task?.retryDelaySeconds ?? 0 };
+    try {
+      await this.writeFinish(pending);
+    } catch (error) {
+      this.options.logger.warn({ err: error, ti: entry.ti.id }, 'could not record a finished try; will retry');
+      this.pendingFinishes.push(pending);
+    }
+    this.running.delete(entry.ti.id);
+    this.options.onTryFinished?.();
+  }
+
+  private async writeFinish(pending: PendingFinish): Promise<void> {
+    const state = await finishTaskInstanceTry(this.options.prisma, {
+      id: pending.ti.id,
+      jobId: this.options.jobId,
+      tryNumber: pending.ti.tryNumber,
+      outcome: pending.outcome,
+      retryDelaySeconds: pending.retryDelaySeconds,
+    });
+    if (state !== null) this.options.metrics?.taskState(state);
+    else this.options.logger.info({ ti: pending.ti.id, taskId: pending.ti.taskId }, 'try ended but the task instance was no longer ours; left as is');
+  }
+
+  /** Heartbeats running tries and writes outcomes that failed to be written before. */
+  async heartbeat(): Promise<void> {
+    if (this.heartbeatInFlight) return;
+    this.heartbeatInFlight = true;
+    try {
+      while (this.pendingFinishes.length > 0) {
+        await this.writeFinish(this.pendingFinishes[0]!);
+        this.pendingFinishes.shift();
+      }
+      const ids = [...this.running.keys()];
+      const stillOurs = await heartbeatTaskInstances(this.options.prisma, { jobId: this.options.jobId, ids });
+      for (const id of ids) {
+        const entry = this.running.get(id);
+        if (entry && !stillOurs.has(id) && entry.child !== undefined) this.stop(entry, 'taken_away');
+      }
+      if (this.lastHeartbeatFailed) this.options.logger.info('task heartbeats written again');
+      this.lastHeartbeatFailed = false;
+    } catch (error) {
+      if (!this.lastHeartbeatFailed) this.options.logger.warn({ err: error }, 'task heartbeat failed; tasks keep running, retrying');
+      this.lastHeartbeatFailed = true;
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+  }
+
+  /**
+   * Stops for shutdown: running tries get `graceMs` to finish; the rest are killed and handed
+   * back (state `scheduled`, the try not counted) for another scheduler.
+   */
+  async shutdown(graceMs: number): Promise<{ finished: number; handedBack: number }> {
+    const before = this.running.size;
+    const all = Promise.all([...this.running.values()].map((entry) => entry.done));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    const left = [...this.running.values()];
+    for (const entry of left) this.stop(entry, 'shutdown');
+    let handedBack = 0;
+    if (left.length > 0) {
+      handedBack = await handBackTaskInstances(this.options.prisma, { jobId: this.options.jobId, ids: left.map((entry) => entry.ti.id) }).catch(
+        (error: unknown) => {
+          this.options.logger.error({ err: error }, 'could not hand back running task instances; another scheduler will time them out');
+          return 0;
+        },
+      );
+      await Promise.race([Promise.all(left.map((entry) => entry.done)), new Promise((resolve) => setTimeout(resolve, KILL_GRACE_MS + 1000))]);
+    }
+    await this.heartbeat(); // last chance for outcomes that could not be written
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    return { finished: before - left.length, handedBack };
+  }
+}

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, loopUntil, type Harness } from '../testing/harness.ts';
+import type { Scheduler } from '../scheduler.ts';
+
+let h: Harness;
+let scheduler: Scheduler;
+
+beforeAll(async () => {
+  h = await createHarness();
+  await h.writeDag({
+    dag_id: 'diamond',
+    tasks: [
+      { task_id: 'extract', operator: 'bash', bash_command: 'echo extract' },
+      { task_id: 'left', operator: 'bash', bash_command: 'echo left', upstream: ['extract'] },
+      { task_id: 'right', operator: 'empty', upstream: ['extract'] },
+      { task_id: 'load', operator: 'bash', bash_command: 'echo load', upstream: ['left', 'right'] },
+    ],
+  });
+  await h.writeDag({
+    dag_id: 'failing',
+    tasks: [
+      { task_id: 'flaky', operator: 'bash', bash_command: 'exit 3', retries: 1, retry_delay_seconds: 1 },
+      { task_id: 'after', operator: 'bash', bash_command: 'echo never', upstream: ['flaky'] },
+      { task_id: 'after_after', operator: 'empty', upstream: ['after'] },
+    ],
+  });
+  scheduler = await h.scheduler();
+  await scheduler.processDagFiles();
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+describe('the scheduling loop', () => {
+  it('runs a diamond DAG to success', async () => {
+    await h.trigger('diamond', 'r1');
+    await loopUntil(scheduler, async () => (await h.runState('diamond', 'r1')) !== 'running' && (await h.runState('diamond', 'r1')) !== 'queued');
+    expect(await h.runState('diamond', 'r1')).toBe('success');
+    expect(await h.taskStates('diamond', 'r1')).toEqual({ extract: 'success', left: 'success', right: 'success', load: 'success' });
+  });
+
+  it('retries a failing task once, then fails it and marks its downstream upstream_failed', async () => {
+    await h.trigger('failing', 'r1');
+    const seen = new Set<string | null>();
+    await loopUntil(scheduler, async () => {
+      seen.add((await h.taskStates('failing', 'r1')).flaky ?? null);
+      return (await h.runState('failing', 'r1')) === 'failed';
+    });
+    expect(seen).toContain('up_for_retry');
+    const flaky = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'failing', runId: 'r1', taskId: 'flaky' } });
+    expect({ state: flaky.state, tryNumber: flaky.tryNumber }).toEqual({ state: 'failed', tryNumber: 2 });
+    expect(await h.taskStates('failing', 'r1')).toEqual({ flaky: 'failed', after: 'upstream_failed', after_after: 'upstream_failed' });
+  });
+});

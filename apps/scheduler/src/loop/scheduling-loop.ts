@@ -1,0 +1,203 @@
+/**
+ * One iteration of the scheduling loop (DESIGN.md, Scheduler):
+ *  1. create runs whose schedule came due;
+ *  2. start queued runs under max_active_runs (creating their task instances);
+ *  3. examine up to N running runs, least recently examined first, FOR UPDATE SKIP LOCKED, without
+ *     loading task instances: follow a DAG change with one bulk UPDATE, make due retries runnable,
+ *     apply trigger rules (in SQL), finish the run when nothing is left;
+ *  4. recover task instances whose heartbeat stopped;
+ *  5. hand scheduled instances to the executor within its free slots.
+ * Every DAG comes from the scheduler's DagBag.
+ */
+import type { DagBag, DagVersionEntry } from '@dagbag/dagbag';
+import {
+  claimScheduledTaskInstances,
+  createDueScheduledRuns,
+  decideTaskInstances,
+  failOrRetryTimedOut,
+  failSilentSchedulerJobs,
+  findTimedOutTaskInstances,
+  finishRunIfDone,
+  lockRunsToExamine,
+  markRunsExamined,
+  queuedRunVersions,
+  repointRunToVersion,
+  scheduleDueRetries,
+  startQueuedRuns,
+  type PrismaClient,
+  type RunToExamine,
+  type TaskSpec,
+} from '@dagbag/db';
+import type { Logger } from '@dagbag/logger';
+import type { LocalExecutor } from '../executor/local-executor.ts';
+import type { SchedulerMetrics } from '../metrics.ts';
+import { graphArrays, taskSpecs } from './graph.ts';
+import { nextDagrunAfter } from './timetable.ts';
+
+export interface SchedulingLoopOptions {
+  prisma: PrismaClient;
+  dagBag: DagBag;
+  executor: Pick<LocalExecutor, 'freeSlots' | 'launch'> | undefined;
+  jobId: number;
+  hostname: string;
+  maxDagRunsPerLoop: number;
+  heartbeatTimeoutSeconds: number;
+  logger: Logger;
+  metrics?: SchedulerMetrics;
+  /** Wall clock for schedules (tests pass a fixed one); database time is used for everything else. */
+  now?: () => Date;
+}
+
+export interface LoopSummary {
+  runsCreated: number;
+  runsStarted: number;
+  runsExamined: number;
+  runsFinished: { success: number; failed: number };
+  versionChanges: number;
+  taskStateChanges: number;
+  heartbeatTimeouts: number;
+  launched: number;
+}
+
+/** Queued DAGs looked at per loop; the rest wait for the next loop. */
+const MAX_DAGS_STARTING_PER_LOOP = 100;
+/** Examining N runs may load N DAGs on a cold cache: give the transaction room. */
+const EXAMINE_TRANSACTION_TIMEOUT_MS = 60_000;
+
+export class SchedulingLoop {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: SchedulingLoopOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async runOnce(): Promise<LoopSummary> {
+    const summary: LoopSummary = {
+      runsCreated: 0, runsStarted: 0, runsExamined: 0, runsFinished: { success: 0, failed: 0 },
+      versionChanges: 0, taskStateChanges: 0, heartbeatTimeouts: 0, launched: 0,
+    };
+    summary.runsCreated = await this.createDueRuns();
+    summary.runsStarted = await this.startQueuedRuns();
+    await this.examineRuns(summary);
+    summary.heartbeatTimeouts = await this.recoverTimedOutTasks();
+    summary.launched = await this.queueTasks();
+    return summary;
+  }
+
+  async createDueRuns(): Promise<number> {
+    const now = this.now();
+    const created = await createDueScheduledRuns(this.options.prisma, {
+      now,
+      limit: this.options.maxDagRunsPerLoop,
+      nextAfter: (dag) => nextDagrunAfter(dag, now),
+    });
+    for (const run of created) this.options.logger.info({ dagId: run.dagId, runId: run.runId }, 'scheduled run created');
+    this.options.metrics?.created(created.length);
+    return created.length;
+  }
+
+  async startQueuedRuns(): Promise<number> {
+    let started = 0;
+    for (const { dagId, versionIds } of await queuedRunVersions(this.options.prisma, MAX_DAGS_STARTING_PER_LOOP)) {
+      const tasksByVersion = new Map<string, readonly TaskSpec[]>();
+      for (const versionId of versionIds) {
+        const entry = await this.options.dagBag.get(versionId);
+        if (entry) tasksByVersion.set(versionId, taskSpecs(entry.dag));
+        else this.options.logger.error({ dagId, versionId }, 'a queued run refers to a DAG version that does not exist');
+      }
+      const runs = await startQueuedRuns(this.options.prisma, { dagId, tasksByVersion });
+      for (const run of runs) this.options.logger.info({ dagId, runId: run.runId }, 'run started');
+      started += runs.length;
+    }
+    return started;
+  }
+
+  /** Step 3: one transaction holding the examined runs' row locks until their decisions are written. */
+  async examineRuns(summary: LoopSummary): Promise<void> {
+    await this.options.prisma.$transaction(
+      async (tx) => {
+        const runs = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
+        summary.runsExamined = runs.length;
+        this.options.metrics?.examined(runs.length);
+        for (const run of runs) {
+          const entry = await this.dagForRun(run);
+          if (entry === null) continue;
+          if (entry.versionId !== run.versionId) {
+            const result = await repointRunToVersion(tx, {
+              runPk: run.id, dagId: run.dagId, runId: run.runId, versionId: entry.versionId, tasks: taskSpecs(entry.dag),
+            });
+            summary.versionChanges++;
+            this.options.logger.info(
+              { dagId: run.dagId, runId: run.runId, from: run.versionId, to: entry.versionId, ...result },
+              'DAG changed during the run: unfinished task instances follow the new version',
+            );
+          }
+          const retries = await scheduleDueRetries(tx, run);
+          this.options.metrics?.taskState('scheduled', retries);
+          summary.taskStateChanges += retries;
+          const graph = graphArrays(entry.dag);
+          // Each pass decides one more level (an upstream_failed or a finished empty task unblocks
+          // the next); a DAG can need at most as many passes as it has tasks.
+          for (let pass = 0; pass <= graph.taskIds.length; pass++) {
+            const decisions = await decideTaskInstances(tx, { dagId: run.dagId, runId: run.runId, graph });
+            if (decisions.length === 0) break;
+            summary.taskStateChanges += decisions.length;
+            for (const decision of decisions) this.options.metrics?.taskState(decision.state);
+          }
+          const finished = await finishRunIfDone(tx, { runPk: run.id, dagId: run.dagId, runId: run.runId, leafTaskIds: graph.leafTaskIds });
+          if (finished !== null) {
+            summary.runsFinished[finished]++;
+            this.options.logger.info({ dagId: run.dagId, runId: run.runId, state: finished }, 'run finished');
+          }
+        }
+        await markRunsExamined(tx, runs.map((run) => run.id));
+      },
+      { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS, maxWait: EXAMINE_TRANSACTION_TIMEOUT_MS },
+    );
+  }
+
+  /** The run's DAG: the newest version when the DAG changed (runs follow the latest DAG, as in Airflow). */
+  private async dagForRun(run: RunToExamine): Promise<DagVersionEntry | null> {
+    const wanted = run.latestVersionId ?? run.versionId;
+    if (wanted === null) return null;
+    const entry = await this.options.dagBag.get(wanted);
+    if (entry === null) this.options.logger.error({ dagId: run.dagId, runId: run.runId, versionId: wanted }, 'DAG version of a running run not found');
+    return entry;
+  }
+
+  /** Step 4: instances nobody heartbeats are retried (tries left) or failed, by whichever scheduler sees them. */
+  async recoverTimedOutTasks(): Promise<number> {
+    const { prisma, heartbeatTimeoutSeconds } = this.options;
+    await failSilentSchedulerJobs(prisma, heartbeatTimeoutSeconds);
+    const candidates = await findTimedOutTaskInstances(prisma, { timeoutSeconds: heartbeatTimeoutSeconds, limit: 100 });
+    if (candidates.length === 0) return 0;
+    const items = [];
+    for (const ti of candidates) {
+      const entry = ti.versionId ? await this.options.dagBag.get(ti.versionId) : null;
+      items.push({ id: ti.id, tryNumber: ti.tryNumber, retryDelaySeconds: entry?.dag.tasks.get(ti.taskId)?.retryDelaySeconds ?? 0 });
+    }
+    const changed = await failOrRetryTimedOut(prisma, { timeoutSeconds: heartbeatTimeoutSeconds, items });
+    for (const ti of changed) {
+      const candidate = candidates.find((c) => c.id === ti.id)!;
+      this.options.logger.warn(
+        { dagId: candidate.dagId, runId: candidate.runId, taskId: candidate.taskId, tryNumber: candidate.tryNumber, state: ti.state },
+        'task instance heartbeat timed out',
+      );
+      this.options.metrics?.heartbeatTimeout(ti.state);
+      this.options.metrics?.taskState(ti.state);
+    }
+    return changed.length;
+  }
+
+  /** Step 5: claim what fits in the executor's free slots and launch it. */
+  async queueTasks(): Promise<number> {
+    const executor = this.options.executor;
+    if (executor === undefined) return 0;
+    const claimed = await claimScheduledTaskInstances(this.options.prisma, {
+      jobId: this.options.jobId, limit: executor.freeSlots, hostname: this.options.hostname,
+    });
+    this.options.metrics?.taskState('queued', claimed.length);
+    for (const ti of claimed) await executor.launch(ti);
+    return claimed.length;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Cron timetables (croner, UTC): which interval a scheduled run covers and when it may be created.
+ * As in Airflow, a run's logical date is the start of its data interval and the run is created
+ * once the interval has ended. Without catchup, intervals missed while nothing ran are skipped:
+ * only the latest complete one is run.
+ */
+import { Cron } from 'croner';
+import type { DueDag, FirstDagrun, NextDagrun } from '@dagbag/db';
+
+function cronOf(schedule: string): Cron {
+  return new Cron(schedule, { paused: true, timezone: 'UTC', mode: '5-part' });
+}
+
+function interval(cron: Cron, start: Date): NextDagrun | null {
+  const end = cron.nextRun(start);
+  if (end === null) return null;
+  return { logicalDate: start, dataIntervalStart: start, dataIntervalEnd: end, createAfter: end };
+}
+
+/** The latest interval that ended at or before `now`, not starting before `startDate`. */
+function latestComplete(cron: Cron, startDate: Date | null, now: Date): NextDagrun | null {
+  const [end, start] = cron.previousRuns(2, new Date(now.getTime() + 1));
+  if (end === undefined || start === undefined || (startDate !== null && start < startDate)) return null;
+  return { logicalDate: start, dataIntervalStart: start, dataIntervalEnd: end, createAfter: end };
+}
+
+/** The first interval at or after `startDate`. */
+function firstFrom(cron: Cron, startDate: Date): NextDagrun | null {
+  const start = cron.nextRun(new Date(startDate.getTime() - 1));
+  return start === null ? null : interval(cron, start);
+}
+
+/** The first run of a newly seen (or rescheduled) DAG; null for manual-only DAGs. */
+export function firstDagrun(
+  schedule: string | null,
+  startDate: Date | null,
+  catchup: boolean,
+  now: Date,
+): FirstDagrun | null {
+  if (schedule === null) return null;
+  const cron = cronOf(schedule);
+  const earliest = startDate === null ? null : firstFrom(cron, startDate);
+  if (catchup && earliest !== null) return earliest;
+  const latest = latestComplete(cron, startDate, now);
+  if (latest !== null) return latest;
+  return earliest ?? interval(cron, cron.nextRun(now) ?? now);
+}
+
+/** The run after the one just created (`dag`'s current next_dagrun_*). */
+export function nextDagrunAfter(dag: DueDag, now: Date): NextDagrun | null {
+  const cron = cronOf(dag.schedule);
+  const next = interval(cron, dag.dataIntervalEnd);
+  if (next === null || dag.catchup || next.createAfter > now) return next;
+  // Behind (the scheduler was down): skip to the latest complete interval, as catchup=false does.
+  const latest = latestComplete(cron, dag.startDate, now);
+  return latest !== null && latest.dataIntervalStart > dag.dataIntervalStart ? latest : next;
+}

@@ -1,0 +1,56 @@
+/**
+ * The scheduler process: config -> logger -> telemetry -> database -> scheduler, and a clean
+ * exit on SIGTERM/SIGINT (stop taking work, let running tasks finish or hand them back, exit 0).
+ */
+import { createLogger } from '@dagbag/logger';
+import { createPrismaClient, openDatabase } from '@dagbag/db';
+import { startTelemetry } from '@dagbag/telemetry';
+import { readSchedulerConfig } from './config.ts';
+import { createScheduler } from './scheduler.ts';
+
+async function main(): Promise<void> {
+  const logger = createLogger({ name: 'scheduler' });
+  let config;
+  try {
+    config = readSchedulerConfig();
+  } catch (error) {
+    logger.fatal({ err: error }, (error as Error).message);
+    process.exit(2);
+  }
+  // First, so the instruments created below are exported.
+  const telemetry = await startTelemetry({ serviceName: 'dagbag-scheduler', metricsPort: config.metricsPort, logger });
+  const database = await openDatabase({ logger });
+  const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-scheduler' });
+  const scheduler = await createScheduler({
+    prisma,
+    databaseUrl: database.url,
+    config,
+    logger,
+    meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
+  });
+
+  let exiting = false;
+  const shutdown = async (signal: string) => {
+    if (exiting) return;
+    exiting = true;
+    logger.info({ signal }, 'shutting down');
+    try {
+      await scheduler.stop();
+      await prisma.$disconnect();
+      await telemetry.shutdown();
+      await database.stop();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  scheduler.start();
+}
+
+void main().catch((error: unknown) => {
+  createLogger({ name: 'scheduler' }).fatal({ err: error }, 'scheduler failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,234 @@
+/**
+ * The DAG file processor: reads DAGS_FOLDER, validates each file with the dagbag document schema
+ * and brings the database in line: new DAGs and versions, in-place updates of unused versions,
+ * stale DAGs, import errors. Each file is handled on its own, so one bad file never affects another.
+ * Only the scheduler holding the processor lock processes; the others skip the scan.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { parseDagSource, type DagDocument, type DagProblem } from '@dagbag/dagbag';
+import {
+  clearImportErrors,
+  markStaleDags,
+  recordImportError,
+  syncDagFromFile,
+  type DagProcessorLock,
+  type DagSyncOutcome,
+  type PrismaClient,
+} from '@dagbag/db';
+import type { Logger } from '@dagbag/logger';
+import { firstDagrun } from '../loop/timetable.ts';
+
+/** import_error.bundle_name of files from DAGS_FOLDER (Airflow's default bundle name). */
+export const DAGS_FOLDER_BUNDLE = 'dags-folder';
+const DAG_FILE = /\.(json|ya?ml)$/i;
+
+export interface ProcessorSummary {
+  /** False when another scheduler holds the processor lock: nothing was read or written. */
+  processed: boolean;
+  files: number;
+  created: string[];
+  newVersions: string[];
+  updatedInPlace: string[];
+  unchanged: string[];
+  importErrors: string[];
+  stale: string[];
+}
+
+type FileResult =
+  | { ok: true; document: DagDocument; hash: string }
+  | { ok: false; errors: DagProblem[] };
+
+interface CachedParse {
+  text: string;
+  result: FileResult;
+}
+
+export interface DagFileProcessorOptions {
+  prisma: PrismaClient;
+  lock: Pick<DagProcessorLock, 'tryAcquire' | 'release'>;
+  dagsFolder: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** `file.json:3:7: reason`, one line per problem: what the API shows as the stack trace. */
+export function formatProblems(filename: string, problems: readonly DagProblem[]): string {
+  return problems
+    .map((problem) => {
+      const at = problem.line !== undefined ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}` : '';
+      return `${filename}${at}: ${problem.reason}`;
+    })
+    .join('\n');
+}
+
+async function listDagFiles(folder: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(folder, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return entries
+    .filter((entry) => DAG_FILE.test(entry) && !entry.split(sep).some((part) => part.startsWith('.')))
+    .map((entry) => join(folder, entry))
+    .sort();
+}
+
+export class DagFileProcessor {
+  private readonly parses = new Map<string, CachedParse>();
+  /** Hash last written (or found current) per file while we held the lock: skip the DB for it. */
+  private readonly synced = new Map<string, string>();
+  private holdingLock = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: DagFileProcessorOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async processOnce(): Promise<ProcessorSummary> {
+    const summary: ProcessorSummary = {
+      processed: false, files: 0, created: [], newVersions: [], updatedInPlace: [], unchanged: [], importErrors: [], stale: [],
+    };
+    const locked = await this.options.lock.tryAcquire();
+    if (!locked) {
+      this.holdingLock = false;
+      return summary;
+    }
+    if (!this.holdingLock) this.synced.clear(); // someone else may have written meanwhile
+    this.holdingLock = true;
+    summary.processed = true;
+
+    const { prisma, dagsFolder, logger } = this.options;
+    const files = await listDagFiles(dagsFolder);
+    summary.files = files.length;
+    const live = new Set(files);
+    for (const path of [...this.parses.keys()]) if (!live.has(path)) this.parses.delete(path);
+    for (const path of [...this.synced.keys()]) if (!live.has(path)) this.synced.delete(path);
+
+    const broken = new Map<string, DagProblem[]>();
+    const definedBy = new Map<string, string>();
+    const defined: { path: string; document: DagDocument; hash: string }[] = [];
+    for (const path of files) {
+      const result = await this.parse(path);
+      if (!result.ok) {
+        broken.set(path, result.errors);
+        continue;
+      }
+      const first = definedBy.get(result.document.dag_id);
+      if (first !== undefined) {
+        broken.set(path, [{ reason: `dag_id ${JSON.stringify(result.document.dag_id)} is already defined in ${relative(dagsFolder, first)}` }]);
+        continue;
+      }
+      definedBy.set(result.document.dag_id, path);
+      defined.push({ path, document: result.document, hash: result.hash });
+    }
+
+    let firstFailure: unknown;
+    let successes = 0;
+    for (const file of defined) {
+      if (this.synced.get(file.path) === file.hash) {
+        summary.unchanged.push(file.document.dag_id);
+        successes++;
+        continue;
+      }
+      try {
+        const outcome = await this.sync(file.path, file.document, file.hash, live);
+        successes++;
+        this.record(summary, file.document.dag_id, outcome, file.path, broken);
+        if (typeof outcome === 'string') this.synced.set(file.path, file.hash);
+      } catch (error) {
+        firstFailure ??= error;
+        logger.error({ err: error, file: file.path }, 'storing a DAG failed');
+      }
+    }
+    // Every write failed: most likely the database is gone; let the caller back off.
+    if (firstFailure !== undefined && successes === 0) throw firstFailure;
+
+    const relativeBroken = new Map([...broken].map(([path, problems]) => [relative(dagsFolder, path), problems]));
+    for (const [filename, problems] of relativeBroken) {
+      const stacktrace = formatProblems(filename, problems);
+      if (await recordImportError(prisma, { filename, bundleName: DAGS_FOLDER_BUNDLE, stacktrace })) {
+        logger.warn({ file: filename, problems }, `DAG file has errors: ${stacktrace}`);
+      }
+      summary.importErrors.push(filename);
+    }
+    await clearImportErrors(prisma, { bundleName: DAGS_FOLDER_BUNDLE, keep: [...relativeBroken.keys()] });
+    summary.stale = await markStaleDags(prisma, {
+      definedDagIds: [...definedBy.keys()],
+      brokenFilelocs: [...broken.keys()],
+    });
+    if (summary.stale.length > 0) logger.info({ dagIds: summary.stale }, 'DAGs whose file is gone are now stale');
+    return summary;
+  }
+
+  async close(): Promise<void> {
+    this.holdingLock = false;
+    await this.options.lock.release();
+  }
+
+  private record(summary: ProcessorSummary, dagId: string, outcome: DagSyncOutcome, path: string, broken: Map<string, DagProblem[]>): void {
+    const { logger } = this.options;
+    if (typeof outcome === 'object') {
+      broken.set(path, [{ reason: `dag_id ${JSON.stringify(dagId)} is already defined in ${relative(this.options.dagsFolder, outcome.duplicateOf)}` }]);
+      return;
+    }
+    switch (outcome) {
+      case 'created':
+        summary.created.push(dagId);
+        logger.info({ dagId, file: path }, 'new DAG');
+        break;
+      case 'new_version':
+        summary.newVersions.push(dagId);
+        logger.info({ dagId, file: path }, 'DAG changed: new version');
+        break;
+      case 'updated_in_place':
+        summary.updatedInPlace.push(dagId);
+        logger.info({ dagId, file: path }, 'DAG changed: latest version (never used) updated in place');
+        break;
+      case 'metadata_updated':
+      case 'unchanged':
+        summary.unchanged.push(dagId);
+        break;
+    }
+  }
+
+  private async sync(path: string, document: DagDocument, hash: string, live: ReadonlySet<string>): Promise<DagSyncOutcome> {
+    const startDate = document.start_date ? new Date(document.start_date) : null;
+    return syncDagFromFile(this.options.prisma, {
+      fields: {
+        dagId: document.dag_id,
+        fileloc: path,
+        relativeFileloc: relative(this.options.dagsFolder, path),
+        description: document.description ?? null,
+        timetableSummary: document.schedule,
+        tags: [...document.tags],
+        maxActiveRuns: document.max_active_runs,
+        catchup: document.catchup,
+        startDate,
+      },
+      data: document,
+      dagHash: hash,
+      firstDagrun: firstDagrun(document.schedule, startDate, document.catchup, this.now()),
+      liveFilelocs: live,
+    });
+  }
+
+  /**
+   * Parses a file, or reuses the last parse while its text is unchanged (reading is cheap, parsing
+   * and validating are not; comparing text rather than mtime cannot miss a same-size edit).
+   */
+  private async parse(path: string): Promise<FileResult> {
+    try {
+      const text = await readFile(path, 'utf8');
+      const cached = this.parses.get(path);
+      if (cached && cached.text === text) return cached.result;
+      const result = parseDagSource(text, path);
+      this.parses.set(path, { text, result });
+      return result;
+    } catch (error) {
+      return { ok: false, errors: [{ reason: `cannot read file: ${(error as Error).message}` }] };
+    }
+  }
+}

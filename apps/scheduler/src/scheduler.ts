@@ -1,0 +1,193 @@
+/**
+ * `createScheduler`: the DAG file processor, the scheduling loop and the local executor of one
+ * scheduler process, sharing one `scheduler` DagBag. Several may run in one process (tests) or in
+ * several processes against one database: a job row with a heartbeat says who is alive.
+ */
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type { Meter } from '@opentelemetry/api';
+import { dataDir } from '@dagbag/config';
+import { DagBag, type DagBagOptions } from '@dagbag/dagbag';
+import {
+  createDagVersionLoader,
+  DagProcessorLock,
+  endSchedulerJob,
+  heartbeatSchedulerJob,
+  registerSchedulerJob,
+  type PrismaClient,
+} from '@dagbag/db';
+import type { Logger } from '@dagbag/logger';
+import type { SchedulerConfig } from './config.ts';
+import { LocalExecutor } from './executor/local-executor.ts';
+import { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
+import { SchedulerMetrics } from './metrics.ts';
+import { OutageTracker } from './outage.ts';
+import { DagFileProcessor, type ProcessorSummary } from './processor/dag-file-processor.ts';
+
+export interface SchedulerOptions {
+  prisma: PrismaClient;
+  /** For the processor lock's own connection. */
+  databaseUrl: string;
+  config: SchedulerConfig;
+  logger: Logger;
+  meter?: Meter;
+  /** Where task logs go; default `<dataDir>/logs`. */
+  logsRoot?: string;
+  /** Run the DAG file processor (default true). */
+  processDagFiles?: boolean;
+  /** Cache options laid over the role's settings (default: read from the environment). */
+  dagBag?: Partial<Pick<DagBagOptions, 'settings' | 'admission'>>;
+  /** Wall clock for schedules. */
+  now?: () => Date;
+  hostname?: string;
+}
+
+export interface Scheduler {
+  readonly jobId: number;
+  readonly dagBag: DagBag;
+  readonly executor: LocalExecutor;
+  /** Starts the periodic work (processor, loop, heartbeats, cache reconciliation). */
+  start(): void;
+  /** One processor pass now (tests). */
+  processDagFiles(): Promise<ProcessorSummary>;
+  /** One loop iteration now (tests, benchmarks). */
+  runLoopOnce(): Promise<LoopSummary>;
+  /** Stop taking work; running tasks get `graceMs` to finish, then are handed back. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function createScheduler(options: SchedulerOptions): Promise<Scheduler> {
+  const { prisma, config, logger } = options;
+  const hostname = options.hostname ?? osHostname();
+  const jobId = await registerSchedulerJob(prisma, { hostname, pid: process.pid });
+  const log = logger.child({ jobId });
+  const dagBag = new DagBag({
+    role: 'scheduler',
+    loader: createDagVersionLoader(prisma),
+    logger: log,
+    ...(options.meter ? { meter: options.meter } : {}),
+    ...(options.dagBag?.settings ? { settings: options.dagBag.settings } : {}),
+    ...(options.dagBag?.admission !== undefined ? { admission: options.dagBag.admission } : {}),
+  });
+
+  let executor!: LocalExecutor;
+  const metrics = new SchedulerMetrics(options.meter, { used: () => executor.slotsUsed, total: () => executor.parallelism });
+  const outage = new OutageTracker(log, config.loopIntervalMs, config.dbBackoffMaxMs);
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  /** A try finished while the loop was running: run again right after, not after the interval. */
+  let wakeRequested = false;
+
+  executor = new LocalExecutor({
+    prisma,
+    jobId,
+    parallelism: config.parallelism,
+    logsRoot: options.logsRoot ?? join(dataDir(), 'logs'),
+    heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000,
+    logger: log.child({ component: 'executor' }),
+    metrics,
+    resolveTask: async (ti) => {
+      if (ti.versionId === null) return null;
+      return (await dagBag.get(ti.versionId))?.dag.tasks.get(ti.taskId) ?? null;
+    },
+    // A finished try may unblock downstream tasks: look again now rather than after the interval.
+    onTryFinished: () => {
+      if (wake) wake();
+      else wakeRequested = true;
+    },
+  });
+  const loop = new SchedulingLoop({
+    prisma,
+    dagBag,
+    executor,
+    jobId,
+    hostname,
+    maxDagRunsPerLoop: config.maxDagRunsPerLoop,
+    heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
+    logger: log.child({ component: 'loop' }),
+    metrics,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const processor = new DagFileProcessor({
+    prisma,
+    lock: new DagProcessorLock(options.databaseUrl),
+    dagsFolder: config.dagsFolder,
+    logger: log.child({ component: 'dag-processor' }),
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  const timers = new Set<NodeJS.Timeout>();
+  const activeTasks = new Set<Promise<unknown>>();
+
+  /** Runs `task` every `intervalMs` (after each run ends), backing off while it fails. */
+  function every(name: string, intervalMs: () => number, task: () => Promise<unknown>, wakeable = false): void {
+    const tick = async () => {
+      if (stopping) return;
+      let delay = intervalMs();
+      if (wakeable) wakeRequested = false;
+      const running = task().then(
+        () => outage.succeeded(),
+        (error: unknown) => {
+          delay = outage.failed(name, error);
+        },
+      );
+      activeTasks.add(running);
+      await running;
+      activeTasks.delete(running);
+      if (stopping) return;
+      if (wakeable && wakeRequested && !outage.failing) delay = 0;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (wakeable) wake = undefined;
+        void tick();
+      }, delay);
+      timers.add(timer);
+      if (wakeable) {
+        wake = () => {
+          wake = undefined;
+          clearTimeout(timer);
+          timers.delete(timer);
+          // setImmediate: let the finishing try's write settle; several finishing together share one loop.
+          setImmediate(() => void tick());
+        };
+      }
+    };
+    void tick();
+  }
+
+  const loopStarted = () => {
+    const started = performance.now();
+    return loop.runOnce().finally(() => metrics.loop((performance.now() - started) / 1000));
+  };
+
+  return {
+    jobId,
+    dagBag,
+    executor,
+    start() {
+      log.info({ hostname, pid: process.pid, dagsFolder: config.dagsFolder, parallelism: config.parallelism }, 'scheduler started');
+      executor.start();
+      if (options.processDagFiles !== false) every('dag-processor', () => config.dagDirScanSeconds * 1000, () => processor.processOnce());
+      every('scheduling-loop', () => config.loopIntervalMs, loopStarted, true);
+      every('job-heartbeat', () => config.heartbeatIntervalSeconds * 1000, async () => {
+        if (!(await heartbeatSchedulerJob(prisma, jobId))) log.warn('this scheduler was declared dead by another; its task instances may be retried elsewhere');
+      });
+      every('dag-cache-reconcile', () => config.reconcileSeconds * 1000, () => dagBag.reconcile());
+    },
+    processDagFiles: () => processor.processOnce(),
+    runLoopOnce: loopStarted,
+    async stop(graceMs = config.shutdownGraceSeconds * 1000) {
+      if (stopping) return;
+      stopping = true;
+      log.info({ graceMs, running: executor.slotsUsed }, 'scheduler stopping: no new work; running tasks may finish');
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await Promise.allSettled([...activeTasks]);
+      const { finished, handedBack } = await executor.shutdown(graceMs);
+      await endSchedulerJob(prisma, jobId, 'success').catch((error: unknown) => log.warn({ err: error }, 'could not end the job row'));
+      await processor.close();
+      dagBag.close();
+      log.info({ finished, handedBack }, 'scheduler stopped');
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Test harness: a fresh migrated database, a temporary DAGS_FOLDER and logs folder, and helpers to
+ * write DAG files, trigger runs as the API does, and drive schedulers.
+ */
+import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DagDocumentInput } from '@dagbag/dagbag';
+import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
+import { silentLogger } from '@dagbag/logger';
+import { readSchedulerConfig, type SchedulerConfig } from '../config.ts';
+import { createScheduler, type Scheduler, type SchedulerOptions } from '../scheduler.ts';
+
+export interface Harness {
+  db: TestDatabase;
+  dagsFolder: string;
+  logsRoot: string;
+  workDir: string;
+  config(overrides?: Record<string, string>): SchedulerConfig;
+  writeDag(doc: DagDocumentInput, fileName?: string): Promise<string>;
+  writeRaw(fileName: string, text: string): Promise<string>;
+  removeFile(fileName: string): Promise<void>;
+  scheduler(options?: Partial<SchedulerOptions> & { env?: Record<string, string> }): Promise<Scheduler>;
+  /** Inserts a run as the API does: queued, manual, on the DAG's latest version. */
+  trigger(dagId: string, runId: string): Promise<void>;
+  runState(dagId: string, runId: string): Promise<string | undefined>;
+  taskStates(dagId: string, runId: string): Promise<Record<string, string | null>>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(): Promise<Harness> {
+  const db = await createTestDatabase();
+  const workDir = await mkdtemp(join(tmpdir(), 'dagbag-scheduler-test-'));
+  const dagsFolder = join(workDir, 'dags');
+  const logsRoot = join(workDir, 'logs');
+  await import('node:fs/promises').then((fs) => fs.mkdir(dagsFolder, { recursive: true }));
+  const schedulers: Scheduler[] = [];
+  const config = (overrides: Record<string, string> = {}) =>
+    readSchedulerConfig({ DAGS_FOLDER: dagsFolder, SCHEDULER_LOOP_INTERVAL_MS: '50', ...overrides });
+
+  return {
+    db,
+    dagsFolder,
+    logsRoot,
+    workDir,
+    config,
+    async writeDag(doc, fileName = `${doc.dag_id}.json`) {
+      const path = join(dagsFolder, fileName);
+      await writeFile(path, JSON.stringify(doc, null, 2));
+      return path;
+    },
+    async writeRaw(fileName, text) {
+      const path = join(dagsFolder, fileName);
+      await writeFile(path, text);
+      return path;
+    },
+    async removeFile(fileName) {
+      await unlink(join(dagsFolder, fileName));
+    },
+    async scheduler(options = {}) {
+      const { env, ...rest } = options;
+      const scheduler = await createScheduler({
+        prisma: db.prisma,
+        databaseUrl: db.url,
+        config: config(env),
+        logger: silentLogger,
+        logsRoot,
+        dagBag: { settings: {} },
+        ...rest,
+      });
+      schedulers.push(scheduler);
+      return scheduler;
+    },
+    async trigger(dagId, runId) {
+      const version = await db.prisma.dagVersion.findFirst({ where: { dagId }, orderBy: { versionNumber: 'desc' } });
+      await db.prisma.dagRun.create({
+        data: { dagId, runId, state: 'queued', runType: 'manual', createdDagVersionId: version!.id, conf: {}, triggeredBy: 'rest_api', queuedAt: new Date() },
+      });
+    },
+    async runState(dagId, runId) {
+      return (await db.prisma.dagRun.findUnique({ where: { dagId_runId: { dagId, runId } } }))?.state;
+    },
+    async taskStates(dagId, runId) {
+      const rows = await db.prisma.taskInstance.findMany({ where: { dagId, runId }, orderBy: { taskId: 'asc' } });
+      return Object.fromEntries(rows.map((row) => [row.taskId, row.state]));
+    },
+    async close() {
+      for (const scheduler of schedulers) await scheduler.stop(0).catch(() => undefined);
+      await db.drop();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs loop iterations until `done()` holds (tasks run as real processes meanwhile). */
+export async function loopUntil(scheduler: Scheduler, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);
+    await scheduler.runLoopOnce();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function waitFor(done: () => Promise<boolean>, timeoutMs = 20_000, stepMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Writes of the DAG file processor: the `dag` row, new or in-place updated versions, stale DAGs
+ * and import errors. A DAG whose file did not change costs reads only and writes nothing.
+ */
+import pg from 'pg';
+import { Prisma } from '../generated/prisma/client.ts';
+import type { PrismaClient } from '../client.ts';
+
+/** The `dag` row fields a file determines (Airflow's DagModel columns the processor owns). */
+export interface DagFileFields {
+  dagId: string;
+  fileloc: string;
+  relativeFileloc: string;
+  description: string | null;
+  /** The schedule as written (`@hourly`, a cron expression) or null. */
+  timetableSummary: string | null;
+  tags: string[];
+  maxActiveRuns: number;
+  catchup: boolean;
+  startDate: Date | null;
+}
+
+/** The first run the schedule gives; applied when the DAG is new or its schedule changed. */
+export interface FirstDagrun {
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  createAfter: Date;
+}
+
+export type DagSyncOutcome =
+  | 'created'
+  | 'new_version'
+  | 'updated_in_place'
+  | 'metadata_updated'
+  | 'unchanged'
+  | { duplicateOf: string };
+
+interface CurrentState {
+  fileloc: string | null;
+  isStale: boolean;
+  timetableSummary: string | null;
+  startDate: Date | null;
+  versionId: string | null;
+  versionNumber: number | null;
+  dagHash: string | null;
+}
+
+type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+async function readCurrent(db: PrismaClient | Tx, dagId: string, lock: boolean): Promise<CurrentState | undefined> {
+  const select = Prisma.sql`
+    SELECT d.fileloc, d.is_stale AS "isStale", d.timetable_summary AS "timetableSummary", d.start_date AS "startDate",
+           v.id::text AS "versionId", v.version_number AS "versionNumber", s.dag_hash AS "dagHash"
+    FROM dag d
+    LEFT JOIN LATERAL (SELECT id, version_number FROM dag_version WHERE dag_id = d.dag_id ORDER BY version_number DESC LIMIT 1) v ON true
+    LEFT JOIN serialized_dag s ON s.dag_version_id = v.id
+    WHERE d.dag_id = ${dagId}`;
+  const rows = await db.$queryRaw<CurrentState[]>(lock ? Prisma.sql`${select} FOR UPDATE OF d` : select);
+  return rows[0];
+}
+
+/**
+ * Stores one parsed DAG file:
+ * - same hash, same file, not stale: nothing is written (reads only);
+ * - changed, and the latest version was never used by a task instance: that version's
+ *   `serialized_dag` is updated in place (as Airflow does), so no unused version piles up;
+ * - changed otherwise (or first sight): a new `dag_version` + `serialized_dag`.
+ * The `dag` row follows the file each time something is written. A dag_id already defined by
+ * another live file is refused (`duplicateOf`), leaving that DAG untouched.
+ */
+export async function syncDagFromFile(
+  prisma: PrismaClient,
+  input: { fields: DagFileFields; data: unknown; dagHash: string; firstDagrun: FirstDagrun | null; liveFilelocs: ReadonlySet<string> },
+): Promise<DagSyncOutcome> {
+  const { fields } = input;
+  const before = await readCurrent(prisma, fields.dagId, false);
+  if (before && before.fileloc !== fields.fileloc && before.fileloc !== null && !before.isStale && input.liveFilelocs.has(before.fileloc)) {
+    return { duplicateOf: before.fileloc };
+  }
+  if (before && before.dagHash === input.dagHash && before.fileloc === fields.fileloc && !before.isStale) return 'unchanged';
+
+  return prisma.$transaction(async (tx) => {
+    await tx.$executeRaw`INSERT INTO dag (dag_id, fileloc) VALUES (${fields.dagId}, ${fields.fileloc}) ON CONFLICT (dag_id) DO NOTHING`;
+    const current = (await readCurrent(tx, fields.dagId, true))!;
+    // next_dagrun_* are the scheduler's from here on: reset only for a new DAG or a new schedule.
+    const scheduleChanged =
+      current.versionId === null ||
+      current.timetableSummary !== fields.timetableSummary ||
+      (current.startDate?.getTime() ?? null) !== (fields.startDate?.getTime() ?? null);
+    await tx.$executeRaw`
+      UPDATE dag SET
+        is_stale = false, last_parsed_time = now(), fileloc = ${fields.fileloc}, relative_fileloc = ${fields.relativeFileloc},
+        description = ${fields.description}, tags = ${fields.tags}::text[], max_active_runs = ${fields.maxActiveRuns},
+        catchup = ${fields.catchup}, timetable_summary = ${fields.timetableSummary}, start_date = ${fields.startDate}
+      WHERE dag_id = ${fields.dagId}`;
+    if (scheduleChanged) {
+      const next = input.firstDagrun;
+      await tx.$executeRaw`
+        UPDATE dag SET next_dagrun_logical_date = ${next?.logicalDate ?? null},
+                       next_dagrun_data_interval_start = ${next?.dataIntervalStart ?? null},
+                       next_dagrun_data_interval_end = ${next?.dataIntervalEnd ?? null},
+                       next_dagrun_create_after = ${next?.createAfter ?? null}
+        WHERE dag_id = ${fields.dagId}`;
+    }
+    if (current.dagHash === input.dagHash) return 'metadata_updated';
+
+    const json = JSON.stringify(input.data);
+    if (current.versionId !== null) {
+      const used = await tx.$queryRaw<{ used: boolean }[]>`
+        SELECT EXISTS (SELECT 1 FROM task_instance WHERE dag_version_id = ${current.versionId}::uuid) AS used`;
+      if (!used[0]!.used) {
+        await tx.$executeRaw`
+          UPDATE serialized_dag SET data = ${json}::jsonb, dag_hash = ${input.dagHash}, last_updated = now()
+          WHERE dag_version_id = ${current.versionId}::uuid`;
+        return 'updated_in_place';
+      }
+    }
+    const versions = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO dag_version (dag_id, version_number) VALUES (${fields.dagId}, ${(current.versionNumber ?? 0) + 1})
+      RETURNING id::text AS id`;
+    await tx.$executeRaw`
+      INSERT INTO serialized_dag (dag_version_id, dag_id, data, dag_hash)
+      VALUES (${versions[0]!.id}::uuid, ${fields.dagId}, ${json}::jsonb, ${input.dagHash})`;
+    return current.versionId === null ? 'created' : 'new_version';
+  });
+}
+
+/**
+ * DAGs no file defines any more become stale (their history stays readable). A DAG whose file is
+ * still there but fails to import is kept: a typo must not hide a DAG.
+ */
+export async function markStaleDags(
+  prisma: PrismaClient,
+  input: { definedDagIds: readonly string[]; brokenFilelocs: readonly string[] },
+): Promise<string[]> {
+  const rows = await prisma.$queryRaw<{ dagId: string }[]>`
+    UPDATE dag SET is_stale = true
+    WHERE NOT is_stale AND dag_id <> ALL(${[...input.definedDagIds]}::text[])
+      AND (fileloc IS NULL OR fileloc <> ALL(${[...input.brokenFilelocs]}::text[]))
+    RETURNING dag_id AS "dagId"`;
+  return rows.map((row) => row.dagId);
+}
+
+/** Records (or refreshes) a file's import error; writes only when the text changed. */
+export async function recordImportError(
+  prisma: PrismaClient,
+  input: { filename: string; bundleName: string; stacktrace: string },
+): Promise<boolean> {
+  const count = await prisma.$executeRaw`
+    INSERT INTO import_error (filename, bundle_name, stacktrace, timestamp)
+    VALUES (${input.filename}, ${input.bundleName}, ${input.stacktrace}, now())
+    ON CONFLICT (filename) DO UPDATE SET stacktrace = EXCLUDED.stacktrace, bundle_name = EXCLUDED.bundle_name, timestamp = now()
+    WHERE import_error.stacktrace IS DISTINCT FROM EXCLUDED.stacktrace`;
+  return count > 0;
+}
+
+/** Deletes import errors of the bundle except those of `keep` (fixed or vanished files). */
+export async function clearImportErrors(prisma: PrismaClient, input: { bundleName: string; keep: readonly string[] }): Promise<number> {
+  return prisma.$executeRaw`
+    DELETE FROM import_error
+    WHERE (bundle_name = ${input.bundleName} OR bundle_name IS NULL) AND filename <> ALL(${[...input.keep]}::text[])`;
+}
+
+/**
+ * "One processor at a time": a session-level advisory lock on a connection of its own. It is
+ * held for as long as this process keeps the connection; a crash closes the connection and frees
+ * the lock for another scheduler.
+ */
+export class DagProcessorLock {
+  static readonly KEY = 0x0da6ba6; // arbitrary, fixed: every scheduler must use the same key
+  private client: pg.Client | undefined;
+  private held = false;
+
+  constructor(private readonly url: string) {}
+
+  /** Whether this process holds the lock (acquiring it if free). Never throws. */
+  async tryAcquire(): Promise<boolean> {
+    if (this.held && this.client) return true;
+    try {
+      if (!this.client) {
+        const client = new pg.Client({ connectionString: this.url, application_name: 'dagbag-dag-processor' });
+        client.on('error', () => this.drop());
+        await client.connect();
+        this.client = client;
+      }
+      const result = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [DagProcessorLock.KEY]);
+      this.held = result.rows[0]?.locked === true;
+    } catch {
+      this.drop();
+    }
+    return this.held;
+  }
+
+  async release(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.held = false;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  private drop(): void {
+    const client = this.client;
+    this.client = undefined;
+    this.held = false;
+    client?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The examine step of the scheduling loop and the decisions taken for each examined run. Nothing
+ * here loads task instance rows into the process: runs are chosen from `dag_run` alone, a DAG
+ * change is one bulk UPDATE, and trigger rules are evaluated inside PostgreSQL, returning only the
+ * instances that changed (incident 3 of DESIGN.md: eager loading churned 6.5 MB per loop).
+ */
+import type { Prisma } from '../../client.ts';
+import type { GraphArrays, TaskSpec } from './types.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export interface RunToExamine {
+  id: number;
+  dagId: string;
+  runId: string;
+  /** The version the run's unfinished task instances point at. */
+  versionId: string | null;
+  /** The DAG's newest version; differs from `versionId` when the DAG file changed mid-run. */
+  latestVersionId: string | null;
+}
+
+/**
+ * Locks up to `limit` running runs, least recently examined first (never-examined first of all),
+ * skipping runs another scheduler is examining. Must run inside a transaction: the row locks
+ * last until it ends. Reads `dag_run` and `dag_version` only.
+ */
+export async function lockRunsToExamine(tx: Tx, limit: number): Promise<RunToExamine[]> {
+  return tx.$queryRaw<RunToExamine[]>`
+    SELECT r.id, r.dag_id AS "dagId", r.run_id AS "runId",
+           COALESCE(r.current_dag_version_id, r.created_dag_version_id)::text AS "versionId",
+           (SELECT v.id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY v.version_number DESC LIMIT 1)::text AS "latestVersionId"
+    FROM dag_run r
+    WHERE r.state = 'running'
+    ORDER BY r.last_scheduling_decision NULLS FIRST, r.id
+    LIMIT ${limit}
+    FOR UPDATE OF r SKIP LOCKED`;
+}
+
+export interface RepointResult {
+  /** Unfinished (or restored) instances now on the new version, plus vanished tasks marked removed. */
+  updated: number;
+  /** Instances created for tasks the new version added. */
+  inserted: number;
+}
+
+/**
+ * Moves a run to a new DAG version: ONE bulk UPDATE re-points every unfinished task instance
+ * (state null included) whose task still exists, restores `removed` ones whose task came back
+ * (state null, as Airflow does), and marks those whose task vanished `removed`; one INSERT ... ON
+ * CONFLICT DO NOTHING adds instances for new tasks; the run records its new version.
+ */
+export async function repointRunToVersion(
+  tx: Tx,
+  input: { runPk: number; dagId: string; runId: string; versionId: string; tasks: readonly TaskSpec[] },
+): Promise<RepointResult> {
+  const taskIds = input.tasks.map((task) => task.taskId);
+  const updated = await tx.$executeRaw`
+    UPDATE task_instance SET
+      dag_version_id = CASE WHEN task_id = ANY(${taskIds}::text[]) THEN ${input.versionId}::uuid ELSE dag_version_id END,
+      state = CASE WHEN task_id = ANY(${taskIds}::text[]) THEN NULLIF(state, 'removed') ELSE 'removed' END,
+      updated_at = now()
+    WHERE dag_id = ${input.dagId} AND run_id = ${input.runId}
+      AND (state IS NULL OR state IN ('scheduled', 'queued', 'running', 'up_for_retry')
+           OR (state = 'removed' AND task_id = ANY(${taskIds}::text[])))`;
+  const operators = input.tasks.map((task) => task.operator);
+  const retries = input.tasks.map((task) => task.retries);
+  const inserted = await tx.$executeRaw`
+    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
+    SELECT ${input.dagId}, ${input.runId}, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
+    FROM unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
+    ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
+  await tx.$executeRaw`
+    UPDATE dag_run SET current_dag_version_id = ${input.versionId}::uuid, updated_at = now() WHERE id = ${input.runPk}`;
+  return { updated, inserted };
+}
+
+/** `up_for_retry` instances whose delay has passed become `scheduled` again. */
+export async function scheduleDueRetries(tx: Tx, input: { dagId: string; runId: string }): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE task_instance SET state = 'scheduled', scheduled_dttm = now(), updated_at = now()
+    WHERE dag_id = ${input.dagId} AND run_id = ${input.runId}
+      AND state = 'up_for_retry' AND (next_retry_at IS NULL OR next_retry_at <= now())`;
+}
+
+export interface TaskDecision {
+  taskId: string;
+  state: 'scheduled' | 'success' | 'skipped' | 'upstream_failed';
+}
+
+/**
+ * One pass of the trigger rules over the run's instances in state null, evaluated in SQL against
+ * the version's edges (Airflow's TriggerRuleDep with flag_upstream_failed):
+ *
+ * | rule        | ready when                       | otherwise, once decidable                      |
+ * |-------------|----------------------------------|------------------------------------------------|
+ * | all_success | every upstream succeeded         | upstream_failed if any failed, skipped if any skipped |
+ * | all_done    | every upstream finished          | -                                              |
+ * | one_success | any upstream succeeded           | all done: skipped if all skipped, else upstream_failed |
+ * | one_failed  | any upstream failed              | all done without failure: skipped              |
+ * | none_failed | every upstream done, none failed | upstream_failed if any failed                  |
+ *
+ * "failed" includes upstream_failed. A ready `empty` task succeeds on the spot; a ready task of
+ * another operator becomes `scheduled` for the executor. Returns what changed; call again while
+ * it returns something, because each change may decide the next level.
+ */
+export async function decideTaskInstances(
+  tx: Tx,
+  input: { dagId: string; runId: string; graph: GraphArrays },
+): Promise<TaskDecision[]> {
+  const { graph } = input;
+  return tx.$queryRaw<TaskDecision[]>`
+    WITH tasks AS (
+      SELECT * FROM unnest(${graph.taskIds}::text[], ${graph.triggerRules}::text[], ${graph.isEmpty}::boolean[])
+        AS t(task_id, rule, is_empty)
+    ), edges AS (
+      SELECT * FROM unnest(${graph.edgeTaskIds}::text[], ${graph.edgeUpstreamIds}::text[]) AS e(task_id, upstream_id)
+    ), instances AS (
+      SELECT id, task_id, state FROM task_instance
+      WHERE dag_id = ${input.dagId} AND run_id = ${input.runId} AND map_index = -1
+    ), counts AS (
+      SELECT e.task_id,
+             count(*) AS upstream,
+             count(*) FILTER (WHERE u.state = 'success') AS succeeded,
+             count(*) FILTER (WHERE u.state = 'skipped') AS skipped,
+             count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed')) AS failed,
+             count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'removed')) AS done
+      FROM edges e LEFT JOIN instances u ON u.task_id = e.upstream_id
+      GROUP BY e.task_id
+    ), decisions AS (
+      SELECT i.id, t.is_empty,
+        CASE
+          WHEN c.task_id IS NULL THEN 'ready'
+          WHEN t.rule = 'all_success' THEN CASE
+            WHEN c.failed > 0 THEN 'upstream_failed' WHEN c.skipped > 0 THEN 'skipped'
+            WHEN c.succeeded = c.upstream THEN 'ready' END
+          WHEN t.rule = 'all_done' THEN CASE WHEN c.done = c.upstream THEN 'ready' END
+          WHEN t.rule = 'one_success' THEN CASE
+            WHEN c.succeeded > 0 THEN 'ready'
+            WHEN c.done = c.upstream AND c.skipped = c.upstream THEN 'skipped'
+            WHEN c.done = c.upstream THEN 'upstream_failed' END
+          WHEN t.rule = 'one_failed' THEN CASE
+            WHEN c.failed > 0 THEN 'ready' WHEN c.done = c.upstream THEN 'skipped' END
+          WHEN t.rule = 'none_failed' THEN CASE
+            WHEN c.failed > 0 THEN 'upstream_failed' WHEN c.done = c.upstream THEN 'ready' END
+        END AS decision
+      FROM instances i
+      JOIN tasks t ON t.task_id = i.task_id
+      LEFT JOIN counts c ON c.task_id = i.task_id
+      WHERE i.state IS NULL
+    )
+    UPDATE task_instance ti SET
+      state = CASE WHEN d.decision <> 'ready' THEN d.decision WHEN d.is_empty THEN 'success' ELSE 'scheduled' END,
+      scheduled_dttm = CASE WHEN d.decision = 'ready' THEN now() ELSE ti.scheduled_dttm END,
+      try_number = CASE WHEN d.decision = 'ready' AND d.is_empty THEN ti.try_number + 1 ELSE ti.try_number END,
+      start_date = CASE WHEN d.decision <> 'ready' OR d.is_empty THEN now() ELSE ti.start_date END,
+      end_date = CASE WHEN d.decision <> 'ready' OR d.is_empty THEN now() ELSE NULL END,
+      duration = CASE WHEN d.decision <> 'ready' OR d.is_empty THEN 0 ELSE ti.duration END,
+      updated_at = now()
+    FROM decisions d
+    WHERE ti.id = d.id AND d.decision IS NOT NULL AND ti.state IS NULL
+    RETURNING ti.task_id AS "taskId", ti.state`;
+}
+
+/**
+ * Ends the run when none of its instances is unfinished: `failed` if a leaf failed (or its
+ * upstream did), else `success` (Airflow's rule). Only a run still `running` is touched, so a run
+ * an operator marked success or failed is never resurrected. Returns the new state, or null.
+ */
+export async function finishRunIfDone(
+  tx: Tx,
+  input: { runPk: number; dagId: string; runId: string; leafTaskIds: readonly string[] },
+): Promise<'success' | 'failed' | null> {
+  const leaves = [...input.leafTaskIds];
+  const rows = await tx.$queryRaw<{ state: 'success' | 'failed' }[]>`
+    WITH summary AS (
+      SELECT count(*) FILTER (WHERE state IS NULL OR state IN ('scheduled', 'queued', 'running', 'up_for_retry')) AS unfinished,
+             count(*) FILTER (WHERE task_id = ANY(${leaves}::text[]) AND state IN ('failed', 'upstream_failed')) AS failed_leaves
+      FROM task_instance WHERE dag_id = ${input.dagId} AND run_id = ${input.runId}
+    )
+    UPDATE dag_run r SET state = CASE WHEN s.failed_leaves > 0 THEN 'failed' ELSE 'success' END,
+                         end_date = now(), updated_at = now()
+    FROM summary s
+    WHERE r.id = ${input.runPk} AND r.state = 'running' AND s.unfinished = 0
+    RETURNING r.state`;
+  return rows[0]?.state ?? null;
+}
+
+/** Puts the examined runs at the back of the round-robin. */
+export async function markRunsExamined(tx: Tx, runPks: readonly number[]): Promise<void> {
+  if (runPks.length === 0) return;
+  await tx.$executeRaw`
+    UPDATE dag_run SET last_scheduling_decision = now() WHERE id = ANY(${[...runPks]}::int[])`;
+}

@@ -1,0 +1,5 @@
+export * from './types.ts';
+export * from './jobs.ts';
+export * from './runs.ts';
+export * from './examine.ts';
+export * from './task-instances.ts';

@@ -1,0 +1,176 @@
+/**
+ * DAG runs: created when their schedule comes due, started (queued -> running) under
+ * `max_active_runs`, with their task instances created in the same transaction.
+ */
+import type { Prisma, PrismaClient } from '../../client.ts';
+import type { TaskSpec } from './types.ts';
+
+/** A DAG row whose next scheduled run is due. */
+export interface DueDag {
+  dagId: string;
+  schedule: string;
+  startDate: Date | null;
+  catchup: boolean;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  createAfter: Date;
+}
+
+/** Where the DAG's next run lies after this one; null when the schedule has no further run. */
+export interface NextDagrun {
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  createAfter: Date;
+}
+
+export interface CreatedRun {
+  dagId: string;
+  runId: string;
+  logicalDate: Date;
+}
+
+/** `scheduled__2026-01-01T00:00:00+00:00`: Airflow's run id for scheduled runs. */
+export function scheduledRunId(logicalDate: Date): string {
+  return `scheduled__${logicalDate.toISOString().replace(/\.\d{3}Z$/, '+00:00')}`;
+}
+
+/**
+ * Creates one run per due DAG (`next_dagrun_create_after <= now`, not paused, not stale) and
+ * advances the DAG's `next_dagrun_*` with what `nextAfter` says. DAG rows are locked with SKIP
+ * LOCKED, so two schedulers never create the same run; the run's unique key is the backstop.
+ */
+export async function createDueScheduledRuns(
+  prisma: PrismaClient,
+  input: { now: Date; limit: number; nextAfter: (dag: DueDag) => NextDagrun | null },
+): Promise<CreatedRun[]> {
+  return prisma.$transaction(async (tx) => {
+    const due = await tx.$queryRaw<DueDag[]>`
+      SELECT dag_id AS "dagId", timetable_summary AS schedule, start_date AS "startDate", catchup,
+             next_dagrun_logical_date AS "logicalDate",
+             next_dagrun_data_interval_start AS "dataIntervalStart",
+             next_dagrun_data_interval_end AS "dataIntervalEnd",
+             next_dagrun_create_after AS "createAfter"
+      FROM dag
+      WHERE NOT is_stale AND NOT is_paused AND timetable_summary IS NOT NULL
+        AND next_dagrun_create_after <= ${input.now}
+        AND next_dagrun_logical_date IS NOT NULL
+      ORDER BY next_dagrun_create_after
+      LIMIT ${input.limit}
+      FOR UPDATE SKIP LOCKED`;
+    const created: CreatedRun[] = [];
+    for (const dag of due) {
+      const runId = scheduledRunId(dag.logicalDate);
+      const inserted = await tx.$executeRaw`
+        INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
+                             data_interval_end, queued_at, triggered_by, created_dag_version_id, conf, updated_at)
+        SELECT ${dag.dagId}, ${runId}, 'queued', 'scheduled', ${dag.logicalDate}, ${dag.createAfter},
+               ${dag.dataIntervalStart}, ${dag.dataIntervalEnd}, now(), 'scheduler',
+               (SELECT id FROM dag_version WHERE dag_id = ${dag.dagId} ORDER BY version_number DESC LIMIT 1),
+               '{}'::jsonb, now()
+        ON CONFLICT (dag_id, run_id) DO NOTHING`;
+      if (inserted > 0) created.push({ dagId: dag.dagId, runId, logicalDate: dag.logicalDate });
+      const next = input.nextAfter(dag);
+      await tx.$executeRaw`
+        UPDATE dag SET next_dagrun_logical_date = ${next?.logicalDate ?? null},
+                       next_dagrun_data_interval_start = ${next?.dataIntervalStart ?? null},
+                       next_dagrun_data_interval_end = ${next?.dataIntervalEnd ?? null},
+                       next_dagrun_create_after = ${next?.createAfter ?? null}
+        WHERE dag_id = ${dag.dagId}`;
+    }
+    return created;
+  });
+}
+
+/** Queued runs waiting to start, grouped by DAG, with the version each will start on. */
+export interface QueuedRunVersions {
+  dagId: string;
+  versionIds: string[];
+}
+
+/** Which DAG versions the queued runs need: the app loads them (through the DAG cache) first. */
+export async function queuedRunVersions(prisma: PrismaClient, limit: number): Promise<QueuedRunVersions[]> {
+  const rows = await prisma.$queryRaw<{ dagId: string; versionIds: (string | null)[] }[]>`
+    SELECT r.dag_id AS "dagId",
+           array_agg(DISTINCT COALESCE(r.current_dag_version_id, r.created_dag_version_id, latest.id)::text) AS "versionIds"
+    FROM dag_run r
+    JOIN dag d ON d.dag_id = r.dag_id
+    LEFT JOIN LATERAL (SELECT id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY version_number DESC LIMIT 1) latest ON true
+    WHERE r.state = 'queued' AND NOT d.is_paused
+    GROUP BY r.dag_id
+    ORDER BY min(r.run_after)
+    LIMIT ${limit}`;
+  return rows.map((row) => ({ dagId: row.dagId, versionIds: row.versionIds.filter((id): id is string => id !== null) }));
+}
+
+export interface StartedRun {
+  id: number;
+  dagId: string;
+  runId: string;
+  versionId: string;
+}
+
+/**
+ * Moves queued runs of one DAG to running, oldest first, while fewer than `max_active_runs` run,
+ * and creates their task instances (one per task, `map_index` -1, state null, `max_tries` =
+ * retries) with ON CONFLICT DO NOTHING, so a cleared run keeps its instances and tries.
+ * The DAG row is locked (SKIP LOCKED): schedulers starting runs of one DAG take turns, so the
+ * limit holds across schedulers. Runs whose version has no tasks in `tasksByVersion` wait.
+ */
+export async function startQueuedRuns(
+  prisma: PrismaClient,
+  input: { dagId: string; tasksByVersion: ReadonlyMap<string, readonly TaskSpec[]> },
+): Promise<StartedRun[]> {
+  return prisma.$transaction(async (tx) => {
+    const dags = await tx.$queryRaw<{ maxActiveRuns: number; running: number }[]>`
+      SELECT d.max_active_runs AS "maxActiveRuns",
+             (SELECT count(*)::int FROM dag_run r WHERE r.dag_id = d.dag_id AND r.state = 'running') AS running
+      FROM dag d WHERE d.dag_id = ${input.dagId} AND NOT d.is_paused
+      FOR UPDATE SKIP LOCKED`;
+    const dag = dags[0];
+    if (!dag) return [];
+    const slots = dag.maxActiveRuns - dag.running;
+    if (slots <= 0) return [];
+    const candidates = await tx.$queryRaw<{ id: number; runId: string; versionId: string | null }[]>`
+      SELECT r.id, r.run_id AS "runId",
+             COALESCE(r.current_dag_version_id, r.created_dag_version_id,
+                      (SELECT id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY version_number DESC LIMIT 1))::text AS "versionId"
+      FROM dag_run r
+      WHERE r.dag_id = ${input.dagId} AND r.state = 'queued'
+      ORDER BY r.run_after, r.id
+      LIMIT ${slots}
+      FOR UPDATE SKIP LOCKED`;
+    const started: StartedRun[] = [];
+    for (const run of candidates) {
+      const tasks = run.versionId === null ? undefined : input.tasksByVersion.get(run.versionId);
+      if (run.versionId === null || tasks === undefined) continue;
+      await tx.$executeRaw`
+        UPDATE dag_run SET state = 'running', start_date = now(), end_date = NULL,
+                           current_dag_version_id = ${run.versionId}::uuid,
+                           created_dag_version_id = COALESCE(created_dag_version_id, ${run.versionId}::uuid),
+                           last_scheduling_decision = NULL, updated_at = now()
+        WHERE id = ${run.id}`;
+      await insertTaskInstances(tx, { dagId: input.dagId, runId: run.runId, versionId: run.versionId, tasks });
+      started.push({ id: run.id, dagId: input.dagId, runId: run.runId, versionId: run.versionId });
+    }
+    return started;
+  });
+}
+
+/** One instance per task, idempotent: existing instances (a cleared run's) are left as they are. */
+export async function insertTaskInstances(
+  db: Prisma.TransactionClient | PrismaClient,
+  input: { dagId: string; runId: string; versionId: string; tasks: readonly TaskSpec[] },
+): Promise<number> {
+  if (input.tasks.length === 0) return 0;
+  const taskIds = input.tasks.map((task) => task.taskId);
+  const operators = input.tasks.map((task) => task.operator);
+  const retries = input.tasks.map((task) => task.retries);
+  return db.$executeRaw`
+    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
+    SELECT ${input.dagId}, ${input.runId}, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
+    FROM unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
+    ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
+}
+

@@ -1,0 +1,162 @@
+/**
+ * Task instances from the executor's side. Every transition is conditional on the state (and the
+ * job and try) it expects, so a scheduler never overwrites what another one, the API or a
+ * heartbeat timeout decided meanwhile.
+ */
+import type { Db } from './types.ts';
+
+export interface ClaimedTaskInstance {
+  id: string;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  maxTries: number;
+  versionId: string | null;
+}
+
+/**
+ * Atomically takes up to `limit` scheduled instances of running runs for this job: they become
+ * `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and the
+ * `state = 'scheduled'` filter is re-checked under the row lock, so no instance is claimed twice.
+ */
+export async function claimScheduledTaskInstances(
+  db: Db,
+  input: { jobId: number; limit: number; hostname: string },
+): Promise<ClaimedTaskInstance[]> {
+  if (input.limit <= 0) return [];
+  return db.$queryRaw<ClaimedTaskInstance[]>`
+    UPDATE task_instance ti SET
+      state = 'queued', try_number = ti.try_number + 1, queued_by_job_id = ${input.jobId},
+      queued_dttm = now(), hostname = ${input.hostname}, pid = NULL, last_heartbeat_at = now(),
+      start_date = NULL, end_date = NULL, duration = NULL, next_retry_at = NULL, updated_at = now()
+    WHERE ti.id IN (
+      SELECT t.id FROM task_instance t
+      JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id AND r.state = 'running'
+      WHERE t.state = 'scheduled'
+      ORDER BY t.scheduled_dttm NULLS LAST, t.id
+      LIMIT ${input.limit}
+      FOR UPDATE OF t SKIP LOCKED)
+    AND ti.state = 'scheduled'
+    RETURNING ti.id::text AS id, ti.dag_id AS "dagId", ti.run_id AS "runId", ti.task_id AS "taskId",
+              ti.map_index AS "mapIndex", ti.try_number AS "tryNumber", ti.max_tries AS "maxTries",
+              ti.dag_version_id::text AS "versionId"`;
+}
+
+/** queued -> running once the process exists; false if the instance is no longer ours. */
+export async function markTaskInstanceRunning(db: Db, input: { id: string; jobId: number; pid: number | null }): Promise<boolean> {
+  const count = await db.$executeRaw`
+    UPDATE task_instance SET state = 'running', pid = ${input.pid}, start_date = now(), last_heartbeat_at = now(), updated_at = now()
+    WHERE id = ${input.id}::uuid AND state = 'queued' AND queued_by_job_id = ${input.jobId}`;
+  return count > 0;
+}
+
+export type TryOutcome = 'success' | 'failed';
+
+/**
+ * Records how a try ended. A failed try with tries left becomes `up_for_retry` (next_retry_at =
+ * now + retry delay), else `failed`. Returns the state written, or null when the instance had
+ * meanwhile been taken from us (heartbeat timeout, API, DAG change): then nothing is written.
+ */
+export async function finishTaskInstanceTry(
+  db: Db,
+  input: { id: string; jobId: number; tryNumber: number; outcome: TryOutcome; retryDelaySeconds: number },
+): Promise<string | null> {
+  const rows = await db.$queryRaw<{ state: string }[]>`
+    UPDATE task_instance SET
+      state = CASE WHEN ${input.outcome} = 'success' THEN 'success'
+                   WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
+      next_retry_at = CASE WHEN ${input.outcome} <> 'success' AND try_number <= max_tries
+                           THEN now() + (${input.retryDelaySeconds}::float8 * interval '1 second') END,
+      end_date = now(),
+      start_date = COALESCE(start_date, now()),
+      duration = EXTRACT(EPOCH FROM (now() - COALESCE(start_date, now()))),
+      updated_at = now()
+    WHERE id = ${input.id}::uuid AND state IN ('queued', 'running')
+      AND queued_by_job_id = ${input.jobId} AND try_number = ${input.tryNumber}
+    RETURNING state`;
+  return rows[0]?.state ?? null;
+}
+
+/**
+ * Heartbeats this job's live instances; returns the ids that are still ours and unfinished. An id
+ * missing from the answer was taken away (marked failed by an operator, timed out, removed), and
+ * its process should be stopped.
+ */
+export async function heartbeatTaskInstances(db: Db, input: { jobId: number; ids: readonly string[] }): Promise<Set<string>> {
+  if (input.ids.length === 0) return new Set();
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    UPDATE task_instance SET last_heartbeat_at = now()
+    WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running') AND queued_by_job_id = ${input.jobId}
+    RETURNING id::text AS id`;
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * Gives instances back without counting the try against them (a scheduler shutting down): they
+ * become `scheduled` for any scheduler to claim, with one more try allowed.
+ */
+export async function handBackTaskInstances(db: Db, input: { jobId: number; ids: readonly string[] }): Promise<number> {
+  if (input.ids.length === 0) return 0;
+  return db.$executeRaw`
+    UPDATE task_instance SET state = 'scheduled', max_tries = max_tries + 1, queued_by_job_id = NULL, pid = NULL,
+                             hostname = NULL, scheduled_dttm = now(), end_date = now(), updated_at = now()
+    WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running') AND queued_by_job_id = ${input.jobId}`;
+}
+
+export interface TimedOutTaskInstance {
+  id: string;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  versionId: string | null;
+  tryNumber: number;
+}
+
+/**
+ * Queued or running instances nobody looks after: heartbeat older than `timeoutSeconds`, or
+ * queued by a job that is no longer running.
+ */
+export async function findTimedOutTaskInstances(
+  db: Db,
+  input: { timeoutSeconds: number; limit: number },
+): Promise<TimedOutTaskInstance[]> {
+  return db.$queryRaw<TimedOutTaskInstance[]>`
+    SELECT ti.id::text AS id, ti.dag_id AS "dagId", ti.run_id AS "runId", ti.task_id AS "taskId",
+           ti.dag_version_id::text AS "versionId", ti.try_number AS "tryNumber"
+    FROM task_instance ti
+    LEFT JOIN job j ON j.id = ti.queued_by_job_id
+    WHERE ti.state IN ('queued', 'running')
+      AND (ti.last_heartbeat_at IS NULL
+           OR ti.last_heartbeat_at < now() - (${input.timeoutSeconds}::float8 * interval '1 second')
+           OR j.id IS NULL OR j.state <> 'running')
+    ORDER BY ti.last_heartbeat_at NULLS FIRST
+    LIMIT ${input.limit}`;
+}
+
+/**
+ * Fails or retries timed-out instances (retry if tries are left, after the task's retry delay).
+ * The staleness test is repeated in the UPDATE, so an instance that heartbeated meanwhile, or
+ * that another scheduler handled first, is left alone. Returns the instances changed.
+ */
+export async function failOrRetryTimedOut(
+  db: Db,
+  input: { timeoutSeconds: number; items: readonly { id: string; tryNumber: number; retryDelaySeconds: number }[] },
+): Promise<{ id: string; state: 'failed' | 'up_for_retry' }[]> {
+  if (input.items.length === 0) return [];
+  const ids = input.items.map((item) => item.id);
+  const tries = input.items.map((item) => item.tryNumber);
+  const delays = input.items.map((item) => item.retryDelaySeconds);
+  return db.$queryRaw<{ id: string; state: 'failed' | 'up_for_retry' }[]>`
+    UPDATE task_instance ti SET
+      state = CASE WHEN ti.try_number <= ti.max_tries THEN 'up_for_retry' ELSE 'failed' END,
+      next_retry_at = CASE WHEN ti.try_number <= ti.max_tries THEN now() + (x.delay * interval '1 second') END,
+      end_date = now(), duration = EXTRACT(EPOCH FROM (now() - COALESCE(ti.start_date, now()))), updated_at = now()
+    FROM unnest(${ids}::uuid[], ${tries}::int[], ${delays}::float8[]) AS x(id, try_number, delay)
+    WHERE ti.id = x.id AND ti.try_number = x.try_number AND ti.state IN ('queued', 'running')
+      AND (ti.last_heartbeat_at IS NULL
+           OR ti.last_heartbeat_at < now() - (${input.timeoutSeconds}::float8 * interval '1 second')
+           OR NOT EXISTS (SELECT 1 FROM job j WHERE j.id = ti.queued_by_job_id AND j.state = 'running'))
+    RETURNING ti.id::text AS id, ti.state`;
+}
