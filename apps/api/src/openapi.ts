@@ -12,7 +12,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
     description: 'One of the tokens in API_AUTH_TOKENS (or the generated development token in DATA_DIR/api-token).',
   });
   for (const route of routes) documentRoute(registry, route);
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'dagbag REST API',
@@ -23,4 +23,18 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
     },
     servers: [{ url: '/' }],
   });
+  markPathParametersRequired(document);
+  return document;
+}
+
+/**
+ * Path parameters are always required (OpenAPI says so). zod-to-openapi infers "required" from the
+ * schema's input type, and a coercing schema (`z.coerce.number()`) accepts undefined as input.
+ */
+function markPathParametersRequired(document: OpenApiDocument): void {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations as Record<string, { parameters?: { in?: string; required?: boolean }[] }>)) {
+      for (const parameter of operation.parameters ?? []) if (parameter.in === 'path') parameter.required = true;
+    }
+  }
 }

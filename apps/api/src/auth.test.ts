@@ -1,0 +1,89 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier, loadOrCreateDevelopmentToken } from './auth.ts';
+import { startTestApi, TEST_TOKEN, type TestApi } from './testing/harness.ts';
+
+let api: TestApi;
+
+beforeAll(async () => {
+  api = await startTestApi();
+});
+
+afterAll(() => api.close());
+
+/** A concrete URL for a documented path: `{dag_id}` -> `example`, `{try_number}` -> `1`. */
+function concretePath(path: string): string {
+  return path.replace(/\{([a-z_]+)\}/g, (_, name: string) => (name.endsWith('number') ? '1' : 'example'));
+}
+
+describe('bearer-token authentication', () => {
+  it('answers 401 with a Bearer challenge on every route but health when no token is sent', async () => {
+    const protectedRoutes = api.app.routes.filter((route) => route.path !== '/api/v2/monitor/health');
+    expect(protectedRoutes.length).toBeGreaterThan(15);
+    for (const route of protectedRoutes) {
+      const response = await api.request(concretePath(route.path), { method: route.method.toUpperCase(), token: null, json: route.body ? {} : undefined });
+      expect(response.status, `${route.method} ${route.path}`).toBe(401);
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await response.json()).toEqual({ detail: 'Not authenticated' });
+    }
+  });
+
+  it('answers 401 on every route but health when the token is wrong', async () => {
+    for (const route of api.app.routes.filter((r) => r.path !== '/api/v2/monitor/health')) {
+      const response = await api.request(concretePath(route.path), { method: route.method.toUpperCase(), token: `${TEST_TOKEN}x` });
+      expect(response.status, `${route.method} ${route.path}`).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    }
+  });
+
+  it('answers 401 for an unknown path too, so that paths cannot be probed without a token', async () => {
+    expect((await api.request('/api/v2/nothing-here', { token: null })).status).toBe(401);
+  });
+
+  it('refuses a token sent with another scheme', async () => {
+    const response = await api.request('/api/v2/version', { token: null, headers: { authorization: `Basic ${TEST_TOKEN}` } });
+    expect(response.status).toBe(401);
+  });
+
+  it('serves health without any token', async () => {
+    expect((await api.request('/api/v2/monitor/health', { token: null })).status).toBe(200);
+  });
+
+  it('accepts the configured token', async () => {
+    expect((await api.request('/api/v2/version')).status).toBe(200);
+  });
+});
+
+describe('the token verifier', () => {
+  it('accepts any of several configured tokens and nothing else', () => {
+    const verify = createTokenVerifier(['first-token', 'second-token']);
+    expect(verify('first-token')).toBe(true);
+    expect(verify('second-token')).toBe(true);
+    expect(verify('first-toke')).toBe(false);
+    expect(verify('')).toBe(false);
+  });
+
+  it('refuses to run with no token at all', () => {
+    expect(() => createTokenVerifier([])).toThrow(/at least one/);
+  });
+});
+
+describe('the development token', () => {
+  it('is generated into DATA_DIR/api-token readable by the owner only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dagbag-token-'));
+    const { token, path, created } = loadOrCreateDevelopmentToken(dir);
+    expect(created).toBe(true);
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(path, 'utf8').trim()).toBe(token);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('is reused on the next start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dagbag-token-'));
+    const first = loadOrCreateDevelopmentToken(dir);
+    const second = loadOrCreateDevelopmentToken(dir);
+    expect(second).toEqual({ ...first, created: false });
+  });
+});
