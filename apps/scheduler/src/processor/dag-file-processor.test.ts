@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DagProcessorLock } from '@dagbag/db';
+import { silentLogger } from '@dagbag/logger';
+import { createHarness, type Harness } from '../testing/harness.ts';
+import { DagFileProcessor } from './dag-file-processor.ts';
+
+let h: Harness;
+let processor: DagFileProcessor;
+
+const simple = (command = 'echo hi') => ({
+  dag_id: 'simple',
+  description: 'a simple DAG',
+  schedule: '@hourly',
+  start_date: '2026-01-01T00:00:00Z',
+  tags: ['example'],
+  tasks: [{ task_id: 'only', operator: 'bash' as const, bash_command: command }],
+});
+
+beforeAll(async () => {
+  h = await createHarness();
+});
+
+beforeEach(async () => {
+  await processor?.close();
+  await h.db.prisma.$executeRawUnsafe('TRUNCATE dag, import_error CASCADE');
+  const { readdir, rm } = await import('node:fs/promises');
+  for (const file of await readdir(h.dagsFolder)) await rm(`${h.dagsFolder}/${file}`);
+  processor = new DagFileProcessor({
+    prisma: h.db.prisma,
+    lock: new DagProcessorLock(h.db.url),
+    dagsFolder: h.dagsFolder,
+    logger: silentLogger,
+    now: () => new Date('2026-03-01T10:30:00Z'),
+  });
+});
+
+afterAll(async () => {
+  await processor.close();
+  await h.close();
+});
+
+async function versions(dagId: string) {
+  return h.db.prisma.dagVersion.findMany({ where: { dagId }, orderBy: { versionNumber: 'asc' }, include: { serializedDag: true } });
+}
+
+describe('the DAG file processor', () => {
+  it('stores a new DAG as version 1 with its dag row', async () => {
+    await h.writeDag(simple());
+    const summary = await processor.processOnce();
+    expect(summary.created).toEqual(['simple']);
+    const dag = await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } });
+    expect(dag).toMatchObject({
+      isStale: false, description: 'a simple DAG', timetableSummary: '@hourly', tags: ['example'], relativeFileloc: 'simple.json',
+      // catchup off: the latest complete hour is the first run, created right away
+      nextDagrunLogicalDate: new Date('2026-03-01T09:00:00Z'), nextDagrunCreateAfter: new Date('2026-03-01T10:00:00Z'),
+    });
+    expect((await versions('simple')).map((v) => v.versionNumber)).toEqual([1]);
+  });
+
+  it('updates the latest version in place while no task instance uses it', async () => {
+    await h.writeDag(simple());
+    await processor.processOnce();
+    await h.writeDag(simple('echo changed'));
+    const summary = await processor.processOnce();
+    expect(summary.updatedInPlace).toEqual(['simple']);
+    const stored = await versions('simple');
+    expect(stored.map((v) => v.versionNumber)).toEqual([1]);
+    expect(JSON.stringify(stored[0]!.serializedDag!.data)).toContain('echo changed');
+  });
+
+  it('creates a new version when the latest one is used by a task instance', async () => {
+    await h.writeDag(simple());
+    await processor.processOnce();
+    const [v1] = await versions('simple');
+    await h.db.prisma.dagRun.create({ data: { dagId: 'simple', runId: 'r', state: 'running', runType: 'manual', createdDagVersionId: v1!.id } });
+    await h.db.prisma.taskInstance.create({ data: { dagId: 'simple', runId: 'r', taskId: 'only', dagVersionId: v1!.id } });
+    await h.writeDag(simple('echo changed'));
+    const summary = await processor.processOnce();
+    expect(summary.newVersions).toEqual(['simple']);
+    expect((await versions('simple')).map((v) => v.versionNumber)).toEqual([1, 2]);
+  });
+
+  it('writes nothing for an unchanged file, even from a processor that never saw it', async () => {
+    await h.writeDag(simple());
+    await processor.processOnce();
+    // xmin changes with every write of a row: the rows' versions before and after must be equal.
+    const rowVersions = () => h.db.prisma.$queryRaw<{ xmin: string }[]>`
+      SELECT xmin::text FROM dag UNION ALL SELECT xmin::text FROM dag_version UNION ALL SELECT xmin::text FROM serialized_dag`;
+    const before = await rowVersions();
+    const fresh = new DagFileProcessor({ prisma: h.db.prisma, lock: { tryAcquire: async () => true, release: async () => {} }, dagsFolder: h.dagsFolder, logger: silentLogger });
+    const summary = await fresh.processOnce();
+    expect(summary.unchanged).toEqual(['simple']);
+    expect(await rowVersions()).toEqual(before);
+  });
+
+  it('marks a DAG stale when its file is removed', async () => {
+    await h.writeDag(simple());
+    await processor.processOnce();
+    await h.removeFile('simple.json');
+    const summary = await processor.processOnce();
+    expect(summary.stale).toEqual(['simple']);
+    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).isStale).toBe(true);
+  });
+
+  it('records an import error with the file, the reason and the position', async () => {
+    await h.writeRaw('broken.json', '{\n  "dag_id": "broken",\n  "tasks": [\n    { "task_id": "a", "operator": "bash", "bash_command": "true", "upstream": ["nope"] }\n  ]\n}\n');
+    const summary = await processor.processOnce();
+    expect(summary.importErrors).toEqual(['broken.json']);
+    const error = await h.db.prisma.importError.findUniqueOrThrow({ where: { filename: 'broken.json' } });
+    expect(error.stackTrace).toMatch(/^broken\.json:4:\d+: .*unknown upstream "nope"/);
+  });
+
+  it('reports invalid JSON with its line and column', async () => {
+    await h.writeRaw('syntax.json', '{\n  "dag_id": "x",\n  "tasks": [,]\n}\n');
+    await processor.processOnce();
+    const error = await h.db.prisma.importError.findUniqueOrThrow({ where: { filename: 'syntax.json' } });
+    expect(error.stackTrace).toMatch(/^syntax\.json:3:\d+: invalid JSON/);
+  });
+
+  it('keeps storing good files when another file is bad', async () => {
+    await h.writeRaw('a-broken.json', 'not json');
+    await h.writeDag(simple());
+    const summary = await processor.processOnce();
+    expect(summary).toMatchObject({ created: ['simple'], importErrors: ['a-broken.json'] });
+  });
+
+  it('keeps the existing DAG (not stale, same version) when its file turns bad', async () => {
+    await h.writeDag(simple());
+    await processor.processOnce();
+    await h.writeRaw('simple.json', '{ "dag_id": "simple", ');
+    await processor.processOnce();
+    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).isStale).toBe(false);
+    expect((await versions('simple')).map((v) => v.versionNumber)).toEqual([1]);
+  });
+
+  it('clears the import error once the file is fixed', async () => {
+    await h.writeRaw('simple.json', '{ "dag_id": "simple", ');
+    await processor.processOnce();
+    await h.writeDag(simple());
+    await processor.processOnce();
+    expect(await h.db.prisma.importError.count()).toBe(0);
+  });
+
+  it('refuses a second file defining the same dag_id', async () => {
+    await h.writeDag(simple(), 'a.json');
+    await h.writeDag(simple('echo other'), 'b.json');
+    const summary = await processor.processOnce();
+    expect(summary).toMatchObject({ created: ['simple'], importErrors: ['b.json'] });
+  });
+
+  it('does nothing while another processor holds the lock', async () => {
+    const other = new DagProcessorLock(h.db.url);
+    expect(await other.tryAcquire()).toBe(true);
+    await h.writeDag(simple());
+    const summary = await processor.processOnce();
+    await other.release();
+    expect(summary.processed).toBe(false);
+    expect(await h.db.prisma.dag.count()).toBe(0);
+  });
+});
