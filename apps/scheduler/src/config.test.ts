@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, repoRoot } from '@dagbag/config';
+import { readSchedulerConfig, SCHEDULER_SETTINGS } from './config.ts';
+
+describe('scheduler configuration', () => {
+  it('uses the documented defaults', () => {
+    expect(readSchedulerConfig({})).toMatchObject({
+      dagsFolder: `${repoRoot()}/dags`, dagDirScanSeconds: 5, loopIntervalMs: 1000, maxDagRunsPerLoop: 20,
+      parallelism: 16, heartbeatTimeoutSeconds: 60, metricsPort: 9465,
+    });
+  });
+
+  it('stops at a bad value, naming the variable and the range', () => {
+    expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(ConfigError);
+    expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(/SCHEDULER_PARALLELISM: must be a whole number from 1 to 4096; got "0"/);
+  });
+
+  it('lists every variable it reads in its descriptor list', () => {
+    expect(SCHEDULER_SETTINGS.map((s) => s.variable)).toEqual(expect.arrayContaining([
+      'DAGS_FOLDER', 'DAG_DIR_SCAN_SECONDS', 'SCHEDULER_LOOP_INTERVAL_MS', 'SCHEDULER_MAX_DAGRUNS_PER_LOOP',
+      'SCHEDULER_PARALLELISM', 'TASK_HEARTBEAT_TIMEOUT_SECONDS', 'METRICS_PORT',
+    ]));
+  });
+});
