@@ -88,6 +88,13 @@ describe('error answers', () => {
     expect((await api.request('/api/v2/dags/etl/dagRuns?order_by=password')).status).toBe(422);
   });
 
+  it('422 for a NUL character in a path, query or body value, which PostgreSQL text cannot hold', async () => {
+    expect((await api.request('/api/v2/dags/a%00b')).status).toBe(422);
+    expect((await api.request('/api/v2/dags?dag_id_pattern=%00')).status).toBe(422);
+    const response = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { logical_date: null, conf: { 'k\u0000': 1 } } });
+    expect(response.status).toBe(422);
+  });
+
   it('422 for unknown fields in a body, as Airflow forbids extra fields', async () => {
     expect((await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { logical_date: null, surprise: 1 } })).status).toBe(422);
   });

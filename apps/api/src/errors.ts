@@ -111,6 +111,19 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** SQLSTATE class 22 (data exception) anywhere in the cause chain. */
+function isDataException(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== null && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const candidate = current as { code?: unknown; originalCode?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+    for (const code of [candidate.code, candidate.originalCode]) if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true;
+    current = candidate.cause ?? candidate.meta?.driverAdapterError;
+  }
+  return false;
+}
+
 /** body-parser's errors carry `type` and `status`. */
 interface BodyParserError {
   type: string;
@@ -144,6 +157,10 @@ export function toApiError(error: unknown): ApiError {
     }
   }
   if (error instanceof URIError) return new ApiError('BAD_REQUEST', 'Malformed URL encoding', { cause: error });
+  if (isDataException(error)) {
+    // A value PostgreSQL refused (out of range, bad encoding...): the client's input, never a 500.
+    return new ApiError('BAD_REQUEST', 'A value in the request cannot be stored or compared', { cause: error });
+  }
   if (isDatabaseUnavailable(error)) {
     return new ApiError('SERVICE_UNAVAILABLE', 'The metadata database is unreachable; try again shortly', { cause: error });
   }

@@ -64,6 +64,22 @@ function issuesOf(where: 'path' | 'query' | 'body', error: z.ZodError): Validati
   }));
 }
 
+/** Locations of strings (values or keys) containing U+0000 anywhere in a parsed input. */
+function nulIssues(where: 'path' | 'query' | 'body', value: unknown, loc: (string | number)[] = [where], found: ValidationIssue[] = []): ValidationIssue[] {
+  if (found.length >= 10) return found;
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) found.push({ loc, msg: 'String must not contain the NUL character', type: 'string_nul' });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => nulIssues(where, item, [...loc, index], found));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\u0000')) found.push({ loc: [...loc, key], msg: 'Key must not contain the NUL character', type: 'string_nul' });
+      nulIssues(where, item, [...loc, key], found);
+    }
+  }
+  return found;
+}
+
 export function mountRoute(router: Router, route: RouteDefinition): void {
   router[route.method](expressPath(route.path), async (req, res) => {
     const issues: ValidationIssue[] = [];
@@ -74,6 +90,9 @@ export function mountRoute(router: Router, route: RouteDefinition): void {
       issues.push(...issuesOf(where, result.error));
       return undefined;
     };
+    // PostgreSQL text cannot hold NUL: refuse it up front rather than let the query fail.
+    issues.push(...nulIssues('path', req.params), ...nulIssues('query', req.query), ...nulIssues('body', req.body));
+    if (issues.length > 0) throw ApiError.validation(issues);
     const params = parse('path', route.params, req.params);
     const query = parse('query', route.query, req.query ?? {});
     let body: unknown;

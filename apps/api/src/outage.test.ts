@@ -1,0 +1,84 @@
+import pg from 'pg';
+import { createPrismaClient } from '@dagbag/db';
+import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { airflowSchemaErrors } from './testing/airflow-schemas.ts';
+import { seedDag, smallDag, startTestApi, type TestApi } from './testing/harness.ts';
+
+let db: TestDatabase;
+let api: TestApi;
+
+/** Runs SQL on the server's maintenance database (never on the one being cut off). */
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: db.adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function cutOff(): Promise<void> {
+  await admin(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
+  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db.name}' AND pid <> pg_backend_pid()`);
+}
+
+async function restore(): Promise<void> {
+  await admin(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await seedDag(db.prisma, 'etl', [smallDag('etl')]);
+  // The app's own client, with a short connect timeout so an outage is answered quickly.
+  const prisma = createPrismaClient({ url: db.url, applicationName: 'api-outage-test', settings: { DATABASE_CONNECT_TIMEOUT_MS: 1000 } });
+  api = await startTestApi({ db, prisma });
+});
+
+afterAll(async () => {
+  await restore();
+  await api.close();
+  await api.prisma.$disconnect();
+  await db.drop();
+});
+
+describe('a lost database', () => {
+  it('is answered with 503 and a detail, then the server recovers by itself when the database returns', async () => {
+    expect((await api.request('/api/v2/dags')).status).toBe(200);
+
+    await cutOff();
+    for (const path of ['/api/v2/dags', '/api/v2/dags/etl', '/api/v2/dags/etl/dagVersions/1/structure']) {
+      const response = await api.request(path);
+      const body = await response.json();
+      expect(response.status, `${path}: ${JSON.stringify(body)}`).toBe(503);
+      expect(body).toEqual({ detail: 'The metadata database is unreachable; try again shortly' });
+      expect(airflowSchemaErrors('HTTPExceptionResponse', body)).toEqual([]);
+      expect(response.headers.get('retry-after')).toBe('5');
+    }
+    const health: any = await (await api.request('/api/v2/monitor/health', { token: null })).json();
+    expect(health.metadatabase.status).toBe('unhealthy');
+
+    await restore();
+    const response = await api.request('/api/v2/dags');
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { total_entries: number }).total_entries).toBe(1);
+    const recovered: any = await (await api.request('/api/v2/monitor/health', { token: null })).json();
+    expect(recovered.metadatabase.status).toBe('healthy');
+  });
+
+  it('does not stop the DAG cache from answering what it already holds', async () => {
+    expect((await api.request('/api/v2/dags/etl/dagVersions/1/structure')).status).toBe(200);
+    await cutOff();
+    try {
+      // The version number -> id lookup needs the database, so even a cached version answers 503...
+      expect((await api.request('/api/v2/dags/etl/dagVersions/1/structure')).status).toBe(503);
+      // ...but the cache itself is intact, and the cache figures are still served.
+      expect((await api.request('/api/v2/monitor/dagbag')).status).toBe(200);
+      expect(api.dagBag.stats().entries).toBe(1);
+    } finally {
+      await restore();
+    }
+    expect((await api.request('/api/v2/dags/etl/dagVersions/1/structure')).status).toBe(200);
+  });
+});
