@@ -1,0 +1,139 @@
+/** Access traces (arrays of version numbers) and Belady's offline optimum for the benchmark. */
+
+/** The scheduler's loop: every active version once per round, in the same order each round. */
+export function roundRobin(workingSet: number, rounds: number): Uint32Array {
+  const trace = new Uint32Array(workingSet * rounds);
+  for (let i = 0; i < trace.length; i++) trace[i] = i % workingSet;
+  return trace;
+}
+
+/** Zipf(s) sampler over n items; popularity ranks are shuffled so they do not follow id order. */
+function zipfSampler(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / Math.pow(k, s);
+  for (let k = 0; k < n; k++) cdf[k]! /= sum;
+  const rankToItem = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [rankToItem[i], rankToItem[j]] = [rankToItem[j]!, rankToItem[i]!];
+  }
+  return () => {
+    const u = random();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return rankToItem[lo]!;
+  };
+}
+
+export function zipfTrace(n: number, s: number, length: number, random: () => number): Uint32Array {
+  const next = zipfSampler(n, s, random);
+  const trace = new Uint32Array(length);
+  for (let i = 0; i < length; i++) trace[i] = next();
+  return trace;
+}
+
+/**
+ * API browsing (Zipf) with a periodic crawler: each cycle is `browse` lookups of browsing, then a
+ * crawl of every version in id order interleaved one to one with browsing.
+ */
+export function zipfWithCrawl(n: number, s: number, options: { browse: number; cycles: number }, random: () => number): Uint32Array {
+  const next = zipfSampler(n, s, random);
+  const out: number[] = [];
+  for (let cycle = 0; cycle < options.cycles; cycle++) {
+    for (let i = 0; i < options.browse; i++) out.push(next());
+    for (let v = 0; v < n; v++) {
+      out.push(v);
+      out.push(next());
+    }
+  }
+  return Uint32Array.from(out);
+}
+
+/**
+ * Belady's MIN with bypass: on a miss with a full cache, evict the resident item used furthest in
+ * the future, or do not cache the newcomer if its own next use is further still. Exactly optimal
+ * for unit sizes. Returns the hit ratio over accesses from `measureFrom` on.
+ */
+export function belady(trace: Uint32Array, capacity: number, measureFrom: number): number {
+  const NEVER = Number.MAX_SAFE_INTEGER;
+  const nextUse = new Float64Array(trace.length);
+  const seen = new Map<number, number>();
+  for (let i = trace.length - 1; i >= 0; i--) {
+    nextUse[i] = seen.get(trace[i]!) ?? NEVER;
+    seen.set(trace[i]!, i);
+  }
+  // Max-heap of [next use, item] with lazy deletion: an item's current next use is in `resident`.
+  const resident = new Map<number, number>();
+  const heapKeys: number[] = [];
+  const heapItems: number[] = [];
+  const push = (key: number, item: number) => {
+    let i = heapKeys.length;
+    heapKeys.push(key);
+    heapItems.push(item);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heapKeys[parent]! >= heapKeys[i]!) break;
+      [heapKeys[parent], heapKeys[i]] = [heapKeys[i]!, heapKeys[parent]!];
+      [heapItems[parent], heapItems[i]] = [heapItems[i]!, heapItems[parent]!];
+      i = parent;
+    }
+  };
+  const pop = () => {
+    const last = heapKeys.length - 1;
+    [heapKeys[0], heapKeys[last]] = [heapKeys[last]!, heapKeys[0]!];
+    [heapItems[0], heapItems[last]] = [heapItems[last]!, heapItems[0]!];
+    heapKeys.pop();
+    heapItems.pop();
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let largest = i;
+      if (l < heapKeys.length && heapKeys[l]! > heapKeys[largest]!) largest = l;
+      if (r < heapKeys.length && heapKeys[r]! > heapKeys[largest]!) largest = r;
+      if (largest === i) break;
+      [heapKeys[largest], heapKeys[i]] = [heapKeys[i]!, heapKeys[largest]!];
+      [heapItems[largest], heapItems[i]] = [heapItems[i]!, heapItems[largest]!];
+      i = largest;
+    }
+  };
+  /** The valid top of the heap (stale records dropped). */
+  const top = (): [number, number] | undefined => {
+    while (heapKeys.length > 0) {
+      const key = heapKeys[0]!;
+      const item = heapItems[0]!;
+      if (resident.get(item) === key) return [key, item];
+      pop();
+    }
+    return undefined;
+  };
+  let hits = 0;
+  for (let i = 0; i < trace.length; i++) {
+    const item = trace[i]!;
+    const next = nextUse[i]!;
+    if (resident.has(item)) {
+      if (i >= measureFrom) hits++;
+      resident.set(item, next);
+      push(next, item);
+      continue;
+    }
+    if (resident.size < capacity) {
+      resident.set(item, next);
+      push(next, item);
+      continue;
+    }
+    const furthest = top()!;
+    if (next >= furthest[0]) continue; // bypass: the newcomer is needed last
+    pop();
+    resident.delete(furthest[1]);
+    resident.set(item, next);
+    push(next, item);
+  }
+  return hits / (trace.length - measureFrom);
+}
