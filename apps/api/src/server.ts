@@ -27,6 +27,14 @@ export async function startServer(
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   let closing: Promise<void> | undefined;
+  // While draining, each finished response leaves an idle keep-alive socket behind that would
+  // hold close() until the client's keep-alive ends: tell clients to close, and close idle sockets.
+  server.on('request', (_req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+    res.once('finish', () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   return {
     server,
     port,

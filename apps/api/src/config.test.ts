@@ -1,0 +1,45 @@
+import { ConfigError } from '@dagbag/config';
+import { describe, expect, it } from 'vitest';
+import { API_OWN_SETTINGS, API_SETTING_DESCRIPTORS, readApiConfig } from './config.ts';
+
+describe('API configuration', () => {
+  it('has documented defaults: 127.0.0.1:8080, 1 MiB bodies, no tokens (development token)', () => {
+    expect(readApiConfig({})).toMatchObject({
+      API_HOST: '127.0.0.1',
+      API_PORT: 8080,
+      API_AUTH_TOKENS: [],
+      API_BODY_LIMIT_BYTES: 1_048_576,
+      API_SHUTDOWN_TIMEOUT_MS: 10_000,
+      METRICS_PORT: 9464,
+    });
+  });
+
+  it('reads comma-separated tokens', () => {
+    expect(readApiConfig({ API_AUTH_TOKENS: 'one, two,,three' }).API_AUTH_TOKENS).toEqual(['one', 'two', 'three']);
+  });
+
+  it.each([
+    ['API_PORT', '70000'],
+    ['API_PORT', '-1'],
+    ['API_BODY_LIMIT_BYTES', '12'],
+    ['API_BODY_LIMIT_BYTES', '1.5'],
+    ['API_HOST', 'bad host!'],
+  ])('stops at start on %s=%j, naming the variable and the accepted range', (variable, value) => {
+    try {
+      readApiConfig({ [variable]: value });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems.map((problem) => problem.variable)).toEqual([variable]);
+      expect((error as ConfigError).message).toContain(JSON.stringify(value));
+    }
+  });
+
+  it('describes every variable (default, accepted values, meaning) for the README table', () => {
+    expect(API_SETTING_DESCRIPTORS.map((row) => row.variable)).toEqual(Object.keys(API_OWN_SETTINGS));
+    for (const row of API_SETTING_DESCRIPTORS) {
+      expect(row.description, row.variable).toBeTruthy();
+      expect(row.default, row.variable).toBeTruthy();
+    }
+  });
+});

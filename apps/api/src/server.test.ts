@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
+import { silentLogger } from '@dagbag/logger';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from './server.ts';
+
+describe('graceful close', () => {
+  it('lets an in-flight request finish, then stops listening', async () => {
+    const app = express();
+    app.get('/slow', (_req, res) => void setTimeout(() => res.json({ done: true }), 300));
+    const running = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger });
+    const inFlight = fetch(`${running.url}/slow`).then(async (response) => ({ status: response.status, body: await response.json() }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = running.close(5000);
+    expect(await inFlight).toEqual({ status: 200, body: { done: true } });
+    await closed;
+    await expect(fetch(`${running.url}/slow`)).rejects.toThrow();
+  });
+
+  it('cuts requests that outlive the shutdown timeout', async () => {
+    const app = express();
+    app.get('/stuck', () => undefined);
+    const running = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger });
+    const stuck = fetch(`${running.url}/stuck`).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await running.close(200);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await stuck).toBeInstanceOf(Error);
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the API process (src/main.ts)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('starts with a generated development token, serves with it, and exits 0 on SIGTERM', async () => {
+    const dataDirectory = mkdtempSync(join(tmpdir(), 'dagbag-api-main-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: {
+        ...process.env,
+        VITEST: '',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: db.url,
+        DATA_DIR: dataDirectory,
+        API_PORT: '0',
+        API_AUTH_TOKENS: '',
+        METRICS_PORT: String(await freePort()),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+    const listening = await new Promise<{ url: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" line in 30 s:\n${output}`)), 30_000);
+      child.stdout.on('data', () => {
+        const line = output.split('\n').find((l) => l.includes('REST API listening'));
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as { url: string });
+        }
+      });
+      void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
+    });
+
+    const tokenFile = join(dataDirectory, 'api-token');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(output).toContain(token);
+    expect((await fetch(`${listening.url}/api/v2/version`)).status).toBe(401);
+    const response = await fetch(`${listening.url}/api/v2/version`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const requestId = response.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+
+    child.kill('SIGTERM');
+    expect(await exited, output).toBe(0);
+    // The request log carries the request id and never the token.
+    const requestLines = output.split('\n').filter((line) => line.includes('"req"'));
+    expect(requestLines.length).toBeGreaterThanOrEqual(2);
+    expect(requestLines.join('\n')).not.toContain(token);
+    expect(requestLines.join('\n')).toContain(`"id":"${requestId}"`);
+  }, 60_000);
+});
