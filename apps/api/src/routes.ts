@@ -401,7 +401,7 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       params: s.dagRunParams,
       query: z.object({ update_mask: s.listParam(z.enum(['state', 'note'])) }),
       body: s.DAGRunPatchBody,
-      errors: [400, 404],
+      errors: [400, 404, 413],
       success: { status: 200, description: 'Successful Response', schema: s.DAGRunResponse },
       async handler({ params, query, body }) {
         const mask = query.update_mask ?? (Object.keys(body) as ('state' | 'note')[]);
@@ -442,7 +442,7 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       tags: ['DagRun'],
       params: s.dagRunParams,
       body: s.DAGRunClearBody,
-      errors: [404],
+      errors: [404, 413],
       success: {
         status: 200,
         description: 'Successful Response',

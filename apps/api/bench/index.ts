@@ -1,0 +1,419 @@
+/**
+ * `pnpm bench` (apps/api): incident 1 replayed against the real API process (src/main.ts).
+ *
+ * 1. An embedded PostgreSQL gets BENCH_VERSIONS DAG versions of 20-60 KB serialized each.
+ * 2. For each cache mode (the api defaults, then every cap at 0 = the old unbounded map) the API
+ *    is started, every version's structure is requested once in random order, and the process's
+ *    RSS and heap are sampled over IPC all along (bench/memory-sampler.ts).
+ * 3. With the defaults, autocannon loads a warm structure endpoint and /api/v2/monitor/health in
+ *    the same run: requests/s ratio and p50/p99.
+ * Output: bench/results/memory.csv, memory.svg, summary.json and bench/RESULTS.md.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { dagHash } from '@dagbag/dagbag';
+import { makeDagDocument, seededRandom } from '@dagbag/dagbag/testing';
+import { migrateDatabase, startEmbeddedPostgres } from '@dagbag/db';
+import { renderMemoryChart, type ChartRow } from './chart.ts';
+
+const env = process.env;
+const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);
+
+const SETTINGS = {
+  versions: int('BENCH_VERSIONS', 20_000),
+  /** Distinct documents; versions reuse them, but every version is parsed and cached on its own. */
+  templates: int('BENCH_TEMPLATES', 400),
+  dags: int('BENCH_DAGS', 100),
+  minBytes: int('BENCH_MIN_BYTES', 20_000),
+  maxBytes: int('BENCH_MAX_BYTES', 60_000),
+  concurrency: int('BENCH_CONCURRENCY', 8),
+  sampleMs: int('BENCH_SAMPLE_MS', 250),
+  loadSeconds: int('BENCH_LOAD_SECONDS', 10),
+  loadConnections: int('BENCH_LOAD_CONNECTIONS', 16),
+  seed: int('BENCH_SEED', 1),
+};
+
+const TOKEN = 'bench-token-not-a-secret';
+const APP_DIR = join(import.meta.dirname, '..');
+const RESULTS_DIR = join(import.meta.dirname, 'results');
+const MiB = 1024 * 1024;
+const DEFAULT_MAX_BYTES = 268_435_456;
+
+interface MemorySample {
+  type: 'sample' | 'after-gc';
+  at: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+interface ModeResult {
+  mode: string;
+  samples: { elapsedS: number; versionsRequested: number; sample: MemorySample }[];
+  baseline: MemorySample;
+  retainedAtEnd: MemorySample;
+  peakRss: number;
+  stats: { entries: number; weight_bytes: number; admission_rejections: number; misses: { loaded: number } };
+  sweepSeconds: number;
+  requestsPerSecond: number;
+  load?: LoadResult;
+}
+
+interface LoadFigures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+interface LoadResult {
+  structure: LoadFigures;
+  health: LoadFigures;
+  ratio: number;
+  structurePath: string;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeding
+
+async function seed(url: string): Promise<{ versions: { dagId: string; versionNumber: number }[]; averageBytes: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const random = seededRandom(SETTINGS.seed);
+    let totalBytes = 0;
+    await client.query('CREATE TABLE bench_template (k int PRIMARY KEY, data jsonb NOT NULL, hash text NOT NULL, bytes int NOT NULL)');
+    for (let k = 0; k < SETTINGS.templates; k++) {
+      const targetBytes = SETTINGS.minBytes + Math.floor(random() * (SETTINGS.maxBytes - SETTINGS.minBytes));
+      const document = makeDagDocument({ targetBytes, seed: SETTINGS.seed * 100_000 + k, dagId: `bench_template_${k}` });
+      const text = JSON.stringify(document);
+      await client.query('INSERT INTO bench_template VALUES ($1, $2::jsonb, $3, $4)', [k, text, dagHash(document), Buffer.byteLength(text)]);
+    }
+    const { rows: sizes } = await client.query<{ avg: string; min: number; max: number }>('SELECT avg(bytes) AS avg, min(bytes) AS min, max(bytes) AS max FROM bench_template');
+    log(`templates: ${SETTINGS.templates}, serialized ${sizes[0]!.min}-${sizes[0]!.max} bytes, average ${Math.round(Number(sizes[0]!.avg))}`);
+    await client.query(`INSERT INTO dag (dag_id, fileloc, relative_fileloc) SELECT 'bench_' || d, '/dags/bench_' || d || '.json', 'bench_' || d || '.json' FROM generate_series(0, $1::int - 1) d`, [SETTINGS.dags]);
+    await client.query(
+      `INSERT INTO dag_version (dag_id, version_number) SELECT 'bench_' || (n % $2::int), n / $2::int + 1 FROM generate_series(0, $1::int - 1) n`,
+      [SETTINGS.versions, SETTINGS.dags],
+    );
+    await client.query(
+      `INSERT INTO serialized_dag (dag_version_id, dag_id, data, dag_hash)
+       SELECT v.id, v.dag_id, t.data, t.hash FROM dag_version v
+       JOIN bench_template t ON t.k = abs(hashtext(v.id::text)) % $1::int`,
+      [SETTINGS.templates],
+    );
+    const { rows: total } = await client.query<{ bytes: string }>('SELECT sum(octet_length(data::text)) AS bytes FROM serialized_dag');
+    totalBytes = Number(total[0]!.bytes);
+    const { rows } = await client.query<{ dag_id: string; version_number: number }>('SELECT dag_id, version_number FROM dag_version');
+    return { versions: rows.map((r) => ({ dagId: r.dag_id, versionNumber: r.version_number })), averageBytes: totalBytes / rows.length };
+  } finally {
+    await client.end();
+  }
+}
+
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const random = seededRandom(seed);
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One API process
+
+class ApiProcess {
+  readonly samples: MemorySample[] = [];
+  private waiters: ((sample: MemorySample) => void)[] = [];
+  private constructor(readonly child: ChildProcess, readonly url: string) {
+    child.on('message', (message: MemorySample) => {
+      if (message.type === 'sample') this.samples.push(message);
+      else this.waiters.shift()?.(message);
+    });
+  }
+
+  static async start(databaseUrl: string, cacheEnv: Record<string, string>): Promise<ApiProcess> {
+    const port = await freePort();
+    const child = fork(join(APP_DIR, 'src', 'main.ts'), [], {
+      cwd: APP_DIR,
+      execArgv: ['--expose-gc', '--max-old-space-size=16384', '--import', 'tsx', '--import', './bench/memory-sampler.ts'],
+      env: {
+        ...env,
+        ...cacheEnv,
+        DATABASE_URL: databaseUrl,
+        API_AUTH_TOKENS: TOKEN,
+        API_HOST: '127.0.0.1',
+        API_PORT: String(port),
+        METRICS_PORT: String(await freePort()),
+        LOG_LEVEL: 'warn',
+        BENCH_SAMPLE_MS: String(SETTINGS.sampleMs),
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const api = new ApiProcess(child, `http://127.0.0.1:${port}`);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${api.url}/api/v2/monitor/health`)).ok) return api;
+      } catch {
+        // not listening yet
+      }
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error('the API did not come up');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  get(path: string): Promise<Response> {
+    return fetch(`${this.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  }
+
+  /** Full GC in the API process, then one memory reading. */
+  measureAfterGc(): Promise<MemorySample> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.child.send('gc');
+    });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+function figures(result: autocannon.Result): LoadFigures {
+  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
+}
+
+async function loadTest(api: ApiProcess, structurePath: string): Promise<LoadResult> {
+  const run = (path: string) =>
+    autocannon({
+      url: `${api.url}${path}`,
+      connections: SETTINGS.loadConnections,
+      duration: SETTINGS.loadSeconds,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+  // Warm both paths (the structure's version enters the cache; pools are open).
+  await run(structurePath);
+  const health = figures(await run('/api/v2/monitor/health'));
+  const structure = figures(await run(structurePath));
+  return { structure, health, ratio: structure.requestsPerSecond / health.requestsPerSecond, structurePath };
+}
+
+async function runMode(
+  mode: string,
+  cacheEnv: Record<string, string>,
+  databaseUrl: string,
+  order: { dagId: string; versionNumber: number }[],
+  withLoadTest: boolean,
+): Promise<ModeResult> {
+  log(`${mode}: starting the API with ${JSON.stringify(cacheEnv)}`);
+  const api = await ApiProcess.start(databaseUrl, cacheEnv);
+  try {
+    // Warm-up that touches no version: code paths, pools, JIT.
+    for (let i = 0; i < 200; i++) await (await api.get('/api/v2/dags?limit=100')).arrayBuffer();
+    const baseline = await api.measureAfterGc();
+    const started = Date.now();
+    const samples: ModeResult['samples'] = [];
+    let completed = 0;
+    let sampleCursor = api.samples.length;
+    const collect = () => {
+      for (; sampleCursor < api.samples.length; sampleCursor++) {
+        const sample = api.samples[sampleCursor]!;
+        samples.push({ elapsedS: (sample.at - started) / 1000, versionsRequested: completed, sample });
+      }
+    };
+    const collector = setInterval(collect, SETTINGS.sampleMs);
+    let next = 0;
+    let lastLog = Date.now();
+    const worker = async () => {
+      while (next < order.length) {
+        const { dagId, versionNumber } = order[next++]!;
+        const response = await api.get(`/api/v2/dags/${dagId}/dagVersions/${versionNumber}/structure`);
+        if (response.status !== 200) throw new Error(`structure ${dagId}/${versionNumber}: ${response.status} ${await response.text()}`);
+        await response.arrayBuffer();
+        completed++;
+        if (Date.now() - lastLog > 10_000) {
+          lastLog = Date.now();
+          const last = api.samples.at(-1);
+          log(`${mode}: ${completed}/${order.length} versions, RSS ${last ? Math.round(last.rss / MiB) : '?'} MiB`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: SETTINGS.concurrency }, worker));
+    const sweepSeconds = (Date.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, SETTINGS.sampleMs * 2));
+    clearInterval(collector);
+    collect();
+    const stats = (await (await api.get('/api/v2/monitor/dagbag')).json()) as ModeResult['stats'];
+    const retainedAtEnd = await api.measureAfterGc();
+    const peakRss = Math.max(...samples.map((s) => s.sample.rss));
+    log(`${mode}: ${order.length} versions in ${sweepSeconds.toFixed(1)} s; cache ${stats.entries} entries, ${Math.round(stats.weight_bytes / MiB)} MiB weight; peak RSS ${Math.round(peakRss / MiB)} MiB`);
+    let load: LoadResult | undefined;
+    if (withLoadTest) {
+      const warm = order[0]!;
+      log(`${mode}: autocannon, ${SETTINGS.loadConnections} connections, ${SETTINGS.loadSeconds} s per endpoint`);
+      load = await loadTest(api, `/api/v2/dags/${warm.dagId}/dagVersions/${warm.versionNumber}/structure`);
+    }
+    return { mode, samples, baseline, retainedAtEnd, peakRss, stats, sweepSeconds, requestsPerSecond: order.length / sweepSeconds, load };
+  } finally {
+    await api.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const mib = (bytes: number) => bytes / MiB;
+const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+
+async function main(): Promise<void> {
+  log(`settings ${JSON.stringify(SETTINGS)}`);
+  const pgDir = mkdtempSync(join(tmpdir(), 'dagbag-api-bench-pg-'));
+  const server = await startEmbeddedPostgres({
+    dataDir: pgDir,
+    port: await freePort(),
+    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=512MB'],
+  });
+  try {
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench');
+    await admin.end();
+    const url = server.urlFor('bench');
+    await migrateDatabase(url);
+    const seedStarted = Date.now();
+    const { versions, averageBytes } = await seed(url);
+    log(`seeded ${versions.length} versions (average ${Math.round(averageBytes)} bytes serialized) in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    const order = shuffled(versions, SETTINGS.seed);
+
+    const bounded = await runMode('defaults', {}, url, order, true);
+    const unbounded = await runMode('unbounded (all caps 0)', { API_DAG_CACHE_SIZE: '0', API_DAG_CACHE_MAX_BYTES: '0', API_DAG_CACHE_TTL: '0' }, url, order, false);
+
+    // The measured factor: RSS growth per byte of cache weight when nothing is evicted.
+    const rssPerWeightByte = (unbounded.retainedAtEnd.rss - unbounded.baseline.rss) / unbounded.stats.weight_bytes;
+    const heapPerWeightByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / unbounded.stats.weight_bytes;
+    const heapPerSerializedByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / (averageBytes * unbounded.stats.entries);
+    const ceiling = bounded.baseline.rss + DEFAULT_MAX_BYTES * rssPerWeightByte;
+    const secondHalf = bounded.samples.filter((s) => s.versionsRequested >= order.length / 2);
+    const boundedPeakSecondHalf = Math.max(...secondHalf.map((s) => s.sample.rss));
+    const rssAt = (result: ModeResult, fraction: number) =>
+      result.samples.find((s) => s.versionsRequested >= order.length * fraction)?.sample.rss ?? result.peakRss;
+
+    const rows: (ChartRow & { elapsed_s: number; heap_total_mib: number; external_mib: number })[] = [bounded, unbounded].flatMap((result) =>
+      result.samples.map((s) => ({
+        mode: result.mode,
+        elapsed_s: round(s.elapsedS, 2),
+        versions_requested: s.versionsRequested,
+        rss_mib: round(mib(s.sample.rss)),
+        heap_used_mib: round(mib(s.sample.heapUsed)),
+        heap_total_mib: round(mib(s.sample.heapTotal)),
+        external_mib: round(mib(s.sample.external)),
+      })),
+    );
+    const csvHeader = 'mode,elapsed_s,versions_requested,rss_mib,heap_used_mib,heap_total_mib,external_mib';
+    const csv = [csvHeader, ...rows.map((r) => [JSON.stringify(r.mode), r.elapsed_s, r.versions_requested, r.rss_mib, r.heap_used_mib, r.heap_total_mib, r.external_mib].join(','))].join('\n');
+    writeFileSync(join(RESULTS_DIR, 'memory.csv'), `${csv}\n`);
+    const svg = await renderMemoryChart(rows, mib(ceiling), `API process memory, ${order.length} versions of ${Math.round(SETTINGS.minBytes / 1000)}-${Math.round(SETTINGS.maxBytes / 1000)} KB requested in random order`);
+    writeFileSync(join(RESULTS_DIR, 'memory.svg'), svg);
+
+    const summary = {
+      settings: SETTINGS,
+      machine: { cpus: cpus().length, memory_gib: round(totalmem() / 1024 ** 3), node: process.version },
+      average_serialized_bytes: Math.round(averageBytes),
+      factor: { rss_per_weight_byte: round(rssPerWeightByte, 3), heap_per_weight_byte: round(heapPerWeightByte, 3), heap_per_serialized_byte: round(heapPerSerializedByte, 2) },
+      expected_ceiling_mib: round(mib(ceiling)),
+      modes: [bounded, unbounded].map((r) => ({
+        mode: r.mode,
+        baseline_rss_mib: round(mib(r.baseline.rss)),
+        peak_rss_mib: round(mib(r.peakRss)),
+        rss_at_25_50_100_pct_mib: [0.25, 0.5, 1].map((f) => round(mib(rssAt(r, f)))),
+        retained_after_gc: { rss_mib: round(mib(r.retainedAtEnd.rss)), heap_used_mib: round(mib(r.retainedAtEnd.heapUsed)) },
+        cache: { entries: r.stats.entries, weight_mib: round(mib(r.stats.weight_bytes)), loads: r.stats.misses.loaded, admission_rejections: r.stats.admission_rejections },
+        sweep_seconds: round(r.sweepSeconds), requests_per_second: round(r.requestsPerSecond),
+      })),
+      defaults_peak_rss_second_half_mib: round(mib(boundedPeakSecondHalf)),
+      defaults_within_ceiling: boundedPeakSecondHalf <= ceiling,
+      unbounded_grows: rssAt(unbounded, 1) > rssAt(unbounded, 0.5) * 1.2 && rssAt(unbounded, 0.5) > rssAt(unbounded, 0.25) * 1.1,
+      load: bounded.load,
+    };
+    writeFileSync(join(RESULTS_DIR, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(join(import.meta.dirname, 'RESULTS.md'), resultsMarkdown(summary));
+    log(`done: ${JSON.stringify(summary, null, 2)}`);
+  } finally {
+    await server.stop();
+    rmSync(pgDir, { recursive: true, force: true });
+  }
+}
+
+function resultsMarkdown(summary: Record<string, any>): string {
+  const [bounded, unbounded] = summary.modes;
+  const load = summary.load as LoadResult;
+  const s = summary.settings as typeof SETTINGS;
+  const defaultCommand = s.versions === 20_000 ? 'cd apps/api && pnpm bench' : `cd apps/api && BENCH_VERSIONS=${s.versions} pnpm bench`;
+  return `# apps/api benchmark results
+
+Command: \`${defaultCommand}\` (settings: \`${JSON.stringify(s)}\`; every \`BENCH_*\` variable is optional).
+Machine: ${summary.machine.cpus} cores, ${summary.machine.memory_gib} GiB, Node ${summary.machine.node}. PostgreSQL is the embedded one, on the same 2 cores.
+
+## Incident 1: ${s.versions} versions (average ${summary.average_serialized_bytes} bytes serialized) requested in random order
+
+Chart: [\`bench/results/memory.svg\`](results/memory.svg) (RSS solid, heap used dashed); samples: [\`bench/results/memory.csv\`](results/memory.csv); all figures: [\`bench/results/summary.json\`](results/summary.json).
+
+| cache | baseline RSS | RSS at 25 / 50 / 100 % of the sweep | peak RSS | after GC at the end (RSS / heap) | entries | weight | sweep |
+|---|---|---|---|---|---|---|---|
+${[bounded, unbounded]
+  .map(
+    (m: any) =>
+      `| ${m.mode} | ${m.baseline_rss_mib} MiB | ${m.rss_at_25_50_100_pct_mib.join(' / ')} MiB | ${m.peak_rss_mib} MiB | ${m.retained_after_gc.rss_mib} / ${m.retained_after_gc.heap_used_mib} MiB | ${m.cache.entries} | ${m.cache.weight_mib} MiB | ${m.sweep_seconds} s (${m.requests_per_second} req/s) |`,
+  )
+  .join('\n')}
+
+Measured factor (unbounded run, everything retained): RSS grows **${summary.factor.rss_per_weight_byte} bytes per byte of cache weight**
+(heap: ${summary.factor.heap_per_weight_byte} per weight byte, ${summary.factor.heap_per_serialized_byte} per serialized byte).
+Expected ceiling with the defaults = baseline RSS + API_DAG_CACHE_MAX_BYTES (256 MiB) × factor = **${summary.expected_ceiling_mib} MiB**.
+
+- Defaults: peak RSS over the second half of the sweep ${summary.defaults_peak_rss_second_half_mib} MiB → ${summary.defaults_within_ceiling ? '**levels off within the ceiling**' : '**exceeds the ceiling**'}.
+- Unbounded: ${summary.unbounded_grows ? '**grows with the number of versions requested**' : 'did not grow as expected'} (${unbounded.rss_at_25_50_100_pct_mib.join(' → ')} MiB).
+
+## Load: warm structure endpoint next to health (same run, defaults)
+
+autocannon, ${s.loadConnections} connections, ${s.loadSeconds} s each, same process and database.
+
+| endpoint | requests/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|
+| \`GET ${load.structurePath}\` | ${round(load.structure.requestsPerSecond)} | ${load.structure.p50} ms | ${load.structure.p99} ms | ${load.structure.non2xx} |
+| \`GET /api/v2/monitor/health\` | ${round(load.health.requestsPerSecond)} | ${load.health.p50} ms | ${load.health.p99} ms | ${load.health.non2xx} |
+
+Ratio structure / health: **${round(load.ratio, 2)}** (goal ≥ 0.7). Health runs two small queries (ping and the scheduler's
+heartbeat); a warm structure request runs one (version number → id) and is then a cache hit.
+`;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
