@@ -26,8 +26,9 @@ beforeAll(async () => {
     data: { dagId: 'etl', runId: 'old', state: 'success', runType: 'manual', createdDagVersionId: v1 },
   });
   await prisma.dagRun.create({
-    data: { dagId: 'etl', runId: 'live', state: 'running', runType: 'manual', createdDagVersionId: v2 },
+    data: { dagId: 'etl', runId: 'live', state: 'running', runType: 'manual', createdDagVersionId: v1, currentDagVersionId: v2 },
   });
+  await prisma.dagRun.create({ data: { dagId: 'etl', runId: 'orphan', state: 'success', runType: 'manual' } });
 });
 
 afterAll(() => db.drop());
@@ -51,7 +52,14 @@ describe('the DAG version loader', () => {
     const loader = createDagVersionLoader(db.prisma);
     expect(await loader.latestVersionId('etl')).toBe(v2);
     expect(await loader.versionIdForRun('etl', 'old')).toBe(v1);
+    expect(await loader.versionIdForRun('etl', 'nope')).toBeNull();
     expect(await loader.readHash(v2)).toBe('hash2');
+  });
+
+  it('gives a run the version it was moved to, else the one it was created with, else the latest', async () => {
+    const loader = createDagVersionLoader(db.prisma);
+    expect(await loader.versionIdForRun('etl', 'live')).toBe(v2);
+    expect(await loader.versionIdForRun('etl', 'orphan')).toBe(v2);
   });
 
   it('lists as active only the versions of unfinished runs', async () => {

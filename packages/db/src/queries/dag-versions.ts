@@ -59,12 +59,18 @@ export function createDagVersionLoader(prisma: PrismaClient) {
       return row?.dagHash ?? null;
     },
 
+    /**
+     * The version a run uses now: the one the scheduler moved it to when its DAG changed, else the
+     * one it was created with, else (a run whose version was deleted) the DAG's latest, as
+     * Airflow's DBDagBag does. Null when the run does not exist.
+     */
     async versionIdForRun(dagId: string, runId: string): Promise<string | null> {
-      const run = await prisma.dagRun.findUnique({
-        where: { dagId_runId: { dagId, runId } },
-        select: { createdDagVersionId: true },
-      });
-      return run?.createdDagVersionId ?? null;
+      const rows = await prisma.$queryRaw<{ id: string | null }[]>`
+        SELECT COALESCE(r.current_dag_version_id, r.created_dag_version_id,
+                        (SELECT v.id FROM dag_version v WHERE v.dag_id = r.dag_id
+                         ORDER BY v.version_number DESC LIMIT 1))::text AS id
+        FROM dag_run r WHERE r.dag_id = ${dagId} AND r.run_id = ${runId}`;
+      return rows[0]?.id ?? null;
     },
 
     async latestVersionId(dagId: string): Promise<string | null> {
@@ -79,8 +85,9 @@ export function createDagVersionLoader(prisma: PrismaClient) {
     /** Versions still needed: those of unfinished runs and of their unfinished task instances. */
     async activeVersionIds(): Promise<string[]> {
       const rows = await prisma.$queryRaw<{ id: string }[]>`
-        SELECT created_dag_version_id::text AS id FROM dag_run
-        WHERE state IN ('queued', 'running') AND created_dag_version_id IS NOT NULL
+        SELECT COALESCE(current_dag_version_id, created_dag_version_id)::text AS id FROM dag_run
+        WHERE state IN ('queued', 'running')
+          AND COALESCE(current_dag_version_id, created_dag_version_id) IS NOT NULL
         UNION
         SELECT ti.dag_version_id::text FROM task_instance ti
         WHERE ti.dag_version_id IS NOT NULL
