@@ -104,6 +104,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     hostname,
     maxDagRunsPerLoop: config.maxDagRunsPerLoop,
     heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
+    recoveryIntervalMs: config.heartbeatIntervalSeconds * 1000,
     logger: log.child({ component: 'loop' }),
     metrics,
     ...(options.now ? { now: options.now } : {}),

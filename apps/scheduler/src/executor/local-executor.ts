@@ -22,6 +22,16 @@ import type { Logger } from '@dagbag/logger';
 import type { SchedulerMetrics } from '../metrics.ts';
 import { taskLogPath } from './log-path.ts';
 
+/**
+ * Runs `$DAGBAG_TASK_COMMAND` with `bash -c` (as its own process, so the exit code is the task's)
+ * beside a watchdog in the same process group that waits on the pipe from the scheduler. The
+ * pipe reaches end-of-file when the try is over or when the scheduler dies, even by SIGKILL; the
+ * watchdog then kills the whole group. So a task never outlives its scheduler and runs on while
+ * another scheduler retries it, and nothing it started in the background outlives the try.
+ * The command's stdin is /dev/null.
+ */
+const GROUP_WATCHDOG = 'exec 3<&0 0</dev/null; (read -r -u 3 _; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
+
 /** After SIGTERM to a group, this long before SIGKILL. */
 const KILL_GRACE_MS = 5_000;
 
@@ -118,11 +128,12 @@ export class LocalExecutor {
       return;
     }
 
-    const child = spawn('bash', ['-c', task.bashCommand], {
+    const child = spawn('bash', ['-c', GROUP_WATCHDOG], {
       detached: true, // its own process group: a kill reaches everything the command started
-      stdio: ['ignore', logFd, logFd],
+      stdio: ['pipe', logFd, logFd],
       env: {
         ...process.env,
+        DAGBAG_TASK_COMMAND: task.bashCommand,
         AIRFLOW_CTX_DAG_ID: ti.dagId,
         AIRFLOW_CTX_DAG_RUN_ID: ti.runId,
         AIRFLOW_CTX_TASK_ID: ti.taskId,
@@ -135,6 +146,9 @@ export class LocalExecutor {
     child.once('error', (error) => {
       writeSync(logFd!, `[${new Date().toISOString()}] could not start: ${error.message}\n`);
     });
+    // The try is over: closing the pipe makes the watchdog kill what the command left running.
+    child.once('exit', () => child.stdin?.end());
+    child.stdin?.on('error', () => undefined);
     child.once('close', (code, signal) => {
       if (entry.timeout) clearTimeout(entry.timeout);
       if (entry.killTimer) clearTimeout(entry.killTimer);

@@ -82,7 +82,7 @@ describe('several schedulers on one database', () => {
       tasks: [
         {
           task_id: 'slow', operator: 'bash', retries: 1, retry_delay_seconds: 0,
-          bash_command: `echo "try $AIRFLOW_CTX_TRY_NUMBER" >> ${marks}; sleep 2`,
+          bash_command: `echo "try $AIRFLOW_CTX_TRY_NUMBER started" >> ${marks}; sleep 2; echo "try $AIRFLOW_CTX_TRY_NUMBER finished" >> ${marks}`,
         },
       ],
     });
@@ -113,6 +113,12 @@ describe('several schedulers on one database', () => {
     survivor.process.kill('SIGTERM');
     expect((await survivor.exited).code).toBe(0);
   }, 60_000);
+
+  it('never let the killed scheduler\'s task process run on beside the retry', async () => {
+    // The first try was killed with its scheduler (the group watchdog), so it never finished.
+    const marks = await readFile(join(h.workDir, 'tries.txt'), 'utf8');
+    expect(marks.trim().split('\n')).toEqual(['try 1 started', 'try 2 started', 'try 2 finished']);
+  });
 });
 
 describe('SIGTERM', () => {

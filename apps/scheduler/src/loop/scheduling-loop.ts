@@ -42,6 +42,8 @@ export interface SchedulingLoopOptions {
   hostname: string;
   maxDagRunsPerLoop: number;
   heartbeatTimeoutSeconds: number;
+  /** Look for timed-out task instances at most this often (they cannot time out faster than heartbeats). */
+  recoveryIntervalMs?: number;
   logger: Logger;
   metrics?: SchedulerMetrics;
   /** Wall clock for schedules (tests pass a fixed one); database time is used for everything else. */
@@ -66,6 +68,7 @@ const EXAMINE_TRANSACTION_TIMEOUT_MS = 60_000;
 
 export class SchedulingLoop {
   private readonly now: () => Date;
+  private lastRecovery = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: SchedulingLoopOptions) {
     this.now = options.now ?? (() => new Date());
@@ -79,7 +82,10 @@ export class SchedulingLoop {
     summary.runsCreated = await this.createDueRuns();
     summary.runsStarted = await this.startQueuedRuns();
     await this.examineRuns(summary);
-    summary.heartbeatTimeouts = await this.recoverTimedOutTasks();
+    if (performance.now() - this.lastRecovery >= (this.options.recoveryIntervalMs ?? 0)) {
+      summary.heartbeatTimeouts = await this.recoverTimedOutTasks();
+      this.lastRecovery = performance.now();
+    }
     summary.launched = await this.queueTasks();
     return summary;
   }

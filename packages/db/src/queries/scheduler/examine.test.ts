@@ -15,8 +15,9 @@ const TASKS_V1 = Array.from({ length: 50 }, (_, i) => `t${i}`);
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  logged = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }), log: [{ emit: 'event', level: 'query' }] });
-  logged.$on('query', (event) => statements.push(event.query));
+  const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }), log: [{ emit: 'event', level: 'query' }] });
+  client.$on('query', (event) => statements.push(event.query));
+  logged = client as unknown as PrismaClient;
   const { prisma } = db;
   await prisma.dag.create({ data: { dagId: 'd' } });
   v1 = (await prisma.dagVersion.create({ data: { dagId: 'd', versionNumber: 1, serializedDag: { create: { dagId: 'd', data: {}, dagHash: 'h1' } } } })).id;

@@ -21,8 +21,8 @@ export interface RunToExamine {
 
 /**
  * Locks up to `limit` running runs, least recently examined first (never-examined first of all),
- * skipping runs another scheduler is examining. Must run inside a transaction: the row locks
- * last until it ends. Reads `dag_run` and `dag_version` only.
+ * skipping runs another scheduler is examining. Runs of paused or stale DAGs wait, as in Airflow. Must run inside a transaction: the row locks
+ * last until it ends. Reads `dag_run`, `dag` and `dag_version` only.
  */
 export async function lockRunsToExamine(tx: Tx, limit: number): Promise<RunToExamine[]> {
   return tx.$queryRaw<RunToExamine[]>`
@@ -30,7 +30,8 @@ export async function lockRunsToExamine(tx: Tx, limit: number): Promise<RunToExa
            COALESCE(r.current_dag_version_id, r.created_dag_version_id)::text AS "versionId",
            (SELECT v.id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY v.version_number DESC LIMIT 1)::text AS "latestVersionId"
     FROM dag_run r
-    WHERE r.state = 'running'
+    JOIN dag d ON d.dag_id = r.dag_id
+    WHERE r.state = 'running' AND NOT d.is_paused AND NOT d.is_stale
     ORDER BY r.last_scheduling_decision NULLS FIRST, r.id
     LIMIT ${limit}
     FOR UPDATE OF r SKIP LOCKED`;

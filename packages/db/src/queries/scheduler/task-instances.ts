@@ -17,7 +17,7 @@ export interface ClaimedTaskInstance {
 }
 
 /**
- * Atomically takes up to `limit` scheduled instances of running runs for this job: they become
+ * Atomically takes up to `limit` scheduled instances of running runs of unpaused DAGs for this job: they become
  * `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and the
  * `state = 'scheduled'` filter is re-checked under the row lock, so no instance is claimed twice.
  */
@@ -34,6 +34,7 @@ export async function claimScheduledTaskInstances(
     WHERE ti.id IN (
       SELECT t.id FROM task_instance t
       JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id AND r.state = 'running'
+      JOIN dag d ON d.dag_id = t.dag_id AND NOT d.is_paused
       WHERE t.state = 'scheduled'
       ORDER BY t.scheduled_dttm NULLS LAST, t.id
       LIMIT ${input.limit}
