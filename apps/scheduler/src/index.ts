@@ -1,5 +1,5 @@
 export { createScheduler, type Scheduler, type SchedulerOptions } from './scheduler.ts';
-export { readSchedulerConfig, SCHEDULER_SETTINGS, type SchedulerConfig, type SchedulerSettingDescriptor } from './config.ts';
+export { readSchedulerConfig, SCHEDULER_OWN_SETTINGS, SCHEDULER_SETTINGS, SCHEDULER_SETTING_DESCRIPTORS, type SchedulerConfig } from './config.ts';
 export { DagFileProcessor, formatProblems, DAGS_FOLDER_BUNDLE, type ProcessorSummary } from './processor/dag-file-processor.ts';
 export { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
 export { LocalExecutor } from './executor/local-executor.ts';

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // First, so the instruments created below are exported.
-  const telemetry = await startTelemetry({ serviceName: 'dagbag-scheduler', metricsPort: config.metricsPort, logger });
+  const telemetry = await startTelemetry({ serviceName: 'dagbag-scheduler', metricsPort: config.metricsPort, metricsHost: config.metricsHost, logger });
   const database = await openDatabase({ logger });
   const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-scheduler' });
   const scheduler = await createScheduler({

@@ -80,7 +80,7 @@ export class LocalExecutor {
     return this.options.parallelism;
   }
 
-  /** Slots taken, counting outcomes still waiting to be written (their process is gone, their row is not). */
+  /** Slots taken: tries launched and not yet ended. */
   get slotsUsed(): number {
     return this.running.size;
   }

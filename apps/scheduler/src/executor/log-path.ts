@@ -17,9 +17,8 @@ function isSafeSegment(value: string): boolean {
     value.length <= MAX_IDENTIFIER_LENGTH &&
     value !== '.' &&
     value !== '..' &&
-    !/[/\\\0]/.test(value) &&
-    // eslint-disable-next-line no-control-regex
-    !/[\u0000-\u001f]/.test(value)
+    // separators and control characters (NUL included) never belong in a file name of ours
+    !/[/\\\u0000-\u001f]/.test(value)
   );
 }
 

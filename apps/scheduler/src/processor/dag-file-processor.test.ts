@@ -22,7 +22,8 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   await processor?.close();
-  await h.db.prisma.$executeRawUnsafe('TRUNCATE dag, import_error CASCADE');
+  await h.db.prisma.dag.deleteMany();
+  await h.db.prisma.importError.deleteMany();
   const { readdir, rm } = await import('node:fs/promises');
   for (const file of await readdir(h.dagsFolder)) await rm(`${h.dagsFolder}/${file}`);
   processor = new DagFileProcessor({

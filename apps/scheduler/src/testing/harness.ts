@@ -2,7 +2,7 @@
  * Test harness: a fresh migrated database, a temporary DAGS_FOLDER and logs folder, and helpers to
  * write DAG files, trigger runs as the API does, and drive schedulers.
  */
-import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DagDocumentInput } from '@dagbag/dagbag';
@@ -33,7 +33,7 @@ export async function createHarness(): Promise<Harness> {
   const workDir = await mkdtemp(join(tmpdir(), 'dagbag-scheduler-test-'));
   const dagsFolder = join(workDir, 'dags');
   const logsRoot = join(workDir, 'logs');
-  await import('node:fs/promises').then((fs) => fs.mkdir(dagsFolder, { recursive: true }));
+  await mkdir(dagsFolder, { recursive: true });
   const schedulers: Scheduler[] = [];
   const config = (overrides: Record<string, string> = {}) =>
     readSchedulerConfig({ DAGS_FOLDER: dagsFolder, SCHEDULER_LOOP_INTERVAL_MS: '50', ...overrides });
