@@ -13,6 +13,7 @@ import { createScheduler } from '../src/scheduler.ts';
 
 const RUNS = 50;
 const TASKS = 20;
+let rounds = 0;
 
 export interface ThroughputRow {
   operator: 'empty' | 'bash';
@@ -38,7 +39,7 @@ function layeredDag(dagId: string, operator: 'empty' | 'bash'): DagDocumentInput
 
 export async function runThroughput(prisma: PrismaClient, url: string, operator: 'empty' | 'bash', loopIntervalMs: number): Promise<ThroughputRow> {
   const workDir = await mkdtemp(join(tmpdir(), 'dagbag-throughput-'));
-  const dagId = `throughput_${operator}_${loopIntervalMs}`;
+  const dagId = `throughput_${operator}_${loopIntervalMs}_${++rounds}`;
   await writeFile(join(workDir, `${dagId}.json`), JSON.stringify(layeredDag(dagId, operator)));
   const scheduler = await createScheduler({
     prisma, databaseUrl: url, logger: silentLogger, logsRoot: join(workDir, 'logs'),
