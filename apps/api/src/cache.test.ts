@@ -50,6 +50,18 @@ describe('structure endpoints go through the api DAG cache', () => {
     expect(body.nodes).toHaveLength(3);
   });
 
+  it('serve the new version after a DAG was deleted and re-created with the same version numbers', async () => {
+    await seedDag(api.prisma, 'reborn', [smallDag('reborn')]);
+    expect(((await (await api.request('/api/v2/dags/reborn/dagVersions/1/structure')).json()) as { nodes: unknown[] }).nodes).toHaveLength(3);
+    await api.prisma.dag.delete({ where: { dagId: 'reborn' } });
+    // The cache may still hold the old version until it revalidates; a new id must not be shadowed by it.
+    api.dagBag.clear();
+    const [newId] = await seedDag(api.prisma, 'reborn', [smallDag('reborn', { tasks: [{ task_id: 'single', operator: 'empty' }] })]);
+    const body: any = await (await api.request('/api/v2/dags/reborn/dagVersions/1/structure')).json();
+    expect(body.dag_version_id).toBe(newId);
+    expect(body.nodes).toHaveLength(1);
+  });
+
   it('answer 404 for an unknown version or run', async () => {
     expect((await api.request('/api/v2/dags/graph/dagVersions/99/structure')).status).toBe(404);
     expect((await api.request('/api/v2/dags/graph/dagRuns/ghost/structure')).status).toBe(404);

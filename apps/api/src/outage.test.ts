@@ -67,18 +67,18 @@ describe('a lost database', () => {
     expect(recovered.metadatabase.status).toBe('healthy');
   });
 
-  it('does not stop the DAG cache from answering what it already holds', async () => {
+  it('still serves the structure of a version the cache holds, without the database', async () => {
     expect((await api.request('/api/v2/dags/etl/dagVersions/1/structure')).status).toBe(200);
     await cutOff();
     try {
-      // The version number -> id lookup needs the database, so even a cached version answers 503...
-      expect((await api.request('/api/v2/dags/etl/dagVersions/1/structure')).status).toBe(503);
-      // ...but the cache itself is intact, and the cache figures are still served.
+      const response = await api.request('/api/v2/dags/etl/dagVersions/1/structure');
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { nodes: unknown[] }).nodes).toHaveLength(3);
       expect((await api.request('/api/v2/monitor/dagbag')).status).toBe(200);
-      expect(api.dagBag.stats().entries).toBe(1);
+      // What needs the database still answers 503.
+      expect((await api.request('/api/v2/dags/etl/dagVersions/1')).status).toBe(503);
     } finally {
       await restore();
     }
-    expect((await api.request('/api/v2/dags/etl/dagVersions/1/structure')).status).toBe(200);
   });
 });

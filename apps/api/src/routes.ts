@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ApiError } from './errors.ts';
 import { decodeToken, encodeToken, LOG_MAX_BYTES, LOG_PAGE_BYTES, readLogPage, taskLogPath } from './logs.ts';
 import { defineRoute, type RouteDefinition } from './route.ts';
+import { VersionDirectory } from './version-directory.ts';
 import * as s from './schemas.ts';
 import {
   dagDetailsResponse,
@@ -66,6 +67,7 @@ const TI_STATE_FILTER = z.union([s.TaskInstanceState, z.enum(['no_status', 'none
 
 export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
   const { queries, dagBag } = ctx;
+  const versionIds = new VersionDirectory();
 
   async function requireRun(dagId: string, runId: string) {
     const run = await queries.getDagRun(dagId, runId);
@@ -296,8 +298,16 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       errors: [404],
       success: { status: 200, description: 'Successful Response', schema: s.DagStructureResponse },
       async handler({ params }) {
-        const version = await queries.getDagVersion(params.dag_id, params.version_number);
-        const entry = version ? await dagBag.get(version.id) : null;
+        const { dag_id: dagId, version_number: versionNumber } = params;
+        // Warm path: the id is remembered and the DAG is cached, so no database round trip.
+        const rememberedId = versionIds.get(dagId, versionNumber);
+        let entry = rememberedId === undefined ? null : await dagBag.get(rememberedId);
+        if (entry === null) {
+          if (rememberedId !== undefined) versionIds.forget(dagId, versionNumber);
+          const version = await queries.getDagVersion(dagId, versionNumber);
+          entry = version ? await dagBag.get(version.id) : null;
+          if (entry) versionIds.remember(dagId, versionNumber, entry.versionId);
+        }
         if (!entry) throw ApiError.notFound(`The DagVersion with dag_id: \`${params.dag_id}\` and version_number: \`${params.version_number}\` was not found`);
         return { status: 200, body: structureResponse(entry) };
       },
