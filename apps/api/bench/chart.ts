@@ -29,8 +29,8 @@ export async function renderMemoryChart(rows: ChartRow[], ceilingMib: number, ti
         encoding: {
           x: { field: 'versions_requested', type: 'quantitative', title: 'distinct versions requested (random order)' },
           y: { field: 'mib', type: 'quantitative', title: 'MiB' },
-          color: { field: 'mode', type: 'nominal', title: 'cache', legend: { labelLimit: 400, orient: 'top-left' } },
-          strokeDash: { field: 'metric', type: 'nominal', title: 'measure', legend: { orient: 'top-left', offset: 260 } },
+          color: { field: 'mode', type: 'nominal', title: 'cache', legend: { labelLimit: 400 } },
+          strokeDash: { field: 'metric', type: 'nominal', title: 'measure' },
         },
       },
       {

@@ -23,7 +23,7 @@ beforeAll(async () => {
   await api.prisma.importError.create({ data: { filename: '/dags/broken.json', stackTrace: 'broken.json:3:7: invalid JSON' } });
   const logDir = join(api.logsDir, 'etl', 'scheduled__2026-02-01', 'extract');
   mkdirSync(logDir, { recursive: true });
-  writeFileSync(join(logDir, '1.log'), 'starting\nhello\ndone\n');
+  writeFileSync(join(logDir, '1.log'), '[2026-02-01T10:00:00.000Z] try 1 of etl/scheduled__2026-02-01/extract: bash -c "echo hello"\nhello\ndone\n');
 });
 
 afterAll(() => api.close());
@@ -140,7 +140,11 @@ describe("responses conform to Airflow's published schemas", () => {
 
   it('GET .../logs/{try_number} is a TaskInstancesLogResponse', async () => {
     const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract/logs/1', 'TaskInstancesLogResponse');
-    expect(body.content.map((m: { event: string }) => m.event)).toEqual(['starting', 'hello', 'done']);
+    expect(body.content).toEqual([
+      { timestamp: '2026-02-01T10:00:00.000Z', event: 'try 1 of etl/scheduled__2026-02-01/extract: bash -c "echo hello"' },
+      { event: 'hello' },
+      { event: 'done' },
+    ]);
   });
 
   it('a 404 is an HTTPExceptionResponse', async () => {

@@ -74,3 +74,15 @@ export async function readLogPage(path: string, offset: number, maxBytes: number
     await handle.close();
   }
 }
+
+const STAMPED_LINE = /^\[(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\] ?(.*)$/;
+
+/**
+ * One log line as Airflow's StructuredLogMessage: the scheduler's executor writes
+ * `[<ISO timestamp>] message` lines (and the task's own output verbatim), so a leading
+ * timestamp becomes `timestamp` and the rest `event`.
+ */
+export function structuredLogMessage(line: string): { timestamp?: string; event: string } {
+  const match = STAMPED_LINE.exec(line);
+  return match ? { timestamp: match[1]!, event: match[2]! } : { event: line };
+}

@@ -3,7 +3,7 @@ import type { DagBag } from '@dagbag/dagbag';
 import type { ApiQueries, RetriesOf } from '@dagbag/db';
 import { z } from 'zod';
 import { ApiError } from './errors.ts';
-import { decodeToken, encodeToken, LOG_MAX_BYTES, LOG_PAGE_BYTES, readLogPage, taskLogPath } from './logs.ts';
+import { decodeToken, encodeToken, LOG_MAX_BYTES, LOG_PAGE_BYTES, readLogPage, structuredLogMessage, taskLogPath } from './logs.ts';
 import { defineRoute, type RouteDefinition } from './route.ts';
 import { VersionDirectory } from './version-directory.ts';
 import * as s from './schemas.ts';
@@ -567,7 +567,7 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         const page = await readLogPage(path, offset, query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES);
         return {
           status: 200,
-          body: { content: page.lines.map((event) => ({ event })), continuation_token: encodeToken(page.nextOffset) },
+          body: { content: page.lines.map(structuredLogMessage), continuation_token: encodeToken(page.nextOffset) },
         };
       },
     }),
