@@ -103,8 +103,9 @@ describe("responses conform to Airflow's published schemas", () => {
     expect(body.total_entries).toBe(1);
   });
 
-  it('GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id} is a DAGRunResponse', async () => {
-    await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01', 'DAGRunResponse');
+  it('GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id} is a DAGRunResponse, reporting a scheduler run as triggered by timetable', async () => {
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01', 'DAGRunResponse');
+    expect(body.triggered_by).toBe('timetable');
   });
 
   it('POST /api/v2/dags/{dag_id}/dagRuns answers a DAGRunResponse', async () => {

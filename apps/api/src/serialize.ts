@@ -127,6 +127,16 @@ export function taskResponse(dag: Dag, task: Task) {
   };
 }
 
+/** Airflow's DagRunTriggeredByType; our scheduler records its runs as `scheduler`, Airflow's `timetable`. */
+const TRIGGERED_BY = new Set(['cli', 'operator', 'rest_api', 'ui', 'test', 'timetable', 'asset', 'backfill']);
+const TRIGGERED_BY_ALIASES: Record<string, string> = { scheduler: 'timetable', scheduled: 'timetable' };
+
+function airflowTriggeredBy(value: string | null): string | null {
+  if (value === null) return null;
+  const mapped = TRIGGERED_BY_ALIASES[value] ?? value;
+  return TRIGGERED_BY.has(mapped) ? mapped : null;
+}
+
 export function dagRunResponse(run: DagRunRow) {
   const duration = run.startDate && run.endDate ? (run.endDate.getTime() - run.startDate.getTime()) / 1000 : null;
   return {
@@ -143,7 +153,7 @@ export function dagRunResponse(run: DagRunRow) {
     last_scheduling_decision: iso(run.lastSchedulingDecision),
     run_type: run.runType,
     state: run.state,
-    triggered_by: run.triggeredBy,
+    triggered_by: airflowTriggeredBy(run.triggeredBy),
     triggering_user_name: null,
     conf: run.conf,
     note: run.note,

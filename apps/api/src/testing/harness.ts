@@ -131,7 +131,8 @@ export async function seedRun(
       dataIntervalEnd: started,
       queuedAt: started,
       startDate: started,
-      triggeredBy: 'timetable',
+      // What our scheduler writes; the API reports Airflow's 'timetable'.
+      triggeredBy: 'scheduler',
       conf: { source: 'test' },
       createdDagVersionId: run.versionId,
     },

@@ -25,7 +25,7 @@ export interface DagRunRow {
   conf: Record<string, unknown> | null;
   note: string | null;
   createdDagVersionId: string | null;
-  /** The run's version and every version its task instances used, oldest first. */
+  /** The versions the run was created with and moved to, and those its task instances used, oldest first. */
   dagVersions: DagVersionSummary[];
 }
 
@@ -151,7 +151,7 @@ async function versionsOfRuns(db: Db, runs: readonly DagRunRecord[]): Promise<Ma
   >`
     SELECT DISTINCT r.id AS run_pk, v.id::text AS id, v.dag_id, v.version_number, v.created_at
     FROM dag_run r
-    JOIN dag_version v ON v.id = r.created_dag_version_id
+    JOIN dag_version v ON v.id = r.created_dag_version_id OR v.id = r.current_dag_version_id
       OR v.id IN (SELECT ti.dag_version_id FROM task_instance ti WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id)
     WHERE r.id = ANY(${ids}::int[])
     ORDER BY r.id, v.version_number`;
