@@ -6,7 +6,8 @@
  * taken away meanwhile (operator, timeout, DAG change) has its process stopped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Task } from '@dagbag/dagbag';
 import {
@@ -114,19 +115,24 @@ export class LocalExecutor {
       return;
     }
 
-    let logFd: number | undefined;
+    // Held (not just its fd) until the process is gone: a FileHandle left to the garbage collector
+    // closes its descriptor, which the pool may have reused for a database socket by then.
+    let log: FileHandle | undefined;
     try {
       const path = taskLogPath(this.options.logsRoot, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, tryNumber: ti.tryNumber });
-      mkdirSync(dirname(path), { recursive: true });
-      logFd = openSync(path, 'a');
-      writeSync(logFd, `[${new Date().toISOString()}] try ${ti.tryNumber} of ${ti.dagId}/${ti.runId}/${ti.taskId}: bash -c ${JSON.stringify(task.bashCommand)}\n`);
+      // Asynchronous: with many tasks starting at once, synchronous file calls stall the loop.
+      await mkdir(dirname(path), { recursive: true });
+      log = await open(path, 'a');
+      writeSync(log.fd, `[${new Date().toISOString()}] try ${ti.tryNumber} of ${ti.dagId}/${ti.runId}/${ti.taskId}: bash -c ${JSON.stringify(task.bashCommand)}\n`);
     } catch (error) {
       this.options.logger.error({ err: error, ti: ti.id }, 'cannot open the task log');
-      if (logFd !== undefined) closeSync(logFd);
+      await log?.close().catch(() => undefined);
       await this.finish(entry, 'failed');
       resolveDone();
       return;
     }
+    const logFile = log;
+    const logFd = log.fd;
 
     const child = spawn('bash', ['-c', GROUP_WATCHDOG], {
       detached: true, // its own process group: a kill reaches everything the command started
@@ -144,7 +150,12 @@ export class LocalExecutor {
     this.options.metrics?.taskState('running');
 
     child.once('error', (error) => {
-      writeSync(logFd!, `[${new Date().toISOString()}] could not start: ${error.message}\n`);
+      writeSync(logFd, `[${new Date().toISOString()}] could not start: ${error.message}\n`);
+      if (child.pid === undefined) {
+        // Never started, so no 'close' will come: end the try here.
+        void logFile.close().catch(() => undefined);
+        void this.finish(entry, 'failed').finally(resolveDone);
+      }
     });
     // The try is over: closing the pipe makes the watchdog kill what the command left running.
     child.once('exit', () => child.stdin?.end());
@@ -156,9 +167,9 @@ export class LocalExecutor {
         ? `execution_timeout_seconds (${task.executionTimeoutSeconds}) exceeded`
         : signal ? `killed by ${signal}` : `exit code ${code}`;
       try {
-        writeSync(logFd!, `[${new Date().toISOString()}] ${reason}\n`);
+        writeSync(logFd, `[${new Date().toISOString()}] ${reason}\n`);
       } finally {
-        closeSync(logFd!);
+        void logFile.close().catch(() => undefined);
       }
       const outcome: TryOutcome = code === 0 && entry.stopReason === undefined ? 'success' : 'failed';
       if (entry.stopReason === 'taken_away' || entry.stopReason === 'shutdown') {
