@@ -82,6 +82,16 @@ describe('API queries: runs', () => {
     await expect(queries.createDagRun(newRun('one'))).rejects.toBeInstanceOf(DuplicateDagRunError);
   });
 
+  it('list every version a run touched: created with, moved to, and used by its task instances, oldest first', async () => {
+    const v2 = await db.prisma.dagVersion.create({ data: { dagId: 'sales_daily', versionNumber: 2 } });
+    const v3 = await db.prisma.dagVersion.create({ data: { dagId: 'sales_daily', versionNumber: 3 } });
+    await queries.createDagRun(newRun('moved'));
+    await db.prisma.dagRun.update({ where: { dagId_runId: { dagId: 'sales_daily', runId: 'moved' } }, data: { currentDagVersionId: v3.id } });
+    await db.prisma.taskInstance.create({ data: { dagId: 'sales_daily', runId: 'moved', taskId: 't', dagVersionId: v2.id } });
+    const run = await queries.getDagRun('sales_daily', 'moved');
+    expect(run?.dagVersions.map((version) => version.versionNumber)).toEqual([1, 2, 3]);
+  });
+
   it('keep max_tries when the task is unknown to the DAG version while clearing', async () => {
     await db.prisma.taskInstance.create({ data: { dagId: 'sales_daily', runId: 'one', taskId: 'vanished', state: 'failed', tryNumber: 3, maxTries: 1, dagVersionId: versionId } });
     await queries.clearDagRun('sales_daily', 'one', { onlyFailed: false, retriesOf: async () => undefined });

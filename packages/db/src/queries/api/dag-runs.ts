@@ -146,15 +146,22 @@ async function versionsOfRuns(db: Db, runs: readonly DagRunRecord[]): Promise<Ma
   const result = new Map<number, DagVersionSummary[]>();
   if (runs.length === 0) return result;
   const ids = runs.map((r) => r.id);
+  // A UNION of (run, version) pairs, each found through an index, then joined once to dag_version.
   const rows = await db.$queryRaw<
     { run_pk: number; id: string; dag_id: string; version_number: number; created_at: Date }[]
   >`
-    SELECT DISTINCT r.id AS run_pk, v.id::text AS id, v.dag_id, v.version_number, v.created_at
-    FROM dag_run r
-    JOIN dag_version v ON v.id = r.created_dag_version_id OR v.id = r.current_dag_version_id
-      OR v.id IN (SELECT ti.dag_version_id FROM task_instance ti WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id)
-    WHERE r.id = ANY(${ids}::int[])
-    ORDER BY r.id, v.version_number`;
+    SELECT used.run_pk, v.id::text AS id, v.dag_id, v.version_number, v.created_at
+    FROM (
+      SELECT r.id AS run_pk, r.created_dag_version_id AS version_id FROM dag_run r WHERE r.id = ANY(${ids}::int[])
+      UNION
+      SELECT r.id, r.current_dag_version_id FROM dag_run r WHERE r.id = ANY(${ids}::int[])
+      UNION
+      SELECT r.id, ti.dag_version_id FROM dag_run r
+      JOIN task_instance ti ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+      WHERE r.id = ANY(${ids}::int[])
+    ) used
+    JOIN dag_version v ON v.id = used.version_id
+    ORDER BY used.run_pk, v.version_number`;
   for (const row of rows) {
     const list = result.get(row.run_pk) ?? [];
     list.push({ id: row.id, dagId: row.dag_id, versionNumber: row.version_number, createdAt: row.created_at });
