@@ -100,6 +100,24 @@ describe('error answers', () => {
   });
 });
 
+describe('request ids', () => {
+  it('echo a well-formed X-Request-Id so that a caller can follow its request through the logs', async () => {
+    const response = await api.request('/api/v2/version', { headers: { 'x-request-id': 'client-chosen.id-42' } });
+    expect(response.headers.get('x-request-id')).toBe('client-chosen.id-42');
+  });
+
+  it('replace a malformed X-Request-Id with a generated one', async () => {
+    const response = await api.request('/api/v2/version', { headers: { 'x-request-id': 'spaces and\ttabs' } });
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('are set on error answers too', async () => {
+    const response = await api.request('/api/v2/version', { token: null });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
 describe('task logs', () => {
   it('serve a try\'s lines and a continuation token that reads on from the end', async () => {
     const first: any = await (await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1')).json();
