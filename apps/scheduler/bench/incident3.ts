@@ -8,7 +8,10 @@
 import { Session } from 'node:inspector';
 import { buildDag, type DagDocument } from '@dagbag/dagbag';
 import { makeDagDocument } from '@dagbag/dagbag/testing';
-import { lockRunsToExamine, markRunsExamined, repointRunToVersion, type PrismaClient, type TaskSpec } from '@dagbag/db';
+import { DagBag } from '@dagbag/dagbag';
+import { createDagVersionLoader, lockRunsToExamine, markRunsExamined, repointRunToVersion, type PrismaClient, type TaskSpec } from '@dagbag/db';
+import { silentLogger } from '@dagbag/logger';
+import { SchedulingLoop, type LoopSummary } from '../src/loop/scheduling-loop.ts';
 import { taskSpecs } from '../src/loop/graph.ts';
 
 const RUNS = 20;
@@ -22,6 +25,9 @@ export interface Incident3Result {
   oursBytes: number;
   /** The same number of statements doing nothing: what the client costs per statement. */
   floorBytes: number;
+  /** Our whole examine step of a loop with no DAG change: lock, trigger rules, finish checks. */
+  steadyLoopBytes: number;
+  steadyLoopMs: number;
   eagerMs: number;
   oursMs: number;
 }
@@ -169,6 +175,18 @@ export async function runIncident3(prisma: PrismaClient, iterations = 8): Promis
     flip();
     floor.push(await measure(session, () => trivialStep(prisma)));
   }
+  // Steady state: the loop's whole examine step when nothing changed (the usual loop).
+  const dagBag = new DagBag({ role: 'scheduler', loader: createDagVersionLoader(prisma), settings: {}, logger: silentLogger });
+  const loop = new SchedulingLoop({
+    prisma, dagBag, executor: undefined, jobId: 0, hostname: 'bench', maxDagRunsPerLoop: RUNS, heartbeatTimeoutSeconds: 3600, logger: silentLogger,
+  });
+  const summary = (): LoopSummary => ({
+    runsCreated: 0, runsStarted: 0, runsExamined: 0, runsFinished: { success: 0, failed: 0 }, versionChanges: 0, taskStateChanges: 0, heartbeatTimeouts: 0, launched: 0,
+  });
+  for (let i = 0; i < 3; i++) await loop.examineRuns(summary());
+  const steady: { bytes: number; ms: number }[] = [];
+  for (let i = 0; i < iterations; i++) steady.push(await measure(session, () => loop.examineRuns(summary())));
+  dagBag.close();
   session.disconnect();
   return {
     runs: RUNS,
@@ -176,6 +194,8 @@ export async function runIncident3(prisma: PrismaClient, iterations = 8): Promis
     eagerBytes: median(eager.map((s) => s.bytes)),
     oursBytes: median(ours.map((s) => s.bytes)),
     floorBytes: median(floor.map((s) => s.bytes)),
+    steadyLoopBytes: median(steady.map((s) => s.bytes)),
+    steadyLoopMs: median(steady.map((s) => s.ms)),
     eagerMs: median(eager.map((s) => s.ms)),
     oursMs: median(ours.map((s) => s.ms)),
   };

@@ -17,14 +17,16 @@ import {
   failOrRetryTimedOut,
   failSilentSchedulerJobs,
   findTimedOutTaskInstances,
-  finishRunIfDone,
+  finishRunsIfDone,
   lockRunsToExamine,
   markRunsExamined,
   queuedRunVersions,
   repointRunToVersion,
   scheduleDueRetries,
   startQueuedRuns,
+  type Prisma,
   type PrismaClient,
+  type RunRef,
   type RunToExamine,
   type TaskSpec,
 } from '@dagbag/db';
@@ -118,13 +120,17 @@ export class SchedulingLoop {
     return started;
   }
 
-  /** Step 3: one transaction holding the examined runs' row locks until their decisions are written. */
+  /**
+   * Step 3: one transaction holding the examined runs' row locks until their decisions are
+   * written. Runs on the same version are decided together: each statement serves all of them.
+   */
   async examineRuns(summary: LoopSummary): Promise<void> {
     await this.options.prisma.$transaction(
       async (tx) => {
         const runs = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
         summary.runsExamined = runs.length;
         this.options.metrics?.examined(runs.length);
+        const byVersion = new Map<string, { entry: DagVersionEntry; runs: RunRef[] }>();
         for (const run of runs) {
           const entry = await this.dagForRun(run);
           if (entry === null) continue;
@@ -138,28 +144,34 @@ export class SchedulingLoop {
               'DAG changed during the run: unfinished task instances follow the new version',
             );
           }
-          const retries = await scheduleDueRetries(tx, run);
-          this.options.metrics?.taskState('scheduled', retries);
-          summary.taskStateChanges += retries;
-          const graph = graphArrays(entry.dag);
-          // Each pass decides one more level (an upstream_failed or a finished empty task unblocks
-          // the next); a DAG can need at most as many passes as it has tasks.
-          for (let pass = 0; pass <= graph.taskIds.length; pass++) {
-            const decisions = await decideTaskInstances(tx, { dagId: run.dagId, runId: run.runId, graph });
-            if (decisions.length === 0) break;
-            summary.taskStateChanges += decisions.length;
-            for (const decision of decisions) this.options.metrics?.taskState(decision.state);
-          }
-          const finished = await finishRunIfDone(tx, { runPk: run.id, dagId: run.dagId, runId: run.runId, leafTaskIds: graph.leafTaskIds });
-          if (finished !== null) {
-            summary.runsFinished[finished]++;
-            this.options.logger.info({ dagId: run.dagId, runId: run.runId, state: finished }, 'run finished');
-          }
+          let group = byVersion.get(entry.versionId);
+          if (group === undefined) byVersion.set(entry.versionId, (group = { entry, runs: [] }));
+          group.runs.push({ runPk: run.id, dagId: run.dagId, runId: run.runId });
         }
+        for (const { entry, runs: group } of byVersion.values()) await this.decide(tx, entry, group, summary);
         await markRunsExamined(tx, runs.map((run) => run.id));
       },
       { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS, maxWait: EXAMINE_TRANSACTION_TIMEOUT_MS },
     );
+  }
+
+  private async decide(tx: Prisma.TransactionClient, entry: DagVersionEntry, runs: RunRef[], summary: LoopSummary): Promise<void> {
+    const retries = await scheduleDueRetries(tx, runs);
+    this.options.metrics?.taskState('scheduled', retries);
+    summary.taskStateChanges += retries;
+    const graph = graphArrays(entry.dag);
+    // Each pass decides one more level (an upstream_failed or a finished empty task unblocks the
+    // next); a DAG needs at most as many passes as it has tasks.
+    for (let pass = 0; pass <= graph.taskIds.length; pass++) {
+      const decisions = await decideTaskInstances(tx, { runs, graph });
+      if (decisions.length === 0) break;
+      summary.taskStateChanges += decisions.length;
+      for (const decision of decisions) this.options.metrics?.taskState(decision.state);
+    }
+    for (const run of await finishRunsIfDone(tx, { runs, leafTaskIds: graph.leafTaskIds })) {
+      summary.runsFinished[run.state]++;
+      this.options.logger.info({ dagId: run.dagId, runId: run.runId, state: run.state }, 'run finished');
+    }
   }
 
   /** The run's DAG: the newest version when the DAG changed (runs follow the latest DAG, as in Airflow). */

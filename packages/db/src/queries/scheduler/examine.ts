@@ -75,22 +75,39 @@ export async function repointRunToVersion(
   return { updated, inserted };
 }
 
-/** `up_for_retry` instances whose delay has passed become `scheduled` again. */
-export async function scheduleDueRetries(tx: Tx, input: { dagId: string; runId: string }): Promise<number> {
+/** Runs of one DAG version, decided together: one statement serves them all. */
+export interface RunRef {
+  runPk: number;
+  dagId: string;
+  runId: string;
+}
+
+function runArrays(runs: readonly RunRef[]) {
+  return { pks: runs.map((r) => r.runPk), dagIds: runs.map((r) => r.dagId), runIds: runs.map((r) => r.runId) };
+}
+
+/** `up_for_retry` instances of these runs whose delay has passed become `scheduled` again. */
+export async function scheduleDueRetries(tx: Tx, runs: readonly RunRef[]): Promise<number> {
+  if (runs.length === 0) return 0;
+  const { dagIds, runIds } = runArrays(runs);
   return tx.$executeRaw`
-    UPDATE task_instance SET state = 'scheduled', scheduled_dttm = now(), updated_at = now()
-    WHERE dag_id = ${input.dagId} AND run_id = ${input.runId}
-      AND state = 'up_for_retry' AND (next_retry_at IS NULL OR next_retry_at <= now())`;
+    UPDATE task_instance ti SET state = 'scheduled', scheduled_dttm = now(), updated_at = now()
+    FROM unnest(${dagIds}::text[], ${runIds}::text[]) AS r(dag_id, run_id)
+    WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+      AND ti.state = 'up_for_retry' AND (ti.next_retry_at IS NULL OR ti.next_retry_at <= now())`;
 }
 
 export interface TaskDecision {
+  dagId: string;
+  runId: string;
   taskId: string;
   state: 'scheduled' | 'success' | 'skipped' | 'upstream_failed';
 }
 
 /**
- * One pass of the trigger rules over the run's instances in state null, evaluated in SQL against
- * the version's edges (Airflow's TriggerRuleDep with flag_upstream_failed):
+ * One pass of the trigger rules over the instances in state null of `runs` (all on the version
+ * `graph` describes), evaluated in SQL against the version's edges (Airflow's TriggerRuleDep with
+ * flag_upstream_failed):
  *
  * | rule        | ready when                       | otherwise, once decidable                      |
  * |-------------|----------------------------------|------------------------------------------------|
@@ -104,33 +121,39 @@ export interface TaskDecision {
  * another operator becomes `scheduled` for the executor. Returns what changed; call again while
  * it returns something, because each change may decide the next level.
  */
-export async function decideTaskInstances(
-  tx: Tx,
-  input: { dagId: string; runId: string; graph: GraphArrays },
-): Promise<TaskDecision[]> {
+export async function decideTaskInstances(tx: Tx, input: { runs: readonly RunRef[]; graph: GraphArrays }): Promise<TaskDecision[]> {
   const { graph } = input;
+  if (input.runs.length === 0) return [];
+  const { dagIds, runIds } = runArrays(input.runs);
   return tx.$queryRaw<TaskDecision[]>`
-    WITH tasks AS (
+    WITH runs AS (
+      SELECT * FROM unnest(${dagIds}::text[], ${runIds}::text[]) AS r(dag_id, run_id)
+    ), tasks AS (
       SELECT * FROM unnest(${graph.taskIds}::text[], ${graph.triggerRules}::text[], ${graph.isEmpty}::boolean[])
         AS t(task_id, rule, is_empty)
     ), edges AS (
       SELECT * FROM unnest(${graph.edgeTaskIds}::text[], ${graph.edgeUpstreamIds}::text[]) AS e(task_id, upstream_id)
     ), instances AS (
-      SELECT id, task_id, state FROM task_instance
-      WHERE dag_id = ${input.dagId} AND run_id = ${input.runId} AND map_index = -1
+      SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id, ti.state
+      FROM task_instance ti JOIN runs r ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+      WHERE ti.map_index = -1
+    ), waiting AS (
+      SELECT * FROM instances WHERE state IS NULL
     ), counts AS (
-      SELECT e.task_id,
+      SELECT w.id,
              count(*) AS upstream,
              count(*) FILTER (WHERE u.state = 'success') AS succeeded,
              count(*) FILTER (WHERE u.state = 'skipped') AS skipped,
              count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed')) AS failed,
              count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'removed')) AS done
-      FROM edges e LEFT JOIN instances u ON u.task_id = e.upstream_id
-      GROUP BY e.task_id
+      FROM waiting w
+      JOIN edges e ON e.task_id = w.task_id
+      LEFT JOIN instances u ON u.dag_id = w.dag_id AND u.run_id = w.run_id AND u.task_id = e.upstream_id
+      GROUP BY w.id
     ), decisions AS (
-      SELECT i.id, t.is_empty,
+      SELECT w.id, t.is_empty,
         CASE
-          WHEN c.task_id IS NULL THEN 'ready'
+          WHEN c.id IS NULL THEN 'ready'
           WHEN t.rule = 'all_success' THEN CASE
             WHEN c.failed > 0 THEN 'upstream_failed' WHEN c.skipped > 0 THEN 'skipped'
             WHEN c.succeeded = c.upstream THEN 'ready' END
@@ -144,10 +167,9 @@ export async function decideTaskInstances(
           WHEN t.rule = 'none_failed' THEN CASE
             WHEN c.failed > 0 THEN 'upstream_failed' WHEN c.done = c.upstream THEN 'ready' END
         END AS decision
-      FROM instances i
-      JOIN tasks t ON t.task_id = i.task_id
-      LEFT JOIN counts c ON c.task_id = i.task_id
-      WHERE i.state IS NULL
+      FROM waiting w
+      JOIN tasks t ON t.task_id = w.task_id
+      LEFT JOIN counts c ON c.id = w.id
     )
     UPDATE task_instance ti SET
       state = CASE WHEN d.decision <> 'ready' THEN d.decision WHEN d.is_empty THEN 'success' ELSE 'scheduled' END,
@@ -159,31 +181,41 @@ export async function decideTaskInstances(
       updated_at = now()
     FROM decisions d
     WHERE ti.id = d.id AND d.decision IS NOT NULL AND ti.state IS NULL
-    RETURNING ti.task_id AS "taskId", ti.state`;
+    RETURNING ti.dag_id AS "dagId", ti.run_id AS "runId", ti.task_id AS "taskId", ti.state`;
+}
+
+export interface FinishedRun {
+  runPk: number;
+  dagId: string;
+  runId: string;
+  state: 'success' | 'failed';
 }
 
 /**
- * Ends the run when none of its instances is unfinished: `failed` if a leaf failed (or its
- * upstream did), else `success` (Airflow's rule). Only a run still `running` is touched, so a run
- * an operator marked success or failed is never resurrected. Returns the new state, or null.
+ * Ends each of `runs` (all on the version whose leaves are given) that has no unfinished
+ * instance: `failed` if a leaf failed (or its upstream did), else `success` (Airflow's rule).
+ * Only runs still `running` are touched, so a run an operator marked success or failed is never
+ * resurrected.
  */
-export async function finishRunIfDone(
-  tx: Tx,
-  input: { runPk: number; dagId: string; runId: string; leafTaskIds: readonly string[] },
-): Promise<'success' | 'failed' | null> {
+export async function finishRunsIfDone(tx: Tx, input: { runs: readonly RunRef[]; leafTaskIds: readonly string[] }): Promise<FinishedRun[]> {
+  if (input.runs.length === 0) return [];
+  const { pks, dagIds, runIds } = runArrays(input.runs);
   const leaves = [...input.leafTaskIds];
-  const rows = await tx.$queryRaw<{ state: 'success' | 'failed' }[]>`
-    WITH summary AS (
-      SELECT count(*) FILTER (WHERE state IS NULL OR state IN ('scheduled', 'queued', 'running', 'up_for_retry')) AS unfinished,
-             count(*) FILTER (WHERE task_id = ANY(${leaves}::text[]) AND state IN ('failed', 'upstream_failed')) AS failed_leaves
-      FROM task_instance WHERE dag_id = ${input.dagId} AND run_id = ${input.runId}
+  return tx.$queryRaw<FinishedRun[]>`
+    WITH runs AS (
+      SELECT * FROM unnest(${pks}::int[], ${dagIds}::text[], ${runIds}::text[]) AS r(pk, dag_id, run_id)
+    ), summary AS (
+      SELECT r.pk,
+             count(ti.id) FILTER (WHERE ti.state IS NULL OR ti.state IN ('scheduled', 'queued', 'running', 'up_for_retry')) AS unfinished,
+             count(ti.id) FILTER (WHERE ti.task_id = ANY(${leaves}::text[]) AND ti.state IN ('failed', 'upstream_failed')) AS failed_leaves
+      FROM runs r LEFT JOIN task_instance ti ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+      GROUP BY r.pk
     )
-    UPDATE dag_run r SET state = CASE WHEN s.failed_leaves > 0 THEN 'failed' ELSE 'success' END,
+    UPDATE dag_run d SET state = CASE WHEN s.failed_leaves > 0 THEN 'failed' ELSE 'success' END,
                          end_date = now(), updated_at = now()
     FROM summary s
-    WHERE r.id = ${input.runPk} AND r.state = 'running' AND s.unfinished = 0
-    RETURNING r.state`;
-  return rows[0]?.state ?? null;
+    WHERE d.id = s.pk AND d.state = 'running' AND s.unfinished = 0
+    RETURNING d.id AS "runPk", d.dag_id AS "dagId", d.run_id AS "runId", d.state`;
 }
 
 /** Puts the examined runs at the back of the round-robin. */
