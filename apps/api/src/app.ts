@@ -88,7 +88,9 @@ export function createApp(options: CreateAppOptions): ApiApp {
     }),
   );
 
-  app.use(requireBearerToken(config.authTokens, new Set([HEALTH_PATH])));
+  // Open paths come from the route declarations (only health), so the document and the check agree.
+  const openPaths = new Set(routes.filter((route) => route.auth === false).map((route) => route.path));
+  app.use(requireBearerToken(config.authTokens, openPaths));
   app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
 
   const router = express.Router({ strict: false });

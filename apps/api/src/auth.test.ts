@@ -51,6 +51,10 @@ describe('bearer-token authentication', () => {
     expect((await api.request('/api/v2/monitor/health', { token: null })).status).toBe(200);
   });
 
+  it('serves health without a token when the path ends in a slash too', async () => {
+    expect((await api.request('/api/v2/monitor/health/', { token: null })).status).toBe(200);
+  });
+
   it('accepts the configured token', async () => {
     expect((await api.request('/api/v2/version')).status).toBe(200);
   });

@@ -30,7 +30,8 @@ const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 export function requireBearerToken(tokens: readonly string[], openPaths: ReadonlySet<string>): RequestHandler {
   const verify = createTokenVerifier(tokens);
   return (req, _res, next) => {
-    if (openPaths.has(req.path)) return next();
+    // Routing is not strict about a trailing slash, so neither is this check.
+    if (openPaths.has(req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path)) return next();
     const header = req.headers.authorization;
     if (header === undefined) return next(new ApiError('UNAUTHORIZED', 'Not authenticated', { headers: CHALLENGE }));
     const match = BEARER.exec(header);
