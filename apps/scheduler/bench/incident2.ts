@@ -5,7 +5,7 @@
  */
 import { DagBag, type DagCacheSettings } from '@dagbag/dagbag';
 import { makeDagDocument } from '@dagbag/dagbag/testing';
-import { createDagVersionLoader, type PrismaClient } from '@dagbag/db';
+import { analyzeSchedulerTables, createDagVersionLoader, type PrismaClient } from '@dagbag/db';
 import { silentLogger } from '@dagbag/logger';
 import { SchedulingLoop } from '../src/loop/scheduling-loop.ts';
 
@@ -47,6 +47,7 @@ export async function runIncident2(
   });
   // Start every run (first time only) and warm the cache with one full sweep.
   while ((await prisma.dagRun.count({ where: { state: 'queued' } })) > 0) await loop.startQueuedRuns();
+  await analyzeSchedulerTables(prisma);
   for (let i = 0; i < LOOPS_PER_SWEEP; i++) await loop.runOnce();
   const before = dagBag.stats();
   loads = 0;

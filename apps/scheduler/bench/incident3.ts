@@ -9,7 +9,7 @@ import { Session } from 'node:inspector';
 import { buildDag, type DagDocument } from '@dagbag/dagbag';
 import { makeDagDocument } from '@dagbag/dagbag/testing';
 import { DagBag } from '@dagbag/dagbag';
-import { createDagVersionLoader, lockRunsToExamine, markRunsExamined, repointRunToVersion, type PrismaClient, type TaskSpec } from '@dagbag/db';
+import { analyzeSchedulerTables, createDagVersionLoader, lockRunsToExamine, markRunsExamined, repointRunToVersion, type PrismaClient, type TaskSpec } from '@dagbag/db';
 import { silentLogger } from '@dagbag/logger';
 import { SchedulingLoop, type LoopSummary } from '../src/loop/scheduling-loop.ts';
 import { taskSpecs } from '../src/loop/graph.ts';
@@ -155,6 +155,7 @@ export async function runIncident3(prisma: PrismaClient, iterations = 8): Promis
     });
   }
 
+  await analyzeSchedulerTables(prisma);
   const session = new Session();
   session.connect();
   let target = v2;

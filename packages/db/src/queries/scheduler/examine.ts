@@ -133,27 +133,28 @@ export async function decideTaskInstances(tx: Tx, input: { runs: readonly RunRef
         AS t(task_id, rule, is_empty)
     ), edges AS (
       SELECT * FROM unnest(${graph.edgeTaskIds}::text[], ${graph.edgeUpstreamIds}::text[]) AS e(task_id, upstream_id)
-    ), instances AS (
-      SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id, ti.state
-      FROM task_instance ti JOIN runs r ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
-      WHERE ti.map_index = -1
     ), waiting AS (
-      SELECT * FROM instances WHERE state IS NULL
+      SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id
+      FROM task_instance ti JOIN runs r ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+      WHERE ti.map_index = -1 AND ti.state IS NULL
     ), counts AS (
-      SELECT w.id,
-             count(*) AS upstream,
+      -- One aggregate pass (never joined back to its input: with the planner's row estimates for
+      -- unnest() and fresh tables, that join became a per-row re-aggregation). Upstream states
+      -- come through the (dag_id, run_id, task_id, map_index) key, an index lookup each.
+      SELECT w.id, w.task_id,
+             count(e.upstream_id) AS upstream,
              count(*) FILTER (WHERE u.state = 'success') AS succeeded,
              count(*) FILTER (WHERE u.state = 'skipped') AS skipped,
              count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed')) AS failed,
              count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'removed')) AS done
       FROM waiting w
-      JOIN edges e ON e.task_id = w.task_id
-      LEFT JOIN instances u ON u.dag_id = w.dag_id AND u.run_id = w.run_id AND u.task_id = e.upstream_id
-      GROUP BY w.id
+      LEFT JOIN edges e ON e.task_id = w.task_id
+      LEFT JOIN task_instance u ON u.dag_id = w.dag_id AND u.run_id = w.run_id AND u.task_id = e.upstream_id AND u.map_index = -1
+      GROUP BY w.id, w.task_id
     ), decisions AS (
-      SELECT w.id, t.is_empty,
+      SELECT c.id, t.is_empty,
         CASE
-          WHEN c.id IS NULL THEN 'ready'
+          WHEN c.upstream = 0 THEN 'ready'
           WHEN t.rule = 'all_success' THEN CASE
             WHEN c.failed > 0 THEN 'upstream_failed' WHEN c.skipped > 0 THEN 'skipped'
             WHEN c.succeeded = c.upstream THEN 'ready' END
@@ -167,9 +168,8 @@ export async function decideTaskInstances(tx: Tx, input: { runs: readonly RunRef
           WHEN t.rule = 'none_failed' THEN CASE
             WHEN c.failed > 0 THEN 'upstream_failed' WHEN c.done = c.upstream THEN 'ready' END
         END AS decision
-      FROM waiting w
-      JOIN tasks t ON t.task_id = w.task_id
-      LEFT JOIN counts c ON c.id = w.id
+      FROM counts c
+      JOIN tasks t ON t.task_id = c.task_id
     )
     UPDATE task_instance ti SET
       state = CASE WHEN d.decision <> 'ready' THEN d.decision WHEN d.is_empty THEN 'success' ELSE 'scheduled' END,
