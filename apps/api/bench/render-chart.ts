@@ -1,13 +1,14 @@
 /**
- * Redraws bench/results/memory.svg from memory.csv and summary.json without re-running the
- * benchmark: `node --import tsx bench/render-chart.ts`.
+ * Redraws bench/results/memory.svg and bench/RESULTS.md from memory.csv and summary.json without
+ * re-running the benchmark: `node --import tsx bench/render-chart.ts`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderMemoryChart, type ChartRow } from './chart.ts';
+import { readSupplementary, resultsMarkdown } from './report.ts';
 
 const results = join(import.meta.dirname, 'results');
-const summary = JSON.parse(readFileSync(join(results, 'summary.json'), 'utf8')) as {
+const summary = JSON.parse(readFileSync(join(results, 'summary.json'), 'utf8')) as Record<string, any> & {
   expected_ceiling_mib: number;
   settings: { versions: number; minBytes: number; maxBytes: number };
 };
@@ -30,3 +31,4 @@ const svg = await renderMemoryChart(
   `API process memory, ${versions} versions of ${Math.round(minBytes / 1000)}-${Math.round(maxBytes / 1000)} KB requested in random order`,
 );
 writeFileSync(join(results, 'memory.svg'), svg);
+writeFileSync(join(import.meta.dirname, 'RESULTS.md'), resultsMarkdown(summary, readSupplementary(results)));

@@ -4,6 +4,8 @@
  * instrumentations patch them (modules loaded earlier stay unpatched).
  */
 import { ConfigError, dataDir } from '@dagbag/config';
+// The cache package patches nothing and imports neither express nor pg: safe before telemetry.
+import { DagBag, cacheSettingsFromEnv } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
 import { readApiConfig } from './config.ts';
@@ -11,8 +13,11 @@ import { readApiConfig } from './config.ts';
 async function main(): Promise<void> {
   const logger = createLogger({ name: 'api' });
   let config;
+  let cacheSettings;
   try {
+    // Every variable is validated before anything starts; a bad one stops the process here.
     config = readApiConfig();
+    cacheSettings = cacheSettingsFromEnv('api');
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.fatal(error.message);
@@ -22,10 +27,9 @@ async function main(): Promise<void> {
   }
   const telemetry = await startTelemetry({ serviceName: 'dagbag-api', metricsPort: config.METRICS_PORT, metricsHost: config.METRICS_HOST, logger });
 
-  const [{ openDatabase, createPrismaClient, createDagVersionLoader }, { DagBag, cacheSettingsFromEnv }, { createApp }, { startServer }, { loadOrCreateDevelopmentToken }] =
-    await Promise.all([import('@dagbag/db'), import('@dagbag/dagbag'), import('./app.ts'), import('./server.ts'), import('./auth.ts')]);
+  const [{ openDatabase, createPrismaClient, createDagVersionLoader }, { createApp }, { startServer }, { loadOrCreateDevelopmentToken }] =
+    await Promise.all([import('@dagbag/db'), import('./app.ts'), import('./server.ts'), import('./auth.ts')]);
 
-  const cacheSettings = cacheSettingsFromEnv('api');
   let tokens = config.API_AUTH_TOKENS;
   if (tokens.length === 0) {
     const dev = loadOrCreateDevelopmentToken(dataDir());

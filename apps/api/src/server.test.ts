@@ -53,6 +53,21 @@ describe('the API process (src/main.ts)', () => {
   });
   afterAll(() => db.drop());
 
+  it('stops at start with exit code 2 and a message naming a bad variable and its range', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { ...process.env, VITEST: '', LOG_LEVEL: 'info', API_PORT: '70000', API_DAG_CACHE_MAX_BYTES: '-5' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, output).toBe(2);
+    expect(output).toContain('API_PORT: must be a whole number from 0 to 65535');
+    expect(output).not.toContain('telemetry started');
+  }, 30_000);
+
   it('starts with a generated development token, serves with it, and exits 0 on SIGTERM', async () => {
     const dataDirectory = mkdtempSync(join(tmpdir(), 'dagbag-api-main-'));
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
