@@ -67,6 +67,7 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '53300', // too_many_connections
   '55000', // object_not_in_prerequisite_state: "database ... is not currently accepting connections"
   '3D000', // database does not exist (dropped or not yet created)
+  '57014', // query_canceled: DATABASE_STATEMENT_TIMEOUT_MS hit, an overloaded database (retry later)
 ]);
 const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH']);
