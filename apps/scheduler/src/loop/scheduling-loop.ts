@@ -21,7 +21,7 @@ import {
   lockRunsToExamine,
   markRunsExamined,
   queuedRunVersions,
-  repointRunToVersion,
+  repointRunsToVersion,
   scheduleDueRetries,
   startQueuedRuns,
   type Prisma,
@@ -130,23 +130,25 @@ export class SchedulingLoop {
         const runs = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
         summary.runsExamined = runs.length;
         this.options.metrics?.examined(runs.length);
-        const byVersion = new Map<string, { entry: DagVersionEntry; runs: RunRef[] }>();
+        const byVersion = new Map<string, { entry: DagVersionEntry; runs: RunRef[]; moved: RunRef[] }>();
         for (const run of runs) {
           const entry = await this.dagForRun(run);
           if (entry === null) continue;
-          if (entry.versionId !== run.versionId) {
-            const result = await repointRunToVersion(tx, {
-              runPk: run.id, dagId: run.dagId, runId: run.runId, versionId: entry.versionId, tasks: taskSpecs(entry.dag),
-            });
-            summary.versionChanges++;
-            this.options.logger.info(
-              { dagId: run.dagId, runId: run.runId, from: run.versionId, to: entry.versionId, ...result },
-              'DAG changed during the run: unfinished task instances follow the new version',
-            );
-          }
           let group = byVersion.get(entry.versionId);
-          if (group === undefined) byVersion.set(entry.versionId, (group = { entry, runs: [] }));
-          group.runs.push({ runPk: run.id, dagId: run.dagId, runId: run.runId });
+          if (group === undefined) byVersion.set(entry.versionId, (group = { entry, runs: [], moved: [] }));
+          const ref = { runPk: run.id, dagId: run.dagId, runId: run.runId };
+          group.runs.push(ref);
+          if (entry.versionId !== run.versionId) group.moved.push(ref);
+        }
+        for (const { entry, moved } of byVersion.values()) {
+          if (moved.length === 0) continue;
+          // The DAG changed mid-run: every run moving to this version in one UPDATE (plus one INSERT).
+          const result = await repointRunsToVersion(tx, { runs: moved, versionId: entry.versionId, tasks: taskSpecs(entry.dag) });
+          summary.versionChanges += moved.length;
+          this.options.logger.info(
+            { dagId: entry.dagId, runIds: moved.map((run) => run.runId), to: entry.versionId, ...result },
+            'DAG changed during the run: unfinished task instances follow the new version',
+          );
         }
         for (const { entry, runs: group } of byVersion.values()) await this.decide(tx, entry, group, summary);
         await markRunsExamined(tx, runs.map((run) => run.id));

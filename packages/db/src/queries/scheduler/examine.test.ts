@@ -2,7 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../../generated/prisma/client.ts';
 import { createTestDatabase, type TestDatabase } from '../../testing/index.ts';
-import { lockRunsToExamine, repointRunToVersion } from './examine.ts';
+import { lockRunsToExamine, repointRunsToVersion } from './examine.ts';
 
 let db: TestDatabase;
 /** A second client on the same database that records every SQL statement it sends. */
@@ -49,18 +49,18 @@ describe('the examine step', () => {
     expect(statements.filter((sql) => /task_instance/i.test(sql))).toEqual([]);
   });
 
-  it('follows a DAG change with one UPDATE and one INSERT on task_instance and no read of it', async () => {
+  it('follows a DAG change of several runs with one UPDATE and one INSERT on task_instance and no read of it', async () => {
     // v2: t0..t44 kept, t45..t49 removed, n0..n2 new
     const tasks = [...TASKS_V1.slice(0, 45), 'n0', 'n1', 'n2'].map((taskId) => ({ taskId, operator: 'empty', retries: 0 }));
     statements.length = 0;
     const result = await logged.$transaction(async (tx) => {
-      const [run] = await lockRunsToExamine(tx, 1);
-      return repointRunToVersion(tx, { runPk: run!.id, dagId: 'd', runId: run!.runId, versionId: v2, tasks });
+      const runs = await lockRunsToExamine(tx, 20);
+      return repointRunsToVersion(tx, { runs: runs.map((run) => ({ runPk: run.id, dagId: 'd', runId: run.runId })), versionId: v2, tasks });
     });
     const onTaskInstances = statements.filter((sql) => /task_instance/i.test(sql));
     expect(onTaskInstances.map((sql) => sql.trim().split(/\s+/)[0]!.toUpperCase())).toEqual(['UPDATE', 'INSERT']);
-    // 40 unfinished instances (state null included) re-pointed or marked removed; 3 new.
-    expect(result).toEqual({ updated: 40, inserted: 3 });
+    // Per run: 40 unfinished instances (state null included) re-pointed or marked removed; 3 new. Three runs, one UPDATE.
+    expect(result).toEqual({ updated: 120, inserted: 9 });
   });
 
   it('leaves finished instances on their version, moves unfinished ones and marks vanished ones removed', async () => {

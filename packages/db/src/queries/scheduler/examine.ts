@@ -37,44 +37,6 @@ export async function lockRunsToExamine(tx: Tx, limit: number): Promise<RunToExa
     FOR UPDATE OF r SKIP LOCKED`;
 }
 
-export interface RepointResult {
-  /** Unfinished (or restored) instances now on the new version, plus vanished tasks marked removed. */
-  updated: number;
-  /** Instances created for tasks the new version added. */
-  inserted: number;
-}
-
-/**
- * Moves a run to a new DAG version: ONE bulk UPDATE re-points every unfinished task instance
- * (state null included) whose task still exists, restores `removed` ones whose task came back
- * (state null, as Airflow does), and marks those whose task vanished `removed`; one INSERT ... ON
- * CONFLICT DO NOTHING adds instances for new tasks; the run records its new version.
- */
-export async function repointRunToVersion(
-  tx: Tx,
-  input: { runPk: number; dagId: string; runId: string; versionId: string; tasks: readonly TaskSpec[] },
-): Promise<RepointResult> {
-  const taskIds = input.tasks.map((task) => task.taskId);
-  const updated = await tx.$executeRaw`
-    UPDATE task_instance SET
-      dag_version_id = CASE WHEN task_id = ANY(${taskIds}::text[]) THEN ${input.versionId}::uuid ELSE dag_version_id END,
-      state = CASE WHEN task_id = ANY(${taskIds}::text[]) THEN NULLIF(state, 'removed') ELSE 'removed' END,
-      updated_at = now()
-    WHERE dag_id = ${input.dagId} AND run_id = ${input.runId}
-      AND (state IS NULL OR state IN ('scheduled', 'queued', 'running', 'up_for_retry')
-           OR (state = 'removed' AND task_id = ANY(${taskIds}::text[])))`;
-  const operators = input.tasks.map((task) => task.operator);
-  const retries = input.tasks.map((task) => task.retries);
-  const inserted = await tx.$executeRaw`
-    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
-    SELECT ${input.dagId}, ${input.runId}, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
-    FROM unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
-    ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
-  await tx.$executeRaw`
-    UPDATE dag_run SET current_dag_version_id = ${input.versionId}::uuid, updated_at = now() WHERE id = ${input.runPk}`;
-  return { updated, inserted };
-}
-
 /** Runs of one DAG version, decided together: one statement serves them all. */
 export interface RunRef {
   runPk: number;
@@ -84,6 +46,49 @@ export interface RunRef {
 
 function runArrays(runs: readonly RunRef[]) {
   return { pks: runs.map((r) => r.runPk), dagIds: runs.map((r) => r.dagId), runIds: runs.map((r) => r.runId) };
+}
+
+export interface RepointResult {
+  /** Unfinished (or restored) instances now on the new version, plus vanished tasks marked removed. */
+  updated: number;
+  /** Instances created for tasks the new version added. */
+  inserted: number;
+}
+
+/**
+ * Moves runs to a new version of their DAG: ONE bulk UPDATE re-points every unfinished task
+ * instance (state null included) whose task still exists, restores `removed` ones whose task came
+ * back (state null, as Airflow does), and marks those whose task vanished `removed`; one INSERT
+ * ... ON CONFLICT DO NOTHING adds instances for new tasks; one UPDATE records the runs' version.
+ * All runs given move to `versionId` together, whatever their number.
+ */
+export async function repointRunsToVersion(
+  tx: Tx,
+  input: { runs: readonly RunRef[]; versionId: string; tasks: readonly TaskSpec[] },
+): Promise<RepointResult> {
+  if (input.runs.length === 0) return { updated: 0, inserted: 0 };
+  const { pks, dagIds, runIds } = runArrays(input.runs);
+  const taskIds = input.tasks.map((task) => task.taskId);
+  const updated = await tx.$executeRaw`
+    UPDATE task_instance ti SET
+      dag_version_id = CASE WHEN ti.task_id = ANY(${taskIds}::text[]) THEN ${input.versionId}::uuid ELSE ti.dag_version_id END,
+      state = CASE WHEN ti.task_id = ANY(${taskIds}::text[]) THEN NULLIF(ti.state, 'removed') ELSE 'removed' END,
+      updated_at = now()
+    FROM unnest(${dagIds}::text[], ${runIds}::text[]) AS r(dag_id, run_id)
+    WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+      AND (ti.state IS NULL OR ti.state IN ('scheduled', 'queued', 'running', 'up_for_retry')
+           OR (ti.state = 'removed' AND ti.task_id = ANY(${taskIds}::text[])))`;
+  const operators = input.tasks.map((task) => task.operator);
+  const retries = input.tasks.map((task) => task.retries);
+  const inserted = await tx.$executeRaw`
+    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
+    SELECT r.dag_id, r.run_id, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
+    FROM unnest(${dagIds}::text[], ${runIds}::text[]) AS r(dag_id, run_id)
+    CROSS JOIN unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
+    ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
+  await tx.$executeRaw`
+    UPDATE dag_run SET current_dag_version_id = ${input.versionId}::uuid, updated_at = now() WHERE id = ANY(${pks}::int[])`;
+  return { updated, inserted };
 }
 
 /** `up_for_retry` instances of these runs whose delay has passed become `scheduled` again. */
