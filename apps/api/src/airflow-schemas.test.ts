@@ -129,6 +129,19 @@ describe("responses conform to Airflow's published schemas", () => {
     expect(body.total_entries).toBe(3);
   });
 
+  it('POST .../clear without dry_run answers a DAGRunResponse', async () => {
+    await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { dag_run_id: 'to_clear', logical_date: null } });
+    const body = await expectConforming('/api/v2/dags/etl/dagRuns/to_clear/clear', 'DAGRunResponse', { method: 'POST', json: { dry_run: false } });
+    expect(body.state).toBe('queued');
+  });
+
+  it('DELETE .../dagRuns/{dag_run_id} answers 204 with no body, as Airflow', async () => {
+    await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { dag_run_id: 'to_delete', logical_date: null } });
+    const response = await api.request('/api/v2/dags/etl/dagRuns/to_delete', { method: 'DELETE' });
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe('');
+  });
+
   it('GET .../taskInstances is a TaskInstanceCollectionResponse', async () => {
     const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances', 'TaskInstanceCollectionResponse');
     expect(body.total_entries).toBe(3);
@@ -150,6 +163,16 @@ describe("responses conform to Airflow's published schemas", () => {
 
   it('a 404 is an HTTPExceptionResponse', async () => {
     await expectConforming('/api/v2/dags/nope', 'HTTPExceptionResponse', undefined, 404);
+  });
+
+  it('a 401 is an HTTPExceptionResponse', async () => {
+    await expectConforming('/api/v2/dags', 'HTTPExceptionResponse', { token: null }, 401);
+  });
+
+  it('a 409 is an HTTPExceptionResponse', async () => {
+    const init = { method: 'POST', json: { dag_run_id: 'twice', logical_date: null } };
+    await api.request('/api/v2/dags/etl/dagRuns', init);
+    await expectConforming('/api/v2/dags/etl/dagRuns', 'HTTPExceptionResponse', init, 409);
   });
 
   it('a 422 is an HTTPValidationError', async () => {
