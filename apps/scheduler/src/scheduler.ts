@@ -174,7 +174,9 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       if (options.processDagFiles !== false) every('dag-processor', () => config.dagDirScanSeconds * 1000, () => processor.processOnce());
       every('scheduling-loop', () => config.loopIntervalMs, loopStarted, true);
       every('job-heartbeat', () => config.heartbeatIntervalSeconds * 1000, async () => {
-        if (!(await heartbeatSchedulerJob(prisma, jobId))) log.warn('this scheduler was declared dead by another; its task instances may be retried elsewhere');
+        if (await heartbeatSchedulerJob(prisma, jobId)) {
+          log.warn('this scheduler had been declared dead by another (no heartbeat for the timeout); its earlier tasks were recovered elsewhere');
+        }
       });
       every('dag-cache-reconcile', () => config.reconcileSeconds * 1000, () => dagBag.reconcile());
     },

@@ -11,11 +11,19 @@ export async function registerSchedulerJob(db: Db, input: { hostname: string; pi
   return rows[0]!.id;
 }
 
-/** False when the row is no longer `running` (another scheduler declared this one dead). */
+/**
+ * Writes the job's heartbeat. Returns true when the row had been declared dead meanwhile (another
+ * scheduler saw no heartbeat for the timeout, e.g. during a long database outage): the row is
+ * running again from now on, so work this scheduler claims next is not mistaken for orphaned.
+ * What it held before was already recovered elsewhere, and its executor stops those tries.
+ */
 export async function heartbeatSchedulerJob(db: Db, jobId: number): Promise<boolean> {
-  const count = await db.$executeRaw`
-    UPDATE job SET latest_heartbeat = now() WHERE id = ${jobId} AND state = 'running'`;
-  return count > 0;
+  const rows = await db.$queryRaw<{ wasDeclaredDead: boolean }[]>`
+    UPDATE job j SET latest_heartbeat = now(), state = 'running', end_date = NULL
+    FROM (SELECT id, state FROM job WHERE id = ${jobId} FOR UPDATE) before
+    WHERE j.id = before.id
+    RETURNING before.state <> 'running' AS "wasDeclaredDead"`;
+  return rows[0]?.wasDeclaredDead ?? false;
 }
 
 export async function endSchedulerJob(db: Db, jobId: number, state: 'success' | 'failed'): Promise<void> {
