@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,6 @@ afterEach(async () => {
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'dagbag-embedded-'));
-  await chmod(dir, 0o755); // as root, postgres runs as the `postgres` user, which must traverse it
   dirs.push(dir);
   return dir;
 }
@@ -84,6 +83,14 @@ describe('embedded PostgreSQL', () => {
     running.push(server);
     expect(await scalar(server.url, 'SELECT 1 AS one')).toBe(1);
     expect(isAlive(orphan)).toBe(false);
+  });
+
+  it('leaves signal handling to its caller (no exit hook that would cut a graceful shutdown short)', async () => {
+    const before = process.listenerCount('SIGTERM');
+    const server = await startEmbeddedPostgres({ dataDir: await tempDir(), port: await freePort() });
+    running.push(server);
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+    expect(process.listenerCount('beforeExit')).toBe(0);
   });
 
   it('starts nothing embedded when DATABASE_URL is set', async () => {

