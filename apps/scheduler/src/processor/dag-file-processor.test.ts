@@ -149,6 +149,25 @@ describe('the DAG file processor', () => {
     expect(summary).toMatchObject({ created: ['simple'], importErrors: ['b.json'] });
   });
 
+  it('lets a DAG move to another file when its old file now defines a different DAG', async () => {
+    await h.writeDag(simple(), 'a.json');
+    await processor.processOnce();
+    await h.writeDag({ ...simple(), dag_id: 'renamed' }, 'a.json');
+    await h.writeDag(simple(), 'b.json');
+    const summary = await processor.processOnce();
+    expect(summary).toMatchObject({ created: ['renamed'], importErrors: [] });
+    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).relativeFileloc).toBe('b.json');
+  });
+
+  it('keeps a DAG with its file while that file is broken', async () => {
+    await h.writeDag(simple(), 'a.json');
+    await processor.processOnce();
+    await h.writeRaw('a.json', '{ broken');
+    await h.writeDag(simple(), 'b.json');
+    const summary = await processor.processOnce();
+    expect(summary.importErrors).toEqual(['a.json', 'b.json']);
+  });
+
   it('does nothing while another processor holds the lock', async () => {
     const other = new DagProcessorLock(h.db.url);
     expect(await other.tryAcquire()).toBe(true);

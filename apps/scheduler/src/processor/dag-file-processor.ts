@@ -125,6 +125,9 @@ export class DagFileProcessor {
       defined.push({ path, document: result.document, hash: result.hash });
     }
 
+    // A DAG stays with its file while that file is there but broken; a file that parsed and now
+    // defines another DAG (a rename) holds nothing, so the DAG may move to another file.
+    const brokenFiles: ReadonlySet<string> = new Set(broken.keys());
     let firstFailure: unknown;
     let successes = 0;
     for (const file of defined) {
@@ -134,7 +137,7 @@ export class DagFileProcessor {
         continue;
       }
       try {
-        const outcome = await this.sync(file.path, file.document, file.hash, live);
+        const outcome = await this.sync(file.path, file.document, file.hash, brokenFiles);
         successes++;
         this.record(summary, file.document.dag_id, outcome, file.path, broken);
         if (typeof outcome === 'string') this.synced.set(file.path, file.hash);
@@ -194,7 +197,7 @@ export class DagFileProcessor {
     }
   }
 
-  private async sync(path: string, document: DagDocument, hash: string, live: ReadonlySet<string>): Promise<DagSyncOutcome> {
+  private async sync(path: string, document: DagDocument, hash: string, holders: ReadonlySet<string>): Promise<DagSyncOutcome> {
     const startDate = document.start_date ? new Date(document.start_date) : null;
     return syncDagFromFile(this.options.prisma, {
       fields: {
@@ -211,7 +214,7 @@ export class DagFileProcessor {
       data: document,
       dagHash: hash,
       firstDagrun: firstDagrun(document.schedule, startDate, document.catchup, this.now()),
-      liveFilelocs: live,
+      liveFilelocs: holders,
     });
   }
 

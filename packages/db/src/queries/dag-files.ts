@@ -66,11 +66,12 @@ async function readCurrent(db: PrismaClient | Tx, dagId: string, lock: boolean):
  * - changed, and the latest version was never used by a task instance: that version's
  *   `serialized_dag` is updated in place (as Airflow does), so no unused version piles up;
  * - changed otherwise (or first sight): a new `dag_version` + `serialized_dag`.
- * The `dag` row follows the file each time something is written. A dag_id already defined by
- * another live file is refused (`duplicateOf`), leaving that DAG untouched.
+ * The `dag` row follows the file each time something is written. A dag_id whose file is one of
+ * `liveFilelocs` (still there, still holding it) is refused (`duplicateOf`), leaving it untouched.
  */
 export async function syncDagFromFile(
   prisma: PrismaClient,
+  /** liveFilelocs: files that still hold their DAGs (there but broken); another file cannot take a DAG from them. */
   input: { fields: DagFileFields; data: unknown; dagHash: string; firstDagrun: FirstDagrun | null; liveFilelocs: ReadonlySet<string> },
 ): Promise<DagSyncOutcome> {
   const { fields } = input;
