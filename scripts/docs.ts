@@ -5,10 +5,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { API_OWN_SETTINGS } from '@dagbag/api';
 import { describeSettings, repoRoot, type EnvShape } from '@dagbag/config';
 import { CACHE_SETTINGS } from '@dagbag/dagbag';
 import { DATABASE_SETTINGS } from '@dagbag/db';
 import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
+import { SCHEDULER_OWN_SETTINGS } from '@dagbag/scheduler';
 import { telemetrySettings } from '@dagbag/telemetry';
 
 export const README = join(repoRoot(), 'README.md');
@@ -35,6 +37,8 @@ function cacheTable(): string {
 async function settingsSections(): Promise<[title: string, table: string][]> {
   const telemetry = { ...telemetrySettings('dagbag-api') };
   return [
+    ['REST API (`apps/api`)', settingsTable(API_OWN_SETTINGS)],
+    ['Scheduler (`apps/scheduler`)', settingsTable(SCHEDULER_OWN_SETTINGS)],
     ['Database (both apps)', settingsTable(DATABASE_SETTINGS)],
     ['DAG cache (`packages/dagbag`)', cacheTable()],
     ['Telemetry (both apps; `METRICS_PORT` defaults to 9464 for the api, 9465 for the scheduler)', settingsTable(telemetry)],
