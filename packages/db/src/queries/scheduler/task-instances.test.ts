@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPrismaClient, type PrismaClient } from '../../client.ts';
+import { createTestDatabase, type TestDatabase } from '../../testing/index.ts';
+import { registerSchedulerJob } from './jobs.ts';
+import { claimScheduledTaskInstances, failOrRetryTimedOut, findTimedOutTaskInstances, finishTaskInstanceTry } from './task-instances.ts';
+
+let db: TestDatabase;
+let other: PrismaClient;
+let jobA: number;
+let jobB: number;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  other = createPrismaClient({ url: db.url });
+  await db.prisma.dag.create({ data: { dagId: 'd' } });
+  jobA = await registerSchedulerJob(db.prisma, { hostname: 'a', pid: 1 });
+  jobB = await registerSchedulerJob(db.prisma, { hostname: 'b', pid: 2 });
+});
+
+beforeEach(async () => {
+  await db.prisma.dagRun.deleteMany();
+  await db.prisma.dagRun.create({ data: { dagId: 'd', runId: 'r', state: 'running', runType: 'manual' } });
+});
+
+afterAll(async () => {
+  await other.$disconnect();
+  await db.drop();
+});
+
+describe('task instance claims', () => {
+  it('are disjoint when two schedulers claim at the same time', async () => {
+    await db.prisma.taskInstance.createMany({
+      data: Array.from({ length: 50 }, (_, i) => ({ dagId: 'd', runId: 'r', taskId: `t${i}`, state: 'scheduled' })),
+    });
+    const [a, b] = await Promise.all([
+      claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 30, hostname: 'a' }),
+      claimScheduledTaskInstances(other, { jobId: jobB, limit: 30, hostname: 'b' }),
+    ]);
+    const ids = [...a, ...b].map((ti) => ti.id);
+    expect(ids.length).toBe(50);
+    expect(new Set(ids).size).toBe(50);
+    expect(new Set([...a, ...b].map((ti) => ti.tryNumber))).toEqual(new Set([1]));
+  });
+
+  it('skip instances of runs that are not running', async () => {
+    await db.prisma.taskInstance.create({ data: { dagId: 'd', runId: 'r', taskId: 't', state: 'scheduled' } });
+    await db.prisma.dagRun.update({ where: { dagId_runId: { dagId: 'd', runId: 'r' } }, data: { state: 'failed' } });
+    expect(await claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 10, hostname: 'a' })).toEqual([]);
+  });
+});
+
+describe('finishing a try', () => {
+  it('writes nothing when the instance was taken away meanwhile', async () => {
+    await db.prisma.taskInstance.create({ data: { dagId: 'd', runId: 'r', taskId: 't', state: 'scheduled' } });
+    const [ti] = await claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 1, hostname: 'a' });
+    await db.prisma.taskInstance.update({ where: { id: ti!.id }, data: { state: 'failed' } });
+    expect(await finishTaskInstanceTry(db.prisma, { id: ti!.id, jobId: jobA, tryNumber: 1, outcome: 'success', retryDelaySeconds: 0 })).toBeNull();
+    expect((await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: ti!.id } })).state).toBe('failed');
+  });
+});
+
+describe('heartbeat timeouts', () => {
+  async function runningSince(taskId: string, secondsAgo: number, maxTries: number): Promise<string> {
+    const ti = await db.prisma.taskInstance.create({
+      data: {
+        dagId: 'd', runId: 'r', taskId, state: 'running', tryNumber: 1, maxTries, queuedByJobId: jobA,
+        lastHeartbeatAt: new Date(Date.now() - secondsAgo * 1000),
+      },
+    });
+    return ti.id;
+  }
+
+  it('retry a silent instance with tries left, after its retry delay, and fail one without', async () => {
+    const retried = await runningSince('retried', 120, 1);
+    const failed = await runningSince('failed', 120, 0);
+    const fresh = await runningSince('fresh', 1, 1);
+    const found = await findTimedOutTaskInstances(db.prisma, { timeoutSeconds: 60, limit: 10 });
+    expect(found.map((ti) => ti.taskId).sort()).toEqual(['failed', 'retried']);
+    const changed = await failOrRetryTimedOut(db.prisma, {
+      timeoutSeconds: 60,
+      items: found.map((ti) => ({ id: ti.id, tryNumber: ti.tryNumber, retryDelaySeconds: 30 })),
+    });
+    expect(Object.fromEntries(changed.map((ti) => [ti.id, ti.state]))).toEqual({ [retried]: 'up_for_retry', [failed]: 'failed' });
+    const row = await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: retried } });
+    expect(row.nextRetryAt!.getTime() - row.endDate!.getTime()).toBe(30_000);
+    expect((await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: fresh } })).state).toBe('running');
+  });
+
+  it('leave an instance alone that heartbeated between finding and failing it', async () => {
+    const id = await runningSince('late', 120, 1);
+    const found = await findTimedOutTaskInstances(db.prisma, { timeoutSeconds: 60, limit: 10 });
+    await db.prisma.taskInstance.update({ where: { id }, data: { lastHeartbeatAt: new Date() } });
+    const changed = await failOrRetryTimedOut(db.prisma, {
+      timeoutSeconds: 60,
+      items: found.map((ti) => ({ id: ti.id, tryNumber: ti.tryNumber, retryDelaySeconds: 0 })),
+    });
+    expect(changed).toEqual([]);
+  });
+});
