@@ -2,8 +2,8 @@
  * "Give me a database": DATABASE_URL when set; otherwise the embedded PostgreSQL under
  * `.data/postgres`, started by the first process that needs it and shared with the others.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { dataDir } from '@dagbag/config';
 import type { Logger } from '@dagbag/logger';
@@ -43,6 +43,35 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * Creates the owner file holding our pid, unless it exists (then another process owns it).
+ * Written aside and hard-linked into place, so nobody ever reads it half-written.
+ */
+function claimOwnership(ownerFile: string): boolean {
+  mkdirSync(dirname(ownerFile), { recursive: true });
+  const draft = `${ownerFile}.${process.pid}`;
+  writeFileSync(draft, String(process.pid));
+  try {
+    linkSync(draft, ownerFile);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    rmSync(draft, { force: true });
+  }
+}
+
+/** The owner may still be initialising or starting the server. */
+async function waitUntilConnectable(adminUrl: string, owner: number, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await canConnect(adminUrl))) {
+    if (!isAlive(owner)) throw new Error(`The process (pid ${owner}) starting the embedded PostgreSQL died; start again.`);
+    if (Date.now() > deadline) throw new Error(`The embedded PostgreSQL started by pid ${owner} did not accept connections in ${timeoutMs / 1000} s.`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function ensureDatabaseExists(adminUrl: string, name: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -50,7 +79,8 @@ async function ensureDatabaseExists(adminUrl: string, name: string): Promise<voi
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) {
       await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // created meanwhile by another process
+        // Created meanwhile by another process: 42P04, or 23505 when both inserted the catalog row at once.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }
   } finally {
@@ -77,20 +107,32 @@ export async function openDatabase(
   const adminUrl = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
   const url = `postgresql://postgres:postgres@127.0.0.1:${port}/${EMBEDDED_DATABASE}`;
 
-  // Another live process of ours (e.g. `pnpm dev` running the apps) already serves it: share it.
-  const owner = existsSync(ownerFile) ? Number(readFileSync(ownerFile, 'utf8')) : NaN;
-  if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner) && (await canConnect(adminUrl))) {
-    logger.info({ port, owner }, 'using the embedded PostgreSQL started by another process');
-    await ensureDatabaseExists(adminUrl, EMBEDDED_DATABASE);
-    if (migrate) await migrateDatabase(url, { logger });
-    return { url, ownsServer: false, embedded: true, stop: async () => {} };
+  // One process of a checkout starts the server; the others (the apps under `pnpm dev`, a
+  // migrate run beside them) share it. Ownership is claimed by creating the owner file exclusively.
+  for (;;) {
+    if (claimOwnership(ownerFile)) break;
+    const owner = Number(readFileSync(ownerFile, 'utf8'));
+    if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+      logger.info({ port, owner }, 'using the embedded PostgreSQL started by another process');
+      await waitUntilConnectable(adminUrl, owner);
+      await ensureDatabaseExists(adminUrl, EMBEDDED_DATABASE);
+      if (migrate) await migrateDatabase(url, { logger });
+      return { url, ownsServer: false, embedded: true, stop: async () => {} };
+    }
+    rmSync(ownerFile, { force: true }); // its owner died: claim it again
   }
 
-  const server = await startEmbeddedPostgres({ dataDir: root, port, logger });
-  writeFileSync(ownerFile, String(process.pid));
+  const releaseOwnership = () => rmSync(ownerFile, { force: true });
+  let server;
+  try {
+    server = await startEmbeddedPostgres({ dataDir: root, port, logger });
+  } catch (error) {
+    releaseOwnership();
+    throw error;
+  }
   const stop = async () => {
     await server.stop();
-    rmSync(ownerFile, { force: true });
+    releaseOwnership();
   };
   try {
     await ensureDatabaseExists(adminUrl, EMBEDDED_DATABASE);

@@ -128,3 +128,40 @@ describe('embedded PostgreSQL', () => {
     await expect(openDatabase({ env: { DATABASE_URL: 'mysql://x' } })).rejects.toThrow(/DATABASE_URL: must be a postgresql:\/\/ URL/);
   });
 });
+
+describe('several processes of one checkout', () => {
+  it('start one embedded server between them when they open the database at once', async () => {
+    const dataDir = await tempDir();
+    const port = String(await freePort());
+    const script = `import { openDatabase } from ${JSON.stringify(join(import.meta.dirname, 'database.ts'))};
+      const db = await openDatabase({ migrate: false });
+      process.stdout.write(JSON.stringify({ owns: db.ownsServer }) + '\\n');
+      process.stdin.once('data', async () => { await db.stop(); process.exit(0); });`;
+    const children = [0, 1, 2].map(() =>
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: port, DATABASE_URL: '' },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
+    const answers = await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<{ owns: boolean }>((resolve, reject) => {
+            child.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { owns: boolean }));
+            child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+          }),
+      ),
+    );
+    expect(answers.filter((a) => a.owns)).toHaveLength(1);
+    // Sharers leave first, the owner last (as `pnpm dev` stops the apps before the database).
+    const ownerIndex = answers.findIndex((a) => a.owns);
+    const order = [...children.keys()].sort((a, b) => Number(a === ownerIndex) - Number(b === ownerIndex));
+    for (const index of order) {
+      const child = children[index]!;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin.write('stop\n');
+      await exited;
+    }
+    expect(existsSync(join(dataDir, 'postgres.owner'))).toBe(false);
+  }, 60_000);
+});
