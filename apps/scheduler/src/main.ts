@@ -2,6 +2,7 @@
  * The scheduler process: config -> logger -> telemetry -> database -> scheduler, and a clean
  * exit on SIGTERM/SIGINT (stop taking work, let running tasks finish or hand them back, exit 0).
  */
+import { cacheSettingsFromEnv, type DagCacheSettings } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
 import { createPrismaClient, openDatabase } from '@dagbag/db';
 import { startTelemetry } from '@dagbag/telemetry';
@@ -11,8 +12,11 @@ import { createScheduler } from './scheduler.ts';
 async function main(): Promise<void> {
   const logger = createLogger({ name: 'scheduler' });
   let config;
+  let cacheSettings: DagCacheSettings;
   try {
+    // Every variable is checked before anything starts: a typo stops the process at once.
     config = readSchedulerConfig();
+    cacheSettings = cacheSettingsFromEnv('scheduler');
   } catch (error) {
     logger.fatal({ err: error }, (error as Error).message);
     process.exit(2);
@@ -27,6 +31,7 @@ async function main(): Promise<void> {
     config,
     logger,
     meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
+    dagBag: { settings: cacheSettings },
   });
 
   let exiting = false;
