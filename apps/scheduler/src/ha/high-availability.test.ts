@@ -108,8 +108,9 @@ describe('several schedulers on one database', () => {
     const retried = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
     const survivorJob = await h.db.prisma.job.findFirstOrThrow({ where: { pid: survivor.process.pid! } });
     expect({ state: retried.state, tryNumber: retried.tryNumber, by: retried.queuedByJobId }).toEqual({ state: 'success', tryNumber: 2, by: survivorJob.id });
-    // timeout 3 s + one heartbeat/loop round of slack
-    expect(retriedAfterMs).toBeLessThan(3_000 + 2_000);
+    // Noticed once the 3 s timeout has passed (the last heartbeat was up to 1 s before the kill),
+    // then claimed and started: well under twice the timeout.
+    expect(retriedAfterMs).toBeLessThan(2 * 3_000);
     survivor.process.kill('SIGTERM');
     expect((await survivor.exited).code).toBe(0);
   }, 60_000);
