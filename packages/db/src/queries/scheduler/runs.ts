@@ -97,7 +97,7 @@ export async function queuedRunVersions(prisma: PrismaClient, limit: number): Pr
     FROM dag_run r
     JOIN dag d ON d.dag_id = r.dag_id
     LEFT JOIN LATERAL (SELECT id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY version_number DESC LIMIT 1) latest ON true
-    WHERE r.state = 'queued' AND NOT d.is_paused
+    WHERE r.state = 'queued' AND NOT d.is_paused AND NOT d.is_stale
     GROUP BY r.dag_id
     ORDER BY min(r.run_after)
     LIMIT ${limit}`;
@@ -126,7 +126,7 @@ export async function startQueuedRuns(
     const dags = await tx.$queryRaw<{ maxActiveRuns: number; running: number }[]>`
       SELECT d.max_active_runs AS "maxActiveRuns",
              (SELECT count(*)::int FROM dag_run r WHERE r.dag_id = d.dag_id AND r.state = 'running') AS running
-      FROM dag d WHERE d.dag_id = ${input.dagId} AND NOT d.is_paused
+      FROM dag d WHERE d.dag_id = ${input.dagId} AND NOT d.is_paused AND NOT d.is_stale
       FOR UPDATE SKIP LOCKED`;
     const dag = dags[0];
     if (!dag) return [];
