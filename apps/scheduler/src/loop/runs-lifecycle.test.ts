@@ -16,6 +16,7 @@ beforeAll(async () => {
   await h.writeDag({ dag_id: 'logged', tasks: [{ task_id: 'say', operator: 'bash', bash_command: 'echo to-stdout; echo to-stderr >&2' }] });
   await h.writeDag({ dag_id: 'long', tasks: [{ task_id: 'sleepy', operator: 'bash', bash_command: 'sleep 30' }, { task_id: 'next', operator: 'empty', upstream: ['sleepy'] }] });
   await h.writeDag({ dag_id: 'again', tasks: [{ task_id: 'one', operator: 'bash', bash_command: 'true', retries: 2 }] });
+  await h.writeDag({ dag_id: 'paused', tasks: [{ task_id: 'p', operator: 'empty' }] });
   scheduler = await h.scheduler({ now: () => clock, env: { TASK_HEARTBEAT_INTERVAL_SECONDS: '1' } });
   await scheduler.processDagFiles();
 });
@@ -84,5 +85,14 @@ describe('runs', () => {
     await loopUntil(scheduler, async () => (await h.runState('again', 'r1')) === 'success');
     const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'again', runId: 'r1' } });
     expect({ state: ti.state, tryNumber: ti.tryNumber }).toEqual({ state: 'success', tryNumber: 2 });
+  });
+
+  it('of a paused DAG wait until it is unpaused', async () => {
+    await h.db.prisma.dag.update({ where: { dagId: 'paused' }, data: { isPaused: true } });
+    await h.trigger('paused', 'r1');
+    await scheduler.runLoopOnce();
+    expect(await h.runState('paused', 'r1')).toBe('queued');
+    await h.db.prisma.dag.update({ where: { dagId: 'paused' }, data: { isPaused: false } });
+    await loopUntil(scheduler, async () => (await h.runState('paused', 'r1')) === 'success');
   });
 });
