@@ -150,7 +150,7 @@ export class LocalExecutor {
     this.options.metrics?.taskState('running');
 
     child.once('error', (error) => {
-      writeSync(logFd, `[${new Date().toISOString()}] could not start: ${error.message}\n`);
+      this.appendLog(logFd, `could not start: ${error.message}`);
       if (child.pid === undefined) {
         // Never started, so no 'close' will come: end the try here.
         void logFile.close().catch(() => undefined);
@@ -166,11 +166,8 @@ export class LocalExecutor {
       const reason = entry.stopReason === 'timeout'
         ? `execution_timeout_seconds (${task.executionTimeoutSeconds}) exceeded`
         : signal ? `killed by ${signal}` : `exit code ${code}`;
-      try {
-        writeSync(logFd, `[${new Date().toISOString()}] ${reason}\n`);
-      } finally {
-        void logFile.close().catch(() => undefined);
-      }
+      this.appendLog(logFd, reason);
+      void logFile.close().catch(() => undefined);
       const outcome: TryOutcome = code === 0 && entry.stopReason === undefined ? 'success' : 'failed';
       if (entry.stopReason === 'taken_away' || entry.stopReason === 'shutdown') {
         // Someone else owns the row now (or shutdown hands it back): write nothing.
@@ -191,6 +188,15 @@ export class LocalExecutor {
       },
     );
     if (!marked) this.stop(entry, 'taken_away');
+  }
+
+  /** A line of our own in the try's log; a full disk must not take the scheduler down with it. */
+  private appendLog(fd: number, text: string): void {
+    try {
+      writeSync(fd, `[${new Date().toISOString()}] ${text}\n`);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'cannot write to a task log');
+    }
   }
 
   /** SIGTERM to the whole group, SIGKILL if it lingers. */
