@@ -1,12 +1,15 @@
 /**
  * When the database goes away every periodic task fails at once, every loop. This keeps one
  * record per incident: the first failure is logged (with the error), the rest are not, the pause
- * before the next attempt doubles up to a ceiling, and the first success logs the recovery.
+ * before a failing task's next attempt doubles up to a ceiling, and the incident ends (logged
+ * once) when every task that failed has succeeded again. A task that keeps failing for another
+ * reason therefore keeps one incident open instead of logging on every loop.
  */
 import type { Logger } from '@dagbag/logger';
 
 export class OutageTracker {
   private failingSince: number | undefined;
+  private readonly failingTasks = new Map<string, number>();
   private failures = 0;
 
   constructor(
@@ -20,27 +23,24 @@ export class OutageTracker {
     return this.failingSince !== undefined;
   }
 
-  /** Records a failure of `task`; returns how long to wait before trying again. */
+  /** Records a failure of `task`; returns how long it should wait before trying again. */
   failed(task: string, error: unknown): number {
     this.failures++;
+    const streak = (this.failingTasks.get(task) ?? 0) + 1;
+    this.failingTasks.set(task, streak);
     if (this.failingSince === undefined) {
       this.failingSince = this.clock();
       this.logger.error({ err: error, task }, 'scheduler cannot reach the database (or a query failed); backing off until it works again');
     } else {
       this.logger.debug({ err: error, task, failures: this.failures }, 'still failing');
     }
-    return this.delay();
+    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(streak, 20));
   }
 
-  succeeded(): void {
-    if (this.failingSince === undefined) return;
+  succeeded(task: string): void {
+    if (this.failingSince === undefined || !this.failingTasks.delete(task) || this.failingTasks.size > 0) return;
     this.logger.info({ downMs: this.clock() - this.failingSince, failures: this.failures }, 'scheduler reaches the database again; resuming');
     this.failingSince = undefined;
     this.failures = 0;
-  }
-
-  delay(): number {
-    if (this.failingSince === undefined) return this.baseDelayMs;
-    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(this.failures, 20));
   }
 }

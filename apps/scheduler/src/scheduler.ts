@@ -130,7 +130,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       let delay = intervalMs();
       if (wakeable) wakeRequested = false;
       const running = task().then(
-        () => outage.succeeded(),
+        () => outage.succeeded(name),
         (error: unknown) => {
           delay = outage.failed(name, error);
         },

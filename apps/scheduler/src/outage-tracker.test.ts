@@ -1,0 +1,36 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '@dagbag/logger';
+import { OutageTracker } from './outage.ts';
+
+function tracker() {
+  const messages: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) messages.push((JSON.parse(line) as { msg: string }).msg);
+      done();
+    },
+  });
+  return { messages, outage: new OutageTracker(createLogger({ name: 't', level: 'info', destination: sink }), 100, 1000) };
+}
+
+describe('the outage tracker', () => {
+  it('logs one line when an incident starts and one when every failing task works again', () => {
+    const { messages, outage } = tracker();
+    outage.failed('loop', new Error('down'));
+    outage.failed('heartbeat', new Error('down'));
+    outage.failed('loop', new Error('down'));
+    outage.succeeded('loop');
+    expect(messages).toHaveLength(1);
+    outage.succeeded('heartbeat');
+    expect(messages).toEqual([
+      'scheduler cannot reach the database (or a query failed); backing off until it works again',
+      'scheduler reaches the database again; resuming',
+    ]);
+  });
+
+  it('doubles the pause of a task failing in a row, up to the ceiling', () => {
+    const { outage } = tracker();
+    expect([1, 2, 3, 4, 5].map(() => outage.failed('loop', new Error('down')))).toEqual([200, 400, 800, 1000, 1000]);
+  });
+});
