@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     lines.push(`| eager: load runs with all task instances, update per instance (Airflow) | ${kib(i3.eagerBytes)} | ${i3.eagerMs.toFixed(1)} ms |`);
     lines.push(`| ours: lock runs from dag_run, one bulk UPDATE + one INSERT for all runs moving to the version | ${kib(i3.oursBytes)} | ${i3.oursMs.toFixed(1)} ms |`);
     lines.push(`| ratio eager / ours | **${(i3.eagerBytes / Math.max(1, i3.oursBytes)).toFixed(1)}x** | ${(i3.eagerMs / i3.oursMs).toFixed(1)}x |`);
+    lines.push(`| eager read alone (2,000 task instances loaded, nothing written) | ${kib(i3.eagerLoadBytes)} | ${i3.eagerLoadMs.toFixed(1)} ms |`);
     lines.push(`| floor: the same 5 statements doing nothing (Prisma's own cost per statement) | ${kib(i3.floorBytes)} | |`);
     lines.push(`| ours, a usual loop (no DAG change): the whole examine step incl. trigger rules and finish checks | ${kib(i3.steadyLoopBytes)} | ${i3.steadyLoopMs.toFixed(1)} ms |`, '');
     lines.push('Median of 8 steps each. Allocation = every byte allocated on the JS heap during the step, freed or not:');
