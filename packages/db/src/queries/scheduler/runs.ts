@@ -38,7 +38,8 @@ export function scheduledRunId(logicalDate: Date): string {
 
 /**
  * Creates one run per due DAG (`next_dagrun_create_after <= now`, not paused, not stale) and
- * advances the DAG's `next_dagrun_*` with what `nextAfter` says. DAG rows are locked with SKIP
+ * advances the DAG's `next_dagrun_*` with what `nextAfter` says. `triggered_by` is Airflow's
+ * `timetable`. DAG rows are locked with SKIP
  * LOCKED, so two schedulers never create the same run; the run's unique key is the backstop.
  */
 export async function createDueScheduledRuns(
@@ -66,7 +67,7 @@ export async function createDueScheduledRuns(
         INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
                              data_interval_end, queued_at, triggered_by, created_dag_version_id, conf, updated_at)
         SELECT ${dag.dagId}, ${runId}, 'queued', 'scheduled', ${dag.logicalDate}, ${dag.createAfter},
-               ${dag.dataIntervalStart}, ${dag.dataIntervalEnd}, now(), 'scheduler',
+               ${dag.dataIntervalStart}, ${dag.dataIntervalEnd}, now(), 'timetable',
                (SELECT id FROM dag_version WHERE dag_id = ${dag.dagId} ORDER BY version_number DESC LIMIT 1),
                '{}'::jsonb, now()
         ON CONFLICT (dag_id, run_id) DO NOTHING`;
