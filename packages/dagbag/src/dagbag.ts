@@ -1,5 +1,5 @@
 import { metrics, type Attributes, type BatchObservableCallback, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
-import { CACHE_METRICS, EVICTION_REASONS, MISS_RESULTS, type EvictionReason, type MissResult } from '@dagbag/metrics';
+import { CACHE_LIMIT_METRICS, CACHE_METRICS, EVICTION_REASONS, MISS_RESULTS, type EvictionReason, type MissResult } from '@dagbag/metrics';
 import { silentLogger, type Logger } from '@dagbag/logger';
 import { LRUCache } from 'lru-cache';
 import { deserializeDag, type Dag } from './dag.ts';
@@ -690,12 +690,17 @@ export class DagBag {
     const evictionCounter = meter.createObservableCounter(evictions.name, { unit: evictions.unit, description: evictions.description });
     const entryGauge = meter.createObservableGauge(entries.name, { unit: entries.unit, description: entries.description });
     const weightGauge = meter.createObservableGauge(weight.name, { unit: weight.unit, description: weight.description });
+    // The caps beside entries and weight, so a dashboard can draw one against the other (0 = no cap).
+    const { maxEntries, maxBytes } = CACHE_LIMIT_METRICS;
+    const maxEntriesGauge = meter.createObservableGauge(maxEntries.name, { unit: maxEntries.unit, description: maxEntries.description });
+    const maxBytesGauge = meter.createObservableGauge(maxBytes.name, { unit: maxBytes.unit, description: maxBytes.description });
     const histogram = meter.createHistogram(loadDuration.name, {
       unit: loadDuration.unit,
       description: loadDuration.description,
       advice: { explicitBucketBoundaries: [...(loadDuration.buckets ?? [])] },
     });
-    // Attribute sets are built once: collection allocates nothing per reason or result.
+    // Attribute sets are built once: collection allocates nothing per reason or result. Every
+    // reason and result is observed from the start (at 0), so dashboards show 0, not "no data".
     const role = this.roleAttributes;
     const missAttributes = MISS_RESULTS.map((result) => [result, { ...role, result }] as const);
     const evictionAttributes = EVICTION_REASONS.map((reason) => [reason, { ...role, reason }] as const);
@@ -707,8 +712,10 @@ export class DagBag {
       for (const [reason, attributes] of evictionAttributes) result.observe(evictionCounter, this.evictions[reason], attributes);
       result.observe(entryGauge, this.main.size + this.window.size, role);
       result.observe(weightGauge, this.main.calculatedSize + this.window.calculatedSize, role);
+      result.observe(maxEntriesGauge, this.maxEntries, role);
+      result.observe(maxBytesGauge, this.maxBytes, role);
     };
-    const observables = [hitCounter, missCounter, evictionCounter, entryGauge, weightGauge];
+    const observables = [hitCounter, missCounter, evictionCounter, entryGauge, weightGauge, maxEntriesGauge, maxBytesGauge];
     meter.addBatchObservableCallback(callback, observables);
     return { callback, observables, loadDuration: histogram };
   }

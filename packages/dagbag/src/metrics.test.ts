@@ -1,5 +1,5 @@
 import { MeterProvider, MetricReader, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
-import { CACHE_METRICS } from '@dagbag/metrics';
+import { CACHE_LIMIT_METRICS, CACHE_METRICS, EVICTION_REASONS, MISS_RESULTS } from '@dagbag/metrics';
 import { describe, expect, it } from 'vitest';
 import { DagBag } from './dagbag.ts';
 import { dagDocumentSchema } from './document.ts';
@@ -66,6 +66,8 @@ describe('DagBag metrics', () => {
     ).toEqual({ capacity: 1, bytes: 0, ttl: 1, inactive: 1, invalidated: 1 });
     expect(value(metrics.get(CACHE_METRICS.entries.name), role)).toBe(0);
     expect(value(metrics.get(CACHE_METRICS.weight.name), role)).toBe(bag.stats().weight_bytes);
+    expect(value(metrics.get(CACHE_LIMIT_METRICS.maxEntries.name), role)).toBe(2);
+    expect(value(metrics.get(CACHE_LIMIT_METRICS.maxBytes.name), role)).toBe(0);
     const loads = value(metrics.get(CACHE_METRICS.loadDuration.name), role) as Histogram;
     expect(loads.count).toBe(5);
     expect(loads.buckets.boundaries).toEqual(CACHE_METRICS.loadDuration.buckets);
@@ -73,10 +75,42 @@ describe('DagBag metrics', () => {
     for (const metric of metrics.values()) {
       for (const point of metric.dataPoints as DataPoint<unknown>[]) expect(point.attributes['dagbag.role'], metric.descriptor.name).toBe('scheduler');
     }
-    for (const descriptor of Object.values(CACHE_METRICS)) {
+    for (const descriptor of [...Object.values(CACHE_METRICS), ...Object.values(CACHE_LIMIT_METRICS)]) {
       expect(metrics.get(descriptor.name)?.descriptor).toMatchObject({ unit: descriptor.unit, description: descriptor.description });
     }
     bag.close();
     await provider.shutdown();
   });
+
+  it('a cache nobody has asked yet reports 0 for every eviction reason and miss result, and its configured caps', async () => {
+    const reader = new InMemoryReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const bag = new DagBag({
+      role: 'api',
+      loader: new MemoryDagVersionLoader(),
+      clock: new ManualClock(),
+      meter: provider.getMeter('test'),
+      settings: { maxEntries: 4096, maxBytes: 268_435_456 },
+    });
+
+    const metrics = await collect(reader);
+    const role = { 'dagbag.role': 'api' };
+    const evictions = metrics.get(CACHE_METRICS.evictions.name);
+    expect(Object.fromEntries(EVICTION_REASONS.map((reason) => [reason, value(evictions, { ...role, reason })]))).toEqual({
+      capacity: 0,
+      bytes: 0,
+      ttl: 0,
+      inactive: 0,
+      invalidated: 0,
+    });
+    const misses = metrics.get(CACHE_METRICS.misses.name);
+    expect(Object.fromEntries(MISS_RESULTS.map((result) => [result, value(misses, { ...role, result })]))).toEqual({ loaded: 0, not_found: 0 });
+    expect(value(metrics.get(CACHE_METRICS.hits.name), role)).toBe(0);
+    expect(value(metrics.get(CACHE_METRICS.entries.name), role)).toBe(0);
+    expect(value(metrics.get(CACHE_LIMIT_METRICS.maxEntries.name), role)).toBe(4096);
+    expect(value(metrics.get(CACHE_LIMIT_METRICS.maxBytes.name), role)).toBe(268_435_456);
+    bag.close();
+    await provider.shutdown();
+  });
+
 });
