@@ -107,6 +107,11 @@ describe('parseDagSource', () => {
     expect(fixed.ok && fixed.document.tasks[1]!.upstream).toEqual(['a']);
   });
 
+  it('reports a YAML alias bomb as a problem instead of throwing', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'dag_id: bomb', 'tasks: []', ''].join('\n');
+    expect(problems(bomb, 'dag.yaml')[0]?.reason).toBe('invalid YAML: Excessive alias count indicates a resource exhaustion attack');
+  });
+
   it('gives the position of a YAML syntax error', () => {
     expect(problems('dag_id: d\ntasks:\n  - task_id: a\n   operator: empty\n', 'dag.yaml')[0]).toMatchObject({ line: 4 });
   });

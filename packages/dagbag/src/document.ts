@@ -376,7 +376,12 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
         }),
       };
     }
-    input = positions.toJS({ maxAliasCount: 100 });
+    try {
+      input = positions.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // The yaml package throws (ReferenceError) when aliases expand past maxAliasCount.
+      return { ok: false, errors: [{ reason: `invalid YAML: ${(error as Error).message}` }] };
+    }
   }
 
   const parsed = dagDocumentSchema.safeParse(input);
