@@ -93,10 +93,10 @@ export async function startScheduler(name: string, env: Record<string, string>):
 }
 
 /** Starts an API and waits until its health endpoint answers. */
-export async function startApi(name: string, env: Record<string, string>, options: { port?: number } = {}): Promise<ApiChild> {
+export async function startApi(name: string, env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<ApiChild> {
   const port = options.port ?? (await freePort());
   const child = spawnApp('api', name, { API_PORT: String(port), METRICS_PORT: String(await freePort()), ...env });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (!child.alive()) throw new Error(`${name} exited before it listened:\n${child.output()}`);
