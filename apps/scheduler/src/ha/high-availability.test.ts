@@ -91,6 +91,8 @@ describe('several schedulers on one database', () => {
     const second = await start();
     await h.trigger('killed', 'r1');
     await waitFor(async () => (await h.taskStates('killed', 'r1')).slow === 'running', 30_000);
+    // `running` is written before the process starts: under load, kill only once the try is under way.
+    await waitFor(async () => (await readFile(marks, 'utf8').catch(() => '')).includes('try 1 started'), 30_000);
     const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
     const owner = await h.db.prisma.job.findUniqueOrThrow({ where: { id: ti.queuedByJobId! } });
     const victim = [first, second].find((child) => child.process.pid === owner.pid)!;
