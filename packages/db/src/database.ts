@@ -8,7 +8,7 @@ import pg from 'pg';
 import { dataDir } from '@dagbag/config';
 import type { Logger } from '@dagbag/logger';
 import { silentLogger } from '@dagbag/logger';
-import { startEmbeddedPostgres } from './embedded.ts';
+import { isAlive, startEmbeddedPostgres } from './embedded.ts';
 import { migrateDatabase } from './migrate/operations.ts';
 import { readDatabaseSettings } from './settings.ts';
 
@@ -21,15 +21,6 @@ export interface OpenDatabase {
 }
 
 const EMBEDDED_DATABASE = 'dagbag';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });

@@ -27,7 +27,8 @@ export interface EmbeddedServer {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
-function isAlive(pid: number): boolean {
+/** Signal 0 checks existence; EPERM means it exists but belongs to another user (postgres). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -8,8 +8,6 @@ export {
   isUuid,
   UNFINISHED_RUN_STATES,
   UNFINISHED_TI_STATES,
-  type DagVersionLoader,
-  type DagVersionRow,
 } from './queries/dag-versions.ts';
 export { writeDemoHistory, hasAnyDagVersion, type DemoDag, type DemoRun, type DemoVersion, type DemoTaskInstance } from './queries/seed.ts';
 export * from './queries/api/index.ts';

@@ -2,22 +2,13 @@
  * Reads of DAG versions for the DAG cache: the loader `packages/dagbag` is given (it knows no SQL).
  * Every method is one query.
  */
+import type { DagVersionLoader, DagVersionRow } from '@dagbag/dagbag';
 import type { PrismaClient } from '../client.ts';
 
 /** Task instance states that still need the DAG (state null = not yet scheduled). */
 export const UNFINISHED_TI_STATES = ['scheduled', 'queued', 'running', 'up_for_retry'] as const;
 export const UNFINISHED_RUN_STATES = ['queued', 'running'] as const;
 
-export interface DagVersionRow {
-  versionId: string;
-  dagId: string;
-  versionNumber: number;
-  dagHash: string;
-  data: unknown;
-  /** Size of the serialized document as stored (UTF-8 bytes of its JSON text). */
-  serializedBytes: number;
-  createdAt: Date;
-}
 
 interface VersionRecord {
   id: string;
@@ -28,7 +19,8 @@ interface VersionRecord {
   data_text: string;
 }
 
-export function createDagVersionLoader(prisma: PrismaClient) {
+/** The loader `DagBag` is given; typed by dagbag's interface, so the two cannot drift apart. */
+export function createDagVersionLoader(prisma: PrismaClient): DagVersionLoader {
   return {
     async loadVersion(versionId: string): Promise<DagVersionRow | null> {
       if (!isUuid(versionId)) return null;
@@ -96,8 +88,6 @@ export function createDagVersionLoader(prisma: PrismaClient) {
     },
   };
 }
-
-export type DagVersionLoader = ReturnType<typeof createDagVersionLoader>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
