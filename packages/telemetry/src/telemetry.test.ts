@@ -1,9 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_METRICS, CACHE_METRICS, createInstrument, createObservable, prometheusSeriesNames } from '@dagbag/metrics';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { captureLogger } from './testing/capture-logger.ts';
 import { freePort } from './testing/free-port.ts';
+import { attribute, dataPoints, startOtlpReceiver } from './testing/otlp-receiver.ts';
 import { recordSampleTraffic } from './testing/sample-traffic.ts';
 
 const OTEL_VARIABLES = [
@@ -29,34 +30,6 @@ afterEach(async () => {
   }
 });
 
-interface OtlpAttribute {
-  key: string;
-  value: { stringValue?: string; intValue?: string | number };
-}
-interface OtlpMetricsRequest {
-  resourceMetrics: Array<{
-    resource: { attributes: OtlpAttribute[] };
-    scopeMetrics: Array<{ metrics: Array<{ name: string } & Record<string, { dataPoints?: Array<{ attributes: OtlpAttribute[] }> }>> }>;
-  }>;
-}
-
-/** A minimal OTLP/HTTP receiver (JSON encoding) on 127.0.0.1 that keeps what it was sent. */
-async function startOtlpReceiver(): Promise<{ url: string; requests: OtlpMetricsRequest[]; server: Server }> {
-  const requests: OtlpMetricsRequest[] = [];
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      if (request.url === '/v1/metrics') requests.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpMetricsRequest);
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address !== 'object') throw new Error('receiver has no address');
-  return { url: `http://127.0.0.1:${address.port}`, requests, server };
-}
-
 describe('startTelemetry', () => {
   it('pushes cache metrics over OTLP/HTTP with dagbag.role and the service name', async () => {
     const receiver = await startOtlpReceiver();
@@ -75,10 +48,10 @@ describe('startTelemetry', () => {
     await telemetry.forceFlush();
     await telemetry.shutdown();
     telemetry = undefined;
-    receiver.server.close();
+    await receiver.close();
 
-    const resources = receiver.requests.flatMap((request) => request.resourceMetrics);
-    const serviceNames = resources.map((r) => r.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue);
+    const resources = receiver.metrics.flatMap((request) => request.resourceMetrics);
+    const serviceNames = resources.map((r) => attribute(r.resource.attributes, 'service.name'));
     expect(serviceNames).toContain('dagbag-scheduler');
     const metrics = resources.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics));
     // forceFlush and the final flush of shutdown each send one request.
@@ -86,10 +59,7 @@ describe('startTelemetry', () => {
       ['dagbag.cache.entries', 'dagbag.cache.hits', 'dagbag.cache.load.duration', 'dagbag.cache.misses'],
     );
     for (const metric of metrics) {
-      const body = Object.values(metric).find((value): value is { dataPoints: Array<{ attributes: OtlpAttribute[] }> } =>
-        typeof value === 'object' && Array.isArray(value.dataPoints),
-      );
-      const roles = body?.dataPoints?.map((point) => point.attributes.find((a) => a.key === 'dagbag.role')?.value.stringValue);
+      const roles = dataPoints(metric).map((point) => attribute(point.attributes, 'dagbag.role'));
       expect(new Set(roles), metric.name).toEqual(new Set(['scheduler']));
     }
   });

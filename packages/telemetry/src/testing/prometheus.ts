@@ -16,6 +16,11 @@ export interface PrometheusHarness {
   query(expr: string): Promise<PromSample[]>;
   /** Resolves once every target has been scraped successfully at least `scrapes` times (default 2, enough for rate()). */
   waitForScrapes(scrapes?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once every target has been scraped successfully by a scrape that started after
+   * `sinceMs` (epoch ms, default now): whatever the targets counted before then is stored.
+   */
+  waitForScrapeAfter(sinceMs?: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,8 +114,8 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   async function waitForScrapes(scrapes = 2, timeoutMs = 10_000) {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      // count_over_time of `up` counts the scrapes each target has had.
-      const samples = await query('count_over_time(up[1m]) and on(instance) up == 1');
+      // `up` is 1 per successful scrape and 0 per failed one: its sum counts the successful ones.
+      const samples = await query('sum_over_time(up[1m]) and on(instance) up == 1');
       const done = options.targets.every((target) => samples.some((s) => s.metric.instance === target && Number(s.value[1]) >= scrapes));
       if (done) return;
       if (Date.now() > until) throw new Error(`targets were not scraped ${scrapes} times within ${timeoutMs} ms: ${JSON.stringify(samples)}`);
@@ -118,5 +123,18 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     }
   }
 
-  return { url, query, waitForScrapes, stop };
+  async function waitForScrapeAfter(sinceMs = Date.now(), timeoutMs = 10_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      // A sample's timestamp is the moment its scrape started. timestamp() needs the selector
+      // itself: of any other expression (`up == 1`) it returns the evaluation time.
+      const samples = await query('timestamp(up) and up == 1');
+      const done = options.targets.every((target) => samples.some((s) => s.metric.instance === target && Number(s.value[1]) * 1000 > sinceMs));
+      if (done) return;
+      if (Date.now() > until) throw new Error(`targets were not scraped after ${new Date(sinceMs).toISOString()} within ${timeoutMs} ms: ${JSON.stringify(samples)}`);
+      await sleep(200);
+    }
+  }
+
+  return { url, query, waitForScrapes, waitForScrapeAfter, stop };
 }
