@@ -1,8 +1,10 @@
 /**
  * The benchmark of issue 3, in one run:   pnpm bench   (node --expose-gc --import tsx bench/index.ts)
  *
- * 1. Hit-path cost (ns/op): bare Map, bare lru-cache with the api role's options, DagBag api and
- *    DagBag scheduler (an OpenTelemetry SDK MeterProvider with a reader attached).
+ * 1. Hit-path cost (ns/op): bare Map, bare lru-cache with the api role's options, DagBag api (no
+ *    SDK), DagBag scheduler (an SDK MeterProvider with one reader) and DagBag api under the apps'
+ *    own `startTelemetry` (Node SDK, Prometheus exporter and OTLP periodic reader, pushed and
+ *    scraped every second while the benchmark runs).
  * 2. Hit ratios of our policy (W-TinyLFU over lru-cache), plain LRU (the same DagBag with
  *    admission off) and Belady's optimal (offline, from the trace, with bypass) on the scheduler
  *    sweep and two API traces. Every version has the same weight, so the binding cap is a count
@@ -20,6 +22,7 @@ import { defaultCacheSettings, type CacheRole, type DagCacheSettings } from '../
 import { ManualClock, seededRandom } from '../src/testing.ts';
 import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
 import { measureHeapFactor } from './heap-factor.ts';
+import { startBenchTelemetry } from './telemetry.ts';
 import { belady, roundRobin, zipfTrace, zipfWithCrawl } from './traces.ts';
 
 class CollectingReader extends MetricReader {
@@ -56,6 +59,8 @@ function syntheticLoader(serializedBytes: number, known: (id: string) => boolean
 // 1. Hit path
 
 let sink: unknown;
+/** OTLP pushes and /metrics scrapes that happened during the hit-path rounds. */
+let readerActivity: { pushes: number; scrapes: number } | undefined;
 
 interface Candidate {
   label: string;
@@ -100,7 +105,12 @@ async function interleaved(candidates: readonly Candidate[], rounds: number): Pr
   const samples = candidates.map(() => [] as number[]);
   for (const c of candidates) await c.pass(c.operations / 4); // warm-up
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < candidates.length; i++) samples[i]!.push(await candidates[i]!.pass(candidates[i]!.operations));
+    for (let i = 0; i < candidates.length; i++) {
+      samples[i]!.push(await candidates[i]!.pass(candidates[i]!.operations));
+      // Outside the timed pass: a few ms of event loop, so timers and sockets (the telemetry rows'
+      // OTLP pushes and /metrics scrapes) run between passes as they would between requests.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
   return candidates.map((c, i) => {
     const sorted = samples[i]!.sort((a, b) => a - b);
@@ -122,9 +132,18 @@ async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> 
   const api = bag('api');
   const provider = new MeterProvider({ readers: [new CollectingReader()] });
   const scheduler = bag('scheduler', provider);
+  // After the bags above: startTelemetry registers the global provider, which `api` must not see.
+  const telemetry = await startBenchTelemetry();
+  const full = new DagBag({
+    role: 'api',
+    loader: syntheticLoader(weight / HEAP_BYTES_PER_SERIALIZED_BYTE),
+    settings: defaultCacheSettings('api'),
+    meter: telemetry.telemetry.meterProvider.getMeter('@dagbag/dagbag'),
+  });
+  const bags = [api, scheduler, full];
   // Load, then touch every key twice so each is resident (the window passes them on to main).
-  for (const b of [api, scheduler]) for (let round = 0; round < 3; round++) for (const k of keys) await b.get(k);
-  for (const b of [api, scheduler]) if (keys.some((k) => b.getIfCached(k) === undefined)) throw new Error('not all resident');
+  for (const b of bags) for (let round = 0; round < 3; round++) for (const k of keys) await b.get(k);
+  for (const b of bags) if (keys.some((k) => b.getIfCached(k) === undefined)) throw new Error('not all resident');
 
   const ops = 1_000_000;
   // The whole run takes a few seconds: inside the 30 s revalidation window of the loads above.
@@ -134,15 +153,21 @@ async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> 
       syncCandidate('bare lru-cache get (api options)', (k) => lru.get(k), keys, ops),
       syncCandidate('DagBag api getIfCached', (k) => api.getIfCached(k), keys, ops),
       syncCandidate('DagBag scheduler getIfCached (SDK reader)', (k) => scheduler.getIfCached(k), keys, ops),
+      syncCandidate('DagBag api getIfCached (startTelemetry: Prometheus + OTLP readers)', (k) => full.getIfCached(k), keys, ops),
       asyncCandidate('bare lru-cache, await Promise.resolve(get)', (k) => Promise.resolve(lru.get(k)), keys, ops / 4),
       asyncCandidate('DagBag api await get', (k) => api.get(k), keys, ops / 4),
       asyncCandidate('DagBag scheduler await get (SDK reader)', (k) => scheduler.get(k), keys, ops / 4),
+      asyncCandidate('DagBag api await get (startTelemetry: Prometheus + OTLP readers)', (k) => full.get(k), keys, ops / 4),
     ],
     9,
   );
-  api.close();
-  scheduler.close();
+  const { pushes, scrapes } = telemetry.counts();
+  // Both readers must have collected the cache's instruments while the rounds ran, or the row proves nothing.
+  if (pushes === 0 || scrapes === 0) throw new Error(`the telemetry readers did not run during the benchmark (pushes ${pushes}, scrapes ${scrapes})`);
+  readerActivity = { pushes, scrapes };
+  for (const b of bags) b.close();
   await provider.shutdown();
+  await telemetry.stop();
   return rows;
 }
 
@@ -250,6 +275,12 @@ async function main(): Promise<void> {
     const ratio = r.ns / base;
     const judged = r.label.startsWith('DagBag') ? (ratio <= 1.5 ? 'met' : 'MISSED') : '';
     lines.push(`| ${r.label} | ${r.ns.toFixed(1)} | ${r.min.toFixed(1)} | ${ratio.toFixed(2)} | ${judged} |`);
+  }
+  if (readerActivity) {
+    lines.push('');
+    lines.push(
+      `startTelemetry rows: the apps' own setup (Node SDK, Prometheus exporter, OTLP/protobuf periodic reader every 1 s to a local sink, /metrics scraped every 1 s); ${readerActivity.pushes} OTLP pushes and ${readerActivity.scrapes} scrapes completed during the rounds.`,
+    );
   }
   lines.push('');
   lines.push('| trace | cap | ours (W-TinyLFU) | plain LRU | Belady OPT | ours / OPT | LRU / OPT | goal |');
