@@ -1,0 +1,193 @@
+/**
+ * Scenario 6: soak. Random historical structure requests at a steady rate against a real API
+ * process over a database with many DAG versions (more than its cache may hold, so history is
+ * crawled through the cache as in incident 1). RSS is sampled from /proc; after warm-up its fitted
+ * slope must be about zero; p99 latency of the last third must stay near the first third's.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dagDocumentSchema, dagHash } from '@dagbag/dagbag';
+import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
+import { FULL, rssBytes, sleep, startApi, stopAll, tokensInLogs, type ApiChild } from './cluster.ts';
+import { recordResult } from './results.ts';
+
+/** RELIABILITY_SOAK_SECONDS overrides the duration (warm-up: a fifth of it) for exploring. */
+const OVERRIDE_MS = Number(process.env.RELIABILITY_SOAK_SECONDS ?? 0) * 1000;
+const DURATION_MS = OVERRIDE_MS || (FULL ? 10 * 60_000 : 20_000);
+const WARM_UP_MS = OVERRIDE_MS ? OVERRIDE_MS / 5 : FULL ? 2 * 60_000 : 8_000;
+const RATE_PER_SECOND = 50;
+const DAGS = 30;
+const VERSIONS_PER_DAG = 100;
+const TASKS_PER_VERSION = 40;
+/** Far below the 3,000 versions, and reached within the warm-up: the crawl keeps the cache at its cap. */
+const CACHE_SIZE = FULL ? 1000 : 100;
+/**
+ * Stated bounds. V8 grows its heap in a saw-tooth (tens of MB over a minute, then a major GC drops
+ * it), so a slope means something only over minutes: the full run (10 min) asserts it; the short
+ * run (20 s) asserts the cache's cap and an RSS ceiling instead, and reports its slope. The bound
+ * applies to the floor (the least RSS of each minute, what is left after collections): a leak
+ * raises the floor; the saw-tooth does not. The slope of all samples is reported beside it.
+ */
+const SLOPE_BOUND_MB_PER_MIN = 3;
+const RSS_CEILING_MB = 768;
+const TOKEN = `rel-${randomBytes(12).toString('hex')}`;
+
+let db: TestDatabase;
+let workDir: string;
+let api: ApiChild;
+const samples: { t: number; mb: number }[] = [];
+const latencies: { t: number; ms: number; status: number }[] = [];
+let slope = 0;
+let floorSlope = 0;
+let p99 = { first: 0, last: 0 };
+let cache = { entries: 0, max_entries: 0, evictions: {} as Record<string, number> };
+
+function document(dagId: string, version: number) {
+  return dagDocumentSchema.parse({
+    dag_id: dagId,
+    description: `${dagId} version ${version}`,
+    tags: ['soak'],
+    tasks: Array.from({ length: TASKS_PER_VERSION }, (_, i) => ({
+      task_id: `task_${i}_v${version}`,
+      operator: i % 2 ? 'empty' : 'bash',
+      ...(i % 2 ? {} : { bash_command: `echo ${dagId} ${version} ${i}` }),
+      upstream: i === 0 ? [] : [`task_${Math.floor((i - 1) / 2)}_v${version}`],
+    })),
+  });
+}
+
+async function seedHistory(): Promise<void> {
+  const now = new Date();
+  await db.prisma.dag.createMany({
+    data: Array.from({ length: DAGS }, (_, d) => ({ dagId: `soak_${d}`, fileloc: `/dags/soak_${d}.json`, relativeFileloc: `soak_${d}.json`, lastParsedTime: now, tags: ['soak'] })),
+  });
+  for (let d = 0; d < DAGS; d++) {
+    const versions = Array.from({ length: VERSIONS_PER_DAG }, (_, v) => ({ id: randomUUID(), dagId: `soak_${d}`, versionNumber: v + 1 }));
+    await db.prisma.dagVersion.createMany({ data: versions });
+    await db.prisma.serializedDag.createMany({
+      data: versions.map((version) => {
+        const data = document(version.dagId, version.versionNumber);
+        return { dagVersionId: version.id, dagId: version.dagId, data: data as object, dagHash: dagHash(data) };
+      }),
+    });
+  }
+}
+
+/** With RELIABILITY_SOAK_SAMPLES=<file>, the RSS samples are written there (for exploring). */
+function samplesOut(): void {
+  if (process.env.RELIABILITY_SOAK_SAMPLES) writeFileSync(process.env.RELIABILITY_SOAK_SAMPLES, samples.map((s) => `${s.t} ${s.mb.toFixed(1)}`).join('\n'));
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** Least-squares slope of MB against minutes. */
+function fitSlope(points: { t: number; mb: number }[]): number {
+  const xs = points.map((p) => p.t / 60_000);
+  const ys = points.map((p) => p.mb);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  workDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-soak-'));
+  await seedHistory();
+  api = await startApi('api-soak', { DATABASE_URL: db.url, DATA_DIR: workDir, API_AUTH_TOKENS: TOKEN, API_DAG_CACHE_SIZE: String(CACHE_SIZE), LOG_LEVEL: 'warn' });
+
+  const started = Date.now();
+  const inFlight = new Set<Promise<void>>();
+  const sampler = setInterval(() => samples.push({ t: Date.now() - started, mb: rssBytes(api.pid) / 1024 / 1024 }), FULL ? 1000 : 250);
+  // Open model: a request leaves every 1/RATE s whether or not the previous ones have answered.
+  for (let n = 0; Date.now() - started < DURATION_MS; n++) {
+    const due = started + (n * 1000) / RATE_PER_SECOND;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const path = `/api/v2/dags/soak_${Math.floor(Math.random() * DAGS)}/dagVersions/${1 + Math.floor(Math.random() * VERSIONS_PER_DAG)}/structure`;
+    const sent = Date.now();
+    const request = fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(10_000) })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        latencies.push({ t: sent - started, ms: Date.now() - sent, status: response.status });
+      })
+      .catch(() => void latencies.push({ t: sent - started, ms: 10_000, status: 0 }))
+      .finally(() => inFlight.delete(request));
+    inFlight.add(request);
+  }
+  await Promise.all(inFlight);
+  clearInterval(sampler);
+  cache = (await (await fetch(`${api.url}/api/v2/monitor/dagbag`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as typeof cache;
+  samplesOut();
+  const steady = samples.filter((s) => s.t >= WARM_UP_MS);
+  slope = fitSlope(steady);
+  const minutes = new Map<number, { t: number; mb: number }>();
+  for (const sample of steady) {
+    const minute = Math.floor(sample.t / 60_000);
+    if (!minutes.has(minute) || minutes.get(minute)!.mb > sample.mb) minutes.set(minute, sample);
+  }
+  floorSlope = fitSlope([...minutes.values()]);
+  const third = DURATION_MS / 3;
+  p99 = {
+    first: percentile(latencies.filter((l) => l.t < third).map((l) => l.ms), 99),
+    last: percentile(latencies.filter((l) => l.t >= 2 * third).map((l) => l.ms), 99),
+  };
+}, DURATION_MS + 300_000);
+
+afterAll(async () => {
+  await stopAll();
+  await db?.drop();
+  await rm(workDir, { recursive: true, force: true });
+  const after = samples.filter((s) => s.t >= WARM_UP_MS).map((s) => s.mb);
+  recordResult('6-soak', {
+    order: 6,
+    scenario: '6 soak',
+    load: `${RATE_PER_SECOND} req/s for ${DURATION_MS / 1000} s over ${DAGS * VERSIONS_PER_DAG} versions (${TASKS_PER_VERSION} tasks each), cache cap ${CACHE_SIZE} entries`,
+    faults: 'none (steady crawl through history)',
+    inputs: `${latencies.length} structure requests; non-200: ${latencies.filter((l) => l.status !== 200).length}`,
+    lost: 0,
+    duplicated: 0,
+    figures: `after ${WARM_UP_MS / 1000} s warm-up: RSS slope of all samples ${slope.toFixed(2)} MB/min, of the per-minute floor ${floorSlope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
+  });
+});
+
+describe(`soak: ${DURATION_MS / 1000} s of random historical structure requests at ${RATE_PER_SECOND}/s`, () => {
+  it('answers every request with 200', () => {
+    expect(latencies.filter((l) => l.status !== 200).length).toBe(0);
+  });
+
+  it('holds the steady rate', () => {
+    expect(latencies.length).toBeGreaterThanOrEqual(Math.floor((DURATION_MS / 1000) * RATE_PER_SECOND * 0.95));
+  });
+
+  it.runIf(FULL)(`keeps the slope of the RSS floor after warm-up within ${SLOPE_BOUND_MB_PER_MIN} MB/min`, () => {
+    expect(Math.abs(floorSlope)).toBeLessThanOrEqual(SLOPE_BOUND_MB_PER_MIN);
+  });
+
+  it(`keeps the RSS under ${RSS_CEILING_MB} MB`, () => {
+    expect(Math.max(...samples.map((s) => s.mb))).toBeLessThanOrEqual(RSS_CEILING_MB);
+  });
+
+  it('keeps the DAG cache at or under its entry cap while crawling history', () => {
+    expect(cache.entries).toBeLessThanOrEqual(CACHE_SIZE);
+  });
+
+  it('keeps the p99 latency of the last third within twice the first third (plus 20 ms)', () => {
+    expect(p99.last).toBeLessThanOrEqual(2 * p99.first + 20);
+  });
+
+  it('prints the bearer token in no log', () => {
+    expect(tokensInLogs([TOKEN])).toEqual([]);
+  });
+});
