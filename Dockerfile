@@ -1,4 +1,6 @@
-# One image for both apps; docker-compose.yml picks the app with `pnpm --filter ... start`.
+# One image for both apps; docker-compose.yml picks the app by its command:
+#   node --import tsx apps/api/src/main.ts        (the default)
+#   node --import tsx apps/scheduler/src/main.ts
 FROM node:24-bookworm-slim
 
 # pnpm at the version package.json's packageManager names, through corepack.
@@ -9,24 +11,27 @@ RUN corepack enable
 
 WORKDIR /app
 
-# Manifests first, so the dependency layer is rebuilt only when they change.
+# Dependencies are fetched from the lockfile alone, so this layer is rebuilt only when the
+# lockfile changes, and no list of workspace manifests has to be kept in step with the repository.
 COPY package.json pnpm-workspace.yaml pnpm-lock.yaml ./
-COPY apps/api/package.json apps/api/
-COPY apps/scheduler/package.json apps/scheduler/
-COPY packages/config/package.json packages/config/
-COPY packages/dagbag/package.json packages/dagbag/
-COPY packages/db/package.json packages/db/
-COPY packages/logger/package.json packages/logger/
-COPY packages/metrics/package.json packages/metrics/
-COPY packages/telemetry/package.json packages/telemetry/
-RUN pnpm install --frozen-lockfile
+RUN pnpm fetch
 
+# Then the sources, and an offline install that links the workspace. Its postinstall runs
+# `prisma generate` (packages/db/scripts/generate.mjs, on WebAssembly: nothing is downloaded),
+# which needs packages/db/prisma and prisma.config.ts: both are in the context (.dockerignore
+# leaves out only node_modules, local data and build output, including the generated client).
+# Dev dependencies stay: the apps run their TypeScript through tsx.
 COPY . .
+RUN pnpm install --offline --frozen-lockfile \
+ && test -f packages/db/src/generated/prisma/client.ts
 
 ENV NODE_ENV=production \
     DAGS_FOLDER=/app/dags \
     DATA_DIR=/app/.data
 # Task logs and other state live under DATA_DIR, which the unprivileged user must own.
-RUN mkdir -p /app/.data && chown node:node /app/.data
+RUN mkdir -p /app/.data/logs && chown -R node:node /app/.data
 USER node
-CMD ["pnpm", "--filter", "@dagbag/api", "start"]
+# node runs main.ts itself (no pnpm/tsx wrapper processes in between), so SIGTERM reaches the
+# app's own handler: drain requests, let running tasks finish. Run with an init (compose:
+# `init: true`) so the scheduler's finished task processes are reaped.
+CMD ["node", "--import", "tsx", "apps/api/src/main.ts"]

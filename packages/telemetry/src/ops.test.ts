@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -42,6 +42,80 @@ describe('docker-compose.yml', () => {
     expect(run('docker-compose', ['--profile', 'apps', 'config', '-q']).status).toBe(0);
   });
 });
+
+describe('the apps profile and the Dockerfile', () => {
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { command?: string[]; init?: boolean; stop_grace_period?: string; volumes?: string[]; environment?: Record<string, string> }>;
+  };
+
+  it('runs each app as node on its main.ts (no wrapper between the signal and the app), under an init', () => {
+    for (const [service, main] of [
+      ['api', 'apps/api/src/main.ts'],
+      ['scheduler', 'apps/scheduler/src/main.ts'],
+    ] as const) {
+      const definition = compose.services[service]!;
+      expect(definition.command).toEqual(['node', '--import', 'tsx', main]);
+      expect(existsSync(join(root, main)), main).toBe(true);
+      expect(definition.init, service).toBe(true);
+      // Both share DATA_DIR: the scheduler writes task logs, the API serves them.
+      expect(definition.volumes, service).toContain('app-data:/app/.data');
+    }
+  });
+
+  it('gives each app more time to stop than its own drain takes', () => {
+    const seconds = (value: string | undefined) => Number(/^(\d+)s$/.exec(value ?? '')?.[1] ?? Number.NaN);
+    // API_SHUTDOWN_TIMEOUT_MS and SCHEDULER_SHUTDOWN_GRACE_SECONDS defaults: 10 s and 30 s.
+    expect(seconds(compose.services.api!.stop_grace_period)).toBeGreaterThan(10);
+    expect(seconds(compose.services.scheduler!.stop_grace_period)).toBeGreaterThan(30);
+  });
+
+  it('builds from a context that keeps what the install and the apps need and leaves out local state', () => {
+    const ignored = dockerignoreMatcher(readFileSync(join(root, '.dockerignore'), 'utf8'));
+    // The root postinstall runs packages/db/scripts/generate.mjs, which reads the Prisma schema and config.
+    for (const needed of [
+      'pnpm-lock.yaml',
+      'pnpm-workspace.yaml',
+      'packages/db/scripts/generate.mjs',
+      'packages/db/prisma/schema.prisma',
+      'packages/db/prisma.config.ts',
+      'packages/db/prisma/migrations/migration_lock.toml',
+      'apps/api/src/main.ts',
+      'apps/scheduler/src/main.ts',
+      'dags/example_etl.json',
+    ]) {
+      expect(ignored(needed), needed).toBe(false);
+    }
+    for (const left of ['node_modules/x', 'apps/api/node_modules/x', '.data/postgres/PG_VERSION', 'packages/db/src/generated/prisma/client.ts', '.git/HEAD']) {
+      expect(ignored(left), left).toBe(true);
+    }
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    // The install that runs the postinstall comes after the sources are in.
+    expect(dockerfile.indexOf('COPY . .')).toBeGreaterThan(-1);
+    expect(dockerfile.indexOf('pnpm install --offline --frozen-lockfile')).toBeGreaterThan(dockerfile.indexOf('COPY . .'));
+  });
+});
+
+/**
+ * Whether .dockerignore leaves a path out of the build context: `*` within a segment, `**`
+ * across segments, a match on a folder covers what is inside, `!` re-includes, last rule wins.
+ */
+function dockerignoreMatcher(text: string): (path: string) => boolean {
+  const rules = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const negated = line.startsWith('!');
+      const pattern = (negated ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+      const source = pattern
+        .split('/')
+        .map((segment) => (segment === '**' ? '.*' : segment.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .join('/')
+        .replace(/\.\*\//g, '(?:.*/)?');
+      return { negated, regex: new RegExp(`^${source}(?:/.*)?$`) };
+    });
+  return (path) => rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.negated : ignored), false);
+}
 
 describe('ops/prometheus.yml', () => {
   it('passes promtool check config', () => {
