@@ -186,7 +186,7 @@ describe('the DagBag cache dashboard over both real apps', () => {
           DATA_DIR: join(data, 'scheduler'),
           DAGS_FOLDER: dags,
           DAG_DIR_SCAN_SECONDS: '1',
-          SCHEDULER_LOOP_INTERVAL_MS: '100',
+          SCHEDULER_LOOP_INTERVAL_MS: '250',
           SCHEDULER_DAG_CACHE_RECONCILE_SECONDS: '1',
           METRICS_PORT: String(schedulerMetricsPort),
         },
