@@ -56,7 +56,8 @@ async function startApp(name: string, main: string, env: Record<string, string>,
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const app: App = { name, child, output: () => output, exited };
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: no "${readyMessage}" line in 30 s:\n${output}`)), 30_000);
+    // Generous: starting takes 3 s here, but the whole parallel `pnpm test` has slowed it tenfold.
+    const timer = setTimeout(() => reject(new Error(`${name}: no "${readyMessage}" line in 45 s:\n${output}`)), 45_000);
     const look = () => {
       const line = output.split('\n').find((l) => l.includes(`"msg":"${readyMessage}"`));
       if (line) {
@@ -105,7 +106,7 @@ describe('the DagBag cache dashboard over both real apps', () => {
     return fetch(`${apiUrl}${path}`, { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
   }
 
-  async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (!(await check())) {
       if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms\n${apps.map((a) => `--- ${a.name}\n${a.output().slice(-4000)}`).join('\n')}`);
@@ -197,17 +198,17 @@ describe('the DagBag cache dashboard over both real apps', () => {
     apiUrl = String(apiApp.ready.url);
 
     for (const dagId of DAGS) await waitFor(`the scheduler parsed ${dagId}`, async () => (await api(`/api/v2/dags/${dagId}`)).status === 200);
-    await prometheus.waitForScrapes(2);
+    await prometheus.waitForScrapes(2, 30_000);
 
     await round('observed_a', 2);
-    await prometheus.waitForScrapeAfter();
+    await prometheus.waitForScrapeAfter(Date.now(), 30_000);
     await round('observed_b', 1);
     await round('observed_a', 1);
-    await prometheus.waitForScrapeAfter();
+    await prometheus.waitForScrapeAfter(Date.now(), 30_000);
 
     for (const { expr } of dashboardExpressions()) results.set(expr, await prometheus.query(expr));
     if (process.env.PROMQL_REPORT) writeFileSync(process.env.PROMQL_REPORT, report(results, Date.now() - started));
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     for (const app of apps) if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
