@@ -14,20 +14,25 @@ import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedServer } from '@dagbag/db';
 import { migrateDatabase } from '@dagbag/db/migrate';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export const FULL = process.env.RELIABILITY_FULL === '1';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const APP_DIRS = { api: join(REPO_ROOT, 'apps', 'api'), scheduler: join(REPO_ROOT, 'apps', 'scheduler') };
+
+/**
+ * A free port below the kernel's ephemeral range (32768+): a port from `listen(0)` is released
+ * before the child binds it, and an outgoing connection of any process may take it meanwhile.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
 
 export interface Child {
   name: string;

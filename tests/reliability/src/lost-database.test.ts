@@ -14,8 +14,8 @@ import { recordResult } from './results.ts';
 import { TASK_COUNT, audit, runsOf, triggerWithFailover, writeMarkerDag, type Audit } from './workload.ts';
 
 const OUTAGE_SECONDS = FULL ? 20 : 4;
-const RUNS_BEFORE = FULL ? 60 : 10;
-const RUNS_DURING = FULL ? 20 : 5;
+const RUNS_BEFORE = FULL ? 60 : 6;
+const RUNS_DURING = FULL ? 20 : 3;
 /** Longer than the outage: a try whose heartbeat could not be written during it is not retried. */
 const HEARTBEAT_TIMEOUT_SECONDS = OUTAGE_SECONDS * 3;
 const DAG_ID = 'lost_db';

@@ -19,11 +19,11 @@ import { recordResult } from './results.ts';
 const OVERRIDE_MS = Number(process.env.RELIABILITY_SOAK_SECONDS ?? 0) * 1000;
 const DURATION_MS = OVERRIDE_MS || (FULL ? 10 * 60_000 : 20_000);
 const WARM_UP_MS = OVERRIDE_MS ? OVERRIDE_MS / 5 : FULL ? 2 * 60_000 : 8_000;
-const RATE_PER_SECOND = 50;
-const DAGS = 30;
-const VERSIONS_PER_DAG = 100;
+const RATE_PER_SECOND = FULL ? 50 : 25;
+const DAGS = FULL ? 30 : 10;
+const VERSIONS_PER_DAG = FULL ? 100 : 60;
 const TASKS_PER_VERSION = 40;
-/** Far below the 3,000 versions, and reached within the warm-up: the crawl keeps the cache at its cap. */
+/** Far below the versions stored (3,000 full, 600 short), and reached within the warm-up: the crawl keeps the cache at its cap. */
 const CACHE_SIZE = FULL ? 1000 : 100;
 /**
  * Stated bounds. V8 grows its heap in a saw-tooth (tens of MB over a minute, then a major GC drops
