@@ -25,7 +25,8 @@ export async function startFixture(env: Record<string, string>): Promise<Fixture
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<Fixture['ready']>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error('fixture app did not report ready in 15 s')), 15_000);
+    // Starting takes about a second; the whole parallel `pnpm test` on 2 cores has made it 15 s and more.
+    const timer = setTimeout(() => reject(new Error('fixture app did not report ready in 45 s')), 45_000);
     lines.once('line', (line) => {
       clearTimeout(timer);
       resolve(JSON.parse(line) as Fixture['ready']);
@@ -55,8 +56,8 @@ describe('the dashboard against a real Prometheus', () => {
     fixture = await startFixture({ FIXTURE_METRICS_PORT: String(port) });
     prometheus = await startPrometheus({ targets: [`127.0.0.1:${port}`] });
     // rate() needs two samples in its window.
-    await prometheus.waitForScrapes(3);
-  }, 30_000);
+    await prometheus.waitForScrapes(3, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     await prometheus?.stop();
@@ -82,5 +83,5 @@ describe('instrumentation of modules imported after startTelemetry', () => {
     const app = await startFixture({ FIXTURE_METRICS_PORT: String(await freePort()), FIXTURE_IMPORT_PG: '1' });
     await app.stop();
     expect(app.ready.pgPatched).toBe(true);
-  }, 20_000);
+  }, 60_000);
 });
