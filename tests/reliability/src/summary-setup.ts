@@ -18,7 +18,7 @@ export default function setup() {
       '# Reliability suite: results of the full run\n\n' +
       `Command: \`pnpm test:reliability\` at the repository root (turbo runs \`RELIABILITY_FULL=1 vitest run\` in tests/reliability). Written ${started}.\n\n` +
       table;
-    writeFileSync(join(RESULTS_DIR, '..', 'RESULTS.md'), text);
+    writeFileSync(join(RESULTS_DIR, '..', '..', 'RESULTS.md'), text);
     process.stdout.write(`\n${table}\n`);
   };
 }
