@@ -107,6 +107,11 @@ describe('parseDagSource', () => {
     expect(fixed.ok && fixed.document.tasks[1]!.upstream).toEqual(['a']);
   });
 
+  it('leaves the echo of the source out of a JSON syntax error in a long line', () => {
+    const text = `{"dag_id": "nan", "description": "${'x'.repeat(40)}", "max_active_runs": NaN, "tasks": []}`;
+    expect(problems(text)[0]?.reason).toBe("invalid JSON: Unexpected token 'N' (InvalidSymbol)");
+  });
+
   it('reports a YAML alias bomb as a problem instead of throwing', () => {
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'dag_id: bomb', 'tasks: []', ''].join('\n');
     expect(problems(bomb, 'dag.yaml')[0]?.reason).toBe('invalid YAML: Excessive alias count indicates a resource exhaustion attack');

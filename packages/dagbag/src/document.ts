@@ -321,7 +321,7 @@ function positionAtOffset(text: string, offset: number): { line: number; column:
  */
 function jsonSyntaxProblem(text: string, error: SyntaxError): DagProblem {
   const message = error.message
-    .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')
+    .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '')
     .replace(/ in JSON at position \d+.*$/s, '');
   const errors: ParseError[] = [];
   parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
