@@ -93,19 +93,22 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stopAll();
-  await db?.drop();
-  await rm(workDir, { recursive: true, force: true });
-  recordResult('4-bad-input', {
-    order: 4,
-    scenario: '4 bad input',
-    load: '1 scheduler + 1 API',
-    faults: `${Object.keys(expected).length} malformed DAG files (one of 10 MB, one valid file broken later); hostile HTTP requests`,
-    inputs: `${fuzz.requests} fast-check requests over every route (statuses ${[...fuzz.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ')}); oversized bodies; SQL-looking strings`,
-    lost: 0,
-    duplicated: 0,
-    figures: `import errors ${importErrors.length}; slowest fuzz response ${fuzz.slowestMs} ms; 500s ${fuzz.statuses.get(500) ?? 0}`,
-  });
+  try {
+    await stopAll();
+  } finally {
+    await db?.drop();
+    await rm(workDir, { recursive: true, force: true });
+    recordResult('4-bad-input', {
+      order: 4,
+      scenario: '4 bad input',
+      load: '1 scheduler + 1 API',
+      faults: `${Object.keys(expected).length} malformed DAG files (one of 10 MB, one valid file broken later); hostile HTTP requests`,
+      inputs: `${fuzz.requests} fast-check requests over every route (statuses ${[...fuzz.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ')}); oversized bodies; SQL-looking strings`,
+      lost: 0,
+      duplicated: 0,
+      figures: `import errors ${importErrors.length}; slowest fuzz response ${fuzz.slowestMs} ms; 500s ${fuzz.statuses.get(500) ?? 0}`,
+    });
+  }
 });
 
 describe('bad input: malformed DAG files', () => {

@@ -108,9 +108,12 @@ beforeAll(async () => {
 }, FULL ? 900_000 : 120_000);
 
 afterAll(async () => {
-  await stopAll();
-  await postgres?.close();
-  await rm(workDir, { recursive: true, force: true });
+  try {
+    await stopAll();
+  } finally {
+    await postgres?.close();
+    await rm(workDir, { recursive: true, force: true });
+  }
 });
 
 function count(child: Child, message: string): number {

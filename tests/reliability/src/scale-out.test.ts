@@ -94,9 +94,12 @@ beforeAll(async () => {
 }, FULL ? 1_200_000 : 120_000);
 
 afterAll(async () => {
-  await stopAll();
-  await db?.drop();
-  await rm(workDir, { recursive: true, force: true });
+  try {
+    await stopAll();
+  } finally {
+    await db?.drop();
+    await rm(workDir, { recursive: true, force: true });
+  }
 });
 
 describe(`scale-out: ${RUNS} runs of a ${TASK_COUNT}-task DAG on 3 schedulers and 2 APIs`, () => {

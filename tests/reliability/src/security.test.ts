@@ -61,19 +61,22 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stopAll();
-  await db?.drop();
-  await rm(workDir, { recursive: true, force: true });
-  recordResult('5-security', {
-    order: 5,
-    scenario: '5 security',
-    load: '1 scheduler + 1 API (restarted once, + 1 on another loopback address)',
-    faults: 'missing, wrong, malformed and removed tokens; path traversal in log ids',
-    inputs: `${tried.requests} unauthorised or traversal requests over ${routes.length} routes`,
-    lost: 0,
-    duplicated: 0,
-    figures: `every protected route refused each bad credential with 401; token strings found in logs: ${tokensInLogs([KEPT, REMOVED, WRONG]).length}`,
-  });
+  try {
+    await stopAll();
+  } finally {
+    await db?.drop();
+    await rm(workDir, { recursive: true, force: true });
+    recordResult('5-security', {
+      order: 5,
+      scenario: '5 security',
+      load: '1 scheduler + 1 API (restarted once, + 1 on another loopback address)',
+      faults: 'missing, wrong, malformed and removed tokens; path traversal in log ids',
+      inputs: `${tried.requests} unauthorised or traversal requests over ${routes.length} routes`,
+      lost: 0,
+      duplicated: 0,
+      figures: `every protected route refused each bad credential with 401; token strings found in logs: ${tokensInLogs([KEPT, REMOVED, WRONG]).length}`,
+    });
+  }
 });
 
 /** A raw request with exactly this Authorization header (or none). */

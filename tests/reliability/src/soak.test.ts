@@ -146,20 +146,23 @@ beforeAll(async () => {
 }, DURATION_MS + 300_000);
 
 afterAll(async () => {
-  await stopAll();
-  await db?.drop();
-  await rm(workDir, { recursive: true, force: true });
-  const after = samples.filter((s) => s.t >= WARM_UP_MS).map((s) => s.mb);
-  recordResult('6-soak', {
-    order: 6,
-    scenario: '6 soak',
-    load: `${RATE_PER_SECOND} req/s for ${DURATION_MS / 1000} s over ${DAGS * VERSIONS_PER_DAG} versions (${TASKS_PER_VERSION} tasks each), cache cap ${CACHE_SIZE} entries`,
-    faults: 'none (steady crawl through history)',
-    inputs: `${latencies.length} structure requests; non-200: ${latencies.filter((l) => l.status !== 200).length}`,
-    lost: 0,
-    duplicated: 0,
-    figures: `after ${WARM_UP_MS / 1000} s warm-up: RSS slope of all samples ${slope.toFixed(2)} MB/min, of the per-minute floor ${floorSlope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
-  });
+  try {
+    await stopAll();
+  } finally {
+    await db?.drop();
+    await rm(workDir, { recursive: true, force: true });
+    const after = samples.filter((s) => s.t >= WARM_UP_MS).map((s) => s.mb);
+    recordResult('6-soak', {
+      order: 6,
+      scenario: '6 soak',
+      load: `${RATE_PER_SECOND} req/s for ${DURATION_MS / 1000} s over ${DAGS * VERSIONS_PER_DAG} versions (${TASKS_PER_VERSION} tasks each), cache cap ${CACHE_SIZE} entries`,
+      faults: 'none (steady crawl through history)',
+      inputs: `${latencies.length} structure requests; non-200: ${latencies.filter((l) => l.status !== 200).length}`,
+      lost: 0,
+      duplicated: 0,
+      figures: `after ${WARM_UP_MS / 1000} s warm-up: RSS slope of all samples ${slope.toFixed(2)} MB/min, of the per-minute floor ${floorSlope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
+    });
+  }
 });
 
 describe(`soak: ${DURATION_MS / 1000} s of random historical structure requests at ${RATE_PER_SECOND}/s`, () => {
