@@ -18,7 +18,7 @@ import { recordResult } from './results.ts';
 /** RELIABILITY_SOAK_SECONDS overrides the duration (warm-up: a fifth of it) for exploring. */
 const OVERRIDE_MS = Number(process.env.RELIABILITY_SOAK_SECONDS ?? 0) * 1000;
 const DURATION_MS = OVERRIDE_MS || (FULL ? 10 * 60_000 : 20_000);
-const WARM_UP_MS = OVERRIDE_MS ? OVERRIDE_MS / 5 : FULL ? 2 * 60_000 : 8_000;
+const WARM_UP_MS = OVERRIDE_MS ? OVERRIDE_MS / 2 : FULL ? 5 * 60_000 : 8_000;
 const RATE_PER_SECOND = FULL ? 50 : 25;
 const DAGS = FULL ? 30 : 10;
 const VERSIONS_PER_DAG = FULL ? 100 : 60;
@@ -27,12 +27,12 @@ const TASKS_PER_VERSION = 40;
 const CACHE_SIZE = FULL ? 1000 : 100;
 /**
  * Stated bounds. V8 grows its heap in a saw-tooth (tens of MB over a minute, then a major GC drops
- * it), so a slope means something only over minutes: the full run (10 min) asserts it; the short
- * run (20 s) asserts the cache's cap and an RSS ceiling instead, and reports its slope. The bound
- * applies to the floor (the least RSS of each minute, what is left after collections): a leak
- * raises the floor; the saw-tooth does not. The slope of all samples is reported beside it.
+ * it) for the first minutes, then settles (first full run: saw-tooth 240-430 MB until ~5 min, then
+ * 328 MB flat); so the warm-up is the first half of the full run, and the least-squares slope of all
+ * RSS samples after it is asserted. The short run (20 s) cannot show a slope: it asserts the
+ * cache's cap and an RSS ceiling and reports its slope. The slope from 2 min is reported too.
  */
-const SLOPE_BOUND_MB_PER_MIN = 3;
+const SLOPE_BOUND_MB_PER_MIN = 2;
 const RSS_CEILING_MB = 768;
 const TOKEN = `rel-${randomBytes(12).toString('hex')}`;
 
@@ -42,7 +42,7 @@ let api: ApiChild;
 const samples: { t: number; mb: number }[] = [];
 const latencies: { t: number; ms: number; status: number }[] = [];
 let slope = 0;
-let floorSlope = 0;
+let slopeFromTwoMinutes = 0;
 let p99 = { first: 0, last: 0 };
 let cache = { entries: 0, max_entries: 0, evictions: {} as Record<string, number> };
 
@@ -132,12 +132,7 @@ beforeAll(async () => {
   samplesOut();
   const steady = samples.filter((s) => s.t >= WARM_UP_MS);
   slope = fitSlope(steady);
-  const minutes = new Map<number, { t: number; mb: number }>();
-  for (const sample of steady) {
-    const minute = Math.floor(sample.t / 60_000);
-    if (!minutes.has(minute) || minutes.get(minute)!.mb > sample.mb) minutes.set(minute, sample);
-  }
-  floorSlope = fitSlope([...minutes.values()]);
+  slopeFromTwoMinutes = fitSlope(samples.filter((s) => s.t >= Math.min(WARM_UP_MS, 120_000)));
   const third = DURATION_MS / 3;
   p99 = {
     first: percentile(latencies.filter((l) => l.t < third).map((l) => l.ms), 99),
@@ -160,7 +155,7 @@ afterAll(async () => {
       inputs: `${latencies.length} structure requests; non-200: ${latencies.filter((l) => l.status !== 200).length}`,
       lost: 0,
       duplicated: 0,
-      figures: `after ${WARM_UP_MS / 1000} s warm-up: RSS slope of all samples ${slope.toFixed(2)} MB/min, of the per-minute floor ${floorSlope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
+      figures: `RSS slope after ${WARM_UP_MS / 1000} s warm-up ${slope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run; from 2 min: ${slopeFromTwoMinutes.toFixed(2)} MB/min); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
     });
   }
 });
@@ -174,8 +169,8 @@ describe(`soak: ${DURATION_MS / 1000} s of random historical structure requests 
     expect(latencies.length).toBeGreaterThanOrEqual(Math.floor((DURATION_MS / 1000) * RATE_PER_SECOND * 0.95));
   });
 
-  it.runIf(FULL)(`keeps the slope of the RSS floor after warm-up within ${SLOPE_BOUND_MB_PER_MIN} MB/min`, () => {
-    expect(Math.abs(floorSlope)).toBeLessThanOrEqual(SLOPE_BOUND_MB_PER_MIN);
+  it.runIf(FULL)(`keeps the RSS slope after warm-up within ${SLOPE_BOUND_MB_PER_MIN} MB/min`, () => {
+    expect(Math.abs(slope)).toBeLessThanOrEqual(SLOPE_BOUND_MB_PER_MIN);
   });
 
   it(`keeps the RSS under ${RSS_CEILING_MB} MB`, () => {
