@@ -9,6 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# `npm pack` with a time limit and retries: a stalled registry fetch must not hang the setup.
+npm_pack() {
+  local attempt
+  for attempt in 1 2 3; do
+    if timeout 180 npm pack --silent "$1" >/dev/null; then return 0; fi
+    echo "npm pack $1 failed or stalled (attempt $attempt of 3)" >&2
+    rm -f ./*.tgz
+  done
+  return 1
+}
+
 node_is_recent() {
   command -v node >/dev/null 2>&1 &&
     node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
@@ -25,7 +36,7 @@ if ! node_is_recent; then
   esac
   echo "node $(node --version 2>/dev/null || echo 'not found') is older than 22.12: fetching Node 24 (node-linux-$arch@24) into .tools/node" >&2
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "node-linux-$arch@24" >/dev/null)
+  (cd "$tmp" && npm_pack "node-linux-$arch@24")
   rm -rf "$root/.tools/node" && mkdir -p "$root/.tools/node"
   tar xzf "$tmp"/node-linux-*.tgz -C "$root/.tools/node" --strip-components=1
   rm -rf "$tmp"
@@ -38,7 +49,7 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$p
     [ "$(node -p 'require("./.tools/pnpm/package/package.json").version' 2>/dev/null)" != "$pnpm_version" ]; then
     echo "fetching pnpm $pnpm_version into .tools/pnpm" >&2
     rm -rf "$root/.tools/pnpm" && mkdir -p "$root/.tools/pnpm"
-    (cd "$root/.tools/pnpm" && npm pack --silent "pnpm@$pnpm_version" >/dev/null && tar xzf pnpm-*.tgz)
+    (cd "$root/.tools/pnpm" && npm_pack "pnpm@$pnpm_version" && tar xzf pnpm-*.tgz)
   fi
   mkdir -p "$root/.tools/bin"
   printf '#!/bin/sh\nexec node "%s/.tools/pnpm/package/bin/pnpm.cjs" "$@"\n' "$root" >"$root/.tools/bin/pnpm"
