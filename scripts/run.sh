@@ -9,11 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-# `npm pack` with a time limit and retries: a stalled registry fetch must not hang the setup.
+# `npm pack` with the machine's own npm and node (their configuration, e.g. a CA file in npm's
+# global npmrc, belongs to them; Node 24's npm would look for it under .tools/node instead),
+# a time limit and retries: a stalled registry fetch must not hang the setup.
+system_path=$PATH
 npm_pack() {
   local attempt
   for attempt in 1 2 3; do
-    if timeout 180 npm pack --silent "$1" >/dev/null; then return 0; fi
+    if PATH="$system_path" timeout 180 npm pack --silent "$1" >/dev/null; then return 0; fi
     echo "npm pack $1 failed or stalled (attempt $attempt of 3)" >&2
     rm -f ./*.tgz
   done
