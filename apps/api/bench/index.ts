@@ -11,7 +11,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -21,6 +20,7 @@ import { makeDagDocument, seededRandom } from '@dagbag/dagbag/testing';
 import { migrateDatabase, startEmbeddedPostgres } from '@dagbag/db';
 import { renderMemoryChart, type ChartRow } from './chart.ts';
 import { readSupplementary, resultsMarkdown } from './report.ts';
+import { freePort } from '@dagbag/db/testing/free-port';
 
 const env = process.env;
 const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);
@@ -86,16 +86,6 @@ function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Seeding

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
@@ -8,6 +7,7 @@ import { silentLogger } from '@dagbag/logger';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './server.ts';
+import { freePort } from '@dagbag/db/testing/free-port';
 
 describe('graceful close', () => {
   it('lets an in-flight request finish, then stops listening', async () => {
@@ -35,16 +35,6 @@ describe('graceful close', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the API process (src/main.ts)', () => {
   let db: TestDatabase;

@@ -1,20 +1,10 @@
 /** A throwaway embedded PostgreSQL for the benchmark (temp folder, free port, durability off), migrated. */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrismaClient, migrateDatabase, startEmbeddedPostgres, type PrismaClient } from '@dagbag/db';
+import { freePort } from '@dagbag/db/testing/free-port';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface BenchDatabase {
   url: string;

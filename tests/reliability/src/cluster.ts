@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,21 +17,9 @@ export const FULL = process.env.RELIABILITY_FULL === '1';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const APP_DIRS = { api: join(REPO_ROOT, 'apps', 'api'), scheduler: join(REPO_ROOT, 'apps', 'scheduler') };
 
-/**
- * A free port below the kernel's ephemeral range (32768+): a port from `listen(0)` is released
- * before the child binds it, and an outgoing connection of any process may take it meanwhile.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
+import { freePort } from '@dagbag/db/testing/free-port';
+
+export { freePort };
 
 export interface Child {
   name: string;

@@ -4,7 +4,6 @@
  * clones the template (`createTestDatabase`), which takes milliseconds.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -12,19 +11,10 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../embedded.ts';
 import { migrateDatabase } from '../migrate/operations.ts';
 import './provided.ts';
+import { freePort } from './free-port.ts';
 
 export const TEMPLATE_DATABASE = 'dagbag_template';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export default async function setup(project: TestProject) {
   const dataDir = await mkdtemp(join(tmpdir(), 'dagbag-test-pg-'));
