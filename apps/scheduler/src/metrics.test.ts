@@ -1,20 +1,9 @@
-import { MeterProvider, MetricReader, type DataPoint, type MetricData } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type DataPoint, type MetricData } from '@opentelemetry/sdk-metrics';
 import { SCHEDULER_METRICS } from '@dagbag/metrics';
+import { collectByName as collect, InMemoryReader } from '@dagbag/metrics/testing';
 import { describe, expect, it } from 'vitest';
 import { SchedulerMetrics, TASK_INSTANCE_STATES } from './metrics.ts';
 
-/** Collects on demand, like a Prometheus scrape. */
-class InMemoryReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-}
-
-async function collect(reader: MetricReader): Promise<Map<string, MetricData>> {
-  const { resourceMetrics } = await reader.collect();
-  const byName = new Map<string, MetricData>();
-  for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
-  return byName;
-}
 
 function byState(metric: MetricData | undefined): Record<string, number> {
   return Object.fromEntries(((metric?.dataPoints ?? []) as DataPoint<number>[]).map((point) => [String(point.attributes.state), point.value]));

@@ -1,22 +1,11 @@
-import { MeterProvider, MetricReader, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
 import { CACHE_LIMIT_METRICS, CACHE_METRICS, EVICTION_REASONS, MISS_RESULTS } from '@dagbag/metrics';
+import { collectByName as collect, InMemoryReader } from '@dagbag/metrics/testing';
 import { describe, expect, it } from 'vitest';
 import { DagBag } from './dagbag.ts';
 import { dagDocumentSchema } from './document.ts';
 import { ManualClock, MemoryDagVersionLoader } from './testing.ts';
 
-/** Collects on demand, like a Prometheus scrape. */
-class InMemoryReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-}
-
-async function collect(reader: MetricReader): Promise<Map<string, MetricData>> {
-  const { resourceMetrics } = await reader.collect();
-  const byName = new Map<string, MetricData>();
-  for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
-  return byName;
-}
 
 function value(metric: MetricData | undefined, attributes: Record<string, string>): unknown {
   const point = (metric?.dataPoints as DataPoint<unknown>[] | undefined)?.find((p) =>
