@@ -93,6 +93,7 @@ export function demoHistory(examples: { document: DagDocument; file: string }[],
       timetableSummary: document.schedule,
       tags: document.tags,
       maxActiveRuns: document.max_active_runs,
+      catchup: document.catchup,
       startDate: document.start_date ? new Date(document.start_date) : null,
       versions: versions.map((version, versionIndex) => {
         const age = (versions.length - versionIndex) * 24 * HOUR + dagIndex * HOUR;

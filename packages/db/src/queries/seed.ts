@@ -1,5 +1,6 @@
 /** Writes of the demo history (`pnpm db:seed`, and `pnpm dev` on an empty database). */
 import type { PrismaClient } from '../client.ts';
+import type { DagFileFields } from './dag-files.ts';
 
 export interface DemoTaskInstance {
   taskId: string;
@@ -26,15 +27,8 @@ export interface DemoVersion {
   runs: DemoRun[];
 }
 
-export interface DemoDag {
-  dagId: string;
-  fileloc: string;
-  relativeFileloc: string;
-  description: string | null;
-  timetableSummary: string | null;
-  tags: string[];
-  maxActiveRuns: number;
-  startDate: Date | null;
+/** A DAG's `dag` row as the processor would write it from its file, plus its demo history. */
+export interface DemoDag extends DagFileFields {
   /** Oldest first; the last one is the DAG file as it is now. */
   versions: DemoVersion[];
 }
@@ -59,6 +53,7 @@ export async function writeDemoHistory(prisma: PrismaClient, dags: DemoDag[]): P
           timetableSummary: dag.timetableSummary,
           tags: dag.tags,
           maxActiveRuns: dag.maxActiveRuns,
+          catchup: dag.catchup,
           startDate: dag.startDate,
           lastParsedTime: new Date(),
         },
