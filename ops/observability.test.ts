@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '@dagbag/config';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { dashboardExpressions } from '@dagbag/telemetry/dashboard';
-import { freePort } from '@dagbag/telemetry/testing/free-port';
+import { freePort } from '@dagbag/config/testing/free-port';
 import {
   attribute,
   dataPoints,

@@ -20,7 +20,7 @@ import { makeDagDocument, seededRandom } from '@dagbag/dagbag/testing';
 import { migrateDatabase, startEmbeddedPostgres } from '@dagbag/db';
 import { renderMemoryChart, type ChartRow } from './chart.ts';
 import { readSupplementary, resultsMarkdown } from './report.ts';
-import { freePort } from '@dagbag/db/testing/free-port';
+import { freePort } from '@dagbag/config/testing/free-port';
 
 const env = process.env;
 const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);

@@ -7,7 +7,7 @@ import { silentLogger } from '@dagbag/logger';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './server.ts';
-import { freePort } from '@dagbag/db/testing/free-port';
+import { freePort } from '@dagbag/config/testing/free-port';
 
 describe('graceful close', () => {
   it('lets an in-flight request finish, then stops listening', async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrismaClient, migrateDatabase, startEmbeddedPostgres, type PrismaClient } from '@dagbag/db';
-import { freePort } from '@dagbag/db/testing/free-port';
+import { freePort } from '@dagbag/config/testing/free-port';
 
 
 export interface BenchDatabase {

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import { silentLogger } from '@dagbag/logger';
 import { startTelemetry, type Telemetry } from '@dagbag/telemetry';
-import { freePort } from '@dagbag/telemetry/testing/free-port';
+import { freePort } from '@dagbag/config/testing/free-port';
 
 export interface BenchTelemetry {
   telemetry: Telemetry;

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardExpressions } from './dashboard.ts';
-import { freePort } from './testing/free-port.ts';
+import { freePort } from '@dagbag/config/testing/free-port';
 import { prometheusAvailable, startPrometheus, type PrometheusHarness } from './testing/prometheus.ts';
 
 const FIXTURE = fileURLToPath(new URL('./testing/fixture-app.ts', import.meta.url));

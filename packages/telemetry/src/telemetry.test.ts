@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_METRICS, CACHE_METRICS, createInstrument, createObservable, prometheusSeriesNames } from '@dagbag/metrics';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { captureLogger } from './testing/capture-logger.ts';
-import { freePort } from './testing/free-port.ts';
+import { freePort } from '@dagbag/config/testing/free-port';
 import { attribute, dataPoints, startOtlpReceiver } from './testing/otlp-receiver.ts';
 import { recordSampleTraffic } from './testing/sample-traffic.ts';
 

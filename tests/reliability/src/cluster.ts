@@ -17,7 +17,7 @@ export const FULL = process.env.RELIABILITY_FULL === '1';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const APP_DIRS = { api: join(REPO_ROOT, 'apps', 'api'), scheduler: join(REPO_ROOT, 'apps', 'scheduler') };
 
-import { freePort } from '@dagbag/db/testing/free-port';
+import { freePort } from '@dagbag/config/testing/free-port';
 
 export { freePort };
 

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@dagbag/db/testing/free-port';
+import { freePort } from '@dagbag/config/testing/free-port';
 
 export { freePort };
 

@@ -11,7 +11,7 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../embedded.ts';
 import { migrateDatabase } from '../migrate/operations.ts';
 import './provided.ts';
-import { freePort } from './free-port.ts';
+import { freePort } from '@dagbag/config/testing/free-port';
 
 export const TEMPLATE_DATABASE = 'dagbag_template';
 
