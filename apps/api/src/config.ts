@@ -1,4 +1,4 @@
-import { describeSettings, integerSetting, listSetting, readConfig, stringSetting, type ConfigOf } from '@dagbag/config';
+import { describeSettings, gcHeadroomSetting, integerSetting, listSetting, readConfig, stringSetting, type ConfigOf } from '@dagbag/config';
 import { telemetrySettings } from '@dagbag/telemetry';
 
 /**
@@ -23,6 +23,7 @@ export const API_OWN_SETTINGS = {
     max: 600_000,
     description: 'on SIGTERM, how long in-flight requests may finish before their connections are cut',
   }),
+  API_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
 };
 
 export const API_SETTINGS = { ...API_OWN_SETTINGS, ...telemetrySettings('dagbag-api') };

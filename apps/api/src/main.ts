@@ -3,7 +3,7 @@
  * Express, pg and Prisma are imported only after telemetry has started, so that the
  * instrumentations patch them (modules loaded earlier stay unpatched).
  */
-import { ConfigError, dataDir } from '@dagbag/config';
+import { ConfigError, applyGcHeadroom, dataDir } from '@dagbag/config';
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { DagBag, cacheSettingsFromEnv } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // Before the cache fills: V8's default headroom would let garbage grow to 3× the cache.
+  applyGcHeadroom(config.API_GC_HEADROOM_PERCENT);
   const telemetry = await startTelemetry({ serviceName: 'dagbag-api', metricsPort: config.METRICS_PORT, metricsHost: config.METRICS_HOST, logger });
 
   const [{ openDatabase, createPrismaClient, createDagVersionLoader }, { createApp }, { startServer }, { loadOrCreateDevelopmentToken }] =

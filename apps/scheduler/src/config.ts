@@ -4,7 +4,7 @@
  * `SCHEDULER_DAG_CACHE_*` are read by `@dagbag/dagbag`, the database's by `@dagbag/db`.
  */
 import { isAbsolute, join, resolve } from 'node:path';
-import { describeSettings, integerSetting, readConfig, repoRoot, stringSetting } from '@dagbag/config';
+import { describeSettings, gcHeadroomSetting, integerSetting, readConfig, repoRoot, stringSetting } from '@dagbag/config';
 import { telemetrySettings } from '@dagbag/telemetry';
 
 export const SCHEDULER_OWN_SETTINGS = {
@@ -22,6 +22,7 @@ export const SCHEDULER_OWN_SETTINGS = {
   SCHEDULER_DAG_CACHE_RECONCILE_SECONDS: integerSetting({ default: 30, min: 1, max: 86_400, description: 'how often the DAG cache drops versions no unfinished run or task instance uses' }),
   SCHEDULER_SHUTDOWN_GRACE_SECONDS: integerSetting({ default: 30, min: 0, max: 86_400, description: 'on SIGTERM, how long running tasks may finish before they are handed back for another scheduler' }),
   SCHEDULER_DB_BACKOFF_MAX_MS: integerSetting({ default: 30_000, min: 100, max: 600_000, description: 'longest pause between attempts while the database is unreachable' }),
+  SCHEDULER_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
 };
 
 export const SCHEDULER_SETTINGS = { ...SCHEDULER_OWN_SETTINGS, ...telemetrySettings('dagbag-scheduler') };
@@ -40,6 +41,7 @@ export interface SchedulerConfig {
   reconcileSeconds: number;
   shutdownGraceSeconds: number;
   dbBackoffMaxMs: number;
+  gcHeadroomPercent: number;
   metricsPort: number;
   metricsHost: string;
 }
@@ -60,6 +62,7 @@ export function readSchedulerConfig(env: Record<string, string | undefined> = pr
     reconcileSeconds: values.SCHEDULER_DAG_CACHE_RECONCILE_SECONDS,
     shutdownGraceSeconds: values.SCHEDULER_SHUTDOWN_GRACE_SECONDS,
     dbBackoffMaxMs: values.SCHEDULER_DB_BACKOFF_MAX_MS,
+    gcHeadroomPercent: values.SCHEDULER_GC_HEADROOM_PERCENT,
     metricsPort: values.METRICS_PORT,
     metricsHost: values.METRICS_HOST,
   };

@@ -6,6 +6,7 @@
  * instrumentation patches them (modules loaded earlier stay unpatched: no PostgreSQL spans).
  */
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
+import { applyGcHeadroom } from '@dagbag/config';
 import { cacheSettingsFromEnv, type DagCacheSettings } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, (error as Error).message);
     process.exit(2);
   }
+  applyGcHeadroom(config.gcHeadroomPercent);
   // First, so the instruments created below are exported and pg is patched when it loads.
   const telemetry = await startTelemetry({ serviceName: 'dagbag-scheduler', metricsPort: config.metricsPort, metricsHost: config.metricsHost, logger });
   const [{ createPrismaClient, openDatabase }, { createScheduler }] = await Promise.all([import('@dagbag/db'), import('./scheduler.ts')]);
