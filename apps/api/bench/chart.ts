@@ -29,7 +29,7 @@ export async function renderMemoryChart(rows: ChartRow[], ceilingMib: number, ti
         encoding: {
           x: { field: 'versions_requested', type: 'quantitative', title: 'distinct versions requested (random order)' },
           y: { field: 'mib', type: 'quantitative', title: 'MiB' },
-          color: { field: 'mode', type: 'nominal', title: 'cache', legend: { labelLimit: 400 } },
+          color: { field: 'mode', type: 'nominal', title: 'cache', legend: { labelLimit: 600 } },
           strokeDash: { field: 'metric', type: 'nominal', title: 'measure' },
         },
       },

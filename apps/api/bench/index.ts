@@ -2,12 +2,15 @@
  * `pnpm bench` (apps/api): incident 1 replayed against the real API process (src/main.ts).
  *
  * 1. An embedded PostgreSQL gets BENCH_VERSIONS DAG versions of 20-60 KB serialized each.
- * 2. For each cache mode (the api defaults, then every cap at 0 = the old unbounded map) the API
- *    is started, every version's structure is requested once in random order, and the process's
- *    RSS and heap are sampled over IPC all along (bench/memory-sampler.ts).
+ * 2. For each mode (the api defaults; the defaults with V8's own GC headroom; every cap at 0 = the
+ *    old unbounded map; a cache too small to matter, for the process's baseline under the same
+ *    traffic) the API is started, every version's structure is requested once in random order, and
+ *    the process's RSS and heap are sampled over IPC all along (bench/memory-sampler.ts).
  * 3. With the defaults, autocannon loads a warm structure endpoint and /api/v2/monitor/health in
  *    the same run: requests/s ratio and p50/p99.
  * Output: bench/results/memory.csv, memory.svg, summary.json and bench/RESULTS.md.
+ * BENCH_EXPERIMENT_FLAGS="<node flags>" instead runs the defaults once with those flags and only
+ * logs the figures (results untouched): for trying V8 or preload changes side by side.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,8 +40,8 @@ const SETTINGS = {
   loadSeconds: int('BENCH_LOAD_SECONDS', 10),
   loadConnections: int('BENCH_LOAD_CONNECTIONS', 16),
   seed: int('BENCH_SEED', 1),
-  /** The third mode: the defaults with V8's old generation capped at this size. */
-  heapCapMib: int('BENCH_HEAP_CAP_MIB', 640),
+  /** The cache budget of the baseline mode: small enough to hold nothing to speak of. */
+  baselineCacheBytes: int('BENCH_BASELINE_CACHE_BYTES', 1_048_576),
 };
 
 const TOKEN = 'bench-token-not-a-secret';
@@ -152,7 +155,7 @@ class ApiProcess {
     const port = await freePort();
     const child = fork(join(APP_DIR, 'src', 'main.ts'), [], {
       cwd: APP_DIR,
-      // Node's own heap defaults, as in production; BENCH_NODE_FLAGS adds flags (e.g. to try V8 tuning).
+      // Started as in production (no heap flags); a mode or BENCH_EXPERIMENT_FLAGS may add some.
       execArgv: ['--expose-gc', ...nodeFlags, '--import', 'tsx', '--import', './bench/memory-sampler.ts'],
       env: {
         ...env,
@@ -305,23 +308,45 @@ async function main(): Promise<void> {
     log(`seeded ${versions.length} versions (average ${Math.round(averageBytes)} bytes serialized) in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
     const order = shuffled(versions, SETTINGS.seed);
 
-    const heapCapMib = SETTINGS.heapCapMib;
+    const experimentFlags = env.BENCH_EXPERIMENT_FLAGS;
+    if (experimentFlags !== undefined) {
+      // One defaults run with the given Node/V8 flags, reported in the log only (results untouched).
+      const result = await runMode({ name: `experiment ${experimentFlags}`, cacheEnv: {}, nodeFlags: experimentFlags.split(' ').filter(Boolean), loadTest: env.BENCH_EXPERIMENT_LOAD === '1' }, url, order);
+      const rssAt = (fraction: number) => result.samples.find((s) => s.versionsRequested >= order.length * fraction)?.sample.rss ?? result.peakRss;
+      log(`experiment ${experimentFlags}: RSS at 25/50/100 % ${[0.25, 0.5, 1].map((f) => round(mib(rssAt(f)))).join(' / ')} MiB, peak ${round(mib(result.peakRss))} MiB, after GC ${round(mib(result.retainedAtEnd.rss))} / heap ${round(mib(result.retainedAtEnd.heapUsed))} MiB, ${round(result.requestsPerSecond)} req/s`);
+      return;
+    }
+    const halfBytes = Math.round(DEFAULT_MAX_BYTES / 2);
     const modes: Mode[] = [
       { name: 'defaults', cacheEnv: {}, nodeFlags: [], loadTest: true },
-      { name: `defaults + V8 heap cap ${heapCapMib} MiB`, cacheEnv: {}, nodeFlags: [`--max-old-space-size=${heapCapMib}`], loadTest: false },
+      { name: `defaults but API_DAG_CACHE_MAX_BYTES=${mib(halfBytes)} MiB`, cacheEnv: { API_DAG_CACHE_MAX_BYTES: String(halfBytes) }, nodeFlags: [], loadTest: false },
+      {
+        name: `baseline: defaults but API_DAG_CACHE_MAX_BYTES=${Math.round(SETTINGS.baselineCacheBytes / 1024)} KiB`,
+        cacheEnv: { API_DAG_CACHE_MAX_BYTES: String(SETTINGS.baselineCacheBytes) },
+        nodeFlags: [],
+        loadTest: false,
+      },
+      { name: "defaults but V8's own GC headroom (API_GC_HEADROOM_PERCENT=0)", cacheEnv: { API_GC_HEADROOM_PERCENT: '0' }, nodeFlags: [], loadTest: false },
       { name: 'unbounded (all caps 0)', cacheEnv: { API_DAG_CACHE_SIZE: '0', API_DAG_CACHE_MAX_BYTES: '0', API_DAG_CACHE_TTL: '0' }, nodeFlags: [], loadTest: false },
     ];
     const results: ModeResult[] = [];
     for (const mode of modes) results.push(await runMode(mode, url, order));
-    const [bounded, capped, unbounded] = results as [ModeResult, ModeResult, ModeResult];
+    const [bounded, half, uncached, heuristics, unbounded] = results as [ModeResult, ModeResult, ModeResult, ModeResult, ModeResult];
 
-    // The measured factor: RSS growth per byte of cache weight when nothing is evicted.
+    // Where each bounded mode levels off: its highest RSS over the second half of the sweep.
+    const plateau = (result: ModeResult) => Math.max(...result.samples.filter((s) => s.versionsRequested >= order.length / 2).map((s) => s.sample.rss));
+    // The measured factor: RSS per byte of cache budget at steady state, from the two smaller
+    // budgets under the same traffic; it then predicts the defaults, which it was not fitted to.
+    const rssPerBudgetByte = (plateau(half) - plateau(uncached)) / (halfBytes - SETTINGS.baselineCacheBytes);
+    // The process baseline: the same process serving the same sweep with a cache too small to
+    // matter (its young generation grown to full size, room for per-miss garbage).
+    const loadedBaseline = plateau(uncached) - SETTINGS.baselineCacheBytes * rssPerBudgetByte;
+    const ceiling = loadedBaseline + DEFAULT_MAX_BYTES * rssPerBudgetByte;
+    const boundedPeakSecondHalf = plateau(bounded);
+    // For comparison: live heap and RSS per byte of weight when nothing is evicted (unbounded).
     const rssPerWeightByte = (unbounded.retainedAtEnd.rss - unbounded.baseline.rss) / unbounded.stats.weight_bytes;
     const heapPerWeightByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / unbounded.stats.weight_bytes;
     const heapPerSerializedByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / (averageBytes * unbounded.stats.entries);
-    const ceiling = bounded.baseline.rss + DEFAULT_MAX_BYTES * rssPerWeightByte;
-    const secondHalf = bounded.samples.filter((s) => s.versionsRequested >= order.length / 2);
-    const boundedPeakSecondHalf = Math.max(...secondHalf.map((s) => s.sample.rss));
     const rssAt = (result: ModeResult, fraction: number) =>
       result.samples.find((s) => s.versionsRequested >= order.length * fraction)?.sample.rss ?? result.peakRss;
 
@@ -346,7 +371,14 @@ async function main(): Promise<void> {
       settings: SETTINGS,
       machine: { cpus: cpus().length, memory_gib: round(totalmem() / 1024 ** 3), node: process.version },
       average_serialized_bytes: Math.round(averageBytes),
-      factor: { rss_per_weight_byte: round(rssPerWeightByte, 3), heap_per_weight_byte: round(heapPerWeightByte, 3), heap_per_serialized_byte: round(heapPerSerializedByte, 2) },
+      factor: {
+        rss_per_budget_byte: round(rssPerBudgetByte, 3),
+        unbounded_rss_per_weight_byte: round(rssPerWeightByte, 3),
+        heap_per_weight_byte: round(heapPerWeightByte, 3),
+        heap_per_serialized_byte: round(heapPerSerializedByte, 2),
+      },
+      loaded_baseline_rss_mib: round(mib(loadedBaseline)),
+      idle_baseline_rss_mib: round(mib(bounded.baseline.rss)),
       expected_ceiling_mib: round(mib(ceiling)),
       modes: results.map((r) => ({
         mode: r.mode,
@@ -359,8 +391,9 @@ async function main(): Promise<void> {
       })),
       defaults_peak_rss_second_half_mib: round(mib(boundedPeakSecondHalf)),
       defaults_within_ceiling: boundedPeakSecondHalf <= ceiling,
-      defaults_retained_within_ceiling: bounded.retainedAtEnd.heapUsed <= ceiling,
-      capped_peak_rss_second_half_mib: round(mib(Math.max(...capped.samples.filter((x) => x.versionsRequested >= order.length / 2).map((x) => x.sample.rss)))),
+      half_budget_plateau_mib: round(mib(plateau(half))),
+      baseline_plateau_mib: round(mib(plateau(uncached))),
+      heuristics_peak_rss_second_half_mib: round(mib(plateau(heuristics))),
       defaults_second_half_growth_pct: round((100 * (rssAt(bounded, 1) - rssAt(bounded, 0.5))) / rssAt(bounded, 0.5)),
       unbounded_grows: rssAt(unbounded, 1) > rssAt(unbounded, 0.5) * 1.2 && rssAt(unbounded, 0.5) > rssAt(unbounded, 0.25) * 1.1,
       load: bounded.load,

@@ -14,14 +14,14 @@ const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
 /** The `BENCH_*=...` prefix that reproduces a run's settings (empty for the defaults). */
 function commandOverrides(s: Record<string, number>): string {
-  return Object.entries({ BENCH_VERSIONS: [s.versions, 20_000], BENCH_HEAP_CAP_MIB: [s.heapCapMib, 640], BENCH_LOAD_SECONDS: [s.loadSeconds, 10] })
+  return Object.entries({ BENCH_VERSIONS: [s.versions, 20_000], BENCH_LOAD_SECONDS: [s.loadSeconds, 10] })
     .filter(([, [value, fallback]]) => value !== fallback)
     .map(([name, [value]]) => `${name}=${value} `)
     .join('');
 }
 
 export function resultsMarkdown(summary: Record<string, any>, supplementary: { dir: string; summary: Record<string, any> }[] = []): string {
-  const [bounded, capped, unbounded] = summary.modes;
+  const [bounded, half, uncached, heuristics, unbounded] = summary.modes;
   const load = summary.load as LoadResult;
   const s = summary.settings as Record<string, number>;
   const overrides = commandOverrides(s);
@@ -29,15 +29,16 @@ export function resultsMarkdown(summary: Record<string, any>, supplementary: { d
 
 Command: \`cd apps/api && ${overrides}pnpm bench\` (all settings: \`${JSON.stringify(s)}\`; every \`BENCH_*\` variable is optional).
 Machine: ${summary.machine.cpus} cores, ${summary.machine.memory_gib} GiB, Node ${summary.machine.node}; the embedded PostgreSQL, the API process and the
-load generator share the 2 cores. The API is the real \`src/main.ts\` (telemetry, Prisma, the \`api\` DagBag), with a preloaded
-IPC memory sampler (\`bench/memory-sampler.ts\`); Node's default heap limits unless a mode says otherwise.
+load generator share the 2 cores. The API is the real \`src/main.ts\` (telemetry, Prisma, the \`api\` DagBag, the
+\`API_GC_HEADROOM_PERCENT\` it applies at start), started without heap flags, with a preloaded IPC memory sampler
+(\`bench/memory-sampler.ts\`).
 
 ## Incident 1: ${s.versions} versions (average ${summary.average_serialized_bytes} bytes serialized) requested in random order
 
 Chart: [\`bench/results/memory.svg\`](results/memory.svg) (RSS solid, heap used dashed); samples every ${s.sampleMs} ms:
 [\`bench/results/memory.csv\`](results/memory.csv); every figure: [\`bench/results/summary.json\`](results/summary.json).
 
-| cache | baseline RSS | RSS at 25 / 50 / 100 % of the sweep | peak RSS | after a full GC at the end: RSS / heap | entries | weight | sweep |
+| mode | idle RSS after warm-up | RSS at 25 / 50 / 100 % of the sweep | peak RSS | after a full GC at the end: RSS / heap | entries | weight | sweep |
 |---|---|---|---|---|---|---|---|
 ${summary.modes
   .map(
@@ -46,15 +47,23 @@ ${summary.modes
   )
   .join('\n')}
 
-Measured factor (unbounded run, nothing evicted, after a full GC): **${summary.factor.rss_per_weight_byte} bytes of RSS per byte of cache weight**
-(heap: ${summary.factor.heap_per_weight_byte} per weight byte = ${summary.factor.heap_per_serialized_byte} per serialized byte, so the cache's weight estimate is
-within ${Math.round(Math.abs(1 - summary.factor.heap_per_weight_byte) * 100)} % of the heap an entry really retains).
-Ceiling for the defaults = baseline RSS + API_DAG_CACHE_MAX_BYTES (256 MiB) × factor = **${summary.expected_ceiling_mib} MiB**.
+**Measured factor: ${summary.factor.rss_per_budget_byte} bytes of RSS per byte of cache budget**, the slope between the two smaller budgets under
+the same traffic (${summary.baseline_plateau_mib} MiB RSS with ${Math.round((s.baselineCacheBytes ?? 0) / 1024)} KiB, ${summary.half_budget_plateau_mib} MiB with ${half.cache.weight_mib} MiB, each the highest RSS of the second half
+of its sweep). It is measured, not assumed, and the default budget's run is not used to fit it, so the ceiling below can fail.
+Its parts: the cache's live heap is ${summary.factor.heap_per_weight_byte} bytes per byte of weight (${summary.factor.heap_per_serialized_byte} per serialized byte; unbounded run after a full GC,
+so the weight estimate is within ${Math.round(Math.abs(1 - summary.factor.heap_per_weight_byte) * 100)} % of the heap an entry really retains), and V8 keeps up to \`API_GC_HEADROOM_PERCENT\` (25 %)
+more of it as not-yet-collected garbage plus pooled pages, because a bounded cache under churn sits at the top of V8's collection
+sawtooth. (The unbounded run's RSS per weight byte after a full GC, ${summary.factor.unbounded_rss_per_weight_byte}, is lower: a heap that only grows spends most of its time below the top of that sawtooth.)
 
+**Process baseline: ${summary.loaded_baseline_rss_mib} MiB**, the same API serving the same sweep with the cache at zero budget (extrapolated
+from the ${Math.round((s.baselineCacheBytes ?? 0) / 1024)} KiB run; idle after warm-up the process holds ${summary.idle_baseline_rss_mib} MiB, and serving misses grows V8's young generation
+to its full size and needs room for the per-miss garbage, none of which is the cache's).
+
+**Ceiling for the defaults = baseline + API_DAG_CACHE_MAX_BYTES (256 MiB) × factor = ${summary.expected_ceiling_mib} MiB.**
+
+- **Defaults level off ${summary.defaults_within_ceiling ? 'within the ceiling' : 'ABOVE the ceiling'}**: RSS peaks at **${summary.defaults_peak_rss_second_half_mib} MiB** over the second half of the sweep (ceiling ${summary.expected_ceiling_mib} MiB) and grows ${summary.defaults_second_half_growth_pct} % over it; the cache stops at ${bounded.cache.weight_mib} MiB of weight (${bounded.cache.entries} entries, ${bounded.cache.admission_rejections} newcomers refused by admission) and the live heap after a full GC is ${bounded.retained_after_gc.heap_used_mib} MiB.
 - **Unbounded grows** with the number of versions: ${unbounded.rss_at_25_50_100_pct_mib.join(' → ')} MiB RSS, ${unbounded.retained_after_gc.heap_used_mib} MiB of heap still live after a full GC (${unbounded.cache.entries} entries); that is incident 1.
-- **Defaults level off**: the cache stops at ${bounded.cache.weight_mib} MiB of weight (${bounded.cache.entries} entries, ${bounded.cache.admission_rejections} newcomers refused by admission), RSS grows ${summary.defaults_second_half_growth_pct} % over the second half of the sweep, and the live heap after a full GC is ${bounded.retained_after_gc.heap_used_mib} MiB: ${summary.defaults_retained_within_ceiling ? 'within' : 'above'} the ${summary.expected_ceiling_mib} MiB ceiling.
-- RSS itself plateaus at ${summary.defaults_peak_rss_second_half_mib} MiB with Node's default heap limits: ${summary.defaults_within_ceiling ? 'within the ceiling' : '**above the ceiling**'}. In this sweep nearly every request is a miss whose freshly deserialized DAG is refused by admission and becomes garbage (≈ ${Math.round((summary.average_serialized_bytes * 4) / 1024)} KB per request); V8 lets the old generation grow to a multiple of the live heap before it collects, and keeps the pages afterwards. The cache bounds what is *live*; V8's headroom is set by its heap limit:
-- **Defaults + \`--max-old-space-size=${s.heapCapMib}\`** (\`NODE_OPTIONS\`): RSS plateaus at ${summary.capped_peak_rss_second_half_mib} MiB for the same sweep, at ${capped.requests_per_second} req/s instead of ${bounded.requests_per_second} (more frequent GC). Operators who need a hard RSS bound set the V8 heap limit to about 2 × (budget + baseline heap); without the cache (unbounded) that limit would instead end in an out-of-memory crash.
+- **Why the GC headroom is part of the defaults**: with V8's own heuristics (\`API_GC_HEADROOM_PERCENT=0\`) the same cache and the same live heap (${heuristics.retained_after_gc.heap_used_mib} MiB after a full GC) sit in **${summary.heuristics_peak_rss_second_half_mib} MiB** of RSS. Almost every request of this sweep is a miss, and about a fifth of what a miss allocates outlives a young-generation collection (\`--trace-gc-nvp\`: ~20 % of the bytes survive a scavenge and ~99 % of survivors are promoted; with the version read through plain pg instead of Prisma's \`$queryRaw\` it is ~14 %); V8 lets such garbage pile up in the old generation to up to 4× the live heap before it collects, and keeps the pages. The API sets V8's heap growth to \`API_GC_HEADROOM_PERCENT\` (default 25 %) at start, so resident memory follows the live heap the cache bounds, for ${bounded.requests_per_second} req/s here against ${heuristics.requests_per_second} req/s with V8's heuristics (more frequent full collections; this sweep is all misses, the worst case for it).
 
 ## Load: warm structure endpoint next to health (same run, defaults)
 
@@ -84,7 +93,7 @@ ${summary.modes
   .map((m: any) => `| ${m.mode} | ${m.rss_at_25_50_100_pct_mib.join(' / ')} MiB | ${m.peak_rss_mib} MiB | ${m.retained_after_gc.heap_used_mib} MiB | ${m.cache.entries} | ${m.cache.weight_mib} MiB |`)
   .join('\n')}
 
-With twice the versions the defaults stay where they were (RSS growth over the second half: ${summary.defaults_second_half_growth_pct} %) while the unbounded cache keeps growing.
+With twice the versions the defaults stay where they were (RSS growth over the second half: ${summary.defaults_second_half_growth_pct} %; peak ${summary.defaults_peak_rss_second_half_mib} MiB against this run's own ceiling of ${summary.expected_ceiling_mib} MiB from its measured factor ${summary.factor?.rss_per_budget_byte}: ${summary.defaults_within_ceiling ? 'within' : 'ABOVE'}) while the unbounded cache keeps growing.
 `;
 }
 
