@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '@dagbag/logger';
 import { OutageTracker } from './outage.ts';
 
-function tracker() {
+function tracker(clock: () => number = Date.now) {
   const messages: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -11,7 +11,7 @@ function tracker() {
       done();
     },
   });
-  return { messages, outage: new OutageTracker(createLogger({ name: 't', level: 'info', destination: sink }), 100, 1000) };
+  return { messages, outage: new OutageTracker(createLogger({ name: 't', level: 'info', destination: sink }), 100, 1000, clock) };
 }
 
 describe('the outage tracker', () => {
@@ -32,5 +32,19 @@ describe('the outage tracker', () => {
   it('doubles the pause of a task failing in a row, up to the ceiling', () => {
     const { outage } = tracker();
     expect([1, 2, 3, 4, 5].map(() => outage.failed('loop', new Error('down')))).toEqual([200, 400, 800, 1000, 1000]);
+  });
+
+  it('counts the database as reachable for a span only from the end of the last incident', () => {
+    let now = 0;
+    const { outage } = tracker(() => now);
+    expect(outage.reachableFor(5000)).toBe(true);
+    outage.failed('loop', new Error('down'));
+    now = 10_000;
+    expect(outage.reachableFor(5000)).toBe(false);
+    outage.succeeded('loop');
+    now = 14_999;
+    expect(outage.reachableFor(5000)).toBe(false);
+    now = 15_000;
+    expect(outage.reachableFor(5000)).toBe(true);
   });
 });

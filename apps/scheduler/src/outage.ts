@@ -9,6 +9,7 @@ import type { Logger } from '@dagbag/logger';
 
 export class OutageTracker {
   private failingSince: number | undefined;
+  private lastRecoveredAt: number | undefined;
   private readonly failingTasks = new Map<string, number>();
   private failures = 0;
 
@@ -21,6 +22,16 @@ export class OutageTracker {
 
   get failing(): boolean {
     return this.failingSince !== undefined;
+  }
+
+  /**
+   * Whether the database has been reachable for at least `ms` since the last incident ended (true
+   * when there was none). Heartbeats could not be written during an outage, by any scheduler:
+   * until every live one has had `ms` to write them again, an old heartbeat proves nothing.
+   */
+  reachableFor(ms: number): boolean {
+    if (this.failingSince !== undefined) return false;
+    return this.lastRecoveredAt === undefined || this.clock() - this.lastRecoveredAt >= ms;
   }
 
   /** Records a failure of `task`; returns how long it should wait before trying again. */
@@ -41,6 +52,7 @@ export class OutageTracker {
     if (this.failingSince === undefined || !this.failingTasks.delete(task) || this.failingTasks.size > 0) return;
     this.logger.info({ downMs: this.clock() - this.failingSince, failures: this.failures }, 'scheduler reaches the database again; resuming');
     this.failingSince = undefined;
+    this.lastRecoveredAt = this.clock();
     this.failures = 0;
   }
 }

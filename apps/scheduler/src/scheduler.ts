@@ -108,6 +108,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     maxDagRunsPerLoop: config.maxDagRunsPerLoop,
     heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
     recoveryIntervalMs: config.heartbeatIntervalSeconds * 1000,
+    mayJudgeHeartbeats: () => outage.reachableFor(config.heartbeatTimeoutSeconds * 1000),
     logger: log.child({ component: 'loop' }),
     metrics,
     ...(options.now ? { now: options.now } : {}),

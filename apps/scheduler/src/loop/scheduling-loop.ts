@@ -46,6 +46,12 @@ export interface SchedulingLoopOptions {
   heartbeatTimeoutSeconds: number;
   /** Look for timed-out task instances at most this often (they cannot time out faster than heartbeats). */
   recoveryIntervalMs?: number;
+  /**
+   * Whether stale heartbeats may be judged now (default: always). The scheduler says no until the
+   * database has been reachable for a whole heartbeat timeout after an outage, so that tasks that
+   * kept running through it are not retried alongside themselves.
+   */
+  mayJudgeHeartbeats?: () => boolean;
   logger: Logger;
   metrics?: SchedulerMetrics;
   /** Wall clock for schedules (tests pass a fixed one); database time is used for everything else. */
@@ -84,7 +90,8 @@ export class SchedulingLoop {
     summary.runsCreated = await this.createDueRuns();
     summary.runsStarted = await this.startQueuedRuns();
     await this.examineRuns(summary);
-    if (performance.now() - this.lastRecovery >= (this.options.recoveryIntervalMs ?? 0)) {
+    const recoveryDue = performance.now() - this.lastRecovery >= (this.options.recoveryIntervalMs ?? 0);
+    if (recoveryDue && (this.options.mayJudgeHeartbeats?.() ?? true)) {
       summary.heartbeatTimeouts = await this.recoverTimedOutTasks();
       this.lastRecovery = performance.now();
     }
