@@ -1,38 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, type PrismaClient } from '@dagbag/db';
 import { silentLogger } from '@dagbag/logger';
 import { createHarness, waitFor, type Harness } from './testing/harness.ts';
-import { createTcpProxy, type TcpProxy } from './testing/tcp-proxy.ts';
-import { createScheduler, type Scheduler } from './scheduler.ts';
+import { startSchedulerBehindProxy, type SchedulerBehindProxy } from './testing/behind-proxy.ts';
 
 let h: Harness;
-let proxy: TcpProxy;
-let prisma: PrismaClient;
-let scheduler: Scheduler;
+let running: SchedulerBehindProxy;
 
 beforeAll(async () => {
   h = await createHarness();
   await h.writeDag({ dag_id: 'long_task', tasks: [{ task_id: 'sleeper', operator: 'bash', bash_command: 'sleep 6', retries: 2 }] });
-  const target = new URL(h.db.url);
-  proxy = await createTcpProxy(target.hostname, Number(target.port));
-  const viaProxy = new URL(h.db.url);
-  viaProxy.port = String(proxy.port);
-  prisma = createPrismaClient({ url: viaProxy.toString(), settings: { DATABASE_CONNECT_TIMEOUT_MS: 300 } });
-  scheduler = await createScheduler({
-    prisma,
-    databaseUrl: viaProxy.toString(),
-    config: h.config({ SCHEDULER_DB_BACKOFF_MAX_MS: '200', TASK_HEARTBEAT_TIMEOUT_SECONDS: '2', TASK_HEARTBEAT_INTERVAL_SECONDS: '1' }),
+  running = await startSchedulerBehindProxy(h, {
+    env: { SCHEDULER_DB_BACKOFF_MAX_MS: '200', TASK_HEARTBEAT_TIMEOUT_SECONDS: '2', TASK_HEARTBEAT_INTERVAL_SECONDS: '1' },
     logger: silentLogger,
-    logsRoot: h.logsRoot,
-    dagBag: { settings: {} },
   });
-  scheduler.start();
 });
 
 afterAll(async () => {
-  await scheduler.stop(0);
-  await prisma.$disconnect();
-  await proxy.close();
+  await running.close();
   await h.close();
 });
 
@@ -41,9 +25,9 @@ describe('a database outage longer than the heartbeat timeout', () => {
     await waitFor(async () => (await h.db.prisma.dag.count()) === 1, 10_000, 50);
     await h.trigger('long_task', 'r1');
     await waitFor(async () => (await h.taskStates('long_task', 'r1')).sleeper === 'running', 10_000, 50);
-    await proxy.cut();
+    await running.proxy.cut();
     await new Promise((resolve) => setTimeout(resolve, 3_500)); // every heartbeat is now older than the timeout
-    await proxy.restore();
+    await running.proxy.restore();
     await waitFor(async () => ['success', 'failed'].includes((await h.runState('long_task', 'r1')) ?? ''), 30_000, 100);
 
     const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'long_task', runId: 'r1', taskId: 'sleeper' } });

@@ -1,55 +1,36 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, type PrismaClient } from '@dagbag/db';
 import { createLogger } from '@dagbag/logger';
 import { createHarness, waitFor, type Harness } from './testing/harness.ts';
-import { createTcpProxy, type TcpProxy } from './testing/tcp-proxy.ts';
-import { createScheduler, type Scheduler } from './scheduler.ts';
+import { startSchedulerBehindProxy, type SchedulerBehindProxy } from './testing/behind-proxy.ts';
 
 let h: Harness;
-let proxy: TcpProxy;
-let prisma: PrismaClient;
-let scheduler: Scheduler;
+let running: SchedulerBehindProxy;
 const lines: { level: number; msg: string }[] = [];
 
 beforeAll(async () => {
   h = await createHarness();
   await h.writeDag({ dag_id: 'after_outage', tasks: [{ task_id: 't', operator: 'bash', bash_command: 'true' }] });
-  const target = new URL(h.db.url);
-  proxy = await createTcpProxy(target.hostname, Number(target.port));
-  const viaProxy = new URL(h.db.url);
-  viaProxy.port = String(proxy.port);
-  prisma = createPrismaClient({ url: viaProxy.toString(), settings: { DATABASE_CONNECT_TIMEOUT_MS: 300 } });
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
       done();
     },
   });
-  scheduler = await createScheduler({
-    prisma,
-    databaseUrl: viaProxy.toString(),
-    config: h.config({ SCHEDULER_DB_BACKOFF_MAX_MS: '400' }),
-    logger: createLogger({ name: 'scheduler', level: 'info', destination: sink }),
-    logsRoot: h.logsRoot,
-    dagBag: { settings: {} },
-  });
-  scheduler.start();
+  running = await startSchedulerBehindProxy(h, { env: { SCHEDULER_DB_BACKOFF_MAX_MS: '400' }, logger: createLogger({ name: 'scheduler', level: 'info', destination: sink }) });
 });
 
 afterAll(async () => {
-  await scheduler.stop(0);
-  await prisma.$disconnect();
-  await proxy.close();
+  await running.close();
   await h.close();
 });
 
 describe('when the database is lost', () => {
   it('the scheduler logs one error for the whole outage, backs off, and recovers by itself', async () => {
     await waitFor(async () => (await h.db.prisma.dag.count()) === 1, 10_000, 50);
-    await proxy.cut();
+    await running.proxy.cut();
     await new Promise((resolve) => setTimeout(resolve, 2_500));
-    await proxy.restore();
+    await running.proxy.restore();
     await h.trigger('after_outage', 'r1');
     await waitFor(async () => (await h.runState('after_outage', 'r1')) === 'success', 20_000, 100);
 
