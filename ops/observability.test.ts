@@ -20,6 +20,7 @@ import { repoRoot } from '@dagbag/config';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { dashboardExpressions } from '@dagbag/telemetry/dashboard';
 import { freePort } from '@dagbag/config/testing/free-port';
+import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
 import {
   attribute,
   dataPoints,
@@ -96,6 +97,7 @@ describe('the DagBag cache dashboard over both real apps', () => {
   const apps: App[] = [];
   const temp: string[] = [];
   let apiUrl = '';
+  const metricsUrls: Record<'api' | 'scheduler', string> = { api: '', scheduler: '' };
   const results = new Map<string, PromSample[]>();
 
   async function api(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
@@ -196,6 +198,8 @@ describe('the DagBag cache dashboard over both real apps', () => {
     ]);
     apps.push(apiApp.app, schedulerApp.app);
     apiUrl = String(apiApp.ready.url);
+    metricsUrls.api = `http://127.0.0.1:${apiMetricsPort}/metrics`;
+    metricsUrls.scheduler = `http://127.0.0.1:${schedulerMetricsPort}/metrics`;
 
     for (const dagId of DAGS) await waitFor(`the scheduler parsed ${dagId}`, async () => (await api(`/api/v2/dags/${dagId}`)).status === 200);
     await prometheus.waitForScrapes(2, 30_000);
@@ -223,6 +227,16 @@ describe('the DagBag cache dashboard over both real apps', () => {
     const samples = results.get(expr)!;
     expect(samples.length, expr).toBeGreaterThan(0);
     for (const sample of samples) expect(Number.isFinite(Number(sample.value[1])), JSON.stringify(sample)).toBe(true);
+  });
+
+  it.each(['api', 'scheduler'] as const)('the %s exposes on /metrics only metrics of the registry (so the README documents each)', async (role) => {
+    const exposition = await (await fetch(metricsUrls[role])).text();
+    const exposed = [...exposition.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]!);
+    const documented = new Set(ALL_METRICS.filter((metric) => metric.emittedBy.includes(role)).map(prometheusName));
+    // target_info carries the resource attributes (service.name...), not a measurement.
+    const undocumented = exposed.filter((name) => name !== 'target_info' && !documented.has(name));
+    expect(exposed.length).toBeGreaterThan(5);
+    expect(undocumented).toEqual([]);
   });
 
   it('a metric name the apps do not emit returns nothing, so such a panel would fail above', async () => {

@@ -3,6 +3,7 @@ import {
   API_METRICS,
   CACHE_LIMIT_METRICS,
   CACHE_METRICS,
+  DATABASE_CLIENT_METRICS,
   EVICTION_REASONS,
   SCHEDULER_METRICS,
   createInstrument,
@@ -27,6 +28,13 @@ export function recordSampleTraffic(meter: Meter) {
   const stateChanges = createInstrument(meter, SCHEDULER_METRICS.taskInstanceStateChanges);
   const heartbeatTimeouts = createInstrument(meter, SCHEDULER_METRICS.heartbeatTimeouts);
   const requestDuration = createInstrument(meter, API_METRICS.requestDuration);
+  const queryDuration = createInstrument(meter, DATABASE_CLIENT_METRICS.operationDuration);
+  const pool = { 'db.client.connection.pool.name': 'localhost:5432/dagbag' };
+  const connections = createInstrument(meter, DATABASE_CLIENT_METRICS.connectionCount);
+  connections.add(2, { ...pool, 'db.client.connection.state': 'idle' });
+  connections.add(1, { ...pool, 'db.client.connection.state': 'used' });
+  createInstrument(meter, DATABASE_CLIENT_METRICS.connectionPendingRequests).add(0, pool);
+  createInstrument(meter, DATABASE_CLIENT_METRICS.connectionMax).add(10, pool);
   let ticks = 0;
 
   const observe = (descriptor: Parameters<typeof createObservable>[1], value: (role: (typeof ROLES)[number]) => number) =>
@@ -57,6 +65,7 @@ export function recordSampleTraffic(meter: Meter) {
       stateChanges.add(3, { state: 'running' });
       stateChanges.add(2, { state: 'success' });
       if (ticks % 20 === 0) heartbeatTimeouts.add(1, { state: 'up_for_retry' });
+      queryDuration.record(0.0005 + (ticks % 4) / 1000, { 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT' });
       for (const route of ['/api/v2/dags', '/api/v2/dags/:dag_id/dagRuns']) {
         requestDuration.record(0.004 + (ticks % 5) / 200, {
           'http.request.method': 'GET',
