@@ -1,5 +1,5 @@
 /**
- * The load: a 10-task DAG whose bash tasks append a marker line `dag run task try` to a file, runs
+ * The load: a 10-task DAG whose bash tasks append a marker line `dag run task try epoch-ms` to a file, runs
  * triggered through the APIs with a fixed dag_run_id (a retry answered 409 was stored), and the
  * counting of markers against task instances.
  */
@@ -15,7 +15,7 @@ export const TASK_COUNT = 10;
 export function markerDag(dagId: string, markerFile: string, options: { variant?: number; sleepSeconds?: number; retries?: number } = {}) {
   const variant = options.variant ?? 1;
   const pause = options.sleepSeconds ? `sleep ${options.sleepSeconds}; ` : '';
-  const marker = `${pause}: variant ${variant}; echo "$AIRFLOW_CTX_DAG_ID $AIRFLOW_CTX_DAG_RUN_ID $AIRFLOW_CTX_TASK_ID $AIRFLOW_CTX_TRY_NUMBER" >> ${markerFile}`;
+  const marker = `${pause}: variant ${variant}; echo "$AIRFLOW_CTX_DAG_ID $AIRFLOW_CTX_DAG_RUN_ID $AIRFLOW_CTX_TASK_ID $AIRFLOW_CTX_TRY_NUMBER $(date +%s%3N)" >> ${markerFile}`;
   const middle = Array.from({ length: TASK_COUNT - 2 }, (_, i) => `t${i + 1}`);
   return {
     dag_id: dagId,
@@ -36,8 +36,8 @@ export async function writeMarkerDag(dagsFolder: string, dagId: string, markerFi
 }
 
 export interface Markers {
-  /** `run task` -> tries seen, in file order. */
-  byInstance: Map<string, number[]>;
+  /** `run task` -> the tries that wrote a marker and when (epoch ms), in file order. */
+  byInstance: Map<string, { tryNumber: number; at: number }[]>;
   lines: number;
 }
 
@@ -48,14 +48,14 @@ export function readMarkers(markerFile: string, dagId: string): Markers {
   } catch {
     // no task has run yet
   }
-  const byInstance = new Map<string, number[]>();
+  const byInstance: Markers['byInstance'] = new Map();
   let lines = 0;
   for (const line of text.split('\n')) {
-    const [dag, run, task, tryNumber] = line.split(' ');
+    const [dag, run, task, tryNumber, at] = line.split(' ');
     if (dag !== dagId || !run || !task) continue;
     lines++;
     const key = `${run} ${task}`;
-    byInstance.set(key, [...(byInstance.get(key) ?? []), Number(tryNumber)]);
+    byInstance.set(key, [...(byInstance.get(key) ?? []), { tryNumber: Number(tryNumber), at: Number(at) }]);
   }
   return { byInstance, lines };
 }
@@ -136,12 +136,21 @@ export interface Audit {
   duplicated: number;
   /** Tries that wrote their marker and were then retried (the scheduler running them was killed). */
   retriedAfterMarker: number;
+  /** Of those, markers written more than KILL_SLACK_MS after `killedAt`: a try that outlived its scheduler. */
+  writtenAfterKill: number;
   /** Longest queued_at -> end_date, seconds. */
   maxRunSeconds: number;
 }
 
+/**
+ * Between a scheduler's death and its watchdogs killing the task groups a few milliseconds pass; a
+ * try that was already echoing its marker may still write it. A try the watchdog missed would run
+ * on to the end of its sleep (a second), far beyond this.
+ */
+const KILL_SLACK_MS = 100;
+
 /** Compares what the database says happened with what the tasks wrote. */
-export async function audit(url: string, dagId: string, markerFile: string, expectedRunIds: string[]): Promise<Audit> {
+export async function audit(url: string, dagId: string, markerFile: string, expectedRunIds: string[], killedAt = Number.POSITIVE_INFINITY): Promise<Audit> {
   const runs = await runsOf(url, dagId);
   const instances = await instancesOf(url, dagId);
   const markers = readMarkers(markerFile, dagId);
@@ -149,15 +158,18 @@ export async function audit(url: string, dagId: string, markerFile: string, expe
   let lost = expectedRunIds.filter((id) => !runs.some((run) => run.run_id === id)).length * TASK_COUNT;
   let duplicated = 0;
   let retriedAfterMarker = 0;
+  let writtenAfterKill = 0;
   for (const ti of instances) {
     if (!expected.has(ti.run_id)) continue;
-    const tries = markers.byInstance.get(`${ti.run_id} ${ti.task_id}`) ?? [];
-    const final = tries.filter((t) => t === ti.try_number).length;
+    const markersOf = markers.byInstance.get(`${ti.run_id} ${ti.task_id}`) ?? [];
+    const final = markersOf.filter((m) => m.tryNumber === ti.try_number).length;
     if (final === 0) lost++;
     if (final > 1) duplicated += final - 1;
-    const earlier = tries.filter((t) => t !== ti.try_number);
+    const earlierMarkers = markersOf.filter((m) => m.tryNumber !== ti.try_number);
+    const earlier = earlierMarkers.map((m) => m.tryNumber);
     // An earlier try's marker is only legitimate if that try was interrupted (its retry counted).
     retriedAfterMarker += earlier.length;
+    writtenAfterKill += earlierMarkers.filter((m) => m.at > killedAt + KILL_SLACK_MS).length;
     if (new Set(earlier).size !== earlier.length) duplicated += earlier.length - new Set(earlier).size;
   }
   const terminal = runs.filter((run) => run.state === 'success' || run.state === 'failed');
@@ -173,6 +185,7 @@ export async function audit(url: string, dagId: string, markerFile: string, expe
     lost,
     duplicated,
     retriedAfterMarker,
+    writtenAfterKill,
     maxRunSeconds,
   };
 }
