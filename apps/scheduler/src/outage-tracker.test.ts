@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@dagbag/logger';
-import { OutageTracker } from './outage.ts';
+import { OutageTracker, SETTLE_MS } from './outage.ts';
 
 function tracker(clock: () => number = Date.now) {
   const messages: string[] = [];
@@ -15,14 +15,37 @@ function tracker(clock: () => number = Date.now) {
 }
 
 describe('the outage tracker', () => {
-  it('logs one line when an incident starts and one when every failing task works again', () => {
-    const { messages, outage } = tracker();
+  it('logs one line when an incident starts and one when every failing task has worked for the settle time', () => {
+    let now = 0;
+    const { messages, outage } = tracker(() => now);
     outage.failed('loop', new Error('down'));
     outage.failed('heartbeat', new Error('down'));
     outage.failed('loop', new Error('down'));
     outage.succeeded('loop');
-    expect(messages).toHaveLength(1);
+    now = 1000;
     outage.succeeded('heartbeat');
+    now = 1000 + SETTLE_MS - 1;
+    outage.succeeded('loop');
+    expect(messages).toHaveLength(1);
+    now = 1000 + SETTLE_MS;
+    outage.succeeded('loop');
+    expect(messages).toEqual([
+      'scheduler cannot reach the database (or a query failed); backing off until it works again',
+      'scheduler reaches the database again; resuming',
+    ]);
+  });
+
+  it('counts a task that meets the outage only after the others recovered as the same incident', () => {
+    let now = 0;
+    const { messages, outage } = tracker(() => now);
+    outage.failed('loop', new Error('down'));
+    now = 3000;
+    outage.succeeded('loop');
+    now = 4000;
+    outage.failed('dag-processor', new Error('Connection terminated unexpectedly'));
+    outage.succeeded('dag-processor');
+    now = 4000 + SETTLE_MS;
+    outage.succeeded('loop');
     expect(messages).toEqual([
       'scheduler cannot reach the database (or a query failed); backing off until it works again',
       'scheduler reaches the database again; resuming',

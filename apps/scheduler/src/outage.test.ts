@@ -6,14 +6,14 @@ import { startSchedulerBehindProxy, type SchedulerBehindProxy } from './testing/
 
 let h: Harness;
 let running: SchedulerBehindProxy;
-const lines: { level: number; msg: string }[] = [];
+const lines: { level: number; msg: string; task?: string; err?: { message?: string } }[] = [];
 
 beforeAll(async () => {
   h = await createHarness();
   await h.writeDag({ dag_id: 'after_outage', tasks: [{ task_id: 't', operator: 'bash', bash_command: 'true' }] });
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as (typeof lines)[number]);
       done();
     },
   });
@@ -34,8 +34,11 @@ describe('when the database is lost', () => {
     await h.trigger('after_outage', 'r1');
     await waitFor(async () => (await h.runState('after_outage', 'r1')) === 'success', 20_000, 100);
 
+    // The recovery is logged once every task has worked for a few seconds.
+    await waitFor(async () => lines.some((line) => line.msg.startsWith('scheduler reaches the database again')), 20_000, 100);
     const lost = lines.filter((line) => line.msg.startsWith('scheduler cannot reach the database'));
     const back = lines.filter((line) => line.msg.startsWith('scheduler reaches the database again'));
-    expect({ lost: lost.length, back: back.length }).toEqual({ lost: 1, back: 1 });
+    const incidents = lost.map((line) => `${line.task}: ${line.err?.message}`);
+    expect({ lost: lost.length, back: back.length }, JSON.stringify(incidents)).toEqual({ lost: 1, back: 1 });
   });
 });

@@ -2,13 +2,20 @@
  * When the database goes away every periodic task fails at once, every loop. This keeps one
  * record per incident: the first failure is logged (with the error), the rest are not, the pause
  * before a failing task's next attempt doubles up to a ceiling, and the incident ends (logged
- * once) when every task that failed has succeeded again. A task that keeps failing for another
- * reason therefore keeps one incident open instead of logging on every loop.
+ * once) when every task that failed has succeeded again and nothing has failed for SETTLE_MS
+ * since. A task that keeps failing for another reason therefore keeps one incident open instead
+ * of logging on every loop, and a task that only meets the outage after the others have
+ * recovered (its first run since, on a connection that died with it) belongs to the same one.
  */
 import type { Logger } from '@dagbag/logger';
 
+/** How long every task must have worked before an incident is over. */
+export const SETTLE_MS = 5_000;
+
 export class OutageTracker {
   private failingSince: number | undefined;
+  /** When the last failing task succeeded again, while the incident settles. */
+  private workingSince: number | undefined;
   private lastRecoveredAt: number | undefined;
   private readonly failingTasks = new Map<string, number>();
   private failures = 0;
@@ -20,18 +27,20 @@ export class OutageTracker {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** Whether some task is failing now. */
   get failing(): boolean {
-    return this.failingSince !== undefined;
+    return this.failingTasks.size > 0;
   }
 
   /**
-   * Whether the database has been reachable for at least `ms` since the last incident ended (true
-   * when there was none). Heartbeats could not be written during an outage, by any scheduler:
-   * until every live one has had `ms` to write them again, an old heartbeat proves nothing.
+   * Whether the database has been reachable for at least `ms` since the last incident (true when
+   * there was none). Heartbeats could not be written during an outage, by any scheduler: until
+   * every live one has had `ms` to write them again, an old heartbeat proves nothing.
    */
   reachableFor(ms: number): boolean {
-    if (this.failingSince !== undefined) return false;
-    return this.lastRecoveredAt === undefined || this.clock() - this.lastRecoveredAt >= ms;
+    if (this.failingTasks.size > 0) return false;
+    const since = this.workingSince ?? this.lastRecoveredAt;
+    return since === undefined || this.clock() - since >= ms;
   }
 
   /** Records a failure of `task`; returns how long it should wait before trying again. */
@@ -39,6 +48,7 @@ export class OutageTracker {
     this.failures++;
     const streak = (this.failingTasks.get(task) ?? 0) + 1;
     this.failingTasks.set(task, streak);
+    this.workingSince = undefined;
     if (this.failingSince === undefined) {
       this.failingSince = this.clock();
       this.logger.error({ err: error, task }, 'scheduler cannot reach the database (or a query failed); backing off until it works again');
@@ -49,10 +59,16 @@ export class OutageTracker {
   }
 
   succeeded(task: string): void {
-    if (this.failingSince === undefined || !this.failingTasks.delete(task) || this.failingTasks.size > 0) return;
-    this.logger.info({ downMs: this.clock() - this.failingSince, failures: this.failures }, 'scheduler reaches the database again; resuming');
+    if (this.failingSince === undefined) return;
+    this.failingTasks.delete(task);
+    if (this.failingTasks.size > 0) return;
+    const now = this.clock();
+    this.workingSince ??= now;
+    if (now - this.workingSince < SETTLE_MS) return;
+    this.logger.info({ downMs: this.workingSince - this.failingSince, failures: this.failures }, 'scheduler reaches the database again; resuming');
+    this.lastRecoveredAt = this.workingSince;
     this.failingSince = undefined;
-    this.lastRecoveredAt = this.clock();
+    this.workingSince = undefined;
     this.failures = 0;
   }
 }

@@ -93,6 +93,8 @@ beforeAll(async () => {
     FULL ? 300_000 : 60_000,
     500,
   );
+  // A scheduler logs its recovery once every task has worked for a few seconds (SETTLE_MS).
+  await waitFor('both schedulers log their recovery', async () => schedulers.every((s) => count(s, RECOVERY_LOG) >= 1), 60_000, 200);
   result = await audit(postgres.url, DAG_ID, markerFile, [...expected, ...probes]);
   result.runs -= probes.length;
   recordResult('3-lost-database', {
