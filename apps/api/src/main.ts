@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const dagBag = new DagBag({ role: 'api', loader: createDagVersionLoader(prisma), settings: cacheSettings, logger });
   const app = createApp({ prisma, dagBag, logger, config: { authTokens: tokens, bodyLimitBytes: config.API_BODY_LIMIT_BYTES } });
   const running = await startServer(app, { host: config.API_HOST, port: config.API_PORT, logger, shutdownTimeoutMs: config.API_SHUTDOWN_TIMEOUT_MS });
-  logger.info({ url: running.url, docs: `${running.url}/api/v2/openapi.json`, cache: dagBag.settings }, 'REST API listening');
+  logger.info({ url: running.url, docs: `${running.url}/api/v2/openapi.json`, cache: dagBag.settings, gcHeadroomPercent: config.API_GC_HEADROOM_PERCENT }, 'REST API listening');
 
   let stopping = false;
   const stop = async (signal: string) => {

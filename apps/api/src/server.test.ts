@@ -79,18 +79,20 @@ describe('the API process (src/main.ts)', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
-    const listening = await new Promise<{ url: string }>((resolve, reject) => {
+    const listening = await new Promise<{ url: string; gcHeadroomPercent: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no "listening" line in 30 s:\n${output}`)), 30_000);
       child.stdout.on('data', () => {
         const line = output.split('\n').find((l) => l.includes('REST API listening'));
         if (line) {
           clearTimeout(timer);
-          resolve(JSON.parse(line) as { url: string });
+          resolve(JSON.parse(line) as { url: string; gcHeadroomPercent: number });
         }
       });
       void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
     });
 
+    // The GC headroom default is applied at start and reported, so operators can see it.
+    expect(listening.gcHeadroomPercent).toBe(25);
     const tokenFile = join(dataDirectory, 'api-token');
     const token = readFileSync(tokenFile, 'utf8').trim();
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);

@@ -170,7 +170,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     dagBag,
     executor,
     start() {
-      log.info({ hostname, pid: process.pid, dagsFolder: config.dagsFolder, parallelism: config.parallelism }, 'scheduler started');
+      log.info({ hostname, pid: process.pid, dagsFolder: config.dagsFolder, parallelism: config.parallelism, gcHeadroomPercent: config.gcHeadroomPercent }, 'scheduler started');
       executor.start();
       if (options.processDagFiles !== false) every('dag-processor', () => config.dagDirScanSeconds * 1000, () => processor.processOnce());
       every('scheduling-loop', () => config.loopIntervalMs, loopStarted, true);
