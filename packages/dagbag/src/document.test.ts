@@ -51,6 +51,26 @@ describe('parseDagSource', () => {
     expect(problem).toMatchObject({ line: 7, column: 7 });
   });
 
+  it('reports a cycle together with a bad field of another task, not only after the field is fixed', () => {
+    const reasons = problems(
+      json({
+        dag_id: 'two_problems',
+        tasks: [
+          { task_id: 'a', operator: 'emptyy' },
+          { task_id: 'b', operator: 'empty', upstream: ['c'] },
+          { task_id: 'c', operator: 'empty', upstream: ['b'] },
+        ],
+      }),
+    ).map((problem) => problem.reason);
+    expect(reasons).toHaveLength(2);
+    expect(reasons[0]).toContain('unknown operator "emptyy"');
+    expect(reasons[1]).toContain('tasks form a cycle: c -> b -> c');
+  });
+
+  it('reports a graph problem once when it is the only problem', () => {
+    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['a'] }] }))).toHaveLength(1);
+  });
+
   it('reports a task depending on itself as a cycle', () => {
     expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['a'] }] }))[0]!.reason).toContain('cycle: a -> a');
   });

@@ -131,6 +131,29 @@ export type TaskDocument = z.output<typeof taskDocumentSchema>;
 /** What a file may say: defaults may be left out. */
 export type DagDocumentInput = z.input<typeof dagDocumentSchema>;
 
+/** What the graph checks read of a task. */
+interface GraphTask {
+  task_id: string;
+  upstream: readonly string[];
+}
+
+/**
+ * The graph of a document that failed the schema, where it can still be read: every task has a
+ * string task_id and upstream is absent or a list of strings. Lets a file with a bad field and a
+ * cycle report both at once instead of the cycle only after the field is fixed.
+ */
+function readableGraph(input: unknown): GraphTask[] | undefined {
+  const tasks = (input as { tasks?: unknown } | null)?.tasks;
+  if (!Array.isArray(tasks)) return undefined;
+  const graph: GraphTask[] = [];
+  for (const task of tasks) {
+    const { task_id: taskId, upstream = [] } = (task ?? {}) as { task_id?: unknown; upstream?: unknown };
+    if (typeof taskId !== 'string' || !Array.isArray(upstream) || !upstream.every((id) => typeof id === 'string')) return undefined;
+    graph.push({ task_id: taskId, upstream });
+  }
+  return graph;
+}
+
 interface GraphProblem {
   path: (string | number)[];
   message: string;
@@ -145,7 +168,7 @@ const MAX_REPORTED_CYCLES = 5;
  * found by an iterative depth-first search (a recursive one overflows the stack on long chains)
  * and reported with their path in the direction work flows: `a -> b -> a` means b waits for a.
  */
-function graphProblems(tasks: readonly TaskDocument[]): GraphProblem[] {
+function graphProblems(tasks: readonly GraphTask[]): GraphProblem[] {
   const problems: GraphProblem[] = [];
   const indexById = new Map<string, number>();
   tasks.forEach((task, index) => {
@@ -393,5 +416,13 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
     const at = positionOf(positions, parsed.error.issues[i]!.path, lines);
     return at ? { ...problem, ...at } : problem;
   });
+  // The schema's graph checks only run on a document that passed the rest: run them here too.
+  const graph = readableGraph(input);
+  for (const problem of graph ? graphProblems(graph) : []) {
+    const path = formatPath(problem.path);
+    const reason = `${path}: ${problem.message}`;
+    if (errors.some((error) => error.reason === reason)) continue;
+    errors.push({ reason, path, taskId: problem.taskId, ...positionOf(positions, problem.path, lines) });
+  }
   return { ok: false, errors };
 }
