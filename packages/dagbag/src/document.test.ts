@@ -87,6 +87,17 @@ describe('parseDagSource', () => {
     expect(problem!.reason).toContain('duplicate task_id "a"');
   });
 
+  it('names the fields a task may have when one is misspelt', () => {
+    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', command: 'x' }] }));
+    expect(problem).toMatchObject({ taskId: 'a', path: 'tasks[0]' });
+    expect(problem!.reason).toBe('tasks[0]: unknown task field "command"; expected task_id, operator, bash_command, upstream, trigger_rule, retries, retry_delay_seconds, execution_timeout_seconds');
+  });
+
+  it('says a missing dag_id is required, and a top level that is not an object what it should be', () => {
+    expect(problems(json({ tasks: [] })).map((p) => p.reason)).toEqual(['dag_id: dag_id is required']);
+    expect(problems(json([1, 2])).map((p) => p.reason)).toEqual(["a DAG must be an object (the file's top level)"]);
+  });
+
   it('reports an unknown operator naming the task and the operators we have', () => {
     const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'py', operator: 'python' }] }));
     expect(problem).toMatchObject({ taskId: 'py', path: 'tasks[0].operator', line: 6, column: 7 });

@@ -38,7 +38,7 @@ export interface DagProblem {
 
 const identifier = (what: string) =>
   z
-    .string({ error: `${what} must be a string` })
+    .string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) })
     .min(1, `${what} must not be empty`)
     .max(MAX_IDENTIFIER_LENGTH, `${what} must be at most ${MAX_IDENTIFIER_LENGTH} characters`)
     .regex(IDENTIFIER_PATTERN, `${what} may contain only letters, digits, '_', '.' and '-'`);
@@ -75,28 +75,40 @@ const nonNegativeInt = (what: string, max: number) =>
     .min(0, `${what} must be at least 0`)
     .max(max, `${what} must be at most ${max}`);
 
+/** A misspelt field names the fields there are; a non-object says what was expected. */
+function objectProblem(issue: { code?: string; keys?: readonly string[]; input?: unknown }, what: string, fields: object): string | undefined {
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    const unknown = issue.keys.map((key) => JSON.stringify(key)).join(', ');
+    return `unknown ${what} field${issue.keys.length > 1 ? 's' : ''} ${unknown}; expected ${Object.keys(fields).join(', ')}`;
+  }
+  if (issue.code === 'invalid_type') return `a ${what} must be an object (${what === 'DAG' ? 'the file\'s top level' : 'one entry of tasks'})`;
+  return undefined;
+}
+
+const taskFields = {
+  task_id: identifier('task_id'),
+  operator: z.enum(OPERATORS, {
+    error: (issue) => `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
+  }),
+  bash_command: z.string().min(1, 'bash_command must not be empty').max(1_000_000).optional(),
+  upstream: z.array(identifier('upstream task id')).default([]),
+  trigger_rule: z
+    .enum(TRIGGER_RULES, {
+      error: (issue) => `unknown trigger_rule ${JSON.stringify(issue.input)}; expected one of ${TRIGGER_RULES.join(', ')}`,
+    })
+    .default('all_success'),
+  retries: nonNegativeInt('retries', 100).default(0),
+  retry_delay_seconds: nonNegativeInt('retry_delay_seconds', 86_400).default(300),
+  execution_timeout_seconds: z
+    .number()
+    .int('execution_timeout_seconds must be a whole number')
+    .min(1, 'execution_timeout_seconds must be at least 1')
+    .max(7 * 86_400)
+    .optional(),
+};
+
 export const taskDocumentSchema = z
-  .strictObject({
-    task_id: identifier('task_id'),
-    operator: z.enum(OPERATORS, {
-      error: (issue) => `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
-    }),
-    bash_command: z.string().min(1, 'bash_command must not be empty').max(1_000_000).optional(),
-    upstream: z.array(identifier('upstream task id')).default([]),
-    trigger_rule: z
-      .enum(TRIGGER_RULES, {
-        error: (issue) => `unknown trigger_rule ${JSON.stringify(issue.input)}; expected one of ${TRIGGER_RULES.join(', ')}`,
-      })
-      .default('all_success'),
-    retries: nonNegativeInt('retries', 100).default(0),
-    retry_delay_seconds: nonNegativeInt('retry_delay_seconds', 86_400).default(300),
-    execution_timeout_seconds: z
-      .number()
-      .int('execution_timeout_seconds must be a whole number')
-      .min(1, 'execution_timeout_seconds must be at least 1')
-      .max(7 * 86_400)
-      .optional(),
-  })
+  .strictObject(taskFields, { error: (issue) => objectProblem(issue, 'task', taskFields) })
   .superRefine((task, ctx) => {
     if (task.operator === 'bash' && task.bash_command === undefined) {
       ctx.addIssue({ code: 'custom', path: ['bash_command'], message: 'a bash task needs bash_command' });
@@ -106,17 +118,19 @@ export const taskDocumentSchema = z
     }
   });
 
+const dagFields = {
+  dag_id: identifier('dag_id'),
+  description: z.string().max(10_000).optional(),
+  schedule: scheduleSchema,
+  start_date: z.iso.datetime({ offset: true, error: 'start_date must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z' }).optional(),
+  max_active_runs: z.number().int().min(1).max(10_000).default(16),
+  catchup: z.boolean().default(false),
+  tags: z.array(z.string().min(1).max(100)).max(100).default([]),
+  tasks: z.array(taskDocumentSchema).max(MAX_TASKS, `a DAG may have at most ${MAX_TASKS} tasks`),
+};
+
 export const dagDocumentSchema = z
-  .strictObject({
-    dag_id: identifier('dag_id'),
-    description: z.string().max(10_000).optional(),
-    schedule: scheduleSchema,
-    start_date: z.iso.datetime({ offset: true, error: 'start_date must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z' }).optional(),
-    max_active_runs: z.number().int().min(1).max(10_000).default(16),
-    catchup: z.boolean().default(false),
-    tags: z.array(z.string().min(1).max(100)).max(100).default([]),
-    tasks: z.array(taskDocumentSchema).max(MAX_TASKS, `a DAG may have at most ${MAX_TASKS} tasks`),
-  })
+  .strictObject(dagFields, { error: (issue) => objectProblem(issue, 'DAG', dagFields) })
   .superRefine((dag, ctx) => {
     if (dag.schedule !== null && dag.start_date === undefined) {
       ctx.addIssue({ code: 'custom', path: ['start_date'], message: 'a scheduled DAG needs start_date' });
