@@ -6,14 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
-import { FULL, client, startApi, startScheduler, stopAll, tokensInLogs, waitFor, type ApiChild, type Child } from './cluster.ts';
+import { client, FULL, scenarioEnv, scenarioFolder, startApi, startScheduler, tearDownScenario, tokensInLogs, waitFor, type ApiChild } from './cluster.ts';
 import { recordResult } from './results.ts';
 import { query, runsOf } from './workload.ts';
 
@@ -35,7 +34,6 @@ let db: TestDatabase;
 let workDir: string;
 let dagsFolder: string;
 let expected: Record<string, string> = {};
-let scheduler: Child;
 let api: ApiChild;
 let request: ReturnType<typeof client>;
 let importErrors: ImportError[] = [];
@@ -58,9 +56,7 @@ const errorOf = (file: string) => importErrors.find((e) => e.filename.endsWith(`
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-input-'));
-  dagsFolder = join(workDir, 'dags');
-  await mkdir(dagsFolder);
+  ({ workDir, dagsFolder } = await scenarioFolder('input'));
   expected = (JSON.parse(await readFile(join(CORPUS, 'expected.json'), 'utf8')) as { expected: Record<string, string> }).expected;
   for (const file of [...Object.keys(expected), 'a-valid-1.json', 'valid-2.json']) await copyFile(join(CORPUS, file), join(dagsFolder, file));
   await writeFile(join(dagsFolder, BREAKS_LATER), JSON.stringify(validDag('valid_three')));
@@ -70,16 +66,8 @@ beforeAll(async () => {
   await writeFile(join(dagsFolder, HUGE_FILE), huge);
   expected[HUGE_FILE] = `file is ${Buffer.byteLength(huge)} bytes; a DAG file may be at most 5242880 bytes`;
 
-  const env = {
-    DATABASE_URL: db.url,
-    DAGS_FOLDER: dagsFolder,
-    DATA_DIR: workDir,
-    DAG_DIR_SCAN_SECONDS: '1',
-    SCHEDULER_LOOP_INTERVAL_MS: '100',
-    API_AUTH_TOKENS: TOKEN,
-    API_BODY_LIMIT_BYTES: String(BODY_LIMIT),
-  };
-  scheduler = await startScheduler('scheduler-1', env);
+  const env = scenarioEnv(db.url, { workDir, dagsFolder }, { API_AUTH_TOKENS: TOKEN, API_BODY_LIMIT_BYTES: String(BODY_LIMIT) });
+  await startScheduler('scheduler-1', env);
   api = await startApi('api-1', env);
   request = client(api.url, TOKEN);
   const files = Object.keys(expected).length;
@@ -92,24 +80,24 @@ beforeAll(async () => {
   importErrors = await listImportErrors();
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await stopAll();
-  } finally {
-    await db?.drop();
-    await rm(workDir, { recursive: true, force: true });
-    recordResult('4-bad-input', {
-      order: 4,
-      scenario: '4 bad input',
-      load: '1 scheduler + 1 API',
-      faults: `${Object.keys(expected).length} malformed DAG files (one of 10 MB, one valid file broken later); hostile HTTP requests`,
-      inputs: `${fuzz.requests} fast-check requests over every route (statuses ${[...fuzz.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ')}); oversized bodies; SQL-looking strings`,
-      lost: 0,
-      duplicated: 0,
-      figures: `import errors ${importErrors.length}; slowest fuzz response ${fuzz.slowestMs} ms; 500s ${fuzz.statuses.get(500) ?? 0}`,
-    });
-  }
-});
+afterAll(() =>
+  tearDownScenario({
+    releaseDatabase: () => db?.drop(),
+    workDir,
+    then: () => {
+      recordResult('4-bad-input', {
+        order: 4,
+        scenario: '4 bad input',
+        load: '1 scheduler + 1 API',
+        faults: `${Object.keys(expected).length} malformed DAG files (one of 10 MB, one valid file broken later); hostile HTTP requests`,
+        inputs: `${fuzz.requests} fast-check requests over every route (statuses ${[...fuzz.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ')}); oversized bodies; SQL-looking strings`,
+        lost: 0,
+        duplicated: 0,
+        figures: `import errors ${importErrors.length}; slowest fuzz response ${fuzz.slowestMs} ms; 500s ${fuzz.statuses.get(500) ?? 0}`,
+      });
+    },
+  }),
+);
 
 describe('bad input: malformed DAG files', () => {
   it('holds at least 30 malformed files in the corpus', () => {

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,46 @@ export async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM'
   const timer = setTimeout(() => child.process.kill('SIGKILL'), graceMs);
   await child.exited;
   clearTimeout(timer);
+}
+
+export interface ScenarioFolder {
+  /** DATA_DIR of the scenario's apps. */
+  workDir: string;
+  /** An empty `dags/` inside it, for DAGS_FOLDER. */
+  dagsFolder: string;
+}
+
+export async function scenarioFolder(scenario: string): Promise<ScenarioFolder> {
+  const workDir = await mkdtemp(join(tmpdir(), `dagbag-reliability-${scenario}-`));
+  const dagsFolder = join(workDir, 'dags');
+  await mkdir(dagsFolder);
+  return { workDir, dagsFolder };
+}
+
+/** The variables every app of a scenario shares (fast scans and loops); `extra` adds or overrides. */
+export function scenarioEnv(databaseUrl: string, folder: ScenarioFolder, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    DAGS_FOLDER: folder.dagsFolder,
+    DATA_DIR: folder.workDir,
+    DAG_DIR_SCAN_SECONDS: '1',
+    SCHEDULER_LOOP_INTERVAL_MS: '100',
+    ...extra,
+  };
+}
+
+/**
+ * A scenario's afterAll: stops its children, then releases its database and folder and runs
+ * `then` (recording its results) even when stopping failed.
+ */
+export async function tearDownScenario(options: { releaseDatabase: () => Promise<unknown> | undefined; workDir: string | undefined; then?: () => void }): Promise<void> {
+  try {
+    await stopAll();
+  } finally {
+    await options.releaseDatabase();
+    if (options.workDir) await rm(options.workDir, { recursive: true, force: true });
+    options.then?.();
+  }
 }
 
 /** Stops every child this file started (SIGTERM, then SIGKILL) and proves none is left. */

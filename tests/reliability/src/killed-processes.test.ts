@@ -4,12 +4,10 @@
  * (fixed dag_run_id) on the other API lose nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
-import { FULL, client, isProcessAlive, pool, sleep, startApi, startScheduler, stopAll, tokensInLogs, waitFor, type ApiChild, type Child } from './cluster.ts';
+import { client, FULL, isProcessAlive, pool, scenarioEnv, scenarioFolder, sleep, startApi, startScheduler, tearDownScenario, tokensInLogs, waitFor, type ApiChild, type Child } from './cluster.ts';
 import { recordResult } from './results.ts';
 import { TASK_COUNT, audit, instancesOf, query, runsOf, triggerWithFailover, writeMarkerDag, type Audit } from './workload.ts';
 
@@ -36,23 +34,18 @@ const attempts = { retries: 0 };
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-kill-'));
-  const dagsFolder = join(workDir, 'dags');
+  const folder = await scenarioFolder('kill');
+  const { dagsFolder } = folder;
+  workDir = folder.workDir;
   markerFile = join(workDir, 'markers.txt');
-  await mkdir(dagsFolder);
   // Each task sleeps before writing its marker, so a SIGKILL finds tries in flight.
   await writeMarkerDag(dagsFolder, DAG_ID, markerFile, { sleepSeconds: 1, retries: 2 });
-  const env = {
-    DATABASE_URL: db.url,
-    DAGS_FOLDER: dagsFolder,
-    DATA_DIR: workDir,
-    DAG_DIR_SCAN_SECONDS: '1',
-    SCHEDULER_LOOP_INTERVAL_MS: '100',
+  const env = scenarioEnv(db.url, folder, {
     TASK_HEARTBEAT_TIMEOUT_SECONDS: String(HEARTBEAT_TIMEOUT_SECONDS),
     TASK_HEARTBEAT_INTERVAL_SECONDS: String(HEARTBEAT_INTERVAL_SECONDS),
     API_AUTH_TOKENS: TOKEN,
     DATABASE_POOL_MAX: '5',
-  };
+  });
   schedulers = await Promise.all([1, 2, 3].map((n) => startScheduler(`scheduler-${n}`, env)));
   apis = await Promise.all([1, 2].map((n) => startApi(`api-${n}`, env)));
   await waitFor('the DAG is parsed', async () => (await client(apis[0]!.url, TOKEN)(`/api/v2/dags/${DAG_ID}`)).status === 200, 60_000);
@@ -124,14 +117,7 @@ function firstRetrySeconds(): number {
   return starts.length === 0 ? Number.NaN : (Math.min(...starts) - killedAt) / 1000;
 }
 
-afterAll(async () => {
-  try {
-    await stopAll();
-  } finally {
-    await db?.drop();
-    await rm(workDir, { recursive: true, force: true });
-  }
-});
+afterAll(() => tearDownScenario({ releaseDatabase: () => db?.drop(), workDir }));
 
 describe('killed processes: SIGKILL of one scheduler and one API mid-load', () => {
   it('finds tries in flight on the killed scheduler', () => {

@@ -5,11 +5,9 @@
  * or doubled.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FULL, client, isProcessAlive, pool, sleep, startApi, startOwnPostgres, startScheduler, stopAll, tokensInLogs, waitFor, type ApiChild, type Child, type OwnPostgres } from './cluster.ts';
+import { client, FULL, isProcessAlive, pool, scenarioEnv, scenarioFolder, sleep, startApi, startOwnPostgres, startScheduler, tearDownScenario, tokensInLogs, waitFor, type ApiChild, type Child, type OwnPostgres } from './cluster.ts';
 import { recordResult } from './results.ts';
 import { TASK_COUNT, audit, runsOf, triggerWithFailover, writeMarkerDag, type Audit } from './workload.ts';
 
@@ -34,23 +32,18 @@ let recoveredAfterMs = 0;
 
 beforeAll(async () => {
   postgres = await startOwnPostgres();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-lostdb-'));
-  const dagsFolder = join(workDir, 'dags');
+  const folder = await scenarioFolder('lostdb');
+  const { dagsFolder } = folder;
+  workDir = folder.workDir;
   markerFile = join(workDir, 'markers.txt');
-  await mkdir(dagsFolder);
   await writeMarkerDag(dagsFolder, DAG_ID, markerFile, { sleepSeconds: 0.5 });
-  const env = {
-    DATABASE_URL: postgres.url,
-    DAGS_FOLDER: dagsFolder,
-    DATA_DIR: workDir,
-    DAG_DIR_SCAN_SECONDS: '1',
-    SCHEDULER_LOOP_INTERVAL_MS: '100',
+  const env = scenarioEnv(postgres.url, folder, {
     TASK_HEARTBEAT_TIMEOUT_SECONDS: String(HEARTBEAT_TIMEOUT_SECONDS),
     SCHEDULER_DB_BACKOFF_MAX_MS: '1000',
     DATABASE_CONNECT_TIMEOUT_MS: '1000',
     API_AUTH_TOKENS: TOKEN,
     DATABASE_POOL_MAX: '5',
-  };
+  });
   schedulers = await Promise.all([1, 2].map((n) => startScheduler(`scheduler-${n}`, env)));
   api = await startApi('api-1', env);
   const request = client(api.url, TOKEN);
@@ -109,14 +102,7 @@ beforeAll(async () => {
   });
 }, FULL ? 900_000 : 120_000);
 
-afterAll(async () => {
-  try {
-    await stopAll();
-  } finally {
-    await postgres?.close();
-    await rm(workDir, { recursive: true, force: true });
-  }
-});
+afterAll(() => tearDownScenario({ releaseDatabase: () => postgres?.close(), workDir }));
 
 function count(child: Child, message: string): number {
   return child.logLines().filter((line) => line.msg === message).length;

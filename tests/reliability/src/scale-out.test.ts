@@ -3,12 +3,10 @@
  * DAG triggered through both APIs while the DAG file changes twice.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
-import { FULL, client, pool, startApi, startScheduler, stopAll, tokensInLogs, waitFor, type ApiChild } from './cluster.ts';
+import { client, FULL, pool, scenarioEnv, scenarioFolder, startApi, startScheduler, tearDownScenario, tokensInLogs, waitFor, type ApiChild } from './cluster.ts';
 import { recordResult } from './results.ts';
 import { TASK_COUNT, audit, runsOf, triggerWithFailover, writeMarkerDag, type Audit } from './workload.ts';
 
@@ -36,22 +34,15 @@ async function latestDescription(): Promise<string | undefined> {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-scale-'));
-  dagsFolder = join(workDir, 'dags');
+  ({ workDir, dagsFolder } = await scenarioFolder('scale'));
   markerFile = join(workDir, 'markers.txt');
-  await mkdir(dagsFolder);
   await writeMarkerDag(dagsFolder, DAG_ID, markerFile, { variant: 1 });
-  const env = {
-    DATABASE_URL: db.url,
-    DAGS_FOLDER: dagsFolder,
-    DATA_DIR: workDir,
-    DAG_DIR_SCAN_SECONDS: '1',
-    SCHEDULER_LOOP_INTERVAL_MS: '100',
+  const env = scenarioEnv(db.url, { workDir, dagsFolder }, {
     SCHEDULER_PARALLELISM: '16',
     TASK_HEARTBEAT_TIMEOUT_SECONDS: '30',
     API_AUTH_TOKENS: TOKEN,
     DATABASE_POOL_MAX: '5',
-  };
+  });
   await Promise.all([1, 2, 3].map((n) => startScheduler(`scheduler-${n}`, env)));
   apis = await Promise.all([1, 2].map((n) => startApi(`api-${n}`, env)));
   await waitFor('the DAG is parsed', async () => (await client(apis[0]!.url, TOKEN)(`/api/v2/dags/${DAG_ID}`)).status === 200, 60_000);
@@ -93,14 +84,7 @@ beforeAll(async () => {
   });
 }, FULL ? 1_200_000 : 120_000);
 
-afterAll(async () => {
-  try {
-    await stopAll();
-  } finally {
-    await db?.drop();
-    await rm(workDir, { recursive: true, force: true });
-  }
-});
+afterAll(() => tearDownScenario({ releaseDatabase: () => db?.drop(), workDir }));
 
 describe(`scale-out: ${RUNS} runs of a ${TASK_COUNT}-task DAG on 3 schedulers and 2 APIs`, () => {
   it('stores every triggered run', () => {

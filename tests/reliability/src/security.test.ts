@@ -5,13 +5,12 @@
  * task logs cannot be read outside their folder; the API listens on 127.0.0.1 unless told otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
-import { client, freePort, listeningAddresses, startApi, startScheduler, stopChild, stopAll, tokensInLogs, waitFor, type ApiChild } from './cluster.ts';
+import { client, freePort, listeningAddresses, scenarioEnv, scenarioFolder, startApi, startScheduler, stopChild, tearDownScenario, tokensInLogs, waitFor, type ApiChild } from './cluster.ts';
 import { recordResult } from './results.ts';
 import { runsOf } from './workload.ts';
 
@@ -30,9 +29,9 @@ const tried = { requests: 0 };
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-security-'));
-  const dagsFolder = join(workDir, 'dags');
-  await mkdir(dagsFolder);
+  const folder = await scenarioFolder('security');
+  const { dagsFolder } = folder;
+  workDir = folder.workDir;
   await writeFile(join(dagsFolder, 'logged.json'), JSON.stringify({ dag_id: 'logged', tasks: [{ task_id: 'say', operator: 'bash', bash_command: 'echo hello from the task' }] }));
   // Files a traversal would reach: beside and above the logs folder.
   for (const path of ['1.log', 'logs/1.log', 'logs/logged/1.log', 'logs/logged/r1/1.log']) {
@@ -40,14 +39,7 @@ beforeAll(async () => {
     await writeFile(join(workDir, path), `${SECRET}\n`);
   }
   metricsPort = await freePort();
-  env = {
-    DATABASE_URL: db.url,
-    DAGS_FOLDER: dagsFolder,
-    DATA_DIR: workDir,
-    DAG_DIR_SCAN_SECONDS: '1',
-    SCHEDULER_LOOP_INTERVAL_MS: '100',
-    API_AUTH_TOKENS: `${KEPT},${REMOVED}`,
-  };
+  env = scenarioEnv(db.url, folder, { API_AUTH_TOKENS: `${KEPT},${REMOVED}` });
   await startScheduler('scheduler-1', env);
   api = await startApi('api-1', { ...env, METRICS_PORT: String(metricsPort) });
   const request = client(api.url, KEPT);
@@ -60,24 +52,24 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await stopAll();
-  } finally {
-    await db?.drop();
-    await rm(workDir, { recursive: true, force: true });
-    recordResult('5-security', {
-      order: 5,
-      scenario: '5 security',
-      load: '1 scheduler + 1 API (restarted once, + 1 on another loopback address)',
-      faults: 'missing, wrong, malformed and removed tokens; path traversal in log ids',
-      inputs: `${tried.requests} unauthorised or traversal requests over ${routes.length} routes`,
-      lost: 0,
-      duplicated: 0,
-      figures: `every protected route refused each bad credential with 401; token strings found in logs: ${tokensInLogs([KEPT, REMOVED, WRONG]).length}`,
-    });
-  }
-});
+afterAll(() =>
+  tearDownScenario({
+    releaseDatabase: () => db?.drop(),
+    workDir,
+    then: () => {
+      recordResult('5-security', {
+        order: 5,
+        scenario: '5 security',
+        load: '1 scheduler + 1 API (restarted once, + 1 on another loopback address)',
+        faults: 'missing, wrong, malformed and removed tokens; path traversal in log ids',
+        inputs: `${tried.requests} unauthorised or traversal requests over ${routes.length} routes`,
+        lost: 0,
+        duplicated: 0,
+        figures: `every protected route refused each bad credential with 401; token strings found in logs: ${tokensInLogs([KEPT, REMOVED, WRONG]).length}`,
+      });
+    },
+  }),
+);
 
 /** A raw request with exactly this Authorization header (or none). */
 function send(method: string, path: string, authorization: string | undefined, port = api.port): Promise<{ status: number; text: string }> {

@@ -6,13 +6,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dagDocumentSchema, dagHash } from '@dagbag/dagbag';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
-import { FULL, rssBytes, sleep, startApi, stopAll, tokensInLogs, type ApiChild } from './cluster.ts';
+import { FULL, rssBytes, scenarioFolder, sleep, startApi, tearDownScenario, tokensInLogs, type ApiChild } from './cluster.ts';
 import { recordResult } from './results.ts';
 
 /** RELIABILITY_SOAK_SECONDS overrides the duration (warm-up: a fifth of it) for exploring. */
@@ -104,7 +101,7 @@ function fitSlope(points: { t: number; mb: number }[]): number {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-soak-'));
+  ({ workDir } = await scenarioFolder('soak'));
   await seedHistory();
   api = await startApi('api-soak', { DATABASE_URL: db.url, DATA_DIR: workDir, API_AUTH_TOKENS: TOKEN, API_DAG_CACHE_SIZE: String(CACHE_SIZE), LOG_LEVEL: 'warn' });
 
@@ -140,25 +137,25 @@ beforeAll(async () => {
   };
 }, DURATION_MS + 300_000);
 
-afterAll(async () => {
-  try {
-    await stopAll();
-  } finally {
-    await db?.drop();
-    await rm(workDir, { recursive: true, force: true });
-    const after = samples.filter((s) => s.t >= WARM_UP_MS).map((s) => s.mb);
-    recordResult('6-soak', {
-      order: 6,
-      scenario: '6 soak',
-      load: `${RATE_PER_SECOND} req/s for ${DURATION_MS / 1000} s over ${DAGS * VERSIONS_PER_DAG} versions (${TASKS_PER_VERSION} tasks each), cache cap ${CACHE_SIZE} entries`,
-      faults: 'none (steady crawl through history)',
-      inputs: `${latencies.length} structure requests; non-200: ${latencies.filter((l) => l.status !== 200).length}`,
-      lost: 0,
-      duplicated: 0,
-      figures: `RSS slope after ${WARM_UP_MS / 1000} s warm-up ${slope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run; from 2 min: ${slopeFromTwoMinutes.toFixed(2)} MB/min); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
-    });
-  }
-});
+afterAll(() =>
+  tearDownScenario({
+    releaseDatabase: () => db?.drop(),
+    workDir,
+    then: () => {
+      const after = samples.filter((s) => s.t >= WARM_UP_MS).map((s) => s.mb);
+      recordResult('6-soak', {
+        order: 6,
+        scenario: '6 soak',
+        load: `${RATE_PER_SECOND} req/s for ${DURATION_MS / 1000} s over ${DAGS * VERSIONS_PER_DAG} versions (${TASKS_PER_VERSION} tasks each), cache cap ${CACHE_SIZE} entries`,
+        faults: 'none (steady crawl through history)',
+        inputs: `${latencies.length} structure requests; non-200: ${latencies.filter((l) => l.status !== 200).length}`,
+        lost: 0,
+        duplicated: 0,
+        figures: `RSS slope after ${WARM_UP_MS / 1000} s warm-up ${slope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run; from 2 min: ${slopeFromTwoMinutes.toFixed(2)} MB/min); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
+      });
+    },
+  }),
+);
 
 describe(`soak: ${DURATION_MS / 1000} s of random historical structure requests at ${RATE_PER_SECOND}/s`, () => {
   it('answers every request with 200', () => {
