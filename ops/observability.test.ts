@@ -11,7 +11,7 @@
  *
  * PROMQL_REPORT=<file> writes every expression with its result as a Markdown table.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { repoRoot } from '@dagbag/config';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { dashboardExpressions } from '@dagbag/telemetry/dashboard';
 import { freePort } from '@dagbag/config/testing/free-port';
+import { spawnTsx } from '@dagbag/config/testing/spawn-tsx';
 import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
 import {
   attribute,
@@ -44,23 +45,16 @@ interface App {
 
 /** Starts one app as `node --import tsx <main.ts>` and resolves with the first log line containing `readyMessage`. */
 async function startApp(name: string, main: string, env: Record<string, string>, readyMessage: string): Promise<{ app: App; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    cwd: root,
-    env: { ...process.env, VITEST: '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  // Bounded: the scheduler logs every run for the whole test.
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-200_000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const app: App = { name, child, output: () => output, exited };
+  // Bounded output: the scheduler logs every run for the whole test.
+  const spawned = spawnTsx(main, { cwd: root, env: { LOG_LEVEL: 'info', ...env }, keepChars: 200_000 });
+  const { process: child, output } = spawned;
+  const exited = spawned.exited.then(({ code }) => code);
+  const app: App = { name, child, output, exited };
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     // Generous: starting takes 3 s here, but the whole parallel `pnpm test` has slowed it tenfold.
-    const timer = setTimeout(() => reject(new Error(`${name}: no "${readyMessage}" line in 45 s:\n${output}`)), 45_000);
+    const timer = setTimeout(() => reject(new Error(`${name}: no "${readyMessage}" line in 45 s:\n${output()}`)), 45_000);
     const look = () => {
-      const line = output.split('\n').find((l) => l.includes(`"msg":"${readyMessage}"`));
+      const line = output().split('\n').find((l) => l.includes(`"msg":"${readyMessage}"`));
       if (line) {
         clearTimeout(timer);
         child.stdout!.off('data', look);
@@ -68,7 +62,7 @@ async function startApp(name: string, main: string, env: Record<string, string>,
       }
     };
     child.stdout!.on('data', look);
-    void exited.then((code) => reject(new Error(`${name} exited with ${code} before "${readyMessage}":\n${output}`)));
+    void exited.then((code) => reject(new Error(`${name} exited with ${code} before "${readyMessage}":\n${output()}`)));
   });
   return { app, ready };
 }

@@ -3,7 +3,7 @@
  * `node --import tsx apps/<app>/src/main.ts`, every line they print kept (for log assertions and the
  * token grep), and an embedded PostgreSQL of a test's own when it must be stopped and started again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 const APP_DIRS = { api: join(REPO_ROOT, 'apps', 'api'), scheduler: join(REPO_ROOT, 'apps', 'scheduler') };
 
 import { freePort } from '@dagbag/config/testing/free-port';
+import { spawnTsx } from '@dagbag/config/testing/spawn-tsx';
 
 export { freePort };
 
@@ -47,25 +48,18 @@ export function allChildren(): readonly Child[] {
 }
 
 function spawnApp(kind: 'api' | 'scheduler', name: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const { process: child, output, exited } = spawnTsx('src/main.ts', {
     cwd: APP_DIRS[kind],
-    env: { ...process.env, VITEST: '', NODE_ENV: 'production', LOG_LEVEL: 'info', OTEL_SDK_DISABLED: 'false', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { NODE_ENV: 'production', LOG_LEVEL: 'info', OTEL_SDK_DISABLED: 'false', ...env },
   });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
   const result: Child = {
     name,
     kind,
     process: child,
     pid: child.pid!,
-    output: () => output,
+    output,
     logLines: () =>
-      output.split('\n').flatMap((line) => {
+      output().split('\n').flatMap((line) => {
         if (!line.startsWith('{')) return [];
         try {
           return [JSON.parse(line) as Record<string, unknown>];
