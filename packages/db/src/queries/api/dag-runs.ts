@@ -170,6 +170,12 @@ async function versionsOfRuns(db: Db, runs: readonly DagRunRecord[]): Promise<Ma
   return result;
 }
 
+/** Locks the run's row for the transaction (changes to one run are serialized); false if no run. */
+async function lockRun(tx: Prisma.TransactionClient, dagId: string, runId: string): Promise<boolean> {
+  const locked = await tx.$queryRaw<{ id: number }[]>`SELECT id FROM dag_run WHERE dag_id = ${dagId} AND run_id = ${runId} FOR UPDATE`;
+  return locked.length > 0;
+}
+
 async function readRun(db: Db, dagId: string, runId: string): Promise<DagRunRow | null> {
   const rows = await db.$queryRaw<DagRunRecord[]>`
     SELECT ${RUN_COLUMNS} FROM dag_run r WHERE r.dag_id = ${dagId} AND r.run_id = ${runId}`;
@@ -244,9 +250,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
       patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null },
     ): Promise<DagRunRow | null> {
       return prisma.$transaction(async (tx) => {
-        const locked = await tx.$queryRaw<{ id: number }[]>`
-          SELECT id FROM dag_run WHERE dag_id = ${dagId} AND run_id = ${runId} FOR UPDATE`;
-        if (locked.length === 0) return null;
+        if (!(await lockRun(tx, dagId, runId))) return null;
         const now = new Date();
         if (patch.state === 'success') {
           await tx.$executeRaw`
@@ -295,9 +299,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
       options: { onlyFailed: boolean; retriesOf: RetriesOf },
     ): Promise<DagRunRow | null> {
       return prisma.$transaction(async (tx) => {
-        const locked = await tx.$queryRaw<{ id: number }[]>`
-          SELECT id FROM dag_run WHERE dag_id = ${dagId} AND run_id = ${runId} FOR UPDATE`;
-        if (locked.length === 0) return null;
+        if (!(await lockRun(tx, dagId, runId))) return null;
         const now = new Date();
         const instances = await selectClearable(tx, dagId, runId, options.onlyFailed, true);
         for (const ti of instances) {
