@@ -286,6 +286,11 @@ async function runMode(mode: Mode, databaseUrl: string, order: { dagId: string; 
 // ---------------------------------------------------------------------------------------------
 
 const mib = (bytes: number) => bytes / MiB;
+
+/** RSS when `fraction` of the sweep's `total` versions had been requested (the peak if never sampled). */
+function rssAt(result: ModeResult, fraction: number, total: number): number {
+  return result.samples.find((s) => s.versionsRequested >= total * fraction)?.sample.rss ?? result.peakRss;
+}
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
 async function main(): Promise<void> {
@@ -312,8 +317,7 @@ async function main(): Promise<void> {
     if (experimentFlags !== undefined) {
       // One defaults run with the given Node/V8 flags, reported in the log only (results untouched).
       const result = await runMode({ name: `experiment ${experimentFlags}`, cacheEnv: {}, nodeFlags: experimentFlags.split(' ').filter(Boolean), loadTest: env.BENCH_EXPERIMENT_LOAD === '1' }, url, order);
-      const rssAt = (fraction: number) => result.samples.find((s) => s.versionsRequested >= order.length * fraction)?.sample.rss ?? result.peakRss;
-      log(`experiment ${experimentFlags}: RSS at 25/50/100 % ${[0.25, 0.5, 1].map((f) => round(mib(rssAt(f)))).join(' / ')} MiB, peak ${round(mib(result.peakRss))} MiB, after GC ${round(mib(result.retainedAtEnd.rss))} / heap ${round(mib(result.retainedAtEnd.heapUsed))} MiB, ${round(result.requestsPerSecond)} req/s`);
+      log(`experiment ${experimentFlags}: RSS at 25/50/100 % ${[0.25, 0.5, 1].map((f) => round(mib(rssAt(result, f, order.length)))).join(' / ')} MiB, peak ${round(mib(result.peakRss))} MiB, after GC ${round(mib(result.retainedAtEnd.rss))} / heap ${round(mib(result.retainedAtEnd.heapUsed))} MiB, ${round(result.requestsPerSecond)} req/s`);
       return;
     }
     const halfBytes = Math.round(DEFAULT_MAX_BYTES / 2);
@@ -347,8 +351,6 @@ async function main(): Promise<void> {
     const rssPerWeightByte = (unbounded.retainedAtEnd.rss - unbounded.baseline.rss) / unbounded.stats.weight_bytes;
     const heapPerWeightByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / unbounded.stats.weight_bytes;
     const heapPerSerializedByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / (averageBytes * unbounded.stats.entries);
-    const rssAt = (result: ModeResult, fraction: number) =>
-      result.samples.find((s) => s.versionsRequested >= order.length * fraction)?.sample.rss ?? result.peakRss;
 
     const rows: (ChartRow & { elapsed_s: number; heap_total_mib: number; external_mib: number })[] = results.flatMap((result) =>
       result.samples.map((s) => ({
@@ -384,7 +386,7 @@ async function main(): Promise<void> {
         mode: r.mode,
         baseline_rss_mib: round(mib(r.baseline.rss)),
         peak_rss_mib: round(mib(r.peakRss)),
-        rss_at_25_50_100_pct_mib: [0.25, 0.5, 1].map((f) => round(mib(rssAt(r, f)))),
+        rss_at_25_50_100_pct_mib: [0.25, 0.5, 1].map((f) => round(mib(rssAt(r, f, order.length)))),
         retained_after_gc: { rss_mib: round(mib(r.retainedAtEnd.rss)), heap_used_mib: round(mib(r.retainedAtEnd.heapUsed)) },
         cache: { entries: r.stats.entries, weight_mib: round(mib(r.stats.weight_bytes)), loads: r.stats.misses.loaded, admission_rejections: r.stats.admission_rejections },
         sweep_seconds: round(r.sweepSeconds), requests_per_second: round(r.requestsPerSecond),
@@ -394,8 +396,8 @@ async function main(): Promise<void> {
       half_budget_plateau_mib: round(mib(plateau(half))),
       baseline_plateau_mib: round(mib(plateau(uncached))),
       heuristics_peak_rss_second_half_mib: round(mib(plateau(heuristics))),
-      defaults_second_half_growth_pct: round((100 * (rssAt(bounded, 1) - rssAt(bounded, 0.5))) / rssAt(bounded, 0.5)),
-      unbounded_grows: rssAt(unbounded, 1) > rssAt(unbounded, 0.5) * 1.2 && rssAt(unbounded, 0.5) > rssAt(unbounded, 0.25) * 1.1,
+      defaults_second_half_growth_pct: round((100 * (rssAt(bounded, 1, order.length) - rssAt(bounded, 0.5, order.length))) / rssAt(bounded, 0.5, order.length)),
+      unbounded_grows: rssAt(unbounded, 1, order.length) > rssAt(unbounded, 0.5, order.length) * 1.2 && rssAt(unbounded, 0.5, order.length) > rssAt(unbounded, 0.25, order.length) * 1.1,
       load: bounded.load,
     };
     writeFileSync(join(RESULTS_DIR, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
