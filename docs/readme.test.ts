@@ -6,7 +6,10 @@ import { README, generatedReadme } from '../scripts/docs.ts';
 describe('README.md', () => {
   it('has the configuration and metrics tables the code generates (else run pnpm docs:generate)', async () => {
     const current = await readFile(README, 'utf8');
-    expect(current, 'README.md tables are out of date: run `pnpm docs:generate` and commit README.md').toBe(await generatedReadme(current));
+    expect(
+      current,
+      'README.md tables are out of date: run `pnpm docs:generate` and commit README.md',
+    ).toBe(await generatedReadme(current));
   });
 
   it('documents every metric of the registry', async () => {

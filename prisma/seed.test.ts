@@ -26,7 +26,14 @@ beforeAll(async () => {
   dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-seed-'));
   process.env.DATA_DIR = await mkdtemp(join(tmpdir(), 'dagbag-seed-data-'));
   await writeFile(join(dagsFolder, 'diamond.json'), JSON.stringify(diamond));
-  await writeFile(join(dagsFolder, 'single.json'), JSON.stringify({ dag_id: 'demo_single', schedule: null, tasks: [{ task_id: 'only', operator: 'bash', bash_command: 'true' }] }));
+  await writeFile(
+    join(dagsFolder, 'single.json'),
+    JSON.stringify({
+      dag_id: 'demo_single',
+      schedule: null,
+      tasks: [{ task_id: 'only', operator: 'bash', bash_command: 'true' }],
+    }),
+  );
   await writeFile(join(dagsFolder, 'broken.json'), '{ "dag_id": ');
 });
 
@@ -34,7 +41,10 @@ afterAll(() => db.drop());
 
 describe('the demo seed', () => {
   it('writes three versions per multi-task DAG, the newest being the file as the processor hashes it', async () => {
-    const written = await seed(db.prisma, silentLogger, { dagsFolder, now: new Date('2026-11-21T12:00:00Z') });
+    const written = await seed(db.prisma, silentLogger, {
+      dagsFolder,
+      now: new Date('2026-11-21T12:00:00Z'),
+    });
     expect(written.sort()).toEqual(['demo_diamond', 'demo_single']);
     const versions = await db.prisma.dagVersion.findMany({
       where: { dagId: 'demo_diamond' },
@@ -42,18 +52,29 @@ describe('the demo seed', () => {
       include: { serializedDag: true },
     });
     expect(versions.map((v) => v.versionNumber)).toEqual([1, 2, 3]);
-    const file = parseDagSource(await readFile(join(dagsFolder, 'diamond.json'), 'utf8'), 'diamond.json');
+    const file = parseDagSource(
+      await readFile(join(dagsFolder, 'diamond.json'), 'utf8'),
+      'diamond.json',
+    );
     expect(file.ok && versions[2]!.serializedDag!.dagHash).toBe(file.ok && file.hash);
     expect(await db.prisma.dagVersion.count({ where: { dagId: 'demo_single' } })).toBe(1);
   });
 
   it('leaves finished runs with task instances and log files', async () => {
-    const runs = await db.prisma.dagRun.findMany({ where: { dagId: 'demo_diamond' }, include: { taskInstances: true } });
+    const runs = await db.prisma.dagRun.findMany({
+      where: { dagId: 'demo_diamond' },
+      include: { taskInstances: true },
+    });
     expect(runs).toHaveLength(6);
     expect(new Set(runs.map((r) => r.state))).toEqual(new Set(['success', 'failed']));
-    const failedStates = runs.filter((r) => r.state === 'failed').flatMap((r) => r.taskInstances.map((ti) => ti.state));
+    const failedStates = runs
+      .filter((r) => r.state === 'failed')
+      .flatMap((r) => r.taskInstances.map((ti) => ti.state));
     expect(failedStates).toEqual(expect.arrayContaining(['failed', 'upstream_failed']));
-    const log = await readFile(join(process.env.DATA_DIR!, 'logs', 'demo_diamond', runs[0]!.runId, 'start', '1.log'), 'utf8');
+    const log = await readFile(
+      join(process.env.DATA_DIR!, 'logs', 'demo_diamond', runs[0]!.runId, 'start', '1.log'),
+      'utf8',
+    );
     expect(log).toContain('task start finished: success');
   });
 

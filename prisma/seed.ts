@@ -43,21 +43,32 @@ function runOf(document: DagDocument, runId: string, start: Date, fail: boolean)
   // Fail a task that has a downstream, so the demo shows upstream_failed too.
   const hasDownstream = (id: string) => document.tasks.some((task) => task.upstream.includes(id));
   const bashTasks = document.tasks.filter((task) => task.operator === 'bash');
-  const failing = fail ? (bashTasks.find((task) => hasDownstream(task.task_id)) ?? bashTasks[0])?.task_id : undefined;
+  const failing = fail
+    ? (bashTasks.find((task) => hasDownstream(task.task_id)) ?? bashTasks[0])?.task_id
+    : undefined;
   const pending = [...document.tasks];
   const ordered: TaskDocument[] = [];
   while (pending.length > 0) {
     const index = pending.findIndex((task) => task.upstream.every((id) => states.has(id)));
     const task = pending.splice(index === -1 ? 0 : index, 1)[0]!;
     const upstreamFailed = task.upstream.some((id) => states.get(id) !== 'success');
-    states.set(task.task_id, upstreamFailed ? 'upstream_failed' : task.task_id === failing ? 'failed' : 'success');
+    states.set(
+      task.task_id,
+      upstreamFailed ? 'upstream_failed' : task.task_id === failing ? 'failed' : 'success',
+    );
     ordered.push(task);
   }
   let clock = start.getTime();
   const taskInstances = ordered.map((task) => {
     const startDate = new Date(clock);
     clock += 1_000 + (task.task_id.length % 5) * 700;
-    return { taskId: task.task_id, operator: task.operator, state: states.get(task.task_id)!, startDate, endDate: new Date(clock) };
+    return {
+      taskId: task.task_id,
+      operator: task.operator,
+      state: states.get(task.task_id)!,
+      startDate,
+      endDate: new Date(clock),
+    };
   });
   return {
     runId,
@@ -70,7 +81,10 @@ function runOf(document: DagDocument, runId: string, start: Date, fail: boolean)
   };
 }
 
-async function readExampleDags(folder: string, logger: Logger): Promise<{ document: DagDocument; file: string }[]> {
+async function readExampleDags(
+  folder: string,
+  logger: Logger,
+): Promise<{ document: DagDocument; file: string }[]> {
   const files = (await readdir(folder)).filter((name) => /\.(json|ya?ml)$/.test(name)).sort();
   const dags: { document: DagDocument; file: string }[] = [];
   for (const name of files) {
@@ -82,7 +96,10 @@ async function readExampleDags(folder: string, logger: Logger): Promise<{ docume
   return dags;
 }
 
-export function demoHistory(examples: { document: DagDocument; file: string }[], now: Date): DemoDag[] {
+export function demoHistory(
+  examples: { document: DagDocument; file: string }[],
+  now: Date,
+): DemoDag[] {
   return examples.map(({ document, file }, dagIndex) => {
     const versions = versionsOf(document);
     return {
@@ -115,7 +132,9 @@ export function demoHistory(examples: { document: DagDocument; file: string }[],
 async function writeLogs(dags: DemoDag[], written: string[]): Promise<void> {
   for (const dag of dags.filter((d) => written.includes(d.dagId))) {
     for (const run of dag.versions.flatMap((version) => version.runs)) {
-      for (const ti of run.taskInstances.filter((t) => t.state === 'success' || t.state === 'failed')) {
+      for (const ti of run.taskInstances.filter(
+        (t) => t.state === 'success' || t.state === 'failed',
+      )) {
         const folder = join(dataDir(), 'logs', dag.dagId, run.runId, ti.taskId);
         await mkdir(folder, { recursive: true });
         await writeFile(
@@ -148,7 +167,10 @@ export async function seed(
   const dags = demoHistory(await readExampleDags(folder, logger), options.now ?? new Date());
   const written = await writeDemoHistory(prisma, dags);
   await writeLogs(dags, written);
-  logger.info({ folder, seeded: written, skipped: dags.length - written.length }, 'demo history seeded');
+  logger.info(
+    { folder, seeded: written, skipped: dags.length - written.length },
+    'demo history seeded',
+  );
   return written;
 }
 

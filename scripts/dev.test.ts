@@ -13,14 +13,20 @@ async function processesMentioning(marker: string): Promise<number[]> {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     const texts = await Promise.all(
-      ['environ', 'cmdline'].map((file) => readFile(`/proc/${pid}/${file}`, 'utf8').catch(() => '')),
+      ['environ', 'cmdline'].map((file) =>
+        readFile(`/proc/${pid}/${file}`, 'utf8').catch(() => ''),
+      ),
     );
     if (texts.some((text) => text.includes(marker))) found.push(pid);
   }
   return found;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await probe().catch(() => undefined);
@@ -41,26 +47,32 @@ describe('pnpm dev', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'dagbag-dev-'));
     await chmod(dataDir, 0o755);
     const apiPort = await freePort();
-    const dev = spawn(process.execPath, ['--import', 'tsx', join(repoRoot(), 'scripts', 'dev.ts')], {
-      cwd: repoRoot(),
-      detached: true, // its own process group, like a terminal's foreground job
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        VITEST: undefined,
-        DATABASE_URL: undefined,
-        DATA_DIR: dataDir,
-        EMBEDDED_POSTGRES_PORT: String(await freePort()),
-        API_PORT: String(apiPort),
-        API_AUTH_TOKENS: 'dev-test-token',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
+    const dev = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot(), 'scripts', 'dev.ts')],
+      {
+        cwd: repoRoot(),
+        detached: true, // its own process group, like a terminal's foreground job
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          VITEST: undefined,
+          DATABASE_URL: undefined,
+          DATA_DIR: dataDir,
+          EMBEDDED_POSTGRES_PORT: String(await freePort()),
+          API_PORT: String(apiPort),
+          API_AUTH_TOKENS: 'dev-test-token',
+          LOG_FORMAT: 'json',
+          LOG_LEVEL: 'info',
+        },
       },
-    });
+    );
     let output = '';
     dev.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     dev.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      dev.once('exit', (code) => resolve(code)),
+    );
 
     const dags = await waitFor(
       'the API to list the seeded DAGs',

@@ -23,9 +23,15 @@ async function main(): Promise<void> {
     stdio: 'inherit',
     // Its own process group, so that one signal reaches turbo and every process under it.
     detached: true,
-    env: { ...process.env, DATABASE_URL: database.url, LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' },
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty',
+    },
   });
-  const exited = new Promise<number>((resolve) => apps.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  const exited = new Promise<number>((resolve) =>
+    apps.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+  );
 
   let stopping = false;
   const stop = async (reason: string) => {

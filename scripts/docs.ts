@@ -22,15 +22,23 @@ function cell(text: string | undefined): string {
 function settingsTable(shape: EnvShape, omit: readonly string[] = []): string {
   const rows = describeSettings(shape)
     .filter((row) => !omit.includes(row.variable))
-    .map((row) => `| \`${row.variable}\` | ${cell(row.default)} | ${cell(row.accepted)} | ${cell(row.description)} |`);
+    .map(
+      (row) =>
+        `| \`${row.variable}\` | ${cell(row.default)} | ${cell(row.accepted)} | ${cell(row.description)} |`,
+    );
   return ['| variable | default | accepted | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
 function cacheTable(): string {
   const rows = CACHE_SETTINGS.map(
-    (d) => `| \`${d.variable}\` | ${d.role === 'scheduler' ? '' : d.apiDefault} | ${d.role === 'api' ? '' : d.schedulerDefault} | ${d.min}–${d.max} | ${cell(d.meaning)} |`,
+    (d) =>
+      `| \`${d.variable}\` | ${d.role === 'scheduler' ? '' : d.apiDefault} | ${d.role === 'api' ? '' : d.schedulerDefault} | ${d.min}–${d.max} | ${cell(d.meaning)} |`,
   );
-  return ['| variable | api default | scheduler default | accepted | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+  return [
+    '| variable | api default | scheduler default | accepted | meaning |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /** Sections of the settings table, in the order an operator meets them. */
@@ -41,7 +49,10 @@ async function settingsSections(): Promise<[title: string, table: string][]> {
     ['Scheduler (`apps/scheduler`)', settingsTable(SCHEDULER_OWN_SETTINGS)],
     ['Database (both apps)', settingsTable(DATABASE_SETTINGS)],
     ['DAG cache (`packages/dagbag`)', cacheTable()],
-    ['Telemetry (both apps; `METRICS_PORT` defaults to 9464 for the api, 9465 for the scheduler)', settingsTable(telemetry)],
+    [
+      'Telemetry (both apps; `METRICS_PORT` defaults to 9464 for the api, 9465 for the scheduler)',
+      settingsTable(telemetry),
+    ],
     [
       'Shared',
       [
@@ -80,7 +91,9 @@ function replaceBlock(text: string, name: string, body: string): string {
 /** The README as it should be. */
 export async function generatedReadme(current?: string): Promise<string> {
   let text = current ?? (await readFile(README, 'utf8'));
-  const sections = (await settingsSections()).map(([title, table]) => `### ${title}\n\n${table}\n`).join('\n');
+  const sections = (await settingsSections())
+    .map(([title, table]) => `### ${title}\n\n${table}\n`)
+    .join('\n');
   text = replaceBlock(text, 'settings', sections);
   text = replaceBlock(text, 'metrics', metricsTable());
   return text;

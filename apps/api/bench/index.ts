@@ -26,7 +26,8 @@ import { readSupplementary, resultsMarkdown } from './report.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
 
 const env = process.env;
-const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);
+const int = (name: string, fallback: number) =>
+  env[name] ? Number.parseInt(env[name]!, 10) : fallback;
 
 const SETTINGS = {
   versions: int('BENCH_VERSIONS', 20_000),
@@ -65,7 +66,12 @@ interface ModeResult {
   baseline: MemorySample;
   retainedAtEnd: MemorySample;
   peakRss: number;
-  stats: { entries: number; weight_bytes: number; admission_rejections: number; misses: { loaded: number } };
+  stats: {
+    entries: number;
+    weight_bytes: number;
+    admission_rejections: number;
+    misses: { loaded: number };
+  };
   sweepSeconds: number;
   requestsPerSecond: number;
   load?: LoadResult;
@@ -89,26 +95,46 @@ function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
-async function seed(url: string): Promise<{ versions: { dagId: string; versionNumber: number }[]; averageBytes: number }> {
+async function seed(
+  url: string,
+): Promise<{ versions: { dagId: string; versionNumber: number }[]; averageBytes: number }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const random = seededRandom(SETTINGS.seed);
     let totalBytes = 0;
-    await client.query('CREATE TABLE bench_template (k int PRIMARY KEY, data jsonb NOT NULL, hash text NOT NULL, bytes int NOT NULL)');
+    await client.query(
+      'CREATE TABLE bench_template (k int PRIMARY KEY, data jsonb NOT NULL, hash text NOT NULL, bytes int NOT NULL)',
+    );
     for (let k = 0; k < SETTINGS.templates; k++) {
-      const targetBytes = SETTINGS.minBytes + Math.floor(random() * (SETTINGS.maxBytes - SETTINGS.minBytes));
-      const document = makeDagDocument({ targetBytes, seed: SETTINGS.seed * 100_000 + k, dagId: `bench_template_${k}` });
+      const targetBytes =
+        SETTINGS.minBytes + Math.floor(random() * (SETTINGS.maxBytes - SETTINGS.minBytes));
+      const document = makeDagDocument({
+        targetBytes,
+        seed: SETTINGS.seed * 100_000 + k,
+        dagId: `bench_template_${k}`,
+      });
       const text = JSON.stringify(document);
-      await client.query('INSERT INTO bench_template VALUES ($1, $2::jsonb, $3, $4)', [k, text, dagHash(document), Buffer.byteLength(text)]);
+      await client.query('INSERT INTO bench_template VALUES ($1, $2::jsonb, $3, $4)', [
+        k,
+        text,
+        dagHash(document),
+        Buffer.byteLength(text),
+      ]);
     }
-    const { rows: sizes } = await client.query<{ avg: string; min: number; max: number }>('SELECT avg(bytes) AS avg, min(bytes) AS min, max(bytes) AS max FROM bench_template');
-    log(`templates: ${SETTINGS.templates}, serialized ${sizes[0]!.min}-${sizes[0]!.max} bytes, average ${Math.round(Number(sizes[0]!.avg))}`);
-    await client.query(`INSERT INTO dag (dag_id, fileloc, relative_fileloc) SELECT 'bench_' || d, '/dags/bench_' || d || '.json', 'bench_' || d || '.json' FROM generate_series(0, $1::int - 1) d`, [SETTINGS.dags]);
+    const { rows: sizes } = await client.query<{ avg: string; min: number; max: number }>(
+      'SELECT avg(bytes) AS avg, min(bytes) AS min, max(bytes) AS max FROM bench_template',
+    );
+    log(
+      `templates: ${SETTINGS.templates}, serialized ${sizes[0]!.min}-${sizes[0]!.max} bytes, average ${Math.round(Number(sizes[0]!.avg))}`,
+    );
+    await client.query(
+      `INSERT INTO dag (dag_id, fileloc, relative_fileloc) SELECT 'bench_' || d, '/dags/bench_' || d || '.json', 'bench_' || d || '.json' FROM generate_series(0, $1::int - 1) d`,
+      [SETTINGS.dags],
+    );
     await client.query(
       `INSERT INTO dag_version (dag_id, version_number) SELECT 'bench_' || (n % $2::int), n / $2::int + 1 FROM generate_series(0, $1::int - 1) n`,
       [SETTINGS.versions, SETTINGS.dags],
@@ -119,10 +145,17 @@ async function seed(url: string): Promise<{ versions: { dagId: string; versionNu
        JOIN bench_template t ON t.k = abs(hashtext(v.id::text)) % $1::int`,
       [SETTINGS.templates],
     );
-    const { rows: total } = await client.query<{ bytes: string }>('SELECT sum(octet_length(data::text)) AS bytes FROM serialized_dag');
+    const { rows: total } = await client.query<{ bytes: string }>(
+      'SELECT sum(octet_length(data::text)) AS bytes FROM serialized_dag',
+    );
     totalBytes = Number(total[0]!.bytes);
-    const { rows } = await client.query<{ dag_id: string; version_number: number }>('SELECT dag_id, version_number FROM dag_version');
-    return { versions: rows.map((r) => ({ dagId: r.dag_id, versionNumber: r.version_number })), averageBytes: totalBytes / rows.length };
+    const { rows } = await client.query<{ dag_id: string; version_number: number }>(
+      'SELECT dag_id, version_number FROM dag_version',
+    );
+    return {
+      versions: rows.map((r) => ({ dagId: r.dag_id, versionNumber: r.version_number })),
+      averageBytes: totalBytes / rows.length,
+    };
   } finally {
     await client.end();
   }
@@ -144,19 +177,33 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 class ApiProcess {
   readonly samples: MemorySample[] = [];
   private waiters: ((sample: MemorySample) => void)[] = [];
-  private constructor(readonly child: ChildProcess, readonly url: string) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+  ) {
     child.on('message', (message: MemorySample) => {
       if (message.type === 'sample') this.samples.push(message);
       else this.waiters.shift()?.(message);
     });
   }
 
-  static async start(databaseUrl: string, cacheEnv: Record<string, string>, nodeFlags: string[]): Promise<ApiProcess> {
+  static async start(
+    databaseUrl: string,
+    cacheEnv: Record<string, string>,
+    nodeFlags: string[],
+  ): Promise<ApiProcess> {
     const port = await freePort();
     const child = fork(join(APP_DIR, 'src', 'main.ts'), [], {
       cwd: APP_DIR,
       // Started as in production (no heap flags); a mode or BENCH_EXPERIMENT_FLAGS may add some.
-      execArgv: ['--expose-gc', ...nodeFlags, '--import', 'tsx', '--import', './bench/memory-sampler.ts'],
+      execArgv: [
+        '--expose-gc',
+        ...nodeFlags,
+        '--import',
+        'tsx',
+        '--import',
+        './bench/memory-sampler.ts',
+      ],
       env: {
         ...env,
         ...cacheEnv,
@@ -178,7 +225,8 @@ class ApiProcess {
       } catch {
         // not listening yet
       }
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error('the API did not come up');
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error('the API did not come up');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -203,7 +251,12 @@ class ApiProcess {
 }
 
 function figures(result: autocannon.Result): LoadFigures {
-  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+  };
 }
 
 async function loadTest(api: ApiProcess, structurePath: string): Promise<LoadResult> {
@@ -218,7 +271,12 @@ async function loadTest(api: ApiProcess, structurePath: string): Promise<LoadRes
   await run(structurePath);
   const health = figures(await run('/api/v2/monitor/health'));
   const structure = figures(await run(structurePath));
-  return { structure, health, ratio: structure.requestsPerSecond / health.requestsPerSecond, structurePath };
+  return {
+    structure,
+    health,
+    ratio: structure.requestsPerSecond / health.requestsPerSecond,
+    structurePath,
+  };
 }
 
 interface Mode {
@@ -228,8 +286,14 @@ interface Mode {
   loadTest: boolean;
 }
 
-async function runMode(mode: Mode, databaseUrl: string, order: { dagId: string; versionNumber: number }[]): Promise<ModeResult> {
-  log(`${mode.name}: starting the API with ${JSON.stringify(mode.cacheEnv)} ${mode.nodeFlags.join(' ')}`);
+async function runMode(
+  mode: Mode,
+  databaseUrl: string,
+  order: { dagId: string; versionNumber: number }[],
+): Promise<ModeResult> {
+  log(
+    `${mode.name}: starting the API with ${JSON.stringify(mode.cacheEnv)} ${mode.nodeFlags.join(' ')}`,
+  );
   const api = await ApiProcess.start(databaseUrl, mode.cacheEnv, mode.nodeFlags);
   try {
     // Warm-up that touches no version: code paths, pools, JIT.
@@ -242,7 +306,11 @@ async function runMode(mode: Mode, databaseUrl: string, order: { dagId: string; 
     const collect = () => {
       for (; sampleCursor < api.samples.length; sampleCursor++) {
         const sample = api.samples[sampleCursor]!;
-        samples.push({ elapsedS: (sample.at - started) / 1000, versionsRequested: completed, sample });
+        samples.push({
+          elapsedS: (sample.at - started) / 1000,
+          versionsRequested: completed,
+          sample,
+        });
       }
     };
     const collector = setInterval(collect, SETTINGS.sampleMs);
@@ -251,14 +319,21 @@ async function runMode(mode: Mode, databaseUrl: string, order: { dagId: string; 
     const worker = async () => {
       while (next < order.length) {
         const { dagId, versionNumber } = order[next++]!;
-        const response = await api.get(`/api/v2/dags/${dagId}/dagVersions/${versionNumber}/structure`);
-        if (response.status !== 200) throw new Error(`structure ${dagId}/${versionNumber}: ${response.status} ${await response.text()}`);
+        const response = await api.get(
+          `/api/v2/dags/${dagId}/dagVersions/${versionNumber}/structure`,
+        );
+        if (response.status !== 200)
+          throw new Error(
+            `structure ${dagId}/${versionNumber}: ${response.status} ${await response.text()}`,
+          );
         await response.arrayBuffer();
         completed++;
         if (Date.now() - lastLog > 10_000) {
           lastLog = Date.now();
           const last = api.samples.at(-1);
-          log(`${mode.name}: ${completed}/${order.length} versions, RSS ${last ? Math.round(last.rss / MiB) : '?'} MiB`);
+          log(
+            `${mode.name}: ${completed}/${order.length} versions, RSS ${last ? Math.round(last.rss / MiB) : '?'} MiB`,
+          );
         }
       }
     };
@@ -270,14 +345,31 @@ async function runMode(mode: Mode, databaseUrl: string, order: { dagId: string; 
     const stats = (await (await api.get('/api/v2/monitor/dagbag')).json()) as ModeResult['stats'];
     const retainedAtEnd = await api.measureAfterGc();
     const peakRss = Math.max(...samples.map((s) => s.sample.rss));
-    log(`${mode.name}: ${order.length} versions in ${sweepSeconds.toFixed(1)} s; cache ${stats.entries} entries, ${Math.round(stats.weight_bytes / MiB)} MiB weight; peak RSS ${Math.round(peakRss / MiB)} MiB`);
+    log(
+      `${mode.name}: ${order.length} versions in ${sweepSeconds.toFixed(1)} s; cache ${stats.entries} entries, ${Math.round(stats.weight_bytes / MiB)} MiB weight; peak RSS ${Math.round(peakRss / MiB)} MiB`,
+    );
     let load: LoadResult | undefined;
     if (mode.loadTest) {
       const warm = order[0]!;
-      log(`${mode.name}: autocannon, ${SETTINGS.loadConnections} connections, ${SETTINGS.loadSeconds} s per endpoint`);
-      load = await loadTest(api, `/api/v2/dags/${warm.dagId}/dagVersions/${warm.versionNumber}/structure`);
+      log(
+        `${mode.name}: autocannon, ${SETTINGS.loadConnections} connections, ${SETTINGS.loadSeconds} s per endpoint`,
+      );
+      load = await loadTest(
+        api,
+        `/api/v2/dags/${warm.dagId}/dagVersions/${warm.versionNumber}/structure`,
+      );
     }
-    return { mode: mode.name, samples, baseline, retainedAtEnd, peakRss, stats, sweepSeconds, requestsPerSecond: order.length / sweepSeconds, load };
+    return {
+      mode: mode.name,
+      samples,
+      baseline,
+      retainedAtEnd,
+      peakRss,
+      stats,
+      sweepSeconds,
+      requestsPerSecond: order.length / sweepSeconds,
+      load,
+    };
   } finally {
     await api.stop();
   }
@@ -289,7 +381,10 @@ const mib = (bytes: number) => bytes / MiB;
 
 /** RSS when `fraction` of the sweep's `total` versions had been requested (the peak if never sampled). */
 function rssAt(result: ModeResult, fraction: number, total: number): number {
-  return result.samples.find((s) => s.versionsRequested >= total * fraction)?.sample.rss ?? result.peakRss;
+  return (
+    result.samples.find((s) => s.versionsRequested >= total * fraction)?.sample.rss ??
+    result.peakRss
+  );
 }
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
@@ -299,7 +394,16 @@ async function main(): Promise<void> {
   const server = await startEmbeddedPostgres({
     dataDir: pgDir,
     port: await freePort(),
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=512MB'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'shared_buffers=512MB',
+    ],
   });
   try {
     const admin = new pg.Client({ connectionString: server.url });
@@ -310,68 +414,136 @@ async function main(): Promise<void> {
     await migrateDatabase(url);
     const seedStarted = Date.now();
     const { versions, averageBytes } = await seed(url);
-    log(`seeded ${versions.length} versions (average ${Math.round(averageBytes)} bytes serialized) in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    log(
+      `seeded ${versions.length} versions (average ${Math.round(averageBytes)} bytes serialized) in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`,
+    );
     const order = shuffled(versions, SETTINGS.seed);
 
     const experimentFlags = env.BENCH_EXPERIMENT_FLAGS;
     if (experimentFlags !== undefined) {
       // One defaults run with the given Node/V8 flags, reported in the log only (results untouched).
-      const result = await runMode({ name: `experiment ${experimentFlags}`, cacheEnv: {}, nodeFlags: experimentFlags.split(' ').filter(Boolean), loadTest: env.BENCH_EXPERIMENT_LOAD === '1' }, url, order);
-      log(`experiment ${experimentFlags}: RSS at 25/50/100 % ${[0.25, 0.5, 1].map((f) => round(mib(rssAt(result, f, order.length)))).join(' / ')} MiB, peak ${round(mib(result.peakRss))} MiB, after GC ${round(mib(result.retainedAtEnd.rss))} / heap ${round(mib(result.retainedAtEnd.heapUsed))} MiB, ${round(result.requestsPerSecond)} req/s`);
+      const result = await runMode(
+        {
+          name: `experiment ${experimentFlags}`,
+          cacheEnv: {},
+          nodeFlags: experimentFlags.split(' ').filter(Boolean),
+          loadTest: env.BENCH_EXPERIMENT_LOAD === '1',
+        },
+        url,
+        order,
+      );
+      log(
+        `experiment ${experimentFlags}: RSS at 25/50/100 % ${[0.25, 0.5, 1].map((f) => round(mib(rssAt(result, f, order.length)))).join(' / ')} MiB, peak ${round(mib(result.peakRss))} MiB, after GC ${round(mib(result.retainedAtEnd.rss))} / heap ${round(mib(result.retainedAtEnd.heapUsed))} MiB, ${round(result.requestsPerSecond)} req/s`,
+      );
       return;
     }
     const halfBytes = Math.round(DEFAULT_MAX_BYTES / 2);
     const modes: Mode[] = [
       { name: 'defaults', cacheEnv: {}, nodeFlags: [], loadTest: true },
-      { name: `defaults but API_DAG_CACHE_MAX_BYTES=${mib(halfBytes)} MiB`, cacheEnv: { API_DAG_CACHE_MAX_BYTES: String(halfBytes) }, nodeFlags: [], loadTest: false },
+      {
+        name: `defaults but API_DAG_CACHE_MAX_BYTES=${mib(halfBytes)} MiB`,
+        cacheEnv: { API_DAG_CACHE_MAX_BYTES: String(halfBytes) },
+        nodeFlags: [],
+        loadTest: false,
+      },
       {
         name: `baseline: defaults but API_DAG_CACHE_MAX_BYTES=${Math.round(SETTINGS.baselineCacheBytes / 1024)} KiB`,
         cacheEnv: { API_DAG_CACHE_MAX_BYTES: String(SETTINGS.baselineCacheBytes) },
         nodeFlags: [],
         loadTest: false,
       },
-      { name: "defaults but V8's own GC headroom (API_GC_HEADROOM_PERCENT=0)", cacheEnv: { API_GC_HEADROOM_PERCENT: '0' }, nodeFlags: [], loadTest: false },
-      { name: 'unbounded (all caps 0)', cacheEnv: { API_DAG_CACHE_SIZE: '0', API_DAG_CACHE_MAX_BYTES: '0', API_DAG_CACHE_TTL: '0' }, nodeFlags: [], loadTest: false },
+      {
+        name: "defaults but V8's own GC headroom (API_GC_HEADROOM_PERCENT=0)",
+        cacheEnv: { API_GC_HEADROOM_PERCENT: '0' },
+        nodeFlags: [],
+        loadTest: false,
+      },
+      {
+        name: 'unbounded (all caps 0)',
+        cacheEnv: { API_DAG_CACHE_SIZE: '0', API_DAG_CACHE_MAX_BYTES: '0', API_DAG_CACHE_TTL: '0' },
+        nodeFlags: [],
+        loadTest: false,
+      },
     ];
     const results: ModeResult[] = [];
     for (const mode of modes) results.push(await runMode(mode, url, order));
-    const [bounded, half, uncached, heuristics, unbounded] = results as [ModeResult, ModeResult, ModeResult, ModeResult, ModeResult];
+    const [bounded, half, uncached, heuristics, unbounded] = results as [
+      ModeResult,
+      ModeResult,
+      ModeResult,
+      ModeResult,
+      ModeResult,
+    ];
 
     // Where each bounded mode levels off: its highest RSS over the second half of the sweep.
-    const plateau = (result: ModeResult) => Math.max(...result.samples.filter((s) => s.versionsRequested >= order.length / 2).map((s) => s.sample.rss));
+    const plateau = (result: ModeResult) =>
+      Math.max(
+        ...result.samples
+          .filter((s) => s.versionsRequested >= order.length / 2)
+          .map((s) => s.sample.rss),
+      );
     // The measured factor: RSS per byte of cache budget at steady state, from the two smaller
     // budgets under the same traffic; it then predicts the defaults, which it was not fitted to.
-    const rssPerBudgetByte = (plateau(half) - plateau(uncached)) / (halfBytes - SETTINGS.baselineCacheBytes);
+    const rssPerBudgetByte =
+      (plateau(half) - plateau(uncached)) / (halfBytes - SETTINGS.baselineCacheBytes);
     // The process baseline: the same process serving the same sweep with a cache too small to
     // matter (its young generation grown to full size, room for per-miss garbage).
     const loadedBaseline = plateau(uncached) - SETTINGS.baselineCacheBytes * rssPerBudgetByte;
     const ceiling = loadedBaseline + DEFAULT_MAX_BYTES * rssPerBudgetByte;
     const boundedPeakSecondHalf = plateau(bounded);
     // For comparison: live heap and RSS per byte of weight when nothing is evicted (unbounded).
-    const rssPerWeightByte = (unbounded.retainedAtEnd.rss - unbounded.baseline.rss) / unbounded.stats.weight_bytes;
-    const heapPerWeightByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / unbounded.stats.weight_bytes;
-    const heapPerSerializedByte = (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) / (averageBytes * unbounded.stats.entries);
+    const rssPerWeightByte =
+      (unbounded.retainedAtEnd.rss - unbounded.baseline.rss) / unbounded.stats.weight_bytes;
+    const heapPerWeightByte =
+      (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) /
+      unbounded.stats.weight_bytes;
+    const heapPerSerializedByte =
+      (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) /
+      (averageBytes * unbounded.stats.entries);
 
-    const rows: (ChartRow & { elapsed_s: number; heap_total_mib: number; external_mib: number })[] = results.flatMap((result) =>
-      result.samples.map((s) => ({
-        mode: result.mode,
-        elapsed_s: round(s.elapsedS, 2),
-        versions_requested: s.versionsRequested,
-        rss_mib: round(mib(s.sample.rss)),
-        heap_used_mib: round(mib(s.sample.heapUsed)),
-        heap_total_mib: round(mib(s.sample.heapTotal)),
-        external_mib: round(mib(s.sample.external)),
-      })),
-    );
-    const csvHeader = 'mode,elapsed_s,versions_requested,rss_mib,heap_used_mib,heap_total_mib,external_mib';
-    const csv = [csvHeader, ...rows.map((r) => [JSON.stringify(r.mode), r.elapsed_s, r.versions_requested, r.rss_mib, r.heap_used_mib, r.heap_total_mib, r.external_mib].join(','))].join('\n');
+    const rows: (ChartRow & { elapsed_s: number; heap_total_mib: number; external_mib: number })[] =
+      results.flatMap((result) =>
+        result.samples.map((s) => ({
+          mode: result.mode,
+          elapsed_s: round(s.elapsedS, 2),
+          versions_requested: s.versionsRequested,
+          rss_mib: round(mib(s.sample.rss)),
+          heap_used_mib: round(mib(s.sample.heapUsed)),
+          heap_total_mib: round(mib(s.sample.heapTotal)),
+          external_mib: round(mib(s.sample.external)),
+        })),
+      );
+    const csvHeader =
+      'mode,elapsed_s,versions_requested,rss_mib,heap_used_mib,heap_total_mib,external_mib';
+    const csv = [
+      csvHeader,
+      ...rows.map((r) =>
+        [
+          JSON.stringify(r.mode),
+          r.elapsed_s,
+          r.versions_requested,
+          r.rss_mib,
+          r.heap_used_mib,
+          r.heap_total_mib,
+          r.external_mib,
+        ].join(','),
+      ),
+    ].join('\n');
     writeFileSync(join(RESULTS_DIR, 'memory.csv'), `${csv}\n`);
-    const svg = await renderMemoryChart(rows, mib(ceiling), `API process memory, ${order.length} versions of ${Math.round(SETTINGS.minBytes / 1000)}-${Math.round(SETTINGS.maxBytes / 1000)} KB requested in random order`);
+    const svg = await renderMemoryChart(
+      rows,
+      mib(ceiling),
+      `API process memory, ${order.length} versions of ${Math.round(SETTINGS.minBytes / 1000)}-${Math.round(SETTINGS.maxBytes / 1000)} KB requested in random order`,
+    );
     writeFileSync(join(RESULTS_DIR, 'memory.svg'), svg);
 
     const summary = {
       settings: SETTINGS,
-      machine: { cpus: cpus().length, memory_gib: round(totalmem() / 1024 ** 3), node: process.version },
+      machine: {
+        cpus: cpus().length,
+        memory_gib: round(totalmem() / 1024 ** 3),
+        node: process.version,
+      },
       average_serialized_bytes: Math.round(averageBytes),
       factor: {
         rss_per_budget_byte: round(rssPerBudgetByte, 3),
@@ -387,21 +559,38 @@ async function main(): Promise<void> {
         baseline_rss_mib: round(mib(r.baseline.rss)),
         peak_rss_mib: round(mib(r.peakRss)),
         rss_at_25_50_100_pct_mib: [0.25, 0.5, 1].map((f) => round(mib(rssAt(r, f, order.length)))),
-        retained_after_gc: { rss_mib: round(mib(r.retainedAtEnd.rss)), heap_used_mib: round(mib(r.retainedAtEnd.heapUsed)) },
-        cache: { entries: r.stats.entries, weight_mib: round(mib(r.stats.weight_bytes)), loads: r.stats.misses.loaded, admission_rejections: r.stats.admission_rejections },
-        sweep_seconds: round(r.sweepSeconds), requests_per_second: round(r.requestsPerSecond),
+        retained_after_gc: {
+          rss_mib: round(mib(r.retainedAtEnd.rss)),
+          heap_used_mib: round(mib(r.retainedAtEnd.heapUsed)),
+        },
+        cache: {
+          entries: r.stats.entries,
+          weight_mib: round(mib(r.stats.weight_bytes)),
+          loads: r.stats.misses.loaded,
+          admission_rejections: r.stats.admission_rejections,
+        },
+        sweep_seconds: round(r.sweepSeconds),
+        requests_per_second: round(r.requestsPerSecond),
       })),
       defaults_peak_rss_second_half_mib: round(mib(boundedPeakSecondHalf)),
       defaults_within_ceiling: boundedPeakSecondHalf <= ceiling,
       half_budget_plateau_mib: round(mib(plateau(half))),
       baseline_plateau_mib: round(mib(plateau(uncached))),
       heuristics_peak_rss_second_half_mib: round(mib(plateau(heuristics))),
-      defaults_second_half_growth_pct: round((100 * (rssAt(bounded, 1, order.length) - rssAt(bounded, 0.5, order.length))) / rssAt(bounded, 0.5, order.length)),
-      unbounded_grows: rssAt(unbounded, 1, order.length) > rssAt(unbounded, 0.5, order.length) * 1.2 && rssAt(unbounded, 0.5, order.length) > rssAt(unbounded, 0.25, order.length) * 1.1,
+      defaults_second_half_growth_pct: round(
+        (100 * (rssAt(bounded, 1, order.length) - rssAt(bounded, 0.5, order.length))) /
+          rssAt(bounded, 0.5, order.length),
+      ),
+      unbounded_grows:
+        rssAt(unbounded, 1, order.length) > rssAt(unbounded, 0.5, order.length) * 1.2 &&
+        rssAt(unbounded, 0.5, order.length) > rssAt(unbounded, 0.25, order.length) * 1.1,
       load: bounded.load,
     };
     writeFileSync(join(RESULTS_DIR, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    writeFileSync(join(import.meta.dirname, 'RESULTS.md'), resultsMarkdown(summary, readSupplementary(RESULTS_DIR)));
+    writeFileSync(
+      join(import.meta.dirname, 'RESULTS.md'),
+      resultsMarkdown(summary, readSupplementary(RESULTS_DIR)),
+    );
     log(`done: ${JSON.stringify(summary, null, 2)}`);
   } finally {
     await server.stop();
@@ -410,6 +599,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

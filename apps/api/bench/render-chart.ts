@@ -8,7 +8,10 @@ import { renderMemoryChart, type ChartRow } from './chart.ts';
 import { readSupplementary, resultsMarkdown } from './report.ts';
 
 const results = join(import.meta.dirname, 'results');
-const summary = JSON.parse(readFileSync(join(results, 'summary.json'), 'utf8')) as Record<string, any> & {
+const summary = JSON.parse(readFileSync(join(results, 'summary.json'), 'utf8')) as Record<
+  string,
+  any
+> & {
   expected_ceiling_mib: number;
   settings: { versions: number; minBytes: number; maxBytes: number };
 };
@@ -31,4 +34,7 @@ const svg = await renderMemoryChart(
   `API process memory, ${versions} versions of ${Math.round(minBytes / 1000)}-${Math.round(maxBytes / 1000)} KB requested in random order`,
 );
 writeFileSync(join(results, 'memory.svg'), svg);
-writeFileSync(join(import.meta.dirname, 'RESULTS.md'), resultsMarkdown(summary, readSupplementary(results)));
+writeFileSync(
+  join(import.meta.dirname, 'RESULTS.md'),
+  resultsMarkdown(summary, readSupplementary(results)),
+);

@@ -4,23 +4,34 @@ import { join } from 'node:path';
 import type { LoadResult } from './index.ts';
 
 /** Longer runs kept beside the main one (`results/supplementary-<name>/summary.json`). */
-export function readSupplementary(resultsDir: string): { dir: string; summary: Record<string, any> }[] {
+export function readSupplementary(
+  resultsDir: string,
+): { dir: string; summary: Record<string, any> }[] {
   return readdirSync(resultsDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && entry.name.startsWith('supplementary-'))
-    .map((entry) => ({ dir: entry.name, summary: JSON.parse(readFileSync(join(resultsDir, entry.name, 'summary.json'), 'utf8')) }));
+    .map((entry) => ({
+      dir: entry.name,
+      summary: JSON.parse(readFileSync(join(resultsDir, entry.name, 'summary.json'), 'utf8')),
+    }));
 }
 
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
 /** The `BENCH_*=...` prefix that reproduces a run's settings (empty for the defaults). */
 function commandOverrides(s: Record<string, number>): string {
-  return Object.entries({ BENCH_VERSIONS: [s.versions, 20_000], BENCH_LOAD_SECONDS: [s.loadSeconds, 10] })
+  return Object.entries({
+    BENCH_VERSIONS: [s.versions, 20_000],
+    BENCH_LOAD_SECONDS: [s.loadSeconds, 10],
+  })
     .filter(([, [value, fallback]]) => value !== fallback)
     .map(([name, [value]]) => `${name}=${value} `)
     .join('');
 }
 
-export function resultsMarkdown(summary: Record<string, any>, supplementary: { dir: string; summary: Record<string, any> }[] = []): string {
+export function resultsMarkdown(
+  summary: Record<string, any>,
+  supplementary: { dir: string; summary: Record<string, any> }[] = [],
+): string {
   const [bounded, half, uncached, heuristics, unbounded] = summary.modes;
   const load = summary.load as LoadResult;
   const s = summary.settings as Record<string, number>;
@@ -79,7 +90,13 @@ memory (remembered version id + cached DAG); health runs two small queries (ping
 ${supplementary.map(supplementarySection).join('')}`;
 }
 
-function supplementarySection({ dir, summary }: { dir: string; summary: Record<string, any> }): string {
+function supplementarySection({
+  dir,
+  summary,
+}: {
+  dir: string;
+  summary: Record<string, any>;
+}): string {
   const s = summary.settings as Record<string, number>;
   return `
 ## Supplementary run: ${s.versions} versions
@@ -90,10 +107,12 @@ Chart [\`bench/results/${dir}/memory.svg\`](results/${dir}/memory.svg), samples 
 | cache | RSS at 25 / 50 / 100 % of the sweep | peak RSS | live heap after a full GC | entries | weight |
 |---|---|---|---|---|---|
 ${summary.modes
-  .map((m: any) => `| ${m.mode} | ${m.rss_at_25_50_100_pct_mib.join(' / ')} MiB | ${m.peak_rss_mib} MiB | ${m.retained_after_gc.heap_used_mib} MiB | ${m.cache.entries} | ${m.cache.weight_mib} MiB |`)
+  .map(
+    (m: any) =>
+      `| ${m.mode} | ${m.rss_at_25_50_100_pct_mib.join(' / ')} MiB | ${m.peak_rss_mib} MiB | ${m.retained_after_gc.heap_used_mib} MiB | ${m.cache.entries} | ${m.cache.weight_mib} MiB |`,
+  )
   .join('\n')}
 
 With twice the versions the defaults stay where they were (RSS growth over the second half: ${summary.defaults_second_half_growth_pct} %; peak ${summary.defaults_peak_rss_second_half_mib} MiB against this run's own ceiling of ${summary.expected_ceiling_mib} MiB from its measured factor ${summary.factor?.rss_per_budget_byte}: ${summary.defaults_within_ceiling ? 'within' : 'ABOVE'}) while the unbounded cache keeps growing.
 `;
 }
-

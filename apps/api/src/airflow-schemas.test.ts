@@ -9,7 +9,10 @@ let versionIds: string[];
 
 beforeAll(async () => {
   api = await startTestApi();
-  versionIds = await seedDag(api.prisma, 'etl', [smallDag('etl'), smallDag('etl', { description: 'second version' })]);
+  versionIds = await seedDag(api.prisma, 'etl', [
+    smallDag('etl'),
+    smallDag('etl', { description: 'second version' }),
+  ]);
   await seedRun(api.prisma, {
     dagId: 'etl',
     runId: 'scheduled__2026-02-01',
@@ -20,10 +23,15 @@ beforeAll(async () => {
       { taskId: 'load', state: null },
     ],
   });
-  await api.prisma.importError.create({ data: { filename: '/dags/broken.json', stackTrace: 'broken.json:3:7: invalid JSON' } });
+  await api.prisma.importError.create({
+    data: { filename: '/dags/broken.json', stackTrace: 'broken.json:3:7: invalid JSON' },
+  });
   const logDir = join(api.logsDir, 'etl', 'scheduled__2026-02-01', 'extract');
   mkdirSync(logDir, { recursive: true });
-  writeFileSync(join(logDir, '1.log'), '[2026-02-01T10:00:00.000Z] try 1 of etl/scheduled__2026-02-01/extract: bash -c "echo hello"\nhello\ndone\n');
+  writeFileSync(
+    join(logDir, '1.log'),
+    '[2026-02-01T10:00:00.000Z] try 1 of etl/scheduled__2026-02-01/extract: bash -c "echo hello"\nhello\ndone\n',
+  );
 });
 
 afterAll(() => api.close());
@@ -31,7 +39,12 @@ afterAll(() => api.close());
 /** GETs (or sends) and checks both the status and Airflow's schema for the body. */
 // Response bodies are free-form JSON in tests; the schema check is what types them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function expectConforming(path: string, schema: string, init?: Parameters<TestApi["request"]>[1], status = 200): Promise<any> {
+async function expectConforming(
+  path: string,
+  schema: string,
+  init?: Parameters<TestApi['request']>[1],
+  status = 200,
+): Promise<any> {
   const response = await api.request(path, init);
   const body = await response.json();
   expect(response.status, JSON.stringify(body)).toBe(status);
@@ -49,7 +62,9 @@ describe("responses conform to Airflow's published schemas", () => {
   });
 
   it('GET /api/v2/monitor/health is a HealthInfoResponse', async () => {
-    const body = await expectConforming('/api/v2/monitor/health', 'HealthInfoResponse', { token: null });
+    const body = await expectConforming('/api/v2/monitor/health', 'HealthInfoResponse', {
+      token: null,
+    });
     expect(body.metadatabase.status).toBe('healthy');
   });
 
@@ -74,8 +89,17 @@ describe("responses conform to Airflow's published schemas", () => {
 
   it('GET /api/v2/dags/{dag_id}/tasks is a TaskCollectionResponse', async () => {
     const body = await expectConforming('/api/v2/dags/etl/tasks', 'TaskCollectionResponse');
-    expect(body.tasks.map((t: { task_id: string }) => t.task_id)).toEqual(['extract', 'load', 'transform']);
-    expect(body.tasks[0].execution_timeout).toEqual({ __type: 'TimeDelta', days: 1, seconds: 3600, microseconds: 0 });
+    expect(body.tasks.map((t: { task_id: string }) => t.task_id)).toEqual([
+      'extract',
+      'load',
+      'transform',
+    ]);
+    expect(body.tasks[0].execution_timeout).toEqual({
+      __type: 'TimeDelta',
+      days: 1,
+      seconds: 3600,
+      microseconds: 0,
+    });
   });
 
   it('GET /api/v2/importErrors is an ImportErrorCollectionResponse', async () => {
@@ -84,8 +108,13 @@ describe("responses conform to Airflow's published schemas", () => {
   });
 
   it('GET /api/v2/dags/{dag_id}/dagVersions is a DAGVersionCollectionResponse', async () => {
-    const body = await expectConforming('/api/v2/dags/etl/dagVersions', 'DAGVersionCollectionResponse');
-    expect(body.dag_versions.map((v: { version_number: number }) => v.version_number).sort()).toEqual([1, 2]);
+    const body = await expectConforming(
+      '/api/v2/dags/etl/dagVersions',
+      'DAGVersionCollectionResponse',
+    );
+    expect(
+      body.dag_versions.map((v: { version_number: number }) => v.version_number).sort(),
+    ).toEqual([1, 2]);
   });
 
   it('GET /api/v2/dags/{dag_id}/dagVersions/{version_number} is a DagVersionResponse', async () => {
@@ -104,7 +133,10 @@ describe("responses conform to Airflow's published schemas", () => {
   });
 
   it('GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id} is a DAGRunResponse, reporting a scheduler run as triggered by timetable', async () => {
-    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01', 'DAGRunResponse');
+    const body = await expectConforming(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01',
+      'DAGRunResponse',
+    );
     expect(body.triggered_by).toBe('timetable');
   });
 
@@ -113,49 +145,86 @@ describe("responses conform to Airflow's published schemas", () => {
       method: 'POST',
       json: { dag_run_id: 'schema_check', logical_date: null, conf: { a: 1 } },
     });
-    expect(body).toMatchObject({ state: 'queued', run_type: 'manual', triggered_by: 'rest_api', conf: { a: 1 } });
+    expect(body).toMatchObject({
+      state: 'queued',
+      run_type: 'manual',
+      triggered_by: 'rest_api',
+      conf: { a: 1 },
+    });
   });
 
   it('PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id} answers a DAGRunResponse', async () => {
-    await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { dag_run_id: 'to_patch', logical_date: null } });
-    await expectConforming('/api/v2/dags/etl/dagRuns/to_patch', 'DAGRunResponse', { method: 'PATCH', json: { note: 'checked' } });
+    await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'to_patch', logical_date: null },
+    });
+    await expectConforming('/api/v2/dags/etl/dagRuns/to_patch', 'DAGRunResponse', {
+      method: 'PATCH',
+      json: { note: 'checked' },
+    });
   });
 
   it('POST .../clear with dry_run answers a TaskInstanceCollectionResponse', async () => {
-    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/clear', 'TaskInstanceCollectionResponse', {
-      method: 'POST',
-      json: { dry_run: true },
-    });
+    const body = await expectConforming(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/clear',
+      'TaskInstanceCollectionResponse',
+      {
+        method: 'POST',
+        json: { dry_run: true },
+      },
+    );
     expect(body.total_entries).toBe(3);
   });
 
   it('POST .../clear without dry_run answers a DAGRunResponse', async () => {
-    await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { dag_run_id: 'to_clear', logical_date: null } });
-    const body = await expectConforming('/api/v2/dags/etl/dagRuns/to_clear/clear', 'DAGRunResponse', { method: 'POST', json: { dry_run: false } });
+    await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'to_clear', logical_date: null },
+    });
+    const body = await expectConforming(
+      '/api/v2/dags/etl/dagRuns/to_clear/clear',
+      'DAGRunResponse',
+      { method: 'POST', json: { dry_run: false } },
+    );
     expect(body.state).toBe('queued');
   });
 
   it('DELETE .../dagRuns/{dag_run_id} answers 204 with no body, as Airflow', async () => {
-    await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { dag_run_id: 'to_delete', logical_date: null } });
+    await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'to_delete', logical_date: null },
+    });
     const response = await api.request('/api/v2/dags/etl/dagRuns/to_delete', { method: 'DELETE' });
     expect(response.status).toBe(204);
     expect(await response.text()).toBe('');
   });
 
   it('GET .../taskInstances is a TaskInstanceCollectionResponse', async () => {
-    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances', 'TaskInstanceCollectionResponse');
+    const body = await expectConforming(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances',
+      'TaskInstanceCollectionResponse',
+    );
     expect(body.total_entries).toBe(3);
   });
 
   it('GET .../taskInstances/{task_id} is a TaskInstanceResponse', async () => {
-    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract', 'TaskInstanceResponse');
+    const body = await expectConforming(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract',
+      'TaskInstanceResponse',
+    );
     expect(body.operator).toBe('BashOperator');
   });
 
   it('GET .../logs/{try_number} is a TaskInstancesLogResponse', async () => {
-    const body = await expectConforming('/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract/logs/1', 'TaskInstancesLogResponse');
+    const body = await expectConforming(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract/logs/1',
+      'TaskInstancesLogResponse',
+    );
     expect(body.content).toEqual([
-      { timestamp: '2026-02-01T10:00:00.000Z', event: 'try 1 of etl/scheduled__2026-02-01/extract: bash -c "echo hello"' },
+      {
+        timestamp: '2026-02-01T10:00:00.000Z',
+        event: 'try 1 of etl/scheduled__2026-02-01/extract: bash -c "echo hello"',
+      },
       { event: 'hello' },
       { event: 'done' },
     ]);

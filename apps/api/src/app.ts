@@ -54,7 +54,11 @@ export function createApp(options: CreateAppOptions): ApiApp {
       summary: 'OpenAPI document',
       description: 'Ours: this document.',
       tags: ['Monitor'],
-      success: { status: 200, description: 'The OpenAPI 3.1 document of this API', schema: z.record(z.string(), z.unknown()) },
+      success: {
+        status: 200,
+        description: 'The OpenAPI 3.1 document of this API',
+        schema: z.record(z.string(), z.unknown()),
+      },
       handler: () => ({ status: 200, body: document }),
     }),
   );
@@ -71,7 +75,8 @@ export function createApp(options: CreateAppOptions): ApiApp {
       logger,
       genReqId(req, res) {
         const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        const id =
+          typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
         res.setHeader('X-Request-Id', id);
         return id;
       },
@@ -82,16 +87,27 @@ export function createApp(options: CreateAppOptions): ApiApp {
       },
       // Headers are not logged at all: nothing to redact, nothing to leak.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
   );
 
   // Open paths come from the route declarations (only health), so the document and the check agree.
-  const openPaths = new Set(routes.filter((route) => route.auth === false).map((route) => route.path));
+  const openPaths = new Set(
+    routes.filter((route) => route.auth === false).map((route) => route.path),
+  );
   app.use(requireBearerToken(config.authTokens, openPaths));
-  app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({
+      limit: config.bodyLimitBytes,
+      type: ['application/json', 'application/*+json'],
+    }),
+  );
 
   const router = express.Router({ strict: false });
   for (const route of routes) mountRoute(router, route);
@@ -108,9 +124,15 @@ function notFoundOrMethodNotAllowed(routes: readonly RouteDefinition[]): Request
     regex: new RegExp(`^${expressPath(route.path).replace(/:[a-z_]+/g, '[^/]+')}/?$`),
   }));
   return (req, _res, next) => {
-    const allowed = patterns.filter((pattern) => pattern.regex.test(req.path)).map((pattern) => pattern.method);
+    const allowed = patterns
+      .filter((pattern) => pattern.regex.test(req.path))
+      .map((pattern) => pattern.method);
     if (allowed.length > 0) {
-      next(new ApiError('METHOD_NOT_ALLOWED', 'Method Not Allowed', { headers: { Allow: [...new Set(allowed)].join(', ') } }));
+      next(
+        new ApiError('METHOD_NOT_ALLOWED', 'Method Not Allowed', {
+          headers: { Allow: [...new Set(allowed)].join(', ') },
+        }),
+      );
     } else {
       next(ApiError.notFound('Not Found'));
     }
@@ -125,7 +147,10 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       // pino-http logs the request line; the cause goes to the log, never to the client.
       (res as unknown as { err?: unknown }).err = apiError.cause ?? error;
       if (apiError.code === 'SERVICE_UNAVAILABLE') {
-        (req.log ?? logger).warn({ reason: String((apiError.cause as Error | undefined)?.message ?? '') }, 'database unavailable');
+        (req.log ?? logger).warn(
+          { reason: String((apiError.cause as Error | undefined)?.message ?? '') },
+          'database unavailable',
+        );
       }
     }
     for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);

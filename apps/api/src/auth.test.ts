@@ -15,15 +15,23 @@ afterAll(() => api.close());
 
 /** A concrete URL for a documented path: `{dag_id}` -> `example`, `{try_number}` -> `1`. */
 function concretePath(path: string): string {
-  return path.replace(/\{([a-z_]+)\}/g, (_, name: string) => (name.endsWith('number') ? '1' : 'example'));
+  return path.replace(/\{([a-z_]+)\}/g, (_, name: string) =>
+    name.endsWith('number') ? '1' : 'example',
+  );
 }
 
 describe('bearer-token authentication', () => {
   it('answers 401 with a Bearer challenge on every route but health when no token is sent', async () => {
-    const protectedRoutes = api.app.routes.filter((route) => route.path !== '/api/v2/monitor/health');
+    const protectedRoutes = api.app.routes.filter(
+      (route) => route.path !== '/api/v2/monitor/health',
+    );
     expect(protectedRoutes.length).toBeGreaterThan(15);
     for (const route of protectedRoutes) {
-      const response = await api.request(concretePath(route.path), { method: route.method.toUpperCase(), token: null, json: route.body ? {} : undefined });
+      const response = await api.request(concretePath(route.path), {
+        method: route.method.toUpperCase(),
+        token: null,
+        json: route.body ? {} : undefined,
+      });
       expect(response.status, `${route.method} ${route.path}`).toBe(401);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(await response.json()).toEqual({ detail: 'Not authenticated' });
@@ -32,7 +40,10 @@ describe('bearer-token authentication', () => {
 
   it('answers 401 on every route but health when the token is wrong', async () => {
     for (const route of api.app.routes.filter((r) => r.path !== '/api/v2/monitor/health')) {
-      const response = await api.request(concretePath(route.path), { method: route.method.toUpperCase(), token: `${TEST_TOKEN}x` });
+      const response = await api.request(concretePath(route.path), {
+        method: route.method.toUpperCase(),
+        token: `${TEST_TOKEN}x`,
+      });
       expect(response.status, `${route.method} ${route.path}`).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     }
@@ -43,7 +54,10 @@ describe('bearer-token authentication', () => {
   });
 
   it('refuses a token sent with another scheme', async () => {
-    const response = await api.request('/api/v2/version', { token: null, headers: { authorization: `Basic ${TEST_TOKEN}` } });
+    const response = await api.request('/api/v2/version', {
+      token: null,
+      headers: { authorization: `Basic ${TEST_TOKEN}` },
+    });
     expect(response.status).toBe(401);
   });
 

@@ -27,16 +27,24 @@ const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
 /** Every path but the open ones needs `Authorization: Bearer <token>`. */
-export function requireBearerToken(tokens: readonly string[], openPaths: ReadonlySet<string>): RequestHandler {
+export function requireBearerToken(
+  tokens: readonly string[],
+  openPaths: ReadonlySet<string>,
+): RequestHandler {
   const verify = createTokenVerifier(tokens);
   return (req, _res, next) => {
     // Routing is not strict about a trailing slash, so neither is this check.
     if (openPaths.has(req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path)) return next();
     const header = req.headers.authorization;
-    if (header === undefined) return next(new ApiError('UNAUTHORIZED', 'Not authenticated', { headers: CHALLENGE }));
+    if (header === undefined)
+      return next(new ApiError('UNAUTHORIZED', 'Not authenticated', { headers: CHALLENGE }));
     const match = BEARER.exec(header);
     if (!match || !verify(match[1]!)) {
-      return next(new ApiError('UNAUTHORIZED', 'Invalid or expired token', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } }));
+      return next(
+        new ApiError('UNAUTHORIZED', 'Invalid or expired token', {
+          headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+        }),
+      );
     }
     next();
   };
@@ -46,7 +54,11 @@ export function requireBearerToken(tokens: readonly string[], openPaths: Readonl
  * Development convenience: with API_AUTH_TOKENS unset, a random token is kept in
  * `<dataDir>/api-token` (mode 0600) and reused across restarts. Returns it and whether it is new.
  */
-export function loadOrCreateDevelopmentToken(dataDirectory: string): { token: string; path: string; created: boolean } {
+export function loadOrCreateDevelopmentToken(dataDirectory: string): {
+  token: string;
+  path: string;
+  created: boolean;
+} {
   const path = join(dataDirectory, 'api-token');
   if (existsSync(path)) {
     const token = readFileSync(path, 'utf8').trim();

@@ -7,7 +7,10 @@ let versions: string[];
 
 beforeAll(async () => {
   api = await startTestApi();
-  versions = await seedDag(api.prisma, 'graph', [smallDag('graph'), smallDag('graph', { tasks: [{ task_id: 'only', operator: 'empty' }] })]);
+  versions = await seedDag(api.prisma, 'graph', [
+    smallDag('graph'),
+    smallDag('graph', { tasks: [{ task_id: 'only', operator: 'empty' }] }),
+  ]);
   await seedRun(api.prisma, { dagId: 'graph', runId: 'on_v1', versionId: versions[0]! });
 });
 
@@ -15,9 +18,20 @@ afterAll(() => api.close());
 
 describe('structure endpoints go through the api DAG cache', () => {
   it('serve nodes and edges of exactly the requested version', async () => {
-    const body: any = await (await api.request('/api/v2/dags/graph/dagVersions/1/structure')).json();
-    expect(body).toMatchObject({ dag_id: 'graph', version_number: 1, dag_version_id: versions[0], dag_hash: dagHash(smallDag('graph')) });
-    expect(body.nodes.map((node: { id: string }) => node.id)).toEqual(['extract', 'transform', 'load']);
+    const body: any = await (
+      await api.request('/api/v2/dags/graph/dagVersions/1/structure')
+    ).json();
+    expect(body).toMatchObject({
+      dag_id: 'graph',
+      version_number: 1,
+      dag_version_id: versions[0],
+      dag_hash: dagHash(smallDag('graph')),
+    });
+    expect(body.nodes.map((node: { id: string }) => node.id)).toEqual([
+      'extract',
+      'transform',
+      'load',
+    ]);
     expect(body.edges).toEqual([
       { source_id: 'extract', target_id: 'transform' },
       { source_id: 'transform', target_id: 'load' },
@@ -39,25 +53,39 @@ describe('structure endpoints go through the api DAG cache', () => {
   it('load concurrent first requests of one version once', async () => {
     api.dagBag.clear();
     const before = api.loads.loadVersion;
-    const responses = await Promise.all(Array.from({ length: 10 }, () => api.request('/api/v2/dags/graph/dagVersions/1/structure')));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => api.request('/api/v2/dags/graph/dagVersions/1/structure')),
+    );
     expect(responses.every((response) => response.status === 200)).toBe(true);
     expect(api.loads.loadVersion - before).toBe(1);
   });
 
   it('serve the version a run was created with, not the latest', async () => {
-    const body: any = await (await api.request('/api/v2/dags/graph/dagRuns/on_v1/structure')).json();
+    const body: any = await (
+      await api.request('/api/v2/dags/graph/dagRuns/on_v1/structure')
+    ).json();
     expect(body.version_number).toBe(1);
     expect(body.nodes).toHaveLength(3);
   });
 
   it('serve the new version after a DAG was deleted and re-created with the same version numbers', async () => {
     await seedDag(api.prisma, 'reborn', [smallDag('reborn')]);
-    expect(((await (await api.request('/api/v2/dags/reborn/dagVersions/1/structure')).json()) as { nodes: unknown[] }).nodes).toHaveLength(3);
+    expect(
+      (
+        (await (await api.request('/api/v2/dags/reborn/dagVersions/1/structure')).json()) as {
+          nodes: unknown[];
+        }
+      ).nodes,
+    ).toHaveLength(3);
     await api.prisma.dag.delete({ where: { dagId: 'reborn' } });
     // The cache may still hold the old version until it revalidates; a new id must not be shadowed by it.
     api.dagBag.clear();
-    const [newId] = await seedDag(api.prisma, 'reborn', [smallDag('reborn', { tasks: [{ task_id: 'single', operator: 'empty' }] })]);
-    const body: any = await (await api.request('/api/v2/dags/reborn/dagVersions/1/structure')).json();
+    const [newId] = await seedDag(api.prisma, 'reborn', [
+      smallDag('reborn', { tasks: [{ task_id: 'single', operator: 'empty' }] }),
+    ]);
+    const body: any = await (
+      await api.request('/api/v2/dags/reborn/dagVersions/1/structure')
+    ).json();
     expect(body.dag_version_id).toBe(newId);
     expect(body.nodes).toHaveLength(1);
   });
@@ -83,7 +111,9 @@ describe('listings never fill the cache', () => {
     const before = api.loads.loadVersion;
     const seen = new Set<number>();
     for (let offset = 0; offset < 1000; offset += 250) {
-      const body: any = await (await api.request(`/api/v2/dags/history/dagVersions?limit=250&offset=${offset}`)).json();
+      const body: any = await (
+        await api.request(`/api/v2/dags/history/dagVersions?limit=250&offset=${offset}`)
+      ).json();
       expect(body.total_entries).toBe(1000);
       for (const version of body.dag_versions) seen.add(version.version_number);
     }
@@ -95,7 +125,14 @@ describe('listings never fill the cache', () => {
   it('the DAG, run and task instance listings load no version either', async () => {
     api.dagBag.clear();
     const before = api.loads.loadVersion;
-    for (const path of ['/api/v2/dags', '/api/v2/dags/graph', '/api/v2/dags/graph/details', '/api/v2/dags/graph/dagRuns', '/api/v2/dags/graph/dagRuns/on_v1/taskInstances', '/api/v2/dags/graph/dagVersions/1']) {
+    for (const path of [
+      '/api/v2/dags',
+      '/api/v2/dags/graph',
+      '/api/v2/dags/graph/details',
+      '/api/v2/dags/graph/dagRuns',
+      '/api/v2/dags/graph/dagRuns/on_v1/taskInstances',
+      '/api/v2/dags/graph/dagVersions/1',
+    ]) {
       expect((await api.request(path)).status, path).toBe(200);
     }
     expect(api.loads.loadVersion - before).toBe(0);
@@ -103,7 +140,9 @@ describe('listings never fill the cache', () => {
   });
 
   it('limit above 1000 is served as 1000, as Airflow clamps to its maximum page size', async () => {
-    const body: any = await (await api.request('/api/v2/dags/history/dagVersions?limit=5000')).json();
+    const body: any = await (
+      await api.request('/api/v2/dags/history/dagVersions?limit=5000')
+    ).json();
     expect(body.dag_versions).toHaveLength(1000);
   });
 });

@@ -15,7 +15,11 @@ describe('API configuration', () => {
   });
 
   it('reads comma-separated tokens', () => {
-    expect(readApiConfig({ API_AUTH_TOKENS: 'one, two,,three' }).API_AUTH_TOKENS).toEqual(['one', 'two', 'three']);
+    expect(readApiConfig({ API_AUTH_TOKENS: 'one, two,,three' }).API_AUTH_TOKENS).toEqual([
+      'one',
+      'two',
+      'three',
+    ]);
   });
 
   it.each([
@@ -30,13 +34,17 @@ describe('API configuration', () => {
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).problems.map((problem) => problem.variable)).toEqual([variable]);
+      expect((error as ConfigError).problems.map((problem) => problem.variable)).toEqual([
+        variable,
+      ]);
       expect((error as ConfigError).message).toContain(JSON.stringify(value));
     }
   });
 
   it('describes every variable (default, accepted values, meaning) for the README table', () => {
-    expect(API_SETTING_DESCRIPTORS.map((row) => row.variable)).toEqual(Object.keys(API_OWN_SETTINGS));
+    expect(API_SETTING_DESCRIPTORS.map((row) => row.variable)).toEqual(
+      Object.keys(API_OWN_SETTINGS),
+    );
     for (const row of API_SETTING_DESCRIPTORS) {
       expect(row.description, row.variable).toBeTruthy();
       expect(row.default, row.variable).toBeTruthy();

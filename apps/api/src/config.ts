@@ -1,4 +1,12 @@
-import { describeSettings, gcHeadroomSetting, integerSetting, listSetting, readConfig, stringSetting, type ConfigOf } from '@dagbag/config';
+import {
+  describeSettings,
+  gcHeadroomSetting,
+  integerSetting,
+  listSetting,
+  readConfig,
+  stringSetting,
+  type ConfigOf,
+} from '@dagbag/config';
 import { telemetrySettings } from '@dagbag/telemetry';
 
 /**
@@ -12,16 +20,29 @@ export const API_OWN_SETTINGS = {
     accepted: 'a host name or IP address',
     description: 'interface the REST API listens on',
   }),
-  API_PORT: integerSetting({ default: 8080, min: 0, max: 65535, meaning: '0 = any free port', description: 'port of the REST API' }),
-  API_AUTH_TOKENS: listSetting({
-    description: 'bearer tokens the REST API accepts; unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
+  API_PORT: integerSetting({
+    default: 8080,
+    min: 0,
+    max: 65535,
+    meaning: '0 = any free port',
+    description: 'port of the REST API',
   }),
-  API_BODY_LIMIT_BYTES: integerSetting({ default: 1_048_576, min: 1024, max: 104_857_600, description: 'largest accepted request body; larger gets 413' }),
+  API_AUTH_TOKENS: listSetting({
+    description:
+      'bearer tokens the REST API accepts; unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
+  }),
+  API_BODY_LIMIT_BYTES: integerSetting({
+    default: 1_048_576,
+    min: 1024,
+    max: 104_857_600,
+    description: 'largest accepted request body; larger gets 413',
+  }),
   API_SHUTDOWN_TIMEOUT_MS: integerSetting({
     default: 10_000,
     min: 0,
     max: 600_000,
-    description: 'on SIGTERM, how long in-flight requests may finish before their connections are cut',
+    description:
+      'on SIGTERM, how long in-flight requests may finish before their connections are cut',
   }),
   API_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
 };

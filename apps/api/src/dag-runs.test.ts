@@ -6,7 +6,10 @@ let versions: string[];
 
 beforeAll(async () => {
   api = await startTestApi();
-  versions = await seedDag(api.prisma, 'etl', [smallDag('etl'), smallDag('etl', { description: 'v2' })]);
+  versions = await seedDag(api.prisma, 'etl', [
+    smallDag('etl'),
+    smallDag('etl', { description: 'v2' }),
+  ]);
 });
 
 afterAll(() => api.close());
@@ -18,8 +21,13 @@ const tis = [
 ];
 
 async function runState(runId: string) {
-  const run = await api.prisma.dagRun.findUniqueOrThrow({ where: { dagId_runId: { dagId: 'etl', runId } } });
-  const instances = await api.prisma.taskInstance.findMany({ where: { dagId: 'etl', runId }, orderBy: { taskId: 'asc' } });
+  const run = await api.prisma.dagRun.findUniqueOrThrow({
+    where: { dagId_runId: { dagId: 'etl', runId } },
+  });
+  const instances = await api.prisma.taskInstance.findMany({
+    where: { dagId: 'etl', runId },
+    orderBy: { taskId: 'asc' },
+  });
   return { run, instances: Object.fromEntries(instances.map((ti) => [ti.taskId, ti])) };
 }
 
@@ -27,18 +35,35 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
   it('creates a queued manual run on the latest version, triggered by rest_api, with no task instances', async () => {
     const response = await api.request('/api/v2/dags/etl/dagRuns', {
       method: 'POST',
-      json: { dag_run_id: 'manual_1', logical_date: '2026-03-01T00:00:00Z', conf: { day: 1 }, note: 'by hand' },
+      json: {
+        dag_run_id: 'manual_1',
+        logical_date: '2026-03-01T00:00:00Z',
+        conf: { day: 1 },
+        note: 'by hand',
+      },
     });
     expect(response.status).toBe(200);
     const { run, instances } = await runState('manual_1');
-    expect(run).toMatchObject({ state: 'queued', runType: 'manual', triggeredBy: 'rest_api', createdDagVersionId: versions[1], conf: { day: 1 }, note: 'by hand' });
+    expect(run).toMatchObject({
+      state: 'queued',
+      runType: 'manual',
+      triggeredBy: 'rest_api',
+      createdDagVersionId: versions[1],
+      conf: { day: 1 },
+      note: 'by hand',
+    });
     expect(run.queuedAt).toBeInstanceOf(Date);
     expect(run.logicalDate?.toISOString()).toBe('2026-03-01T00:00:00.000Z');
     expect(instances).toEqual({});
   });
 
   it('names the run manual__<run_after> when no dag_run_id is given', async () => {
-    const body: any = await (await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { logical_date: null, run_after: '2026-04-01T12:00:00Z' } })).json();
+    const body: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns', {
+        method: 'POST',
+        json: { logical_date: null, run_after: '2026-04-01T12:00:00Z' },
+      })
+    ).json();
     expect(body.dag_run_id).toBe('manual__2026-04-01T12:00:00.000+00:00');
     expect(body.run_after).toBe('2026-04-01T12:00:00.000Z');
     expect(body.conf).toEqual({});
@@ -46,26 +71,40 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
 
   it('answers 409 for a dag_run_id that already exists', async () => {
     const body = { dag_run_id: 'twice', logical_date: null };
-    expect((await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: body })).status).toBe(200);
+    expect(
+      (await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: body })).status,
+    ).toBe(200);
     const second = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: body });
     expect(second.status).toBe(409);
     expect(await second.json()).toEqual({ detail: 'DAG run twice of DAG etl already exists' });
   });
 
   it('answers 404 for an unknown DAG', async () => {
-    const response = await api.request('/api/v2/dags/ghost/dagRuns', { method: 'POST', json: { logical_date: null } });
+    const response = await api.request('/api/v2/dags/ghost/dagRuns', {
+      method: 'POST',
+      json: { logical_date: null },
+    });
     expect(response.status).toBe(404);
   });
 
-  it.each([[['a', 'list']], ['text'], [42]])('answers 422 when conf is not an object (%j)', async (conf) => {
-    const response = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { logical_date: null, conf } });
-    expect(response.status).toBe(422);
-    const body: any = await response.json();
-    expect(body.detail[0].loc).toEqual(['body', 'conf']);
-  });
+  it.each([[['a', 'list']], ['text'], [42]])(
+    'answers 422 when conf is not an object (%j)',
+    async (conf) => {
+      const response = await api.request('/api/v2/dags/etl/dagRuns', {
+        method: 'POST',
+        json: { logical_date: null, conf },
+      });
+      expect(response.status).toBe(422);
+      const body: any = await response.json();
+      expect(body.detail[0].loc).toEqual(['body', 'conf']);
+    },
+  );
 
   it('answers 422 when logical_date is missing, as Airflow requires it (null is allowed)', async () => {
-    const response = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { dag_run_id: 'no_logical_date' } });
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'no_logical_date' },
+    });
     expect(response.status).toBe(422);
   });
 
@@ -80,8 +119,16 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
 
 describe('patching a run state (PATCH .../dagRuns/{dag_run_id})', () => {
   it('success finishes the run and marks its unfinished task instances success', async () => {
-    await seedRun(api.prisma, { dagId: 'etl', runId: 'to_success', versionId: versions[1]!, tis: [...tis, { taskId: 'later', state: null }] });
-    const response = await api.request('/api/v2/dags/etl/dagRuns/to_success', { method: 'PATCH', json: { state: 'success' } });
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'to_success',
+      versionId: versions[1]!,
+      tis: [...tis, { taskId: 'later', state: null }],
+    });
+    const response = await api.request('/api/v2/dags/etl/dagRuns/to_success', {
+      method: 'PATCH',
+      json: { state: 'success' },
+    });
     expect(response.status).toBe(200);
     const { run, instances } = await runState('to_success');
     expect(run.state).toBe('success');
@@ -92,8 +139,16 @@ describe('patching a run state (PATCH .../dagRuns/{dag_run_id})', () => {
   });
 
   it('failed finishes the run, fails running task instances and skips the ones not started', async () => {
-    await seedRun(api.prisma, { dagId: 'etl', runId: 'to_failed', versionId: versions[1]!, tis: [...tis, { taskId: 'later', state: null }] });
-    await api.request('/api/v2/dags/etl/dagRuns/to_failed', { method: 'PATCH', json: { state: 'failed' } });
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'to_failed',
+      versionId: versions[1]!,
+      tis: [...tis, { taskId: 'later', state: null }],
+    });
+    await api.request('/api/v2/dags/etl/dagRuns/to_failed', {
+      method: 'PATCH',
+      json: { state: 'failed' },
+    });
     const { run, instances } = await runState('to_failed');
     expect(run.state).toBe('failed');
     expect(instances.transform?.state).toBe('failed');
@@ -102,39 +157,86 @@ describe('patching a run state (PATCH .../dagRuns/{dag_run_id})', () => {
   });
 
   it('update_mask=note changes the note only', async () => {
-    await seedRun(api.prisma, { dagId: 'etl', runId: 'note_only', versionId: versions[1]!, state: 'running' });
-    const response = await api.request('/api/v2/dags/etl/dagRuns/note_only?update_mask=note', { method: 'PATCH', json: { state: 'failed', note: 'looked at it' } });
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'note_only',
+      versionId: versions[1]!,
+      state: 'running',
+    });
+    const response = await api.request('/api/v2/dags/etl/dagRuns/note_only?update_mask=note', {
+      method: 'PATCH',
+      json: { state: 'failed', note: 'looked at it' },
+    });
     const body: any = await response.json();
     expect(body).toMatchObject({ state: 'running', note: 'looked at it' });
   });
 
   it('answers 422 for a state a client may not set', async () => {
-    const response = await api.request('/api/v2/dags/etl/dagRuns/note_only', { method: 'PATCH', json: { state: 'running' } });
+    const response = await api.request('/api/v2/dags/etl/dagRuns/note_only', {
+      method: 'PATCH',
+      json: { state: 'running' },
+    });
     expect(response.status).toBe(422);
   });
 
   it('answers 404 for an unknown run', async () => {
-    expect((await api.request('/api/v2/dags/etl/dagRuns/ghost', { method: 'PATCH', json: { state: 'success' } })).status).toBe(404);
+    expect(
+      (
+        await api.request('/api/v2/dags/etl/dagRuns/ghost', {
+          method: 'PATCH',
+          json: { state: 'success' },
+        })
+      ).status,
+    ).toBe(404);
   });
 });
 
 describe('clearing a run (POST .../dagRuns/{dag_run_id}/clear)', () => {
   it('dry_run (the default) lists the task instances it would clear and changes nothing', async () => {
-    await seedRun(api.prisma, { dagId: 'etl', runId: 'dry', versionId: versions[1]!, state: 'failed', tis });
-    const body: any = await (await api.request('/api/v2/dags/etl/dagRuns/dry/clear', { method: 'POST', json: {} })).json();
-    expect(body.task_instances.map((ti: { task_id: string }) => ti.task_id).sort()).toEqual(['extract', 'load', 'transform']);
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'dry',
+      versionId: versions[1]!,
+      state: 'failed',
+      tis,
+    });
+    const body: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns/dry/clear', { method: 'POST', json: {} })
+    ).json();
+    expect(body.task_instances.map((ti: { task_id: string }) => ti.task_id).sort()).toEqual([
+      'extract',
+      'load',
+      'transform',
+    ]);
     expect((await runState('dry')).run.state).toBe('failed');
   });
 
   it('only_failed limits the dry run to failed task instances', async () => {
-    const body: any = await (await api.request('/api/v2/dags/etl/dagRuns/dry/clear', { method: 'POST', json: { only_failed: true } })).json();
+    const body: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns/dry/clear', {
+        method: 'POST',
+        json: { only_failed: true },
+      })
+    ).json();
     expect(body.task_instances.map((ti: { task_id: string }) => ti.task_id)).toEqual(['load']);
   });
 
   it('queues the run again and resets its task instances: state null, try_number kept, max_tries raised by retries', async () => {
-    await seedRun(api.prisma, { dagId: 'etl', runId: 'cleared', versionId: versions[1]!, state: 'failed', tis });
-    await api.prisma.dagRun.update({ where: { dagId_runId: { dagId: 'etl', runId: 'cleared' } }, data: { endDate: new Date() } });
-    const response = await api.request('/api/v2/dags/etl/dagRuns/cleared/clear', { method: 'POST', json: { dry_run: false } });
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'cleared',
+      versionId: versions[1]!,
+      state: 'failed',
+      tis,
+    });
+    await api.prisma.dagRun.update({
+      where: { dagId_runId: { dagId: 'etl', runId: 'cleared' } },
+      data: { endDate: new Date() },
+    });
+    const response = await api.request('/api/v2/dags/etl/dagRuns/cleared/clear', {
+      method: 'POST',
+      json: { dry_run: false },
+    });
     expect(response.status).toBe(200);
     const body: any = await response.json();
     expect(body.state).toBe('queued');
@@ -147,15 +249,31 @@ describe('clearing a run (POST .../dagRuns/{dag_run_id}/clear)', () => {
   });
 
   it('only_failed resets the failed task instances and leaves the others', async () => {
-    await seedRun(api.prisma, { dagId: 'etl', runId: 'failed_only', versionId: versions[1]!, state: 'failed', tis });
-    await api.request('/api/v2/dags/etl/dagRuns/failed_only/clear', { method: 'POST', json: { dry_run: false, only_failed: true } });
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'failed_only',
+      versionId: versions[1]!,
+      state: 'failed',
+      tis,
+    });
+    await api.request('/api/v2/dags/etl/dagRuns/failed_only/clear', {
+      method: 'POST',
+      json: { dry_run: false, only_failed: true },
+    });
     const { instances } = await runState('failed_only');
     expect(instances.load?.state).toBeNull();
     expect(instances.extract?.state).toBe('success');
   });
 
   it('answers 404 for an unknown run', async () => {
-    expect((await api.request('/api/v2/dags/etl/dagRuns/ghost/clear', { method: 'POST', json: { dry_run: false } })).status).toBe(404);
+    expect(
+      (
+        await api.request('/api/v2/dags/etl/dagRuns/ghost/clear', {
+          method: 'POST',
+          json: { dry_run: false },
+        })
+      ).status,
+    ).toBe(404);
   });
 });
 
@@ -169,13 +287,17 @@ describe('deleting a run (DELETE .../dagRuns/{dag_run_id})', () => {
   });
 
   it('answers 404 for an unknown run', async () => {
-    expect((await api.request('/api/v2/dags/etl/dagRuns/ghost', { method: 'DELETE' })).status).toBe(404);
+    expect((await api.request('/api/v2/dags/etl/dagRuns/ghost', { method: 'DELETE' })).status).toBe(
+      404,
+    );
   });
 });
 
 describe('listing runs (GET .../dagRuns)', () => {
   it('filters by state and orders by a requested column, descending with a minus sign', async () => {
-    const body: any = await (await api.request('/api/v2/dags/etl/dagRuns?state=queued&order_by=-dag_run_id&limit=2')).json();
+    const body: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns?state=queued&order_by=-dag_run_id&limit=2')
+    ).json();
     expect(body.dag_runs.length).toBe(2);
     expect(body.dag_runs.every((run: { state: string }) => run.state === 'queued')).toBe(true);
     const ids = body.dag_runs.map((run: { dag_run_id: string }) => run.dag_run_id);

@@ -4,18 +4,33 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, HTTP_STATUS_BY_CODE, isDatabaseUnavailable, toApiError } from './errors.ts';
 import { taskLogPath } from './logs.ts';
-import { seedDag, seedRun, smallDag, startTestApi, TEST_TOKEN, type TestApi } from './testing/harness.ts';
+import {
+  seedDag,
+  seedRun,
+  smallDag,
+  startTestApi,
+  TEST_TOKEN,
+  type TestApi,
+} from './testing/harness.ts';
 
 let api: TestApi;
 
 beforeAll(async () => {
   api = await startTestApi();
   const versions = await seedDag(api.prisma, 'etl', [smallDag('etl')]);
-  await seedRun(api.prisma, { dagId: 'etl', runId: 'r1', versionId: versions[0]!, tis: [{ taskId: 'extract', state: 'success', tryNumber: 1 }] });
+  await seedRun(api.prisma, {
+    dagId: 'etl',
+    runId: 'r1',
+    versionId: versions[0]!,
+    tis: [{ taskId: 'extract', state: 'success', tryNumber: 1 }],
+  });
   // A file outside the log tree that traversal attempts would aim at.
   writeFileSync(join(api.logsDir, '..', 'secret.log'), 'do not serve\n');
   mkdirSync(join(api.logsDir, 'etl', 'r1', 'extract'), { recursive: true });
-  writeFileSync(join(api.logsDir, 'etl', 'r1', 'extract', '1.log'), Array.from({ length: 5 }, (_, i) => `line ${i}`).join('\n') + '\n');
+  writeFileSync(
+    join(api.logsDir, 'etl', 'r1', 'extract', '1.log'),
+    Array.from({ length: 5 }, (_, i) => `line ${i}`).join('\n') + '\n',
+  );
 });
 
 afterAll(() => api.close());
@@ -23,10 +38,18 @@ afterAll(() => api.close());
 /** fetch normalizes `%2e%2e` segments away; node:http sends the path exactly as written. */
 function rawGetStatus(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port: api.server.port, path, headers: { authorization: `Bearer ${TEST_TOKEN}` } }, (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
-    });
+    const request = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: api.server.port,
+        path,
+        headers: { authorization: `Bearer ${TEST_TOKEN}` },
+      },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
     request.on('error', reject);
     request.end();
   });
@@ -45,8 +68,10 @@ describe('error answers', () => {
     expect(response.headers.get('allow')).toBe('GET');
   });
 
-  it('404 with Airflow\'s wording for an unknown DAG', async () => {
-    expect(await (await api.request('/api/v2/dags/ghost')).json()).toEqual({ detail: 'The DAG with dag_id: `ghost` was not found' });
+  it("404 with Airflow's wording for an unknown DAG", async () => {
+    expect(await (await api.request('/api/v2/dags/ghost')).json()).toEqual({
+      detail: 'The DAG with dag_id: `ghost` was not found',
+    });
   });
 
   it('404 for an unknown task instance', async () => {
@@ -54,13 +79,20 @@ describe('error answers', () => {
   });
 
   it('413 for a body over the limit', async () => {
-    const response = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { logical_date: null, conf: { blob: 'x'.repeat(100_000) } } });
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { logical_date: null, conf: { blob: 'x'.repeat(100_000) } },
+    });
     expect(response.status).toBe(413);
     expect(await response.json()).toEqual({ detail: 'Request body is larger than the limit' });
   });
 
-  it('422 with FastAPI\'s json_invalid for malformed JSON', async () => {
-    const response = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', body: '{"logical_date": nul', headers: { 'content-type': 'application/json' } });
+  it("422 with FastAPI's json_invalid for malformed JSON", async () => {
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      body: '{"logical_date": nul',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(response.status).toBe(422);
     const body: any = await response.json();
     expect(body.detail[0]).toMatchObject({ loc: ['body'], type: 'json_invalid' });
@@ -69,14 +101,20 @@ describe('error answers', () => {
   it('422 naming the body when none was sent', async () => {
     const response = await api.request('/api/v2/dags/etl/dagRuns/r1/clear', { method: 'POST' });
     expect(response.status).toBe(422);
-    expect(await response.json()).toEqual({ detail: [{ loc: ['body'], msg: 'Field required', type: 'missing' }] });
+    expect(await response.json()).toEqual({
+      detail: [{ loc: ['body'], msg: 'Field required', type: 'missing' }],
+    });
   });
 
   it('422 naming each bad query parameter', async () => {
     const response = await api.request('/api/v2/dags?limit=-1&offset=x&paused=maybe');
     expect(response.status).toBe(422);
     const body: any = await response.json();
-    expect(body.detail.map((issue: { loc: string[] }) => issue.loc)).toEqual([['query', 'limit'], ['query', 'offset'], ['query', 'paused']]);
+    expect(body.detail.map((issue: { loc: string[] }) => issue.loc)).toEqual([
+      ['query', 'limit'],
+      ['query', 'offset'],
+      ['query', 'paused'],
+    ]);
   });
 
   it('422 for a non-integer version_number in the path', async () => {
@@ -91,23 +129,37 @@ describe('error answers', () => {
   it('422 for a NUL character in a path, query or body value, which PostgreSQL text cannot hold', async () => {
     expect((await api.request('/api/v2/dags/a%00b')).status).toBe(422);
     expect((await api.request('/api/v2/dags?dag_id_pattern=%00')).status).toBe(422);
-    const response = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { logical_date: null, conf: { 'k\u0000': 1 } } });
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { logical_date: null, conf: { 'k\u0000': 1 } },
+    });
     expect(response.status).toBe(422);
   });
 
   it('422 for unknown fields in a body, as Airflow forbids extra fields', async () => {
-    expect((await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: { logical_date: null, surprise: 1 } })).status).toBe(422);
+    expect(
+      (
+        await api.request('/api/v2/dags/etl/dagRuns', {
+          method: 'POST',
+          json: { logical_date: null, surprise: 1 },
+        })
+      ).status,
+    ).toBe(422);
   });
 });
 
 describe('request ids', () => {
   it('echo a well-formed X-Request-Id so that a caller can follow its request through the logs', async () => {
-    const response = await api.request('/api/v2/version', { headers: { 'x-request-id': 'client-chosen.id-42' } });
+    const response = await api.request('/api/v2/version', {
+      headers: { 'x-request-id': 'client-chosen.id-42' },
+    });
     expect(response.headers.get('x-request-id')).toBe('client-chosen.id-42');
   });
 
   it('replace a malformed X-Request-Id with a generated one', async () => {
-    const response = await api.request('/api/v2/version', { headers: { 'x-request-id': 'spaces and\ttabs' } });
+    const response = await api.request('/api/v2/version', {
+      headers: { 'x-request-id': 'spaces and\ttabs' },
+    });
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -119,51 +171,88 @@ describe('request ids', () => {
 });
 
 describe('task logs', () => {
-  it('serve a try\'s lines and a continuation token that reads on from the end', async () => {
-    const first: any = await (await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1')).json();
+  it("serve a try's lines and a continuation token that reads on from the end", async () => {
+    const first: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1')
+    ).json();
     expect(first.content).toHaveLength(5);
-    const next: any = await (await api.request(`/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1?token=${first.continuation_token}`)).json();
+    const next: any = await (
+      await api.request(
+        `/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1?token=${first.continuation_token}`,
+      )
+    ).json();
     expect(next.content).toEqual([]);
   });
 
-  it.each(['..%2F..%2Fsecret', '%2e%2e', 'etl%2F..%2F..'])('refuse a dag_id that could leave the log folder (%s)', async (dagId) => {
-    const response = await api.request(`/api/v2/dags/${dagId}/dagRuns/r1/taskInstances/extract/logs/1`);
-    expect([400, 404]).toContain(response.status);
-    expect(JSON.stringify(await response.json())).not.toContain('do not serve');
-  });
+  it.each(['..%2F..%2Fsecret', '%2e%2e', 'etl%2F..%2F..'])(
+    'refuse a dag_id that could leave the log folder (%s)',
+    async (dagId) => {
+      const response = await api.request(
+        `/api/v2/dags/${dagId}/dagRuns/r1/taskInstances/extract/logs/1`,
+      );
+      expect([400, 404]).toContain(response.status);
+      expect(JSON.stringify(await response.json())).not.toContain('do not serve');
+    },
+  );
 
   it('refuse a run or task id that could leave the log folder, sent verbatim (no client-side normalization)', async () => {
-    expect(await rawGetStatus('/api/v2/dags/etl/dagRuns/%2e%2e/taskInstances/extract/logs/1')).toBe(400);
-    expect(await rawGetStatus('/api/v2/dags/etl/dagRuns/r1/taskInstances/..%5C..%5Csecret/logs/1')).toBe(400);
-    expect(await rawGetStatus('/api/v2/dags/%2e%2e/dagRuns/%2e%2e/taskInstances/secret/logs/1')).toBe(400);
+    expect(await rawGetStatus('/api/v2/dags/etl/dagRuns/%2e%2e/taskInstances/extract/logs/1')).toBe(
+      400,
+    );
+    expect(
+      await rawGetStatus('/api/v2/dags/etl/dagRuns/r1/taskInstances/..%5C..%5Csecret/logs/1'),
+    ).toBe(400);
+    expect(
+      await rawGetStatus('/api/v2/dags/%2e%2e/dagRuns/%2e%2e/taskInstances/secret/logs/1'),
+    ).toBe(400);
   });
 
   it('the log path builder never leaves its root', () => {
     for (const id of ['..', '.', 'a/b', 'a\\b', 'nul\u0000', '../../etc']) {
-      expect(() => taskLogPath('/logs', { dagId: id, runId: 'r', taskId: 't', tryNumber: 1 })).toThrow(ApiError);
+      expect(() =>
+        taskLogPath('/logs', { dagId: id, runId: 'r', taskId: 't', tryNumber: 1 }),
+      ).toThrow(ApiError);
     }
-    expect(taskLogPath('/logs', { dagId: 'd', runId: 'manual__2026-01-01T00:00:00+00:00', taskId: 't', tryNumber: 2 })).toBe(
-      '/logs/d/manual__2026-01-01T00:00:00+00:00/t/2.log',
-    );
+    expect(
+      taskLogPath('/logs', {
+        dagId: 'd',
+        runId: 'manual__2026-01-01T00:00:00+00:00',
+        taskId: 't',
+        tryNumber: 2,
+      }),
+    ).toBe('/logs/d/manual__2026-01-01T00:00:00+00:00/t/2.log');
   });
 
   it('404 for a try that has not happened', async () => {
-    expect((await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/7')).status).toBe(404);
+    expect(
+      (await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/7')).status,
+    ).toBe(404);
   });
 
   it('422 for a forged continuation token', async () => {
-    expect((await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1?token=bm9wZQ')).status).toBe(422);
+    expect(
+      (await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1?token=bm9wZQ'))
+        .status,
+    ).toBe(422);
   });
 });
 
 describe('the error table', () => {
   it('maps every code to a 4xx or 5xx status', () => {
-    for (const status of Object.values(HTTP_STATUS_BY_CODE)) expect(status).toBeGreaterThanOrEqual(400);
+    for (const status of Object.values(HTTP_STATUS_BY_CODE))
+      expect(status).toBeGreaterThanOrEqual(400);
   });
 
   it('classifies connection failures of the driver as database unavailable', () => {
-    expect(isDatabaseUnavailable(Object.assign(new Error('x'), { cause: { code: 'ECONNREFUSED' } }))).toBe(true);
-    expect(isDatabaseUnavailable({ name: 'DriverAdapterError', cause: { kind: 'postgres', originalCode: '57P01' } })).toBe(true);
+    expect(
+      isDatabaseUnavailable(Object.assign(new Error('x'), { cause: { code: 'ECONNREFUSED' } })),
+    ).toBe(true);
+    expect(
+      isDatabaseUnavailable({
+        name: 'DriverAdapterError',
+        cause: { kind: 'postgres', originalCode: '57P01' },
+      }),
+    ).toBe(true);
     expect(isDatabaseUnavailable(new Error('syntax error at or near "x"'))).toBe(false);
   });
 

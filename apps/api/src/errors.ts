@@ -69,8 +69,21 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '3D000', // database does not exist (dropped or not yet created)
   '57014', // query_canceled: DATABASE_STATEMENT_TIMEOUT_MS hit, an overloaded database (retry later)
 ]);
-const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
-const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH']);
+const UNAVAILABLE_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'DatabaseDoesNotExist',
+]);
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EPIPE',
+  'EHOSTUNREACH',
+]);
 const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 const UNAVAILABLE_MESSAGES = [
   /connection terminated/i,
@@ -102,11 +115,25 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       cause?: unknown;
       meta?: { driverAdapterError?: unknown };
     };
-    if (typeof candidate.code === 'string' && (UNAVAILABLE_SQLSTATES.has(candidate.code) || UNAVAILABLE_ERRNOS.has(candidate.code) || UNAVAILABLE_PRISMA_CODES.has(candidate.code))) return true;
-    if (typeof candidate.originalCode === 'string' && UNAVAILABLE_SQLSTATES.has(candidate.originalCode)) return true;
+    if (
+      typeof candidate.code === 'string' &&
+      (UNAVAILABLE_SQLSTATES.has(candidate.code) ||
+        UNAVAILABLE_ERRNOS.has(candidate.code) ||
+        UNAVAILABLE_PRISMA_CODES.has(candidate.code))
+    )
+      return true;
+    if (
+      typeof candidate.originalCode === 'string' &&
+      UNAVAILABLE_SQLSTATES.has(candidate.originalCode)
+    )
+      return true;
     if (typeof candidate.kind === 'string' && UNAVAILABLE_KINDS.has(candidate.kind)) return true;
     if (candidate.name === 'PrismaClientInitializationError') return true;
-    if (typeof candidate.message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(candidate.message as string))) return true;
+    if (
+      typeof candidate.message === 'string' &&
+      UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(candidate.message as string))
+    )
+      return true;
     current = candidate.cause ?? candidate.meta?.driverAdapterError;
   }
   return false;
@@ -118,8 +145,14 @@ function isDataException(error: unknown): boolean {
   let current: unknown = error;
   while (current !== null && typeof current === 'object' && !seen.has(current)) {
     seen.add(current);
-    const candidate = current as { code?: unknown; originalCode?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
-    for (const code of [candidate.code, candidate.originalCode]) if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true;
+    const candidate = current as {
+      code?: unknown;
+      originalCode?: unknown;
+      cause?: unknown;
+      meta?: { driverAdapterError?: unknown };
+    };
+    for (const code of [candidate.code, candidate.originalCode])
+      if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true;
     current = candidate.cause ?? candidate.meta?.driverAdapterError;
   }
   return false;
@@ -135,35 +168,53 @@ interface BodyParserError {
 }
 
 function isBodyParserError(error: unknown): error is BodyParserError {
-  return error instanceof Error && typeof (error as Partial<BodyParserError>).type === 'string' && 'status' in error;
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<BodyParserError>).type === 'string' &&
+    'status' in error
+  );
 }
 
 /** Maps anything thrown by a handler or middleware to the one error class. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof DuplicateDagRunError) return new ApiError('CONFLICT', error.message, { cause: error });
+  if (error instanceof DuplicateDagRunError)
+    return new ApiError('CONFLICT', error.message, { cause: error });
   if (isBodyParserError(error)) {
     switch (error.type) {
       case 'entity.too.large':
-        return new ApiError('PAYLOAD_TOO_LARGE', 'Request body is larger than the limit', { cause: error });
+        return new ApiError('PAYLOAD_TOO_LARGE', 'Request body is larger than the limit', {
+          cause: error,
+        });
       case 'entity.parse.failed':
-        return ApiError.validation([{ loc: ['body'], msg: `JSON decode error: ${error.message}`, type: 'json_invalid' }]);
+        return ApiError.validation([
+          { loc: ['body'], msg: `JSON decode error: ${error.message}`, type: 'json_invalid' },
+        ]);
       case 'encoding.unsupported':
       case 'charset.unsupported':
         return new ApiError('UNSUPPORTED_MEDIA_TYPE', error.message, { cause: error });
       default:
         if (error.status !== undefined && error.status >= 400 && error.status < 500) {
-          return new ApiError('BAD_REQUEST', error.expose ? error.message : 'Bad request', { cause: error });
+          return new ApiError('BAD_REQUEST', error.expose ? error.message : 'Bad request', {
+            cause: error,
+          });
         }
     }
   }
-  if (error instanceof URIError) return new ApiError('BAD_REQUEST', 'Malformed URL encoding', { cause: error });
+  if (error instanceof URIError)
+    return new ApiError('BAD_REQUEST', 'Malformed URL encoding', { cause: error });
   if (isDataException(error)) {
     // A value PostgreSQL refused (out of range, bad encoding...): the client's input, never a 500.
-    return new ApiError('BAD_REQUEST', 'A value in the request cannot be stored or compared', { cause: error });
+    return new ApiError('BAD_REQUEST', 'A value in the request cannot be stored or compared', {
+      cause: error,
+    });
   }
   if (isDatabaseUnavailable(error)) {
-    return new ApiError('SERVICE_UNAVAILABLE', 'The metadata database is unreachable; try again shortly', { cause: error });
+    return new ApiError(
+      'SERVICE_UNAVAILABLE',
+      'The metadata database is unreachable; try again shortly',
+      { cause: error },
+    );
   }
   return new ApiError('INTERNAL_SERVER_ERROR', 'Internal server error', { cause: error });
 }

@@ -20,10 +20,19 @@ function safeSegment(value: string, what: string): string {
 }
 
 /** `<logsDir>/<dag_id>/<run_id>/<task_id>/<try_number>.log`, proven to stay inside logsDir. */
-export function taskLogPath(logsDir: string, ids: { dagId: string; runId: string; taskId: string; tryNumber: number }): string {
+export function taskLogPath(
+  logsDir: string,
+  ids: { dagId: string; runId: string; taskId: string; tryNumber: number },
+): string {
   const root = resolve(logsDir);
   const path = resolve(
-    join(root, safeSegment(ids.dagId, 'dag_id'), safeSegment(ids.runId, 'dag_run_id'), safeSegment(ids.taskId, 'task_id'), `${ids.tryNumber}.log`),
+    join(
+      root,
+      safeSegment(ids.dagId, 'dag_id'),
+      safeSegment(ids.runId, 'dag_run_id'),
+      safeSegment(ids.taskId, 'task_id'),
+      `${ids.tryNumber}.log`,
+    ),
   );
   if (!path.startsWith(root + sep)) throw new ApiError('BAD_REQUEST', 'Invalid log path');
   return path;
@@ -36,7 +45,10 @@ export function encodeToken(offset: number): string {
 
 export function decodeToken(token: string): number {
   const match = /^o:(\d{1,15})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
-  if (!match) throw ApiError.validation([{ loc: ['query', 'token'], msg: 'Invalid continuation token', type: 'value_error' }]);
+  if (!match)
+    throw ApiError.validation([
+      { loc: ['query', 'token'], msg: 'Invalid continuation token', type: 'value_error' },
+    ]);
   return Number(match[1]);
 }
 
@@ -44,12 +56,19 @@ export function decodeToken(token: string): number {
  * Reads a page of a log file from `offset`. A missing file is an empty log (the try may not have
  * written anything yet). Returns whole lines only, and the offset to continue from.
  */
-export async function readLogPage(path: string, offset: number, maxBytes: number): Promise<{ lines: string[]; nextOffset: number }> {
+export async function readLogPage(
+  path: string,
+  offset: number,
+  maxBytes: number,
+): Promise<{ lines: string[]; nextOffset: number }> {
   let handle;
   try {
     handle = await open(path, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+    if (
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (error as NodeJS.ErrnoException).code === 'ENOTDIR'
+    ) {
       return { lines: [], nextOffset: offset };
     }
     throw error;

@@ -27,25 +27,64 @@ async function main(): Promise<void> {
   }
   // Before the cache fills: V8's default headroom would let garbage grow to 3× the cache.
   applyGcHeadroom(config.API_GC_HEADROOM_PERCENT);
-  const telemetry = await startTelemetry({ serviceName: 'dagbag-api', metricsPort: config.METRICS_PORT, metricsHost: config.METRICS_HOST, logger });
+  const telemetry = await startTelemetry({
+    serviceName: 'dagbag-api',
+    metricsPort: config.METRICS_PORT,
+    metricsHost: config.METRICS_HOST,
+    logger,
+  });
 
-  const [{ openDatabase, createPrismaClient, createDagVersionLoader }, { createApp }, { startServer }, { loadOrCreateDevelopmentToken }] =
-    await Promise.all([import('@dagbag/db'), import('./app.ts'), import('./server.ts'), import('./auth.ts')]);
+  const [
+    { openDatabase, createPrismaClient, createDagVersionLoader },
+    { createApp },
+    { startServer },
+    { loadOrCreateDevelopmentToken },
+  ] = await Promise.all([
+    import('@dagbag/db'),
+    import('./app.ts'),
+    import('./server.ts'),
+    import('./auth.ts'),
+  ]);
 
   let tokens = config.API_AUTH_TOKENS;
   if (tokens.length === 0) {
     const dev = loadOrCreateDevelopmentToken(dataDir());
     tokens = [dev.token];
     // The message text is not redacted (only fields are): this line is the point of the feature.
-    logger.warn(`API_AUTH_TOKENS is unset: development bearer token ${dev.created ? 'generated' : 'loaded'} from ${dev.path}: ${dev.token}`);
+    logger.warn(
+      `API_AUTH_TOKENS is unset: development bearer token ${dev.created ? 'generated' : 'loaded'} from ${dev.path}: ${dev.token}`,
+    );
   }
 
   const database = await openDatabase({ logger });
   const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-api' });
-  const dagBag = new DagBag({ role: 'api', loader: createDagVersionLoader(prisma), settings: cacheSettings, logger });
-  const app = createApp({ prisma, dagBag, logger, config: { authTokens: tokens, bodyLimitBytes: config.API_BODY_LIMIT_BYTES } });
-  const running = await startServer(app, { host: config.API_HOST, port: config.API_PORT, logger, shutdownTimeoutMs: config.API_SHUTDOWN_TIMEOUT_MS });
-  logger.info({ url: running.url, docs: `${running.url}/api/v2/openapi.json`, cache: dagBag.settings, gcHeadroomPercent: config.API_GC_HEADROOM_PERCENT }, 'REST API listening');
+  const dagBag = new DagBag({
+    role: 'api',
+    loader: createDagVersionLoader(prisma),
+    settings: cacheSettings,
+    logger,
+  });
+  const app = createApp({
+    prisma,
+    dagBag,
+    logger,
+    config: { authTokens: tokens, bodyLimitBytes: config.API_BODY_LIMIT_BYTES },
+  });
+  const running = await startServer(app, {
+    host: config.API_HOST,
+    port: config.API_PORT,
+    logger,
+    shutdownTimeoutMs: config.API_SHUTDOWN_TIMEOUT_MS,
+  });
+  logger.info(
+    {
+      url: running.url,
+      docs: `${running.url}/api/v2/openapi.json`,
+      cache: dagBag.settings,
+      gcHeadroomPercent: config.API_GC_HEADROOM_PERCENT,
+    },
+    'REST API listening',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

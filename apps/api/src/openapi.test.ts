@@ -11,13 +11,21 @@ let document: Record<string, any>;
 beforeAll(async () => {
   api = await startTestApi();
   const versions = await seedDag(api.prisma, 'docs', [smallDag('docs')]);
-  await seedRun(api.prisma, { dagId: 'docs', runId: 'r1', versionId: versions[0]!, tis: [{ taskId: 'extract', state: 'success' }] });
+  await seedRun(api.prisma, {
+    dagId: 'docs',
+    runId: 'r1',
+    versionId: versions[0]!,
+    tis: [{ taskId: 'extract', state: 'success' }],
+  });
   document = (await (await api.request('/api/v2/openapi.json')).json()) as Record<string, any>;
 });
 
 afterAll(() => api.close());
 
-type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
+type Layer = {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+};
 
 /** Every (method, path) Express actually serves, found by walking the router stacks. */
 function expressRoutes(stack: Layer[]): string[] {
@@ -25,15 +33,18 @@ function expressRoutes(stack: Layer[]): string[] {
     if (layer.route) {
       return Object.keys(layer.route.methods)
         .filter((method) => method !== '_all')
-        .map((method) => `${method.toUpperCase()} ${layer.route!.path.replace(/:([a-z_]+)/g, '{$1}')}`);
+        .map(
+          (method) => `${method.toUpperCase()} ${layer.route!.path.replace(/:([a-z_]+)/g, '{$1}')}`,
+        );
     }
     return layer.handle?.stack ? expressRoutes(layer.handle.stack) : [];
   });
 }
 
 function documentedRoutes(doc: Record<string, any>): string[] {
-  return Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, operations]) =>
-    Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+  return Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
+    ([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
   );
 }
 
@@ -47,7 +58,9 @@ describe('the OpenAPI document at /api/v2/openapi.json', () => {
   });
 
   it('documents exactly the routes Express serves: none undocumented, none missing', () => {
-    const served = expressRoutes((api.app as unknown as { router: Router & { stack: Layer[] } }).router.stack).sort();
+    const served = expressRoutes(
+      (api.app as unknown as { router: Router & { stack: Layer[] } }).router.stack,
+    ).sort();
     expect(served.length).toBeGreaterThan(15);
     expect(documentedRoutes(document).sort()).toEqual(served);
   });
@@ -61,14 +74,20 @@ describe('the OpenAPI document at /api/v2/openapi.json', () => {
       'GET /api/v2/dags/{dag_id}/dagVersions/{version_number}/structure',
       'GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/structure',
     ]);
-    const foreign = documentedRoutes(document).filter((route) => !airflow.has(route) && !ours.has(route));
+    const foreign = documentedRoutes(document).filter(
+      (route) => !airflow.has(route) && !ours.has(route),
+    );
     expect(foreign).toEqual([]);
   });
 
   it('requires the bearer scheme on every operation but health', () => {
-    for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
+    for (const [path, operations] of Object.entries(
+      document.paths as Record<string, Record<string, any>>,
+    )) {
       for (const operation of Object.values(operations)) {
-        expect(operation.security, path).toEqual(path === '/api/v2/monitor/health' ? [] : [{ HTTPBearer: [] }]);
+        expect(operation.security, path).toEqual(
+          path === '/api/v2/monitor/health' ? [] : [{ HTTPBearer: [] }],
+        );
       }
     }
   });

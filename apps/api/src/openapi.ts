@@ -4,12 +4,16 @@ import { documentRoute, type RouteDefinition } from './route.ts';
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
 /** The OpenAPI 3.1 document of exactly the given routes, from their zod schemas. */
-export function buildOpenApiDocument(routes: readonly RouteDefinition[], version: string): OpenApiDocument {
+export function buildOpenApiDocument(
+  routes: readonly RouteDefinition[],
+  version: string,
+): OpenApiDocument {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'HTTPBearer', {
     type: 'http',
     scheme: 'bearer',
-    description: 'One of the tokens in API_AUTH_TOKENS (or the generated development token in DATA_DIR/api-token).',
+    description:
+      'One of the tokens in API_AUTH_TOKENS (or the generated development token in DATA_DIR/api-token).',
   });
   for (const route of routes) documentRoute(registry, route);
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -33,8 +37,11 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
  */
 function markPathParametersRequired(document: OpenApiDocument): void {
   for (const operations of Object.values(document.paths ?? {})) {
-    for (const operation of Object.values(operations as Record<string, { parameters?: { in?: string; required?: boolean }[] }>)) {
-      for (const parameter of operation.parameters ?? []) if (parameter.in === 'path') parameter.required = true;
+    for (const operation of Object.values(
+      operations as Record<string, { parameters?: { in?: string; required?: boolean }[] }>,
+    )) {
+      for (const parameter of operation.parameters ?? [])
+        if (parameter.in === 'path') parameter.required = true;
     }
   }
 }

@@ -21,7 +21,9 @@ async function admin(sql: string): Promise<void> {
 
 async function cutOff(): Promise<void> {
   await admin(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
-  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db.name}' AND pid <> pg_backend_pid()`);
+  await admin(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db.name}' AND pid <> pg_backend_pid()`,
+  );
 }
 
 async function restore(): Promise<void> {
@@ -32,7 +34,11 @@ beforeAll(async () => {
   db = await createTestDatabase();
   await seedDag(db.prisma, 'etl', [smallDag('etl')]);
   // The app's own client, with a short connect timeout so an outage is answered quickly.
-  const prisma = createPrismaClient({ url: db.url, applicationName: 'api-outage-test', settings: { DATABASE_CONNECT_TIMEOUT_MS: 1000 } });
+  const prisma = createPrismaClient({
+    url: db.url,
+    applicationName: 'api-outage-test',
+    settings: { DATABASE_CONNECT_TIMEOUT_MS: 1000 },
+  });
   api = await startTestApi({ db, prisma });
 });
 
@@ -48,7 +54,11 @@ describe('a lost database', () => {
     expect((await api.request('/api/v2/dags')).status).toBe(200);
 
     await cutOff();
-    for (const path of ['/api/v2/dags', '/api/v2/dags/etl', '/api/v2/dags/etl/dagVersions/1/structure']) {
+    for (const path of [
+      '/api/v2/dags',
+      '/api/v2/dags/etl',
+      '/api/v2/dags/etl/dagVersions/1/structure',
+    ]) {
       const response = await api.request(path);
       const body = await response.json();
       expect(response.status, `${path}: ${JSON.stringify(body)}`).toBe(503);
@@ -63,7 +73,9 @@ describe('a lost database', () => {
     const response = await api.request('/api/v2/dags');
     expect(response.status).toBe(200);
     expect(((await response.json()) as { total_entries: number }).total_entries).toBe(1);
-    const recovered: any = await (await api.request('/api/v2/monitor/health', { token: null })).json();
+    const recovered: any = await (
+      await api.request('/api/v2/monitor/health', { token: null })
+    ).json();
     expect(recovered.metadatabase.status).toBe('healthy');
   });
 

@@ -24,7 +24,11 @@ export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends 
 /** What a handler returns: a status and a JSON body, or nothing for 204. */
 export type RouteResult = { status: number; body?: unknown };
 
-export interface RouteDefinition<P extends z.ZodType = AnyObject, Q extends z.ZodType = AnyObject, B extends z.ZodType = z.ZodType> {
+export interface RouteDefinition<
+  P extends z.ZodType = AnyObject,
+  Q extends z.ZodType = AnyObject,
+  B extends z.ZodType = z.ZodType,
+> {
   method: HttpMethod;
   /** OpenAPI style: `/api/v2/dags/{dag_id}`. */
   path: string;
@@ -45,9 +49,11 @@ export interface RouteDefinition<P extends z.ZodType = AnyObject, Q extends z.Zo
 }
 
 /** Keeps the generic parameters of each route precise while storing them in one list. */
-export function defineRoute<P extends z.ZodType = AnyObject, Q extends z.ZodType = AnyObject, B extends z.ZodType = z.ZodType>(
-  route: RouteDefinition<P, Q, B>,
-): RouteDefinition {
+export function defineRoute<
+  P extends z.ZodType = AnyObject,
+  Q extends z.ZodType = AnyObject,
+  B extends z.ZodType = z.ZodType,
+>(route: RouteDefinition<P, Q, B>): RouteDefinition {
   return route as unknown as RouteDefinition;
 }
 
@@ -65,15 +71,26 @@ function issuesOf(where: 'path' | 'query' | 'body', error: z.ZodError): Validati
 }
 
 /** Locations of strings (values or keys) containing U+0000 anywhere in a parsed input. */
-function nulIssues(where: 'path' | 'query' | 'body', value: unknown, loc: (string | number)[] = [where], found: ValidationIssue[] = []): ValidationIssue[] {
+function nulIssues(
+  where: 'path' | 'query' | 'body',
+  value: unknown,
+  loc: (string | number)[] = [where],
+  found: ValidationIssue[] = [],
+): ValidationIssue[] {
   if (found.length >= 10) return found;
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) found.push({ loc, msg: 'String must not contain the NUL character', type: 'string_nul' });
+    if (value.includes('\u0000'))
+      found.push({ loc, msg: 'String must not contain the NUL character', type: 'string_nul' });
   } else if (Array.isArray(value)) {
     value.forEach((item, index) => nulIssues(where, item, [...loc, index], found));
   } else if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) found.push({ loc: [...loc, key], msg: 'Key must not contain the NUL character', type: 'string_nul' });
+      if (key.includes('\u0000'))
+        found.push({
+          loc: [...loc, key],
+          msg: 'Key must not contain the NUL character',
+          type: 'string_nul',
+        });
       nulIssues(where, item, [...loc, key], found);
     }
   }
@@ -83,7 +100,11 @@ function nulIssues(where: 'path' | 'query' | 'body', value: unknown, loc: (strin
 export function mountRoute(router: Router, route: RouteDefinition): void {
   router[route.method](expressPath(route.path), async (req, res) => {
     const issues: ValidationIssue[] = [];
-    const parse = (where: 'path' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown) => {
+    const parse = (
+      where: 'path' | 'query' | 'body',
+      schema: z.ZodType | undefined,
+      value: unknown,
+    ) => {
       if (!schema) return undefined;
       const result = schema.safeParse(value);
       if (result.success) return result.data;
@@ -91,18 +112,27 @@ export function mountRoute(router: Router, route: RouteDefinition): void {
       return undefined;
     };
     // PostgreSQL text cannot hold NUL: refuse it up front rather than let the query fail.
-    issues.push(...nulIssues('path', req.params), ...nulIssues('query', req.query), ...nulIssues('body', req.body));
+    issues.push(
+      ...nulIssues('path', req.params),
+      ...nulIssues('query', req.query),
+      ...nulIssues('body', req.body),
+    );
     if (issues.length > 0) throw ApiError.validation(issues);
     const params = parse('path', route.params, req.params);
     const query = parse('query', route.query, req.query ?? {});
     let body: unknown;
     if (route.body) {
       // FastAPI's wording for a required body that was not sent (or not sent as JSON).
-      if (req.body === undefined) issues.push({ loc: ['body'], msg: 'Field required', type: 'missing' });
+      if (req.body === undefined)
+        issues.push({ loc: ['body'], msg: 'Field required', type: 'missing' });
       else body = parse('body', route.body, req.body);
     }
     if (issues.length > 0) throw ApiError.validation(issues);
-    const result = await route.handler({ params, query, body, req, res } as RouteInput<z.ZodType, z.ZodType, z.ZodType>);
+    const result = await route.handler({ params, query, body, req, res } as RouteInput<
+      z.ZodType,
+      z.ZodType,
+      z.ZodType
+    >);
     if (result.body === undefined) res.status(result.status).end();
     else res.status(result.status).json(result.body);
   });
@@ -113,18 +143,31 @@ const errorJson = (description: string): ResponseConfig => ({
   content: { 'application/json': { schema: HTTPExceptionResponse } },
 });
 
-const ERROR_DESCRIPTIONS = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 413: 'Content Too Large' } as const;
+const ERROR_DESCRIPTIONS = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+} as const;
 
 export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition): void {
   const responses: Record<number, ResponseConfig> = {
     [route.success.status]: route.success.schema
-      ? { description: route.success.description, content: { 'application/json': { schema: route.success.schema } } }
+      ? {
+          description: route.success.description,
+          content: { 'application/json': { schema: route.success.schema } },
+        }
       : { description: route.success.description },
   };
-  if (route.auth !== false) responses[401] = errorJson('Unauthorized: missing or invalid bearer token');
-  for (const status of route.errors ?? []) responses[status] = errorJson(ERROR_DESCRIPTIONS[status]);
+  if (route.auth !== false)
+    responses[401] = errorJson('Unauthorized: missing or invalid bearer token');
+  for (const status of route.errors ?? [])
+    responses[status] = errorJson(ERROR_DESCRIPTIONS[status]);
   if (route.params || route.query || route.body) {
-    responses[422] = { description: 'Validation Error', content: { 'application/json': { schema: HTTPValidationError } } };
+    responses[422] = {
+      description: 'Validation Error',
+      content: { 'application/json': { schema: HTTPValidationError } },
+    };
   }
   responses[503] = errorJson('Service Unavailable: the metadata database is unreachable');
   registry.registerPath({
@@ -138,7 +181,9 @@ export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition)
     request: {
       ...(route.params ? { params: route.params as z.ZodObject } : {}),
       ...(route.query ? { query: route.query as z.ZodObject } : {}),
-      ...(route.body ? { body: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+      ...(route.body
+        ? { body: { required: true, content: { 'application/json': { schema: route.body } } } }
+        : {}),
     },
     responses,
   });

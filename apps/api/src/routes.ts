@@ -3,7 +3,15 @@ import type { DagBag } from '@dagbag/dagbag';
 import type { ApiQueries, RetriesOf } from '@dagbag/db';
 import { z } from 'zod';
 import { ApiError } from './errors.ts';
-import { decodeToken, encodeToken, LOG_MAX_BYTES, LOG_PAGE_BYTES, readLogPage, structuredLogMessage, taskLogPath } from './logs.ts';
+import {
+  decodeToken,
+  encodeToken,
+  LOG_MAX_BYTES,
+  LOG_PAGE_BYTES,
+  readLogPage,
+  structuredLogMessage,
+  taskLogPath,
+} from './logs.ts';
 import { defineRoute, type RouteDefinition } from './route.ts';
 import { VersionDirectory } from './version-directory.ts';
 import * as s from './schemas.ts';
@@ -34,12 +42,18 @@ export interface RouteContext {
 const SCHEDULER_HEALTH_THRESHOLD_MS = 30_000;
 const HEALTH_DB_TIMEOUT_MS = 2_000;
 
-const dagNotFound = (dagId: string) => ApiError.notFound(`The DAG with dag_id: \`${dagId}\` was not found`);
+const dagNotFound = (dagId: string) =>
+  ApiError.notFound(`The DAG with dag_id: \`${dagId}\` was not found`);
 const runNotFound = (dagId: string, runId: string) =>
   ApiError.notFound(`The DagRun with dag_id: \`${dagId}\` and run_id: \`${runId}\` was not found`);
 
 function range(query: Record<string, Date | undefined>, prefix: string) {
-  const bounds = { gte: query[`${prefix}_gte`], gt: query[`${prefix}_gt`], lte: query[`${prefix}_lte`], lt: query[`${prefix}_lt`] };
+  const bounds = {
+    gte: query[`${prefix}_gte`],
+    gt: query[`${prefix}_gt`],
+    lte: query[`${prefix}_lte`],
+    lt: query[`${prefix}_lt`],
+  };
   return Object.values(bounds).some((value) => value !== undefined) ? bounds : undefined;
 }
 
@@ -56,11 +70,46 @@ function generatedRunId(runAfter: Date): string {
   return `manual__${runAfter.toISOString().replace('Z', '+00:00')}`;
 }
 
-const DAG_ORDER = ['dag_id', 'dag_display_name', 'last_parsed_time', 'next_dagrun_logical_date', 'is_paused'] as const;
-const RUN_ORDER = ['id', 'dag_run_id', 'run_id', 'state', 'logical_date', 'run_after', 'start_date', 'end_date', 'queued_at', 'updated_at'] as const;
-const TI_ORDER = ['id', 'task_id', 'map_index', 'state', 'start_date', 'end_date', 'duration', 'try_number', 'operator', 'logical_date', 'run_after'] as const;
+const DAG_ORDER = [
+  'dag_id',
+  'dag_display_name',
+  'last_parsed_time',
+  'next_dagrun_logical_date',
+  'is_paused',
+] as const;
+const RUN_ORDER = [
+  'id',
+  'dag_run_id',
+  'run_id',
+  'state',
+  'logical_date',
+  'run_after',
+  'start_date',
+  'end_date',
+  'queued_at',
+  'updated_at',
+] as const;
+const TI_ORDER = [
+  'id',
+  'task_id',
+  'map_index',
+  'state',
+  'start_date',
+  'end_date',
+  'duration',
+  'try_number',
+  'operator',
+  'logical_date',
+  'run_after',
+] as const;
 const VERSION_ORDER = ['id', 'version_number', 'created_at'] as const;
-const IMPORT_ERROR_ORDER = ['id', 'import_error_id', 'timestamp', 'filename', 'bundle_name'] as const;
+const IMPORT_ERROR_ORDER = [
+  'id',
+  'import_error_id',
+  'timestamp',
+  'filename',
+  'bundle_name',
+] as const;
 const TASK_ORDER = ['task_id', 'operator_name', 'trigger_rule', 'retries'] as const;
 
 const TI_STATE_FILTER = z.union([s.TaskInstanceState, z.enum(['no_status', 'none', 'null'])]);
@@ -101,12 +150,20 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         } catch {
           database = 'unhealthy';
         }
-        const schedulerStatus = heartbeat === null ? null : Date.now() - heartbeat.getTime() <= SCHEDULER_HEALTH_THRESHOLD_MS ? 'healthy' : 'unhealthy';
+        const schedulerStatus =
+          heartbeat === null
+            ? null
+            : Date.now() - heartbeat.getTime() <= SCHEDULER_HEALTH_THRESHOLD_MS
+              ? 'healthy'
+              : 'unhealthy';
         return {
           status: 200,
           body: {
             metadatabase: { status: database },
-            scheduler: { status: schedulerStatus, latest_scheduler_heartbeat: heartbeat?.toISOString() ?? null },
+            scheduler: {
+              status: schedulerStatus,
+              latest_scheduler_heartbeat: heartbeat?.toISOString() ?? null,
+            },
             triggerer: { status: null, latest_triggerer_heartbeat: null },
             dag_processor: null,
           },
@@ -118,7 +175,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/monitor/dagbag',
       operationId: 'get_dagbag_stats',
       summary: 'DAG cache figures',
-      description: 'Ours: live figures of the API server\'s DAG cache (entries, weight, hits, misses, evictions by reason).',
+      description:
+        "Ours: live figures of the API server's DAG cache (entries, weight, hits, misses, evictions by reason).",
       tags: ['Monitor'],
       success: { status: 200, description: 'Successful Response', schema: s.DagBagStatsResponse },
       handler: () => ({ status: 200, body: dagBag.stats() }),
@@ -144,7 +202,10 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         ...s.pagination,
         tags: s.listParam(z.string()),
         tags_match_mode: z.enum(['any', 'all']).optional(),
-        dag_id_pattern: z.string().optional().openapi({ description: 'SQL LIKE expression — use `%` / `_` wildcards.' }),
+        dag_id_pattern: z
+          .string()
+          .optional()
+          .openapi({ description: 'SQL LIKE expression — use `%` / `_` wildcards.' }),
         exclude_stale: s.booleanParam.default(true),
         paused: s.booleanParam.optional(),
         order_by: s.orderByParam(DAG_ORDER, 'dag_id'),
@@ -159,9 +220,15 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
           dagIdPattern: query.dag_id_pattern,
           excludeStale: query.exclude_stale,
           paused: query.paused,
-          orderBy: query.order_by.map((key) => ({ ...key, column: key.column === 'dag_display_name' ? 'dag_id' : key.column })) as never,
+          orderBy: query.order_by.map((key) => ({
+            ...key,
+            column: key.column === 'dag_display_name' ? 'dag_id' : key.column,
+          })) as never,
         });
-        return { status: 200, body: { dags: page.rows.map(dagResponse), total_entries: page.total } };
+        return {
+          status: 200,
+          body: { dags: page.rows.map(dagResponse), total_entries: page.total },
+        };
       },
     }),
     defineRoute({
@@ -189,7 +256,10 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       errors: [404],
       success: { status: 200, description: 'Successful Response', schema: s.DAGDetailsResponse },
       async handler({ params }) {
-        const [dag, latest] = await Promise.all([queries.getDag(params.dag_id), queries.latestVersion(params.dag_id)]);
+        const [dag, latest] = await Promise.all([
+          queries.getDag(params.dag_id),
+          queries.latestVersion(params.dag_id),
+        ]);
         if (!dag) throw dagNotFound(params.dag_id);
         return { status: 200, body: dagDetailsResponse(dag, latest) };
       },
@@ -211,7 +281,11 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
           }),
       }),
       errors: [400, 404],
-      success: { status: 200, description: 'Successful Response', schema: s.TaskCollectionResponse },
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.TaskCollectionResponse,
+      },
       async handler({ params, query }) {
         const entry = await dagBag.getLatest(params.dag_id);
         if (!entry) throw dagNotFound(params.dag_id);
@@ -234,14 +308,24 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       summary: 'Get Import Errors',
       tags: ['Import Error'],
       query: z.object({ ...s.pagination, order_by: s.orderByParam(IMPORT_ERROR_ORDER, 'id') }),
-      success: { status: 200, description: 'Successful Response', schema: s.ImportErrorCollectionResponse },
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.ImportErrorCollectionResponse,
+      },
       async handler({ query }) {
         const page = await queries.listImportErrors({
           limit: query.limit,
           offset: query.offset,
-          orderBy: query.order_by.map((key) => ({ ...key, column: key.column === 'import_error_id' ? 'id' : key.column })) as never,
+          orderBy: query.order_by.map((key) => ({
+            ...key,
+            column: key.column === 'import_error_id' ? 'id' : key.column,
+          })) as never,
         });
-        return { status: 200, body: { import_errors: page.rows.map(importErrorResponse), total_entries: page.total } };
+        return {
+          status: 200,
+          body: { import_errors: page.rows.map(importErrorResponse), total_entries: page.total },
+        };
       },
     }),
 
@@ -251,7 +335,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/dags/{dag_id}/dagVersions',
       operationId: 'get_dag_versions',
       summary: 'Get Dag Versions',
-      description: 'Version metadata from the database; never reads serialized DAGs or fills the DAG cache.',
+      description:
+        'Version metadata from the database; never reads serialized DAGs or fills the DAG cache.',
       tags: ['DagVersion'],
       params: s.dagIdParam,
       query: z.object({
@@ -260,7 +345,11 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         order_by: s.orderByParam(VERSION_ORDER, 'id'),
       }),
       errors: [404],
-      success: { status: 200, description: 'Successful Response', schema: s.DAGVersionCollectionResponse },
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.DAGVersionCollectionResponse,
+      },
       async handler({ params, query }) {
         const page = await queries.listDagVersions(params.dag_id, {
           limit: query.limit,
@@ -268,8 +357,12 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
           versionNumber: query.version_number,
           orderBy: query.order_by as never,
         });
-        if (page.total === 0 && !(await queries.dagExists(params.dag_id))) throw dagNotFound(params.dag_id);
-        return { status: 200, body: { dag_versions: page.rows.map(dagVersionResponse), total_entries: page.total } };
+        if (page.total === 0 && !(await queries.dagExists(params.dag_id)))
+          throw dagNotFound(params.dag_id);
+        return {
+          status: 200,
+          body: { dag_versions: page.rows.map(dagVersionResponse), total_entries: page.total },
+        };
       },
     }),
     defineRoute({
@@ -283,7 +376,10 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       success: { status: 200, description: 'Successful Response', schema: s.DagVersionResponse },
       async handler({ params }) {
         const version = await queries.getDagVersion(params.dag_id, params.version_number);
-        if (!version) throw ApiError.notFound(`The DagVersion with dag_id: \`${params.dag_id}\` and version_number: \`${params.version_number}\` was not found`);
+        if (!version)
+          throw ApiError.notFound(
+            `The DagVersion with dag_id: \`${params.dag_id}\` and version_number: \`${params.version_number}\` was not found`,
+          );
         return { status: 200, body: dagVersionResponse(version) };
       },
     }),
@@ -292,7 +388,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/dags/{dag_id}/dagVersions/{version_number}/structure',
       operationId: 'get_dag_version_structure',
       summary: 'Structure of a DAG version',
-      description: 'Ours: the task graph (`nodes`, `edges`) of exactly this version, served through the DAG cache.',
+      description:
+        'Ours: the task graph (`nodes`, `edges`) of exactly this version, served through the DAG cache.',
       tags: ['DagVersion'],
       params: s.dagVersionParams,
       errors: [404],
@@ -308,7 +405,10 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
           entry = version ? await dagBag.get(version.id) : null;
           if (entry) versionIds.remember(dagId, versionNumber, entry.versionId);
         }
-        if (!entry) throw ApiError.notFound(`The DagVersion with dag_id: \`${params.dag_id}\` and version_number: \`${params.version_number}\` was not found`);
+        if (!entry)
+          throw ApiError.notFound(
+            `The DagVersion with dag_id: \`${params.dag_id}\` and version_number: \`${params.version_number}\` was not found`,
+          );
         return { status: 200, body: structureResponse(entry) };
       },
     }),
@@ -332,10 +432,17 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         run_type: s.listParam(s.DagRunType),
         state: s.listParam(s.DagRunState),
         order_by: s.orderByParam(RUN_ORDER, 'id'),
-        run_id_pattern: z.string().optional().openapi({ description: 'SQL LIKE expression — use `%` / `_` wildcards.' }),
+        run_id_pattern: z
+          .string()
+          .optional()
+          .openapi({ description: 'SQL LIKE expression — use `%` / `_` wildcards.' }),
       }),
       errors: [404],
-      success: { status: 200, description: 'Successful Response', schema: s.DAGRunCollectionResponse },
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.DAGRunCollectionResponse,
+      },
       async handler({ params, query }) {
         const allDags = params.dag_id === '~';
         if (!allDags && !(await queries.dagExists(params.dag_id))) throw dagNotFound(params.dag_id);
@@ -352,9 +459,15 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
           runType: query.run_type,
           state: query.state,
           runIdPattern: query.run_id_pattern,
-          orderBy: query.order_by.map((key) => ({ ...key, column: key.column === 'dag_run_id' ? 'run_id' : key.column })) as never,
+          orderBy: query.order_by.map((key) => ({
+            ...key,
+            column: key.column === 'dag_run_id' ? 'run_id' : key.column,
+          })) as never,
         });
-        return { status: 200, body: { dag_runs: page.rows.map(dagRunResponse), total_entries: page.total } };
+        return {
+          status: 200,
+          body: { dag_runs: page.rows.map(dagRunResponse), total_entries: page.total },
+        };
       },
     }),
     defineRoute({
@@ -362,7 +475,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/dags/{dag_id}/dagRuns',
       operationId: 'trigger_dag_run',
       summary: 'Trigger Dag Run',
-      description: 'Creates a queued manual run on the latest version of the DAG (read through the DAG cache); the scheduler creates its task instances.',
+      description:
+        'Creates a queued manual run on the latest version of the DAG (read through the DAG cache); the scheduler creates its task instances.',
       tags: ['DagRun'],
       params: s.dagIdParam,
       body: s.TriggerDAGRunPostBody,
@@ -398,7 +512,10 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       errors: [404],
       success: { status: 200, description: 'Successful Response', schema: s.DAGRunResponse },
       async handler({ params }) {
-        return { status: 200, body: dagRunResponse(await requireRun(params.dag_id, params.dag_run_id)) };
+        return {
+          status: 200,
+          body: dagRunResponse(await requireRun(params.dag_id, params.dag_run_id)),
+        };
       },
     }),
     defineRoute({
@@ -406,7 +523,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}',
       operationId: 'patch_dag_run',
       summary: 'Patch Dag Run',
-      description: "Sets the run's state (success/failed also finish its unfinished task instances, as Airflow) and/or its note.",
+      description:
+        "Sets the run's state (success/failed also finish its unfinished task instances, as Airflow) and/or its note.",
       tags: ['DagRun'],
       params: s.dagRunParams,
       query: z.object({ update_mask: s.listParam(z.enum(['state', 'note'])) }),
@@ -418,7 +536,13 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         const patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null } = {};
         if (mask.includes('state')) {
           if (body.state === undefined || body.state === null) {
-            throw ApiError.validation([{ loc: ['body', 'state'], msg: 'Input should be queued, success or failed', type: 'enum' }]);
+            throw ApiError.validation([
+              {
+                loc: ['body', 'state'],
+                msg: 'Input should be queued, success or failed',
+                type: 'enum',
+              },
+            ]);
           }
           patch.state = body.state;
         }
@@ -438,7 +562,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       errors: [400, 404],
       success: { status: 204, description: 'Successful Response' },
       async handler({ params }) {
-        if (!(await queries.deleteDagRun(params.dag_id, params.dag_run_id))) throw runNotFound(params.dag_id, params.dag_run_id);
+        if (!(await queries.deleteDagRun(params.dag_id, params.dag_run_id)))
+          throw runNotFound(params.dag_id, params.dag_run_id);
         return { status: 204 };
       },
     }),
@@ -456,15 +581,30 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       success: {
         status: 200,
         description: 'Successful Response',
-        schema: z.union([s.TaskInstanceCollectionResponse, s.DAGRunResponse]).openapi({ title: 'Response Clear Dag Run' }),
+        schema: z
+          .union([s.TaskInstanceCollectionResponse, s.DAGRunResponse])
+          .openapi({ title: 'Response Clear Dag Run' }),
       },
       async handler({ params, body }) {
         await requireRun(params.dag_id, params.dag_run_id);
         if (body.dry_run) {
-          const instances = await queries.taskInstancesToClear(params.dag_id, params.dag_run_id, body.only_failed);
-          return { status: 200, body: { task_instances: instances.map(taskInstanceResponse), total_entries: instances.length } };
+          const instances = await queries.taskInstancesToClear(
+            params.dag_id,
+            params.dag_run_id,
+            body.only_failed,
+          );
+          return {
+            status: 200,
+            body: {
+              task_instances: instances.map(taskInstanceResponse),
+              total_entries: instances.length,
+            },
+          };
         }
-        const run = await queries.clearDagRun(params.dag_id, params.dag_run_id, { onlyFailed: body.only_failed, retriesOf });
+        const run = await queries.clearDagRun(params.dag_id, params.dag_run_id, {
+          onlyFailed: body.only_failed,
+          retriesOf,
+        });
         if (!run) throw runNotFound(params.dag_id, params.dag_run_id);
         return { status: 200, body: dagRunResponse(run) };
       },
@@ -474,7 +614,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/structure',
       operationId: 'get_dag_run_structure',
       summary: 'Structure of the version a run uses',
-      description: 'Ours: the task graph (`nodes`, `edges`) of the version the run was created with, served through the DAG cache.',
+      description:
+        'Ours: the task graph (`nodes`, `edges`) of the version the run was created with, served through the DAG cache.',
       tags: ['DagRun'],
       params: s.dagRunParams,
       errors: [404],
@@ -504,21 +645,32 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         order_by: s.orderByParam(TI_ORDER, 'map_index'),
       }),
       errors: [404],
-      success: { status: 200, description: 'Successful Response', schema: s.TaskInstanceCollectionResponse },
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.TaskInstanceCollectionResponse,
+      },
       async handler({ params, query }) {
         await requireRun(params.dag_id, params.dag_run_id);
-        const operatorFilter = query.operator?.map((name) => name.replace(/Operator$/, '').toLowerCase());
+        const operatorFilter = query.operator?.map((name) =>
+          name.replace(/Operator$/, '').toLowerCase(),
+        );
         const page = await queries.listTaskInstances(params.dag_id, params.dag_run_id, {
           limit: query.limit,
           offset: query.offset,
           taskId: query.task_id,
-          state: query.state?.map((state) => (state === 'no_status' || state === 'none' || state === 'null' ? null : state)),
+          state: query.state?.map((state) =>
+            state === 'no_status' || state === 'none' || state === 'null' ? null : state,
+          ),
           tryNumber: query.try_number,
           operator: operatorFilter,
           versionNumber: query.version_number,
           orderBy: query.order_by as never,
         });
-        return { status: 200, body: { task_instances: page.rows.map(taskInstanceResponse), total_entries: page.total } };
+        return {
+          status: 200,
+          body: { task_instances: page.rows.map(taskInstanceResponse), total_entries: page.total },
+        };
       },
     }),
     defineRoute({
@@ -545,7 +697,8 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
       operationId: 'get_log',
       summary: 'Get Log',
-      description: 'One try\'s log, a page at a time: pass the returned `continuation_token` as `token` to read on.',
+      description:
+        "One try's log, a page at a time: pass the returned `continuation_token` as `token` to read on.",
       tags: ['Task Instance'],
       params: s.taskLogParams,
       query: z.object({
@@ -554,20 +707,44 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
         token: z.string().max(200).optional(),
       }),
       errors: [400, 404],
-      success: { status: 200, description: 'Successful Response', schema: s.TaskInstancesLogResponse },
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.TaskInstancesLogResponse,
+      },
       async handler({ params, query }) {
         // The path is checked before any lookup: an id that could leave the log folder is refused outright.
-        const path = taskLogPath(ctx.logsDir, { dagId: params.dag_id, runId: params.dag_run_id, taskId: params.task_id, tryNumber: params.try_number });
-        const ti = await queries.getTaskInstance(params.dag_id, params.dag_run_id, params.task_id, query.map_index);
+        const path = taskLogPath(ctx.logsDir, {
+          dagId: params.dag_id,
+          runId: params.dag_run_id,
+          taskId: params.task_id,
+          tryNumber: params.try_number,
+        });
+        const ti = await queries.getTaskInstance(
+          params.dag_id,
+          params.dag_run_id,
+          params.task_id,
+          query.map_index,
+        );
         if (!ti) throw ApiError.notFound('TaskInstance not found');
         if (params.try_number > Math.max(ti.tryNumber, 1) && params.try_number !== 0) {
-          throw ApiError.notFound(`Try ${params.try_number} of this task instance has not run (it is at try ${ti.tryNumber})`);
+          throw ApiError.notFound(
+            `Try ${params.try_number} of this task instance has not run (it is at try ${ti.tryNumber})`,
+          );
         }
-        const offset = query.full_content || query.token === undefined ? 0 : decodeToken(query.token);
-        const page = await readLogPage(path, offset, query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES);
+        const offset =
+          query.full_content || query.token === undefined ? 0 : decodeToken(query.token);
+        const page = await readLogPage(
+          path,
+          offset,
+          query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES,
+        );
         return {
           status: 200,
-          body: { content: page.lines.map(structuredLogMessage), continuation_token: encodeToken(page.nextOffset) },
+          body: {
+            content: page.lines.map(structuredLogMessage),
+            continuation_token: encodeToken(page.nextOffset),
+          },
         };
       },
     }),

@@ -16,7 +16,10 @@ export const DEFAULT_PAGE_LIMIT = 50;
 
 /** A repeated query parameter (`?state=a&state=b`), also accepted once. */
 export function listParam<T extends z.ZodType>(item: T) {
-  return z.preprocess((value) => (value === undefined || Array.isArray(value) ? value : [value]), z.array(item).optional());
+  return z.preprocess(
+    (value) => (value === undefined || Array.isArray(value) ? value : [value]),
+    z.array(item).optional(),
+  );
 }
 
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
@@ -41,8 +44,18 @@ export const pagination = {
     .default(DEFAULT_PAGE_LIMIT)
     // Like Airflow's maximum_page_limit: larger values are served as the maximum, not refused.
     .transform((limit) => Math.min(limit, MAX_PAGE_LIMIT))
-    .openapi({ type: 'integer', minimum: 0, default: DEFAULT_PAGE_LIMIT, description: `Page size; values above ${MAX_PAGE_LIMIT} are served as ${MAX_PAGE_LIMIT}.` }),
-  offset: z.coerce.number().int().min(0).default(0).openapi({ type: 'integer', minimum: 0, default: 0 }),
+    .openapi({
+      type: 'integer',
+      minimum: 0,
+      default: DEFAULT_PAGE_LIMIT,
+      description: `Page size; values above ${MAX_PAGE_LIMIT} are served as ${MAX_PAGE_LIMIT}.`,
+    }),
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .openapi({ type: 'integer', minimum: 0, default: 0 }),
 };
 
 export function orderByParam(columns: readonly [string, ...string[]], defaultColumn: string) {
@@ -51,14 +64,24 @@ export function orderByParam(columns: readonly [string, ...string[]], defaultCol
     .superRefine((keys, ctx) => {
       for (const key of keys ?? []) {
         if (!allowed.has(key.replace(/^-/, ''))) {
-          ctx.addIssue({ code: 'custom', message: `Ordering with '${key}' is disallowed or the attribute does not exist on the model; use one of ${columns.join(', ')}, optionally prefixed by '-'` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `Ordering with '${key}' is disallowed or the attribute does not exist on the model; use one of ${columns.join(', ')}, optionally prefixed by '-'`,
+          });
         }
       }
     })
     .transform((keys) =>
-      (keys && keys.length > 0 ? keys : [defaultColumn]).map((key) => ({ column: key.replace(/^-/, ''), descending: key.startsWith('-') })),
+      (keys && keys.length > 0 ? keys : [defaultColumn]).map((key) => ({
+        column: key.replace(/^-/, ''),
+        descending: key.startsWith('-'),
+      })),
     )
-    .openapi({ type: 'array', items: { type: 'string', enum: columns.flatMap((c) => [c, `-${c}`]) }, default: [defaultColumn] });
+    .openapi({
+      type: 'array',
+      items: { type: 'string', enum: columns.flatMap((c) => [c, `-${c}`]) },
+      default: [defaultColumn],
+    });
 }
 
 /** The four bounds Airflow offers for each filterable timestamp, e.g. `run_after_gte`. */
@@ -76,9 +99,14 @@ export function timeRangeParams<P extends string>(prefix: P) {
 
 export const dagIdParam = z.object({ dag_id: z.string().min(1) });
 export const dagRunParams = z.object({ dag_id: z.string().min(1), dag_run_id: z.string().min(1) });
-export const dagVersionParams = z.object({ dag_id: z.string().min(1), version_number: integerParam });
+export const dagVersionParams = z.object({
+  dag_id: z.string().min(1),
+  version_number: integerParam,
+});
 export const taskInstanceParams = dagRunParams.extend({ task_id: z.string().min(1) });
-export const taskLogParams = taskInstanceParams.extend({ try_number: integerParam.pipe(z.number().min(0)).openapi({ type: 'integer', minimum: 0 }) });
+export const taskLogParams = taskInstanceParams.extend({
+  try_number: integerParam.pipe(z.number().min(0)).openapi({ type: 'integer', minimum: 0 }),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Shared response pieces
@@ -91,18 +119,41 @@ export const HTTPExceptionResponse = z
   .openapi('HTTPExceptionResponse');
 
 export const ValidationError = z
-  .object({ loc: z.array(z.union([z.string(), z.number().int()])), msg: z.string(), type: z.string() })
+  .object({
+    loc: z.array(z.union([z.string(), z.number().int()])),
+    msg: z.string(),
+    type: z.string(),
+  })
   .openapi('ValidationError');
 
-export const HTTPValidationError = z.object({ detail: z.array(ValidationError) }).openapi('HTTPValidationError');
+export const HTTPValidationError = z
+  .object({ detail: z.array(ValidationError) })
+  .openapi('HTTPValidationError');
 
-export const DagRunState = z.enum(['queued', 'running', 'success', 'failed']).openapi('DagRunState');
-export const DagRunType = z.enum(['backfill', 'scheduled', 'manual', 'asset_triggered']).openapi('DagRunType');
+export const DagRunState = z
+  .enum(['queued', 'running', 'success', 'failed'])
+  .openapi('DagRunState');
+export const DagRunType = z
+  .enum(['backfill', 'scheduled', 'manual', 'asset_triggered'])
+  .openapi('DagRunType');
 export const DagRunTriggeredByType = z
   .enum(['cli', 'operator', 'rest_api', 'ui', 'test', 'timetable', 'asset', 'backfill'])
   .openapi('DagRunTriggeredByType');
 export const TaskInstanceState = z
-  .enum(['removed', 'scheduled', 'queued', 'running', 'success', 'restarting', 'failed', 'up_for_retry', 'up_for_reschedule', 'upstream_failed', 'skipped', 'deferred'])
+  .enum([
+    'removed',
+    'scheduled',
+    'queued',
+    'running',
+    'success',
+    'restarting',
+    'failed',
+    'up_for_retry',
+    'up_for_reschedule',
+    'upstream_failed',
+    'skipped',
+    'deferred',
+  ])
   .openapi('TaskInstanceState');
 
 export const DagTagResponse = z
@@ -182,7 +233,12 @@ export const DAGDetailsResponse = z
   .openapi('DAGDetailsResponse');
 
 export const TimeDelta = z
-  .object({ __type: z.string().default('TimeDelta'), days: z.number().int(), seconds: z.number().int(), microseconds: z.number().int() })
+  .object({
+    __type: z.string().default('TimeDelta'),
+    days: z.number().int(),
+    seconds: z.number().int(),
+    microseconds: z.number().int(),
+  })
   .openapi('TimeDelta');
 
 export const TaskResponse = z
@@ -284,7 +340,9 @@ export const TaskInstanceResponse = z
     rendered_map_index: z.string().nullable(),
     rendered_fields: z.record(z.string(), z.unknown()),
     trigger: z.null().openapi({ description: 'Deferrable tasks are not supported: always null.' }),
-    triggerer_job: z.null().openapi({ description: 'Deferrable tasks are not supported: always null.' }),
+    triggerer_job: z
+      .null()
+      .openapi({ description: 'Deferrable tasks are not supported: always null.' }),
     dag_version: DagVersionResponse.nullable(),
   })
   .openapi('TaskInstanceResponse');
@@ -327,11 +385,15 @@ export const HealthInfoResponse = z
     metadatabase: z.object({ status: z.string().nullable() }).openapi('BaseInfoResponse'),
     scheduler: componentStatus('latest_scheduler_heartbeat').openapi('SchedulerInfoResponse'),
     triggerer: componentStatus('latest_triggerer_heartbeat').openapi('TriggererInfoResponse'),
-    dag_processor: componentStatus('latest_dag_processor_heartbeat').openapi('DagProcessorInfoResponse').nullable(),
+    dag_processor: componentStatus('latest_dag_processor_heartbeat')
+      .openapi('DagProcessorInfoResponse')
+      .nullable(),
   })
   .openapi('HealthInfoResponse');
 
-export const VersionInfo = z.object({ version: z.string(), git_version: z.string().nullable() }).openapi('VersionInfo');
+export const VersionInfo = z
+  .object({ version: z.string(), git_version: z.string().nullable() })
+  .openapi('VersionInfo');
 
 // ---------------------------------------------------------------------------------------------
 // Request bodies
@@ -356,16 +418,29 @@ export const TriggerDAGRunPostBody = z
     const start = body.data_interval_start ?? null;
     const end = body.data_interval_end ?? null;
     if ((start === null) !== (end === null)) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'Value error, Either both data_interval_start and data_interval_end must be provided or both must be None' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message:
+          'Value error, Either both data_interval_start and data_interval_end must be provided or both must be None',
+      });
     } else if (start !== null && end !== null && start > end) {
-      ctx.addIssue({ code: 'custom', path: ['data_interval_end'], message: 'data_interval_end must not be before data_interval_start' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data_interval_end'],
+        message: 'data_interval_end must not be before data_interval_start',
+      });
     }
   })
   .openapi('TriggerDAGRunPostBody');
 
 export const DAGRunPatchBody = z
   .strictObject({
-    state: z.enum(['queued', 'success', 'failed']).openapi('DAGRunPatchStates').nullable().optional(),
+    state: z
+      .enum(['queued', 'success', 'failed'])
+      .openapi('DAGRunPatchStates')
+      .nullable()
+      .optional(),
     note: z.string().max(1000).nullable().optional(),
   })
   .openapi('DAGRunPatchBody');
@@ -374,7 +449,13 @@ export const DAGRunClearBody = z
   .strictObject({
     dry_run: z.boolean().default(true),
     only_failed: z.boolean().default(false),
-    run_on_latest_version: z.boolean().default(false).openapi({ description: 'Accepted for compatibility; runs are always cleared onto the versions their task instances use.' }),
+    run_on_latest_version: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          'Accepted for compatibility; runs are always cleared onto the versions their task instances use.',
+      }),
   })
   .openapi('DAGRunClearBody');
 
@@ -392,7 +473,9 @@ export const StructureNode = z
   })
   .openapi('StructureNode');
 
-export const StructureEdge = z.object({ source_id: z.string(), target_id: z.string() }).openapi('StructureEdge');
+export const StructureEdge = z
+  .object({ source_id: z.string(), target_id: z.string() })
+  .openapi('StructureEdge');
 
 export const DagStructureResponse = z
   .object({
@@ -403,7 +486,9 @@ export const DagStructureResponse = z
     nodes: z.array(StructureNode),
     edges: z.array(StructureEdge),
   })
-  .openapi('DagStructureResponse', { description: 'The task graph of exactly one DAG version, served through the DAG cache.' });
+  .openapi('DagStructureResponse', {
+    description: 'The task graph of exactly one DAG version, served through the DAG cache.',
+  });
 
 export const DagBagStatsResponse = z
   .object({
@@ -436,4 +521,6 @@ export const DagBagStatsResponse = z
     oversize_rejections: z.number().int(),
     uncached_reads: z.number().int(),
   })
-  .openapi('DagBagStatsResponse', { description: "Live figures of this server's DAG cache (role api)." });
+  .openapi('DagBagStatsResponse', {
+    description: "Live figures of this server's DAG cache (role api).",
+  });

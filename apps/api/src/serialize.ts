@@ -4,14 +4,31 @@
  * neutral value Airflow itself reports for a DAG that does not use the feature.
  */
 import type { Dag, DagVersionEntry, Task } from '@dagbag/dagbag';
-import type { DagRow, DagRunRow, DagVersionSummary, ImportErrorRow, TaskInstanceRow } from '@dagbag/db';
+import type {
+  DagRow,
+  DagRunRow,
+  DagVersionSummary,
+  ImportErrorRow,
+  TaskInstanceRow,
+} from '@dagbag/db';
 
 const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
 
 /** Airflow's class names for our two operators; the TaskInstance `operator` column holds ours. */
-const OPERATOR_CLASS: Record<string, { className: string; modulePath: string; templateFields: string[] }> = {
-  bash: { className: 'BashOperator', modulePath: 'airflow.providers.standard.operators.bash', templateFields: ['bash_command', 'env', 'cwd'] },
-  empty: { className: 'EmptyOperator', modulePath: 'airflow.providers.standard.operators.empty', templateFields: [] },
+const OPERATOR_CLASS: Record<
+  string,
+  { className: string; modulePath: string; templateFields: string[] }
+> = {
+  bash: {
+    className: 'BashOperator',
+    modulePath: 'airflow.providers.standard.operators.bash',
+    templateFields: ['bash_command', 'env', 'cwd'],
+  },
+  empty: {
+    className: 'EmptyOperator',
+    modulePath: 'airflow.providers.standard.operators.empty',
+    templateFields: [],
+  },
 };
 
 export function operatorClassName(operator: string | null): string | null {
@@ -91,7 +108,12 @@ export function dagDetailsResponse(dag: DagRow, latest: DagVersionSummary | null
 
 function timeDelta(seconds: number | undefined) {
   if (seconds === undefined) return null;
-  return { __type: 'TimeDelta', days: Math.floor(seconds / 86_400), seconds: seconds % 86_400, microseconds: 0 };
+  return {
+    __type: 'TimeDelta',
+    days: Math.floor(seconds / 86_400),
+    seconds: seconds % 86_400,
+    microseconds: 0,
+  };
 }
 
 export function taskResponse(dag: Dag, task: Task) {
@@ -121,15 +143,29 @@ export function taskResponse(dag: Dag, task: Task) {
     doc_md: null,
     operator_name: operator?.className ?? task.operator,
     params: {},
-    class_ref: operator ? { module_path: operator.modulePath, class_name: operator.className } : null,
+    class_ref: operator
+      ? { module_path: operator.modulePath, class_name: operator.className }
+      : null,
     is_mapped: false,
     extra_links: [],
   };
 }
 
 /** Airflow's DagRunTriggeredByType; our scheduler records its runs as `scheduler`, Airflow's `timetable`. */
-const TRIGGERED_BY = new Set(['cli', 'operator', 'rest_api', 'ui', 'test', 'timetable', 'asset', 'backfill']);
-const TRIGGERED_BY_ALIASES: Record<string, string> = { scheduler: 'timetable', scheduled: 'timetable' };
+const TRIGGERED_BY = new Set([
+  'cli',
+  'operator',
+  'rest_api',
+  'ui',
+  'test',
+  'timetable',
+  'asset',
+  'backfill',
+]);
+const TRIGGERED_BY_ALIASES: Record<string, string> = {
+  scheduler: 'timetable',
+  scheduled: 'timetable',
+};
 
 function airflowTriggeredBy(value: string | null): string | null {
   if (value === null) return null;
@@ -138,7 +174,8 @@ function airflowTriggeredBy(value: string | null): string | null {
 }
 
 export function dagRunResponse(run: DagRunRow) {
-  const duration = run.startDate && run.endDate ? (run.endDate.getTime() - run.startDate.getTime()) / 1000 : null;
+  const duration =
+    run.startDate && run.endDate ? (run.endDate.getTime() - run.startDate.getTime()) / 1000 : null;
   return {
     dag_run_id: run.runId,
     dag_id: run.dagId,
@@ -218,9 +255,21 @@ export function structureResponse(entry: DagVersionEntry) {
   const { dag } = entry;
   const nodes = dag.topologicalOrder.map((taskId) => {
     const task = dag.tasks.get(taskId)!;
-    return { id: taskId, label: taskId, type: 'task' as const, operator: task.operator, trigger_rule: task.triggerRule, retries: task.retries };
+    return {
+      id: taskId,
+      label: taskId,
+      type: 'task' as const,
+      operator: task.operator,
+      trigger_rule: task.triggerRule,
+      retries: task.retries,
+    };
   });
-  const edges = dag.topologicalOrder.flatMap((taskId) => (dag.upstream.get(taskId) ?? []).map((upstreamId) => ({ source_id: upstreamId, target_id: taskId })));
+  const edges = dag.topologicalOrder.flatMap((taskId) =>
+    (dag.upstream.get(taskId) ?? []).map((upstreamId) => ({
+      source_id: upstreamId,
+      target_id: taskId,
+    })),
+  );
   return {
     dag_id: entry.dagId,
     version_number: entry.versionNumber,

@@ -14,7 +14,10 @@ describe('graceful close', () => {
     const app = express();
     app.get('/slow', (_req, res) => void setTimeout(() => res.json({ done: true }), 300));
     const running = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger });
-    const inFlight = fetch(`${running.url}/slow`).then(async (response) => ({ status: response.status, body: await response.json() }));
+    const inFlight = fetch(`${running.url}/slow`).then(async (response) => ({
+      status: response.status,
+      body: await response.json(),
+    }));
     await new Promise((resolve) => setTimeout(resolve, 50));
     const closed = running.close(5000);
     expect(await inFlight).toEqual({ status: 200, body: { done: true } });
@@ -35,7 +38,6 @@ describe('graceful close', () => {
   });
 });
 
-
 describe('the API process (src/main.ts)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -46,7 +48,13 @@ describe('the API process (src/main.ts)', () => {
   it('stops at start with exit code 2 and a message naming a bad variable and its range', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: join(import.meta.dirname, '..'),
-      env: { ...process.env, VITEST: '', LOG_LEVEL: 'info', API_PORT: '70000', API_DAG_CACHE_MAX_BYTES: '-5' },
+      env: {
+        ...process.env,
+        VITEST: '',
+        LOG_LEVEL: 'info',
+        API_PORT: '70000',
+        API_DAG_CACHE_MAX_BYTES: '-5',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -77,19 +85,26 @@ describe('the API process (src/main.ts)', () => {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
 
-    const listening = await new Promise<{ url: string; gcHeadroomPercent: number }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" line in 30 s:\n${output}`)), 30_000);
-      child.stdout.on('data', () => {
-        const line = output.split('\n').find((l) => l.includes('REST API listening'));
-        if (line) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line) as { url: string; gcHeadroomPercent: number });
-        }
-      });
-      void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
-    });
+    const listening = await new Promise<{ url: string; gcHeadroomPercent: number }>(
+      (resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no "listening" line in 30 s:\n${output}`)),
+          30_000,
+        );
+        child.stdout.on('data', () => {
+          const line = output.split('\n').find((l) => l.includes('REST API listening'));
+          if (line) {
+            clearTimeout(timer);
+            resolve(JSON.parse(line) as { url: string; gcHeadroomPercent: number });
+          }
+        });
+        void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
+      },
+    );
 
     // The GC headroom default is applied at start and reported, so operators can see it.
     expect(listening.gcHeadroomPercent).toBe(25);
@@ -98,7 +113,9 @@ describe('the API process (src/main.ts)', () => {
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     expect(output).toContain(token);
     expect((await fetch(`${listening.url}/api/v2/version`)).status).toBe(401);
-    const response = await fetch(`${listening.url}/api/v2/version`, { headers: { authorization: `Bearer ${token}` } });
+    const response = await fetch(`${listening.url}/api/v2/version`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(response.status).toBe(200);
     const requestId = response.headers.get('x-request-id');
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);

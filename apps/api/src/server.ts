@@ -19,7 +19,9 @@ export async function startServer(
   options: { host: string; port: number; logger: Logger; shutdownTimeoutMs?: number },
 ): Promise<RunningServer> {
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    const listening = app.listen(options.port, options.host, (error?: Error) =>
+      error ? reject(error) : resolve(listening),
+    );
   });
   // Slow-loris protection and a bound on how long a request may take to arrive.
   server.headersTimeout = 20_000;
@@ -42,7 +44,10 @@ export async function startServer(
     close(timeoutMs = options.shutdownTimeoutMs ?? 10_000) {
       closing ??= new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          options.logger.warn({ timeoutMs }, 'in-flight requests did not finish in time; closing their connections');
+          options.logger.warn(
+            { timeoutMs },
+            'in-flight requests did not finish in time; closing their connections',
+          );
           server.closeAllConnections();
         }, timeoutMs);
         timer.unref();

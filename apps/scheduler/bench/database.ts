@@ -2,9 +2,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPrismaClient, migrateDatabase, startEmbeddedPostgres, type PrismaClient } from '@dagbag/db';
+import {
+  createPrismaClient,
+  migrateDatabase,
+  startEmbeddedPostgres,
+  type PrismaClient,
+} from '@dagbag/db';
 import { freePort } from '@dagbag/config/testing/free-port';
-
 
 export interface BenchDatabase {
   url: string;
@@ -19,7 +23,14 @@ export async function startBenchDatabase(): Promise<BenchDatabase> {
   const server = await startEmbeddedPostgres({
     dataDir,
     port: await freePort(),
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ],
   });
   await migrateDatabase(server.url);
   const prisma = createPrismaClient({ url: server.url, applicationName: 'scheduler-bench' });

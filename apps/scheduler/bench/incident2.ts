@@ -23,12 +23,30 @@ export interface Incident2Row {
 
 export async function seedIncident2(prisma: PrismaClient): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
-    const document = makeDagDocument({ taskCount: 10, seed: 1000 + i, dagId: `dag_${String(i).padStart(3, '0')}` });
+    const document = makeDagDocument({
+      taskCount: 10,
+      seed: 1000 + i,
+      dagId: `dag_${String(i).padStart(3, '0')}`,
+    });
     await prisma.dag.create({ data: { dagId: document.dag_id } });
     const version = await prisma.dagVersion.create({
-      data: { dagId: document.dag_id, versionNumber: 1, serializedDag: { create: { dagId: document.dag_id, data: document as object, dagHash: `h${i}` } } },
+      data: {
+        dagId: document.dag_id,
+        versionNumber: 1,
+        serializedDag: {
+          create: { dagId: document.dag_id, data: document as object, dagHash: `h${i}` },
+        },
+      },
     });
-    await prisma.dagRun.create({ data: { dagId: document.dag_id, runId: 'r1', state: 'queued', runType: 'manual', createdDagVersionId: version.id } });
+    await prisma.dagRun.create({
+      data: {
+        dagId: document.dag_id,
+        runId: 'r1',
+        state: 'queued',
+        runType: 'manual',
+        createdDagVersionId: version.id,
+      },
+    });
   }
 }
 
@@ -41,12 +59,26 @@ export async function runIncident2(
   const loader = createDagVersionLoader(prisma);
   let loads = 0;
   const counting = { ...loader, loadVersion: (id: string) => (loads++, loader.loadVersion(id)) };
-  const dagBag = new DagBag({ role: 'scheduler', loader: counting, settings: cache.settings, admission: cache.admission, logger: silentLogger });
+  const dagBag = new DagBag({
+    role: 'scheduler',
+    loader: counting,
+    settings: cache.settings,
+    admission: cache.admission,
+    logger: silentLogger,
+  });
   const loop = new SchedulingLoop({
-    prisma, dagBag, executor: undefined, jobId: 0, hostname: 'bench', maxDagRunsPerLoop: PER_LOOP, heartbeatTimeoutSeconds: 3600, logger: silentLogger,
+    prisma,
+    dagBag,
+    executor: undefined,
+    jobId: 0,
+    hostname: 'bench',
+    maxDagRunsPerLoop: PER_LOOP,
+    heartbeatTimeoutSeconds: 3600,
+    logger: silentLogger,
   });
   // Start every run (first time only) and warm the cache with one full sweep.
-  while ((await prisma.dagRun.count({ where: { state: 'queued' } })) > 0) await loop.startQueuedRuns();
+  while ((await prisma.dagRun.count({ where: { state: 'queued' } })) > 0)
+    await loop.startQueuedRuns();
   await analyzeSchedulerTables(prisma);
   for (let i = 0; i < LOOPS_PER_SWEEP; i++) await loop.runOnce();
   const before = dagBag.stats();

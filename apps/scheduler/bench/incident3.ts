@@ -9,7 +9,15 @@ import { Session } from 'node:inspector';
 import { buildDag, type DagDocument } from '@dagbag/dagbag';
 import { makeDagDocument } from '@dagbag/dagbag/testing';
 import { DagBag } from '@dagbag/dagbag';
-import { analyzeSchedulerTables, createDagVersionLoader, lockRunsToExamine, markRunsExamined, repointRunsToVersion, type PrismaClient, type TaskSpec } from '@dagbag/db';
+import {
+  analyzeSchedulerTables,
+  createDagVersionLoader,
+  lockRunsToExamine,
+  markRunsExamined,
+  repointRunsToVersion,
+  type PrismaClient,
+  type TaskSpec,
+} from '@dagbag/db';
 import { silentLogger } from '@dagbag/logger';
 import { SchedulingLoop, type LoopSummary } from '../src/loop/scheduling-loop.ts';
 import { taskSpecs } from '../src/loop/graph.ts';
@@ -35,15 +43,30 @@ export interface Incident3Result {
   oursMs: number;
 }
 
-async function createVersion(prisma: PrismaClient, document: DagDocument, versionNumber: number, hash: string): Promise<string> {
+async function createVersion(
+  prisma: PrismaClient,
+  document: DagDocument,
+  versionNumber: number,
+  hash: string,
+): Promise<string> {
   const version = await prisma.dagVersion.create({
-    data: { dagId: document.dag_id, versionNumber, serializedDag: { create: { dagId: document.dag_id, data: document as object, dagHash: hash } } },
+    data: {
+      dagId: document.dag_id,
+      versionNumber,
+      serializedDag: {
+        create: { dagId: document.dag_id, data: document as object, dagHash: hash },
+      },
+    },
   });
   return version.id;
 }
 
 /** The eager step, written as an ORM-style scheduler does it (Airflow's verify_integrity). */
-async function eagerStep(prisma: PrismaClient, target: string, tasks: readonly TaskSpec[]): Promise<void> {
+async function eagerStep(
+  prisma: PrismaClient,
+  target: string,
+  tasks: readonly TaskSpec[],
+): Promise<void> {
   const taskIds = new Set(tasks.map((task) => task.taskId));
   await prisma.$transaction(
     async (tx) => {
@@ -67,10 +90,19 @@ async function eagerStep(prisma: PrismaClient, target: string, tasks: readonly T
         const missing = tasks.filter((task) => !existing.has(task.taskId));
         if (missing.length > 0) {
           await tx.taskInstance.createMany({
-            data: missing.map((task) => ({ dagId: run.dagId, runId: run.runId, taskId: task.taskId, dagVersionId: target, maxTries: task.retries })),
+            data: missing.map((task) => ({
+              dagId: run.dagId,
+              runId: run.runId,
+              taskId: task.taskId,
+              dagVersionId: target,
+              maxTries: task.retries,
+            })),
           });
         }
-        await tx.dagRun.update({ where: { id: run.id }, data: { lastSchedulingDecision: new Date(), currentDagVersionId: target } });
+        await tx.dagRun.update({
+          where: { id: run.id },
+          data: { lastSchedulingDecision: new Date(), currentDagVersionId: target },
+        });
       }
     },
     { timeout: 120_000 },
@@ -94,18 +126,30 @@ async function eagerLoadOnly(prisma: PrismaClient, target: string): Promise<void
       include: { taskInstances: true },
     });
     let unfinished = 0;
-    for (const run of runs) for (const ti of run.taskInstances) if (ti.dagVersionId !== target && (ti.state === null || UNFINISHED.has(ti.state))) unfinished++;
+    for (const run of runs)
+      for (const ti of run.taskInstances)
+        if (ti.dagVersionId !== target && (ti.state === null || UNFINISHED.has(ti.state)))
+          unfinished++;
     if (unfinished < 0) throw new Error('unreachable');
   });
 }
 
-async function oursStep(prisma: PrismaClient, target: string, tasks: readonly TaskSpec[]): Promise<void> {
+async function oursStep(
+  prisma: PrismaClient,
+  target: string,
+  tasks: readonly TaskSpec[],
+): Promise<void> {
   await prisma.$transaction(
     async (tx) => {
       const runs = await lockRunsToExamine(tx, RUNS);
-      const moved = runs.filter((run) => run.versionId !== target).map((run) => ({ runPk: run.id, dagId: run.dagId, runId: run.runId }));
+      const moved = runs
+        .filter((run) => run.versionId !== target)
+        .map((run) => ({ runPk: run.id, dagId: run.dagId, runId: run.runId }));
       await repointRunsToVersion(tx, { runs: moved, versionId: target, tasks });
-      await markRunsExamined(tx, runs.map((run) => run.id));
+      await markRunsExamined(
+        tx,
+        runs.map((run) => run.id),
+      );
     },
     { timeout: 120_000 },
   );
@@ -118,7 +162,10 @@ const gc = (globalThis as { gc?: () => void }).gc;
  * objects later freed by minor and major GCs included. (A heapUsed delta is useless here: Prisma's
  * WebAssembly and Buffer use makes V8 collect during nearly every step.)
  */
-async function measure(session: Session, step: () => Promise<void>): Promise<{ bytes: number; ms: number }> {
+async function measure(
+  session: Session,
+  step: () => Promise<void>,
+): Promise<{ bytes: number; ms: number }> {
   gc!();
   await post(session, 'HeapProfiler.startSampling', {
     samplingInterval: 512,
@@ -128,7 +175,9 @@ async function measure(session: Session, step: () => Promise<void>): Promise<{ b
   const started = performance.now();
   await step();
   const ms = performance.now() - started;
-  const { profile } = (await post(session, 'HeapProfiler.stopSampling')) as { profile: { head: SamplingNode } };
+  const { profile } = (await post(session, 'HeapProfiler.stopSampling')) as {
+    profile: { head: SamplingNode };
+  };
   return { bytes: totalSelfSize(profile.head), ms };
 }
 
@@ -144,7 +193,11 @@ function totalSelfSize(node: SamplingNode): number {
 }
 
 function post(session: Session, method: string, params?: object): Promise<unknown> {
-  return new Promise((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
+  return new Promise((resolve, reject) =>
+    session.post(method, params ?? {}, (error, result) =>
+      error ? reject(error) : resolve(result),
+    ),
+  );
 }
 
 function median(values: number[]): number {
@@ -161,10 +214,23 @@ export async function runIncident3(prisma: PrismaClient, iterations = 8): Promis
   const v2 = await createVersion(prisma, document, 2, 'v2');
   for (let r = 0; r < RUNS; r++) {
     const runId = `run_${r}`;
-    await prisma.dagRun.create({ data: { dagId: document.dag_id, runId, state: 'running', runType: 'manual', createdDagVersionId: v1, currentDagVersionId: v1 } });
+    await prisma.dagRun.create({
+      data: {
+        dagId: document.dag_id,
+        runId,
+        state: 'running',
+        runType: 'manual',
+        createdDagVersionId: v1,
+        currentDagVersionId: v1,
+      },
+    });
     await prisma.taskInstance.createMany({
       data: tasks.map((task, i) => ({
-        dagId: document.dag_id, runId, taskId: task.taskId, dagVersionId: v1, maxTries: task.retries,
+        dagId: document.dag_id,
+        runId,
+        taskId: task.taskId,
+        dagVersionId: v1,
+        maxTries: task.retries,
         // a fifth finished, the rest still ahead: the usual shape of a running run
         state: i < TASKS / 5 ? 'success' : null,
       })),
@@ -195,16 +261,36 @@ export async function runIncident3(prisma: PrismaClient, iterations = 8): Promis
     loadOnly.push(await measure(session, () => eagerLoadOnly(prisma, target)));
   }
   // Steady state: the loop's whole examine step when nothing changed (the usual loop).
-  const dagBag = new DagBag({ role: 'scheduler', loader: createDagVersionLoader(prisma), settings: {}, logger: silentLogger });
+  const dagBag = new DagBag({
+    role: 'scheduler',
+    loader: createDagVersionLoader(prisma),
+    settings: {},
+    logger: silentLogger,
+  });
   const loop = new SchedulingLoop({
-    prisma, dagBag, executor: undefined, jobId: 0, hostname: 'bench', maxDagRunsPerLoop: RUNS, heartbeatTimeoutSeconds: 3600, logger: silentLogger,
+    prisma,
+    dagBag,
+    executor: undefined,
+    jobId: 0,
+    hostname: 'bench',
+    maxDagRunsPerLoop: RUNS,
+    heartbeatTimeoutSeconds: 3600,
+    logger: silentLogger,
   });
   const summary = (): LoopSummary => ({
-    runsCreated: 0, runsStarted: 0, runsExamined: 0, runsFinished: { success: 0, failed: 0 }, versionChanges: 0, taskStateChanges: 0, heartbeatTimeouts: 0, launched: 0,
+    runsCreated: 0,
+    runsStarted: 0,
+    runsExamined: 0,
+    runsFinished: { success: 0, failed: 0 },
+    versionChanges: 0,
+    taskStateChanges: 0,
+    heartbeatTimeouts: 0,
+    launched: 0,
   });
   for (let i = 0; i < 3; i++) await loop.examineRuns(summary());
   const steady: { bytes: number; ms: number }[] = [];
-  for (let i = 0; i < iterations; i++) steady.push(await measure(session, () => loop.examineRuns(summary())));
+  for (let i = 0; i < iterations; i++)
+    steady.push(await measure(session, () => loop.examineRuns(summary())));
   dagBag.close();
   session.disconnect();
   return {

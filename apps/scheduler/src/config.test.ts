@@ -5,20 +5,33 @@ import { readSchedulerConfig, SCHEDULER_SETTING_DESCRIPTORS } from './config.ts'
 describe('scheduler configuration', () => {
   it('uses the documented defaults', () => {
     expect(readSchedulerConfig({})).toMatchObject({
-      dagsFolder: `${repoRoot()}/dags`, dagDirScanSeconds: 5, loopIntervalMs: 1000, maxDagRunsPerLoop: 20,
-      parallelism: 16, heartbeatTimeoutSeconds: 60, metricsPort: 9465,
+      dagsFolder: `${repoRoot()}/dags`,
+      dagDirScanSeconds: 5,
+      loopIntervalMs: 1000,
+      maxDagRunsPerLoop: 20,
+      parallelism: 16,
+      heartbeatTimeoutSeconds: 60,
+      metricsPort: 9465,
     });
   });
 
   it('stops at a bad value, naming the variable and the range', () => {
     expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(ConfigError);
-    expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(/SCHEDULER_PARALLELISM: must be a whole number from 1 to 4096; got "0"/);
+    expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(
+      /SCHEDULER_PARALLELISM: must be a whole number from 1 to 4096; got "0"/,
+    );
   });
 
   it('describes each of its variables with default, range and meaning for the README', () => {
     const rows = new Map(SCHEDULER_SETTING_DESCRIPTORS.map((row) => [row.variable, row]));
     expect(rows.get('SCHEDULER_PARALLELISM')).toMatchObject({ default: '16', accepted: '1–4096' });
-    for (const variable of ['DAGS_FOLDER', 'DAG_DIR_SCAN_SECONDS', 'SCHEDULER_LOOP_INTERVAL_MS', 'SCHEDULER_MAX_DAGRUNS_PER_LOOP', 'TASK_HEARTBEAT_TIMEOUT_SECONDS']) {
+    for (const variable of [
+      'DAGS_FOLDER',
+      'DAG_DIR_SCAN_SECONDS',
+      'SCHEDULER_LOOP_INTERVAL_MS',
+      'SCHEDULER_MAX_DAGRUNS_PER_LOOP',
+      'TASK_HEARTBEAT_TIMEOUT_SECONDS',
+    ]) {
       expect(rows.get(variable)?.description, variable).toBeTruthy();
     }
   });

@@ -4,28 +4,86 @@
  * `SCHEDULER_DAG_CACHE_*` are read by `@dagbag/dagbag`, the database's by `@dagbag/db`.
  */
 import { isAbsolute, join, resolve } from 'node:path';
-import { describeSettings, gcHeadroomSetting, integerSetting, readConfig, repoRoot, stringSetting } from '@dagbag/config';
+import {
+  describeSettings,
+  gcHeadroomSetting,
+  integerSetting,
+  readConfig,
+  repoRoot,
+  stringSetting,
+} from '@dagbag/config';
 import { telemetrySettings } from '@dagbag/telemetry';
 
 export const SCHEDULER_OWN_SETTINGS = {
   DAGS_FOLDER: stringSetting({
     default: '',
     accepted: 'a folder; relative to the working directory',
-    description: 'folder scanned for DAG files (*.json, *.yaml, *.yml); unset: `dags/` at the repository root',
+    description:
+      'folder scanned for DAG files (*.json, *.yaml, *.yml); unset: `dags/` at the repository root',
   }),
-  DAG_DIR_SCAN_SECONDS: integerSetting({ default: 5, min: 1, max: 86_400, description: 'seconds between two scans of DAGS_FOLDER' }),
-  SCHEDULER_LOOP_INTERVAL_MS: integerSetting({ default: 1000, min: 10, max: 600_000, description: 'pause between two scheduling loops (a finished task wakes the loop early)' }),
-  SCHEDULER_MAX_DAGRUNS_PER_LOOP: integerSetting({ default: 20, min: 1, max: 10_000, description: 'running runs examined per loop, least recently examined first' }),
-  SCHEDULER_PARALLELISM: integerSetting({ default: 16, min: 1, max: 4096, description: 'task processes the local executor runs at once' }),
-  TASK_HEARTBEAT_TIMEOUT_SECONDS: integerSetting({ default: 60, min: 1, max: 86_400, description: 'a queued or running task instance without heartbeat this long is retried (tries left) or failed' }),
-  TASK_HEARTBEAT_INTERVAL_SECONDS: integerSetting({ default: 5, min: 1, max: 3_600, description: 'how often task and job heartbeats are written; at most a third of the timeout' }),
-  SCHEDULER_DAG_CACHE_RECONCILE_SECONDS: integerSetting({ default: 30, min: 1, max: 86_400, description: 'how often the DAG cache drops versions no unfinished run or task instance uses' }),
-  SCHEDULER_SHUTDOWN_GRACE_SECONDS: integerSetting({ default: 30, min: 0, max: 86_400, description: 'on SIGTERM, how long running tasks may finish before they are handed back for another scheduler' }),
-  SCHEDULER_DB_BACKOFF_MAX_MS: integerSetting({ default: 30_000, min: 100, max: 600_000, description: 'longest pause between attempts while the database is unreachable' }),
+  DAG_DIR_SCAN_SECONDS: integerSetting({
+    default: 5,
+    min: 1,
+    max: 86_400,
+    description: 'seconds between two scans of DAGS_FOLDER',
+  }),
+  SCHEDULER_LOOP_INTERVAL_MS: integerSetting({
+    default: 1000,
+    min: 10,
+    max: 600_000,
+    description: 'pause between two scheduling loops (a finished task wakes the loop early)',
+  }),
+  SCHEDULER_MAX_DAGRUNS_PER_LOOP: integerSetting({
+    default: 20,
+    min: 1,
+    max: 10_000,
+    description: 'running runs examined per loop, least recently examined first',
+  }),
+  SCHEDULER_PARALLELISM: integerSetting({
+    default: 16,
+    min: 1,
+    max: 4096,
+    description: 'task processes the local executor runs at once',
+  }),
+  TASK_HEARTBEAT_TIMEOUT_SECONDS: integerSetting({
+    default: 60,
+    min: 1,
+    max: 86_400,
+    description:
+      'a queued or running task instance without heartbeat this long is retried (tries left) or failed',
+  }),
+  TASK_HEARTBEAT_INTERVAL_SECONDS: integerSetting({
+    default: 5,
+    min: 1,
+    max: 3_600,
+    description: 'how often task and job heartbeats are written; at most a third of the timeout',
+  }),
+  SCHEDULER_DAG_CACHE_RECONCILE_SECONDS: integerSetting({
+    default: 30,
+    min: 1,
+    max: 86_400,
+    description: 'how often the DAG cache drops versions no unfinished run or task instance uses',
+  }),
+  SCHEDULER_SHUTDOWN_GRACE_SECONDS: integerSetting({
+    default: 30,
+    min: 0,
+    max: 86_400,
+    description:
+      'on SIGTERM, how long running tasks may finish before they are handed back for another scheduler',
+  }),
+  SCHEDULER_DB_BACKOFF_MAX_MS: integerSetting({
+    default: 30_000,
+    min: 100,
+    max: 600_000,
+    description: 'longest pause between attempts while the database is unreachable',
+  }),
   SCHEDULER_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
 };
 
-export const SCHEDULER_SETTINGS = { ...SCHEDULER_OWN_SETTINGS, ...telemetrySettings('dagbag-scheduler') };
+export const SCHEDULER_SETTINGS = {
+  ...SCHEDULER_OWN_SETTINGS,
+  ...telemetrySettings('dagbag-scheduler'),
+};
 
 /** One row per scheduler variable (name, default, accepted range, meaning): the README table is checked against it. */
 export const SCHEDULER_SETTING_DESCRIPTORS = describeSettings(SCHEDULER_OWN_SETTINGS);
@@ -47,18 +105,27 @@ export interface SchedulerConfig {
 }
 
 /** Reads and validates every scheduler variable once; throws ConfigError naming each bad one. */
-export function readSchedulerConfig(env: Record<string, string | undefined> = process.env): SchedulerConfig {
+export function readSchedulerConfig(
+  env: Record<string, string | undefined> = process.env,
+): SchedulerConfig {
   const values = readConfig(SCHEDULER_SETTINGS, env);
   const folder = values.DAGS_FOLDER;
   return {
-    dagsFolder: folder === '' ? join(repoRoot(), 'dags') : isAbsolute(folder) ? folder : resolve(folder),
+    dagsFolder:
+      folder === '' ? join(repoRoot(), 'dags') : isAbsolute(folder) ? folder : resolve(folder),
     dagDirScanSeconds: values.DAG_DIR_SCAN_SECONDS,
     loopIntervalMs: values.SCHEDULER_LOOP_INTERVAL_MS,
     maxDagRunsPerLoop: values.SCHEDULER_MAX_DAGRUNS_PER_LOOP,
     parallelism: values.SCHEDULER_PARALLELISM,
     heartbeatTimeoutSeconds: values.TASK_HEARTBEAT_TIMEOUT_SECONDS,
     // A heartbeat interval near the timeout would time out healthy tasks: at most a third of it.
-    heartbeatIntervalSeconds: Math.max(1, Math.min(values.TASK_HEARTBEAT_INTERVAL_SECONDS, Math.floor(values.TASK_HEARTBEAT_TIMEOUT_SECONDS / 3))),
+    heartbeatIntervalSeconds: Math.max(
+      1,
+      Math.min(
+        values.TASK_HEARTBEAT_INTERVAL_SECONDS,
+        Math.floor(values.TASK_HEARTBEAT_TIMEOUT_SECONDS / 3),
+      ),
+    ),
     reconcileSeconds: values.SCHEDULER_DAG_CACHE_RECONCILE_SECONDS,
     shutdownGraceSeconds: values.SCHEDULER_SHUTDOWN_GRACE_SECONDS,
     dbBackoffMaxMs: values.SCHEDULER_DB_BACKOFF_MAX_MS,

@@ -1,6 +1,17 @@
 export { createScheduler, type Scheduler, type SchedulerOptions } from './scheduler.ts';
-export { readSchedulerConfig, SCHEDULER_OWN_SETTINGS, SCHEDULER_SETTINGS, SCHEDULER_SETTING_DESCRIPTORS, type SchedulerConfig } from './config.ts';
-export { DagFileProcessor, formatProblems, DAGS_FOLDER_BUNDLE, type ProcessorSummary } from './processor/dag-file-processor.ts';
+export {
+  readSchedulerConfig,
+  SCHEDULER_OWN_SETTINGS,
+  SCHEDULER_SETTINGS,
+  SCHEDULER_SETTING_DESCRIPTORS,
+  type SchedulerConfig,
+} from './config.ts';
+export {
+  DagFileProcessor,
+  formatProblems,
+  DAGS_FOLDER_BUNDLE,
+  type ProcessorSummary,
+} from './processor/dag-file-processor.ts';
 export { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
 export { LocalExecutor } from './executor/local-executor.ts';
 export { taskLogPath, UnsafeLogPathError } from './executor/log-path.ts';

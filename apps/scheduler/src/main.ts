@@ -27,8 +27,16 @@ async function main(): Promise<void> {
   }
   applyGcHeadroom(config.gcHeadroomPercent);
   // First, so the instruments created below are exported and pg is patched when it loads.
-  const telemetry = await startTelemetry({ serviceName: 'dagbag-scheduler', metricsPort: config.metricsPort, metricsHost: config.metricsHost, logger });
-  const [{ createPrismaClient, openDatabase }, { createScheduler }] = await Promise.all([import('@dagbag/db'), import('./scheduler.ts')]);
+  const telemetry = await startTelemetry({
+    serviceName: 'dagbag-scheduler',
+    metricsPort: config.metricsPort,
+    metricsHost: config.metricsHost,
+    logger,
+  });
+  const [{ createPrismaClient, openDatabase }, { createScheduler }] = await Promise.all([
+    import('@dagbag/db'),
+    import('./scheduler.ts'),
+  ]);
 
   const database = await openDatabase({ logger });
   const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-scheduler' });

@@ -4,9 +4,13 @@ import { collectByName as collect, InMemoryReader } from '@dagbag/metrics/testin
 import { describe, expect, it } from 'vitest';
 import { SchedulerMetrics, TASK_INSTANCE_STATES } from './metrics.ts';
 
-
 function byState(metric: MetricData | undefined): Record<string, number> {
-  return Object.fromEntries(((metric?.dataPoints ?? []) as DataPoint<number>[]).map((point) => [String(point.attributes.state), point.value]));
+  return Object.fromEntries(
+    ((metric?.dataPoints ?? []) as DataPoint<number>[]).map((point) => [
+      String(point.attributes.state),
+      point.value,
+    ]),
+  );
 }
 
 describe('SchedulerMetrics', () => {
@@ -19,11 +23,21 @@ describe('SchedulerMetrics', () => {
     expect(byState(metrics.get(SCHEDULER_METRICS.taskInstanceStateChanges.name))).toEqual(
       Object.fromEntries(TASK_INSTANCE_STATES.map((state) => [state, 0])),
     );
-    expect(byState(metrics.get(SCHEDULER_METRICS.heartbeatTimeouts.name))).toEqual({ failed: 0, up_for_retry: 0 });
+    expect(byState(metrics.get(SCHEDULER_METRICS.heartbeatTimeouts.name))).toEqual({
+      failed: 0,
+      up_for_retry: 0,
+    });
     for (const counter of [SCHEDULER_METRICS.runsExamined, SCHEDULER_METRICS.runsCreated]) {
-      expect(metrics.get(counter.name)?.dataPoints.map((point) => point.value), counter.name).toEqual([0]);
+      expect(
+        metrics.get(counter.name)?.dataPoints.map((point) => point.value),
+        counter.name,
+      ).toEqual([0]);
     }
-    expect(metrics.get(SCHEDULER_METRICS.executorSlotsTotal.name)?.dataPoints.map((point) => point.value)).toEqual([16]);
+    expect(
+      metrics
+        .get(SCHEDULER_METRICS.executorSlotsTotal.name)
+        ?.dataPoints.map((point) => point.value),
+    ).toEqual([16]);
     await provider.shutdown();
   });
 
@@ -40,8 +54,13 @@ describe('SchedulerMetrics', () => {
     const metrics = await collect(reader);
     const states = byState(metrics.get(SCHEDULER_METRICS.taskInstanceStateChanges.name));
     expect(states).toMatchObject({ running: 1, queued: 3, success: 0 });
-    expect(byState(metrics.get(SCHEDULER_METRICS.heartbeatTimeouts.name))).toEqual({ failed: 0, up_for_retry: 1 });
-    expect(metrics.get(SCHEDULER_METRICS.runsExamined.name)?.dataPoints.map((point) => point.value)).toEqual([20]);
+    expect(byState(metrics.get(SCHEDULER_METRICS.heartbeatTimeouts.name))).toEqual({
+      failed: 0,
+      up_for_retry: 1,
+    });
+    expect(
+      metrics.get(SCHEDULER_METRICS.runsExamined.name)?.dataPoints.map((point) => point.value),
+    ).toEqual([20]);
     await provider.shutdown();
   });
 });

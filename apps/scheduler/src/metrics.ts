@@ -2,9 +2,20 @@
  * The scheduler's own instruments, created from the registry's descriptors (SCHEDULER_METRICS).
  * Task state changes are counted per state with attribute sets built once.
  */
-import { metrics, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
+import {
+  metrics,
+  type Attributes,
+  type Counter,
+  type Histogram,
+  type Meter,
+} from '@opentelemetry/api';
 import { FINISHED_TASK_STATES, UNFINISHED_TASK_STATES } from '@dagbag/db';
-import { HEARTBEAT_TIMEOUT_OUTCOMES, SCHEDULER_METRICS, createInstrument, createObservable } from '@dagbag/metrics';
+import {
+  HEARTBEAT_TIMEOUT_OUTCOMES,
+  SCHEDULER_METRICS,
+  createInstrument,
+  createObservable,
+} from '@dagbag/metrics';
 
 /** Every state a task instance can be moved to (the `state` attribute of the state-change counter). */
 export const TASK_INSTANCE_STATES = [...UNFINISHED_TASK_STATES, ...FINISHED_TASK_STATES] as const;
@@ -26,14 +37,19 @@ export class SchedulerMetrics {
     this.runsCreated = createInstrument(meter, SCHEDULER_METRICS.runsCreated);
     this.stateChanges = createInstrument(meter, SCHEDULER_METRICS.taskInstanceStateChanges);
     this.heartbeatTimeouts = createInstrument(meter, SCHEDULER_METRICS.heartbeatTimeouts);
-    createObservable(meter, SCHEDULER_METRICS.executorSlotsUsed).addCallback((result) => result.observe(slots.used()));
-    createObservable(meter, SCHEDULER_METRICS.executorSlotsTotal).addCallback((result) => result.observe(slots.total()));
+    createObservable(meter, SCHEDULER_METRICS.executorSlotsUsed).addCallback((result) =>
+      result.observe(slots.used()),
+    );
+    createObservable(meter, SCHEDULER_METRICS.executorSlotsTotal).addCallback((result) =>
+      result.observe(slots.total()),
+    );
     // A counter series exists only after its first add: 0 for every known value now, so that
     // rate() and increase() on a dashboard answer 0 rather than "no data" until the first event.
     this.runsExamined.add(0);
     this.runsCreated.add(0);
     for (const state of TASK_INSTANCE_STATES) this.stateChanges.add(0, this.attributesFor(state));
-    for (const state of HEARTBEAT_TIMEOUT_OUTCOMES) this.heartbeatTimeouts.add(0, this.attributesFor(state));
+    for (const state of HEARTBEAT_TIMEOUT_OUTCOMES)
+      this.heartbeatTimeouts.add(0, this.attributesFor(state));
   }
 
   private attributesFor(state: string): Attributes {

@@ -7,11 +7,20 @@ function tracker(clock: () => number = Date.now) {
   const messages: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) messages.push((JSON.parse(line) as { msg: string }).msg);
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        messages.push((JSON.parse(line) as { msg: string }).msg);
       done();
     },
   });
-  return { messages, outage: new OutageTracker(createLogger({ name: 't', level: 'info', destination: sink }), 100, 1000, clock) };
+  return {
+    messages,
+    outage: new OutageTracker(
+      createLogger({ name: 't', level: 'info', destination: sink }),
+      100,
+      1000,
+      clock,
+    ),
+  };
 }
 
 describe('the outage tracker', () => {
@@ -54,7 +63,9 @@ describe('the outage tracker', () => {
 
   it('doubles the pause of a task failing in a row, up to the ceiling', () => {
     const { outage } = tracker();
-    expect([1, 2, 3, 4, 5].map(() => outage.failed('loop', new Error('down')))).toEqual([200, 400, 800, 1000, 1000]);
+    expect([1, 2, 3, 4, 5].map(() => outage.failed('loop', new Error('down')))).toEqual([
+      200, 400, 800, 1000, 1000,
+    ]);
   });
 
   it('counts the database as reachable for a span only from the end of the last incident', () => {

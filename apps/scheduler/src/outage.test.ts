@@ -10,14 +10,21 @@ const lines: { level: number; msg: string; task?: string; err?: { message?: stri
 
 beforeAll(async () => {
   h = await createHarness();
-  await h.writeDag({ dag_id: 'after_outage', tasks: [{ task_id: 't', operator: 'bash', bash_command: 'true' }] });
+  await h.writeDag({
+    dag_id: 'after_outage',
+    tasks: [{ task_id: 't', operator: 'bash', bash_command: 'true' }],
+  });
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as (typeof lines)[number]);
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as (typeof lines)[number]);
       done();
     },
   });
-  running = await startSchedulerBehindProxy(h, { env: { SCHEDULER_DB_BACKOFF_MAX_MS: '400' }, logger: createLogger({ name: 'scheduler', level: 'info', destination: sink }) });
+  running = await startSchedulerBehindProxy(h, {
+    env: { SCHEDULER_DB_BACKOFF_MAX_MS: '400' },
+    logger: createLogger({ name: 'scheduler', level: 'info', destination: sink }),
+  });
 });
 
 afterAll(async () => {
@@ -35,10 +42,19 @@ describe('when the database is lost', () => {
     await waitFor(async () => (await h.runState('after_outage', 'r1')) === 'success', 20_000, 100);
 
     // The recovery is logged once every task has worked for a few seconds.
-    await waitFor(async () => lines.some((line) => line.msg.startsWith('scheduler reaches the database again')), 20_000, 100);
+    await waitFor(
+      async () => lines.some((line) => line.msg.startsWith('scheduler reaches the database again')),
+      20_000,
+      100,
+    );
     const lost = lines.filter((line) => line.msg.startsWith('scheduler cannot reach the database'));
-    const back = lines.filter((line) => line.msg.startsWith('scheduler reaches the database again'));
+    const back = lines.filter((line) =>
+      line.msg.startsWith('scheduler reaches the database again'),
+    );
     const incidents = lost.map((line) => `${line.task}: ${line.err?.message}`);
-    expect({ lost: lost.length, back: back.length }, JSON.stringify(incidents)).toEqual({ lost: 1, back: 1 });
+    expect({ lost: lost.length, back: back.length }, JSON.stringify(incidents)).toEqual({
+      lost: 1,
+      back: 1,
+    });
   });
 });

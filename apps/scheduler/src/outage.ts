@@ -51,7 +51,10 @@ export class OutageTracker {
     this.workingSince = undefined;
     if (this.failingSince === undefined) {
       this.failingSince = this.clock();
-      this.logger.error({ err: error, task }, 'scheduler cannot reach the database (or a query failed); backing off until it works again');
+      this.logger.error(
+        { err: error, task },
+        'scheduler cannot reach the database (or a query failed); backing off until it works again',
+      );
     } else {
       this.logger.debug({ err: error, task, failures: this.failures }, 'still failing');
     }
@@ -65,7 +68,10 @@ export class OutageTracker {
     const now = this.clock();
     this.workingSince ??= now;
     if (now - this.workingSince < SETTLE_MS) return;
-    this.logger.info({ downMs: this.workingSince - this.failingSince, failures: this.failures }, 'scheduler reaches the database again; resuming');
+    this.logger.info(
+      { downMs: this.workingSince - this.failingSince, failures: this.failures },
+      'scheduler reaches the database again; resuming',
+    );
     this.lastRecoveredAt = this.workingSince;
     this.failingSince = undefined;
     this.workingSince = undefined;

@@ -74,7 +74,10 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   });
 
   let executor!: LocalExecutor;
-  const metrics = new SchedulerMetrics(options.meter, { used: () => executor.slotsUsed, total: () => executor.parallelism });
+  const metrics = new SchedulerMetrics(options.meter, {
+    used: () => executor.slotsUsed,
+    total: () => executor.parallelism,
+  });
   const outage = new OutageTracker(log, config.loopIntervalMs, config.dbBackoffMaxMs);
   let stopping = false;
   let wake: (() => void) | undefined;
@@ -125,7 +128,12 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   const activeTasks = new Set<Promise<unknown>>();
 
   /** Runs `task` every `intervalMs` (after each run ends), backing off while it fails. */
-  function every(name: string, intervalMs: () => number, task: () => Promise<unknown>, wakeable = false): void {
+  function every(
+    name: string,
+    intervalMs: () => number,
+    task: () => Promise<unknown>,
+    wakeable = false,
+  ): void {
     const tick = async () => {
       if (stopping) return;
       let delay = intervalMs();
@@ -170,28 +178,57 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     dagBag,
     executor,
     start() {
-      log.info({ hostname, pid: process.pid, dagsFolder: config.dagsFolder, parallelism: config.parallelism, gcHeadroomPercent: config.gcHeadroomPercent }, 'scheduler started');
+      log.info(
+        {
+          hostname,
+          pid: process.pid,
+          dagsFolder: config.dagsFolder,
+          parallelism: config.parallelism,
+          gcHeadroomPercent: config.gcHeadroomPercent,
+        },
+        'scheduler started',
+      );
       executor.start();
-      if (options.processDagFiles !== false) every('dag-processor', () => config.dagDirScanSeconds * 1000, () => processor.processOnce());
+      if (options.processDagFiles !== false)
+        every(
+          'dag-processor',
+          () => config.dagDirScanSeconds * 1000,
+          () => processor.processOnce(),
+        );
       every('scheduling-loop', () => config.loopIntervalMs, loopStarted, true);
-      every('job-heartbeat', () => config.heartbeatIntervalSeconds * 1000, async () => {
-        if (await heartbeatSchedulerJob(prisma, jobId)) {
-          log.warn('this scheduler had been declared dead by another (no heartbeat for the timeout); its earlier tasks were recovered elsewhere');
-        }
-      });
-      every('dag-cache-reconcile', () => config.reconcileSeconds * 1000, () => dagBag.reconcile());
+      every(
+        'job-heartbeat',
+        () => config.heartbeatIntervalSeconds * 1000,
+        async () => {
+          if (await heartbeatSchedulerJob(prisma, jobId)) {
+            log.warn(
+              'this scheduler had been declared dead by another (no heartbeat for the timeout); its earlier tasks were recovered elsewhere',
+            );
+          }
+        },
+      );
+      every(
+        'dag-cache-reconcile',
+        () => config.reconcileSeconds * 1000,
+        () => dagBag.reconcile(),
+      );
     },
     processDagFiles: () => processor.processOnce(),
     runLoopOnce: loopStarted,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
       if (stopping) return;
       stopping = true;
-      log.info({ graceMs, running: executor.slotsUsed }, 'scheduler stopping: no new work; running tasks may finish');
+      log.info(
+        { graceMs, running: executor.slotsUsed },
+        'scheduler stopping: no new work; running tasks may finish',
+      );
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       await Promise.allSettled([...activeTasks]);
       const { finished, handedBack } = await executor.shutdown(graceMs);
-      await endSchedulerJob(prisma, jobId, 'success').catch((error: unknown) => log.warn({ err: error }, 'could not end the job row'));
+      await endSchedulerJob(prisma, jobId, 'success').catch((error: unknown) =>
+        log.warn({ err: error }, 'could not end the job row'),
+      );
       await processor.close();
       dagBag.close();
       log.info({ finished, handedBack }, 'scheduler stopped');

@@ -77,7 +77,12 @@ export function integerSetting(options: {
     } satisfies SettingMeta);
 }
 
-export function stringSetting(options: { default: string; pattern?: RegExp; accepted?: string; description?: string }) {
+export function stringSetting(options: {
+  default: string;
+  pattern?: RegExp;
+  accepted?: string;
+  description?: string;
+}) {
   return z
     .string()
     .optional()
@@ -92,14 +97,21 @@ export function stringSetting(options: { default: string; pattern?: RegExp; acce
       }
       return value;
     })
-    .meta({ default: options.default, accepted: options.accepted, description: options.description } satisfies SettingMeta);
+    .meta({
+      default: options.default,
+      accepted: options.accepted,
+      description: options.description,
+    } satisfies SettingMeta);
 }
 
 export function optionalStringSetting(options: { default?: string; description?: string } = {}) {
   return z
     .string()
     .optional()
-    .meta({ default: options.default ?? '(unset)', description: options.description } satisfies SettingMeta);
+    .meta({
+      default: options.default ?? '(unset)',
+      description: options.description,
+    } satisfies SettingMeta);
 }
 
 /** Comma-separated list; blanks are dropped. */
@@ -113,7 +125,11 @@ export function listSetting(options: { description?: string } = {}) {
         .map((item) => item.trim())
         .filter((item) => item.length > 0),
     )
-    .meta({ default: '(empty)', accepted: 'comma-separated list', description: options.description } satisfies SettingMeta);
+    .meta({
+      default: '(empty)',
+      accepted: 'comma-separated list',
+      description: options.description,
+    } satisfies SettingMeta);
 }
 
 export function booleanSetting(options: { default: boolean; description?: string }) {
@@ -125,8 +141,15 @@ export function booleanSetting(options: { default: boolean; description?: string
       const normalized = raw.trim().toLowerCase();
       if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
       if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
-      ctx.addIssue({ code: 'custom', message: `must be true or false; got ${JSON.stringify(raw)}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be true or false; got ${JSON.stringify(raw)}`,
+      });
       return z.NEVER;
     })
-    .meta({ default: String(options.default), accepted: 'true or false', description: options.description } satisfies SettingMeta);
+    .meta({
+      default: String(options.default),
+      accepted: 'true or false',
+      description: options.description,
+    } satisfies SettingMeta);
 }

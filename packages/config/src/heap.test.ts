@@ -7,9 +7,19 @@ import { applyGcHeadroom, gcHeadroomSetting } from './heap.ts';
 const run = promisify(execFile);
 
 async function churn(headroom: string): Promise<{ peak: number; liveAfter: number }> {
-  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'testing', 'heap-churn.ts'), headroom], {
-    cwd: import.meta.dirname,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'testing', 'heap-churn.ts'),
+      headroom,
+    ],
+    {
+      cwd: import.meta.dirname,
+    },
+  );
   return JSON.parse(stdout) as { peak: number; liveAfter: number };
 }
 

@@ -31,7 +31,9 @@ export function gcHeadroomSetting() {
  */
 export function applyGcHeadroom(percent: number): void {
   if (!Number.isInteger(percent) || percent < 0 || percent > 300) {
-    throw new RangeError(`applyGcHeadroom: percent must be a whole number from 0 to 300; got ${percent}`);
+    throw new RangeError(
+      `applyGcHeadroom: percent must be a whole number from 0 to 300; got ${percent}`,
+    );
   }
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

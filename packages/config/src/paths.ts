@@ -10,7 +10,8 @@ export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'pnpm-workspace.yaml'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('repoRoot: no pnpm-workspace.yaml above ' + import.meta.url);
+    if (parent === dir)
+      throw new Error('repoRoot: no pnpm-workspace.yaml above ' + import.meta.url);
     dir = parent;
   }
   cachedRoot = dir;

@@ -25,13 +25,18 @@ function settle(): number {
   return process.memoryUsage().heapUsed;
 }
 
-export function measureHeapFactor(sizes: readonly number[] = [5, 20, 50, 100, 200, 500], bytesPerSize = 16_000_000): HeapFactorRow[] {
+export function measureHeapFactor(
+  sizes: readonly number[] = [5, 20, 50, 100, 200, 500],
+  bytesPerSize = 16_000_000,
+): HeapFactorRow[] {
   if (!gc) throw new Error('run with node --expose-gc');
   const rows: HeapFactorRow[] = [];
   for (const tasks of sizes) {
     const sample = JSON.stringify(makeDagDocument({ taskCount: tasks, seed: 1 })).length;
     const documents = Math.max(50, Math.min(4000, Math.ceil(bytesPerSize / sample)));
-    const texts = Array.from({ length: documents }, (_, i) => JSON.stringify(makeDagDocument({ taskCount: tasks, seed: tasks * 100_000 + i })));
+    const texts = Array.from({ length: documents }, (_, i) =>
+      JSON.stringify(makeDagDocument({ taskCount: tasks, seed: tasks * 100_000 + i })),
+    );
     const serialized = texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
     const dags: Dag[] = new Array<Dag>(documents);
     const before = settle();

@@ -30,15 +30,29 @@ class CollectingReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
 }
 
-const tiny = dagDocumentSchema.parse({ dag_id: 'bench', tasks: [{ task_id: 'only', operator: 'empty' }] });
+const tiny = dagDocumentSchema.parse({
+  dag_id: 'bench',
+  tasks: [{ task_id: 'only', operator: 'empty' }],
+});
 const tinyHash = dagHash(tiny);
 
 /** Answers every id with the same tiny document of a chosen serialized size: misses stay cheap. */
-function syntheticLoader(serializedBytes: number, known: (id: string) => boolean = () => true): DagVersionLoader {
+function syntheticLoader(
+  serializedBytes: number,
+  known: (id: string) => boolean = () => true,
+): DagVersionLoader {
   return {
     async loadVersion(versionId: string): Promise<DagVersionRow | null> {
       if (!known(versionId)) return null;
-      return { versionId, dagId: 'bench', versionNumber: 1, dagHash: tinyHash, data: tiny, serializedBytes, createdAt: new Date(0) };
+      return {
+        versionId,
+        dagId: 'bench',
+        versionNumber: 1,
+        dagHash: tinyHash,
+        data: tiny,
+        serializedBytes,
+        createdAt: new Date(0),
+      };
     },
     async readHash() {
       return tinyHash;
@@ -69,7 +83,12 @@ interface Candidate {
   operations: number;
 }
 
-function syncCandidate(label: string, get: (key: string) => unknown, keys: readonly string[], operations: number): Candidate {
+function syncCandidate(
+  label: string,
+  get: (key: string) => unknown,
+  keys: readonly string[],
+  operations: number,
+): Candidate {
   const mask = keys.length - 1;
   return {
     label,
@@ -83,7 +102,12 @@ function syncCandidate(label: string, get: (key: string) => unknown, keys: reado
   };
 }
 
-function asyncCandidate(label: string, get: (key: string) => Promise<unknown>, keys: readonly string[], operations: number): Candidate {
+function asyncCandidate(
+  label: string,
+  get: (key: string) => Promise<unknown>,
+  keys: readonly string[],
+  operations: number,
+): Candidate {
   const mask = keys.length - 1;
   return {
     label,
@@ -101,7 +125,10 @@ function asyncCandidate(label: string, get: (key: string) => Promise<unknown>, k
  * Rounds interleave the candidates, so noise from other processes on the machine (a shared
  * 2-core box) spreads over all of them; each gets the median of its rounds.
  */
-async function interleaved(candidates: readonly Candidate[], rounds: number): Promise<{ label: string; ns: number; min: number }[]> {
+async function interleaved(
+  candidates: readonly Candidate[],
+  rounds: number,
+): Promise<{ label: string; ns: number; min: number }[]> {
   const samples = candidates.map(() => [] as number[]);
   for (const c of candidates) await c.pass(c.operations / 4); // warm-up
   for (let round = 0; round < rounds; round++) {
@@ -119,7 +146,10 @@ async function interleaved(candidates: readonly Candidate[], rounds: number): Pr
 }
 
 async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> {
-  const keys = Array.from({ length: 1024 }, (_, i) => `0198f0c2-${String(i).padStart(4, '0')}-7b1e-9d2a-4c6e8f0a1b3c`);
+  const keys = Array.from(
+    { length: 1024 },
+    (_, i) => `0198f0c2-${String(i).padStart(4, '0')}-7b1e-9d2a-4c6e8f0a1b3c`,
+  );
   const weight = 40_000;
   const slot = { entry: { weight }, keyHash: 0, checkedAt: 0, seq: 0 };
   const map = new Map(keys.map((k) => [k, slot]));
@@ -128,7 +158,12 @@ async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> 
   for (const k of keys) lru.set(k, slot);
 
   const bag = (role: CacheRole, meter?: MeterProvider) =>
-    new DagBag({ role, loader: syntheticLoader(weight / HEAP_BYTES_PER_SERIALIZED_BYTE), settings: defaultCacheSettings(role), ...(meter ? { meter: meter.getMeter('bench') } : {}) });
+    new DagBag({
+      role,
+      loader: syntheticLoader(weight / HEAP_BYTES_PER_SERIALIZED_BYTE),
+      settings: defaultCacheSettings(role),
+      ...(meter ? { meter: meter.getMeter('bench') } : {}),
+    });
   const api = bag('api');
   const provider = new MeterProvider({ readers: [new CollectingReader()] });
   const scheduler = bag('scheduler', provider);
@@ -142,8 +177,10 @@ async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> 
   });
   const bags = [api, scheduler, full];
   // Load, then touch every key twice so each is resident (the window passes them on to main).
-  for (const b of bags) for (let round = 0; round < 3; round++) for (const k of keys) await b.get(k);
-  for (const b of bags) if (keys.some((k) => b.getIfCached(k) === undefined)) throw new Error('not all resident');
+  for (const b of bags)
+    for (let round = 0; round < 3; round++) for (const k of keys) await b.get(k);
+  for (const b of bags)
+    if (keys.some((k) => b.getIfCached(k) === undefined)) throw new Error('not all resident');
 
   const ops = 1_000_000;
   // The whole run takes a few seconds: inside the 30 s revalidation window of the loads above.
@@ -152,18 +189,46 @@ async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> 
       syncCandidate('bare Map.get', (k) => map.get(k), keys, ops),
       syncCandidate('bare lru-cache get (api options)', (k) => lru.get(k), keys, ops),
       syncCandidate('DagBag api getIfCached', (k) => api.getIfCached(k), keys, ops),
-      syncCandidate('DagBag scheduler getIfCached (SDK reader)', (k) => scheduler.getIfCached(k), keys, ops),
-      syncCandidate('DagBag api getIfCached (startTelemetry: Prometheus + OTLP readers)', (k) => full.getIfCached(k), keys, ops),
-      asyncCandidate('bare lru-cache, await Promise.resolve(get)', (k) => Promise.resolve(lru.get(k)), keys, ops / 4),
+      syncCandidate(
+        'DagBag scheduler getIfCached (SDK reader)',
+        (k) => scheduler.getIfCached(k),
+        keys,
+        ops,
+      ),
+      syncCandidate(
+        'DagBag api getIfCached (startTelemetry: Prometheus + OTLP readers)',
+        (k) => full.getIfCached(k),
+        keys,
+        ops,
+      ),
+      asyncCandidate(
+        'bare lru-cache, await Promise.resolve(get)',
+        (k) => Promise.resolve(lru.get(k)),
+        keys,
+        ops / 4,
+      ),
       asyncCandidate('DagBag api await get', (k) => api.get(k), keys, ops / 4),
-      asyncCandidate('DagBag scheduler await get (SDK reader)', (k) => scheduler.get(k), keys, ops / 4),
-      asyncCandidate('DagBag api await get (startTelemetry: Prometheus + OTLP readers)', (k) => full.get(k), keys, ops / 4),
+      asyncCandidate(
+        'DagBag scheduler await get (SDK reader)',
+        (k) => scheduler.get(k),
+        keys,
+        ops / 4,
+      ),
+      asyncCandidate(
+        'DagBag api await get (startTelemetry: Prometheus + OTLP readers)',
+        (k) => full.get(k),
+        keys,
+        ops / 4,
+      ),
     ],
     9,
   );
   const { pushes, scrapes } = telemetry.counts();
   // Both readers must have collected the cache's instruments while the rounds ran, or the row proves nothing.
-  if (pushes === 0 || scrapes === 0) throw new Error(`the telemetry readers did not run during the benchmark (pushes ${pushes}, scrapes ${scrapes})`);
+  if (pushes === 0 || scrapes === 0)
+    throw new Error(
+      `the telemetry readers did not run during the benchmark (pushes ${pushes}, scrapes ${scrapes})`,
+    );
   readerActivity = { pushes, scrapes };
   for (const b of bags) b.close();
   await provider.shutdown();
@@ -184,14 +249,27 @@ interface RatioRow {
 }
 
 /** Replays a trace through a DagBag; returns the hit ratio over the accesses from `measureFrom` on. */
-async function replay(trace: Uint32Array, measureFrom: number, role: CacheRole, settings: DagCacheSettings, admission: boolean, serializedBytes: number): Promise<number> {
+async function replay(
+  trace: Uint32Array,
+  measureFrom: number,
+  role: CacheRole,
+  settings: DagCacheSettings,
+  admission: boolean,
+  serializedBytes: number,
+): Promise<number> {
   const ids = new Map<number, string>();
   const idOf = (n: number) => {
     let id = ids.get(n);
     if (id === undefined) ids.set(n, (id = `v${n}`));
     return id;
   };
-  const bag = new DagBag({ role, loader: syntheticLoader(serializedBytes), clock: new ManualClock(), settings, admission });
+  const bag = new DagBag({
+    role,
+    loader: syntheticLoader(serializedBytes),
+    clock: new ManualClock(),
+    settings,
+    admission,
+  });
   let hits = 0;
   for (let i = 0; i < trace.length; i++) {
     const id = idOf(trace[i]!);
@@ -215,7 +293,11 @@ async function hitRatios(): Promise<RatioRow[]> {
     const workingSet = Math.round(cap * factor);
     const rounds = 30;
     const trace = roundRobin(workingSet, rounds);
-    const settings: DagCacheSettings = { ...defaultCacheSettings('scheduler'), maxEntries: 0, maxBytes: cap * schedulerWeight };
+    const settings: DagCacheSettings = {
+      ...defaultCacheSettings('scheduler'),
+      maxEntries: 0,
+      maxBytes: cap * schedulerWeight,
+    };
     const from = workingSet; // after the first (cold) round
     rows.push({
       trace: `scheduler sweep, working set ${factor}x cap (${workingSet} versions, ${rounds} rounds)`,
@@ -268,13 +350,17 @@ async function main(): Promise<void> {
   const bare = hit.find((r) => r.label.startsWith('bare lru-cache get'))?.ns ?? Number.NaN;
   const bareAsync = hit.find((r) => r.label.startsWith('bare lru-cache, await'))?.ns ?? Number.NaN;
   const lines: string[] = [];
-  lines.push('| hit path | ns/op (median of 9 interleaved rounds) | best round | median × bare lru-cache (same style) | goal ≤ 1.5× |');
+  lines.push(
+    '| hit path | ns/op (median of 9 interleaved rounds) | best round | median × bare lru-cache (same style) | goal ≤ 1.5× |',
+  );
   lines.push('|---|---:|---:|---:|---|');
   for (const r of hit) {
     const base = r.label.includes('await') ? bareAsync : bare;
     const ratio = r.ns / base;
     const judged = r.label.startsWith('DagBag') ? (ratio <= 1.5 ? 'met' : 'MISSED') : '';
-    lines.push(`| ${r.label} | ${r.ns.toFixed(1)} | ${r.min.toFixed(1)} | ${ratio.toFixed(2)} | ${judged} |`);
+    lines.push(
+      `| ${r.label} | ${r.ns.toFixed(1)} | ${r.min.toFixed(1)} | ${ratio.toFixed(2)} | ${judged} |`,
+    );
   }
   if (readerActivity) {
     lines.push('');
@@ -283,7 +369,9 @@ async function main(): Promise<void> {
     );
   }
   lines.push('');
-  lines.push('| trace | cap | ours (W-TinyLFU) | plain LRU | Belady OPT | ours / OPT | LRU / OPT | goal |');
+  lines.push(
+    '| trace | cap | ours (W-TinyLFU) | plain LRU | Belady OPT | ours / OPT | LRU / OPT | goal |',
+  );
   lines.push('|---|---|---:|---:|---:|---:|---:|---|');
   for (const r of ratios) {
     const ok = r.ours / r.optimal >= r.goal && r.ours >= r.lru;
@@ -295,7 +383,9 @@ async function main(): Promise<void> {
   lines.push('| heap factor | tasks | serialized bytes | retained bytes | retained / serialized |');
   lines.push('|---|---:|---:|---:|---:|');
   for (const r of heap) {
-    lines.push(`| measured | ${r.tasks} | ${r.serializedBytesPerDocument} | ${r.retainedBytesPerDocument} | ${r.factor.toFixed(2)} |`);
+    lines.push(
+      `| measured | ${r.tasks} | ${r.serializedBytesPerDocument} | ${r.retainedBytesPerDocument} | ${r.factor.toFixed(2)} |`,
+    );
   }
   lines.push(`| in use (src/weight.ts) | | | | ${HEAP_BYTES_PER_SERIALIZED_BYTE.toFixed(2)} |`);
   const seconds = ((performance.now() - started) / 1000).toFixed(0);

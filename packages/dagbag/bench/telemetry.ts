@@ -17,7 +17,9 @@ export interface BenchTelemetry {
 }
 
 function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 export async function startBenchTelemetry(): Promise<BenchTelemetry> {
@@ -37,7 +39,12 @@ export async function startBenchTelemetry(): Promise<BenchTelemetry> {
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkPort}`;
   process.env.OTEL_METRIC_EXPORT_INTERVAL = '1000';
   process.env.OTEL_TRACES_EXPORTER = 'none';
-  const telemetry = await startTelemetry({ serviceName: 'dagbag-api', metricsPort, logger: silentLogger, instrumentations: false });
+  const telemetry = await startTelemetry({
+    serviceName: 'dagbag-api',
+    metricsPort,
+    logger: silentLogger,
+    instrumentations: false,
+  });
   if (!telemetry.otlp.metrics) throw new Error('bench telemetry: the OTLP reader is not attached');
   const scraper = setInterval(() => {
     void fetch(telemetry.metricsUrl).then(async (response) => {

@@ -42,7 +42,12 @@ export function zipfTrace(n: number, s: number, length: number, random: () => nu
  * API browsing (Zipf) with a periodic crawler: each cycle is `browse` lookups of browsing, then a
  * crawl of every version in id order interleaved one to one with browsing.
  */
-export function zipfWithCrawl(n: number, s: number, options: { browse: number; cycles: number }, random: () => number): Uint32Array {
+export function zipfWithCrawl(
+  n: number,
+  s: number,
+  options: { browse: number; cycles: number },
+  random: () => number,
+): Uint32Array {
   const next = zipfSampler(n, s, random);
   const out: number[] = [];
   for (let cycle = 0; cycle < options.cycles; cycle++) {

@@ -22,14 +22,21 @@ describe('deserializeDag', () => {
     expect(dag.downstream.get('start')).toEqual(['left', 'right']);
     expect(dag.roots).toEqual(['start']);
     expect(dag.leaves).toEqual(['load']);
-    expect(dag.tasks.get('left')).toMatchObject({ operator: 'bash', bashCommand: 'echo left', triggerRule: 'all_success', retries: 0, downstream: ['load'] });
+    expect(dag.tasks.get('left')).toMatchObject({
+      operator: 'bash',
+      bashCommand: 'echo left',
+      triggerRule: 'all_success',
+      retries: 0,
+      downstream: ['load'],
+    });
   });
 
   it('orders every task after all of its upstream tasks in a large generated DAG', () => {
     const dag = deserializeDag(makeDagDocument({ taskCount: 500, seed: 11 }));
     const position = new Map(dag.topologicalOrder.map((id, i) => [id, i]));
     expect(position.size).toBe(500);
-    for (const [id, ups] of dag.upstream) for (const up of ups) expect(position.get(up)!).toBeLessThan(position.get(id)!);
+    for (const [id, ups] of dag.upstream)
+      for (const up of ups) expect(position.get(up)!).toBeLessThan(position.get(id)!);
   });
 
   it('is frozen all the way down', () => {
@@ -42,7 +49,13 @@ describe('deserializeDag', () => {
 
   it('throws DagValidationError listing each problem with its task', () => {
     try {
-      deserializeDag({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['ghost'] }, { task_id: 'a', operator: 'empty' }] });
+      deserializeDag({
+        dag_id: 'd',
+        tasks: [
+          { task_id: 'a', operator: 'empty', upstream: ['ghost'] },
+          { task_id: 'a', operator: 'empty' },
+        ],
+      });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(DagValidationError);
@@ -55,7 +68,11 @@ describe('deserializeDag', () => {
   });
 
   it('handles a chain of 5000 tasks without overflowing the stack', () => {
-    const tasks = Array.from({ length: 5000 }, (_, i) => ({ task_id: `t${i}`, operator: 'empty', upstream: i === 0 ? [] : [`t${i - 1}`] }));
+    const tasks = Array.from({ length: 5000 }, (_, i) => ({
+      task_id: `t${i}`,
+      operator: 'empty',
+      upstream: i === 0 ? [] : [`t${i - 1}`],
+    }));
     expect(deserializeDag({ dag_id: 'chain', tasks }).leaves).toEqual(['t4999']);
   });
 });

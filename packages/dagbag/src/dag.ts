@@ -118,7 +118,11 @@ export function buildDag(document: DagDocument): Dag {
     upstream,
     downstream,
     topologicalOrder: Object.freeze(order),
-    roots: Object.freeze(document.tasks.filter((t) => t.upstream.length === 0).map((t) => t.task_id)),
-    leaves: Object.freeze(document.tasks.filter((t) => downstream.get(t.task_id)!.length === 0).map((t) => t.task_id)),
+    roots: Object.freeze(
+      document.tasks.filter((t) => t.upstream.length === 0).map((t) => t.task_id),
+    ),
+    leaves: Object.freeze(
+      document.tasks.filter((t) => downstream.get(t.task_id)!.length === 0).map((t) => t.task_id),
+    ),
   });
 }

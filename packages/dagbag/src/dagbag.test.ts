@@ -8,18 +8,41 @@ import { ManualClock, MemoryDagVersionLoader, makeDagDocument } from './testing.
 import { entryWeight } from './weight.ts';
 
 function tinyDocument(i: number) {
-  return dagDocumentSchema.parse({ dag_id: `dag_${i}`, tasks: [{ task_id: 'only', operator: 'empty' }] });
+  return dagDocumentSchema.parse({
+    dag_id: `dag_${i}`,
+    tasks: [{ task_id: 'only', operator: 'empty' }],
+  });
 }
 
 /** Every limit off unless a test turns it on, so each test shows exactly one behaviour. */
-const OFF: DagCacheSettings = { maxEntries: 0, maxBytes: 0, ttlSeconds: 0, revalidateSeconds: 0, negativeTtlSeconds: 5, maxNegativeEntries: 100 };
+const OFF: DagCacheSettings = {
+  maxEntries: 0,
+  maxBytes: 0,
+  ttlSeconds: 0,
+  revalidateSeconds: 0,
+  negativeTtlSeconds: 5,
+  maxNegativeEntries: 100,
+};
 
-function setup(options: { versions?: number; settings?: Partial<DagCacheSettings>; admission?: boolean; role?: DagBagOptions['role']; serializedBytes?: number } = {}) {
+function setup(
+  options: {
+    versions?: number;
+    settings?: Partial<DagCacheSettings>;
+    admission?: boolean;
+    role?: DagBagOptions['role'];
+    serializedBytes?: number;
+  } = {},
+) {
   const clock = new ManualClock();
   const loader = new MemoryDagVersionLoader();
   const ids: string[] = [];
   for (let i = 1; i <= (options.versions ?? 10); i++) {
-    ids.push(loader.add(tinyDocument(i), { versionId: `v${i}`, serializedBytes: options.serializedBytes ?? 100 }).versionId);
+    ids.push(
+      loader.add(tinyDocument(i), {
+        versionId: `v${i}`,
+        serializedBytes: options.serializedBytes ?? 100,
+      }).versionId,
+    );
   }
   const bag = new DagBag({
     role: options.role ?? 'api',
@@ -54,7 +77,12 @@ describe('DagBag lookups', () => {
   it('returns a deserialized, frozen DAG with the row fields', async () => {
     const { bag } = setup();
     const entry = (await bag.get('v3'))!;
-    expect(entry).toMatchObject({ versionId: 'v3', dagId: 'dag_3', versionNumber: 1, weight: entryWeight(100) });
+    expect(entry).toMatchObject({
+      versionId: 'v3',
+      dagId: 'dag_3',
+      versionNumber: 1,
+      weight: entryWeight(100),
+    });
     expect(entry.dag.topologicalOrder).toEqual(['only']);
     expect(Object.isFrozen(entry)).toBe(true);
   });
@@ -73,7 +101,11 @@ describe('DagBag lookups', () => {
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => bag.get(keys[i % 5]!)));
     expect(loader.calls.loadVersion).toBe(5);
     expect(results.every((entry, i) => entry?.versionId === keys[i % 5])).toBe(true);
-    expect(bag.stats()).toMatchObject({ loads: 5, coalesced: 95, misses: { loaded: 100, not_found: 0 } });
+    expect(bag.stats()).toMatchObject({
+      loads: 5,
+      coalesced: 95,
+      misses: { loaded: 100, not_found: 0 },
+    });
   });
 
   it('remembers an unknown id for the negative TTL, then asks again', async () => {
@@ -108,7 +140,12 @@ describe('DagBag lookups', () => {
     const { bag } = setup();
     expect((await bag.readUncached('v1'))?.versionId).toBe('v1');
     expect(bag.has('v1')).toBe(false);
-    expect(bag.stats()).toMatchObject({ hits: 0, misses: { loaded: 0, not_found: 0 }, loads: 1, uncached_reads: 1 });
+    expect(bag.stats()).toMatchObject({
+      hits: 0,
+      misses: { loaded: 0, not_found: 0 },
+      loads: 1,
+      uncached_reads: 1,
+    });
   });
 
   it('readUncached serves a resident entry without refreshing its recency', async () => {
@@ -141,7 +178,11 @@ describe('DagBag lookups', () => {
 
   it('rejects a stored document that does not validate', async () => {
     const { bag, loader } = setup();
-    loader.rows.set('bad', { ...loader.rows.get('v1')!, versionId: 'bad', data: { dag_id: 'x', tasks: [{ task_id: 'a', operator: 'python' }] } });
+    loader.rows.set('bad', {
+      ...loader.rows.get('v1')!,
+      versionId: 'bad',
+      data: { dag_id: 'x', tasks: [{ task_id: 'a', operator: 'python' }] },
+    });
     await expect(bag.get('bad')).rejects.toBeInstanceOf(DagValidationError);
   });
 
@@ -159,7 +200,10 @@ describe('DagBag caps', () => {
   it('with a cap of 2, three distinct loads leave 2 entries and count one capacity eviction', async () => {
     const { bag } = setup({ settings: { maxEntries: 2 } });
     for (const id of ['v1', 'v2', 'v3']) await bag.get(id);
-    expect(bag.stats()).toMatchObject({ entries: 2, evictions: { capacity: 1, bytes: 0, ttl: 0, inactive: 0, invalidated: 0 } });
+    expect(bag.stats()).toMatchObject({
+      entries: 2,
+      evictions: { capacity: 1, bytes: 0, ttl: 0, inactive: 0, invalidated: 0 },
+    });
   });
 
   it('with admission disabled and a cap of 2, v1 is the one evicted', async () => {
@@ -209,41 +253,69 @@ describe('DagBag caps', () => {
     { maxEntries: 3, maxBytes: 0, ttlSeconds: 1, resident: 3, afterIdle: 0 },
     { maxEntries: 0, maxBytes: 5 * w, ttlSeconds: 1, resident: 5, afterIdle: 0 },
     { maxEntries: 3, maxBytes: 5 * w, ttlSeconds: 1, resident: 3, afterIdle: 0 },
-  ])('entries $maxEntries, bytes $maxBytes, ttl $ttlSeconds (0 = off): $resident resident, $afterIdle after a day idle', async (c) => {
-    for (const admission of [true, false]) {
-      const { bag, clock, ids } = setup({ versions: 8, admission, settings: { maxEntries: c.maxEntries, maxBytes: c.maxBytes, ttlSeconds: c.ttlSeconds } });
-      for (const id of ids) await bag.get(id);
-      expect(bag.stats().entries, `admission ${admission}`).toBe(c.resident);
-      clock.advanceSeconds(86_400);
-      bag.purgeExpired();
-      expect(bag.stats().entries, `admission ${admission}`).toBe(c.afterIdle);
-    }
-  });
+  ])(
+    'entries $maxEntries, bytes $maxBytes, ttl $ttlSeconds (0 = off): $resident resident, $afterIdle after a day idle',
+    async (c) => {
+      for (const admission of [true, false]) {
+        const { bag, clock, ids } = setup({
+          versions: 8,
+          admission,
+          settings: { maxEntries: c.maxEntries, maxBytes: c.maxBytes, ttlSeconds: c.ttlSeconds },
+        });
+        for (const id of ids) await bag.get(id);
+        expect(bag.stats().entries, `admission ${admission}`).toBe(c.resident);
+        clock.advanceSeconds(86_400);
+        bag.purgeExpired();
+        expect(bag.stats().entries, `admission ${admission}`).toBe(c.afterIdle);
+      }
+    },
+  );
 
-  it.each(['maxEntries', 'maxBytes', 'ttlSeconds', 'revalidateSeconds'] as const)('refuses a negative %s naming the option and the range', (option) => {
-    expect(() => setup({ settings: { [option]: -1 } })).toThrowError(new RegExp(`settings\\.${option} must be a whole number from 0 to \\d+; got -1`));
-  });
+  it.each(['maxEntries', 'maxBytes', 'ttlSeconds', 'revalidateSeconds'] as const)(
+    'refuses a negative %s naming the option and the range',
+    (option) => {
+      expect(() => setup({ settings: { [option]: -1 } })).toThrowError(
+        new RegExp(`settings\\.${option} must be a whole number from 0 to \\d+; got -1`),
+      );
+    },
+  );
 
   it('refuses a negative cache size in the environment, naming the variable and the range', () => {
-    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(ConfigError);
-    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(/API_DAG_CACHE_SIZE: must be a whole number from 0 to 10000000/);
+    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(
+      ConfigError,
+    );
+    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(
+      /API_DAG_CACHE_SIZE: must be a whole number from 0 to 10000000/,
+    );
   });
 
   it('evicts with reason bytes once the weight would pass the byte cap, and the weight never exceeds it', async () => {
     const w = entryWeight(1000);
     const maxBytes = 10 * w + w / 2;
     for (const admission of [true, false]) {
-      const { bag } = setup({ versions: 30, admission, serializedBytes: 1000, settings: { maxBytes } });
+      const { bag } = setup({
+        versions: 30,
+        admission,
+        serializedBytes: 1000,
+        settings: { maxBytes },
+      });
       for (let i = 1; i <= 30; i++) {
         await bag.get(`v${i}`);
         expect(bag.stats().weight_bytes).toBeLessThanOrEqual(maxBytes);
       }
-      expect(bag.stats()).toMatchObject({ entries: 10, weight_bytes: 10 * w, evictions: { bytes: 20, capacity: 0 } });
+      expect(bag.stats()).toMatchObject({
+        entries: 10,
+        weight_bytes: 10 * w,
+        evictions: { bytes: 20, capacity: 0 },
+      });
     }
   });
 
   it('returns but never admits a version heavier than the whole byte cap', async () => {
-    const { bag } = setup({ serializedBytes: 10_000, settings: { maxBytes: entryWeight(10_000) - 1 } });
+    const { bag } = setup({
+      serializedBytes: 10_000,
+      settings: { maxBytes: entryWeight(10_000) - 1 },
+    });
     expect((await bag.get('v1'))?.versionId).toBe('v1');
     expect(bag.stats()).toMatchObject({ entries: 0, weight_bytes: 0, oversize_rejections: 1 });
   });
@@ -291,7 +363,11 @@ describe('DagBag revalidation', () => {
     clock.advanceSeconds(31);
     expect(await bag.get('v1')).toBeNull();
     expect(bag.has('v1')).toBe(false);
-    expect(bag.stats()).toMatchObject({ entries: 0, evictions: { invalidated: 1 }, misses: { not_found: 1 } });
+    expect(bag.stats()).toMatchObject({
+      entries: 0,
+      evictions: { invalidated: 1 },
+      misses: { not_found: 1 },
+    });
   });
 
   it('shares one hash read among concurrent lookups of a due entry', async () => {
@@ -320,7 +396,11 @@ describe('DagBag policies', () => {
   });
 
   it('reconcile evicts exactly the resident versions no longer in use, with reason inactive', async () => {
-    const { bag, loader } = setup({ role: 'scheduler', versions: 600, settings: { maxEntries: 512 } });
+    const { bag, loader } = setup({
+      role: 'scheduler',
+      versions: 600,
+      settings: { maxEntries: 512 },
+    });
     await sweep(bag, ids, 2);
     const resident = ids.filter((id) => bag.has(id));
     const retired = new Set(resident.slice(0, 100));

@@ -1,5 +1,19 @@
-import { metrics, type Attributes, type BatchObservableCallback, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
-import { CACHE_LIMIT_METRICS, CACHE_METRICS, EVICTION_REASONS, MISS_RESULTS, type EvictionReason, type MissResult } from '@dagbag/metrics';
+import {
+  metrics,
+  type Attributes,
+  type BatchObservableCallback,
+  type Histogram,
+  type Meter,
+  type Observable,
+} from '@opentelemetry/api';
+import {
+  CACHE_LIMIT_METRICS,
+  CACHE_METRICS,
+  EVICTION_REASONS,
+  MISS_RESULTS,
+  type EvictionReason,
+  type MissResult,
+} from '@dagbag/metrics';
 import { silentLogger, type Logger } from '@dagbag/logger';
 import { LRUCache } from 'lru-cache';
 import { deserializeDag, type Dag } from './dag.ts';
@@ -192,7 +206,13 @@ export class DagBag {
   private hits = 0;
   private missesLoaded = 0;
   private missesNotFound = 0;
-  private readonly evictions: Record<EvictionReason, number> = { capacity: 0, bytes: 0, ttl: 0, inactive: 0, invalidated: 0 };
+  private readonly evictions: Record<EvictionReason, number> = {
+    capacity: 0,
+    bytes: 0,
+    ttl: 0,
+    inactive: 0,
+    invalidated: 0,
+  };
   private loads = 0;
   private loadFailures = 0;
   private coalesced = 0;
@@ -210,14 +230,19 @@ export class DagBag {
 
   constructor(options: DagBagOptions) {
     if (options.role !== 'api' && options.role !== 'scheduler') {
-      throw new TypeError(`DagBag role must be "api" or "scheduler"; got ${JSON.stringify(options.role)}`);
+      throw new TypeError(
+        `DagBag role must be "api" or "scheduler"; got ${JSON.stringify(options.role)}`,
+      );
     }
-    if (typeof options.loader?.loadVersion !== 'function') throw new TypeError('DagBag loader must implement DagVersionLoader');
+    if (typeof options.loader?.loadVersion !== 'function')
+      throw new TypeError('DagBag loader must implement DagVersionLoader');
     this.role = options.role;
     this.loader = options.loader;
     this.settings = Object.freeze(
       validateCacheSettings(
-        options.settings ? { ...defaultCacheSettings(options.role), ...options.settings } : cacheSettingsFromEnv(options.role),
+        options.settings
+          ? { ...defaultCacheSettings(options.role), ...options.settings }
+          : cacheSettingsFromEnv(options.role),
       ),
     );
     this.clock = options.clock ?? performance;
@@ -228,13 +253,24 @@ export class DagBag {
     this.maxEntries = this.settings.maxEntries;
     this.maxBytes = this.settings.maxBytes;
 
-    const dispose = (_slot: Slot, _key: string, reason: LRUCache.DisposeReason) => this.onDispose(reason);
-    this.main = new LRUCache<string, Slot>({ ...lruOptionsFor<Slot>(this.settings, options.clock), dispose });
+    const dispose = (_slot: Slot, _key: string, reason: LRUCache.DisposeReason) =>
+      this.onDispose(reason);
+    this.main = new LRUCache<string, Slot>({
+      ...lruOptionsFor<Slot>(this.settings, options.clock),
+      dispose,
+    });
     // The window is bounded by enforceCaps() alone: lru-cache must never evict from it on its own.
-    this.window = new LRUCache<string, Slot>({ ...lruOptionsFor<Slot>({ ...this.settings, maxEntries: 0, maxBytes: 0 }, options.clock), dispose });
+    this.window = new LRUCache<string, Slot>({
+      ...lruOptionsFor<Slot>({ ...this.settings, maxEntries: 0, maxBytes: 0 }, options.clock),
+      dispose,
+    });
     const admission = options.admission !== false;
-    this.windowMaxEntries = admission && this.maxEntries > 0 ? Math.max(1, Math.floor(this.maxEntries * WINDOW_FRACTION)) : 0;
-    this.windowMaxBytes = admission && this.maxBytes > 0 ? Math.floor(this.maxBytes * WINDOW_FRACTION) : 0;
+    this.windowMaxEntries =
+      admission && this.maxEntries > 0
+        ? Math.max(1, Math.floor(this.maxEntries * WINDOW_FRACTION))
+        : 0;
+    this.windowMaxBytes =
+      admission && this.maxBytes > 0 ? Math.floor(this.maxBytes * WINDOW_FRACTION) : 0;
     if (admission) this.sketch = new FrequencySketch(expectedEntries(this.settings));
     this.negative =
       this.settings.negativeTtlSeconds > 0
@@ -247,7 +283,11 @@ export class DagBag {
 
     this.roleAttributes = { 'dagbag.role': this.role };
     this.meter = options.meter ?? metrics.getMeter('@dagbag/dagbag');
-    ({ callback: this.batchCallback, observables: this.observables, loadDuration: this.loadDuration } = this.instrument(this.meter));
+    ({
+      callback: this.batchCallback,
+      observables: this.observables,
+      loadDuration: this.loadDuration,
+    } = this.instrument(this.meter));
 
     if (this.revalidateMs > 0 && !this.exactClock) {
       this.coarseNow = this.clock.now();
@@ -273,7 +313,8 @@ export class DagBag {
   getIfCached(versionId: string): DagVersionEntry | undefined {
     const slot = this.main.get(versionId) ?? this.window.get(versionId);
     if (slot === undefined) return undefined;
-    if (this.revalidateMs > 0 && this.hitTime() - slot.checkedAt >= this.revalidateMs) return undefined;
+    if (this.revalidateMs > 0 && this.hitTime() - slot.checkedAt >= this.revalidateMs)
+      return undefined;
     this.hits++;
     if (this.sketch !== undefined) this.sketch.increment(slot.keyHash);
     return slot.entry;
@@ -313,7 +354,10 @@ export class DagBag {
   async readUncached(versionId: string): Promise<DagVersionEntry | null> {
     this.uncachedReads++;
     const slot = this.peekSlot(versionId, false);
-    if (slot !== undefined && (this.revalidateMs === 0 || this.clock.now() - slot.checkedAt < this.revalidateMs)) {
+    if (
+      slot !== undefined &&
+      (this.revalidateMs === 0 || this.clock.now() - slot.checkedAt < this.revalidateMs)
+    ) {
       return slot.entry;
     }
     if (slot === undefined && this.negative?.peek(versionId) === true) return null;
@@ -354,7 +398,11 @@ export class DagBag {
     if (flight !== undefined) {
       this.coalesced++;
     } else {
-      const started: Flight = { promise: undefined as unknown as Promise<Outcome>, admit: true, cancelled: false };
+      const started: Flight = {
+        promise: undefined as unknown as Promise<Outcome>,
+        admit: true,
+        cancelled: false,
+      };
       started.promise = this.runRevalidation(versionId, slot, started);
       this.track(versionId, started);
       flight = started;
@@ -376,17 +424,29 @@ export class DagBag {
       slot.checkedAt = this.clock.now();
       return { entry: slot.entry, fromCache: true };
     }
-    if (!flight.cancelled && this.peekSlot(versionId, true) === slot) this.remove(versionId, 'invalidated');
+    if (!flight.cancelled && this.peekSlot(versionId, true) === slot)
+      this.remove(versionId, 'invalidated');
     if (hash === null) {
       if (!flight.cancelled) this.negative?.set(versionId, true);
       return { entry: null, fromCache: false };
     }
-    this.logger.debug({ versionId, previousHash: slot.entry.dagHash, hash }, 'DAG version changed in place; reloading');
+    this.logger.debug(
+      { versionId, previousHash: slot.entry.dagHash, hash },
+      'DAG version changed in place; reloading',
+    );
     return this.load(versionId, flight, slot.keyHash);
   }
 
-  private startLoad(versionId: string, admit: boolean, keyHash = FrequencySketch.hash(versionId)): Flight {
-    const flight: Flight = { promise: undefined as unknown as Promise<Outcome>, admit, cancelled: false };
+  private startLoad(
+    versionId: string,
+    admit: boolean,
+    keyHash = FrequencySketch.hash(versionId),
+  ): Flight {
+    const flight: Flight = {
+      promise: undefined as unknown as Promise<Outcome>,
+      admit,
+      cancelled: false,
+    };
     flight.promise = this.load(versionId, flight, keyHash);
     this.track(versionId, flight);
     return flight;
@@ -439,7 +499,10 @@ export class DagBag {
   private admit(versionId: string, entry: DagVersionEntry, keyHash: number): void {
     if (this.maxBytes > 0 && entry.weight > this.maxBytes) {
       this.oversizeRejections++;
-      this.logger.warn({ versionId, weight: entry.weight, maxBytes: this.maxBytes, role: this.role }, 'DAG version heavier than the whole byte cap; not cached');
+      this.logger.warn(
+        { versionId, weight: entry.weight, maxBytes: this.maxBytes, role: this.role },
+        'DAG version heavier than the whole byte cap; not cached',
+      );
       return;
     }
     if (this.peekSlot(versionId, true) !== undefined) this.remove(versionId, 'invalidated');
@@ -466,13 +529,16 @@ export class DagBag {
   private overCaps(extraEntries = 0, extraBytes = 0): boolean {
     return (
       (this.maxEntries > 0 && this.main.size + this.window.size + extraEntries > this.maxEntries) ||
-      (this.maxBytes > 0 && this.main.calculatedSize + this.window.calculatedSize + extraBytes > this.maxBytes)
+      (this.maxBytes > 0 &&
+        this.main.calculatedSize + this.window.calculatedSize + extraBytes > this.maxBytes)
     );
   }
 
   /** The cap that forces the next eviction: entries first, bytes otherwise. */
   private capReason(extraEntries = 0): EvictionReason {
-    return this.maxEntries > 0 && this.main.size + this.window.size + extraEntries > this.maxEntries ? 'capacity' : 'bytes';
+    return this.maxEntries > 0 && this.main.size + this.window.size + extraEntries > this.maxEntries
+      ? 'capacity'
+      : 'bytes';
   }
 
   /** Whether the window holds more than its share of a cap that is on (no caps: no window). */
@@ -493,7 +559,8 @@ export class DagBag {
     if (this.overCaps()) this.purgeExpiredIfDue();
     while (this.overCaps()) {
       const reason = this.capReason();
-      const candidate = this.windowOverShare() || this.main.size === 0 ? leastRecent(this.window) : undefined;
+      const candidate =
+        this.windowOverShare() || this.main.size === 0 ? leastRecent(this.window) : undefined;
       const victim = leastRecent(this.main);
       if (candidate === undefined && victim === undefined) {
         // Only expired entries are left (lru-cache's iterators skip them): drop them now.
@@ -508,7 +575,10 @@ export class DagBag {
         const candidateSlot = this.window.peek(candidate, { allowStale: true })!;
         const victimSlot = this.main.peek(victim, { allowStale: true })!;
         // Ties go to the resident: a key is only let in if it is asked for more often.
-        if (this.sketch!.estimate(candidateSlot.keyHash) > this.sketch!.estimate(victimSlot.keyHash) + ADMISSION_MARGIN) {
+        if (
+          this.sketch!.estimate(candidateSlot.keyHash) >
+          this.sketch!.estimate(victimSlot.keyHash) + ADMISSION_MARGIN
+        ) {
           this.removeFrom(this.main, victim, reason);
         } else {
           this.admissionRejections++;
@@ -531,7 +601,11 @@ export class DagBag {
     this.deleteReason = null;
     this.window.delete(key);
     this.deleteReason = 'invalidated';
-    this.main.set(key, slot, this.ttlMs > 0 ? { start: this.clock.now() - (this.ttlMs - remaining) } : undefined);
+    this.main.set(
+      key,
+      slot,
+      this.ttlMs > 0 ? { start: this.clock.now() - (this.ttlMs - remaining) } : undefined,
+    );
   }
 
   private remove(versionId: string, reason: EvictionReason): boolean {
@@ -584,7 +658,8 @@ export class DagBag {
     let next = this.clock.now() + this.ttlMs;
     for (const segment of [this.main, this.window]) {
       const oldest = leastRecent(segment);
-      if (oldest !== undefined) next = Math.min(next, this.clock.now() + Math.max(0, segment.getRemainingTTL(oldest)));
+      if (oldest !== undefined)
+        next = Math.min(next, this.clock.now() + Math.max(0, segment.getRemainingTTL(oldest)));
     }
     this.nextPossibleExpiry = next;
     return this.evictions.ttl - before;
@@ -633,7 +708,11 @@ export class DagBag {
       for (const key of retired) this.removeFrom(segment, key, 'inactive');
       evicted += retired.length;
     }
-    if (evicted > 0) this.logger.debug({ role: this.role, evicted, active: active.size }, 'reconciled the DAG cache');
+    if (evicted > 0)
+      this.logger.debug(
+        { role: this.role, evicted, active: active.size },
+        'reconciled the DAG cache',
+      );
     return { evicted };
   }
 
@@ -668,7 +747,10 @@ export class DagBag {
 
   /** Whether a version is resident and unexpired (no recency, frequency or counter change). */
   has(versionId: string): boolean {
-    return this.main.has(versionId, { updateAgeOnHas: false }) || this.window.has(versionId, { updateAgeOnHas: false });
+    return (
+      this.main.has(versionId, { updateAgeOnHas: false }) ||
+      this.window.has(versionId, { updateAgeOnHas: false })
+    );
   }
 
   /** Stops timers and detaches the metric callbacks. Entries stay readable. */
@@ -685,15 +767,36 @@ export class DagBag {
 
   private instrument(meter: Meter) {
     const { hits, misses, evictions, entries, weight, loadDuration } = CACHE_METRICS;
-    const hitCounter = meter.createObservableCounter(hits.name, { unit: hits.unit, description: hits.description });
-    const missCounter = meter.createObservableCounter(misses.name, { unit: misses.unit, description: misses.description });
-    const evictionCounter = meter.createObservableCounter(evictions.name, { unit: evictions.unit, description: evictions.description });
-    const entryGauge = meter.createObservableGauge(entries.name, { unit: entries.unit, description: entries.description });
-    const weightGauge = meter.createObservableGauge(weight.name, { unit: weight.unit, description: weight.description });
+    const hitCounter = meter.createObservableCounter(hits.name, {
+      unit: hits.unit,
+      description: hits.description,
+    });
+    const missCounter = meter.createObservableCounter(misses.name, {
+      unit: misses.unit,
+      description: misses.description,
+    });
+    const evictionCounter = meter.createObservableCounter(evictions.name, {
+      unit: evictions.unit,
+      description: evictions.description,
+    });
+    const entryGauge = meter.createObservableGauge(entries.name, {
+      unit: entries.unit,
+      description: entries.description,
+    });
+    const weightGauge = meter.createObservableGauge(weight.name, {
+      unit: weight.unit,
+      description: weight.description,
+    });
     // The caps beside entries and weight, so a dashboard can draw one against the other (0 = no cap).
     const { maxEntries, maxBytes } = CACHE_LIMIT_METRICS;
-    const maxEntriesGauge = meter.createObservableGauge(maxEntries.name, { unit: maxEntries.unit, description: maxEntries.description });
-    const maxBytesGauge = meter.createObservableGauge(maxBytes.name, { unit: maxBytes.unit, description: maxBytes.description });
+    const maxEntriesGauge = meter.createObservableGauge(maxEntries.name, {
+      unit: maxEntries.unit,
+      description: maxEntries.description,
+    });
+    const maxBytesGauge = meter.createObservableGauge(maxBytes.name, {
+      unit: maxBytes.unit,
+      description: maxBytes.description,
+    });
     const histogram = meter.createHistogram(loadDuration.name, {
       unit: loadDuration.unit,
       description: loadDuration.description,
@@ -703,19 +806,34 @@ export class DagBag {
     // reason and result is observed from the start (at 0), so dashboards show 0, not "no data".
     const role = this.roleAttributes;
     const missAttributes = MISS_RESULTS.map((result) => [result, { ...role, result }] as const);
-    const evictionAttributes = EVICTION_REASONS.map((reason) => [reason, { ...role, reason }] as const);
+    const evictionAttributes = EVICTION_REASONS.map(
+      (reason) => [reason, { ...role, reason }] as const,
+    );
     const callback: BatchObservableCallback = (result) => {
       result.observe(hitCounter, this.hits, role);
       for (const [outcome, attributes] of missAttributes) {
-        result.observe(missCounter, outcome === 'loaded' ? this.missesLoaded : this.missesNotFound, attributes);
+        result.observe(
+          missCounter,
+          outcome === 'loaded' ? this.missesLoaded : this.missesNotFound,
+          attributes,
+        );
       }
-      for (const [reason, attributes] of evictionAttributes) result.observe(evictionCounter, this.evictions[reason], attributes);
+      for (const [reason, attributes] of evictionAttributes)
+        result.observe(evictionCounter, this.evictions[reason], attributes);
       result.observe(entryGauge, this.main.size + this.window.size, role);
       result.observe(weightGauge, this.main.calculatedSize + this.window.calculatedSize, role);
       result.observe(maxEntriesGauge, this.maxEntries, role);
       result.observe(maxBytesGauge, this.maxBytes, role);
     };
-    const observables = [hitCounter, missCounter, evictionCounter, entryGauge, weightGauge, maxEntriesGauge, maxBytesGauge];
+    const observables = [
+      hitCounter,
+      missCounter,
+      evictionCounter,
+      entryGauge,
+      weightGauge,
+      maxEntriesGauge,
+      maxBytesGauge,
+    ];
     meter.addBatchObservableCallback(callback, observables);
     return { callback, observables, loadDuration: histogram };
   }
@@ -725,7 +843,10 @@ export class DagBag {
  * The lru-cache options a DagBag uses for given settings: exported so the benchmark can compare
  * against a bare lru-cache configured exactly the same way.
  */
-export function lruOptionsFor<V extends { entry: { weight: number } }>(settings: DagCacheSettings, clock?: Clock): LRUCache.Options<string, V, unknown> {
+export function lruOptionsFor<V extends { entry: { weight: number } }>(
+  settings: DagCacheSettings,
+  clock?: Clock,
+): LRUCache.Options<string, V, unknown> {
   return {
     ...(settings.maxEntries > 0 ? { max: settings.maxEntries } : {}),
     maxSize: settings.maxBytes > 0 ? settings.maxBytes : UNBOUNDED_BYTES,

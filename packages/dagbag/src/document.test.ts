@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, dagDocumentSchema, dagHash, MAX_SOURCE_BYTES, parseDagSource, type DagProblem } from './document.ts';
+import {
+  canonicalJson,
+  dagDocumentSchema,
+  dagHash,
+  MAX_SOURCE_BYTES,
+  parseDagSource,
+  type DagProblem,
+} from './document.ts';
 import { makeDagDocument } from './testing.ts';
 
 function problems(text: string, fileName = 'dag.json'): DagProblem[] {
@@ -21,8 +28,20 @@ describe('parseDagSource', () => {
         max_active_runs: 16,
         tags: ['example'],
         tasks: [
-          { task_id: 'extract', operator: 'bash', bash_command: 'echo extract', retries: 1, retry_delay_seconds: 5, execution_timeout_seconds: 600 },
-          { task_id: 'load', operator: 'empty', upstream: ['extract'], trigger_rule: 'all_success' },
+          {
+            task_id: 'extract',
+            operator: 'bash',
+            bash_command: 'echo extract',
+            retries: 1,
+            retry_delay_seconds: 5,
+            execution_timeout_seconds: 600,
+          },
+          {
+            task_id: 'load',
+            operator: 'empty',
+            upstream: ['extract'],
+            trigger_rule: 'all_success',
+          },
         ],
       }),
       'example_etl.json',
@@ -30,7 +49,11 @@ describe('parseDagSource', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.document.catchup).toBe(false);
-    expect(result.document.tasks[1]).toMatchObject({ retries: 0, retry_delay_seconds: 300, trigger_rule: 'all_success' });
+    expect(result.document.tasks[1]).toMatchObject({
+      retries: 0,
+      retry_delay_seconds: 300,
+      trigger_rule: 'all_success',
+    });
     expect(result.hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -68,57 +91,113 @@ describe('parseDagSource', () => {
   });
 
   it('reports a graph problem once when it is the only problem', () => {
-    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['a'] }] }))).toHaveLength(1);
+    expect(
+      problems(
+        json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['a'] }] }),
+      ),
+    ).toHaveLength(1);
   });
 
   it('reports a task depending on itself as a cycle', () => {
-    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['a'] }] }))[0]!.reason).toContain('cycle: a -> a');
+    expect(
+      problems(
+        json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstream: ['a'] }] }),
+      )[0]!.reason,
+    ).toContain('cycle: a -> a');
   });
 
   it('reports an unknown upstream naming the task and the missing id, at its line', () => {
-    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty' }, { task_id: 'b', operator: 'empty', upstream: ['nope'] }] }));
-    expect(problem).toMatchObject({ taskId: 'b', path: 'tasks[1].upstream[0]', line: 12, column: 9 });
+    const [problem] = problems(
+      json({
+        dag_id: 'd',
+        tasks: [
+          { task_id: 'a', operator: 'empty' },
+          { task_id: 'b', operator: 'empty', upstream: ['nope'] },
+        ],
+      }),
+    );
+    expect(problem).toMatchObject({
+      taskId: 'b',
+      path: 'tasks[1].upstream[0]',
+      line: 12,
+      column: 9,
+    });
     expect(problem!.reason).toContain('task "b" has unknown upstream "nope"');
   });
 
   it('reports a duplicate task id', () => {
-    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty' }, { task_id: 'a', operator: 'empty' }] }));
+    const [problem] = problems(
+      json({
+        dag_id: 'd',
+        tasks: [
+          { task_id: 'a', operator: 'empty' },
+          { task_id: 'a', operator: 'empty' },
+        ],
+      }),
+    );
     expect(problem).toMatchObject({ taskId: 'a', path: 'tasks[1].task_id' });
     expect(problem!.reason).toContain('duplicate task_id "a"');
   });
 
   it('names the fields a task may have when one is misspelt', () => {
-    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', command: 'x' }] }));
+    const [problem] = problems(
+      json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', command: 'x' }] }),
+    );
     expect(problem).toMatchObject({ taskId: 'a', path: 'tasks[0]' });
-    expect(problem!.reason).toBe('tasks[0]: unknown task field "command"; expected task_id, operator, bash_command, upstream, trigger_rule, retries, retry_delay_seconds, execution_timeout_seconds');
+    expect(problem!.reason).toBe(
+      'tasks[0]: unknown task field "command"; expected task_id, operator, bash_command, upstream, trigger_rule, retries, retry_delay_seconds, execution_timeout_seconds',
+    );
   });
 
   it('says a missing dag_id is required, and a top level that is not an object what it should be', () => {
-    expect(problems(json({ tasks: [] })).map((p) => p.reason)).toEqual(['dag_id: dag_id is required']);
-    expect(problems(json([1, 2])).map((p) => p.reason)).toEqual(["a DAG must be an object (the file's top level)"]);
+    expect(problems(json({ tasks: [] })).map((p) => p.reason)).toEqual([
+      'dag_id: dag_id is required',
+    ]);
+    expect(problems(json([1, 2])).map((p) => p.reason)).toEqual([
+      "a DAG must be an object (the file's top level)",
+    ]);
   });
 
   it('reports an unknown operator naming the task and the operators we have', () => {
-    const [problem] = problems(json({ dag_id: 'd', tasks: [{ task_id: 'py', operator: 'python' }] }));
+    const [problem] = problems(
+      json({ dag_id: 'd', tasks: [{ task_id: 'py', operator: 'python' }] }),
+    );
     expect(problem).toMatchObject({ taskId: 'py', path: 'tasks[0].operator', line: 6, column: 7 });
     expect(problem!.reason).toContain('unknown operator "python"; expected one of bash, empty');
   });
 
   it('requires bash_command for a bash task', () => {
-    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'run', operator: 'bash' }] }))[0]).toMatchObject({ taskId: 'run', path: 'tasks[0].bash_command' });
+    expect(
+      problems(json({ dag_id: 'd', tasks: [{ task_id: 'run', operator: 'bash' }] }))[0],
+    ).toMatchObject({ taskId: 'run', path: 'tasks[0].bash_command' });
   });
 
-  it.each(['61 * * * *', '* * *', '0 0 * * * *', '@yearly', '0 0 31 2 *'])('refuses the schedule %j', (schedule) => {
-    const [problem] = problems(json({ dag_id: 'd', schedule, start_date: '2026-01-01T00:00:00Z', tasks: [] }));
-    expect(problem).toMatchObject({ path: 'schedule', line: 3 });
-  });
+  it.each(['61 * * * *', '* * *', '0 0 * * * *', '@yearly', '0 0 31 2 *'])(
+    'refuses the schedule %j',
+    (schedule) => {
+      const [problem] = problems(
+        json({ dag_id: 'd', schedule, start_date: '2026-01-01T00:00:00Z', tasks: [] }),
+      );
+      expect(problem).toMatchObject({ path: 'schedule', line: 3 });
+    },
+  );
 
-  it.each(['@hourly', '@daily', '@weekly', '@monthly', '*/15 2-4 * * MON-FRI'])('accepts the schedule %j', (schedule) => {
-    expect(parseDagSource(json({ dag_id: 'd', schedule, start_date: '2026-01-01T00:00:00Z', tasks: [] }), 'd.json').ok).toBe(true);
-  });
+  it.each(['@hourly', '@daily', '@weekly', '@monthly', '*/15 2-4 * * MON-FRI'])(
+    'accepts the schedule %j',
+    (schedule) => {
+      expect(
+        parseDagSource(
+          json({ dag_id: 'd', schedule, start_date: '2026-01-01T00:00:00Z', tasks: [] }),
+          'd.json',
+        ).ok,
+      ).toBe(true);
+    },
+  );
 
   it('requires start_date for a scheduled DAG', () => {
-    expect(problems(json({ dag_id: 'd', schedule: '@daily', tasks: [] }))[0]!.reason).toContain('a scheduled DAG needs start_date');
+    expect(problems(json({ dag_id: 'd', schedule: '@daily', tasks: [] }))[0]!.reason).toContain(
+      'a scheduled DAG needs start_date',
+    );
   });
 
   it('gives the line and column of a JSON syntax error', () => {
@@ -132,8 +211,25 @@ describe('parseDagSource', () => {
   });
 
   it('reads YAML and maps schema errors to their line', () => {
-    const yaml = ['dag_id: yaml_dag', 'schedule: "0 3 * * *"', 'start_date: 2026-01-01T00:00:00Z', 'tasks:', '  - task_id: a', '    operator: bash', '    bash_command: echo a', '  - task_id: b', '    operator: empty', '    retries: -1', ''].join('\n');
-    expect(problems(yaml, 'dag.yaml')[0]).toMatchObject({ taskId: 'b', path: 'tasks[1].retries', line: 10, column: 5 });
+    const yaml = [
+      'dag_id: yaml_dag',
+      'schedule: "0 3 * * *"',
+      'start_date: 2026-01-01T00:00:00Z',
+      'tasks:',
+      '  - task_id: a',
+      '    operator: bash',
+      '    bash_command: echo a',
+      '  - task_id: b',
+      '    operator: empty',
+      '    retries: -1',
+      '',
+    ].join('\n');
+    expect(problems(yaml, 'dag.yaml')[0]).toMatchObject({
+      taskId: 'b',
+      path: 'tasks[1].retries',
+      line: 10,
+      column: 5,
+    });
     const fixed = parseDagSource(yaml.replace('retries: -1', 'upstream: [a]'), 'dag.yml');
     expect(fixed.ok && fixed.document.tasks[1]!.upstream).toEqual(['a']);
   });
@@ -144,16 +240,31 @@ describe('parseDagSource', () => {
   });
 
   it('reports a YAML alias bomb as a problem instead of throwing', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'dag_id: bomb', 'tasks: []', ''].join('\n');
-    expect(problems(bomb, 'dag.yaml')[0]?.reason).toBe('invalid YAML: Excessive alias count indicates a resource exhaustion attack');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'dag_id: bomb',
+      'tasks: []',
+      '',
+    ].join('\n');
+    expect(problems(bomb, 'dag.yaml')[0]?.reason).toBe(
+      'invalid YAML: Excessive alias count indicates a resource exhaustion attack',
+    );
   });
 
   it('gives the position of a YAML syntax error', () => {
-    expect(problems('dag_id: d\ntasks:\n  - task_id: a\n   operator: empty\n', 'dag.yaml')[0]).toMatchObject({ line: 4 });
+    expect(
+      problems('dag_id: d\ntasks:\n  - task_id: a\n   operator: empty\n', 'dag.yaml')[0],
+    ).toMatchObject({ line: 4 });
   });
 
   it('refuses unknown keys, so a typo is not silently ignored', () => {
-    expect(problems(json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstreams: ['x'] }] }))[0]).toMatchObject({ taskId: 'a' });
+    expect(
+      problems(
+        json({ dag_id: 'd', tasks: [{ task_id: 'a', operator: 'empty', upstreams: ['x'] }] }),
+      )[0],
+    ).toMatchObject({ taskId: 'a' });
   });
 
   it.each([['bad id!'], ['x'.repeat(251)], ['']])('refuses the dag_id %j', (dagId) => {
@@ -172,7 +283,10 @@ describe('parseDagSource', () => {
 
 describe('canonicalJson and dagHash', () => {
   it('sorts keys and applies defaults', () => {
-    const doc = dagDocumentSchema.parse({ tasks: [{ operator: 'empty', task_id: 'a' }], dag_id: 'd' });
+    const doc = dagDocumentSchema.parse({
+      tasks: [{ operator: 'empty', task_id: 'a' }],
+      dag_id: 'd',
+    });
     expect(canonicalJson(doc)).toBe(
       '{"catchup":false,"dag_id":"d","max_active_runs":16,"schedule":null,"tags":[],"tasks":[{"operator":"empty","retries":0,"retry_delay_seconds":300,"task_id":"a","trigger_rule":"all_success","upstream":[]}]}',
     );
@@ -180,7 +294,11 @@ describe('canonicalJson and dagHash', () => {
 
   it('does not change when tasks, upstream lists or tags are reordered', () => {
     const doc = makeDagDocument({ taskCount: 30, seed: 4 });
-    const shuffled = { ...doc, tags: [...doc.tags].reverse(), tasks: [...doc.tasks].reverse().map((t) => ({ ...t, upstream: [...t.upstream].reverse() })) };
+    const shuffled = {
+      ...doc,
+      tags: [...doc.tags].reverse(),
+      tasks: [...doc.tasks].reverse().map((t) => ({ ...t, upstream: [...t.upstream].reverse() })),
+    };
     expect(dagHash(shuffled)).toBe(dagHash(doc));
   });
 

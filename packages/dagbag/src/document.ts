@@ -19,7 +19,13 @@ export const MAX_TASKS = 10_000;
 
 export const SCHEDULE_PRESETS = ['@hourly', '@daily', '@weekly', '@monthly'] as const;
 export const OPERATORS = ['bash', 'empty'] as const;
-export const TRIGGER_RULES = ['all_success', 'all_done', 'one_success', 'one_failed', 'none_failed'] as const;
+export const TRIGGER_RULES = [
+  'all_success',
+  'all_done',
+  'one_success',
+  'one_failed',
+  'none_failed',
+] as const;
 
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
 export type Operator = (typeof OPERATORS)[number];
@@ -38,7 +44,10 @@ export interface DagProblem {
 
 const identifier = (what: string) =>
   z
-    .string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) })
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? `${what} is required` : `${what} must be a string`,
+    })
     .min(1, `${what} must not be empty`)
     .max(MAX_IDENTIFIER_LENGTH, `${what} must be at most ${MAX_IDENTIFIER_LENGTH} characters`)
     .regex(IDENTIFIER_PATTERN, `${what} may contain only letters, digits, '_', '.' and '-'`);
@@ -55,13 +64,18 @@ function cronProblem(expression: string): string | undefined {
 }
 
 const scheduleSchema = z
-  .string({ error: `schedule must be null, a cron expression or one of ${SCHEDULE_PRESETS.join(', ')}` })
+  .string({
+    error: `schedule must be null, a cron expression or one of ${SCHEDULE_PRESETS.join(', ')}`,
+  })
   .nullable()
   .default(null)
   .superRefine((value, ctx) => {
     if (value === null || (SCHEDULE_PRESETS as readonly string[]).includes(value)) return;
     if (value.startsWith('@')) {
-      ctx.addIssue({ code: 'custom', message: `unknown schedule preset ${JSON.stringify(value)}; expected one of ${SCHEDULE_PRESETS.join(', ')}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown schedule preset ${JSON.stringify(value)}; expected one of ${SCHEDULE_PRESETS.join(', ')}`,
+      });
       return;
     }
     const problem = cronProblem(value);
@@ -76,25 +90,32 @@ const nonNegativeInt = (what: string, max: number) =>
     .max(max, `${what} must be at most ${max}`);
 
 /** A misspelt field names the fields there are; a non-object says what was expected. */
-function objectProblem(issue: { code?: string; keys?: readonly string[]; input?: unknown }, what: string, fields: object): string | undefined {
+function objectProblem(
+  issue: { code?: string; keys?: readonly string[]; input?: unknown },
+  what: string,
+  fields: object,
+): string | undefined {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     const unknown = issue.keys.map((key) => JSON.stringify(key)).join(', ');
     return `unknown ${what} field${issue.keys.length > 1 ? 's' : ''} ${unknown}; expected ${Object.keys(fields).join(', ')}`;
   }
-  if (issue.code === 'invalid_type') return `a ${what} must be an object (${what === 'DAG' ? 'the file\'s top level' : 'one entry of tasks'})`;
+  if (issue.code === 'invalid_type')
+    return `a ${what} must be an object (${what === 'DAG' ? "the file's top level" : 'one entry of tasks'})`;
   return undefined;
 }
 
 const taskFields = {
   task_id: identifier('task_id'),
   operator: z.enum(OPERATORS, {
-    error: (issue) => `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
+    error: (issue) =>
+      `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
   }),
   bash_command: z.string().min(1, 'bash_command must not be empty').max(1_000_000).optional(),
   upstream: z.array(identifier('upstream task id')).default([]),
   trigger_rule: z
     .enum(TRIGGER_RULES, {
-      error: (issue) => `unknown trigger_rule ${JSON.stringify(issue.input)}; expected one of ${TRIGGER_RULES.join(', ')}`,
+      error: (issue) =>
+        `unknown trigger_rule ${JSON.stringify(issue.input)}; expected one of ${TRIGGER_RULES.join(', ')}`,
     })
     .default('all_success'),
   retries: nonNegativeInt('retries', 100).default(0),
@@ -111,10 +132,18 @@ export const taskDocumentSchema = z
   .strictObject(taskFields, { error: (issue) => objectProblem(issue, 'task', taskFields) })
   .superRefine((task, ctx) => {
     if (task.operator === 'bash' && task.bash_command === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['bash_command'], message: 'a bash task needs bash_command' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bash_command'],
+        message: 'a bash task needs bash_command',
+      });
     }
     if (task.operator !== 'bash' && task.bash_command !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['bash_command'], message: `bash_command is only for bash tasks, not ${task.operator}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bash_command'],
+        message: `bash_command is only for bash tasks, not ${task.operator}`,
+      });
     }
   });
 
@@ -122,7 +151,12 @@ const dagFields = {
   dag_id: identifier('dag_id'),
   description: z.string().max(10_000).optional(),
   schedule: scheduleSchema,
-  start_date: z.iso.datetime({ offset: true, error: 'start_date must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z' }).optional(),
+  start_date: z.iso
+    .datetime({
+      offset: true,
+      error: 'start_date must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z',
+    })
+    .optional(),
   max_active_runs: z.number().int().min(1).max(10_000).default(16),
   catchup: z.boolean().default(false),
   tags: z.array(z.string().min(1).max(100)).max(100).default([]),
@@ -133,10 +167,19 @@ export const dagDocumentSchema = z
   .strictObject(dagFields, { error: (issue) => objectProblem(issue, 'DAG', dagFields) })
   .superRefine((dag, ctx) => {
     if (dag.schedule !== null && dag.start_date === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['start_date'], message: 'a scheduled DAG needs start_date' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['start_date'],
+        message: 'a scheduled DAG needs start_date',
+      });
     }
     for (const problem of graphProblems(dag.tasks)) {
-      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, params: { taskId: problem.taskId } });
+      ctx.addIssue({
+        code: 'custom',
+        path: problem.path,
+        message: problem.message,
+        params: { taskId: problem.taskId },
+      });
     }
   });
 
@@ -161,8 +204,16 @@ function readableGraph(input: unknown): GraphTask[] | undefined {
   if (!Array.isArray(tasks)) return undefined;
   const graph: GraphTask[] = [];
   for (const task of tasks) {
-    const { task_id: taskId, upstream = [] } = (task ?? {}) as { task_id?: unknown; upstream?: unknown };
-    if (typeof taskId !== 'string' || !Array.isArray(upstream) || !upstream.every((id) => typeof id === 'string')) return undefined;
+    const { task_id: taskId, upstream = [] } = (task ?? {}) as {
+      task_id?: unknown;
+      upstream?: unknown;
+    };
+    if (
+      typeof taskId !== 'string' ||
+      !Array.isArray(upstream) ||
+      !upstream.every((id) => typeof id === 'string')
+    )
+      return undefined;
     graph.push({ task_id: taskId, upstream });
   }
   return graph;
@@ -187,7 +238,11 @@ function graphProblems(tasks: readonly GraphTask[]): GraphProblem[] {
   const indexById = new Map<string, number>();
   tasks.forEach((task, index) => {
     if (indexById.has(task.task_id)) {
-      problems.push({ path: ['tasks', index, 'task_id'], taskId: task.task_id, message: `duplicate task_id ${JSON.stringify(task.task_id)}` });
+      problems.push({
+        path: ['tasks', index, 'task_id'],
+        taskId: task.task_id,
+        message: `duplicate task_id ${JSON.stringify(task.task_id)}`,
+      });
     } else {
       indexById.set(task.task_id, index);
     }
@@ -197,9 +252,17 @@ function graphProblems(tasks: readonly GraphTask[]): GraphProblem[] {
     task.upstream.forEach((upstreamId, position) => {
       const path = ['tasks', index, 'upstream', position];
       if (seen.has(upstreamId)) {
-        problems.push({ path, taskId: task.task_id, message: `task ${JSON.stringify(task.task_id)} lists upstream ${JSON.stringify(upstreamId)} twice` });
+        problems.push({
+          path,
+          taskId: task.task_id,
+          message: `task ${JSON.stringify(task.task_id)} lists upstream ${JSON.stringify(upstreamId)} twice`,
+        });
       } else if (!indexById.has(upstreamId)) {
-        problems.push({ path, taskId: task.task_id, message: `task ${JSON.stringify(task.task_id)} has unknown upstream ${JSON.stringify(upstreamId)}` });
+        problems.push({
+          path,
+          taskId: task.task_id,
+          message: `task ${JSON.stringify(task.task_id)} has unknown upstream ${JSON.stringify(upstreamId)}`,
+        });
       }
       seen.add(upstreamId);
     });
@@ -207,7 +270,9 @@ function graphProblems(tasks: readonly GraphTask[]): GraphProblem[] {
   if (problems.length > 0) return problems;
 
   // Walk from each task towards its upstreams; a grey node met again closes a cycle.
-  const WHITE = 0, GREY = 1, BLACK = 2;
+  const WHITE = 0,
+    GREY = 1,
+    BLACK = 2;
   const color = new Uint8Array(tasks.length);
   let cycles = 0;
   for (let start = 0; start < tasks.length && cycles < MAX_REPORTED_CYCLES; start++) {
@@ -229,7 +294,10 @@ function graphProblems(tasks: readonly GraphTask[]): GraphProblem[] {
       } else if (color[target] === GREY) {
         const from = stack.findIndex((f) => f.index === target);
         // The stack runs downstream -> upstream; reverse it so the path reads in execution order.
-        const ids = stack.slice(from).map((f) => tasks[f.index]!.task_id).reverse();
+        const ids = stack
+          .slice(from)
+          .map((f) => tasks[f.index]!.task_id)
+          .reverse();
         const taskId = tasks[target]!.task_id;
         problems.push({
           path: ['tasks', target, 'upstream'],
@@ -265,7 +333,9 @@ function stableStringify(value: unknown): string {
  * new version; any change of meaning does.
  */
 export function canonicalJson(doc: DagDocument): string {
-  const tasks = [...doc.tasks].sort((a, b) => (a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0)).map(sortedTask);
+  const tasks = [...doc.tasks]
+    .sort((a, b) => (a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0))
+    .map(sortedTask);
   return stableStringify({ ...doc, tags: [...doc.tags].sort(), tasks });
 }
 
@@ -278,8 +348,7 @@ export function dagHash(doc: DagDocument): string {
 // Parsing files
 
 export type ParseResult =
-  | { ok: true; document: DagDocument; hash: string }
-  | { ok: false; errors: DagProblem[] };
+  { ok: true; document: DagDocument; hash: string } | { ok: false; errors: DagProblem[] };
 
 type PathKey = PropertyKey;
 
@@ -304,7 +373,8 @@ function taskIdAt(input: unknown, path: readonly PathKey[]): string | undefined 
 /** zod issues as problems, naming the task where the path goes through one. */
 export function problemsFromZod(error: z.ZodError, input: unknown): DagProblem[] {
   return error.issues.map((issue) => {
-    const params = issue.code === 'custom' ? (issue.params as { taskId?: string } | undefined) : undefined;
+    const params =
+      issue.code === 'custom' ? (issue.params as { taskId?: string } | undefined) : undefined;
     const taskId = params?.taskId ?? taskIdAt(input, issue.path);
     const path = formatPath(issue.path);
     const problem: DagProblem = { reason: path ? `${path}: ${issue.message}` : issue.message };
@@ -315,12 +385,18 @@ export function problemsFromZod(error: z.ZodError, input: unknown): DagProblem[]
 }
 
 /** Where a (possibly missing) path lives in the source: the deepest node that exists. */
-function positionOf(doc: Document, path: readonly PathKey[], lines: LineCounter): { line: number; column: number } | undefined {
+function positionOf(
+  doc: Document,
+  path: readonly PathKey[],
+  lines: LineCounter,
+): { line: number; column: number } | undefined {
   let node: unknown = doc.contents;
   let offset: number | undefined = (node as Node | null)?.range?.[0];
   for (const key of path) {
     if (isMap(node)) {
-      const pair = node.items.find((item) => (item.key as { value?: unknown } | null)?.value === key || item.key === key);
+      const pair = node.items.find(
+        (item) => (item.key as { value?: unknown } | null)?.value === key || item.key === key,
+      );
       if (!pair) break;
       // Point at the key for a bad value: that is where a person looks.
       offset = (pair.key as Node | null)?.range?.[0] ?? offset;
@@ -361,7 +437,11 @@ function jsonSyntaxProblem(text: string, error: SyntaxError): DagProblem {
     .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '')
     .replace(/ in JSON at position \d+.*$/s, '');
   const errors: ParseError[] = [];
-  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  parseJsonc(text, errors, {
+    disallowComments: true,
+    allowTrailingComma: false,
+    allowEmptyContent: false,
+  });
   const offset = errors[0]?.offset ?? text.length;
   const detail = errors[0] ? ` (${printParseErrorCode(errors[0].error)})` : '';
   return { reason: `invalid JSON: ${message}${detail}`, ...positionAtOffset(text, offset) };
@@ -382,11 +462,23 @@ function sourceKind(fileName: string): 'json' | 'yaml' | undefined {
 export function parseDagSource(text: string, fileName: string): ParseResult {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_SOURCE_BYTES) {
-    return { ok: false, errors: [{ reason: `file is ${bytes} bytes; a DAG file may be at most ${MAX_SOURCE_BYTES} bytes` }] };
+    return {
+      ok: false,
+      errors: [
+        { reason: `file is ${bytes} bytes; a DAG file may be at most ${MAX_SOURCE_BYTES} bytes` },
+      ],
+    };
   }
   const kind = sourceKind(fileName);
   if (kind === undefined) {
-    return { ok: false, errors: [{ reason: `unsupported file type ${JSON.stringify(fileName)}; expected .json, .yaml or .yml` }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          reason: `unsupported file type ${JSON.stringify(fileName)}; expected .json, .yaml or .yml`,
+        },
+      ],
+    };
   }
 
   let input: unknown;
@@ -404,7 +496,9 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
       return {
         ok: false,
         errors: positions.errors.map((e) => {
-          const problem: DagProblem = { reason: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` };
+          const problem: DagProblem = {
+            reason: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+          };
           if (e.linePos) {
             problem.line = e.linePos[0].line;
             problem.column = e.linePos[0].col;
@@ -425,7 +519,8 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
   if (parsed.success) return { ok: true, document: parsed.data, hash: dagHash(parsed.data) };
 
   // Only now pay for a positioned parse of a JSON file: YAML 1.2 reads JSON, with ranges.
-  if (positions === undefined) positions = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  if (positions === undefined)
+    positions = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
   const errors = problemsFromZod(parsed.error, input).map((problem, i) => {
     const at = positionOf(positions, parsed.error.issues[i]!.path, lines);
     return at ? { ...problem, ...at } : problem;
@@ -436,7 +531,12 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
     const path = formatPath(problem.path);
     const reason = `${path}: ${problem.message}`;
     if (errors.some((error) => error.reason === reason)) continue;
-    errors.push({ reason, path, taskId: problem.taskId, ...positionOf(positions, problem.path, lines) });
+    errors.push({
+      reason,
+      path,
+      taskId: problem.taskId,
+      ...positionOf(positions, problem.path, lines),
+    });
   }
   return { ok: false, errors };
 }

@@ -14,12 +14,33 @@ export {
   SCHEDULE_PRESETS,
   TRIGGER_RULES,
 } from './document.ts';
-export type { DagDocument, DagDocumentInput, TaskDocument, TriggerRule, Operator, DagProblem, ParseResult } from './document.ts';
+export type {
+  DagDocument,
+  DagDocumentInput,
+  TaskDocument,
+  TriggerRule,
+  Operator,
+  DagProblem,
+  ParseResult,
+} from './document.ts';
 export { deserializeDag, buildDag, DagValidationError } from './dag.ts';
 export type { Dag, Task } from './dag.ts';
 export { DagBag, lruOptionsFor } from './dagbag.ts';
-export type { DagBagOptions, DagBagStats, DagVersionEntry, DagVersionLoader, DagVersionRow, Clock } from './dagbag.ts';
-export { cacheSettingsFromEnv, defaultCacheSettings, validateCacheSettings, CACHE_SETTINGS, SETTING_RANGES } from './settings.ts';
+export type {
+  DagBagOptions,
+  DagBagStats,
+  DagVersionEntry,
+  DagVersionLoader,
+  DagVersionRow,
+  Clock,
+} from './dagbag.ts';
+export {
+  cacheSettingsFromEnv,
+  defaultCacheSettings,
+  validateCacheSettings,
+  CACHE_SETTINGS,
+  SETTING_RANGES,
+} from './settings.ts';
 export type { CacheRole, CacheSettingDescriptor, DagCacheSettings } from './settings.ts';
 export { FrequencySketch } from './sketch.ts';
 export { HEAP_BYTES_PER_SERIALIZED_BYTE, entryWeight, serializedSize } from './weight.ts';

@@ -1,11 +1,20 @@
-import { MeterProvider, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
-import { CACHE_LIMIT_METRICS, CACHE_METRICS, EVICTION_REASONS, MISS_RESULTS } from '@dagbag/metrics';
+import {
+  MeterProvider,
+  type DataPoint,
+  type Histogram,
+  type MetricData,
+} from '@opentelemetry/sdk-metrics';
+import {
+  CACHE_LIMIT_METRICS,
+  CACHE_METRICS,
+  EVICTION_REASONS,
+  MISS_RESULTS,
+} from '@dagbag/metrics';
 import { collectByName as collect, InMemoryReader } from '@dagbag/metrics/testing';
 import { describe, expect, it } from 'vitest';
 import { DagBag } from './dagbag.ts';
 import { dagDocumentSchema } from './document.ts';
 import { ManualClock, MemoryDagVersionLoader } from './testing.ts';
-
 
 function value(metric: MetricData | undefined, attributes: Record<string, string>): unknown {
   const point = (metric?.dataPoints as DataPoint<unknown>[] | undefined)?.find((p) =>
@@ -20,7 +29,13 @@ describe('DagBag metrics', () => {
     const provider = new MeterProvider({ readers: [reader] });
     const loader = new MemoryDagVersionLoader();
     for (let i = 1; i <= 4; i++) {
-      loader.add(dagDocumentSchema.parse({ dag_id: `dag_${i}`, tasks: [{ task_id: 't', operator: 'empty' }] }), { versionId: `v${i}`, serializedBytes: 100 });
+      loader.add(
+        dagDocumentSchema.parse({
+          dag_id: `dag_${i}`,
+          tasks: [{ task_id: 't', operator: 'empty' }],
+        }),
+        { versionId: `v${i}`, serializedBytes: 100 },
+      );
     }
     const clock = new ManualClock();
     const bag = new DagBag({
@@ -51,7 +66,12 @@ describe('DagBag metrics', () => {
     expect(value(metrics.get(CACHE_METRICS.misses.name), { ...role, result: 'not_found' })).toBe(1);
     const evictions = metrics.get(CACHE_METRICS.evictions.name);
     expect(
-      Object.fromEntries(['capacity', 'bytes', 'ttl', 'inactive', 'invalidated'].map((reason) => [reason, value(evictions, { ...role, reason })])),
+      Object.fromEntries(
+        ['capacity', 'bytes', 'ttl', 'inactive', 'invalidated'].map((reason) => [
+          reason,
+          value(evictions, { ...role, reason }),
+        ]),
+      ),
     ).toEqual({ capacity: 1, bytes: 0, ttl: 1, inactive: 1, invalidated: 1 });
     expect(value(metrics.get(CACHE_METRICS.entries.name), role)).toBe(0);
     expect(value(metrics.get(CACHE_METRICS.weight.name), role)).toBe(bag.stats().weight_bytes);
@@ -62,10 +82,17 @@ describe('DagBag metrics', () => {
     expect(loads.buckets.boundaries).toEqual(CACHE_METRICS.loadDuration.buckets);
 
     for (const metric of metrics.values()) {
-      for (const point of metric.dataPoints as DataPoint<unknown>[]) expect(point.attributes['dagbag.role'], metric.descriptor.name).toBe('scheduler');
+      for (const point of metric.dataPoints as DataPoint<unknown>[])
+        expect(point.attributes['dagbag.role'], metric.descriptor.name).toBe('scheduler');
     }
-    for (const descriptor of [...Object.values(CACHE_METRICS), ...Object.values(CACHE_LIMIT_METRICS)]) {
-      expect(metrics.get(descriptor.name)?.descriptor).toMatchObject({ unit: descriptor.unit, description: descriptor.description });
+    for (const descriptor of [
+      ...Object.values(CACHE_METRICS),
+      ...Object.values(CACHE_LIMIT_METRICS),
+    ]) {
+      expect(metrics.get(descriptor.name)?.descriptor).toMatchObject({
+        unit: descriptor.unit,
+        description: descriptor.description,
+      });
     }
     bag.close();
     await provider.shutdown();
@@ -85,7 +112,11 @@ describe('DagBag metrics', () => {
     const metrics = await collect(reader);
     const role = { 'dagbag.role': 'api' };
     const evictions = metrics.get(CACHE_METRICS.evictions.name);
-    expect(Object.fromEntries(EVICTION_REASONS.map((reason) => [reason, value(evictions, { ...role, reason })]))).toEqual({
+    expect(
+      Object.fromEntries(
+        EVICTION_REASONS.map((reason) => [reason, value(evictions, { ...role, reason })]),
+      ),
+    ).toEqual({
       capacity: 0,
       bytes: 0,
       ttl: 0,
@@ -93,7 +124,11 @@ describe('DagBag metrics', () => {
       invalidated: 0,
     });
     const misses = metrics.get(CACHE_METRICS.misses.name);
-    expect(Object.fromEntries(MISS_RESULTS.map((result) => [result, value(misses, { ...role, result })]))).toEqual({ loaded: 0, not_found: 0 });
+    expect(
+      Object.fromEntries(
+        MISS_RESULTS.map((result) => [result, value(misses, { ...role, result })]),
+      ),
+    ).toEqual({ loaded: 0, not_found: 0 });
     expect(value(metrics.get(CACHE_METRICS.hits.name), role)).toBe(0);
     expect(value(metrics.get(CACHE_METRICS.entries.name), role)).toBe(0);
     expect(value(metrics.get(CACHE_LIMIT_METRICS.maxEntries.name), role)).toBe(4096);
@@ -101,5 +136,4 @@ describe('DagBag metrics', () => {
     bag.close();
     await provider.shutdown();
   });
-
 });

@@ -4,14 +4,37 @@ import { CACHE_SETTINGS, cacheSettingsFromEnv, defaultCacheSettings } from './se
 
 describe('cacheSettingsFromEnv', () => {
   it('gives the documented defaults of each role', () => {
-    expect(cacheSettingsFromEnv('api', {})).toMatchObject({ maxEntries: 4096, maxBytes: 268_435_456, ttlSeconds: 3600, revalidateSeconds: 30 });
-    expect(cacheSettingsFromEnv('scheduler', {})).toMatchObject({ maxEntries: 0, maxBytes: 1_073_741_824, ttlSeconds: 10_800, revalidateSeconds: 30 });
+    expect(cacheSettingsFromEnv('api', {})).toMatchObject({
+      maxEntries: 4096,
+      maxBytes: 268_435_456,
+      ttlSeconds: 3600,
+      revalidateSeconds: 30,
+    });
+    expect(cacheSettingsFromEnv('scheduler', {})).toMatchObject({
+      maxEntries: 0,
+      maxBytes: 1_073_741_824,
+      ttlSeconds: 10_800,
+      revalidateSeconds: 30,
+    });
   });
 
   it("reads only the role's own variables", () => {
-    const env = { API_DAG_CACHE_SIZE: '10', SCHEDULER_DAG_CACHE_SIZE: '20', SCHEDULER_DAG_CACHE_TTL: '0', DAG_CACHE_REVALIDATE_SECONDS: '5' };
-    expect(cacheSettingsFromEnv('api', env)).toMatchObject({ maxEntries: 10, ttlSeconds: 3600, revalidateSeconds: 5 });
-    expect(cacheSettingsFromEnv('scheduler', env)).toMatchObject({ maxEntries: 20, ttlSeconds: 0, revalidateSeconds: 5 });
+    const env = {
+      API_DAG_CACHE_SIZE: '10',
+      SCHEDULER_DAG_CACHE_SIZE: '20',
+      SCHEDULER_DAG_CACHE_TTL: '0',
+      DAG_CACHE_REVALIDATE_SECONDS: '5',
+    };
+    expect(cacheSettingsFromEnv('api', env)).toMatchObject({
+      maxEntries: 10,
+      ttlSeconds: 3600,
+      revalidateSeconds: 5,
+    });
+    expect(cacheSettingsFromEnv('scheduler', env)).toMatchObject({
+      maxEntries: 20,
+      ttlSeconds: 0,
+      revalidateSeconds: 5,
+    });
   });
 
   it.each([
@@ -25,7 +48,9 @@ describe('cacheSettingsFromEnv', () => {
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toMatch(new RegExp(`${variable}: must be a whole number from 0 to \\d+`));
+      expect((error as Error).message).toMatch(
+        new RegExp(`${variable}: must be a whole number from 0 to \\d+`),
+      );
       expect((error as Error).message).toContain(JSON.stringify(raw));
     }
   });

@@ -47,13 +47,69 @@ export const SETTING_RANGES = {
  * checked against this list, so the documentation cannot drift from the code.
  */
 export const CACHE_SETTINGS: readonly CacheSettingDescriptor[] = [
-  { variable: 'API_DAG_CACHE_SIZE', setting: 'maxEntries', role: 'api', apiDefault: 4096, schedulerDefault: 0, ...SETTING_RANGES.maxEntries, meaning: 'max entries; 0 = no entry cap' },
-  { variable: 'SCHEDULER_DAG_CACHE_SIZE', setting: 'maxEntries', role: 'scheduler', apiDefault: 4096, schedulerDefault: 0, ...SETTING_RANGES.maxEntries, meaning: 'max entries; 0 = no entry cap' },
-  { variable: 'API_DAG_CACHE_MAX_BYTES', setting: 'maxBytes', role: 'api', apiDefault: 268_435_456, schedulerDefault: 1_073_741_824, ...SETTING_RANGES.maxBytes, meaning: 'max total entry weight in bytes; 0 = no byte cap' },
-  { variable: 'SCHEDULER_DAG_CACHE_MAX_BYTES', setting: 'maxBytes', role: 'scheduler', apiDefault: 268_435_456, schedulerDefault: 1_073_741_824, ...SETTING_RANGES.maxBytes, meaning: 'max total entry weight in bytes; 0 = no byte cap' },
-  { variable: 'API_DAG_CACHE_TTL', setting: 'ttlSeconds', role: 'api', apiDefault: 3600, schedulerDefault: 10_800, ...SETTING_RANGES.ttlSeconds, meaning: 'seconds since last use; 0 = no TTL' },
-  { variable: 'SCHEDULER_DAG_CACHE_TTL', setting: 'ttlSeconds', role: 'scheduler', apiDefault: 3600, schedulerDefault: 10_800, ...SETTING_RANGES.ttlSeconds, meaning: 'seconds since last use; 0 = no TTL' },
-  { variable: 'DAG_CACHE_REVALIDATE_SECONDS', setting: 'revalidateSeconds', role: 'both', apiDefault: 30, schedulerDefault: 30, ...SETTING_RANGES.revalidateSeconds, meaning: 'hash revalidation interval; 0 = never revalidate' },
+  {
+    variable: 'API_DAG_CACHE_SIZE',
+    setting: 'maxEntries',
+    role: 'api',
+    apiDefault: 4096,
+    schedulerDefault: 0,
+    ...SETTING_RANGES.maxEntries,
+    meaning: 'max entries; 0 = no entry cap',
+  },
+  {
+    variable: 'SCHEDULER_DAG_CACHE_SIZE',
+    setting: 'maxEntries',
+    role: 'scheduler',
+    apiDefault: 4096,
+    schedulerDefault: 0,
+    ...SETTING_RANGES.maxEntries,
+    meaning: 'max entries; 0 = no entry cap',
+  },
+  {
+    variable: 'API_DAG_CACHE_MAX_BYTES',
+    setting: 'maxBytes',
+    role: 'api',
+    apiDefault: 268_435_456,
+    schedulerDefault: 1_073_741_824,
+    ...SETTING_RANGES.maxBytes,
+    meaning: 'max total entry weight in bytes; 0 = no byte cap',
+  },
+  {
+    variable: 'SCHEDULER_DAG_CACHE_MAX_BYTES',
+    setting: 'maxBytes',
+    role: 'scheduler',
+    apiDefault: 268_435_456,
+    schedulerDefault: 1_073_741_824,
+    ...SETTING_RANGES.maxBytes,
+    meaning: 'max total entry weight in bytes; 0 = no byte cap',
+  },
+  {
+    variable: 'API_DAG_CACHE_TTL',
+    setting: 'ttlSeconds',
+    role: 'api',
+    apiDefault: 3600,
+    schedulerDefault: 10_800,
+    ...SETTING_RANGES.ttlSeconds,
+    meaning: 'seconds since last use; 0 = no TTL',
+  },
+  {
+    variable: 'SCHEDULER_DAG_CACHE_TTL',
+    setting: 'ttlSeconds',
+    role: 'scheduler',
+    apiDefault: 3600,
+    schedulerDefault: 10_800,
+    ...SETTING_RANGES.ttlSeconds,
+    meaning: 'seconds since last use; 0 = no TTL',
+  },
+  {
+    variable: 'DAG_CACHE_REVALIDATE_SECONDS',
+    setting: 'revalidateSeconds',
+    role: 'both',
+    apiDefault: 30,
+    schedulerDefault: 30,
+    ...SETTING_RANGES.revalidateSeconds,
+    meaning: 'hash revalidation interval; 0 = never revalidate',
+  },
 ];
 
 /** Defaults of the settings that are not read from the environment. */
@@ -66,7 +122,8 @@ function defaultFor(descriptor: CacheSettingDescriptor, role: CacheRole): number
 /** The documented defaults of a role, ignoring the environment. */
 export function defaultCacheSettings(role: CacheRole): DagCacheSettings {
   const settings: Partial<DagCacheSettings> = { ...FIXED_DEFAULTS };
-  for (const d of CACHE_SETTINGS) if (d.role === role || d.role === 'both') settings[d.setting] = defaultFor(d, role);
+  for (const d of CACHE_SETTINGS)
+    if (d.role === role || d.role === 'both') settings[d.setting] = defaultFor(d, role);
   return settings as DagCacheSettings;
 }
 
@@ -74,10 +131,16 @@ export function defaultCacheSettings(role: CacheRole): DagCacheSettings {
  * Reads the role's variables. A bad value throws ConfigError naming the variable, the accepted
  * range and what was given, so the process stops at start rather than running unbounded.
  */
-export function cacheSettingsFromEnv(role: CacheRole, env: Record<string, string | undefined> = process.env): DagCacheSettings {
+export function cacheSettingsFromEnv(
+  role: CacheRole,
+  env: Record<string, string | undefined> = process.env,
+): DagCacheSettings {
   const mine = CACHE_SETTINGS.filter((d) => d.role === role || d.role === 'both');
   const shape = Object.fromEntries(
-    mine.map((d) => [d.variable, integerSetting({ default: defaultFor(d, role), min: d.min, max: d.max, meaning: d.meaning })]),
+    mine.map((d) => [
+      d.variable,
+      integerSetting({ default: defaultFor(d, role), min: d.min, max: d.max, meaning: d.meaning }),
+    ]),
   );
   const values = readConfig(shape, env);
   const settings: DagCacheSettings = { ...defaultCacheSettings(role) };
@@ -94,7 +157,9 @@ export function validateCacheSettings(settings: DagCacheSettings): DagCacheSetti
     const value = settings[key];
     const { min, max } = SETTING_RANGES[key];
     if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new TypeError(`DagBag settings.${key} must be a whole number from ${min} to ${max}; got ${String(value)}`);
+      throw new TypeError(
+        `DagBag settings.${key} must be a whole number from ${min} to ${max}; got ${String(value)}`,
+      );
     }
   }
   return settings;

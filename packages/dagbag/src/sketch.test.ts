@@ -24,7 +24,8 @@ describe('FrequencySketch', () => {
     for (let i = 0; i < 9; i++) sketch.increment(hot);
     const before = sketch.estimate(hot);
     // Only repeated sightings advance the sample: a crawl of one-hit keys does not age anything.
-    for (let i = 0; i < 10 * sketch.sampleSize; i++) sketch.increment(FrequencySketch.hash(`crawl-${i}`));
+    for (let i = 0; i < 10 * sketch.sampleSize; i++)
+      sketch.increment(FrequencySketch.hash(`crawl-${i}`));
     expect(sketch.resets).toBe(0);
     for (let i = 0; sketch.resets === 0; i++) {
       sketch.increment(FrequencySketch.hash(`warm-${i}`));
@@ -38,7 +39,8 @@ describe('FrequencySketch', () => {
     const sketch = new FrequencySketch(1000);
     for (let i = 0; i < 5000; i++) sketch.increment(FrequencySketch.hash(`crawl-${i}`));
     let overestimated = 0;
-    for (let i = 0; i < 1000; i++) if (sketch.estimate(FrequencySketch.hash(`never-${i}`)) > 0) overestimated++;
+    for (let i = 0; i < 1000; i++)
+      if (sketch.estimate(FrequencySketch.hash(`never-${i}`)) > 0) overestimated++;
     expect(overestimated).toBeLessThan(10);
   });
 });

@@ -126,8 +126,14 @@ export class FrequencySketch {
     const i1 = (hash + step) & mask;
     const i2 = (hash + 2 * step) & mask;
     const i3 = (hash + 3 * step) & mask;
-    const w0 = i0 >>> 3, w1 = rowWords + (i1 >>> 3), w2 = 2 * rowWords + (i2 >>> 3), w3 = 3 * rowWords + (i3 >>> 3);
-    const s0 = (i0 & 7) << 2, s1 = (i1 & 7) << 2, s2 = (i2 & 7) << 2, s3 = (i3 & 7) << 2;
+    const w0 = i0 >>> 3,
+      w1 = rowWords + (i1 >>> 3),
+      w2 = 2 * rowWords + (i2 >>> 3),
+      w3 = 3 * rowWords + (i3 >>> 3);
+    const s0 = (i0 & 7) << 2,
+      s1 = (i1 & 7) << 2,
+      s2 = (i2 & 7) << 2,
+      s3 = (i3 & 7) << 2;
     const c0 = (table[w0]! >>> s0) & 0xf;
     const c1 = (table[w1]! >>> s1) & 0xf;
     const c2 = (table[w2]! >>> s2) & 0xf;

@@ -18,10 +18,40 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const DOMAINS = ['orders', 'payments', 'customers', 'inventory', 'shipments', 'marketing', 'clickstream', 'billing', 'support', 'ledger'];
-const STEPS = ['extract', 'validate', 'clean', 'dedupe', 'enrich', 'join', 'aggregate', 'load', 'publish', 'snapshot', 'reconcile', 'export'];
+const DOMAINS = [
+  'orders',
+  'payments',
+  'customers',
+  'inventory',
+  'shipments',
+  'marketing',
+  'clickstream',
+  'billing',
+  'support',
+  'ledger',
+];
+const STEPS = [
+  'extract',
+  'validate',
+  'clean',
+  'dedupe',
+  'enrich',
+  'join',
+  'aggregate',
+  'load',
+  'publish',
+  'snapshot',
+  'reconcile',
+  'export',
+];
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-south-1', 'us-west-2'];
-const TOOLS = ['python3 /opt/pipelines/{d}/{s}.py', 'dbt run --select {d}_{s} --target prod', 'spark-submit --deploy-mode cluster /opt/jobs/{d}/{s}.jar', 'psql "$WAREHOUSE_URL" -v ON_ERROR_STOP=1 -f /opt/sql/{d}/{s}.sql', 'aws s3 sync s3://raw-{d}/{s}/ /data/{d}/{s}/ --only-show-errors'];
+const TOOLS = [
+  'python3 /opt/pipelines/{d}/{s}.py',
+  'dbt run --select {d}_{s} --target prod',
+  'spark-submit --deploy-mode cluster /opt/jobs/{d}/{s}.jar',
+  'psql "$WAREHOUSE_URL" -v ON_ERROR_STOP=1 -f /opt/sql/{d}/{s}.sql',
+  'aws s3 sync s3://raw-{d}/{s}/ /data/{d}/{s}/ --only-show-errors',
+];
 const SENTENCES = [
   'Pulls the previous day of {d} from the operational replica and lands it as partitioned parquet.',
   'Owned by the data platform team; page #data-oncall if this fails twice in a row.',
@@ -84,12 +114,16 @@ export function makeDagDocument(options: MakeDagOptions = {}): DagDocument {
   const dagId = options.dagId ?? `${domain}_${pick(random, STEPS)}_pipeline_${seed}`;
   const tasks: GeneratedTask[] = [];
   let bytes = 400;
-  const wanted = options.targetBytes === undefined ? (options.taskCount ?? 20) : Number.POSITIVE_INFINITY;
+  const wanted =
+    options.targetBytes === undefined ? (options.taskCount ?? 20) : Number.POSITIVE_INFINITY;
   // Layers of 1 to 6 tasks; each task depends on one to three tasks of the layer before.
   let previousLayer: string[] = [];
   let layer: string[] = [];
   let layerSize = 1;
-  while (tasks.length < wanted && (options.targetBytes === undefined || bytes < options.targetBytes)) {
+  while (
+    tasks.length < wanted &&
+    (options.targetBytes === undefined || bytes < options.targetBytes)
+  ) {
     if (layer.length >= layerSize) {
       previousLayer = layer;
       layer = [];
@@ -107,25 +141,41 @@ export function makeDagDocument(options: MakeDagOptions = {}): DagDocument {
     const isEmpty = random() < 0.12;
     const task: GeneratedTask = isEmpty
       ? { task_id: taskId, operator: 'empty', upstream }
-      : { task_id: taskId, operator: 'bash', bash_command: bashCommand(random, taskDomain, step), upstream };
+      : {
+          task_id: taskId,
+          operator: 'bash',
+          bash_command: bashCommand(random, taskDomain, step),
+          upstream,
+        };
     if (!isEmpty && random() < 0.6) {
       task.retries = 1 + Math.floor(random() * 3);
       task.retry_delay_seconds = 60 * (1 + Math.floor(random() * 10));
     }
-    if (!isEmpty && random() < 0.4) task.execution_timeout_seconds = 300 * (1 + Math.floor(random() * 12));
-    if (upstream.length > 1 && random() < 0.3) task.trigger_rule = pick(random, ['all_done', 'none_failed', 'one_success'] as const);
+    if (!isEmpty && random() < 0.4)
+      task.execution_timeout_seconds = 300 * (1 + Math.floor(random() * 12));
+    if (upstream.length > 1 && random() < 0.3)
+      task.trigger_rule = pick(random, ['all_done', 'none_failed', 'one_success'] as const);
     tasks.push(task);
     layer.push(taskId);
     bytes += JSON.stringify(task).length + 1;
   }
   const input: DagDocumentInput = {
     dag_id: dagId,
-    description: Array.from({ length: 1 + Math.floor(random() * 3) }, () => fill(pick(random, SENTENCES), domain, '')).join(' '),
-    schedule: options.schedule === undefined ? pick(random, ['@daily', '@hourly', '0 3 * * *', '*/30 * * * *', null]) : options.schedule,
+    description: Array.from({ length: 1 + Math.floor(random() * 3) }, () =>
+      fill(pick(random, SENTENCES), domain, ''),
+    ).join(' '),
+    schedule:
+      options.schedule === undefined
+        ? pick(random, ['@daily', '@hourly', '0 3 * * *', '*/30 * * * *', null])
+        : options.schedule,
     start_date: '2026-01-01T00:00:00Z',
     max_active_runs: pick(random, [1, 4, 16]),
     catchup: false,
-    tags: [domain, pick(random, ['etl', 'reporting', 'ml', 'compliance']), `team-${pick(random, ['platform', 'finance', 'growth'])}`],
+    tags: [
+      domain,
+      pick(random, ['etl', 'reporting', 'ml', 'compliance']),
+      `team-${pick(random, ['platform', 'finance', 'growth'])}`,
+    ],
     tasks,
   };
   return dagDocumentSchema.parse(input);
@@ -158,11 +208,20 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
   readonly rows = new Map<string, DagVersionRow>();
   readonly runs = new Map<string, string>();
   active: Set<string> | undefined;
-  readonly calls: MemoryLoaderCalls = { loadVersion: 0, readHash: 0, versionIdForRun: 0, latestVersionId: 0, activeVersionIds: 0 };
+  readonly calls: MemoryLoaderCalls = {
+    loadVersion: 0,
+    readHash: 0,
+    versionIdForRun: 0,
+    latestVersionId: 0,
+    activeVersionIds: 0,
+  };
   private nextNumber = new Map<string, number>();
 
   /** Stores `document` as a new version; returns its row. `serializedBytes` can be forced (weights). */
-  add(document: DagDocument, options: { versionId?: string; serializedBytes?: number } = {}): DagVersionRow {
+  add(
+    document: DagDocument,
+    options: { versionId?: string; serializedBytes?: number } = {},
+  ): DagVersionRow {
     const versionNumber = (this.nextNumber.get(document.dag_id) ?? 0) + 1;
     this.nextNumber.set(document.dag_id, versionNumber);
     const row: DagVersionRow = {
@@ -182,7 +241,12 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
   replace(versionId: string, document: DagDocument): void {
     const row = this.rows.get(versionId);
     if (!row) throw new Error(`no version ${versionId}`);
-    this.rows.set(versionId, { ...row, data: document, dagHash: dagHash(document), serializedBytes: serializedSize(document) });
+    this.rows.set(versionId, {
+      ...row,
+      data: document,
+      dagHash: dagHash(document),
+      serializedBytes: serializedSize(document),
+    });
   }
 
   delete(versionId: string): void {
@@ -209,7 +273,9 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
   async latestVersionId(dagId: string): Promise<string | null> {
     this.calls.latestVersionId++;
     let latest: DagVersionRow | undefined;
-    for (const row of this.rows.values()) if (row.dagId === dagId && (!latest || row.versionNumber > latest.versionNumber)) latest = row;
+    for (const row of this.rows.values())
+      if (row.dagId === dagId && (!latest || row.versionNumber > latest.versionNumber))
+        latest = row;
     return latest?.versionId ?? null;
   }
 

@@ -54,11 +54,21 @@ function claimOwnership(ownerFile: string): boolean {
 }
 
 /** The owner may still be initialising or starting the server. */
-async function waitUntilConnectable(adminUrl: string, owner: number, timeoutMs = 120_000): Promise<void> {
+async function waitUntilConnectable(
+  adminUrl: string,
+  owner: number,
+  timeoutMs = 120_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await canConnect(adminUrl))) {
-    if (!isAlive(owner)) throw new Error(`The process (pid ${owner}) starting the embedded PostgreSQL died; start again.`);
-    if (Date.now() > deadline) throw new Error(`The embedded PostgreSQL started by pid ${owner} did not accept connections in ${timeoutMs / 1000} s.`);
+    if (!isAlive(owner))
+      throw new Error(
+        `The process (pid ${owner}) starting the embedded PostgreSQL died; start again.`,
+      );
+    if (Date.now() > deadline)
+      throw new Error(
+        `The embedded PostgreSQL started by pid ${owner} did not accept connections in ${timeoutMs / 1000} s.`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -58,9 +58,19 @@ describe('embedded PostgreSQL', () => {
   it('recovers the data directory of a run that was killed with SIGKILL', async () => {
     const dataDir = await tempDir();
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'testing', 'start-embedded-child.ts'), dataDir, String(port)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'testing', 'start-embedded-child.ts'),
+        dataDir,
+        String(port),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
       child.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
@@ -78,7 +88,10 @@ describe('embedded PostgreSQL', () => {
 
   it('leaves signal handling to its caller (no exit hook that would cut a graceful shutdown short)', async () => {
     const before = process.listenerCount('SIGTERM');
-    const server = await startEmbeddedPostgres({ dataDir: await tempDir(), port: await freePort() });
+    const server = await startEmbeddedPostgres({
+      dataDir: await tempDir(),
+      port: await freePort(),
+    });
     running.push(server);
     expect(process.listenerCount('SIGTERM')).toBe(before);
     expect(process.listenerCount('beforeExit')).toBe(0);
@@ -90,7 +103,11 @@ describe('embedded PostgreSQL', () => {
       env: { DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', DATA_DIR: dataDir },
       migrate: false,
     });
-    expect(database).toMatchObject({ embedded: false, ownsServer: false, url: 'postgresql://nobody@127.0.0.1:1/none' });
+    expect(database).toMatchObject({
+      embedded: false,
+      ownsServer: false,
+      url: 'postgresql://nobody@127.0.0.1:1/none',
+    });
     expect(existsSync(join(dataDir, 'postgres'))).toBe(false);
   });
 
@@ -100,7 +117,9 @@ describe('embedded PostgreSQL', () => {
     const owner = await openDatabase({ env });
     try {
       expect(owner).toMatchObject({ embedded: true, ownsServer: true });
-      expect(Number(await scalar(owner.url, 'SELECT count(*) FROM _prisma_migrations'))).toBeGreaterThan(0);
+      expect(
+        Number(await scalar(owner.url, 'SELECT count(*) FROM _prisma_migrations')),
+      ).toBeGreaterThan(0);
       // A second opener (another app of `pnpm dev`) would find the owner alive; simulate one by
       // pointing the owner file at a live process that is not us.
       const { writeFileSync } = await import('node:fs');
@@ -116,7 +135,9 @@ describe('embedded PostgreSQL', () => {
     await expect(openDatabase({ env: { EMBEDDED_POSTGRES_PORT: '80' } })).rejects.toThrow(
       /EMBEDDED_POSTGRES_PORT: must be a whole number from 1024 to 65535/,
     );
-    await expect(openDatabase({ env: { DATABASE_URL: 'mysql://x' } })).rejects.toThrow(/DATABASE_URL: must be a postgresql:\/\/ URL/);
+    await expect(openDatabase({ env: { DATABASE_URL: 'mysql://x' } })).rejects.toThrow(
+      /DATABASE_URL: must be a postgresql:\/\/ URL/,
+    );
   });
 });
 
@@ -138,7 +159,9 @@ describe('several processes of one checkout', () => {
       children.map(
         (child) =>
           new Promise<{ owns: boolean }>((resolve, reject) => {
-            child.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { owns: boolean }));
+            child.stdout.once('data', (chunk: Buffer) =>
+              resolve(JSON.parse(chunk.toString()) as { owns: boolean }),
+            );
             child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
           }),
       ),
@@ -146,7 +169,9 @@ describe('several processes of one checkout', () => {
     expect(answers.filter((a) => a.owns)).toHaveLength(1);
     // Sharers leave first, the owner last (as `pnpm dev` stops the apps before the database).
     const ownerIndex = answers.findIndex((a) => a.owns);
-    const order = [...children.keys()].sort((a, b) => Number(a === ownerIndex) - Number(b === ownerIndex));
+    const order = [...children.keys()].sort(
+      (a, b) => Number(a === ownerIndex) - Number(b === ownerIndex),
+    );
     for (const index of order) {
       const child = children[index]!;
       const exited = new Promise((resolve) => child.once('exit', resolve));

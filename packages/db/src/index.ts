@@ -9,7 +9,14 @@ export {
   UNFINISHED_RUN_STATES,
   UNFINISHED_TI_STATES,
 } from './queries/dag-versions.ts';
-export { writeDemoHistory, hasAnyDagVersion, type DemoDag, type DemoRun, type DemoVersion, type DemoTaskInstance } from './queries/seed.ts';
+export {
+  writeDemoHistory,
+  hasAnyDagVersion,
+  type DemoDag,
+  type DemoRun,
+  type DemoVersion,
+  type DemoTaskInstance,
+} from './queries/seed.ts';
 export * from './queries/api/index.ts';
 export * from './queries/scheduler/index.ts';
 export * from './queries/dag-files.ts';

@@ -29,8 +29,7 @@ export interface CreateLoggerOptions {
  * nothing is lost when the process exits.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
-  const level =
-    options.level ?? process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
+  const level = options.level ?? process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
   const config: LoggerOptions = {
     name: options.name,
     level,
@@ -39,7 +38,10 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   };
   if (options.destination) return pino(config, options.destination);
   if (process.env.LOG_FORMAT === 'pretty') {
-    return pino(config, pretty({ sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+    return pino(
+      config,
+      pretty({ sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }),
+    );
   }
   return pino(config);
 }

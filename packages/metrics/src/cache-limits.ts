@@ -9,7 +9,8 @@ export const CACHE_LIMIT_METRICS = defineMetrics({
     name: 'dagbag.cache.max_entries',
     kind: 'gauge',
     unit: '{entry}',
-    description: 'Configured entry cap of the DAG cache (API_/SCHEDULER_DAG_CACHE_SIZE); 0 = no entry cap.',
+    description:
+      'Configured entry cap of the DAG cache (API_/SCHEDULER_DAG_CACHE_SIZE); 0 = no entry cap.',
     attributes: ['dagbag.role'],
     emittedBy: ['api', 'scheduler'],
   },
@@ -17,7 +18,8 @@ export const CACHE_LIMIT_METRICS = defineMetrics({
     name: 'dagbag.cache.max_bytes',
     kind: 'gauge',
     unit: 'By',
-    description: 'Configured byte cap of the DAG cache (API_/SCHEDULER_DAG_CACHE_MAX_BYTES); 0 = no byte cap.',
+    description:
+      'Configured byte cap of the DAG cache (API_/SCHEDULER_DAG_CACHE_MAX_BYTES); 0 = no byte cap.',
     attributes: ['dagbag.role'],
     emittedBy: ['api', 'scheduler'],
   },

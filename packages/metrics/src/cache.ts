@@ -29,7 +29,8 @@ export const CACHE_METRICS = defineMetrics({
     name: 'dagbag.cache.evictions',
     kind: 'counter',
     unit: '{eviction}',
-    description: 'Entries removed from the DAG cache, by reason: capacity, bytes, ttl, inactive, invalidated.',
+    description:
+      'Entries removed from the DAG cache, by reason: capacity, bytes, ttl, inactive, invalidated.',
     attributes: ['dagbag.role', 'reason'],
     emittedBy: ['api', 'scheduler'],
   },
@@ -45,7 +46,8 @@ export const CACHE_METRICS = defineMetrics({
     name: 'dagbag.cache.weight',
     kind: 'gauge',
     unit: 'By',
-    description: 'Estimated heap retained by resident entries (serialized bytes times the measured factor).',
+    description:
+      'Estimated heap retained by resident entries (serialized bytes times the measured factor).',
     attributes: ['dagbag.role'],
     emittedBy: ['api', 'scheduler'],
   },

@@ -11,7 +11,14 @@ export const DATABASE_CLIENT_METRICS = defineMetrics({
     kind: 'histogram',
     unit: 's',
     description: 'Duration of PostgreSQL queries, by operation and, on failure, error type.',
-    attributes: ['db.system.name', 'db.namespace', 'db.operation.name', 'error.type', 'server.address', 'server.port'],
+    attributes: [
+      'db.system.name',
+      'db.namespace',
+      'db.operation.name',
+      'error.type',
+      'server.address',
+      'server.port',
+    ],
     emittedBy: ['api', 'scheduler'],
     // The instrumentation's own boundaries (its `advice`), repeated so a view keeps them.
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],

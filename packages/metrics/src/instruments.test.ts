@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { API_METRICS, CACHE_LIMIT_METRICS, CACHE_METRICS, SCHEDULER_METRICS, createInstrument, createObservable, prometheusName, prometheusSeriesNames } from './index.ts';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import {
+  API_METRICS,
+  CACHE_LIMIT_METRICS,
+  CACHE_METRICS,
+  SCHEDULER_METRICS,
+  createInstrument,
+  createObservable,
+  prometheusName,
+  prometheusSeriesNames,
+} from './index.ts';
 
 async function collect(record: (provider: MeterProvider) => void) {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -31,17 +45,23 @@ describe('instruments from descriptors', () => {
     const metrics = await collect((provider) => {
       const meter = provider.getMeter('test');
       createInstrument(meter, SCHEDULER_METRICS.runsExamined).add(3);
-      createObservable(meter, CACHE_METRICS.entries).addCallback((result) => result.observe(7, { 'dagbag.role': 'api' }));
+      createObservable(meter, CACHE_METRICS.entries).addCallback((result) =>
+        result.observe(7, { 'dagbag.role': 'api' }),
+      );
     });
     const byName = new Map(metrics.map((m) => [m.descriptor.name, m]));
     expect(byName.get('dagbag.scheduler.runs.examined')?.dataPoints[0]?.value).toBe(3);
-    expect(byName.get('dagbag.cache.entries')?.dataPoints[0]).toMatchObject({ value: 7, attributes: { 'dagbag.role': 'api' } });
+    expect(byName.get('dagbag.cache.entries')?.dataPoints[0]).toMatchObject({
+      value: 7,
+      attributes: { 'dagbag.role': 'api' },
+    });
   });
 });
 
 describe('app metric groups', () => {
   it('name scheduler metrics in the dagbag.scheduler namespace', () => {
-    for (const metric of Object.values(SCHEDULER_METRICS)) expect(metric.name).toMatch(/^dagbag\.scheduler\./);
+    for (const metric of Object.values(SCHEDULER_METRICS))
+      expect(metric.name).toMatch(/^dagbag\.scheduler\./);
   });
 
   it('give the names the SDK Prometheus exporter serves: _total on counters, no unit suffix', () => {
@@ -51,7 +71,9 @@ describe('app metric groups', () => {
       'dagbag_cache_load_duration_sum',
       'dagbag_cache_load_duration_count',
     ]);
-    expect(prometheusName(SCHEDULER_METRICS.taskInstanceStateChanges)).toBe('dagbag_scheduler_task_instance_state_changes_total');
+    expect(prometheusName(SCHEDULER_METRICS.taskInstanceStateChanges)).toBe(
+      'dagbag_scheduler_task_instance_state_changes_total',
+    );
     expect(prometheusName(CACHE_METRICS.weight)).toBe('dagbag_cache_weight');
     expect(prometheusName(CACHE_LIMIT_METRICS.maxBytes)).toBe('dagbag_cache_max_bytes');
   });

@@ -44,7 +44,10 @@ export function instrumentOptions(descriptor: MetricDescriptor): MetricOptions {
 }
 
 /** A synchronous instrument for `descriptor`: `createInstrument(meter, CACHE_METRICS.loadDuration).record(s)`. */
-export function createInstrument<D extends MetricDescriptor>(meter: Meter, descriptor: D): InstrumentFor<D['kind']> {
+export function createInstrument<D extends MetricDescriptor>(
+  meter: Meter,
+  descriptor: D,
+): InstrumentFor<D['kind']> {
   const options = instrumentOptions(descriptor);
   switch (descriptor.kind) {
     case 'counter':
@@ -71,9 +74,10 @@ export function createObservable<D extends MetricDescriptor>(
     case 'counter':
       return meter.createObservableCounter(descriptor.name, options) as ObservableFor<D['kind']>;
     case 'updowncounter':
-      return meter.createObservableUpDownCounter(descriptor.name, options) as ObservableFor<D['kind']>;
+      return meter.createObservableUpDownCounter(descriptor.name, options) as ObservableFor<
+        D['kind']
+      >;
     case 'gauge':
       return meter.createObservableGauge(descriptor.name, options) as ObservableFor<D['kind']>;
   }
 }
-

@@ -13,7 +13,8 @@ export const SCHEDULER_METRICS = defineMetrics({
     name: 'dagbag.scheduler.loop.duration',
     kind: 'histogram',
     unit: 's',
-    description: 'Wall time of one scheduling loop iteration, from creating due runs to handing work to the executor.',
+    description:
+      'Wall time of one scheduling loop iteration, from creating due runs to handing work to the executor.',
     attributes: [],
     emittedBy: ['scheduler'],
     // The loop sleeps SCHEDULER_LOOP_INTERVAL_MS (1 s) between iterations: anything near that is trouble.
@@ -23,7 +24,8 @@ export const SCHEDULER_METRICS = defineMetrics({
     name: 'dagbag.scheduler.runs.examined',
     kind: 'counter',
     unit: '{run}',
-    description: 'Running DAG runs examined by the scheduling loop (at most SCHEDULER_MAX_DAGRUNS_PER_LOOP per loop).',
+    description:
+      'Running DAG runs examined by the scheduling loop (at most SCHEDULER_MAX_DAGRUNS_PER_LOOP per loop).',
     attributes: [],
     emittedBy: ['scheduler'],
   },
@@ -39,7 +41,8 @@ export const SCHEDULER_METRICS = defineMetrics({
     name: 'dagbag.scheduler.task_instance.state_changes',
     kind: 'counter',
     unit: '{change}',
-    description: 'Task instance state transitions made by the scheduler and its executor, by the new state.',
+    description:
+      'Task instance state transitions made by the scheduler and its executor, by the new state.',
     attributes: ['state'],
     emittedBy: ['scheduler'],
   },
@@ -47,7 +50,8 @@ export const SCHEDULER_METRICS = defineMetrics({
     name: 'dagbag.scheduler.task_instance.heartbeat_timeouts',
     kind: 'counter',
     unit: '{task_instance}',
-    description: 'Task instances whose heartbeat stopped for TASK_HEARTBEAT_TIMEOUT_SECONDS; state is failed or up_for_retry.',
+    description:
+      'Task instances whose heartbeat stopped for TASK_HEARTBEAT_TIMEOUT_SECONDS; state is failed or up_for_retry.',
     attributes: ['state'],
     emittedBy: ['scheduler'],
   },

@@ -13,6 +13,7 @@ export class InMemoryReader extends MetricReader {
 export async function collectByName(reader: MetricReader): Promise<Map<string, MetricData>> {
   const { resourceMetrics } = await reader.collect();
   const byName = new Map<string, MetricData>();
-  for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
+  for (const scope of resourceMetrics.scopeMetrics)
+    for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
   return byName;
 }

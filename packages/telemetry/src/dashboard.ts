@@ -12,12 +12,15 @@ interface Panel {
 }
 
 /** Every PromQL expression of the dashboard, with the title of its panel. */
-export function dashboardExpressions(path = DASHBOARD_PATH): Array<{ panel: string; expr: string }> {
+export function dashboardExpressions(
+  path = DASHBOARD_PATH,
+): Array<{ panel: string; expr: string }> {
   const dashboard = JSON.parse(readFileSync(path, 'utf8')) as { panels: Panel[] };
   const found: Array<{ panel: string; expr: string }> = [];
   const visit = (panels: Panel[]) => {
     for (const panel of panels) {
-      for (const target of panel.targets ?? []) if (target.expr) found.push({ panel: panel.title ?? '', expr: target.expr });
+      for (const target of panel.targets ?? [])
+        if (target.expr) found.push({ panel: panel.title ?? '', expr: target.expr });
       visit(panel.panels ?? []);
     }
   };
@@ -26,9 +29,38 @@ export function dashboardExpressions(path = DASHBOARD_PATH): Array<{ panel: stri
 }
 
 const PROMQL_WORDS = new Set([
-  'sum', 'by', 'without', 'rate', 'irate', 'increase', 'histogram_quantile', 'le', 'and', 'or', 'unless', 'on',
-  'ignoring', 'group_left', 'group_right', 'avg', 'max', 'min', 'count', 'count_over_time', 'max_over_time',
-  'avg_over_time', 'clamp_min', 'clamp_max', 'abs', 'offset', 'bool', 'topk', 'bottomk', 'vector', 'scalar', 'time',
+  'sum',
+  'by',
+  'without',
+  'rate',
+  'irate',
+  'increase',
+  'histogram_quantile',
+  'le',
+  'and',
+  'or',
+  'unless',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'avg',
+  'max',
+  'min',
+  'count',
+  'count_over_time',
+  'max_over_time',
+  'avg_over_time',
+  'clamp_min',
+  'clamp_max',
+  'abs',
+  'offset',
+  'bool',
+  'topk',
+  'bottomk',
+  'vector',
+  'scalar',
+  'time',
 ]);
 
 /**

@@ -16,7 +16,10 @@ export interface RateLimitedDiagLoggerOptions {
  * at most once per `quietMs`, and the next line of that group says how many were suppressed.
  * SDK errors are logged as warnings: they mean telemetry is degraded, never that the app failed.
  */
-export function createRateLimitedDiagLogger(logger: Logger, options: RateLimitedDiagLoggerOptions = {}): DiagLogger {
+export function createRateLimitedDiagLogger(
+  logger: Logger,
+  options: RateLimitedDiagLoggerOptions = {},
+): DiagLogger {
   const quietMs = options.quietMs ?? 15 * 60_000;
   const now = options.now ?? Date.now;
   const groups = new Map<string, { loggedAt: number; suppressed: number }>();
@@ -35,7 +38,11 @@ export function createRateLimitedDiagLogger(logger: Logger, options: RateLimited
     groups.set(key, { loggedAt: at, suppressed: 0 });
     const detail = args.map(describe).filter((text) => text.length > 0);
     logger[level](
-      { component: 'opentelemetry', ...(detail.length > 0 ? { detail } : {}), ...(suppressed > 0 ? { suppressed } : {}) },
+      {
+        component: 'opentelemetry',
+        ...(detail.length > 0 ? { detail } : {}),
+        ...(suppressed > 0 ? { suppressed } : {}),
+      },
       message,
     );
   }

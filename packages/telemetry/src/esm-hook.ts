@@ -1,5 +1,8 @@
 import { register as registerAsyncHooks } from 'node:module';
-import { register as registerSyncHooks, supportsSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
+import {
+  register as registerSyncHooks,
+  supportsSyncHooks,
+} from 'import-in-the-middle/register-hooks.mjs';
 
 /**
  * The packages the instrumentations patch. Express and pg are CommonJS, but an ES module that

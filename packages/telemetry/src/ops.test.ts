@@ -23,7 +23,10 @@ const hasPromtool = available('promtool');
 
 /** The test command installs both (scripts/run.sh test); a missing one is a failure, not a skip. */
 function requireBinary(present: boolean, binary: string, debianPackage: string): void {
-  if (!present) throw new Error(`${binary} is not installed: apt-get install ${debianPackage} (./scripts/run.sh test installs it)`);
+  if (!present)
+    throw new Error(
+      `${binary} is not installed: apt-get install ${debianPackage} (./scripts/run.sh test installs it)`,
+    );
 }
 
 describe('docker-compose.yml', () => {
@@ -38,14 +41,32 @@ describe('docker-compose.yml', () => {
     requireBinary(hasCompose, 'docker-compose', 'docker-compose');
     const result = run('docker-compose', ['--profile', 'apps', 'config', '--services']);
     expect(result.status, result.output).toBe(0);
-    expect(result.output.split('\n').filter(Boolean).sort()).toEqual(['api', 'grafana', 'otel-collector', 'postgres', 'prometheus', 'scheduler']);
+    expect(result.output.split('\n').filter(Boolean).sort()).toEqual([
+      'api',
+      'grafana',
+      'otel-collector',
+      'postgres',
+      'prometheus',
+      'scheduler',
+    ]);
     expect(run('docker-compose', ['--profile', 'apps', 'config', '-q']).status).toBe(0);
   });
 });
 
 describe('the apps profile and the Dockerfile', () => {
-  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-    services: Record<string, { command?: string[]; init?: boolean; stop_grace_period?: string; volumes?: string[]; environment?: Record<string, string> }>;
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), {
+    merge: true,
+  }) as {
+    services: Record<
+      string,
+      {
+        command?: string[];
+        init?: boolean;
+        stop_grace_period?: string;
+        volumes?: string[];
+        environment?: Record<string, string>;
+      }
+    >;
   };
 
   it('runs each app as node on its main.ts (no wrapper between the signal and the app), under an init', () => {
@@ -63,7 +84,8 @@ describe('the apps profile and the Dockerfile', () => {
   });
 
   it('gives each app more time to stop than its own drain takes', () => {
-    const seconds = (value: string | undefined) => Number(/^(\d+)s$/.exec(value ?? '')?.[1] ?? Number.NaN);
+    const seconds = (value: string | undefined) =>
+      Number(/^(\d+)s$/.exec(value ?? '')?.[1] ?? Number.NaN);
     // API_SHUTDOWN_TIMEOUT_MS and SCHEDULER_SHUTDOWN_GRACE_SECONDS defaults: 10 s and 30 s.
     expect(seconds(compose.services.api!.stop_grace_period)).toBeGreaterThan(10);
     expect(seconds(compose.services.scheduler!.stop_grace_period)).toBeGreaterThan(30);
@@ -85,13 +107,21 @@ describe('the apps profile and the Dockerfile', () => {
     ]) {
       expect(ignored(needed), needed).toBe(false);
     }
-    for (const left of ['node_modules/x', 'apps/api/node_modules/x', '.data/postgres/PG_VERSION', 'packages/db/src/generated/prisma/client.ts', '.git/HEAD']) {
+    for (const left of [
+      'node_modules/x',
+      'apps/api/node_modules/x',
+      '.data/postgres/PG_VERSION',
+      'packages/db/src/generated/prisma/client.ts',
+      '.git/HEAD',
+    ]) {
       expect(ignored(left), left).toBe(true);
     }
     const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
     // The install that runs the postinstall comes after the sources are in.
     expect(dockerfile.indexOf('COPY . .')).toBeGreaterThan(-1);
-    expect(dockerfile.indexOf('pnpm install --offline --frozen-lockfile')).toBeGreaterThan(dockerfile.indexOf('COPY . .'));
+    expect(dockerfile.indexOf('pnpm install --offline --frozen-lockfile')).toBeGreaterThan(
+      dockerfile.indexOf('COPY . .'),
+    );
   });
 });
 
@@ -109,12 +139,20 @@ function dockerignoreMatcher(text: string): (path: string) => boolean {
       const pattern = (negated ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
       const source = pattern
         .split('/')
-        .map((segment) => (segment === '**' ? '.*' : segment.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .map((segment) =>
+          segment === '**'
+            ? '.*'
+            : segment
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
+        )
         .join('/')
         .replace(/\.\*\//g, '(?:.*/)?');
       return { negated, regex: new RegExp(`^${source}(?:/.*)?$`) };
     });
-  return (path) => rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.negated : ignored), false);
+  return (path) =>
+    rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.negated : ignored), false);
 }
 
 describe('ops/prometheus.yml', () => {
@@ -131,7 +169,10 @@ describe('ops/otel-collector.yaml', () => {
     processors: Record<string, unknown>;
     exporters: Record<string, { endpoint?: string }>;
     extensions: Record<string, unknown>;
-    service: { extensions: string[]; pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }> };
+    service: {
+      extensions: string[];
+      pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }>;
+    };
   };
 
   it('receives OTLP over gRPC and HTTP on all interfaces and serves Prometheus on 8889', () => {
@@ -143,11 +184,15 @@ describe('ops/otel-collector.yaml', () => {
 
   it('only names components it defines in its pipelines', () => {
     for (const [name, pipeline] of Object.entries(config.service.pipelines)) {
-      for (const receiver of pipeline.receivers) expect(Object.keys(config.receivers), name).toContain(receiver);
-      for (const processor of pipeline.processors) expect(Object.keys(config.processors), name).toContain(processor);
-      for (const exporter of pipeline.exporters) expect(Object.keys(config.exporters), name).toContain(exporter);
+      for (const receiver of pipeline.receivers)
+        expect(Object.keys(config.receivers), name).toContain(receiver);
+      for (const processor of pipeline.processors)
+        expect(Object.keys(config.processors), name).toContain(processor);
+      for (const exporter of pipeline.exporters)
+        expect(Object.keys(config.exporters), name).toContain(exporter);
     }
-    for (const extension of config.service.extensions) expect(Object.keys(config.extensions)).toContain(extension);
+    for (const extension of config.service.extensions)
+      expect(Object.keys(config.extensions)).toContain(extension);
   });
 });
 
@@ -156,7 +201,9 @@ describe('the DagBag cache dashboard', () => {
   const known = new Set(ALL_METRICS.flatMap(prometheusSeriesNames));
 
   it('is titled "DagBag cache" and has expressions', () => {
-    const dashboard = JSON.parse(readFileSync(join(root, 'ops', 'grafana', 'dashboards', 'dagbag-cache.json'), 'utf8')) as { title: string };
+    const dashboard = JSON.parse(
+      readFileSync(join(root, 'ops', 'grafana', 'dashboards', 'dagbag-cache.json'), 'utf8'),
+    ) as { title: string };
     expect(dashboard.title).toBe('DagBag cache');
     expect(expressions.length).toBeGreaterThan(10);
   });
@@ -172,7 +219,10 @@ describe('the DagBag cache dashboard', () => {
   it('shows every cache metric', () => {
     const used = new Set(expressions.flatMap(({ expr }) => metricNamesIn(expr)));
     for (const metric of Object.values(CACHE_METRICS)) {
-      expect(prometheusSeriesNames(metric).some((name) => used.has(name)), metric.name).toBe(true);
+      expect(
+        prometheusSeriesNames(metric).some((name) => used.has(name)),
+        metric.name,
+      ).toBe(true);
     }
   });
 
@@ -185,8 +235,13 @@ describe('the DagBag cache dashboard', () => {
 describe('metricNamesIn', () => {
   it('finds metric names and ignores functions, labels, strings and durations', () => {
     expect(
-      metricNamesIn('histogram_quantile(0.99, sum by (le, dagbag_role)(rate(dagbag_cache_load_duration_bucket{reason="ttl"}[5m])))'),
+      metricNamesIn(
+        'histogram_quantile(0.99, sum by (le, dagbag_role)(rate(dagbag_cache_load_duration_bucket{reason="ttl"}[5m])))',
+      ),
     ).toEqual(['dagbag_cache_load_duration_bucket']);
-    expect(metricNamesIn('sum(a_total) / (sum(a_total) + sum(b_total))')).toEqual(['a_total', 'b_total']);
+    expect(metricNamesIn('sum(a_total) / (sum(a_total) + sum(b_total))')).toEqual([
+      'a_total',
+      'b_total',
+    ]);
   });
 });

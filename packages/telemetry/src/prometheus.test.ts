@@ -4,11 +4,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardExpressions } from './dashboard.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
-import { prometheusAvailable, startPrometheus, type PrometheusHarness } from './testing/prometheus.ts';
+import {
+  prometheusAvailable,
+  startPrometheus,
+  type PrometheusHarness,
+} from './testing/prometheus.ts';
 
 const FIXTURE = fileURLToPath(new URL('./testing/fixture-app.ts', import.meta.url));
 const hasPrometheus = prometheusAvailable();
-if (!hasPrometheus) console.warn('prometheus is not installed (apt-get install prometheus): skipping the live dashboard check');
+if (!hasPrometheus)
+  console.warn(
+    'prometheus is not installed (apt-get install prometheus): skipping the live dashboard check',
+  );
 
 interface Fixture {
   child: ChildProcess;
@@ -26,7 +33,10 @@ export async function startFixture(env: Record<string, string>): Promise<Fixture
   const ready = await new Promise<Fixture['ready']>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     // Starting takes about a second; the whole parallel `pnpm test` on 2 cores has made it 15 s and more.
-    const timer = setTimeout(() => reject(new Error('fixture app did not report ready in 45 s')), 45_000);
+    const timer = setTimeout(
+      () => reject(new Error('fixture app did not report ready in 45 s')),
+      45_000,
+    );
     lines.once('line', (line) => {
       clearTimeout(timer);
       resolve(JSON.parse(line) as Fixture['ready']);
@@ -46,7 +56,9 @@ export async function startFixture(env: Record<string, string>): Promise<Fixture
 describe('the dashboard against a real Prometheus', () => {
   if (!hasPrometheus) {
     // The test command installs it (scripts/run.sh test); a missing binary fails, never skips.
-    throw new Error('prometheus is not installed: apt-get install prometheus (./scripts/run.sh test installs it)');
+    throw new Error(
+      'prometheus is not installed: apt-get install prometheus (./scripts/run.sh test installs it)',
+    );
   }
   let fixture: Fixture | undefined;
   let prometheus: PrometheusHarness | undefined;
@@ -64,11 +76,15 @@ describe('the dashboard against a real Prometheus', () => {
     await fixture?.stop();
   });
 
-  it.each(dashboardExpressions().map(({ panel, expr }) => [panel, expr]))('%s returns data: %s', async (_panel, expr) => {
-    const samples = await prometheus!.query(expr);
-    expect(samples.length).toBeGreaterThan(0);
-    for (const sample of samples) expect(Number.isNaN(Number(sample.value[1])), JSON.stringify(sample)).toBe(false);
-  });
+  it.each(dashboardExpressions().map(({ panel, expr }) => [panel, expr]))(
+    '%s returns data: %s',
+    async (_panel, expr) => {
+      const samples = await prometheus!.query(expr);
+      expect(samples.length).toBeGreaterThan(0);
+      for (const sample of samples)
+        expect(Number.isNaN(Number(sample.value[1])), JSON.stringify(sample)).toBe(false);
+    },
+  );
 
   it('sees both cache roles in the hit ratio', async () => {
     const [ratio] = dashboardExpressions().filter(({ panel }) => panel === 'Hit ratio per role');
@@ -80,7 +96,10 @@ describe('the dashboard against a real Prometheus', () => {
 
 describe('instrumentation of modules imported after startTelemetry', () => {
   it('patches pg in a process started like the apps', async () => {
-    const app = await startFixture({ FIXTURE_METRICS_PORT: String(await freePort()), FIXTURE_IMPORT_PG: '1' });
+    const app = await startFixture({
+      FIXTURE_METRICS_PORT: String(await freePort()),
+      FIXTURE_IMPORT_PG: '1',
+    });
     await app.stop();
     expect(app.ready.pgPatched).toBe(true);
   }, 60_000);

@@ -5,12 +5,17 @@ import { telemetrySettings } from './settings.ts';
 
 describe('telemetry settings', () => {
   it('default the metrics port per app and the host to loopback', () => {
-    expect(readConfig(telemetrySettings('dagbag-api'), {})).toEqual({ METRICS_PORT: 9464, METRICS_HOST: '127.0.0.1' });
+    expect(readConfig(telemetrySettings('dagbag-api'), {})).toEqual({
+      METRICS_PORT: 9464,
+      METRICS_HOST: '127.0.0.1',
+    });
     expect(readConfig(telemetrySettings('dagbag-scheduler'), {}).METRICS_PORT).toBe(9465);
   });
 
   it('refuse a port out of range naming METRICS_PORT', () => {
-    expect(() => readConfig(telemetrySettings('dagbag-api'), { METRICS_PORT: '70000' })).toThrowError(/METRICS_PORT: must be a whole number from 1 to 65535/);
+    expect(() =>
+      readConfig(telemetrySettings('dagbag-api'), { METRICS_PORT: '70000' }),
+    ).toThrowError(/METRICS_PORT: must be a whole number from 1 to 65535/);
   });
 });
 
@@ -20,12 +25,22 @@ describe('OTLP decision', () => {
   });
 
   it('pushes metrics and traces when OTEL_EXPORTER_OTLP_ENDPOINT is set', () => {
-    expect(otlpDecision({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toEqual({ metrics: true, traces: true });
+    expect(otlpDecision({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toEqual({
+      metrics: true,
+      traces: true,
+    });
   });
 
   it('honours per-signal endpoints and explicit exporter lists', () => {
-    expect(otlpDecision({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' })).toEqual({ metrics: false, traces: true });
-    expect(otlpDecision({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_METRICS_EXPORTER: 'none' })).toEqual({ metrics: false, traces: true });
-    expect(otlpDecision({ OTEL_TRACES_EXPORTER: 'otlp' })).toEqual({ metrics: false, traces: true });
+    expect(otlpDecision({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' })).toEqual(
+      { metrics: false, traces: true },
+    );
+    expect(
+      otlpDecision({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_METRICS_EXPORTER: 'none' }),
+    ).toEqual({ metrics: false, traces: true });
+    expect(otlpDecision({ OTEL_TRACES_EXPORTER: 'otlp' })).toEqual({
+      metrics: false,
+      traces: true,
+    });
   });
 });

@@ -1,6 +1,12 @@
 import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_METRICS, CACHE_METRICS, createInstrument, createObservable, prometheusSeriesNames } from '@dagbag/metrics';
+import {
+  ALL_METRICS,
+  CACHE_METRICS,
+  createInstrument,
+  createObservable,
+  prometheusSeriesNames,
+} from '@dagbag/metrics';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { captureLogger } from './testing/capture-logger.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
@@ -37,14 +43,26 @@ describe('startTelemetry', () => {
     process.env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = 'http/json';
     process.env.OTEL_TRACES_EXPORTER = 'none';
     const { logger } = captureLogger();
-    telemetry = await startTelemetry({ serviceName: 'dagbag-scheduler', metricsPort: await freePort(), logger, instrumentations: false });
+    telemetry = await startTelemetry({
+      serviceName: 'dagbag-scheduler',
+      metricsPort: await freePort(),
+      logger,
+      instrumentations: false,
+    });
     expect(telemetry.otlp.metrics).toBe(true);
 
     const meter = telemetry.meterProvider.getMeter('@dagbag/dagbag');
     createInstrument(meter, CACHE_METRICS.hits).add(5, { 'dagbag.role': 'scheduler' });
-    createInstrument(meter, CACHE_METRICS.misses).add(1, { 'dagbag.role': 'scheduler', result: 'loaded' });
-    createInstrument(meter, CACHE_METRICS.loadDuration).record(0.004, { 'dagbag.role': 'scheduler' });
-    createObservable(meter, CACHE_METRICS.entries).addCallback((result) => result.observe(3, { 'dagbag.role': 'scheduler' }));
+    createInstrument(meter, CACHE_METRICS.misses).add(1, {
+      'dagbag.role': 'scheduler',
+      result: 'loaded',
+    });
+    createInstrument(meter, CACHE_METRICS.loadDuration).record(0.004, {
+      'dagbag.role': 'scheduler',
+    });
+    createObservable(meter, CACHE_METRICS.entries).addCallback((result) =>
+      result.observe(3, { 'dagbag.role': 'scheduler' }),
+    );
     await telemetry.forceFlush();
     await telemetry.shutdown();
     telemetry = undefined;
@@ -55,9 +73,12 @@ describe('startTelemetry', () => {
     expect(serviceNames).toContain('dagbag-scheduler');
     const metrics = resources.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics));
     // forceFlush and the final flush of shutdown each send one request.
-    expect([...new Set(metrics.map((m) => m.name))].sort()).toEqual(
-      ['dagbag.cache.entries', 'dagbag.cache.hits', 'dagbag.cache.load.duration', 'dagbag.cache.misses'],
-    );
+    expect([...new Set(metrics.map((m) => m.name))].sort()).toEqual([
+      'dagbag.cache.entries',
+      'dagbag.cache.hits',
+      'dagbag.cache.load.duration',
+      'dagbag.cache.misses',
+    ]);
     for (const metric of metrics) {
       const roles = dataPoints(metric).map((point) => attribute(point.attributes, 'dagbag.role'));
       expect(new Set(roles), metric.name).toEqual(new Set(['scheduler']));
@@ -66,21 +87,33 @@ describe('startTelemetry', () => {
 
   it('serves every registry metric on /metrics under the name the dashboards use', async () => {
     const { logger } = captureLogger();
-    telemetry = await startTelemetry({ serviceName: 'dagbag-api', metricsPort: await freePort(), logger, instrumentations: false });
+    telemetry = await startTelemetry({
+      serviceName: 'dagbag-api',
+      metricsPort: await freePort(),
+      logger,
+      instrumentations: false,
+    });
     expect(telemetry.otlp).toEqual({ metrics: false, traces: false });
     const traffic = recordSampleTraffic(telemetry.meterProvider.getMeter('test'));
     for (let i = 0; i < 20; i += 1) traffic.tick();
 
     const response = await fetch(telemetry.metricsUrl);
     const text = await response.text();
-    const served = new Set(text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(/[{ ]/)[0]));
+    const served = new Set(
+      text
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => line.split(/[{ ]/)[0]),
+    );
     for (const metric of ALL_METRICS) {
       for (const name of prometheusSeriesNames(metric)) expect(served, name).toContain(name);
     }
     expect(text).toContain('dagbag_cache_hits_total{dagbag_role="api"');
     expect(text).toMatch(/target_info\{[^}]*service_name="dagbag-api"/);
     // The registry's buckets reach the exporter (views), not the SDK's default ones.
-    expect(text).toContain('dagbag_cache_load_duration_bucket{dagbag_role="api",otel_scope_name="test",le="0.0005"}');
+    expect(text).toContain(
+      'dagbag_cache_load_duration_bucket{dagbag_role="api",otel_scope_name="test",le="0.0005"}',
+    );
   });
 
   it('shuts down promptly with an unreachable collector and logs at most one warning', async () => {
@@ -88,8 +121,16 @@ describe('startTelemetry', () => {
     process.env.OTEL_METRIC_EXPORT_INTERVAL = '100';
     process.env.OTEL_EXPORTER_OTLP_TIMEOUT = '1000';
     const { logger, lines } = captureLogger();
-    telemetry = await startTelemetry({ serviceName: 'dagbag-api', metricsPort: await freePort(), logger, instrumentations: false, shutdownTimeoutMs: 3000 });
-    createInstrument(telemetry.meterProvider.getMeter('test'), CACHE_METRICS.hits).add(1, { 'dagbag.role': 'api' });
+    telemetry = await startTelemetry({
+      serviceName: 'dagbag-api',
+      metricsPort: await freePort(),
+      logger,
+      instrumentations: false,
+      shutdownTimeoutMs: 3000,
+    });
+    createInstrument(telemetry.meterProvider.getMeter('test'), CACHE_METRICS.hits).add(1, {
+      'dagbag.role': 'api',
+    });
     await new Promise((resolve) => setTimeout(resolve, 700));
 
     const started = Date.now();
@@ -105,7 +146,14 @@ describe('startTelemetry', () => {
     const port = await freePort();
     const blocker = createServer().listen(port, '127.0.0.1');
     await new Promise((resolve) => blocker.once('listening', resolve));
-    await expect(startTelemetry({ serviceName: 'dagbag-api', metricsPort: port, logger, instrumentations: false })).rejects.toThrow(/METRICS_PORT/);
+    await expect(
+      startTelemetry({
+        serviceName: 'dagbag-api',
+        metricsPort: port,
+        logger,
+        instrumentations: false,
+      }),
+    ).rejects.toThrow(/METRICS_PORT/);
     blocker.close();
   });
 });

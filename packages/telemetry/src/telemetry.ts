@@ -1,4 +1,13 @@
-import { DiagLogLevel, context, diag, logs, metrics, propagation, trace, type MeterProvider } from '@opentelemetry/api';
+import {
+  DiagLogLevel,
+  context,
+  diag,
+  logs,
+  metrics,
+  propagation,
+  trace,
+  type MeterProvider,
+} from '@opentelemetry/api';
 import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as OtlpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -63,17 +72,25 @@ export interface Telemetry {
  * Histogram boundaries from the registry as views, so instruments created anywhere (not only
  * through `createInstrument`) get the buckets the dashboards' quantiles are designed for.
  */
-export function registryViews(descriptors: readonly MetricDescriptor[] = ALL_METRICS): ViewOptions[] {
+export function registryViews(
+  descriptors: readonly MetricDescriptor[] = ALL_METRICS,
+): ViewOptions[] {
   return descriptors
     .filter((metric) => metric.kind === 'histogram' && metric.buckets)
     .map((metric) => ({
       instrumentName: metric.name,
-      aggregation: { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [...metric.buckets!] } },
+      aggregation: {
+        type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM,
+        options: { boundaries: [...metric.buckets!] },
+      },
     }));
 }
 
 function listFromEnv(value: string | undefined): string[] | undefined {
-  const items = value?.split(',').map((item) => item.trim()).filter(Boolean);
+  const items = value
+    ?.split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   return items && items.length > 0 ? items : undefined;
 }
 
@@ -98,7 +115,11 @@ export function otlpDecision(env: Env): { metrics: boolean; traces: boolean } {
 
 /** The OTLP metric exporter for OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL; it reads endpoint, headers and timeout itself. */
 function otlpMetricExporter(env: Env, logger: Logger): PushMetricExporter {
-  const protocol = (env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
+  const protocol = (
+    env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ??
+    env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+    'http/protobuf'
+  ).trim();
   switch (protocol) {
     case 'grpc':
       return new OtlpGrpcMetricExporter();
@@ -117,11 +138,21 @@ function positiveNumber(value: string | undefined): number | undefined {
   return value && Number.isFinite(number) && number > 0 ? number : undefined;
 }
 
-async function startPrometheus(host: string, port: number, serviceName: string): Promise<PrometheusExporter> {
+async function startPrometheus(
+  host: string,
+  port: number,
+  serviceName: string,
+): Promise<PrometheusExporter> {
   let exporter: PrometheusExporter | undefined;
   await new Promise<void>((resolve, reject) => {
     exporter = new PrometheusExporter({ host, port, endpoint: '/metrics' }, (error) => {
-      if (error) reject(new Error(`METRICS_PORT: cannot serve /metrics for ${serviceName} on ${host}:${port}: ${error.message}`, { cause: error }));
+      if (error)
+        reject(
+          new Error(
+            `METRICS_PORT: cannot serve /metrics for ${serviceName} on ${host}:${port}: ${error.message}`,
+            { cause: error },
+          ),
+        );
       else resolve();
     });
   });
@@ -134,7 +165,9 @@ function withTimeout(promise: Promise<unknown>, ms: number): Promise<'done' | 't
     timer = setTimeout(() => resolve('timeout'), ms);
     timer.unref();
   });
-  return Promise.race([promise.then(() => 'done' as const), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise.then(() => 'done' as const), timeout]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 let running: Telemetry | undefined;
@@ -148,7 +181,10 @@ let running: Telemetry | undefined;
  * patches modules as they are loaded, and modules loaded earlier stay unpatched.
  */
 export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
-  if (running) throw new Error('startTelemetry: telemetry is already running in this process; shut it down first');
+  if (running)
+    throw new Error(
+      'startTelemetry: telemetry is already running in this process; shut it down first',
+    );
   const env = options.env ?? process.env;
   const { logger, serviceName } = options;
   const host = options.metricsHost ?? '127.0.0.1';
@@ -165,7 +201,10 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     pushReader = new PeriodicExportingMetricReader({
       exporter: otlpMetricExporter(env, logger),
       exportIntervalMillis,
-      exportTimeoutMillis: Math.min(positiveNumber(env.OTEL_METRIC_EXPORT_TIMEOUT) ?? 30_000, exportIntervalMillis),
+      exportTimeoutMillis: Math.min(
+        positiveNumber(env.OTEL_METRIC_EXPORT_TIMEOUT) ?? 30_000,
+        exportIntervalMillis,
+      ),
     });
     readers.push(pushReader);
   }
@@ -176,7 +215,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       : [
           new HttpInstrumentation({
             // Scrapes of our own /metrics are not traffic worth a span or a latency sample.
-            ignoreIncomingRequestHook: (request) => request.socket.localPort === options.metricsPort,
+            ignoreIncomingRequestHook: (request) =>
+              request.socket.localPort === options.metricsPort,
           }),
           new ExpressInstrumentation(),
           new PgInstrumentation(),
@@ -184,7 +224,9 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 
   // Detected up front and awaited: the SDK would detect lazily, and a scrape arriving before the
   // host's asynchronous attributes settle logs a warning on every start.
-  const detected = detectResources({ detectors: [serviceInstanceIdDetector, processDetector, hostDetector, osDetector, envDetector] });
+  const detected = detectResources({
+    detectors: [serviceInstanceIdDetector, processDetector, hostDetector, osDetector, envDetector],
+  });
   await detected.waitForAsyncAttributes?.();
 
   const sdk = new NodeSDK({
@@ -205,7 +247,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   });
   sdk.start();
   logger.info(
-    { serviceName, metrics: `http://${host}:${options.metricsPort}/metrics`, otlpMetrics: otlp.metrics, otlpTraces: otlp.traces },
+    {
+      serviceName,
+      metrics: `http://${host}:${options.metricsPort}/metrics`,
+      otlpMetrics: otlp.metrics,
+      otlpTraces: otlp.traces,
+    },
     'telemetry started',
   );
 
@@ -223,7 +270,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
           sdk.shutdown().catch((error: unknown) => diag.error('telemetry shutdown failed', error)),
           shutdownTimeoutMs,
         );
-        if (outcome === 'timeout') logger.warn({ shutdownTimeoutMs }, 'telemetry did not flush in time; giving up');
+        if (outcome === 'timeout')
+          logger.warn({ shutdownTimeoutMs }, 'telemetry did not flush in time; giving up');
         for (const instrumentation of instrumentations) instrumentation.disable();
         // Unregister the globals so a later start in the same process (tests) registers cleanly.
         metrics.disable();

@@ -15,7 +15,10 @@ import { migrateDatabase } from '@dagbag/db/migrate';
 
 export const FULL = process.env.RELIABILITY_FULL === '1';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const APP_DIRS = { api: join(REPO_ROOT, 'apps', 'api'), scheduler: join(REPO_ROOT, 'apps', 'scheduler') };
+const APP_DIRS = {
+  api: join(REPO_ROOT, 'apps', 'api'),
+  scheduler: join(REPO_ROOT, 'apps', 'scheduler'),
+};
 
 import { freePort } from '@dagbag/config/testing/free-port';
 import { spawnTsx } from '@dagbag/config/testing/spawn-tsx';
@@ -48,7 +51,11 @@ export function allChildren(): readonly Child[] {
 }
 
 function spawnApp(kind: 'api' | 'scheduler', name: string, env: Record<string, string>): Child {
-  const { process: child, output, exited } = spawnTsx('src/main.ts', {
+  const {
+    process: child,
+    output,
+    exited,
+  } = spawnTsx('src/main.ts', {
     cwd: APP_DIRS[kind],
     env: { NODE_ENV: 'production', LOG_LEVEL: 'info', OTEL_SDK_DISABLED: 'false', ...env },
   });
@@ -59,14 +66,16 @@ function spawnApp(kind: 'api' | 'scheduler', name: string, env: Record<string, s
     pid: child.pid!,
     output,
     logLines: () =>
-      output().split('\n').flatMap((line) => {
-        if (!line.startsWith('{')) return [];
-        try {
-          return [JSON.parse(line) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      }),
+      output()
+        .split('\n')
+        .flatMap((line) => {
+          if (!line.startsWith('{')) return [];
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
     exited,
     alive: () => child.exitCode === null && child.signalCode === null,
   };
@@ -79,26 +88,41 @@ export async function startScheduler(name: string, env: Record<string, string>):
 }
 
 /** Starts an API and waits until its health endpoint answers. */
-export async function startApi(name: string, env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<ApiChild> {
+export async function startApi(
+  name: string,
+  env: Record<string, string>,
+  options: { port?: number; host?: string } = {},
+): Promise<ApiChild> {
   const port = options.port ?? (await freePort());
-  const child = spawnApp('api', name, { API_PORT: String(port), METRICS_PORT: String(await freePort()), ...env });
+  const child = spawnApp('api', name, {
+    API_PORT: String(port),
+    METRICS_PORT: String(await freePort()),
+    ...env,
+  });
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (!child.alive()) throw new Error(`${name} exited before it listened:\n${child.output()}`);
     try {
-      const response = await fetch(`${url}/api/v2/monitor/health`, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(`${url}/api/v2/monitor/health`, {
+        signal: AbortSignal.timeout(2000),
+      });
       await response.arrayBuffer();
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error(`${name} did not listen within 60 s:\n${child.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${name} did not listen within 60 s:\n${child.output()}`);
       await sleep(100);
     }
   }
   return { ...child, url, port };
 }
 
-export async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
+export async function stopChild(
+  child: Child,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 15_000,
+): Promise<void> {
   if (!child.alive()) return;
   child.process.kill(signal);
   const timer = setTimeout(() => child.process.kill('SIGKILL'), graceMs);
@@ -121,7 +145,11 @@ export async function scenarioFolder(scenario: string): Promise<ScenarioFolder> 
 }
 
 /** The variables every app of a scenario shares (fast scans and loops); `extra` adds or overrides. */
-export function scenarioEnv(databaseUrl: string, folder: ScenarioFolder, extra: Record<string, string> = {}): Record<string, string> {
+export function scenarioEnv(
+  databaseUrl: string,
+  folder: ScenarioFolder,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     DAGS_FOLDER: folder.dagsFolder,
@@ -136,7 +164,11 @@ export function scenarioEnv(databaseUrl: string, folder: ScenarioFolder, extra: 
  * A scenario's afterAll: stops its children, then releases its database and folder and runs
  * `then` (recording its results) even when stopping failed.
  */
-export async function tearDownScenario(options: { releaseDatabase: () => Promise<unknown> | undefined; workDir: string | undefined; then?: () => void }): Promise<void> {
+export async function tearDownScenario(options: {
+  releaseDatabase: () => Promise<unknown> | undefined;
+  workDir: string | undefined;
+  then?: () => void;
+}): Promise<void> {
   try {
     await stopAll();
   } finally {
@@ -150,7 +182,8 @@ export async function tearDownScenario(options: { releaseDatabase: () => Promise
 export async function stopAll(): Promise<void> {
   await Promise.all(started.map((child) => stopChild(child, 'SIGTERM', 10_000)));
   for (const child of started) {
-    if (isProcessAlive(child.pid)) throw new Error(`${child.name} (pid ${child.pid}) is still running`);
+    if (isProcessAlive(child.pid))
+      throw new Error(`${child.name} (pid ${child.pid}) is still running`);
   }
 }
 
@@ -167,7 +200,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitFor(what: string, done: () => Promise<boolean> | boolean, timeoutMs: number, stepMs = 200): Promise<void> {
+export async function waitFor(
+  what: string,
+  done: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  stepMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
@@ -177,7 +215,17 @@ export async function waitFor(what: string, done: () => Promise<boolean> | boole
 
 /** An HTTP client of one API with a bearer token; never throws on an HTTP status. */
 export function client(baseUrl: string, token: string) {
-  return async (path: string, init: { method?: string; json?: unknown; body?: string; token?: string | null; timeoutMs?: number; headers?: Record<string, string> } = {}) => {
+  return async (
+    path: string,
+    init: {
+      method?: string;
+      json?: unknown;
+      body?: string;
+      token?: string | null;
+      timeoutMs?: number;
+      headers?: Record<string, string>;
+    } = {},
+  ) => {
     const headers = new Headers(init.headers);
     const bearer = init.token === undefined ? token : init.token;
     if (bearer !== null) headers.set('authorization', `Bearer ${bearer}`);
@@ -195,7 +243,10 @@ export function client(baseUrl: string, token: string) {
     } catch {
       // not JSON: kept as text
     }
-    return { status: response.status, body: body as Record<string, unknown> & { detail?: unknown } };
+    return {
+      status: response.status,
+      body: body as Record<string, unknown> & { detail?: unknown },
+    };
   };
 }
 
@@ -212,8 +263,21 @@ export interface OwnPostgres {
 export async function startOwnPostgres(): Promise<OwnPostgres> {
   const dataDir = await mkdtemp(join(tmpdir(), 'dagbag-reliability-pg-'));
   const port = await freePort();
-  const flags = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'];
-  let server: EmbeddedServer | undefined = await startEmbeddedPostgres({ dataDir, port, postgresFlags: flags });
+  const flags = [
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=300',
+  ];
+  let server: EmbeddedServer | undefined = await startEmbeddedPostgres({
+    dataDir,
+    port,
+    postgresFlags: flags,
+  });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query('CREATE DATABASE reliability');
@@ -273,8 +337,17 @@ function decodeAddress(hex: string): string {
     return [0, 1, 2, 3].map((i) => parseInt(hex.slice(6 - 2 * i, 8 - 2 * i), 16)).join('.');
   }
   // IPv6: four little-endian 32-bit words
-  const words = [0, 1, 2, 3].map((w) => hex.slice(w * 8, w * 8 + 8).match(/../g)!.reverse().join(''));
-  const groups = words.join('').match(/..../g)!.map((g) => parseInt(g, 16).toString(16));
+  const words = [0, 1, 2, 3].map((w) =>
+    hex
+      .slice(w * 8, w * 8 + 8)
+      .match(/../g)!
+      .reverse()
+      .join(''),
+  );
+  const groups = words
+    .join('')
+    .match(/..../g)!
+    .map((g) => parseInt(g, 16).toString(16));
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
 }
 
@@ -282,13 +355,18 @@ function decodeAddress(hex: string): string {
 export function tokensInLogs(tokens: readonly string[]): { child: string; token: string }[] {
   const found: { child: string; token: string }[] = [];
   for (const child of started) {
-    for (const token of tokens) if (child.output().includes(token)) found.push({ child: child.name, token });
+    for (const token of tokens)
+      if (child.output().includes(token)) found.push({ child: child.name, token });
   }
   return found;
 }
 
 /** Runs `task` over `items` with at most `concurrency` at once. */
-export async function pool<T>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {

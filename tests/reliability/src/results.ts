@@ -7,7 +7,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** One folder per mode: a short run (e.g. inside someone's `pnpm test`) never touches a full run's figures. */
-export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '.results', process.env.RELIABILITY_FULL === '1' ? 'full' : 'short');
+export const RESULTS_DIR = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '.results',
+  process.env.RELIABILITY_FULL === '1' ? 'full' : 'short',
+);
 
 export interface ScenarioResult {
   order: number;
@@ -40,8 +45,14 @@ export function readResults(): ScenarioResult[] {
 const cell = (value: string | number) => String(value).replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 export function resultsTable(results: ScenarioResult[]): string {
-  const head = '| scenario | load held | faults injected | inputs tried | lost | duplicated |\n|---|---|---|---|---|---|\n';
-  const rows = results.map((r) => `| ${[r.scenario, r.load, r.faults, r.inputs, r.lost, r.duplicated].map(cell).join(' | ')} |`).join('\n');
+  const head =
+    '| scenario | load held | faults injected | inputs tried | lost | duplicated |\n|---|---|---|---|---|---|\n';
+  const rows = results
+    .map(
+      (r) =>
+        `| ${[r.scenario, r.load, r.faults, r.inputs, r.lost, r.duplicated].map(cell).join(' | ')} |`,
+    )
+    .join('\n');
   const figures = results.map((r) => `- **${cell(r.scenario)}**: ${cell(r.figures)}`).join('\n');
   return `${head}${rows}\n\nFigures:\n\n${figures}\n`;
 }

@@ -10,7 +10,20 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
-import { client, freePort, listeningAddresses, scenarioEnv, scenarioFolder, startApi, startScheduler, stopChild, tearDownScenario, tokensInLogs, waitFor, type ApiChild } from './cluster.ts';
+import {
+  client,
+  freePort,
+  listeningAddresses,
+  scenarioEnv,
+  scenarioFolder,
+  startApi,
+  startScheduler,
+  stopChild,
+  tearDownScenario,
+  tokensInLogs,
+  waitFor,
+  type ApiChild,
+} from './cluster.ts';
 import { recordResult } from './results.ts';
 import { runsOf } from './workload.ts';
 
@@ -32,7 +45,13 @@ beforeAll(async () => {
   const folder = await scenarioFolder('security');
   const { dagsFolder } = folder;
   workDir = folder.workDir;
-  await writeFile(join(dagsFolder, 'logged.json'), JSON.stringify({ dag_id: 'logged', tasks: [{ task_id: 'say', operator: 'bash', bash_command: 'echo hello from the task' }] }));
+  await writeFile(
+    join(dagsFolder, 'logged.json'),
+    JSON.stringify({
+      dag_id: 'logged',
+      tasks: [{ task_id: 'say', operator: 'bash', bash_command: 'echo hello from the task' }],
+    }),
+  );
   // Files a traversal would reach: beside and above the logs folder.
   for (const path of ['1.log', 'logs/1.log', 'logs/logged/1.log', 'logs/logged/r1/1.log']) {
     await mkdir(join(workDir, path, '..'), { recursive: true });
@@ -43,12 +62,40 @@ beforeAll(async () => {
   await startScheduler('scheduler-1', env);
   api = await startApi('api-1', { ...env, METRICS_PORT: String(metricsPort) });
   const request = client(api.url, KEPT);
-  await waitFor('the DAG is parsed', async () => (await request('/api/v2/dags/logged')).status === 200, 60_000);
-  expect((await request('/api/v2/dags/logged/dagRuns', { method: 'POST', json: { dag_run_id: 'r1', logical_date: null } })).status).toBe(200);
-  await waitFor('the run ends', async () => (await runsOf(db.url, 'logged')).some((run) => run.state === 'success'), 30_000);
-  const spec = (await request('/api/v2/openapi.json')).body as unknown as { paths: Record<string, Record<string, unknown>> };
+  await waitFor(
+    'the DAG is parsed',
+    async () => (await request('/api/v2/dags/logged')).status === 200,
+    60_000,
+  );
+  expect(
+    (
+      await request('/api/v2/dags/logged/dagRuns', {
+        method: 'POST',
+        json: { dag_run_id: 'r1', logical_date: null },
+      })
+    ).status,
+  ).toBe(200);
+  await waitFor(
+    'the run ends',
+    async () => (await runsOf(db.url, 'logged')).some((run) => run.state === 'success'),
+    30_000,
+  );
+  const spec = (await request('/api/v2/openapi.json')).body as unknown as {
+    paths: Record<string, Record<string, unknown>>;
+  };
   routes = Object.entries(spec.paths).flatMap(([path, methods]) =>
-    Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{[a-z_]+\}/g, (name) => (name === '{try_number}' || name === '{version_number}' ? '1' : name === '{dag_id}' ? 'logged' : name === '{dag_run_id}' ? 'r1' : 'say')) })),
+    Object.keys(methods).map((method) => ({
+      method: method.toUpperCase(),
+      path: path.replace(/\{[a-z_]+\}/g, (name) =>
+        name === '{try_number}' || name === '{version_number}'
+          ? '1'
+          : name === '{dag_id}'
+            ? 'logged'
+            : name === '{dag_run_id}'
+              ? 'r1'
+              : 'say',
+      ),
+    })),
   );
 }, 120_000);
 
@@ -72,17 +119,30 @@ afterAll(() =>
 );
 
 /** A raw request with exactly this Authorization header (or none). */
-function send(method: string, path: string, authorization: string | undefined, port = api.port): Promise<{ status: number; text: string }> {
+function send(
+  method: string,
+  path: string,
+  authorization: string | undefined,
+  port = api.port,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (authorization !== undefined) headers.authorization = authorization;
     const body = method === 'GET' || method === 'DELETE' ? undefined : '{}';
     if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': '2' });
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false, timeout: 10_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method, path, headers, agent: false, timeout: 10_000 },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', reject);
     req.end(body);
@@ -104,15 +164,24 @@ const BAD_CREDENTIALS: [string, string | undefined][] = [
 ];
 
 describe('security: bearer tokens', () => {
-  it.each(BAD_CREDENTIALS)('refuses %s on every route but health with 401 and a detail', async (_what, authorization) => {
-    const protectedRoutes = routes.filter((route) => route.path !== '/api/v2/monitor/health');
-    const refused = await Promise.all(protectedRoutes.map(async (route) => {
-      const response = await send(route.method, route.path, authorization);
-      tried.requests++;
-      return { route: `${route.method} ${route.path}`, status: response.status, detail: typeof (JSON.parse(response.text || '{}') as { detail?: unknown }).detail };
-    }));
-    expect(refused.filter((r) => r.status !== 401 || r.detail !== 'string')).toEqual([]);
-  });
+  it.each(BAD_CREDENTIALS)(
+    'refuses %s on every route but health with 401 and a detail',
+    async (_what, authorization) => {
+      const protectedRoutes = routes.filter((route) => route.path !== '/api/v2/monitor/health');
+      const refused = await Promise.all(
+        protectedRoutes.map(async (route) => {
+          const response = await send(route.method, route.path, authorization);
+          tried.requests++;
+          return {
+            route: `${route.method} ${route.path}`,
+            status: response.status,
+            detail: typeof (JSON.parse(response.text || '{}') as { detail?: unknown }).detail,
+          };
+        }),
+      );
+      expect(refused.filter((r) => r.status !== 401 || r.detail !== 'string')).toEqual([]);
+    },
+  );
 
   it('covers every documented route, the OpenAPI document included', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20);
@@ -123,22 +192,41 @@ describe('security: bearer tokens', () => {
   });
 
   it('accepts each configured token', async () => {
-    const statuses = await Promise.all([KEPT, REMOVED].map(async (token) => (await send('GET', '/api/v2/dags', `Bearer ${token}`)).status));
+    const statuses = await Promise.all(
+      [KEPT, REMOVED].map(
+        async (token) => (await send('GET', '/api/v2/dags', `Bearer ${token}`)).status,
+      ),
+    );
     expect(statuses).toEqual([200, 200]);
   });
 
   it('refuses a token removed from API_AUTH_TOKENS after a restart, and still accepts the kept one', async () => {
     await stopChild(api);
-    api = await startApi('api-1-restarted', { ...env, API_AUTH_TOKENS: KEPT, METRICS_PORT: String(metricsPort) }, { port: api.port });
-    const statuses = await Promise.all([REMOVED, KEPT].map(async (token) => (await send('GET', '/api/v2/dags', `Bearer ${token}`)).status));
+    api = await startApi(
+      'api-1-restarted',
+      { ...env, API_AUTH_TOKENS: KEPT, METRICS_PORT: String(metricsPort) },
+      { port: api.port },
+    );
+    const statuses = await Promise.all(
+      [REMOVED, KEPT].map(
+        async (token) => (await send('GET', '/api/v2/dags', `Bearer ${token}`)).status,
+      ),
+    );
     expect(statuses).toEqual([401, 200]);
   });
 });
 
 describe('security: task logs stay in their folder', () => {
   it('serves a task log through its ids', async () => {
-    const response = await send('GET', '/api/v2/dags/logged/dagRuns/r1/taskInstances/say/logs/1?full_content=true', `Bearer ${KEPT}`);
-    expect({ status: response.status, hasLine: response.text.includes('hello from the task') }).toEqual({ status: 200, hasLine: true });
+    const response = await send(
+      'GET',
+      '/api/v2/dags/logged/dagRuns/r1/taskInstances/say/logs/1?full_content=true',
+      `Bearer ${KEPT}`,
+    );
+    expect({
+      status: response.status,
+      hasLine: response.text.includes('hello from the task'),
+    }).toEqual({ status: 200, hasLine: true });
   });
 
   const TRAVERSALS = [
@@ -160,7 +248,10 @@ describe('security: task logs stay in their folder', () => {
   it.each(TRAVERSALS)('refuses a traversal through %s (%s)', async (_id, path) => {
     const response = await send('GET', `${path}?full_content=true`, `Bearer ${KEPT}`);
     tried.requests++;
-    expect({ status: [400, 404, 422].includes(response.status), leaked: response.text.includes(SECRET) }).toEqual({ status: true, leaked: false });
+    expect({
+      status: [400, 404, 422].includes(response.status),
+      leaked: response.text.includes(SECRET),
+    }).toEqual({ status: true, leaked: false });
   });
 });
 
@@ -174,7 +265,11 @@ describe('security: listening addresses and logs', () => {
   });
 
   it('listens where API_HOST says when told otherwise', async () => {
-    const other = await startApi('api-2-other-host', { ...env, API_HOST: '127.0.0.2' }, { host: '127.0.0.2' });
+    const other = await startApi(
+      'api-2-other-host',
+      { ...env, API_HOST: '127.0.0.2' },
+      { host: '127.0.0.2' },
+    );
     const addresses = listeningAddresses(other.port);
     await stopChild(other);
     expect(addresses).toEqual(['127.0.0.2']);

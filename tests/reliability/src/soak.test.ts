@@ -9,7 +9,16 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dagDocumentSchema, dagHash } from '@dagbag/dagbag';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
-import { FULL, rssBytes, scenarioFolder, sleep, startApi, tearDownScenario, tokensInLogs, type ApiChild } from './cluster.ts';
+import {
+  FULL,
+  rssBytes,
+  scenarioFolder,
+  sleep,
+  startApi,
+  tearDownScenario,
+  tokensInLogs,
+  type ApiChild,
+} from './cluster.ts';
 import { recordResult } from './results.ts';
 
 /** RELIABILITY_SOAK_SECONDS overrides the duration (warm-up: a fifth of it) for exploring. */
@@ -60,15 +69,30 @@ function document(dagId: string, version: number) {
 async function seedHistory(): Promise<void> {
   const now = new Date();
   await db.prisma.dag.createMany({
-    data: Array.from({ length: DAGS }, (_, d) => ({ dagId: `soak_${d}`, fileloc: `/dags/soak_${d}.json`, relativeFileloc: `soak_${d}.json`, lastParsedTime: now, tags: ['soak'] })),
+    data: Array.from({ length: DAGS }, (_, d) => ({
+      dagId: `soak_${d}`,
+      fileloc: `/dags/soak_${d}.json`,
+      relativeFileloc: `soak_${d}.json`,
+      lastParsedTime: now,
+      tags: ['soak'],
+    })),
   });
   for (let d = 0; d < DAGS; d++) {
-    const versions = Array.from({ length: VERSIONS_PER_DAG }, (_, v) => ({ id: randomUUID(), dagId: `soak_${d}`, versionNumber: v + 1 }));
+    const versions = Array.from({ length: VERSIONS_PER_DAG }, (_, v) => ({
+      id: randomUUID(),
+      dagId: `soak_${d}`,
+      versionNumber: v + 1,
+    }));
     await db.prisma.dagVersion.createMany({ data: versions });
     await db.prisma.serializedDag.createMany({
       data: versions.map((version) => {
         const data = document(version.dagId, version.versionNumber);
-        return { dagVersionId: version.id, dagId: version.dagId, data: data as object, dagHash: dagHash(data) };
+        return {
+          dagVersionId: version.id,
+          dagId: version.dagId,
+          data: data as object,
+          dagHash: dagHash(data),
+        };
       }),
     });
   }
@@ -76,7 +100,11 @@ async function seedHistory(): Promise<void> {
 
 /** With RELIABILITY_SOAK_SAMPLES=<file>, the RSS samples are written there (for exploring). */
 function samplesOut(): void {
-  if (process.env.RELIABILITY_SOAK_SAMPLES) writeFileSync(process.env.RELIABILITY_SOAK_SAMPLES, samples.map((s) => `${s.t} ${s.mb.toFixed(1)}`).join('\n'));
+  if (process.env.RELIABILITY_SOAK_SAMPLES)
+    writeFileSync(
+      process.env.RELIABILITY_SOAK_SAMPLES,
+      samples.map((s) => `${s.t} ${s.mb.toFixed(1)}`).join('\n'),
+    );
 }
 
 function percentile(values: number[], p: number): number {
@@ -103,18 +131,30 @@ beforeAll(async () => {
   db = await createTestDatabase();
   ({ workDir } = await scenarioFolder('soak'));
   await seedHistory();
-  api = await startApi('api-soak', { DATABASE_URL: db.url, DATA_DIR: workDir, API_AUTH_TOKENS: TOKEN, API_DAG_CACHE_SIZE: String(CACHE_SIZE), LOG_LEVEL: 'warn' });
+  api = await startApi('api-soak', {
+    DATABASE_URL: db.url,
+    DATA_DIR: workDir,
+    API_AUTH_TOKENS: TOKEN,
+    API_DAG_CACHE_SIZE: String(CACHE_SIZE),
+    LOG_LEVEL: 'warn',
+  });
 
   const started = Date.now();
   const inFlight = new Set<Promise<void>>();
-  const sampler = setInterval(() => samples.push({ t: Date.now() - started, mb: rssBytes(api.pid) / 1024 / 1024 }), FULL ? 1000 : 250);
+  const sampler = setInterval(
+    () => samples.push({ t: Date.now() - started, mb: rssBytes(api.pid) / 1024 / 1024 }),
+    FULL ? 1000 : 250,
+  );
   // Open model: a request leaves every 1/RATE s whether or not the previous ones have answered.
   for (let n = 0; Date.now() - started < DURATION_MS; n++) {
     const due = started + (n * 1000) / RATE_PER_SECOND;
     if (due > Date.now()) await sleep(due - Date.now());
     const path = `/api/v2/dags/soak_${Math.floor(Math.random() * DAGS)}/dagVersions/${1 + Math.floor(Math.random() * VERSIONS_PER_DAG)}/structure`;
     const sent = Date.now();
-    const request = fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(10_000) })
+    const request = fetch(`${api.url}${path}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      signal: AbortSignal.timeout(10_000),
+    })
       .then(async (response) => {
         await response.arrayBuffer();
         latencies.push({ t: sent - started, ms: Date.now() - sent, status: response.status });
@@ -125,15 +165,25 @@ beforeAll(async () => {
   }
   await Promise.all(inFlight);
   clearInterval(sampler);
-  cache = (await (await fetch(`${api.url}/api/v2/monitor/dagbag`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as typeof cache;
+  cache = (await (
+    await fetch(`${api.url}/api/v2/monitor/dagbag`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    })
+  ).json()) as typeof cache;
   samplesOut();
   const steady = samples.filter((s) => s.t >= WARM_UP_MS);
   slope = fitSlope(steady);
   slopeFromTwoMinutes = fitSlope(samples.filter((s) => s.t >= Math.min(WARM_UP_MS, 120_000)));
   const third = DURATION_MS / 3;
   p99 = {
-    first: percentile(latencies.filter((l) => l.t < third).map((l) => l.ms), 99),
-    last: percentile(latencies.filter((l) => l.t >= 2 * third).map((l) => l.ms), 99),
+    first: percentile(
+      latencies.filter((l) => l.t < third).map((l) => l.ms),
+      99,
+    ),
+    last: percentile(
+      latencies.filter((l) => l.t >= 2 * third).map((l) => l.ms),
+      99,
+    ),
   };
 }, DURATION_MS + 300_000);
 
@@ -151,7 +201,10 @@ afterAll(() =>
         inputs: `${latencies.length} structure requests; non-200: ${latencies.filter((l) => l.status !== 200).length}`,
         lost: 0,
         duplicated: 0,
-        figures: `RSS slope after ${WARM_UP_MS / 1000} s warm-up ${slope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run; from 2 min: ${slopeFromTwoMinutes.toFixed(2)} MB/min); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(latencies.map((l) => l.ms), 50)} ms`,
+        figures: `RSS slope after ${WARM_UP_MS / 1000} s warm-up ${slope.toFixed(2)} MB/min (bound ${SLOPE_BOUND_MB_PER_MIN}, full run; from 2 min: ${slopeFromTwoMinutes.toFixed(2)} MB/min); RSS ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} MB; cache ${cache.entries}/${cache.max_entries} entries, evictions ${JSON.stringify(cache.evictions)}; p99 first third ${p99.first} ms, last third ${p99.last} ms; p50 ${percentile(
+          latencies.map((l) => l.ms),
+          50,
+        )} ms`,
       });
     },
   }),
@@ -163,14 +216,19 @@ describe(`soak: ${DURATION_MS / 1000} s of random historical structure requests 
   });
 
   it('holds the steady rate', () => {
-    expect(latencies.length).toBeGreaterThanOrEqual(Math.floor((DURATION_MS / 1000) * RATE_PER_SECOND * 0.95));
+    expect(latencies.length).toBeGreaterThanOrEqual(
+      Math.floor((DURATION_MS / 1000) * RATE_PER_SECOND * 0.95),
+    );
   });
 
   // Only the 10-minute run can show a slope: 20 s of the short run is all warm-up (it checks the
   // cache cap and an RSS ceiling instead). `pnpm test:reliability` runs this.
-  it.runIf(FULL)(`keeps the RSS slope after warm-up within ${SLOPE_BOUND_MB_PER_MIN} MB/min`, () => {
-    expect(Math.abs(slope)).toBeLessThanOrEqual(SLOPE_BOUND_MB_PER_MIN);
-  });
+  it.runIf(FULL)(
+    `keeps the RSS slope after warm-up within ${SLOPE_BOUND_MB_PER_MIN} MB/min`,
+    () => {
+      expect(Math.abs(slope)).toBeLessThanOrEqual(SLOPE_BOUND_MB_PER_MIN);
+    },
+  );
 
   it(`keeps the RSS under ${RSS_CEILING_MB} MB`, () => {
     expect(Math.max(...samples.map((s) => s.mb))).toBeLessThanOrEqual(RSS_CEILING_MB);

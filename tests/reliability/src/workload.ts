@@ -12,7 +12,11 @@ import { client } from './cluster.ts';
 export const TASK_COUNT = 10;
 
 /** `t0 -> t1..t8 -> t9`; `variant` changes the commands (a new version) but not the markers. */
-export function markerDag(dagId: string, markerFile: string, options: { variant?: number; sleepSeconds?: number; retries?: number } = {}) {
+export function markerDag(
+  dagId: string,
+  markerFile: string,
+  options: { variant?: number; sleepSeconds?: number; retries?: number } = {},
+) {
   const variant = options.variant ?? 1;
   const pause = options.sleepSeconds ? `sleep ${options.sleepSeconds}; ` : '';
   const marker = `${pause}: variant ${variant}; echo "$AIRFLOW_CTX_DAG_ID $AIRFLOW_CTX_DAG_RUN_ID $AIRFLOW_CTX_TASK_ID $AIRFLOW_CTX_TRY_NUMBER $(date +%s%3N)" >> ${markerFile}`;
@@ -24,15 +28,43 @@ export function markerDag(dagId: string, markerFile: string, options: { variant?
     max_active_runs: 64,
     tags: ['reliability', `v${variant}`],
     tasks: [
-      { task_id: 't0', operator: 'bash', bash_command: marker, retries: options.retries ?? 2, retry_delay_seconds: 0 },
-      ...middle.map((id) => ({ task_id: id, operator: 'bash', bash_command: marker, upstream: ['t0'], retries: options.retries ?? 2, retry_delay_seconds: 0 })),
-      { task_id: `t${TASK_COUNT - 1}`, operator: 'bash', bash_command: marker, upstream: middle, retries: options.retries ?? 2, retry_delay_seconds: 0 },
+      {
+        task_id: 't0',
+        operator: 'bash',
+        bash_command: marker,
+        retries: options.retries ?? 2,
+        retry_delay_seconds: 0,
+      },
+      ...middle.map((id) => ({
+        task_id: id,
+        operator: 'bash',
+        bash_command: marker,
+        upstream: ['t0'],
+        retries: options.retries ?? 2,
+        retry_delay_seconds: 0,
+      })),
+      {
+        task_id: `t${TASK_COUNT - 1}`,
+        operator: 'bash',
+        bash_command: marker,
+        upstream: middle,
+        retries: options.retries ?? 2,
+        retry_delay_seconds: 0,
+      },
     ],
   };
 }
 
-export async function writeMarkerDag(dagsFolder: string, dagId: string, markerFile: string, options: Parameters<typeof markerDag>[2] = {}): Promise<void> {
-  await writeFile(join(dagsFolder, `${dagId}.json`), JSON.stringify(markerDag(dagId, markerFile, options), null, 2));
+export async function writeMarkerDag(
+  dagsFolder: string,
+  dagId: string,
+  markerFile: string,
+  options: Parameters<typeof markerDag>[2] = {},
+): Promise<void> {
+  await writeFile(
+    join(dagsFolder, `${dagId}.json`),
+    JSON.stringify(markerDag(dagId, markerFile, options), null, 2),
+  );
 }
 
 export interface Markers {
@@ -55,7 +87,10 @@ export function readMarkers(markerFile: string, dagId: string): Markers {
     if (dag !== dagId || !run || !task) continue;
     lines++;
     const key = `${run} ${task}`;
-    byInstance.set(key, [...(byInstance.get(key) ?? []), { tryNumber: Number(tryNumber), at: Number(at) }]);
+    byInstance.set(key, [
+      ...(byInstance.get(key) ?? []),
+      { tryNumber: Number(tryNumber), at: Number(at) },
+    ]);
   }
   return { byInstance, lines };
 }
@@ -76,14 +111,18 @@ export async function triggerWithFailover(
   for (let i = start; ; i++) {
     const api = apis[i % apis.length]!;
     try {
-      const response = await client(api.url, token)(`/api/v2/dags/${encodeURIComponent(dagId)}/dagRuns`, {
-        method: 'POST',
-        json: { dag_run_id: runId, logical_date: null, conf: { n: runId } },
-        timeoutMs: 10_000,
-      });
+      const response = await client(api.url, token)(
+        `/api/v2/dags/${encodeURIComponent(dagId)}/dagRuns`,
+        {
+          method: 'POST',
+          json: { dag_run_id: runId, logical_date: null, conf: { n: runId } },
+          timeoutMs: 10_000,
+        },
+      );
       if (response.status === 200) return 'created';
       if (response.status === 409) return 'conflict';
-      if (response.status < 500 && response.status !== 404) throw new Error(`trigger ${runId}: ${response.status} ${JSON.stringify(response.body)}`);
+      if (response.status < 500 && response.status !== 404)
+        throw new Error(`trigger ${runId}: ${response.status} ${JSON.stringify(response.body)}`);
     } catch (error) {
       if (error instanceof Error && error.message.startsWith('trigger ')) throw error;
     }
@@ -120,10 +159,18 @@ export async function query<T>(url: string, sql: string, params: unknown[] = [])
 }
 
 export const runsOf = (url: string, dagId: string) =>
-  query<RunRow>(url, 'SELECT run_id, state, queued_at, start_date, end_date FROM dag_run WHERE dag_id = $1', [dagId]);
+  query<RunRow>(
+    url,
+    'SELECT run_id, state, queued_at, start_date, end_date FROM dag_run WHERE dag_id = $1',
+    [dagId],
+  );
 
 export const instancesOf = (url: string, dagId: string) =>
-  query<InstanceRow>(url, 'SELECT run_id, task_id, state, try_number, queued_by_job_id FROM task_instance WHERE dag_id = $1', [dagId]);
+  query<InstanceRow>(
+    url,
+    'SELECT run_id, task_id, state, try_number, queued_by_job_id FROM task_instance WHERE dag_id = $1',
+    [dagId],
+  );
 
 export interface Audit {
   runs: number;
@@ -150,12 +197,19 @@ export interface Audit {
 const KILL_SLACK_MS = 100;
 
 /** Compares what the database says happened with what the tasks wrote. */
-export async function audit(url: string, dagId: string, markerFile: string, expectedRunIds: string[], killedAt = Number.POSITIVE_INFINITY): Promise<Audit> {
+export async function audit(
+  url: string,
+  dagId: string,
+  markerFile: string,
+  expectedRunIds: string[],
+  killedAt = Number.POSITIVE_INFINITY,
+): Promise<Audit> {
   const runs = await runsOf(url, dagId);
   const instances = await instancesOf(url, dagId);
   const markers = readMarkers(markerFile, dagId);
   const expected = new Set(expectedRunIds);
-  let lost = expectedRunIds.filter((id) => !runs.some((run) => run.run_id === id)).length * TASK_COUNT;
+  let lost =
+    expectedRunIds.filter((id) => !runs.some((run) => run.run_id === id)).length * TASK_COUNT;
   let duplicated = 0;
   let retriedAfterMarker = 0;
   let writtenAfterKill = 0;
@@ -170,12 +224,18 @@ export async function audit(url: string, dagId: string, markerFile: string, expe
     // An earlier try's marker is only legitimate if that try was interrupted (its retry counted).
     retriedAfterMarker += earlier.length;
     writtenAfterKill += earlierMarkers.filter((m) => m.at > killedAt + KILL_SLACK_MS).length;
-    if (new Set(earlier).size !== earlier.length) duplicated += earlier.length - new Set(earlier).size;
+    if (new Set(earlier).size !== earlier.length)
+      duplicated += earlier.length - new Set(earlier).size;
   }
   const terminal = runs.filter((run) => run.state === 'success' || run.state === 'failed');
   const maxRunSeconds = Math.max(
     0,
-    ...terminal.map((run) => ((run.end_date?.getTime() ?? Date.now()) - (run.queued_at?.getTime() ?? run.start_date?.getTime() ?? 0)) / 1000),
+    ...terminal.map(
+      (run) =>
+        ((run.end_date?.getTime() ?? Date.now()) -
+          (run.queued_at?.getTime() ?? run.start_date?.getTime() ?? 0)) /
+        1000,
+    ),
   );
   return {
     runs: runs.length,

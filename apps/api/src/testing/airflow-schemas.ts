@@ -9,13 +9,22 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 
-export const AIRFLOW_OPENAPI_PATH = join(repoRoot(), '..', 'shared', 'reference', 'airflow-v2-openapi.yaml');
+export const AIRFLOW_OPENAPI_PATH = join(
+  repoRoot(),
+  '..',
+  'shared',
+  'reference',
+  'airflow-v2-openapi.yaml',
+);
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 let ajv: Ajv2020 | undefined;
 
-export function airflowDocument(): { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } } {
+export function airflowDocument(): {
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, unknown> };
+} {
   return parse(readFileSync(AIRFLOW_OPENAPI_PATH, 'utf8'));
 }
 
@@ -33,5 +42,8 @@ export function airflowSchemaErrors(name: string, value: unknown): string[] {
   const validate = validatorHost().getSchema(`airflow#/components/schemas/${name}`);
   if (!validate) throw new Error(`Airflow's document has no schema ${name}`);
   if (validate(value)) return [];
-  return (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? ''} ${JSON.stringify(error.params)}`);
+  return (validate.errors ?? []).map(
+    (error) =>
+      `${error.instancePath || '/'} ${error.message ?? ''} ${JSON.stringify(error.params)}`,
+  );
 }

@@ -5,7 +5,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DagBag, dagHash, type DagDocument, type DagDocumentInput, dagDocumentSchema } from '@dagbag/dagbag';
+import {
+  DagBag,
+  dagHash,
+  type DagDocument,
+  type DagDocumentInput,
+  dagDocumentSchema,
+} from '@dagbag/dagbag';
 import { createDagVersionLoader, type PrismaClient } from '@dagbag/db';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
@@ -24,11 +30,16 @@ export interface TestApi {
   logsDir: string;
   /** Counts loader calls, to prove what the cache did. */
   loads: { loadVersion: number };
-  request(path: string, init?: RequestInit & { json?: unknown; token?: string | null }): Promise<Response>;
+  request(
+    path: string,
+    init?: RequestInit & { json?: unknown; token?: string | null },
+  ): Promise<Response>;
   close(): Promise<void>;
 }
 
-export async function startTestApi(options: { db?: TestDatabase; prisma?: PrismaClient } = {}): Promise<TestApi> {
+export async function startTestApi(
+  options: { db?: TestDatabase; prisma?: PrismaClient } = {},
+): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
   const prisma = options.prisma ?? db.prisma;
   const loader = createDagVersionLoader(prisma);
@@ -42,7 +53,13 @@ export async function startTestApi(options: { db?: TestDatabase; prisma?: Prisma
   };
   const dagBag = new DagBag({ role: 'api', loader: countingLoader, settings: {} });
   const logsDir = mkdtempSync(join(tmpdir(), 'dagbag-api-logs-'));
-  const app = createApp({ prisma, dagBag, logger: silentLogger, logsDir, config: { authTokens: [TEST_TOKEN], bodyLimitBytes: 64 * 1024 } });
+  const app = createApp({
+    prisma,
+    dagBag,
+    logger: silentLogger,
+    logsDir,
+    config: { authTokens: [TEST_TOKEN], bodyLimitBytes: 64 * 1024 },
+  });
   const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger });
   return {
     db,
@@ -58,7 +75,11 @@ export async function startTestApi(options: { db?: TestDatabase; prisma?: Prisma
       const headers = new Headers(rest.headers);
       if (token !== null) headers.set('authorization', `Bearer ${token ?? TEST_TOKEN}`);
       if (json !== undefined) headers.set('content-type', 'application/json');
-      return fetch(`${server.url}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) });
+      return fetch(`${server.url}${path}`, {
+        ...rest,
+        headers,
+        body: json === undefined ? rest.body : JSON.stringify(json),
+      });
     },
     async close() {
       await server.close(1000);
@@ -75,16 +96,34 @@ export function smallDag(dagId: string, overrides: Partial<DagDocumentInput> = {
     description: `${dagId} for tests`,
     tags: ['test'],
     tasks: [
-      { task_id: 'extract', operator: 'bash', bash_command: 'echo extract', retries: 2, retry_delay_seconds: 5, execution_timeout_seconds: 90_000 },
+      {
+        task_id: 'extract',
+        operator: 'bash',
+        bash_command: 'echo extract',
+        retries: 2,
+        retry_delay_seconds: 5,
+        execution_timeout_seconds: 90_000,
+      },
       { task_id: 'transform', operator: 'empty', upstream: ['extract'] },
-      { task_id: 'load', operator: 'bash', bash_command: 'echo load', upstream: ['transform'], retries: 1 },
+      {
+        task_id: 'load',
+        operator: 'bash',
+        bash_command: 'echo load',
+        upstream: ['transform'],
+        retries: 1,
+      },
     ],
     ...overrides,
   });
 }
 
 /** Inserts the `dag` row (if missing) and one version per document; returns the version ids. */
-export async function seedDag(prisma: PrismaClient, dagId: string, documents: DagDocument[], dag: { fileloc?: string } = {}): Promise<string[]> {
+export async function seedDag(
+  prisma: PrismaClient,
+  dagId: string,
+  documents: DagDocument[],
+  dag: { fileloc?: string } = {},
+): Promise<string[]> {
   await prisma.dag.upsert({
     where: { dagId },
     create: {
@@ -116,7 +155,19 @@ export async function seedDag(prisma: PrismaClient, dagId: string, documents: Da
 /** A run with task instances as the scheduler would have left them. */
 export async function seedRun(
   prisma: PrismaClient,
-  run: { dagId: string; runId: string; versionId: string; state?: string; tis?: { taskId: string; state: string | null; tryNumber?: number; maxTries?: number; operator?: string }[] },
+  run: {
+    dagId: string;
+    runId: string;
+    versionId: string;
+    state?: string;
+    tis?: {
+      taskId: string;
+      state: string | null;
+      tryNumber?: number;
+      maxTries?: number;
+      operator?: string;
+    }[];
+  },
 ): Promise<void> {
   const started = new Date('2026-02-01T10:00:00Z');
   await prisma.dagRun.create({
@@ -149,7 +200,10 @@ export async function seedRun(
         maxTries: ti.maxTries ?? 0,
         operator: ti.operator ?? 'bash',
         startDate: ti.state ? started : null,
-        endDate: ti.state && ['success', 'failed', 'skipped', 'upstream_failed'].includes(ti.state) ? new Date(started.getTime() + 5000) : null,
+        endDate:
+          ti.state && ['success', 'failed', 'skipped', 'upstream_failed'].includes(ti.state)
+            ? new Date(started.getTime() + 5000)
+            : null,
         duration: ti.state && ['success', 'failed'].includes(ti.state) ? 5 : null,
         hostname: ti.state ? 'worker-1' : null,
         pid: ti.state ? 4242 : null,

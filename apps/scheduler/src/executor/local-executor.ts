@@ -31,7 +31,8 @@ import { taskLogPath } from './log-path.ts';
  * another scheduler retries it, and nothing it started in the background outlives the try.
  * The command's stdin is /dev/null.
  */
-const GROUP_WATCHDOG = 'exec 3<&0 0</dev/null; (read -r -u 3 _; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
+const GROUP_WATCHDOG =
+  'exec 3<&0 0</dev/null; (read -r -u 3 _; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
 
 /** After SIGTERM to a group, this long before SIGKILL. */
 const KILL_GRACE_MS = 5_000;
@@ -91,25 +92,43 @@ export class LocalExecutor {
   }
 
   start(): void {
-    this.heartbeatTimer ??= setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
+    this.heartbeatTimer ??= setInterval(
+      () => void this.heartbeat(),
+      this.options.heartbeatIntervalMs,
+    );
   }
 
   /** Starts a claimed try. Resolves once it was launched (not when it ends). */
   async launch(ti: ClaimedTaskInstance): Promise<void> {
-    const entry: RunningTry = { ti, task: null, child: undefined, stopReason: undefined, timeout: undefined, killTimer: undefined, done: Promise.resolve() };
+    const entry: RunningTry = {
+      ti,
+      task: null,
+      child: undefined,
+      stopReason: undefined,
+      timeout: undefined,
+      killTimer: undefined,
+      done: Promise.resolve(),
+    };
     this.running.set(ti.id, entry);
     let resolveDone!: () => void;
     entry.done = new Promise((resolve) => (resolveDone = resolve));
     try {
       entry.task = await this.options.resolveTask(ti);
     } catch (error) {
-      this.options.logger.error({ err: error, ti: ti.id }, 'cannot load the DAG of a claimed task instance');
+      this.options.logger.error(
+        { err: error, ti: ti.id },
+        'cannot load the DAG of a claimed task instance',
+      );
     }
     const task = entry.task;
     if (task === null || task.operator !== 'bash' || task.bashCommand === undefined) {
       // `empty` needs no process; a task missing from its version cannot run.
       const outcome: TryOutcome = task !== null && task.operator === 'empty' ? 'success' : 'failed';
-      if (task === null) this.options.logger.error({ dagId: ti.dagId, taskId: ti.taskId, versionId: ti.versionId }, 'task not found in its DAG version');
+      if (task === null)
+        this.options.logger.error(
+          { dagId: ti.dagId, taskId: ti.taskId, versionId: ti.versionId },
+          'task not found in its DAG version',
+        );
       await this.finish(entry, outcome);
       resolveDone();
       return;
@@ -119,11 +138,19 @@ export class LocalExecutor {
     // closes its descriptor, which the pool may have reused for a database socket by then.
     let log: FileHandle | undefined;
     try {
-      const path = taskLogPath(this.options.logsRoot, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, tryNumber: ti.tryNumber });
+      const path = taskLogPath(this.options.logsRoot, {
+        dagId: ti.dagId,
+        runId: ti.runId,
+        taskId: ti.taskId,
+        tryNumber: ti.tryNumber,
+      });
       // Asynchronous: with many tasks starting at once, synchronous file calls stall the loop.
       await mkdir(dirname(path), { recursive: true });
       log = await open(path, 'a');
-      writeSync(log.fd, `[${new Date().toISOString()}] try ${ti.tryNumber} of ${ti.dagId}/${ti.runId}/${ti.taskId}: bash -c ${JSON.stringify(task.bashCommand)}\n`);
+      writeSync(
+        log.fd,
+        `[${new Date().toISOString()}] try ${ti.tryNumber} of ${ti.dagId}/${ti.runId}/${ti.taskId}: bash -c ${JSON.stringify(task.bashCommand)}\n`,
+      );
     } catch (error) {
       this.options.logger.error({ err: error, ti: ti.id }, 'cannot open the task log');
       await log?.close().catch(() => undefined);
@@ -163,12 +190,16 @@ export class LocalExecutor {
     child.once('close', (code, signal) => {
       if (entry.timeout) clearTimeout(entry.timeout);
       if (entry.killTimer) clearTimeout(entry.killTimer);
-      const reason = entry.stopReason === 'timeout'
-        ? `execution_timeout_seconds (${task.executionTimeoutSeconds}) exceeded`
-        : signal ? `killed by ${signal}` : `exit code ${code}`;
+      const reason =
+        entry.stopReason === 'timeout'
+          ? `execution_timeout_seconds (${task.executionTimeoutSeconds}) exceeded`
+          : signal
+            ? `killed by ${signal}`
+            : `exit code ${code}`;
       this.appendLog(logFd, reason);
       void logFile.close().catch(() => undefined);
-      const outcome: TryOutcome = code === 0 && entry.stopReason === undefined ? 'success' : 'failed';
+      const outcome: TryOutcome =
+        code === 0 && entry.stopReason === undefined ? 'success' : 'failed';
       if (entry.stopReason === 'taken_away' || entry.stopReason === 'shutdown') {
         // Someone else owns the row now (or shutdown hands it back): write nothing.
         this.running.delete(ti.id);
@@ -179,14 +210,22 @@ export class LocalExecutor {
     });
 
     if (task.executionTimeoutSeconds !== undefined) {
-      entry.timeout = setTimeout(() => this.stop(entry, 'timeout'), task.executionTimeoutSeconds * 1000);
+      entry.timeout = setTimeout(
+        () => this.stop(entry, 'timeout'),
+        task.executionTimeoutSeconds * 1000,
+      );
     }
-    const marked = await markTaskInstanceRunning(this.options.prisma, { id: ti.id, jobId: this.options.jobId, pid: child.pid ?? null }).catch(
-      (error: unknown) => {
-        this.options.logger.warn({ err: error, ti: ti.id }, 'could not mark a task instance running; it keeps its heartbeat');
-        return true;
-      },
-    );
+    const marked = await markTaskInstanceRunning(this.options.prisma, {
+      id: ti.id,
+      jobId: this.options.jobId,
+      pid: child.pid ?? null,
+    }).catch((error: unknown) => {
+      this.options.logger.warn(
+        { err: error, ti: ti.id },
+        'could not mark a task instance running; it keeps its heartbeat',
+      );
+      return true;
+    });
     if (!marked) this.stop(entry, 'taken_away');
   }
 
@@ -201,10 +240,18 @@ export class LocalExecutor {
 
   /** SIGTERM to the whole group, SIGKILL if it lingers. */
   private stop(entry: RunningTry, reason: NonNullable<RunningTry['stopReason']>): void {
-    if (entry.stopReason !== undefined || entry.child?.pid === undefined || entry.child.exitCode !== null) return;
+    if (
+      entry.stopReason !== undefined ||
+      entry.child?.pid === undefined ||
+      entry.child.exitCode !== null
+    )
+      return;
     entry.stopReason = reason;
     const pid = entry.child.pid;
-    this.options.logger.info({ ti: entry.ti.id, taskId: entry.ti.taskId, reason }, 'stopping task process group');
+    this.options.logger.info(
+      { ti: entry.ti.id, taskId: entry.ti.taskId, reason },
+      'stopping task process group',
+    );
     try {
       process.kill(-pid, 'SIGTERM');
     } catch {
@@ -220,11 +267,18 @@ export class LocalExecutor {
   }
 
   private async finish(entry: RunningTry, outcome: TryOutcome): Promise<void> {
-    const pending: PendingFinish = { ti: entry.ti, outcome, retryDelaySeconds: entry.task?.retryDelaySeconds ?? 0 };
+    const pending: PendingFinish = {
+      ti: entry.ti,
+      outcome,
+      retryDelaySeconds: entry.task?.retryDelaySeconds ?? 0,
+    };
     try {
       await this.writeFinish(pending);
     } catch (error) {
-      this.options.logger.warn({ err: error, ti: entry.ti.id }, 'could not record a finished try; will retry');
+      this.options.logger.warn(
+        { err: error, ti: entry.ti.id },
+        'could not record a finished try; will retry',
+      );
       this.pendingFinishes.push(pending);
     }
     this.running.delete(entry.ti.id);
@@ -240,7 +294,11 @@ export class LocalExecutor {
       retryDelaySeconds: pending.retryDelaySeconds,
     });
     if (state !== null) this.options.metrics?.taskState(state);
-    else this.options.logger.info({ ti: pending.ti.id, taskId: pending.ti.taskId }, 'try ended but the task instance was no longer ours; left as is');
+    else
+      this.options.logger.info(
+        { ti: pending.ti.id, taskId: pending.ti.taskId },
+        'try ended but the task instance was no longer ours; left as is',
+      );
   }
 
   /** Heartbeats running tries and writes outcomes that failed to be written before. */
@@ -253,15 +311,23 @@ export class LocalExecutor {
         this.pendingFinishes.shift();
       }
       const ids = [...this.running.keys()];
-      const stillOurs = await heartbeatTaskInstances(this.options.prisma, { jobId: this.options.jobId, ids });
+      const stillOurs = await heartbeatTaskInstances(this.options.prisma, {
+        jobId: this.options.jobId,
+        ids,
+      });
       for (const id of ids) {
         const entry = this.running.get(id);
-        if (entry && !stillOurs.has(id) && entry.child !== undefined) this.stop(entry, 'taken_away');
+        if (entry && !stillOurs.has(id) && entry.child !== undefined)
+          this.stop(entry, 'taken_away');
       }
       if (this.lastHeartbeatFailed) this.options.logger.info('task heartbeats written again');
       this.lastHeartbeatFailed = false;
     } catch (error) {
-      if (!this.lastHeartbeatFailed) this.options.logger.warn({ err: error }, 'task heartbeat failed; tasks keep running, retrying');
+      if (!this.lastHeartbeatFailed)
+        this.options.logger.warn(
+          { err: error },
+          'task heartbeat failed; tasks keep running, retrying',
+        );
       this.lastHeartbeatFailed = true;
     } finally {
       this.heartbeatInFlight = false;
@@ -282,13 +348,20 @@ export class LocalExecutor {
     for (const entry of left) this.stop(entry, 'shutdown');
     let handedBack = 0;
     if (left.length > 0) {
-      handedBack = await handBackTaskInstances(this.options.prisma, { jobId: this.options.jobId, ids: left.map((entry) => entry.ti.id) }).catch(
-        (error: unknown) => {
-          this.options.logger.error({ err: error }, 'could not hand back running task instances; another scheduler will time them out');
-          return 0;
-        },
-      );
-      await Promise.race([Promise.all(left.map((entry) => entry.done)), new Promise((resolve) => setTimeout(resolve, KILL_GRACE_MS + 1000))]);
+      handedBack = await handBackTaskInstances(this.options.prisma, {
+        jobId: this.options.jobId,
+        ids: left.map((entry) => entry.ti.id),
+      }).catch((error: unknown) => {
+        this.options.logger.error(
+          { err: error },
+          'could not hand back running task instances; another scheduler will time them out',
+        );
+        return 0;
+      });
+      await Promise.race([
+        Promise.all(left.map((entry) => entry.done)),
+        new Promise((resolve) => setTimeout(resolve, KILL_GRACE_MS + 1000)),
+      ]);
     }
     await this.heartbeat(); // last chance for outcomes that could not be written
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);

@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { taskLogPath, UnsafeLogPathError } from './log-path.ts';
 
-const ids = { dagId: 'etl', runId: 'manual__2026-01-01T00:00:00+00:00', taskId: 'load', tryNumber: 2 };
+const ids = {
+  dagId: 'etl',
+  runId: 'manual__2026-01-01T00:00:00+00:00',
+  taskId: 'load',
+  tryNumber: 2,
+};
 
 describe('task log paths', () => {
   it('are <root>/<dag_id>/<run_id>/<task_id>/<try>.log', () => {
-    expect(taskLogPath('/data/logs', ids)).toBe('/data/logs/etl/manual__2026-01-01T00:00:00+00:00/load/2.log');
+    expect(taskLogPath('/data/logs', ids)).toBe(
+      '/data/logs/etl/manual__2026-01-01T00:00:00+00:00/load/2.log',
+    );
   });
 
   it.each([

@@ -26,10 +26,14 @@ export function taskLogPath(
   logsRoot: string,
   ids: { dagId: string; runId: string; taskId: string; tryNumber: number },
 ): string {
-  if (!IDENTIFIER_PATTERN.test(ids.dagId) || ids.dagId.length > MAX_IDENTIFIER_LENGTH) throw new UnsafeLogPathError(`unsafe dag_id ${JSON.stringify(ids.dagId)}`);
-  if (!IDENTIFIER_PATTERN.test(ids.taskId) || ids.taskId.length > MAX_IDENTIFIER_LENGTH) throw new UnsafeLogPathError(`unsafe task_id ${JSON.stringify(ids.taskId)}`);
-  if (!isSafeSegment(ids.runId)) throw new UnsafeLogPathError(`unsafe run_id ${JSON.stringify(ids.runId)}`);
-  if (!Number.isSafeInteger(ids.tryNumber) || ids.tryNumber < 1) throw new UnsafeLogPathError(`bad try_number ${ids.tryNumber}`);
+  if (!IDENTIFIER_PATTERN.test(ids.dagId) || ids.dagId.length > MAX_IDENTIFIER_LENGTH)
+    throw new UnsafeLogPathError(`unsafe dag_id ${JSON.stringify(ids.dagId)}`);
+  if (!IDENTIFIER_PATTERN.test(ids.taskId) || ids.taskId.length > MAX_IDENTIFIER_LENGTH)
+    throw new UnsafeLogPathError(`unsafe task_id ${JSON.stringify(ids.taskId)}`);
+  if (!isSafeSegment(ids.runId))
+    throw new UnsafeLogPathError(`unsafe run_id ${JSON.stringify(ids.runId)}`);
+  if (!Number.isSafeInteger(ids.tryNumber) || ids.tryNumber < 1)
+    throw new UnsafeLogPathError(`bad try_number ${ids.tryNumber}`);
   const root = resolve(logsRoot);
   const path = resolve(join(root, ids.dagId, ids.runId, ids.taskId, `${ids.tryNumber}.log`));
   if (!path.startsWith(root + sep)) throw new UnsafeLogPathError(`log path escapes ${root}`);

@@ -11,7 +11,12 @@ let h: Harness;
 const children: ChildScheduler[] = [];
 
 async function storeDags(): Promise<void> {
-  const processor = new DagFileProcessor({ prisma: h.db.prisma, lock: new DagProcessorLock(h.db.url), dagsFolder: h.dagsFolder, logger: silentLogger });
+  const processor = new DagFileProcessor({
+    prisma: h.db.prisma,
+    lock: new DagProcessorLock(h.db.url),
+    dagsFolder: h.dagsFolder,
+    logger: silentLogger,
+  });
   await processor.processOnce();
   await processor.close();
 }
@@ -61,18 +66,34 @@ describe('several schedulers on one database', () => {
     for (let i = 0; i < 100; i++) await h.trigger('five', `run_${String(i).padStart(3, '0')}`);
     const schedulers = [await start(), await start()];
 
-    await waitFor(async () => (await h.db.prisma.dagRun.count({ where: { dagId: 'five', state: { in: ['queued', 'running'] } } })) === 0, 90_000, 250);
+    await waitFor(
+      async () =>
+        (await h.db.prisma.dagRun.count({
+          where: { dagId: 'five', state: { in: ['queued', 'running'] } },
+        })) === 0,
+      90_000,
+      250,
+    );
 
     const written = (await readFile(lines, 'utf8')).trim().split('\n');
     expect(written).toHaveLength(500);
     expect(new Set(written).size).toBe(500);
-    expect(await h.db.prisma.dagRun.count({ where: { dagId: 'five', state: 'success' } })).toBe(100);
+    expect(await h.db.prisma.dagRun.count({ where: { dagId: 'five', state: 'success' } })).toBe(
+      100,
+    );
     // Both schedulers took part.
-    const jobs = await h.db.prisma.taskInstance.groupBy({ by: ['queuedByJobId'], where: { dagId: 'five' }, _count: true });
+    const jobs = await h.db.prisma.taskInstance.groupBy({
+      by: ['queuedByJobId'],
+      where: { dagId: 'five' },
+      _count: true,
+    });
     expect(jobs.length).toBe(2);
     for (const child of schedulers) child.process.kill('SIGTERM');
     const exits = await Promise.all(schedulers.map((child) => child.exited));
-    expect(exits.map((exit) => exit.code), schedulers.map((c) => c.output().slice(-1500)).join('\n')).toEqual([0, 0]);
+    expect(
+      exits.map((exit) => exit.code),
+      schedulers.map((c) => c.output().slice(-1500)).join('\n'),
+    ).toEqual([0, 0]);
   }, 120_000);
 
   it('retry a task whose scheduler was killed with SIGKILL mid-task, within the heartbeat timeout', async () => {
@@ -81,7 +102,10 @@ describe('several schedulers on one database', () => {
       dag_id: 'killed',
       tasks: [
         {
-          task_id: 'slow', operator: 'bash', retries: 1, retry_delay_seconds: 0,
+          task_id: 'slow',
+          operator: 'bash',
+          retries: 1,
+          retry_delay_seconds: 0,
           bash_command: `echo "try $AIRFLOW_CTX_TRY_NUMBER started" >> ${marks}; sleep 2; echo "try $AIRFLOW_CTX_TRY_NUMBER finished" >> ${marks}`,
         },
       ],
@@ -92,24 +116,43 @@ describe('several schedulers on one database', () => {
     await h.trigger('killed', 'r1');
     await waitFor(async () => (await h.taskStates('killed', 'r1')).slow === 'running', 30_000);
     // `running` is written before the process starts: under load, kill only once the try is under way.
-    await waitFor(async () => (await readFile(marks, 'utf8').catch(() => '')).includes('try 1 started'), 30_000);
-    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
+    await waitFor(
+      async () => (await readFile(marks, 'utf8').catch(() => '')).includes('try 1 started'),
+      30_000,
+    );
+    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({
+      where: { dagId: 'killed', runId: 'r1' },
+    });
     const owner = await h.db.prisma.job.findUniqueOrThrow({ where: { id: ti.queuedByJobId! } });
     const victim = [first, second].find((child) => child.process.pid === owner.pid)!;
     const survivor = victim === first ? second : first;
     victim.process.kill('SIGKILL');
     const killedAt = Date.now();
 
-    await waitFor(async () => {
-      const row = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
-      return row.tryNumber === 2 && row.state !== 'up_for_retry';
-    }, 15_000, 50);
+    await waitFor(
+      async () => {
+        const row = await h.db.prisma.taskInstance.findFirstOrThrow({
+          where: { dagId: 'killed', runId: 'r1' },
+        });
+        return row.tryNumber === 2 && row.state !== 'up_for_retry';
+      },
+      15_000,
+      50,
+    );
     const retriedAfterMs = Date.now() - killedAt;
     await waitFor(async () => (await h.runState('killed', 'r1')) === 'success', 15_000);
 
-    const retried = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'killed', runId: 'r1' } });
-    const survivorJob = await h.db.prisma.job.findFirstOrThrow({ where: { pid: survivor.process.pid! } });
-    expect({ state: retried.state, tryNumber: retried.tryNumber, by: retried.queuedByJobId }).toEqual({ state: 'success', tryNumber: 2, by: survivorJob.id });
+    const retried = await h.db.prisma.taskInstance.findFirstOrThrow({
+      where: { dagId: 'killed', runId: 'r1' },
+    });
+    const survivorJob = await h.db.prisma.job.findFirstOrThrow({
+      where: { pid: survivor.process.pid! },
+    });
+    expect({
+      state: retried.state,
+      tryNumber: retried.tryNumber,
+      by: retried.queuedByJobId,
+    }).toEqual({ state: 'success', tryNumber: 2, by: survivorJob.id });
     // Noticed once the 3 s timeout has passed (the last heartbeat was up to 1 s before the kill),
     // then claimed and started: well under twice the timeout.
     expect(retriedAfterMs).toBeLessThan(2 * 3_000);
@@ -117,7 +160,7 @@ describe('several schedulers on one database', () => {
     expect((await survivor.exited).code).toBe(0);
   }, 60_000);
 
-  it('never let the killed scheduler\'s task process run on beside the retry', async () => {
+  it("never let the killed scheduler's task process run on beside the retry", async () => {
     // The first try was killed with its scheduler (the group watchdog), so it never finished.
     const marks = await readFile(join(h.workDir, 'tries.txt'), 'utf8');
     expect(marks.trim().split('\n')).toEqual(['try 1 started', 'try 2 started', 'try 2 finished']);
@@ -126,7 +169,10 @@ describe('several schedulers on one database', () => {
 
 describe('SIGTERM', () => {
   it('lets a running task finish and exits 0', async () => {
-    await h.writeDag({ dag_id: 'graceful', tasks: [{ task_id: 'short', operator: 'bash', bash_command: 'sleep 1' }] });
+    await h.writeDag({
+      dag_id: 'graceful',
+      tasks: [{ task_id: 'short', operator: 'bash', bash_command: 'sleep 1' }],
+    });
     await storeDags();
     const child = await start();
     await h.trigger('graceful', 'r1');
@@ -137,14 +183,24 @@ describe('SIGTERM', () => {
   }, 60_000);
 
   it('hands back a task that outlives the grace period, without counting the try', async () => {
-    await h.writeDag({ dag_id: 'handback', tasks: [{ task_id: 'long', operator: 'bash', bash_command: 'sleep 30' }] });
+    await h.writeDag({
+      dag_id: 'handback',
+      tasks: [{ task_id: 'long', operator: 'bash', bash_command: 'sleep 30' }],
+    });
     await storeDags();
     const child = await start({ SCHEDULER_SHUTDOWN_GRACE_SECONDS: '0' });
     await h.trigger('handback', 'r1');
     await waitFor(async () => (await h.taskStates('handback', 'r1')).long === 'running', 30_000);
     child.process.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
-    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'handback', runId: 'r1' } });
-    expect({ state: ti.state, tryNumber: ti.tryNumber, maxTries: ti.maxTries, job: ti.queuedByJobId }).toEqual({ state: 'scheduled', tryNumber: 1, maxTries: 1, job: null });
+    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({
+      where: { dagId: 'handback', runId: 'r1' },
+    });
+    expect({
+      state: ti.state,
+      tryNumber: ti.tryNumber,
+      maxTries: ti.maxTries,
+      job: ti.queuedByJobId,
+    }).toEqual({ state: 'scheduled', tryNumber: 1, maxTries: 1, job: null });
   }, 60_000);
 });

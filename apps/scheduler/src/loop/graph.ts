@@ -11,7 +11,14 @@ const specs = new WeakMap<Dag, readonly TaskSpec[]>();
 export function graphArrays(dag: Dag): GraphArrays {
   let graph = graphs.get(dag);
   if (graph === undefined) {
-    graph = { taskIds: [], triggerRules: [], isEmpty: [], edgeTaskIds: [], edgeUpstreamIds: [], leafTaskIds: [...dag.leaves] };
+    graph = {
+      taskIds: [],
+      triggerRules: [],
+      isEmpty: [],
+      edgeTaskIds: [],
+      edgeUpstreamIds: [],
+      leafTaskIds: [...dag.leaves],
+    };
     for (const task of dag.tasks.values()) {
       graph.taskIds.push(task.taskId);
       graph.triggerRules.push(task.triggerRule);
@@ -29,7 +36,11 @@ export function graphArrays(dag: Dag): GraphArrays {
 export function taskSpecs(dag: Dag): readonly TaskSpec[] {
   let list = specs.get(dag);
   if (list === undefined) {
-    list = [...dag.tasks.values()].map((task) => ({ taskId: task.taskId, operator: task.operator, retries: task.retries }));
+    list = [...dag.tasks.values()].map((task) => ({
+      taskId: task.taskId,
+      operator: task.operator,
+      retries: task.retries,
+    }));
     specs.set(dag, list);
   }
   return list;

@@ -10,14 +10,51 @@ let clock = new Date('2026-03-01T10:30:00Z');
 
 beforeAll(async () => {
   h = await createHarness();
-  await h.writeDag({ dag_id: 'hourly', schedule: '@hourly', start_date: '2026-01-01T00:00:00Z', max_active_runs: 1, tasks: [{ task_id: 't', operator: 'empty' }] });
-  await h.writeDag({ dag_id: 'limited', max_active_runs: 2, tasks: [{ task_id: 'wait', operator: 'bash', bash_command: 'sleep 0.5' }] });
-  await h.writeDag({ dag_id: 'timeout', tasks: [{ task_id: 'hang', operator: 'bash', bash_command: 'echo started; sleep 30', execution_timeout_seconds: 1 }] });
-  await h.writeDag({ dag_id: 'logged', tasks: [{ task_id: 'say', operator: 'bash', bash_command: 'echo to-stdout; echo to-stderr >&2' }] });
-  await h.writeDag({ dag_id: 'long', tasks: [{ task_id: 'sleepy', operator: 'bash', bash_command: 'sleep 30' }, { task_id: 'next', operator: 'empty', upstream: ['sleepy'] }] });
-  await h.writeDag({ dag_id: 'again', tasks: [{ task_id: 'one', operator: 'bash', bash_command: 'true', retries: 2 }] });
+  await h.writeDag({
+    dag_id: 'hourly',
+    schedule: '@hourly',
+    start_date: '2026-01-01T00:00:00Z',
+    max_active_runs: 1,
+    tasks: [{ task_id: 't', operator: 'empty' }],
+  });
+  await h.writeDag({
+    dag_id: 'limited',
+    max_active_runs: 2,
+    tasks: [{ task_id: 'wait', operator: 'bash', bash_command: 'sleep 0.5' }],
+  });
+  await h.writeDag({
+    dag_id: 'timeout',
+    tasks: [
+      {
+        task_id: 'hang',
+        operator: 'bash',
+        bash_command: 'echo started; sleep 30',
+        execution_timeout_seconds: 1,
+      },
+    ],
+  });
+  await h.writeDag({
+    dag_id: 'logged',
+    tasks: [
+      { task_id: 'say', operator: 'bash', bash_command: 'echo to-stdout; echo to-stderr >&2' },
+    ],
+  });
+  await h.writeDag({
+    dag_id: 'long',
+    tasks: [
+      { task_id: 'sleepy', operator: 'bash', bash_command: 'sleep 30' },
+      { task_id: 'next', operator: 'empty', upstream: ['sleepy'] },
+    ],
+  });
+  await h.writeDag({
+    dag_id: 'again',
+    tasks: [{ task_id: 'one', operator: 'bash', bash_command: 'true', retries: 2 }],
+  });
   await h.writeDag({ dag_id: 'paused', tasks: [{ task_id: 'p', operator: 'empty' }] });
-  scheduler = await h.scheduler({ now: () => clock, env: { TASK_HEARTBEAT_INTERVAL_SECONDS: '1' } });
+  scheduler = await h.scheduler({
+    now: () => clock,
+    env: { TASK_HEARTBEAT_INTERVAL_SECONDS: '1' },
+  });
   await scheduler.processDagFiles();
 });
 
@@ -30,7 +67,10 @@ describe('runs', () => {
     await scheduler.runLoopOnce();
     clock = new Date('2026-03-01T11:00:05Z');
     await scheduler.runLoopOnce();
-    const runs = await h.db.prisma.dagRun.findMany({ where: { dagId: 'hourly' }, orderBy: { logicalDate: 'asc' } });
+    const runs = await h.db.prisma.dagRun.findMany({
+      where: { dagId: 'hourly' },
+      orderBy: { logicalDate: 'asc' },
+    });
     expect(runs.map((run) => [run.runId, run.runType])).toEqual([
       ['scheduled__2026-03-01T09:00:00+00:00', 'scheduled'],
       ['scheduled__2026-03-01T10:00:00+00:00', 'scheduled'],
@@ -40,8 +80,14 @@ describe('runs', () => {
   it('start no more than max_active_runs at once', async () => {
     for (const id of ['a', 'b', 'c', 'd']) await h.trigger('limited', id);
     await scheduler.runLoopOnce();
-    expect(await h.db.prisma.dagRun.count({ where: { dagId: 'limited', state: 'running' } })).toBe(2);
-    await loopUntil(scheduler, async () => (await h.db.prisma.dagRun.count({ where: { dagId: 'limited', state: 'success' } })) === 4);
+    expect(await h.db.prisma.dagRun.count({ where: { dagId: 'limited', state: 'running' } })).toBe(
+      2,
+    );
+    await loopUntil(
+      scheduler,
+      async () =>
+        (await h.db.prisma.dagRun.count({ where: { dagId: 'limited', state: 'success' } })) === 4,
+    );
   });
 
   it('fail a task that exceeds execution_timeout_seconds, killing its process group', async () => {
@@ -63,9 +109,18 @@ describe('runs', () => {
     await loopUntil(scheduler, async () => (await h.taskStates('long', 'r1')).sleepy === 'running');
     // What the API does for PATCH state=failed (as Airflow): running -> failed, unfinished -> skipped.
     await h.db.prisma.$transaction([
-      h.db.prisma.dagRun.update({ where: { dagId_runId: { dagId: 'long', runId: 'r1' } }, data: { state: 'failed', endDate: new Date() } }),
-      h.db.prisma.taskInstance.updateMany({ where: { dagId: 'long', runId: 'r1', state: 'running' }, data: { state: 'failed' } }),
-      h.db.prisma.taskInstance.updateMany({ where: { dagId: 'long', runId: 'r1', state: null }, data: { state: 'skipped' } }),
+      h.db.prisma.dagRun.update({
+        where: { dagId_runId: { dagId: 'long', runId: 'r1' } },
+        data: { state: 'failed', endDate: new Date() },
+      }),
+      h.db.prisma.taskInstance.updateMany({
+        where: { dagId: 'long', runId: 'r1', state: 'running' },
+        data: { state: 'failed' },
+      }),
+      h.db.prisma.taskInstance.updateMany({
+        where: { dagId: 'long', runId: 'r1', state: null },
+        data: { state: 'skipped' },
+      }),
     ]);
     await scheduler.executor.heartbeat();
     await waitFor(async () => scheduler.executor.slotsUsed === 0, 10_000, 50);
@@ -79,12 +134,23 @@ describe('runs', () => {
     await loopUntil(scheduler, async () => (await h.runState('again', 'r1')) === 'success');
     // What the API does for POST .../clear (as Airflow): run queued, instances state null, max_tries raised.
     await h.db.prisma.$transaction([
-      h.db.prisma.dagRun.update({ where: { dagId_runId: { dagId: 'again', runId: 'r1' } }, data: { state: 'queued', endDate: null } }),
-      h.db.prisma.taskInstance.updateMany({ where: { dagId: 'again', runId: 'r1' }, data: { state: null, maxTries: 3 } }),
+      h.db.prisma.dagRun.update({
+        where: { dagId_runId: { dagId: 'again', runId: 'r1' } },
+        data: { state: 'queued', endDate: null },
+      }),
+      h.db.prisma.taskInstance.updateMany({
+        where: { dagId: 'again', runId: 'r1' },
+        data: { state: null, maxTries: 3 },
+      }),
     ]);
     await loopUntil(scheduler, async () => (await h.runState('again', 'r1')) === 'success');
-    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'again', runId: 'r1' } });
-    expect({ state: ti.state, tryNumber: ti.tryNumber }).toEqual({ state: 'success', tryNumber: 2 });
+    const ti = await h.db.prisma.taskInstance.findFirstOrThrow({
+      where: { dagId: 'again', runId: 'r1' },
+    });
+    expect({ state: ti.state, tryNumber: ti.tryNumber }).toEqual({
+      state: 'success',
+      tryNumber: 2,
+    });
   });
 
   it('of a paused DAG wait until it is unpaused', async () => {

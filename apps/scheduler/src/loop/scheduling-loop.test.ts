@@ -19,7 +19,13 @@ beforeAll(async () => {
   await h.writeDag({
     dag_id: 'failing',
     tasks: [
-      { task_id: 'flaky', operator: 'bash', bash_command: 'exit 3', retries: 1, retry_delay_seconds: 1 },
+      {
+        task_id: 'flaky',
+        operator: 'bash',
+        bash_command: 'exit 3',
+        retries: 1,
+        retry_delay_seconds: 1,
+      },
       { task_id: 'after', operator: 'bash', bash_command: 'echo never', upstream: ['flaky'] },
       { task_id: 'after_after', operator: 'empty', upstream: ['after'] },
     ],
@@ -35,9 +41,19 @@ afterAll(async () => {
 describe('the scheduling loop', () => {
   it('runs a diamond DAG to success', async () => {
     await h.trigger('diamond', 'r1');
-    await loopUntil(scheduler, async () => (await h.runState('diamond', 'r1')) !== 'running' && (await h.runState('diamond', 'r1')) !== 'queued');
+    await loopUntil(
+      scheduler,
+      async () =>
+        (await h.runState('diamond', 'r1')) !== 'running' &&
+        (await h.runState('diamond', 'r1')) !== 'queued',
+    );
     expect(await h.runState('diamond', 'r1')).toBe('success');
-    expect(await h.taskStates('diamond', 'r1')).toEqual({ extract: 'success', left: 'success', right: 'success', load: 'success' });
+    expect(await h.taskStates('diamond', 'r1')).toEqual({
+      extract: 'success',
+      left: 'success',
+      right: 'success',
+      load: 'success',
+    });
   });
 
   it('retries a failing task once, then fails it and marks its downstream upstream_failed', async () => {
@@ -48,8 +64,17 @@ describe('the scheduling loop', () => {
       return (await h.runState('failing', 'r1')) === 'failed';
     });
     expect(seen).toContain('up_for_retry');
-    const flaky = await h.db.prisma.taskInstance.findFirstOrThrow({ where: { dagId: 'failing', runId: 'r1', taskId: 'flaky' } });
-    expect({ state: flaky.state, tryNumber: flaky.tryNumber }).toEqual({ state: 'failed', tryNumber: 2 });
-    expect(await h.taskStates('failing', 'r1')).toEqual({ flaky: 'failed', after: 'upstream_failed', after_after: 'upstream_failed' });
+    const flaky = await h.db.prisma.taskInstance.findFirstOrThrow({
+      where: { dagId: 'failing', runId: 'r1', taskId: 'flaky' },
+    });
+    expect({ state: flaky.state, tryNumber: flaky.tryNumber }).toEqual({
+      state: 'failed',
+      tryNumber: 2,
+    });
+    expect(await h.taskStates('failing', 'r1')).toEqual({
+      flaky: 'failed',
+      after: 'upstream_failed',
+      after_after: 'upstream_failed',
+    });
   });
 });

@@ -84,13 +84,20 @@ export class SchedulingLoop {
 
   async runOnce(): Promise<LoopSummary> {
     const summary: LoopSummary = {
-      runsCreated: 0, runsStarted: 0, runsExamined: 0, runsFinished: { success: 0, failed: 0 },
-      versionChanges: 0, taskStateChanges: 0, heartbeatTimeouts: 0, launched: 0,
+      runsCreated: 0,
+      runsStarted: 0,
+      runsExamined: 0,
+      runsFinished: { success: 0, failed: 0 },
+      versionChanges: 0,
+      taskStateChanges: 0,
+      heartbeatTimeouts: 0,
+      launched: 0,
     };
     summary.runsCreated = await this.createDueRuns();
     summary.runsStarted = await this.startQueuedRuns();
     await this.examineRuns(summary);
-    const recoveryDue = performance.now() - this.lastRecovery >= (this.options.recoveryIntervalMs ?? 0);
+    const recoveryDue =
+      performance.now() - this.lastRecovery >= (this.options.recoveryIntervalMs ?? 0);
     if (recoveryDue && (this.options.mayJudgeHeartbeats?.() ?? true)) {
       summary.heartbeatTimeouts = await this.recoverTimedOutTasks();
       this.lastRecovery = performance.now();
@@ -106,19 +113,27 @@ export class SchedulingLoop {
       limit: this.options.maxDagRunsPerLoop,
       nextAfter: (dag) => nextDagrunAfter(dag, now),
     });
-    for (const run of created) this.options.logger.info({ dagId: run.dagId, runId: run.runId }, 'scheduled run created');
+    for (const run of created)
+      this.options.logger.info({ dagId: run.dagId, runId: run.runId }, 'scheduled run created');
     this.options.metrics?.created(created.length);
     return created.length;
   }
 
   async startQueuedRuns(): Promise<number> {
     let started = 0;
-    for (const { dagId, versionIds } of await queuedRunVersions(this.options.prisma, MAX_DAGS_STARTING_PER_LOOP)) {
+    for (const { dagId, versionIds } of await queuedRunVersions(
+      this.options.prisma,
+      MAX_DAGS_STARTING_PER_LOOP,
+    )) {
       const tasksByVersion = new Map<string, readonly TaskSpec[]>();
       for (const versionId of versionIds) {
         const entry = await this.options.dagBag.get(versionId);
         if (entry) tasksByVersion.set(versionId, taskSpecs(entry.dag));
-        else this.options.logger.error({ dagId, versionId }, 'a queued run refers to a DAG version that does not exist');
+        else
+          this.options.logger.error(
+            { dagId, versionId },
+            'a queued run refers to a DAG version that does not exist',
+          );
       }
       const runs = await startQueuedRuns(this.options.prisma, { dagId, tasksByVersion });
       for (const run of runs) this.options.logger.info({ dagId, runId: run.runId }, 'run started');
@@ -137,12 +152,16 @@ export class SchedulingLoop {
         const runs = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
         summary.runsExamined = runs.length;
         this.options.metrics?.examined(runs.length);
-        const byVersion = new Map<string, { entry: DagVersionEntry; runs: RunRef[]; moved: RunRef[] }>();
+        const byVersion = new Map<
+          string,
+          { entry: DagVersionEntry; runs: RunRef[]; moved: RunRef[] }
+        >();
         for (const run of runs) {
           const entry = await this.dagForRun(run);
           if (entry === null) continue;
           let group = byVersion.get(entry.versionId);
-          if (group === undefined) byVersion.set(entry.versionId, (group = { entry, runs: [], moved: [] }));
+          if (group === undefined)
+            byVersion.set(entry.versionId, (group = { entry, runs: [], moved: [] }));
           const ref = { runPk: run.id, dagId: run.dagId, runId: run.runId };
           group.runs.push(ref);
           if (entry.versionId !== run.versionId) group.moved.push(ref);
@@ -150,21 +169,39 @@ export class SchedulingLoop {
         for (const { entry, moved } of byVersion.values()) {
           if (moved.length === 0) continue;
           // The DAG changed mid-run: every run moving to this version in one UPDATE (plus one INSERT).
-          const result = await repointRunsToVersion(tx, { runs: moved, versionId: entry.versionId, tasks: taskSpecs(entry.dag) });
+          const result = await repointRunsToVersion(tx, {
+            runs: moved,
+            versionId: entry.versionId,
+            tasks: taskSpecs(entry.dag),
+          });
           summary.versionChanges += moved.length;
           this.options.logger.info(
-            { dagId: entry.dagId, runIds: moved.map((run) => run.runId), to: entry.versionId, ...result },
+            {
+              dagId: entry.dagId,
+              runIds: moved.map((run) => run.runId),
+              to: entry.versionId,
+              ...result,
+            },
             'DAG changed during the run: unfinished task instances follow the new version',
           );
         }
-        for (const { entry, runs: group } of byVersion.values()) await this.decide(tx, entry, group, summary);
-        await markRunsExamined(tx, runs.map((run) => run.id));
+        for (const { entry, runs: group } of byVersion.values())
+          await this.decide(tx, entry, group, summary);
+        await markRunsExamined(
+          tx,
+          runs.map((run) => run.id),
+        );
       },
       { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS, maxWait: EXAMINE_TRANSACTION_TIMEOUT_MS },
     );
   }
 
-  private async decide(tx: Prisma.TransactionClient, entry: DagVersionEntry, runs: RunRef[], summary: LoopSummary): Promise<void> {
+  private async decide(
+    tx: Prisma.TransactionClient,
+    entry: DagVersionEntry,
+    runs: RunRef[],
+    summary: LoopSummary,
+  ): Promise<void> {
     const retries = await scheduleDueRetries(tx, runs);
     this.options.metrics?.taskState('scheduled', retries);
     summary.taskStateChanges += retries;
@@ -179,7 +216,10 @@ export class SchedulingLoop {
     }
     for (const run of await finishRunsIfDone(tx, { runs, leafTaskIds: graph.leafTaskIds })) {
       summary.runsFinished[run.state]++;
-      this.options.logger.info({ dagId: run.dagId, runId: run.runId, state: run.state }, 'run finished');
+      this.options.logger.info(
+        { dagId: run.dagId, runId: run.runId, state: run.state },
+        'run finished',
+      );
     }
   }
 
@@ -188,7 +228,11 @@ export class SchedulingLoop {
     const wanted = run.latestVersionId ?? run.versionId;
     if (wanted === null) return null;
     const entry = await this.options.dagBag.get(wanted);
-    if (entry === null) this.options.logger.error({ dagId: run.dagId, runId: run.runId, versionId: wanted }, 'DAG version of a running run not found');
+    if (entry === null)
+      this.options.logger.error(
+        { dagId: run.dagId, runId: run.runId, versionId: wanted },
+        'DAG version of a running run not found',
+      );
     return entry;
   }
 
@@ -196,18 +240,34 @@ export class SchedulingLoop {
   async recoverTimedOutTasks(): Promise<number> {
     const { prisma, heartbeatTimeoutSeconds } = this.options;
     await failSilentSchedulerJobs(prisma, heartbeatTimeoutSeconds);
-    const candidates = await findTimedOutTaskInstances(prisma, { timeoutSeconds: heartbeatTimeoutSeconds, limit: 100 });
+    const candidates = await findTimedOutTaskInstances(prisma, {
+      timeoutSeconds: heartbeatTimeoutSeconds,
+      limit: 100,
+    });
     if (candidates.length === 0) return 0;
     const items = [];
     for (const ti of candidates) {
       const entry = ti.versionId ? await this.options.dagBag.get(ti.versionId) : null;
-      items.push({ id: ti.id, tryNumber: ti.tryNumber, retryDelaySeconds: entry?.dag.tasks.get(ti.taskId)?.retryDelaySeconds ?? 0 });
+      items.push({
+        id: ti.id,
+        tryNumber: ti.tryNumber,
+        retryDelaySeconds: entry?.dag.tasks.get(ti.taskId)?.retryDelaySeconds ?? 0,
+      });
     }
-    const changed = await failOrRetryTimedOut(prisma, { timeoutSeconds: heartbeatTimeoutSeconds, items });
+    const changed = await failOrRetryTimedOut(prisma, {
+      timeoutSeconds: heartbeatTimeoutSeconds,
+      items,
+    });
     for (const ti of changed) {
       const candidate = candidates.find((c) => c.id === ti.id)!;
       this.options.logger.warn(
-        { dagId: candidate.dagId, runId: candidate.runId, taskId: candidate.taskId, tryNumber: candidate.tryNumber, state: ti.state },
+        {
+          dagId: candidate.dagId,
+          runId: candidate.runId,
+          taskId: candidate.taskId,
+          tryNumber: candidate.tryNumber,
+          state: ti.state,
+        },
         'task instance heartbeat timed out',
       );
       this.options.metrics?.heartbeatTimeout(ti.state);
@@ -221,7 +281,9 @@ export class SchedulingLoop {
     const executor = this.options.executor;
     if (executor === undefined) return 0;
     const claimed = await claimScheduledTaskInstances(this.options.prisma, {
-      jobId: this.options.jobId, limit: executor.freeSlots, hostname: this.options.hostname,
+      jobId: this.options.jobId,
+      limit: executor.freeSlots,
+      hostname: this.options.hostname,
     });
     this.options.metrics?.taskState('queued', claimed.length);
     for (const ti of claimed) await executor.launch(ti);

@@ -20,7 +20,8 @@ function interval(cron: Cron, start: Date): NextDagrun | null {
 /** The latest interval that ended at or before `now`, not starting before `startDate`. */
 function latestComplete(cron: Cron, startDate: Date | null, now: Date): NextDagrun | null {
   const [end, start] = cron.previousRuns(2, new Date(now.getTime() + 1));
-  if (end === undefined || start === undefined || (startDate !== null && start < startDate)) return null;
+  if (end === undefined || start === undefined || (startDate !== null && start < startDate))
+    return null;
   return { logicalDate: start, dataIntervalStart: start, dataIntervalEnd: end, createAfter: end };
 }
 

@@ -16,20 +16,57 @@ beforeAll(async () => {
       { task_id: 'all_success_after_failure', operator: 'empty', upstream: ['fail', 'ok'] },
       { task_id: 'all_success_after_skip', operator: 'empty', upstream: ['ok', 'skip'] },
       { task_id: 'all_success_after_success', operator: 'empty', upstream: ['ok'] },
-      { task_id: 'all_done_after_failure', operator: 'empty', upstream: ['fail', 'ok'], trigger_rule: 'all_done' },
-      { task_id: 'one_success_after_one', operator: 'empty', upstream: ['fail', 'ok'], trigger_rule: 'one_success' },
-      { task_id: 'one_success_after_failure', operator: 'empty', upstream: ['fail'], trigger_rule: 'one_success' },
-      { task_id: 'one_success_after_skips', operator: 'empty', upstream: ['skip'], trigger_rule: 'one_success' },
-      { task_id: 'one_failed_after_failure', operator: 'empty', upstream: ['fail', 'ok'], trigger_rule: 'one_failed' },
-      { task_id: 'none_failed_after_skip', operator: 'empty', upstream: ['ok', 'skip'], trigger_rule: 'none_failed' },
-      { task_id: 'none_failed_after_failure', operator: 'empty', upstream: ['fail'], trigger_rule: 'none_failed' },
+      {
+        task_id: 'all_done_after_failure',
+        operator: 'empty',
+        upstream: ['fail', 'ok'],
+        trigger_rule: 'all_done',
+      },
+      {
+        task_id: 'one_success_after_one',
+        operator: 'empty',
+        upstream: ['fail', 'ok'],
+        trigger_rule: 'one_success',
+      },
+      {
+        task_id: 'one_success_after_failure',
+        operator: 'empty',
+        upstream: ['fail'],
+        trigger_rule: 'one_success',
+      },
+      {
+        task_id: 'one_success_after_skips',
+        operator: 'empty',
+        upstream: ['skip'],
+        trigger_rule: 'one_success',
+      },
+      {
+        task_id: 'one_failed_after_failure',
+        operator: 'empty',
+        upstream: ['fail', 'ok'],
+        trigger_rule: 'one_failed',
+      },
+      {
+        task_id: 'none_failed_after_skip',
+        operator: 'empty',
+        upstream: ['ok', 'skip'],
+        trigger_rule: 'none_failed',
+      },
+      {
+        task_id: 'none_failed_after_failure',
+        operator: 'empty',
+        upstream: ['fail'],
+        trigger_rule: 'none_failed',
+      },
       { task_id: 'cascade', operator: 'empty', upstream: ['all_success_after_failure'] },
     ],
   });
   const scheduler = await h.scheduler();
   await scheduler.processDagFiles();
   await h.trigger('rules', 'r1');
-  await loopUntil(scheduler, async () => ['success', 'failed'].includes((await h.runState('rules', 'r1')) ?? ''));
+  await loopUntil(scheduler, async () =>
+    ['success', 'failed'].includes((await h.runState('rules', 'r1')) ?? ''),
+  );
   states = await h.taskStates('rules', 'r1');
 });
 

@@ -12,10 +12,38 @@ let gateFile: string;
 
 /** `gate` holds the run until the test opens it, so the DAG can change while the run is in progress. */
 function dag(version: 1 | 2) {
-  const gate = { task_id: 'gate', operator: 'bash' as const, bash_command: `while [ ! -f ${gateFile} ]; do sleep 0.05; done` };
+  const gate = {
+    task_id: 'gate',
+    operator: 'bash' as const,
+    bash_command: `while [ ! -f ${gateFile} ]; do sleep 0.05; done`,
+  };
   return version === 1
-    ? { dag_id: 'changing', tasks: [gate, { task_id: 'kept', operator: 'bash' as const, bash_command: 'echo v1', upstream: ['gate'] }, { task_id: 'dropped', operator: 'empty' as const, upstream: ['gate'] }] }
-    : { dag_id: 'changing', tasks: [gate, { task_id: 'kept', operator: 'bash' as const, bash_command: 'echo v2', upstream: ['gate'] }, { task_id: 'added', operator: 'empty' as const, upstream: ['gate'] }] };
+    ? {
+        dag_id: 'changing',
+        tasks: [
+          gate,
+          {
+            task_id: 'kept',
+            operator: 'bash' as const,
+            bash_command: 'echo v1',
+            upstream: ['gate'],
+          },
+          { task_id: 'dropped', operator: 'empty' as const, upstream: ['gate'] },
+        ],
+      }
+    : {
+        dag_id: 'changing',
+        tasks: [
+          gate,
+          {
+            task_id: 'kept',
+            operator: 'bash' as const,
+            bash_command: 'echo v2',
+            upstream: ['gate'],
+          },
+          { task_id: 'added', operator: 'empty' as const, upstream: ['gate'] },
+        ],
+      };
 }
 
 beforeAll(async () => {
@@ -26,12 +54,20 @@ beforeAll(async () => {
   await scheduler.processDagFiles();
   await h.trigger('changing', 'r1');
   await loopUntil(scheduler, async () => (await h.taskStates('changing', 'r1')).gate === 'running');
-  v1 = (await h.db.prisma.dagVersion.findFirstOrThrow({ where: { dagId: 'changing', versionNumber: 1 } })).id;
+  v1 = (
+    await h.db.prisma.dagVersion.findFirstOrThrow({
+      where: { dagId: 'changing', versionNumber: 1 },
+    })
+  ).id;
 
   await h.writeDag(dag(2));
   const summary = await scheduler.processDagFiles();
   expect(summary.newVersions).toEqual(['changing']);
-  v2 = (await h.db.prisma.dagVersion.findFirstOrThrow({ where: { dagId: 'changing', versionNumber: 2 } })).id;
+  v2 = (
+    await h.db.prisma.dagVersion.findFirstOrThrow({
+      where: { dagId: 'changing', versionNumber: 2 },
+    })
+  ).id;
   await scheduler.runLoopOnce();
 });
 
@@ -62,8 +98,18 @@ describe('a DAG file changed while a run is in progress', () => {
   it('records the run on the new version and finishes it with the new DAG', async () => {
     await writeFile(gateFile, '');
     await loopUntil(scheduler, async () => (await h.runState('changing', 'r1')) === 'success');
-    expect(await h.taskStates('changing', 'r1')).toEqual({ added: 'success', dropped: 'removed', gate: 'success', kept: 'success' });
-    const run = await h.db.prisma.dagRun.findFirstOrThrow({ where: { dagId: 'changing', runId: 'r1' } });
-    expect({ created: run.createdDagVersionId, current: run.currentDagVersionId }).toEqual({ created: v1, current: v2 });
+    expect(await h.taskStates('changing', 'r1')).toEqual({
+      added: 'success',
+      dropped: 'removed',
+      gate: 'success',
+      kept: 'success',
+    });
+    const run = await h.db.prisma.dagRun.findFirstOrThrow({
+      where: { dagId: 'changing', runId: 'r1' },
+    });
+    expect({ created: run.createdDagVersionId, current: run.currentDagVersionId }).toEqual({
+      created: v1,
+      current: v2,
+    });
   });
 });

@@ -41,7 +41,11 @@ afterAll(async () => {
 });
 
 async function versions(dagId: string) {
-  return h.db.prisma.dagVersion.findMany({ where: { dagId }, orderBy: { versionNumber: 'asc' }, include: { serializedDag: true } });
+  return h.db.prisma.dagVersion.findMany({
+    where: { dagId },
+    orderBy: { versionNumber: 'asc' },
+    include: { serializedDag: true },
+  });
 }
 
 describe('the DAG file processor', () => {
@@ -51,9 +55,14 @@ describe('the DAG file processor', () => {
     expect(summary.created).toEqual(['simple']);
     const dag = await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } });
     expect(dag).toMatchObject({
-      isStale: false, description: 'a simple DAG', timetableSummary: '@hourly', tags: ['example'], relativeFileloc: 'simple.json',
+      isStale: false,
+      description: 'a simple DAG',
+      timetableSummary: '@hourly',
+      tags: ['example'],
+      relativeFileloc: 'simple.json',
       // catchup off: the latest complete hour is the first run, created right away
-      nextDagrunLogicalDate: new Date('2026-03-01T09:00:00Z'), nextDagrunCreateAfter: new Date('2026-03-01T10:00:00Z'),
+      nextDagrunLogicalDate: new Date('2026-03-01T09:00:00Z'),
+      nextDagrunCreateAfter: new Date('2026-03-01T10:00:00Z'),
     });
     expect((await versions('simple')).map((v) => v.versionNumber)).toEqual([1]);
   });
@@ -73,8 +82,18 @@ describe('the DAG file processor', () => {
     await h.writeDag(simple());
     await processor.processOnce();
     const [v1] = await versions('simple');
-    await h.db.prisma.dagRun.create({ data: { dagId: 'simple', runId: 'r', state: 'running', runType: 'manual', createdDagVersionId: v1!.id } });
-    await h.db.prisma.taskInstance.create({ data: { dagId: 'simple', runId: 'r', taskId: 'only', dagVersionId: v1!.id } });
+    await h.db.prisma.dagRun.create({
+      data: {
+        dagId: 'simple',
+        runId: 'r',
+        state: 'running',
+        runType: 'manual',
+        createdDagVersionId: v1!.id,
+      },
+    });
+    await h.db.prisma.taskInstance.create({
+      data: { dagId: 'simple', runId: 'r', taskId: 'only', dagVersionId: v1!.id },
+    });
     await h.writeDag(simple('echo changed'));
     const summary = await processor.processOnce();
     expect(summary.newVersions).toEqual(['simple']);
@@ -88,7 +107,12 @@ describe('the DAG file processor', () => {
     const rowVersions = () => h.db.prisma.$queryRaw<{ xmin: string }[]>`
       SELECT xmin::text FROM dag UNION ALL SELECT xmin::text FROM dag_version UNION ALL SELECT xmin::text FROM serialized_dag`;
     const before = await rowVersions();
-    const fresh = new DagFileProcessor({ prisma: h.db.prisma, lock: { tryAcquire: async () => true, release: async () => {} }, dagsFolder: h.dagsFolder, logger: silentLogger });
+    const fresh = new DagFileProcessor({
+      prisma: h.db.prisma,
+      lock: { tryAcquire: async () => true, release: async () => {} },
+      dagsFolder: h.dagsFolder,
+      logger: silentLogger,
+    });
     const summary = await fresh.processOnce();
     expect(summary.unchanged).toEqual(['simple']);
     expect(await rowVersions()).toEqual(before);
@@ -100,21 +124,30 @@ describe('the DAG file processor', () => {
     await h.removeFile('simple.json');
     const summary = await processor.processOnce();
     expect(summary.stale).toEqual(['simple']);
-    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).isStale).toBe(true);
+    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).isStale).toBe(
+      true,
+    );
   });
 
   it('records an import error with the file, the reason and the position', async () => {
-    await h.writeRaw('broken.json', '{\n  "dag_id": "broken",\n  "tasks": [\n    { "task_id": "a", "operator": "bash", "bash_command": "true", "upstream": ["nope"] }\n  ]\n}\n');
+    await h.writeRaw(
+      'broken.json',
+      '{\n  "dag_id": "broken",\n  "tasks": [\n    { "task_id": "a", "operator": "bash", "bash_command": "true", "upstream": ["nope"] }\n  ]\n}\n',
+    );
     const summary = await processor.processOnce();
     expect(summary.importErrors).toEqual(['broken.json']);
-    const error = await h.db.prisma.importError.findUniqueOrThrow({ where: { filename: 'broken.json' } });
+    const error = await h.db.prisma.importError.findUniqueOrThrow({
+      where: { filename: 'broken.json' },
+    });
     expect(error.stackTrace).toMatch(/^broken\.json:4:\d+: .*unknown upstream "nope"/);
   });
 
   it('reports invalid JSON with its line and column', async () => {
     await h.writeRaw('syntax.json', '{\n  "dag_id": "x",\n  "tasks": [,]\n}\n');
     await processor.processOnce();
-    const error = await h.db.prisma.importError.findUniqueOrThrow({ where: { filename: 'syntax.json' } });
+    const error = await h.db.prisma.importError.findUniqueOrThrow({
+      where: { filename: 'syntax.json' },
+    });
     expect(error.stackTrace).toMatch(/^syntax\.json:3:\d+: invalid JSON/);
   });
 
@@ -130,7 +163,9 @@ describe('the DAG file processor', () => {
     await processor.processOnce();
     await h.writeRaw('simple.json', '{ "dag_id": "simple", ');
     await processor.processOnce();
-    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).isStale).toBe(false);
+    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).isStale).toBe(
+      false,
+    );
     expect((await versions('simple')).map((v) => v.versionNumber)).toEqual([1]);
   });
 
@@ -156,7 +191,9 @@ describe('the DAG file processor', () => {
     await h.writeDag(simple(), 'b.json');
     const summary = await processor.processOnce();
     expect(summary).toMatchObject({ created: ['renamed'], importErrors: [] });
-    expect((await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).relativeFileloc).toBe('b.json');
+    expect(
+      (await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'simple' } })).relativeFileloc,
+    ).toBe('b.json');
   });
 
   it('keeps a DAG with its file while that file is broken', async () => {

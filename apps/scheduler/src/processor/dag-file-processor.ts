@@ -36,8 +36,7 @@ export interface ProcessorSummary {
 }
 
 type FileResult =
-  | { ok: true; document: DagDocument; hash: string }
-  | { ok: false; errors: DagProblem[] };
+  { ok: true; document: DagDocument; hash: string } | { ok: false; errors: DagProblem[] };
 
 interface CachedParse {
   text: string;
@@ -56,7 +55,10 @@ export interface DagFileProcessorOptions {
 export function formatProblems(filename: string, problems: readonly DagProblem[]): string {
   return problems
     .map((problem) => {
-      const at = problem.line !== undefined ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}` : '';
+      const at =
+        problem.line !== undefined
+          ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}`
+          : '';
       return `${filename}${at}: ${problem.reason}`;
     })
     .join('\n');
@@ -71,7 +73,9 @@ async function listDagFiles(folder: string): Promise<string[]> {
     throw error;
   }
   return entries
-    .filter((entry) => DAG_FILE.test(entry) && !entry.split(sep).some((part) => part.startsWith('.')))
+    .filter(
+      (entry) => DAG_FILE.test(entry) && !entry.split(sep).some((part) => part.startsWith('.')),
+    )
     .map((entry) => join(folder, entry))
     .sort();
 }
@@ -89,7 +93,14 @@ export class DagFileProcessor {
 
   async processOnce(): Promise<ProcessorSummary> {
     const summary: ProcessorSummary = {
-      processed: false, files: 0, created: [], newVersions: [], updatedInPlace: [], unchanged: [], importErrors: [], stale: [],
+      processed: false,
+      files: 0,
+      created: [],
+      newVersions: [],
+      updatedInPlace: [],
+      unchanged: [],
+      importErrors: [],
+      stale: [],
     };
     const locked = await this.options.lock.tryAcquire();
     if (!locked) {
@@ -118,7 +129,11 @@ export class DagFileProcessor {
       }
       const first = definedBy.get(result.document.dag_id);
       if (first !== undefined) {
-        broken.set(path, [{ reason: `dag_id ${JSON.stringify(result.document.dag_id)} is already defined in ${relative(dagsFolder, first)}` }]);
+        broken.set(path, [
+          {
+            reason: `dag_id ${JSON.stringify(result.document.dag_id)} is already defined in ${relative(dagsFolder, first)}`,
+          },
+        ]);
         continue;
       }
       definedBy.set(result.document.dag_id, path);
@@ -149,20 +164,28 @@ export class DagFileProcessor {
     // Every write failed: most likely the database is gone; let the caller back off.
     if (firstFailure !== undefined && successes === 0) throw firstFailure;
 
-    const relativeBroken = new Map([...broken].map(([path, problems]) => [relative(dagsFolder, path), problems]));
+    const relativeBroken = new Map(
+      [...broken].map(([path, problems]) => [relative(dagsFolder, path), problems]),
+    );
     for (const [filename, problems] of relativeBroken) {
       const stacktrace = formatProblems(filename, problems);
-      if (await recordImportError(prisma, { filename, bundleName: DAGS_FOLDER_BUNDLE, stacktrace })) {
+      if (
+        await recordImportError(prisma, { filename, bundleName: DAGS_FOLDER_BUNDLE, stacktrace })
+      ) {
         logger.warn({ file: filename, problems }, `DAG file has errors: ${stacktrace}`);
       }
       summary.importErrors.push(filename);
     }
-    await clearImportErrors(prisma, { bundleName: DAGS_FOLDER_BUNDLE, keep: [...relativeBroken.keys()] });
+    await clearImportErrors(prisma, {
+      bundleName: DAGS_FOLDER_BUNDLE,
+      keep: [...relativeBroken.keys()],
+    });
     summary.stale = await markStaleDags(prisma, {
       definedDagIds: [...definedBy.keys()],
       brokenFilelocs: [...broken.keys()],
     });
-    if (summary.stale.length > 0) logger.info({ dagIds: summary.stale }, 'DAGs whose file is gone are now stale');
+    if (summary.stale.length > 0)
+      logger.info({ dagIds: summary.stale }, 'DAGs whose file is gone are now stale');
     return summary;
   }
 
@@ -171,10 +194,20 @@ export class DagFileProcessor {
     await this.options.lock.release();
   }
 
-  private record(summary: ProcessorSummary, dagId: string, outcome: DagSyncOutcome, path: string, broken: Map<string, DagProblem[]>): void {
+  private record(
+    summary: ProcessorSummary,
+    dagId: string,
+    outcome: DagSyncOutcome,
+    path: string,
+    broken: Map<string, DagProblem[]>,
+  ): void {
     const { logger } = this.options;
     if (typeof outcome === 'object') {
-      broken.set(path, [{ reason: `dag_id ${JSON.stringify(dagId)} is already defined in ${relative(this.options.dagsFolder, outcome.duplicateOf)}` }]);
+      broken.set(path, [
+        {
+          reason: `dag_id ${JSON.stringify(dagId)} is already defined in ${relative(this.options.dagsFolder, outcome.duplicateOf)}`,
+        },
+      ]);
       return;
     }
     switch (outcome) {
@@ -188,7 +221,10 @@ export class DagFileProcessor {
         break;
       case 'updated_in_place':
         summary.updatedInPlace.push(dagId);
-        logger.info({ dagId, file: path }, 'DAG changed: latest version (never used) updated in place');
+        logger.info(
+          { dagId, file: path },
+          'DAG changed: latest version (never used) updated in place',
+        );
         break;
       case 'metadata_updated':
       case 'unchanged':
@@ -197,7 +233,12 @@ export class DagFileProcessor {
     }
   }
 
-  private async sync(path: string, document: DagDocument, hash: string, holders: ReadonlySet<string>): Promise<DagSyncOutcome> {
+  private async sync(
+    path: string,
+    document: DagDocument,
+    hash: string,
+    holders: ReadonlySet<string>,
+  ): Promise<DagSyncOutcome> {
     const startDate = document.start_date ? new Date(document.start_date) : null;
     return syncDagFromFile(this.options.prisma, {
       fields: {

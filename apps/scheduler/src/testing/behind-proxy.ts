@@ -12,13 +12,19 @@ export interface SchedulerBehindProxy {
   close(): Promise<void>;
 }
 
-export async function startSchedulerBehindProxy(h: Harness, options: { env: Record<string, string>; logger: Logger }): Promise<SchedulerBehindProxy> {
+export async function startSchedulerBehindProxy(
+  h: Harness,
+  options: { env: Record<string, string>; logger: Logger },
+): Promise<SchedulerBehindProxy> {
   const target = new URL(h.db.url);
   const proxy = await createTcpProxy(target.hostname, Number(target.port));
   const viaProxy = new URL(h.db.url);
   viaProxy.port = String(proxy.port);
   // A short connect timeout: a cut connection fails at once instead of hanging the loop.
-  const prisma = createPrismaClient({ url: viaProxy.toString(), settings: { DATABASE_CONNECT_TIMEOUT_MS: 300 } });
+  const prisma = createPrismaClient({
+    url: viaProxy.toString(),
+    settings: { DATABASE_CONNECT_TIMEOUT_MS: 300 },
+  });
   const scheduler = await createScheduler({
     prisma,
     databaseUrl: viaProxy.toString(),

@@ -15,5 +15,13 @@ export type ChildScheduler = TsxChild;
 
 export async function spawnScheduler(env: Record<string, string>): Promise<ChildScheduler> {
   const metricsPort = await freePort();
-  return spawnTsx('src/main.ts', { cwd: APP_DIR, env: { LOG_LEVEL: 'info', METRICS_PORT: String(metricsPort), OTEL_SDK_DISABLED: 'false', ...env } });
+  return spawnTsx('src/main.ts', {
+    cwd: APP_DIR,
+    env: {
+      LOG_LEVEL: 'info',
+      METRICS_PORT: String(metricsPort),
+      OTEL_SDK_DISABLED: 'false',
+      ...env,
+    },
+  });
 }

@@ -20,7 +20,9 @@ export interface Harness {
   writeDag(doc: DagDocumentInput, fileName?: string): Promise<string>;
   writeRaw(fileName: string, text: string): Promise<string>;
   removeFile(fileName: string): Promise<void>;
-  scheduler(options?: Partial<SchedulerOptions> & { env?: Record<string, string> }): Promise<Scheduler>;
+  scheduler(
+    options?: Partial<SchedulerOptions> & { env?: Record<string, string> },
+  ): Promise<Scheduler>;
   /** Inserts a run as the API does: queued, manual, on the DAG's latest version. */
   trigger(dagId: string, runId: string): Promise<void>;
   runState(dagId: string, runId: string): Promise<string | undefined>;
@@ -36,7 +38,11 @@ export async function createHarness(): Promise<Harness> {
   await mkdir(dagsFolder, { recursive: true });
   const schedulers: Scheduler[] = [];
   const config = (overrides: Record<string, string> = {}) =>
-    readSchedulerConfig({ DAGS_FOLDER: dagsFolder, SCHEDULER_LOOP_INTERVAL_MS: '50', ...overrides });
+    readSchedulerConfig({
+      DAGS_FOLDER: dagsFolder,
+      SCHEDULER_LOOP_INTERVAL_MS: '50',
+      ...overrides,
+    });
 
   return {
     db,
@@ -72,16 +78,32 @@ export async function createHarness(): Promise<Harness> {
       return scheduler;
     },
     async trigger(dagId, runId) {
-      const version = await db.prisma.dagVersion.findFirst({ where: { dagId }, orderBy: { versionNumber: 'desc' } });
+      const version = await db.prisma.dagVersion.findFirst({
+        where: { dagId },
+        orderBy: { versionNumber: 'desc' },
+      });
       await db.prisma.dagRun.create({
-        data: { dagId, runId, state: 'queued', runType: 'manual', createdDagVersionId: version!.id, conf: {}, triggeredBy: 'rest_api', queuedAt: new Date() },
+        data: {
+          dagId,
+          runId,
+          state: 'queued',
+          runType: 'manual',
+          createdDagVersionId: version!.id,
+          conf: {},
+          triggeredBy: 'rest_api',
+          queuedAt: new Date(),
+        },
       });
     },
     async runState(dagId, runId) {
-      return (await db.prisma.dagRun.findUnique({ where: { dagId_runId: { dagId, runId } } }))?.state;
+      return (await db.prisma.dagRun.findUnique({ where: { dagId_runId: { dagId, runId } } }))
+        ?.state;
     },
     async taskStates(dagId, runId) {
-      const rows = await db.prisma.taskInstance.findMany({ where: { dagId, runId }, orderBy: { taskId: 'asc' } });
+      const rows = await db.prisma.taskInstance.findMany({
+        where: { dagId, runId },
+        orderBy: { taskId: 'asc' },
+      });
       return Object.fromEntries(rows.map((row) => [row.taskId, row.state]));
     },
     async close() {
@@ -93,7 +115,11 @@ export async function createHarness(): Promise<Harness> {
 }
 
 /** Runs loop iterations until `done()` holds (tasks run as real processes meanwhile). */
-export async function loopUntil(scheduler: Scheduler, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function loopUntil(
+  scheduler: Scheduler,
+  done: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);
@@ -102,7 +128,11 @@ export async function loopUntil(scheduler: Scheduler, done: () => Promise<boolea
   }
 }
 
-export async function waitFor(done: () => Promise<boolean>, timeoutMs = 20_000, stepMs = 100): Promise<void> {
+export async function waitFor(
+  done: () => Promise<boolean>,
+  timeoutMs = 20_000,
+  stepMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);

@@ -11,7 +11,8 @@ if (headroom !== 'none') applyGcHeadroom(Number(headroom));
 const LIVE_MB = 150;
 const record = (i: number) => ({ id: `record-${i}`, payload: new Array(16).fill(i), next: null });
 const live: unknown[] = [];
-while (process.memoryUsage().heapUsed < LIVE_MB * 1024 * 1024) for (let i = 0; i < 10_000; i++) live.push(record(i));
+while (process.memoryUsage().heapUsed < LIVE_MB * 1024 * 1024)
+  for (let i = 0; i < 10_000; i++) live.push(record(i));
 
 // A ring of recent garbage: each batch stays reachable for a few more batches, long enough to be
 // promoted, like a cache miss's rows and documents; batches arrive at a request-like pace, slow

@@ -11,16 +11,20 @@ export interface TsxChild {
  * Starts a TypeScript entry point as its own process (`node --import tsx <entry>`), the way tests
  * run the real apps, with the test runner's marker cleared so the child behaves as in production.
  */
-export function spawnTsx(entry: string, options: { cwd: string; env: Record<string, string>; keepChars?: number }): TsxChild {
+export function spawnTsx(
+  entry: string,
+  options: { cwd: string; env: Record<string, string>; keepChars?: number },
+): TsxChild {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: options.cwd,
     env: { ...process.env, VITEST: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const keep = options.keepChars === undefined
-    ? (chunk: Buffer) => void (output += chunk.toString())
-    : (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-options.keepChars!));
+  const keep =
+    options.keepChars === undefined
+      ? (chunk: Buffer) => void (output += chunk.toString())
+      : (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-options.keepChars!));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

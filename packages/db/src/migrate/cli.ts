@@ -16,7 +16,10 @@ async function main(): Promise<number> {
     const database = await openDatabase({ logger, migrate: false });
     try {
       const { applied } = await migrateDatabase(database.url, { logger });
-      logger.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'no pending migrations');
+      logger.info(
+        { applied: applied.length },
+        applied.length ? 'migrations applied' : 'no pending migrations',
+      );
     } finally {
       await database.stop();
     }
@@ -29,7 +32,11 @@ async function main(): Promise<number> {
     }
     const database = await openDatabase({ logger, migrate: false });
     const created = await createMigration(database.url, name).finally(() => database.stop());
-    if (created) logger.info({ directory: created.directory }, 'migration written; review it, then run pnpm db:migrate');
+    if (created)
+      logger.info(
+        { directory: created.directory },
+        'migration written; review it, then run pnpm db:migrate',
+      );
     else logger.info('schema.prisma matches the newest migration: nothing to write');
     return 0;
   }

@@ -50,7 +50,10 @@ export interface DriftReport {
  * `migratedUrl` and `fromSchemaUrl` are two empty databases; the first gets the migration history,
  * the second the schema applied from scratch.
  */
-export async function checkSchemaDrift(migratedUrl: string, fromSchemaUrl: string): Promise<DriftReport> {
+export async function checkSchemaDrift(
+  migratedUrl: string,
+  fromSchemaUrl: string,
+): Promise<DriftReport> {
   const schema = await readSchemaFile();
   const pendingSql = await diffDatamodels(fromSchemaUrl, await latestSnapshot(), schema);
   await migrateDatabase(migratedUrl);
@@ -58,7 +61,10 @@ export async function checkSchemaDrift(migratedUrl: string, fromSchemaUrl: strin
   const client = new pg.Client({ connectionString: fromSchemaUrl });
   await client.connect();
   await client.query(fullSql).finally(() => client.end());
-  const [migrated, fromSchema] = await Promise.all([readCatalog(migratedUrl), readCatalog(fromSchemaUrl)]);
+  const [migrated, fromSchema] = await Promise.all([
+    readCatalog(migratedUrl),
+    readCatalog(fromSchemaUrl),
+  ]);
   const onlyInMigrations: string[] = [];
   const onlyInSchema: string[] = [];
   for (const key of Object.keys(CATALOG_QUERIES) as (keyof Catalog)[]) {

@@ -26,7 +26,10 @@ type SchemaEngineClass = typeof SchemaEngine;
 /** The slice of the WebAssembly global we use (its types live in lib.dom, which we do not load). */
 interface WasmGlobal {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, unknown>) => { exports: Record<string, unknown> };
+  Instance: new (
+    module: object,
+    imports: Record<string, unknown>,
+  ) => { exports: Record<string, unknown> };
 }
 const Wasm = (globalThis as unknown as { WebAssembly: WasmGlobal }).WebAssembly;
 let engineClass: Promise<SchemaEngineClass> | undefined;
@@ -35,13 +38,14 @@ let engineClass: Promise<SchemaEngineClass> | undefined;
 function loadEngineClass(): Promise<SchemaEngineClass> {
   engineClass ??= (async () => {
     const runtime = await import('@prisma/schema-engine-wasm/schema_engine_bg');
-    const wasmPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg').replace(
-      /schema_engine_bg\.js$/,
-      'schema_engine_bg.wasm',
-    );
+    const wasmPath = require
+      .resolve('@prisma/schema-engine-wasm/schema_engine_bg')
+      .replace(/schema_engine_bg\.js$/, 'schema_engine_bg.wasm');
     const module = new Wasm.Module(await readFile(wasmPath));
     const instance = new Wasm.Instance(module, { './schema_engine_bg.js': runtime });
-    (runtime as unknown as { __wbg_set_wasm(exports: unknown): void }).__wbg_set_wasm(instance.exports);
+    (runtime as unknown as { __wbg_set_wasm(exports: unknown): void }).__wbg_set_wasm(
+      instance.exports,
+    );
     (instance.exports.__wbindgen_start as () => void)();
     return runtime.SchemaEngine;
   })();
@@ -65,7 +69,9 @@ export async function withSchemaEngine<T>(
   // Our own pool, ended when the work is done: the engine takes a session-level advisory lock
   // (as `prisma migrate deploy` does) and only closing its connection releases it.
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
-  pool.on('error', (error) => options.logger?.warn({ err: error }, 'schema engine connection error'));
+  pool.on('error', (error) =>
+    options.logger?.warn({ err: error }, 'schema engine connection error'),
+  );
   const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
   const debug = (message: unknown) => options.logger?.debug({ engine: message }, 'schema engine');
   const engine = await SchemaEngineClass.new(

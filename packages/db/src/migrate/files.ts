@@ -23,7 +23,9 @@ export async function readSchemaFile(path: string = PRISMA_PATHS.schema): Promis
 }
 
 /** The migrations folder as the engine expects it (what `prisma migrate deploy` reads). */
-export async function readMigrationList(baseDir: string = PRISMA_PATHS.migrations): Promise<MigrationList> {
+export async function readMigrationList(
+  baseDir: string = PRISMA_PATHS.migrations,
+): Promise<MigrationList> {
   const entries = existsSync(baseDir) ? await readdir(baseDir, { withFileTypes: true }) : [];
   const names = entries
     .filter((entry) => entry.isDirectory())

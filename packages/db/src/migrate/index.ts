@@ -1,3 +1,10 @@
-export { migrateDatabase, createMigration, diffDatamodels, latestSnapshot, isEmptyScript, DATAMODEL_SNAPSHOT } from './operations.ts';
+export {
+  migrateDatabase,
+  createMigration,
+  diffDatamodels,
+  latestSnapshot,
+  isEmptyScript,
+  DATAMODEL_SNAPSHOT,
+} from './operations.ts';
 export { readMigrationList, readSchemaFile, migrationScripts, PRISMA_PATHS } from './files.ts';
 export { withSchemaEngine } from './engine.ts';

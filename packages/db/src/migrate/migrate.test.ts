@@ -51,7 +51,15 @@ describe('migrations', () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     );
     expect(tables.map((t) => t.table_name)).toEqual(
-      expect.arrayContaining(['dag', 'dag_run', 'dag_version', 'import_error', 'job', 'serialized_dag', 'task_instance']),
+      expect.arrayContaining([
+        'dag',
+        'dag_run',
+        'dag_version',
+        'import_error',
+        'job',
+        'serialized_dag',
+        'task_instance',
+      ]),
     );
   });
 
@@ -66,7 +74,10 @@ describe('migrations', () => {
 
   it('a schema change without a migration is reported with the SQL it needs', async () => {
     const db = await emptyDatabase();
-    const schema = { path: PRISMA_PATHS.schema, content: await readFile(PRISMA_PATHS.schema, 'utf8') };
+    const schema = {
+      path: PRISMA_PATHS.schema,
+      content: await readFile(PRISMA_PATHS.schema, 'utf8'),
+    };
     const changed = {
       ...schema,
       content: schema.content.replace('model Job {', 'model Job {\n  note String?'),
@@ -86,7 +97,11 @@ describe('migrations', () => {
     await writeFile(schemaPath, original);
     expect(await createMigration(db.url, 'nothing', { migrationsDir, schemaPath })).toBeNull();
     await writeFile(schemaPath, original.replace('model Job {', 'model Job {\n  note String?'));
-    const created = await createMigration(db.url, 'job_note', { migrationsDir, schemaPath, now: new Date('2099-01-01T00:00:00Z') });
+    const created = await createMigration(db.url, 'job_note', {
+      migrationsDir,
+      schemaPath,
+      now: new Date('2099-01-01T00:00:00Z'),
+    });
     expect(created?.directory).toMatch(/20990101000000_job_note$/);
     const { applied } = await migrateDatabase(db.url, { migrationsDir });
     expect(applied.at(-1)).toBe('20990101000000_job_note');

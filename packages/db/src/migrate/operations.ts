@@ -82,7 +82,9 @@ export function isEmptyScript(sql: string): boolean {
 }
 
 /** The datamodel as of the newest migration (null before the first). */
-export async function latestSnapshot(migrationsDir: string = PRISMA_PATHS.migrations): Promise<SchemaFile | null> {
+export async function latestSnapshot(
+  migrationsDir: string = PRISMA_PATHS.migrations,
+): Promise<SchemaFile | null> {
   const list = await readMigrationList(migrationsDir);
   const last = list.migrationDirectories.at(-1);
   if (!last) return null;

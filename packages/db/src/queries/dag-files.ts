@@ -48,7 +48,11 @@ interface CurrentState {
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
-async function readCurrent(db: PrismaClient | Tx, dagId: string, lock: boolean): Promise<CurrentState | undefined> {
+async function readCurrent(
+  db: PrismaClient | Tx,
+  dagId: string,
+  lock: boolean,
+): Promise<CurrentState | undefined> {
   const select = Prisma.sql`
     SELECT d.fileloc, d.is_stale AS "isStale", d.timetable_summary AS "timetableSummary", d.start_date AS "startDate",
            v.id::text AS "versionId", v.version_number AS "versionNumber", s.dag_hash AS "dagHash"
@@ -56,7 +60,9 @@ async function readCurrent(db: PrismaClient | Tx, dagId: string, lock: boolean):
     LEFT JOIN LATERAL (SELECT id, version_number FROM dag_version WHERE dag_id = d.dag_id ORDER BY version_number DESC LIMIT 1) v ON true
     LEFT JOIN serialized_dag s ON s.dag_version_id = v.id
     WHERE d.dag_id = ${dagId}`;
-  const rows = await db.$queryRaw<CurrentState[]>(lock ? Prisma.sql`${select} FOR UPDATE OF d` : select);
+  const rows = await db.$queryRaw<CurrentState[]>(
+    lock ? Prisma.sql`${select} FOR UPDATE OF d` : select,
+  );
   return rows[0];
 }
 
@@ -72,14 +78,32 @@ async function readCurrent(db: PrismaClient | Tx, dagId: string, lock: boolean):
 export async function syncDagFromFile(
   prisma: PrismaClient,
   /** liveFilelocs: files that still hold their DAGs (there but broken); another file cannot take a DAG from them. */
-  input: { fields: DagFileFields; data: unknown; dagHash: string; firstDagrun: FirstDagrun | null; liveFilelocs: ReadonlySet<string> },
+  input: {
+    fields: DagFileFields;
+    data: unknown;
+    dagHash: string;
+    firstDagrun: FirstDagrun | null;
+    liveFilelocs: ReadonlySet<string>;
+  },
 ): Promise<DagSyncOutcome> {
   const { fields } = input;
   const before = await readCurrent(prisma, fields.dagId, false);
-  if (before && before.fileloc !== fields.fileloc && before.fileloc !== null && !before.isStale && input.liveFilelocs.has(before.fileloc)) {
+  if (
+    before &&
+    before.fileloc !== fields.fileloc &&
+    before.fileloc !== null &&
+    !before.isStale &&
+    input.liveFilelocs.has(before.fileloc)
+  ) {
     return { duplicateOf: before.fileloc };
   }
-  if (before && before.dagHash === input.dagHash && before.fileloc === fields.fileloc && !before.isStale) return 'unchanged';
+  if (
+    before &&
+    before.dagHash === input.dagHash &&
+    before.fileloc === fields.fileloc &&
+    !before.isStale
+  )
+    return 'unchanged';
 
   return prisma.$transaction(async (tx) => {
     await tx.$executeRaw`INSERT INTO dag (dag_id, fileloc) VALUES (${fields.dagId}, ${fields.fileloc}) ON CONFLICT (dag_id) DO NOTHING`;
@@ -157,7 +181,10 @@ export async function recordImportError(
 }
 
 /** Deletes import errors of the bundle except those of `keep` (fixed or vanished files). */
-export async function clearImportErrors(prisma: PrismaClient, input: { bundleName: string; keep: readonly string[] }): Promise<number> {
+export async function clearImportErrors(
+  prisma: PrismaClient,
+  input: { bundleName: string; keep: readonly string[] },
+): Promise<number> {
   return prisma.$executeRaw`
     DELETE FROM import_error
     WHERE (bundle_name = ${input.bundleName} OR bundle_name IS NULL) AND filename <> ALL(${[...input.keep]}::text[])`;
@@ -180,12 +207,18 @@ export class DagProcessorLock {
     if (this.held && this.client) return true;
     try {
       if (!this.client) {
-        const client = new pg.Client({ connectionString: this.url, application_name: 'dagbag-dag-processor' });
+        const client = new pg.Client({
+          connectionString: this.url,
+          application_name: 'dagbag-dag-processor',
+        });
         client.on('error', () => this.drop());
         await client.connect();
         this.client = client;
       }
-      const result = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [DagProcessorLock.KEY]);
+      const result = await this.client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1) AS locked',
+        [DagProcessorLock.KEY],
+      );
       this.held = result.rows[0]?.locked === true;
     } catch {
       this.drop();

@@ -23,12 +23,27 @@ beforeAll(async () => {
   v1 = await mk(1, { dag_id: 'etl', tasks: [{ task_id: 'é' }] });
   v2 = await mk(2, { dag_id: 'etl', tasks: [] });
   await prisma.dagRun.create({
-    data: { dagId: 'etl', runId: 'old', state: 'success', runType: 'manual', createdDagVersionId: v1 },
+    data: {
+      dagId: 'etl',
+      runId: 'old',
+      state: 'success',
+      runType: 'manual',
+      createdDagVersionId: v1,
+    },
   });
   await prisma.dagRun.create({
-    data: { dagId: 'etl', runId: 'live', state: 'running', runType: 'manual', createdDagVersionId: v1, currentDagVersionId: v2 },
+    data: {
+      dagId: 'etl',
+      runId: 'live',
+      state: 'running',
+      runType: 'manual',
+      createdDagVersionId: v1,
+      currentDagVersionId: v2,
+    },
   });
-  await prisma.dagRun.create({ data: { dagId: 'etl', runId: 'orphan', state: 'success', runType: 'manual' } });
+  await prisma.dagRun.create({
+    data: { dagId: 'etl', runId: 'orphan', state: 'success', runType: 'manual' },
+  });
 });
 
 afterAll(() => db.drop());
@@ -38,7 +53,9 @@ describe('the DAG version loader', () => {
     const row = await createDagVersionLoader(db.prisma).loadVersion(v1);
     expect(row).toMatchObject({ versionId: v1, dagId: 'etl', versionNumber: 1, dagHash: 'hash1' });
     expect(row?.data).toEqual({ dag_id: 'etl', tasks: [{ task_id: 'é' }] });
-    expect(row?.serializedBytes).toBe(Buffer.byteLength('{"tasks": [{"task_id": "é"}], "dag_id": "etl"}'));
+    expect(row?.serializedBytes).toBe(
+      Buffer.byteLength('{"tasks": [{"task_id": "é"}], "dag_id": "etl"}'),
+    );
   });
 
   it('answers null for unknown and malformed ids without a database error', async () => {

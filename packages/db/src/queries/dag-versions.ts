@@ -9,7 +9,6 @@ import type { PrismaClient } from '../client.ts';
 export const UNFINISHED_TI_STATES = ['scheduled', 'queued', 'running', 'up_for_retry'] as const;
 export const UNFINISHED_RUN_STATES = ['queued', 'running'] as const;
 
-
 interface VersionRecord {
   id: string;
   dag_id: string;

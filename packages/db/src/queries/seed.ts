@@ -65,7 +65,12 @@ export async function writeDemoHistory(prisma: PrismaClient, dags: DemoDag[]): P
             versionNumber: index + 1,
             createdAt: version.createdAt,
             serializedDag: {
-              create: { dagId: dag.dagId, data: version.data, dagHash: version.dagHash, createdAt: version.createdAt },
+              create: {
+                dagId: dag.dagId,
+                data: version.data,
+                dagHash: version.dagHash,
+                createdAt: version.createdAt,
+              },
             },
           },
         });
@@ -97,7 +102,10 @@ export async function writeDemoHistory(prisma: PrismaClient, dags: DemoDag[]): P
               tryNumber: ti.state === 'success' || ti.state === 'failed' ? 1 : 0,
               startDate: ti.state === 'success' || ti.state === 'failed' ? ti.startDate : null,
               endDate: ti.endDate,
-              duration: ti.state === 'success' || ti.state === 'failed' ? (ti.endDate.getTime() - ti.startDate.getTime()) / 1000 : null,
+              duration:
+                ti.state === 'success' || ti.state === 'failed'
+                  ? (ti.endDate.getTime() - ti.startDate.getTime()) / 1000
+                  : null,
               hostname: 'seed',
             })),
           });

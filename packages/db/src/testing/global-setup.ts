@@ -15,13 +15,21 @@ import { freePort } from '@dagbag/config/testing/free-port';
 
 export const TEMPLATE_DATABASE = 'dagbag_template';
 
-
 export default async function setup(project: TestProject) {
   const dataDir = await mkdtemp(join(tmpdir(), 'dagbag-test-pg-'));
   const server = await startEmbeddedPostgres({
     dataDir,
     port: await freePort(),
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+    ],
   });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();

@@ -24,7 +24,9 @@ function withDatabase(url: string, name: string): string {
 }
 
 /** Clones the migrated template: an empty, fully migrated database in a few milliseconds. */
-export async function createTestDatabase(options: { template?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { template?: string } = {},
+): Promise<TestDatabase> {
   const adminUrl = inject('pgAdminUrl');
   const template = options.template ?? inject('pgTemplate');
   const name = `test_${randomBytes(6).toString('hex')}`;
@@ -56,7 +58,11 @@ export async function createTestDatabase(options: { template?: string } = {}): P
 }
 
 /** An empty database without migrations (for migration tests). */
-export async function createEmptyDatabase(): Promise<{ url: string; adminUrl: string; drop(): Promise<void> }> {
+export async function createEmptyDatabase(): Promise<{
+  url: string;
+  adminUrl: string;
+  drop(): Promise<void>;
+}> {
   const adminUrl = inject('pgAdminUrl');
   const name = `empty_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -68,7 +74,9 @@ export async function createEmptyDatabase(): Promise<{ url: string; adminUrl: st
     async drop() {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => client.end());
+      await client
+        .query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+        .finally(() => client.end());
     },
   };
 }

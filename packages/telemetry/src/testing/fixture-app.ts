@@ -11,7 +11,11 @@ import { createLogger } from '@dagbag/logger';
 import { startTelemetry, type ServiceName } from '../index.ts';
 import { recordSampleTraffic } from './sample-traffic.ts';
 
-const logger = createLogger({ name: 'fixture', level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr as never });
+const logger = createLogger({
+  name: 'fixture',
+  level: process.env.LOG_LEVEL ?? 'warn',
+  destination: process.stderr as never,
+});
 const telemetry = await startTelemetry({
   serviceName: (process.env.FIXTURE_SERVICE_NAME ?? 'dagbag-api') as ServiceName,
   metricsPort: Number(process.env.FIXTURE_METRICS_PORT),
@@ -21,14 +25,18 @@ const telemetry = await startTelemetry({
 let pgPatched: boolean | undefined;
 if (process.env.FIXTURE_IMPORT_PG === '1') {
   // Imported only now, after startTelemetry, exactly as the apps must do it.
-  const pg = (await import('pg' as string)) as { default: { Client: { prototype: { query: unknown } } } };
+  const pg = (await import('pg' as string)) as {
+    default: { Client: { prototype: { query: unknown } } };
+  };
   pgPatched = isWrapped(pg.default.Client.prototype.query);
 }
 
 const traffic = recordSampleTraffic(telemetry.meterProvider.getMeter('fixture'));
 const timer = setInterval(() => traffic.tick(), 100);
 traffic.tick();
-process.stdout.write(`${JSON.stringify({ ready: true, metricsUrl: telemetry.metricsUrl, pgPatched })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ready: true, metricsUrl: telemetry.metricsUrl, pgPatched })}\n`,
+);
 
 process.once('SIGTERM', () => {
   clearInterval(timer);

@@ -3,7 +3,12 @@ import { createServer, type Server } from 'node:http';
 /** An OTLP attribute in the JSON encoding (`OTEL_EXPORTER_OTLP_*_PROTOCOL=http/json`). */
 export interface OtlpAttribute {
   key: string;
-  value: { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
+  value: {
+    stringValue?: string;
+    intValue?: string | number;
+    boolValue?: boolean;
+    doubleValue?: number;
+  };
 }
 
 export interface OtlpDataPoint {
@@ -22,7 +27,10 @@ export interface OtlpMetric {
 }
 
 export interface OtlpMetricsRequest {
-  resourceMetrics: Array<{ resource: { attributes: OtlpAttribute[] }; scopeMetrics: Array<{ scope?: { name: string }; metrics: OtlpMetric[] }> }>;
+  resourceMetrics: Array<{
+    resource: { attributes: OtlpAttribute[] };
+    scopeMetrics: Array<{ scope?: { name: string }; metrics: OtlpMetric[] }>;
+  }>;
 }
 
 export interface OtlpSpan {
@@ -32,7 +40,10 @@ export interface OtlpSpan {
 }
 
 export interface OtlpTracesRequest {
-  resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ scope?: { name: string }; spans: OtlpSpan[] }> }>;
+  resourceSpans: Array<{
+    resource: { attributes: OtlpAttribute[] };
+    scopeSpans: Array<{ scope?: { name: string }; spans: OtlpSpan[] }>;
+  }>;
 }
 
 export interface OtlpReceiver {
@@ -46,7 +57,10 @@ export interface OtlpReceiver {
 }
 
 /** The string value of an attribute, or undefined. */
-export function attribute(attributes: readonly OtlpAttribute[] | undefined, key: string): string | undefined {
+export function attribute(
+  attributes: readonly OtlpAttribute[] | undefined,
+  key: string,
+): string | undefined {
   const found = attributes?.find((a) => a.key === key)?.value;
   if (found === undefined) return undefined;
   return found.stringValue ?? (found.intValue !== undefined ? String(found.intValue) : undefined);

@@ -74,7 +74,9 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   let running = true;
   void exited.then(() => (running = false));
 
@@ -94,20 +96,31 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       await stop();
       throw new Error(`prometheus exited before it was ready:\n${stderr}`);
     }
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`prometheus was not ready within ${options.readyTimeoutMs ?? 15_000} ms:\n${stderr}`);
+      throw new Error(
+        `prometheus was not ready within ${options.readyTimeoutMs ?? 15_000} ms:\n${stderr}`,
+      );
     }
     await sleep(100);
   }
 
   async function query(expr: string): Promise<PromSample[]> {
     const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
-    const body = (await response.json()) as { status: string; error?: string; data?: { resultType: string; result: PromSample[] } };
-    if (body.status !== 'success' || !body.data) throw new Error(`PromQL failed: ${expr}\n${body.error ?? response.status}`);
-    if (body.data.resultType !== 'vector') throw new Error(`expected a vector from ${expr}, got ${body.data.resultType}`);
+    const body = (await response.json()) as {
+      status: string;
+      error?: string;
+      data?: { resultType: string; result: PromSample[] };
+    };
+    if (body.status !== 'success' || !body.data)
+      throw new Error(`PromQL failed: ${expr}\n${body.error ?? response.status}`);
+    if (body.data.resultType !== 'vector')
+      throw new Error(`expected a vector from ${expr}, got ${body.data.resultType}`);
     return body.data.result;
   }
 
@@ -116,9 +129,14 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     for (;;) {
       // `up` is 1 per successful scrape and 0 per failed one: its sum counts the successful ones.
       const samples = await query('sum_over_time(up[1m]) and on(instance) up == 1');
-      const done = options.targets.every((target) => samples.some((s) => s.metric.instance === target && Number(s.value[1]) >= scrapes));
+      const done = options.targets.every((target) =>
+        samples.some((s) => s.metric.instance === target && Number(s.value[1]) >= scrapes),
+      );
       if (done) return;
-      if (Date.now() > until) throw new Error(`targets were not scraped ${scrapes} times within ${timeoutMs} ms: ${JSON.stringify(samples)}`);
+      if (Date.now() > until)
+        throw new Error(
+          `targets were not scraped ${scrapes} times within ${timeoutMs} ms: ${JSON.stringify(samples)}`,
+        );
       await sleep(250);
     }
   }
@@ -129,9 +147,14 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       // A sample's timestamp is the moment its scrape started. timestamp() needs the selector
       // itself: of any other expression (`up == 1`) it returns the evaluation time.
       const samples = await query('timestamp(up) and up == 1');
-      const done = options.targets.every((target) => samples.some((s) => s.metric.instance === target && Number(s.value[1]) * 1000 > sinceMs));
+      const done = options.targets.every((target) =>
+        samples.some((s) => s.metric.instance === target && Number(s.value[1]) * 1000 > sinceMs),
+      );
       if (done) return;
-      if (Date.now() > until) throw new Error(`targets were not scraped after ${new Date(sinceMs).toISOString()} within ${timeoutMs} ms: ${JSON.stringify(samples)}`);
+      if (Date.now() > until)
+        throw new Error(
+          `targets were not scraped after ${new Date(sinceMs).toISOString()} within ${timeoutMs} ms: ${JSON.stringify(samples)}`,
+        );
       await sleep(200);
     }
   }

@@ -37,7 +37,10 @@ export function recordSampleTraffic(meter: Meter) {
   createInstrument(meter, DATABASE_CLIENT_METRICS.connectionMax).add(10, pool);
   let ticks = 0;
 
-  const observe = (descriptor: Parameters<typeof createObservable>[1], value: (role: (typeof ROLES)[number]) => number) =>
+  const observe = (
+    descriptor: Parameters<typeof createObservable>[1],
+    value: (role: (typeof ROLES)[number]) => number,
+  ) =>
     createObservable(meter, descriptor).addCallback((result) => {
       for (const role of ROLES) result.observe(value(role), { 'dagbag.role': role });
     });
@@ -45,8 +48,12 @@ export function recordSampleTraffic(meter: Meter) {
   observe(CACHE_METRICS.weight, (role) => (role === 'api' ? 4_000_000 : 1_500_000));
   observe(CACHE_LIMIT_METRICS.maxEntries, (role) => (role === 'api' ? 4096 : 0));
   observe(CACHE_LIMIT_METRICS.maxBytes, (role) => (role === 'api' ? 268_435_456 : 1_073_741_824));
-  createObservable(meter, SCHEDULER_METRICS.executorSlotsUsed).addCallback((result) => result.observe(ticks % 5));
-  createObservable(meter, SCHEDULER_METRICS.executorSlotsTotal).addCallback((result) => result.observe(16));
+  createObservable(meter, SCHEDULER_METRICS.executorSlotsUsed).addCallback((result) =>
+    result.observe(ticks % 5),
+  );
+  createObservable(meter, SCHEDULER_METRICS.executorSlotsTotal).addCallback((result) =>
+    result.observe(16),
+  );
 
   return {
     tick() {
@@ -56,7 +63,10 @@ export function recordSampleTraffic(meter: Meter) {
         hits.add(role === 'api' ? 9 : 19, attributes);
         misses.add(1, { ...attributes, result: 'loaded' });
         if (ticks % 4 === 0) misses.add(1, { ...attributes, result: 'not_found' });
-        evictions.add(1, { ...attributes, reason: EVICTION_REASONS[ticks % EVICTION_REASONS.length]! });
+        evictions.add(1, {
+          ...attributes,
+          reason: EVICTION_REASONS[ticks % EVICTION_REASONS.length]!,
+        });
         loadDuration.record(0.002 + (ticks % 10) / 1000, attributes);
       }
       loopDuration.record(0.01 + (ticks % 7) / 100);
@@ -65,7 +75,10 @@ export function recordSampleTraffic(meter: Meter) {
       stateChanges.add(3, { state: 'running' });
       stateChanges.add(2, { state: 'success' });
       if (ticks % 20 === 0) heartbeatTimeouts.add(1, { state: 'up_for_retry' });
-      queryDuration.record(0.0005 + (ticks % 4) / 1000, { 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT' });
+      queryDuration.record(0.0005 + (ticks % 4) / 1000, {
+        'db.system.name': 'postgresql',
+        'db.operation.name': 'SELECT',
+      });
       for (const route of ['/api/v2/dags', '/api/v2/dags/:dag_id/dagRuns']) {
         requestDuration.record(0.004 + (ticks % 5) / 200, {
           'http.request.method': 'GET',

@@ -15,14 +15,22 @@ beforeAll(async () => {
     ['marketing', ['daily'], false],
     ['old_one', [], true],
   ] as const) {
-    await db.prisma.dag.create({ data: { dagId, tags: [...tags], isStale, fileloc: `/dags/${dagId}.json` } });
+    await db.prisma.dag.create({
+      data: { dagId, tags: [...tags], isStale, fileloc: `/dags/${dagId}.json` },
+    });
   }
   versionId = (
     await db.prisma.dagVersion.create({
-      data: { dagId: 'sales_daily', versionNumber: 1, serializedDag: { create: { dagId: 'sales_daily', data: {}, dagHash: 'h' } } },
+      data: {
+        dagId: 'sales_daily',
+        versionNumber: 1,
+        serializedDag: { create: { dagId: 'sales_daily', data: {}, dagHash: 'h' } },
+      },
     })
   ).id;
-  await db.prisma.importError.create({ data: { filename: '/dags/marketing.json', stackTrace: 'bad' } });
+  await db.prisma.importError.create({
+    data: { filename: '/dags/marketing.json', stackTrace: 'bad' },
+  });
 });
 
 afterAll(() => db.drop());
@@ -36,19 +44,41 @@ describe('API queries: DAGs', () => {
   });
 
   it('match dag_id_pattern as a case-insensitive SQL LIKE', async () => {
-    const result = await queries.listDags({ ...page, excludeStale: true, dagIdPattern: 'SALES%', orderBy: [{ column: 'dag_id', descending: true }] });
+    const result = await queries.listDags({
+      ...page,
+      excludeStale: true,
+      dagIdPattern: 'SALES%',
+      orderBy: [{ column: 'dag_id', descending: true }],
+    });
     expect(result.rows.map((row) => row.dagId)).toEqual(['sales_hourly', 'sales_daily']);
   });
 
   it('match tags in any or all mode', async () => {
-    const any = await queries.listDags({ ...page, excludeStale: true, tags: ['finance', 'daily'], tagsMatchMode: 'any', orderBy: [] });
-    const all = await queries.listDags({ ...page, excludeStale: true, tags: ['finance', 'daily'], tagsMatchMode: 'all', orderBy: [] });
+    const any = await queries.listDags({
+      ...page,
+      excludeStale: true,
+      tags: ['finance', 'daily'],
+      tagsMatchMode: 'any',
+      orderBy: [],
+    });
+    const all = await queries.listDags({
+      ...page,
+      excludeStale: true,
+      tags: ['finance', 'daily'],
+      tagsMatchMode: 'all',
+      orderBy: [],
+    });
     expect(any.total).toBe(3);
     expect(all.rows.map((row) => row.dagId)).toEqual(['sales_daily']);
   });
 
   it('report the total even when the offset is past the last row', async () => {
-    const result = await queries.listDags({ limit: 10, offset: 100, excludeStale: true, orderBy: [] });
+    const result = await queries.listDags({
+      limit: 10,
+      offset: 100,
+      excludeStale: true,
+      orderBy: [],
+    });
     expect(result).toEqual({ rows: [], total: 3 });
   });
 
@@ -74,7 +104,12 @@ describe('API queries: runs', () => {
 
   it('create a queued manual run that lists its version', async () => {
     const run = await queries.createDagRun(newRun('one'));
-    expect(run).toMatchObject({ state: 'queued', runType: 'manual', triggeredBy: 'rest_api', conf: { a: 1 } });
+    expect(run).toMatchObject({
+      state: 'queued',
+      runType: 'manual',
+      triggeredBy: 'rest_api',
+      conf: { a: 1 },
+    });
     expect(run.dagVersions.map((version) => version.id)).toEqual([versionId]);
   });
 
@@ -83,18 +118,40 @@ describe('API queries: runs', () => {
   });
 
   it('list every version a run touched: created with, moved to, and used by its task instances, oldest first', async () => {
-    const v2 = await db.prisma.dagVersion.create({ data: { dagId: 'sales_daily', versionNumber: 2 } });
-    const v3 = await db.prisma.dagVersion.create({ data: { dagId: 'sales_daily', versionNumber: 3 } });
+    const v2 = await db.prisma.dagVersion.create({
+      data: { dagId: 'sales_daily', versionNumber: 2 },
+    });
+    const v3 = await db.prisma.dagVersion.create({
+      data: { dagId: 'sales_daily', versionNumber: 3 },
+    });
     await queries.createDagRun(newRun('moved'));
-    await db.prisma.dagRun.update({ where: { dagId_runId: { dagId: 'sales_daily', runId: 'moved' } }, data: { currentDagVersionId: v3.id } });
-    await db.prisma.taskInstance.create({ data: { dagId: 'sales_daily', runId: 'moved', taskId: 't', dagVersionId: v2.id } });
+    await db.prisma.dagRun.update({
+      where: { dagId_runId: { dagId: 'sales_daily', runId: 'moved' } },
+      data: { currentDagVersionId: v3.id },
+    });
+    await db.prisma.taskInstance.create({
+      data: { dagId: 'sales_daily', runId: 'moved', taskId: 't', dagVersionId: v2.id },
+    });
     const run = await queries.getDagRun('sales_daily', 'moved');
     expect(run?.dagVersions.map((version) => version.versionNumber)).toEqual([1, 2, 3]);
   });
 
   it('keep max_tries when the task is unknown to the DAG version while clearing', async () => {
-    await db.prisma.taskInstance.create({ data: { dagId: 'sales_daily', runId: 'one', taskId: 'vanished', state: 'failed', tryNumber: 3, maxTries: 1, dagVersionId: versionId } });
-    await queries.clearDagRun('sales_daily', 'one', { onlyFailed: false, retriesOf: async () => undefined });
+    await db.prisma.taskInstance.create({
+      data: {
+        dagId: 'sales_daily',
+        runId: 'one',
+        taskId: 'vanished',
+        state: 'failed',
+        tryNumber: 3,
+        maxTries: 1,
+        dagVersionId: versionId,
+      },
+    });
+    await queries.clearDagRun('sales_daily', 'one', {
+      onlyFailed: false,
+      retriesOf: async () => undefined,
+    });
     const ti = await db.prisma.taskInstance.findFirstOrThrow({ where: { taskId: 'vanished' } });
     expect(ti).toMatchObject({ state: null, tryNumber: 3, maxTries: 3 });
   });

@@ -34,7 +34,9 @@ export function orderBySql<C extends string>(
   columns: Record<C, string>,
   tieBreaker: string,
 ): Prisma.Sql {
-  const parts = keys.map((key) => `${columns[key.column]} ${key.descending ? 'DESC' : 'ASC'} NULLS LAST`);
+  const parts = keys.map(
+    (key) => `${columns[key.column]} ${key.descending ? 'DESC' : 'ASC'} NULLS LAST`,
+  );
   parts.push(tieBreaker);
   return Prisma.raw(`ORDER BY ${parts.join(', ')}`);
 }
@@ -52,7 +54,9 @@ export function timeRangeSql(column: string, range: TimeRange | undefined): Pris
 }
 
 export function whereSql(conditions: readonly Prisma.Sql[]): Prisma.Sql {
-  return conditions.length === 0 ? Prisma.empty : Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}`;
+  return conditions.length === 0
+    ? Prisma.empty
+    : Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}`;
 }
 
 /** `count(*) OVER ()` comes back as bigint. */

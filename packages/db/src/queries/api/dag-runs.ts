@@ -3,9 +3,23 @@
  * task instances: the scheduler does when it moves a queued run to running.
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
-import { orderBySql, timeRangeSql, totalOf, whereSql, type Page, type Pagination, type SortKey, type TimeRange } from './common.ts';
+import {
+  orderBySql,
+  timeRangeSql,
+  totalOf,
+  whereSql,
+  type Page,
+  type Pagination,
+  type SortKey,
+  type TimeRange,
+} from './common.ts';
 import type { DagVersionSummary } from './dags.ts';
-import { toTaskInstanceRow, TASK_INSTANCE_COLUMNS, type TaskInstanceRecord, type TaskInstanceRow } from './task-instances.ts';
+import {
+  toTaskInstanceRow,
+  TASK_INSTANCE_COLUMNS,
+  type TaskInstanceRecord,
+  type TaskInstanceRow,
+} from './task-instances.ts';
 
 export interface DagRunRow {
   id: number;
@@ -69,7 +83,10 @@ export interface NewDagRun {
 }
 
 /** What clearing a run needs to know about each task: its retries, looked up in the run's DAG. */
-export type RetriesOf = (dagVersionId: string | null, taskId: string) => Promise<number | undefined>;
+export type RetriesOf = (
+  dagVersionId: string | null,
+  taskId: string,
+) => Promise<number | undefined>;
 
 const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
   id: 'r.id',
@@ -142,7 +159,10 @@ function toRunRow(r: DagRunRecord, versions: DagVersionSummary[]): DagRunRow {
 type Db = PrismaClient | Prisma.TransactionClient;
 
 /** The versions of many runs in one query: the runs' own and those their task instances used. */
-async function versionsOfRuns(db: Db, runs: readonly DagRunRecord[]): Promise<Map<number, DagVersionSummary[]>> {
+async function versionsOfRuns(
+  db: Db,
+  runs: readonly DagRunRecord[],
+): Promise<Map<number, DagVersionSummary[]>> {
   const result = new Map<number, DagVersionSummary[]>();
   if (runs.length === 0) return result;
   const ids = runs.map((r) => r.id);
@@ -164,15 +184,26 @@ async function versionsOfRuns(db: Db, runs: readonly DagRunRecord[]): Promise<Ma
     ORDER BY used.run_pk, v.version_number`;
   for (const row of rows) {
     const list = result.get(row.run_pk) ?? [];
-    list.push({ id: row.id, dagId: row.dag_id, versionNumber: row.version_number, createdAt: row.created_at });
+    list.push({
+      id: row.id,
+      dagId: row.dag_id,
+      versionNumber: row.version_number,
+      createdAt: row.created_at,
+    });
     result.set(row.run_pk, list);
   }
   return result;
 }
 
 /** Locks the run's row for the transaction (changes to one run are serialized); false if no run. */
-async function lockRun(tx: Prisma.TransactionClient, dagId: string, runId: string): Promise<boolean> {
-  const locked = await tx.$queryRaw<{ id: number }[]>`SELECT id FROM dag_run WHERE dag_id = ${dagId} AND run_id = ${runId} FOR UPDATE`;
+async function lockRun(
+  tx: Prisma.TransactionClient,
+  dagId: string,
+  runId: string,
+): Promise<boolean> {
+  const locked = await tx.$queryRaw<
+    { id: number }[]
+  >`SELECT id FROM dag_run WHERE dag_id = ${dagId} AND run_id = ${runId} FOR UPDATE`;
   return locked.length > 0;
 }
 
@@ -187,7 +218,10 @@ async function readRun(db: Db, dagId: string, runId: string): Promise<DagRunRow 
 
 export class DuplicateDagRunError extends Error {
   override readonly name = 'DuplicateDagRunError';
-  constructor(readonly dagId: string, readonly runId: string) {
+  constructor(
+    readonly dagId: string,
+    readonly runId: string,
+  ) {
     super(`DAG run ${runId} of DAG ${dagId} already exists`);
   }
 }
@@ -202,9 +236,12 @@ export function createDagRunQueries(prisma: PrismaClient) {
       conditions.push(...timeRangeSql('r.start_date', filters.startDate));
       conditions.push(...timeRangeSql('r.end_date', filters.endDate));
       conditions.push(...timeRangeSql('r.updated_at', filters.updatedAt));
-      if (filters.runType?.length) conditions.push(Prisma.sql`r.run_type = ANY(${filters.runType}::text[])`);
-      if (filters.state?.length) conditions.push(Prisma.sql`r.state = ANY(${filters.state}::text[])`);
-      if (filters.runIdPattern !== undefined) conditions.push(Prisma.sql`r.run_id ILIKE ${filters.runIdPattern}`);
+      if (filters.runType?.length)
+        conditions.push(Prisma.sql`r.run_type = ANY(${filters.runType}::text[])`);
+      if (filters.state?.length)
+        conditions.push(Prisma.sql`r.state = ANY(${filters.state}::text[])`);
+      if (filters.runIdPattern !== undefined)
+        conditions.push(Prisma.sql`r.run_id ILIKE ${filters.runIdPattern}`);
       const rows = await prisma.$queryRaw<DagRunRecord[]>`
         SELECT ${RUN_COLUMNS}, count(*) OVER () AS total_entries
         FROM dag_run r ${whereSql(conditions)}
@@ -212,7 +249,9 @@ export function createDagRunQueries(prisma: PrismaClient) {
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
       let total = totalOf(rows as { total_entries: bigint }[]);
       if (rows.length === 0) {
-        const counted = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM dag_run r ${whereSql(conditions)}`;
+        const counted = await prisma.$queryRaw<
+          { n: bigint }[]
+        >`SELECT count(*) AS n FROM dag_run r ${whereSql(conditions)}`;
         total = Number(counted[0]?.n ?? 0);
       }
       const versions = await versionsOfRuns(prisma, rows);
@@ -284,7 +323,11 @@ export function createDagRunQueries(prisma: PrismaClient) {
     },
 
     /** The task instances clearing would reset (all, or only failed/upstream_failed ones). */
-    async taskInstancesToClear(dagId: string, runId: string, onlyFailed: boolean): Promise<TaskInstanceRow[]> {
+    async taskInstancesToClear(
+      dagId: string,
+      runId: string,
+      onlyFailed: boolean,
+    ): Promise<TaskInstanceRow[]> {
       return selectClearable(prisma, dagId, runId, onlyFailed, false);
     },
 
@@ -304,7 +347,8 @@ export function createDagRunQueries(prisma: PrismaClient) {
         const instances = await selectClearable(tx, dagId, runId, options.onlyFailed, true);
         for (const ti of instances) {
           const retries = await options.retriesOf(ti.dagVersionId, ti.taskId);
-          const maxTries = retries === undefined ? Math.max(ti.maxTries, ti.tryNumber) : ti.tryNumber + retries;
+          const maxTries =
+            retries === undefined ? Math.max(ti.maxTries, ti.tryNumber) : ti.tryNumber + retries;
           await tx.$executeRaw`
             UPDATE task_instance SET state = NULL, max_tries = ${maxTries}, end_date = NULL, next_retry_at = NULL,
               updated_at = ${now}
@@ -327,7 +371,9 @@ async function selectClearable(
   onlyFailed: boolean,
   lock: boolean,
 ): Promise<TaskInstanceRow[]> {
-  const stateFilter = onlyFailed ? Prisma.sql`AND ti.state IN ('failed', 'upstream_failed')` : Prisma.empty;
+  const stateFilter = onlyFailed
+    ? Prisma.sql`AND ti.state IN ('failed', 'upstream_failed')`
+    : Prisma.empty;
   const rows = await db.$queryRaw<TaskInstanceRecord[]>`
     SELECT ${TASK_INSTANCE_COLUMNS}
     FROM task_instance ti

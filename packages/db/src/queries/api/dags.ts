@@ -3,7 +3,14 @@
  * `serialized_dag.data`: listings stay cheap and never touch the DAG cache.
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
-import { orderBySql, totalOf, whereSql, type Page, type Pagination, type SortKey } from './common.ts';
+import {
+  orderBySql,
+  totalOf,
+  whereSql,
+  type Page,
+  type Pagination,
+  type SortKey,
+} from './common.ts';
 
 export interface DagRow {
   dagId: string;
@@ -34,7 +41,8 @@ export interface DagVersionSummary {
   createdAt: Date;
 }
 
-export type DagSortColumn = 'dag_id' | 'last_parsed_time' | 'next_dagrun_logical_date' | 'is_paused';
+export type DagSortColumn =
+  'dag_id' | 'last_parsed_time' | 'next_dagrun_logical_date' | 'is_paused';
 export type DagVersionSortColumn = 'id' | 'version_number' | 'created_at';
 
 export interface DagFilters extends Pagination {
@@ -117,8 +125,10 @@ export function createDagQueries(prisma: PrismaClient) {
     async listDags(filters: DagFilters): Promise<Page<DagRow>> {
       const conditions: Prisma.Sql[] = [];
       if (filters.excludeStale) conditions.push(Prisma.sql`NOT d.is_stale`);
-      if (filters.paused !== undefined) conditions.push(Prisma.sql`d.is_paused = ${filters.paused}`);
-      if (filters.dagIdPattern !== undefined) conditions.push(Prisma.sql`d.dag_id ILIKE ${filters.dagIdPattern}`);
+      if (filters.paused !== undefined)
+        conditions.push(Prisma.sql`d.is_paused = ${filters.paused}`);
+      if (filters.dagIdPattern !== undefined)
+        conditions.push(Prisma.sql`d.dag_id ILIKE ${filters.dagIdPattern}`);
       if (filters.tags && filters.tags.length > 0) {
         conditions.push(
           filters.tagsMatchMode === 'all'
@@ -166,9 +176,16 @@ export function createDagQueries(prisma: PrismaClient) {
       filters: Pagination & { versionNumber?: number; orderBy: SortKey<DagVersionSortColumn>[] },
     ): Promise<Page<DagVersionSummary>> {
       const conditions = [Prisma.sql`v.dag_id = ${dagId}`];
-      if (filters.versionNumber !== undefined) conditions.push(Prisma.sql`v.version_number = ${filters.versionNumber}`);
+      if (filters.versionNumber !== undefined)
+        conditions.push(Prisma.sql`v.version_number = ${filters.versionNumber}`);
       const rows = await prisma.$queryRaw<
-        { id: string; dag_id: string; version_number: number; created_at: Date; total_entries: bigint }[]
+        {
+          id: string;
+          dag_id: string;
+          version_number: number;
+          created_at: Date;
+          total_entries: bigint;
+        }[]
       >`
         SELECT v.id::text AS id, v.dag_id, v.version_number, v.created_at, count(*) OVER () AS total_entries
         FROM dag_version v ${whereSql(conditions)}
@@ -178,10 +195,20 @@ export function createDagQueries(prisma: PrismaClient) {
         rows.length > 0
           ? totalOf(rows)
           : await prisma.dagVersion.count({
-              where: { dagId, ...(filters.versionNumber !== undefined ? { versionNumber: filters.versionNumber } : {}) },
+              where: {
+                dagId,
+                ...(filters.versionNumber !== undefined
+                  ? { versionNumber: filters.versionNumber }
+                  : {}),
+              },
             });
       return {
-        rows: rows.map((r) => ({ id: r.id, dagId: r.dag_id, versionNumber: r.version_number, createdAt: r.created_at })),
+        rows: rows.map((r) => ({
+          id: r.id,
+          dagId: r.dag_id,
+          versionNumber: r.version_number,
+          createdAt: r.created_at,
+        })),
         total,
       };
     },
@@ -189,6 +216,8 @@ export function createDagQueries(prisma: PrismaClient) {
 }
 
 async function countDags(prisma: PrismaClient, conditions: Prisma.Sql[]): Promise<number> {
-  const rows = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM dag d ${whereSql(conditions)}`;
+  const rows = await prisma.$queryRaw<
+    { n: bigint }[]
+  >`SELECT count(*) AS n FROM dag d ${whereSql(conditions)}`;
   return Number(rows[0]?.n ?? 0);
 }

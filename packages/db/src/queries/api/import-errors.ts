@@ -20,9 +20,13 @@ const FIELD: Record<ImportErrorSortColumn, 'id' | 'timestamp' | 'filename' | 'bu
 
 export function createImportErrorQueries(prisma: PrismaClient) {
   return {
-    async listImportErrors(filters: Pagination & { orderBy: SortKey<ImportErrorSortColumn>[] }): Promise<Page<ImportErrorRow>> {
+    async listImportErrors(
+      filters: Pagination & { orderBy: SortKey<ImportErrorSortColumn>[] },
+    ): Promise<Page<ImportErrorRow>> {
       const orderBy = [
-        ...filters.orderBy.map((key) => ({ [FIELD[key.column]]: key.descending ? 'desc' : 'asc' }) as const),
+        ...filters.orderBy.map(
+          (key) => ({ [FIELD[key.column]]: key.descending ? 'desc' : 'asc' }) as const,
+        ),
         { id: 'asc' } as const,
       ];
       const [rows, total] = await Promise.all([

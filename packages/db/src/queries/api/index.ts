@@ -22,7 +22,23 @@ export function createApiQueries(prisma: PrismaClient) {
 export type ApiQueries = ReturnType<typeof createApiQueries>;
 export { DuplicateDagRunError } from './dag-runs.ts';
 export type { Page, Pagination, SortKey, TimeRange } from './common.ts';
-export type { DagRow, DagVersionSummary, DagFilters, DagSortColumn, DagVersionSortColumn } from './dags.ts';
-export type { DagRunRow, DagRunFilters, DagRunSortColumn, NewDagRun, RetriesOf } from './dag-runs.ts';
-export type { TaskInstanceRow, TaskInstanceFilters, TaskInstanceSortColumn } from './task-instances.ts';
+export type {
+  DagRow,
+  DagVersionSummary,
+  DagFilters,
+  DagSortColumn,
+  DagVersionSortColumn,
+} from './dags.ts';
+export type {
+  DagRunRow,
+  DagRunFilters,
+  DagRunSortColumn,
+  NewDagRun,
+  RetriesOf,
+} from './dag-runs.ts';
+export type {
+  TaskInstanceRow,
+  TaskInstanceFilters,
+  TaskInstanceSortColumn,
+} from './task-instances.ts';
 export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';

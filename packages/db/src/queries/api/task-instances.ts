@@ -1,6 +1,13 @@
 /** task_instance reads for the API, each joined with its run (dates) and its DAG version. */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
-import { orderBySql, totalOf, whereSql, type Page, type Pagination, type SortKey } from './common.ts';
+import {
+  orderBySql,
+  totalOf,
+  whereSql,
+  type Page,
+  type Pagination,
+  type SortKey,
+} from './common.ts';
 import type { DagVersionSummary } from './dags.ts';
 
 export interface TaskInstanceRow {
@@ -119,14 +126,23 @@ export function toTaskInstanceRow(r: TaskInstanceRecord): TaskInstanceRow {
     runAfter: r.run_after,
     dagVersion:
       r.dag_version_id !== null && r.version_number !== null && r.version_created_at !== null
-        ? { id: r.dag_version_id, dagId: r.dag_id, versionNumber: r.version_number, createdAt: r.version_created_at }
+        ? {
+            id: r.dag_version_id,
+            dagId: r.dag_id,
+            versionNumber: r.version_number,
+            createdAt: r.version_created_at,
+          }
         : null,
   };
 }
 
 export function createTaskInstanceQueries(prisma: PrismaClient) {
   return {
-    async listTaskInstances(dagId: string, runId: string, filters: TaskInstanceFilters): Promise<Page<TaskInstanceRow>> {
+    async listTaskInstances(
+      dagId: string,
+      runId: string,
+      filters: TaskInstanceFilters,
+    ): Promise<Page<TaskInstanceRow>> {
       const conditions = [Prisma.sql`ti.dag_id = ${dagId}`, Prisma.sql`ti.run_id = ${runId}`];
       if (filters.taskId !== undefined) conditions.push(Prisma.sql`ti.task_id = ${filters.taskId}`);
       if (filters.state?.length) {
@@ -138,9 +154,12 @@ export function createTaskInstanceQueries(prisma: PrismaClient) {
             : Prisma.sql`ti.state = ANY(${named}::text[])`,
         );
       }
-      if (filters.tryNumber?.length) conditions.push(Prisma.sql`ti.try_number = ANY(${filters.tryNumber}::int[])`);
-      if (filters.operator?.length) conditions.push(Prisma.sql`ti.operator = ANY(${filters.operator}::text[])`);
-      if (filters.versionNumber?.length) conditions.push(Prisma.sql`v.version_number = ANY(${filters.versionNumber}::int[])`);
+      if (filters.tryNumber?.length)
+        conditions.push(Prisma.sql`ti.try_number = ANY(${filters.tryNumber}::int[])`);
+      if (filters.operator?.length)
+        conditions.push(Prisma.sql`ti.operator = ANY(${filters.operator}::text[])`);
+      if (filters.versionNumber?.length)
+        conditions.push(Prisma.sql`v.version_number = ANY(${filters.versionNumber}::int[])`);
       const from = Prisma.sql`
         FROM task_instance ti
         JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id
@@ -158,7 +177,12 @@ export function createTaskInstanceQueries(prisma: PrismaClient) {
       return { rows: rows.map(toTaskInstanceRow), total };
     },
 
-    async getTaskInstance(dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<TaskInstanceRow | null> {
+    async getTaskInstance(
+      dagId: string,
+      runId: string,
+      taskId: string,
+      mapIndex = -1,
+    ): Promise<TaskInstanceRow | null> {
       const rows = await prisma.$queryRaw<TaskInstanceRecord[]>`
         SELECT ${TASK_INSTANCE_COLUMNS}
         FROM task_instance ti

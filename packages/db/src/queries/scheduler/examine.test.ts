@@ -15,20 +15,49 @@ const TASKS_V1 = Array.from({ length: 50 }, (_, i) => `t${i}`);
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }), log: [{ emit: 'event', level: 'query' }] });
+  const client = new PrismaClient({
+    adapter: new PrismaPg({ connectionString: db.url }),
+    log: [{ emit: 'event', level: 'query' }],
+  });
   client.$on('query', (event) => statements.push(event.query));
   logged = client as unknown as PrismaClient;
   const { prisma } = db;
   await prisma.dag.create({ data: { dagId: 'd' } });
-  v1 = (await prisma.dagVersion.create({ data: { dagId: 'd', versionNumber: 1, serializedDag: { create: { dagId: 'd', data: {}, dagHash: 'h1' } } } })).id;
-  v2 = (await prisma.dagVersion.create({ data: { dagId: 'd', versionNumber: 2, serializedDag: { create: { dagId: 'd', data: {}, dagHash: 'h2' } } } })).id;
+  v1 = (
+    await prisma.dagVersion.create({
+      data: {
+        dagId: 'd',
+        versionNumber: 1,
+        serializedDag: { create: { dagId: 'd', data: {}, dagHash: 'h1' } },
+      },
+    })
+  ).id;
+  v2 = (
+    await prisma.dagVersion.create({
+      data: {
+        dagId: 'd',
+        versionNumber: 2,
+        serializedDag: { create: { dagId: 'd', data: {}, dagHash: 'h2' } },
+      },
+    })
+  ).id;
   for (let run = 0; run < 3; run++) {
     await prisma.dagRun.create({
-      data: { dagId: 'd', runId: `r${run}`, state: 'running', runType: 'manual', createdDagVersionId: v1, currentDagVersionId: v1 },
+      data: {
+        dagId: 'd',
+        runId: `r${run}`,
+        state: 'running',
+        runType: 'manual',
+        createdDagVersionId: v1,
+        currentDagVersionId: v1,
+      },
     });
     await prisma.taskInstance.createMany({
       data: TASKS_V1.map((taskId, i) => ({
-        dagId: 'd', runId: `r${run}`, taskId, dagVersionId: v1,
+        dagId: 'd',
+        runId: `r${run}`,
+        taskId,
+        dagVersionId: v1,
         state: i < 10 ? 'success' : i < 12 ? 'running' : i < 14 ? 'up_for_retry' : null,
       })),
     });
@@ -51,14 +80,25 @@ describe('the examine step', () => {
 
   it('follows a DAG change of several runs with one UPDATE and one INSERT on task_instance and no read of it', async () => {
     // v2: t0..t44 kept, t45..t49 removed, n0..n2 new
-    const tasks = [...TASKS_V1.slice(0, 45), 'n0', 'n1', 'n2'].map((taskId) => ({ taskId, operator: 'empty', retries: 0 }));
+    const tasks = [...TASKS_V1.slice(0, 45), 'n0', 'n1', 'n2'].map((taskId) => ({
+      taskId,
+      operator: 'empty',
+      retries: 0,
+    }));
     statements.length = 0;
     const result = await logged.$transaction(async (tx) => {
       const runs = await lockRunsToExamine(tx, 20);
-      return repointRunsToVersion(tx, { runs: runs.map((run) => ({ runPk: run.id, dagId: 'd', runId: run.runId })), versionId: v2, tasks });
+      return repointRunsToVersion(tx, {
+        runs: runs.map((run) => ({ runPk: run.id, dagId: 'd', runId: run.runId })),
+        versionId: v2,
+        tasks,
+      });
     });
     const onTaskInstances = statements.filter((sql) => /task_instance/i.test(sql));
-    expect(onTaskInstances.map((sql) => sql.trim().split(/\s+/)[0]!.toUpperCase())).toEqual(['UPDATE', 'INSERT']);
+    expect(onTaskInstances.map((sql) => sql.trim().split(/\s+/)[0]!.toUpperCase())).toEqual([
+      'UPDATE',
+      'INSERT',
+    ]);
     // Per run: 40 unfinished instances (state null included) re-pointed or marked removed; 3 new. Three runs, one UPDATE.
     expect(result).toEqual({ updated: 120, inserted: 9 });
   });

@@ -45,7 +45,11 @@ export interface RunRef {
 }
 
 function runArrays(runs: readonly RunRef[]) {
-  return { pks: runs.map((r) => r.runPk), dagIds: runs.map((r) => r.dagId), runIds: runs.map((r) => r.runId) };
+  return {
+    pks: runs.map((r) => r.runPk),
+    dagIds: runs.map((r) => r.dagId),
+    runIds: runs.map((r) => r.runId),
+  };
 }
 
 export interface RepointResult {
@@ -126,7 +130,10 @@ export interface TaskDecision {
  * another operator becomes `scheduled` for the executor. Returns what changed; call again while
  * it returns something, because each change may decide the next level.
  */
-export async function decideTaskInstances(tx: Tx, input: { runs: readonly RunRef[]; graph: GraphArrays }): Promise<TaskDecision[]> {
+export async function decideTaskInstances(
+  tx: Tx,
+  input: { runs: readonly RunRef[]; graph: GraphArrays },
+): Promise<TaskDecision[]> {
   const { graph } = input;
   if (input.runs.length === 0) return [];
   const { dagIds, runIds } = runArrays(input.runs);
@@ -202,7 +209,10 @@ export interface FinishedRun {
  * Only runs still `running` are touched, so a run an operator marked success or failed is never
  * resurrected.
  */
-export async function finishRunsIfDone(tx: Tx, input: { runs: readonly RunRef[]; leafTaskIds: readonly string[] }): Promise<FinishedRun[]> {
+export async function finishRunsIfDone(
+  tx: Tx,
+  input: { runs: readonly RunRef[]; leafTaskIds: readonly string[] },
+): Promise<FinishedRun[]> {
   if (input.runs.length === 0) return [];
   const { pks, dagIds, runIds } = runArrays(input.runs);
   const leaves = [...input.leafTaskIds];

@@ -15,7 +15,10 @@ afterAll(async () => {
 describe('scheduler jobs', () => {
   it('are declared dead once their heartbeat is older than the timeout', async () => {
     const id = await registerSchedulerJob(db.prisma, { hostname: 'h', pid: 1 });
-    await db.prisma.job.update({ where: { id }, data: { latestHeartbeat: new Date(Date.now() - 120_000) } });
+    await db.prisma.job.update({
+      where: { id },
+      data: { latestHeartbeat: new Date(Date.now() - 120_000) },
+    });
     expect(await failSilentSchedulerJobs(db.prisma, 60)).toEqual([id]);
     expect((await db.prisma.job.findUniqueOrThrow({ where: { id } })).state).toBe('failed');
   });
@@ -24,7 +27,10 @@ describe('scheduler jobs', () => {
     const id = await registerSchedulerJob(db.prisma, { hostname: 'h', pid: 2 });
     await db.prisma.job.update({ where: { id }, data: { state: 'failed', endDate: new Date() } });
     expect(await heartbeatSchedulerJob(db.prisma, id)).toBe(true);
-    expect(await db.prisma.job.findUniqueOrThrow({ where: { id } })).toMatchObject({ state: 'running', endDate: null });
+    expect(await db.prisma.job.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      state: 'running',
+      endDate: null,
+    });
     expect(await heartbeatSchedulerJob(db.prisma, id)).toBe(false);
   });
 });

@@ -3,7 +3,10 @@ import type { Db } from './types.ts';
 
 export const SCHEDULER_JOB_TYPE = 'SchedulerJob';
 
-export async function registerSchedulerJob(db: Db, input: { hostname: string; pid: number }): Promise<number> {
+export async function registerSchedulerJob(
+  db: Db,
+  input: { hostname: string; pid: number },
+): Promise<number> {
   const rows = await db.$queryRaw<{ id: number }[]>`
     INSERT INTO job (job_type, state, hostname, pid, start_date, latest_heartbeat)
     VALUES (${SCHEDULER_JOB_TYPE}, 'running', ${input.hostname}, ${input.pid}, now(), now())
@@ -26,7 +29,11 @@ export async function heartbeatSchedulerJob(db: Db, jobId: number): Promise<bool
   return rows[0]?.wasDeclaredDead ?? false;
 }
 
-export async function endSchedulerJob(db: Db, jobId: number, state: 'success' | 'failed'): Promise<void> {
+export async function endSchedulerJob(
+  db: Db,
+  jobId: number,
+  state: 'success' | 'failed',
+): Promise<void> {
   await db.$executeRaw`UPDATE job SET state = ${state}, end_date = now() WHERE id = ${jobId}`;
 }
 

@@ -91,7 +91,10 @@ export interface QueuedRunVersions {
 }
 
 /** Which DAG versions the queued runs need: the app loads them (through the DAG cache) first. */
-export async function queuedRunVersions(prisma: PrismaClient, limit: number): Promise<QueuedRunVersions[]> {
+export async function queuedRunVersions(
+  prisma: PrismaClient,
+  limit: number,
+): Promise<QueuedRunVersions[]> {
   const rows = await prisma.$queryRaw<{ dagId: string; versionIds: (string | null)[] }[]>`
     SELECT r.dag_id AS "dagId",
            array_agg(DISTINCT COALESCE(r.current_dag_version_id, r.created_dag_version_id, latest.id)::text) AS "versionIds"
@@ -102,7 +105,10 @@ export async function queuedRunVersions(prisma: PrismaClient, limit: number): Pr
     GROUP BY r.dag_id
     ORDER BY min(r.run_after)
     LIMIT ${limit}`;
-  return rows.map((row) => ({ dagId: row.dagId, versionIds: row.versionIds.filter((id): id is string => id !== null) }));
+  return rows.map((row) => ({
+    dagId: row.dagId,
+    versionIds: row.versionIds.filter((id): id is string => id !== null),
+  }));
 }
 
 export interface StartedRun {
@@ -133,7 +139,9 @@ export async function startQueuedRuns(
     if (!dag) return [];
     const slots = dag.maxActiveRuns - dag.running;
     if (slots <= 0) return [];
-    const candidates = await tx.$queryRaw<{ id: number; runId: string; versionId: string | null }[]>`
+    const candidates = await tx.$queryRaw<
+      { id: number; runId: string; versionId: string | null }[]
+    >`
       SELECT r.id, r.run_id AS "runId",
              COALESCE(r.current_dag_version_id, r.created_dag_version_id,
                       (SELECT id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY version_number DESC LIMIT 1))::text AS "versionId"
@@ -152,7 +160,12 @@ export async function startQueuedRuns(
                            created_dag_version_id = COALESCE(created_dag_version_id, ${run.versionId}::uuid),
                            last_scheduling_decision = NULL, updated_at = now()
         WHERE id = ${run.id}`;
-      await insertTaskInstances(tx, { dagId: input.dagId, runId: run.runId, versionId: run.versionId, tasks });
+      await insertTaskInstances(tx, {
+        dagId: input.dagId,
+        runId: run.runId,
+        versionId: run.versionId,
+        tasks,
+      });
       started.push({ id: run.id, dagId: input.dagId, runId: run.runId, versionId: run.versionId });
     }
     return started;
@@ -174,4 +187,3 @@ export async function insertTaskInstances(
     FROM unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
     ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
 }
-

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../../client.ts';
 import { createTestDatabase, type TestDatabase } from '../../testing/index.ts';
 import { registerSchedulerJob } from './jobs.ts';
-import { claimScheduledTaskInstances, failOrRetryTimedOut, findTimedOutTaskInstances, finishTaskInstanceTry } from './task-instances.ts';
+import {
+  claimScheduledTaskInstances,
+  failOrRetryTimedOut,
+  findTimedOutTaskInstances,
+  finishTaskInstanceTry,
+} from './task-instances.ts';
 
 let db: TestDatabase;
 let other: PrismaClient;
@@ -19,7 +24,9 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   await db.prisma.dagRun.deleteMany();
-  await db.prisma.dagRun.create({ data: { dagId: 'd', runId: 'r', state: 'running', runType: 'manual' } });
+  await db.prisma.dagRun.create({
+    data: { dagId: 'd', runId: 'r', state: 'running', runType: 'manual' },
+  });
 });
 
 afterAll(async () => {
@@ -30,7 +37,12 @@ afterAll(async () => {
 describe('task instance claims', () => {
   it('are disjoint when two schedulers claim at the same time', async () => {
     await db.prisma.taskInstance.createMany({
-      data: Array.from({ length: 50 }, (_, i) => ({ dagId: 'd', runId: 'r', taskId: `t${i}`, state: 'scheduled' })),
+      data: Array.from({ length: 50 }, (_, i) => ({
+        dagId: 'd',
+        runId: 'r',
+        taskId: `t${i}`,
+        state: 'scheduled',
+      })),
     });
     const [a, b] = await Promise.all([
       claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 30, hostname: 'a' }),
@@ -43,27 +55,60 @@ describe('task instance claims', () => {
   });
 
   it('skip instances of runs that are not running', async () => {
-    await db.prisma.taskInstance.create({ data: { dagId: 'd', runId: 'r', taskId: 't', state: 'scheduled' } });
-    await db.prisma.dagRun.update({ where: { dagId_runId: { dagId: 'd', runId: 'r' } }, data: { state: 'failed' } });
-    expect(await claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 10, hostname: 'a' })).toEqual([]);
+    await db.prisma.taskInstance.create({
+      data: { dagId: 'd', runId: 'r', taskId: 't', state: 'scheduled' },
+    });
+    await db.prisma.dagRun.update({
+      where: { dagId_runId: { dagId: 'd', runId: 'r' } },
+      data: { state: 'failed' },
+    });
+    expect(
+      await claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 10, hostname: 'a' }),
+    ).toEqual([]);
   });
 });
 
 describe('finishing a try', () => {
   it('writes nothing when the instance was taken away meanwhile', async () => {
-    await db.prisma.taskInstance.create({ data: { dagId: 'd', runId: 'r', taskId: 't', state: 'scheduled' } });
-    const [ti] = await claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 1, hostname: 'a' });
+    await db.prisma.taskInstance.create({
+      data: { dagId: 'd', runId: 'r', taskId: 't', state: 'scheduled' },
+    });
+    const [ti] = await claimScheduledTaskInstances(db.prisma, {
+      jobId: jobA,
+      limit: 1,
+      hostname: 'a',
+    });
     await db.prisma.taskInstance.update({ where: { id: ti!.id }, data: { state: 'failed' } });
-    expect(await finishTaskInstanceTry(db.prisma, { id: ti!.id, jobId: jobA, tryNumber: 1, outcome: 'success', retryDelaySeconds: 0 })).toBeNull();
-    expect((await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: ti!.id } })).state).toBe('failed');
+    expect(
+      await finishTaskInstanceTry(db.prisma, {
+        id: ti!.id,
+        jobId: jobA,
+        tryNumber: 1,
+        outcome: 'success',
+        retryDelaySeconds: 0,
+      }),
+    ).toBeNull();
+    expect((await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: ti!.id } })).state).toBe(
+      'failed',
+    );
   });
 });
 
 describe('heartbeat timeouts', () => {
-  async function runningSince(taskId: string, secondsAgo: number, maxTries: number): Promise<string> {
+  async function runningSince(
+    taskId: string,
+    secondsAgo: number,
+    maxTries: number,
+  ): Promise<string> {
     const ti = await db.prisma.taskInstance.create({
       data: {
-        dagId: 'd', runId: 'r', taskId, state: 'running', tryNumber: 1, maxTries, queuedByJobId: jobA,
+        dagId: 'd',
+        runId: 'r',
+        taskId,
+        state: 'running',
+        tryNumber: 1,
+        maxTries,
+        queuedByJobId: jobA,
         lastHeartbeatAt: new Date(Date.now() - secondsAgo * 1000),
       },
     });
@@ -80,10 +125,15 @@ describe('heartbeat timeouts', () => {
       timeoutSeconds: 60,
       items: found.map((ti) => ({ id: ti.id, tryNumber: ti.tryNumber, retryDelaySeconds: 30 })),
     });
-    expect(Object.fromEntries(changed.map((ti) => [ti.id, ti.state]))).toEqual({ [retried]: 'up_for_retry', [failed]: 'failed' });
+    expect(Object.fromEntries(changed.map((ti) => [ti.id, ti.state]))).toEqual({
+      [retried]: 'up_for_retry',
+      [failed]: 'failed',
+    });
     const row = await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: retried } });
     expect(row.nextRetryAt!.getTime() - row.endDate!.getTime()).toBe(30_000);
-    expect((await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: fresh } })).state).toBe('running');
+    expect((await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: fresh } })).state).toBe(
+      'running',
+    );
   });
 
   it('leave an instance alone that heartbeated between finding and failing it', async () => {

@@ -46,7 +46,10 @@ export async function claimScheduledTaskInstances(
 }
 
 /** queued -> running once the process exists; false if the instance is no longer ours. */
-export async function markTaskInstanceRunning(db: Db, input: { id: string; jobId: number; pid: number | null }): Promise<boolean> {
+export async function markTaskInstanceRunning(
+  db: Db,
+  input: { id: string; jobId: number; pid: number | null },
+): Promise<boolean> {
   const count = await db.$executeRaw`
     UPDATE task_instance SET state = 'running', pid = ${input.pid}, start_date = now(), last_heartbeat_at = now(), updated_at = now()
     WHERE id = ${input.id}::uuid AND state = 'queued' AND queued_by_job_id = ${input.jobId}`;
@@ -62,7 +65,13 @@ export type TryOutcome = 'success' | 'failed';
  */
 export async function finishTaskInstanceTry(
   db: Db,
-  input: { id: string; jobId: number; tryNumber: number; outcome: TryOutcome; retryDelaySeconds: number },
+  input: {
+    id: string;
+    jobId: number;
+    tryNumber: number;
+    outcome: TryOutcome;
+    retryDelaySeconds: number;
+  },
 ): Promise<string | null> {
   const rows = await db.$queryRaw<{ state: string }[]>`
     UPDATE task_instance SET
@@ -85,7 +94,10 @@ export async function finishTaskInstanceTry(
  * missing from the answer was taken away (marked failed by an operator, timed out, removed), and
  * its process should be stopped.
  */
-export async function heartbeatTaskInstances(db: Db, input: { jobId: number; ids: readonly string[] }): Promise<Set<string>> {
+export async function heartbeatTaskInstances(
+  db: Db,
+  input: { jobId: number; ids: readonly string[] },
+): Promise<Set<string>> {
   if (input.ids.length === 0) return new Set();
   const rows = await db.$queryRaw<{ id: string }[]>`
     UPDATE task_instance SET last_heartbeat_at = now()
@@ -98,7 +110,10 @@ export async function heartbeatTaskInstances(db: Db, input: { jobId: number; ids
  * Gives instances back without counting the try against them (a scheduler shutting down): they
  * become `scheduled` for any scheduler to claim, with one more try allowed.
  */
-export async function handBackTaskInstances(db: Db, input: { jobId: number; ids: readonly string[] }): Promise<number> {
+export async function handBackTaskInstances(
+  db: Db,
+  input: { jobId: number; ids: readonly string[] },
+): Promise<number> {
   if (input.ids.length === 0) return 0;
   return db.$executeRaw`
     UPDATE task_instance SET state = 'scheduled', max_tries = max_tries + 1, queued_by_job_id = NULL, pid = NULL,
@@ -143,7 +158,10 @@ export async function findTimedOutTaskInstances(
  */
 export async function failOrRetryTimedOut(
   db: Db,
-  input: { timeoutSeconds: number; items: readonly { id: string; tryNumber: number; retryDelaySeconds: number }[] },
+  input: {
+    timeoutSeconds: number;
+    items: readonly { id: string; tryNumber: number; retryDelaySeconds: number }[];
+  },
 ): Promise<{ id: string; state: 'failed' | 'up_for_retry' }[]> {
   if (input.items.length === 0) return [];
   const ids = input.items.map((item) => item.id);
