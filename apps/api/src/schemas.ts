@@ -449,13 +449,10 @@ export const DAGRunClearBody = z
   .strictObject({
     dry_run: z.boolean().default(true),
     only_failed: z.boolean().default(false),
-    run_on_latest_version: z
-      .boolean()
-      .default(false)
-      .openapi({
-        description:
-          'Accepted for compatibility; runs are always cleared onto the versions their task instances use.',
-      }),
+    run_on_latest_version: z.boolean().default(false).openapi({
+      description:
+        'Accepted for compatibility; runs are always cleared onto the versions their task instances use.',
+    }),
   })
   .openapi('DAGRunClearBody');
 

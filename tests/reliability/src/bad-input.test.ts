@@ -325,17 +325,15 @@ const queryString = fc
 const body = fc.oneof(
   fc.constant(undefined),
   fc.json().map(String),
-  fc
-    .jsonValue()
-    .map((value) =>
-      JSON.stringify({
-        logical_date: null,
-        conf: value,
-        dry_run: value,
-        state: value,
-        note: value,
-      }),
-    ),
+  fc.jsonValue().map((value) =>
+    JSON.stringify({
+      logical_date: null,
+      conf: value,
+      dry_run: value,
+      state: value,
+      note: value,
+    }),
+  ),
   fc
     .record(
       {
