@@ -11,7 +11,7 @@ import type { AppConfig } from './config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.ts';
 import { defineRoute, expressPath, mountRoute, type RouteDefinition } from './route.ts';
-import { buildRoutes, type ApiDagBag } from './routes.ts';
+import { buildRoutes, type ApiDagBag } from './routes/index.ts';
 
 export const API_VERSION = '0.1.0';
 export const HEALTH_PATH = '/api/v2/monitor/health';

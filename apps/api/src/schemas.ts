@@ -58,29 +58,39 @@ export const pagination = {
     .openapi({ type: 'integer', minimum: 0, default: 0 }),
 };
 
-export function orderByParam(columns: readonly [string, ...string[]], defaultColumn: string) {
-  const allowed = new Set(columns);
+/**
+ * Airflow's `order_by`: repeated keys, each optionally prefixed by `-` for descending. `columns`
+ * maps every accepted API name onto the sort column the query layer knows (e.g. `dag_run_id` ->
+ * `run_id`), so the output is typed as that layer's `SortKey`s and nothing else can reach it.
+ */
+export function orderByParam<K extends string, C extends string>(
+  columns: Readonly<Record<K, C>>,
+  defaultKey: NoInfer<K>,
+) {
+  const names = Object.keys(columns) as K[];
+  const isName = (name: string): name is K => Object.hasOwn(columns, name);
+  const toKey = (key: string): { column: C; descending: boolean } | undefined => {
+    const name = key.replace(/^-/, '');
+    return isName(name) ? { column: columns[name], descending: key.startsWith('-') } : undefined;
+  };
   return listParam(z.string())
     .superRefine((keys, ctx) => {
       for (const key of keys ?? []) {
-        if (!allowed.has(key.replace(/^-/, ''))) {
+        if (toKey(key) === undefined) {
           ctx.addIssue({
             code: 'custom',
-            message: `Ordering with '${key}' is disallowed or the attribute does not exist on the model; use one of ${columns.join(', ')}, optionally prefixed by '-'`,
+            message: `Ordering with '${key}' is disallowed or the attribute does not exist on the model; use one of ${names.join(', ')}, optionally prefixed by '-'`,
           });
         }
       }
     })
     .transform((keys) =>
-      (keys && keys.length > 0 ? keys : [defaultColumn]).map((key) => ({
-        column: key.replace(/^-/, ''),
-        descending: key.startsWith('-'),
-      })),
+      (keys && keys.length > 0 ? keys : [defaultKey]).flatMap((key) => toKey(key) ?? []),
     )
     .openapi({
       type: 'array',
-      items: { type: 'string', enum: columns.flatMap((c) => [c, `-${c}`]) },
-      default: [defaultColumn],
+      items: { type: 'string', enum: names.flatMap((name) => [name, `-${name}`]) },
+      default: [defaultKey],
     });
 }
 

@@ -1,0 +1,48 @@
+/** What every route module shares: its context, the not-found errors it raises, small helpers. */
+import type { DagBag } from '@dagbag/dagbag';
+import type { ApiQueries, TimeRange } from '@dagbag/db';
+import { ApiError } from '../errors.ts';
+
+/** The part of the DAG cache the API uses. */
+export type ApiDagBag = Pick<DagBag, 'get' | 'getForRun' | 'getLatest' | 'readUncached' | 'stats'>;
+
+export interface RouteContext {
+  queries: ApiQueries;
+  dagBag: ApiDagBag;
+  /** Root of the task log tree (`<dataDir>/logs`). */
+  logsDir: string;
+  version: string;
+  gitVersion: string | null;
+}
+
+export const dagNotFound = (dagId: string) =>
+  ApiError.notFound(`The DAG with dag_id: \`${dagId}\` was not found`);
+
+export const runNotFound = (dagId: string, runId: string) =>
+  ApiError.notFound(`The DagRun with dag_id: \`${dagId}\` and run_id: \`${runId}\` was not found`);
+
+export const dagVersionNotFound = (dagId: string, versionNumber: number) =>
+  ApiError.notFound(
+    `The DagVersion with dag_id: \`${dagId}\` and version_number: \`${versionNumber}\` was not found`,
+  );
+
+/** The run or a 404 naming it. */
+export async function requireRun(queries: ApiQueries, dagId: string, runId: string) {
+  const run = await queries.getDagRun(dagId, runId);
+  if (!run) throw runNotFound(dagId, runId);
+  return run;
+}
+
+/** The bounds of `<prefix>_gte`, `_gt`, `_lte`, `_lt` that are set, or undefined for none. */
+export function range(
+  query: Record<string, Date | undefined>,
+  prefix: string,
+): TimeRange | undefined {
+  const bounds = {
+    gte: query[`${prefix}_gte`],
+    gt: query[`${prefix}_gt`],
+    lte: query[`${prefix}_lte`],
+    lt: query[`${prefix}_lt`],
+  };
+  return Object.values(bounds).some((value) => value !== undefined) ? bounds : undefined;
+}

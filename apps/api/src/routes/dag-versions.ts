@@ -1,0 +1,96 @@
+/** DAG versions: metadata from the database, structure through the DAG cache. */
+import type { DagVersionSortColumn } from '@dagbag/db';
+import { z } from 'zod';
+import { defineRoute, type RouteDefinition } from '../route.ts';
+import * as s from '../schemas.ts';
+import { dagVersionResponse, structureResponse } from '../serialize.ts';
+import { VersionDirectory } from '../version-directory.ts';
+import { dagNotFound, dagVersionNotFound, type RouteContext } from './common.ts';
+
+const VERSION_ORDER = {
+  id: 'id',
+  version_number: 'version_number',
+  created_at: 'created_at',
+} as const satisfies Record<string, DagVersionSortColumn>;
+
+export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefinition[] {
+  const versionIds = new VersionDirectory();
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/dags/{dag_id}/dagVersions',
+      operationId: 'get_dag_versions',
+      summary: 'Get Dag Versions',
+      description:
+        'Version metadata from the database; never reads serialized DAGs or fills the DAG cache.',
+      tags: ['DagVersion'],
+      params: s.dagIdParam,
+      query: z.object({
+        ...s.pagination,
+        version_number: s.integerParam.optional(),
+        order_by: s.orderByParam(VERSION_ORDER, 'id'),
+      }),
+      errors: [404],
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.DAGVersionCollectionResponse,
+      },
+      async handler({ params, query }) {
+        const page = await queries.listDagVersions(params.dag_id, {
+          limit: query.limit,
+          offset: query.offset,
+          versionNumber: query.version_number,
+          orderBy: query.order_by,
+        });
+        if (page.total === 0 && !(await queries.dagExists(params.dag_id)))
+          throw dagNotFound(params.dag_id);
+        return {
+          status: 200,
+          body: { dag_versions: page.rows.map(dagVersionResponse), total_entries: page.total },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/dags/{dag_id}/dagVersions/{version_number}',
+      operationId: 'get_dag_version',
+      summary: 'Get Dag Version',
+      tags: ['DagVersion'],
+      params: s.dagVersionParams,
+      errors: [404],
+      success: { status: 200, description: 'Successful Response', schema: s.DagVersionResponse },
+      async handler({ params }) {
+        const version = await queries.getDagVersion(params.dag_id, params.version_number);
+        if (!version) throw dagVersionNotFound(params.dag_id, params.version_number);
+        return { status: 200, body: dagVersionResponse(version) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/dags/{dag_id}/dagVersions/{version_number}/structure',
+      operationId: 'get_dag_version_structure',
+      summary: 'Structure of a DAG version',
+      description:
+        'Ours: the task graph (`nodes`, `edges`) of exactly this version, served through the DAG cache.',
+      tags: ['DagVersion'],
+      params: s.dagVersionParams,
+      errors: [404],
+      success: { status: 200, description: 'Successful Response', schema: s.DagStructureResponse },
+      async handler({ params }) {
+        const { dag_id: dagId, version_number: versionNumber } = params;
+        // Warm path: the id is remembered and the DAG is cached, so no database round trip.
+        const rememberedId = versionIds.get(dagId, versionNumber);
+        let entry = rememberedId === undefined ? null : await dagBag.get(rememberedId);
+        if (entry === null) {
+          if (rememberedId !== undefined) versionIds.forget(dagId, versionNumber);
+          const version = await queries.getDagVersion(dagId, versionNumber);
+          entry = version ? await dagBag.get(version.id) : null;
+          if (entry) versionIds.remember(dagId, versionNumber, entry.versionId);
+        }
+        if (!entry) throw dagVersionNotFound(dagId, versionNumber);
+        return { status: 200, body: structureResponse(entry) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,44 @@
+/** Import errors: files the DAG processor could not load. */
+import type { ImportErrorSortColumn } from '@dagbag/db';
+import { z } from 'zod';
+import { defineRoute, type RouteDefinition } from '../route.ts';
+import * as s from '../schemas.ts';
+import { importErrorResponse } from '../serialize.ts';
+import type { RouteContext } from './common.ts';
+
+const IMPORT_ERROR_ORDER = {
+  id: 'id',
+  import_error_id: 'id',
+  timestamp: 'timestamp',
+  filename: 'filename',
+  bundle_name: 'bundle_name',
+} as const satisfies Record<string, ImportErrorSortColumn>;
+
+export function importErrorRoutes({ queries }: RouteContext): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/importErrors',
+      operationId: 'get_import_errors',
+      summary: 'Get Import Errors',
+      tags: ['Import Error'],
+      query: z.object({ ...s.pagination, order_by: s.orderByParam(IMPORT_ERROR_ORDER, 'id') }),
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.ImportErrorCollectionResponse,
+      },
+      async handler({ query }) {
+        const page = await queries.listImportErrors({
+          limit: query.limit,
+          offset: query.offset,
+          orderBy: query.order_by,
+        });
+        return {
+          status: 200,
+          body: { import_errors: page.rows.map(importErrorResponse), total_entries: page.total },
+        };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,24 @@
+/** Every endpoint of the API, each declared once (see ../route.ts), one module per resource. */
+import type { RouteDefinition } from '../route.ts';
+import type { RouteContext } from './common.ts';
+import { dagRunRoutes } from './dag-runs.ts';
+import { dagVersionRoutes } from './dag-versions.ts';
+import { dagRoutes } from './dags.ts';
+import { importErrorRoutes } from './import-errors.ts';
+import { monitorRoutes } from './monitor.ts';
+import { taskInstanceRoutes } from './task-instances.ts';
+import { taskRoutes } from './tasks.ts';
+
+export type { ApiDagBag, RouteContext } from './common.ts';
+
+export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
+  return [
+    ...monitorRoutes(ctx),
+    ...dagRoutes(ctx),
+    ...taskRoutes(ctx),
+    ...importErrorRoutes(ctx),
+    ...dagVersionRoutes(ctx),
+    ...dagRunRoutes(ctx),
+    ...taskInstanceRoutes(ctx),
+  ];
+}

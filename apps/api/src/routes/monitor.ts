@@ -1,0 +1,79 @@
+/** Monitor and version: health, DAG cache figures, server version. */
+import { defineRoute, type RouteDefinition } from '../route.ts';
+import * as s from '../schemas.ts';
+import type { RouteContext } from './common.ts';
+
+/** A scheduler that has not heartbeaten for this long is reported unhealthy (Airflow's default). */
+const SCHEDULER_HEALTH_THRESHOLD_MS = 30_000;
+const HEALTH_DB_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function monitorRoutes(ctx: RouteContext): RouteDefinition[] {
+  const { queries, dagBag } = ctx;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/monitor/health',
+      operationId: 'get_health',
+      summary: 'Get Health',
+      tags: ['Monitor'],
+      auth: false,
+      success: { status: 200, description: 'Successful Response', schema: s.HealthInfoResponse },
+      async handler() {
+        let database: 'healthy' | 'unhealthy' = 'healthy';
+        let heartbeat: Date | null = null;
+        try {
+          await withTimeout(queries.ping(), HEALTH_DB_TIMEOUT_MS);
+          heartbeat = await withTimeout(queries.latestSchedulerHeartbeat(), HEALTH_DB_TIMEOUT_MS);
+        } catch {
+          database = 'unhealthy';
+        }
+        const schedulerStatus =
+          heartbeat === null
+            ? null
+            : Date.now() - heartbeat.getTime() <= SCHEDULER_HEALTH_THRESHOLD_MS
+              ? 'healthy'
+              : 'unhealthy';
+        return {
+          status: 200,
+          body: {
+            metadatabase: { status: database },
+            scheduler: {
+              status: schedulerStatus,
+              latest_scheduler_heartbeat: heartbeat?.toISOString() ?? null,
+            },
+            triggerer: { status: null, latest_triggerer_heartbeat: null },
+            dag_processor: null,
+          },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/monitor/dagbag',
+      operationId: 'get_dagbag_stats',
+      summary: 'DAG cache figures',
+      description:
+        "Ours: live figures of the API server's DAG cache (entries, weight, hits, misses, evictions by reason).",
+      tags: ['Monitor'],
+      success: { status: 200, description: 'Successful Response', schema: s.DagBagStatsResponse },
+      handler: () => ({ status: 200, body: dagBag.stats() }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/version',
+      operationId: 'get_version',
+      summary: 'Get Version',
+      tags: ['Version'],
+      success: { status: 200, description: 'Successful Response', schema: s.VersionInfo },
+      handler: () => ({ status: 200, body: { version: ctx.version, git_version: ctx.gitVersion } }),
+    }),
+  ];
+}

@@ -1,0 +1,159 @@
+/** Task instances of a run and their logs. */
+import type { TaskInstanceSortColumn } from '@dagbag/db';
+import { z } from 'zod';
+import { ApiError } from '../errors.ts';
+import {
+  decodeToken,
+  encodeToken,
+  LOG_MAX_BYTES,
+  LOG_PAGE_BYTES,
+  readLogPage,
+  structuredLogMessage,
+  taskLogPath,
+} from '../logs.ts';
+import { defineRoute, type RouteDefinition } from '../route.ts';
+import * as s from '../schemas.ts';
+import { taskInstanceResponse } from '../serialize.ts';
+import { requireRun, type RouteContext } from './common.ts';
+
+const TI_ORDER = {
+  id: 'id',
+  task_id: 'task_id',
+  map_index: 'map_index',
+  state: 'state',
+  start_date: 'start_date',
+  end_date: 'end_date',
+  duration: 'duration',
+  try_number: 'try_number',
+  operator: 'operator',
+  logical_date: 'logical_date',
+  run_after: 'run_after',
+} as const satisfies Record<string, TaskInstanceSortColumn>;
+
+const TI_STATE_FILTER = z.union([s.TaskInstanceState, z.enum(['no_status', 'none', 'null'])]);
+
+export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
+  const { queries } = ctx;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances',
+      operationId: 'get_task_instances',
+      summary: 'Get Task Instances',
+      tags: ['Task Instance'],
+      params: s.dagRunParams,
+      query: z.object({
+        ...s.pagination,
+        task_id: z.string().optional(),
+        state: s.listParam(TI_STATE_FILTER),
+        try_number: s.listParam(s.integerParam),
+        operator: s.listParam(z.string()),
+        version_number: s.listParam(s.integerParam),
+        order_by: s.orderByParam(TI_ORDER, 'map_index'),
+      }),
+      errors: [404],
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.TaskInstanceCollectionResponse,
+      },
+      async handler({ params, query }) {
+        await requireRun(queries, params.dag_id, params.dag_run_id);
+        const operatorFilter = query.operator?.map((name) =>
+          name.replace(/Operator$/, '').toLowerCase(),
+        );
+        const page = await queries.listTaskInstances(params.dag_id, params.dag_run_id, {
+          limit: query.limit,
+          offset: query.offset,
+          taskId: query.task_id,
+          state: query.state?.map((state) =>
+            state === 'no_status' || state === 'none' || state === 'null' ? null : state,
+          ),
+          tryNumber: query.try_number,
+          operator: operatorFilter,
+          versionNumber: query.version_number,
+          orderBy: query.order_by,
+        });
+        return {
+          status: 200,
+          body: { task_instances: page.rows.map(taskInstanceResponse), total_entries: page.total },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}',
+      operationId: 'get_task_instance',
+      summary: 'Get Task Instance',
+      tags: ['Task Instance'],
+      params: s.taskInstanceParams,
+      errors: [404],
+      success: { status: 200, description: 'Successful Response', schema: s.TaskInstanceResponse },
+      async handler({ params }) {
+        const ti = await queries.getTaskInstance(params.dag_id, params.dag_run_id, params.task_id);
+        if (!ti) {
+          throw ApiError.notFound(
+            `The Task Instance with dag_id: \`${params.dag_id}\`, run_id: \`${params.dag_run_id}\`, task_id: \`${params.task_id}\` and map_index: \`-1\` was not found`,
+          );
+        }
+        return { status: 200, body: taskInstanceResponse(ti) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
+      operationId: 'get_log',
+      summary: 'Get Log',
+      description:
+        "One try's log, a page at a time: pass the returned `continuation_token` as `token` to read on.",
+      tags: ['Task Instance'],
+      params: s.taskLogParams,
+      query: z.object({
+        full_content: s.booleanParam.default(false),
+        map_index: s.integerParam.default(-1),
+        token: z.string().max(200).optional(),
+      }),
+      errors: [400, 404],
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.TaskInstancesLogResponse,
+      },
+      async handler({ params, query }) {
+        // The path is checked before any lookup: an id that could leave the log folder is refused outright.
+        const path = taskLogPath(ctx.logsDir, {
+          dagId: params.dag_id,
+          runId: params.dag_run_id,
+          taskId: params.task_id,
+          tryNumber: params.try_number,
+        });
+        const ti = await queries.getTaskInstance(
+          params.dag_id,
+          params.dag_run_id,
+          params.task_id,
+          query.map_index,
+        );
+        if (!ti) throw ApiError.notFound('TaskInstance not found');
+        if (params.try_number > Math.max(ti.tryNumber, 1) && params.try_number !== 0) {
+          throw ApiError.notFound(
+            `Try ${params.try_number} of this task instance has not run (it is at try ${ti.tryNumber})`,
+          );
+        }
+        const offset =
+          query.full_content || query.token === undefined ? 0 : decodeToken(query.token);
+        const page = await readLogPage(
+          path,
+          offset,
+          query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES,
+        );
+        return {
+          status: 200,
+          body: {
+            content: page.lines.map(structuredLogMessage),
+            continuation_token: encodeToken(page.nextOffset),
+          },
+        };
+      },
+    }),
+  ];
+}
