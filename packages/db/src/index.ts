@@ -20,3 +20,4 @@ export {
 export * from './queries/api/index.ts';
 export * from './queries/scheduler/index.ts';
 export * from './queries/dag-files.ts';
+export * from './notify/index.ts';

@@ -1,4 +1,4 @@
-import { integerSetting, optionalStringSetting, readConfig } from '@dagbag/config';
+import { integerSetting, optionalStringSetting, readConfig, stringSetting } from '@dagbag/config';
 
 /** Every database variable, validated once at start. */
 export const DATABASE_SETTINGS = {
@@ -39,6 +39,13 @@ export const DATABASE_SETTINGS = {
     max: 3_600_000,
     meaning: '0 = none',
     description: 'server-side statement timeout',
+  }),
+  DATABASE_NOTIFICATIONS: stringSetting({
+    default: 'on',
+    pattern: /^(on|off)$/,
+    accepted: '`on` or `off`',
+    description:
+      'on: one LISTEN connection per process; the scheduler wakes on new work and DAG caches drop versions changed in place within milliseconds. off: polling only (SCHEDULER_LOOP_INTERVAL_MS, DAG_CACHE_REVALIDATE_SECONDS), for poolers in transaction mode such as PgBouncer, where LISTEN does not work',
   }),
 };
 

@@ -15,8 +15,10 @@ const CATALOG_QUERIES = {
             ORDER BY table_name, column_name`,
   indexes: `SELECT tablename, indexname, indexdef FROM pg_indexes
             WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' ORDER BY tablename, indexname`,
+  // Constraint triggers (contype 't', the notification triggers) are hand-written SQL a Prisma
+  // datamodel cannot express, like functions: not compared.
   constraints: `SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS definition
-                FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+                FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype <> 't'
                   AND conrelid::regclass::text <> '_prisma_migrations' ORDER BY 1, 2`,
 } as const;
 

@@ -52,6 +52,27 @@ function loadEngineClass(): Promise<SchemaEngineClass> {
   return engineClass;
 }
 
+/**
+ * Prisma's pg adapter runs a migration script by splitting it at every `;` (adapter-pg 7.10,
+ * `executeScript`), which cuts a function body (`$$ ... $$`) apart. PostgreSQL runs a script of
+ * several statements in one simple query itself, which is how Prisma's native engine sends it:
+ * this factory does the same, with the adapter's own error conversion.
+ */
+class WholeScriptPg extends PrismaPg {
+  override async connect() {
+    const adapter = await super.connect();
+    const pool = adapter.underlyingDriver();
+    adapter.executeScript = async (script: string) => {
+      try {
+        await pool.query(script);
+      } catch (error) {
+        (adapter as unknown as { onError(error: unknown): never }).onError(error);
+      }
+    };
+    return adapter;
+  }
+}
+
 export interface SchemaFile {
   path: string;
   content: string;
@@ -72,7 +93,7 @@ export async function withSchemaEngine<T>(
   pool.on('error', (error) =>
     options.logger?.warn({ err: error }, 'schema engine connection error'),
   );
-  const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
+  const adapter = bindMigrationAwareSqlAdapterFactory(new WholeScriptPg(pool));
   const debug = (message: unknown) => options.logger?.debug({ engine: message }, 'schema engine');
   const engine = await SchemaEngineClass.new(
     { datamodels: [[options.schema.path, options.schema.content]] },

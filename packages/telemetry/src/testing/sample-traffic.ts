@@ -5,6 +5,7 @@ import {
   CACHE_METRICS,
   DATABASE_CLIENT_METRICS,
   EVICTION_REASONS,
+  NOTIFICATION_METRICS,
   SCHEDULER_METRICS,
   createInstrument,
   createObservable,
@@ -29,6 +30,9 @@ export function recordSampleTraffic(meter: Meter) {
   const heartbeatTimeouts = createInstrument(meter, SCHEDULER_METRICS.heartbeatTimeouts);
   const requestDuration = createInstrument(meter, API_METRICS.requestDuration);
   const queryDuration = createInstrument(meter, DATABASE_CLIENT_METRICS.operationDuration);
+  const notifications = createInstrument(meter, NOTIFICATION_METRICS.received);
+  const resyncs = createInstrument(meter, NOTIFICATION_METRICS.resyncs);
+  const notificationLag = createInstrument(meter, NOTIFICATION_METRICS.lag);
   const pool = { 'db.client.connection.pool.name': 'localhost:5432/dagbag' };
   const connections = createInstrument(meter, DATABASE_CLIENT_METRICS.connectionCount);
   connections.add(2, { ...pool, 'db.client.connection.state': 'idle' });
@@ -75,6 +79,10 @@ export function recordSampleTraffic(meter: Meter) {
       stateChanges.add(3, { state: 'running' });
       stateChanges.add(2, { state: 'success' });
       if (ticks % 20 === 0) heartbeatTimeouts.add(1, { state: 'up_for_retry' });
+      notifications.add(3, { channel: 'dagbag_task' });
+      if (ticks % 5 === 0) notifications.add(1, { channel: 'dagbag_run' });
+      if (ticks % 50 === 1) resyncs.add(1);
+      notificationLag.record(0.0004 + (ticks % 3) / 1000);
       queryDuration.record(0.0005 + (ticks % 4) / 1000, {
         'db.system.name': 'postgresql',
         'db.operation.name': 'SELECT',

@@ -1,0 +1,14 @@
+export {
+  NOTIFICATION_CHANNELS,
+  isNotificationChannel,
+  parseNotification,
+  type Notification,
+  type NotificationChannel,
+} from './channels.ts';
+export {
+  Notifier,
+  type NotifierEvent,
+  type NotifierListener,
+  type NotifierOptions,
+  type NotifierStats,
+} from './notifier.ts';
