@@ -57,6 +57,9 @@ function syntheticLoader(
     async readHash() {
       return tinyHash;
     },
+    async readHashes(versionIds: readonly string[]) {
+      return new Map(versionIds.map((id) => [id, tinyHash]));
+    },
     async versionIdForRun() {
       return null;
     },

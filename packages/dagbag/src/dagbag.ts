@@ -45,6 +45,8 @@ export interface DagVersionLoader {
   loadVersion(versionId: string): Promise<DagVersionRow | null>;
   /** The current dag_hash of a version; null if the row is gone. */
   readHash(versionId: string): Promise<string | null>;
+  /** The current dag_hash of each version, in one query; versions that are gone are absent. */
+  readHashes(versionIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
   versionIdForRun(dagId: string, runId: string): Promise<string | null>;
   latestVersionId(dagId: string): Promise<string | null>;
   /** Versions referenced by unfinished runs or task instances (one cheap query). */
@@ -677,6 +679,38 @@ export class DagBag {
     }
     this.negative?.delete(versionId);
     return this.remove(versionId, 'invalidated');
+  }
+
+  /**
+   * After a gap in change notifications: the hash of every resident version in one query; an
+   * entry whose hash changed or whose row is gone is dropped (reason `invalidated`), the others
+   * count as freshly revalidated. Loads and admissions meanwhile are left alone (an entry
+   * admitted after the query is newer than what it read).
+   */
+  async revalidateResident(): Promise<{ checked: number; invalidated: number }> {
+    const resident = new Map<string, Slot>();
+    for (const segment of [this.main, this.window])
+      for (const [key, slot] of segment.entries()) resident.set(key, slot);
+    if (resident.size === 0) return { checked: 0, invalidated: 0 };
+    this.hashReads++;
+    const hashes = await this.loader.readHashes([...resident.keys()]);
+    const now = this.clock.now();
+    let invalidated = 0;
+    for (const [versionId, slot] of resident) {
+      if (this.peekSlot(versionId, true) !== slot) continue;
+      if (hashes.get(versionId) === slot.entry.dagHash) {
+        slot.checkedAt = now;
+      } else {
+        this.invalidate(versionId);
+        invalidated++;
+      }
+    }
+    if (invalidated > 0)
+      this.logger.info(
+        { role: this.role, checked: resident.size, invalidated },
+        'DAG cache resynchronised: versions changed in place were dropped',
+      );
+    return { checked: resident.size, invalidated };
   }
 
   /** Drops everything (reason `invalidated`); returns how many entries were resident. */

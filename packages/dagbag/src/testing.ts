@@ -198,6 +198,7 @@ export class ManualClock implements Clock {
 export interface MemoryLoaderCalls {
   loadVersion: number;
   readHash: number;
+  readHashes: number;
   versionIdForRun: number;
   latestVersionId: number;
   activeVersionIds: number;
@@ -211,6 +212,7 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
   readonly calls: MemoryLoaderCalls = {
     loadVersion: 0,
     readHash: 0,
+    readHashes: 0,
     versionIdForRun: 0,
     latestVersionId: 0,
     activeVersionIds: 0,
@@ -263,6 +265,17 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
     this.calls.readHash++;
     await Promise.resolve();
     return this.rows.get(versionId)?.dagHash ?? null;
+  }
+
+  async readHashes(versionIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    this.calls.readHashes++;
+    await Promise.resolve();
+    const hashes = new Map<string, string>();
+    for (const id of versionIds) {
+      const row = this.rows.get(id);
+      if (row) hashes.set(id, row.dagHash);
+    }
+    return hashes;
   }
 
   async versionIdForRun(dagId: string, runId: string): Promise<string | null> {

@@ -73,6 +73,16 @@ describe('the DAG version loader', () => {
     expect(await loader.readHash(v2)).toBe('hash2');
   });
 
+  it('reads the hashes of many versions in one call, leaving out unknown and malformed ids', async () => {
+    const hashes = await createDagVersionLoader(db.prisma).readHashes([
+      v1,
+      v2,
+      '00000000-0000-0000-0000-000000000000',
+      'nope',
+    ]);
+    expect(Object.fromEntries(hashes)).toEqual({ [v1]: 'hash1', [v2]: 'hash2' });
+  });
+
   it('gives a run the version it was moved to, else the one it was created with, else the latest', async () => {
     const loader = createDagVersionLoader(db.prisma);
     expect(await loader.versionIdForRun('etl', 'live')).toBe(v2);

@@ -50,6 +50,16 @@ export function createDagVersionLoader(prisma: PrismaClient): DagVersionLoader {
       return row?.dagHash ?? null;
     },
 
+    /** After a notification gap the DAG cache revalidates every resident version at once. */
+    async readHashes(versionIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+      const ids = versionIds.filter(isUuid);
+      if (ids.length === 0) return new Map();
+      const rows = await prisma.$queryRaw<{ id: string; dag_hash: string }[]>`
+        SELECT dag_version_id::text AS id, dag_hash FROM serialized_dag
+        WHERE dag_version_id = ANY(${ids}::uuid[])`;
+      return new Map(rows.map((row) => [row.id, row.dag_hash]));
+    },
+
     /**
      * The version a run uses now: the one the scheduler moved it to when its DAG changed, else the
      * one it was created with, else (a run whose version was deleted) the DAG's latest, as
