@@ -230,6 +230,19 @@ describe("responses conform to Airflow's published schemas", () => {
     ]);
   });
 
+  it('GET /api/v2/eventLogs is an EventLogCollectionResponse recording the mutations above', async () => {
+    const body = await expectConforming('/api/v2/eventLogs', 'EventLogCollectionResponse');
+    expect(body.event_logs.map((e: { event: string }) => e.event)).toContain('trigger_dag_run');
+  });
+
+  it('GET /api/v2/eventLogs/{event_log_id} is an EventLogResponse', async () => {
+    const list = await expectConforming('/api/v2/eventLogs?limit=1', 'EventLogCollectionResponse');
+    await expectConforming(
+      `/api/v2/eventLogs/${list.event_logs[0].event_log_id}`,
+      'EventLogResponse',
+    );
+  });
+
   it('a 404 is an HTTPExceptionResponse', async () => {
     await expectConforming('/api/v2/dags/nope', 'HTTPExceptionResponse', undefined, 404);
   });

@@ -77,10 +77,20 @@ describe('bearer-token authentication', () => {
 describe('the token verifier', () => {
   it('accepts any of several configured tokens and nothing else', () => {
     const verify = createTokenVerifier(['first-token', 'second-token']);
-    expect(verify('first-token')).toBe(true);
-    expect(verify('second-token')).toBe(true);
-    expect(verify('first-toke')).toBe(false);
-    expect(verify('')).toBe(false);
+    expect(verify('first-token')).toMatch(/^token:[0-9a-f]{12}$/);
+    expect(verify('second-token')).toMatch(/^token:[0-9a-f]{12}$/);
+    expect(verify('first-token')).not.toBe(verify('second-token'));
+    expect(verify('first-toke')).toBeUndefined();
+    expect(verify('')).toBeUndefined();
+  });
+
+  it('names the caller of a name:token entry, accepting only the token part', () => {
+    const verify = createTokenVerifier(['ops-bot:s3cret-token-value', 'bare-token-value']);
+    expect(verify('s3cret-token-value')).toBe('ops-bot');
+    expect(verify('ops-bot:s3cret-token-value')).toBeUndefined();
+    const fingerprint = verify('bare-token-value');
+    expect(fingerprint).toMatch(/^token:[0-9a-f]{12}$/);
+    expect(fingerprint).not.toContain('bare-token-value');
   });
 
   it('refuses to run with no token at all', () => {

@@ -1,26 +1,62 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { ApiError } from './errors.ts';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
+/** `name:token` entries name their caller; the name's alphabet keeps it readable in the audit trail. */
+const NAMED_ENTRY = /^([A-Za-z0-9_.@-]{1,64}):(.+)$/;
+
+/** One accepted token and who presents it (the audit trail's `owner`). */
+export interface TokenEntry {
+  token: string;
+  actor: string;
+}
+
+/**
+ * `API_AUTH_TOKENS` entries: `name:token` names the caller; a bare token is named by a fingerprint
+ * (`token:` + the first 12 hex digits of its sha256), so the audit trail tells callers apart
+ * without ever holding a token.
+ */
+export function parseTokenEntries(entries: readonly string[]): TokenEntry[] {
+  return entries.map((entry) => {
+    const named = NAMED_ENTRY.exec(entry);
+    if (named) return { actor: named[1]!, token: named[2]! };
+    return { actor: `token:${digest(entry).toString('hex').slice(0, 12)}`, token: entry };
+  });
+}
+
 /**
  * Bearer-token check in constant time: both sides are hashed first so the comparison always runs
  * over 32 bytes whatever the lengths, and every configured token is compared (no early exit).
+ * Returns who the token belongs to, or undefined when it matches none.
  */
-export function createTokenVerifier(tokens: readonly string[]): (candidate: string) => boolean {
-  if (tokens.length === 0) throw new Error('at least one API token is required');
-  const digests = tokens.map(digest);
+export function createTokenVerifier(
+  entries: readonly string[],
+): (candidate: string) => string | undefined {
+  if (entries.length === 0) throw new Error('at least one API token is required');
+  const known = parseTokenEntries(entries).map((entry) => ({
+    actor: entry.actor,
+    digest: digest(entry.token),
+  }));
   return (candidate) => {
     const presented = digest(candidate);
-    let matched = false;
-    for (const expected of digests) matched = timingSafeEqual(presented, expected) || matched;
-    return matched;
+    let actor: string | undefined;
+    for (const entry of known) {
+      if (timingSafeEqual(presented, entry.digest)) actor ??= entry.actor;
+    }
+    return actor;
   };
+}
+
+/** Who made the request (set by `requireBearerToken`); null on open paths. */
+export function actorOf(res: Response): string | null {
+  const actor: unknown = res.locals.actor;
+  return typeof actor === 'string' ? actor : null;
 }
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
@@ -32,20 +68,22 @@ export function requireBearerToken(
   openPaths: ReadonlySet<string>,
 ): RequestHandler {
   const verify = createTokenVerifier(tokens);
-  return (req, _res, next) => {
+  return (req, res, next) => {
     // Routing is not strict about a trailing slash, so neither is this check.
     if (openPaths.has(req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path)) return next();
     const header = req.headers.authorization;
     if (header === undefined)
       return next(new ApiError('UNAUTHORIZED', 'Not authenticated', { headers: CHALLENGE }));
     const match = BEARER.exec(header);
-    if (!match || !verify(match[1]!)) {
+    const actor = match ? verify(match[1]!) : undefined;
+    if (actor === undefined) {
       return next(
         new ApiError('UNAUTHORIZED', 'Invalid or expired token', {
           headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
         }),
       );
     }
+    res.locals.actor = actor;
     next();
   };
 }

@@ -531,3 +531,77 @@ export const DagBagStatsResponse = z
   .openapi('DagBagStatsResponse', {
     description: "Live figures of this server's DAG cache (role api).",
   });
+
+// ---------------------------------------------------------------------------------------------
+// DAG operations and the small families: pause/delete, sources, stats, warnings, event logs
+
+/** A 32-bit integer query/path value (ids, map indexes, try numbers): larger is refused with 422. */
+export const int32Param = integerParam
+  .pipe(z.number().min(-2_147_483_648).max(2_147_483_647))
+  .openapi({ type: 'integer' });
+
+export const DAGPatchBody = z.strictObject({ is_paused: z.boolean() }).openapi('DAGPatchBody');
+
+export const DAGSourceResponse = z
+  .object({
+    content: z.string().nullable(),
+    dag_id: z.string(),
+    version_number: z.number().int().nullable(),
+    dag_display_name: z.string(),
+  })
+  .openapi('DAGSourceResponse');
+
+export const DagStatsStateResponse = z
+  .object({ state: DagRunState, count: z.number().int() })
+  .openapi('DagStatsStateResponse');
+export const DagStatsResponse = z
+  .object({
+    dag_id: z.string(),
+    dag_display_name: z.string(),
+    stats: z.array(DagStatsStateResponse),
+  })
+  .openapi('DagStatsResponse');
+export const DagStatsCollectionResponse = z
+  .object({ dags: z.array(DagStatsResponse), total_entries: z.number().int() })
+  .openapi('DagStatsCollectionResponse');
+
+/**
+ * Airflow's warning types, plus ours: `stale dag` (the DAG's file vanished from DAGS_FOLDER; its
+ * history stays readable, no run is scheduled). Airflow's two types concern assets and pools,
+ * which this system does not have.
+ */
+export const DagWarningType = z
+  .enum(['asset conflict', 'non-existent pool', 'stale dag'])
+  .openapi('DagWarningType');
+export const DAGWarningResponse = z
+  .object({
+    dag_id: z.string(),
+    warning_type: DagWarningType,
+    message: z.string(),
+    timestamp: dateTime,
+    dag_display_name: z.string(),
+  })
+  .openapi('DAGWarningResponse');
+export const DAGWarningCollectionResponse = z
+  .object({ dag_warnings: z.array(DAGWarningResponse), total_entries: z.number().int() })
+  .openapi('DAGWarningCollectionResponse');
+
+export const EventLogResponse = z
+  .object({
+    event_log_id: z.number().int(),
+    when: dateTime,
+    dag_id: z.string().nullable(),
+    task_id: z.string().nullable(),
+    run_id: z.string().nullable(),
+    map_index: z.number().int().nullable(),
+    try_number: z.number().int().nullable(),
+    event: z.string(),
+    logical_date: nullableDateTime,
+    owner: z.string().nullable(),
+    extra: z.string().nullable(),
+    dag_display_name: z.string().nullable(),
+  })
+  .openapi('EventLogResponse');
+export const EventLogCollectionResponse = z
+  .object({ event_logs: z.array(EventLogResponse), total_entries: z.number().int() })
+  .openapi('EventLogCollectionResponse');

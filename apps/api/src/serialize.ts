@@ -8,6 +8,7 @@ import type {
   DagRow,
   DagRunRow,
   DagVersionSummary,
+  EventLogRow,
   ImportErrorRow,
   TaskInstanceRow,
 } from '@dagbag/db';
@@ -277,5 +278,22 @@ export function structureResponse(entry: DagVersionEntry) {
     dag_hash: entry.dagHash,
     nodes,
     edges,
+  };
+}
+
+export function eventLogResponse(row: EventLogRow) {
+  return {
+    event_log_id: row.id,
+    when: row.when.toISOString(),
+    dag_id: row.dagId,
+    task_id: row.taskId,
+    run_id: row.runId,
+    map_index: row.mapIndex,
+    try_number: row.tryNumber,
+    event: row.event,
+    logical_date: iso(row.logicalDate),
+    owner: row.owner,
+    extra: row.extra,
+    dag_display_name: row.dagId,
   };
 }

@@ -1,6 +1,7 @@
 /** DAG runs: listing, trigger, one run, patch, delete, clear, structure of its version. */
 import type { DagRunSortColumn, RetriesOf } from '@dagbag/db';
 import { z } from 'zod';
+import { recordApiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
@@ -99,7 +100,7 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
       body: s.TriggerDAGRunPostBody,
       errors: [400, 404, 409, 413],
       success: { status: 200, description: 'Successful Response', schema: s.DAGRunResponse },
-      async handler({ params, body }) {
+      async handler({ params, body, res }) {
         const latest = await dagBag.getLatest(params.dag_id);
         if (!latest) throw dagNotFound(params.dag_id);
         const now = new Date();
@@ -115,6 +116,13 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
           note: body.note ?? null,
           createdDagVersionId: latest.versionId,
           queuedAt: now,
+        });
+        await recordApiEvent(queries, res, {
+          event: 'trigger_dag_run',
+          dagId: run.dagId,
+          runId: run.runId,
+          logicalDate: run.logicalDate,
+          extra: body,
         });
         return { status: 200, body: dagRunResponse(run) };
       },
@@ -148,7 +156,7 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
       body: s.DAGRunPatchBody,
       errors: [400, 404, 413],
       success: { status: 200, description: 'Successful Response', schema: s.DAGRunResponse },
-      async handler({ params, query, body }) {
+      async handler({ params, query, body, res }) {
         const mask = query.update_mask ?? (Object.keys(body) as ('state' | 'note')[]);
         const patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null } = {};
         if (mask.includes('state')) {
@@ -166,6 +174,13 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
         if (mask.includes('note')) patch.note = body.note ?? null;
         const run = await queries.patchDagRun(params.dag_id, params.dag_run_id, patch);
         if (!run) throw runNotFound(params.dag_id, params.dag_run_id);
+        await recordApiEvent(queries, res, {
+          event: 'patch_dag_run',
+          dagId: run.dagId,
+          runId: run.runId,
+          logicalDate: run.logicalDate,
+          extra: { ...body, update_mask: mask },
+        });
         return { status: 200, body: dagRunResponse(run) };
       },
     }),
@@ -178,9 +193,14 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
       params: s.dagRunParams,
       errors: [400, 404],
       success: { status: 204, description: 'Successful Response' },
-      async handler({ params }) {
+      async handler({ params, res }) {
         if (!(await queries.deleteDagRun(params.dag_id, params.dag_run_id)))
           throw runNotFound(params.dag_id, params.dag_run_id);
+        await recordApiEvent(queries, res, {
+          event: 'delete_dag_run',
+          dagId: params.dag_id,
+          runId: params.dag_run_id,
+        });
         return { status: 204 };
       },
     }),
@@ -202,7 +222,7 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
           .union([s.TaskInstanceCollectionResponse, s.DAGRunResponse])
           .openapi({ title: 'Response Clear Dag Run' }),
       },
-      async handler({ params, body }) {
+      async handler({ params, body, res }) {
         await requireRun(queries, params.dag_id, params.dag_run_id);
         if (body.dry_run) {
           const instances = await queries.taskInstancesToClear(
@@ -223,6 +243,13 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
           retriesOf,
         });
         if (!run) throw runNotFound(params.dag_id, params.dag_run_id);
+        await recordApiEvent(queries, res, {
+          event: 'clear_dag_run',
+          dagId: run.dagId,
+          runId: run.runId,
+          logicalDate: run.logicalDate,
+          extra: body,
+        });
         return { status: 200, body: dagRunResponse(run) };
       },
     }),

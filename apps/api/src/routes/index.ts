@@ -4,6 +4,7 @@ import type { RouteContext } from './common.ts';
 import { dagRunRoutes } from './dag-runs.ts';
 import { dagVersionRoutes } from './dag-versions.ts';
 import { dagRoutes } from './dags.ts';
+import { eventLogRoutes } from './event-logs.ts';
 import { importErrorRoutes } from './import-errors.ts';
 import { monitorRoutes } from './monitor.ts';
 import { taskInstanceRoutes } from './task-instances.ts';
@@ -20,5 +21,6 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
     ...dagVersionRoutes(ctx),
     ...dagRunRoutes(ctx),
     ...taskInstanceRoutes(ctx),
+    ...eventLogRoutes(ctx),
   ];
 }

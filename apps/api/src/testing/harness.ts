@@ -38,7 +38,12 @@ export interface TestApi {
 }
 
 export async function startTestApi(
-  options: { db?: TestDatabase; prisma?: PrismaClient } = {},
+  options: {
+    db?: TestDatabase;
+    prisma?: PrismaClient;
+    /** API_AUTH_TOKENS entries; default [TEST_TOKEN]. */
+    authTokens?: readonly string[];
+  } = {},
 ): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
   const prisma = options.prisma ?? db.prisma;
@@ -58,7 +63,7 @@ export async function startTestApi(
     dagBag,
     logger: silentLogger,
     logsDir,
-    config: { authTokens: [TEST_TOKEN], bodyLimitBytes: 64 * 1024 },
+    config: { authTokens: options.authTokens ?? [TEST_TOKEN], bodyLimitBytes: 64 * 1024 },
   });
   const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger });
   return {

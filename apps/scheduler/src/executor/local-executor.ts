@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import type { Task } from '@dagbag/dagbag';
 import {
   finishTaskInstanceTry,
+  recordEvent,
   handBackTaskInstances,
   heartbeatTaskInstances,
   markTaskInstanceRunning,
@@ -293,12 +294,34 @@ export class LocalExecutor {
       outcome: pending.outcome,
       retryDelaySeconds: pending.retryDelaySeconds,
     });
-    if (state !== null) this.options.metrics?.taskState(state);
-    else
+    if (state !== null) {
+      this.options.metrics?.taskState(state);
+      if (state !== 'success') await this.recordFailure(pending.ti, state);
+    } else
       this.options.logger.info(
         { ti: pending.ti.id, taskId: pending.ti.taskId },
         'try ended but the task instance was no longer ours; left as is',
       );
+  }
+
+  /** A failed try goes to the audit trail (eventLogs); losing that entry never fails the task's bookkeeping. */
+  private async recordFailure(ti: ClaimedTaskInstance, state: string): Promise<void> {
+    try {
+      await recordEvent(this.options.prisma, {
+        event: state,
+        owner: 'scheduler',
+        dagId: ti.dagId,
+        runId: ti.runId,
+        taskId: ti.taskId,
+        mapIndex: ti.mapIndex,
+        tryNumber: ti.tryNumber,
+      });
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error, ti: ti.id },
+        'could not record a failed try in the event log',
+      );
+    }
   }
 
   /** Heartbeats running tries and writes outcomes that failed to be written before. */

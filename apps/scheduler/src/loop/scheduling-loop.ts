@@ -15,6 +15,7 @@ import {
   createDueScheduledRuns,
   decideTaskInstances,
   failOrRetryTimedOut,
+  recordEvent,
   failSilentSchedulerJobs,
   findTimedOutTaskInstances,
   finishRunsIfDone,
@@ -272,6 +273,15 @@ export class SchedulingLoop {
       );
       this.options.metrics?.heartbeatTimeout(ti.state);
       this.options.metrics?.taskState(ti.state);
+      await recordEvent(prisma, {
+        event: 'heartbeat timeout',
+        owner: 'scheduler',
+        dagId: candidate.dagId,
+        runId: candidate.runId,
+        taskId: candidate.taskId,
+        tryNumber: candidate.tryNumber,
+        extra: { state: ti.state, timeout_seconds: heartbeatTimeoutSeconds },
+      });
     }
     return changed.length;
   }

@@ -5,6 +5,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { createDagQueries } from './dags.ts';
 import { createDagRunQueries } from './dag-runs.ts';
+import { createEventLogQueries } from './event-logs.ts';
 import { createHealthQueries } from './health.ts';
 import { createImportErrorQueries } from './import-errors.ts';
 import { createTaskInstanceQueries } from './task-instances.ts';
@@ -16,6 +17,7 @@ export function createApiQueries(prisma: PrismaClient) {
     ...createTaskInstanceQueries(prisma),
     ...createImportErrorQueries(prisma),
     ...createHealthQueries(prisma),
+    ...createEventLogQueries(prisma),
   };
 }
 
@@ -42,3 +44,5 @@ export type {
   TaskInstanceSortColumn,
 } from './task-instances.ts';
 export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';
+export { recordEvent } from './event-logs.ts';
+export type { NewEvent, EventLogRow, EventLogFilters, EventLogSortColumn } from './event-logs.ts';
