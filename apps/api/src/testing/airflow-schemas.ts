@@ -1,21 +1,14 @@
 /**
- * Airflow's published API description (shared/reference) as an ajv validator: a response is
- * checked against `#/components/schemas/<Name>` with every `$ref` resolved inside that document.
+ * Airflow's published API description as an ajv validator: a response is checked against
+ * `#/components/schemas/<Name>` with every `$ref` resolved inside that document. The document is
+ * the committed extract `airflow-openapi.fixture.json` (its `x-source` names Airflow's file, commit
+ * and licence); `pnpm fixture:airflow` refreshes it (scripts/airflow-fixture.ts).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot } from '@dagbag/config';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { parse } from 'yaml';
 
-export const AIRFLOW_OPENAPI_PATH = join(
-  repoRoot(),
-  '..',
-  'shared',
-  'reference',
-  'airflow-v2-openapi.yaml',
-);
+export const AIRFLOW_OPENAPI_FIXTURE = new URL('./airflow-openapi.fixture.json', import.meta.url);
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -25,7 +18,7 @@ export function airflowDocument(): {
   paths: Record<string, Record<string, unknown>>;
   components: { schemas: Record<string, unknown> };
 } {
-  return parse(readFileSync(AIRFLOW_OPENAPI_PATH, 'utf8'));
+  return JSON.parse(readFileSync(AIRFLOW_OPENAPI_FIXTURE, 'utf8'));
 }
 
 function validatorHost(): Ajv2020 {
