@@ -18,7 +18,7 @@ function problems(text: string, fileName = 'dag.json'): DagProblem[] {
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
 describe('parseDagSource', () => {
-  it('accepts the example of DESIGN.md and applies the defaults', () => {
+  it('accepts a DAG file with every field and applies the defaults', () => {
     const result = parseDagSource(
       json({
         dag_id: 'example_etl',

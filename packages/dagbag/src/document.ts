@@ -5,7 +5,7 @@ import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } fr
 import { z } from 'zod';
 
 /**
- * The DAG document: the file format of DESIGN.md ("DAG files") and, with defaults applied, the
+ * The DAG document: the file format described in the README ("DAG files") and, with defaults applied, the
  * serialized form stored in `serialized_dag.data`. The file processor, the API and the cache all
  * validate through this one schema, so a document the processor accepted is one the cache can load.
  */

@@ -55,7 +55,7 @@ describe('cacheSettingsFromEnv', () => {
     }
   });
 
-  it('lists every variable of DESIGN.md once, with both defaults', () => {
+  it('lists every cache variable once, with both defaults', () => {
     expect(CACHE_SETTINGS.map((s) => s.variable)).toEqual([
       'API_DAG_CACHE_SIZE',
       'SCHEDULER_DAG_CACHE_SIZE',

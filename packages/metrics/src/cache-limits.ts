@@ -2,7 +2,7 @@ import { defineMetrics } from './registry.ts';
 
 /**
  * The configured caps of the DAG cache, exported so a dashboard can draw entries and weight
- * against them. A cap of 0 means "no cap" (DESIGN.md, Cache roles) and is exported as 0.
+ * against them. A cap of 0 means "no cap" (docs/architecture.md, The cache) and is exported as 0.
  */
 export const CACHE_LIMIT_METRICS = defineMetrics({
   maxEntries: {

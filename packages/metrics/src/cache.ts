@@ -7,7 +7,7 @@ export type EvictionReason = (typeof EVICTION_REASONS)[number];
 export const MISS_RESULTS = ['loaded', 'not_found'] as const;
 export type MissResult = (typeof MISS_RESULTS)[number];
 
-/** The DAG cache's instruments (DESIGN.md, Metrics). Every point carries `dagbag.role`. */
+/** The DAG cache's instruments (README, Metrics). Every point carries `dagbag.role`. */
 export const CACHE_METRICS = defineMetrics({
   hits: {
     name: 'dagbag.cache.hits',

@@ -1,6 +1,6 @@
 import { integerSetting, stringSetting } from '@dagbag/config';
 
-/** Default Prometheus ports (DESIGN.md, Metrics). */
+/** Default Prometheus ports (README, Metrics). */
 export const DEFAULT_METRICS_PORT = { 'dagbag-api': 9464, 'dagbag-scheduler': 9465 } as const;
 export type ServiceName = keyof typeof DEFAULT_METRICS_PORT;
 

@@ -1,5 +1,5 @@
 /**
- * One iteration of the scheduling loop (DESIGN.md, Scheduler):
+ * One iteration of the scheduling loop (docs/architecture.md, A scheduling loop):
  *  1. create runs whose schedule came due;
  *  2. start queued runs under max_active_runs (creating their task instances);
  *  3. examine up to N running runs, least recently examined first, FOR UPDATE SKIP LOCKED, without

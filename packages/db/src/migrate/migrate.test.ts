@@ -43,7 +43,7 @@ describe('migrations', () => {
     expect(rows.every((row) => row.finished_at !== null)).toBe(true);
   });
 
-  it('creates the tables of DESIGN.md under their snake_case names', async () => {
+  it('creates the Airflow tables under their snake_case names', async () => {
     const db = await emptyDatabase();
     await migrateDatabase(db.url);
     const tables = await query<{ table_name: string }>(

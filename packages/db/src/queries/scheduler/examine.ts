@@ -2,7 +2,7 @@
  * The examine step of the scheduling loop and the decisions taken for each examined run. Nothing
  * here loads task instance rows into the process: runs are chosen from `dag_run` alone, a DAG
  * change is one bulk UPDATE, and trigger rules are evaluated inside PostgreSQL, returning only the
- * instances that changed (incident 3 of DESIGN.md: eager loading churned 6.5 MB per loop).
+ * instances that changed (incident 3 of docs/architecture.md: eager loading churned 6.5 MB per loop).
  */
 import type { Prisma } from '../../client.ts';
 import type { GraphArrays, TaskSpec } from './types.ts';
