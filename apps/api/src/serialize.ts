@@ -232,7 +232,7 @@ export function taskInstanceResponse(ti: TaskInstanceRow) {
     pid: ti.pid,
     executor: null,
     executor_config: '{}',
-    note: null,
+    note: ti.note,
     rendered_map_index: null,
     rendered_fields: {},
     trigger: null,

@@ -57,6 +57,8 @@ export type DagRunSortColumn =
 export interface DagRunFilters extends Pagination {
   /** Undefined: runs of every DAG (Airflow's `~`). */
   dagId?: string;
+  /** Runs of these DAGs only (the batch listing's `dag_ids`). */
+  dagIds?: string[];
   runAfter?: TimeRange;
   logicalDate?: TimeRange;
   startDate?: TimeRange;
@@ -216,13 +218,20 @@ async function readRun(db: Db, dagId: string, runId: string): Promise<DagRunRow 
   return toRunRow(run, versions.get(run.id) ?? []);
 }
 
+/** A new run's key is taken: its run id, or (Airflow's rule) its DAG's logical date. */
 export class DuplicateDagRunError extends Error {
   override readonly name = 'DuplicateDagRunError';
   constructor(
     readonly dagId: string,
     readonly runId: string,
+    readonly conflict: 'run_id' | 'logical_date' = 'run_id',
+    readonly logicalDate: Date | null = null,
   ) {
-    super(`DAG run ${runId} of DAG ${dagId} already exists`);
+    super(
+      conflict === 'run_id'
+        ? `DAG run ${runId} of DAG ${dagId} already exists`
+        : `DAG ${dagId} already has a run with logical_date ${logicalDate?.toISOString()}: a DAG has one run per logical date; choose another logical_date (or null)`,
+    );
   }
 }
 
@@ -231,6 +240,8 @@ export function createDagRunQueries(prisma: PrismaClient) {
     async listDagRuns(filters: DagRunFilters): Promise<Page<DagRunRow>> {
       const conditions: Prisma.Sql[] = [];
       if (filters.dagId !== undefined) conditions.push(Prisma.sql`r.dag_id = ${filters.dagId}`);
+      if (filters.dagIds !== undefined)
+        conditions.push(Prisma.sql`r.dag_id = ANY(${filters.dagIds}::text[])`);
       conditions.push(...timeRangeSql('r.run_after', filters.runAfter));
       conditions.push(...timeRangeSql('r.logical_date', filters.logicalDate));
       conditions.push(...timeRangeSql('r.start_date', filters.startDate));
@@ -262,7 +273,10 @@ export function createDagRunQueries(prisma: PrismaClient) {
       return readRun(prisma, dagId, runId);
     },
 
-    /** Inserts a queued manual run; a taken (dag_id, run_id) throws DuplicateDagRunError. */
+    /**
+     * Inserts a queued manual run; a taken (dag_id, run_id) or (dag_id, logical_date) throws
+     * DuplicateDagRunError saying which.
+     */
     async createDagRun(run: NewDagRun): Promise<DagRunRow> {
       const inserted = await prisma.$queryRaw<{ id: number }[]>`
         INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
@@ -270,9 +284,17 @@ export function createDagRunQueries(prisma: PrismaClient) {
         VALUES (${run.dagId}, ${run.runId}, 'queued', 'manual', ${run.logicalDate}, ${run.runAfter},
           ${run.dataIntervalStart}, ${run.dataIntervalEnd}, ${run.queuedAt}, ${JSON.stringify(run.conf)}::jsonb,
           ${run.note}, 'rest_api', ${run.createdDagVersionId}::uuid, now())
-        ON CONFLICT (dag_id, run_id) DO NOTHING
+        ON CONFLICT DO NOTHING
         RETURNING id`;
-      if (inserted.length === 0) throw new DuplicateDagRunError(run.dagId, run.runId);
+      if (inserted.length === 0) {
+        // Nothing inserted: one of the two unique keys is taken. Say which (the run may have
+        // been deleted meanwhile; then the logical date was the conflict, or the client retries).
+        const sameId = await prisma.$queryRaw<{ id: number }[]>`
+          SELECT id FROM dag_run WHERE dag_id = ${run.dagId} AND run_id = ${run.runId}`;
+        throw sameId.length > 0 || run.logicalDate === null
+          ? new DuplicateDagRunError(run.dagId, run.runId)
+          : new DuplicateDagRunError(run.dagId, run.runId, 'logical_date', run.logicalDate);
+      }
       const created = await readRun(prisma, run.dagId, run.runId);
       if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
       return created;

@@ -9,12 +9,20 @@ import { createEventLogQueries } from './event-logs.ts';
 import { createHealthQueries } from './health.ts';
 import { createImportErrorQueries } from './import-errors.ts';
 import { createTaskInstanceQueries } from './task-instances.ts';
+import { createTaskInstanceBatchQueries } from './task-instance-batch.ts';
+import { createTaskInstanceChangeQueries } from './task-instance-changes.ts';
+import { createTaskInstanceDependencyQueries } from './task-instance-dependencies.ts';
+import { createTaskInstanceTryQueries } from './task-instance-tries.ts';
 
 export function createApiQueries(prisma: PrismaClient) {
   return {
     ...createDagQueries(prisma),
     ...createDagRunQueries(prisma),
     ...createTaskInstanceQueries(prisma),
+    ...createTaskInstanceBatchQueries(prisma),
+    ...createTaskInstanceChangeQueries(prisma),
+    ...createTaskInstanceDependencyQueries(prisma),
+    ...createTaskInstanceTryQueries(prisma),
     ...createImportErrorQueries(prisma),
     ...createHealthQueries(prisma),
     ...createEventLogQueries(prisma),
@@ -46,3 +54,11 @@ export type {
 export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';
 export { recordEvent } from './event-logs.ts';
 export type { NewEvent, EventLogRow, EventLogFilters, EventLogSortColumn } from './event-logs.ts';
+export type { NumberRange, TaskInstanceBatchFilters } from './task-instance-batch.ts';
+export type {
+  ClearSelection,
+  StateChange,
+  TaskInstanceSelection,
+} from './task-instance-changes.ts';
+export type { TaskInstanceDependencyFacts } from './task-instance-dependencies.ts';
+export type { TaskInstanceKey } from './task-instance-tries.ts';

@@ -27,6 +27,7 @@ export interface TaskInstanceRow {
   pid: number | null;
   queuedDttm: Date | null;
   scheduledDttm: Date | null;
+  note: string | null;
   dagVersionId: string | null;
   /** From the run. */
   logicalDate: Date | null;
@@ -74,6 +75,7 @@ export interface TaskInstanceRecord {
   pid: number | null;
   queued_dttm: Date | null;
   scheduled_dttm: Date | null;
+  note: string | null;
   dag_version_id: string | null;
   logical_date: Date | null;
   run_after: Date;
@@ -86,10 +88,10 @@ export interface TaskInstanceRecord {
 export const TASK_INSTANCE_COLUMNS = Prisma.sql`
   ti.id::text AS id, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.state, ti.try_number, ti.max_tries,
   ti.operator, ti.start_date, ti.end_date, ti.duration, ti.hostname, ti.pid, ti.queued_dttm, ti.scheduled_dttm,
-  ti.dag_version_id::text AS dag_version_id, r.logical_date, r.run_after,
+  ti.note, ti.dag_version_id::text AS dag_version_id, r.logical_date, r.run_after,
   v.version_number, v.created_at AS version_created_at`;
 
-const SORT_COLUMNS: Record<TaskInstanceSortColumn, string> = {
+export const TASK_INSTANCE_SORT_COLUMNS: Record<TaskInstanceSortColumn, string> = {
   id: 'ti.id',
   task_id: 'ti.task_id',
   map_index: 'ti.map_index',
@@ -121,6 +123,7 @@ export function toTaskInstanceRow(r: TaskInstanceRecord): TaskInstanceRow {
     pid: r.pid,
     queuedDttm: r.queued_dttm,
     scheduledDttm: r.scheduled_dttm,
+    note: r.note,
     dagVersionId: r.dag_version_id,
     logicalDate: r.logical_date,
     runAfter: r.run_after,
@@ -167,7 +170,7 @@ export function createTaskInstanceQueries(prisma: PrismaClient) {
         ${whereSql(conditions)}`;
       const rows = await prisma.$queryRaw<TaskInstanceRecord[]>`
         SELECT ${TASK_INSTANCE_COLUMNS}, count(*) OVER () AS total_entries ${from}
-        ${orderBySql(filters.orderBy, SORT_COLUMNS, 'ti.id')}
+        ${orderBySql(filters.orderBy, TASK_INSTANCE_SORT_COLUMNS, 'ti.id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
       let total = totalOf(rows as { total_entries: bigint }[]);
       if (rows.length === 0) {

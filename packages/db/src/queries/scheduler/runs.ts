@@ -70,7 +70,8 @@ export async function createDueScheduledRuns(
                ${dag.dataIntervalStart}, ${dag.dataIntervalEnd}, now(), 'timetable',
                (SELECT id FROM dag_version WHERE dag_id = ${dag.dagId} ORDER BY version_number DESC LIMIT 1),
                '{}'::jsonb, now()
-        ON CONFLICT (dag_id, run_id) DO NOTHING`;
+        -- Either key may be taken: the run id, or the logical date (by a run triggered with it).
+        ON CONFLICT DO NOTHING`;
       if (inserted > 0) created.push({ dagId: dag.dagId, runId, logicalDate: dag.logicalDate });
       const next = input.nextAfter(dag);
       await tx.$executeRaw`

@@ -1,0 +1,108 @@
+/**
+ * Task instances across DAGs and runs: Airflow's `POST /dags/~/dagRuns/~/taskInstances/list` and the
+ * `~` forms of the listing. Each filter is optional; an empty selection lists every instance.
+ */
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
+import {
+  orderBySql,
+  timeRangeSql,
+  totalOf,
+  whereSql,
+  type Page,
+  type Pagination,
+  type SortKey,
+  type TimeRange,
+} from './common.ts';
+import {
+  TASK_INSTANCE_COLUMNS,
+  TASK_INSTANCE_SORT_COLUMNS,
+  toTaskInstanceRow,
+  type TaskInstanceRecord,
+  type TaskInstanceRow,
+  type TaskInstanceSortColumn,
+} from './task-instances.ts';
+
+export interface NumberRange {
+  gte?: number;
+  gt?: number;
+  lte?: number;
+  lt?: number;
+}
+
+export interface TaskInstanceBatchFilters extends Pagination {
+  dagIds?: string[];
+  runIds?: string[];
+  taskIds?: string[];
+  /** Values are task instance states; `null` stands for "no state yet". */
+  state?: (string | null)[];
+  runAfter?: TimeRange;
+  logicalDate?: TimeRange;
+  startDate?: TimeRange;
+  endDate?: TimeRange;
+  updatedAt?: TimeRange;
+  duration?: NumberRange;
+  tryNumber?: number[];
+  operator?: string[];
+  versionNumber?: number[];
+  orderBy: SortKey<TaskInstanceSortColumn>[];
+}
+
+function numberRangeSql(column: string, range: NumberRange | undefined): Prisma.Sql[] {
+  if (!range) return [];
+  const col = Prisma.raw(column);
+  const conditions: Prisma.Sql[] = [];
+  if (range.gte !== undefined) conditions.push(Prisma.sql`${col} >= ${range.gte}`);
+  if (range.gt !== undefined) conditions.push(Prisma.sql`${col} > ${range.gt}`);
+  if (range.lte !== undefined) conditions.push(Prisma.sql`${col} <= ${range.lte}`);
+  if (range.lt !== undefined) conditions.push(Prisma.sql`${col} < ${range.lt}`);
+  return conditions;
+}
+
+export function createTaskInstanceBatchQueries(prisma: PrismaClient) {
+  return {
+    async listTaskInstancesAcross(
+      filters: TaskInstanceBatchFilters,
+    ): Promise<Page<TaskInstanceRow>> {
+      const conditions: Prisma.Sql[] = [];
+      if (filters.dagIds) conditions.push(Prisma.sql`ti.dag_id = ANY(${filters.dagIds}::text[])`);
+      if (filters.runIds) conditions.push(Prisma.sql`ti.run_id = ANY(${filters.runIds}::text[])`);
+      if (filters.taskIds)
+        conditions.push(Prisma.sql`ti.task_id = ANY(${filters.taskIds}::text[])`);
+      if (filters.state?.length) {
+        const named = filters.state.filter((s): s is string => s !== null);
+        conditions.push(
+          filters.state.includes(null)
+            ? Prisma.sql`(ti.state IS NULL OR ti.state = ANY(${named}::text[]))`
+            : Prisma.sql`ti.state = ANY(${named}::text[])`,
+        );
+      }
+      conditions.push(...timeRangeSql('r.run_after', filters.runAfter));
+      conditions.push(...timeRangeSql('r.logical_date', filters.logicalDate));
+      conditions.push(...timeRangeSql('ti.start_date', filters.startDate));
+      conditions.push(...timeRangeSql('ti.end_date', filters.endDate));
+      conditions.push(...timeRangeSql('ti.updated_at', filters.updatedAt));
+      conditions.push(...numberRangeSql('ti.duration', filters.duration));
+      if (filters.tryNumber?.length)
+        conditions.push(Prisma.sql`ti.try_number = ANY(${filters.tryNumber}::int[])`);
+      if (filters.operator?.length)
+        conditions.push(Prisma.sql`ti.operator = ANY(${filters.operator}::text[])`);
+      if (filters.versionNumber?.length)
+        conditions.push(Prisma.sql`v.version_number = ANY(${filters.versionNumber}::int[])`);
+      const from = Prisma.sql`
+        FROM task_instance ti
+        JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id
+        LEFT JOIN dag_version v ON v.id = ti.dag_version_id
+        ${whereSql(conditions)}`;
+      const rows = await prisma.$queryRaw<TaskInstanceRecord[]>`
+        SELECT ${TASK_INSTANCE_COLUMNS}, count(*) OVER () AS total_entries ${from}
+        ${orderBySql(filters.orderBy, TASK_INSTANCE_SORT_COLUMNS, 'ti.id')}
+        LIMIT ${filters.limit} OFFSET ${filters.offset}`;
+      let total = totalOf(rows as { total_entries: bigint }[]);
+      if (rows.length === 0 && filters.offset > 0) {
+        const counted = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n ${from}`;
+        total = Number(counted[0]?.n ?? 0);
+      }
+      return { rows: rows.map(toTaskInstanceRow), total };
+    },
+  };
+}
