@@ -57,16 +57,75 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     expect(instances).toEqual({});
   });
 
-  it('names the run manual__<run_after> when no dag_run_id is given', async () => {
+  it('names the run manual__<run_after>_<random> when neither dag_run_id nor logical_date is given', async () => {
     const body: any = await (
       await api.request('/api/v2/dags/etl/dagRuns', {
         method: 'POST',
         json: { logical_date: null, run_after: '2026-04-01T12:00:00Z' },
       })
     ).json();
-    expect(body.dag_run_id).toBe('manual__2026-04-01T12:00:00.000+00:00');
+    expect(body.dag_run_id).toMatch(/^manual__2026-04-01T12:00:00\+00:00_[A-Za-z0-9]{8}$/);
     expect(body.run_after).toBe('2026-04-01T12:00:00.000Z');
     expect(body.conf).toEqual({});
+  });
+
+  it('names the run manual__<logical_date> when a logical_date is given, as Airflow', async () => {
+    const body: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns', {
+        method: 'POST',
+        json: { logical_date: '2026-05-01T06:30:00.250Z', run_after: '2026-06-01T00:00:00Z' },
+      })
+    ).json();
+    expect(body.dag_run_id).toBe('manual__2026-05-01T06:30:00.250000+00:00');
+  });
+
+  it('answers 200 with 100 distinct run ids to 100 concurrent triggers that name no id', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        api.request('/api/v2/dags/etl/dagRuns', {
+          method: 'POST',
+          json: { logical_date: null, run_after: '2026-07-01T00:00:00Z' },
+        }),
+      ),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(100).fill(200));
+    const ids = await Promise.all(responses.map(async (r) => ((await r.json()) as any).dag_run_id));
+    expect(new Set(ids).size).toBe(100);
+  });
+
+  it('answers 409 to a second run for a logical_date the DAG already has a run for', async () => {
+    const first = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'dated_1', logical_date: '2026-08-01T00:00:00Z' },
+    });
+    expect(first.status).toBe(200);
+    for (const body of [
+      { dag_run_id: 'dated_2', logical_date: '2026-08-01T00:00:00+00:00' },
+      { logical_date: '2026-08-01T02:00:00+02:00' },
+    ]) {
+      const second = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: body });
+      expect(second.status).toBe(409);
+      expect(((await second.json()) as any).detail).toContain(
+        'already has a run with logical_date 2026-08-01T00:00:00.000Z',
+      );
+    }
+    expect(await api.prisma.dagRun.count({ where: { dagId: 'etl', runId: 'dated_2' } })).toBe(0);
+  });
+
+  it('gives a generated id a random suffix when a run already took manual__<logical_date>', async () => {
+    const squatter = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'manual__2026-09-01T00:00:00+00:00', logical_date: null },
+    });
+    expect(squatter.status).toBe(200);
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { logical_date: '2026-09-01T00:00:00Z' },
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as any).dag_run_id).toMatch(
+      /^manual__2026-09-01T00:00:00\+00:00_[A-Za-z0-9]{8}$/,
+    );
   });
 
   it('answers 409 for a dag_run_id that already exists', async () => {

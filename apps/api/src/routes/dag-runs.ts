@@ -1,5 +1,12 @@
 /** DAG runs: listing, trigger, one run, patch, delete, clear, structure of its version. */
-import type { DagRunSortColumn, RetriesOf } from '@dagbag/db';
+import { randomInt } from 'node:crypto';
+import {
+  DuplicateDagRunError,
+  type DagRunSortColumn,
+  type DagRunRow,
+  type NewDagRun,
+  type RetriesOf,
+} from '@dagbag/db';
 import { z } from 'zod';
 import { recordApiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
@@ -21,10 +28,35 @@ const RUN_ORDER = {
   updated_at: 'updated_at',
 } as const satisfies Record<string, DagRunSortColumn>;
 
-/** Airflow names a run after the moment it was triggered: `manual__2026-01-01T00:00:00+00:00`. */
-function generatedRunId(runAfter: Date): string {
-  return `manual__${runAfter.toISOString().replace('Z', '+00:00')}`;
+/** Python's `datetime.isoformat()` of a UTC instant, as Airflow writes it into run ids. */
+function pythonIsoformat(date: Date): string {
+  const iso = date.toISOString();
+  return date.getUTCMilliseconds() === 0
+    ? iso.replace(/\.000Z$/, '+00:00')
+    : iso.replace(/\.(\d{3})Z$/, '.$1000+00:00');
 }
+
+const SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Airflow's `get_random_string()`: 8 letters or digits (62^8 values). */
+function randomSuffix(): string {
+  let suffix = '';
+  for (let i = 0; i < 8; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
+  return suffix;
+}
+
+/**
+ * Airflow's `DagRun.generate_run_id` for a manual run: `manual__<logical_date>` when there is one
+ * (a second run for it is refused anyway), else `manual__<run_after>_<random>`. `salted` adds the
+ * random part to a logical-date id too: the retry when a client named some other run that way.
+ */
+export function generatedRunId(logicalDate: Date | null, runAfter: Date, salted = false): string {
+  const base = `manual__${pythonIsoformat(logicalDate ?? runAfter)}`;
+  return logicalDate !== null && !salted ? base : `${base}_${randomSuffix()}`;
+}
+
+/** Attempts at a free generated run id before giving up (each collision has odds of 62^-8). */
+const GENERATED_ID_ATTEMPTS = 5;
 
 export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition[] {
   /** Retries of a task in the version its instance uses, read through the DAG cache. */
@@ -33,6 +65,23 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
     const entry = await dagBag.get(versionId);
     return entry?.dag.tasks.get(taskId)?.retries;
   };
+
+  /** Creates the run; a client that named no run id is never refused for an id it did not choose. */
+  async function createRun(newRun: NewDagRun, idGenerated: boolean): Promise<DagRunRow> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await queries.createDagRun(newRun);
+      } catch (error) {
+        const generatedIdTaken =
+          idGenerated &&
+          error instanceof DuplicateDagRunError &&
+          error.conflict === 'run_id' &&
+          attempt < GENERATED_ID_ATTEMPTS;
+        if (!generatedIdTaken) throw error;
+        newRun.runId = generatedRunId(newRun.logicalDate, newRun.runAfter, true);
+      }
+    }
+  }
 
   return [
     defineRoute({
@@ -105,9 +154,9 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
         if (!latest) throw dagNotFound(params.dag_id);
         const now = new Date();
         const runAfter = body.run_after ?? now;
-        const run = await queries.createDagRun({
+        const newRun: NewDagRun = {
           dagId: params.dag_id,
-          runId: body.dag_run_id ?? generatedRunId(runAfter),
+          runId: body.dag_run_id ?? generatedRunId(body.logical_date, runAfter),
           logicalDate: body.logical_date,
           runAfter,
           dataIntervalStart: body.data_interval_start ?? null,
@@ -116,7 +165,8 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
           note: body.note ?? null,
           createdDagVersionId: latest.versionId,
           queuedAt: now,
-        });
+        };
+        const run = await createRun(newRun, body.dag_run_id == null);
         await recordApiEvent(queries, res, {
           event: 'trigger_dag_run',
           dagId: run.dagId,

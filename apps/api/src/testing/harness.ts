@@ -165,6 +165,8 @@ export async function seedRun(
     runId: string;
     versionId: string;
     state?: string;
+    /** Default: a day after the DAG's latest seeded run (a DAG has one run per logical date). */
+    logicalDate?: Date | null;
     tis?: {
       taskId: string;
       state: string | null;
@@ -175,13 +177,18 @@ export async function seedRun(
   },
 ): Promise<void> {
   const started = new Date('2026-02-01T10:00:00Z');
+  const seeded = await prisma.dagRun.count({ where: { dagId: run.dagId } });
+  const logicalDate =
+    run.logicalDate === undefined
+      ? new Date(started.getTime() + seeded * 86_400_000)
+      : run.logicalDate;
   await prisma.dagRun.create({
     data: {
       dagId: run.dagId,
       runId: run.runId,
       state: run.state ?? 'running',
       runType: 'scheduled',
-      logicalDate: started,
+      logicalDate,
       runAfter: started,
       dataIntervalStart: started,
       dataIntervalEnd: started,
