@@ -24,6 +24,7 @@ export type {
   ParseResult,
 } from './document.ts';
 export { deserializeDag, buildDag, DagValidationError } from './dag.ts';
+export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, runIdProblem } from './run-id.ts';
 export type { Dag, Task } from './dag.ts';
 export { DagBag, lruOptionsFor } from './dagbag.ts';
 export type {

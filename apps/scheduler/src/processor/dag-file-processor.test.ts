@@ -100,6 +100,23 @@ describe('the DAG file processor', () => {
     expect((await versions('simple')).map((v) => v.versionNumber)).toEqual([1, 2]);
   });
 
+  it('gives new versions time-ordered UUIDv7 ids, so ordering by id is ordering by creation', async () => {
+    await h.writeDag(simple());
+    await processor.processOnce();
+    const [v1] = await versions('simple');
+    await h.db.prisma.dagRun.create({
+      data: { dagId: 'simple', runId: 'r', state: 'running', runType: 'manual' },
+    });
+    await h.db.prisma.taskInstance.create({
+      data: { dagId: 'simple', runId: 'r', taskId: 'only', dagVersionId: v1!.id },
+    });
+    await h.writeDag(simple('echo changed'));
+    await processor.processOnce();
+    const ids = (await versions('simple')).map((v) => v.id);
+    expect(ids.map((id) => id[14])).toEqual(['7', '7']);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('writes nothing for an unchanged file, even from a processor that never saw it', async () => {
     await h.writeDag(simple());
     await processor.processOnce();

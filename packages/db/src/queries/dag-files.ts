@@ -3,6 +3,7 @@
  * and import errors. A DAG whose file did not change costs reads only and writes nothing.
  */
 import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { PrismaClient } from '../client.ts';
 
@@ -141,8 +142,10 @@ export async function syncDagFromFile(
         return 'updated_in_place';
       }
     }
+    // Time-ordered ids (UUIDv7, as Airflow's): ordering versions by id is ordering them by creation.
     const versions = await tx.$queryRaw<{ id: string }[]>`
-      INSERT INTO dag_version (dag_id, version_number) VALUES (${fields.dagId}, ${(current.versionNumber ?? 0) + 1})
+      INSERT INTO dag_version (id, dag_id, version_number)
+      VALUES (${uuidv7()}::uuid, ${fields.dagId}, ${(current.versionNumber ?? 0) + 1})
       RETURNING id::text AS id`;
     await tx.$executeRaw`
       INSERT INTO serialized_dag (dag_version_id, dag_id, data, dag_hash)

@@ -52,7 +52,10 @@ export type DagRunSortColumn =
   | 'start_date'
   | 'end_date'
   | 'queued_at'
-  | 'updated_at';
+  | 'updated_at'
+  | 'dag_id'
+  | 'duration'
+  | 'conf';
 
 export interface DagRunFilters extends Pagination {
   /** Undefined: runs of every DAG (Airflow's `~`). */
@@ -100,6 +103,10 @@ const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
   end_date: 'r.end_date',
   queued_at: 'r.queued_at',
   updated_at: 'r.updated_at',
+  dag_id: 'r.dag_id',
+  // Airflow's DagRun.duration: end_date - start_date (null while either is missing).
+  duration: '(r.end_date - r.start_date)',
+  conf: 'r.conf',
 };
 
 /** Task instance states that a finished run does not leave behind. */
