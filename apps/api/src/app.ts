@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { requireBearerToken } from './auth.ts';
 import type { AppConfig } from './config.ts';
 import { ApiError, toApiError } from './errors.ts';
+import { jsonBodyParser } from './json-body.ts';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.ts';
 import { defineRoute, expressPath, mountRoute, type RouteDefinition } from './route.ts';
 import { buildRoutes, type ApiDagBag } from './routes/index.ts';
@@ -70,6 +71,12 @@ export function createApp(options: CreateAppOptions): ApiApp {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // Every answer is JSON about one caller's data: never sniffed as another type, never cached.
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   app.use(
     pinoHttp({
       logger,
@@ -102,15 +109,14 @@ export function createApp(options: CreateAppOptions): ApiApp {
     routes.filter((route) => route.auth === false).map((route) => route.path),
   );
   app.use(requireBearerToken(config.authTokens, openPaths));
-  app.use(
-    express.json({
-      limit: config.bodyLimitBytes,
-      type: ['application/json', 'application/*+json'],
-    }),
-  );
 
+  // Bodies are read per operation (only those that have one), under the size and depth limits.
+  const bodyParser = jsonBodyParser({
+    limitBytes: config.bodyLimitBytes,
+    maxDepth: config.bodyMaxDepth,
+  });
   const router = express.Router({ strict: false });
-  for (const route of routes) mountRoute(router, route);
+  for (const route of routes) mountRoute(router, route, bodyParser);
   app.use(router);
   app.use(notFoundOrMethodNotAllowed(routes));
   app.use(errorHandler(logger));

@@ -1,4 +1,5 @@
 import {
+  ConfigError,
   describeSettings,
   gcHeadroomSetting,
   integerSetting,
@@ -8,6 +9,8 @@ import {
   type ConfigOf,
 } from '@dagbag/config';
 import { telemetrySettings } from '@dagbag/telemetry';
+import { DEFAULT_BODY_MAX_DEPTH, MAX_BODY_MAX_DEPTH } from './json-body.ts';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './server.ts';
 
 /**
  * The API's own variables. The DAG cache's `API_DAG_CACHE_*` are read by `@dagbag/dagbag`, the
@@ -37,6 +40,27 @@ export const API_OWN_SETTINGS = {
     max: 104_857_600,
     description: 'largest accepted request body; larger gets 413',
   }),
+  API_BODY_MAX_DEPTH: integerSetting({
+    default: DEFAULT_BODY_MAX_DEPTH,
+    min: 1,
+    max: MAX_BODY_MAX_DEPTH,
+    description:
+      "deepest nesting of objects and arrays accepted in a JSON body (a run's `conf` included); deeper gets 422",
+  }),
+  API_HEADERS_TIMEOUT_MS: integerSetting({
+    default: DEFAULT_HEADERS_TIMEOUT_MS,
+    min: 1000,
+    max: 600_000,
+    description:
+      'a client must send the whole request line and headers within this time; slower connections are cut (408)',
+  }),
+  API_REQUEST_TIMEOUT_MS: integerSetting({
+    default: DEFAULT_REQUEST_TIMEOUT_MS,
+    min: 1000,
+    max: 3_600_000,
+    description:
+      'a client must send the whole request, body included, within this time; slower connections are cut (408)',
+  }),
   API_SHUTDOWN_TIMEOUT_MS: integerSetting({
     default: 10_000,
     min: 0,
@@ -56,7 +80,17 @@ export type ApiConfig = ConfigOf<typeof API_SETTINGS>;
 
 /** Reads and validates every API variable once; throws ConfigError naming each bad one. */
 export function readApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
-  return readConfig(API_SETTINGS, env);
+  const config = readConfig(API_SETTINGS, env);
+  // Node refuses a headers timeout longer than the request timeout: say so before it starts.
+  if (config.API_HEADERS_TIMEOUT_MS > config.API_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError([
+      {
+        variable: 'API_HEADERS_TIMEOUT_MS',
+        message: `must not exceed API_REQUEST_TIMEOUT_MS (${config.API_REQUEST_TIMEOUT_MS}); got ${config.API_HEADERS_TIMEOUT_MS}`,
+      },
+    ]);
+  }
+  return config;
 }
 
 /** The settings `createApp` needs; tests pass these directly. */
@@ -64,4 +98,6 @@ export interface AppConfig {
   /** Accepted bearer tokens; at least one. */
   authTokens: readonly string[];
   bodyLimitBytes: number;
+  /** Deepest nesting accepted in a JSON body (API_BODY_MAX_DEPTH). */
+  bodyMaxDepth: number;
 }

@@ -171,17 +171,12 @@ describe('request ids', () => {
 });
 
 describe('task logs', () => {
-  it("serve a try's lines and a continuation token that reads on from the end", async () => {
+  it("serve a finished try's lines with no continuation token once the log is read", async () => {
     const first: any = await (
       await api.request('/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1')
     ).json();
     expect(first.content).toHaveLength(5);
-    const next: any = await (
-      await api.request(
-        `/api/v2/dags/etl/dagRuns/r1/taskInstances/extract/logs/1?token=${first.continuation_token}`,
-      )
-    ).json();
-    expect(next.content).toEqual([]);
+    expect(first.continuation_token).toBeNull();
   });
 
   it.each(['..%2F..%2Fsecret', '%2e%2e', 'etl%2F..%2F..'])(

@@ -158,21 +158,23 @@ function isDataException(error: unknown): boolean {
   return false;
 }
 
-/** body-parser's errors carry `type` and `status`. */
-interface BodyParserError {
-  type: string;
-  status?: number;
+/**
+ * A client error raised while reading the body: body-parser's own carry `type` and `status`; those
+ * it wraps with http-errors (a malformed gzip/deflate/br stream, an aborted upload) carry only a
+ * 4xx `status`. Either way the client's fault, never a 500.
+ */
+interface BodyReadError {
+  type?: string;
+  status: number;
   expose?: boolean;
   message: string;
-  body?: string;
+  code?: string;
 }
 
-function isBodyParserError(error: unknown): error is BodyParserError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<BodyParserError>).type === 'string' &&
-    'status' in error
-  );
+function isBodyReadError(error: unknown): error is BodyReadError {
+  if (!(error instanceof Error)) return false;
+  const status = (error as Partial<BodyReadError>).status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** Maps anything thrown by a handler or middleware to the one error class. */
@@ -180,25 +182,25 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DuplicateDagRunError)
     return new ApiError('CONFLICT', error.message, { cause: error });
-  if (isBodyParserError(error)) {
+  if (isBodyReadError(error)) {
     switch (error.type) {
       case 'entity.too.large':
         return new ApiError('PAYLOAD_TOO_LARGE', 'Request body is larger than the limit', {
           cause: error,
         });
-      case 'entity.parse.failed':
-        return ApiError.validation([
-          { loc: ['body'], msg: `JSON decode error: ${error.message}`, type: 'json_invalid' },
-        ]);
       case 'encoding.unsupported':
       case 'charset.unsupported':
         return new ApiError('UNSUPPORTED_MEDIA_TYPE', error.message, { cause: error });
-      default:
-        if (error.status !== undefined && error.status >= 400 && error.status < 500) {
-          return new ApiError('BAD_REQUEST', error.expose ? error.message : 'Bad request', {
-            cause: error,
-          });
-        }
+      default: {
+        // zlib's errors (Z_DATA_ERROR, ERR__ERROR_FORMAT_PADDING_1...): the declared encoding lies.
+        const compressed = typeof error.code === 'string' && /^(Z_|ERR_)/.test(error.code);
+        const message = compressed
+          ? `The request body is not valid for its Content-Encoding (${error.message})`
+          : error.expose
+            ? error.message
+            : 'Bad request';
+        return new ApiError('BAD_REQUEST', message, { cause: error });
+      }
     }
   }
   if (error instanceof URIError)

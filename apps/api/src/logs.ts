@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { ApiError } from './errors.ts';
 
@@ -52,46 +52,109 @@ export function decodeToken(token: string): number {
   return Number(match[1]);
 }
 
+/** Open errors that mean "this try has no log file" (it never wrote one, or its path cannot exist). */
+const NO_LOG_ERRNOS = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'EISDIR', 'EINVAL']);
+
+/** The end of the last whole UTF-8 character in `buffer[0, end)`: a cut there splits no character. */
+function utf8Boundary(buffer: Buffer, end: number): number {
+  let cut = end;
+  // Step back over continuation bytes (10xxxxxx) to the lead byte of the last character.
+  while (cut > 0 && cut > end - 4 && (buffer[cut - 1]! & 0xc0) === 0x80) cut--;
+  if (cut === 0) return end;
+  const lead = buffer[cut - 1]!;
+  const length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return end - (cut - 1) >= length ? end : cut - 1;
+}
+
 /**
- * Reads a page of a log file from `offset`. A missing file is an empty log (the try may not have
- * written anything yet). Returns whole lines only, and the offset to continue from.
+ * Reads a page of a log file from `offset`: whole lines only, at least `pageBytes` worth unless the
+ * file ends first. A line longer than the page is returned whole, up to `maxLineBytes`; only a
+ * line longer than that is cut, and then between characters, never inside one. A missing file (or
+ * one whose path cannot exist) is an empty log. `atEnd`: the page reaches the end of the file.
  */
 export async function readLogPage(
   path: string,
   offset: number,
-  maxBytes: number,
-): Promise<{ lines: string[]; nextOffset: number }> {
+  pageBytes: number,
+  maxLineBytes: number = LOG_MAX_BYTES,
+): Promise<{ lines: string[]; nextOffset: number; atEnd: boolean }> {
   let handle;
   try {
     handle = await open(path, 'r');
   } catch (error) {
-    if (
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
-      (error as NodeJS.ErrnoException).code === 'ENOTDIR'
-    ) {
-      return { lines: [], nextOffset: offset };
+    if (NO_LOG_ERRNOS.has((error as NodeJS.ErrnoException).code ?? '')) {
+      return { lines: [], nextOffset: offset, atEnd: true };
     }
     throw error;
   }
   try {
     const { size } = await handle.stat();
     const start = Math.min(offset, size);
-    const length = Math.min(size - start, maxBytes);
-    const buffer = Buffer.alloc(length);
+    let length = Math.min(size - start, pageBytes);
+    let buffer = Buffer.alloc(length);
     await handle.read(buffer, 0, length, start);
-    // Stop at the last newline unless this is the end of the file, so no line is cut in two.
     let usable = length;
     if (start + length < size) {
-      const lastNewline = buffer.lastIndexOf(0x0a);
+      let lastNewline = buffer.lastIndexOf(0x0a);
+      if (lastNewline < 0) {
+        // One line longer than the page: read on to its end rather than split it.
+        const longest = Math.min(size - start, Math.max(maxLineBytes, pageBytes));
+        const longer = Buffer.alloc(longest);
+        buffer.copy(longer);
+        await handle.read(longer, length, longest - length, start + length);
+        buffer = longer;
+        length = longest;
+        const newline = buffer.indexOf(0x0a, 0);
+        lastNewline = newline;
+      }
       if (lastNewline >= 0) usable = lastNewline + 1;
+      else if (start + length < size) usable = utf8Boundary(buffer, length);
     }
     const text = buffer.subarray(0, usable).toString('utf8');
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
-    return { lines, nextOffset: start + usable };
+    return { lines, nextOffset: start + usable, atEnd: start + usable >= size };
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * `<logsDir>/<dag_id>/<run_id>`: every try of every task of one run, so that deleting the run
+ * deletes its logs (a run re-created under the same id must not show the old one's output).
+ */
+export function runLogDir(logsDir: string, ids: { dagId: string; runId: string }): string {
+  const root = resolve(logsDir);
+  const path = resolve(
+    join(root, safeSegment(ids.dagId, 'dag_id'), safeSegment(ids.runId, 'dag_run_id')),
+  );
+  if (!path.startsWith(root + sep)) throw new ApiError('BAD_REQUEST', 'Invalid log path');
+  return path;
+}
+
+/** Removes a deleted run's logs; a run that never logged has nothing to remove. */
+export async function removeRunLogs(
+  logsDir: string,
+  ids: { dagId: string; runId: string },
+): Promise<void> {
+  let dir: string;
+  try {
+    dir = runLogDir(logsDir, ids);
+  } catch {
+    return; // an id that cannot be a folder has no logs
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Whether a try's log can still grow (Airflow's `end_of_log` is the opposite): only the current
+ * try of a running (or deferred) instance writes to it.
+ */
+export function tryMayStillLog(
+  ti: { tryNumber: number; state: string | null },
+  tryNumber: number,
+): boolean {
+  return ti.tryNumber === tryNumber && (ti.state === 'running' || ti.state === 'deferred');
 }
 
 const STAMPED_LINE = /^\[(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\] ?(.*)$/;

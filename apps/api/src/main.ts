@@ -68,13 +68,19 @@ async function main(): Promise<void> {
     prisma,
     dagBag,
     logger,
-    config: { authTokens: tokens, bodyLimitBytes: config.API_BODY_LIMIT_BYTES },
+    config: {
+      authTokens: tokens,
+      bodyLimitBytes: config.API_BODY_LIMIT_BYTES,
+      bodyMaxDepth: config.API_BODY_MAX_DEPTH,
+    },
   });
   const running = await startServer(app, {
     host: config.API_HOST,
     port: config.API_PORT,
     logger,
     shutdownTimeoutMs: config.API_SHUTDOWN_TIMEOUT_MS,
+    headersTimeoutMs: config.API_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.API_REQUEST_TIMEOUT_MS,
   });
   logger.info(
     {

@@ -4,7 +4,7 @@
  * OpenAPI document. Input is validated by the same schemas the document is generated from.
  */
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
 import { ApiError, type ValidationIssue } from './errors.ts';
 import { HTTPExceptionResponse, HTTPValidationError } from './schemas.ts';
@@ -70,35 +70,50 @@ function issuesOf(where: 'path' | 'query' | 'body', error: z.ZodError): Validati
   }));
 }
 
-/** Locations of strings (values or keys) containing U+0000 anywhere in a parsed input. */
-function nulIssues(
-  where: 'path' | 'query' | 'body',
-  value: unknown,
-  loc: (string | number)[] = [where],
-  found: ValidationIssue[] = [],
-): ValidationIssue[] {
-  if (found.length >= 10) return found;
-  if (typeof value === 'string') {
-    if (value.includes('\u0000'))
-      found.push({ loc, msg: 'String must not contain the NUL character', type: 'string_nul' });
-  } else if (Array.isArray(value)) {
-    value.forEach((item, index) => nulIssues(where, item, [...loc, index], found));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000'))
-        found.push({
-          loc: [...loc, key],
-          msg: 'Key must not contain the NUL character',
-          type: 'string_nul',
-        });
-      nulIssues(where, item, [...loc, key], found);
+/**
+ * Strings (values or keys) PostgreSQL cannot store as sent: U+0000 (text cannot hold it) and lone
+ * UTF-16 surrogates (they would be stored as U+FFFD). Walks iteratively: depth is bounded at the
+ * door (API_BODY_MAX_DEPTH), but no input may exhaust the stack here.
+ */
+function unstorableStrings(where: 'path' | 'query' | 'body', root: unknown): ValidationIssue[] {
+  const found: ValidationIssue[] = [];
+  const check = (text: string, loc: (string | number)[], what: 'String' | 'Key') => {
+    if (text.includes('\u0000'))
+      found.push({ loc, msg: `${what} must not contain the NUL character`, type: 'string_nul' });
+    else if (!text.isWellFormed())
+      found.push({
+        loc,
+        msg: `${what} must not contain a lone UTF-16 surrogate (it cannot be stored as sent)`,
+        type: 'string_unicode',
+      });
+  };
+  const stack: { value: unknown; loc: (string | number)[] }[] = [{ value: root, loc: [where] }];
+  while (stack.length > 0 && found.length < 10) {
+    const { value, loc } = stack.pop()!;
+    if (typeof value === 'string') check(value, loc, 'String');
+    else if (Array.isArray(value))
+      value.forEach((item, index) => stack.push({ value: item, loc: [...loc, index] }));
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        check(key, [...loc, key], 'Key');
+        stack.push({ value: item, loc: [...loc, key] });
+      }
     }
   }
   return found;
 }
 
-export function mountRoute(router: Router, route: RouteDefinition): void {
-  router[route.method](expressPath(route.path), async (req, res) => {
+/**
+ * Registers one operation. `bodyParser` runs only for operations that declare a body: a body sent
+ * to any other operation is never read, so it cannot fail the request.
+ */
+export function mountRoute(
+  router: Router,
+  route: RouteDefinition,
+  bodyParser: readonly RequestHandler[],
+): void {
+  const handlers: RequestHandler[] = route.body ? [...bodyParser] : [];
+  router[route.method](expressPath(route.path), ...handlers, async (req, res) => {
     const issues: ValidationIssue[] = [];
     const parse = (
       where: 'path' | 'query' | 'body',
@@ -111,11 +126,11 @@ export function mountRoute(router: Router, route: RouteDefinition): void {
       issues.push(...issuesOf(where, result.error));
       return undefined;
     };
-    // PostgreSQL text cannot hold NUL: refuse it up front rather than let the query fail.
+    // Refuse what PostgreSQL would refuse or alter, up front, rather than fail or change it later.
     issues.push(
-      ...nulIssues('path', req.params),
-      ...nulIssues('query', req.query),
-      ...nulIssues('body', req.body),
+      ...unstorableStrings('path', req.params),
+      ...unstorableStrings('query', req.query),
+      ...(route.body ? unstorableStrings('body', req.body) : []),
     );
     if (issues.length > 0) throw ApiError.validation(issues);
     const params = parse('path', route.params, req.params);

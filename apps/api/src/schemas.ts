@@ -29,18 +29,38 @@ export const booleanParam = z
   .transform((value) => TRUE_WORDS.includes(value))
   .openapi({ type: 'boolean' });
 
-export const integerParam = z.coerce.number().int().openapi({ type: 'integer' });
+/** Integers stored in PostgreSQL `integer` columns (and page bounds) stay within its range. */
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
 
+/**
+ * An integer query or path value, read as FastAPI reads one: optional sign and digits, nothing
+ * else (not empty, not blank, not `0x10`, not `1e3`), within PostgreSQL's integer range; else 422.
+ */
+export function integerParamIn(bounds: { min?: number; max?: number } = {}) {
+  const min = bounds.min ?? INT32_MIN;
+  const max = bounds.max ?? INT32_MAX;
+  return z
+    .string()
+    .regex(/^[+-]?\d+$/, 'Input should be a valid integer, unable to parse string as an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .openapi({ type: 'integer', minimum: min, maximum: max });
+}
+
+export const integerParam = integerParamIn();
+
+/** An ISO 8601 timestamp ending in `Z` or an offset such as `+01:00`. */
+const OFFSET_SUFFIX = /(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+/** Query timestamps: one without an offset is UTC (as Airflow reads it), never the server's zone. */
 export const dateTimeParam = z.iso
   .datetime({ offset: true, local: true })
-  .transform((value) => new Date(value))
+  .transform((value) => new Date(OFFSET_SUFFIX.test(value) ? value : `${value}Z`))
   .openapi({ type: 'string', format: 'date-time' });
 
 export const pagination = {
-  limit: z.coerce
-    .number()
-    .int()
-    .min(0)
+  limit: integerParamIn({ min: 0 })
     .default(DEFAULT_PAGE_LIMIT)
     // Like Airflow's maximum_page_limit: larger values are served as the maximum, not refused.
     .transform((limit) => Math.min(limit, MAX_PAGE_LIMIT))
@@ -50,10 +70,7 @@ export const pagination = {
       default: DEFAULT_PAGE_LIMIT,
       description: `Page size; values above ${MAX_PAGE_LIMIT} are served as ${MAX_PAGE_LIMIT}.`,
     }),
-  offset: z.coerce
-    .number()
-    .int()
-    .min(0)
+  offset: integerParamIn({ min: 0 })
     .default(0)
     .openapi({ type: 'integer', minimum: 0, default: 0 }),
 };
@@ -115,7 +132,7 @@ export const dagVersionParams = z.object({
 });
 export const taskInstanceParams = dagRunParams.extend({ task_id: z.string().min(1) });
 export const taskLogParams = taskInstanceParams.extend({
-  try_number: integerParam.pipe(z.number().min(0)).openapi({ type: 'integer', minimum: 0 }),
+  try_number: integerParamIn({ min: 0 }),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -408,20 +425,46 @@ export const VersionInfo = z
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
+/** Body timestamps must say their zone (Airflow's AwareDatetime): a naive one is refused, not guessed. */
 const nullableDateTimeInput = z.iso
   .datetime({ offset: true, local: true })
+  .refine((value) => OFFSET_SUFFIX.test(value), {
+    message: 'Input should have timezone info (end it with Z or an offset such as +01:00)',
+  })
   .transform((value) => new Date(value))
   .nullable()
   .openapi({ type: ['string', 'null'], format: 'date-time' });
 
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * A run's `conf`: any JSON object, kept exactly as sent (the object itself is passed on, not a
+ * copy that would drop keys such as `__proto__`). Its depth is bounded by API_BODY_MAX_DEPTH and
+ * its numbers must be exact (both checked when the body is read), its size by API_BODY_LIMIT_BYTES.
+ */
+const confInput = z
+  .custom<Record<string, unknown>>(isPlainObject, { message: 'Input should be a valid dictionary' })
+  .nullable()
+  .optional()
+  .openapi({
+    type: ['object', 'null'],
+    additionalProperties: true,
+    description:
+      'Any JSON object, stored and returned exactly as sent: at most API_BODY_MAX_DEPTH levels deep (default 32), within API_BODY_LIMIT_BYTES, numbers exactly representable as 64-bit floats.',
+  });
+
 export const TriggerDAGRunPostBody = z
   .strictObject({
-    dag_run_id: z.string().min(1).max(250).nullable().optional(),
+    dag_run_id: z.string().nullable().optional().openapi({
+      description:
+        "Letters, digits and _ . ~ : + - (Airflow's allowed_run_id_pattern), at most 250 characters; otherwise 400.",
+    }),
     data_interval_start: nullableDateTimeInput.optional(),
     data_interval_end: nullableDateTimeInput.optional(),
     logical_date: nullableDateTimeInput,
     run_after: nullableDateTimeInput.optional(),
-    conf: z.record(z.string(), z.unknown()).nullable().optional(),
+    conf: confInput,
     note: z.string().nullable().optional(),
   })
   .superRefine((body, ctx) => {

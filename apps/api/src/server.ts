@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@dagbag/logger';
 import type { Express } from 'express';
@@ -14,18 +14,42 @@ export interface RunningServer {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/** Defaults of API_HEADERS_TIMEOUT_MS and API_REQUEST_TIMEOUT_MS. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
 export async function startServer(
   app: Express,
-  options: { host: string; port: number; logger: Logger; shutdownTimeoutMs?: number },
+  options: {
+    host: string;
+    port: number;
+    logger: Logger;
+    shutdownTimeoutMs?: number;
+    /** Slow-loris bound: the request line and headers must arrive within this time. */
+    headersTimeoutMs?: number;
+    /** The whole request, body included, must arrive within this time. */
+    requestTimeoutMs?: number;
+  },
 ): Promise<RunningServer> {
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host, (error?: Error) =>
-      error ? reject(error) : resolve(listening),
-    );
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a slow
+  // client would be cut up to 30 s late: check often enough that the settings mean what they say.
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 10))),
+    },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Slow-loris protection and a bound on how long a request may take to arrive.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   let closing: Promise<void> | undefined;

@@ -8,8 +8,10 @@ import {
   type RetriesOf,
 } from '@dagbag/db';
 import { z } from 'zod';
+import { runIdProblem } from '@dagbag/dagbag';
 import { recordApiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
+import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagRunResponse, structureResponse, taskInstanceResponse } from '../serialize.ts';
@@ -26,6 +28,9 @@ const RUN_ORDER = {
   end_date: 'end_date',
   queued_at: 'queued_at',
   updated_at: 'updated_at',
+  dag_id: 'dag_id',
+  duration: 'duration',
+  conf: 'conf',
 } as const satisfies Record<string, DagRunSortColumn>;
 
 /** Python's `datetime.isoformat()` of a UTC instant, as Airflow writes it into run ids. */
@@ -58,7 +63,7 @@ export function generatedRunId(logicalDate: Date | null, runAfter: Date, salted 
 /** Attempts at a free generated run id before giving up (each collision has odds of 62^-8). */
 const GENERATED_ID_ATTEMPTS = 5;
 
-export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition[] {
+export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteDefinition[] {
   /** Retries of a task in the version its instance uses, read through the DAG cache. */
   const retriesOf: RetriesOf = async (versionId, taskId) => {
     if (versionId === null) return undefined;
@@ -150,10 +155,22 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
       errors: [400, 404, 409, 413],
       success: { status: 200, description: 'Successful Response', schema: s.DAGRunResponse },
       async handler({ params, body, res }) {
+        // As Airflow: a stale DAG (its file is gone) is not found; one whose file is broken is refused.
+        const dag = await queries.getDag(params.dag_id);
+        if (!dag || dag.isStale)
+          throw ApiError.notFound(`DAG with dag_id: '${params.dag_id}' not found`);
+        if (dag.hasImportErrors)
+          throw new ApiError(
+            'BAD_REQUEST',
+            `DAG with dag_id: '${params.dag_id}' has import errors and cannot be triggered`,
+          );
         const latest = await dagBag.getLatest(params.dag_id);
         if (!latest) throw dagNotFound(params.dag_id);
         const now = new Date();
         const runAfter = body.run_after ?? now;
+        // Checked at the door: the executor could not use such an id as a log folder.
+        const problem = body.dag_run_id == null ? undefined : runIdProblem(body.dag_run_id);
+        if (problem) throw new ApiError('BAD_REQUEST', problem);
         const newRun: NewDagRun = {
           dagId: params.dag_id,
           runId: body.dag_run_id ?? generatedRunId(body.logical_date, runAfter),
@@ -208,20 +225,13 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
       success: { status: 200, description: 'Successful Response', schema: s.DAGRunResponse },
       async handler({ params, query, body, res }) {
         const mask = query.update_mask ?? (Object.keys(body) as ('state' | 'note')[]);
+        // As Airflow: only fields both sent in the body and named in update_mask (if given) change;
+        // a state of null changes nothing.
+        const sent = (field: 'state' | 'note') =>
+          Object.hasOwn(body, field) && (query.update_mask?.includes(field) ?? true);
         const patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null } = {};
-        if (mask.includes('state')) {
-          if (body.state === undefined || body.state === null) {
-            throw ApiError.validation([
-              {
-                loc: ['body', 'state'],
-                msg: 'Input should be queued, success or failed',
-                type: 'enum',
-              },
-            ]);
-          }
-          patch.state = body.state;
-        }
-        if (mask.includes('note')) patch.note = body.note ?? null;
+        if (sent('state') && body.state != null) patch.state = body.state;
+        if (sent('note')) patch.note = body.note ?? null;
         const run = await queries.patchDagRun(params.dag_id, params.dag_run_id, patch);
         if (!run) throw runNotFound(params.dag_id, params.dag_run_id);
         await recordApiEvent(queries, res, {
@@ -251,6 +261,8 @@ export function dagRunRoutes({ queries, dagBag }: RouteContext): RouteDefinition
           dagId: params.dag_id,
           runId: params.dag_run_id,
         });
+        // A run re-created under this id must start with empty logs, not the deleted run's.
+        await removeRunLogs(logsDir, { dagId: params.dag_id, runId: params.dag_run_id });
         return { status: 204 };
       },
     }),

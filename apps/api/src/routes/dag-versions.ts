@@ -8,7 +8,9 @@ import { VersionDirectory } from '../version-directory.ts';
 import { dagNotFound, dagVersionNotFound, type RouteContext } from './common.ts';
 
 const VERSION_ORDER = {
-  id: 'id',
+  // New versions get time-ordered ids (UUIDv7), but older ones have random ids: within one DAG the
+  // version number is creation order, which is what ordering by id means (Airflow's default).
+  id: 'version_number',
   version_number: 'version_number',
   created_at: 'created_at',
 } as const satisfies Record<string, DagVersionSortColumn>;

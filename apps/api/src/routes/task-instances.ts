@@ -10,6 +10,7 @@ import {
   readLogPage,
   structuredLogMessage,
   taskLogPath,
+  tryMayStillLog,
 } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
@@ -150,7 +151,11 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
           status: 200,
           body: {
             content: page.lines.map(structuredLogMessage),
-            continuation_token: encodeToken(page.nextOffset),
+            // As Airflow: null once the whole log is read and the try can write no more to it.
+            continuation_token:
+              page.atEnd && !tryMayStillLog(ti, params.try_number)
+                ? null
+                : encodeToken(page.nextOffset),
           },
         };
       },

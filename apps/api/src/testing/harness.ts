@@ -63,7 +63,11 @@ export async function startTestApi(
     dagBag,
     logger: silentLogger,
     logsDir,
-    config: { authTokens: options.authTokens ?? [TEST_TOKEN], bodyLimitBytes: 64 * 1024 },
+    config: {
+      authTokens: options.authTokens ?? [TEST_TOKEN],
+      bodyLimitBytes: 64 * 1024,
+      bodyMaxDepth: 32,
+    },
   });
   const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger });
   return {
