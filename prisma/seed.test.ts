@@ -9,6 +9,7 @@ import { seed } from './seed.ts';
 
 let db: TestDatabase;
 let dagsFolder: string;
+let logsRoot: string;
 
 const diamond = {
   dag_id: 'demo_diamond',
@@ -24,7 +25,7 @@ const diamond = {
 beforeAll(async () => {
   db = await createTestDatabase();
   dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-seed-'));
-  process.env.DATA_DIR = await mkdtemp(join(tmpdir(), 'dagbag-seed-data-'));
+  logsRoot = join(await mkdtemp(join(tmpdir(), 'dagbag-seed-data-')), 'logs');
   await writeFile(join(dagsFolder, 'diamond.json'), JSON.stringify(diamond));
   await writeFile(
     join(dagsFolder, 'single.json'),
@@ -42,6 +43,7 @@ afterAll(() => db.drop());
 describe('the demo seed', () => {
   it('writes three versions per multi-task DAG, the newest being the file as the processor hashes it', async () => {
     const written = await seed(db.prisma, silentLogger, {
+      logsRoot,
       dagsFolder,
       now: new Date('2026-11-21T12:00:00Z'),
     });
@@ -72,7 +74,7 @@ describe('the demo seed', () => {
       .flatMap((r) => r.taskInstances.map((ti) => ti.state));
     expect(failedStates).toEqual(expect.arrayContaining(['failed', 'upstream_failed']));
     const log = await readFile(
-      join(process.env.DATA_DIR!, 'logs', 'demo_diamond', runs[0]!.runId, 'start', '1.log'),
+      join(logsRoot, 'demo_diamond', runs[0]!.runId, 'start', '1.log'),
       'utf8',
     );
     expect(log).toContain('task start finished: success');
@@ -80,7 +82,7 @@ describe('the demo seed', () => {
 
   it('is idempotent: a second seed writes nothing', async () => {
     const before = await db.prisma.dagRun.count();
-    expect(await seed(db.prisma, silentLogger, { dagsFolder })).toEqual([]);
+    expect(await seed(db.prisma, silentLogger, { logsRoot, dagsFolder })).toEqual([]);
     expect(await db.prisma.dagRun.count()).toBe(before);
   });
 });

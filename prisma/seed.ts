@@ -7,14 +7,16 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { dataDir, repoRoot } from '@dagbag/config';
+import { SHARED_SETTINGS, dataDir, readConfig, repoRoot } from '@dagbag/config';
 import { dagHash, parseDagSource, type DagDocument, type TaskDocument } from '@dagbag/dagbag';
 import {
+  DATABASE_SETTINGS,
   createPrismaClient,
   hasAnyDagVersion,
   openDatabase,
   writeDemoHistory,
   type DemoDag,
+  type DatabaseSettings,
   type DemoRun,
 } from '@dagbag/db';
 import { createLogger, type Logger } from '@dagbag/logger';
@@ -129,13 +131,13 @@ export function demoHistory(
   });
 }
 
-async function writeLogs(dags: DemoDag[], written: string[]): Promise<void> {
+async function writeLogs(dags: DemoDag[], written: string[], logsRoot: string): Promise<void> {
   for (const dag of dags.filter((d) => written.includes(d.dagId))) {
     for (const run of dag.versions.flatMap((version) => version.runs)) {
       for (const ti of run.taskInstances.filter(
         (t) => t.state === 'success' || t.state === 'failed',
       )) {
-        const folder = join(dataDir(), 'logs', dag.dagId, run.runId, ti.taskId);
+        const folder = join(logsRoot, dag.dagId, run.runId, ti.taskId);
         await mkdir(folder, { recursive: true });
         await writeFile(
           join(folder, '1.log'),
@@ -148,11 +150,19 @@ async function writeLogs(dags: DemoDag[], written: string[]): Promise<void> {
 }
 
 /** Seeds when the database holds no DAG version at all (what `pnpm dev` calls on every start). */
-export async function seedIfEmpty(databaseUrl: string, logger: Logger): Promise<string[]> {
-  const prisma = createPrismaClient({ url: databaseUrl, applicationName: 'seed' });
+export async function seedIfEmpty(
+  database: { url: string; settings: DatabaseSettings },
+  logger: Logger,
+  options: { logsRoot: string },
+): Promise<string[]> {
+  const prisma = createPrismaClient({
+    url: database.url,
+    settings: database.settings,
+    applicationName: 'seed',
+  });
   try {
     if (await hasAnyDagVersion(prisma)) return [];
-    return await seed(prisma, logger);
+    return await seed(prisma, logger, options);
   } finally {
     await prisma.$disconnect();
   }
@@ -161,12 +171,12 @@ export async function seedIfEmpty(databaseUrl: string, logger: Logger): Promise<
 export async function seed(
   prisma: ReturnType<typeof createPrismaClient>,
   logger: Logger,
-  options: { dagsFolder?: string; now?: Date } = {},
+  options: { logsRoot: string; dagsFolder?: string; now?: Date },
 ): Promise<string[]> {
   const folder = resolve(options.dagsFolder ?? process.env.DAGS_FOLDER ?? join(repoRoot(), 'dags'));
   const dags = demoHistory(await readExampleDags(folder, logger), options.now ?? new Date());
   const written = await writeDemoHistory(prisma, dags);
-  await writeLogs(dags, written);
+  await writeLogs(dags, written, options.logsRoot);
   logger.info(
     { folder, seeded: written, skipped: dags.length - written.length },
     'demo history seeded',
@@ -176,10 +186,16 @@ export async function seed(
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const logger = createLogger({ name: 'seed' });
-  const database = await openDatabase({ logger });
-  const prisma = createPrismaClient({ url: database.url, applicationName: 'seed' });
+  const config = readConfig({ ...DATABASE_SETTINGS, ...SHARED_SETTINGS }, process.env);
+  const data = dataDir(config.DATA_DIR);
+  const database = await openDatabase({ settings: config, dataDir: data, logger });
+  const prisma = createPrismaClient({
+    url: database.url,
+    settings: config,
+    applicationName: 'seed',
+  });
   try {
-    await seed(prisma, logger);
+    await seed(prisma, logger, { logsRoot: join(data, 'logs') });
   } finally {
     await prisma.$disconnect();
     await database.stop();

@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '@dagbag/config';
-import { openDatabase } from '@dagbag/db';
+import { SHARED_SETTINGS, dataDir, readConfig, repoRoot } from '@dagbag/config';
+import { DATABASE_SETTINGS, openDatabase } from '@dagbag/db';
 import { createLogger } from '@dagbag/logger';
 import { seedIfEmpty } from '../prisma/seed.ts';
 
@@ -14,8 +14,13 @@ const logger = createLogger({ name: 'dev' });
 const STOP_GRACE_MS = 20_000;
 
 async function main(): Promise<void> {
-  const database = await openDatabase({ logger });
-  await seedIfEmpty(database.url, logger);
+  // The database settings and DATA_DIR, read once here; the apps read theirs themselves.
+  const config = readConfig({ ...DATABASE_SETTINGS, ...SHARED_SETTINGS }, process.env);
+  const data = dataDir(config.DATA_DIR);
+  const database = await openDatabase({ settings: config, dataDir: data, logger });
+  await seedIfEmpty({ url: database.url, settings: config }, logger, {
+    logsRoot: join(data, 'logs'),
+  });
 
   const turbo = join(repoRoot(), 'node_modules', '.bin', 'turbo');
   const apps = spawn(turbo, ['run', 'dev', '--filter=@dagbag/api', '--filter=@dagbag/scheduler'], {

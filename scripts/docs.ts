@@ -6,8 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { API_OWN_SETTINGS } from '@dagbag/api';
-import { describeSettings, repoRoot, type EnvShape } from '@dagbag/config';
-import { CACHE_SETTINGS } from '@dagbag/dagbag';
+import { SHARED_SETTINGS, describeSettings, repoRoot, type EnvShape } from '@dagbag/config';
+import { CACHE_VARIABLES, cacheSettingsShape } from '@dagbag/dagbag';
 import { DATABASE_SETTINGS } from '@dagbag/db';
 import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
 import { SCHEDULER_OWN_SETTINGS } from '@dagbag/scheduler';
@@ -29,11 +29,19 @@ function settingsTable(shape: EnvShape, omit: readonly string[] = []): string {
   return ['| variable | default | accepted | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+/** Both roles' cache variables in one table: a variable both roles read shows both defaults. */
 function cacheTable(): string {
-  const rows = CACHE_SETTINGS.map(
-    (d) =>
-      `| \`${d.variable}\` | ${d.role === 'scheduler' ? '' : d.apiDefault} | ${d.role === 'api' ? '' : d.schedulerDefault} | ${d.min}–${d.max} | ${cell(d.meaning)} |`,
+  const api = new Map(describeSettings(cacheSettingsShape('api')).map((r) => [r.variable, r]));
+  const scheduler = new Map(
+    describeSettings(cacheSettingsShape('scheduler')).map((r) => [r.variable, r]),
   );
+  const variables = [
+    ...new Set(Object.values(CACHE_VARIABLES).flatMap((names) => [names.api, names.scheduler])),
+  ];
+  const rows = variables.map((variable) => {
+    const row = (api.get(variable) ?? scheduler.get(variable))!;
+    return `| \`${variable}\` | ${api.get(variable)?.default ?? ''} | ${scheduler.get(variable)?.default ?? ''} | ${cell(row.accepted)} | ${cell(row.description)} |`;
+  });
   return [
     '| variable | api default | scheduler default | accepted | meaning |',
     '|---|---|---|---|---|',
@@ -56,12 +64,10 @@ async function settingsSections(): Promise<[title: string, table: string][]> {
     [
       'Shared',
       [
-        '| variable | default | meaning |',
-        '|---|---|---|',
-        '| `DATA_DIR` | `.data/` | embedded PostgreSQL data, task logs, the development API token |',
-        '| `LOG_LEVEL` | info | pino level: trace, debug, info, warn, error, fatal, silent |',
-        '| `LOG_FORMAT` | json | `pretty` for readable lines (what `pnpm dev` sets) |',
-        '| `OTEL_*` | | the standard OpenTelemetry variables, e.g. `OTEL_EXPORTER_OTLP_ENDPOINT` to push OTLP |',
+        settingsTable(SHARED_SETTINGS),
+        '| `LOG_LEVEL` | info | | pino level: trace, debug, info, warn, error, fatal, silent |',
+        '| `LOG_FORMAT` | json | | `pretty` for readable lines (what `pnpm dev` sets) |',
+        "| `OTEL_*` | | | the other standard OpenTelemetry variables (headers, timeouts, resource attributes), read by the SDK's exporters |",
       ].join('\n'),
     ],
   ];

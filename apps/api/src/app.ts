@@ -23,7 +23,7 @@ export interface CreateAppOptions {
   dagBag: ApiDagBag;
   config: AppConfig;
   logger: Logger;
-  /** Root of the task logs; default `<dataDir()>/logs`. */
+  /** Root of the task logs; default `.data/logs` at the repository root (main passes DATA_DIR's). */
   logsDir?: string;
 }
 
@@ -44,7 +44,7 @@ export function createApp(options: CreateAppOptions): ApiApp {
     dagBag: options.dagBag,
     logsDir: options.logsDir ?? join(dataDir(), 'logs'),
     version: API_VERSION,
-    gitVersion: process.env.GIT_COMMIT ?? null,
+    gitVersion: config.gitVersion ?? null,
   });
   let document: OpenApiDocument | undefined;
   routes.push(

@@ -1,20 +1,25 @@
 import {
   ConfigError,
+  SHARED_SETTINGS,
   describeSettings,
   gcHeadroomSetting,
   integerSetting,
   listSetting,
+  optionalStringSetting,
   readConfig,
   stringSetting,
   type ConfigOf,
 } from '@dagbag/config';
+import { cacheSettingsShape } from '@dagbag/dagbag';
+// The settings module only: importing @dagbag/db itself would load pg before telemetry patches it.
+import { DATABASE_SETTINGS } from '@dagbag/db/settings';
 import { telemetrySettings } from '@dagbag/telemetry';
 import { DEFAULT_BODY_MAX_DEPTH, MAX_BODY_MAX_DEPTH } from './json-body.ts';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './server.ts';
 
 /**
- * The API's own variables. The DAG cache's `API_DAG_CACHE_*` are read by `@dagbag/dagbag`, the
- * database's by `@dagbag/db`, METRICS_* by `@dagbag/telemetry`; all are validated once at start.
+ * The API's own variables. With the DAG cache's (`API_DAG_CACHE_*`), the database's, the
+ * telemetry's and DATA_DIR they make API_SETTINGS, read and validated once in `main`.
  */
 export const API_OWN_SETTINGS = {
   API_HOST: stringSetting({
@@ -33,6 +38,7 @@ export const API_OWN_SETTINGS = {
   API_AUTH_TOKENS: listSetting({
     description:
       'bearer tokens the REST API accepts; an entry `name:token` names its caller in the event log (others are named by a fingerprint); unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
+    secret: true,
   }),
   API_BODY_LIMIT_BYTES: integerSetting({
     default: 1_048_576,
@@ -69,9 +75,19 @@ export const API_OWN_SETTINGS = {
       'on SIGTERM, how long in-flight requests may finish before their connections are cut',
   }),
   API_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
+  GIT_COMMIT: optionalStringSetting({
+    description: 'reported as `git_version` by `GET /api/v2/version`; unset: null',
+  }),
 };
 
-export const API_SETTINGS = { ...API_OWN_SETTINGS, ...telemetrySettings('dagbag-api') };
+/** Every variable the API process reads. */
+export const API_SETTINGS = {
+  ...API_OWN_SETTINGS,
+  ...cacheSettingsShape('api'),
+  ...DATABASE_SETTINGS,
+  ...telemetrySettings('dagbag-api'),
+  ...SHARED_SETTINGS,
+};
 
 /** One row per API variable (name, default, accepted range, meaning): the README table is checked against it. */
 export const API_SETTING_DESCRIPTORS = describeSettings(API_OWN_SETTINGS);
@@ -79,7 +95,7 @@ export const API_SETTING_DESCRIPTORS = describeSettings(API_OWN_SETTINGS);
 export type ApiConfig = ConfigOf<typeof API_SETTINGS>;
 
 /** Reads and validates every API variable once; throws ConfigError naming each bad one. */
-export function readApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
+export function readApiConfig(env: Record<string, string | undefined>): ApiConfig {
   const config = readConfig(API_SETTINGS, env);
   // Node refuses a headers timeout longer than the request timeout: say so before it starts.
   if (config.API_HEADERS_TIMEOUT_MS > config.API_REQUEST_TIMEOUT_MS) {
@@ -100,4 +116,6 @@ export interface AppConfig {
   bodyLimitBytes: number;
   /** Deepest nesting accepted in a JSON body (API_BODY_MAX_DEPTH). */
   bodyMaxDepth: number;
+  /** `git_version` of `GET /api/v2/version`; null when unknown. */
+  gitVersion?: string | null;
 }

@@ -1,23 +1,27 @@
 /**
  * The API process: config -> logger -> telemetry -> database -> DAG cache -> HTTP server.
+ * Every setting (the API's, the DAG cache's, the database's, the telemetry's) is read and
+ * validated here, once, and passed down as typed objects; no library reads the environment.
  * Express, pg and Prisma are imported only after telemetry has started, so that the
  * instrumentations patch them (modules loaded earlier stay unpatched).
  */
-import { ConfigError, applyGcHeadroom, dataDir } from '@dagbag/config';
+import { join } from 'node:path';
+import { ConfigError, applyGcHeadroom, dataDir, effectiveSettings } from '@dagbag/config';
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
-import { DagBag, cacheSettingsFromEnv } from '@dagbag/dagbag';
+import { DagBag, cacheSettingsFrom } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
-import { readApiConfig } from './config.ts';
+import { API_SETTINGS, readApiConfig, type ApiConfig } from './config.ts';
+
+/** What the API's connections are called in pg_stat_activity. */
+const APPLICATION_NAME = 'dagbag-api';
 
 async function main(): Promise<void> {
   const logger = createLogger({ name: 'api' });
-  let config;
-  let cacheSettings;
+  let config: ApiConfig;
   try {
     // Every variable is validated before anything starts; a bad one stops the process here.
-    config = readApiConfig();
-    cacheSettings = cacheSettingsFromEnv('api');
+    config = readApiConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.fatal(error.message);
@@ -25,12 +29,14 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  const data = dataDir(config.DATA_DIR);
   // Before the cache fills: V8's default headroom would let garbage grow to 3× the cache.
   applyGcHeadroom(config.API_GC_HEADROOM_PERCENT);
   const telemetry = await startTelemetry({
     serviceName: 'dagbag-api',
     metricsPort: config.METRICS_PORT,
     metricsHost: config.METRICS_HOST,
+    otel: config,
     logger,
   });
 
@@ -48,7 +54,7 @@ async function main(): Promise<void> {
 
   let tokens = config.API_AUTH_TOKENS;
   if (tokens.length === 0) {
-    const dev = loadOrCreateDevelopmentToken(dataDir());
+    const dev = loadOrCreateDevelopmentToken(data);
     tokens = [dev.token];
     // The message text is not redacted (only fields are): this line is the point of the feature.
     logger.warn(
@@ -56,22 +62,28 @@ async function main(): Promise<void> {
     );
   }
 
-  const database = await openDatabase({ logger });
-  const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-api' });
+  const database = await openDatabase({ settings: config, dataDir: data, logger });
+  const prisma = createPrismaClient({
+    url: database.url,
+    settings: config,
+    applicationName: APPLICATION_NAME,
+  });
   const dagBag = new DagBag({
     role: 'api',
     loader: createDagVersionLoader(prisma),
-    settings: cacheSettings,
+    settings: cacheSettingsFrom('api', config),
     logger,
   });
   const app = createApp({
     prisma,
     dagBag,
     logger,
+    logsDir: join(data, 'logs'),
     config: {
       authTokens: tokens,
       bodyLimitBytes: config.API_BODY_LIMIT_BYTES,
       bodyMaxDepth: config.API_BODY_MAX_DEPTH,
+      gitVersion: config.GIT_COMMIT ?? null,
     },
   });
   const running = await startServer(app, {
@@ -86,8 +98,8 @@ async function main(): Promise<void> {
     {
       url: running.url,
       docs: `${running.url}/api/v2/openapi.json`,
-      cache: dagBag.settings,
-      gcHeadroomPercent: config.API_GC_HEADROOM_PERCENT,
+      // Every variable with the value in effect (tokens and passwords redacted).
+      settings: { ...effectiveSettings(API_SETTINGS, config), DATA_DIR: data },
     },
     'REST API listening',
   );

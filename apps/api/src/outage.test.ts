@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { createPrismaClient } from '@dagbag/db';
+import { createPrismaClient, defaultDatabaseSettings } from '@dagbag/db';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { airflowSchemaErrors } from './testing/airflow-schemas.ts';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   const prisma = createPrismaClient({
     url: db.url,
     applicationName: 'api-outage-test',
-    settings: { DATABASE_CONNECT_TIMEOUT_MS: 1000 },
+    settings: { ...defaultDatabaseSettings(), DATABASE_CONNECT_TIMEOUT_MS: 1000 },
   });
   api = await startTestApi({ db, prisma });
 });

@@ -89,25 +89,32 @@ describe('the API process (src/main.ts)', () => {
       child.on('exit', (code) => resolve(code)),
     );
 
-    const listening = await new Promise<{ url: string; gcHeadroomPercent: number }>(
-      (resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no "listening" line in 30 s:\n${output}`)),
-          30_000,
-        );
-        child.stdout.on('data', () => {
-          const line = output.split('\n').find((l) => l.includes('REST API listening'));
-          if (line) {
-            clearTimeout(timer);
-            resolve(JSON.parse(line) as { url: string; gcHeadroomPercent: number });
-          }
-        });
-        void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
-      },
-    );
+    type StartLine = { url: string; settings: Record<string, unknown> };
+    const listening = await new Promise<StartLine>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no "listening" line in 30 s:\n${output}`)),
+        30_000,
+      );
+      child.stdout.on('data', () => {
+        const line = output.split('\n').find((l) => l.includes('REST API listening'));
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as StartLine);
+        }
+      });
+      void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
+    });
 
-    // The GC headroom default is applied at start and reported, so operators can see it.
-    expect(listening.gcHeadroomPercent).toBe(25);
+    // One start line lists every setting in effect (the GC headroom default applied at start
+    // included), with the database password and the tokens redacted.
+    expect(listening.settings).toMatchObject({
+      API_GC_HEADROOM_PERCENT: 25,
+      API_DAG_CACHE_SIZE: 4096,
+      DATABASE_POOL_MAX: 10,
+      DATA_DIR: dataDirectory,
+      API_AUTH_TOKENS: '[redacted] (0)',
+    });
+    expect(new URL(String(listening.settings.DATABASE_URL)).password).toBe('%5Bredacted%5D');
     const tokenFile = join(dataDirectory, 'api-token');
     const token = readFileSync(tokenFile, 'utf8').trim();
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);

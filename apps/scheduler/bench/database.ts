@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createPrismaClient,
+  defaultDatabaseSettings,
   migrateDatabase,
   startEmbeddedPostgres,
   type PrismaClient,
@@ -33,7 +34,11 @@ export async function startBenchDatabase(): Promise<BenchDatabase> {
     ],
   });
   await migrateDatabase(server.url);
-  const prisma = createPrismaClient({ url: server.url, applicationName: 'scheduler-bench' });
+  const prisma = createPrismaClient({
+    url: server.url,
+    settings: defaultDatabaseSettings(),
+    applicationName: 'scheduler-bench',
+  });
   return {
     url: server.url,
     prisma,

@@ -1,18 +1,25 @@
 /**
- * Every variable the scheduler reads, validated once at start. A bad value stops the process with
- * a message naming the variable and the accepted range (ConfigError). The DAG cache's
- * `SCHEDULER_DAG_CACHE_*` are read by `@dagbag/dagbag`, the database's by `@dagbag/db`.
+ * Every variable the scheduler process reads (its own, the DAG cache's, the database's, the
+ * telemetry's, DATA_DIR), validated once at start in `main`. A bad value stops the process with
+ * a message naming the variable and the accepted range (ConfigError).
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import {
+  SHARED_SETTINGS,
+  dataDir,
   describeSettings,
+  effectiveSettings,
+  pickSettings,
   gcHeadroomSetting,
   integerSetting,
   readConfig,
   repoRoot,
   stringSetting,
 } from '@dagbag/config';
-import { telemetrySettings } from '@dagbag/telemetry';
+import { cacheSettingsFrom, cacheSettingsShape, type DagCacheSettings } from '@dagbag/dagbag';
+// The settings module only: importing @dagbag/db itself would load pg before telemetry patches it.
+import { DATABASE_SETTINGS, type DatabaseSettings } from '@dagbag/db/settings';
+import { OTEL_SETTINGS, telemetrySettings, type OtelSettings } from '@dagbag/telemetry';
 
 export const SCHEDULER_OWN_SETTINGS = {
   DAGS_FOLDER: stringSetting({
@@ -82,7 +89,10 @@ export const SCHEDULER_OWN_SETTINGS = {
 
 export const SCHEDULER_SETTINGS = {
   ...SCHEDULER_OWN_SETTINGS,
+  ...cacheSettingsShape('scheduler'),
+  ...DATABASE_SETTINGS,
   ...telemetrySettings('dagbag-scheduler'),
+  ...SHARED_SETTINGS,
 };
 
 /** One row per scheduler variable (name, default, accepted range, meaning): the README table is checked against it. */
@@ -102,17 +112,25 @@ export interface SchedulerConfig {
   gcHeadroomPercent: number;
   metricsPort: number;
   metricsHost: string;
+  /** The scheduler DagBag's bounds (SCHEDULER_DAG_CACHE_*, DAG_CACHE_REVALIDATE_SECONDS). */
+  dagCache: DagCacheSettings;
+  database: DatabaseSettings;
+  otel: OtelSettings;
+  /** DATA_DIR resolved: the embedded PostgreSQL and the task logs (`logs/`) live here. */
+  dataDir: string;
+  /** Every variable with the value in effect, secrets redacted: for the start line. */
+  effective: Readonly<Record<string, unknown>>;
 }
 
 /** Reads and validates every scheduler variable once; throws ConfigError naming each bad one. */
-export function readSchedulerConfig(
-  env: Record<string, string | undefined> = process.env,
-): SchedulerConfig {
+export function readSchedulerConfig(env: Record<string, string | undefined>): SchedulerConfig {
   const values = readConfig(SCHEDULER_SETTINGS, env);
   const folder = values.DAGS_FOLDER;
+  const dagsFolder =
+    folder === '' ? join(repoRoot(), 'dags') : isAbsolute(folder) ? folder : resolve(folder);
+  const data = dataDir(values.DATA_DIR);
   return {
-    dagsFolder:
-      folder === '' ? join(repoRoot(), 'dags') : isAbsolute(folder) ? folder : resolve(folder),
+    dagsFolder,
     dagDirScanSeconds: values.DAG_DIR_SCAN_SECONDS,
     loopIntervalMs: values.SCHEDULER_LOOP_INTERVAL_MS,
     maxDagRunsPerLoop: values.SCHEDULER_MAX_DAGRUNS_PER_LOOP,
@@ -132,5 +150,14 @@ export function readSchedulerConfig(
     gcHeadroomPercent: values.SCHEDULER_GC_HEADROOM_PERCENT,
     metricsPort: values.METRICS_PORT,
     metricsHost: values.METRICS_HOST,
+    dagCache: cacheSettingsFrom('scheduler', values),
+    database: pickSettings(DATABASE_SETTINGS, values),
+    otel: pickSettings(OTEL_SETTINGS, values),
+    dataDir: data,
+    effective: Object.freeze({
+      ...effectiveSettings(SCHEDULER_SETTINGS, values),
+      DAGS_FOLDER: dagsFolder,
+      DATA_DIR: data,
+    }),
   };
 }

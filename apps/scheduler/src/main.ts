@@ -2,25 +2,27 @@
  * The scheduler process: config -> logger -> telemetry -> database -> scheduler, and a clean
  * exit on SIGTERM/SIGINT (stop taking work, let running tasks finish or hand them back, exit 0).
  *
+ * Every setting (the scheduler's, the DAG cache's, the database's, the telemetry's) is read and
+ * validated here, once, and passed down as typed objects; no library reads the environment.
  * pg, Prisma and `@dagbag/db` are imported only after telemetry has started, so that the pg
  * instrumentation patches them (modules loaded earlier stay unpatched: no PostgreSQL spans).
  */
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { applyGcHeadroom } from '@dagbag/config';
-import { cacheSettingsFromEnv, type DagCacheSettings } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
-// Reads @dagbag/config and @dagbag/telemetry's setting shapes only.
-import { readSchedulerConfig } from './config.ts';
+// Reads the setting shapes of @dagbag/config, @dagbag/dagbag, @dagbag/db/settings and @dagbag/telemetry only.
+import { readSchedulerConfig, type SchedulerConfig } from './config.ts';
+
+/** What the scheduler's connections are called in pg_stat_activity. */
+const APPLICATION_NAME = 'dagbag-scheduler';
 
 async function main(): Promise<void> {
   const logger = createLogger({ name: 'scheduler' });
-  let config;
-  let cacheSettings: DagCacheSettings;
+  let config: SchedulerConfig;
   try {
     // Every variable is checked before anything starts: a typo stops the process at once.
-    config = readSchedulerConfig();
-    cacheSettings = cacheSettingsFromEnv('scheduler');
+    config = readSchedulerConfig(process.env);
   } catch (error) {
     logger.fatal({ err: error }, (error as Error).message);
     process.exit(2);
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
     serviceName: 'dagbag-scheduler',
     metricsPort: config.metricsPort,
     metricsHost: config.metricsHost,
+    otel: config.otel,
     logger,
   });
   const [{ createPrismaClient, openDatabase }, { createScheduler }] = await Promise.all([
@@ -38,15 +41,22 @@ async function main(): Promise<void> {
     import('./scheduler.ts'),
   ]);
 
-  const database = await openDatabase({ logger });
-  const prisma = createPrismaClient({ url: database.url, applicationName: 'dagbag-scheduler' });
+  const database = await openDatabase({
+    settings: config.database,
+    dataDir: config.dataDir,
+    logger,
+  });
+  const prisma = createPrismaClient({
+    url: database.url,
+    settings: config.database,
+    applicationName: APPLICATION_NAME,
+  });
   const scheduler = await createScheduler({
     prisma,
     databaseUrl: database.url,
     config,
     logger,
     meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
-    dagBag: { settings: cacheSettings },
   });
 
   let exiting = false;

@@ -6,7 +6,6 @@
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Meter } from '@opentelemetry/api';
-import { dataDir } from '@dagbag/config';
 import { DagBag, type DagBagOptions } from '@dagbag/dagbag';
 import {
   createDagVersionLoader,
@@ -34,11 +33,11 @@ export interface SchedulerOptions {
   config: SchedulerConfig;
   logger: Logger;
   meter?: Meter;
-  /** Where task logs go; default `<dataDir>/logs`. */
+  /** Where task logs go; default `<config.dataDir>/logs`. */
   logsRoot?: string;
   /** Run the DAG file processor (default true). */
   processDagFiles?: boolean;
-  /** Cache options laid over the role's settings (default: read from the environment). */
+  /** Cache options laid over `config.dagCache` (tests). */
   dagBag?: Partial<Pick<DagBagOptions, 'settings' | 'admission'>>;
   /** Wall clock for schedules. */
   now?: () => Date;
@@ -69,7 +68,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     loader: createDagVersionLoader(prisma),
     logger: log,
     ...(options.meter ? { meter: options.meter } : {}),
-    ...(options.dagBag?.settings ? { settings: options.dagBag.settings } : {}),
+    settings: { ...config.dagCache, ...options.dagBag?.settings },
     ...(options.dagBag?.admission !== undefined ? { admission: options.dagBag.admission } : {}),
   });
 
@@ -88,7 +87,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     prisma,
     jobId,
     parallelism: config.parallelism,
-    logsRoot: options.logsRoot ?? join(dataDir(), 'logs'),
+    logsRoot: options.logsRoot ?? join(config.dataDir, 'logs'),
     heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000,
     logger: log.child({ component: 'executor' }),
     metrics,
@@ -182,9 +181,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
         {
           hostname,
           pid: process.pid,
-          dagsFolder: config.dagsFolder,
-          parallelism: config.parallelism,
-          gcHeadroomPercent: config.gcHeadroomPercent,
+          settings: config.effective,
         },
         'scheduler started',
       );

@@ -18,8 +18,11 @@ export type ConfigOf<S extends EnvShape> = { [K in keyof S]: z.output<S[K]> };
 
 type Env = Record<string, string | undefined>;
 
-/** Parses every variable of `shape` from `env`; throws one ConfigError listing all bad ones. */
-export function readConfig<S extends EnvShape>(shape: S, env: Env = process.env): ConfigOf<S> {
+/**
+ * Parses every variable of `shape` from `env` (an app's `main` passes `process.env`; libraries
+ * never read it); throws one ConfigError listing all bad ones.
+ */
+export function readConfig<S extends EnvShape>(shape: S, env: Env): ConfigOf<S> {
   const problems: { variable: string; message: string }[] = [];
   const result: Record<string, unknown> = {};
   for (const [variable, schema] of Object.entries(shape)) {
@@ -37,6 +40,11 @@ export interface SettingMeta {
   default: string;
   accepted?: string;
   description?: string;
+  /**
+   * Kept out of logs by `effectiveSettings`: `true` hides the value (a list shows its length),
+   * `'url-password'` hides only the password of a URL.
+   */
+  secret?: true | 'url-password';
 }
 
 /** One row per variable of a shape, for documentation and the README check. */
@@ -45,6 +53,46 @@ export function describeSettings(shape: EnvShape): ({ variable: string } & Setti
     variable,
     ...((schema.meta() as SettingMeta | undefined) ?? { default: '' }),
   }));
+}
+
+const REDACTED = '[redacted]';
+
+function redact(value: unknown, secret: SettingMeta['secret']): unknown {
+  if (value === undefined || !secret) return value;
+  if (secret === 'url-password' && typeof value === 'string') {
+    try {
+      const url = new URL(value);
+      if (url.password) url.password = REDACTED;
+      return url.toString();
+    } catch {
+      return REDACTED;
+    }
+  }
+  return Array.isArray(value) ? `${REDACTED} (${value.length})` : REDACTED;
+}
+
+/**
+ * The values an app runs with, for its one start line: every variable of `shape` with secrets
+ * redacted (tokens hidden, a URL's password hidden).
+ */
+export function effectiveSettings<S extends EnvShape>(
+  shape: S,
+  values: ConfigOf<S>,
+): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [variable, schema] of Object.entries(shape)) {
+    const meta = schema.meta() as SettingMeta | undefined;
+    shown[variable] = redact((values as Record<string, unknown>)[variable], meta?.secret);
+  }
+  return shown;
+}
+
+/** The values of `shape`'s variables only, out of a wider config that holds them. */
+export function pickSettings<S extends EnvShape>(shape: S, values: ConfigOf<S>): ConfigOf<S> {
+  const picked: Record<string, unknown> = {};
+  for (const variable of Object.keys(shape))
+    picked[variable] = (values as Record<string, unknown>)[variable];
+  return picked as ConfigOf<S>;
 }
 
 /** A whole number within [min, max]; the error text states the range and the value received. */
@@ -104,18 +152,36 @@ export function stringSetting(options: {
     } satisfies SettingMeta);
 }
 
-export function optionalStringSetting(options: { default?: string; description?: string } = {}) {
+export function optionalStringSetting(
+  options: {
+    default?: string;
+    pattern?: RegExp;
+    accepted?: string;
+    description?: string;
+    secret?: SettingMeta['secret'];
+  } = {},
+) {
   return z
     .string()
     .optional()
+    .superRefine((raw, ctx) => {
+      if (raw !== undefined && options.pattern && !options.pattern.test(raw)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be ${options.accepted ?? `a string matching ${options.pattern}`}; got ${JSON.stringify(redact(raw, options.secret))}`,
+        });
+      }
+    })
     .meta({
       default: options.default ?? '(unset)',
+      accepted: options.accepted,
       description: options.description,
+      secret: options.secret,
     } satisfies SettingMeta);
 }
 
 /** Comma-separated list; blanks are dropped. */
-export function listSetting(options: { description?: string } = {}) {
+export function listSetting(options: { description?: string; secret?: true } = {}) {
   return z
     .string()
     .optional()
@@ -129,6 +195,7 @@ export function listSetting(options: { description?: string } = {}) {
       default: '(empty)',
       accepted: 'comma-separated list',
       description: options.description,
+      secret: options.secret,
     } satisfies SettingMeta);
 }
 

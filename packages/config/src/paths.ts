@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { optionalStringSetting } from './env.ts';
 
 let cachedRoot: string | undefined;
 
@@ -18,7 +19,19 @@ export function repoRoot(): string {
   return dir;
 }
 
-/** Where state lives (embedded PostgreSQL, task logs, the dev token): DATA_DIR or `.data/`. */
-export function dataDir(env: Record<string, string | undefined> = process.env): string {
-  return env.DATA_DIR ? resolve(env.DATA_DIR) : join(repoRoot(), '.data');
+/** The settings every process of a checkout shares; apps add them to their own shape. */
+export const SHARED_SETTINGS = {
+  DATA_DIR: optionalStringSetting({
+    default: '`.data/`',
+    description: 'embedded PostgreSQL data, task logs, the development API token',
+  }),
+};
+
+/**
+ * Where state lives (embedded PostgreSQL, task logs, the dev token): the DATA_DIR setting, read
+ * by the app's `main` and passed here, resolved against the working directory; else `.data/` at
+ * the repository root.
+ */
+export function dataDir(configured?: string): string {
+  return configured ? resolve(configured) : join(repoRoot(), '.data');
 }

@@ -35,7 +35,7 @@ export async function startBenchTelemetry(): Promise<BenchTelemetry> {
   });
   const sinkPort = await listen(sink);
   const metricsPort = await freePort();
-  // The SDK's exporters read these from process.env, as in the apps.
+  // The SDK's exporters read the endpoint from process.env themselves (the OTEL_* contract).
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkPort}`;
   process.env.OTEL_METRIC_EXPORT_INTERVAL = '1000';
   process.env.OTEL_TRACES_EXPORTER = 'none';
@@ -43,6 +43,11 @@ export async function startBenchTelemetry(): Promise<BenchTelemetry> {
     serviceName: 'dagbag-api',
     metricsPort,
     logger: silentLogger,
+    otel: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
+      OTEL_METRIC_EXPORT_INTERVAL: 1000,
+      OTEL_TRACES_EXPORTER: 'none',
+    },
     instrumentations: false,
   });
   if (!telemetry.otlp.metrics) throw new Error('bench telemetry: the OTLP reader is not attached');

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@dagbag/config';
 import { DagBag, type DagBagOptions } from './dagbag.ts';
 import { DagValidationError } from './dag.ts';
 import { dagDocumentSchema } from './document.ts';
-import { cacheSettingsFromEnv, type DagCacheSettings } from './settings.ts';
+import type { DagCacheSettings } from './settings.ts';
 import { ManualClock, MemoryDagVersionLoader, makeDagDocument } from './testing.ts';
 import { entryWeight } from './weight.ts';
 
@@ -279,15 +278,6 @@ describe('DagBag caps', () => {
       );
     },
   );
-
-  it('refuses a negative cache size in the environment, naming the variable and the range', () => {
-    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(
-      ConfigError,
-    );
-    expect(() => cacheSettingsFromEnv('api', { API_DAG_CACHE_SIZE: '-1' })).toThrowError(
-      /API_DAG_CACHE_SIZE: must be a whole number from 0 to 10000000/,
-    );
-  });
 
   it('evicts with reason bytes once the weight would pass the byte cap, and the weight never exceeds it', async () => {
     const w = entryWeight(1000);

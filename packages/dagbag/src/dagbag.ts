@@ -19,7 +19,6 @@ import { LRUCache } from 'lru-cache';
 import { deserializeDag, type Dag } from './dag.ts';
 import { FrequencySketch } from './sketch.ts';
 import {
-  cacheSettingsFromEnv,
   defaultCacheSettings,
   validateCacheSettings,
   type CacheRole,
@@ -74,8 +73,9 @@ export interface DagBagOptions {
   role: CacheRole;
   loader: DagVersionLoader;
   /**
-   * Omitted: read from the environment (`cacheSettingsFromEnv(role)`). Given: laid over the
-   * role's documented defaults, the environment is not read.
+   * Laid over the role's documented defaults (`defaultCacheSettings(role)`). The DagBag never reads
+   * the environment: an app reads `cacheSettingsShape(role)` at start and passes
+   * `cacheSettingsFrom(role, values)` here.
    */
   settings?: Partial<DagCacheSettings>;
   clock?: Clock;
@@ -241,11 +241,7 @@ export class DagBag {
     this.role = options.role;
     this.loader = options.loader;
     this.settings = Object.freeze(
-      validateCacheSettings(
-        options.settings
-          ? { ...defaultCacheSettings(options.role), ...options.settings }
-          : cacheSettingsFromEnv(options.role),
-      ),
+      validateCacheSettings({ ...defaultCacheSettings(options.role), ...options.settings }),
     );
     this.clock = options.clock ?? performance;
     this.exactClock = options.clock !== undefined;

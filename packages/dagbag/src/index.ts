@@ -36,12 +36,19 @@ export type {
   Clock,
 } from './dagbag.ts';
 export {
-  cacheSettingsFromEnv,
+  cacheSettingsFrom,
+  cacheSettingsShape,
   defaultCacheSettings,
   validateCacheSettings,
-  CACHE_SETTINGS,
+  CACHE_VARIABLES,
+  CACHE_VARIABLE_MEANINGS,
   SETTING_RANGES,
 } from './settings.ts';
-export type { CacheRole, CacheSettingDescriptor, DagCacheSettings } from './settings.ts';
+export type {
+  CacheRole,
+  CacheVariable,
+  CacheVariableSetting,
+  DagCacheSettings,
+} from './settings.ts';
 export { FrequencySketch } from './sketch.ts';
 export { HEAP_BYTES_PER_SERIALIZED_BYTE, entryWeight, serializedSize } from './weight.ts';

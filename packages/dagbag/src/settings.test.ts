@@ -1,16 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@dagbag/config';
-import { CACHE_SETTINGS, cacheSettingsFromEnv, defaultCacheSettings } from './settings.ts';
+import { ConfigError, readConfig } from '@dagbag/config';
+import {
+  cacheSettingsFrom,
+  cacheSettingsShape,
+  defaultCacheSettings,
+  type CacheRole,
+} from './settings.ts';
 
-describe('cacheSettingsFromEnv', () => {
+function fromEnv(role: CacheRole, env: Record<string, string>) {
+  return cacheSettingsFrom(role, readConfig(cacheSettingsShape(role), env));
+}
+
+describe('cacheSettingsShape', () => {
   it('gives the documented defaults of each role', () => {
-    expect(cacheSettingsFromEnv('api', {})).toMatchObject({
+    expect(fromEnv('api', {})).toMatchObject({
       maxEntries: 4096,
       maxBytes: 268_435_456,
       ttlSeconds: 3600,
       revalidateSeconds: 30,
     });
-    expect(cacheSettingsFromEnv('scheduler', {})).toMatchObject({
+    expect(fromEnv('scheduler', {})).toMatchObject({
       maxEntries: 0,
       maxBytes: 1_073_741_824,
       ttlSeconds: 10_800,
@@ -25,12 +34,12 @@ describe('cacheSettingsFromEnv', () => {
       SCHEDULER_DAG_CACHE_TTL: '0',
       DAG_CACHE_REVALIDATE_SECONDS: '5',
     };
-    expect(cacheSettingsFromEnv('api', env)).toMatchObject({
+    expect(fromEnv('api', env)).toMatchObject({
       maxEntries: 10,
       ttlSeconds: 3600,
       revalidateSeconds: 5,
     });
-    expect(cacheSettingsFromEnv('scheduler', env)).toMatchObject({
+    expect(fromEnv('scheduler', env)).toMatchObject({
       maxEntries: 20,
       ttlSeconds: 0,
       revalidateSeconds: 5,
@@ -44,7 +53,7 @@ describe('cacheSettingsFromEnv', () => {
     ['DAG_CACHE_REVALIDATE_SECONDS', 'soon'],
   ])('refuses %s=%s naming the variable and the range', (variable, raw) => {
     try {
-      cacheSettingsFromEnv('api', { [variable]: raw });
+      fromEnv('api', { [variable]: raw });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
@@ -55,16 +64,20 @@ describe('cacheSettingsFromEnv', () => {
     }
   });
 
-  it('lists every cache variable once, with both defaults', () => {
-    expect(CACHE_SETTINGS.map((s) => s.variable)).toEqual([
+  it('lists the variables of DESIGN.md for each role', () => {
+    expect(Object.keys(cacheSettingsShape('api'))).toEqual([
       'API_DAG_CACHE_SIZE',
-      'SCHEDULER_DAG_CACHE_SIZE',
       'API_DAG_CACHE_MAX_BYTES',
-      'SCHEDULER_DAG_CACHE_MAX_BYTES',
       'API_DAG_CACHE_TTL',
+      'DAG_CACHE_REVALIDATE_SECONDS',
+    ]);
+    expect(Object.keys(cacheSettingsShape('scheduler'))).toEqual([
+      'SCHEDULER_DAG_CACHE_SIZE',
+      'SCHEDULER_DAG_CACHE_MAX_BYTES',
       'SCHEDULER_DAG_CACHE_TTL',
       'DAG_CACHE_REVALIDATE_SECONDS',
     ]);
-    expect(defaultCacheSettings('api')).toEqual(cacheSettingsFromEnv('api', {}));
+    expect(defaultCacheSettings('api')).toEqual(fromEnv('api', {}));
+    expect(defaultCacheSettings('scheduler')).toEqual(fromEnv('scheduler', {}));
   });
 });

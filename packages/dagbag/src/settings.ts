@@ -1,4 +1,4 @@
-import { integerSetting, readConfig } from '@dagbag/config';
+import { integerSetting } from '@dagbag/config';
 
 export type CacheRole = 'api' | 'scheduler';
 
@@ -18,17 +18,6 @@ export interface DagCacheSettings {
   maxNegativeEntries: number;
 }
 
-export interface CacheSettingDescriptor {
-  readonly variable: string;
-  readonly setting: keyof DagCacheSettings;
-  readonly role: CacheRole | 'both';
-  readonly apiDefault: number;
-  readonly schedulerDefault: number;
-  readonly min: number;
-  readonly max: number;
-  readonly meaning: string;
-}
-
 const GiB = 1024 ** 3;
 const DAY = 86_400;
 
@@ -42,109 +31,81 @@ export const SETTING_RANGES = {
   maxNegativeEntries: { min: 1, max: 10_000_000 },
 } as const satisfies Record<keyof DagCacheSettings, { min: number; max: number }>;
 
-/**
- * Every environment variable of the cache, with both roles' defaults: the root README's table is
- * checked against this list, so the documentation cannot drift from the code.
- */
-export const CACHE_SETTINGS: readonly CacheSettingDescriptor[] = [
-  {
-    variable: 'API_DAG_CACHE_SIZE',
-    setting: 'maxEntries',
-    role: 'api',
-    apiDefault: 4096,
-    schedulerDefault: 0,
-    ...SETTING_RANGES.maxEntries,
-    meaning: 'max entries; 0 = no entry cap',
+/** The documented defaults of each role (DESIGN.md, Cache roles). */
+const ROLE_DEFAULTS: Record<CacheRole, DagCacheSettings> = {
+  api: {
+    maxEntries: 4096,
+    maxBytes: 268_435_456,
+    ttlSeconds: 3600,
+    revalidateSeconds: 30,
+    negativeTtlSeconds: 5,
+    maxNegativeEntries: 10_000,
   },
-  {
-    variable: 'SCHEDULER_DAG_CACHE_SIZE',
-    setting: 'maxEntries',
-    role: 'scheduler',
-    apiDefault: 4096,
-    schedulerDefault: 0,
-    ...SETTING_RANGES.maxEntries,
-    meaning: 'max entries; 0 = no entry cap',
+  scheduler: {
+    maxEntries: 0,
+    maxBytes: 1_073_741_824,
+    ttlSeconds: 10_800,
+    revalidateSeconds: 30,
+    negativeTtlSeconds: 5,
+    maxNegativeEntries: 10_000,
   },
-  {
-    variable: 'API_DAG_CACHE_MAX_BYTES',
-    setting: 'maxBytes',
-    role: 'api',
-    apiDefault: 268_435_456,
-    schedulerDefault: 1_073_741_824,
-    ...SETTING_RANGES.maxBytes,
-    meaning: 'max total entry weight in bytes; 0 = no byte cap',
-  },
-  {
-    variable: 'SCHEDULER_DAG_CACHE_MAX_BYTES',
-    setting: 'maxBytes',
-    role: 'scheduler',
-    apiDefault: 268_435_456,
-    schedulerDefault: 1_073_741_824,
-    ...SETTING_RANGES.maxBytes,
-    meaning: 'max total entry weight in bytes; 0 = no byte cap',
-  },
-  {
-    variable: 'API_DAG_CACHE_TTL',
-    setting: 'ttlSeconds',
-    role: 'api',
-    apiDefault: 3600,
-    schedulerDefault: 10_800,
-    ...SETTING_RANGES.ttlSeconds,
-    meaning: 'seconds since last use; 0 = no TTL',
-  },
-  {
-    variable: 'SCHEDULER_DAG_CACHE_TTL',
-    setting: 'ttlSeconds',
-    role: 'scheduler',
-    apiDefault: 3600,
-    schedulerDefault: 10_800,
-    ...SETTING_RANGES.ttlSeconds,
-    meaning: 'seconds since last use; 0 = no TTL',
-  },
-  {
-    variable: 'DAG_CACHE_REVALIDATE_SECONDS',
-    setting: 'revalidateSeconds',
-    role: 'both',
-    apiDefault: 30,
-    schedulerDefault: 30,
-    ...SETTING_RANGES.revalidateSeconds,
-    meaning: 'hash revalidation interval; 0 = never revalidate',
-  },
-];
+};
 
-/** Defaults of the settings that are not read from the environment. */
-const FIXED_DEFAULTS = { negativeTtlSeconds: 5, maxNegativeEntries: 10_000 } as const;
+/** The environment variable of each setting an operator may change, per role. */
+export const CACHE_VARIABLES = {
+  maxEntries: { api: 'API_DAG_CACHE_SIZE', scheduler: 'SCHEDULER_DAG_CACHE_SIZE' },
+  maxBytes: { api: 'API_DAG_CACHE_MAX_BYTES', scheduler: 'SCHEDULER_DAG_CACHE_MAX_BYTES' },
+  ttlSeconds: { api: 'API_DAG_CACHE_TTL', scheduler: 'SCHEDULER_DAG_CACHE_TTL' },
+  revalidateSeconds: {
+    api: 'DAG_CACHE_REVALIDATE_SECONDS',
+    scheduler: 'DAG_CACHE_REVALIDATE_SECONDS',
+  },
+} as const;
 
-function defaultFor(descriptor: CacheSettingDescriptor, role: CacheRole): number {
-  return role === 'api' ? descriptor.apiDefault : descriptor.schedulerDefault;
-}
+export type CacheVariableSetting = keyof typeof CACHE_VARIABLES;
+export type CacheVariable<R extends CacheRole> = (typeof CACHE_VARIABLES)[CacheVariableSetting][R];
+
+/** What each variable means, for the README table. */
+export const CACHE_VARIABLE_MEANINGS: Record<CacheVariableSetting, string> = {
+  maxEntries: 'max entries; 0 = no entry cap',
+  maxBytes: 'max total entry weight in bytes; 0 = no byte cap',
+  ttlSeconds: 'seconds since last use; 0 = no TTL',
+  revalidateSeconds: 'hash revalidation interval; 0 = never revalidate',
+};
 
 /** The documented defaults of a role, ignoring the environment. */
 export function defaultCacheSettings(role: CacheRole): DagCacheSettings {
-  const settings: Partial<DagCacheSettings> = { ...FIXED_DEFAULTS };
-  for (const d of CACHE_SETTINGS)
-    if (d.role === role || d.role === 'both') settings[d.setting] = defaultFor(d, role);
-  return settings as DagCacheSettings;
+  return { ...ROLE_DEFAULTS[role] };
 }
 
 /**
- * Reads the role's variables. A bad value throws ConfigError naming the variable, the accepted
- * range and what was given, so the process stops at start rather than running unbounded.
+ * The role's cache variables in `@dagbag/config` style: an app spreads this into its settings
+ * shape, so they are read and range-checked once with all its others (a bad value is a
+ * ConfigError naming the variable and the range), then passes `cacheSettingsFrom(role, values)`
+ * to its DagBag.
  */
-export function cacheSettingsFromEnv(
-  role: CacheRole,
-  env: Record<string, string | undefined> = process.env,
+export function cacheSettingsShape<R extends CacheRole>(
+  role: R,
+): Record<CacheVariable<R>, ReturnType<typeof integerSetting>> {
+  const shape: Record<string, ReturnType<typeof integerSetting>> = {};
+  for (const setting of Object.keys(CACHE_VARIABLES) as CacheVariableSetting[]) {
+    shape[CACHE_VARIABLES[setting][role]] = integerSetting({
+      default: ROLE_DEFAULTS[role][setting],
+      ...SETTING_RANGES[setting],
+      description: CACHE_VARIABLE_MEANINGS[setting],
+    });
+  }
+  return shape as Record<CacheVariable<R>, ReturnType<typeof integerSetting>>;
+}
+
+/** The DagBag settings of a role from the values `readConfig` gave for `cacheSettingsShape(role)`. */
+export function cacheSettingsFrom<R extends CacheRole>(
+  role: R,
+  values: Record<CacheVariable<R>, number>,
 ): DagCacheSettings {
-  const mine = CACHE_SETTINGS.filter((d) => d.role === role || d.role === 'both');
-  const shape = Object.fromEntries(
-    mine.map((d) => [
-      d.variable,
-      integerSetting({ default: defaultFor(d, role), min: d.min, max: d.max, meaning: d.meaning }),
-    ]),
-  );
-  const values = readConfig(shape, env);
-  const settings: DagCacheSettings = { ...defaultCacheSettings(role) };
-  for (const d of mine) settings[d.setting] = values[d.variable] as number;
+  const settings = defaultCacheSettings(role);
+  for (const setting of Object.keys(CACHE_VARIABLES) as CacheVariableSetting[])
+    settings[setting] = values[CACHE_VARIABLES[setting][role] as CacheVariable<R>];
   return settings;
 }
 

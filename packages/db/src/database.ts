@@ -5,12 +5,11 @@
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { dataDir } from '@dagbag/config';
 import type { Logger } from '@dagbag/logger';
 import { silentLogger } from '@dagbag/logger';
 import { isAlive, startEmbeddedPostgres } from './embedded.ts';
 import { migrateDatabase } from './migrate/operations.ts';
-import { readDatabaseSettings } from './settings.ts';
+import type { DatabaseSettings } from './settings.ts';
 
 export interface OpenDatabase {
   url: string;
@@ -89,12 +88,19 @@ async function ensureDatabaseExists(adminUrl: string, name: string): Promise<voi
   }
 }
 
-export async function openDatabase(
-  options: { env?: Record<string, string | undefined>; logger?: Logger; migrate?: boolean } = {},
-): Promise<OpenDatabase> {
-  const env = options.env ?? process.env;
+export interface OpenDatabaseOptions {
+  /** DATABASE_URL and EMBEDDED_POSTGRES_PORT, as the app read them at start. */
+  settings: Pick<DatabaseSettings, 'DATABASE_URL' | 'EMBEDDED_POSTGRES_PORT'>;
+  /** The data folder (`dataDir(DATA_DIR)`): the embedded server lives in its `postgres/`. */
+  dataDir: string;
+  logger?: Logger;
+  /** Apply pending migrations (default true). */
+  migrate?: boolean;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDatabase> {
+  const { settings } = options;
   const logger = options.logger ?? silentLogger;
-  const settings = readDatabaseSettings(env);
   const migrate = options.migrate ?? true;
 
   if (settings.DATABASE_URL) {
@@ -102,8 +108,8 @@ export async function openDatabase(
     return { url: settings.DATABASE_URL, ownsServer: false, embedded: false, stop: async () => {} };
   }
 
-  const root = join(dataDir(env), 'postgres');
-  const ownerFile = join(dataDir(env), 'postgres.owner');
+  const root = join(options.dataDir, 'postgres');
+  const ownerFile = join(options.dataDir, 'postgres.owner');
   const port = settings.EMBEDDED_POSTGRES_PORT;
   const adminUrl = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
   const url = `postgresql://postgres:postgres@127.0.0.1:${port}/${EMBEDDED_DATABASE}`;

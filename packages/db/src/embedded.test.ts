@@ -7,6 +7,8 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from './database.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
+import { DATABASE_SETTINGS, defaultDatabaseSettings } from './settings.ts';
+import { readConfig } from '@dagbag/config';
 import { freePort } from '@dagbag/config/testing/free-port';
 
 const running: EmbeddedServer[] = [];
@@ -100,7 +102,11 @@ describe('embedded PostgreSQL', () => {
   it('starts nothing embedded when DATABASE_URL is set', async () => {
     const dataDir = await tempDir();
     const database = await openDatabase({
-      env: { DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', DATA_DIR: dataDir },
+      settings: {
+        ...defaultDatabaseSettings(),
+        DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none',
+      },
+      dataDir,
       migrate: false,
     });
     expect(database).toMatchObject({
@@ -113,8 +119,11 @@ describe('embedded PostgreSQL', () => {
 
   it('starts, migrates and shares one embedded server between processes of one checkout', async () => {
     const dataDir = await tempDir();
-    const env = { DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await freePort()) };
-    const owner = await openDatabase({ env });
+    const options = {
+      settings: { ...defaultDatabaseSettings(), EMBEDDED_POSTGRES_PORT: await freePort() },
+      dataDir,
+    };
+    const owner = await openDatabase(options);
     try {
       expect(owner).toMatchObject({ embedded: true, ownsServer: true });
       expect(
@@ -124,20 +133,31 @@ describe('embedded PostgreSQL', () => {
       // pointing the owner file at a live process that is not us.
       const { writeFileSync } = await import('node:fs');
       writeFileSync(join(dataDir, 'postgres.owner'), String(process.ppid));
-      const sharer = await openDatabase({ env });
+      const sharer = await openDatabase(options);
       expect(sharer).toMatchObject({ embedded: true, ownsServer: false, url: owner.url });
     } finally {
       await owner.stop();
     }
   });
 
-  it('names the variable when the database settings are invalid', async () => {
-    await expect(openDatabase({ env: { EMBEDDED_POSTGRES_PORT: '80' } })).rejects.toThrow(
+  it('names the variable when the database settings are invalid', () => {
+    expect(() => readConfig(DATABASE_SETTINGS, { EMBEDDED_POSTGRES_PORT: '80' })).toThrow(
       /EMBEDDED_POSTGRES_PORT: must be a whole number from 1024 to 65535/,
     );
-    await expect(openDatabase({ env: { DATABASE_URL: 'mysql://x' } })).rejects.toThrow(
+    expect(() => readConfig(DATABASE_SETTINGS, { DATABASE_URL: 'mysql://x' })).toThrow(
       /DATABASE_URL: must be a postgresql:\/\/ URL/,
     );
+  });
+
+  it('keeps the password of DATABASE_URL out of its error message', () => {
+    let message = '';
+    try {
+      readConfig(DATABASE_SETTINGS, { DATABASE_URL: 'mysql://user:hunter2@host/db' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('DATABASE_URL: must be a postgresql:// URL');
+    expect(message).not.toContain('hunter2');
   });
 });
 
@@ -146,12 +166,17 @@ describe('several processes of one checkout', () => {
     const dataDir = await tempDir();
     const port = String(await freePort());
     const script = `import { openDatabase } from ${JSON.stringify(join(import.meta.dirname, 'database.ts'))};
-      const db = await openDatabase({ migrate: false });
+      import { defaultDatabaseSettings } from ${JSON.stringify(join(import.meta.dirname, 'settings.ts'))};
+      const db = await openDatabase({
+        settings: { ...defaultDatabaseSettings(), EMBEDDED_POSTGRES_PORT: ${port} },
+        dataDir: ${JSON.stringify(dataDir)},
+        migrate: false,
+      });
       process.stdout.write(JSON.stringify({ owns: db.ownsServer }) + '\\n');
       process.stdin.once('data', async () => { await db.stop(); process.exit(0); });`;
     const children = [0, 1, 2].map(() =>
       spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        env: { ...process.env, DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: port, DATABASE_URL: '' },
+        env: process.env,
         stdio: ['pipe', 'pipe', 'inherit'],
       }),
     );

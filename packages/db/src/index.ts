@@ -1,7 +1,7 @@
 export { createPrismaClient, PrismaClient, type ClientOptions, type Prisma } from './client.ts';
-export { openDatabase, type OpenDatabase } from './database.ts';
+export { openDatabase, type OpenDatabase, type OpenDatabaseOptions } from './database.ts';
 export { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
-export { readDatabaseSettings, DATABASE_SETTINGS, type DatabaseSettings } from './settings.ts';
+export { defaultDatabaseSettings, DATABASE_SETTINGS, type DatabaseSettings } from './settings.ts';
 export { migrateDatabase } from './migrate/operations.ts';
 export {
   createDagVersionLoader,

@@ -1,9 +1,18 @@
-import { integerSetting, optionalStringSetting, readConfig, stringSetting } from '@dagbag/config';
+import {
+  integerSetting,
+  optionalStringSetting,
+  readConfig,
+  stringSetting,
+  type ConfigOf,
+} from '@dagbag/config';
 
-/** Every database variable, validated once at start. */
+/** Every database variable; each app adds these to its own shape and reads them once at start. */
 export const DATABASE_SETTINGS = {
   /** Unset: an embedded PostgreSQL under DATA_DIR (default .data/) is started and used. */
   DATABASE_URL: optionalStringSetting({
+    pattern: /^postgres(ql)?:\/\//,
+    accepted: 'a postgresql:// URL (or unset for the embedded PostgreSQL)',
+    secret: 'url-password',
     description:
       'PostgreSQL to use (`postgresql://…`); unset: the embedded PostgreSQL under DATA_DIR, started on demand',
   }),
@@ -18,7 +27,8 @@ export const DATABASE_SETTINGS = {
     default: 10,
     min: 1,
     max: 1000,
-    description: 'connections per process',
+    description:
+      "pooled connections per process (application_name `dagbag-api` / `dagbag-scheduler`; the scheduler's DAG-processor lock holds one more)",
   }),
   DATABASE_CONNECT_TIMEOUT_MS: integerSetting({
     default: 5000,
@@ -31,6 +41,7 @@ export const DATABASE_SETTINGS = {
     default: 10_000,
     min: 0,
     max: 3_600_000,
+    meaning: '0 = never',
     description: 'close idle pooled connections after this long',
   }),
   DATABASE_STATEMENT_TIMEOUT_MS: integerSetting({
@@ -38,7 +49,7 @@ export const DATABASE_SETTINGS = {
     min: 0,
     max: 3_600_000,
     meaning: '0 = none',
-    description: 'server-side statement timeout',
+    description: 'server-side statement timeout: a statement running longer is cancelled',
   }),
   DATABASE_NOTIFICATIONS: stringSetting({
     default: 'on',
@@ -49,14 +60,10 @@ export const DATABASE_SETTINGS = {
   }),
 };
 
-export type DatabaseSettings = ReturnType<typeof readDatabaseSettings>;
+/** The database settings an app read at start (`readConfig` over a shape holding DATABASE_SETTINGS). */
+export type DatabaseSettings = ConfigOf<typeof DATABASE_SETTINGS>;
 
-export function readDatabaseSettings(env: Record<string, string | undefined> = process.env) {
-  const settings = readConfig(DATABASE_SETTINGS, env);
-  if (settings.DATABASE_URL !== undefined && !/^postgres(ql)?:\/\//.test(settings.DATABASE_URL)) {
-    throw new Error(
-      'DATABASE_URL: must be a postgresql:// URL (or unset for the embedded PostgreSQL)',
-    );
-  }
-  return settings;
+/** The documented defaults, environment ignored: for tests and tools that configure nothing. */
+export function defaultDatabaseSettings(): DatabaseSettings {
+  return readConfig(DATABASE_SETTINGS, {});
 }

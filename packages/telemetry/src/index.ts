@@ -1,6 +1,6 @@
 export { startTelemetry, otlpDecision, registryViews } from './telemetry.ts';
-export type { Telemetry, TelemetryOptions } from './telemetry.ts';
-export { telemetrySettings, DEFAULT_METRICS_PORT } from './settings.ts';
-export type { ServiceName } from './settings.ts';
+export type { Telemetry, TelemetryOptions, OtlpVariables } from './telemetry.ts';
+export { telemetrySettings, OTEL_SETTINGS, DEFAULT_METRICS_PORT } from './settings.ts';
+export type { OtelSettings, ServiceName } from './settings.ts';
 export { createRateLimitedDiagLogger, incidentKey } from './diag-logger.ts';
 export { installEsmHook, INSTRUMENTED_PACKAGES } from './esm-hook.ts';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readConfig } from '@dagbag/config';
+import { effectiveSettings, readConfig } from '@dagbag/config';
 import { otlpDecision } from './telemetry.ts';
 import { telemetrySettings } from './settings.ts';
 
 describe('telemetry settings', () => {
   it('default the metrics port per app and the host to loopback', () => {
-    expect(readConfig(telemetrySettings('dagbag-api'), {})).toEqual({
+    expect(readConfig(telemetrySettings('dagbag-api'), {})).toMatchObject({
       METRICS_PORT: 9464,
       METRICS_HOST: '127.0.0.1',
     });
@@ -16,6 +16,20 @@ describe('telemetry settings', () => {
     expect(() =>
       readConfig(telemetrySettings('dagbag-api'), { METRICS_PORT: '70000' }),
     ).toThrowError(/METRICS_PORT: must be a whole number from 1 to 65535/);
+  });
+
+  it('refuse an unsupported OTLP protocol naming the variable and the choices', () => {
+    expect(() =>
+      readConfig(telemetrySettings('dagbag-api'), { OTEL_EXPORTER_OTLP_PROTOCOL: 'udp' }),
+    ).toThrowError(/OTEL_EXPORTER_OTLP_PROTOCOL: must be grpc, http\/json or http\/protobuf/);
+  });
+
+  it('keep the credentials of an OTLP endpoint out of the start line', () => {
+    const shape = telemetrySettings('dagbag-api');
+    const values = readConfig(shape, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://user:s3cret@collector:4318',
+    });
+    expect(JSON.stringify(effectiveSettings(shape, values))).not.toContain('s3cret');
   });
 });
 

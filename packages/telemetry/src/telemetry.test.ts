@@ -7,6 +7,8 @@ import {
   createObservable,
   prometheusSeriesNames,
 } from '@dagbag/metrics';
+import { readConfig } from '@dagbag/config';
+import { OTEL_SETTINGS } from './settings.ts';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { captureLogger } from './testing/capture-logger.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
@@ -47,6 +49,8 @@ describe('startTelemetry', () => {
       serviceName: 'dagbag-scheduler',
       metricsPort: await freePort(),
       logger,
+      // As an app's main does: the OTEL_* variables read once and passed down.
+      otel: readConfig(OTEL_SETTINGS, process.env),
       instrumentations: false,
     });
     expect(telemetry.otlp.metrics).toBe(true);
@@ -125,6 +129,7 @@ describe('startTelemetry', () => {
       serviceName: 'dagbag-api',
       metricsPort: await freePort(),
       logger,
+      otel: readConfig(OTEL_SETTINGS, process.env),
       instrumentations: false,
       shutdownTimeoutMs: 3000,
     });

@@ -36,9 +36,19 @@ import type { Logger } from '@dagbag/logger';
 import { ALL_METRICS, type MetricDescriptor } from '@dagbag/metrics';
 import { createRateLimitedDiagLogger } from './diag-logger.ts';
 import { installEsmHook } from './esm-hook.ts';
-import type { ServiceName } from './settings.ts';
+import type { OtelSettings, ServiceName } from './settings.ts';
 
-type Env = Record<string, string | undefined>;
+/** The OTEL_* variables the OTLP decision reads (every field optional: unset is unset). */
+export type OtlpVariables = Partial<
+  Pick<
+    OtelSettings,
+    | 'OTEL_EXPORTER_OTLP_ENDPOINT'
+    | 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'
+    | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'
+    | 'OTEL_METRICS_EXPORTER'
+    | 'OTEL_TRACES_EXPORTER'
+  >
+>;
 
 export interface TelemetryOptions {
   serviceName: ServiceName;
@@ -47,8 +57,12 @@ export interface TelemetryOptions {
   /** Interface it listens on; default 127.0.0.1 (containers pass 0.0.0.0). */
   metricsHost?: string;
   logger: Logger;
-  /** Read for the OTLP decision only; the SDK's exporters always read process.env themselves. */
-  env?: Env;
+  /**
+   * The OTEL_* settings the app read at start (`telemetrySettings` holds their shape). Omitted:
+   * nothing is pushed. The SDK's exporters read endpoint, headers and timeouts from the process
+   * environment themselves (the standard OTEL_* contract).
+   */
+  otel?: Partial<OtelSettings>;
   /** Patch http, express and pg (default true). */
   instrumentations?: boolean;
   /** Upper bound on `shutdown()`: an unreachable collector must not hold the process. Default 5000. */
@@ -100,7 +114,7 @@ function listFromEnv(value: string | undefined): string[] | undefined {
  * localhost:4318 and fail forever). An explicit OTEL_METRICS_EXPORTER / OTEL_TRACES_EXPORTER
  * still wins.
  */
-export function otlpDecision(env: Env): { metrics: boolean; traces: boolean } {
+export function otlpDecision(env: OtlpVariables): { metrics: boolean; traces: boolean } {
   const endpoint = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const decide = (exporters: string | undefined, signalEndpoint: string | undefined) => {
     const list = listFromEnv(exporters);
@@ -114,10 +128,10 @@ export function otlpDecision(env: Env): { metrics: boolean; traces: boolean } {
 }
 
 /** The OTLP metric exporter for OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL; it reads endpoint, headers and timeout itself. */
-function otlpMetricExporter(env: Env, logger: Logger): PushMetricExporter {
+function otlpMetricExporter(otel: Partial<OtelSettings>, logger: Logger): PushMetricExporter {
   const protocol = (
-    env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ??
-    env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+    otel.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ??
+    otel.OTEL_EXPORTER_OTLP_PROTOCOL ??
     'http/protobuf'
   ).trim();
   switch (protocol) {
@@ -131,11 +145,6 @@ function otlpMetricExporter(env: Env, logger: Logger): PushMetricExporter {
       logger.warn({ protocol }, 'unsupported OTLP metrics protocol; using http/protobuf');
       return new OtlpProtoMetricExporter();
   }
-}
-
-function positiveNumber(value: string | undefined): number | undefined {
-  const number = Number(value);
-  return value && Number.isFinite(number) && number > 0 ? number : undefined;
 }
 
 async function startPrometheus(
@@ -185,11 +194,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     throw new Error(
       'startTelemetry: telemetry is already running in this process; shut it down first',
     );
-  const env = options.env ?? process.env;
+  const otel = options.otel ?? {};
   const { logger, serviceName } = options;
   const host = options.metricsHost ?? '127.0.0.1';
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
-  const otlp = otlpDecision(env);
+  const otlp = otlpDecision(otel);
 
   if (options.instrumentations !== false) installEsmHook();
 
@@ -197,12 +206,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const readers: IMetricReader[] = [prometheus];
   let pushReader: PeriodicExportingMetricReader | undefined;
   if (otlp.metrics) {
-    const exportIntervalMillis = positiveNumber(env.OTEL_METRIC_EXPORT_INTERVAL) ?? 60_000;
+    const exportIntervalMillis = otel.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000;
     pushReader = new PeriodicExportingMetricReader({
-      exporter: otlpMetricExporter(env, logger),
+      exporter: otlpMetricExporter(otel, logger),
       exportIntervalMillis,
       exportTimeoutMillis: Math.min(
-        positiveNumber(env.OTEL_METRIC_EXPORT_TIMEOUT) ?? 30_000,
+        otel.OTEL_METRIC_EXPORT_TIMEOUT ?? 30_000,
         exportIntervalMillis,
       ),
     });
@@ -242,7 +251,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   });
   // Set after the constructor, which installs a console logger of its own when OTEL_LOG_LEVEL is set.
   diag.setLogger(createRateLimitedDiagLogger(logger), {
-    logLevel: diagLevel(env.OTEL_LOG_LEVEL),
+    logLevel: diagLevel(otel.OTEL_LOG_LEVEL),
     suppressOverrideMessage: true,
   });
   sdk.start();

@@ -1,5 +1,5 @@
 /** A scheduler whose database connections go through a TCP proxy, so a test can cut them. */
-import { createPrismaClient, type PrismaClient } from '@dagbag/db';
+import { createPrismaClient, defaultDatabaseSettings, type PrismaClient } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import { createScheduler, type Scheduler } from '../scheduler.ts';
 import type { Harness } from './harness.ts';
@@ -23,7 +23,8 @@ export async function startSchedulerBehindProxy(
   // A short connect timeout: a cut connection fails at once instead of hanging the loop.
   const prisma = createPrismaClient({
     url: viaProxy.toString(),
-    settings: { DATABASE_CONNECT_TIMEOUT_MS: 300 },
+    settings: { ...defaultDatabaseSettings(), DATABASE_CONNECT_TIMEOUT_MS: 300 },
+    applicationName: 'test:scheduler-behind-proxy',
   });
   const scheduler = await createScheduler({
     prisma,

@@ -4,16 +4,24 @@
  * (like `prisma migrate dev --create-only`).
  * With DATABASE_URL unset, `db:migrate` starts the embedded PostgreSQL under .data/.
  */
+import { ConfigError, SHARED_SETTINGS, dataDir, readConfig } from '@dagbag/config';
 import { createLogger } from '@dagbag/logger';
-import { openDatabase } from '../database.ts';
+import { openDatabase, type OpenDatabaseOptions } from '../database.ts';
+import { DATABASE_SETTINGS } from '../settings.ts';
 import { createMigration, migrateDatabase } from './operations.ts';
 
 const logger = createLogger({ name: 'db' });
 const [command, name] = process.argv.slice(2);
 
+/** This command's settings, read once: the database's and DATA_DIR. */
+function databaseOptions(): OpenDatabaseOptions {
+  const config = readConfig({ ...DATABASE_SETTINGS, ...SHARED_SETTINGS }, process.env);
+  return { settings: config, dataDir: dataDir(config.DATA_DIR), logger, migrate: false };
+}
+
 async function main(): Promise<number> {
   if (command === 'migrate') {
-    const database = await openDatabase({ logger, migrate: false });
+    const database = await openDatabase(databaseOptions());
     try {
       const { applied } = await migrateDatabase(database.url, { logger });
       logger.info(
@@ -30,7 +38,7 @@ async function main(): Promise<number> {
       logger.error('usage: pnpm db:migration <snake_case_name>');
       return 2;
     }
-    const database = await openDatabase({ logger, migrate: false });
+    const database = await openDatabase(databaseOptions());
     const created = await createMigration(database.url, name).finally(() => database.stop());
     if (created)
       logger.info(
@@ -47,6 +55,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof ConfigError) {
+      logger.fatal(error.message);
+      process.exit(2);
+    }
     logger.error({ err: error }, 'database command failed');
     process.exit(1);
   },

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../client.ts';
+import { defaultDatabaseSettings } from '../settings.ts';
 import './provided.ts';
 
 export interface TestDatabase {
@@ -38,7 +39,11 @@ export async function createTestDatabase(
     await admin.end();
   }
   const url = withDatabase(adminUrl, name);
-  const prisma = createPrismaClient({ url, applicationName: `test:${name}` });
+  const prisma = createPrismaClient({
+    url,
+    settings: defaultDatabaseSettings(),
+    applicationName: `test:${name}`,
+  });
   return {
     name,
     url,

@@ -8,7 +8,8 @@
  */
 import { isWrapped } from '@opentelemetry/instrumentation';
 import { createLogger } from '@dagbag/logger';
-import { startTelemetry, type ServiceName } from '../index.ts';
+import { readConfig } from '@dagbag/config';
+import { OTEL_SETTINGS, startTelemetry, type ServiceName } from '../index.ts';
 import { recordSampleTraffic } from './sample-traffic.ts';
 
 const logger = createLogger({
@@ -20,6 +21,7 @@ const telemetry = await startTelemetry({
   serviceName: (process.env.FIXTURE_SERVICE_NAME ?? 'dagbag-api') as ServiceName,
   metricsPort: Number(process.env.FIXTURE_METRICS_PORT),
   logger,
+  otel: readConfig(OTEL_SETTINGS, process.env),
 });
 
 let pgPatched: boolean | undefined;

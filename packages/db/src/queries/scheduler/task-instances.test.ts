@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../../client.ts';
+import { defaultDatabaseSettings } from '../../settings.ts';
 import { createTestDatabase, type TestDatabase } from '../../testing/index.ts';
 import { registerSchedulerJob } from './jobs.ts';
 import {
@@ -16,7 +17,11 @@ let jobB: number;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  other = createPrismaClient({ url: db.url });
+  other = createPrismaClient({
+    url: db.url,
+    settings: defaultDatabaseSettings(),
+    applicationName: 'test:other-scheduler',
+  });
   await db.prisma.dag.create({ data: { dagId: 'd' } });
   jobA = await registerSchedulerJob(db.prisma, { hostname: 'a', pid: 1 });
   jobB = await registerSchedulerJob(db.prisma, { hostname: 'b', pid: 2 });
