@@ -85,3 +85,76 @@ export async function createEmptyDatabase(): Promise<{
     },
   };
 }
+
+export interface ConnectionWatch {
+  /** The most connections seen at once so far. */
+  readonly max: number;
+  /** Samples once more now and returns the count. */
+  sample(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Samples `pg_stat_activity` every `everyMs` for the connections one application (its
+ * `application_name`) holds to one database, keeping the maximum: what a pool setting must bound.
+ */
+export async function watchConnections(options: {
+  adminUrl: string;
+  database: string;
+  applicationName: string;
+  everyMs?: number;
+}): Promise<ConnectionWatch> {
+  const client = new pg.Client({ connectionString: options.adminUrl });
+  await client.connect();
+  let max = 0;
+  const sample = async () => {
+    const { rows } = await client.query<{ count: number }>(
+      'SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
+      [options.database, options.applicationName],
+    );
+    const count = rows[0]?.count ?? 0;
+    max = Math.max(max, count);
+    return count;
+  };
+  let sampling: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = sampling.then(sample).catch(() => undefined);
+  }, options.everyMs ?? 20);
+  return {
+    get max() {
+      return max;
+    },
+    sample() {
+      const next = sampling.then(sample);
+      sampling = next.catch(() => undefined);
+      return next;
+    },
+    async stop() {
+      clearInterval(timer);
+      await sampling.catch(() => undefined);
+      await client.end();
+    },
+  };
+}
+
+/**
+ * Holds an ACCESS EXCLUSIVE lock on `table` in an open transaction until `release()`: every
+ * statement touching the table waits meanwhile, until released or cancelled (a statement timeout).
+ */
+export async function lockTable(url: string, table: string): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`LOCK TABLE ${pg.escapeIdentifier(table)} IN ACCESS EXCLUSIVE MODE`);
+  } catch (error) {
+    await client.end();
+    throw error;
+  }
+  return {
+    async release() {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end();
+    },
+  };
+}
