@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { ApiError, type ValidationIssue } from './errors.ts';
 import { HTTPExceptionResponse, HTTPValidationError } from './schemas.ts';
 
-export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 type AnyObject = z.ZodType<Record<string, unknown>, unknown>;
 
@@ -21,8 +21,11 @@ export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends 
   res: Response;
 }
 
-/** What a handler returns: a status and a JSON body, or nothing for 204. */
-export type RouteResult = { status: number; body?: unknown };
+/**
+ * What a handler returns: a status and a JSON body, or nothing for 204; with `contentType`, the
+ * body is a string sent as is (text/plain sources, ndjson).
+ */
+export type RouteResult = { status: number; body?: unknown; contentType?: string };
 
 export interface RouteDefinition<
   P extends z.ZodType = AnyObject,
@@ -44,7 +47,7 @@ export interface RouteDefinition<
   /** The success response. */
   success: { status: number; description: string; schema?: z.ZodType };
   /** Error statuses this operation can answer besides 401/422/503 (which all share). */
-  errors?: (400 | 404 | 409 | 413)[];
+  errors?: (400 | 404 | 406 | 409 | 413)[];
   handler(input: RouteInput<P, Q, B>): Promise<RouteResult> | RouteResult;
 }
 
@@ -149,6 +152,8 @@ export function mountRoute(
       z.ZodType
     >);
     if (result.body === undefined) res.status(result.status).end();
+    else if (result.contentType !== undefined)
+      res.status(result.status).type(result.contentType).send(String(result.body));
     else res.status(result.status).json(result.body);
   });
 }
@@ -161,6 +166,7 @@ const errorJson = (description: string): ResponseConfig => ({
 const ERROR_DESCRIPTIONS = {
   400: 'Bad Request',
   404: 'Not Found',
+  406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Content Too Large',
 } as const;

@@ -8,6 +8,8 @@ import type {
   DagRow,
   DagRunRow,
   DagVersionSummary,
+  DagStatsRow,
+  DagWarningRow,
   EventLogRow,
   ImportErrorRow,
   TaskInstanceRow,
@@ -40,6 +42,15 @@ export function operatorClassName(operator: string | null): string | null {
 /** Airflow's file_token is an opaque, URL-safe handle on the file; ours is its base64url. */
 function fileToken(dag: DagRow): string {
   return Buffer.from(dag.fileloc ?? dag.dagId, 'utf8').toString('base64url');
+}
+
+/** The file a `file_token` stands for, or undefined when it is not one of ours. */
+export function decodeFileToken(token: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  const fileloc = Buffer.from(token, 'base64url').toString('utf8');
+  return fileloc.length > 0 && !fileloc.includes('\uFFFD') && !fileloc.includes('\u0000')
+    ? fileloc
+    : undefined;
 }
 
 export function dagVersionResponse(version: DagVersionSummary) {
@@ -294,6 +305,20 @@ export function eventLogResponse(row: EventLogRow) {
     logical_date: iso(row.logicalDate),
     owner: row.owner,
     extra: row.extra,
+    dag_display_name: row.dagId,
+  };
+}
+
+export function dagStatsResponse(row: DagStatsRow) {
+  return { dag_id: row.dagId, dag_display_name: row.dagId, stats: row.counts };
+}
+
+export function dagWarningResponse(row: DagWarningRow) {
+  return {
+    dag_id: row.dagId,
+    warning_type: row.warningType,
+    message: row.message,
+    timestamp: row.timestamp.toISOString(),
     dag_display_name: row.dagId,
   };
 }

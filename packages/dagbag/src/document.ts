@@ -159,6 +159,8 @@ const dagFields = {
     .optional(),
   max_active_runs: z.number().int().min(1).max(10_000).default(16),
   catchup: z.boolean().default(false),
+  /** Airflow's DAG argument: a DAG seen for the first time starts paused. Absent: not paused. */
+  is_paused_upon_creation: z.boolean().optional(),
   tags: z.array(z.string().min(1).max(100)).max(100).default([]),
   tasks: z.array(taskDocumentSchema).max(MAX_TASKS, `a DAG may have at most ${MAX_TASKS} tasks`),
 };

@@ -1,6 +1,8 @@
-/** DAGs: listing, one DAG, its details. */
+/** DAGs: listing, one DAG, its details; pausing (one or many) and deleting. */
 import type { DagSortColumn } from '@dagbag/db';
 import { z } from 'zod';
+import { recordApiEvent } from '../audit.ts';
+import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagDetailsResponse, dagResponse } from '../serialize.ts';
@@ -15,6 +17,29 @@ const DAG_ORDER = {
   is_paused: 'is_paused',
 } as const satisfies Record<string, DagSortColumn>;
 
+const dagIdPattern = z.string().optional().openapi({
+  description:
+    'Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it.',
+});
+
+/** The filters GET /dags and the bulk PATCH /dags share (Airflow's names). */
+const dagSelection = {
+  tags: s.listParam(z.string()),
+  tags_match_mode: z.enum(['any', 'all']).optional(),
+  exclude_stale: s.booleanParam.default(true),
+  paused: s.booleanParam.optional(),
+};
+
+/** Airflow lets a PATCH change `is_paused` only; a mask naming anything else is refused (400). */
+const updateMask = s.listParam(z.string());
+function checkUpdateMask(mask: string[] | undefined): void {
+  if (mask !== undefined && (mask.length !== 1 || mask[0] !== 'is_paused'))
+    throw new ApiError('BAD_REQUEST', 'Only `is_paused` field can be updated through the REST API');
+}
+
+const dagNotFoundForUpdate = (dagId: string) =>
+  ApiError.notFound(`Dag with id: ${dagId} was not found`);
+
 export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
   return [
     defineRoute({
@@ -25,14 +50,8 @@ export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
       tags: ['DAG'],
       query: z.object({
         ...s.pagination,
-        tags: s.listParam(z.string()),
-        tags_match_mode: z.enum(['any', 'all']).optional(),
-        dag_id_pattern: z
-          .string()
-          .optional()
-          .openapi({ description: 'SQL LIKE expression — use `%` / `_` wildcards.' }),
-        exclude_stale: s.booleanParam.default(true),
-        paused: s.booleanParam.optional(),
+        ...dagSelection,
+        dag_id_pattern: dagIdPattern,
         order_by: s.orderByParam(DAG_ORDER, 'dag_id'),
       }),
       success: { status: 200, description: 'Successful Response', schema: s.DAGCollectionResponse },
@@ -54,6 +73,55 @@ export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
       },
     }),
     defineRoute({
+      method: 'patch',
+      path: '/api/v2/dags',
+      operationId: 'patch_dags',
+      summary: 'Patch Dags',
+      description:
+        'Pauses or unpauses every DAG the filters select, and answers the selected DAGs (a page of them, by dag_id) as they are now. As in Airflow, nothing is selected without `dag_id_pattern`; `~` (or `%`) selects every DAG.',
+      tags: ['DAG'],
+      query: z.object({
+        update_mask: updateMask,
+        ...s.pagination,
+        ...dagSelection,
+        dag_id_pattern: dagIdPattern,
+      }),
+      body: s.DAGPatchBody,
+      errors: [400, 404],
+      success: { status: 200, description: 'Successful Response', schema: s.DAGCollectionResponse },
+      async handler({ query, body, res }) {
+        checkUpdateMask(query.update_mask);
+        if (query.dag_id_pattern === undefined)
+          return { status: 200, body: { dags: [], total_entries: 0 } };
+        const page = await queries.setDagsPaused(
+          {
+            limit: query.limit,
+            offset: query.offset,
+            tags: query.tags,
+            tagsMatchMode: query.tags_match_mode,
+            dagIdPattern: query.dag_id_pattern === '~' ? undefined : query.dag_id_pattern,
+            excludeStale: query.exclude_stale,
+            paused: query.paused,
+          },
+          body.is_paused,
+        );
+        await recordApiEvent(queries, res, {
+          event: 'patch_dags',
+          extra: {
+            is_paused: body.is_paused,
+            dag_id_pattern: query.dag_id_pattern,
+            tags: query.tags,
+            paused: query.paused,
+            matched: page.total,
+          },
+        });
+        return {
+          status: 200,
+          body: { dags: page.rows.map(dagResponse), total_entries: page.total },
+        };
+      },
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/v2/dags/{dag_id}',
       operationId: 'get_dag',
@@ -66,6 +134,54 @@ export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
         const dag = await queries.getDag(params.dag_id);
         if (!dag) throw dagNotFound(params.dag_id);
         return { status: 200, body: dagResponse(dag) };
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/v2/dags/{dag_id}',
+      operationId: 'patch_dag',
+      summary: 'Patch Dag',
+      description:
+        'Pauses or unpauses the DAG. A paused DAG gets no scheduled runs and the scheduler starts none of its tasks (running tasks finish); a trigger is accepted and its run waits queued until the DAG is unpaused.',
+      tags: ['DAG'],
+      params: s.dagIdParam,
+      query: z.object({ update_mask: updateMask }),
+      body: s.DAGPatchBody,
+      errors: [400, 404],
+      success: { status: 200, description: 'Successful Response', schema: s.DAGResponse },
+      async handler({ params, query, body, res }) {
+        checkUpdateMask(query.update_mask);
+        const dag = await queries.setDagPaused(params.dag_id, body.is_paused);
+        if (!dag) throw dagNotFoundForUpdate(params.dag_id);
+        await recordApiEvent(queries, res, {
+          event: 'patch_dag',
+          dagId: dag.dagId,
+          extra: { is_paused: body.is_paused },
+        });
+        return { status: 200, body: dagResponse(dag) };
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v2/dags/{dag_id}',
+      operationId: 'delete_dag',
+      summary: 'Delete Dag',
+      description:
+        "Deletes the DAG's metadata: its versions and sources, runs and task instances (the event log is kept). Refused with 409 while one of its runs is running or one of its tasks is queued or running. While its file is still in DAGS_FOLDER the DAG comes back, as new, on the processor's next pass, as in Airflow.",
+      tags: ['DAG'],
+      params: s.dagIdParam,
+      errors: [400, 404, 409],
+      success: { status: 204, description: 'Successful Response' },
+      async handler({ params, res }) {
+        const outcome = await queries.deleteDag(params.dag_id);
+        if (outcome === 'not_found') throw dagNotFoundForUpdate(params.dag_id);
+        if (outcome === 'running')
+          throw new ApiError(
+            'CONFLICT',
+            `Task instances of dag with id: '${params.dag_id}' are still running`,
+          );
+        await recordApiEvent(queries, res, { event: 'delete_dag', dagId: params.dag_id });
+        return { status: 204 };
       },
     }),
     defineRoute({

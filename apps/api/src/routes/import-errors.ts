@@ -1,6 +1,7 @@
 /** Import errors: files the DAG processor could not load. */
 import type { ImportErrorSortColumn } from '@dagbag/db';
 import { z } from 'zod';
+import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { importErrorResponse } from '../serialize.ts';
@@ -38,6 +39,24 @@ export function importErrorRoutes({ queries }: RouteContext): RouteDefinition[] 
           status: 200,
           body: { import_errors: page.rows.map(importErrorResponse), total_entries: page.total },
         };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/importErrors/{import_error_id}',
+      operationId: 'get_import_error',
+      summary: 'Get Import Error',
+      tags: ['Import Error'],
+      params: z.object({ import_error_id: s.int32Param }),
+      errors: [404],
+      success: { status: 200, description: 'Successful Response', schema: s.ImportErrorResponse },
+      async handler({ params }) {
+        const error = await queries.getImportError(params.import_error_id);
+        if (!error)
+          throw ApiError.notFound(
+            `The ImportError with import_error_id: \`${params.import_error_id}\` was not found`,
+          );
+        return { status: 200, body: importErrorResponse(error) };
       },
     }),
   ];

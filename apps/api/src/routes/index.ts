@@ -1,8 +1,12 @@
 /** Every endpoint of the API, each declared once (see ../route.ts), one module per resource. */
 import type { RouteDefinition } from '../route.ts';
 import type { RouteContext } from './common.ts';
+import { dagParsingRoutes } from './dag-parsing.ts';
 import { dagRunRoutes } from './dag-runs.ts';
+import { dagSourceRoutes } from './dag-sources.ts';
+import { dagStatsRoutes } from './dag-stats.ts';
 import { dagVersionRoutes } from './dag-versions.ts';
+import { dagWarningRoutes } from './dag-warnings.ts';
 import { dagRoutes } from './dags.ts';
 import { eventLogRoutes } from './event-logs.ts';
 import { importErrorRoutes } from './import-errors.ts';
@@ -21,6 +25,10 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
     ...dagVersionRoutes(ctx),
     ...dagRunRoutes(ctx),
     ...taskInstanceRoutes(ctx),
+    ...dagSourceRoutes(ctx),
+    ...dagStatsRoutes(ctx),
+    ...dagWarningRoutes(ctx),
     ...eventLogRoutes(ctx),
+    ...dagParsingRoutes(ctx),
   ];
 }

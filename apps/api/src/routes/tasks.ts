@@ -1,5 +1,6 @@
 /** Tasks of a DAG, read through the DAG cache (no SQL). */
 import { z } from 'zod';
+import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { taskResponse } from '../serialize.ts';
@@ -48,6 +49,24 @@ export function taskRoutes({ dagBag }: RouteContext): RouteDefinition[] {
           return descending ? -order : order;
         });
         return { status: 200, body: { tasks, total_entries: tasks.length } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v2/dags/{dag_id}/tasks/{task_id}',
+      operationId: 'get_task',
+      summary: 'Get Task',
+      description: 'One task of the latest version of the DAG, read through the DAG cache.',
+      tags: ['Task'],
+      params: s.dagIdParam.extend({ task_id: z.string().min(1) }),
+      errors: [400, 404],
+      success: { status: 200, description: 'Successful Response', schema: s.TaskResponse },
+      async handler({ params }) {
+        const entry = await dagBag.getLatest(params.dag_id);
+        if (!entry) throw dagNotFound(params.dag_id);
+        const task = entry.dag.tasks.get(params.task_id);
+        if (!task) throw ApiError.notFound(`Task with id ${params.task_id} was not found`);
+        return { status: 200, body: taskResponse(entry.dag, task) };
       },
     }),
   ];

@@ -12,6 +12,7 @@ import {
   markStaleDags,
   recordImportError,
   syncDagFromFile,
+  takeDagFileParseRequests,
   type DagProcessorLock,
   type DagSyncOutcome,
   type PrismaClient,
@@ -36,7 +37,8 @@ export interface ProcessorSummary {
 }
 
 type FileResult =
-  { ok: true; document: DagDocument; hash: string } | { ok: false; errors: DagProblem[] };
+  | { ok: true; document: DagDocument; hash: string; text: string }
+  | { ok: false; errors: DagProblem[] };
 
 interface CachedParse {
   text: string;
@@ -82,7 +84,7 @@ async function listDagFiles(folder: string): Promise<string[]> {
 
 export class DagFileProcessor {
   private readonly parses = new Map<string, CachedParse>();
-  /** Hash last written (or found current) per file while we held the lock: skip the DB for it. */
+  /** Text last written (or found current) per file while we held the lock: skip the DB for it. */
   private readonly synced = new Map<string, string>();
   private holdingLock = false;
   private readonly now: () => Date;
@@ -112,6 +114,12 @@ export class DagFileProcessor {
     summary.processed = true;
 
     const { prisma, dagsFolder, logger } = this.options;
+    // PUT /parseDagFile (or a deleted DAG): forget what we know of those files, so they are reread
+    // and written again on this pass even though their text did not change.
+    for (const fileloc of await takeDagFileParseRequests(prisma)) {
+      this.parses.delete(fileloc);
+      this.synced.delete(fileloc);
+    }
     const files = await listDagFiles(dagsFolder);
     summary.files = files.length;
     const live = new Set(files);
@@ -120,7 +128,7 @@ export class DagFileProcessor {
 
     const broken = new Map<string, DagProblem[]>();
     const definedBy = new Map<string, string>();
-    const defined: { path: string; document: DagDocument; hash: string }[] = [];
+    const defined: { path: string; document: DagDocument; hash: string; text: string }[] = [];
     for (const path of files) {
       const result = await this.parse(path);
       if (!result.ok) {
@@ -137,7 +145,7 @@ export class DagFileProcessor {
         continue;
       }
       definedBy.set(result.document.dag_id, path);
-      defined.push({ path, document: result.document, hash: result.hash });
+      defined.push({ path, document: result.document, hash: result.hash, text: result.text });
     }
 
     // A DAG stays with its file while that file is there but broken; a file that parsed and now
@@ -146,16 +154,17 @@ export class DagFileProcessor {
     let firstFailure: unknown;
     let successes = 0;
     for (const file of defined) {
-      if (this.synced.get(file.path) === file.hash) {
+      // Text, not hash: a comment edit keeps the version but the stored source follows it.
+      if (this.synced.get(file.path) === file.text) {
         summary.unchanged.push(file.document.dag_id);
         successes++;
         continue;
       }
       try {
-        const outcome = await this.sync(file.path, file.document, file.hash, brokenFiles);
+        const outcome = await this.sync(file, brokenFiles);
         successes++;
         this.record(summary, file.document.dag_id, outcome, file.path, broken);
-        if (typeof outcome === 'string') this.synced.set(file.path, file.hash);
+        if (typeof outcome === 'string') this.synced.set(file.path, file.text);
       } catch (error) {
         firstFailure ??= error;
         logger.error({ err: error, file: file.path }, 'storing a DAG failed');
@@ -234,11 +243,10 @@ export class DagFileProcessor {
   }
 
   private async sync(
-    path: string,
-    document: DagDocument,
-    hash: string,
+    file: { path: string; document: DagDocument; hash: string; text: string },
     holders: ReadonlySet<string>,
   ): Promise<DagSyncOutcome> {
+    const { path, document, hash } = file;
     const startDate = document.start_date ? new Date(document.start_date) : null;
     return syncDagFromFile(this.options.prisma, {
       fields: {
@@ -256,6 +264,8 @@ export class DagFileProcessor {
       dagHash: hash,
       firstDagrun: firstDagrun(document.schedule, startDate, document.catchup, this.now()),
       liveFilelocs: holders,
+      sourceCode: file.text,
+      pausedUponCreation: document.is_paused_upon_creation,
     });
   }
 
@@ -268,7 +278,8 @@ export class DagFileProcessor {
       const text = await readFile(path, 'utf8');
       const cached = this.parses.get(path);
       if (cached && cached.text === text) return cached.result;
-      const result = parseDagSource(text, path);
+      const parsed = parseDagSource(text, path);
+      const result: FileResult = parsed.ok ? { ...parsed, text } : parsed;
       this.parses.set(path, { text, result });
       return result;
     } catch (error) {

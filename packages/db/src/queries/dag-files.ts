@@ -2,6 +2,7 @@
  * Writes of the DAG file processor: the `dag` row, new or in-place updated versions, stale DAGs
  * and import errors. A DAG whose file did not change costs reads only and writes nothing.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { Prisma } from '../generated/prisma/client.ts';
@@ -45,6 +46,7 @@ interface CurrentState {
   versionId: string | null;
   versionNumber: number | null;
   dagHash: string | null;
+  sourceHash: string | null;
 }
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
@@ -56,10 +58,12 @@ async function readCurrent(
 ): Promise<CurrentState | undefined> {
   const select = Prisma.sql`
     SELECT d.fileloc, d.is_stale AS "isStale", d.timetable_summary AS "timetableSummary", d.start_date AS "startDate",
-           v.id::text AS "versionId", v.version_number AS "versionNumber", s.dag_hash AS "dagHash"
+           v.id::text AS "versionId", v.version_number AS "versionNumber", s.dag_hash AS "dagHash",
+           c.source_code_hash AS "sourceHash"
     FROM dag d
     LEFT JOIN LATERAL (SELECT id, version_number FROM dag_version WHERE dag_id = d.dag_id ORDER BY version_number DESC LIMIT 1) v ON true
     LEFT JOIN serialized_dag s ON s.dag_version_id = v.id
+    LEFT JOIN dag_code c ON c.dag_version_id = v.id
     WHERE d.dag_id = ${dagId}`;
   const rows = await db.$queryRaw<CurrentState[]>(
     lock ? Prisma.sql`${select} FOR UPDATE OF d` : select,
@@ -85,9 +89,14 @@ export async function syncDagFromFile(
     dagHash: string;
     firstDagrun: FirstDagrun | null;
     liveFilelocs: ReadonlySet<string>;
+    /** The file's text, kept with the version (`dag_code`) for GET /dagSources. */
+    sourceCode: string;
+    /** `is_paused` of a DAG seen for the first time (the file's `is_paused_upon_creation`). */
+    pausedUponCreation?: boolean;
   },
 ): Promise<DagSyncOutcome> {
   const { fields } = input;
+  const sourceHash = createHash('sha256').update(input.sourceCode).digest('hex');
   const before = await readCurrent(prisma, fields.dagId, false);
   if (
     before &&
@@ -101,13 +110,16 @@ export async function syncDagFromFile(
   if (
     before &&
     before.dagHash === input.dagHash &&
+    before.sourceHash === sourceHash &&
     before.fileloc === fields.fileloc &&
     !before.isStale
   )
     return 'unchanged';
 
   return prisma.$transaction(async (tx) => {
-    await tx.$executeRaw`INSERT INTO dag (dag_id, fileloc) VALUES (${fields.dagId}, ${fields.fileloc}) ON CONFLICT (dag_id) DO NOTHING`;
+    await tx.$executeRaw`
+      INSERT INTO dag (dag_id, fileloc, is_paused) VALUES (${fields.dagId}, ${fields.fileloc}, ${input.pausedUponCreation ?? false})
+      ON CONFLICT (dag_id) DO NOTHING`;
     const current = (await readCurrent(tx, fields.dagId, true))!;
     // next_dagrun_* are the scheduler's from here on: reset only for a new DAG or a new schedule.
     const scheduleChanged =
@@ -129,7 +141,12 @@ export async function syncDagFromFile(
                        next_dagrun_create_after = ${next?.createAfter ?? null}
         WHERE dag_id = ${fields.dagId}`;
     }
-    if (current.dagHash === input.dagHash) return 'metadata_updated';
+    if (current.dagHash === input.dagHash) {
+      // Same meaning (say, a comment or the formatting changed): the version stays, its text follows.
+      if (current.versionId !== null && current.sourceHash !== sourceHash)
+        await upsertDagCode(tx, current.versionId, input, sourceHash);
+      return 'metadata_updated';
+    }
 
     const json = JSON.stringify(input.data);
     if (current.versionId !== null) {
@@ -139,6 +156,7 @@ export async function syncDagFromFile(
         await tx.$executeRaw`
           UPDATE serialized_dag SET data = ${json}::jsonb, dag_hash = ${input.dagHash}, last_updated = now()
           WHERE dag_version_id = ${current.versionId}::uuid`;
+        await upsertDagCode(tx, current.versionId, input, sourceHash);
         return 'updated_in_place';
       }
     }
@@ -150,8 +168,38 @@ export async function syncDagFromFile(
     await tx.$executeRaw`
       INSERT INTO serialized_dag (dag_version_id, dag_id, data, dag_hash)
       VALUES (${versions[0]!.id}::uuid, ${fields.dagId}, ${json}::jsonb, ${input.dagHash})`;
+    await upsertDagCode(tx, versions[0]!.id, input, sourceHash);
     return current.versionId === null ? 'created' : 'new_version';
   });
+}
+
+/** The text of a version's file (Airflow's `dag_code`), inserted or replaced. */
+async function upsertDagCode(
+  db: PrismaClient | Tx,
+  versionId: string,
+  input: { fields: DagFileFields; sourceCode: string },
+  sourceHash: string,
+): Promise<void> {
+  await db.$executeRaw`
+    INSERT INTO dag_code (dag_version_id, dag_id, fileloc, source_code, source_code_hash)
+    VALUES (${versionId}::uuid, ${input.fields.dagId}, ${input.fields.fileloc}, ${input.sourceCode}, ${sourceHash})
+    ON CONFLICT (dag_version_id) DO UPDATE SET
+      fileloc = EXCLUDED.fileloc, source_code = EXCLUDED.source_code,
+      source_code_hash = EXCLUDED.source_code_hash, last_updated = now()`;
+}
+
+/** Asks the DAG processor to parse this file on its next pass, even if its text looks unchanged. */
+export async function requestDagFileParse(db: PrismaClient | Tx, fileloc: string): Promise<void> {
+  await db.$executeRaw`
+    INSERT INTO dag_priority_parsing_request (fileloc) VALUES (${fileloc})
+    ON CONFLICT (fileloc) DO UPDATE SET requested_at = now()`;
+}
+
+/** The files whose parse was requested, taken (deleted) in one statement: each is handled once. */
+export async function takeDagFileParseRequests(prisma: PrismaClient): Promise<string[]> {
+  const rows = await prisma.$queryRaw<{ fileloc: string }[]>`
+    DELETE FROM dag_priority_parsing_request RETURNING fileloc`;
+  return rows.map((row) => row.fileloc);
 }
 
 /**

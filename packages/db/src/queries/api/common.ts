@@ -63,3 +63,11 @@ export function whereSql(conditions: readonly Prisma.Sql[]): Prisma.Sql {
 export function totalOf(rows: readonly { total_entries: bigint | number }[]): number {
   return rows.length === 0 ? 0 : Number(rows[0]!.total_entries);
 }
+
+/**
+ * Airflow's `*_pattern` filters: a case-insensitive substring match (`ILIKE %value%`) in which the
+ * value's own `%` and `_` are wildcards (and `\\` escapes them), as Airflow's _SearchParam does.
+ */
+export function containsPatternSql(column: string, pattern: string): Prisma.Sql {
+  return Prisma.sql`${Prisma.raw(column)} ILIKE ('%' || ${pattern} || '%')`;
+}

@@ -5,6 +5,7 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import {
   orderBySql,
+  containsPatternSql,
   timeRangeSql,
   totalOf,
   whereSql,
@@ -69,7 +70,7 @@ export interface DagRunFilters extends Pagination {
   updatedAt?: TimeRange;
   runType?: string[];
   state?: string[];
-  /** SQL LIKE pattern (case-insensitive). */
+  /** Substring, case-insensitive, `%` / `_` wildcards inside (Airflow's `run_id_pattern`). */
   runIdPattern?: string;
   orderBy: SortKey<DagRunSortColumn>[];
 }
@@ -259,7 +260,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
       if (filters.state?.length)
         conditions.push(Prisma.sql`r.state = ANY(${filters.state}::text[])`);
       if (filters.runIdPattern !== undefined)
-        conditions.push(Prisma.sql`r.run_id ILIKE ${filters.runIdPattern}`);
+        conditions.push(containsPatternSql('r.run_id', filters.runIdPattern));
       const rows = await prisma.$queryRaw<DagRunRecord[]>`
         SELECT ${RUN_COLUMNS}, count(*) OVER () AS total_entries
         FROM dag_run r ${whereSql(conditions)}

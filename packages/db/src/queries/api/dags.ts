@@ -3,7 +3,9 @@
  * `serialized_dag.data`: listings stay cheap and never touch the DAG cache.
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
+import { requestDagFileParse } from '../dag-files.ts';
 import {
+  containsPatternSql,
   orderBySql,
   totalOf,
   whereSql,
@@ -45,14 +47,64 @@ export type DagSortColumn =
   'dag_id' | 'last_parsed_time' | 'next_dagrun_logical_date' | 'is_paused';
 export type DagVersionSortColumn = 'id' | 'version_number' | 'created_at';
 
-export interface DagFilters extends Pagination {
+/** Which DAGs a listing or a bulk update concerns. */
+export interface DagSelection {
   tags?: string[];
   tagsMatchMode?: 'any' | 'all';
-  /** SQL LIKE pattern, matched case-insensitively like Airflow's `*_pattern` parameters. */
+  /** Substring, case-insensitive, `%` / `_` wildcards inside (Airflow's `dag_id_pattern`). */
   dagIdPattern?: string;
   excludeStale: boolean;
   paused?: boolean;
+}
+
+export interface DagFilters extends DagSelection, Pagination {
   orderBy: SortKey<DagSortColumn>[];
+}
+
+/** Outcome of deleting a DAG: Airflow refuses while its tasks are still at work. */
+export type DeleteDagOutcome = 'deleted' | 'not_found' | 'running';
+
+export interface DagStatsRow {
+  dagId: string;
+  counts: { state: string; count: number }[];
+}
+
+export interface DagSourceRow {
+  dagId: string;
+  versionNumber: number;
+  /** The file's text as stored with the version; null for versions stored before sources were kept. */
+  sourceCode: string | null;
+  /** The serialized document, served as JSON where no source text was kept. */
+  data: unknown;
+}
+
+export type DagWarningSortColumn = 'dag_id' | 'timestamp';
+const WARNING_SORT_COLUMNS: Record<DagWarningSortColumn, string> = {
+  dag_id: 'd.dag_id',
+  timestamp: 'COALESCE(d.last_parsed_time, d.created_at)',
+};
+
+export interface DagWarningRow {
+  dagId: string;
+  warningType: 'stale dag';
+  message: string;
+  timestamp: Date;
+}
+
+function selectionSql(filters: DagSelection): Prisma.Sql[] {
+  const conditions: Prisma.Sql[] = [];
+  if (filters.excludeStale) conditions.push(Prisma.sql`NOT d.is_stale`);
+  if (filters.paused !== undefined) conditions.push(Prisma.sql`d.is_paused = ${filters.paused}`);
+  if (filters.dagIdPattern !== undefined)
+    conditions.push(containsPatternSql('d.dag_id', filters.dagIdPattern));
+  if (filters.tags && filters.tags.length > 0) {
+    conditions.push(
+      filters.tagsMatchMode === 'all'
+        ? Prisma.sql`d.tags @> ${filters.tags}::text[]`
+        : Prisma.sql`d.tags && ${filters.tags}::text[]`,
+    );
+  }
+  return conditions;
 }
 
 interface DagRecord {
@@ -123,19 +175,7 @@ function toDagRow(r: DagRecord): DagRow {
 export function createDagQueries(prisma: PrismaClient) {
   return {
     async listDags(filters: DagFilters): Promise<Page<DagRow>> {
-      const conditions: Prisma.Sql[] = [];
-      if (filters.excludeStale) conditions.push(Prisma.sql`NOT d.is_stale`);
-      if (filters.paused !== undefined)
-        conditions.push(Prisma.sql`d.is_paused = ${filters.paused}`);
-      if (filters.dagIdPattern !== undefined)
-        conditions.push(Prisma.sql`d.dag_id ILIKE ${filters.dagIdPattern}`);
-      if (filters.tags && filters.tags.length > 0) {
-        conditions.push(
-          filters.tagsMatchMode === 'all'
-            ? Prisma.sql`d.tags @> ${filters.tags}::text[]`
-            : Prisma.sql`d.tags && ${filters.tags}::text[]`,
-        );
-      }
+      const conditions = selectionSql(filters);
       const rows = await prisma.$queryRaw<DagRecord[]>`
         SELECT ${DAG_COLUMNS}, count(*) OVER () AS total_entries
         FROM dag d ${whereSql(conditions)}
@@ -149,6 +189,155 @@ export function createDagQueries(prisma: PrismaClient) {
       const rows = await prisma.$queryRaw<DagRecord[]>`
         SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d WHERE d.dag_id = ${dagId}`;
       return rows[0] ? toDagRow(rows[0]) : null;
+    },
+
+    /** Sets `is_paused`; the DAG as it is now, or null when there is no such DAG. */
+    async setDagPaused(dagId: string, isPaused: boolean): Promise<DagRow | null> {
+      const changed = await prisma.$executeRaw`
+        UPDATE dag SET is_paused = ${isPaused} WHERE dag_id = ${dagId}`;
+      if (changed === 0) return null;
+      const rows = await prisma.$queryRaw<DagRecord[]>`
+        SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d WHERE d.dag_id = ${dagId}`;
+      return rows[0] ? toDagRow(rows[0]) : null;
+    },
+
+    /**
+     * Airflow's bulk PATCH /dags: every DAG the selection matches gets `is_paused`; the answer is
+     * the page (`limit`/`offset`, by dag_id) of those DAGs as they are afterwards, and their count.
+     */
+    async setDagsPaused(
+      filters: DagSelection & Pagination,
+      isPaused: boolean,
+    ): Promise<Page<DagRow>> {
+      return prisma.$transaction(async (tx) => {
+        const conditions = selectionSql(filters);
+        const ids = await tx.$queryRaw<{ dag_id: string }[]>`
+          SELECT d.dag_id FROM dag d ${whereSql(conditions)} ORDER BY d.dag_id FOR UPDATE`;
+        const all = ids.map((row) => row.dag_id);
+        await tx.$executeRaw`
+          UPDATE dag SET is_paused = ${isPaused}
+          WHERE dag_id = ANY(${all}::text[]) AND is_paused <> ${isPaused}`;
+        const page = all.slice(filters.offset, filters.offset + filters.limit);
+        const rows = await tx.$queryRaw<DagRecord[]>`
+          SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d
+          WHERE d.dag_id = ANY(${page}::text[]) ORDER BY d.dag_id`;
+        return { rows: rows.map(toDagRow), total: all.length };
+      });
+    },
+
+    /**
+     * Deletes the DAG's metadata (its row, versions, sources, runs and task instances; the event
+     * log is kept, as Airflow keeps it) unless one of its runs is running or one of its tasks is
+     * queued or running. While the file is still there the processor is asked to parse it again,
+     * so the DAG comes back as new, as in Airflow.
+     */
+    async deleteDag(dagId: string): Promise<DeleteDagOutcome> {
+      return prisma.$transaction(async (tx) => {
+        const dags = await tx.$queryRaw<{ fileloc: string | null }[]>`
+          SELECT fileloc FROM dag WHERE dag_id = ${dagId} FOR UPDATE`;
+        if (dags.length === 0) return 'not_found';
+        const busy = await tx.$queryRaw<{ busy: boolean }[]>`
+          SELECT EXISTS (SELECT 1 FROM dag_run WHERE dag_id = ${dagId} AND state = 'running')
+              OR EXISTS (SELECT 1 FROM task_instance WHERE dag_id = ${dagId} AND state IN ('queued', 'running'))
+             AS busy`;
+        if (busy[0]!.busy) return 'running';
+        await tx.$executeRaw`DELETE FROM dag WHERE dag_id = ${dagId}`;
+        const fileloc = dags[0]!.fileloc;
+        if (fileloc !== null) await requestDagFileParse(tx, fileloc);
+        return 'deleted';
+      });
+    },
+
+    /**
+     * PUT /parseDagFile: asks the DAG processor (a separate process) to reparse the file on its
+     * next pass by leaving a request row. False when no DAG comes from that file.
+     */
+    async requestParseOfFile(fileloc: string): Promise<boolean> {
+      const known = await prisma.dag.count({ where: { fileloc } });
+      if (known === 0) return false;
+      await requestDagFileParse(prisma, fileloc);
+      return true;
+    },
+
+    /** Run counts per state for each DAG (all DAGs, or those named), every state present. */
+    async dagRunStats(dagIds: readonly string[] | undefined): Promise<DagStatsRow[]> {
+      const rows = await prisma.$queryRaw<{ dag_id: string; state: string; count: number }[]>`
+        SELECT d.dag_id, s.state, count(r.id)::int AS count
+        FROM dag d
+        CROSS JOIN unnest(ARRAY['queued', 'running', 'success', 'failed']) WITH ORDINALITY AS s(state, ord)
+        LEFT JOIN dag_run r ON r.dag_id = d.dag_id AND r.state = s.state
+        WHERE ${dagIds === undefined ? Prisma.sql`NOT d.is_stale` : Prisma.sql`d.dag_id = ANY(${[...dagIds]}::text[])`}
+        GROUP BY d.dag_id, s.state, s.ord
+        ORDER BY d.dag_id, s.ord`;
+      const byDag = new Map<string, DagStatsRow>();
+      for (const row of rows) {
+        let entry = byDag.get(row.dag_id);
+        if (!entry) byDag.set(row.dag_id, (entry = { dagId: row.dag_id, counts: [] }));
+        entry.counts.push({ state: row.state, count: row.count });
+      }
+      return [...byDag.values()];
+    },
+
+    /** The source of the DAG's latest version, or of `versionNumber`; null when there is none. */
+    async getDagSource(dagId: string, versionNumber?: number): Promise<DagSourceRow | null> {
+      const rows = await prisma.$queryRaw<
+        { version_number: number; source_code: string | null; data: unknown }[]
+      >`
+        SELECT v.version_number, c.source_code, s.data
+        FROM dag_version v
+        LEFT JOIN dag_code c ON c.dag_version_id = v.id
+        LEFT JOIN serialized_dag s ON s.dag_version_id = v.id
+        WHERE v.dag_id = ${dagId}
+          ${versionNumber === undefined ? Prisma.empty : Prisma.sql`AND v.version_number = ${versionNumber}`}
+        ORDER BY v.version_number DESC LIMIT 1`;
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        dagId,
+        versionNumber: row.version_number,
+        sourceCode: row.source_code,
+        data: row.data,
+      };
+    },
+
+    /**
+     * Warnings about DAGs: `stale dag` for each DAG whose file vanished from DAGS_FOLDER (it keeps
+     * its history but gets no runs). Dated by the DAG's last parse, when the file was last seen.
+     */
+    async listDagWarnings(
+      filters: Pagination & {
+        dagId?: string;
+        warningType?: string;
+        orderBy: SortKey<DagWarningSortColumn>[];
+      },
+    ): Promise<Page<DagWarningRow>> {
+      if (filters.warningType !== undefined && filters.warningType !== 'stale dag')
+        return { rows: [], total: 0 };
+      const conditions = [Prisma.sql`d.is_stale`];
+      if (filters.dagId !== undefined) conditions.push(Prisma.sql`d.dag_id = ${filters.dagId}`);
+      const rows = await prisma.$queryRaw<
+        { dag_id: string; fileloc: string | null; seen: Date; total_entries: bigint }[]
+      >`
+        SELECT d.dag_id, d.fileloc, COALESCE(d.last_parsed_time, d.created_at) AS seen,
+               count(*) OVER () AS total_entries
+        FROM dag d ${whereSql(conditions)}
+        ${orderBySql(filters.orderBy, WARNING_SORT_COLUMNS, 'd.dag_id')}
+        LIMIT ${filters.limit} OFFSET ${filters.offset}`;
+      const total =
+        rows.length > 0
+          ? totalOf(rows)
+          : filters.offset === 0
+            ? 0
+            : await countDags(prisma, conditions);
+      return {
+        rows: rows.map((row) => ({
+          dagId: row.dag_id,
+          warningType: 'stale dag',
+          message: `The file of DAG ${row.dag_id}${row.fileloc ? ` (${row.fileloc})` : ''} is no longer in DAGS_FOLDER: the DAG is stale, keeps its history and gets no new runs.`,
+          timestamp: row.seen,
+        })),
+        total,
+      };
     },
 
     async dagExists(dagId: string): Promise<boolean> {

@@ -35,5 +35,9 @@ export function createImportErrorQueries(prisma: PrismaClient) {
       ]);
       return { rows, total };
     },
+
+    async getImportError(id: number): Promise<ImportErrorRow | null> {
+      return prisma.importError.findUnique({ where: { id } });
+    },
   };
 }

@@ -36,7 +36,13 @@ export type {
   DagRow,
   DagVersionSummary,
   DagFilters,
+  DagSelection,
   DagSortColumn,
+  DagSourceRow,
+  DagStatsRow,
+  DagWarningRow,
+  DagWarningSortColumn,
+  DeleteDagOutcome,
   DagVersionSortColumn,
 } from './dags.ts';
 export type {
