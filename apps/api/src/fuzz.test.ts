@@ -119,6 +119,15 @@ const queryKey = fc.constantFrom(
   'map_index',
   'update_mask',
   'task_id',
+  'dag_ids',
+  'tag_name_pattern',
+  'warning_type',
+  'event',
+  'included_events',
+  'excluded_events',
+  'owner',
+  'before',
+  'after',
   'junk',
 );
 const query = fc
@@ -149,6 +158,12 @@ const body = fc.oneof(
         conf: fc.oneof(fc.object(), fc.array(fc.integer()), fc.string()),
         data_interval_start: fc.oneof(fc.constant(undefined), fc.string()),
       },
+      { requiredKeys: [] },
+    )
+    .map((value) => JSON.stringify(value)),
+  fc
+    .record(
+      { is_paused: fc.oneof(fc.boolean(), fc.string(), fc.constant(null)), extra: fc.integer() },
       { requiredKeys: [] },
     )
     .map((value) => JSON.stringify(value)),

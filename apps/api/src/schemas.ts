@@ -585,6 +585,10 @@ export const int32Param = integerParam
 
 export const DAGPatchBody = z.strictObject({ is_paused: z.boolean() }).openapi('DAGPatchBody');
 
+export const DAGTagCollectionResponse = z
+  .object({ tags: z.array(z.string()), total_entries: z.number().int() })
+  .openapi('DAGTagCollectionResponse');
+
 export const DAGSourceResponse = z
   .object({
     content: z.string().nullable(),

@@ -73,6 +73,35 @@ export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
       },
     }),
     defineRoute({
+      method: 'get',
+      path: '/api/v2/dagTags',
+      operationId: 'get_dag_tags',
+      summary: 'Get Dag Tags',
+      tags: ['DAG'],
+      query: z.object({
+        ...s.pagination,
+        order_by: s.orderByParam({ name: 'name' } as const, 'name'),
+        tag_name_pattern: z.string().optional().openapi({
+          description:
+            'Substring of the tag, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it.',
+        }),
+      }),
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.DAGTagCollectionResponse,
+      },
+      async handler({ query }) {
+        const page = await queries.listDagTags({
+          limit: query.limit,
+          offset: query.offset,
+          namePattern: query.tag_name_pattern,
+          descending: query.order_by[0]?.descending ?? false,
+        });
+        return { status: 200, body: { tags: page.rows, total_entries: page.total } };
+      },
+    }),
+    defineRoute({
       method: 'patch',
       path: '/api/v2/dags',
       operationId: 'patch_dags',

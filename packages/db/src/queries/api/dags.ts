@@ -259,6 +259,30 @@ export function createDagQueries(prisma: PrismaClient) {
       return true;
     },
 
+    /** Distinct tags of the DAGs (stale ones included, as Airflow's dag_tag table), by name. */
+    async listDagTags(
+      filters: Pagination & { namePattern?: string; descending: boolean },
+    ): Promise<Page<string>> {
+      const conditions = filters.namePattern
+        ? [containsPatternSql('t.name', filters.namePattern)]
+        : [];
+      const rows = await prisma.$queryRaw<{ name: string; total_entries: bigint }[]>`
+        SELECT t.name, count(*) OVER () AS total_entries
+        FROM (SELECT DISTINCT unnest(tags) AS name FROM dag) t ${whereSql(conditions)}
+        ORDER BY t.name ${filters.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`}
+        LIMIT ${filters.limit} OFFSET ${filters.offset}`;
+      const total =
+        rows.length > 0
+          ? totalOf(rows)
+          : Number(
+              (
+                await prisma.$queryRaw<{ n: bigint }[]>`
+                  SELECT count(*) AS n FROM (SELECT DISTINCT unnest(tags) AS name FROM dag) t ${whereSql(conditions)}`
+              )[0]?.n ?? 0,
+            );
+      return { rows: rows.map((row) => row.name), total };
+    },
+
     /** Run counts per state for each DAG (all DAGs, or those named), every state present. */
     async dagRunStats(dagIds: readonly string[] | undefined): Promise<DagStatsRow[]> {
       const rows = await prisma.$queryRaw<{ dag_id: string; state: string; count: number }[]>`

@@ -1,0 +1,306 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDag, seedRun, smallDag, startTestApi, type TestApi } from './testing/harness.ts';
+
+let api: TestApi;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  await seedDag(api.prisma, 'example_etl', [smallDag('example_etl')]);
+  await seedDag(api.prisma, 'example_report', [smallDag('example_report')]);
+  await seedDag(api.prisma, 'other', [smallDag('other')]);
+  await seedDag(api.prisma, 'gone', [smallDag('gone')]);
+  await api.prisma.dag.update({ where: { dagId: 'gone' }, data: { isStale: true } });
+});
+
+afterAll(() => api.close());
+
+// Response bodies are free-form JSON in tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function json(path: string, init?: Parameters<TestApi['request']>[1]): Promise<any> {
+  const response = await api.request(path, init);
+  return { status: response.status, body: await response.json().catch(() => undefined) };
+}
+
+const ids = (dags: { dag_id: string }[]) => dags.map((dag) => dag.dag_id);
+
+describe('dag_id_pattern', () => {
+  it('matches a substring case-insensitively, as Airflow: ETL finds example_etl', async () => {
+    const { body } = await json('/api/v2/dags?dag_id_pattern=ETL');
+    expect(ids(body.dags)).toEqual(['example_etl']);
+  });
+
+  it('keeps % and _ as wildcards inside the value', async () => {
+    const { body } = await json('/api/v2/dags?dag_id_pattern=ex%25_r');
+    expect(ids(body.dags)).toEqual(['example_report']);
+  });
+});
+
+describe('PATCH /dags/{dag_id}', () => {
+  it('pauses and unpauses a DAG, answering it as it is now', async () => {
+    const paused = await json('/api/v2/dags/other', { method: 'PATCH', json: { is_paused: true } });
+    expect(paused.status).toBe(200);
+    expect(paused.body.is_paused).toBe(true);
+    expect((await json('/api/v2/dags/other')).body.is_paused).toBe(true);
+    const resumed = await json('/api/v2/dags/other?update_mask=is_paused', {
+      method: 'PATCH',
+      json: { is_paused: false },
+    });
+    expect(resumed.body.is_paused).toBe(false);
+  });
+
+  it('refuses an update_mask naming anything but is_paused with 400', async () => {
+    const { status, body } = await json('/api/v2/dags/other?update_mask=description', {
+      method: 'PATCH',
+      json: { is_paused: true },
+    });
+    expect(status).toBe(400);
+    expect(body.detail).toBe('Only `is_paused` field can be updated through the REST API');
+  });
+
+  it('answers 422 for a body without is_paused or with another field', async () => {
+    expect((await json('/api/v2/dags/other', { method: 'PATCH', json: {} })).status).toBe(422);
+    const extra = await json('/api/v2/dags/other', {
+      method: 'PATCH',
+      json: { is_paused: true, description: 'x' },
+    });
+    expect(extra.status).toBe(422);
+  });
+
+  it('answers 404 for a DAG that does not exist', async () => {
+    const { status, body } = await json('/api/v2/dags/nope', {
+      method: 'PATCH',
+      json: { is_paused: true },
+    });
+    expect(status).toBe(404);
+    expect(body.detail).toBe('Dag with id: nope was not found');
+  });
+});
+
+describe('PATCH /dags (bulk)', () => {
+  it('pauses every DAG the pattern selects and answers them', async () => {
+    const { status, body } = await json('/api/v2/dags?dag_id_pattern=example', {
+      method: 'PATCH',
+      json: { is_paused: true },
+    });
+    expect(status).toBe(200);
+    expect(body.total_entries).toBe(2);
+    expect(body.dags.map((d: { is_paused: boolean }) => d.is_paused)).toEqual([true, true]);
+    expect((await json('/api/v2/dags/other')).body.is_paused).toBe(false);
+  });
+
+  it('selects nothing without dag_id_pattern, as Airflow, and everything with ~', async () => {
+    const none = await json('/api/v2/dags', { method: 'PATCH', json: { is_paused: false } });
+    expect(none.body).toEqual({ dags: [], total_entries: 0 });
+    expect((await json('/api/v2/dags/example_etl')).body.is_paused).toBe(true);
+    const all = await json('/api/v2/dags?dag_id_pattern=~', {
+      method: 'PATCH',
+      json: { is_paused: false },
+    });
+    expect(ids(all.body.dags)).toEqual(['example_etl', 'example_report', 'other']);
+    expect((await json('/api/v2/dags?paused=true')).body.total_entries).toBe(0);
+  });
+
+  it('applies the listing filters: only the paused ones among the selected', async () => {
+    await json('/api/v2/dags/other', { method: 'PATCH', json: { is_paused: true } });
+    const { body } = await json('/api/v2/dags?dag_id_pattern=~&paused=true', {
+      method: 'PATCH',
+      json: { is_paused: false },
+    });
+    expect(ids(body.dags)).toEqual(['other']);
+  });
+});
+
+describe('DELETE /dags/{dag_id}', () => {
+  it('deletes the DAG with its versions and runs, and answers 204', async () => {
+    const [versionId] = await seedDag(api.prisma, 'doomed', [smallDag('doomed')]);
+    await seedRun(api.prisma, {
+      dagId: 'doomed',
+      runId: 'done',
+      versionId: versionId!,
+      state: 'success',
+      tis: [{ taskId: 'extract', state: 'success' }],
+    });
+    const response = await api.request('/api/v2/dags/doomed', { method: 'DELETE' });
+    expect(response.status).toBe(204);
+    expect((await json('/api/v2/dags/doomed')).status).toBe(404);
+    expect(await api.prisma.dagRun.count({ where: { dagId: 'doomed' } })).toBe(0);
+    expect(await api.prisma.dagVersion.count({ where: { dagId: 'doomed' } })).toBe(0);
+  });
+
+  it('asks the processor to parse the file again, so the DAG returns while its file is there', async () => {
+    await seedDag(api.prisma, 'returns', [smallDag('returns')]);
+    await api.request('/api/v2/dags/returns', { method: 'DELETE' });
+    const requests = await api.prisma.dagPriorityParsingRequest.findMany({
+      where: { fileloc: '/dags/returns.json' },
+    });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('answers 409 while one of its runs is running, and deletes nothing', async () => {
+    const [versionId] = await seedDag(api.prisma, 'busy', [smallDag('busy')]);
+    await seedRun(api.prisma, {
+      dagId: 'busy',
+      runId: 'now',
+      versionId: versionId!,
+      state: 'running',
+      tis: [{ taskId: 'extract', state: 'running' }],
+    });
+    const { status, body } = await json('/api/v2/dags/busy', { method: 'DELETE' });
+    expect(status).toBe(409);
+    expect(body.detail).toBe("Task instances of dag with id: 'busy' are still running");
+    expect(await api.prisma.dagRun.count({ where: { dagId: 'busy' } })).toBe(1);
+  });
+
+  it('answers 404 for a DAG that does not exist', async () => {
+    expect((await json('/api/v2/dags/nope', { method: 'DELETE' })).status).toBe(404);
+  });
+});
+
+describe('GET /dags/{dag_id}/tasks/{task_id}', () => {
+  it('answers one task of the latest version', async () => {
+    const { status, body } = await json('/api/v2/dags/example_etl/tasks/transform');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ task_id: 'transform', downstream_task_ids: ['load'] });
+  });
+
+  it('answers 404 for a task the DAG does not have, and for a DAG that does not exist', async () => {
+    expect((await json('/api/v2/dags/example_etl/tasks/nope')).status).toBe(404);
+    expect((await json('/api/v2/dags/nope/tasks/extract')).status).toBe(404);
+  });
+});
+
+describe('GET /importErrors/{import_error_id}', () => {
+  it('answers one import error, and 404 for an id that does not exist', async () => {
+    const error = await api.prisma.importError.create({
+      data: { filename: 'broken.json', stackTrace: 'broken.json:1:1: invalid JSON' },
+    });
+    const { body } = await json(`/api/v2/importErrors/${error.id}`);
+    expect(body).toMatchObject({ import_error_id: error.id, filename: 'broken.json' });
+    expect((await json('/api/v2/importErrors/2147483647')).status).toBe(404);
+  });
+});
+
+describe('GET /dagSources/{dag_id}', () => {
+  it('answers the text stored with the latest version, or with version_number, as JSON or text/plain', async () => {
+    const [v1, v2] = await seedDag(api.prisma, 'sourced', [
+      smallDag('sourced'),
+      smallDag('sourced', { description: 'second' }),
+    ]);
+    for (const [versionId, text] of [
+      [v1!, '{"dag_id": "sourced"} // first'],
+      [v2!, '{"dag_id": "sourced"} // second'],
+    ] as const) {
+      await api.prisma.dagCode.create({
+        data: {
+          dagVersionId: versionId,
+          dagId: 'sourced',
+          fileloc: '/dags/sourced.json',
+          sourceCode: text,
+          sourceCodeHash: 'x',
+        },
+      });
+    }
+    const latest = await json('/api/v2/dagSources/sourced');
+    expect(latest.body).toEqual({
+      content: '{"dag_id": "sourced"} // second',
+      dag_id: 'sourced',
+      version_number: 2,
+      dag_display_name: 'sourced',
+    });
+    expect((await json('/api/v2/dagSources/sourced?version_number=1')).body.content).toBe(
+      '{"dag_id": "sourced"} // first',
+    );
+    const text = await api.request('/api/v2/dagSources/sourced', {
+      headers: { accept: 'text/plain' },
+    });
+    expect(text.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await text.text()).toBe('{"dag_id": "sourced"} // second');
+  });
+
+  it('answers 404 for a version that does not exist and 406 for a type it cannot give', async () => {
+    expect((await json('/api/v2/dagSources/sourced?version_number=9')).status).toBe(404);
+    expect((await json('/api/v2/dagSources/nope')).status).toBe(404);
+    const xml = await api.request('/api/v2/dagSources/sourced', {
+      headers: { accept: 'application/xml' },
+    });
+    expect(xml.status).toBe(406);
+  });
+});
+
+describe('GET /dagStats', () => {
+  it('counts the runs of each DAG per state, zeros included', async () => {
+    const [versionId] = await seedDag(api.prisma, 'counted', [smallDag('counted')]);
+    for (const [runId, state] of [
+      ['a', 'success'],
+      ['b', 'success'],
+      ['c', 'failed'],
+    ] as const)
+      await seedRun(api.prisma, { dagId: 'counted', runId, versionId: versionId!, state });
+    const { body } = await json('/api/v2/dagStats?dag_ids=counted');
+    expect(body).toEqual({
+      dags: [
+        {
+          dag_id: 'counted',
+          dag_display_name: 'counted',
+          stats: [
+            { state: 'queued', count: 0 },
+            { state: 'running', count: 0 },
+            { state: 'success', count: 2 },
+            { state: 'failed', count: 1 },
+          ],
+        },
+      ],
+      total_entries: 1,
+    });
+  });
+});
+
+describe('GET /dagWarnings', () => {
+  it('warns about a DAG whose file vanished', async () => {
+    const { body } = await json('/api/v2/dagWarnings');
+    expect(body.total_entries).toBe(1);
+    expect(body.dag_warnings[0]).toMatchObject({ dag_id: 'gone', warning_type: 'stale dag' });
+    expect(body.dag_warnings[0].message).toContain('/dags/gone.json');
+  });
+
+  it('has nothing of the types this system cannot have', async () => {
+    const { body } = await json('/api/v2/dagWarnings?warning_type=non-existent%20pool');
+    expect(body).toEqual({ dag_warnings: [], total_entries: 0 });
+  });
+});
+
+describe('PUT /parseDagFile/{file_token}', () => {
+  it("files a parse request for the DAG's file and answers 201", async () => {
+    const dag = (await json('/api/v2/dags/example_etl')).body;
+    const response = await api.request(`/api/v2/parseDagFile/${dag.file_token}`, {
+      method: 'PUT',
+    });
+    expect(response.status).toBe(201);
+    const requests = await api.prisma.dagPriorityParsingRequest.findMany({
+      where: { fileloc: dag.fileloc },
+    });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('answers 404 for a token that names no DAG file', async () => {
+    const token = Buffer.from('/etc/passwd').toString('base64url');
+    const { status, body } = await json(`/api/v2/parseDagFile/${token}`, { method: 'PUT' });
+    expect(status).toBe(404);
+    expect(body.detail).toBe('File not found');
+    expect((await json('/api/v2/parseDagFile/%E2%9C%93', { method: 'PUT' })).status).toBe(404);
+  });
+});
+
+describe('GET /dagTags', () => {
+  it('lists the distinct tags, filtered by tag_name_pattern', async () => {
+    await seedDag(api.prisma, 'tagged', [smallDag('tagged', { tags: ['Finance', 'daily'] })]);
+    await api.prisma.dag.update({
+      where: { dagId: 'tagged' },
+      data: { tags: ['Finance', 'daily'] },
+    });
+    const all = await json('/api/v2/dagTags');
+    expect(all.body.tags).toEqual(expect.arrayContaining(['Finance', 'daily', 'test']));
+    const some = await json('/api/v2/dagTags?tag_name_pattern=fin');
+    expect(some.body).toEqual({ tags: ['Finance'], total_entries: 1 });
+  });
+});
