@@ -291,8 +291,8 @@ describe("responses conform to Airflow's published schemas", () => {
     await seedDag(api.prisma, 'vanished', [smallDag('vanished')]);
     await api.prisma.dag.update({ where: { dagId: 'vanished' }, data: { isStale: true } });
     const response = await api.request('/api/v2/dagWarnings');
-    const body = await response.json();
-    expect(body.dag_warnings[0].warning_type).toBe('stale dag');
+    const body = (await response.json()) as { dag_warnings: { warning_type: string }[] };
+    expect(body.dag_warnings[0]!.warning_type).toBe('stale dag');
     // Airflow's DagWarningType has only asset and pool types (features this system lacks); ours
     // adds 'stale dag'. Everything else must be Airflow's shape.
     const asAirflowType = {

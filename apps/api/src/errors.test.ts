@@ -63,7 +63,7 @@ describe('error answers', () => {
   });
 
   it('405 with Allow for a known path and an unsupported method', async () => {
-    const response = await api.request('/api/v2/dags/etl', { method: 'DELETE' });
+    const response = await api.request('/api/v2/dags/etl/details', { method: 'DELETE' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET');
   });
