@@ -28,6 +28,10 @@ describe('API configuration', () => {
     ['API_BODY_LIMIT_BYTES', '12'],
     ['API_BODY_LIMIT_BYTES', '1.5'],
     ['API_HOST', 'bad host!'],
+    ['API_BODY_MAX_DEPTH', '0'],
+    ['API_BODY_MAX_DEPTH', '1000'],
+    ['API_HEADERS_TIMEOUT_MS', '10'],
+    ['API_REQUEST_TIMEOUT_MS', 'soon'],
   ])('stops at start on %s=%j, naming the variable and the accepted range', (variable, value) => {
     try {
       readApiConfig({ [variable]: value });
@@ -39,6 +43,12 @@ describe('API configuration', () => {
       ]);
       expect((error as ConfigError).message).toContain(JSON.stringify(value));
     }
+  });
+
+  it('stops at start when the headers timeout exceeds the request timeout, naming both', () => {
+    expect(() =>
+      readApiConfig({ API_HEADERS_TIMEOUT_MS: '30000', API_REQUEST_TIMEOUT_MS: '20000' }),
+    ).toThrow(/API_HEADERS_TIMEOUT_MS: must not exceed API_REQUEST_TIMEOUT_MS \(20000\)/);
   });
 
   it('describes every variable (default, accepted values, meaning) for the README table', () => {

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -29,11 +30,15 @@ afterAll(() => api.close());
 function send(
   method: string,
   path: string,
-  body: string | undefined,
+  body: string | Buffer | undefined,
   contentType: string,
+  extraHeaders: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${TEST_TOKEN}` };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${TEST_TOKEN}`,
+      ...extraHeaders,
+    };
     if (body !== undefined) {
       headers['content-type'] = contentType;
       // Node's client sends a DELETE body without framing unless told its length.
@@ -77,6 +82,13 @@ const segment = fc.oneof(
     '%E0%A4%A',
     '99999999999999999999',
     'null',
+    // odd ids: separators, spaces, long multi-byte names, a lone surrogate's bytes
+    'has%2Fslash',
+    'with%20space',
+    encodeURIComponent('😀'.repeat(125)),
+    'x'.repeat(300),
+    '%ED%A0%80',
+    '0x10',
   ),
   fc.string({ maxLength: 20 }).map(encodeURIComponent),
   fc.string({ unit: 'grapheme', maxLength: 10 }).map(encodeURIComponent),
@@ -97,6 +109,20 @@ const queryValue = fc.oneof(
     '-id',
     'password',
     'bm9wZQ',
+    // odd integers
+    '%20',
+    '0x10',
+    '1e3',
+    '-0',
+    '%2B5',
+    '1.0',
+    '2147483648',
+    '%D9%A3',
+    // naive and odd timestamps
+    '2026-03-05T00:00:00',
+    '2026-03-05T00:00',
+    '2026-03-05',
+    '2026-03-05T00:00:00%2B01:00',
   ),
   fc.string({ maxLength: 12 }).map(encodeURIComponent),
 );
@@ -129,10 +155,97 @@ const queryKey = fc.constantFrom(
   'before',
   'after',
   'junk',
+  'logical_date_gte',
+  'start_date_lte',
 );
 const query = fc
   .array(fc.tuple(queryKey, queryValue), { maxLength: 5 })
   .map((pairs) => (pairs.length === 0 ? '' : `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}`));
+
+/** JSON nested `depth` levels: objects, arrays, or both in turn. */
+const deepJson = fc
+  .tuple(
+    fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 6000 })),
+    fc.constantFrom('{"a":', '[', 'mixed'),
+  )
+  .map(([depth, kind]) => {
+    const opens = Array.from({ length: depth - 1 }, (_, i) =>
+      kind === 'mixed' ? (i % 2 === 0 ? '{"a":' : '[') : kind,
+    );
+    const closes = opens.map((open) => (open === '[' ? ']' : '}')).reverse();
+    return `${opens.join('')}{}${closes.join('')}`;
+  });
+
+/** Wide JSON: many keys or many items (some over the body limit). */
+const wideJson = fc
+  .tuple(fc.integer({ min: 1, max: 8000 }), fc.boolean())
+  .map(([width, asObject]) =>
+    asObject
+      ? `{${Array.from({ length: width }, (_, i) => `"k${i}":${i}`).join(',')}}`
+      : `[${Array.from({ length: width }, (_, i) => i).join(',')}]`,
+  );
+
+/** Numbers a 64-bit float may or may not hold exactly. */
+const oddNumber = fc.constantFrom(
+  '12345678901234567890',
+  '9007199254740993',
+  '1e400',
+  '-1e400',
+  '1e-400',
+  '5e-324',
+  '0.1',
+  '1.50',
+  '-0',
+  '1E2',
+);
+
+const naiveDate = fc
+  .date({ noInvalidDate: true, min: new Date('1900-01-01'), max: new Date('2200-01-01') })
+  .map((date) => date.toISOString().replace(/\.\d{3}Z$/, ''));
+
+/** Run ids the executor could or could not use (JSON string literals, escapes included). */
+const oddRunId = fc.oneof(
+  fc.constantFrom(
+    '"has/slash"',
+    '".."',
+    '"."',
+    '"with space"',
+    `"${'😀'.repeat(125)}"`,
+    `"${'x'.repeat(251)}"`,
+    '"a\\ud800b"',
+    '"\\u0000"',
+    '""',
+    '"~"',
+    '"ok_run.1:2+3~4-5"',
+  ),
+  fc.string({ unit: 'binary', maxLength: 30 }).map((id) => JSON.stringify(id)),
+);
+
+const triggerBody = fc
+  .record({
+    runId: fc.option(oddRunId, { nil: undefined, freq: 2 }),
+    logicalDate: fc.oneof(
+      { weight: 3, arbitrary: fc.constant('null') },
+      { weight: 1, arbitrary: naiveDate.map((date) => JSON.stringify(date)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .date({ noInvalidDate: true })
+          .map((date) => JSON.stringify(date.toISOString())),
+      },
+    ),
+    conf: fc.oneof(
+      deepJson,
+      wideJson,
+      oddNumber.map((n) => `{"n":${n}}`),
+      fc.constant('{"__proto__":{"x":1}}'),
+      fc.jsonValue().map((value) => JSON.stringify({ v: value })),
+    ),
+  })
+  .map(
+    ({ runId, logicalDate, conf }) =>
+      `{${runId === undefined ? '' : `"dag_run_id":${runId},`}"logical_date":${logicalDate},"conf":${conf}}`,
+  );
 
 const body = fc.oneof(
   fc.constant(undefined),
@@ -168,11 +281,65 @@ const body = fc.oneof(
     )
     .map((value) => JSON.stringify(value)),
   fc.string({ maxLength: 50 }),
+  deepJson,
+  wideJson,
+  triggerBody,
 );
 
+/** How the body travels: as is, compressed as declared, or declared compressed but not. */
+const encoding = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({ name: undefined, compress: false }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      name: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'compress'),
+      compress: fc.boolean(),
+    }),
+  },
+);
+
+function encode(text: string, how: { name: string | undefined; compress: boolean }): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  if (!how.compress) return bytes;
+  if (how.name === 'gzip') return gzipSync(bytes);
+  if (how.name === 'deflate') return deflateSync(bytes);
+  if (how.name === 'br') return brotliCompressSync(bytes);
+  return bytes;
+}
+
+/** Every GET operation answering a collection (`total_entries`), with its path filled in. */
+function listingPaths(): string[] {
+  const values: Record<string, string> = { dag_id: 'etl', dag_run_id: 'r1', task_id: 'extract' };
+  return api.app.routes
+    .filter((route) => {
+      const schema = route.success.schema as { shape?: Record<string, unknown> } | undefined;
+      return route.method === 'get' && schema?.shape?.total_entries !== undefined;
+    })
+    .map((route) => route.path.replace(/\{([a-z_]+)\}/g, (_, name: string) => values[name]!));
+}
+
+/**
+ * A listing answers 200, or 404 when the resource it lists under is gone (an accepted DELETE of
+ * the run the fuzz targets): then that parent itself is a 404.
+ */
+async function listingProblems(): Promise<string[]> {
+  const problems: string[] = [];
+  for (const path of listingPaths()) {
+    const response = await send('GET', path, undefined, 'application/json');
+    if (response.status === 200) continue;
+    const parent = path.replace(/\/[^/]+$/, '');
+    const parentGone =
+      response.status === 404 &&
+      (await send('GET', parent, undefined, 'application/json')).status === 404;
+    if (!parentGone) problems.push(`${path} -> ${response.status} ${response.text.slice(0, 200)}`);
+  }
+  return problems;
+}
+
 describe('no malformed request makes the server answer 500', () => {
-  it('holds over every route with arbitrary path segments, query strings and bodies', async () => {
+  it('holds over every route with arbitrary path segments, query strings, bodies and encodings; after any accepted request every listing still answers 200', async () => {
     const routes = api.app.routes;
+    expect(listingPaths().length).toBeGreaterThanOrEqual(6);
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: routes.length - 1 }),
@@ -185,25 +352,53 @@ describe('no malformed request makes the server answer 500', () => {
           'application/x-www-form-urlencoded',
           'application/json; charset=latin9',
         ),
-        async (routeIndex, segments, queryString, requestBody, contentType) => {
+        encoding,
+        async (routeIndex, segments, queryString, requestBody, contentType, how) => {
           const route = routes[routeIndex]!;
           let next = 0;
           const path = route.path.replace(/\{[a-z_]+\}/g, () => segments[next++]!) + queryString;
+          // GET bodies too: they must be ignored, not parsed.
+          const sent = requestBody === undefined ? undefined : encode(requestBody, how);
           const response = await send(
             route.method.toUpperCase(),
             path,
-            route.method === 'get' ? undefined : requestBody,
+            sent,
             contentType,
+            how.name === undefined ? {} : { 'content-encoding': how.name },
           );
-          expect(
-            response.status,
-            `${route.method} ${path} ${requestBody ?? ''} -> ${response.text}`,
-          ).toBeLessThan(500);
+          const what = `${route.method} ${path} ${(requestBody ?? '').slice(0, 300)} (${how.name ?? 'plain'}${how.compress ? ', compressed' : ''}) -> ${response.text.slice(0, 300)}`;
+          expect(response.status, what).toBeLessThan(500);
           expect(() => JSON.parse(response.text || '{}')).not.toThrow();
           expect(response.text).not.toMatch(/at .+\.ts:\d+/);
+          if (response.status < 300) expect(await listingProblems(), what).toEqual([]);
         },
       ),
       { numRuns: 600, seed: 20261121 },
     );
-  }, 60_000);
+  }, 180_000);
+});
+
+describe('accepted writes never leave a listing broken', () => {
+  it('holds for triggers with deep, wide, inexact or odd conf, odd run ids, naive dates and compressed bodies', async () => {
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(triggerBody, encoding, async (requestBody, how) => {
+        const response = await send(
+          'POST',
+          '/api/v2/dags/etl/dagRuns',
+          encode(requestBody, how),
+          'application/json',
+          how.name === undefined ? {} : { 'content-encoding': how.name },
+        );
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        const what = `${requestBody.slice(0, 300)} (${how.name ?? 'plain'}) -> ${response.text.slice(0, 300)}`;
+        expect(response.status, what).toBeLessThan(500);
+        if (response.status < 300) expect(await listingProblems(), what).toEqual([]);
+      }),
+      { numRuns: 300, seed: 20261201 },
+    );
+    // The property is not vacuous: some triggers were accepted, some refused.
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(30);
+    expect(statuses.get(422) ?? 0).toBeGreaterThan(10);
+  }, 180_000);
 });
