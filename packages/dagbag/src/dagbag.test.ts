@@ -69,7 +69,7 @@ describe('DagBag lookups', () => {
     const first = await bag.get('v1');
     const second = await bag.get('v1');
     expect(second).toBe(first);
-    expect(loader.calls.loadVersion).toBe(1);
+    expect(loader.calls.loadVersions).toBe(1);
     expect(bag.stats()).toMatchObject({ hits: 1, misses: { loaded: 1, not_found: 0 }, loads: 1 });
   });
 
@@ -94,11 +94,11 @@ describe('DagBag lookups', () => {
     expect(bag.stats().hits).toBe(1);
   });
 
-  it('shares one load among 100 concurrent gets of 5 cold keys', async () => {
+  it('shares one load among 100 concurrent gets of 5 cold keys, all in one query', async () => {
     const { bag, loader } = setup();
     const keys = ['v1', 'v2', 'v3', 'v4', 'v5'];
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => bag.get(keys[i % 5]!)));
-    expect(loader.calls.loadVersion).toBe(5);
+    expect(loader.calls).toMatchObject({ loadVersions: 1, versionsRequested: 5 });
     expect(results.every((entry, i) => entry?.versionId === keys[i % 5])).toBe(true);
     expect(bag.stats()).toMatchObject({
       loads: 5,
@@ -111,10 +111,10 @@ describe('DagBag lookups', () => {
     const { bag, loader, clock } = setup();
     expect(await bag.get('nope')).toBeNull();
     expect(await bag.get('nope')).toBeNull();
-    expect(loader.calls.loadVersion).toBe(1);
+    expect(loader.calls.loadVersions).toBe(1);
     clock.advanceSeconds(6);
     expect(await bag.get('nope')).toBeNull();
-    expect(loader.calls.loadVersion).toBe(2);
+    expect(loader.calls.loadVersions).toBe(2);
     expect(bag.stats()).toMatchObject({ negative_hits: 1, misses: { loaded: 0, not_found: 2 } });
   });
 
@@ -124,7 +124,7 @@ describe('DagBag lookups', () => {
     expect(bag.stats().negative_entries).toBe(3);
   });
 
-  it('resolves getForRun and getLatest through the loader, then the cache', async () => {
+  it('resolves getForRun and getLatest in one loader call each, the document only when not resident', async () => {
     const { bag, loader } = setup();
     loader.add(tinyDocument(1), { versionId: 'v1b' });
     loader.runs.set('dag_1/manual__1', 'v1');
@@ -132,29 +132,14 @@ describe('DagBag lookups', () => {
     expect(await bag.getForRun('dag_1', 'missing')).toBeNull();
     expect((await bag.getLatest('dag_1'))?.versionId).toBe('v1b');
     expect(await bag.getLatest('no_such_dag')).toBeNull();
-    expect(loader.calls).toMatchObject({ versionIdForRun: 2, latestVersionId: 2, loadVersion: 2 });
-  });
-
-  it('readUncached neither admits nor counts a lookup', async () => {
-    const { bag } = setup();
-    expect((await bag.readUncached('v1'))?.versionId).toBe('v1');
-    expect(bag.has('v1')).toBe(false);
-    expect(bag.stats()).toMatchObject({
-      hits: 0,
-      misses: { loaded: 0, not_found: 0 },
-      loads: 1,
-      uncached_reads: 1,
+    expect((await bag.getForRun('dag_1', 'manual__1'))?.versionId).toBe('v1');
+    expect((await bag.getLatest('dag_1'))?.versionId).toBe('v1b');
+    expect(loader.calls).toMatchObject({
+      resolveVersion: 6,
+      resolvedWithDocument: 2,
+      loadVersions: 0,
     });
-  });
-
-  it('readUncached serves a resident entry without refreshing its recency', async () => {
-    const { bag } = setup({ admission: false, settings: { maxEntries: 2 } });
-    await bag.get('v1');
-    await bag.get('v2');
-    await bag.readUncached('v1');
-    await bag.get('v3');
-    expect(bag.has('v1')).toBe(false);
-    expect(bag.has('v2')).toBe(true);
+    expect(bag.stats()).toMatchObject({ hits: 2, misses: { loaded: 2 } });
   });
 
   it('does not admit a load that was invalidated while in flight', async () => {
@@ -167,7 +152,7 @@ describe('DagBag lookups', () => {
 
   it('passes a loader failure to every waiter and caches nothing', async () => {
     const { bag, loader } = setup();
-    loader.loadVersion = async () => {
+    loader.loadVersions = async () => {
       throw new Error('database unreachable');
     };
     const results = await Promise.allSettled([bag.get('v1'), bag.get('v1')]);
@@ -218,7 +203,7 @@ describe('DagBag caps', () => {
     clock.advanceSeconds(2);
     expect(bag.has('v1')).toBe(false);
     await bag.get('v1');
-    expect(loader.calls.loadVersion).toBe(2);
+    expect(loader.calls.loadVersions).toBe(2);
     expect(bag.stats().evictions.ttl).toBe(1);
   });
 
@@ -229,7 +214,7 @@ describe('DagBag caps', () => {
       clock.advance(500);
       await bag.get('v1');
     }
-    expect(loader.calls.loadVersion).toBe(1);
+    expect(loader.calls.loadVersions).toBe(1);
     expect(bag.stats()).toMatchObject({ hits: 20, evictions: { ttl: 0 } });
   });
 
@@ -320,7 +305,7 @@ describe('DagBag revalidation', () => {
     loader.replace('v1', makeDagDocument({ taskCount: 3, seed: 9, dagId: 'dag_1' }));
     clock.advanceSeconds(29);
     expect(await bag.get('v1')).toBe(first);
-    expect(loader.calls).toMatchObject({ loadVersion: 1, readHash: 0 });
+    expect(loader.calls).toMatchObject({ loadVersions: 1, readHash: 0 });
   });
 
   it('after the window, the same hash costs one hash read and no reload', async () => {
@@ -330,7 +315,7 @@ describe('DagBag revalidation', () => {
     expect(bag.getIfCached('v1')).toBeUndefined();
     expect(await bag.get('v1')).toBe(first);
     expect(await bag.get('v1')).toBe(first);
-    expect(loader.calls).toMatchObject({ loadVersion: 1, readHash: 1 });
+    expect(loader.calls).toMatchObject({ loadVersions: 1, readHash: 1 });
     expect(bag.stats()).toMatchObject({ hits: 2, hash_reads: 1 });
   });
 
@@ -342,7 +327,7 @@ describe('DagBag revalidation', () => {
     const second = (await bag.get('v1'))!;
     expect(second.dagHash).not.toBe(first.dagHash);
     expect(second.dag.tasks.size).toBe(3);
-    expect(loader.calls).toMatchObject({ loadVersion: 2, readHash: 1 });
+    expect(loader.calls).toMatchObject({ loadVersions: 2, readHash: 1 });
     expect(bag.getIfCached('v1')).toBe(second);
   });
 

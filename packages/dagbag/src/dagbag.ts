@@ -4,19 +4,19 @@ import {
   type BatchObservableCallback,
   type Histogram,
   type Meter,
-  type Observable,
 } from '@opentelemetry/api';
 import {
   CACHE_LIMIT_METRICS,
   CACHE_METRICS,
   EVICTION_REASONS,
-  MISS_RESULTS,
+  createInstrument,
+  createObservable,
   type EvictionReason,
   type MissResult,
 } from '@dagbag/metrics';
 import { silentLogger, type Logger } from '@dagbag/logger';
 import { LRUCache } from 'lru-cache';
-import { deserializeDag, type Dag } from './dag.ts';
+import { entryFromRow, type DagVersionEntry, type DagVersionRow } from './entry.ts';
 import { FrequencySketch } from './sketch.ts';
 import {
   defaultCacheSettings,
@@ -24,44 +24,36 @@ import {
   type CacheRole,
   type DagCacheSettings,
 } from './settings.ts';
-import { entryWeight, serializedSize } from './weight.ts';
 
-/** One `dag_version` joined with its `serialized_dag`, as the loader reads it in one query. */
-export interface DagVersionRow {
-  versionId: string;
-  dagId: string;
-  versionNumber: number;
-  dagHash: string;
-  data: unknown;
-  /** Size of `data` as stored (e.g. `octet_length(data::text)`); computed here if not positive. */
-  serializedBytes: number;
-  createdAt: Date;
-}
+export type { DagVersionEntry, DagVersionRow } from './entry.ts';
+
+/** A version found by what its callers know about it rather than by id. */
+export type VersionRef = { dagId: string; runId: string } | { dagId: string; latest: true };
+
+/** A resolved reference: the row, without its document when its id was among the `known` ones. */
+export type ResolvedVersion = Omit<DagVersionRow, 'dataText'> & { dataText: string | null };
 
 /** The database side of the cache, injected so this package knows nothing about SQL. */
 export interface DagVersionLoader {
-  /** dag_version + serialized_dag in one query; null if there is no such version. */
-  loadVersion(versionId: string): Promise<DagVersionRow | null>;
+  /** The rows of these version ids in one query (`WHERE id = ANY($1)`); unknown ids are absent. */
+  loadVersions(versionIds: readonly string[]): Promise<DagVersionRow[]>;
+  /** The rows of these (dag_id, version_number) pairs in one query; unknown pairs are absent. */
+  loadVersionsByNumber(
+    refs: readonly { dagId: string; versionNumber: number }[],
+  ): Promise<DagVersionRow[]>;
+  /**
+   * The version a run uses or a DAG's latest, id and row in one query; `dataText` is null when the
+   * version is one of `known` (the cache holds it). Null when the run or DAG does not exist.
+   */
+  resolveVersion(ref: VersionRef, known: readonly string[]): Promise<ResolvedVersion | null>;
   /** The current dag_hash of a version; null if the row is gone. */
   readHash(versionId: string): Promise<string | null>;
   /** The current dag_hash of each version, in one query; versions that are gone are absent. */
   readHashes(versionIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
-  versionIdForRun(dagId: string, runId: string): Promise<string | null>;
-  latestVersionId(dagId: string): Promise<string | null>;
   /** Versions referenced by unfinished runs or task instances (one cheap query). */
   activeVersionIds(): Promise<Iterable<string>>;
-}
-
-/** What the cache hands out. Shared by every caller: treat it as read-only (it is frozen). */
-export interface DagVersionEntry {
-  readonly versionId: string;
-  readonly dagId: string;
-  readonly versionNumber: number;
-  readonly dagHash: string;
-  readonly createdAt: Date;
-  readonly dag: Dag;
-  /** Estimated retained heap in bytes: serialized bytes times the measured factor. */
-  readonly weight: number;
+  /** The rows of those versions, in one query (the scheduler's prewarm). */
+  loadActiveVersions(): Promise<DagVersionRow[]>;
 }
 
 /** Milliseconds from a monotonic source; `performance` fits, tests pass a controlled clock. */
@@ -84,6 +76,11 @@ export interface DagBagOptions {
   logger?: Logger;
   /** Frequency-aware admission (TinyLFU); false gives plain LRU, for tests and benchmarks. */
   admission?: boolean;
+  /**
+   * Adaptive admission window (hill climbing, as Caffeine); false keeps the window at its initial
+   * 1 % of the caps, for benchmarks that compare the two.
+   */
+  adaptiveWindow?: boolean;
 }
 
 /** Live figures; the JSON body of `GET /api/v2/monitor/dagbag`, hence snake_case. */
@@ -100,7 +97,10 @@ export interface DagBagStats {
   misses: Record<MissResult, number>;
   evictions: Record<EvictionReason, number>;
   hit_ratio: number | null;
+  /** Versions loaded (misses, reloads after a changed hash, prewarm). */
   loads: number;
+  /** Queries those loads took: misses of one event-loop turn share one. */
+  load_queries: number;
   load_failures: number;
   in_flight: number;
   /** Lookups that joined a load another lookup had started. */
@@ -109,11 +109,14 @@ export interface DagBagStats {
   negative_hits: number;
   negative_entries: number;
   hash_reads: number;
+  /** Loaded documents whose dag_hash proved them already validated by the processor. */
+  validations_skipped: number;
   /** Loaded versions the admission policy kept out (less popular than what they would displace). */
   admission_rejections: number;
   /** Loaded versions heavier than the whole byte cap, returned but never cached. */
   oversize_rejections: number;
-  uncached_reads: number;
+  /** The admission window's current share of the caps, in percent (adapted by hill climbing). */
+  window_percent: number;
 }
 
 interface Slot {
@@ -128,20 +131,59 @@ interface Slot {
 
 interface Outcome {
   entry: DagVersionEntry | null;
-  /** A revalidation that found the same hash: the lookup was answered from the cache. */
+  /** Answered from the cache (a revalidation that found the same hash, a resident version). */
   fromCache: boolean;
 }
 
+/** One load of one key, shared by every lookup of that key while it runs. */
 interface Flight {
-  promise: Promise<Outcome>;
-  /** Whether the result may be admitted (false for listing reads until a get joins). */
-  admit: boolean;
+  readonly promise: Promise<Outcome>;
+  resolve(outcome: Outcome): void;
+  reject(error: unknown): void;
   /** Set by invalidate()/clear(): the result is returned to its waiters but not admitted. */
   cancelled: boolean;
+  readonly started: number;
 }
 
-/** Share of the caps given to the admission window (Caffeine's default). */
-const WINDOW_FRACTION = 0.01;
+function newFlight(started: number): Flight {
+  let resolve!: (outcome: Outcome) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<Outcome>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject, cancelled: false, started };
+}
+
+interface QueuedId {
+  versionId: string;
+  keyHash: number;
+  flight: Flight;
+}
+
+interface QueuedNumber {
+  dagId: string;
+  versionNumber: number;
+  key: string;
+  flight: Flight;
+}
+
+/** Initial share of the caps given to the admission window (Caffeine's default). */
+const INITIAL_WINDOW = 0.01;
+/**
+ * Hill climbing on the window's share (Caffeine's constants): every `SAMPLE_FACTOR` × capacity
+ * lookups the hit ratio of the sample is compared with the previous one; the window moves by the
+ * step in the direction that helped, the step decays by `STEP_DECAY` each sample and restarts at
+ * `STEP` when the hit ratio jumps by `RESTART_THRESHOLD` or more (the workload changed).
+ */
+const CLIMB = {
+  STEP: 0.0625,
+  STEP_DECAY: 0.98,
+  SAMPLE_FACTOR: 10,
+  RESTART_THRESHOLD: 0.05,
+  MIN_WINDOW: 0,
+  MAX_WINDOW: 0.8,
+} as const;
 /** Resolution of the hit path's revalidation clock (see `coarseNow`). */
 const COARSE_CLOCK_MS = 100;
 /**
@@ -151,14 +193,21 @@ const COARSE_CLOCK_MS = 100;
  * it 0.99), and Zipf gained too (0.86 -> 0.89 of optimal).
  */
 const ADMISSION_MARGIN = 1;
+/** Ids per load query; a larger turn's misses are split into several queries run together. */
+const MAX_BATCH = 500;
+/** lru-cache needs some bound; with the byte cap off, sizes are tracked against this one. */
+const UNBOUNDED_BYTES = Number.MAX_SAFE_INTEGER;
+/** A version weighs about this much on average (a 32 KB document): sizes the sketch for byte caps. */
+const TYPICAL_WEIGHT = 64 * 1024;
 
 /** The least recently used unexpired key of a segment. */
 function leastRecent(segment: LRUCache<string, Slot>): string | undefined {
   return segment.rkeys().next().value ?? undefined;
 }
 
-/** lru-cache needs some bound; with the byte cap off, sizes are tracked against this one. */
-const UNBOUNDED_BYTES = Number.MAX_SAFE_INTEGER;
+function numberKey(dagId: string, versionNumber: number): string {
+  return `${versionNumber}\u0000${dagId}`;
+}
 
 /**
  * The DAG cache: version id -> deserialized DAG, bounded by entries, bytes and TTL, with
@@ -172,26 +221,27 @@ export class DagBag {
   private readonly logger: Logger;
   /**
    * W-TinyLFU (Einziger, Friedman, Manes 2017; Caffeine's policy) on two lru-caches: every
-   * newcomer enters the small `window` (about 1% of the caps) unconditionally, so bursts of new
-   * keys get a chance; when the caps are reached, the window's least recent entry competes with
-   * `main`'s least recent entry and the one the frequency sketch rates lower is evicted. A sweep
-   * or a crawl therefore churns the window only and cannot flush what `main` holds. Without
-   * admission only `main` is used: plain LRU.
+   * newcomer enters the `window` unconditionally, so bursts of new keys get a chance; when the
+   * caps are reached, the window's least recent entry competes with `main`'s least recent entry
+   * and the one the frequency sketch rates lower is evicted. A sweep or a crawl therefore churns
+   * the window only and cannot flush what `main` holds. Without admission only `main` is used.
    */
   private readonly main: LRUCache<string, Slot>;
   private readonly window: LRUCache<string, Slot>;
-  private readonly windowMaxEntries: number;
-  private readonly windowMaxBytes: number;
-  private readonly negative: LRUCache<string, true> | undefined;
   private readonly sketch: FrequencySketch | undefined;
+  private readonly negative: LRUCache<string, true> | undefined;
+  /** dag_id -> version_number -> id of every resident version: getVersion's hit is map lookups. */
+  private readonly byDag = new Map<string, Map<number, string>>();
   private readonly inflight = new Map<string, Flight>();
+  private readonly inflightNumbers = new Map<string, Flight>();
+  private queuedIds: QueuedId[] = [];
+  private queuedNumbers: QueuedNumber[] = [];
+  private flushScheduled = false;
   private readonly revalidateMs: number;
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private seq = 0;
-  /** Why the next lru-cache 'delete' disposal happens (null: a move, not a removal). */
-  private deleteReason: EvictionReason | null = 'invalidated';
   /** No entry can be stale before this clock time; lets admission skip a full stale scan. */
   private nextPossibleExpiry = 0;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -203,6 +253,16 @@ export class DagBag {
   private coarseNow = 0;
   private readonly exactClock: boolean;
   private coarseTimer: NodeJS.Timeout | undefined;
+
+  // The admission window's share of the caps, adapted by hill climbing (see CLIMB).
+  private windowShare = INITIAL_WINDOW;
+  private windowMaxEntries = 0;
+  private windowMaxBytes = 0;
+  private readonly adaptive: boolean;
+  private climbStep = -CLIMB.STEP;
+  private previousSampleRatio = 0;
+  private sampleStartLookups = 0;
+  private sampleStartHits = 0;
 
   // Counters: plain fields, read by the observable instruments at collection time.
   private hits = 0;
@@ -216,19 +276,18 @@ export class DagBag {
     invalidated: 0,
   };
   private loads = 0;
+  private loadQueries = 0;
   private loadFailures = 0;
   private coalesced = 0;
   private negativeHits = 0;
   private hashReads = 0;
+  private validationsSkipped = 0;
   private admissionRejections = 0;
   private oversizeRejections = 0;
-  private uncachedReads = 0;
 
-  private readonly loadDuration: Histogram;
-  private readonly meter: Meter;
-  private readonly batchCallback: BatchObservableCallback;
-  private readonly observables: Observable[];
   private readonly roleAttributes: Attributes;
+  private readonly loadDuration: Histogram;
+  private readonly detachMetrics: () => void;
 
   constructor(options: DagBagOptions) {
     if (options.role !== 'api' && options.role !== 'scheduler') {
@@ -236,7 +295,7 @@ export class DagBag {
         `DagBag role must be "api" or "scheduler"; got ${JSON.stringify(options.role)}`,
       );
     }
-    if (typeof options.loader?.loadVersion !== 'function')
+    if (typeof options.loader?.loadVersions !== 'function')
       throw new TypeError('DagBag loader must implement DagVersionLoader');
     this.role = options.role;
     this.loader = options.loader;
@@ -251,8 +310,14 @@ export class DagBag {
     this.maxEntries = this.settings.maxEntries;
     this.maxBytes = this.settings.maxBytes;
 
-    const dispose = (_slot: Slot, _key: string, reason: LRUCache.DisposeReason) =>
-      this.onDispose(reason);
+    // Removals the cache makes itself are counted where they happen, with their reason; lru-cache
+    // only reports what it decides alone: expiry (and, never expected, an eviction of its own).
+    const dispose = (slot: Slot, _key: string, reason: LRUCache.DisposeReason) => {
+      if (reason === 'expire') this.evictions.ttl++;
+      else if (reason === 'evict') this.evictions[this.capReason()]++;
+      else return;
+      this.unindex(slot);
+    };
     this.main = new LRUCache<string, Slot>({
       ...lruOptionsFor<Slot>(this.settings, options.clock),
       dispose,
@@ -263,13 +328,11 @@ export class DagBag {
       dispose,
     });
     const admission = options.admission !== false;
-    this.windowMaxEntries =
-      admission && this.maxEntries > 0
-        ? Math.max(1, Math.floor(this.maxEntries * WINDOW_FRACTION))
-        : 0;
-    this.windowMaxBytes =
-      admission && this.maxBytes > 0 ? Math.floor(this.maxBytes * WINDOW_FRACTION) : 0;
-    if (admission) this.sketch = new FrequencySketch(expectedEntries(this.settings));
+    this.adaptive = admission && options.adaptiveWindow !== false;
+    if (admission) {
+      this.sketch = new FrequencySketch(this.capacity());
+      this.setWindowShare(INITIAL_WINDOW);
+    }
     this.negative =
       this.settings.negativeTtlSeconds > 0
         ? new LRUCache<string, true>({
@@ -280,12 +343,9 @@ export class DagBag {
         : undefined;
 
     this.roleAttributes = { 'dagbag.role': this.role };
-    this.meter = options.meter ?? metrics.getMeter('@dagbag/dagbag');
-    ({
-      callback: this.batchCallback,
-      observables: this.observables,
-      loadDuration: this.loadDuration,
-    } = this.instrument(this.meter));
+    const meter = options.meter ?? metrics.getMeter('@dagbag/dagbag');
+    this.loadDuration = createInstrument(meter, CACHE_METRICS.loadDuration);
+    this.detachMetrics = this.observe(meter);
 
     if (this.revalidateMs > 0 && !this.exactClock) {
       this.coarseNow = this.clock.now();
@@ -310,7 +370,42 @@ export class DagBag {
    */
   getIfCached(versionId: string): DagVersionEntry | undefined {
     const slot = this.main.get(versionId) ?? this.window.get(versionId);
-    if (slot === undefined) return undefined;
+    return slot === undefined ? undefined : this.freshHit(slot);
+  }
+
+  /** The version, from the cache or loaded (and admitted if the policy agrees); null if unknown. */
+  get(versionId: string): Promise<DagVersionEntry | null> {
+    const slot = this.main.get(versionId) ?? this.window.get(versionId);
+    if (slot === undefined) return this.miss(versionId);
+    const entry = this.freshHit(slot);
+    return entry === undefined ? this.revalidate(versionId, slot) : Promise.resolve(entry);
+  }
+
+  /**
+   * A version by its DAG and number: a resident one without any query, otherwise one query for
+   * id and row together (misses of one event-loop turn share it).
+   */
+  getVersion(dagId: string, versionNumber: number): Promise<DagVersionEntry | null> {
+    const versionId = this.byDag.get(dagId)?.get(versionNumber);
+    if (versionId !== undefined) return this.get(versionId);
+    return this.missByNumber(dagId, versionNumber, numberKey(dagId, versionNumber));
+  }
+
+  /**
+   * The version a run uses now: one query resolving the id, carrying the row only when this cache
+   * does not hold that version.
+   */
+  getForRun(dagId: string, runId: string): Promise<DagVersionEntry | null> {
+    return this.resolve({ dagId, runId });
+  }
+
+  /** The latest version of a DAG, as `getForRun`: one query, the row only when not resident. */
+  getLatest(dagId: string): Promise<DagVersionEntry | null> {
+    return this.resolve({ dagId, latest: true });
+  }
+
+  /** The one hit path: counts the hit and returns the entry, or undefined when due for revalidation. */
+  private freshHit(slot: Slot): DagVersionEntry | undefined {
     if (this.revalidateMs > 0 && this.hitTime() - slot.checkedAt >= this.revalidateMs)
       return undefined;
     this.hits++;
@@ -318,77 +413,85 @@ export class DagBag {
     return slot.entry;
   }
 
-  /** The version, from the cache or loaded (and admitted if the policy agrees); null if unknown. */
-  get(versionId: string): Promise<DagVersionEntry | null> {
-    const slot = this.main.get(versionId) ?? this.window.get(versionId);
-    if (slot !== undefined) {
-      if (this.revalidateMs === 0 || this.hitTime() - slot.checkedAt < this.revalidateMs) {
-        this.hits++;
-        if (this.sketch !== undefined) this.sketch.increment(slot.keyHash);
-        return Promise.resolve(slot.entry);
-      }
-      return this.revalidate(versionId, slot);
-    }
-    return this.miss(versionId);
-  }
-
-  /** The version a run was created with (one id lookup through the loader, then the cache). */
-  async getForRun(dagId: string, runId: string): Promise<DagVersionEntry | null> {
-    const versionId = await this.loader.versionIdForRun(dagId, runId);
-    return versionId === null ? null : this.get(versionId);
-  }
-
-  /** The latest version of a DAG (one id lookup through the loader, then the cache). */
-  async getLatest(dagId: string): Promise<DagVersionEntry | null> {
-    const versionId = await this.loader.latestVersionId(dagId);
-    return versionId === null ? null : this.get(versionId);
-  }
-
-  /**
-   * For listing paths: answers from the cache when resident and fresh, without touching recency,
-   * frequency or the hit/miss counters; otherwise loads without admitting, so a listing walk
-   * never fills (or reorders) the cache.
-   */
-  async readUncached(versionId: string): Promise<DagVersionEntry | null> {
-    this.uncachedReads++;
-    const slot = this.peekSlot(versionId, false);
-    if (
-      slot !== undefined &&
-      (this.revalidateMs === 0 || this.clock.now() - slot.checkedAt < this.revalidateMs)
-    ) {
-      return slot.entry;
-    }
-    if (slot === undefined && this.negative?.peek(versionId) === true) return null;
-    let flight = this.inflight.get(versionId);
-    if (flight === undefined) flight = this.startLoad(versionId, false);
-    return (await flight.promise).entry;
-  }
-
   private hitTime(): number {
     return this.exactClock ? this.clock.now() : this.coarseNow;
   }
 
-  private peekSlot(versionId: string, allowStale: boolean): Slot | undefined {
-    return this.main.peek(versionId, { allowStale }) ?? this.window.peek(versionId, { allowStale });
+  private peekSlot(versionId: string): Slot | undefined {
+    return (
+      this.main.peek(versionId, { allowStale: true }) ??
+      this.window.peek(versionId, { allowStale: true })
+    );
   }
 
-  private async miss(versionId: string): Promise<DagVersionEntry | null> {
+  private miss(versionId: string): Promise<DagVersionEntry | null> {
     const keyHash = FrequencySketch.hash(versionId);
     if (this.sketch !== undefined) this.sketch.increment(keyHash);
     if (this.negative !== undefined && this.negative.get(versionId) === true) {
       this.hits++;
       this.negativeHits++;
-      return null;
+      return Promise.resolve(null);
     }
     let flight = this.inflight.get(versionId);
     if (flight !== undefined) {
       this.coalesced++;
-      flight.admit = true;
     } else {
-      flight = this.startLoad(versionId, true, keyHash);
+      flight = newFlight(this.clock.now());
+      this.inflight.set(versionId, flight);
+      this.queuedIds.push({ versionId, keyHash, flight });
+      this.scheduleFlush();
     }
-    return this.count(await flight.promise);
+    return flight.promise.then(this.count);
   }
+
+  private missByNumber(
+    dagId: string,
+    versionNumber: number,
+    key: string,
+  ): Promise<DagVersionEntry | null> {
+    if (this.negative !== undefined && this.negative.get(key) === true) {
+      this.hits++;
+      this.negativeHits++;
+      return Promise.resolve(null);
+    }
+    let flight = this.inflightNumbers.get(key);
+    if (flight !== undefined) {
+      this.coalesced++;
+    } else {
+      flight = newFlight(this.clock.now());
+      this.inflightNumbers.set(key, flight);
+      this.queuedNumbers.push({ dagId, versionNumber, key, flight });
+      this.scheduleFlush();
+    }
+    return flight.promise.then(this.count);
+  }
+
+  private async resolve(ref: VersionRef): Promise<DagVersionEntry | null> {
+    const known = [...(this.byDag.get(ref.dagId)?.values() ?? [])];
+    const row = await this.loader.resolveVersion(ref, known);
+    if (row === null) return null;
+    if (row.dataText === null || this.peekSlot(row.versionId) !== undefined) {
+      // Resident when the query ran: a lookup by id (a hit, unless evicted since).
+      return this.get(row.versionId);
+    }
+    const flight = this.inflight.get(row.versionId);
+    if (flight !== undefined) {
+      this.coalesced++;
+      return this.count(await flight.promise);
+    }
+    const keyHash = FrequencySketch.hash(row.versionId);
+    if (this.sketch !== undefined) this.sketch.increment(keyHash);
+    const started = this.clock.now();
+    this.loads++;
+    return this.count(this.complete(row as DagVersionRow, keyHash, started, false));
+  }
+
+  private readonly count = (outcome: Outcome): DagVersionEntry | null => {
+    if (outcome.fromCache) this.hits++;
+    else if (outcome.entry === null) this.missesNotFound++;
+    else this.missesLoaded++;
+    return outcome.entry;
+  };
 
   private revalidate(versionId: string, slot: Slot): Promise<DagVersionEntry | null> {
     if (this.sketch !== undefined) this.sketch.increment(slot.keyHash);
@@ -396,99 +499,211 @@ export class DagBag {
     if (flight !== undefined) {
       this.coalesced++;
     } else {
-      const started: Flight = {
-        promise: undefined as unknown as Promise<Outcome>,
-        admit: true,
-        cancelled: false,
-      };
-      started.promise = this.runRevalidation(versionId, slot, started);
-      this.track(versionId, started);
-      flight = started;
+      flight = newFlight(this.clock.now());
+      this.inflight.set(versionId, flight);
+      void this.runRevalidation(versionId, slot, flight);
     }
-    return flight.promise.then((outcome) => this.count(outcome));
+    return flight.promise.then(this.count);
   }
 
-  private count(outcome: Outcome): DagVersionEntry | null {
-    if (outcome.fromCache) this.hits++;
-    else if (outcome.entry === null) this.missesNotFound++;
-    else this.missesLoaded++;
-    return outcome.entry;
-  }
-
-  private async runRevalidation(versionId: string, slot: Slot, flight: Flight): Promise<Outcome> {
+  private async runRevalidation(versionId: string, slot: Slot, flight: Flight): Promise<void> {
     this.hashReads++;
-    const hash = await this.loader.readHash(versionId);
+    let hash: string | null;
+    try {
+      hash = await this.loader.readHash(versionId);
+    } catch (error) {
+      this.settle(versionId, flight);
+      flight.reject(error);
+      return;
+    }
     if (hash === slot.entry.dagHash) {
       slot.checkedAt = this.clock.now();
-      return { entry: slot.entry, fromCache: true };
+      this.settle(versionId, flight);
+      flight.resolve({ entry: slot.entry, fromCache: true });
+      return;
     }
-    if (!flight.cancelled && this.peekSlot(versionId, true) === slot)
+    if (!flight.cancelled && this.peekSlot(versionId) === slot)
       this.remove(versionId, 'invalidated');
     if (hash === null) {
       if (!flight.cancelled) this.negative?.set(versionId, true);
-      return { entry: null, fromCache: false };
+      this.settle(versionId, flight);
+      flight.resolve({ entry: null, fromCache: false });
+      return;
     }
     this.logger.debug(
       { versionId, previousHash: slot.entry.dagHash, hash },
       'DAG version changed in place; reloading',
     );
-    return this.load(versionId, flight, slot.keyHash);
+    this.queuedIds.push({ versionId, keyHash: slot.keyHash, flight });
+    this.scheduleFlush();
   }
 
-  private startLoad(
-    versionId: string,
-    admit: boolean,
-    keyHash = FrequencySketch.hash(versionId),
-  ): Flight {
-    const flight: Flight = {
-      promise: undefined as unknown as Promise<Outcome>,
-      admit,
-      cancelled: false,
-    };
-    flight.promise = this.load(versionId, flight, keyHash);
-    this.track(versionId, flight);
-    return flight;
+  /** Forgets a finished flight (unless invalidate() already replaced or dropped it). */
+  private settle(versionId: string, flight: Flight): void {
+    if (this.inflight.get(versionId) === flight) this.inflight.delete(versionId);
   }
 
-  /** Registers a flight and forgets it when it settles (unless invalidate() already did). */
-  private track(versionId: string, flight: Flight): void {
-    this.inflight.set(versionId, flight);
-    const forget = () => {
-      if (this.inflight.get(versionId) === flight) this.inflight.delete(versionId);
-    };
-    flight.promise.then(forget, forget);
+  // -------------------------------------------------------------------------------------------
+  // Batched loads
+
+  /** Misses queued in this event-loop turn are loaded together once it ends. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
   }
 
-  private async load(versionId: string, flight: Flight, keyHash: number): Promise<Outcome> {
-    const started = this.clock.now();
-    this.loads++;
-    let entry: DagVersionEntry;
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const ids = this.queuedIds;
+    const numbers = this.queuedNumbers;
+    this.queuedIds = [];
+    this.queuedNumbers = [];
+    for (let i = 0; i < ids.length; i += MAX_BATCH) void this.loadIds(ids.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < numbers.length; i += MAX_BATCH)
+      void this.loadNumbers(numbers.slice(i, i + MAX_BATCH));
+  };
+
+  private async loadIds(batch: QueuedId[]): Promise<void> {
+    this.loadQueries++;
+    this.loads += batch.length;
+    let rows: DagVersionRow[];
     try {
-      const row = await this.loader.loadVersion(versionId);
-      if (row === null) {
+      rows = await this.loader.loadVersions(batch.map((queued) => queued.versionId));
+    } catch (error) {
+      this.failAll(batch, error, (queued) => this.settle(queued.versionId, queued.flight));
+      return;
+    }
+    const byId = new Map(rows.map((row) => [row.versionId, row]));
+    for (const { versionId, keyHash, flight } of batch) {
+      this.settle(versionId, flight);
+      const row = byId.get(versionId);
+      if (row === undefined) {
         if (!flight.cancelled) this.negative?.set(versionId, true);
-        this.loadDuration.record((this.clock.now() - started) / 1000, this.roleAttributes);
-        return { entry: null, fromCache: false };
+        this.recordLoad(flight.started);
+        flight.resolve({ entry: null, fromCache: false });
+        continue;
       }
-      const dag = deserializeDag(row.data);
-      const bytes = row.serializedBytes > 0 ? row.serializedBytes : serializedSize(row.data);
-      entry = Object.freeze({
-        versionId: row.versionId,
-        dagId: row.dagId,
-        versionNumber: row.versionNumber,
-        dagHash: row.dagHash,
-        createdAt: row.createdAt,
-        dag,
-        weight: entryWeight(bytes),
-      });
+      try {
+        flight.resolve(this.complete(row, keyHash, flight.started, flight.cancelled));
+      } catch (error) {
+        flight.reject(error);
+      }
+    }
+  }
+
+  private async loadNumbers(batch: QueuedNumber[]): Promise<void> {
+    this.loadQueries++;
+    this.loads += batch.length;
+    const forget = (queued: QueuedNumber) => {
+      if (this.inflightNumbers.get(queued.key) === queued.flight)
+        this.inflightNumbers.delete(queued.key);
+    };
+    let rows: DagVersionRow[];
+    try {
+      rows = await this.loader.loadVersionsByNumber(batch);
+    } catch (error) {
+      this.failAll(batch, error, forget);
+      return;
+    }
+    const byKey = new Map(rows.map((row) => [numberKey(row.dagId, row.versionNumber), row]));
+    for (const queued of batch) {
+      forget(queued);
+      const row = byKey.get(queued.key);
+      if (row === undefined) {
+        if (!queued.flight.cancelled) this.negative?.set(queued.key, true);
+        this.recordLoad(queued.flight.started);
+        queued.flight.resolve({ entry: null, fromCache: false });
+        continue;
+      }
+      const keyHash = FrequencySketch.hash(row.versionId);
+      if (this.sketch !== undefined) this.sketch.increment(keyHash);
+      try {
+        queued.flight.resolve(
+          this.complete(row, keyHash, queued.flight.started, queued.flight.cancelled),
+        );
+      } catch (error) {
+        queued.flight.reject(error);
+      }
+    }
+  }
+
+  private failAll<T extends { flight: Flight }>(
+    batch: T[],
+    error: unknown,
+    forget: (queued: T) => void,
+  ): void {
+    this.loadFailures += batch.length;
+    this.logger.error(
+      { err: error, role: this.role, versions: batch.length },
+      'loading DAG versions failed',
+    );
+    for (const queued of batch) {
+      forget(queued);
+      queued.flight.reject(error);
+    }
+  }
+
+  /** Turns a loaded row into an entry and admits it (unless cancelled or already resident). */
+  private complete(
+    row: DagVersionRow,
+    keyHash: number,
+    started: number,
+    cancelled: boolean,
+  ): Outcome {
+    const resident = this.peekSlot(row.versionId);
+    if (resident !== undefined && resident.entry.dagHash === row.dagHash) {
+      this.recordLoad(started);
+      return { entry: resident.entry, fromCache: false };
+    }
+    let entry: DagVersionEntry;
+    let trusted: boolean;
+    try {
+      ({ entry, trusted } = entryFromRow(row));
     } catch (error) {
       this.loadFailures++;
-      this.logger.error({ err: error, versionId, role: this.role }, 'loading a DAG version failed');
+      this.logger.error(
+        { err: error, versionId: row.versionId, role: this.role },
+        'loading a DAG version failed',
+      );
       throw error;
     }
-    this.loadDuration.record((this.clock.now() - started) / 1000, this.roleAttributes);
-    if (flight.admit && !flight.cancelled) this.admit(versionId, entry, keyHash);
+    if (trusted) this.validationsSkipped++;
+    this.recordLoad(started);
+    if (!cancelled) this.admit(row.versionId, entry, keyHash);
     return { entry, fromCache: false };
+  }
+
+  private recordLoad(started: number): void {
+    this.loadDuration.record((this.clock.now() - started) / 1000, this.roleAttributes);
+  }
+
+  /**
+   * Loads every version unfinished runs and task instances use, in one query, and admits what is
+   * not resident yet: the scheduler calls it at start and after a gap in its notifications, so a
+   * restart does not meet its working set as one miss per version. Returns how many it loaded.
+   */
+  async prewarm(): Promise<{ loaded: number }> {
+    const seqAtStart = this.seq;
+    const started = this.clock.now();
+    this.loadQueries++;
+    const rows = await this.loader.loadActiveVersions();
+    let loaded = 0;
+    for (const row of rows) {
+      if (this.peekSlot(row.versionId) !== undefined || this.inflight.has(row.versionId)) continue;
+      this.loads++;
+      loaded++;
+      try {
+        this.complete(row, FrequencySketch.hash(row.versionId), started, false);
+      } catch {
+        // Logged by complete(); one bad row does not keep the others out.
+      }
+    }
+    this.logger.info(
+      { role: this.role, loaded, active: rows.length, admittedBefore: seqAtStart },
+      'prewarmed the DAG cache',
+    );
+    return { loaded };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -503,8 +718,11 @@ export class DagBag {
       );
       return;
     }
-    if (this.peekSlot(versionId, true) !== undefined) this.remove(versionId, 'invalidated');
+    if (this.peekSlot(versionId) !== undefined) this.remove(versionId, 'invalidated');
     const slot: Slot = { entry, keyHash, checkedAt: this.clock.now(), seq: ++this.seq };
+    let versions = this.byDag.get(entry.dagId);
+    if (versions === undefined) this.byDag.set(entry.dagId, (versions = new Map()));
+    versions.set(entry.versionNumber, versionId);
     if (this.sketch === undefined) {
       // Plain LRU: make room first, so lru-cache never evicts (and never picks the reason).
       if (this.overCaps(1, entry.weight)) this.purgeExpiredIfDue();
@@ -519,8 +737,55 @@ export class DagBag {
       this.main.set(versionId, slot);
       return;
     }
+    this.climb();
     this.window.set(versionId, slot);
     this.enforceCaps();
+    const size = this.main.size + this.window.size;
+    if (size > this.sketch.capacity) this.sketch.ensureCapacity(2 * size);
+  }
+
+  /** How many entries the caps allow: the entry cap, else the byte cap over a typical weight. */
+  private capacity(): number {
+    if (this.maxEntries > 0) return this.maxEntries;
+    if (this.maxBytes > 0) return Math.ceil(this.maxBytes / TYPICAL_WEIGHT);
+    return 4096;
+  }
+
+  private setWindowShare(share: number): void {
+    this.windowShare = share;
+    this.windowMaxEntries =
+      this.maxEntries > 0 ? Math.max(1, Math.floor(this.maxEntries * share)) : 0;
+    this.windowMaxBytes = this.maxBytes > 0 ? Math.floor(this.maxBytes * share) : 0;
+  }
+
+  /**
+   * Caffeine's hill climber, run on misses only (the hit path just counts): once a sample of
+   * SAMPLE_FACTOR × capacity lookups is complete, move the window by the step, keeping the
+   * direction if the sample's hit ratio did not fall and reversing it otherwise.
+   */
+  private climb(): void {
+    if (!this.adaptive) return;
+    const lookups = this.hits + this.missesLoaded + this.missesNotFound;
+    const sampled = lookups - this.sampleStartLookups;
+    const period = CLIMB.SAMPLE_FACTOR * (this.maxEntries > 0 ? this.maxEntries : this.sizeNow());
+    if (sampled < Math.max(period, 1000)) return;
+    const ratio = (this.hits - this.sampleStartHits) / sampled;
+    const change = ratio - this.previousSampleRatio;
+    const amount = change >= 0 ? this.climbStep : -this.climbStep;
+    this.climbStep =
+      Math.abs(change) >= CLIMB.RESTART_THRESHOLD
+        ? CLIMB.STEP * Math.sign(amount || 1)
+        : CLIMB.STEP_DECAY * amount;
+    this.previousSampleRatio = ratio;
+    this.sampleStartLookups = lookups;
+    this.sampleStartHits = this.hits;
+    this.setWindowShare(
+      Math.min(CLIMB.MAX_WINDOW, Math.max(CLIMB.MIN_WINDOW, this.windowShare + amount)),
+    );
+  }
+
+  private sizeNow(): number {
+    return Math.max(1, this.main.size + this.window.size);
   }
 
   /** Whether the resident entries, plus `extraEntries` weighing `extraBytes`, pass a cap. */
@@ -588,53 +853,45 @@ export class DagBag {
     while (this.windowOverShare()) {
       const key = leastRecent(this.window);
       if (key === undefined) break;
-      this.moveToMain(key);
+      const slot = this.window.peek(key, { allowStale: true })!;
+      // Keep the entry's age: moving between segments is not a use. (lru-cache reports the
+      // window's delete to dispose() as 'delete', which counts nothing.)
+      const remaining = this.ttlMs > 0 ? this.window.getRemainingTTL(key) : 0;
+      this.window.delete(key);
+      this.main.set(
+        key,
+        slot,
+        this.ttlMs > 0 ? { start: this.clock.now() - (this.ttlMs - remaining) } : undefined,
+      );
     }
-  }
-
-  private moveToMain(key: string): void {
-    const slot = this.window.peek(key, { allowStale: true })!;
-    // Keep the entry's age: moving between segments is not a use.
-    const remaining = this.ttlMs > 0 ? this.window.getRemainingTTL(key) : 0;
-    this.deleteReason = null;
-    this.window.delete(key);
-    this.deleteReason = 'invalidated';
-    this.main.set(
-      key,
-      slot,
-      this.ttlMs > 0 ? { start: this.clock.now() - (this.ttlMs - remaining) } : undefined,
-    );
   }
 
   private remove(versionId: string, reason: EvictionReason): boolean {
-    this.deleteReason = reason;
-    const removed = this.main.delete(versionId) || this.window.delete(versionId);
-    this.deleteReason = 'invalidated';
-    return removed;
+    return (
+      this.removeFrom(this.main, versionId, reason) ||
+      this.removeFrom(this.window, versionId, reason)
+    );
   }
 
-  private removeFrom(segment: LRUCache<string, Slot>, key: string, reason: EvictionReason): void {
-    this.deleteReason = reason;
-    segment.delete(key);
-    this.deleteReason = 'invalidated';
+  /** Removes a key from a segment, counting the eviction under `reason`. */
+  private removeFrom(
+    segment: LRUCache<string, Slot>,
+    key: string,
+    reason: EvictionReason,
+  ): boolean {
+    const slot = segment.peek(key, { allowStale: true });
+    if (slot === undefined || !segment.delete(key)) return false;
+    this.evictions[reason]++;
+    this.unindex(slot);
+    return true;
   }
 
-  private onDispose(reason: LRUCache.DisposeReason): void {
-    switch (reason) {
-      case 'delete':
-        if (this.deleteReason !== null) this.evictions[this.deleteReason]++;
-        break;
-      case 'expire':
-        this.evictions.ttl++;
-        break;
-      case 'evict':
-        // Not expected (enforceCaps() evicts first); attributed like enforceCaps() would.
-        this.evictions[this.capReason()]++;
-        break;
-      default:
-        // 'set' replaces an entry that admit() already removed; 'fetch' is unused.
-        break;
-    }
+  private unindex(slot: Slot): void {
+    const { dagId, versionNumber, versionId } = slot.entry;
+    const versions = this.byDag.get(dagId);
+    if (versions?.get(versionNumber) !== versionId) return;
+    versions!.delete(versionNumber);
+    if (versions!.size === 0) this.byDag.delete(dagId);
   }
 
   /**
@@ -693,7 +950,7 @@ export class DagBag {
     const now = this.clock.now();
     let invalidated = 0;
     for (const [versionId, slot] of resident) {
-      if (this.peekSlot(versionId, true) !== slot) continue;
+      if (this.peekSlot(versionId) !== slot) continue;
       if (hashes.get(versionId) === slot.entry.dagHash) {
         slot.checkedAt = now;
       } else {
@@ -712,10 +969,13 @@ export class DagBag {
   /** Drops everything (reason `invalidated`); returns how many entries were resident. */
   clear(): number {
     const count = this.main.size + this.window.size;
-    for (const flight of this.inflight.values()) flight.cancelled = true;
+    for (const flight of [...this.inflight.values(), ...this.inflightNumbers.values()])
+      flight.cancelled = true;
     this.inflight.clear();
+    this.inflightNumbers.clear();
     this.negative?.clear();
-    this.deleteReason = 'invalidated';
+    this.evictions.invalidated += count;
+    this.byDag.clear();
     this.main.clear();
     this.window.clear();
     return count;
@@ -763,15 +1023,17 @@ export class DagBag {
       evictions: { ...this.evictions },
       hit_ratio: lookups === 0 ? null : this.hits / lookups,
       loads: this.loads,
+      load_queries: this.loadQueries,
       load_failures: this.loadFailures,
-      in_flight: this.inflight.size,
+      in_flight: this.inflight.size + this.inflightNumbers.size,
       coalesced: this.coalesced,
       negative_hits: this.negativeHits,
       negative_entries: this.negative?.size ?? 0,
       hash_reads: this.hashReads,
+      validations_skipped: this.validationsSkipped,
       admission_rejections: this.admissionRejections,
       oversize_rejections: this.oversizeRejections,
-      uncached_reads: this.uncachedReads,
+      window_percent: this.sketch ? Math.round(this.windowShare * 10_000) / 100 : 0,
     };
   }
 
@@ -789,83 +1051,45 @@ export class DagBag {
     if (this.coarseTimer !== undefined) clearInterval(this.coarseTimer);
     this.purgeTimer = undefined;
     this.coarseTimer = undefined;
-    this.meter.removeBatchObservableCallback(this.batchCallback, this.observables);
+    this.detachMetrics();
   }
 
   // -------------------------------------------------------------------------------------------
   // Metrics
 
-  private instrument(meter: Meter) {
-    const { hits, misses, evictions, entries, weight, loadDuration } = CACHE_METRICS;
-    const hitCounter = meter.createObservableCounter(hits.name, {
-      unit: hits.unit,
-      description: hits.description,
-    });
-    const missCounter = meter.createObservableCounter(misses.name, {
-      unit: misses.unit,
-      description: misses.description,
-    });
-    const evictionCounter = meter.createObservableCounter(evictions.name, {
-      unit: evictions.unit,
-      description: evictions.description,
-    });
-    const entryGauge = meter.createObservableGauge(entries.name, {
-      unit: entries.unit,
-      description: entries.description,
-    });
-    const weightGauge = meter.createObservableGauge(weight.name, {
-      unit: weight.unit,
-      description: weight.description,
-    });
+  /**
+   * Counters and gauges are observable instruments read from the plain fields by one batch
+   * callback, so the hit path does no attribute hashing. Attribute sets are built once; every
+   * reason and result is observed from the start (at 0), so dashboards show 0, not "no data".
+   * Returns what detaches the callback.
+   */
+  private observe(meter: Meter): () => void {
+    const hits = createObservable(meter, CACHE_METRICS.hits);
+    const misses = createObservable(meter, CACHE_METRICS.misses);
+    const evictions = createObservable(meter, CACHE_METRICS.evictions);
+    const entries = createObservable(meter, CACHE_METRICS.entries);
+    const weight = createObservable(meter, CACHE_METRICS.weight);
     // The caps beside entries and weight, so a dashboard can draw one against the other (0 = no cap).
-    const { maxEntries, maxBytes } = CACHE_LIMIT_METRICS;
-    const maxEntriesGauge = meter.createObservableGauge(maxEntries.name, {
-      unit: maxEntries.unit,
-      description: maxEntries.description,
-    });
-    const maxBytesGauge = meter.createObservableGauge(maxBytes.name, {
-      unit: maxBytes.unit,
-      description: maxBytes.description,
-    });
-    const histogram = meter.createHistogram(loadDuration.name, {
-      unit: loadDuration.unit,
-      description: loadDuration.description,
-      advice: { explicitBucketBoundaries: [...(loadDuration.buckets ?? [])] },
-    });
-    // Attribute sets are built once: collection allocates nothing per reason or result. Every
-    // reason and result is observed from the start (at 0), so dashboards show 0, not "no data".
+    const maxEntries = createObservable(meter, CACHE_LIMIT_METRICS.maxEntries);
+    const maxBytes = createObservable(meter, CACHE_LIMIT_METRICS.maxBytes);
     const role = this.roleAttributes;
-    const missAttributes = MISS_RESULTS.map((result) => [result, { ...role, result }] as const);
-    const evictionAttributes = EVICTION_REASONS.map(
-      (reason) => [reason, { ...role, reason }] as const,
-    );
+    const loaded = { ...role, result: 'loaded' };
+    const notFound = { ...role, result: 'not_found' };
+    const byReason = EVICTION_REASONS.map((reason) => [reason, { ...role, reason }] as const);
+    const observables = [hits, misses, evictions, entries, weight, maxEntries, maxBytes];
     const callback: BatchObservableCallback = (result) => {
-      result.observe(hitCounter, this.hits, role);
-      for (const [outcome, attributes] of missAttributes) {
-        result.observe(
-          missCounter,
-          outcome === 'loaded' ? this.missesLoaded : this.missesNotFound,
-          attributes,
-        );
-      }
-      for (const [reason, attributes] of evictionAttributes)
-        result.observe(evictionCounter, this.evictions[reason], attributes);
-      result.observe(entryGauge, this.main.size + this.window.size, role);
-      result.observe(weightGauge, this.main.calculatedSize + this.window.calculatedSize, role);
-      result.observe(maxEntriesGauge, this.maxEntries, role);
-      result.observe(maxBytesGauge, this.maxBytes, role);
+      result.observe(hits, this.hits, role);
+      result.observe(misses, this.missesLoaded, loaded);
+      result.observe(misses, this.missesNotFound, notFound);
+      for (const [reason, attributes] of byReason)
+        result.observe(evictions, this.evictions[reason], attributes);
+      result.observe(entries, this.main.size + this.window.size, role);
+      result.observe(weight, this.main.calculatedSize + this.window.calculatedSize, role);
+      result.observe(maxEntries, this.maxEntries, role);
+      result.observe(maxBytes, this.maxBytes, role);
     };
-    const observables = [
-      hitCounter,
-      missCounter,
-      evictionCounter,
-      entryGauge,
-      weightGauge,
-      maxEntriesGauge,
-      maxBytesGauge,
-    ];
     meter.addBatchObservableCallback(callback, observables);
-    return { callback, observables, loadDuration: histogram };
+    return () => meter.removeBatchObservableCallback(callback, observables);
   }
 }
 
@@ -885,15 +1109,4 @@ export function lruOptionsFor<V extends { entry: { weight: number } }>(
     // lru-cache debounces clock reads with a real 1 ms timer; a controlled clock must be read every time.
     ...(clock ? { perf: clock, ttlResolution: 0 } : {}),
   };
-}
-
-/**
- * The sketch is sized to how many entries the caps allow: the entry cap if set, else the byte cap
- * over a typical entry weight (a 32 KB document weighs about 64 KiB).
- */
-function expectedEntries(settings: DagCacheSettings): number {
-  const TYPICAL_WEIGHT = 64 * 1024;
-  if (settings.maxEntries > 0) return settings.maxEntries;
-  if (settings.maxBytes > 0) return Math.ceil(settings.maxBytes / TYPICAL_WEIGHT);
-  return 4096;
 }

@@ -33,8 +33,11 @@ export type {
   DagVersionEntry,
   DagVersionLoader,
   DagVersionRow,
+  ResolvedVersion,
+  VersionRef,
   Clock,
 } from './dagbag.ts';
+export { entryFromRow } from './entry.ts';
 export {
   cacheSettingsFrom,
   cacheSettingsShape,

@@ -12,12 +12,14 @@
  */
 export class FrequencySketch {
   static readonly MAX_COUNT = 15;
-  private readonly table: Uint32Array;
-  private readonly doorkeeper: Uint32Array;
-  private readonly doorkeeperMask: number;
-  private readonly rowWords: number;
-  private readonly indexMask: number;
-  readonly sampleSize: number;
+  private table!: Uint32Array;
+  private doorkeeper!: Uint32Array;
+  private doorkeeperMask = 0;
+  private rowWords = 0;
+  private indexMask = 0;
+  /** How many entries the sketch is sized for. */
+  capacity = 0;
+  sampleSize = 0;
   private additions = 0;
   private doorkeeperAdditions = 0;
   /** How many times the counters have been halved (for tests and stats). */
@@ -25,7 +27,17 @@ export class FrequencySketch {
 
   /** `expectedEntries`: how many keys the cache holds; the sketch is sized and aged by it. */
   constructor(expectedEntries: number) {
+    this.ensureCapacity(expectedEntries);
+  }
+
+  /**
+   * Resizes the sketch for a cache that holds more than it was sized for (a byte-capped cache
+   * learns its entry count only as it fills), as Caffeine does; the counts start over.
+   */
+  ensureCapacity(expectedEntries: number): void {
     const entries = Math.max(16, Math.min(expectedEntries, 1 << 24));
+    if (entries <= this.capacity) return;
+    this.capacity = entries;
     // Eight counters per row per entry keeps collisions rare at the cache's size (16 KiB of
     // counters per 1000 entries); half that cost about 0.3 points of hit ratio in bench/.
     let width = 1;
@@ -44,6 +56,8 @@ export class FrequencySketch {
     bits = Math.max(bits, 1024);
     this.doorkeeperMask = bits - 1;
     this.doorkeeper = new Uint32Array(bits >>> 5);
+    this.additions = 0;
+    this.doorkeeperAdditions = 0;
   }
 
   /** FNV-1a over UTF-16 code units, then murmur3's finalizer so the low bits are well mixed. */
@@ -59,16 +73,6 @@ export class FrequencySketch {
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
     return h >>> 0;
-  }
-
-  /** The four counter positions of a hash (double hashing: h1 + i * h2). */
-  private counterAt(hash: number, row: number): number {
-    const step = (Math.imul(hash, 0x9e3779b1) >>> 15) | 1;
-    return (hash + Math.imul(row, step)) & this.indexMask;
-  }
-
-  private read(row: number, index: number): number {
-    return (this.table[row * this.rowWords + (index >>> 3)]! >>> ((index & 7) << 2)) & 0xf;
   }
 
   /** Two bit positions per key, from the hash's two halves (mixed again for the second). */
@@ -88,18 +92,17 @@ export class FrequencySketch {
   }
 
   /**
-   * The counters alone. Adding the doorkeeper's bit (as the paper does) favours whatever was seen
-   * since the last clear over an entry last used before it, and that bias alone made a cyclic
-   * sweep churn; dropping every key's first sighting per period is symmetric.
+   * The counters alone: the minimum of the key's four counters. Adding the doorkeeper's bit (as the
+   * paper does) favours whatever was seen since the last clear over an entry last used before it,
+   * and that bias alone made a cyclic sweep churn; dropping every key's first sighting per period
+   * is symmetric.
    */
   estimate(hash: number): number {
-    return this.sketchEstimate(hash);
-  }
-
-  private sketchEstimate(hash: number): number {
+    const step = (Math.imul(hash, 0x9e3779b1) >>> 15) | 1;
     let min = FrequencySketch.MAX_COUNT;
     for (let row = 0; row < 4; row++) {
-      const count = this.read(row, this.counterAt(hash, row));
+      const index = (hash + Math.imul(row, step)) & this.indexMask;
+      const count = (this.table[row * this.rowWords + (index >>> 3)]! >>> ((index & 7) << 2)) & 0xf;
       if (count < min) min = count;
     }
     return min;

@@ -2,7 +2,13 @@
  * Test and benchmark helpers (`@dagbag/dagbag/testing`): a realistic DAG generator, a controlled
  * clock and an in-memory loader. Nothing here is meant for production paths.
  */
-import type { Clock, DagVersionLoader, DagVersionRow } from './dagbag.ts';
+import type {
+  Clock,
+  DagVersionLoader,
+  DagVersionRow,
+  ResolvedVersion,
+  VersionRef,
+} from './dagbag.ts';
 import { dagDocumentSchema, dagHash, type DagDocument, type DagDocumentInput } from './document.ts';
 import { serializedSize } from './weight.ts';
 
@@ -196,26 +202,38 @@ export class ManualClock implements Clock {
 }
 
 export interface MemoryLoaderCalls {
-  loadVersion: number;
+  /** Queries by id (one per batch). */
+  loadVersions: number;
+  /** Ids asked for over all those queries. */
+  versionsRequested: number;
+  loadVersionsByNumber: number;
+  resolveVersion: number;
+  /** resolveVersion answers that carried the document (the version was not among `known`). */
+  resolvedWithDocument: number;
   readHash: number;
   readHashes: number;
-  versionIdForRun: number;
-  latestVersionId: number;
   activeVersionIds: number;
+  loadActiveVersions: number;
 }
+
+/** What the memory loader stores per version: the row with its document as a value. */
+export type MemoryRow = Omit<DagVersionRow, 'dataText'> & { data: unknown };
 
 /** An in-memory DagVersionLoader that counts its calls; answers on the next microtask. */
 export class MemoryDagVersionLoader implements DagVersionLoader {
-  readonly rows = new Map<string, DagVersionRow>();
+  readonly rows = new Map<string, MemoryRow>();
   readonly runs = new Map<string, string>();
   active: Set<string> | undefined;
   readonly calls: MemoryLoaderCalls = {
-    loadVersion: 0,
+    loadVersions: 0,
+    versionsRequested: 0,
+    loadVersionsByNumber: 0,
+    resolveVersion: 0,
+    resolvedWithDocument: 0,
     readHash: 0,
     readHashes: 0,
-    versionIdForRun: 0,
-    latestVersionId: 0,
     activeVersionIds: 0,
+    loadActiveVersions: 0,
   };
   private nextNumber = new Map<string, number>();
 
@@ -223,10 +241,10 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
   add(
     document: DagDocument,
     options: { versionId?: string; serializedBytes?: number } = {},
-  ): DagVersionRow {
+  ): MemoryRow {
     const versionNumber = (this.nextNumber.get(document.dag_id) ?? 0) + 1;
     this.nextNumber.set(document.dag_id, versionNumber);
-    const row: DagVersionRow = {
+    const row: MemoryRow = {
       versionId: options.versionId ?? `${document.dag_id}@${versionNumber}`,
       dagId: document.dag_id,
       versionNumber,
@@ -255,10 +273,53 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
     this.rows.delete(versionId);
   }
 
-  async loadVersion(versionId: string): Promise<DagVersionRow | null> {
-    this.calls.loadVersion++;
+  private static toRow({ data, ...row }: MemoryRow): DagVersionRow {
+    return { ...row, dataText: JSON.stringify(data) };
+  }
+
+  async loadVersions(versionIds: readonly string[]): Promise<DagVersionRow[]> {
+    this.calls.loadVersions++;
+    this.calls.versionsRequested += versionIds.length;
     await Promise.resolve();
-    return this.rows.get(versionId) ?? null;
+    const rows: DagVersionRow[] = [];
+    for (const id of versionIds) {
+      const row = this.rows.get(id);
+      if (row) rows.push(MemoryDagVersionLoader.toRow(row));
+    }
+    return rows;
+  }
+
+  async loadVersionsByNumber(
+    refs: readonly { dagId: string; versionNumber: number }[],
+  ): Promise<DagVersionRow[]> {
+    this.calls.loadVersionsByNumber++;
+    await Promise.resolve();
+    const rows: DagVersionRow[] = [];
+    for (const row of this.rows.values())
+      if (refs.some((ref) => ref.dagId === row.dagId && ref.versionNumber === row.versionNumber))
+        rows.push(MemoryDagVersionLoader.toRow(row));
+    return rows;
+  }
+
+  async resolveVersion(ref: VersionRef, known: readonly string[]): Promise<ResolvedVersion | null> {
+    this.calls.resolveVersion++;
+    await Promise.resolve();
+    let row: MemoryRow | undefined;
+    if ('runId' in ref) {
+      const id = this.runs.get(`${ref.dagId}/${ref.runId}`);
+      row = id === undefined ? undefined : this.rows.get(id);
+    } else {
+      for (const candidate of this.rows.values())
+        if (candidate.dagId === ref.dagId && (!row || candidate.versionNumber > row.versionNumber))
+          row = candidate;
+    }
+    if (row === undefined) return null;
+    if (known.includes(row.versionId)) {
+      const { data: _data, ...rest } = row;
+      return { ...rest, dataText: null };
+    }
+    this.calls.resolvedWithDocument++;
+    return MemoryDagVersionLoader.toRow(row);
   }
 
   async readHash(versionId: string): Promise<string | null> {
@@ -278,22 +339,18 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
     return hashes;
   }
 
-  async versionIdForRun(dagId: string, runId: string): Promise<string | null> {
-    this.calls.versionIdForRun++;
-    return this.runs.get(`${dagId}/${runId}`) ?? null;
-  }
-
-  async latestVersionId(dagId: string): Promise<string | null> {
-    this.calls.latestVersionId++;
-    let latest: DagVersionRow | undefined;
-    for (const row of this.rows.values())
-      if (row.dagId === dagId && (!latest || row.versionNumber > latest.versionNumber))
-        latest = row;
-    return latest?.versionId ?? null;
-  }
-
   async activeVersionIds(): Promise<Iterable<string>> {
     this.calls.activeVersionIds++;
     return this.active ?? this.rows.keys();
+  }
+
+  async loadActiveVersions(): Promise<DagVersionRow[]> {
+    this.calls.loadActiveVersions++;
+    await Promise.resolve();
+    const ids = this.active ?? new Set(this.rows.keys());
+    return [...ids].flatMap((id) => {
+      const row = this.rows.get(id);
+      return row ? [MemoryDagVersionLoader.toRow(row)] : [];
+    });
   }
 }

@@ -49,27 +49,44 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 
 describe('the DAG version loader', () => {
-  it('loads a version with its document, hash and exact serialized size in one query', async () => {
-    const row = await createDagVersionLoader(db.prisma).loadVersion(v1);
+  it('loads versions with their document as text and their hash, several ids in one query', async () => {
+    const rows = await createDagVersionLoader(db.prisma).loadVersions([v1, v2]);
+    const row = rows.find((r) => r.versionId === v1);
+    expect(rows).toHaveLength(2);
     expect(row).toMatchObject({ versionId: v1, dagId: 'etl', versionNumber: 1, dagHash: 'hash1' });
-    expect(row?.data).toEqual({ dag_id: 'etl', tasks: [{ task_id: 'é' }] });
-    expect(row?.serializedBytes).toBe(
-      Buffer.byteLength('{"tasks": [{"task_id": "é"}], "dag_id": "etl"}'),
-    );
+    expect(row?.dataText).toBe('{"tasks": [{"task_id": "é"}], "dag_id": "etl"}');
   });
 
-  it('answers null for unknown and malformed ids without a database error', async () => {
+  it('leaves out unknown and malformed ids without a database error', async () => {
     const loader = createDagVersionLoader(db.prisma);
-    expect(await loader.loadVersion('00000000-0000-0000-0000-000000000000')).toBeNull();
-    expect(await loader.loadVersion("1' OR '1'='1")).toBeNull();
+    expect(await loader.loadVersions(['00000000-0000-0000-0000-000000000000'])).toEqual([]);
+    expect(await loader.loadVersions(["1' OR '1'='1"])).toEqual([]);
     expect(await loader.readHash('nope')).toBeNull();
   });
 
-  it('finds the latest version, a run version and the hash', async () => {
+  it('loads versions by dag_id and version number, several in one query', async () => {
     const loader = createDagVersionLoader(db.prisma);
-    expect(await loader.latestVersionId('etl')).toBe(v2);
-    expect(await loader.versionIdForRun('etl', 'old')).toBe(v1);
-    expect(await loader.versionIdForRun('etl', 'nope')).toBeNull();
+    const rows = await loader.loadVersionsByNumber([
+      { dagId: 'etl', versionNumber: 2 },
+      { dagId: 'etl', versionNumber: 9 },
+      { dagId: 'nope', versionNumber: 1 },
+    ]);
+    expect(rows.map((r) => r.versionId)).toEqual([v2]);
+  });
+
+  it('resolves the latest version and a run version with the row, the document only when not known', async () => {
+    const loader = createDagVersionLoader(db.prisma);
+    expect(await loader.resolveVersion({ dagId: 'etl', latest: true }, [])).toMatchObject({
+      versionId: v2,
+      dataText: '{"tasks": [], "dag_id": "etl"}',
+    });
+    expect(await loader.resolveVersion({ dagId: 'etl', runId: 'old' }, [v1])).toMatchObject({
+      versionId: v1,
+      dagHash: 'hash1',
+      dataText: null,
+    });
+    expect(await loader.resolveVersion({ dagId: 'etl', runId: 'nope' }, [])).toBeNull();
+    expect(await loader.resolveVersion({ dagId: 'nope', latest: true }, [])).toBeNull();
     expect(await loader.readHash(v2)).toBe('hash2');
   });
 
@@ -85,11 +102,15 @@ describe('the DAG version loader', () => {
 
   it('gives a run the version it was moved to, else the one it was created with, else the latest', async () => {
     const loader = createDagVersionLoader(db.prisma);
-    expect(await loader.versionIdForRun('etl', 'live')).toBe(v2);
-    expect(await loader.versionIdForRun('etl', 'orphan')).toBe(v2);
+    expect((await loader.resolveVersion({ dagId: 'etl', runId: 'live' }, []))?.versionId).toBe(v2);
+    expect((await loader.resolveVersion({ dagId: 'etl', runId: 'orphan' }, []))?.versionId).toBe(
+      v2,
+    );
   });
 
-  it('lists as active only the versions of unfinished runs', async () => {
-    expect(await createDagVersionLoader(db.prisma).activeVersionIds()).toEqual([v2]);
+  it('lists as active only the versions of unfinished runs, and loads their rows in one query', async () => {
+    const loader = createDagVersionLoader(db.prisma);
+    expect(await loader.activeVersionIds()).toEqual([v2]);
+    expect((await loader.loadActiveVersions()).map((r) => r.versionId)).toEqual([v2]);
   });
 });
