@@ -349,16 +349,71 @@ function stableStringify(value: unknown): string | undefined {
   return out + '}';
 }
 
+const byTaskId = (a: TaskDocument, b: TaskDocument) =>
+  a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0;
+
+/** The keys of a document and of a task in canonical (sorted) order, each written once. */
+const DAG_KEYS = Object.keys(dagFields).sort();
+const TASK_KEYS = Object.keys(taskFields).sort();
+const MEMBER_PREFIX = new Map([...DAG_KEYS, ...TASK_KEYS].map((k) => [k, `${JSON.stringify(k)}:`]));
+
+function hasOnlyKeys(value: unknown, keys: readonly string[]): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const own = Object.keys(value);
+  return own.length <= keys.length && own.every((key) => keys.includes(key));
+}
+
+/** Writes a record's known keys in sorted order, each value through `write`. */
+function writeKnown(
+  record: Record<string, unknown>,
+  keys: readonly string[],
+  write: (key: string, value: unknown) => string,
+): string {
+  let out = '{';
+  for (const key of keys) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += MEMBER_PREFIX.get(key)! + write(key, value);
+  }
+  return out + '}';
+}
+
+const writeTaskMember = (key: string, value: unknown): string =>
+  key === 'upstream'
+    ? stableStringify([...(value as string[])].sort())!
+    : (stableStringify(value) ?? 'undefined');
+
 /**
  * The canonical JSON of a validated document: keys sorted, defaults present, and tasks, upstream
  * lists and tags sorted, because their order means nothing. Reordering a file therefore makes no
  * new version; any change of meaning does.
+ *
+ * Documents of the schema's shape (every version the processor stored) take a path that writes
+ * the known keys in their precomputed order instead of sorting each object's keys: the cache
+ * hashes every document it loads. Anything else takes the generic path; both give the same text.
  */
 export function canonicalJson(doc: DagDocument): string {
-  const tasks = [...doc.tasks]
-    .sort((a, b) => (a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0))
-    .map(sortedTask);
-  return stableStringify({ ...doc, tags: [...doc.tags].sort(), tasks })!;
+  if (
+    !hasOnlyKeys(doc, DAG_KEYS) ||
+    !Array.isArray(doc.tags) ||
+    !Array.isArray(doc.tasks) ||
+    !doc.tasks.every((task) => hasOnlyKeys(task, TASK_KEYS) && Array.isArray(task.upstream))
+  ) {
+    const tasks = [...doc.tasks].sort(byTaskId).map(sortedTask);
+    return stableStringify({ ...doc, tags: [...doc.tags].sort(), tasks })!;
+  }
+  return writeKnown(doc as unknown as Record<string, unknown>, DAG_KEYS, (key, value) => {
+    if (key === 'tags') return stableStringify([...(value as string[])].sort())!;
+    if (key !== 'tasks') return stableStringify(value) ?? 'undefined';
+    const tasks = [...(value as TaskDocument[])].sort(byTaskId);
+    let out = '[';
+    for (let i = 0; i < tasks.length; i++) {
+      if (i > 0) out += ',';
+      out += writeKnown(tasks[i] as unknown as Record<string, unknown>, TASK_KEYS, writeTaskMember);
+    }
+    return out + ']';
+  });
 }
 
 /** `dag_hash`: sha256 (hex) of the canonical JSON. */
