@@ -107,6 +107,53 @@ describe('DagBag lookups', () => {
     });
   });
 
+  it('100 concurrent misses on 100 different keys cost one query', async () => {
+    const { bag, loader, ids } = setup({ versions: 100 });
+    const results = await Promise.all(ids.map((id) => bag.get(id)));
+    expect(results.map((entry) => entry?.versionId)).toEqual(ids);
+    expect(loader.calls).toMatchObject({ loadVersions: 1, versionsRequested: 100 });
+    expect(bag.stats()).toMatchObject({ loads: 100, load_queries: 1, entries: 100 });
+  });
+
+  it('getVersion answers a resident version without the loader and a cold one in one call', async () => {
+    const { bag, loader } = setup();
+    const first = await bag.getVersion('dag_3', 1);
+    expect(first?.versionId).toBe('v3');
+    expect(loader.calls).toMatchObject({ loadVersionsByNumber: 1, loadVersions: 0 });
+    expect(await bag.getVersion('dag_3', 1)).toBe(first);
+    expect(await bag.getVersion('dag_3', 2)).toBeNull();
+    expect(await bag.getVersion('dag_3', 2)).toBeNull();
+    expect(loader.calls).toMatchObject({ loadVersionsByNumber: 2, loadVersions: 0 });
+    bag.invalidate('v3');
+    expect((await bag.getVersion('dag_3', 1))?.versionId).toBe('v3');
+    expect(loader.calls.loadVersionsByNumber).toBe(3);
+  });
+
+  it('getVersion misses of one event-loop turn share one query', async () => {
+    const { bag, loader } = setup();
+    const entries = await Promise.all([1, 2, 3, 4].map((i) => bag.getVersion(`dag_${i}`, 1)));
+    expect(entries.map((entry) => entry?.versionId)).toEqual(['v1', 'v2', 'v3', 'v4']);
+    expect(loader.calls.loadVersionsByNumber).toBe(1);
+  });
+
+  it('prewarm loads the active versions in one call and later lookups hit', async () => {
+    const { bag, loader } = setup();
+    loader.active = new Set(['v2', 'v4', 'v6']);
+    await bag.get('v2');
+    expect(await bag.prewarm()).toEqual({ loaded: 2 });
+    expect(loader.calls).toMatchObject({ loadActiveVersions: 1, loadVersions: 1 });
+    for (const id of ['v2', 'v4', 'v6']) expect(bag.getIfCached(id)?.versionId).toBe(id);
+  });
+
+  it("skips validation when the row's dag_hash matches the document, and validates otherwise", async () => {
+    const { bag, loader } = setup();
+    await bag.get('v1');
+    expect(bag.stats().validations_skipped).toBe(1);
+    loader.rows.set('v2', { ...loader.rows.get('v2')!, dagHash: 'written-by-someone-else' });
+    expect((await bag.get('v2'))?.dag.tasks.size).toBe(1);
+    expect(bag.stats().validations_skipped).toBe(1);
+  });
+
   it('remembers an unknown id for the negative TTL, then asks again', async () => {
     const { bag, loader, clock } = setup();
     expect(await bag.get('nope')).toBeNull();
