@@ -40,24 +40,49 @@ describe('structure endpoints go through the api DAG cache', () => {
 
   it('load a version once however often it is requested', async () => {
     api.dagBag.clear();
-    const before = api.loads.loadVersion;
+    const before = api.dagBag.stats().loads;
     for (let i = 0; i < 20; i++) {
       expect((await api.request('/api/v2/dags/graph/dagVersions/2/structure')).status).toBe(200);
     }
-    expect(api.loads.loadVersion - before).toBe(1);
+    expect(api.dagBag.stats().loads - before).toBe(1);
     const stats: any = await (await api.request('/api/v2/monitor/dagbag')).json();
     expect(stats.misses.loaded).toBeGreaterThanOrEqual(1);
     expect(stats.hits).toBeGreaterThanOrEqual(19);
   });
 
+  it('a cold structure request by version number costs one SQL statement, a warm one none', async () => {
+    api.dagBag.clear();
+    const before = api.statements.length;
+    expect((await api.request('/api/v2/dags/graph/dagVersions/2/structure')).status).toBe(200);
+    const cold = api.statements.slice(before);
+    expect(cold, cold.join('\n---\n')).toHaveLength(1);
+    expect(cold[0]).toMatch(/FROM unnest/);
+    const warm = api.statements.length;
+    expect((await api.request('/api/v2/dags/graph/dagVersions/2/structure')).status).toBe(200);
+    expect(api.statements.length - warm).toBe(0);
+  });
+
+  it('a run structure costs one SQL statement, carrying the document only when not cached', async () => {
+    api.dagBag.clear();
+    const stats = api.dagBag.stats();
+    let before = api.statements.length;
+    expect((await api.request('/api/v2/dags/graph/dagRuns/on_v1/structure')).status).toBe(200);
+    expect(api.statements.length - before).toBe(1);
+    before = api.statements.length;
+    expect((await api.request('/api/v2/dags/graph/dagRuns/on_v1/structure')).status).toBe(200);
+    expect(api.statements.length - before).toBe(1);
+    expect(api.dagBag.stats().loads - stats.loads).toBe(1);
+    expect(api.dagBag.stats().hits - stats.hits).toBe(1);
+  });
+
   it('load concurrent first requests of one version once', async () => {
     api.dagBag.clear();
-    const before = api.loads.loadVersion;
+    const before = api.dagBag.stats().loads;
     const responses = await Promise.all(
       Array.from({ length: 10 }, () => api.request('/api/v2/dags/graph/dagVersions/1/structure')),
     );
     expect(responses.every((response) => response.status === 200)).toBe(true);
-    expect(api.loads.loadVersion - before).toBe(1);
+    expect(api.dagBag.stats().loads - before).toBe(1);
   });
 
   it('serve the version a run was created with, not the latest', async () => {
@@ -108,7 +133,7 @@ describe('listings never fill the cache', () => {
       )
       INSERT INTO serialized_dag (dag_version_id, dag_id, data, dag_hash) SELECT id, 'history', ${JSON.stringify(document)}::jsonb, ${dagHash(document)} FROM v`;
     api.dagBag.clear();
-    const before = api.loads.loadVersion;
+    const before = api.dagBag.stats().loads;
     const seen = new Set<number>();
     for (let offset = 0; offset < 1000; offset += 250) {
       const body: any = await (
@@ -119,12 +144,12 @@ describe('listings never fill the cache', () => {
     }
     expect(seen.size).toBe(1000);
     expect(api.dagBag.stats().entries).toBe(0);
-    expect(api.loads.loadVersion - before).toBe(0);
+    expect(api.dagBag.stats().loads - before).toBe(0);
   });
 
   it('the DAG, run and task instance listings load no version either', async () => {
     api.dagBag.clear();
-    const before = api.loads.loadVersion;
+    const before = api.dagBag.stats().loads;
     for (const path of [
       '/api/v2/dags',
       '/api/v2/dags/graph',
@@ -135,7 +160,7 @@ describe('listings never fill the cache', () => {
     ]) {
       expect((await api.request(path)).status, path).toBe(200);
     }
-    expect(api.loads.loadVersion - before).toBe(0);
+    expect(api.dagBag.stats().loads - before).toBe(0);
     expect(api.dagBag.stats().entries).toBe(0);
   });
 

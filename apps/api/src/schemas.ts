@@ -561,15 +561,17 @@ export const DagBagStatsResponse = z
     }),
     hit_ratio: z.number().nullable(),
     loads: z.number().int(),
+    load_queries: z.number().int(),
     load_failures: z.number().int(),
     in_flight: z.number().int(),
     coalesced: z.number().int(),
     negative_hits: z.number().int(),
     negative_entries: z.number().int(),
     hash_reads: z.number().int(),
+    validations_skipped: z.number().int(),
     admission_rejections: z.number().int(),
     oversize_rejections: z.number().int(),
-    uncached_reads: z.number().int(),
+    window_percent: z.number(),
   })
   .openapi('DagBagStatsResponse', {
     description: "Live figures of this server's DAG cache (role api).",

@@ -4,7 +4,7 @@ import type { ApiQueries, TimeRange } from '@dagbag/db';
 import { ApiError } from '../errors.ts';
 
 /** The part of the DAG cache the API uses. */
-export type ApiDagBag = Pick<DagBag, 'get' | 'getForRun' | 'getLatest' | 'readUncached' | 'stats'>;
+export type ApiDagBag = Pick<DagBag, 'get' | 'getVersion' | 'getForRun' | 'getLatest' | 'stats'>;
 
 export interface RouteContext {
   queries: ApiQueries;

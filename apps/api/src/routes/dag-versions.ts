@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagVersionResponse, structureResponse } from '../serialize.ts';
-import { VersionDirectory } from '../version-directory.ts';
 import { dagNotFound, dagVersionNotFound, type RouteContext } from './common.ts';
 
 const VERSION_ORDER = {
@@ -16,7 +15,6 @@ const VERSION_ORDER = {
 } as const satisfies Record<string, DagVersionSortColumn>;
 
 export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefinition[] {
-  const versionIds = new VersionDirectory();
   return [
     defineRoute({
       method: 'get',
@@ -81,15 +79,8 @@ export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefini
       success: { status: 200, description: 'Successful Response', schema: s.DagStructureResponse },
       async handler({ params }) {
         const { dag_id: dagId, version_number: versionNumber } = params;
-        // Warm path: the id is remembered and the DAG is cached, so no database round trip.
-        const rememberedId = versionIds.get(dagId, versionNumber);
-        let entry = rememberedId === undefined ? null : await dagBag.get(rememberedId);
-        if (entry === null) {
-          if (rememberedId !== undefined) versionIds.forget(dagId, versionNumber);
-          const version = await queries.getDagVersion(dagId, versionNumber);
-          entry = version ? await dagBag.get(version.id) : null;
-          if (entry) versionIds.remember(dagId, versionNumber, entry.versionId);
-        }
+        // Resident: no database round trip; cold: one query for id and row together.
+        const entry = await dagBag.getVersion(dagId, versionNumber);
         if (!entry) throw dagVersionNotFound(dagId, versionNumber);
         return { status: 200, body: structureResponse(entry) };
       },

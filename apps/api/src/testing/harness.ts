@@ -13,7 +13,11 @@ import {
   dagDocumentSchema,
 } from '@dagbag/dagbag';
 import { createDagVersionLoader, type PrismaClient } from '@dagbag/db';
-import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
+import {
+  createRecordingPrismaClient,
+  createTestDatabase,
+  type TestDatabase,
+} from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
 import { createApp, type ApiApp } from '../app.ts';
 import { startServer, type RunningServer } from '../server.ts';
@@ -28,8 +32,8 @@ export interface TestApi {
   server: RunningServer;
   url: string;
   logsDir: string;
-  /** Counts loader calls, to prove what the cache did. */
-  loads: { loadVersion: number };
+  /** Every SQL statement the API itself sent (not the test's seeding), to prove round trips. */
+  statements: string[];
   request(
     path: string,
     init?: RequestInit & { json?: unknown; token?: string | null },
@@ -47,19 +51,17 @@ export async function startTestApi(
 ): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
   const prisma = options.prisma ?? db.prisma;
-  const loader = createDagVersionLoader(prisma);
-  const loads = { loadVersion: 0 };
-  const countingLoader: typeof loader = {
-    ...loader,
-    loadVersion(versionId) {
-      loads.loadVersion++;
-      return loader.loadVersion(versionId);
-    },
-  };
-  const dagBag = new DagBag({ role: 'api', loader: countingLoader, settings: {} });
+  // Unless the test brings its own client, the API gets one that records its statements.
+  const recording = options.prisma ? undefined : createRecordingPrismaClient(db.url);
+  const apiPrisma = recording?.prisma ?? prisma;
+  const dagBag = new DagBag({
+    role: 'api',
+    loader: createDagVersionLoader(apiPrisma),
+    settings: {},
+  });
   const logsDir = mkdtempSync(join(tmpdir(), 'dagbag-api-logs-'));
   const app = createApp({
-    prisma,
+    prisma: apiPrisma,
     dagBag,
     logger: silentLogger,
     logsDir,
@@ -78,7 +80,7 @@ export async function startTestApi(
     server,
     url: server.url,
     logsDir,
-    loads,
+    statements: recording?.statements ?? [],
     request(path, init = {}) {
       const { json, token, ...rest } = init;
       const headers = new Headers(rest.headers);
@@ -93,6 +95,7 @@ export async function startTestApi(
     async close() {
       await server.close(1000);
       dagBag.close();
+      await recording?.prisma.$disconnect();
       if (!options.db) await db.drop();
     },
   };

@@ -158,3 +158,5 @@ export async function lockTable(url: string, table: string): Promise<{ release()
     },
   };
 }
+
+export { createRecordingPrismaClient, type RecordingClient } from './statements.ts';
