@@ -58,7 +58,10 @@ export async function runIncident2(
 ): Promise<Incident2Row> {
   const loader = createDagVersionLoader(prisma);
   let loads = 0;
-  const counting = { ...loader, loadVersion: (id: string) => (loads++, loader.loadVersion(id)) };
+  const counting = {
+    ...loader,
+    loadVersions: (ids: readonly string[]) => ((loads += ids.length), loader.loadVersions(ids)),
+  };
   const dagBag = new DagBag({
     role: 'scheduler',
     loader: counting,

@@ -72,6 +72,14 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     ...(options.dagBag?.admission !== undefined ? { admission: options.dagBag.admission } : {}),
   });
 
+  // A restarted scheduler loads the versions of its unfinished runs in one query rather than
+  // meeting them as one miss each in its first loops (the notifications resync calls it too).
+  await dagBag
+    .prewarm()
+    .catch((error: unknown) =>
+      log.warn({ err: error }, 'could not prewarm the DAG cache; versions load on first use'),
+    );
+
   let executor!: LocalExecutor;
   const metrics = new SchedulerMetrics(options.meter, {
     used: () => executor.slotsUsed,
