@@ -41,7 +41,7 @@ describe('coherence driven by change notifications', () => {
     expect(await bag.revalidateResident()).toEqual({ checked: 4, invalidated: 2 });
     expect(loader.calls.readHashes - calls.readHashes).toBe(1);
     expect(loader.calls.readHash).toBe(calls.readHash);
-    expect(loader.calls.loadVersion).toBe(calls.loadVersion);
+    expect(loader.calls.loadVersions).toBe(calls.loadVersions);
     expect([bag.has('v1'), bag.has('v2'), bag.has('v3'), bag.has('v4')]).toEqual([
       true,
       false,
