@@ -7,18 +7,29 @@ export function roundRobin(workingSet: number, rounds: number): Uint32Array {
   return trace;
 }
 
-/** Zipf(s) sampler over n items; popularity ranks are shuffled so they do not follow id order. */
-function zipfSampler(n: number, s: number, random: () => number): () => number {
+function shuffle(items: Uint32Array, random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+}
+
+/**
+ * Zipf(s) sampler over n items; popularity ranks are shuffled so they do not follow id order.
+ * `reshuffle()` deals the ranks out anew: yesterday's popular ids become ordinary.
+ */
+function zipfSampler(
+  n: number,
+  s: number,
+  random: () => number,
+): (() => number) & { reshuffle(): void } {
   const cdf = new Float64Array(n);
   let sum = 0;
   for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / Math.pow(k, s);
   for (let k = 0; k < n; k++) cdf[k]! /= sum;
   const rankToItem = Uint32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [rankToItem[i], rankToItem[j]] = [rankToItem[j]!, rankToItem[i]!];
-  }
-  return () => {
+  shuffle(rankToItem, random);
+  const next = () => {
     const u = random();
     let lo = 0;
     let hi = n - 1;
@@ -29,6 +40,7 @@ function zipfSampler(n: number, s: number, random: () => number): () => number {
     }
     return rankToItem[lo]!;
   };
+  return Object.assign(next, { reshuffle: () => shuffle(rankToItem, random) });
 }
 
 export function zipfTrace(n: number, s: number, length: number, random: () => number): Uint32Array {
@@ -58,6 +70,75 @@ export function zipfWithCrawl(
     }
   }
   return Uint32Array.from(out);
+}
+
+/** Zipf whose popular ids are dealt out anew every `period` lookups (popularity that moves). */
+export function reshuffledZipf(
+  n: number,
+  s: number,
+  options: { length: number; period: number },
+  random: () => number,
+): Uint32Array {
+  const next = zipfSampler(n, s, random);
+  const trace = new Uint32Array(options.length);
+  for (let i = 0; i < trace.length; i++) {
+    if (i > 0 && i % options.period === 0) next.reshuffle();
+    trace[i] = next();
+  }
+  return trace;
+}
+
+/** A loop over `before` ids for `roundsBefore` rounds, then over `after` (other) ids. */
+export function loopChangingSize(
+  before: number,
+  roundsBefore: number,
+  after: number,
+  roundsAfter: number,
+): Uint32Array {
+  const trace = new Uint32Array(before * roundsBefore + after * roundsAfter);
+  let i = 0;
+  for (let r = 0; r < roundsBefore; r++) for (let k = 0; k < before; k++) trace[i++] = k;
+  for (let r = 0; r < roundsAfter; r++) for (let k = 0; k < after; k++) trace[i++] = 1_000_000 + k;
+  return trace;
+}
+
+/**
+ * First recency-friendly: uniform draws from a hot set of `hot` ids that drifts by `drift` new ids
+ * every `phase` lookups (the oldest leave it); then frequency-friendly: Zipf(s) over `n` other ids.
+ */
+export function recencyThenFrequency(
+  options: { hot: number; drift: number; phase: number; recencyLength: number },
+  zipf: { n: number; s: number; length: number },
+  random: () => number,
+): Uint32Array {
+  const trace = new Uint32Array(options.recencyLength + zipf.length);
+  let base = 0;
+  for (let i = 0; i < options.recencyLength; i++) {
+    if (i > 0 && i % options.phase === 0) base += options.drift;
+    trace[i] = base + Math.floor(random() * options.hot);
+  }
+  const next = zipfSampler(zipf.n, zipf.s, random);
+  for (let i = 0; i < zipf.length; i++) trace[options.recencyLength + i] = 10_000_000 + next();
+  return trace;
+}
+
+/**
+ * The frequency oracle: the cache holds, from the start, the `capacity` ids requested most often
+ * over the whole trace and never changes. The best any policy can do on independent draws from a
+ * fixed popularity; Belady also knows the order of the draws, which no online policy can.
+ */
+export function frequencyOracle(trace: Uint32Array, capacity: number, measureFrom: number): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < trace.length; i++) counts.set(trace[i]!, (counts.get(trace[i]!) ?? 0) + 1);
+  const held = new Set(
+    [...counts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, capacity)
+      .map(([id]) => id),
+  );
+  let hits = 0;
+  for (let i = measureFrom; i < trace.length; i++) if (held.has(trace[i]!)) hits++;
+  return hits / (trace.length - measureFrom);
 }
 
 /**
