@@ -61,8 +61,17 @@ export function scanJson(text: string, maxDepth: number): { tooDeep: boolean; in
       depth--;
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       let end = i + 1;
-      while (end < text.length && /[0-9eE.+-]/.test(text[end]!)) end++;
-      if (inexact === undefined && !isExactNumber(text.slice(i, end))) inexact = text.slice(i, end);
+      let exponent = false;
+      for (; end < text.length; end++) {
+        const n = text.charCodeAt(end);
+        if (n === 0x65 || n === 0x45)
+          exponent = true; // e E
+        else if (!((n >= 0x30 && n <= 0x39) || n === 0x2e || n === 0x2b || n === 0x2d)) break;
+      }
+      // At most 15 characters and no exponent: at most 15 digits, which a double always keeps.
+      const certain = !exponent && end - i <= 15;
+      if (!certain && inexact === undefined && !isExactNumber(text.slice(i, end)))
+        inexact = text.slice(i, end);
       i = end - 1;
     }
   }
