@@ -14,12 +14,19 @@ export interface ClaimedTaskInstance {
   tryNumber: number;
   maxTries: number;
   versionId: string | null;
+  /** The run's logical date (null for a manual run triggered without one). */
+  logicalDate: Date | null;
 }
 
 /**
  * Atomically takes up to `limit` scheduled instances of running runs of unpaused DAGs for this job: they become
  * `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and the
  * `state = 'scheduled'` filter is re-checked under the row lock, so no instance is claimed twice.
+ *
+ * The locked ids are chosen once, in a MATERIALIZED CTE, and the UPDATE joins them: as
+ * `WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` the planner may pick a nested-loop
+ * semi join that re-runs the subquery per outer row, and each re-run skips the rows this very
+ * statement just updated and locks further ones: more rows than `limit` (parallelism exceeded).
  */
 export async function claimScheduledTaskInstances(
   db: Db,
@@ -27,22 +34,23 @@ export async function claimScheduledTaskInstances(
 ): Promise<ClaimedTaskInstance[]> {
   if (input.limit <= 0) return [];
   return db.$queryRaw<ClaimedTaskInstance[]>`
-    UPDATE task_instance ti SET
-      state = 'queued', try_number = ti.try_number + 1, queued_by_job_id = ${input.jobId},
-      queued_dttm = now(), hostname = ${input.hostname}, pid = NULL, last_heartbeat_at = now(),
-      start_date = NULL, end_date = NULL, duration = NULL, next_retry_at = NULL, updated_at = now()
-    WHERE ti.id IN (
-      SELECT t.id FROM task_instance t
+    WITH picked AS MATERIALIZED (
+      SELECT t.id, r.logical_date FROM task_instance t
       JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id AND r.state = 'running'
       JOIN dag d ON d.dag_id = t.dag_id AND NOT d.is_paused
       WHERE t.state = 'scheduled'
       ORDER BY t.scheduled_dttm NULLS LAST, t.id
       LIMIT ${input.limit}
       FOR UPDATE OF t SKIP LOCKED)
-    AND ti.state = 'scheduled'
+    UPDATE task_instance ti SET
+      state = 'queued', try_number = ti.try_number + 1, queued_by_job_id = ${input.jobId},
+      queued_dttm = now(), hostname = ${input.hostname}, pid = NULL, last_heartbeat_at = now(),
+      start_date = NULL, end_date = NULL, duration = NULL, next_retry_at = NULL, updated_at = now()
+    FROM picked
+    WHERE ti.id = picked.id AND ti.state = 'scheduled'
     RETURNING ti.id::text AS id, ti.dag_id AS "dagId", ti.run_id AS "runId", ti.task_id AS "taskId",
               ti.map_index AS "mapIndex", ti.try_number AS "tryNumber", ti.max_tries AS "maxTries",
-              ti.dag_version_id::text AS "versionId"`;
+              ti.dag_version_id::text AS "versionId", picked.logical_date AS "logicalDate"`;
 }
 
 /** queued -> running once the process exists; false if the instance is no longer ours. */
