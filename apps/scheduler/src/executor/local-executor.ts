@@ -1,9 +1,12 @@
 /**
  * The local executor: runs claimed task instances as `bash -c` child processes, each in its own
  * process group (so a timeout or a stop kills everything the command started), at most
- * `parallelism` at once. stdout and stderr go to the try's log file; exit code 0 is success.
- * While a task runs, its heartbeat is written to `task_instance.last_heartbeat_at`; an instance
- * taken away meanwhile (operator, timeout, DAG change) has its process stopped.
+ * `parallelism` at once. stdout and stderr go to the try's log file; exit code 0 is success, 99
+ * is skipped (BashOperator's `skip_on_exit_code`), anything else failed. Tasks see only the
+ * configured allow-list of the scheduler's environment plus Airflow's `AIRFLOW_CTX_*` variables.
+ * Tries are told apart by instance id and try number: while a try runs, its heartbeat is written
+ * to `task_instance.last_heartbeat_at`; a try taken away meanwhile (operator, clear, timeout, DAG
+ * change) has its process stopped, and a new try of an instance waits for the old one to end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeSync } from 'node:fs';
@@ -16,6 +19,8 @@ import {
   handBackTaskInstances,
   heartbeatTaskInstances,
   markTaskInstanceRunning,
+  releaseTaskInstanceTry,
+  tryKey,
   type ClaimedTaskInstance,
   type PrismaClient,
   type TryOutcome,
@@ -33,7 +38,12 @@ import { taskLogPath } from './log-path.ts';
  * The command's stdin is /dev/null.
  */
 const GROUP_WATCHDOG =
-  'exec 3<&0 0</dev/null; (read -r -u 3 _; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
+  'exec 3<&0 0</dev/null; (trap "" TERM; read -r -u 3 _; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
+// The watchdog ignores SIGTERM: a stop's SIGTERM to the group must not take it down with the
+// command, or what the command left behind (a child ignoring SIGTERM) would outlive the try.
+
+/** BashOperator's default `skip_on_exit_code`: the task ends `skipped`. */
+export const SKIP_EXIT_CODE = 99;
 
 /** After SIGTERM to a group, this long before SIGKILL. */
 const KILL_GRACE_MS = 5_000;
@@ -46,6 +56,8 @@ export interface LocalExecutorOptions {
   heartbeatIntervalMs: number;
   logger: Logger;
   metrics?: SchedulerMetrics;
+  /** The scheduler's environment variables tasks may see (the configured allow-list). */
+  taskEnv?: Readonly<Record<string, string>>;
   /** Resolves the task of a claimed instance (through the DAG cache); null if it is gone. */
   resolveTask: (ti: ClaimedTaskInstance) => Promise<Task | null>;
   /** Called when a try ended and was recorded, so the loop can look at the run again soon. */
@@ -67,10 +79,28 @@ interface PendingFinish {
   ti: ClaimedTaskInstance;
   outcome: TryOutcome;
   retryDelaySeconds: number;
+  /** The try was taken away or handed back: record only that its process ended. */
+  releaseOnly: boolean;
+}
+
+/** `AIRFLOW_CTX_*` as Airflow sets them for a task (dates in Airflow's ISO format). */
+export function airflowContextEnv(ti: ClaimedTaskInstance): Record<string, string> {
+  return {
+    AIRFLOW_CTX_DAG_ID: ti.dagId,
+    AIRFLOW_CTX_TASK_ID: ti.taskId,
+    AIRFLOW_CTX_DAG_RUN_ID: ti.runId,
+    AIRFLOW_CTX_TRY_NUMBER: String(ti.tryNumber),
+    ...(ti.logicalDate
+      ? { AIRFLOW_CTX_LOGICAL_DATE: ti.logicalDate.toISOString().replace(/\.000Z$|Z$/, '+00:00') }
+      : {}),
+  };
 }
 
 export class LocalExecutor {
+  /** Tries launched and not yet ended, by `tryKey` (an old try and a new one are two entries). */
   private readonly running = new Map<string, RunningTry>();
+  /** The latest try launched per task instance id. */
+  private readonly latestTry = new Map<string, RunningTry>();
   /** Outcomes not yet written (database unreachable): written on the next heartbeat that works. */
   private readonly pendingFinishes: PendingFinish[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -101,6 +131,13 @@ export class LocalExecutor {
 
   /** Starts a claimed try. Resolves once it was launched (not when it ends). */
   async launch(ti: ClaimedTaskInstance): Promise<void> {
+    // An older try of this instance still running here (timed out, cleared, removed and re-added):
+    // stop it and let it end first, as Airflow does, so two tries never run at once.
+    const previous = this.latestTry.get(ti.id);
+    if (previous !== undefined && previous.ti.tryNumber !== ti.tryNumber) {
+      this.stop(previous, 'taken_away');
+      await previous.done;
+    }
     const entry: RunningTry = {
       ti,
       task: null,
@@ -110,9 +147,10 @@ export class LocalExecutor {
       killTimer: undefined,
       done: Promise.resolve(),
     };
-    this.running.set(ti.id, entry);
     let resolveDone!: () => void;
     entry.done = new Promise((resolve) => (resolveDone = resolve));
+    this.running.set(tryKey(ti), entry);
+    this.latestTry.set(ti.id, entry);
     try {
       entry.task = await this.options.resolveTask(ti);
     } catch (error) {
@@ -162,16 +200,16 @@ export class LocalExecutor {
     const logFile = log;
     const logFd = log.fd;
 
-    const child = spawn('bash', ['-c', GROUP_WATCHDOG], {
+    // --norc: stdin is a socket pair, from which bash would guess it was started by rshd and source
+    // the scheduler user's ~/.bashrc (slow, and not the task's business).
+    const child = spawn('bash', ['--norc', '-c', GROUP_WATCHDOG], {
       detached: true, // its own process group: a kill reaches everything the command started
       stdio: ['pipe', logFd, logFd],
+      // Never the scheduler's whole environment: DATABASE_URL and other secrets stay out.
       env: {
-        ...process.env,
+        ...this.options.taskEnv,
+        ...airflowContextEnv(ti),
         DAGBAG_TASK_COMMAND: task.bashCommand,
-        AIRFLOW_CTX_DAG_ID: ti.dagId,
-        AIRFLOW_CTX_DAG_RUN_ID: ti.runId,
-        AIRFLOW_CTX_TASK_ID: ti.taskId,
-        AIRFLOW_CTX_TRY_NUMBER: String(ti.tryNumber),
       },
     });
     entry.child = child;
@@ -190,6 +228,7 @@ export class LocalExecutor {
     child.stdin?.on('error', () => undefined);
     child.once('close', (code, signal) => {
       if (entry.timeout) clearTimeout(entry.timeout);
+      // The watchdog has killed whatever the command left behind (it outlives a SIGTERM).
       if (entry.killTimer) clearTimeout(entry.killTimer);
       const reason =
         entry.stopReason === 'timeout'
@@ -200,14 +239,16 @@ export class LocalExecutor {
       this.appendLog(logFd, reason);
       void logFile.close().catch(() => undefined);
       const outcome: TryOutcome =
-        code === 0 && entry.stopReason === undefined ? 'success' : 'failed';
-      if (entry.stopReason === 'taken_away' || entry.stopReason === 'shutdown') {
-        // Someone else owns the row now (or shutdown hands it back): write nothing.
-        this.running.delete(ti.id);
-        resolveDone();
-        return;
-      }
-      void this.finish(entry, outcome).finally(resolveDone);
+        entry.stopReason !== undefined
+          ? 'failed'
+          : code === 0
+            ? 'success'
+            : code === SKIP_EXIT_CODE
+              ? 'skipped'
+              : 'failed';
+      // Taken away (someone else owns the row now) or handed back: only say the process is gone.
+      const releaseOnly = entry.stopReason === 'taken_away' || entry.stopReason === 'shutdown';
+      void this.finish(entry, outcome, releaseOnly).finally(resolveDone);
     });
 
     if (task.executionTimeoutSeconds !== undefined) {
@@ -267,11 +308,12 @@ export class LocalExecutor {
     }, KILL_GRACE_MS);
   }
 
-  private async finish(entry: RunningTry, outcome: TryOutcome): Promise<void> {
+  private async finish(entry: RunningTry, outcome: TryOutcome, releaseOnly = false): Promise<void> {
     const pending: PendingFinish = {
       ti: entry.ti,
       outcome,
       retryDelaySeconds: entry.task?.retryDelaySeconds ?? 0,
+      releaseOnly,
     };
     try {
       await this.writeFinish(pending);
@@ -282,11 +324,18 @@ export class LocalExecutor {
       );
       this.pendingFinishes.push(pending);
     }
-    this.running.delete(entry.ti.id);
+    this.running.delete(tryKey(entry.ti));
+    if (this.latestTry.get(entry.ti.id) === entry) this.latestTry.delete(entry.ti.id);
     this.options.onTryFinished?.();
   }
 
+  /** Writes a try's outcome if the instance is still ours, else only that its process is gone. */
   private async writeFinish(pending: PendingFinish): Promise<void> {
+    const ref = { id: pending.ti.id, jobId: this.options.jobId, tryNumber: pending.ti.tryNumber };
+    if (pending.releaseOnly) {
+      await releaseTaskInstanceTry(this.options.prisma, ref);
+      return;
+    }
     const state = await finishTaskInstanceTry(this.options.prisma, {
       id: pending.ti.id,
       jobId: this.options.jobId,
@@ -296,12 +345,15 @@ export class LocalExecutor {
     });
     if (state !== null) {
       this.options.metrics?.taskState(state);
-      if (state !== 'success') await this.recordFailure(pending.ti, state);
-    } else
+      if (state === 'failed' || state === 'up_for_retry')
+        await this.recordFailure(pending.ti, state);
+    } else {
+      await releaseTaskInstanceTry(this.options.prisma, ref);
       this.options.logger.info(
-        { ti: pending.ti.id, taskId: pending.ti.taskId },
+        { ti: pending.ti.id, taskId: pending.ti.taskId, tryNumber: pending.ti.tryNumber },
         'try ended but the task instance was no longer ours; left as is',
       );
+    }
   }
 
   /** A failed try goes to the audit trail (eventLogs); losing that entry never fails the task's bookkeeping. */
@@ -333,15 +385,13 @@ export class LocalExecutor {
         await this.writeFinish(this.pendingFinishes[0]!);
         this.pendingFinishes.shift();
       }
-      const ids = [...this.running.keys()];
+      const entries = [...this.running.entries()];
       const stillOurs = await heartbeatTaskInstances(this.options.prisma, {
         jobId: this.options.jobId,
-        ids,
+        tries: entries.map(([, entry]) => entry.ti),
       });
-      for (const id of ids) {
-        const entry = this.running.get(id);
-        if (entry && !stillOurs.has(id) && entry.child !== undefined)
-          this.stop(entry, 'taken_away');
+      for (const [key, entry] of entries) {
+        if (!stillOurs.has(key) && entry.child !== undefined) this.stop(entry, 'taken_away');
       }
       if (this.lastHeartbeatFailed) this.options.logger.info('task heartbeats written again');
       this.lastHeartbeatFailed = false;

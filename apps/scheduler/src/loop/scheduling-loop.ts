@@ -294,6 +294,7 @@ export class SchedulingLoop {
       jobId: this.options.jobId,
       limit: executor.freeSlots,
       hostname: this.options.hostname,
+      heartbeatTimeoutSeconds: this.options.heartbeatTimeoutSeconds,
     });
     this.options.metrics?.taskState('queued', claimed.length);
     for (const ti of claimed) await executor.launch(ti);

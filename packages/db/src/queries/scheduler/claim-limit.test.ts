@@ -41,6 +41,7 @@ describe('a claim', () => {
         jobId: job,
         limit: 2,
         hostname: 'a',
+        heartbeatTimeoutSeconds: 60,
       });
       counts.push(claimed.length);
     }

@@ -50,8 +50,18 @@ describe('task instance claims', () => {
       })),
     });
     const [a, b] = await Promise.all([
-      claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 30, hostname: 'a' }),
-      claimScheduledTaskInstances(other, { jobId: jobB, limit: 30, hostname: 'b' }),
+      claimScheduledTaskInstances(db.prisma, {
+        jobId: jobA,
+        limit: 30,
+        hostname: 'a',
+        heartbeatTimeoutSeconds: 60,
+      }),
+      claimScheduledTaskInstances(other, {
+        jobId: jobB,
+        limit: 30,
+        hostname: 'b',
+        heartbeatTimeoutSeconds: 60,
+      }),
     ]);
     const ids = [...a, ...b].map((ti) => ti.id);
     expect(ids.length).toBe(50);
@@ -68,7 +78,12 @@ describe('task instance claims', () => {
       data: { state: 'failed' },
     });
     expect(
-      await claimScheduledTaskInstances(db.prisma, { jobId: jobA, limit: 10, hostname: 'a' }),
+      await claimScheduledTaskInstances(db.prisma, {
+        jobId: jobA,
+        limit: 10,
+        hostname: 'a',
+        heartbeatTimeoutSeconds: 60,
+      }),
     ).toEqual([]);
   });
 });
@@ -82,6 +97,7 @@ describe('finishing a try', () => {
       jobId: jobA,
       limit: 1,
       hostname: 'a',
+      heartbeatTimeoutSeconds: 60,
     });
     await db.prisma.taskInstance.update({ where: { id: ti!.id }, data: { state: 'failed' } });
     expect(

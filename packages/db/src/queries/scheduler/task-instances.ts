@@ -23,6 +23,11 @@ export interface ClaimedTaskInstance {
  * `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and the
  * `state = 'scheduled'` filter is re-checked under the row lock, so no instance is claimed twice.
  *
+ * An instance whose previous try may still be alive is not claimed: `last_heartbeat_at` stays set
+ * from the claim until that try's process has ended (see `releaseTaskInstanceTry`), and is kept
+ * fresh meanwhile, whatever the instance's state (cleared, marked, handed back). So a new try
+ * never runs beside the old one; a dead job or a heartbeat older than the timeout lets it go.
+ *
  * The locked ids are chosen once, in a MATERIALIZED CTE, and the UPDATE joins them: as
  * `WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` the planner may pick a nested-loop
  * semi join that re-runs the subquery per outer row, and each re-run skips the rows this very
@@ -30,7 +35,7 @@ export interface ClaimedTaskInstance {
  */
 export async function claimScheduledTaskInstances(
   db: Db,
-  input: { jobId: number; limit: number; hostname: string },
+  input: { jobId: number; limit: number; hostname: string; heartbeatTimeoutSeconds: number },
 ): Promise<ClaimedTaskInstance[]> {
   if (input.limit <= 0) return [];
   return db.$queryRaw<ClaimedTaskInstance[]>`
@@ -39,6 +44,10 @@ export async function claimScheduledTaskInstances(
       JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id AND r.state = 'running'
       JOIN dag d ON d.dag_id = t.dag_id AND NOT d.is_paused
       WHERE t.state = 'scheduled'
+        -- The previous try's process is gone (released), or its heartbeat or its job is dead.
+        AND (t.last_heartbeat_at IS NULL
+             OR t.last_heartbeat_at < now() - (${input.heartbeatTimeoutSeconds}::float8 * interval '1 second')
+             OR NOT EXISTS (SELECT 1 FROM job j WHERE j.id = t.queued_by_job_id AND j.state = 'running'))
       ORDER BY t.scheduled_dttm NULLS LAST, t.id
       LIMIT ${input.limit}
       FOR UPDATE OF t SKIP LOCKED)
@@ -64,12 +73,15 @@ export async function markTaskInstanceRunning(
   return count > 0;
 }
 
-export type TryOutcome = 'success' | 'failed';
+export type TryOutcome = 'success' | 'failed' | 'skipped';
 
 /**
  * Records how a try ended. A failed try with tries left becomes `up_for_retry` (next_retry_at =
- * now + retry delay), else `failed`. Returns the state written, or null when the instance had
- * meanwhile been taken from us (heartbeat timeout, API, DAG change): then nothing is written.
+ * now + retry delay), else `failed`; `skipped` (BashOperator's exit code 99) and `success` are
+ * final. The try's process is gone: `last_heartbeat_at` is cleared, so the instance may be
+ * claimed again. Returns the state written, or null when the instance had meanwhile been taken
+ * from us (heartbeat timeout, API, DAG change): then nothing is written (see
+ * `releaseTaskInstanceTry`).
  */
 export async function finishTaskInstanceTry(
   db: Db,
@@ -83,13 +95,14 @@ export async function finishTaskInstanceTry(
 ): Promise<string | null> {
   const rows = await db.$queryRaw<{ state: string }[]>`
     UPDATE task_instance SET
-      state = CASE WHEN ${input.outcome} = 'success' THEN 'success'
+      state = CASE WHEN ${input.outcome} IN ('success', 'skipped') THEN ${input.outcome}
                    WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,
-      next_retry_at = CASE WHEN ${input.outcome} <> 'success' AND try_number <= max_tries
+      next_retry_at = CASE WHEN ${input.outcome} = 'failed' AND try_number <= max_tries
                            THEN now() + (${input.retryDelaySeconds}::float8 * interval '1 second') END,
       end_date = now(),
       start_date = COALESCE(start_date, now()),
       duration = EXTRACT(EPOCH FROM (now() - COALESCE(start_date, now()))),
+      last_heartbeat_at = NULL,
       updated_at = now()
     WHERE id = ${input.id}::uuid AND state IN ('queued', 'running')
       AND queued_by_job_id = ${input.jobId} AND try_number = ${input.tryNumber}
@@ -98,25 +111,61 @@ export async function finishTaskInstanceTry(
 }
 
 /**
- * Heartbeats this job's live instances; returns the ids that are still ours and unfinished. An id
- * missing from the answer was taken away (marked failed by an operator, timed out, removed), and
- * its process should be stopped.
+ * The process of a try that was taken from us (cleared, marked, removed, handed back) has ended:
+ * clear its heartbeat so the instance may be claimed again. Touches only that try of this job in a
+ * state no executor owns; true if it did.
+ */
+export async function releaseTaskInstanceTry(
+  db: Db,
+  input: { id: string; jobId: number; tryNumber: number },
+): Promise<boolean> {
+  const count = await db.$executeRaw`
+    UPDATE task_instance SET last_heartbeat_at = NULL
+    WHERE id = ${input.id}::uuid AND queued_by_job_id = ${input.jobId} AND try_number = ${input.tryNumber}
+      AND last_heartbeat_at IS NOT NULL AND (state IS NULL OR state NOT IN ('queued', 'running'))`;
+  return count > 0;
+}
+
+/** One try of one task instance, as an executor runs it. */
+export interface TryRef {
+  id: string;
+  tryNumber: number;
+}
+
+/** `id#tryNumber`: how the executor and its heartbeat name a try. */
+export function tryKey(ref: TryRef): string {
+  return `${ref.id}#${ref.tryNumber}`;
+}
+
+/**
+ * Heartbeats this job's live tries, whatever their instances' state (a try taken away keeps
+ * beating until its process is gone, so nobody claims the instance beside it). Returns the keys
+ * (`tryKey`) of the tries still ours: same try number, queued or running. A try missing from the
+ * answer was taken away (marked by an operator, cleared, timed out, removed) and its process
+ * should be stopped.
  */
 export async function heartbeatTaskInstances(
   db: Db,
-  input: { jobId: number; ids: readonly string[] },
+  input: { jobId: number; tries: readonly TryRef[] },
 ): Promise<Set<string>> {
-  if (input.ids.length === 0) return new Set();
-  const rows = await db.$queryRaw<{ id: string }[]>`
-    UPDATE task_instance SET last_heartbeat_at = now()
-    WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running') AND queued_by_job_id = ${input.jobId}
-    RETURNING id::text AS id`;
-  return new Set(rows.map((row) => row.id));
+  if (input.tries.length === 0) return new Set();
+  const ids = input.tries.map((t) => t.id);
+  const tries = input.tries.map((t) => t.tryNumber);
+  const rows = await db.$queryRaw<{ id: string; tryNumber: number; state: string | null }[]>`
+    UPDATE task_instance ti SET last_heartbeat_at = now()
+    FROM unnest(${ids}::uuid[], ${tries}::int[]) AS x(id, try_number)
+    WHERE ti.id = x.id AND ti.try_number = x.try_number AND ti.queued_by_job_id = ${input.jobId}
+      AND ti.last_heartbeat_at IS NOT NULL -- a released try stays released
+    RETURNING ti.id::text AS id, ti.try_number AS "tryNumber", ti.state`;
+  return new Set(
+    rows.filter((row) => row.state === 'queued' || row.state === 'running').map(tryKey),
+  );
 }
 
 /**
  * Gives instances back without counting the try against them (a scheduler shutting down): they
- * become `scheduled` for any scheduler to claim, with one more try allowed.
+ * become `scheduled` for any scheduler to claim, with one more try allowed, once the process is
+ * gone (`releaseTaskInstanceTry`) or this job has ended.
  */
 export async function handBackTaskInstances(
   db: Db,
@@ -124,7 +173,7 @@ export async function handBackTaskInstances(
 ): Promise<number> {
   if (input.ids.length === 0) return 0;
   return db.$executeRaw`
-    UPDATE task_instance SET state = 'scheduled', max_tries = max_tries + 1, queued_by_job_id = NULL, pid = NULL,
+    UPDATE task_instance SET state = 'scheduled', max_tries = max_tries + 1, pid = NULL,
                              hostname = NULL, scheduled_dttm = now(), end_date = now(), updated_at = now()
     WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running') AND queued_by_job_id = ${input.jobId}`;
 }
