@@ -21,6 +21,19 @@ import { cacheSettingsFrom, cacheSettingsShape, type DagCacheSettings } from '@d
 import { DATABASE_SETTINGS, type DatabaseSettings } from '@dagbag/db/settings';
 import { OTEL_SETTINGS, telemetrySettings, type OtelSettings } from '@dagbag/telemetry';
 
+/** What a task sees of the scheduler's environment unless SCHEDULER_TASK_ENV_PASSTHROUGH says otherwise. */
+export const TASK_ENV_DEFAULT = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+] as const;
+
 export const SCHEDULER_OWN_SETTINGS = {
   DAGS_FOLDER: stringSetting({
     default: '',
@@ -85,6 +98,15 @@ export const SCHEDULER_OWN_SETTINGS = {
     description: 'longest pause between attempts while the database is unreachable',
   }),
   SCHEDULER_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
+  SCHEDULER_TASK_ENV_PASSTHROUGH: stringSetting({
+    default: TASK_ENV_DEFAULT.join(','),
+    // Names only, comma-separated; the scheduler's secrets can never be passed on.
+    pattern:
+      /^(?!(?:.*,)?(?:DATABASE_URL|API_AUTH_TOKENS)(?:,|$))(?:[A-Za-z_][A-Za-z0-9_]*(?:,[A-Za-z_][A-Za-z0-9_]*)*)?$/,
+    accepted: 'comma-separated variable names, not DATABASE_URL or API_AUTH_TOKENS (empty: none)',
+    description:
+      "the only variables of the scheduler's environment a task sees (besides AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID, AIRFLOW_CTX_DAG_RUN_ID, AIRFLOW_CTX_TRY_NUMBER and AIRFLOW_CTX_LOGICAL_DATE); never the database URL or API tokens",
+  }),
 };
 
 export const SCHEDULER_SETTINGS = {
@@ -120,6 +142,8 @@ export interface SchedulerConfig {
   dataDir: string;
   /** Every variable with the value in effect, secrets redacted: for the start line. */
   effective: Readonly<Record<string, unknown>>;
+  /** The allow-listed variables of the scheduler's environment, as tasks get them. */
+  taskEnv: Record<string, string>;
 }
 
 /** Reads and validates every scheduler variable once; throws ConfigError naming each bad one. */
@@ -159,5 +183,11 @@ export function readSchedulerConfig(env: Record<string, string | undefined>): Sc
       DAGS_FOLDER: dagsFolder,
       DATA_DIR: data,
     }),
+    taskEnv: Object.fromEntries(
+      values.SCHEDULER_TASK_ENV_PASSTHROUGH.split(',').flatMap((name) => {
+        const value = name === '' ? undefined : env[name];
+        return value === undefined ? [] : [[name, value]];
+      }),
+    ),
   };
 }
