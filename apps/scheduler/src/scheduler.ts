@@ -99,6 +99,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000,
     logger: log.child({ component: 'executor' }),
     metrics,
+    taskEnv: config.taskEnv,
     resolveTask: async (ti) => {
       if (ti.versionId === null) return null;
       return (await dagBag.get(ti.versionId))?.dag.tasks.get(ti.taskId) ?? null;
@@ -230,7 +231,18 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       await Promise.allSettled([...activeTasks]);
-      const { finished, handedBack } = await executor.shutdown(graceMs);
+      // The job stays alive while its tasks drain: others judge a task by its job's heartbeat
+      // too, and a grace longer than the heartbeat timeout must not get running tasks failed.
+      let beat: Promise<unknown> = Promise.resolve();
+      const jobHeartbeat = setInterval(() => {
+        beat = heartbeatSchedulerJob(prisma, jobId).catch((error: unknown) =>
+          log.warn({ err: error }, 'job heartbeat failed while draining'),
+        );
+      }, config.heartbeatIntervalSeconds * 1000);
+      const { finished, handedBack } = await executor
+        .shutdown(graceMs)
+        .finally(() => clearInterval(jobHeartbeat));
+      await beat; // one in flight must not mark the job running again after it ended
       await endSchedulerJob(prisma, jobId, 'success').catch((error: unknown) =>
         log.warn({ err: error }, 'could not end the job row'),
       );
