@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   });
 
   const [
-    { openDatabase, createPrismaClient, createDagVersionLoader },
+    { openDatabase, createPrismaClient, createDagVersionLoader, Notifier, keepCacheCoherent },
     { createApp },
     { startServer },
     { loadOrCreateDevelopmentToken },
@@ -74,6 +74,20 @@ async function main(): Promise<void> {
     settings: cacheSettingsFrom('api', config),
     logger,
   });
+  // DATABASE_NOTIFICATIONS=on: a version changed in place leaves the cache within milliseconds
+  // instead of at the next hash revalidation (DAG_CACHE_REVALIDATE_SECONDS).
+  const notifier =
+    config.DATABASE_NOTIFICATIONS === 'on'
+      ? new Notifier({
+          url: database.url,
+          logger: logger.child({ component: 'notifications' }),
+          applicationName: 'dagbag-api-listener',
+        })
+      : undefined;
+  if (notifier) {
+    keepCacheCoherent(notifier, dagBag, logger);
+    notifier.start();
+  }
   const app = createApp({
     prisma,
     dagBag,
@@ -110,6 +124,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'draining in-flight requests');
     await running.close();
+    await notifier?.close();
     dagBag.close();
     await prisma.$disconnect();
     await database.stop();

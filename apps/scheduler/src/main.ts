@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     config,
     logger,
     meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
+    notifications: config.database.DATABASE_NOTIFICATIONS === 'on',
   });
 
   let exiting = false;

@@ -12,6 +12,8 @@ import {
   DagProcessorLock,
   endSchedulerJob,
   heartbeatSchedulerJob,
+  keepCacheCoherent,
+  Notifier,
   registerSchedulerJob,
   type PrismaClient,
 } from '@dagbag/db';
@@ -22,9 +24,6 @@ import { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
 import { SchedulerMetrics } from './metrics.ts';
 import { OutageTracker } from './outage.ts';
 import { DagFileProcessor, type ProcessorSummary } from './processor/dag-file-processor.ts';
-
-/** How long a woken loop waits for more tries to finish before it runs. */
-const WAKE_COALESCE_MS = 20;
 
 export interface SchedulerOptions {
   prisma: PrismaClient;
@@ -42,6 +41,12 @@ export interface SchedulerOptions {
   /** Wall clock for schedules. */
   now?: () => Date;
   hostname?: string;
+  /**
+   * DATABASE_NOTIFICATIONS: listen for database notifications (one connection to `databaseUrl`):
+   * new work wakes the loop at once, a version changed in place leaves the DAG cache at once.
+   * Default false: polling only.
+   */
+  notifications?: boolean;
 }
 
 export interface Scheduler {
@@ -54,6 +59,10 @@ export interface Scheduler {
   processDagFiles(): Promise<ProcessorSummary>;
   /** One loop iteration now (tests, benchmarks). */
   runLoopOnce(): Promise<LoopSummary>;
+  /** Loop iterations run so far (timer, wake-ups and runLoopOnce alike). */
+  readonly loopsRun: number;
+  /** The database notification listener; undefined with notifications off. */
+  readonly notifier: Notifier | undefined;
   /** Stop taking work; running tasks get `graceMs` to finish, then are handed back. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -88,8 +97,16 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   const outage = new OutageTracker(log, config.loopIntervalMs, config.dbBackoffMaxMs);
   let stopping = false;
   let wake: (() => void) | undefined;
-  /** A try finished while the loop was running: run again right after, not after the interval. */
+  /** New work arrived while the loop was running: run again right after, not after the interval. */
   let wakeRequested = false;
+  /**
+   * Debounced: an idle loop runs at once; everything that arrives while it runs (a burst of
+   * 1,000 notifications included) is served by ONE more loop right after it.
+   */
+  const requestWake = () => {
+    if (wake) wake();
+    else wakeRequested = true;
+  };
 
   executor = new LocalExecutor({
     prisma,
@@ -105,10 +122,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       return (await dagBag.get(ti.versionId))?.dag.tasks.get(ti.taskId) ?? null;
     },
     // A finished try may unblock downstream tasks: look again now rather than after the interval.
-    onTryFinished: () => {
-      if (wake) wake();
-      else wakeRequested = true;
-    },
+    onTryFinished: requestWake,
   });
   const loop = new SchedulingLoop({
     prisma,
@@ -168,15 +182,35 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
           wake = undefined;
           clearTimeout(timer);
           timers.delete(timer);
-          // A short pause lets tries finishing close together share one loop instead of one each.
-          setTimeout(() => void tick(), WAKE_COALESCE_MS);
+          setImmediate(() => void tick());
         };
       }
     };
     void tick();
   }
 
+  const notifier = options.notifications
+    ? new Notifier({
+        url: options.databaseUrl,
+        logger: log.child({ component: 'notifications' }),
+        ...(options.meter ? { meter: options.meter } : {}),
+        applicationName: 'dagbag-scheduler-listener',
+        backoffMaxMs: config.dbBackoffMaxMs,
+      })
+    : undefined;
+  if (notifier) {
+    keepCacheCoherent(notifier, dagBag, log);
+    // Every channel announces work (a run, a finished task, a new version, an unpaused DAG), and
+    // after a gap whatever was announced meanwhile is looked for.
+    notifier.subscribe((event) => {
+      if (event.type === 'notification' || (event.type === 'listening' && event.resync))
+        requestWake();
+    });
+  }
+
+  let loopsRun = 0;
   const loopStarted = () => {
+    loopsRun++;
     const started = performance.now();
     return loop.runOnce().finally(() => metrics.loop((performance.now() - started) / 1000));
   };
@@ -195,6 +229,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
         'scheduler started',
       );
       executor.start();
+      notifier?.start();
       if (options.processDagFiles !== false)
         every(
           'dag-processor',
@@ -219,6 +254,10 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
         () => dagBag.reconcile(),
       );
     },
+    notifier,
+    get loopsRun() {
+      return loopsRun;
+    },
     processDagFiles: () => processor.processOnce(),
     runLoopOnce: loopStarted,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
@@ -230,6 +269,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       );
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      await notifier?.close();
       await Promise.allSettled([...activeTasks]);
       // The job stays alive while its tasks drain: others judge a task by its job's heartbeat
       // too, and a grace longer than the heartbeat timeout must not get running tasks failed.

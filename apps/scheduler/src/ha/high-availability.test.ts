@@ -28,6 +28,8 @@ function childEnv(extra: Record<string, string> = {}): Record<string, string> {
     DATA_DIR: h.workDir,
     SCHEDULER_LOOP_INTERVAL_MS: '100',
     TASK_HEARTBEAT_TIMEOUT_SECONDS: '3',
+    // Both wake on the same notifications: SKIP LOCKED, not the interval, keeps them apart.
+    DATABASE_NOTIFICATIONS: 'on',
     ...extra,
   };
 }

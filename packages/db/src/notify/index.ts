@@ -12,3 +12,4 @@ export {
   type NotifierOptions,
   type NotifierStats,
 } from './notifier.ts';
+export { keepCacheCoherent } from './cache-coherence.ts';

@@ -1,0 +1,43 @@
+/**
+ * What a DAG cache does with notifications, for every app that has one: a version updated in
+ * place (or deleted) leaves the cache at once; after a gap, every resident hash is checked in one
+ * query. The periodic hash revalidation stays underneath, for deployments without notifications.
+ */
+import type { DagBag } from '@dagbag/dagbag';
+import type { Logger } from '@dagbag/logger';
+import type { Notifier } from './notifier.ts';
+
+export function keepCacheCoherent(
+  notifier: Notifier,
+  dagBag: Pick<DagBag, 'invalidate' | 'revalidateResident'>,
+  logger: Logger,
+): () => void {
+  return notifier.subscribe((event) => {
+    switch (event.type) {
+      case 'notification':
+        if (event.channel === 'dagbag_version') dagBag.invalidate(event.id);
+        break;
+      case 'lost':
+        logger.warn(
+          { err: event.error },
+          'database notifications interrupted; the DAG cache relies on hash revalidation until they are back',
+        );
+        break;
+      case 'listening':
+        if (!event.resync) break;
+        dagBag.revalidateResident().then(
+          ({ checked, invalidated }) =>
+            logger.info(
+              { checked, invalidated },
+              'database notifications back; DAG cache resynchronised',
+            ),
+          (error: unknown) =>
+            logger.warn(
+              { err: error },
+              'resynchronising the DAG cache failed; hash revalidation covers it',
+            ),
+        );
+        break;
+    }
+  });
+}
