@@ -408,20 +408,33 @@ describe('bad input: hostile requests against every endpoint', () => {
     }).toEqual({ status: 413, hasDetail: true });
   });
 
+  it.each(SQLISH.map((sql, index) => [sql, `sqlish_${index}`]))(
+    'stores and returns the SQL-looking string %s verbatim as conf and note',
+    async (sql, runId) => {
+      const created = await request('/api/v2/dags/valid_two/dagRuns', {
+        method: 'POST',
+        json: { dag_run_id: runId, logical_date: null, conf: { [sql]: sql }, note: sql },
+      });
+      expect(created.status).toBe(200);
+      const read = await request(`/api/v2/dags/valid_two/dagRuns/${runId}`);
+      expect({ conf: read.body.conf, note: read.body.note }).toEqual({
+        conf: { [sql]: sql },
+        note: sql,
+      });
+    },
+  );
+
   it.each(SQLISH)(
-    'stores and returns the SQL-looking string %s verbatim as dag_run_id, conf and note',
+    'refuses the SQL-looking string %s as a dag_run_id with 400 naming the run id rule',
     async (sql) => {
       const created = await request('/api/v2/dags/valid_two/dagRuns', {
         method: 'POST',
-        json: { dag_run_id: sql, logical_date: null, conf: { [sql]: sql }, note: sql },
+        json: { dag_run_id: sql, logical_date: null },
       });
-      expect(created.status).toBe(200);
-      const read = await request(`/api/v2/dags/valid_two/dagRuns/${encodeURIComponent(sql)}`);
-      expect({
-        dag_run_id: read.body.dag_run_id,
-        conf: read.body.conf,
-        note: read.body.note,
-      }).toEqual({ dag_run_id: sql, conf: { [sql]: sql }, note: sql });
+      expect({ status: created.status, detail: created.body.detail }).toEqual({
+        status: 400,
+        detail: expect.stringContaining('run_id'),
+      });
     },
   );
 
