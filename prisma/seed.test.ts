@@ -85,4 +85,9 @@ describe('the demo seed', () => {
     expect(await seed(db.prisma, silentLogger, { logsRoot, dagsFolder })).toEqual([]);
     expect(await db.prisma.dagRun.count()).toBe(before);
   });
+
+  it('gives each DAG its relative_fileloc relative to DAGS_FOLDER, as the processor does', async () => {
+    const dag = await db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'demo_diamond' } });
+    expect(dag.relativeFileloc).toBe('diamond.json');
+  });
 });

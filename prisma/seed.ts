@@ -83,31 +83,33 @@ function runOf(document: DagDocument, runId: string, start: Date, fail: boolean)
   };
 }
 
-async function readExampleDags(
-  folder: string,
-  logger: Logger,
-): Promise<{ document: DagDocument; file: string }[]> {
+interface ExampleDag {
+  document: DagDocument;
+  file: string;
+  relativeFile: string;
+}
+
+async function readExampleDags(folder: string, logger: Logger): Promise<ExampleDag[]> {
   const files = (await readdir(folder)).filter((name) => /\.(json|ya?ml)$/.test(name)).sort();
-  const dags: { document: DagDocument; file: string }[] = [];
+  const dags: ExampleDag[] = [];
   for (const name of files) {
     const file = join(folder, name);
     const parsed = parseDagSource(await readFile(file, 'utf8'), name);
-    if (parsed.ok) dags.push({ document: parsed.document, file });
+    // relative_fileloc is relative to DAGS_FOLDER, as the processor writes it.
+    if (parsed.ok)
+      dags.push({ document: parsed.document, file, relativeFile: relative(folder, file) });
     else logger.warn({ file, problems: parsed.errors }, 'seed skips an invalid DAG file');
   }
   return dags;
 }
 
-export function demoHistory(
-  examples: { document: DagDocument; file: string }[],
-  now: Date,
-): DemoDag[] {
-  return examples.map(({ document, file }, dagIndex) => {
+export function demoHistory(examples: ExampleDag[], now: Date): DemoDag[] {
+  return examples.map(({ document, file, relativeFile }, dagIndex) => {
     const versions = versionsOf(document);
     return {
       dagId: document.dag_id,
       fileloc: file,
-      relativeFileloc: relative(repoRoot(), file),
+      relativeFileloc: relativeFile,
       description: document.description ?? null,
       timetableSummary: document.schedule,
       tags: document.tags,
