@@ -23,9 +23,15 @@ export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends 
 
 /**
  * What a handler returns: a status and a JSON body, or nothing for 204; with `contentType`, the
- * body is a string sent as is (text/plain sources, ndjson).
+ * body is a string sent as is (text/plain sources, ndjson); or a `stream` of text chunks of
+ * `contentType`, written as they are produced, whose signal aborts when the client goes away.
  */
-export type RouteResult = { status: number; body?: unknown; contentType?: string };
+export type RouteResult = {
+  status: number;
+  body?: unknown;
+  contentType?: string;
+  stream?: (signal: AbortSignal) => AsyncIterable<string>;
+};
 
 export interface RouteDefinition<
   P extends z.ZodType = AnyObject,
@@ -44,8 +50,8 @@ export interface RouteDefinition<
   params?: P;
   query?: Q;
   body?: B;
-  /** The success response. */
-  success: { status: number; description: string; schema?: z.ZodType };
+  /** The success response (JSON unless `contentType` says otherwise). */
+  success: { status: number; description: string; schema?: z.ZodType; contentType?: string };
   /** Error statuses this operation can answer besides 401/422/503 (which all share). */
   errors?: (400 | 404 | 406 | 409 | 413)[];
   handler(input: RouteInput<P, Q, B>): Promise<RouteResult> | RouteResult;
@@ -151,7 +157,17 @@ export function mountRoute(
       z.ZodType,
       z.ZodType
     >);
-    if (result.body === undefined) res.status(result.status).end();
+    if (result.stream) {
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      res.status(result.status).type(result.contentType ?? 'text/plain');
+      res.flushHeaders();
+      for await (const chunk of result.stream(gone.signal)) {
+        if (gone.signal.aborted) break;
+        res.write(chunk);
+      }
+      res.end();
+    } else if (result.body === undefined) res.status(result.status).end();
     else if (result.contentType !== undefined)
       res.status(result.status).type(result.contentType).send(String(result.body));
     else res.status(result.status).json(result.body);
@@ -176,7 +192,9 @@ export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition)
     [route.success.status]: route.success.schema
       ? {
           description: route.success.description,
-          content: { 'application/json': { schema: route.success.schema } },
+          content: {
+            [route.success.contentType ?? 'application/json']: { schema: route.success.schema },
+          },
         }
       : { description: route.success.description },
   };

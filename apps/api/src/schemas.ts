@@ -654,3 +654,227 @@ export const EventLogResponse = z
 export const EventLogCollectionResponse = z
   .object({ event_logs: z.array(EventLogResponse), total_entries: z.number().int() })
   .openapi('EventLogCollectionResponse');
+
+// ---------------------------------------------------------------------------------------------
+// DAG run and task instance operations: batch listings, state changes, clear, tries, dependencies
+
+/** The `<prefix>_gte/_gt/_lte/_lt` bounds of a batch body (date-times, or null for none). */
+function bodyTimeRange<P extends string>(prefix: P) {
+  return {
+    [`${prefix}_gte`]: nullableDateTimeInput.optional(),
+    [`${prefix}_gt`]: nullableDateTimeInput.optional(),
+    [`${prefix}_lte`]: nullableDateTimeInput.optional(),
+    [`${prefix}_lt`]: nullableDateTimeInput.optional(),
+  } as Record<`${P}_${'gte' | 'gt' | 'lte' | 'lt'}`, z.ZodOptional<typeof nullableDateTimeInput>>;
+}
+
+const bodyPage = {
+  page_offset: z.number().int().min(0).default(0),
+  page_limit: z
+    .number()
+    .int()
+    .min(0)
+    .default(100)
+    .transform((limit) => Math.min(limit, MAX_PAGE_LIMIT))
+    .openapi({
+      description: `Page size; values above ${MAX_PAGE_LIMIT} are served as ${MAX_PAGE_LIMIT}.`,
+    }),
+  order_by: z.string().nullable().optional(),
+};
+
+export const DAGRunsBatchBody = z
+  .strictObject({
+    ...bodyPage,
+    dag_ids: z.array(z.string()).nullable().optional(),
+    states: z.array(DagRunState.nullable()).nullable().optional(),
+    ...bodyTimeRange('run_after'),
+    ...bodyTimeRange('logical_date'),
+    ...bodyTimeRange('start_date'),
+    ...bodyTimeRange('end_date'),
+  })
+  .openapi('DAGRunsBatchBody');
+
+const nullableNumber = z.number().nullable().optional();
+
+export const TaskInstancesBatchBody = z
+  .strictObject({
+    dag_ids: z.array(z.string()).nullable().optional(),
+    dag_run_ids: z.array(z.string()).nullable().optional(),
+    task_ids: z.array(z.string()).nullable().optional(),
+    state: z.array(TaskInstanceState.nullable()).nullable().optional(),
+    ...bodyTimeRange('run_after'),
+    ...bodyTimeRange('logical_date'),
+    ...bodyTimeRange('start_date'),
+    ...bodyTimeRange('end_date'),
+    duration_gte: nullableNumber,
+    duration_gt: nullableNumber,
+    duration_lte: nullableNumber,
+    duration_lt: nullableNumber,
+    pool: z
+      .array(z.string())
+      .nullable()
+      .optional()
+      .openapi({ description: 'Every task instance is in `default_pool`.' }),
+    queue: z
+      .array(z.string())
+      .nullable()
+      .optional()
+      .openapi({ description: 'Every task instance is in queue `default`.' }),
+    executor: z
+      .array(z.string())
+      .nullable()
+      .optional()
+      .openapi({ description: 'Task instances name no executor: any value matches none.' }),
+    ...bodyPage,
+  })
+  .openapi('TaskInstancesBatchBody');
+
+/** Airflow accepts these states when an operator sets one (any case). */
+export const SETTABLE_TI_STATES = ['success', 'failed', 'skipped'] as const;
+const settableState = z.preprocess(
+  (value) => (typeof value === 'string' ? value.toLowerCase() : value),
+  z.enum(SETTABLE_TI_STATES, {
+    error: (issue) =>
+      `Value error, '${String(issue.input)}' is not one of ['success', 'failed', 'skipped']`,
+  }),
+);
+
+const patchTaskInstanceFields = {
+  new_state: settableState
+    .nullable()
+    .optional()
+    .openapi({ type: 'string', enum: [...SETTABLE_TI_STATES] }),
+  note: z.string().max(1000).nullable().optional(),
+  include_upstream: z.boolean().default(false),
+  include_downstream: z.boolean().default(false),
+  include_future: z.boolean().default(false),
+  include_past: z.boolean().default(false),
+};
+
+export const PatchTaskInstanceBody = z
+  .strictObject(patchTaskInstanceFields)
+  .openapi('PatchTaskInstanceBody');
+
+export const BulkTaskInstanceBody = z
+  .strictObject({
+    ...patchTaskInstanceFields,
+    task_id: z.string().min(1),
+    map_index: z.number().int().nullable().optional(),
+  })
+  .openapi('BulkTaskInstanceBody');
+
+const BulkActionOnExistence = z
+  .enum(['fail', 'skip', 'overwrite'])
+  .openapi('BulkActionOnExistence');
+const BulkActionNotOnExistence = z.enum(['fail', 'skip']).openapi('BulkActionNotOnExistence');
+
+export const BulkTaskInstanceAction = z.discriminatedUnion('action', [
+  z
+    .strictObject({
+      action: z.literal('create'),
+      entities: z.array(BulkTaskInstanceBody),
+      action_on_existence: BulkActionOnExistence.default('fail'),
+    })
+    .openapi('BulkCreateAction_BulkTaskInstanceBody_'),
+  z
+    .strictObject({
+      action: z.literal('update'),
+      entities: z.array(BulkTaskInstanceBody),
+      action_on_non_existence: BulkActionNotOnExistence.default('fail'),
+    })
+    .openapi('BulkUpdateAction_BulkTaskInstanceBody_'),
+  z
+    .strictObject({
+      action: z.literal('delete'),
+      entities: z.array(z.union([z.string().min(1), BulkTaskInstanceBody])),
+      action_on_non_existence: BulkActionNotOnExistence.default('fail'),
+    })
+    .openapi('BulkDeleteAction_BulkTaskInstanceBody_'),
+]);
+
+export const BulkBodyTaskInstances = z
+  .strictObject({ actions: z.array(BulkTaskInstanceAction) })
+  .openapi('BulkBody_BulkTaskInstanceBody_');
+
+export const BulkActionResponse = z
+  .object({
+    success: z.array(z.string()),
+    errors: z.array(z.record(z.string(), z.unknown())),
+  })
+  .openapi('BulkActionResponse');
+
+export const BulkResponse = z
+  .object({
+    create: BulkActionResponse.nullable(),
+    update: BulkActionResponse.nullable(),
+    delete: BulkActionResponse.nullable(),
+  })
+  .openapi('BulkResponse');
+
+export const ClearTaskInstancesBody = z
+  .strictObject({
+    dry_run: z.boolean().default(true),
+    start_date: nullableDateTimeInput.optional(),
+    end_date: nullableDateTimeInput.optional(),
+    only_failed: z.boolean().default(true),
+    only_running: z.boolean().default(false),
+    reset_dag_runs: z.boolean().default(true),
+    task_ids: z
+      .array(z.union([z.string(), z.tuple([z.string(), z.number().int()])]))
+      .nullable()
+      .optional(),
+    dag_run_id: z.string().nullable().optional(),
+    include_upstream: z.boolean().default(false),
+    include_downstream: z.boolean().default(false),
+    include_future: z.boolean().default(false),
+    include_past: z.boolean().default(false),
+    run_on_latest_version: z.boolean().default(false).openapi({
+      description:
+        'Accepted for compatibility; task instances are always cleared onto the versions they use.',
+    }),
+  })
+  .superRefine((body, ctx) => {
+    if (body.only_failed && body.only_running)
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'Value error, only_failed and only_running both are set to True',
+      });
+    if (body.start_date && body.end_date && body.start_date > body.end_date)
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'Value error, start_date is after end_date',
+      });
+  })
+  .openapi('ClearTaskInstancesBody');
+
+export const TaskInstanceHistoryResponse = TaskInstanceResponse.omit({
+  id: true,
+  logical_date: true,
+  run_after: true,
+  note: true,
+  rendered_map_index: true,
+  rendered_fields: true,
+  trigger: true,
+  triggerer_job: true,
+}).openapi('TaskInstanceHistoryResponse');
+
+export const TaskInstanceHistoryCollectionResponse = z
+  .object({
+    task_instances: z.array(TaskInstanceHistoryResponse),
+    total_entries: z.number().int(),
+  })
+  .openapi('TaskInstanceHistoryCollectionResponse');
+
+export const TaskDependencyResponse = z
+  .object({ name: z.string(), reason: z.string() })
+  .openapi('TaskDependencyResponse');
+
+export const TaskDependencyCollectionResponse = z
+  .object({ dependencies: z.array(TaskDependencyResponse) })
+  .openapi('TaskDependencyCollectionResponse');
+
+export const taskInstanceMapParams = taskInstanceParams.extend({ map_index: int32Param });
+export const taskTryParams = taskInstanceParams.extend({ task_try_number: int32Param });
+export const taskMapTryParams = taskInstanceMapParams.extend({ task_try_number: int32Param });

@@ -252,6 +252,39 @@ export function taskInstanceResponse(ti: TaskInstanceRow) {
   };
 }
 
+/** One try of a task instance (Airflow's TaskInstanceHistoryResponse). */
+export function taskInstanceHistoryResponse(ti: TaskInstanceRow) {
+  const r = taskInstanceResponse(ti);
+  return {
+    task_id: r.task_id,
+    dag_id: r.dag_id,
+    dag_run_id: r.dag_run_id,
+    map_index: r.map_index,
+    start_date: r.start_date,
+    end_date: r.end_date,
+    duration: r.duration,
+    state: r.state,
+    try_number: r.try_number,
+    max_tries: r.max_tries,
+    task_display_name: r.task_display_name,
+    dag_display_name: r.dag_display_name,
+    hostname: r.hostname,
+    unixname: r.unixname,
+    pool: r.pool,
+    pool_slots: r.pool_slots,
+    queue: r.queue,
+    priority_weight: r.priority_weight,
+    operator: r.operator,
+    operator_name: r.operator_name,
+    queued_when: r.queued_when,
+    scheduled_when: r.scheduled_when,
+    pid: r.pid,
+    executor: r.executor,
+    executor_config: r.executor_config,
+    dag_version: r.dag_version,
+  };
+}
+
 export function importErrorResponse(error: ImportErrorRow) {
   return {
     import_error_id: error.id,

@@ -1,6 +1,6 @@
 /** What every route module shares: its context, the not-found errors it raises, small helpers. */
 import type { DagBag } from '@dagbag/dagbag';
-import type { ApiQueries, TimeRange } from '@dagbag/db';
+import type { ApiQueries, RetriesOf, TimeRange } from '@dagbag/db';
 import { ApiError } from '../errors.ts';
 
 /** The part of the DAG cache the API uses. */
@@ -45,4 +45,13 @@ export function range(
     lt: query[`${prefix}_lt`],
   };
   return Object.values(bounds).some((value) => value !== undefined) ? bounds : undefined;
+}
+
+/** Retries of a task in the version its instance uses, read through the DAG cache (for clears). */
+export function retriesOfTasks(dagBag: ApiDagBag): RetriesOf {
+  return async (versionId, taskId) => {
+    if (versionId === null) return undefined;
+    const entry = await dagBag.get(versionId);
+    return entry?.dag.tasks.get(taskId)?.retries;
+  };
 }

@@ -5,7 +5,6 @@ import {
   type DagRunSortColumn,
   type DagRunRow,
   type NewDagRun,
-  type RetriesOf,
 } from '@dagbag/db';
 import { z } from 'zod';
 import { runIdProblem } from '@dagbag/dagbag';
@@ -15,7 +14,14 @@ import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagRunResponse, structureResponse, taskInstanceResponse } from '../serialize.ts';
-import { dagNotFound, range, requireRun, runNotFound, type RouteContext } from './common.ts';
+import {
+  dagNotFound,
+  range,
+  requireRun,
+  retriesOfTasks,
+  runNotFound,
+  type RouteContext,
+} from './common.ts';
 
 const RUN_ORDER = {
   id: 'id',
@@ -64,12 +70,7 @@ export function generatedRunId(logicalDate: Date | null, runAfter: Date, salted 
 const GENERATED_ID_ATTEMPTS = 5;
 
 export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteDefinition[] {
-  /** Retries of a task in the version its instance uses, read through the DAG cache. */
-  const retriesOf: RetriesOf = async (versionId, taskId) => {
-    if (versionId === null) return undefined;
-    const entry = await dagBag.get(versionId);
-    return entry?.dag.tasks.get(taskId)?.retries;
-  };
+  const retriesOf = retriesOfTasks(dagBag);
 
   /** Creates the run; a client that named no run id is never refused for an id it did not choose. */
   async function createRun(newRun: NewDagRun, idGenerated: boolean): Promise<DagRunRow> {

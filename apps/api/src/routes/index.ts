@@ -5,6 +5,7 @@ import { dagParsingRoutes } from './dag-parsing.ts';
 import { dagRunRoutes } from './dag-runs.ts';
 import { dagSourceRoutes } from './dag-sources.ts';
 import { dagStatsRoutes } from './dag-stats.ts';
+import { dagRunReadRoutes } from './dag-run-reads.ts';
 import { dagVersionRoutes } from './dag-versions.ts';
 import { dagWarningRoutes } from './dag-warnings.ts';
 import { dagRoutes } from './dags.ts';
@@ -12,6 +13,8 @@ import { eventLogRoutes } from './event-logs.ts';
 import { importErrorRoutes } from './import-errors.ts';
 import { monitorRoutes } from './monitor.ts';
 import { taskInstanceRoutes } from './task-instances.ts';
+import { taskInstanceChangeRoutes } from './task-instance-changes.ts';
+import { taskInstanceReadRoutes } from './task-instance-reads.ts';
 import { taskRoutes } from './tasks.ts';
 
 export type { ApiDagBag, RouteContext } from './common.ts';
@@ -23,11 +26,15 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
     ...taskRoutes(ctx),
     ...importErrorRoutes(ctx),
     ...dagVersionRoutes(ctx),
+    ...dagRunReadRoutes(ctx),
     ...dagRunRoutes(ctx),
     ...taskInstanceRoutes(ctx),
     ...dagSourceRoutes(ctx),
     ...dagStatsRoutes(ctx),
     ...dagWarningRoutes(ctx),
+    ...taskInstanceChangeRoutes(ctx),
+    // After the literal paths above: its `{task_id}/{map_index}` forms would shadow them.
+    ...taskInstanceReadRoutes(ctx),
     ...eventLogRoutes(ctx),
     ...dagParsingRoutes(ctx),
   ];

@@ -15,7 +15,7 @@ import {
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { taskInstanceResponse } from '../serialize.ts';
-import { requireRun, type RouteContext } from './common.ts';
+import { dagNotFound, requireRun, type RouteContext } from './common.ts';
 
 const TI_ORDER = {
   id: 'id',
@@ -41,6 +41,8 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances',
       operationId: 'get_task_instances',
       summary: 'Get Task Instances',
+      description:
+        'Use `~` as the dag_id and/or the dag_run_id to list task instances across DAGs and/or runs.',
       tags: ['Task Instance'],
       params: s.dagRunParams,
       query: z.object({
@@ -59,14 +61,20 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
         schema: s.TaskInstanceCollectionResponse,
       },
       async handler({ params, query }) {
-        await requireRun(queries, params.dag_id, params.dag_run_id);
+        const allDags = params.dag_id === '~';
+        const allRuns = params.dag_run_id === '~';
+        if (!allDags && !allRuns) await requireRun(queries, params.dag_id, params.dag_run_id);
+        else if (!allDags && !(await queries.dagExists(params.dag_id)))
+          throw dagNotFound(params.dag_id);
         const operatorFilter = query.operator?.map((name) =>
           name.replace(/Operator$/, '').toLowerCase(),
         );
-        const page = await queries.listTaskInstances(params.dag_id, params.dag_run_id, {
+        const page = await queries.listTaskInstancesAcross({
+          dagIds: allDags ? undefined : [params.dag_id],
+          runIds: allRuns ? undefined : [params.dag_run_id],
+          taskIds: query.task_id === undefined ? undefined : [query.task_id],
           limit: query.limit,
           offset: query.offset,
-          taskId: query.task_id,
           state: query.state?.map((state) =>
             state === 'no_status' || state === 'none' || state === 'null' ? null : state,
           ),

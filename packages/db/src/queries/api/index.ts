@@ -54,7 +54,6 @@ export type {
 } from './dag-runs.ts';
 export type {
   TaskInstanceRow,
-  TaskInstanceFilters,
   TaskInstanceSortColumn,
 } from './task-instances.ts';
 export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';

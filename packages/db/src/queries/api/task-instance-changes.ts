@@ -44,7 +44,8 @@ export interface ClearSelection {
   runIds?: readonly string[];
   /** Bounds on the runs' logical_date (inclusive). */
   logicalDate?: { gte?: Date; lte?: Date };
-  taskIds: readonly string[];
+  /** Undefined: every task. */
+  taskIds?: readonly string[];
   onlyFailed: boolean;
   onlyRunning: boolean;
 }
@@ -73,10 +74,9 @@ async function readByIds(db: Db, ids: readonly string[]): Promise<TaskInstanceRo
 }
 
 function clearSelectionSql(selection: ClearSelection): Prisma.Sql {
-  const conditions = [
-    Prisma.sql`ti.dag_id = ${selection.dagId}`,
-    Prisma.sql`ti.task_id = ANY(${[...selection.taskIds]}::text[])`,
-  ];
+  const conditions = [Prisma.sql`ti.dag_id = ${selection.dagId}`];
+  if (selection.taskIds)
+    conditions.push(Prisma.sql`ti.task_id = ANY(${[...selection.taskIds]}::text[])`);
   if (selection.runIds)
     conditions.push(Prisma.sql`ti.run_id = ANY(${[...selection.runIds]}::text[])`);
   if (selection.logicalDate?.gte)
@@ -225,6 +225,15 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
           instances.map((ti) => ti.id),
         );
       });
+    },
+
+    /** Sets the note of one task instance; false if there is none. */
+    async setTaskInstanceNote(key: TaskInstanceKey, note: string | null): Promise<boolean> {
+      const updated = await prisma.$executeRaw`
+        UPDATE task_instance SET note = ${note}, updated_at = now()
+        WHERE dag_id = ${key.dagId} AND run_id = ${key.runId} AND task_id = ${key.taskId}
+          AND map_index = ${key.mapIndex}`;
+      return updated > 0;
     },
 
     /** Deletes one task instance (with its history); false if there was none. */

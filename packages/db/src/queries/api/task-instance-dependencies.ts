@@ -1,6 +1,7 @@
 /**
  * What the dependencies endpoint needs to say why a task instance is not running: its run's
- * state, the DAG's pause flag and active-task slots, and the states of its upstream instances.
+ * state, the DAG's pause flag, how many instances hold executor slots, and the states of its
+ * upstream instances.
  * The API judges them against the task's trigger rule (the DAG structure comes from the cache).
  */
 import type { PrismaClient } from '../../generated/prisma/client.ts';
@@ -9,8 +10,7 @@ import type { TaskInstanceKey } from './task-instance-tries.ts';
 export interface TaskInstanceDependencyFacts {
   runState: string;
   isPaused: boolean;
-  maxActiveTasks: number;
-  /** Instances of the DAG in queued or running state, over all its runs. */
+  /** Instances of every DAG in queued or running state (they hold executor slots). */
   activeTasks: number;
   /** State per upstream task id (null: no state yet; missing: no instance). */
   upstreamStates: Map<string, string | null>;
@@ -26,14 +26,12 @@ export function createTaskInstanceDependencyQueries(prisma: PrismaClient) {
         {
           run_state: string;
           is_paused: boolean;
-          max_active_tasks: number;
           active_tasks: bigint;
           upstream: { task_id: string; state: string | null }[] | null;
         }[]
       >`
-        SELECT r.state AS run_state, d.is_paused, d.max_active_tasks,
-          (SELECT count(*) FROM task_instance a
-           WHERE a.dag_id = r.dag_id AND a.state IN ('queued', 'running')) AS active_tasks,
+        SELECT r.state AS run_state, d.is_paused,
+          (SELECT count(*) FROM task_instance a WHERE a.state IN ('queued', 'running')) AS active_tasks,
           (SELECT json_agg(json_build_object('task_id', u.task_id, 'state', u.state))
            FROM task_instance u
            WHERE u.dag_id = r.dag_id AND u.run_id = r.run_id AND u.map_index = ${key.mapIndex}
@@ -45,7 +43,6 @@ export function createTaskInstanceDependencyQueries(prisma: PrismaClient) {
       return {
         runState: row.run_state,
         isPaused: row.is_paused,
-        maxActiveTasks: row.max_active_tasks,
         activeTasks: Number(row.active_tasks),
         upstreamStates: new Map((row.upstream ?? []).map((u) => [u.task_id, u.state])),
       };

@@ -1,13 +1,5 @@
 /** task_instance reads for the API, each joined with its run (dates) and its DAG version. */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
-import {
-  orderBySql,
-  totalOf,
-  whereSql,
-  type Page,
-  type Pagination,
-  type SortKey,
-} from './common.ts';
 import type { DagVersionSummary } from './dags.ts';
 
 export interface TaskInstanceRow {
@@ -47,16 +39,6 @@ export type TaskInstanceSortColumn =
   | 'operator'
   | 'logical_date'
   | 'run_after';
-
-export interface TaskInstanceFilters extends Pagination {
-  taskId?: string;
-  /** Values are task instance states; `null` stands for "no state yet". */
-  state?: (string | null)[];
-  tryNumber?: number[];
-  operator?: string[];
-  versionNumber?: number[];
-  orderBy: SortKey<TaskInstanceSortColumn>[];
-}
 
 export interface TaskInstanceRecord {
   id: string;
@@ -141,45 +123,6 @@ export function toTaskInstanceRow(r: TaskInstanceRecord): TaskInstanceRow {
 
 export function createTaskInstanceQueries(prisma: PrismaClient) {
   return {
-    async listTaskInstances(
-      dagId: string,
-      runId: string,
-      filters: TaskInstanceFilters,
-    ): Promise<Page<TaskInstanceRow>> {
-      const conditions = [Prisma.sql`ti.dag_id = ${dagId}`, Prisma.sql`ti.run_id = ${runId}`];
-      if (filters.taskId !== undefined) conditions.push(Prisma.sql`ti.task_id = ${filters.taskId}`);
-      if (filters.state?.length) {
-        const named = filters.state.filter((s): s is string => s !== null);
-        const orNull = filters.state.includes(null);
-        conditions.push(
-          orNull
-            ? Prisma.sql`(ti.state IS NULL OR ti.state = ANY(${named}::text[]))`
-            : Prisma.sql`ti.state = ANY(${named}::text[])`,
-        );
-      }
-      if (filters.tryNumber?.length)
-        conditions.push(Prisma.sql`ti.try_number = ANY(${filters.tryNumber}::int[])`);
-      if (filters.operator?.length)
-        conditions.push(Prisma.sql`ti.operator = ANY(${filters.operator}::text[])`);
-      if (filters.versionNumber?.length)
-        conditions.push(Prisma.sql`v.version_number = ANY(${filters.versionNumber}::int[])`);
-      const from = Prisma.sql`
-        FROM task_instance ti
-        JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id
-        LEFT JOIN dag_version v ON v.id = ti.dag_version_id
-        ${whereSql(conditions)}`;
-      const rows = await prisma.$queryRaw<TaskInstanceRecord[]>`
-        SELECT ${TASK_INSTANCE_COLUMNS}, count(*) OVER () AS total_entries ${from}
-        ${orderBySql(filters.orderBy, TASK_INSTANCE_SORT_COLUMNS, 'ti.id')}
-        LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      let total = totalOf(rows as { total_entries: bigint }[]);
-      if (rows.length === 0) {
-        const counted = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n ${from}`;
-        total = Number(counted[0]?.n ?? 0);
-      }
-      return { rows: rows.map(toTaskInstanceRow), total };
-    },
-
     async getTaskInstance(
       dagId: string,
       runId: string,
