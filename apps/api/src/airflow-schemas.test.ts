@@ -341,3 +341,161 @@ describe("responses conform to Airflow's published schemas", () => {
     await expectConforming('/api/v2/dags?limit=abc', 'HTTPValidationError', undefined, 422);
   });
 });
+
+describe("dagRuns and taskInstances operations conform to Airflow's schemas", () => {
+  const run = '/api/v2/dags/etl/dagRuns/ops_run/taskInstances';
+
+  beforeAll(async () => {
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'ops_run',
+      versionId: versionIds[1]!,
+      tis: [
+        { taskId: 'extract', state: 'success' },
+        { taskId: 'transform', state: 'failed', operator: 'empty' },
+        { taskId: 'load', state: null, tryNumber: 0 },
+      ],
+    });
+  });
+
+  it('POST /api/v2/dags/~/dagRuns/list is a DAGRunCollectionResponse', async () => {
+    const body = await expectConforming('/api/v2/dags/~/dagRuns/list', 'DAGRunCollectionResponse', {
+      method: 'POST',
+      json: { dag_ids: ['etl'], states: ['running'], order_by: '-run_after', page_limit: 5 },
+    });
+    expect(body.dag_runs.length).toBeGreaterThan(0);
+  });
+
+  it('GET .../dagRuns/{dag_run_id}/wait streams ndjson lines of the run state', async () => {
+    await api.prisma.dagRun.update({
+      where: { dagId_runId: { dagId: 'etl', runId: 'scheduled__2026-02-01' } },
+      data: { state: 'success' },
+    });
+    const response = await api.request(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/wait?interval=0.05',
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('application/x-ndjson');
+    expect(await response.text()).toBe('{"state":"success"}\n');
+  });
+
+  it('POST /api/v2/dags/~/dagRuns/~/taskInstances/list is a TaskInstanceCollectionResponse', async () => {
+    const body = await expectConforming(
+      '/api/v2/dags/~/dagRuns/~/taskInstances/list',
+      'TaskInstanceCollectionResponse',
+      { method: 'POST', json: { dag_run_ids: ['ops_run'], state: ['failed', null] } },
+    );
+    expect(body.task_instances.map((ti: { task_id: string }) => ti.task_id).sort()).toEqual([
+      'load',
+      'transform',
+    ]);
+  });
+
+  it('GET /api/v2/dags/~/dagRuns/~/taskInstances is a TaskInstanceCollectionResponse', async () => {
+    const body = await expectConforming(
+      '/api/v2/dags/~/dagRuns/~/taskInstances?task_id=extract',
+      'TaskInstanceCollectionResponse',
+    );
+    expect(body.total_entries).toBe(2);
+  });
+
+  it('PATCH .../taskInstances/{task_id}/dry_run (and /{map_index}/dry_run) is a TaskInstanceCollectionResponse', async () => {
+    for (const path of [`${run}/transform/dry_run`, `${run}/transform/-1/dry_run`]) {
+      const body = await expectConforming(path, 'TaskInstanceCollectionResponse', {
+        method: 'PATCH',
+        json: { new_state: 'success', include_downstream: true },
+      });
+      expect(body.task_instances.map((ti: { task_id: string }) => ti.task_id)).toEqual([
+        'load',
+        'transform',
+      ]);
+    }
+  });
+
+  it('PATCH .../taskInstances/{task_id} is a TaskInstanceCollectionResponse', async () => {
+    const body = await expectConforming(`${run}/transform`, 'TaskInstanceCollectionResponse', {
+      method: 'PATCH',
+      json: { new_state: 'success', note: 'fixed by hand' },
+    });
+    expect(body.task_instances[0]).toMatchObject({ state: 'success', note: 'fixed by hand' });
+  });
+
+  it('PATCH .../taskInstances/{task_id}/{map_index} is a TaskInstanceCollectionResponse', async () => {
+    const body = await expectConforming(
+      `${run}/transform/-1?update_mask=note`,
+      'TaskInstanceCollectionResponse',
+      { method: 'PATCH', json: { note: null } },
+    );
+    expect(body.task_instances[0].note).toBeNull();
+  });
+
+  it('PATCH .../taskInstances (bulk) is a BulkResponse', async () => {
+    const body = await expectConforming(run, 'BulkResponse', {
+      method: 'PATCH',
+      json: {
+        actions: [
+          {
+            action: 'update',
+            entities: [{ task_id: 'extract', note: 'bulk' }, { task_id: 'nope' }],
+          },
+          { action: 'create', entities: [{ task_id: 'extract' }] },
+        ],
+      },
+    });
+    expect(body.update.success).toEqual(['etl.ops_run.extract[-1]']);
+    expect(body.update.errors[0].status_code).toBe(404);
+    expect(body.create.errors[0].status_code).toBe(405);
+    expect(body.delete).toBeNull();
+  });
+
+  it('GET .../tries and .../{map_index}/tries are TaskInstanceHistoryCollectionResponses', async () => {
+    for (const path of [`${run}/extract/tries`, `${run}/extract/-1/tries`]) {
+      const body = await expectConforming(path, 'TaskInstanceHistoryCollectionResponse');
+      expect(body.task_instances.map((t: { try_number: number }) => t.try_number)).toEqual([1]);
+    }
+  });
+
+  it('GET .../tries/{n} and .../{map_index}/tries/{n} are TaskInstanceHistoryResponses', async () => {
+    for (const path of [`${run}/extract/tries/1`, `${run}/extract/-1/tries/1`])
+      await expectConforming(path, 'TaskInstanceHistoryResponse');
+  });
+
+  it('GET .../dependencies and .../{map_index}/dependencies are TaskDependencyCollectionResponses', async () => {
+    for (const path of [`${run}/load/dependencies`, `${run}/load/-1/dependencies`]) {
+      const body = await expectConforming(path, 'TaskDependencyCollectionResponse');
+      expect(body.dependencies).toEqual([]);
+    }
+  });
+
+  it('GET .../taskInstances/{task_id}/{map_index} is a TaskInstanceResponse for -1 and 404 otherwise', async () => {
+    await expectConforming(`${run}/extract/-1`, 'TaskInstanceResponse');
+    await expectConforming(`${run}/extract/0`, 'HTTPExceptionResponse', undefined, 404);
+    await expectConforming(`${run}/extract/0/tries`, 'HTTPExceptionResponse', undefined, 404);
+    await expectConforming(`${run}/extract/listMapped`, 'HTTPExceptionResponse', undefined, 404);
+  });
+
+  it('POST /api/v2/dags/{dag_id}/clearTaskInstances is a TaskInstanceCollectionResponse', async () => {
+    const dry = await expectConforming(
+      '/api/v2/dags/etl/clearTaskInstances',
+      'TaskInstanceCollectionResponse',
+      { method: 'POST', json: { dag_run_id: 'ops_run', only_failed: false, task_ids: ['load'] } },
+    );
+    expect(dry.total_entries).toBe(1);
+    const done = await expectConforming(
+      '/api/v2/dags/etl/clearTaskInstances',
+      'TaskInstanceCollectionResponse',
+      {
+        method: 'POST',
+        json: { dry_run: false, dag_run_id: 'ops_run', only_failed: false, task_ids: ['extract'] },
+      },
+    );
+    expect(done.task_instances[0]).toMatchObject({ task_id: 'extract', state: null });
+  });
+
+  it('DELETE .../taskInstances/{task_id} answers 200 with null, as Airflow', async () => {
+    const response = await api.request(`${run}/load`, { method: 'DELETE' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toBeNull();
+    await expectConforming(`${run}/load`, 'HTTPExceptionResponse', { method: 'DELETE' }, 404);
+  });
+});
