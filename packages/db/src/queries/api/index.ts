@@ -52,10 +52,7 @@ export type {
   NewDagRun,
   RetriesOf,
 } from './dag-runs.ts';
-export type {
-  TaskInstanceRow,
-  TaskInstanceSortColumn,
-} from './task-instances.ts';
+export type { TaskInstanceRow, TaskInstanceSortColumn } from './task-instances.ts';
 export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';
 export { recordEvent } from './event-logs.ts';
 export type { NewEvent, EventLogRow, EventLogFilters, EventLogSortColumn } from './event-logs.ts';
