@@ -307,13 +307,25 @@ function encode(text: string, how: { name: string | undefined; compress: boolean
   return bytes;
 }
 
-/** Every GET operation answering a collection (`total_entries`), with its path filled in. */
+/**
+ * Every GET operation answering a collection (`total_entries`), with its path filled in. Not
+ * listMapped: no task is mapped, so it answers 404 "not mapped" for every task, as Airflow.
+ */
 function listingPaths(): string[] {
-  const values: Record<string, string> = { dag_id: 'etl', dag_run_id: 'r1', task_id: 'extract' };
+  const values: Record<string, string> = {
+    dag_id: 'etl',
+    dag_run_id: 'r1',
+    task_id: 'extract',
+    map_index: '-1',
+  };
   return api.app.routes
     .filter((route) => {
       const schema = route.success.schema as { shape?: Record<string, unknown> } | undefined;
-      return route.method === 'get' && schema?.shape?.total_entries !== undefined;
+      return (
+        route.method === 'get' &&
+        schema?.shape?.total_entries !== undefined &&
+        route.operationId !== 'get_mapped_task_instances'
+      );
     })
     .map((route) => route.path.replace(/\{([a-z_]+)\}/g, (_, name: string) => values[name]!));
 }
