@@ -35,7 +35,7 @@ import type { Logger } from '@dagbag/logger';
 import type { LocalExecutor } from '../executor/local-executor.ts';
 import type { SchedulerMetrics } from '../metrics.ts';
 import { graphArrays, taskSpecs } from './graph.ts';
-import { nextDagrunAfter } from './timetable.ts';
+import { intervalToRun, nextDagrunAfter } from './timetable.ts';
 
 export interface SchedulingLoopOptions {
   prisma: PrismaClient;
@@ -112,6 +112,7 @@ export class SchedulingLoop {
     const created = await createDueScheduledRuns(this.options.prisma, {
       now,
       limit: this.options.maxDagRunsPerLoop,
+      intervalToRun: (dag) => intervalToRun(dag, now),
       nextAfter: (dag) => nextDagrunAfter(dag, now),
     });
     for (const run of created)

@@ -47,6 +47,23 @@ export function firstDagrun(
   return earliest ?? interval(cron, cron.nextRun(now) ?? now);
 }
 
+/**
+ * The interval a due DAG runs now: the stored next one, or without catchup the latest complete
+ * interval when the stored one is older (the DAG waited at max_active_runs, or nothing ran for a
+ * while): Airflow runs only the latest then, never the backlog.
+ */
+export function intervalToRun(dag: DueDag, now: Date): NextDagrun {
+  const stored = {
+    logicalDate: dag.logicalDate,
+    dataIntervalStart: dag.dataIntervalStart,
+    dataIntervalEnd: dag.dataIntervalEnd,
+    createAfter: dag.createAfter,
+  };
+  if (dag.catchup) return stored;
+  const latest = latestComplete(cronOf(dag.schedule), dag.startDate, now);
+  return latest !== null && latest.dataIntervalStart > dag.dataIntervalStart ? latest : stored;
+}
+
 /** The run after the one just created (`dag`'s current next_dagrun_*). */
 export function nextDagrunAfter(dag: DueDag, now: Date): NextDagrun | null {
   const cron = cronOf(dag.schedule);

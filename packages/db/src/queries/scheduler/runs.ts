@@ -37,14 +37,21 @@ export function scheduledRunId(logicalDate: Date): string {
 }
 
 /**
- * Creates one run per due DAG (`next_dagrun_create_after <= now`, not paused, not stale) and
+ * Creates one run per due DAG (`next_dagrun_create_after <= now`, not paused, not stale, below
+ * max_active_runs) and
  * advances the DAG's `next_dagrun_*` with what `nextAfter` says. `triggered_by` is Airflow's
  * `timetable`. DAG rows are locked with SKIP
  * LOCKED, so two schedulers never create the same run; the run's unique key is the backstop.
  */
 export async function createDueScheduledRuns(
   prisma: PrismaClient,
-  input: { now: Date; limit: number; nextAfter: (dag: DueDag) => NextDagrun | null },
+  input: {
+    now: Date;
+    limit: number;
+    /** The interval to run now: the stored one, or (catchup off) a later one the stored one missed. */
+    intervalToRun: (dag: DueDag) => NextDagrun;
+    nextAfter: (dag: DueDag) => NextDagrun | null;
+  },
 ): Promise<CreatedRun[]> {
   return prisma.$transaction(async (tx) => {
     const due = await tx.$queryRaw<DueDag[]>`
@@ -57,11 +64,15 @@ export async function createDueScheduledRuns(
       WHERE NOT is_stale AND NOT is_paused AND timetable_summary IS NOT NULL
         AND next_dagrun_create_after <= ${input.now}
         AND next_dagrun_logical_date IS NOT NULL
+        -- At max_active_runs (queued and running runs, as Airflow counts them) no run is created;
+        -- next_dagrun_* stay, and the run comes once a place is free.
+        AND (SELECT count(*) FROM dag_run r WHERE r.dag_id = dag.dag_id AND r.state IN ('queued', 'running')) < max_active_runs
       ORDER BY next_dagrun_create_after
       LIMIT ${input.limit}
       FOR UPDATE SKIP LOCKED`;
     const created: CreatedRun[] = [];
-    for (const dag of due) {
+    for (const stored of due) {
+      const dag: DueDag = { ...stored, ...input.intervalToRun(stored) };
       const runId = scheduledRunId(dag.logicalDate);
       const inserted = await tx.$executeRaw`
         INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
@@ -91,7 +102,11 @@ export interface QueuedRunVersions {
   versionIds: string[];
 }
 
-/** Which DAG versions the queued runs need: the app loads them (through the DAG cache) first. */
+/**
+ * Which DAG versions the queued runs need: the app loads them (through the DAG cache) first. Only
+ * DAGs below max_active_runs are listed, oldest queued run first: DAGs that cannot start a run
+ * would otherwise fill the `limit` and starve the others.
+ */
 export async function queuedRunVersions(
   prisma: PrismaClient,
   limit: number,
@@ -103,6 +118,8 @@ export async function queuedRunVersions(
     JOIN dag d ON d.dag_id = r.dag_id
     LEFT JOIN LATERAL (SELECT id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY version_number DESC LIMIT 1) latest ON true
     WHERE r.state = 'queued' AND NOT d.is_paused AND NOT d.is_stale
+      -- A DAG already at max_active_runs cannot start anything: it must not take a place here.
+      AND (SELECT count(*) FROM dag_run x WHERE x.dag_id = r.dag_id AND x.state = 'running') < d.max_active_runs
     GROUP BY r.dag_id
     ORDER BY min(r.run_after)
     LIMIT ${limit}`;
