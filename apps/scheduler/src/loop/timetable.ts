@@ -31,15 +31,26 @@ function firstFrom(cron: Cron, startDate: Date): NextDagrun | null {
   return start === null ? null : interval(cron, start);
 }
 
-/** The first run of a newly seen (or rescheduled) DAG; null for manual-only DAGs. */
+/**
+ * The first run of a newly seen (or rescheduled) DAG; null for manual-only DAGs. `after`: the end
+ * of the last scheduled run's data interval; a rescheduled DAG continues from there (Airflow's
+ * next_dagrun_info of the last automated run), never from start_date again.
+ */
 export function firstDagrun(
   schedule: string | null,
   startDate: Date | null,
   catchup: boolean,
   now: Date,
+  after: Date | null = null,
 ): FirstDagrun | null {
   if (schedule === null) return null;
   const cron = cronOf(schedule);
+  if (after !== null) {
+    const next = firstFrom(cron, startDate !== null && startDate > after ? startDate : after);
+    if (next === null || catchup || next.createAfter > now) return next;
+    const latest = latestComplete(cron, startDate, now);
+    return latest !== null && latest.dataIntervalStart > next.dataIntervalStart ? latest : next;
+  }
   const earliest = startDate === null ? null : firstFrom(cron, startDate);
   if (catchup && earliest !== null) return earliest;
   const latest = latestComplete(cron, startDate, now);

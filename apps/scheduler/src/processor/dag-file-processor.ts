@@ -9,6 +9,7 @@ import { join, relative, sep } from 'node:path';
 import { parseDagSource, type DagDocument, type DagProblem } from '@dagbag/dagbag';
 import {
   clearImportErrors,
+  currentDagFilelocs,
   markStaleDags,
   recordImportError,
   syncDagFromFile,
@@ -127,25 +128,40 @@ export class DagFileProcessor {
     for (const path of [...this.synced.keys()]) if (!live.has(path)) this.synced.delete(path);
 
     const broken = new Map<string, DagProblem[]>();
-    const definedBy = new Map<string, string>();
-    const defined: { path: string; document: DagDocument; hash: string; text: string }[] = [];
+    const parsed: { path: string; document: DagDocument; hash: string; text: string }[] = [];
+    const claimants = new Map<string, string[]>();
     for (const path of files) {
       const result = await this.parse(path);
       if (!result.ok) {
         broken.set(path, result.errors);
         continue;
       }
-      const first = definedBy.get(result.document.dag_id);
-      if (first !== undefined) {
-        broken.set(path, [
+      parsed.push({ path, document: result.document, hash: result.hash, text: result.text });
+      const paths = claimants.get(result.document.dag_id);
+      if (paths === undefined) claimants.set(result.document.dag_id, [path]);
+      else paths.push(path);
+    }
+    // Several files define one dag_id: the file already holding the DAG keeps it (else the first
+    // in name order), and only the others get the import error.
+    const contested = [...claimants].filter(([, paths]) => paths.length > 1).map(([id]) => id);
+    const holders = await currentDagFilelocs(prisma, contested);
+    const definedBy = new Map<string, string>();
+    const defined: typeof parsed = [];
+    for (const file of parsed) {
+      const dagId = file.document.dag_id;
+      const paths = claimants.get(dagId)!;
+      const holder = holders.get(dagId);
+      const owner = holder !== undefined && paths.includes(holder) ? holder : paths[0]!;
+      if (file.path !== owner) {
+        broken.set(file.path, [
           {
-            reason: `dag_id ${JSON.stringify(result.document.dag_id)} is already defined in ${relative(dagsFolder, first)}`,
+            reason: `dag_id ${JSON.stringify(dagId)} is already defined in ${relative(dagsFolder, owner)}`,
           },
         ]);
         continue;
       }
-      definedBy.set(result.document.dag_id, path);
-      defined.push({ path, document: result.document, hash: result.hash, text: result.text });
+      definedBy.set(dagId, file.path);
+      defined.push(file);
     }
 
     // A DAG stays with its file while that file is there but broken; a file that parsed and now
@@ -262,7 +278,8 @@ export class DagFileProcessor {
       },
       data: document,
       dagHash: hash,
-      firstDagrun: firstDagrun(document.schedule, startDate, document.catchup, this.now()),
+      firstDagrun: (after) =>
+        firstDagrun(document.schedule, startDate, document.catchup, this.now(), after),
       liveFilelocs: holders,
       sourceCode: file.text,
       pausedUponCreation: document.is_paused_upon_creation,

@@ -87,7 +87,12 @@ export async function syncDagFromFile(
     fields: DagFileFields;
     data: unknown;
     dagHash: string;
-    firstDagrun: FirstDagrun | null;
+    /**
+     * The next run the schedule gives, applied for a new DAG or a new schedule: `after` is the end
+     * of the DAG's last scheduled run's data interval (null if none), so a changed schedule
+     * continues after it instead of re-running history from start_date.
+     */
+    firstDagrun: (after: Date | null) => FirstDagrun | null;
     liveFilelocs: ReadonlySet<string>;
     /** The file's text, kept with the version (`dag_code`) for GET /dagSources. */
     sourceCode: string;
@@ -133,7 +138,10 @@ export async function syncDagFromFile(
         catchup = ${fields.catchup}, timetable_summary = ${fields.timetableSummary}, start_date = ${fields.startDate}
       WHERE dag_id = ${fields.dagId}`;
     if (scheduleChanged) {
-      const next = input.firstDagrun;
+      const last = await tx.$queryRaw<{ end: Date | null }[]>`
+        SELECT max(data_interval_end) AS "end" FROM dag_run
+        WHERE dag_id = ${fields.dagId} AND run_type = 'scheduled'`;
+      const next = input.firstDagrun(last[0]?.end ?? null);
       await tx.$executeRaw`
         UPDATE dag SET next_dagrun_logical_date = ${next?.logicalDate ?? null},
                        next_dagrun_data_interval_start = ${next?.dataIntervalStart ?? null},
@@ -200,6 +208,21 @@ export async function takeDagFileParseRequests(prisma: PrismaClient): Promise<st
   const rows = await prisma.$queryRaw<{ fileloc: string }[]>`
     DELETE FROM dag_priority_parsing_request RETURNING fileloc`;
   return rows.map((row) => row.fileloc);
+}
+
+/**
+ * The file each of these DAGs is stored from (stale DAGs excluded): when two files define one
+ * dag_id, the one already holding it keeps it.
+ */
+export async function currentDagFilelocs(
+  prisma: PrismaClient,
+  dagIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (dagIds.length === 0) return new Map();
+  const rows = await prisma.$queryRaw<{ dagId: string; fileloc: string }[]>`
+    SELECT dag_id AS "dagId", fileloc FROM dag
+    WHERE dag_id = ANY(${[...dagIds]}::text[]) AND NOT is_stale AND fileloc IS NOT NULL`;
+  return new Map(rows.map((row) => [row.dagId, row.fileloc]));
 }
 
 /**

@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness } from '../testing/harness.ts';
+import type { Scheduler } from '../scheduler.ts';
+
+let h: Harness;
+let scheduler: Scheduler;
+const clock = new Date('2026-03-01T01:05:00Z');
+
+beforeAll(async () => {
+  h = await createHarness();
+  scheduler = await h.scheduler({ now: () => clock });
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+describe('a second file defining a dag_id that another file holds', () => {
+  it('gets the import error, while the holding file keeps the DAG and its edits apply', async () => {
+    const doc = (description: string) => ({
+      dag_id: 'dup',
+      description,
+      tasks: [{ task_id: 't', operator: 'empty' as const }],
+    });
+    await h.writeDag(doc('owner v1'), 'z_dup.json');
+    await scheduler.processDagFiles();
+    await h.writeDag(doc('newcomer'), 'a_dup.json');
+    await scheduler.processDagFiles();
+    await h.writeDag(doc('owner v2'), 'z_dup.json');
+    await scheduler.processDagFiles();
+
+    const errors = await h.db.prisma.importError.findMany();
+    expect(errors.map((error) => [error.filename, error.stackTrace])).toEqual([
+      ['a_dup.json', 'a_dup.json: dag_id "dup" is already defined in z_dup.json'],
+    ]);
+    const dag = await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'dup' } });
+    expect([dag.fileloc, dag.description]).toEqual([join(h.dagsFolder, 'z_dup.json'), 'owner v2']);
+  });
+});
+
+describe("a catchup DAG's schedule change", () => {
+  it('continues after the last run instead of re-running history from start_date', async () => {
+    const doc = (schedule: string) => ({
+      dag_id: 'resched',
+      schedule,
+      start_date: '2026-03-01T00:00:00Z',
+      catchup: true,
+      tasks: [{ task_id: 't', operator: 'empty' as const }],
+    });
+    await h.writeDag(doc('*/10 * * * *'));
+    await scheduler.processDagFiles();
+    for (let i = 0; i < 8; i++) await scheduler.runLoopOnce();
+    const before = await h.db.prisma.dagRun.count({ where: { dagId: 'resched' } });
+    expect(before).toBe(6); // 00:00 .. 00:50, each interval ended by 01:05
+
+    await h.writeDag(doc('5-59/10 * * * *'));
+    await scheduler.processDagFiles();
+    for (let i = 0; i < 4; i++) await scheduler.runLoopOnce();
+    expect(await h.db.prisma.dagRun.count({ where: { dagId: 'resched' } })).toBe(6);
+    const dag = await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'resched' } });
+    expect(dag.nextDagrunLogicalDate?.toISOString()).toBe('2026-03-01T01:05:00.000Z');
+  });
+});
