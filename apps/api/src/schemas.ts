@@ -57,7 +57,11 @@ const OFFSET_SUFFIX = /(?:Z|[+-]\d{2}:?\d{2})$/i;
 export const dateTimeParam = z.iso
   .datetime({ offset: true, local: true })
   .transform((value) => new Date(OFFSET_SUFFIX.test(value) ? value : `${value}Z`))
-  .openapi({ type: 'string', format: 'date-time' });
+  .openapi({
+    type: 'string',
+    format: 'date-time',
+    description: 'ISO 8601; without Z or an offset it is read as UTC.',
+  });
 
 export const pagination = {
   limit: integerParamIn({ min: 0 })
@@ -433,7 +437,11 @@ const nullableDateTimeInput = z.iso
   })
   .transform((value) => new Date(value))
   .nullable()
-  .openapi({ type: ['string', 'null'], format: 'date-time' });
+  .openapi({
+    type: ['string', 'null'],
+    format: 'date-time',
+    description: 'ISO 8601 with Z or an offset such as +01:00; a timestamp without one is 422.',
+  });
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
