@@ -315,6 +315,8 @@ describe('11. integers in the query and path', () => {
     ['/api/v2/dags/etl/dagRuns?limit=1e3', 'limit'],
     ['/api/v2/dags/etl/dagRuns?offset=99999999999', 'offset'],
     ['/api/v2/dags/etl/dagRuns/log_done/taskInstances/extract/logs/1?map_index=', 'map_index'],
+    ['/api/v2/dags/etl/dagRuns/log_done/wait?interval=0x10', 'interval'],
+    ['/api/v2/dags/etl/dagRuns/log_done/wait?interval=%20', 'interval'],
   ])('answer 422 for %s', async (path, name) => {
     const response = await api.request(path);
     expect(response.status).toBe(422);

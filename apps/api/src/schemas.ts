@@ -50,6 +50,14 @@ export function integerParamIn(bounds: { min?: number; max?: number } = {}) {
 
 export const integerParam = integerParamIn();
 
+/** A decimal query value as FastAPI reads a float (`1`, `0.5`, `1e3`); not empty, blank or `0x10`. */
+export const numberParam = z
+  .string()
+  .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'Input should be a valid number')
+  .transform(Number)
+  .pipe(z.number().finite())
+  .openapi({ type: 'number' });
+
 /** An ISO 8601 timestamp ending in `Z` or an offset such as `+01:00`. */
 const OFFSET_SUFFIX = /(?:Z|[+-]\d{2}:?\d{2})$/i;
 

@@ -76,7 +76,7 @@ export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {
       tags: ['DagRun'],
       params: s.dagRunParams,
       query: z.object({
-        interval: z.coerce.number().gt(0).max(3600).openapi({
+        interval: s.numberParam.pipe(z.number().gt(0).max(3600)).openapi({
           type: 'number',
           description: 'Seconds to wait between dag run state checks',
         }),
