@@ -5,10 +5,16 @@
  *   pnpm db:seed                   (uses DATABASE_URL, or the embedded PostgreSQL)
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SHARED_SETTINGS, dataDir, readConfig, repoRoot } from '@dagbag/config';
-import { dagHash, parseDagSource, type DagDocument, type TaskDocument } from '@dagbag/dagbag';
+import {
+  dagHash,
+  parseDagSource,
+  taskLogPath,
+  type DagDocument,
+  type TaskDocument,
+} from '@dagbag/dagbag';
 import {
   DATABASE_SETTINGS,
   createPrismaClient,
@@ -139,10 +145,15 @@ async function writeLogs(dags: DemoDag[], written: string[], logsRoot: string): 
       for (const ti of run.taskInstances.filter(
         (t) => t.state === 'success' || t.state === 'failed',
       )) {
-        const folder = join(logsRoot, dag.dagId, run.runId, ti.taskId);
-        await mkdir(folder, { recursive: true });
+        const path = taskLogPath(logsRoot, {
+          dagId: dag.dagId,
+          runId: run.runId,
+          taskId: ti.taskId,
+          tryNumber: 1,
+        });
+        await mkdir(dirname(path), { recursive: true });
         await writeFile(
-          join(folder, '1.log'),
+          path,
           `[${ti.startDate.toISOString()}] demo history written by pnpm db:seed\n` +
             `[${ti.endDate.toISOString()}] task ${ti.taskId} finished: ${ti.state}\n`,
         );

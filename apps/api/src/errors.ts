@@ -3,6 +3,7 @@
  * from code to HTTP status (the shape of tRPC's TRPCError and getHTTPStatusCodeFromError). Anything
  * else that reaches the error handler is classified once in `toApiError`.
  */
+import { UnsafeLogPathError } from '@dagbag/dagbag';
 import { DuplicateDagRunError } from '@dagbag/db';
 
 export const HTTP_STATUS_BY_CODE = {
@@ -183,6 +184,8 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DuplicateDagRunError)
     return new ApiError('CONFLICT', error.message, { cause: error });
+  if (error instanceof UnsafeLogPathError)
+    return new ApiError('BAD_REQUEST', error.message, { cause: error });
   if (isBodyReadError(error)) {
     switch (error.type) {
       case 'entity.too.large':

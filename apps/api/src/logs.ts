@@ -1,42 +1,11 @@
 import { open, rm } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { runLogDir } from '@dagbag/dagbag';
 import { ApiError } from './errors.ts';
 
 /** Bytes returned per request unless `full_content` is asked for; the token pages through the rest. */
 export const LOG_PAGE_BYTES = 1024 * 1024;
 /** Even `full_content` stops here: a runaway log must not take the server's memory. */
 export const LOG_MAX_BYTES = 16 * 1024 * 1024;
-
-/**
- * One id as a single path segment: anything that could name another folder (separators, `.`/`..`,
- * NUL, control characters) is refused before a path is built.
- */
-function safeSegment(value: string, what: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (value === '.' || value === '..' || /[/\\\u0000-\u001f]/.test(value) || value.length > 250) {
-    throw new ApiError('BAD_REQUEST', `Invalid ${what}`);
-  }
-  return value;
-}
-
-/** `<logsDir>/<dag_id>/<run_id>/<task_id>/<try_number>.log`, proven to stay inside logsDir. */
-export function taskLogPath(
-  logsDir: string,
-  ids: { dagId: string; runId: string; taskId: string; tryNumber: number },
-): string {
-  const root = resolve(logsDir);
-  const path = resolve(
-    join(
-      root,
-      safeSegment(ids.dagId, 'dag_id'),
-      safeSegment(ids.runId, 'dag_run_id'),
-      safeSegment(ids.taskId, 'task_id'),
-      `${ids.tryNumber}.log`,
-    ),
-  );
-  if (!path.startsWith(root + sep)) throw new ApiError('BAD_REQUEST', 'Invalid log path');
-  return path;
-}
 
 /** Continuation tokens are opaque to clients: base64url of the byte offset to read from. */
 export function encodeToken(offset: number): string {
@@ -120,19 +89,10 @@ export async function readLogPage(
 }
 
 /**
- * `<logsDir>/<dag_id>/<run_id>`: every try of every task of one run, so that deleting the run
- * deletes its logs (a run re-created under the same id must not show the old one's output).
+ * Removes a deleted run's logs (`runLogDir`: every try of every task of the run), so that a run
+ * re-created under the same id does not show the old one's output. A run that never logged has
+ * nothing to remove.
  */
-export function runLogDir(logsDir: string, ids: { dagId: string; runId: string }): string {
-  const root = resolve(logsDir);
-  const path = resolve(
-    join(root, safeSegment(ids.dagId, 'dag_id'), safeSegment(ids.runId, 'dag_run_id')),
-  );
-  if (!path.startsWith(root + sep)) throw new ApiError('BAD_REQUEST', 'Invalid log path');
-  return path;
-}
-
-/** Removes a deleted run's logs; a run that never logged has nothing to remove. */
 export async function removeRunLogs(
   logsDir: string,
   ids: { dagId: string; runId: string },

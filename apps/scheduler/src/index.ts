@@ -14,5 +14,4 @@ export {
 } from './processor/dag-file-processor.ts';
 export { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
 export { LocalExecutor } from './executor/local-executor.ts';
-export { taskLogPath, UnsafeLogPathError } from './executor/log-path.ts';
 export { firstDagrun, nextDagrunAfter } from './loop/timetable.ts';

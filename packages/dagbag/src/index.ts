@@ -25,6 +25,8 @@ export type {
 } from './document.ts';
 export { deserializeDag, buildDag, DagValidationError } from './dag.ts';
 export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, runIdProblem } from './run-id.ts';
+export { runLogDir, taskLogPath, UnsafeLogPathError } from './log-path.ts';
+export type { RunLogIds, TryLogIds } from './log-path.ts';
 export type { Dag, Task } from './dag.ts';
 export { DagBag, lruOptionsFor } from './dagbag.ts';
 export type {

@@ -1,4 +1,5 @@
 /** Task instances of a run and their logs. */
+import { taskLogPath, UnsafeLogPathError } from '@dagbag/dagbag';
 import type { TaskInstanceSortColumn } from '@dagbag/db';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
@@ -9,7 +10,6 @@ import {
   LOG_PAGE_BYTES,
   readLogPage,
   structuredLogMessage,
-  taskLogPath,
   tryMayStillLog,
 } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
@@ -129,20 +129,29 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
         schema: s.TaskInstancesLogResponse,
       },
       async handler({ params, query }) {
-        // The path is checked before any lookup: an id that could leave the log folder is refused outright.
-        const path = taskLogPath(ctx.logsDir, {
-          dagId: params.dag_id,
-          runId: params.dag_run_id,
-          taskId: params.task_id,
-          tryNumber: params.try_number,
-        });
+        // The ids must make a log path by the one rule the executor writes by. One it refuses is
+        // the client's error (400), unless the task instance exists (a run stored before the run
+        // id rule): no log can have been written for it, so its log is empty.
+        let path: string | undefined;
+        let refusal: UnsafeLogPathError | undefined;
+        try {
+          path = taskLogPath(ctx.logsDir, {
+            dagId: params.dag_id,
+            runId: params.dag_run_id,
+            taskId: params.task_id,
+            tryNumber: params.try_number,
+          });
+        } catch (error) {
+          if (!(error instanceof UnsafeLogPathError)) throw error;
+          refusal = error;
+        }
         const ti = await queries.getTaskInstance(
           params.dag_id,
           params.dag_run_id,
           params.task_id,
           query.map_index,
         );
-        if (!ti) throw ApiError.notFound('TaskInstance not found');
+        if (!ti) throw refusal ?? ApiError.notFound('TaskInstance not found');
         if (params.try_number > Math.max(ti.tryNumber, 1) && params.try_number !== 0) {
           throw ApiError.notFound(
             `Try ${params.try_number} of this task instance has not run (it is at try ${ti.tryNumber})`,
@@ -150,11 +159,10 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
         }
         const offset =
           query.full_content || query.token === undefined ? 0 : decodeToken(query.token);
-        const page = await readLogPage(
-          path,
-          offset,
-          query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES,
-        );
+        const page =
+          path === undefined
+            ? { lines: [], nextOffset: 0, atEnd: true }
+            : await readLogPage(path, offset, query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES);
         return {
           status: 200,
           body: {

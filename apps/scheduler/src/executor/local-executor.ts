@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Task } from '@dagbag/dagbag';
+import { taskLogPath, type Task } from '@dagbag/dagbag';
 import {
   finishTaskInstanceTry,
   recordEvent,
@@ -27,7 +27,6 @@ import {
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import type { SchedulerMetrics } from '../metrics.ts';
-import { taskLogPath } from './log-path.ts';
 
 /**
  * Runs `$DAGBAG_TASK_COMMAND` with `bash -c` (as its own process, so the exit code is the task's)
