@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, HTTP_STATUS_BY_CODE, isDatabaseUnavailable, toApiError } from './errors.ts';
+import { ApiError, HTTP_STATUS_BY_CODE, toApiError } from './errors.ts';
 import { taskLogPath } from '@dagbag/dagbag';
 import {
   seedDag,
@@ -230,19 +230,6 @@ describe('the error table', () => {
   it('maps every code to a 4xx or 5xx status', () => {
     for (const status of Object.values(HTTP_STATUS_BY_CODE))
       expect(status).toBeGreaterThanOrEqual(400);
-  });
-
-  it('classifies connection failures of the driver as database unavailable', () => {
-    expect(
-      isDatabaseUnavailable(Object.assign(new Error('x'), { cause: { code: 'ECONNREFUSED' } })),
-    ).toBe(true);
-    expect(
-      isDatabaseUnavailable({
-        name: 'DriverAdapterError',
-        cause: { kind: 'postgres', originalCode: '57P01' },
-      }),
-    ).toBe(true);
-    expect(isDatabaseUnavailable(new Error('syntax error at or near "x"'))).toBe(false);
   });
 
   it('turns an unknown error into a 500 whose body hides the cause', () => {

@@ -4,7 +4,7 @@
  * else that reaches the error handler is classified once in `toApiError`.
  */
 import { UnsafeLogPathError } from '@dagbag/dagbag';
-import { DuplicateDagRunError } from '@dagbag/db';
+import { DuplicateDagRunError, isDataException, isDatabaseUnavailable } from '@dagbag/db';
 
 export const HTTP_STATUS_BY_CODE = {
   BAD_REQUEST: 400,
@@ -59,105 +59,6 @@ export class ApiError extends Error {
   static notFound(message: string): ApiError {
     return new ApiError('NOT_FOUND', message);
   }
-}
-
-/** SQLSTATE classes and codes that mean "the database is not there right now", not "bad query". */
-const UNAVAILABLE_SQLSTATES = new Set([
-  '57P01', // admin_shutdown (pg_terminate_backend)
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now (starting up / shutting down)
-  '53300', // too_many_connections
-  '55000', // object_not_in_prerequisite_state: "database ... is not currently accepting connections"
-  '3D000', // database does not exist (dropped or not yet created)
-  '57014', // query_canceled: DATABASE_STATEMENT_TIMEOUT_MS hit, an overloaded database (retry later)
-]);
-const UNAVAILABLE_KINDS = new Set([
-  'DatabaseNotReachable',
-  'ConnectionClosed',
-  'SocketTimeout',
-  'TooManyConnections',
-  'DatabaseDoesNotExist',
-]);
-const UNAVAILABLE_ERRNOS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EPIPE',
-  'EHOSTUNREACH',
-]);
-const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
-const UNAVAILABLE_MESSAGES = [
-  /connection terminated/i,
-  /timeout exceeded when trying to connect/i,
-  /not currently accepting connections/i,
-  /terminating connection/i,
-  /Connection terminated unexpectedly/i,
-  /Client has encountered a connection error/i,
-  /server closed the connection/i,
-  /cannot use a pool after calling end/i,
-  /connect ECONNREFUSED/i,
-];
-
-/**
- * Whether an error (or any error in its cause chain) says the database is unreachable. Prisma's
- * driver adapter wraps pg's errors several times; we look at every layer's code, kind and text.
- */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current !== null && typeof current === 'object' && !seen.has(current)) {
-    seen.add(current);
-    const candidate = current as {
-      code?: unknown;
-      kind?: unknown;
-      originalCode?: unknown;
-      message?: unknown;
-      name?: unknown;
-      cause?: unknown;
-      meta?: { driverAdapterError?: unknown };
-    };
-    if (
-      typeof candidate.code === 'string' &&
-      (UNAVAILABLE_SQLSTATES.has(candidate.code) ||
-        UNAVAILABLE_ERRNOS.has(candidate.code) ||
-        UNAVAILABLE_PRISMA_CODES.has(candidate.code))
-    )
-      return true;
-    if (
-      typeof candidate.originalCode === 'string' &&
-      UNAVAILABLE_SQLSTATES.has(candidate.originalCode)
-    )
-      return true;
-    if (typeof candidate.kind === 'string' && UNAVAILABLE_KINDS.has(candidate.kind)) return true;
-    if (candidate.name === 'PrismaClientInitializationError') return true;
-    if (
-      typeof candidate.message === 'string' &&
-      UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(candidate.message as string))
-    )
-      return true;
-    current = candidate.cause ?? candidate.meta?.driverAdapterError;
-  }
-  return false;
-}
-
-/** SQLSTATE class 22 (data exception) anywhere in the cause chain. */
-function isDataException(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current !== null && typeof current === 'object' && !seen.has(current)) {
-    seen.add(current);
-    const candidate = current as {
-      code?: unknown;
-      originalCode?: unknown;
-      cause?: unknown;
-      meta?: { driverAdapterError?: unknown };
-    };
-    for (const code of [candidate.code, candidate.originalCode])
-      if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true;
-    current = candidate.cause ?? candidate.meta?.driverAdapterError;
-  }
-  return false;
 }
 
 /**

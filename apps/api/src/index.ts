@@ -14,11 +14,5 @@ export {
   type ApiConfig,
   type AppConfig,
 } from './config.ts';
-export {
-  ApiError,
-  HTTP_STATUS_BY_CODE,
-  toApiError,
-  isDatabaseUnavailable,
-  type ApiErrorCode,
-} from './errors.ts';
+export { ApiError, HTTP_STATUS_BY_CODE, toApiError, type ApiErrorCode } from './errors.ts';
 export { startServer, type RunningServer } from './server.ts';

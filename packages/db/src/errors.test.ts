@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { isDataException, isDatabaseUnavailable } from './errors.ts';
+
+describe('database error classification', () => {
+  it('classifies connection failures of the driver as database unavailable', () => {
+    expect(
+      isDatabaseUnavailable(Object.assign(new Error('x'), { cause: { code: 'ECONNREFUSED' } })),
+    ).toBe(true);
+    expect(
+      isDatabaseUnavailable({
+        name: 'DriverAdapterError',
+        cause: { kind: 'postgres', originalCode: '57P01' },
+      }),
+    ).toBe(true);
+    expect(isDatabaseUnavailable(new Error('syntax error at or near "x"'))).toBe(false);
+  });
+
+  it('classifies a cancelled statement (statement timeout) as database unavailable', () => {
+    expect(isDatabaseUnavailable({ meta: { driverAdapterError: { originalCode: '57014' } } })).toBe(
+      true,
+    );
+  });
+
+  it('classifies SQLSTATE class 22 anywhere in the chain as a data exception', () => {
+    expect(isDataException(new Error('x', { cause: { originalCode: '22003' } }))).toBe(true);
+    expect(isDataException(new Error('x', { cause: { code: '57P01' } }))).toBe(false);
+  });
+
+  it('stops at a cause chain that loops', () => {
+    const looped: { cause?: unknown } = {};
+    looped.cause = looped;
+    expect(isDatabaseUnavailable(looped)).toBe(false);
+    expect(isDataException(looped)).toBe(false);
+  });
+});

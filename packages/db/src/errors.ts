@@ -1,0 +1,100 @@
+/**
+ * What a failed query says about the database, whoever asks (the API answers 503 or 400 by it).
+ * Prisma's driver adapter wraps pg's errors several times, so every layer of the cause chain is
+ * looked at: its code, SQLSTATE, kind and text.
+ */
+
+/** SQLSTATE classes and codes that mean "the database is not there right now", not "bad query". */
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57P01', // admin_shutdown (pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up / shutting down)
+  '53300', // too_many_connections
+  '55000', // object_not_in_prerequisite_state: "database ... is not currently accepting connections"
+  '3D000', // database does not exist (dropped or not yet created)
+  '57014', // query_canceled: DATABASE_STATEMENT_TIMEOUT_MS hit, an overloaded database (retry later)
+]);
+const UNAVAILABLE_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'DatabaseDoesNotExist',
+]);
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EPIPE',
+  'EHOSTUNREACH',
+]);
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const UNAVAILABLE_MESSAGES = [
+  /connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /not currently accepting connections/i,
+  /terminating connection/i,
+  /Connection terminated unexpectedly/i,
+  /Client has encountered a connection error/i,
+  /server closed the connection/i,
+  /cannot use a pool after calling end/i,
+  /connect ECONNREFUSED/i,
+];
+
+interface ErrorLayer {
+  code?: unknown;
+  kind?: unknown;
+  originalCode?: unknown;
+  message?: unknown;
+  name?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: unknown };
+}
+
+/** The error and every error it wraps (`cause`, Prisma's `meta.driverAdapterError`), once each. */
+function* layers(error: unknown): Generator<ErrorLayer> {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== null && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const layer = current as ErrorLayer;
+    yield layer;
+    current = layer.cause ?? layer.meta?.driverAdapterError;
+  }
+}
+
+/** Whether an error (or any error in its cause chain) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (const layer of layers(error)) {
+    if (
+      typeof layer.code === 'string' &&
+      (UNAVAILABLE_SQLSTATES.has(layer.code) ||
+        UNAVAILABLE_ERRNOS.has(layer.code) ||
+        UNAVAILABLE_PRISMA_CODES.has(layer.code))
+    )
+      return true;
+    if (typeof layer.originalCode === 'string' && UNAVAILABLE_SQLSTATES.has(layer.originalCode))
+      return true;
+    if (typeof layer.kind === 'string' && UNAVAILABLE_KINDS.has(layer.kind)) return true;
+    if (layer.name === 'PrismaClientInitializationError') return true;
+    const message = layer.message;
+    if (
+      typeof message === 'string' &&
+      UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message))
+    )
+      return true;
+  }
+  return false;
+}
+
+/**
+ * SQLSTATE class 22 (data exception) anywhere in the cause chain: PostgreSQL refused a value (out
+ * of range, bad encoding...), so the input was at fault, not the database.
+ */
+export function isDataException(error: unknown): boolean {
+  for (const layer of layers(error))
+    for (const code of [layer.code, layer.originalCode])
+      if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true;
+  return false;
+}
