@@ -1,0 +1,255 @@
+/**
+ * Task instance operations through real HTTP and PostgreSQL, on runs seeded as the scheduler would
+ * leave them (the scheduler's side is in tests/reliability/src/api-task-operations.test.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDag, seedRun, smallDag, startTestApi, type TestApi } from './testing/harness.ts';
+
+let api: TestApi;
+let versions: string[];
+
+beforeAll(async () => {
+  api = await startTestApi();
+  versions = await seedDag(api.prisma, 'etl', [smallDag('etl')]);
+});
+
+afterAll(() => api.close());
+
+/** A running run of etl (extract -> transform -> load) with the given task states. */
+async function run(
+  runId: string,
+  states: { extract: string | null; transform: string | null; load: string | null },
+  options: { state?: string; logicalDate?: Date | null } = {},
+) {
+  await seedRun(api.prisma, {
+    dagId: 'etl',
+    runId,
+    versionId: versions[0]!,
+    state: options.state,
+    logicalDate: options.logicalDate,
+    tis: Object.entries(states).map(([taskId, state]) => ({
+      taskId,
+      state,
+      tryNumber: state === null ? 0 : 1,
+    })),
+  });
+}
+
+async function statesOf(runId: string): Promise<Record<string, string | null>> {
+  const rows = await api.prisma.taskInstance.findMany({ where: { dagId: 'etl', runId } });
+  return Object.fromEntries(rows.map((row) => [row.taskId, row.state]));
+}
+
+const base = (runId: string) => `/api/v2/dags/etl/dagRuns/${runId}/taskInstances`;
+
+async function patch(path: string, json: unknown) {
+  const response = await api.request(path, { method: 'PATCH', json });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+describe('PATCH a task instance', () => {
+  it('sets a failed task success and clears its failed downstream so it runs again, as Airflow', async () => {
+    await run('resume', {
+      extract: 'failed',
+      transform: 'upstream_failed',
+      load: 'upstream_failed',
+    });
+    await api.prisma.dagRun.update({
+      where: { dagId_runId: { dagId: 'etl', runId: 'resume' } },
+      data: { state: 'failed' },
+    });
+    const { status, body } = await patch(`${base('resume')}/extract`, { new_state: 'success' });
+    expect(status).toBe(200);
+    expect(body.task_instances).toMatchObject([{ task_id: 'extract', state: 'success' }]);
+    expect(await statesOf('resume')).toEqual({ extract: 'success', transform: null, load: null });
+    const again = await api.prisma.dagRun.findUniqueOrThrow({
+      where: { dagId_runId: { dagId: 'etl', runId: 'resume' } },
+    });
+    expect(again.state).toBe('queued');
+  });
+
+  it('with include_upstream sets the task and every upstream task', async () => {
+    await run('upstream', { extract: 'failed', transform: 'failed', load: 'failed' });
+    const { body } = await patch(`${base('upstream')}/transform/dry_run`, {
+      new_state: 'success',
+      include_upstream: true,
+    });
+    expect(body.task_instances.map((ti: any) => ti.task_id)).toEqual(['extract', 'transform']);
+  });
+
+  it('with include_future/include_past reaches the runs after/before by logical date', async () => {
+    const day = (n: number) => new Date(Date.UTC(2027, 0, n));
+    await run('d1', { extract: 'failed', transform: null, load: null }, { logicalDate: day(1) });
+    await run('d2', { extract: 'failed', transform: null, load: null }, { logicalDate: day(2) });
+    await run('d3', { extract: 'failed', transform: null, load: null }, { logicalDate: day(3) });
+    const runsOf = (body: any) => body.task_instances.map((ti: any) => ti.dag_run_id);
+    const future = await patch(`${base('d2')}/extract/dry_run`, {
+      new_state: 'success',
+      include_future: true,
+    });
+    expect(runsOf(future.body)).toEqual(expect.arrayContaining(['d2', 'd3']));
+    expect(runsOf(future.body)).not.toContain('d1');
+    const past = await patch(`${base('d2')}/extract/dry_run`, {
+      new_state: 'success',
+      include_past: true,
+    });
+    expect(runsOf(past.body)).toEqual(expect.arrayContaining(['d1', 'd2']));
+    expect(runsOf(past.body)).not.toContain('d3');
+  });
+
+  it('answers 409 when the task is already in that state, as Airflow', async () => {
+    await run('same', { extract: 'success', transform: null, load: null });
+    const { status, body } = await patch(`${base('same')}/extract`, { new_state: 'success' });
+    expect(status).toBe(409);
+    expect(body.detail).toBe('Task id extract is already in success state');
+  });
+
+  it('changes nothing on a dry run', async () => {
+    await run('dry', { extract: 'running', transform: null, load: null });
+    const { status, body } = await patch(`${base('dry')}/extract/dry_run`, {
+      new_state: 'failed',
+      include_downstream: true,
+      note: 'not written',
+    });
+    expect(status).toBe(200);
+    expect(body.task_instances.map((ti: any) => ti.task_id)).toEqual([
+      'extract',
+      'load',
+      'transform',
+    ]);
+    expect(await statesOf('dry')).toEqual({ extract: 'running', transform: null, load: null });
+    const extract = await api.prisma.taskInstance.findFirstOrThrow({
+      where: { runId: 'dry', taskId: 'extract' },
+    });
+    expect(extract.note).toBeNull();
+  });
+
+  it('updates only the fields both in update_mask and in the body', async () => {
+    await run('mask', { extract: 'running', transform: null, load: null });
+    const { body } = await patch(`${base('mask')}/extract?update_mask=note`, {
+      new_state: 'failed',
+      note: 'looked at it',
+    });
+    expect(body.task_instances[0]).toMatchObject({ state: 'running', note: 'looked at it' });
+    const second = await patch(`${base('mask')}/extract?update_mask=new_state`, { note: 'x' });
+    expect(second.status).toBe(200);
+    expect(second.body.task_instances[0]).toMatchObject({ state: 'running', note: 'looked at it' });
+  });
+
+  it("answers 422 for a state an operator cannot set, naming Airflow's choices", async () => {
+    await run('bad_state', { extract: 'running', transform: null, load: null });
+    const { status, body } = await patch(`${base('bad_state')}/extract`, { new_state: 'running' });
+    expect(status).toBe(422);
+    expect(body.detail[0].msg).toContain("is not one of ['success', 'failed', 'skipped']");
+  });
+
+  it('answers 404 for a task the DAG does not have, and for a map index other than -1', async () => {
+    await run('missing', { extract: 'running', transform: null, load: null });
+    const unknown = await patch(`${base('missing')}/nope`, { new_state: 'success' });
+    expect(unknown).toEqual({
+      status: 404,
+      body: { detail: "Task 'nope' not found in DAG 'etl'" },
+    });
+    expect((await patch(`${base('missing')}/extract/3`, { new_state: 'success' })).status).toBe(
+      404,
+    );
+  });
+
+  it('records the change in the event log with its actor', async () => {
+    await run('logged', { extract: 'running', transform: null, load: null });
+    await patch(`${base('logged')}/extract`, { new_state: 'skipped' });
+    const events = await api.prisma.eventLog.findMany({ where: { runId: 'logged' } });
+    expect(events).toMatchObject([
+      { event: 'patch_task_instance', taskId: 'extract', owner: expect.any(String) },
+    ]);
+  });
+});
+
+describe('tries of a task instance', () => {
+  it('a cleared try stays in the history with the state it had, beside the next one', async () => {
+    await run('tries', { extract: 'failed', transform: null, load: null });
+    const cleared = await api.request('/api/v2/dags/etl/clearTaskInstances', {
+      method: 'POST',
+      json: { dry_run: false, dag_run_id: 'tries', task_ids: ['extract'] },
+    });
+    expect(cleared.status).toBe(200);
+    // The scheduler's next try, as claimScheduledTaskInstances and finishTaskInstanceTry leave it.
+    await api.prisma.taskInstance.updateMany({
+      where: { runId: 'tries', taskId: 'extract' },
+      data: { state: 'running', tryNumber: 2, startDate: new Date() },
+    });
+    const tries: any = await (await api.request(`${base('tries')}/extract/tries`)).json();
+    expect(tries.task_instances.map((t: any) => [t.try_number, t.state])).toEqual([
+      [1, 'failed'],
+      [2, 'running'],
+    ]);
+    const first: any = await (await api.request(`${base('tries')}/extract/tries/1`)).json();
+    expect(first).toMatchObject({ try_number: 1, state: 'failed' });
+    expect((await api.request(`${base('tries')}/extract/tries/3`)).status).toBe(404);
+  });
+});
+
+describe('dependencies of a task instance', () => {
+  it('names the run not running, the paused DAG and the unmet trigger rule', async () => {
+    await run(
+      'blocked',
+      { extract: 'success', transform: 'failed', load: null },
+      { state: 'queued' },
+    );
+    await api.prisma.dag.update({ where: { dagId: 'etl' }, data: { isPaused: true } });
+    try {
+      const body: any = await (await api.request(`${base('blocked')}/load/dependencies`)).json();
+      expect(body.dependencies.map((d: any) => d.name)).toEqual([
+        'Dag Not Paused',
+        'Dagrun Running',
+        'Trigger Rule',
+      ]);
+      expect(body.dependencies[2].reason).toContain(
+        "Task's trigger rule 'all_success' requires all upstream tasks to have succeeded, but found 1 non-success(es)",
+      );
+    } finally {
+      await api.prisma.dag.update({ where: { dagId: 'etl' }, data: { isPaused: false } });
+    }
+  });
+
+  it('is empty for an instance that is not waiting (Airflow looks only at null and scheduled)', async () => {
+    await run('done', { extract: 'success', transform: null, load: null });
+    const body: any = await (await api.request(`${base('done')}/extract/dependencies`)).json();
+    expect(body).toEqual({ dependencies: [] });
+  });
+});
+
+describe('bulk PATCH and DELETE', () => {
+  it('updates and deletes by action, reporting each success and error', async () => {
+    await run('bulk', { extract: 'running', transform: null, load: null });
+    const response = await api.request(base('bulk'), {
+      method: 'PATCH',
+      json: {
+        actions: [
+          { action: 'update', entities: [{ task_id: 'extract', new_state: 'success' }] },
+          { action: 'delete', entities: ['load', 'ghost'] },
+          { action: 'delete', entities: ['ghost'], action_on_non_existence: 'skip' },
+        ],
+      },
+    });
+    const body: any = await response.json();
+    expect(response.status).toBe(200);
+    expect(body.update).toEqual({ success: ['etl.bulk.extract[-1]'], errors: [] });
+    expect(body.delete.success).toEqual(['etl.bulk.load[-1]']);
+    expect(body.delete.errors).toHaveLength(1);
+    expect(body.delete.errors[0].status_code).toBe(404);
+    expect(await statesOf('bulk')).toEqual({ extract: 'success', transform: null });
+  });
+});
+
+describe('listing task instances with ~', () => {
+  it('lists across runs of one DAG, and 404s for an unknown DAG', async () => {
+    await run('tilde', { extract: 'success', transform: null, load: null });
+    const body: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns/~/taskInstances?task_id=transform&limit=1000')
+    ).json();
+    expect(body.task_instances.some((ti: any) => ti.dag_run_id === 'tilde')).toBe(true);
+    expect(body.task_instances.every((ti: any) => ti.task_id === 'transform')).toBe(true);
+    expect((await api.request('/api/v2/dags/ghost/dagRuns/~/taskInstances')).status).toBe(404);
+  });
+});
