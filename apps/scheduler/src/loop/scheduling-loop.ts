@@ -30,6 +30,7 @@ import {
   type RunRef,
   type RunToExamine,
   type TaskSpec,
+  type VersionTasks,
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import type { LocalExecutor } from '../executor/local-executor.ts';
@@ -127,21 +128,34 @@ export class SchedulingLoop {
       this.options.prisma,
       MAX_DAGS_STARTING_PER_LOOP,
     )) {
-      const tasksByVersion = new Map<string, readonly TaskSpec[]>();
-      for (const versionId of versionIds) {
-        const entry = await this.options.dagBag.get(versionId);
-        if (entry) tasksByVersion.set(versionId, taskSpecs(entry.dag));
-        else
-          this.options.logger.error(
-            { dagId, versionId },
-            'a queued run refers to a DAG version that does not exist',
-          );
+      let result = await this.startRunsOf(dagId, versionIds);
+      if (result.staleVersionIds.length > 0) {
+        // A version changed in place since the cache read it: reload it, so runs never start on
+        // an older definition than the one stored (one hash comparison per start, no extra read).
+        for (const versionId of result.staleVersionIds) this.options.dagBag.invalidate(versionId);
+        const retried = await this.startRunsOf(dagId, versionIds);
+        result = { ...retried, started: [...result.started, ...retried.started] };
       }
-      const runs = await startQueuedRuns(this.options.prisma, { dagId, tasksByVersion });
-      for (const run of runs) this.options.logger.info({ dagId, runId: run.runId }, 'run started');
-      started += runs.length;
+      for (const run of result.started)
+        this.options.logger.info({ dagId, runId: run.runId }, 'run started');
+      started += result.started.length;
     }
     return started;
+  }
+
+  private async startRunsOf(dagId: string, versionIds: readonly string[]) {
+    const tasksByVersion = new Map<string, VersionTasks>();
+    for (const versionId of versionIds) {
+      const entry = await this.options.dagBag.get(versionId);
+      if (entry)
+        tasksByVersion.set(versionId, { dagHash: entry.dagHash, tasks: taskSpecs(entry.dag) });
+      else
+        this.options.logger.error(
+          { dagId, versionId },
+          'a queued run refers to a DAG version that does not exist',
+        );
+    }
+    return startQueuedRuns(this.options.prisma, { dagId, tasksByVersion });
   }
 
   /**

@@ -158,6 +158,10 @@ export async function syncDagFromFile(
 
     const json = JSON.stringify(input.data);
     if (current.versionId !== null) {
+      // Locked first: a scheduler starting runs on this version holds it FOR SHARE until their
+      // task instances exist, so the check below sees them and a new version is made instead.
+      await tx.$executeRaw`
+        SELECT 1 FROM serialized_dag WHERE dag_version_id = ${current.versionId}::uuid FOR UPDATE`;
       const used = await tx.$queryRaw<{ used: boolean }[]>`
         SELECT EXISTS (SELECT 1 FROM task_instance WHERE dag_version_id = ${current.versionId}::uuid) AS used`;
       if (!used[0]!.used) {

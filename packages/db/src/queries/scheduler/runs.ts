@@ -129,6 +129,18 @@ export async function queuedRunVersions(
   }));
 }
 
+/** A version's tasks as the caller read them, with the hash of the definition they came from. */
+export interface VersionTasks {
+  dagHash: string;
+  tasks: readonly TaskSpec[];
+}
+
+export interface StartedRuns {
+  started: StartedRun[];
+  /** Versions whose stored definition differs from the one given: reload them and try again. */
+  staleVersionIds: string[];
+}
+
 export interface StartedRun {
   id: number;
   dagId: string;
@@ -141,12 +153,13 @@ export interface StartedRun {
  * and creates their task instances (one per task, `map_index` -1, state null, `max_tries` =
  * retries) with ON CONFLICT DO NOTHING, so a cleared run keeps its instances and tries.
  * The DAG row is locked (SKIP LOCKED): schedulers starting runs of one DAG take turns, so the
- * limit holds across schedulers. Runs whose version has no tasks in `tasksByVersion` wait.
+ * limit holds across schedulers. Runs whose version has no tasks in `tasksByVersion`, or whose
+ * stored definition is not the one given (updated in place meanwhile), wait.
  */
 export async function startQueuedRuns(
   prisma: PrismaClient,
-  input: { dagId: string; tasksByVersion: ReadonlyMap<string, readonly TaskSpec[]> },
-): Promise<StartedRun[]> {
+  input: { dagId: string; tasksByVersion: ReadonlyMap<string, VersionTasks> },
+): Promise<StartedRuns> {
   return prisma.$transaction(async (tx) => {
     const dags = await tx.$queryRaw<{ maxActiveRuns: number; running: number }[]>`
       SELECT d.max_active_runs AS "maxActiveRuns",
@@ -154,9 +167,9 @@ export async function startQueuedRuns(
       FROM dag d WHERE d.dag_id = ${input.dagId} AND NOT d.is_paused AND NOT d.is_stale
       FOR UPDATE SKIP LOCKED`;
     const dag = dags[0];
-    if (!dag) return [];
+    if (!dag) return { started: [], staleVersionIds: [] };
     const slots = dag.maxActiveRuns - dag.running;
-    if (slots <= 0) return [];
+    if (slots <= 0) return { started: [], staleVersionIds: [] };
     const candidates = await tx.$queryRaw<
       { id: number; runId: string; versionId: string | null }[]
     >`
@@ -168,10 +181,29 @@ export async function startQueuedRuns(
       ORDER BY r.run_after, r.id
       LIMIT ${slots}
       FOR UPDATE SKIP LOCKED`;
+    // The definitions given must be the ones stored now: a version updated in place since the
+    // caller's cache read it would start tasks of the old definition. FOR SHARE holds off an
+    // in-place update until these runs' task instances exist (then it makes a new version).
+    const versionIds = [...new Set(candidates.map((run) => run.versionId))].filter(
+      (id): id is string => id !== null && input.tasksByVersion.has(id),
+    );
+    const stored =
+      versionIds.length === 0
+        ? []
+        : await tx.$queryRaw<{ versionId: string; dagHash: string }[]>`
+            SELECT dag_version_id::text AS "versionId", dag_hash AS "dagHash" FROM serialized_dag
+            WHERE dag_version_id = ANY(${versionIds}::uuid[])
+            FOR SHARE`;
+    const storedHash = new Map(stored.map((row) => [row.versionId, row.dagHash]));
+    const staleVersionIds = versionIds.filter(
+      (id) => storedHash.get(id) !== input.tasksByVersion.get(id)!.dagHash,
+    );
     const started: StartedRun[] = [];
     for (const run of candidates) {
-      const tasks = run.versionId === null ? undefined : input.tasksByVersion.get(run.versionId);
-      if (run.versionId === null || tasks === undefined) continue;
+      const given = run.versionId === null ? undefined : input.tasksByVersion.get(run.versionId);
+      if (run.versionId === null || given === undefined) continue;
+      if (storedHash.get(run.versionId) !== given.dagHash) continue; // waits for a fresh read
+      const tasks = given.tasks;
       await tx.$executeRaw`
         UPDATE dag_run SET state = 'running', start_date = now(), end_date = NULL,
                            current_dag_version_id = ${run.versionId}::uuid,
@@ -186,7 +218,7 @@ export async function startQueuedRuns(
       });
       started.push({ id: run.id, dagId: input.dagId, runId: run.runId, versionId: run.versionId });
     }
-    return started;
+    return { started, staleVersionIds };
   });
 }
 
