@@ -15,6 +15,7 @@ import {
   type TimeRange,
 } from './common.ts';
 import type { DagVersionSummary } from './dags.ts';
+import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
 import {
   toTaskInstanceRow,
   TASK_INSTANCE_COLUMNS,
@@ -373,21 +374,10 @@ export function createDagRunQueries(prisma: PrismaClient) {
     ): Promise<DagRunRow | null> {
       return prisma.$transaction(async (tx) => {
         if (!(await lockRun(tx, dagId, runId))) return null;
-        const now = new Date();
         const instances = await selectClearable(tx, dagId, runId, options.onlyFailed, true);
-        for (const ti of instances) {
-          const retries = await options.retriesOf(ti.dagVersionId, ti.taskId);
-          const maxTries =
-            retries === undefined ? Math.max(ti.maxTries, ti.tryNumber) : ti.tryNumber + retries;
-          await tx.$executeRaw`
-            UPDATE task_instance SET state = NULL, max_tries = ${maxTries}, end_date = NULL, next_retry_at = NULL,
-              updated_at = ${now}
-            WHERE id = ${ti.id}::uuid`;
-        }
-        await tx.$executeRaw`
-          UPDATE dag_run SET state = 'queued', queued_at = ${now}, start_date = NULL, end_date = NULL,
-            last_scheduling_decision = NULL, clear_number = clear_number + 1, updated_at = ${now}
-          WHERE dag_id = ${dagId} AND run_id = ${runId}`;
+        await clearInstances(tx, instances, { retriesOf: options.retriesOf, resetRuns: false });
+        // The run is queued again even when nothing needed clearing, as Airflow's clear_dag_run.
+        await queueRunsAgain(tx, [{ dagId, runId }]);
         return readRun(tx, dagId, runId);
       });
     },

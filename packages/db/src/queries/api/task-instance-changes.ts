@@ -89,12 +89,27 @@ function clearSelectionSql(selection: ClearSelection): Prisma.Sql {
 }
 
 /**
- * Airflow's clear_task_instances: each instance gets state null and `max_tries = try_number +
- * retries` (the try number is kept; the next try counts on), and with `resetRuns` their runs go
- * back to queued with dates and scheduling decision reset and clear_number raised. The try an
- * instance held is archived by the task_instance_history trigger.
+ * Puts runs back to queued for the scheduler, as a clear does: dates and scheduling decision
+ * reset, clear_number raised (Airflow's run identity for task tries).
  */
-async function clearInstances(
+export async function queueRunsAgain(
+  tx: Prisma.TransactionClient,
+  runs: readonly { dagId: string; runId: string }[],
+): Promise<void> {
+  if (runs.length === 0) return;
+  await tx.$executeRaw`
+    UPDATE dag_run SET state = 'queued', queued_at = now(), start_date = NULL, end_date = NULL,
+      last_scheduling_decision = NULL, clear_number = clear_number + 1, updated_at = now()
+    WHERE (dag_id, run_id) IN (
+      SELECT * FROM unnest(${runs.map((r) => r.dagId)}::text[], ${runs.map((r) => r.runId)}::text[]))`;
+}
+
+/**
+ * Airflow's clear_task_instances: each instance gets state null and `max_tries = try_number +
+ * retries` (the try number is kept; the next try counts on), and with `resetRuns` their runs are
+ * queued again. The try an instance held is archived by the task_instance_history trigger.
+ */
+export async function clearInstances(
   tx: Prisma.TransactionClient,
   instances: readonly TaskInstanceRow[],
   options: { retriesOf: RetriesOf; resetRuns: boolean },
@@ -115,14 +130,8 @@ async function clearInstances(
     FROM unnest(${ids}::uuid[], ${maxTries}::int[]) AS x(id, max_tries)
     WHERE ti.id = x.id`;
   if (!options.resetRuns) return;
-  const runs = [...new Set(instances.map((ti) => JSON.stringify([ti.dagId, ti.runId])))].map(
-    (key) => JSON.parse(key) as [string, string],
-  );
-  await tx.$executeRaw`
-    UPDATE dag_run SET state = 'queued', queued_at = now(), start_date = NULL, end_date = NULL,
-      last_scheduling_decision = NULL, clear_number = clear_number + 1, updated_at = now()
-    WHERE (dag_id, run_id) IN (
-      SELECT * FROM unnest(${runs.map((r) => r[0])}::text[], ${runs.map((r) => r[1])}::text[]))`;
+  const runs = new Map(instances.map((ti) => [`${ti.dagId}\u0000${ti.runId}`, ti]));
+  await queueRunsAgain(tx, [...runs.values()]);
 }
 
 export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
