@@ -685,7 +685,7 @@ function bodyTimeRange<P extends string>(prefix: P) {
 }
 
 const bodyPage = {
-  page_offset: z.number().int().min(0).default(0),
+  page_offset: z.number().int().min(0).max(INT32_MAX).default(0),
   page_limit: z
     .number()
     .int()
@@ -775,7 +775,7 @@ export const BulkTaskInstanceBody = z
   .strictObject({
     ...patchTaskInstanceFields,
     task_id: z.string().min(1),
-    map_index: z.number().int().nullable().optional(),
+    map_index: z.number().int().min(INT32_MIN).max(INT32_MAX).nullable().optional(),
   })
   .openapi('BulkTaskInstanceBody');
 

@@ -22,6 +22,9 @@ const BATCH_ORDER: Readonly<Record<string, DagRunSortColumn>> = {
 
 const FINISHED_RUN_STATES = new Set(['success', 'failed']);
 
+/** The shortest interval `wait` polls at, in seconds: a waiting client cannot flood the database. */
+const MIN_WAIT_INTERVAL_S = 0.1;
+
 export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {
   return [
     defineRoute({
@@ -72,7 +75,7 @@ export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {
       summary:
         'Experimental: Wait for a dag run to complete, and return task results if requested.',
       description:
-        'Streams newline-delimited JSON (application/x-ndjson): a line `{"state": ...}` now and after every `interval` seconds while the run is unfinished, the last one once it is success or failed. `result` (XCom) is not supported: there is no XCom.',
+        'Streams newline-delimited JSON (application/x-ndjson): a line `{"state": ...}` now and after every `interval` seconds while the run is unfinished, the last one once it is success or failed (`interval` below 0.1 is served as 0.1). `result` (XCom) is not supported: there is no XCom.',
       tags: ['DagRun'],
       params: s.dagRunParams,
       query: z.object({
@@ -93,7 +96,7 @@ export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {
       async handler({ params, query }) {
         const { dag_id: dagId, dag_run_id: runId } = params;
         let state = (await requireRun(queries, dagId, runId)).state;
-        const intervalMs = query.interval * 1000;
+        const intervalMs = Math.max(query.interval, MIN_WAIT_INTERVAL_S) * 1000;
         async function* lines(signal: AbortSignal): AsyncGenerator<string> {
           yield `${JSON.stringify({ state })}\n`;
           while (!FINISHED_RUN_STATES.has(state) && !signal.aborted) {
