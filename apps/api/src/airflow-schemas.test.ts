@@ -323,6 +323,39 @@ describe("responses conform to Airflow's published schemas", () => {
     expect(await response.text()).toBe('');
   });
 
+  it('GET .../logs/{try_number} with Accept: application/x-ndjson answers one StructuredLogMessage per line', async () => {
+    const response = await api.request(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract/logs/1',
+      { headers: { accept: 'application/x-ndjson' } },
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    const text = await response.text();
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
+    expect(lines).toEqual([
+      {
+        timestamp: '2026-02-01T10:00:00.000Z',
+        event: 'try 1 of etl/scheduled__2026-02-01/extract: bash -c "echo hello"',
+      },
+      { event: 'hello' },
+      { event: 'done' },
+    ]);
+    for (const line of lines) expect(airflowSchemaErrors('StructuredLogMessage', line)).toEqual([]);
+  });
+
+  it('GET .../logs/{try_number} answers 406 for a type it cannot give', async () => {
+    await expectConforming(
+      '/api/v2/dags/etl/dagRuns/scheduled__2026-02-01/taskInstances/extract/logs/1',
+      'HTTPExceptionResponse',
+      { headers: { accept: 'text/html' } },
+      406,
+    );
+  });
+
   it('a 404 is an HTTPExceptionResponse', async () => {
     await expectConforming('/api/v2/dags/nope', 'HTTPExceptionResponse', undefined, 404);
   });

@@ -304,3 +304,21 @@ describe('GET /dagTags', () => {
     expect(some.body).toEqual({ tags: ['Finance'], total_entries: 1 });
   });
 });
+
+describe('families this system does not have', () => {
+  it('answer 404 like any unknown path', async () => {
+    for (const path of [
+      '/api/v2/pools',
+      '/api/v2/variables',
+      '/api/v2/connections',
+      '/api/v2/assets',
+      '/api/v2/backfills',
+      '/api/v2/config',
+      '/api/v2/dagReports',
+      '/api/v2/dags/example_etl/favorite',
+      '/api/v2/dags/example_etl/dagRuns/x/taskInstances/extract/xcomEntries/some_key',
+    ]) {
+      expect((await api.request(path)).status, path).toBe(404);
+    }
+  });
+});

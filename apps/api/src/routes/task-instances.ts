@@ -114,7 +114,7 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
       operationId: 'get_log',
       summary: 'Get Log',
       description:
-        "One try's log, a page at a time: pass the returned `continuation_token` as `token` to read on.",
+        "One try's log, a page at a time: pass the returned `continuation_token` as `token` to read on. With `Accept: application/x-ndjson`, the same lines as newline-delimited JSON objects (Airflow's log line objects), the token in the `Airflow-Continuation-Token` header while there is more to read.",
       tags: ['Task Instance'],
       params: s.taskLogParams,
       query: z.object({
@@ -122,13 +122,19 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
         map_index: s.integerParam.default(-1),
         token: z.string().max(200).optional(),
       }),
-      errors: [400, 404],
+      errors: [400, 404, 406],
       success: {
         status: 200,
         description: 'Successful Response',
         schema: s.TaskInstancesLogResponse,
       },
-      async handler({ params, query }) {
+      async handler({ params, query, req, res }) {
+        const type = req.accepts(['application/json', 'application/x-ndjson']);
+        if (type === false)
+          throw new ApiError(
+            'NOT_ACCEPTABLE',
+            'Only application/json or application/x-ndjson is supported',
+          );
         // The ids must make a log path by the one rule the executor writes by. One it refuses is
         // the client's error (400), unless the task instance exists (a run stored before the run
         // id rule): no log can have been written for it, so its log is empty.
@@ -163,17 +169,22 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
           path === undefined
             ? { lines: [], nextOffset: 0, atEnd: true }
             : await readLogPage(path, offset, query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES);
-        return {
-          status: 200,
-          body: {
-            content: page.lines.map(structuredLogMessage),
-            // As Airflow: null once the whole log is read and the try can write no more to it.
-            continuation_token:
-              page.atEnd && !tryMayStillLog(ti, params.try_number)
-                ? null
-                : encodeToken(page.nextOffset),
-          },
-        };
+        // As Airflow: no token once the whole log is read and the try can write no more to it.
+        const continuationToken =
+          page.atEnd && !tryMayStillLog(ti, params.try_number)
+            ? null
+            : encodeToken(page.nextOffset);
+        const content = page.lines.map(structuredLogMessage);
+        if (type === 'application/x-ndjson') {
+          if (continuationToken !== null)
+            res.setHeader('Airflow-Continuation-Token', continuationToken);
+          return {
+            status: 200,
+            body: content.map((line) => `${JSON.stringify(line)}\n`).join(''),
+            contentType: 'application/x-ndjson',
+          };
+        }
+        return { status: 200, body: { content, continuation_token: continuationToken } };
       },
     }),
   ];
