@@ -173,7 +173,16 @@ describe('tries of a task instance', () => {
       json: { dry_run: false, dag_run_id: 'tries', task_ids: ['extract'] },
     });
     expect(cleared.status).toBe(200);
-    // The scheduler's next try, as claimScheduledTaskInstances and finishTaskInstanceTry leave it.
+    // Scheduled again but not started: the one try so far is the archived one.
+    await api.prisma.taskInstance.updateMany({
+      where: { runId: 'tries', taskId: 'extract' },
+      data: { state: 'scheduled' },
+    });
+    const waiting: any = await (await api.request(`${base('tries')}/extract/tries`)).json();
+    expect(waiting.task_instances.map((t: any) => [t.try_number, t.state])).toEqual([
+      [1, 'failed'],
+    ]);
+    // The scheduler's next try, as claimScheduledTaskInstances leaves it.
     await api.prisma.taskInstance.updateMany({
       where: { runId: 'tries', taskId: 'extract' },
       data: { state: 'running', tryNumber: 2, startDate: new Date() },
@@ -186,6 +195,26 @@ describe('tries of a task instance', () => {
     const first: any = await (await api.request(`${base('tries')}/extract/tries/1`)).json();
     expect(first).toMatchObject({ try_number: 1, state: 'failed' });
     expect((await api.request(`${base('tries')}/extract/tries/3`)).status).toBe(404);
+  });
+});
+
+describe('tries of a retried task set to a state by hand', () => {
+  it('lists the archived try as it ended and the instance as it is now, as Airflow', async () => {
+    await run('retry_fixed', { extract: 'running', transform: null, load: null });
+    // The executor's failed try with retries left (finishTaskInstanceTry): archived by the trigger.
+    await api.prisma.taskInstance.updateMany({
+      where: { runId: 'retry_fixed', taskId: 'extract' },
+      data: { state: 'up_for_retry', endDate: new Date() },
+    });
+    const { status } = await patch(`${base('retry_fixed')}/extract`, { new_state: 'success' });
+    expect(status).toBe(200);
+    const tries: any = await (await api.request(`${base('retry_fixed')}/extract/tries`)).json();
+    expect(tries.task_instances.map((t: any) => [t.try_number, t.state])).toEqual([
+      [1, 'failed'],
+      [1, 'success'],
+    ]);
+    const one: any = await (await api.request(`${base('retry_fixed')}/extract/tries/1`)).json();
+    expect(one.state).toBe('success');
   });
 });
 
