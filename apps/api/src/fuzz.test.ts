@@ -414,3 +414,154 @@ describe('accepted writes never leave a listing broken', () => {
     expect(statuses.get(422) ?? 0).toBeGreaterThan(10);
   }, 180_000);
 });
+
+describe('task instance and run operations with structured bodies', () => {
+  const taskId = fc.constantFrom('extract', 'transform', 'load', 'ghost', '~');
+  const odd = fc.oneof(
+    fc.constant(null),
+    fc.integer(),
+    fc.double(),
+    fc.string({ maxLength: 8 }),
+    fc.constant([]),
+    fc.constant({}),
+  );
+  const flag = fc.oneof(fc.boolean(), odd);
+  const state = fc.oneof(
+    fc.constantFrom('success', 'failed', 'skipped', 'SUCCESS', 'running', 'up_for_retry', 'x'),
+    odd,
+  );
+  const date = fc.oneof(
+    fc.constantFrom('2026-02-01T10:00:00Z', '2026-02-01T10:00:00', '2999-01-01T00:00:00+14:00'),
+    odd,
+  );
+  const patchFields = fc.record(
+    {
+      new_state: state,
+      note: fc.oneof(fc.string({ maxLength: 20 }), fc.constant('n'.repeat(1001)), odd),
+      include_upstream: flag,
+      include_downstream: flag,
+      include_future: flag,
+      include_past: flag,
+      bogus: odd,
+    },
+    { requiredKeys: [] },
+  );
+  const bulkEntity = fc.oneof(
+    taskId,
+    fc
+      .record(
+        { task_id: taskId, map_index: fc.oneof(fc.integer(), fc.constant(-1), odd) },
+        { requiredKeys: ['task_id'] },
+      )
+      .chain((entity) => patchFields.map((fields) => ({ ...fields, ...entity }))),
+  );
+  const request = fc.oneof(
+    fc
+      .tuple(
+        taskId,
+        fc.constantFrom('', '/dry_run', '/-1', '/-1/dry_run', '/0', '?map_index=-1'),
+        fc.constantFrom('', '?update_mask=note', '?update_mask=new_state&update_mask=note'),
+        patchFields,
+      )
+      .map(([task, suffix, mask, fields]) => ({
+        method: 'PATCH',
+        path: `/api/v2/dags/etl/dagRuns/r1/taskInstances/${task}${suffix}${suffix.includes('?') ? mask.replace('?', '&') : mask}`,
+        body: fields as unknown,
+      })),
+    fc
+      .array(
+        fc.record(
+          {
+            action: fc.constantFrom('create', 'update', 'delete', 'upsert'),
+            entities: fc.array(bulkEntity, { maxLength: 3 }),
+            action_on_non_existence: fc.constantFrom('fail', 'skip', 'maybe'),
+          },
+          { requiredKeys: ['action', 'entities'] },
+        ),
+        { maxLength: 3 },
+      )
+      .map((actions) => ({
+        method: 'PATCH',
+        path: '/api/v2/dags/etl/dagRuns/r1/taskInstances',
+        body: { actions } as unknown,
+      })),
+    fc
+      .record(
+        {
+          dry_run: flag,
+          dag_run_id: fc.oneof(fc.constantFrom('r1', 'ghost'), odd),
+          task_ids: fc.oneof(
+            fc.array(fc.oneof(taskId, fc.tuple(taskId, fc.integer({ min: -2, max: 2 }))), {
+              maxLength: 3,
+            }),
+            odd,
+          ),
+          only_failed: flag,
+          only_running: flag,
+          reset_dag_runs: flag,
+          include_upstream: flag,
+          include_downstream: flag,
+          include_past: flag,
+          include_future: flag,
+          start_date: date,
+          end_date: date,
+        },
+        { requiredKeys: [] },
+      )
+      .map((fields) => ({
+        method: 'POST',
+        path: '/api/v2/dags/etl/clearTaskInstances',
+        body: fields as unknown,
+      })),
+    fc
+      .record(
+        {
+          dag_ids: fc.oneof(fc.array(fc.constantFrom('etl', 'ghost')), odd),
+          dag_run_ids: fc.oneof(fc.array(fc.constantFrom('r1', 'ghost')), odd),
+          state: fc.oneof(fc.array(state, { maxLength: 2 }), odd),
+          states: fc.oneof(fc.array(state, { maxLength: 2 }), odd),
+          page_limit: fc.oneof(fc.integer(), fc.constant(2 ** 53), odd),
+          page_offset: fc.oneof(fc.integer(), fc.constant(2 ** 40), odd),
+          order_by: fc.oneof(fc.constantFrom('-id', 'task_id', 'run_after', 'conf', 'x'), odd),
+          logical_date_gte: date,
+          duration_lt: fc.oneof(fc.double(), odd),
+        },
+        { requiredKeys: [] },
+      )
+      .chain((fields) =>
+        fc.constantFrom(
+          { method: 'POST', path: '/api/v2/dags/~/dagRuns/~/taskInstances/list', body: fields },
+          { method: 'POST', path: '/api/v2/dags/~/dagRuns/list', body: fields },
+        ),
+      ),
+    fc
+      .tuple(
+        taskId,
+        fc.constantFrom('/tries', '/tries/1', '/tries/0', '/-1/tries', '/dependencies', '/0'),
+      )
+      .map(([task, suffix]) => ({
+        method: 'GET',
+        path: `/api/v2/dags/etl/dagRuns/r1/taskInstances/${task}${suffix}`,
+        body: undefined as unknown,
+      })),
+  );
+
+  it('never answer 500, and after any accepted one every listing still answers 200', async () => {
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(request, async ({ method, path, body }) => {
+        const text = body === undefined ? undefined : JSON.stringify(body);
+        const response = await send(method, path, text, 'application/json');
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        const what = `${method} ${path} ${(text ?? '').slice(0, 300)} -> ${response.text.slice(0, 300)}`;
+        expect(response.status, what).toBeLessThan(500);
+        expect(() => JSON.parse(response.text || '{}')).not.toThrow();
+        if (response.status < 300) expect(await listingProblems(), what).toEqual([]);
+      }),
+      { numRuns: 400, seed: 20261202 },
+    );
+    // Not vacuous: operations were accepted as well as refused.
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(20);
+    expect(statuses.get(422) ?? 0).toBeGreaterThan(20);
+  }, 180_000);
+});
