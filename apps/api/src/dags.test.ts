@@ -322,3 +322,41 @@ describe('families this system does not have', () => {
     }
   });
 });
+
+describe("GET /dags: Airflow's other listing parameters", () => {
+  it('dag_display_name_pattern matches like dag_id_pattern (the display name is the dag_id)', async () => {
+    const { body } = await json('/api/v2/dags?dag_display_name_pattern=REPORT');
+    expect(ids(body.dags)).toEqual(['example_report']);
+  });
+
+  it('has_import_errors selects DAGs whose file has an import error', async () => {
+    await seedDag(api.prisma, 'half_broken', [smallDag('half_broken')], {
+      fileloc: '/dags/half_broken.json',
+    });
+    await api.prisma.importError.create({
+      data: { filename: '/dags/half_broken.json', stackTrace: 'half_broken.json:2:1: oops' },
+    });
+    expect(ids((await json('/api/v2/dags?has_import_errors=true')).body.dags)).toEqual([
+      'half_broken',
+    ]);
+    expect(ids((await json('/api/v2/dags?has_import_errors=false')).body.dags)).not.toContain(
+      'half_broken',
+    );
+  });
+
+  it('last_dag_run_state filters and last_run_state orders by the latest run', async () => {
+    const [versionId] = await seedDag(api.prisma, 'last_failed', [smallDag('last_failed')]);
+    await seedRun(api.prisma, {
+      dagId: 'last_failed',
+      runId: 'f',
+      versionId: versionId!,
+      state: 'failed',
+    });
+    const { body } = await json('/api/v2/dags?last_dag_run_state=failed&dag_id_pattern=last_');
+    expect(ids(body.dags)).toEqual(['last_failed']);
+    expect((await json('/api/v2/dags?last_dag_run_state=exploded')).status).toBe(422);
+    const ordered = await json('/api/v2/dags?order_by=last_run_state&order_by=dag_id&limit=1');
+    expect(ordered.status).toBe(200);
+    expect((await json('/api/v2/dags?order_by=-next_dagrun')).status).toBe(200);
+  });
+});

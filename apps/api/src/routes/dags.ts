@@ -13,8 +13,12 @@ const DAG_ORDER = {
   dag_id: 'dag_id',
   dag_display_name: 'dag_id',
   last_parsed_time: 'last_parsed_time',
+  next_dagrun: 'next_dagrun_logical_date',
   next_dagrun_logical_date: 'next_dagrun_logical_date',
   is_paused: 'is_paused',
+  start_date: 'start_date',
+  last_run_state: 'last_run_state',
+  last_run_start_date: 'last_run_start_date',
 } as const satisfies Record<string, DagSortColumn>;
 
 const dagIdPattern = z.string().optional().openapi({
@@ -52,6 +56,9 @@ export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
         ...s.pagination,
         ...dagSelection,
         dag_id_pattern: dagIdPattern,
+        dag_display_name_pattern: dagIdPattern,
+        has_import_errors: s.booleanParam.optional(),
+        last_dag_run_state: s.DagRunState.optional(),
         order_by: s.orderByParam(DAG_ORDER, 'dag_id'),
       }),
       success: { status: 200, description: 'Successful Response', schema: s.DAGCollectionResponse },
@@ -62,6 +69,9 @@ export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
           tags: query.tags,
           tagsMatchMode: query.tags_match_mode,
           dagIdPattern: query.dag_id_pattern,
+          dagDisplayNamePattern: query.dag_display_name_pattern,
+          hasImportErrors: query.has_import_errors,
+          lastDagRunState: query.last_dag_run_state,
           excludeStale: query.exclude_stale,
           paused: query.paused,
           orderBy: query.order_by,

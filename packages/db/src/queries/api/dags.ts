@@ -44,7 +44,13 @@ export interface DagVersionSummary {
 }
 
 export type DagSortColumn =
-  'dag_id' | 'last_parsed_time' | 'next_dagrun_logical_date' | 'is_paused';
+  | 'dag_id'
+  | 'last_parsed_time'
+  | 'next_dagrun_logical_date'
+  | 'is_paused'
+  | 'start_date'
+  | 'last_run_state'
+  | 'last_run_start_date';
 export type DagVersionSortColumn = 'id' | 'version_number' | 'created_at';
 
 /** Which DAGs a listing or a bulk update concerns. */
@@ -58,6 +64,11 @@ export interface DagSelection {
 }
 
 export interface DagFilters extends DagSelection, Pagination {
+  /** Airflow's `dag_display_name_pattern`: the display name is the dag_id here. */
+  dagDisplayNamePattern?: string;
+  hasImportErrors?: boolean;
+  /** The state of the DAG's latest run (by run_after). */
+  lastDagRunState?: string;
   orderBy: SortKey<DagSortColumn>[];
 }
 
@@ -134,7 +145,13 @@ const DAG_SORT_COLUMNS: Record<DagSortColumn, string> = {
   last_parsed_time: 'd.last_parsed_time',
   next_dagrun_logical_date: 'd.next_dagrun_logical_date',
   is_paused: 'd.is_paused',
+  start_date: 'd.start_date',
+  last_run_state: 'lr.state',
+  last_run_start_date: 'lr.start_date',
 };
+
+/** Airflow's has_import_errors: an import error is recorded for the DAG's file. */
+const HAS_IMPORT_ERRORS_SQL = Prisma.sql`EXISTS (SELECT 1 FROM import_error e WHERE e.filename IN (d.fileloc, d.relative_fileloc))`;
 
 const VERSION_SORT_COLUMNS: Record<DagVersionSortColumn, string> = {
   id: 'v.id',
@@ -146,8 +163,7 @@ const DAG_COLUMNS = Prisma.sql`
   d.dag_id, d.is_paused, d.is_stale, d.last_parsed_time, d.fileloc, d.relative_fileloc, d.description,
   d.timetable_summary, d.tags, d.max_active_runs, d.max_active_tasks, d.catchup, d.start_date,
   d.next_dagrun_logical_date, d.next_dagrun_data_interval_start, d.next_dagrun_data_interval_end,
-  d.next_dagrun_create_after,
-  EXISTS (SELECT 1 FROM import_error e WHERE e.filename IN (d.fileloc, d.relative_fileloc)) AS has_import_errors`;
+  d.next_dagrun_create_after, ${HAS_IMPORT_ERRORS_SQL} AS has_import_errors`;
 
 function toDagRow(r: DagRecord): DagRow {
   return {
@@ -176,9 +192,19 @@ export function createDagQueries(prisma: PrismaClient) {
   return {
     async listDags(filters: DagFilters): Promise<Page<DagRow>> {
       const conditions = selectionSql(filters);
+      if (filters.dagDisplayNamePattern !== undefined)
+        conditions.push(containsPatternSql('d.dag_id', filters.dagDisplayNamePattern));
+      if (filters.hasImportErrors !== undefined)
+        conditions.push(
+          filters.hasImportErrors
+            ? HAS_IMPORT_ERRORS_SQL
+            : Prisma.sql`NOT ${HAS_IMPORT_ERRORS_SQL}`,
+        );
+      if (filters.lastDagRunState !== undefined)
+        conditions.push(Prisma.sql`lr.state = ${filters.lastDagRunState}`);
       const rows = await prisma.$queryRaw<DagRecord[]>`
         SELECT ${DAG_COLUMNS}, count(*) OVER () AS total_entries
-        FROM dag d ${whereSql(conditions)}
+        FROM dag d ${LATEST_RUN_JOIN} ${whereSql(conditions)}
         ${orderBySql(filters.orderBy, DAG_SORT_COLUMNS, 'd.dag_id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
       const total = rows.length > 0 ? totalOf(rows) : await countDags(prisma, conditions);
@@ -428,9 +454,14 @@ export function createDagQueries(prisma: PrismaClient) {
   };
 }
 
+/** `lr`: the DAG's latest run (by run_after), for last_dag_run_state and the last_run_* orders. */
+const LATEST_RUN_JOIN = Prisma.sql`
+  LEFT JOIN LATERAL (SELECT r.state, r.start_date FROM dag_run r WHERE r.dag_id = d.dag_id
+                     ORDER BY r.run_after DESC, r.id DESC LIMIT 1) lr ON true`;
+
 async function countDags(prisma: PrismaClient, conditions: Prisma.Sql[]): Promise<number> {
   const rows = await prisma.$queryRaw<
     { n: bigint }[]
-  >`SELECT count(*) AS n FROM dag d ${whereSql(conditions)}`;
+  >`SELECT count(*) AS n FROM dag d ${LATEST_RUN_JOIN} ${whereSql(conditions)}`;
   return Number(rows[0]?.n ?? 0);
 }
