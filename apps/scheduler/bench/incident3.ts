@@ -15,6 +15,7 @@ import {
   lockRunsToExamine,
   markRunsExamined,
   repointRunsToVersion,
+  UNFINISHED_TASK_STATES,
   type PrismaClient,
   type TaskSpec,
 } from '@dagbag/db';
@@ -24,7 +25,7 @@ import { taskSpecs } from '../src/loop/graph.ts';
 
 const RUNS = 20;
 const TASKS = 100;
-const UNFINISHED = new Set(['scheduled', 'queued', 'running', 'up_for_retry']);
+const UNFINISHED = new Set<string>(UNFINISHED_TASK_STATES);
 
 export interface Incident3Result {
   runs: number;

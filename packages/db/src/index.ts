@@ -4,12 +4,13 @@ export { openDatabase, type OpenDatabase, type OpenDatabaseOptions } from './dat
 export { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
 export { defaultDatabaseSettings, DATABASE_SETTINGS, type DatabaseSettings } from './settings.ts';
 export { migrateDatabase } from './migrate/operations.ts';
+export { createDagVersionLoader, isUuid } from './queries/dag-versions.ts';
 export {
-  createDagVersionLoader,
-  isUuid,
+  FINISHED_TASK_STATES,
   UNFINISHED_RUN_STATES,
-  UNFINISHED_TI_STATES,
-} from './queries/dag-versions.ts';
+  UNFINISHED_TASK_STATES,
+  type TaskInstanceState,
+} from './queries/states.ts';
 export {
   writeDemoHistory,
   hasAnyDagVersion,

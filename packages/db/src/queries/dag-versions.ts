@@ -10,7 +10,6 @@ import { loadVersionsByNumber } from './dag-versions/load-versions-by-number.ts'
 import { readHash, readHashes } from './dag-versions/read-hash.ts';
 import { resolveVersion } from './dag-versions/resolve-version.ts';
 
-export { UNFINISHED_RUN_STATES, UNFINISHED_TI_STATES } from './dag-versions/active-versions.ts';
 export { isUuid } from './dag-versions/row.ts';
 
 /** The loader `DagBag` is given; typed by dagbag's interface, so the two cannot drift apart. */

@@ -14,6 +14,7 @@ import {
   type SortKey,
   type TimeRange,
 } from './common.ts';
+import { unfinishedTaskStateSql } from '../states.ts';
 import type { DagVersionSummary } from './dags.ts';
 import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
 import {
@@ -110,9 +111,6 @@ const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
   duration: '(r.end_date - r.start_date)',
   conf: 'r.conf',
 };
-
-/** Task instance states that a finished run does not leave behind. */
-const UNFINISHED_TI_STATES_SQL = `(ti.state IS NULL OR ti.state IN ('scheduled', 'queued', 'running', 'up_for_retry'))`;
 
 interface DagRunRecord {
   id: number;
@@ -326,12 +324,12 @@ export function createDagRunQueries(prisma: PrismaClient) {
           await tx.$executeRaw`
             UPDATE task_instance ti SET state = 'success', end_date = ${now},
               start_date = COALESCE(ti.start_date, ${now}), updated_at = ${now}
-            WHERE ti.dag_id = ${dagId} AND ti.run_id = ${runId} AND ${Prisma.raw(UNFINISHED_TI_STATES_SQL)}`;
+            WHERE ti.dag_id = ${dagId} AND ti.run_id = ${runId} AND ${unfinishedTaskStateSql('ti.state')}`;
         } else if (patch.state === 'failed') {
           await tx.$executeRaw`
             UPDATE task_instance ti SET state = CASE WHEN ti.state = 'running' THEN 'failed' ELSE 'skipped' END,
               end_date = ${now}, start_date = COALESCE(ti.start_date, ${now}), updated_at = ${now}
-            WHERE ti.dag_id = ${dagId} AND ti.run_id = ${runId} AND ${Prisma.raw(UNFINISHED_TI_STATES_SQL)}`;
+            WHERE ti.dag_id = ${dagId} AND ti.run_id = ${runId} AND ${unfinishedTaskStateSql('ti.state')}`;
         }
         if (patch.state !== undefined) {
           const finished = patch.state !== 'queued';

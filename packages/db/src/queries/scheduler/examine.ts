@@ -5,6 +5,7 @@
  * instances that changed (incident 3 of docs/architecture.md: eager loading churned 6.5 MB per loop).
  */
 import type { Prisma } from '../../client.ts';
+import { unfinishedTaskStateSql } from '../states.ts';
 import type { GraphArrays, TaskSpec } from './types.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -80,7 +81,7 @@ export async function repointRunsToVersion(
       updated_at = now()
     FROM unnest(${dagIds}::text[], ${runIds}::text[]) AS r(dag_id, run_id)
     WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id
-      AND (ti.state IS NULL OR ti.state IN ('scheduled', 'queued', 'running', 'up_for_retry')
+      AND (${unfinishedTaskStateSql('ti.state')}
            OR (ti.state = 'removed' AND ti.task_id = ANY(${taskIds}::text[])))`;
   const operators = input.tasks.map((task) => task.operator);
   const retries = input.tasks.map((task) => task.retries);
@@ -221,7 +222,7 @@ export async function finishRunsIfDone(
       SELECT * FROM unnest(${pks}::int[], ${dagIds}::text[], ${runIds}::text[]) AS r(pk, dag_id, run_id)
     ), summary AS (
       SELECT r.pk,
-             count(ti.id) FILTER (WHERE ti.state IS NULL OR ti.state IN ('scheduled', 'queued', 'running', 'up_for_retry')) AS unfinished,
+             count(ti.id) FILTER (WHERE ${unfinishedTaskStateSql('ti.state')}) AS unfinished,
              count(ti.id) FILTER (WHERE ti.task_id = ANY(${leaves}::text[]) AND ti.state IN ('failed', 'upstream_failed')) AS failed_leaves
       FROM runs r LEFT JOIN task_instance ti ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
       GROUP BY r.pk

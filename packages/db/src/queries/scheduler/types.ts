@@ -3,20 +3,6 @@ import type { PrismaClient, Prisma } from '../../client.ts';
 /** A client or an interactive transaction: queries that need no transaction of their own take either. */
 export type Db = PrismaClient | Prisma.TransactionClient;
 
-/** Task instance states that still have work ahead (null = not yet scheduled is unfinished too). */
-export const UNFINISHED_TASK_STATES = ['scheduled', 'queued', 'running', 'up_for_retry'] as const;
-/** States from which a task instance never moves again without a clear. */
-export const FINISHED_TASK_STATES = [
-  'success',
-  'failed',
-  'upstream_failed',
-  'skipped',
-  'removed',
-] as const;
-
-export type TaskInstanceState =
-  (typeof UNFINISHED_TASK_STATES)[number] | (typeof FINISHED_TASK_STATES)[number];
-
 /** What the database needs to know about one task of a DAG version to create its instance. */
 export interface TaskSpec {
   taskId: string;
