@@ -22,4 +22,5 @@ export {
 export * from './queries/api/index.ts';
 export * from './queries/scheduler/index.ts';
 export * from './queries/dag-files.ts';
+export { setNextDagrun, type NextDagrun } from './queries/next-dagrun.ts';
 export * from './notify/index.ts';

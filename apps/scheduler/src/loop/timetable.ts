@@ -5,7 +5,7 @@
  * only the latest complete one is run.
  */
 import { Cron } from 'croner';
-import type { DueDag, FirstDagrun, NextDagrun } from '@dagbag/db';
+import type { DueDag, NextDagrun } from '@dagbag/db';
 
 function cronOf(schedule: string): Cron {
   return new Cron(schedule, { paused: true, timezone: 'UTC', mode: '5-part' });
@@ -42,7 +42,7 @@ export function firstDagrun(
   catchup: boolean,
   now: Date,
   after: Date | null = null,
-): FirstDagrun | null {
+): NextDagrun | null {
   if (schedule === null) return null;
   const cron = cronOf(schedule);
   if (after !== null) {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { PrismaClient } from '../client.ts';
+import { setNextDagrun, type NextDagrun } from './next-dagrun.ts';
 
 /** The `dag` row fields a file determines (Airflow's DagModel columns the processor owns). */
 export interface DagFileFields {
@@ -20,14 +21,6 @@ export interface DagFileFields {
   maxActiveRuns: number;
   catchup: boolean;
   startDate: Date | null;
-}
-
-/** The first run the schedule gives; applied when the DAG is new or its schedule changed. */
-export interface FirstDagrun {
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  createAfter: Date;
 }
 
 export type DagSyncOutcome =
@@ -92,7 +85,7 @@ export async function syncDagFromFile(
      * of the DAG's last scheduled run's data interval (null if none), so a changed schedule
      * continues after it instead of re-running history from start_date.
      */
-    firstDagrun: (after: Date | null) => FirstDagrun | null;
+    firstDagrun: (after: Date | null) => NextDagrun | null;
     liveFilelocs: ReadonlySet<string>;
     /** The file's text, kept with the version (`dag_code`) for GET /dagSources. */
     sourceCode: string;
@@ -141,13 +134,7 @@ export async function syncDagFromFile(
       const last = await tx.$queryRaw<{ end: Date | null }[]>`
         SELECT max(data_interval_end) AS "end" FROM dag_run
         WHERE dag_id = ${fields.dagId} AND run_type = 'scheduled'`;
-      const next = input.firstDagrun(last[0]?.end ?? null);
-      await tx.$executeRaw`
-        UPDATE dag SET next_dagrun_logical_date = ${next?.logicalDate ?? null},
-                       next_dagrun_data_interval_start = ${next?.dataIntervalStart ?? null},
-                       next_dagrun_data_interval_end = ${next?.dataIntervalEnd ?? null},
-                       next_dagrun_create_after = ${next?.createAfter ?? null}
-        WHERE dag_id = ${fields.dagId}`;
+      await setNextDagrun(tx, fields.dagId, input.firstDagrun(last[0]?.end ?? null));
     }
     if (current.dagHash === input.dagHash) {
       // Same meaning (say, a comment or the formatting changed): the version stays, its text follows.

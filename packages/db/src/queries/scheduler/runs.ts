@@ -3,6 +3,7 @@
  * `max_active_runs`, with their task instances created in the same transaction.
  */
 import type { Prisma, PrismaClient } from '../../client.ts';
+import { setNextDagrun, type NextDagrun } from '../next-dagrun.ts';
 import type { TaskSpec } from './types.ts';
 
 /** A DAG row whose next scheduled run is due. */
@@ -11,14 +12,6 @@ export interface DueDag {
   schedule: string;
   startDate: Date | null;
   catchup: boolean;
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  createAfter: Date;
-}
-
-/** Where the DAG's next run lies after this one; null when the schedule has no further run. */
-export interface NextDagrun {
   logicalDate: Date;
   dataIntervalStart: Date;
   dataIntervalEnd: Date;
@@ -84,13 +77,7 @@ export async function createDueScheduledRuns(
         -- Either key may be taken: the run id, or the logical date (by a run triggered with it).
         ON CONFLICT DO NOTHING`;
       if (inserted > 0) created.push({ dagId: dag.dagId, runId, logicalDate: dag.logicalDate });
-      const next = input.nextAfter(dag);
-      await tx.$executeRaw`
-        UPDATE dag SET next_dagrun_logical_date = ${next?.logicalDate ?? null},
-                       next_dagrun_data_interval_start = ${next?.dataIntervalStart ?? null},
-                       next_dagrun_data_interval_end = ${next?.dataIntervalEnd ?? null},
-                       next_dagrun_create_after = ${next?.createAfter ?? null}
-        WHERE dag_id = ${dag.dagId}`;
+      await setNextDagrun(tx, dag.dagId, input.nextAfter(dag));
     }
     return created;
   });
