@@ -7,6 +7,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { PrismaClient } from '../client.ts';
+import { latestVersionIdSql } from './dag-versions/latest.ts';
 import { setNextDagrun, type NextDagrun } from './next-dagrun.ts';
 
 /** The `dag` row fields a file determines (Airflow's DagModel columns the processor owns). */
@@ -54,7 +55,7 @@ async function readCurrent(
            v.id::text AS "versionId", v.version_number AS "versionNumber", s.dag_hash AS "dagHash",
            c.source_code_hash AS "sourceHash"
     FROM dag d
-    LEFT JOIN LATERAL (SELECT id, version_number FROM dag_version WHERE dag_id = d.dag_id ORDER BY version_number DESC LIMIT 1) v ON true
+    LEFT JOIN dag_version v ON v.id = ${latestVersionIdSql({ column: 'd.dag_id' })}
     LEFT JOIN serialized_dag s ON s.dag_version_id = v.id
     LEFT JOIN dag_code c ON c.dag_version_id = v.id
     WHERE d.dag_id = ${dagId}`;

@@ -4,6 +4,7 @@
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import { requestDagFileParse } from '../dag-files.ts';
+import { latestVersionIdSql } from '../dag-versions/latest.ts';
 import {
   containsPatternSql,
   orderBySql,
@@ -395,11 +396,11 @@ export function createDagQueries(prisma: PrismaClient) {
     },
 
     async latestVersion(dagId: string): Promise<DagVersionSummary | null> {
-      return prisma.dagVersion.findFirst({
-        where: { dagId },
-        orderBy: { versionNumber: 'desc' },
-        select: { id: true, dagId: true, versionNumber: true, createdAt: true },
-      });
+      const rows = await prisma.$queryRaw<DagVersionSummary[]>`
+        SELECT v.id::text AS id, v.dag_id AS "dagId", v.version_number AS "versionNumber",
+               v.created_at AS "createdAt"
+        FROM dag_version v WHERE v.id = ${latestVersionIdSql({ value: dagId })}`;
+      return rows[0] ?? null;
     },
 
     async getDagVersion(dagId: string, versionNumber: number): Promise<DagVersionSummary | null> {

@@ -1,6 +1,7 @@
 import type { ResolvedVersion, VersionRef } from '@dagbag/dagbag';
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { PrismaClient } from '../../client.ts';
+import { latestVersionIdSql, runVersionIdSql } from './latest.ts';
 import { VERSION_COLUMNS, isUuid, type VersionRecord } from './row.ts';
 
 /**
@@ -14,13 +15,11 @@ export async function resolveVersion(
   ref: VersionRef,
   known: readonly string[],
 ): Promise<ResolvedVersion | null> {
-  const latest = Prisma.sql`(SELECT l.id FROM dag_version l WHERE l.dag_id = ${ref.dagId}
-                             ORDER BY l.version_number DESC LIMIT 1)`;
   const versionId =
     'runId' in ref
-      ? Prisma.sql`(SELECT COALESCE(r.current_dag_version_id, r.created_dag_version_id, ${latest})
+      ? Prisma.sql`(SELECT ${runVersionIdSql('r')}
                     FROM dag_run r WHERE r.dag_id = ${ref.dagId} AND r.run_id = ${ref.runId})`
-      : latest;
+      : latestVersionIdSql({ value: ref.dagId });
   const knownIds = known.filter(isUuid);
   const records = await prisma.$queryRaw<
     (Omit<VersionRecord, 'data_text'> & { data_text: string | null })[]

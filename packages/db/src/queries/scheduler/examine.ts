@@ -5,6 +5,7 @@
  * instances that changed (incident 3 of docs/architecture.md: eager loading churned 6.5 MB per loop).
  */
 import type { Prisma } from '../../client.ts';
+import { latestVersionIdSql } from '../dag-versions/latest.ts';
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { GraphArrays, TaskSpec } from './types.ts';
 
@@ -29,7 +30,7 @@ export async function lockRunsToExamine(tx: Tx, limit: number): Promise<RunToExa
   return tx.$queryRaw<RunToExamine[]>`
     SELECT r.id, r.dag_id AS "dagId", r.run_id AS "runId",
            COALESCE(r.current_dag_version_id, r.created_dag_version_id)::text AS "versionId",
-           (SELECT v.id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY v.version_number DESC LIMIT 1)::text AS "latestVersionId"
+           ${latestVersionIdSql({ column: 'r.dag_id' })}::text AS "latestVersionId"
     FROM dag_run r
     JOIN dag d ON d.dag_id = r.dag_id
     WHERE r.state = 'running' AND NOT d.is_paused AND NOT d.is_stale

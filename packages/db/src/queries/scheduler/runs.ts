@@ -3,6 +3,7 @@
  * `max_active_runs`, with their task instances created in the same transaction.
  */
 import type { Prisma, PrismaClient } from '../../client.ts';
+import { latestVersionIdSql, runVersionIdSql } from '../dag-versions/latest.ts';
 import { setNextDagrun, type NextDagrun } from '../next-dagrun.ts';
 import type { TaskSpec } from './types.ts';
 
@@ -72,7 +73,7 @@ export async function createDueScheduledRuns(
                              data_interval_end, queued_at, triggered_by, created_dag_version_id, conf, updated_at)
         SELECT ${dag.dagId}, ${runId}, 'queued', 'scheduled', ${dag.logicalDate}, ${dag.createAfter},
                ${dag.dataIntervalStart}, ${dag.dataIntervalEnd}, now(), 'timetable',
-               (SELECT id FROM dag_version WHERE dag_id = ${dag.dagId} ORDER BY version_number DESC LIMIT 1),
+               ${latestVersionIdSql({ value: dag.dagId })},
                '{}'::jsonb, now()
         -- Either key may be taken: the run id, or the logical date (by a run triggered with it).
         ON CONFLICT DO NOTHING`;
@@ -100,10 +101,9 @@ export async function queuedRunVersions(
 ): Promise<QueuedRunVersions[]> {
   const rows = await prisma.$queryRaw<{ dagId: string; versionIds: (string | null)[] }[]>`
     SELECT r.dag_id AS "dagId",
-           array_agg(DISTINCT COALESCE(r.current_dag_version_id, r.created_dag_version_id, latest.id)::text) AS "versionIds"
+           array_agg(DISTINCT ${runVersionIdSql('r')}::text) AS "versionIds"
     FROM dag_run r
     JOIN dag d ON d.dag_id = r.dag_id
-    LEFT JOIN LATERAL (SELECT id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY version_number DESC LIMIT 1) latest ON true
     WHERE r.state = 'queued' AND NOT d.is_paused AND NOT d.is_stale
       -- A DAG already at max_active_runs cannot start anything: it must not take a place here.
       AND (SELECT count(*) FROM dag_run x WHERE x.dag_id = r.dag_id AND x.state = 'running') < d.max_active_runs
@@ -161,8 +161,7 @@ export async function startQueuedRuns(
       { id: number; runId: string; versionId: string | null }[]
     >`
       SELECT r.id, r.run_id AS "runId",
-             COALESCE(r.current_dag_version_id, r.created_dag_version_id,
-                      (SELECT id FROM dag_version v WHERE v.dag_id = r.dag_id ORDER BY version_number DESC LIMIT 1))::text AS "versionId"
+             ${runVersionIdSql('r')}::text AS "versionId"
       FROM dag_run r
       WHERE r.dag_id = ${input.dagId} AND r.state = 'queued'
       ORDER BY r.run_after, r.id
