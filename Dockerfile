@@ -1,6 +1,8 @@
 # One image for both apps; docker-compose.yml picks the app by its command:
-#   node --import tsx apps/api/src/main.ts        (the default)
-#   node --import tsx apps/scheduler/src/main.ts
+#   node apps/api/src/main.ts        (the default)
+#   node apps/scheduler/src/main.ts
+# Node 24 runs the TypeScript sources itself (type stripping: the code uses only erasable syntax,
+# `erasableSyntaxOnly` in tsconfig.base.json), so there is no transpiler in the running image.
 FROM node:24-bookworm-slim
 
 # pnpm at the version package.json's packageManager names, through corepack.
@@ -20,7 +22,6 @@ RUN pnpm fetch
 # `prisma generate` (packages/db/scripts/generate.mjs, on WebAssembly: nothing is downloaded),
 # which needs packages/db/prisma and prisma.config.ts: both are in the context (.dockerignore
 # leaves out only node_modules, local data and build output, including the generated client).
-# Dev dependencies stay: the apps run their TypeScript through tsx.
 COPY . .
 RUN pnpm install --offline --frozen-lockfile \
  && test -f packages/db/src/generated/prisma/client.ts
@@ -31,7 +32,7 @@ ENV NODE_ENV=production \
 # Task logs and other state live under DATA_DIR, which the unprivileged user must own.
 RUN mkdir -p /app/.data/logs && chown -R node:node /app/.data
 USER node
-# node runs main.ts itself (no pnpm/tsx wrapper processes in between), so SIGTERM reaches the
+# node runs main.ts itself (no pnpm wrapper process in between), so SIGTERM reaches the
 # app's own handler: drain requests, let running tasks finish. Run with an init (compose:
 # `init: true`) so the scheduler's finished task processes are reaped.
-CMD ["node", "--import", "tsx", "apps/api/src/main.ts"]
+CMD ["node", "apps/api/src/main.ts"]

@@ -2,7 +2,7 @@
 # Sets up the toolchain on a fresh machine, installs dependencies, then runs a pnpm script:
 #   ./scripts/run.sh dev     the system (embedded PostgreSQL + migrations + seed + api + scheduler)
 #   ./scripts/run.sh test    every test
-# Node >= 22.12 is needed (24 LTS is the target): when the machine's `node` is older, Node 24 is
+# Node >= 22.18 is needed (it runs TypeScript by stripping types; 24 LTS is the target): when the machine's `node` is older, Node 24 is
 # fetched from the npm registry (package node-linux-<arch>@24) into .tools/node. pnpm comes from
 # the registry too (the version in package.json's packageManager) into .tools/pnpm.
 set -euo pipefail
@@ -25,7 +25,7 @@ npm_pack() {
 
 node_is_recent() {
   command -v node >/dev/null 2>&1 &&
-    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=18)?0:1)'
 }
 
 if [ -x "$root/.tools/node/bin/node" ]; then
@@ -35,9 +35,9 @@ if ! node_is_recent; then
   case "$(uname -m)" in
     x86_64) arch=x64 ;;
     aarch64 | arm64) arch=arm64 ;;
-    *) echo "No Node 24 package for $(uname -m): install Node >= 22.12 yourself." >&2; exit 1 ;;
+    *) echo "No Node 24 package for $(uname -m): install Node >= 22.18 yourself." >&2; exit 1 ;;
   esac
-  echo "node $(node --version 2>/dev/null || echo 'not found') is older than 22.12: fetching Node 24 (node-linux-$arch@24) into .tools/node" >&2
+  echo "node $(node --version 2>/dev/null || echo 'not found') is older than 22.18: fetching Node 24 (node-linux-$arch@24) into .tools/node" >&2
   tmp=$(mktemp -d)
   (cd "$tmp" && npm_pack "node-linux-$arch@24")
   rm -rf "$root/.tools/node" && mkdir -p "$root/.tools/node"

@@ -177,10 +177,11 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 class ApiProcess {
   readonly samples: MemorySample[] = [];
   private waiters: ((sample: MemorySample) => void)[] = [];
-  private constructor(
-    readonly child: ChildProcess,
-    readonly url: string,
-  ) {
+  readonly child: ChildProcess;
+  readonly url: string;
+  private constructor(child: ChildProcess, url: string) {
+    this.child = child;
+    this.url = url;
     child.on('message', (message: MemorySample) => {
       if (message.type === 'sample') this.samples.push(message);
       else this.waiters.shift()?.(message);

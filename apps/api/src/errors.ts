@@ -32,13 +32,15 @@ export interface ValidationIssue {
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;
+  readonly code: ApiErrorCode;
 
   constructor(
-    readonly code: ApiErrorCode,
+    code: ApiErrorCode,
     message: string,
     options: { cause?: unknown; issues?: ValidationIssue[]; headers?: Record<string, string> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
     this.status = HTTP_STATUS_BY_CODE[code];
     this.issues = options.issues;
     this.headers = options.headers ?? {};

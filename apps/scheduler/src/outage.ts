@@ -20,12 +20,22 @@ export class OutageTracker {
   private readonly failingTasks = new Map<string, number>();
   private failures = 0;
 
+  private readonly logger: Logger;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly clock: () => number;
+
   constructor(
-    private readonly logger: Logger,
-    private readonly baseDelayMs: number,
-    private readonly maxDelayMs: number,
-    private readonly clock: () => number = Date.now,
-  ) {}
+    logger: Logger,
+    baseDelayMs: number,
+    maxDelayMs: number,
+    clock: () => number = Date.now,
+  ) {
+    this.logger = logger;
+    this.baseDelayMs = baseDelayMs;
+    this.maxDelayMs = maxDelayMs;
+    this.clock = clock;
+  }
 
   /** Whether some task is failing now. */
   get failing(): boolean {

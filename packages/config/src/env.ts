@@ -6,10 +6,12 @@ import { z } from 'zod';
  */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly { variable: string; message: string }[]) {
+  readonly problems: readonly { variable: string; message: string }[];
+  constructor(problems: readonly { variable: string; message: string }[]) {
     super(
       `Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
     );
+    this.problems = problems;
   }
 }
 

@@ -10,8 +10,10 @@ import {
 /** A stored document that does not validate (a corrupt or foreign row). */
 export class DagValidationError extends Error {
   override readonly name = 'DagValidationError';
-  constructor(readonly problems: readonly DagProblem[]) {
+  readonly problems: readonly DagProblem[];
+  constructor(problems: readonly DagProblem[]) {
     super(`Invalid DAG document: ${problems.map((p) => p.reason).join('; ')}`);
+    this.problems = problems;
   }
 }
 

@@ -189,7 +189,10 @@ export function makeDagDocument(options: MakeDagOptions = {}): DagDocument {
 
 /** A clock that only moves when told to. Starts well above 0 (lru-cache reads a 0 start as "no TTL"). */
 export class ManualClock implements Clock {
-  constructor(private time = 1_000_000) {}
+  private time: number;
+  constructor(time = 1_000_000) {
+    this.time = time;
+  }
   now(): number {
     return this.time;
   }

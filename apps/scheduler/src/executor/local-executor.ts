@@ -106,7 +106,11 @@ export class LocalExecutor {
   private heartbeatInFlight = false;
   private lastHeartbeatFailed = false;
 
-  constructor(private readonly options: LocalExecutorOptions) {}
+  private readonly options: LocalExecutorOptions;
+
+  constructor(options: LocalExecutorOptions) {
+    this.options = options;
+  }
 
   get parallelism(): number {
     return this.options.parallelism;

@@ -80,7 +80,10 @@ export class SchedulingLoop {
   private readonly now: () => Date;
   private lastRecovery = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: SchedulingLoopOptions) {
+  private readonly options: SchedulingLoopOptions;
+
+  constructor(options: SchedulingLoopOptions) {
+    this.options = options;
     this.now = options.now ?? (() => new Date());
   }
 

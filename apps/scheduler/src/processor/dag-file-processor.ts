@@ -90,7 +90,10 @@ export class DagFileProcessor {
   private holdingLock = false;
   private readonly now: () => Date;
 
-  constructor(private readonly options: DagFileProcessorOptions) {
+  private readonly options: DagFileProcessorOptions;
+
+  constructor(options: DagFileProcessorOptions) {
+    this.options = options;
     this.now = options.now ?? (() => new Date());
   }
 

@@ -265,8 +265,11 @@ export class DagProcessorLock {
   static readonly KEY = 0x0da6ba6; // arbitrary, fixed: every scheduler must use the same key
   private client: pg.Client | undefined;
   private held = false;
+  private readonly url: string;
 
-  constructor(private readonly url: string) {}
+  constructor(url: string) {
+    this.url = url;
+  }
 
   /** Whether this process holds the lock (acquiring it if free). Never throws. */
   async tryAcquire(): Promise<boolean> {

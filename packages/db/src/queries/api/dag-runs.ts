@@ -228,17 +228,25 @@ async function readRun(db: Db, dagId: string, runId: string): Promise<DagRunRow 
 /** A new run's key is taken: its run id, or (Airflow's rule) its DAG's logical date. */
 export class DuplicateDagRunError extends Error {
   override readonly name = 'DuplicateDagRunError';
+  readonly dagId: string;
+  readonly runId: string;
+  readonly conflict: 'run_id' | 'logical_date';
+  readonly logicalDate: Date | null;
   constructor(
-    readonly dagId: string,
-    readonly runId: string,
-    readonly conflict: 'run_id' | 'logical_date' = 'run_id',
-    readonly logicalDate: Date | null = null,
+    dagId: string,
+    runId: string,
+    conflict: 'run_id' | 'logical_date' = 'run_id',
+    logicalDate: Date | null = null,
   ) {
     super(
       conflict === 'run_id'
         ? `DAG run ${runId} of DAG ${dagId} already exists`
         : `DAG ${dagId} already has a run with logical_date ${logicalDate?.toISOString()}: a DAG has one run per logical date; choose another logical_date (or null)`,
     );
+    this.dagId = dagId;
+    this.runId = runId;
+    this.conflict = conflict;
+    this.logicalDate = logicalDate;
   }
 }
 
