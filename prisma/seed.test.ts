@@ -2,69 +2,46 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exampleDagsFolder } from '@dagbag/config';
 import { parseDagSource } from '@dagbag/dagbag';
+import { defaultDatabaseSettings } from '@dagbag/db';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
-import { seed } from './seed.ts';
+import { isExampleDagsFolder, seed, seedIfEmpty } from './seed.ts';
 
 let db: TestDatabase;
-let dagsFolder: string;
 let logsRoot: string;
-
-const diamond = {
-  dag_id: 'demo_diamond',
-  schedule: null,
-  tasks: [
-    { task_id: 'start', operator: 'empty' },
-    { task_id: 'left', operator: 'bash', bash_command: 'echo left', upstream: ['start'] },
-    { task_id: 'right', operator: 'bash', bash_command: 'echo right', upstream: ['start'] },
-    { task_id: 'join', operator: 'empty', upstream: ['left', 'right'] },
-  ],
-};
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-seed-'));
   logsRoot = join(await mkdtemp(join(tmpdir(), 'dagbag-seed-data-')), 'logs');
-  await writeFile(join(dagsFolder, 'diamond.json'), JSON.stringify(diamond));
-  await writeFile(
-    join(dagsFolder, 'single.json'),
-    JSON.stringify({
-      dag_id: 'demo_single',
-      schedule: null,
-      tasks: [{ task_id: 'only', operator: 'bash', bash_command: 'true' }],
-    }),
-  );
-  await writeFile(join(dagsFolder, 'broken.json'), '{ "dag_id": ');
 });
 
 afterAll(() => db.drop());
 
 describe('the demo seed', () => {
-  it('writes three versions per multi-task DAG, the newest being the file as the processor hashes it', async () => {
+  it('writes three versions per multi-task example DAG, the newest being the file as the processor hashes it', async () => {
     const written = await seed(db.prisma, silentLogger, {
       logsRoot,
-      dagsFolder,
       now: new Date('2026-11-21T12:00:00Z'),
     });
-    expect(written.sort()).toEqual(['demo_diamond', 'demo_single']);
+    expect(written.sort()).toEqual(['example_etl', 'example_hourly', 'example_retries']);
     const versions = await db.prisma.dagVersion.findMany({
-      where: { dagId: 'demo_diamond' },
+      where: { dagId: 'example_etl' },
       orderBy: { versionNumber: 'asc' },
       include: { serializedDag: true },
     });
     expect(versions.map((v) => v.versionNumber)).toEqual([1, 2, 3]);
     const file = parseDagSource(
-      await readFile(join(dagsFolder, 'diamond.json'), 'utf8'),
-      'diamond.json',
+      await readFile(join(exampleDagsFolder(), 'example_etl.json'), 'utf8'),
+      'example_etl.json',
     );
     expect(file.ok && versions[2]!.serializedDag!.dagHash).toBe(file.ok && file.hash);
-    expect(await db.prisma.dagVersion.count({ where: { dagId: 'demo_single' } })).toBe(1);
   });
 
   it('leaves finished runs with task instances and log files', async () => {
     const runs = await db.prisma.dagRun.findMany({
-      where: { dagId: 'demo_diamond' },
+      where: { dagId: 'example_etl' },
       include: { taskInstances: true },
     });
     expect(runs).toHaveLength(6);
@@ -74,20 +51,46 @@ describe('the demo seed', () => {
       .flatMap((r) => r.taskInstances.map((ti) => ti.state));
     expect(failedStates).toEqual(expect.arrayContaining(['failed', 'upstream_failed']));
     const log = await readFile(
-      join(logsRoot, 'demo_diamond', runs[0]!.runId, 'start', '1.log'),
+      join(logsRoot, 'example_etl', runs[0]!.runId, 'extract', '1.log'),
       'utf8',
     );
-    expect(log).toContain('task start finished: success');
+    expect(log).toMatch(/task extract finished: (success|failed)/);
   });
 
   it('is idempotent: a second seed writes nothing', async () => {
     const before = await db.prisma.dagRun.count();
-    expect(await seed(db.prisma, silentLogger, { logsRoot, dagsFolder })).toEqual([]);
+    expect(await seed(db.prisma, silentLogger, { logsRoot })).toEqual([]);
     expect(await db.prisma.dagRun.count()).toBe(before);
   });
 
   it('gives each DAG its relative_fileloc relative to DAGS_FOLDER, as the processor does', async () => {
-    const dag = await db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'demo_diamond' } });
-    expect(dag.relativeFileloc).toBe('diamond.json');
+    const dag = await db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'example_etl' } });
+    expect(dag.relativeFileloc).toBe('example_etl.json');
+  });
+
+  it('writes nothing on an empty database when DAGS_FOLDER is a folder of the user', async () => {
+    const empty = await createTestDatabase();
+    try {
+      const folder = await mkdtemp(join(tmpdir(), 'dagbag-user-dags-'));
+      await writeFile(
+        join(folder, 'mine.json'),
+        JSON.stringify({ dag_id: 'mine', tasks: [{ task_id: 'only', operator: 'empty' }] }),
+      );
+      expect(isExampleDagsFolder(folder)).toBe(false);
+      const settings = defaultDatabaseSettings();
+      const written = await seedIfEmpty({ url: empty.url, settings }, silentLogger, {
+        logsRoot,
+        dagsFolder: folder,
+      });
+      expect(written).toEqual([]);
+      expect(await empty.prisma.dagVersion.count()).toBe(0);
+      expect(await empty.prisma.dagRun.count()).toBe(0);
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('recognises dags/ however it is spelt', () => {
+    expect(isExampleDagsFolder(join(exampleDagsFolder(), '..', 'dags', '.'))).toBe(true);
   });
 });

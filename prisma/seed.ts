@@ -1,13 +1,15 @@
 /**
- * Demo history for a first `pnpm dev`: for every example DAG in DAGS_FOLDER (default `dags/`),
- * three versions (the file as it is now being the newest) and a few finished runs on each, with
- * task logs. Idempotent: a DAG that already has versions is left alone.
+ * Demo history for the example DAGs shipped in `dags/`: three versions of each (the file as it is
+ * now being the newest) and a few finished runs on each, with task logs. Only those DAGs, and only
+ * when DAGS_FOLDER is `dags/` (the default): a user's own DAGs never get invented history, their
+ * version 1 comes from their first parse. Idempotent: a DAG that already has versions is left alone.
  *   pnpm db:seed                   (uses DATABASE_URL, or the embedded PostgreSQL)
  */
+import { realpathSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SHARED_SETTINGS, dataDir, readConfig, repoRoot } from '@dagbag/config';
+import { SHARED_SETTINGS, dataDir, exampleDagsFolder, readConfig } from '@dagbag/config';
 import {
   dagHash,
   parseDagSource,
@@ -162,12 +164,34 @@ async function writeLogs(dags: DemoDag[], written: string[], logsRoot: string): 
   }
 }
 
-/** Seeds when the database holds no DAG version at all (what `pnpm dev` calls on every start). */
+/** Whether `folder` is the example folder `dags/` (symbolic links and relative paths resolved). */
+export function isExampleDagsFolder(folder: string): boolean {
+  const real = (path: string) => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path);
+    }
+  };
+  return real(folder) === real(exampleDagsFolder());
+}
+
+/**
+ * What `pnpm dev` calls on every start: seeds the examples when the scheduler will read `dags/`
+ * (`dagsFolder`) and the database holds no DAG version at all; otherwise writes nothing.
+ */
 export async function seedIfEmpty(
   database: { url: string; settings: DatabaseSettings },
   logger: Logger,
-  options: { logsRoot: string },
+  options: { logsRoot: string; dagsFolder: string },
 ): Promise<string[]> {
+  if (!isExampleDagsFolder(options.dagsFolder)) {
+    logger.info(
+      { dagsFolder: options.dagsFolder },
+      'DAGS_FOLDER is not the example folder dags/: no demo history, each DAG gets version 1 from its first parse',
+    );
+    return [];
+  }
   const prisma = createPrismaClient({
     url: database.url,
     settings: database.settings,
@@ -175,7 +199,7 @@ export async function seedIfEmpty(
   });
   try {
     if (await hasAnyDagVersion(prisma)) return [];
-    return await seed(prisma, logger, options);
+    return await seed(prisma, logger, { logsRoot: options.logsRoot });
   } finally {
     await prisma.$disconnect();
   }
@@ -184,9 +208,9 @@ export async function seedIfEmpty(
 export async function seed(
   prisma: ReturnType<typeof createPrismaClient>,
   logger: Logger,
-  options: { logsRoot: string; dagsFolder?: string; now?: Date },
+  options: { logsRoot: string; now?: Date },
 ): Promise<string[]> {
-  const folder = resolve(options.dagsFolder ?? process.env.DAGS_FOLDER ?? join(repoRoot(), 'dags'));
+  const folder = exampleDagsFolder();
   const dags = demoHistory(await readExampleDags(folder, logger), options.now ?? new Date());
   const written = await writeDemoHistory(prisma, dags);
   await writeLogs(dags, written, options.logsRoot);
@@ -199,6 +223,14 @@ export async function seed(
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const logger = createLogger({ name: 'seed' });
+  const dagsFolder = process.env.DAGS_FOLDER;
+  if (dagsFolder && !isExampleDagsFolder(dagsFolder)) {
+    process.stderr.write(
+      `pnpm db:seed writes demo history for the example DAGs in ${exampleDagsFolder()} only, but ` +
+        `DAGS_FOLDER is ${resolve(dagsFolder)}: unset DAGS_FOLDER to seed the examples.\n`,
+    );
+    process.exit(1);
+  }
   const config = readConfig({ ...DATABASE_SETTINGS, ...SHARED_SETTINGS }, process.env);
   const data = dataDir(config.DATA_DIR);
   const database = await openDatabase({ settings: config, dataDir: data, logger });

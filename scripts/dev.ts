@@ -1,11 +1,11 @@
 /**
  * `pnpm dev`: the database (embedded PostgreSQL under .data/ unless DATABASE_URL is set), its
- * migrations, the demo seed on first start, then the api and the scheduler in watch mode through
- * turbo. Ctrl-C (or SIGTERM) stops the apps, then the database: no process is left behind.
+ * migrations, the demo history on first start (for the example DAGs, only when DAGS_FOLDER is
+ * `dags/`), then the api and the scheduler in watch mode through turbo. Ctrl-C (or SIGTERM) stops the apps, then the database: no process is left behind.
  */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { SHARED_SETTINGS, dataDir, readConfig, repoRoot } from '@dagbag/config';
+import { join, resolve } from 'node:path';
+import { SHARED_SETTINGS, dataDir, exampleDagsFolder, readConfig, repoRoot } from '@dagbag/config';
 import { DATABASE_SETTINGS, openDatabase } from '@dagbag/db';
 import { createLogger } from '@dagbag/logger';
 import { seedIfEmpty } from '../prisma/seed.ts';
@@ -17,9 +17,12 @@ async function main(): Promise<void> {
   // The database settings and DATA_DIR, read once here; the apps read theirs themselves.
   const config = readConfig({ ...DATABASE_SETTINGS, ...SHARED_SETTINGS }, process.env);
   const data = dataDir(config.DATA_DIR);
+  // The apps run with turbo's working directory (their package): hand them an absolute folder.
+  const dagsFolder = resolve(process.env.DAGS_FOLDER || exampleDagsFolder());
   const database = await openDatabase({ settings: config, dataDir: data, logger });
   await seedIfEmpty({ url: database.url, settings: config }, logger, {
     logsRoot: join(data, 'logs'),
+    dagsFolder,
   });
 
   const turbo = join(repoRoot(), 'node_modules', '.bin', 'turbo');
@@ -31,6 +34,7 @@ async function main(): Promise<void> {
     env: {
       ...process.env,
       DATABASE_URL: database.url,
+      DAGS_FOLDER: dagsFolder,
       LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty',
     },
   });

@@ -3,17 +3,17 @@
  * telemetry's, DATA_DIR), validated once at start in `main`. A bad value stops the process with
  * a message naming the variable and the accepted range (ConfigError).
  */
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import {
   SHARED_SETTINGS,
   dataDir,
   describeSettings,
   effectiveSettings,
+  exampleDagsFolder,
   pickSettings,
   gcHeadroomSetting,
   integerSetting,
   readConfig,
-  repoRoot,
   stringSetting,
 } from '@dagbag/config';
 import { cacheSettingsFrom, cacheSettingsShape, type DagCacheSettings } from '@dagbag/dagbag';
@@ -151,7 +151,7 @@ export function readSchedulerConfig(env: Record<string, string | undefined>): Sc
   const values = readConfig(SCHEDULER_SETTINGS, env);
   const folder = values.DAGS_FOLDER;
   const dagsFolder =
-    folder === '' ? join(repoRoot(), 'dags') : isAbsolute(folder) ? folder : resolve(folder);
+    folder === '' ? exampleDagsFolder() : isAbsolute(folder) ? folder : resolve(folder);
   const data = dataDir(values.DATA_DIR);
   return {
     dagsFolder,

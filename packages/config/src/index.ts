@@ -11,5 +11,5 @@ export {
   booleanSetting,
 } from './env.ts';
 export type { EnvShape, ConfigOf, SettingMeta } from './env.ts';
-export { repoRoot, dataDir, SHARED_SETTINGS } from './paths.ts';
+export { repoRoot, dataDir, exampleDagsFolder, SHARED_SETTINGS } from './paths.ts';
 export { applyGcHeadroom, gcHeadroomSetting, DEFAULT_GC_HEADROOM_PERCENT } from './heap.ts';

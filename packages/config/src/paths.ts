@@ -19,6 +19,11 @@ export function repoRoot(): string {
   return dir;
 }
 
+/** The example DAGs shipped in `dags/`: the default DAGS_FOLDER, and all the demo seed touches. */
+export function exampleDagsFolder(): string {
+  return join(repoRoot(), 'dags');
+}
+
 /** The settings every process of a checkout shares; apps add them to their own shape. */
 export const SHARED_SETTINGS = {
   DATA_DIR: optionalStringSetting({
