@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { randomInt } from 'node:crypto';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,70 +37,131 @@ async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
-let dataDir = '';
+const TOKEN = 'dev-test-token';
+const dataDirs: string[] = [];
 afterAll(async () => {
-  for (const pid of await processesMentioning(dataDir)) process.kill(pid, 'SIGKILL');
-  await rm(dataDir, { recursive: true, force: true });
+  for (const dir of dataDirs) {
+    for (const pid of await processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
-describe('pnpm dev', () => {
-  it('brings up PostgreSQL, migrations, the seed and both apps, and Ctrl-C leaves no process behind', async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'dagbag-dev-'));
-    await chmod(dataDir, 0o755);
-    const apiPort = await freePort();
-    const dev = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(repoRoot(), 'scripts', 'dev.ts')],
-      {
-        cwd: repoRoot(),
-        detached: true, // its own process group, like a terminal's foreground job
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          VITEST: undefined,
-          DATABASE_URL: undefined,
-          DATA_DIR: dataDir,
-          EMBEDDED_POSTGRES_PORT: String(await freePort()),
-          API_PORT: String(apiPort),
-          API_AUTH_TOKENS: 'dev-test-token',
-          LOG_FORMAT: 'json',
-          LOG_LEVEL: 'info',
-        },
-      },
-    );
-    let output = '';
-    dev.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    dev.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      dev.once('exit', (code) => resolve(code)),
-    );
-
-    const dags = await waitFor(
-      'the API to list the seeded DAGs',
-      async () => {
-        const response = await fetch(`http://127.0.0.1:${apiPort}/api/v2/dags`, {
-          headers: { authorization: 'Bearer dev-test-token' },
-        });
-        const body = (await response.json()) as { total_entries: number };
-        return response.ok && body.total_entries > 0 ? body : undefined;
-      },
-      120_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n--- pnpm dev output ---\n${output.slice(-4000)}`);
+/** `pnpm dev` in its own process group (a terminal's foreground job), with a private DATA_DIR. */
+async function startDev(env: Record<string, string> = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'dagbag-dev-'));
+  dataDirs.push(dataDir);
+  await chmod(dataDir, 0o755);
+  const apiPort = await freePort();
+  const [command, ...args] = process.env.npm_execpath
+    ? [process.execPath, process.env.npm_execpath, 'dev']
+    : ['pnpm', 'dev'];
+  const dev = spawn(command!, args, {
+    cwd: repoRoot(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      VITEST: undefined,
+      DATABASE_URL: undefined,
+      DATA_DIR: dataDir,
+      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      API_PORT: String(apiPort),
+      // Both apps get one environment, so they keep their own metrics ports (9464, 9465), on a
+      // loopback address of this run's own, where nobody else's processes listen.
+      METRICS_HOST: `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(1, 255)}`,
+      API_AUTH_TOKENS: TOKEN,
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+  });
+  let output = '';
+  dev.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  dev.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+  const get = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`http://127.0.0.1:${apiPort}/api/v2${path}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
     });
-    expect(dags.total_entries).toBeGreaterThan(0);
-    expect(await processesMentioning(dataDir)).not.toHaveLength(0);
+    if (!response.ok) throw new Error(`${path}: ${response.status}`);
+    return (await response.json()) as T;
+  };
+  return {
+    dataDir,
+    get,
+    output: () => output,
+    exited,
+    /** Waits until `probe` answers, failing with the tail of the output otherwise. */
+    async until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+      const died = exited.then((code) => {
+        throw new Error(`pnpm dev exited with ${code} while waiting for ${what}`);
+      });
+      return Promise.race([waitFor(what, probe, 150_000), died]).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n--- pnpm dev output ---\n${output.slice(-4000)}`);
+      });
+    },
+    /** What Ctrl-C does: SIGINT to the whole foreground process group. */
+    interrupt: () => process.kill(-dev.pid!, 'SIGINT'),
+  };
+}
 
-    process.kill(-dev.pid!, 'SIGINT'); // what Ctrl-C sends to the terminal's foreground group
-    expect(await exited).toBe(0);
+type Collection = { total_entries: number };
+
+describe('pnpm dev', () => {
+  it('gives the example DAGs their demo history, and Ctrl-C stops everything cleanly with exit code 0', async () => {
+    const dev = await startDev();
+    const versions = await dev.until('the seeded example versions', async () => {
+      const body = await dev.get<Collection>('/dags/example_etl/dagVersions');
+      return body.total_entries > 0 ? body : undefined;
+    });
+    expect(versions.total_entries).toBe(3);
+    const runs = await dev.get<Collection>('/dags/example_etl/dagRuns');
+    expect(runs.total_entries).toBe(6);
+    expect(await processesMentioning(dev.dataDir)).not.toHaveLength(0);
+
+    dev.interrupt();
+    expect(await dev.exited, dev.output().slice(-4000)).toBe(0);
     const leftovers = await waitFor(
       'every process to exit',
       async () => {
-        const pids = await processesMentioning(dataDir);
+        const pids = await processesMentioning(dev.dataDir);
         return pids.length === 0 ? pids : undefined;
       },
       20_000,
     );
     expect(leftovers).toEqual([]);
-  }, 180_000);
+    const problems = dev
+      .output()
+      .split('\n')
+      .filter((line) => /"level":(40|50|60)\b|\bWARN|\bERROR|ELIFECYCLE|FATAL/.test(line));
+    expect(problems).toEqual([]);
+  }, 240_000);
+
+  it("writes no demo history for a user's DAG: it gets version 1 from its first parse and no runs", async () => {
+    const dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-dev-dags-'));
+    dataDirs.push(dagsFolder);
+    await writeFile(
+      join(dagsFolder, 'mine.json'),
+      JSON.stringify({
+        dag_id: 'mine',
+        schedule: null,
+        tasks: [{ task_id: 'hello', operator: 'bash', bash_command: 'echo hello' }],
+      }),
+    );
+    const dev = await startDev({ DAGS_FOLDER: dagsFolder, DAG_DIR_SCAN_SECONDS: '1' });
+    const dags = await dev.until('the DAG of the user', async () => {
+      const body = await dev.get<Collection & { dags: { dag_id: string }[] }>('/dags');
+      return body.total_entries > 0 ? body : undefined;
+    });
+    expect(dags.dags.map((dag) => dag.dag_id)).toEqual(['mine']);
+    // A few more scans: still the one version, and nobody invented runs.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const versions = await dev.get<Collection & { dag_versions: { version_number: number }[] }>(
+      '/dags/mine/dagVersions',
+    );
+    expect(versions.dag_versions.map((version) => version.version_number)).toEqual([1]);
+    expect((await dev.get<Collection>('/dags/mine/dagRuns')).total_entries).toBe(0);
+    dev.interrupt();
+    expect(await dev.exited).toBe(0);
+  }, 240_000);
 });

@@ -1,11 +1,19 @@
 /**
  * `pnpm dev`: the database (embedded PostgreSQL under .data/ unless DATABASE_URL is set), its
  * migrations, the demo history on first start (for the example DAGs, only when DAGS_FOLDER is
- * `dags/`), then the api and the scheduler in watch mode through turbo. Ctrl-C (or SIGTERM) stops the apps, then the database: no process is left behind.
+ * `dags/`), then the api and the scheduler in watch mode through turbo. Ctrl-C (or SIGTERM) stops
+ * the apps, then the database: no process is left behind.
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { SHARED_SETTINGS, dataDir, exampleDagsFolder, readConfig, repoRoot } from '@dagbag/config';
+import {
+  SHARED_SETTINGS,
+  dataDir,
+  exampleDagsFolder,
+  onShutdown,
+  readConfig,
+  repoRoot,
+} from '@dagbag/config';
 import { DATABASE_SETTINGS, openDatabase } from '@dagbag/db';
 import { createLogger } from '@dagbag/logger';
 import { seedIfEmpty } from '../prisma/seed.ts';
@@ -29,7 +37,7 @@ async function main(): Promise<void> {
   const apps = spawn(turbo, ['run', 'dev', '--filter=@dagbag/api', '--filter=@dagbag/scheduler'], {
     cwd: repoRoot(),
     stdio: 'inherit',
-    // Its own process group, so that one signal reaches turbo and every process under it.
+    // Its own process group (turbo's node wrapper and binary), which Ctrl-C does not reach.
     detached: true,
     env: {
       ...process.env,
@@ -41,31 +49,42 @@ async function main(): Promise<void> {
   const exited = new Promise<number>((resolve) =>
     apps.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
   );
-
-  let stopping = false;
-  const stop = async (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ reason }, 'stopping the apps, then the database');
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-apps.pid!, signal);
-      } catch {
-        // already gone
-      }
-    };
-    signalGroup('SIGTERM');
-    const timer = setTimeout(() => signalGroup('SIGKILL'), STOP_GRACE_MS);
-    const code = await exited;
-    clearTimeout(timer);
-    await database.stop();
-    logger.info('stopped');
-    process.exit(reason === 'apps exited' ? code : 0);
+  const signalApps = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-apps.pid!, signal);
+    } catch {
+      // already gone
+    }
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGHUP', () => void stop('SIGHUP'));
-  void exited.then(() => stop('apps exited'));
+
+  // Ctrl-C reaches this process (and pnpm), not the apps' group nor PostgreSQL's (each has its
+  // own): the apps are stopped first, through turbo, and the database last.
+  let stopping = false;
+  onShutdown(
+    logger,
+    async () => {
+      stopping = true;
+      logger.info({}, 'stopping the apps, then the database');
+      signalApps('SIGINT');
+      const timer = setTimeout(() => signalApps('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+      await database.stop();
+      logger.info({}, 'stopped');
+    },
+    {
+      force: async () => {
+        signalApps('SIGKILL');
+        await database.stop();
+      },
+    },
+  );
+  void exited.then(async (code) => {
+    if (stopping) return;
+    logger.error({ code }, 'the apps exited on their own: stopping the database');
+    await database.stop();
+    process.exit(code === 0 ? 1 : code);
+  });
 }
 
 main().catch((error: unknown) => {

