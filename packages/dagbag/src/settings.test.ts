@@ -64,7 +64,7 @@ describe('cacheSettingsShape', () => {
     }
   });
 
-  it('lists the variables of DESIGN.md for each role', () => {
+  it('lists the cache variables of each role', () => {
     expect(Object.keys(cacheSettingsShape('api'))).toEqual([
       'API_DAG_CACHE_SIZE',
       'API_DAG_CACHE_MAX_BYTES',

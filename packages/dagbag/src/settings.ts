@@ -31,7 +31,7 @@ export const SETTING_RANGES = {
   maxNegativeEntries: { min: 1, max: 10_000_000 },
 } as const satisfies Record<keyof DagCacheSettings, { min: number; max: number }>;
 
-/** The documented defaults of each role (DESIGN.md, Cache roles). */
+/** The documented defaults of each role (README, DAG cache; docs/architecture.md, The cache). */
 const ROLE_DEFAULTS: Record<CacheRole, DagCacheSettings> = {
   api: {
     maxEntries: 4096,
