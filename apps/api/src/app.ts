@@ -15,7 +15,6 @@ import { defineRoute, expressPath, mountRoute, type RouteDefinition } from './ro
 import { buildRoutes, type ApiDagBag } from './routes/index.ts';
 
 export const API_VERSION = '0.1.0';
-export const HEALTH_PATH = '/api/v2/monitor/health';
 export const OPENAPI_PATH = '/api/v2/openapi.json';
 
 export interface CreateAppOptions {

@@ -1,11 +1,4 @@
-export {
-  createApp,
-  API_VERSION,
-  HEALTH_PATH,
-  OPENAPI_PATH,
-  type ApiApp,
-  type CreateAppOptions,
-} from './app.ts';
+export { createApp, API_VERSION, OPENAPI_PATH, type ApiApp, type CreateAppOptions } from './app.ts';
 export {
   readApiConfig,
   API_SETTINGS,

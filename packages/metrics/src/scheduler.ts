@@ -2,7 +2,6 @@ import { defineMetrics } from './registry.ts';
 
 /** Where a task instance went when its heartbeat timed out (docs/architecture.md, scheduling loop). */
 export const HEARTBEAT_TIMEOUT_OUTCOMES = ['failed', 'up_for_retry'] as const;
-export type HeartbeatTimeoutOutcome = (typeof HEARTBEAT_TIMEOUT_OUTCOMES)[number];
 
 /**
  * The scheduling loop's own instruments. They carry no `dagbag.role`: only the scheduler emits

@@ -46,10 +46,6 @@ export interface ApiChild extends Child {
 /** Every child any test in this file started: stopped by `stopAll`, grepped for tokens. */
 const started: Child[] = [];
 
-export function allChildren(): readonly Child[] {
-  return started;
-}
-
 function spawnApp(kind: 'api' | 'scheduler', name: string, env: Record<string, string>): Child {
   const {
     process: child,

@@ -51,11 +51,3 @@ export async function readMigrationList(
     migrationDirectories,
   };
 }
-
-/** The SQL of every migration, in order: what a database built from the history contains. */
-export function migrationScripts(list: MigrationList): { name: string; sql: string }[] {
-  return list.migrationDirectories.map((dir) => {
-    if (dir.migrationFile.content.tag === 'error') throw new Error(dir.migrationFile.content.value);
-    return { name: dir.path, sql: dir.migrationFile.content.value };
-  });
-}

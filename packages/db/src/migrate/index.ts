@@ -6,5 +6,5 @@ export {
   isEmptyScript,
   DATAMODEL_SNAPSHOT,
 } from './operations.ts';
-export { readMigrationList, readSchemaFile, migrationScripts, PRISMA_PATHS } from './files.ts';
+export { readMigrationList, readSchemaFile, PRISMA_PATHS } from './files.ts';
 export { withSchemaEngine } from './engine.ts';
