@@ -1,3 +1,5 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDag, seedRun, smallDag, startTestApi, type TestApi } from './testing/harness.ts';
 
@@ -111,7 +113,7 @@ describe('PATCH /dags (bulk)', () => {
 });
 
 describe('DELETE /dags/{dag_id}', () => {
-  it('deletes the DAG with its versions and runs, and answers 204', async () => {
+  it('deletes the DAG with its versions, runs and their logs, and answers 204', async () => {
     const [versionId] = await seedDag(api.prisma, 'doomed', [smallDag('doomed')]);
     await seedRun(api.prisma, {
       dagId: 'doomed',
@@ -120,8 +122,13 @@ describe('DELETE /dags/{dag_id}', () => {
       state: 'success',
       tis: [{ taskId: 'extract', state: 'success' }],
     });
+    const logDir = join(api.logsDir, 'doomed', 'done', 'extract');
+    mkdirSync(logDir, { recursive: true });
+    writeFileSync(join(logDir, '1.log'), 'old run\n');
     const response = await api.request('/api/v2/dags/doomed', { method: 'DELETE' });
     expect(response.status).toBe(204);
+    // A run re-created under that id must not show the deleted run's log.
+    expect(existsSync(join(api.logsDir, 'doomed', 'done'))).toBe(false);
     expect((await json('/api/v2/dags/doomed')).status).toBe(404);
     expect(await api.prisma.dagRun.count({ where: { dagId: 'doomed' } })).toBe(0);
     expect(await api.prisma.dagVersion.count({ where: { dagId: 'doomed' } })).toBe(0);

@@ -3,6 +3,7 @@ import type { DagSortColumn } from '@dagbag/db';
 import { z } from 'zod';
 import { recordApiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
+import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagDetailsResponse, dagResponse } from '../serialize.ts';
@@ -44,7 +45,7 @@ function checkUpdateMask(mask: string[] | undefined): void {
 const dagNotFoundForUpdate = (dagId: string) =>
   ApiError.notFound(`Dag with id: ${dagId} was not found`);
 
-export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
+export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[] {
   return [
     defineRoute({
       method: 'get',
@@ -206,20 +207,27 @@ export function dagRoutes({ queries }: RouteContext): RouteDefinition[] {
       operationId: 'delete_dag',
       summary: 'Delete Dag',
       description:
-        "Deletes the DAG's metadata: its versions and sources, runs and task instances (the event log is kept). Refused with 409 while one of its runs is running or one of its tasks is queued or running. While its file is still in DAGS_FOLDER the DAG comes back, as new, on the processor's next pass, as in Airflow.",
+        "Deletes the DAG's metadata: its versions and sources, runs and task instances (the event log is kept). Its runs' log files go too. Refused with 409 while one of its runs is running or one of its tasks is queued or running. While its file is still in DAGS_FOLDER the DAG comes back, as new, on the processor's next pass, as in Airflow.",
       tags: ['DAG'],
       params: s.dagIdParam,
       errors: [400, 404, 409],
       success: { status: 204, description: 'Successful Response' },
-      async handler({ params, res }) {
-        const outcome = await queries.deleteDag(params.dag_id);
-        if (outcome === 'not_found') throw dagNotFoundForUpdate(params.dag_id);
-        if (outcome === 'running')
+      async handler({ params, req, res }) {
+        const deleted = await queries.deleteDag(params.dag_id);
+        if (deleted.outcome === 'not_found') throw dagNotFoundForUpdate(params.dag_id);
+        if (deleted.outcome === 'running')
           throw new ApiError(
             'CONFLICT',
             `Task instances of dag with id: '${params.dag_id}' are still running`,
           );
         await recordApiEvent(queries, res, { event: 'delete_dag', dagId: params.dag_id });
+        // As for a deleted run: runs re-created under these ids start with empty logs. The DAG is
+        // gone either way: a log folder that cannot be removed is logged, not a 500.
+        for (const runId of deleted.runIds) {
+          await removeRunLogs(logsDir, { dagId: params.dag_id, runId }).catch((error: unknown) =>
+            req.log?.warn({ err: error, runId }, "a deleted DAG's run logs were not removed"),
+          );
+        }
         return { status: 204 };
       },
     }),

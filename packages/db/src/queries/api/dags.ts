@@ -74,7 +74,8 @@ export interface DagFilters extends DagSelection, Pagination {
 }
 
 /** Outcome of deleting a DAG: Airflow refuses while its tasks are still at work. */
-export type DeleteDagOutcome = 'deleted' | 'not_found' | 'running';
+export type DeleteDagOutcome =
+  { outcome: 'deleted'; runIds: string[] } | { outcome: 'not_found' } | { outcome: 'running' };
 
 export interface DagStatsRow {
   dagId: string;
@@ -254,7 +255,7 @@ export function createDagQueries(prisma: PrismaClient) {
 
     /**
      * Deletes the DAG's metadata (its row, versions, sources, runs and task instances; the event
-     * log is kept, as Airflow keeps it) unless one of its runs is running or one of its tasks is
+     * log is kept, as Airflow keeps it; the runs' ids are returned so their logs can go too) unless one of its runs is running or one of its tasks is
      * queued or running. While the file is still there the processor is asked to parse it again,
      * so the DAG comes back as new, as in Airflow.
      */
@@ -262,16 +263,18 @@ export function createDagQueries(prisma: PrismaClient) {
       return prisma.$transaction(async (tx) => {
         const dags = await tx.$queryRaw<{ fileloc: string | null }[]>`
           SELECT fileloc FROM dag WHERE dag_id = ${dagId} FOR UPDATE`;
-        if (dags.length === 0) return 'not_found';
+        if (dags.length === 0) return { outcome: 'not_found' };
         const busy = await tx.$queryRaw<{ busy: boolean }[]>`
           SELECT EXISTS (SELECT 1 FROM dag_run WHERE dag_id = ${dagId} AND state = 'running')
               OR EXISTS (SELECT 1 FROM task_instance WHERE dag_id = ${dagId} AND state IN ('queued', 'running'))
              AS busy`;
-        if (busy[0]!.busy) return 'running';
+        if (busy[0]!.busy) return { outcome: 'running' };
+        const runs = await tx.$queryRaw<{ run_id: string }[]>`
+          SELECT run_id FROM dag_run WHERE dag_id = ${dagId}`;
         await tx.$executeRaw`DELETE FROM dag WHERE dag_id = ${dagId}`;
         const fileloc = dags[0]!.fileloc;
         if (fileloc !== null) await requestDagFileParse(tx, fileloc);
-        return 'deleted';
+        return { outcome: 'deleted', runIds: runs.map((run) => run.run_id) };
       });
     },
 
