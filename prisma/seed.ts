@@ -13,6 +13,7 @@ import { SHARED_SETTINGS, dataDir, exampleDagsFolder, readConfig } from '@dagbag
 import {
   dagHash,
   parseDagSource,
+  scheduleTimezone,
   taskLogPath,
   type DagDocument,
   type TaskDocument,
@@ -124,6 +125,7 @@ export function demoHistory(examples: ExampleDag[], now: Date): DemoDag[] {
       maxActiveRuns: document.max_active_runs,
       catchup: document.catchup,
       startDate: document.start_date ? new Date(document.start_date) : null,
+      timezone: scheduleTimezone(document),
       versions: versions.map((version, versionIndex) => {
         const age = (versions.length - versionIndex) * 24 * HOUR + dagIndex * HOUR;
         const createdAt = new Date(now.getTime() - age);

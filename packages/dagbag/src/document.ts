@@ -147,6 +147,15 @@ export const taskDocumentSchema = z
     }
   });
 
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const dagFields = {
   dag_id: identifier('dag_id'),
   description: z.string().max(10_000).optional(),
@@ -155,6 +164,13 @@ const dagFields = {
     .datetime({
       offset: true,
       error: 'start_date must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z',
+    })
+    .optional(),
+  /** The schedule's time zone (IANA name); absent: start_date's offset, else UTC. */
+  timezone: z
+    .string()
+    .refine(isTimeZone, {
+      error: 'timezone must be an IANA time zone name, e.g. Europe/Amsterdam',
     })
     .optional(),
   max_active_runs: z.number().int().min(1).max(10_000).default(16),
@@ -616,4 +632,15 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
     });
   }
   return { ok: false, errors };
+}
+
+/**
+ * The time zone a DAG's schedule is read in: its `timezone`, else the offset written in its
+ * start_date (`2026-01-01T00:00:00+01:00` -> `+01:00`), else null (UTC).
+ */
+export function scheduleTimezone(dag: Pick<DagDocument, 'timezone' | 'start_date'>): string | null {
+  if (dag.timezone !== undefined) return dag.timezone;
+  const offset = dag.start_date === undefined ? null : /([+-]\d{2}):?(\d{2})$/.exec(dag.start_date);
+  if (offset === null || (offset[1]!.slice(1) === '00' && offset[2] === '00')) return null;
+  return `${offset[1]}:${offset[2]}`;
 }

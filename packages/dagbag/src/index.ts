@@ -4,6 +4,7 @@ export {
   canonicalJson,
   dagHash,
   parseDagSource,
+  scheduleTimezone,
   problemsFromZod,
   formatPath,
   IDENTIFIER_PATTERN,

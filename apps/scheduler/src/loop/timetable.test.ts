@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { scheduleTimezone } from '@dagbag/dagbag';
 import { firstDagrun, nextDagrunAfter } from './timetable.ts';
 
 const at = (iso: string) => new Date(iso);
@@ -41,6 +42,7 @@ describe('timetables', () => {
         dagId: 'd',
         schedule: '@hourly',
         startDate: null,
+        timezone: null,
         catchup: false,
         logicalDate: at('2026-03-01T09:00:00Z'),
         dataIntervalStart: at('2026-03-01T09:00:00Z'),
@@ -58,6 +60,7 @@ describe('timetables', () => {
         dagId: 'd',
         schedule: '@hourly',
         startDate: null,
+        timezone: null,
         catchup: false,
         logicalDate: at('2026-03-01T09:00:00Z'),
         dataIntervalStart: at('2026-03-01T09:00:00Z'),
@@ -67,5 +70,60 @@ describe('timetables', () => {
       at('2026-03-01T15:30:00Z'),
     );
     expect(next?.logicalDate).toEqual(at('2026-03-01T14:00:00Z'));
+  });
+});
+
+describe('schedules in a time zone', () => {
+  it("follow the DAG's IANA time zone across a DST change", () => {
+    // 09:00 in New York: 14:00Z before 8 March 2026 (EST), 13:00Z from then on (EDT).
+    const first = firstDagrun(
+      '0 9 * * *',
+      at('2026-03-06T14:00:00Z'),
+      true,
+      at('2026-03-20T00:00:00Z'),
+      null,
+      'America/New_York',
+    )!;
+    expect(first.logicalDate).toEqual(at('2026-03-06T14:00:00Z'));
+    const starts = [first.logicalDate];
+    let dag = {
+      dagId: 'd',
+      schedule: '0 9 * * *',
+      startDate: at('2026-03-06T14:00:00Z'),
+      timezone: 'America/New_York',
+      catchup: true,
+      ...first,
+    };
+    for (let i = 0; i < 3; i++) {
+      const next = nextDagrunAfter(dag, at('2026-03-20T00:00:00Z'))!;
+      starts.push(next.logicalDate);
+      dag = { ...dag, ...next };
+    }
+    expect(starts.map((d) => d.toISOString())).toEqual([
+      '2026-03-06T14:00:00.000Z',
+      '2026-03-07T14:00:00.000Z',
+      '2026-03-08T13:00:00.000Z',
+      '2026-03-09T13:00:00.000Z',
+    ]);
+  });
+
+  it("take start_date's offset when the DAG names no time zone", () => {
+    expect(scheduleTimezone({ start_date: '2026-01-01T00:00:00+05:30' })).toBe('+05:30');
+    expect(scheduleTimezone({ start_date: '2026-01-01T00:00:00Z' })).toBeNull();
+    expect(
+      scheduleTimezone({ timezone: 'Europe/Amsterdam', start_date: '2026-01-01T00:00:00+05:30' }),
+    ).toBe('Europe/Amsterdam');
+    const first = firstDagrun(
+      '0 0 * * *',
+      at('2025-12-31T18:30:00Z'),
+      true,
+      at('2026-01-05T00:00:00Z'),
+      null,
+      '+05:30',
+    )!;
+    expect([first.dataIntervalStart, first.dataIntervalEnd]).toEqual([
+      at('2025-12-31T18:30:00Z'),
+      at('2026-01-01T18:30:00Z'),
+    ]);
   });
 });

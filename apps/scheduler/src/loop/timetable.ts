@@ -1,5 +1,7 @@
 /**
- * Cron timetables (croner, UTC): which interval a scheduled run covers and when it may be created.
+ * Cron timetables (croner): which interval a scheduled run covers and when it may be created. The
+ * cron expression is read in the DAG's time zone (an IANA name, DST included, or a fixed offset
+ * such as +01:00; UTC when none), as Airflow reads it in the DAG's timezone.
  * As in Airflow, a run's logical date is the start of its data interval and the run is created
  * once the interval has ended. Without catchup, intervals missed while nothing ran are skipped:
  * only the latest complete one is run.
@@ -7,8 +9,14 @@
 import { Cron } from 'croner';
 import type { DueDag, NextDagrun } from '@dagbag/db';
 
-function cronOf(schedule: string): Cron {
-  return new Cron(schedule, { paused: true, timezone: 'UTC', mode: '5-part' });
+const FIXED_OFFSET = /^([+-])(\d{2}):(\d{2})$/;
+
+function cronOf(schedule: string, timezone: string | null): Cron {
+  const fixed = timezone === null ? null : FIXED_OFFSET.exec(timezone);
+  const zone = fixed
+    ? { utcOffset: (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3])) }
+    : { timezone: timezone ?? 'UTC' };
+  return new Cron(schedule, { paused: true, mode: '5-part', ...zone });
 }
 
 function interval(cron: Cron, start: Date): NextDagrun | null {
@@ -42,9 +50,10 @@ export function firstDagrun(
   catchup: boolean,
   now: Date,
   after: Date | null = null,
+  timezone: string | null = null,
 ): NextDagrun | null {
   if (schedule === null) return null;
-  const cron = cronOf(schedule);
+  const cron = cronOf(schedule, timezone);
   if (after !== null) {
     const next = firstFrom(cron, startDate !== null && startDate > after ? startDate : after);
     if (next === null || catchup || next.createAfter > now) return next;
@@ -71,13 +80,13 @@ export function intervalToRun(dag: DueDag, now: Date): NextDagrun {
     createAfter: dag.createAfter,
   };
   if (dag.catchup) return stored;
-  const latest = latestComplete(cronOf(dag.schedule), dag.startDate, now);
+  const latest = latestComplete(cronOf(dag.schedule, dag.timezone), dag.startDate, now);
   return latest !== null && latest.dataIntervalStart > dag.dataIntervalStart ? latest : stored;
 }
 
 /** The run after the one just created (`dag`'s current next_dagrun_*). */
 export function nextDagrunAfter(dag: DueDag, now: Date): NextDagrun | null {
-  const cron = cronOf(dag.schedule);
+  const cron = cronOf(dag.schedule, dag.timezone);
   const next = interval(cron, dag.dataIntervalEnd);
   if (next === null || dag.catchup || next.createAfter > now) return next;
   // Behind (the scheduler was down): skip to the latest complete interval, as catchup=false does.

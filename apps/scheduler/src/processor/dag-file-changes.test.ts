@@ -62,3 +62,36 @@ describe("a catchup DAG's schedule change", () => {
     expect(dag.nextDagrunLogicalDate?.toISOString()).toBe('2026-03-01T01:05:00.000Z');
   });
 });
+
+describe("a DAG's timezone", () => {
+  it('makes its cron schedule run at local time, before and after a DST change', async () => {
+    const local = await createHarness();
+    try {
+      await local.writeDag({
+        dag_id: 'new_york',
+        schedule: '0 9 * * *',
+        start_date: '2026-03-06T09:00:00-05:00',
+        timezone: 'America/New_York',
+        catchup: true,
+        tasks: [{ task_id: 't', operator: 'empty' }],
+      });
+      const nyc = await local.scheduler({ now: () => new Date('2026-03-10T15:00:00Z') });
+      await nyc.processDagFiles();
+      const dag = await local.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'new_york' } });
+      expect(dag.timezone).toBe('America/New_York');
+      for (let i = 0; i < 6; i++) await nyc.runLoopOnce();
+      const runs = await local.db.prisma.dagRun.findMany({
+        where: { dagId: 'new_york' },
+        orderBy: { logicalDate: 'asc' },
+      });
+      expect(runs.map((run) => run.logicalDate?.toISOString())).toEqual([
+        '2026-03-06T14:00:00.000Z',
+        '2026-03-07T14:00:00.000Z',
+        '2026-03-08T13:00:00.000Z',
+        '2026-03-09T13:00:00.000Z',
+      ]);
+    } finally {
+      await local.close();
+    }
+  });
+});

@@ -6,7 +6,12 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { parseDagSource, type DagDocument, type DagProblem } from '@dagbag/dagbag';
+import {
+  parseDagSource,
+  scheduleTimezone,
+  type DagDocument,
+  type DagProblem,
+} from '@dagbag/dagbag';
 import {
   clearImportErrors,
   currentDagFilelocs,
@@ -267,6 +272,7 @@ export class DagFileProcessor {
   ): Promise<DagSyncOutcome> {
     const { path, document, hash } = file;
     const startDate = document.start_date ? new Date(document.start_date) : null;
+    const timezone = scheduleTimezone(document);
     return syncDagFromFile(this.options.prisma, {
       fields: {
         dagId: document.dag_id,
@@ -278,11 +284,12 @@ export class DagFileProcessor {
         maxActiveRuns: document.max_active_runs,
         catchup: document.catchup,
         startDate,
+        timezone,
       },
       data: document,
       dagHash: hash,
       firstDagrun: (after) =>
-        firstDagrun(document.schedule, startDate, document.catchup, this.now(), after),
+        firstDagrun(document.schedule, startDate, document.catchup, this.now(), after, timezone),
       liveFilelocs: holders,
       sourceCode: file.text,
       pausedUponCreation: document.is_paused_upon_creation,

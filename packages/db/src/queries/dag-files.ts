@@ -22,6 +22,8 @@ export interface DagFileFields {
   maxActiveRuns: number;
   catchup: boolean;
   startDate: Date | null;
+  /** The schedule's time zone (IANA name or fixed offset like +01:00); null: UTC. */
+  timezone: string | null;
 }
 
 export type DagSyncOutcome =
@@ -37,6 +39,7 @@ interface CurrentState {
   isStale: boolean;
   timetableSummary: string | null;
   startDate: Date | null;
+  timezone: string | null;
   versionId: string | null;
   versionNumber: number | null;
   dagHash: string | null;
@@ -51,7 +54,7 @@ async function readCurrent(
   lock: boolean,
 ): Promise<CurrentState | undefined> {
   const select = Prisma.sql`
-    SELECT d.fileloc, d.is_stale AS "isStale", d.timetable_summary AS "timetableSummary", d.start_date AS "startDate",
+    SELECT d.fileloc, d.is_stale AS "isStale", d.timetable_summary AS "timetableSummary", d.start_date AS "startDate", d.timezone,
            v.id::text AS "versionId", v.version_number AS "versionNumber", s.dag_hash AS "dagHash",
            c.source_code_hash AS "sourceHash"
     FROM dag d
@@ -124,12 +127,14 @@ export async function syncDagFromFile(
     const scheduleChanged =
       current.versionId === null ||
       current.timetableSummary !== fields.timetableSummary ||
+      current.timezone !== fields.timezone ||
       (current.startDate?.getTime() ?? null) !== (fields.startDate?.getTime() ?? null);
     await tx.$executeRaw`
       UPDATE dag SET
         is_stale = false, last_parsed_time = now(), fileloc = ${fields.fileloc}, relative_fileloc = ${fields.relativeFileloc},
         description = ${fields.description}, tags = ${fields.tags}::text[], max_active_runs = ${fields.maxActiveRuns},
-        catchup = ${fields.catchup}, timetable_summary = ${fields.timetableSummary}, start_date = ${fields.startDate}
+        catchup = ${fields.catchup}, timetable_summary = ${fields.timetableSummary}, start_date = ${fields.startDate},
+        timezone = ${fields.timezone}
       WHERE dag_id = ${fields.dagId}`;
     if (scheduleChanged) {
       const last = await tx.$queryRaw<{ end: Date | null }[]>`

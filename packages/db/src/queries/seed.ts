@@ -55,6 +55,7 @@ export async function writeDemoHistory(prisma: PrismaClient, dags: DemoDag[]): P
           maxActiveRuns: dag.maxActiveRuns,
           catchup: dag.catchup,
           startDate: dag.startDate,
+          timezone: dag.timezone,
           lastParsedTime: new Date(),
         },
       });

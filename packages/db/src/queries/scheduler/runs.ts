@@ -12,6 +12,8 @@ export interface DueDag {
   dagId: string;
   schedule: string;
   startDate: Date | null;
+  /** IANA name or fixed offset; null: UTC. */
+  timezone: string | null;
   catchup: boolean;
   logicalDate: Date;
   dataIntervalStart: Date;
@@ -49,7 +51,7 @@ export async function createDueScheduledRuns(
 ): Promise<CreatedRun[]> {
   return prisma.$transaction(async (tx) => {
     const due = await tx.$queryRaw<DueDag[]>`
-      SELECT dag_id AS "dagId", timetable_summary AS schedule, start_date AS "startDate", catchup,
+      SELECT dag_id AS "dagId", timetable_summary AS schedule, start_date AS "startDate", timezone, catchup,
              next_dagrun_logical_date AS "logicalDate",
              next_dagrun_data_interval_start AS "dataIntervalStart",
              next_dagrun_data_interval_end AS "dataIntervalEnd",

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "dag" ADD COLUMN     "timezone" TEXT;
