@@ -3,7 +3,7 @@ import { DagBag, type DagBagOptions } from './dagbag.ts';
 import { DagValidationError } from './dag.ts';
 import { dagDocumentSchema } from './document.ts';
 import type { DagCacheSettings } from './settings.ts';
-import { ManualClock, MemoryDagVersionLoader, makeDagDocument } from './testing.ts';
+import { ManualClock, MemoryDagVersionLoader, makeDagDocument, seededRandom } from './testing.ts';
 import { entryWeight } from './weight.ts';
 
 function tinyDocument(i: number) {
@@ -28,6 +28,7 @@ function setup(
     versions?: number;
     settings?: Partial<DagCacheSettings>;
     admission?: boolean;
+    adaptiveWindow?: boolean;
     role?: DagBagOptions['role'];
     serializedBytes?: number;
   } = {},
@@ -48,6 +49,7 @@ function setup(
     loader,
     clock,
     admission: options.admission ?? true,
+    ...(options.adaptiveWindow === undefined ? {} : { adaptiveWindow: options.adaptiveWindow }),
     settings: { ...OFF, ...options.settings },
   });
   return { clock, loader, bag, ids };
@@ -443,5 +445,37 @@ describe('DagBag policies', () => {
       keptHot.push(hot.filter((id) => bag.has(id)).length);
     }
     expect(keptHot).toEqual([50, 0]);
+  });
+
+  it('api: a drifting hot set grows the admission window; steady popularity keeps it at 1 %', async () => {
+    const settings = { maxEntries: 200 };
+    const drifting = setup({ versions: 4000, settings });
+    const random = seededRandom(3);
+    // A hot set of 150 ids that gains 15 new ids (and loses the oldest) every 500 lookups.
+    for (let i = 0; i < 40_000; i++) {
+      const base = 15 * Math.floor(i / 500);
+      await drifting.bag.get(`v${1 + base + Math.floor(random() * 150)}`);
+    }
+    expect(drifting.bag.stats().window_percent).toBeGreaterThan(20);
+
+    const steady = setup({ versions: 4000, settings });
+    // The same number of lookups over a fixed popularity: 150 hot ids, one lookup in four cold.
+    for (let i = 0; i < 40_000; i++) {
+      const id =
+        random() < 0.75 ? 1 + Math.floor(random() * 150) : 151 + Math.floor(random() * 3800);
+      await steady.bag.get(`v${id}`);
+    }
+    expect(steady.bag.stats().window_percent).toBe(1);
+  });
+
+  it('scheduler: the window is one entry (its sweeps gain nothing from a larger one)', async () => {
+    const { bag } = setup({ role: 'scheduler', settings: { maxEntries: 512 } });
+    expect(bag.stats().window_percent).toBe(0);
+    const fixed = setup({
+      role: 'scheduler',
+      settings: { maxEntries: 512 },
+      adaptiveWindow: false,
+    });
+    expect(fixed.bag.stats().window_percent).toBe(1);
   });
 });

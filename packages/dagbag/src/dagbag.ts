@@ -77,8 +77,8 @@ export interface DagBagOptions {
   /** Frequency-aware admission (TinyLFU); false gives plain LRU, for tests and benchmarks. */
   admission?: boolean;
   /**
-   * Adaptive admission window (hill climbing, as Caffeine); false keeps the window at its initial
-   * 1 % of the caps, for benchmarks that compare the two.
+   * Adaptive admission window (see ADAPT; the scheduler role's is one entry); false keeps the
+   * window at 1 % of the caps (the policy before), for benchmarks that compare the two.
    */
   adaptiveWindow?: boolean;
 }
@@ -115,7 +115,7 @@ export interface DagBagStats {
   admission_rejections: number;
   /** Loaded versions heavier than the whole byte cap, returned but never cached. */
   oversize_rejections: number;
-  /** The admission window's current share of the caps, in percent (adapted by hill climbing). */
+  /** The admission window's current share of the caps, in percent (adapted to ghost hits). */
   window_percent: number;
 }
 
@@ -171,19 +171,33 @@ interface QueuedNumber {
 /** Initial share of the caps given to the admission window (Caffeine's default). */
 const INITIAL_WINDOW = 0.01;
 /**
- * Hill climbing on the window's share (Caffeine's constants): every `SAMPLE_FACTOR` × capacity
- * lookups the hit ratio of the sample is compared with the previous one; the window moves by the
- * step in the direction that helped, the step decays by `STEP_DECAY` each sample and restarts at
- * `STEP` when the hit ratio jumps by `RESTART_THRESHOLD` or more (the workload changed).
+ * The api role's window adapts to what its misses say, without probing (a probe that grows the
+ * window evicts main entries the frequency filter chose, and on frequency-friendly traffic that
+ * cost more than adapting gained). Two ghost lists remember the keys the last `GHOST_SHARE` of
+ * capacity evictions removed: one of the window's rejected newcomers, one of main's victims. A miss
+ * on a window ghost is a hit a window larger by that much would have had; a miss on a main ghost is
+ * one a larger main would have had. Every sample of `SAMPLE_FACTOR` × capacity lookups the window
+ * moves by `STEP` (growing ×`STEP_GROWTH` while it keeps moving the same way, at most `MAX_STEP`)
+ * towards the side with more ghost hits, when the difference exceeds `NOISE_SIGMAS` standard
+ * deviations (Poisson) of the two counts (more to grow than to shrink: W-TinyLFU's small window is
+ * the default a frequency-friendly workload keeps); otherwise it stays and the step starts over. This is
+ * ARC's adaptation signal applied to W-TinyLFU's window, moved in Caffeine's hill-climbing steps.
+ *
+ * The scheduler role does not adapt: its traffic is the round-robin sweep over its working set,
+ * for which every entry given to the window is one fewer hit per round, so its window is the
+ * smallest there is (one entry), which measured best on every scheduler trace of bench/.
  */
-const CLIMB = {
+const ADAPT = {
   STEP: 0.0625,
-  STEP_DECAY: 0.98,
-  SAMPLE_FACTOR: 10,
-  RESTART_THRESHOLD: 0.05,
-  MIN_WINDOW: 0,
+  MAX_STEP: 0.25,
+  STEP_GROWTH: 2,
+  GHOST_SHARE: 0.0625,
+  SAMPLE_FACTOR: 1,
+  NOISE_SIGMAS: { grow: 4, shrink: 2 },
+  MIN_WINDOW: 0.01,
   MAX_WINDOW: 0.8,
 } as const;
+
 /** Resolution of the hit path's revalidation clock (see `coarseNow`). */
 const COARSE_CLOCK_MS = 100;
 /**
@@ -254,15 +268,19 @@ export class DagBag {
   private readonly exactClock: boolean;
   private coarseTimer: NodeJS.Timeout | undefined;
 
-  // The admission window's share of the caps, adapted by hill climbing (see CLIMB).
+  // The admission window's share of the caps, adapted to ghost hits (see ADAPT).
   private windowShare = INITIAL_WINDOW;
   private windowMaxEntries = 0;
   private windowMaxBytes = 0;
   private readonly adaptive: boolean;
-  private climbStep = -CLIMB.STEP;
-  private previousSampleRatio = 0;
+  /** Keys of the latest evictions (insertion-ordered, bounded): see ADAPT. */
+  private readonly windowGhosts = new Set<string>();
+  private readonly mainGhosts = new Set<string>();
+  private windowGhostHits = 0;
+  private mainGhostHits = 0;
+  private adaptStep: number = ADAPT.STEP;
+  private lastMove = 0;
   private sampleStartLookups = 0;
-  private sampleStartHits = 0;
 
   // Counters: plain fields, read by the observable instruments at collection time.
   private hits = 0;
@@ -331,7 +349,7 @@ export class DagBag {
     this.adaptive = admission && options.adaptiveWindow !== false;
     if (admission) {
       this.sketch = new FrequencySketch(this.capacity());
-      this.setWindowShare(INITIAL_WINDOW);
+      this.setWindowShare(this.adaptive && this.role === 'scheduler' ? 0 : INITIAL_WINDOW);
     }
     this.negative =
       this.settings.negativeTtlSeconds > 0
@@ -737,7 +755,7 @@ export class DagBag {
       this.main.set(versionId, slot);
       return;
     }
-    this.climb();
+    this.adapt(versionId);
     this.window.set(versionId, slot);
     this.enforceCaps();
     const size = this.main.size + this.window.size;
@@ -758,30 +776,50 @@ export class DagBag {
     this.windowMaxBytes = this.maxBytes > 0 ? Math.floor(this.maxBytes * share) : 0;
   }
 
-  /**
-   * Caffeine's hill climber, run on misses only (the hit path just counts): once a sample of
-   * SAMPLE_FACTOR × capacity lookups is complete, move the window by the step, keeping the
-   * direction if the sample's hit ratio did not fall and reversing it otherwise.
-   */
-  private climb(): void {
-    if (!this.adaptive) return;
+  /** Adapts the api role's window to its ghost hits (see ADAPT); runs on misses only. */
+  private adapt(versionId: string): void {
+    if (!this.adaptive || this.role === 'scheduler') return;
+    if (this.windowGhosts.delete(versionId)) this.windowGhostHits++;
+    else if (this.mainGhosts.delete(versionId)) this.mainGhostHits++;
     const lookups = this.hits + this.missesLoaded + this.missesNotFound;
-    const sampled = lookups - this.sampleStartLookups;
-    const period = CLIMB.SAMPLE_FACTOR * (this.maxEntries > 0 ? this.maxEntries : this.sizeNow());
-    if (sampled < Math.max(period, 1000)) return;
-    const ratio = (this.hits - this.sampleStartHits) / sampled;
-    const change = ratio - this.previousSampleRatio;
-    const amount = change >= 0 ? this.climbStep : -this.climbStep;
-    this.climbStep =
-      Math.abs(change) >= CLIMB.RESTART_THRESHOLD
-        ? CLIMB.STEP * Math.sign(amount || 1)
-        : CLIMB.STEP_DECAY * amount;
-    this.previousSampleRatio = ratio;
+    const capacity = this.maxEntries > 0 ? this.maxEntries : this.sizeNow();
+    if (lookups - this.sampleStartLookups < Math.max(ADAPT.SAMPLE_FACTOR * capacity, 1000)) return;
     this.sampleStartLookups = lookups;
-    this.sampleStartHits = this.hits;
+    const difference = this.windowGhostHits - this.mainGhostHits;
+    const sigma = Math.sqrt(this.windowGhostHits + this.mainGhostHits);
+    this.windowGhostHits = 0;
+    this.mainGhostHits = 0;
+    const direction =
+      difference > ADAPT.NOISE_SIGMAS.grow * sigma
+        ? 1
+        : -difference > ADAPT.NOISE_SIGMAS.shrink * sigma
+          ? -1
+          : 0;
+    if (direction === 0) {
+      this.adaptStep = ADAPT.STEP;
+      this.lastMove = 0;
+      return;
+    }
+    this.adaptStep =
+      direction === this.lastMove
+        ? Math.min(ADAPT.MAX_STEP, this.adaptStep * ADAPT.STEP_GROWTH)
+        : ADAPT.STEP;
+    this.lastMove = direction;
     this.setWindowShare(
-      Math.min(CLIMB.MAX_WINDOW, Math.max(CLIMB.MIN_WINDOW, this.windowShare + amount)),
+      Math.min(
+        ADAPT.MAX_WINDOW,
+        Math.max(ADAPT.MIN_WINDOW, this.windowShare + direction * this.adaptStep),
+      ),
     );
+  }
+
+  /** Remembers an evicted key in a bounded ghost list (the oldest goes first). */
+  private remember(ghosts: Set<string>, key: string): void {
+    if (!this.adaptive || this.role === 'scheduler') return;
+    const capacity = this.maxEntries > 0 ? this.maxEntries : this.sizeNow();
+    ghosts.add(key);
+    const limit = Math.max(16, Math.round(ADAPT.GHOST_SHARE * capacity));
+    while (ghosts.size > limit) ghosts.delete(ghosts.values().next().value!);
   }
 
   private sizeNow(): number {
@@ -832,8 +870,10 @@ export class DagBag {
       }
       if (candidate === undefined) {
         this.removeFrom(this.main, victim!, reason);
+        this.remember(this.mainGhosts, victim!);
       } else if (victim === undefined) {
         this.removeFrom(this.window, candidate, reason);
+        this.remember(this.windowGhosts, candidate);
       } else {
         const candidateSlot = this.window.peek(candidate, { allowStale: true })!;
         const victimSlot = this.main.peek(victim, { allowStale: true })!;
@@ -843,9 +883,11 @@ export class DagBag {
           this.sketch!.estimate(victimSlot.keyHash) + ADMISSION_MARGIN
         ) {
           this.removeFrom(this.main, victim, reason);
+          this.remember(this.mainGhosts, victim);
         } else {
           this.admissionRejections++;
           this.removeFrom(this.window, candidate, reason);
+          this.remember(this.windowGhosts, candidate);
         }
       }
     }

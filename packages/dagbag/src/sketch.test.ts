@@ -43,4 +43,13 @@ describe('FrequencySketch', () => {
       if (sketch.estimate(FrequencySketch.hash(`never-${i}`)) > 0) overestimated++;
     expect(overestimated).toBeLessThan(10);
   });
+
+  it('grows to a larger capacity on request, and never shrinks', () => {
+    const sketch = new FrequencySketch(16);
+    sketch.ensureCapacity(1000);
+    expect(sketch.capacity).toBe(1000);
+    expect(sketch.sampleSize).toBe(32_000);
+    sketch.ensureCapacity(100);
+    expect(sketch.capacity).toBe(1000);
+  });
 });
