@@ -3,11 +3,13 @@
  *
  *   node --expose-gc --import tsx bench/heap-factor.ts
  *
- * For each size (5 to 500 tasks) it deserializes many distinct realistic documents from their
- * JSON text (as a row arrives from PostgreSQL), keeps the Dags, and divides the heapUsed delta
- * between two full collections by the documents' serialized bytes.
+ * For each size (5 to 500 tasks) it turns many distinct realistic documents into cache entries
+ * exactly as a miss does (`entryFromRow`: the row's JSON text parsed, its dag_hash checked, the DAG
+ * built), keeps the entries, and divides the heapUsed delta between two full collections by the
+ * documents' serialized bytes.
  */
-import { deserializeDag, type Dag } from '../src/dag.ts';
+import { dagHash } from '../src/document.ts';
+import { entryFromRow, type DagVersionEntry } from '../src/entry.ts';
 import { makeDagDocument } from '../src/testing.ts';
 
 export interface HeapFactorRow {
@@ -34,15 +36,24 @@ export function measureHeapFactor(
   for (const tasks of sizes) {
     const sample = JSON.stringify(makeDagDocument({ taskCount: tasks, seed: 1 })).length;
     const documents = Math.max(50, Math.min(4000, Math.ceil(bytesPerSize / sample)));
-    const texts = Array.from({ length: documents }, (_, i) =>
-      JSON.stringify(makeDagDocument({ taskCount: tasks, seed: tasks * 100_000 + i })),
-    );
-    const serialized = texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
-    const dags: Dag[] = new Array<Dag>(documents);
+    const versionRows = Array.from({ length: documents }, (_, i) => {
+      const document = makeDagDocument({ taskCount: tasks, seed: tasks * 100_000 + i });
+      return {
+        versionId: `v${i}`,
+        dagId: document.dag_id,
+        versionNumber: 1,
+        dagHash: dagHash(document),
+        createdAt: new Date(0),
+        dataText: JSON.stringify(document),
+      };
+    });
+    const serialized = versionRows.reduce((sum, row) => sum + Buffer.byteLength(row.dataText), 0);
+    const entries: DagVersionEntry[] = new Array<DagVersionEntry>(documents);
     const before = settle();
-    for (let i = 0; i < documents; i++) dags[i] = deserializeDag(JSON.parse(texts[i]!));
+    for (let i = 0; i < documents; i++) entries[i] = entryFromRow(versionRows[i]!).entry;
     const after = settle();
-    if (dags.length !== documents) throw new Error('unreachable: keeps dags alive until measured');
+    if (entries.length !== documents)
+      throw new Error('unreachable: keeps entries alive until measured');
     rows.push({
       tasks,
       documents,
