@@ -14,7 +14,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -22,6 +22,7 @@ import { dagHash } from '@dagbag/dagbag';
 import { makeDagDocument, seededRandom } from '@dagbag/dagbag/testing';
 import { migrateDatabase, startEmbeddedPostgres } from '@dagbag/db';
 import { renderMemoryChart, type ChartRow } from './chart.ts';
+import { ownCpuSeconds, postgresCpuSeconds, processCpuSeconds } from './cpu.ts';
 import { readSupplementary, resultsMarkdown } from './report.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
 
@@ -74,6 +75,12 @@ interface ModeResult {
   };
   sweepSeconds: number;
   requestsPerSecond: number;
+  /** CPU milliseconds per request of the sweep, by party (see bench/cpu.ts). */
+  cpuMsPerRequest: { api: number; postgres: number; loadGenerator: number; total: number };
+  /** The sweep's request rate with 2 cores to itself: 2 cores over the CPU time per request. */
+  requestsPerSecondOnTwoCores: number;
+  /** The machine's 1-minute load average when the sweep ended (other work shares the cores). */
+  loadAverage: number;
   load?: LoadResult;
 }
 
@@ -300,6 +307,7 @@ async function runMode(
     // Warm-up that touches no version: code paths, pools, JIT.
     for (let i = 0; i < 200; i++) await (await api.get('/api/v2/dags?limit=100')).arrayBuffer();
     const baseline = await api.measureAfterGc();
+    const cpuBefore = cpuNow(api);
     const started = Date.now();
     const samples: ModeResult['samples'] = [];
     let completed = 0;
@@ -340,6 +348,20 @@ async function runMode(
     };
     await Promise.all(Array.from({ length: SETTINGS.concurrency }, worker));
     const sweepSeconds = (Date.now() - started) / 1000;
+    const cpuAfter = cpuNow(api);
+    const perRequest = (party: keyof typeof cpuBefore) =>
+      ((cpuAfter[party] - cpuBefore[party]) * 1000) / order.length;
+    const cpuMsPerRequest = {
+      api: perRequest('api'),
+      postgres: perRequest('postgres'),
+      loadGenerator: perRequest('loadGenerator'),
+      total: 0,
+    };
+    cpuMsPerRequest.total =
+      cpuMsPerRequest.api + cpuMsPerRequest.postgres + cpuMsPerRequest.loadGenerator;
+    log(
+      `${mode.name}: CPU per request ${cpuMsPerRequest.total.toFixed(3)} ms (API ${cpuMsPerRequest.api.toFixed(3)}, PostgreSQL ${cpuMsPerRequest.postgres.toFixed(3)}, load generator ${cpuMsPerRequest.loadGenerator.toFixed(3)}): ${Math.round(2000 / cpuMsPerRequest.total)} req/s on 2 cores of its own; ${(order.length / sweepSeconds).toFixed(1)} req/s by the wall clock, load average ${loadavg()[0]!.toFixed(1)}`,
+    );
     await new Promise((resolve) => setTimeout(resolve, SETTINGS.sampleMs * 2));
     clearInterval(collector);
     collect();
@@ -369,6 +391,9 @@ async function runMode(
       stats,
       sweepSeconds,
       requestsPerSecond: order.length / sweepSeconds,
+      cpuMsPerRequest,
+      requestsPerSecondOnTwoCores: 2000 / cpuMsPerRequest.total,
+      loadAverage: loadavg()[0]!,
       load,
     };
   } finally {
@@ -389,9 +414,20 @@ function rssAt(result: ModeResult, fraction: number, total: number): number {
 }
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
+/** The benchmark's PostgreSQL data folder: its server's CPU time is read by it (bench/cpu.ts). */
+let pgDir = '';
+
+function cpuNow(api: ApiProcess): { api: number; postgres: number; loadGenerator: number } {
+  return {
+    api: processCpuSeconds(api.child.pid!),
+    postgres: postgresCpuSeconds(pgDir),
+    loadGenerator: ownCpuSeconds(),
+  };
+}
+
 async function main(): Promise<void> {
   log(`settings ${JSON.stringify(SETTINGS)}`);
-  const pgDir = mkdtempSync(join(tmpdir(), 'dagbag-api-bench-pg-'));
+  pgDir = mkdtempSync(join(tmpdir(), 'dagbag-api-bench-pg-'));
   const server = await startEmbeddedPostgres({
     dataDir: pgDir,
     port: await freePort(),
@@ -572,6 +608,14 @@ async function main(): Promise<void> {
         },
         sweep_seconds: round(r.sweepSeconds),
         requests_per_second: round(r.requestsPerSecond),
+        cpu_ms_per_request: {
+          api: round(r.cpuMsPerRequest.api, 3),
+          postgres: round(r.cpuMsPerRequest.postgres, 3),
+          load_generator: round(r.cpuMsPerRequest.loadGenerator, 3),
+          total: round(r.cpuMsPerRequest.total, 3),
+        },
+        requests_per_second_on_two_cores: round(r.requestsPerSecondOnTwoCores, 0),
+        load_average: round(r.loadAverage),
       })),
       defaults_peak_rss_second_half_mib: round(mib(boundedPeakSecondHalf)),
       defaults_within_ceiling: boundedPeakSecondHalf <= ceiling,

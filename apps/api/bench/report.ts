@@ -58,6 +58,19 @@ ${summary.modes
   )
   .join('\n')}
 
+CPU time per request of each sweep (\`bench/cpu.ts\`: the API process, the PostgreSQL server with its backends and this
+load generator, from /proc), and the request rate it gives with the 2 cores to the sweep alone. On a shared machine the
+wall clock measures the neighbours too (the load average is in the last column); the CPU time is what a request costs.
+
+| mode | CPU per request: API | PostgreSQL | load generator | total | req/s on 2 cores of its own | req/s by the wall clock (load average) |
+|---|---:|---:|---:|---:|---:|---|
+${summary.modes
+  .map(
+    (m: any) =>
+      `| ${m.mode} | ${m.cpu_ms_per_request.api} ms | ${m.cpu_ms_per_request.postgres} ms | ${m.cpu_ms_per_request.load_generator} ms | ${m.cpu_ms_per_request.total} ms | ${m.requests_per_second_on_two_cores} | ${m.requests_per_second} (${m.load_average}) |`,
+  )
+  .join('\n')}
+
 **Measured factor: ${summary.factor.rss_per_budget_byte} bytes of RSS per byte of cache budget**, the slope between the two smaller budgets under
 the same traffic (${summary.baseline_plateau_mib} MiB RSS with ${Math.round((s.baselineCacheBytes ?? 0) / 1024)} KiB, ${summary.half_budget_plateau_mib} MiB with ${half.cache.weight_mib} MiB, each the highest RSS of the second half
 of its sweep). It is measured, not assumed, and the default budget's run is not used to fit it, so the ceiling below can fail.
@@ -86,7 +99,7 @@ autocannon, ${s.loadConnections} connections, ${s.loadSeconds} s per endpoint, a
 | \`GET /api/v2/monitor/health\` | ${round(load.health.requestsPerSecond)} | ${load.health.p50} ms | ${load.health.p99} ms | ${load.health.non2xx} |
 
 Ratio structure / health: **${round(load.ratio, 2)}** (goal ≥ 0.7: ${load.ratio >= 0.7 ? 'met' : 'not met'}). The structure request is answered from
-memory (remembered version id + cached DAG); health runs two small queries (ping, the scheduler's heartbeat).
+memory (the cache's index by DAG and version number, then the cached DAG); health runs two small queries (ping, the scheduler's heartbeat).
 ${supplementary.map(supplementarySection).join('')}`;
 }
 
