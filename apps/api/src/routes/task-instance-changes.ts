@@ -72,7 +72,8 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
    * Airflow's `_patch_ti_validate_request` + `_patch_task_instance_state` / `_note`: the DAG and
    * task must exist in the latest version and the instance in the run; a new state reaches the
    * task's relatives and the runs before/after as asked, and then clears the task's failed
-   * downstream in those runs so it can run again; 409 if nothing was not yet in that state.
+   * downstream in those runs so it can run again; 409 when every selected instance already was
+   * in that state.
    * Returns the task's own instances afterwards (the dry run: what would change).
    */
   async function patchTaskInstance(request: PatchRequest): Promise<TaskInstanceRow[]> {
