@@ -37,6 +37,28 @@ async function start(env: Record<string, string>): Promise<ChildScheduler> {
 }
 
 describe('the scheduler process and its database settings', () => {
+  it('lists every setting in effect in its start line, the database password redacted', async () => {
+    const child = await start({ DATABASE_POOL_MAX: '3' });
+    let line: string | undefined;
+    await waitFor(async () => {
+      line = child
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"scheduler started"'));
+      return line !== undefined;
+    }, 30_000);
+    const { settings } = JSON.parse(line!) as { settings: Record<string, unknown> };
+    expect(settings).toMatchObject({
+      DATABASE_POOL_MAX: 3,
+      SCHEDULER_DAG_CACHE_SIZE: 0,
+      DAGS_FOLDER: h.dagsFolder,
+      DATA_DIR: h.workDir,
+      METRICS_HOST: '127.0.0.1',
+    });
+    expect(new URL(String(settings.DATABASE_URL)).password).toBe('%5Bredacted%5D');
+    expect(line).not.toContain(`:${new URL(h.db.url).password}@`);
+  }, 60_000);
+
   it('opens at most DATABASE_POOL_MAX=2 connections while 16 tasks run at once', async () => {
     const tasks = Array.from({ length: 16 }, (_, i) => ({
       task_id: `t${i}`,

@@ -28,7 +28,7 @@ export const DATABASE_SETTINGS = {
     min: 1,
     max: 1000,
     description:
-      "pooled connections per process (application_name `dagbag-api` / `dagbag-scheduler`; the scheduler's DAG-processor lock holds one more)",
+      "pooled connections per process (application_name `dagbag-api` / `dagbag-scheduler`); the notification listener (`…-listener`) and the scheduler's DAG-processor lock (`dagbag-dag-processor`) hold one more each",
   }),
   DATABASE_CONNECT_TIMEOUT_MS: integerSetting({
     default: 5000,
