@@ -165,6 +165,34 @@ describe('PATCH a task instance', () => {
   });
 });
 
+describe('the event log', () => {
+  it('records clearTaskInstances, bulk and DELETE with their actor; dry runs record nothing', async () => {
+    await run('audited', { extract: 'failed', transform: null, load: null });
+    const clear = (dry_run: boolean) =>
+      api.request('/api/v2/dags/etl/clearTaskInstances', {
+        method: 'POST',
+        json: { dry_run, dag_run_id: 'audited', task_ids: ['extract'] },
+      });
+    expect((await clear(true)).status).toBe(200);
+    expect((await clear(false)).status).toBe(200);
+    await api.request(base('audited'), {
+      method: 'PATCH',
+      json: { actions: [{ action: 'update', entities: [{ task_id: 'transform', note: 'n' }] }] },
+    });
+    await api.request(`${base('audited')}/load`, { method: 'DELETE' });
+    const events = await api.prisma.eventLog.findMany({
+      where: { runId: 'audited' },
+      orderBy: { id: 'asc' },
+    });
+    expect(events.map((e) => [e.event, e.taskId])).toEqual([
+      ['post_clear_task_instances', null],
+      ['bulk_task_instances', null],
+      ['delete_task_instance', 'load'],
+    ]);
+    expect(events.every((e) => typeof e.owner === 'string' && e.owner.length > 0)).toBe(true);
+  });
+});
+
 describe('tries of a task instance', () => {
   it('a cleared try stays in the history with the state it had, beside the next one', async () => {
     await run('tries', { extract: 'failed', transform: null, load: null });
