@@ -11,25 +11,39 @@ import { silentLogger } from '@dagbag/logger';
 import { readSchedulerConfig } from '../src/config.ts';
 import { createScheduler } from '../src/scheduler.ts';
 
-const RUNS = 50;
-const TASKS = 20;
 let rounds = 0;
+
+/** Runs x tasks in layers (each task waits for the whole layer above it). */
+export interface ThroughputShape {
+  runs: number;
+  tasks: number;
+  layers: number;
+}
+
+export const FIFTY_RUNS_OF_FOUR_LAYERS: ThroughputShape = { runs: 50, tasks: 20, layers: 4 };
 
 export interface ThroughputRow {
   operator: 'empty' | 'bash';
   loopIntervalMs: number;
+  notifications: boolean;
+  shape: ThroughputShape;
+  loops: number;
   taskInstances: number;
   seconds: number;
   perSecond: number;
 }
 
-/** Four layers of five tasks, each task waiting for the whole layer above it. */
-function layeredDag(dagId: string, operator: 'empty' | 'bash'): DagDocumentInput {
+function layeredDag(
+  dagId: string,
+  operator: 'empty' | 'bash',
+  shape: ThroughputShape,
+): DagDocumentInput {
   const tasks = [];
-  for (let layer = 0; layer < 4; layer++) {
-    for (let i = 0; i < TASKS / 4; i++) {
+  const perLayer = shape.tasks / shape.layers;
+  for (let layer = 0; layer < shape.layers; layer++) {
+    for (let i = 0; i < perLayer; i++) {
       const upstream =
-        layer === 0 ? [] : Array.from({ length: TASKS / 4 }, (_, j) => `l${layer - 1}_${j}`);
+        layer === 0 ? [] : Array.from({ length: perLayer }, (_, j) => `l${layer - 1}_${j}`);
       tasks.push(
         operator === 'empty'
           ? { task_id: `l${layer}_${i}`, operator: 'empty' as const, upstream }
@@ -42,7 +56,7 @@ function layeredDag(dagId: string, operator: 'empty' | 'bash'): DagDocumentInput
       );
     }
   }
-  return { dag_id: dagId, max_active_runs: RUNS, tasks };
+  return { dag_id: dagId, max_active_runs: shape.runs, tasks };
 }
 
 export async function runThroughput(
@@ -50,10 +64,16 @@ export async function runThroughput(
   url: string,
   operator: 'empty' | 'bash',
   loopIntervalMs: number,
+  options: { notifications?: boolean; shape?: ThroughputShape } = {},
 ): Promise<ThroughputRow> {
+  const shape = options.shape ?? FIFTY_RUNS_OF_FOUR_LAYERS;
+  const notifications = options.notifications ?? false;
   const workDir = await mkdtemp(join(tmpdir(), 'dagbag-throughput-'));
   const dagId = `throughput_${operator}_${loopIntervalMs}_${++rounds}`;
-  await writeFile(join(workDir, `${dagId}.json`), JSON.stringify(layeredDag(dagId, operator)));
+  await writeFile(
+    join(workDir, `${dagId}.json`),
+    JSON.stringify(layeredDag(dagId, operator, shape)),
+  );
   const scheduler = await createScheduler({
     prisma,
     databaseUrl: url,
@@ -63,11 +83,14 @@ export async function runThroughput(
       DAGS_FOLDER: workDir,
       SCHEDULER_LOOP_INTERVAL_MS: String(loopIntervalMs),
     }),
+    notifications,
+    processDagFiles: false,
   });
+  let loops = 0;
   await scheduler.processDagFiles();
   const version = await prisma.dagVersion.findFirstOrThrow({ where: { dagId } });
   await prisma.dagRun.createMany({
-    data: Array.from({ length: RUNS }, (_, i) => ({
+    data: Array.from({ length: shape.runs }, (_, i) => ({
       dagId,
       runId: `r${i}`,
       state: 'queued',
@@ -75,6 +98,8 @@ export async function runThroughput(
       createdDagVersionId: version.id,
     })),
   });
+  await scheduler.notifier?.start().listening();
+  const loopsBefore = scheduler.loopsRun;
   const started = performance.now();
   scheduler.start();
   while (
@@ -83,12 +108,16 @@ export async function runThroughput(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const seconds = (performance.now() - started) / 1000;
+  loops = scheduler.loopsRun - loopsBefore;
   await scheduler.stop(0);
   const succeeded = await prisma.taskInstance.count({ where: { dagId, state: 'success' } });
   await rm(workDir, { recursive: true, force: true });
   return {
     operator,
     loopIntervalMs,
+    notifications,
+    shape,
+    loops,
     taskInstances: succeeded,
     seconds,
     perSecond: succeeded / seconds,
