@@ -366,4 +366,20 @@ describe("GET /dags: Airflow's other listing parameters", () => {
     expect(ordered.status).toBe(200);
     expect((await json('/api/v2/dags?order_by=-next_dagrun')).status).toBe(200);
   });
+
+  it('dag_run_state and dag_run_start_date_* select DAGs having such a run', async () => {
+    const failed = await json('/api/v2/dags?dag_run_state=failed&dag_id_pattern=last_');
+    expect(ids(failed.body.dags)).toEqual(['last_failed']);
+    const queued = await json('/api/v2/dags?dag_run_state=queued&dag_id_pattern=last_');
+    expect(queued.body.total_entries).toBe(0);
+    // seedRun starts its runs at 2026-02-01T10:00:00Z.
+    const before = await json(
+      '/api/v2/dags?dag_run_start_date_lt=2026-02-01T09:00:00Z&dag_id_pattern=last_',
+    );
+    expect(before.body.total_entries).toBe(0);
+    const after = await json(
+      '/api/v2/dags?dag_run_start_date_gte=2026-02-01T09:00:00Z&dag_id_pattern=last_',
+    );
+    expect(ids(after.body.dags)).toEqual(['last_failed']);
+  });
 });

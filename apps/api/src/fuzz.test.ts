@@ -150,6 +150,8 @@ const queryKey = fc.constantFrom(
   'dag_display_name_pattern',
   'has_import_errors',
   'last_dag_run_state',
+  'dag_run_state',
+  'dag_run_start_date_gte',
   'warning_type',
   'event',
   'included_events',

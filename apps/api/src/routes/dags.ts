@@ -7,7 +7,7 @@ import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagDetailsResponse, dagResponse } from '../serialize.ts';
-import { dagNotFound, type RouteContext } from './common.ts';
+import { dagNotFound, range, type RouteContext } from './common.ts';
 
 /** Airflow's `order_by` names for DAGs and the column each sorts by. */
 const DAG_ORDER = {
@@ -60,10 +60,14 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
         dag_display_name_pattern: dagIdPattern,
         has_import_errors: s.booleanParam.optional(),
         last_dag_run_state: s.DagRunState.optional(),
+        dag_run_state: s.listParam(s.DagRunState),
+        ...s.timeRangeParams('dag_run_start_date'),
+        ...s.timeRangeParams('dag_run_end_date'),
         order_by: s.orderByParam(DAG_ORDER, 'dag_id'),
       }),
       success: { status: 200, description: 'Successful Response', schema: s.DAGCollectionResponse },
       async handler({ query }) {
+        const dates = query as unknown as Record<string, Date | undefined>;
         const page = await queries.listDags({
           limit: query.limit,
           offset: query.offset,
@@ -73,6 +77,9 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
           dagDisplayNamePattern: query.dag_display_name_pattern,
           hasImportErrors: query.has_import_errors,
           lastDagRunState: query.last_dag_run_state,
+          dagRunState: query.dag_run_state,
+          dagRunStartDate: range(dates, 'dag_run_start_date'),
+          dagRunEndDate: range(dates, 'dag_run_end_date'),
           excludeStale: query.exclude_stale,
           paused: query.paused,
           orderBy: query.order_by,

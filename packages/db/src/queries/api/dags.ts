@@ -8,11 +8,13 @@ import { latestVersionIdSql } from '../dag-versions/latest.ts';
 import {
   containsPatternSql,
   orderBySql,
+  timeRangeSql,
   totalOf,
   whereSql,
   type Page,
   type Pagination,
   type SortKey,
+  type TimeRange,
 } from './common.ts';
 
 export interface DagRow {
@@ -70,6 +72,10 @@ export interface DagFilters extends DagSelection, Pagination {
   hasImportErrors?: boolean;
   /** The state of the DAG's latest run (by run_after). */
   lastDagRunState?: string;
+  /** Airflow's dag_run_* filters: the DAG has a run in one of these states and these bounds. */
+  dagRunState?: string[];
+  dagRunStartDate?: TimeRange;
+  dagRunEndDate?: TimeRange;
   orderBy: SortKey<DagSortColumn>[];
 }
 
@@ -204,6 +210,17 @@ export function createDagQueries(prisma: PrismaClient) {
         );
       if (filters.lastDagRunState !== undefined)
         conditions.push(Prisma.sql`lr.state = ${filters.lastDagRunState}`);
+      const runConditions = [
+        ...(filters.dagRunState?.length
+          ? [Prisma.sql`r.state = ANY(${filters.dagRunState}::text[])`]
+          : []),
+        ...timeRangeSql('r.start_date', filters.dagRunStartDate),
+        ...timeRangeSql('r.end_date', filters.dagRunEndDate),
+      ];
+      if (runConditions.length > 0)
+        conditions.push(
+          Prisma.sql`EXISTS (SELECT 1 FROM dag_run r WHERE r.dag_id = d.dag_id AND ${Prisma.join(runConditions, ' AND ')})`,
+        );
       const rows = await prisma.$queryRaw<DagRecord[]>`
         SELECT ${DAG_COLUMNS}, count(*) OVER () AS total_entries
         FROM dag d ${LATEST_RUN_JOIN} ${whereSql(conditions)}
