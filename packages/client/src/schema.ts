@@ -1825,6 +1825,23 @@ export interface operations {
         dag_display_name_pattern?: string;
         has_import_errors?: boolean;
         last_dag_run_state?: components['schemas']['DagRunState'];
+        dag_run_state?: components['schemas']['DagRunState'][];
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_start_date_gte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_start_date_gt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_start_date_lte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_start_date_lt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_end_date_gte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_end_date_gt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_end_date_lte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        dag_run_end_date_lt?: string;
         order_by?: (
           | 'dag_id'
           | '-dag_id'
