@@ -132,3 +132,38 @@ describe('exit code 99', () => {
     expect(await h.taskStates('skipper', 'r1')).toEqual({ after: 'skipped', skip: 'skipped' });
   });
 });
+
+describe('a running task removed from its DAG and added back at once', () => {
+  it('runs its next try only once the removed try is gone', async () => {
+    const lock = join(h.workDir, 'readd.lock');
+    const overlaps = join(h.workDir, 'readd.overlaps');
+    const markerFile = join(h.workDir, 'readd.markers');
+    const t = {
+      task_id: 't',
+      operator: 'bash' as const,
+      bash_command: [
+        `if ! mkdir ${lock} 2>/dev/null; then echo "try $AIRFLOW_CTX_TRY_NUMBER" >> ${overlaps}; exit 1; fi`,
+        `trap 'rmdir ${lock}; exit 143' TERM`,
+        `echo "start $AIRFLOW_CTX_TRY_NUMBER" >> ${markerFile}`,
+        'sleep 4 & wait $!',
+        `rmdir ${lock}`,
+      ].join('\n'),
+    };
+    const u = { task_id: 'u', operator: 'bash' as const, bash_command: 'sleep 3' };
+    await h.writeDag({ dag_id: 'readd', tasks: [t, u] });
+    await scheduler.processDagFiles();
+    await h.trigger('readd', 'r1');
+    await waitFor(async () => (await h.taskStates('readd', 'r1')).t === 'running', 20_000, 50);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    await h.writeDag({ dag_id: 'readd', tasks: [u] });
+    await scheduler.processDagFiles();
+    await waitFor(async () => (await h.taskStates('readd', 'r1')).t === 'removed', 20_000, 20);
+    await h.writeDag({ dag_id: 'readd', tasks: [t, u] });
+    await scheduler.processDagFiles();
+
+    await waitFor(async () => (await h.runState('readd', 'r1')) === 'success', 30_000);
+    expect(await readFile(overlaps, 'utf8').catch(() => '')).toBe('');
+    expect((await readFile(markerFile, 'utf8')).trim().split('\n')).toEqual(['start 1', 'start 2']);
+  });
+});
