@@ -1,0 +1,339 @@
+/**
+ * `pnpm --filter @dagbag/api bench:hotpath`: the warm request path against its floor, side by side
+ * in one run (separate from `pnpm bench`, whose incident replay takes many minutes).
+ *
+ * 1. An embedded PostgreSQL gets the example DAGs (`pnpm db:seed`'s history) plus BENCH_HOTPATH_DAGS
+ *    more DAG rows, so that `GET /dags?limit=50` answers a full page.
+ * 2. The real API (src/main.ts, JSON logs at info to /dev/null, telemetry on, no OTLP) and a
+ *    bare-Express floor (bench/floor.ts: the same bearer check, the same bytes / the same SQL over
+ *    plain pg) run as two processes.
+ * 3. BENCH_HOTPATH_ROUNDS rounds, each loading in turn (autocannon, BENCH_HOTPATH_CONNECTIONS
+ *    connections, BENCH_HOTPATH_SECONDS s each): floor structure, API structure, API structure with
+ *    If-None-Match (304), floor dags, API dags. Every ratio is taken within one round.
+ * 4. The query plan of `GET /dags?limit=50` (EXPLAIN ANALYZE of the statement the API runs).
+ * BENCH_HOTPATH_PROFILE=<dir>: instead, profiles the API (`--cpu-prof`) under the warm structure
+ * load (BENCH_HOTPATH_PROFILE_PATH=dags: under `GET /dags?limit=50`) and prints the ranked table
+ * (bench/cpu-profile.ts).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { freePort } from '@dagbag/config/testing/free-port';
+import { listDagsSql, migrateDatabase, startEmbeddedPostgres } from '@dagbag/db';
+import { profileTable, summarizeProfile } from './cpu-profile.ts';
+
+const env = process.env;
+const int = (name: string, fallback: number) =>
+  env[name] ? Number.parseInt(env[name]!, 10) : fallback;
+const SETTINGS = {
+  rounds: int('BENCH_HOTPATH_ROUNDS', 3),
+  seconds: int('BENCH_HOTPATH_SECONDS', 5),
+  connections: int('BENCH_HOTPATH_CONNECTIONS', 16),
+  dags: int('BENCH_HOTPATH_DAGS', 200),
+};
+const TOKEN = 'bench-token-not-a-secret';
+const APP_DIR = join(import.meta.dirname, '..');
+const REPO_DIR = join(APP_DIR, '..', '..');
+const STRUCTURE_PATH = '/api/v2/dags/example_etl/dagVersions/1/structure';
+const DAGS_PATH = '/api/v2/dags?limit=50';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+function log(message: string): void {
+  process.stderr.write(`[bench:hotpath] ${message}\n`);
+}
+
+async function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function seed(url: string): Promise<void> {
+  const seeded = spawn(process.execPath, ['--import', 'tsx', 'prisma/seed.ts'], {
+    cwd: REPO_DIR,
+    env: { ...env, DATABASE_URL: url, DATA_DIR: mkdtempSync(join(tmpdir(), 'hotpath-seed-')) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const code = await new Promise((resolve) => seeded.once('exit', resolve));
+  if (code !== 0) throw new Error(`the seed failed (exit ${String(code)})`);
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', (error) => log(`seed client: ${error.message}`));
+  await client.connect();
+  try {
+    // Listing rows as the processor writes them: tags, a schedule, a description, some with an
+    // import error recorded for their file (the listing's EXISTS reads it).
+    await client.query(
+      `INSERT INTO dag (dag_id, fileloc, relative_fileloc, description, timetable_summary, tags,
+                        last_parsed_time, next_dagrun_logical_date)
+       SELECT 'listed_' || lpad(d::text, 4, '0'), '/dags/listed_' || d || '.json', 'listed_' || d || '.json',
+              'A DAG of the listing benchmark', '@daily', ARRAY['team_' || (d % 7), 'bench'],
+              now(), now() + interval '1 day'
+       FROM generate_series(1, $1::int) d`,
+      [SETTINGS.dags],
+    );
+    await client.query(
+      `INSERT INTO import_error (filename, stacktrace)
+       SELECT '/dags/listed_' || d || '.json', 'SyntaxError: bench' FROM generate_series(1, $1::int, 10) d`,
+      [SETTINGS.dags],
+    );
+    await client.query('ANALYZE');
+  } finally {
+    await client.end();
+  }
+}
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+}
+
+async function startApi(databaseUrl: string, nodeFlags: string[] = []): Promise<Started> {
+  const port = await freePort();
+  const devNull = openSync('/dev/null', 'w');
+  // As in production: `node --import tsx src/main.ts` (the package's start), JSON request logs at
+  // info, here written to /dev/null; telemetry on (Prometheus /metrics, no OTLP configured).
+  const child = fork(join(APP_DIR, 'src', 'main.ts'), [], {
+    cwd: APP_DIR,
+    execArgv: [...nodeFlags, '--import', 'tsx'],
+    env: {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      API_AUTH_TOKENS: TOKEN,
+      API_HOST: '127.0.0.1',
+      API_PORT: String(port),
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    },
+    stdio: ['ignore', devNull, 'inherit', 'ipc'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/api/v2/monitor/health`)).ok) return { child, url };
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error('the API did not come up');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function startFloor(
+  databaseUrl: string,
+  structureBody: string,
+  dagsSql: string,
+): Promise<Started> {
+  const child = fork(join(import.meta.dirname, 'floor.ts'), [], {
+    cwd: APP_DIR,
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      FLOOR_TOKEN: TOKEN,
+      FLOOR_STRUCTURE_BODY: structureBody,
+      FLOOR_DAGS_SQL: dagsSql,
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (message: { port: number }) => resolve(message.port));
+    child.once('exit', () => reject(new Error('the floor did not come up')));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  total: number;
+  bytes: number;
+}
+
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    connections: SETTINGS.connections,
+    duration: seconds,
+    headers,
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    total: result.requests.total,
+    bytes: result.throughput.total / Math.max(1, result.requests.total),
+  };
+}
+
+const fmt = (figures: Figures) =>
+  `${Math.round(figures.rps)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms${figures.non2xx ? `, non-2xx ${figures.non2xx}` : ''}`;
+
+async function profile(databaseUrl: string, directory: string, path: string): Promise<void> {
+  const api = await startApi(databaseUrl, ['--cpu-prof', `--cpu-prof-dir=${directory}`]);
+  try {
+    await load(`${api.url}${path}`, AUTH, 3);
+    const figures = await load(`${api.url}${path}`, AUTH, SETTINGS.seconds * 2);
+    log(`profiled load: ${fmt(figures)} (${figures.total} requests)`);
+    await waitForExit(api.child);
+    const file = readdirSync(directory)
+      .filter((name) => name.endsWith('.cpuprofile'))
+      .sort()
+      .at(-1);
+    if (!file) throw new Error(`no .cpuprofile in ${directory}`);
+    // Warm-up requests are in the profile too: charge the CPU to every request served.
+    const requests = figures.total + Math.round(figures.rps * 3);
+    process.stdout.write(`${profileTable(summarizeProfile(join(directory, file), requests))}\n`);
+    process.stdout.write(`\nprofile: ${join(directory, file)}; ${requests} requests\n`);
+  } finally {
+    await waitForExit(api.child);
+  }
+}
+
+async function main(): Promise<void> {
+  log(
+    `settings ${JSON.stringify(SETTINGS)}; ${cpus().length} cores; load average ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')}`,
+  );
+  const pgDir = mkdtempSync(join(tmpdir(), 'dagbag-hotpath-pg-'));
+  const server = await startEmbeddedPostgres({
+    dataDir: pgDir,
+    port: await freePort(),
+    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off'],
+  });
+  try {
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE hotpath');
+    await admin.end();
+    const url = server.urlFor('hotpath');
+    await migrateDatabase(url);
+    log('migrated; seeding');
+    await seed(url);
+    log('seeded');
+
+    if (env.BENCH_HOTPATH_PROFILE) {
+      await profile(
+        url,
+        env.BENCH_HOTPATH_PROFILE,
+        env.BENCH_HOTPATH_PROFILE_PATH === 'dags' ? DAGS_PATH : STRUCTURE_PATH,
+      );
+      return;
+    }
+
+    // The statement the API runs for GET /dags?limit=50 (its defaults: exclude_stale, by dag_id).
+    const statement = listDagsSql({
+      limit: 50,
+      offset: 0,
+      excludeStale: true,
+      orderBy: [{ column: 'dag_id', descending: false }],
+    });
+    const inlined = statement.text.replace(/\$(\d+)/g, (_m, n: string) => {
+      const value = statement.values[Number(n) - 1];
+      return typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`;
+    });
+    const client = new pg.Client({ connectionString: url });
+    client.on('error', (error) => log(`explain client: ${error.message}`));
+    await client.connect();
+    log('explaining');
+    const plan = await client.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${inlined}`,
+    );
+    await client.end();
+
+    log('starting the API');
+    const api = await startApi(url);
+    const structureBody = await (
+      await fetch(`${api.url}${STRUCTURE_PATH}`, { headers: AUTH })
+    ).text();
+    const etag = (await fetch(`${api.url}${STRUCTURE_PATH}`, { headers: AUTH })).headers.get(
+      'etag',
+    );
+    const floor = await startFloor(url, structureBody, inlined);
+    try {
+      const floorBody = await (await fetch(`${floor.url}/structure`, { headers: AUTH })).text();
+      if (floorBody !== structureBody) throw new Error('the floor does not serve the same bytes');
+      log(`structure: ${Buffer.byteLength(structureBody)} bytes, ETag ${etag ?? '(none)'}`);
+      const conditional = etag ? { ...AUTH, 'if-none-match': etag } : undefined;
+      // Warm-up: JIT, pools, the cache entry.
+      for (const target of [
+        `${floor.url}/structure`,
+        `${api.url}${STRUCTURE_PATH}`,
+        `${floor.url}/dags`,
+        `${api.url}${DAGS_PATH}`,
+      ])
+        await load(target, AUTH, 2);
+
+      const rounds: Record<string, Figures>[] = [];
+      for (let round = 1; round <= SETTINGS.rounds; round++) {
+        const figures: Record<string, Figures> = {};
+        const before = loadavg()[0]!;
+        figures.floorStructure = await load(`${floor.url}/structure`, AUTH, SETTINGS.seconds);
+        figures.structure = await load(`${api.url}${STRUCTURE_PATH}`, AUTH, SETTINGS.seconds);
+        if (conditional)
+          figures.notModified = await load(
+            `${api.url}${STRUCTURE_PATH}`,
+            conditional,
+            SETTINGS.seconds,
+          );
+        figures.floorDags = await load(`${floor.url}/dags`, AUTH, SETTINGS.seconds);
+        figures.dags = await load(`${api.url}${DAGS_PATH}`, AUTH, SETTINGS.seconds);
+        rounds.push(figures);
+        log(`round ${round} (load average ${before.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)})`);
+        for (const [name, value] of Object.entries(figures)) log(`  ${name}: ${fmt(value)}`);
+      }
+
+      const ratio = (round: Record<string, Figures>, ours: string, base: string) =>
+        round[ours] && round[base] ? round[ours]!.rps / round[base]!.rps : Number.NaN;
+      const rows: [string, string, string][] = [
+        [`warm structure \`GET ${STRUCTURE_PATH}\``, 'structure', 'floorStructure'],
+        ['same, `If-None-Match` → 304', 'notModified', 'floorStructure'],
+        [`\`GET ${DAGS_PATH}\``, 'dags', 'floorDags'],
+      ];
+      const out: string[] = [
+        `load average at the end: ${loadavg()
+          .map((n) => n.toFixed(2))
+          .join(' ')} (${cpus().length} cores)`,
+        '',
+        `| endpoint | ours req/s (per round) | floor req/s (per round) | ratio per round | ours p50 / p99 (ms, per round) |`,
+        '|---|---|---|---|---|',
+      ];
+      for (const [label, ours, base] of rows) {
+        if (!rounds[0]![ours]) continue;
+        out.push(
+          `| ${label} | ${rounds.map((r) => Math.round(r[ours]!.rps)).join(' / ')} | ${rounds.map((r) => Math.round(r[base]!.rps)).join(' / ')} | **${rounds.map((r) => ratio(r, ours, base).toFixed(2)).join(' / ')}** | ${rounds.map((r) => `${r[ours]!.p50} / ${r[ours]!.p99}`).join(', ')} |`,
+        );
+      }
+      out.push(
+        '',
+        `Plan of \`GET ${DAGS_PATH}\` (EXPLAIN ANALYZE of the statement the API runs):`,
+        '',
+        '```',
+      );
+      out.push(...plan.rows.map((row) => row['QUERY PLAN']), '```');
+      process.stdout.write(`${out.join('\n')}\n`);
+    } finally {
+      await waitForExit(floor.child);
+      await waitForExit(api.child);
+    }
+  } finally {
+    await server.stop();
+    rmSync(pgDir, { recursive: true, force: true });
+  }
+}
+
+await main();
