@@ -16,7 +16,12 @@ import {
 } from '@dagbag/metrics';
 import { silentLogger, type Logger } from '@dagbag/logger';
 import { LRUCache } from 'lru-cache';
-import { entryFromRow, type DagVersionEntry, type DagVersionRow } from './entry.ts';
+import {
+  entryFromRow,
+  type DagVersionEntry,
+  type DagVersionRow,
+  type EntryRenderer,
+} from './entry.ts';
 import { FrequencySketch } from './sketch.ts';
 import {
   defaultCacheSettings,
@@ -25,7 +30,7 @@ import {
   type DagCacheSettings,
 } from './settings.ts';
 
-export type { DagVersionEntry, DagVersionRow } from './entry.ts';
+export type { DagVersionEntry, DagVersionRow, EntryRenderer, RenderedEntry } from './entry.ts';
 
 /** A version found by what its callers know about it rather than by id. */
 export type VersionRef = { dagId: string; runId: string } | { dagId: string; latest: true };
@@ -81,6 +86,11 @@ export interface DagBagOptions {
    * window at 1 % of the caps (the policy before), for benchmarks that compare the two.
    */
   adaptiveWindow?: boolean;
+  /**
+   * Renders each entry once, when it is loaded (the API: its structure answer as JSON bytes with
+   * their ETag), kept on the entry as `rendered` and counted in its weight. A hit stays a lookup.
+   */
+  render?: EntryRenderer;
 }
 
 /** Live figures; the JSON body of `GET /api/v2/monitor/dagbag`, hence snake_case. */
@@ -233,6 +243,7 @@ export class DagBag {
   private readonly loader: DagVersionLoader;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly render: EntryRenderer | undefined;
   /**
    * W-TinyLFU (Einziger, Friedman, Manes 2017; Caffeine's policy) on two lru-caches: every
    * newcomer enters the `window` unconditionally, so bursts of new keys get a chance; when the
@@ -323,6 +334,7 @@ export class DagBag {
     this.clock = options.clock ?? performance;
     this.exactClock = options.clock !== undefined;
     this.logger = options.logger ?? silentLogger;
+    this.render = options.render;
     this.revalidateMs = this.settings.revalidateSeconds * 1000;
     this.ttlMs = this.settings.ttlSeconds * 1000;
     this.maxEntries = this.settings.maxEntries;
@@ -677,7 +689,7 @@ export class DagBag {
     let entry: DagVersionEntry;
     let trusted: boolean;
     try {
-      ({ entry, trusted } = entryFromRow(row));
+      ({ entry, trusted } = entryFromRow(row, this.render));
     } catch (error) {
       this.loadFailures++;
       this.logger.error(

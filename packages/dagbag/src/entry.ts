@@ -15,6 +15,19 @@ export interface DagVersionRow {
   serializedBytes?: number;
 }
 
+/**
+ * A form of an entry made once, when the entry is loaded, and kept beside it for as long as it is
+ * resident (the API keeps its structure answer's JSON bytes here). `bytes` count in the entry's
+ * weight; `etag` identifies them (a content hash), so that a reader can answer "not modified".
+ */
+export interface RenderedEntry {
+  readonly bytes: Uint8Array;
+  readonly etag: string;
+}
+
+/** Makes an entry's `rendered` form (`DagBagOptions.render`); runs once per loaded entry. */
+export type EntryRenderer = (entry: DagVersionEntry) => RenderedEntry;
+
 /** What the cache hands out. Shared by every caller: treat it as read-only (it is frozen). */
 export interface DagVersionEntry {
   readonly versionId: string;
@@ -23,8 +36,13 @@ export interface DagVersionEntry {
   readonly dagHash: string;
   readonly createdAt: Date;
   readonly dag: Dag;
-  /** Estimated retained heap in bytes: serialized bytes times the measured factor. */
+  /**
+   * Estimated retained heap in bytes: serialized bytes times the measured factor, plus the bytes
+   * of `rendered`.
+   */
   readonly weight: number;
+  /** Present when the DagBag was given a `render` function. */
+  readonly rendered?: RenderedEntry;
 }
 
 /**
@@ -48,7 +66,10 @@ function isValidatedDocument(data: unknown, hash: string): data is DagDocument {
  * processor already did, build the in-memory DAG, weigh it. Throws DagValidationError for a row
  * that does not validate (a corrupt or foreign row, whose hash cannot match).
  */
-export function entryFromRow(row: DagVersionRow): { entry: DagVersionEntry; trusted: boolean } {
+export function entryFromRow(
+  row: DagVersionRow,
+  render?: EntryRenderer,
+): { entry: DagVersionEntry; trusted: boolean } {
   const data: unknown = JSON.parse(row.dataText);
   const trusted = isValidatedDocument(data, row.dagHash);
   const dag = trusted ? buildDag(data) : deserializeDag(data);
@@ -65,5 +86,10 @@ export function entryFromRow(row: DagVersionRow): { entry: DagVersionEntry; trus
     dag,
     weight: entryWeight(bytes),
   });
-  return { entry, trusted };
+  if (!render) return { entry, trusted };
+  const rendered = Object.freeze(render(entry));
+  return {
+    entry: Object.freeze({ ...entry, rendered, weight: entry.weight + rendered.bytes.byteLength }),
+    trusted,
+  };
 }

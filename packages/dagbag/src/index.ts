@@ -36,6 +36,8 @@ export type {
   DagVersionEntry,
   DagVersionLoader,
   DagVersionRow,
+  EntryRenderer,
+  RenderedEntry,
   ResolvedVersion,
   VersionRef,
   Clock,
