@@ -18,6 +18,8 @@ import { DagBag, cacheSettingsFrom } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
 import { API_SETTINGS, readApiConfig, type ApiConfig } from './config.ts';
+// Serialization only (node:crypto, no express or pg): safe before telemetry.
+import { renderStructure } from './serialize.ts';
 
 /** What the API's connections are called in pg_stat_activity. */
 const APPLICATION_NAME = 'dagbag-api';
@@ -79,6 +81,8 @@ async function main(): Promise<void> {
     loader: createDagVersionLoader(prisma),
     settings: cacheSettingsFrom('api', config),
     logger,
+    // The structure answer's JSON bytes and ETag, made once per cached version.
+    render: renderStructure,
   });
   // DATABASE_NOTIFICATIONS=on: a version changed in place leaves the cache within milliseconds
   // instead of at the next hash revalidation (DAG_CACHE_REVALIDATE_SECONDS).

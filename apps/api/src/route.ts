@@ -5,7 +5,7 @@
  */
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import type { Request, RequestHandler, Response, Router } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ApiError, type ValidationIssue } from './errors.ts';
 import { HTTPExceptionResponse, HTTPValidationError } from './schemas.ts';
 
@@ -28,7 +28,13 @@ export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends 
  */
 export type RouteResult = {
   status: number;
+  /** Bytes (a Uint8Array) are sent as they are: JSON already serialized, unless `contentType`. */
   body?: unknown;
+  /**
+   * A strong validator of the bytes (routes declared `conditional`): sent as `ETag` with
+   * `Cache-Control: private, no-cache`, and a matching `If-None-Match` gets 304 without a body.
+   */
+  etag?: string;
   contentType?: string;
   stream?: (signal: AbortSignal) => AsyncIterable<string>;
 };
@@ -47,6 +53,8 @@ export interface RouteDefinition<
   description?: string;
   /** False only for health: every other path needs a bearer token. */
   auth?: boolean;
+  /** Answers carry an `ETag`; `If-None-Match` revalidates them (304). The handler returns `etag`. */
+  conditional?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -113,6 +121,21 @@ function unstorableStrings(where: 'path' | 'query' | 'body', root: unknown): Val
 }
 
 /**
+ * Whether `If-None-Match` names `etag` (RFC 9110 13.1.2: `*` or a list of tags, compared weakly).
+ * Evaluated whatever `Cache-Control` the request carries: that header speaks to caches, and fetch()
+ * sends `no-cache` with every conditional request (Express's `req.fresh` would then never be 304).
+ */
+export function noneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  for (const candidate of header.split(',')) {
+    const tag = candidate.trim();
+    if (tag === '*' || tag === opaque || tag === `W/${opaque}`) return true;
+  }
+  return false;
+}
+
+/**
  * Registers one operation. `bodyParser` runs only for operations that declare a body: a body sent
  * to any other operation is never read, so it cannot fail the request.
  */
@@ -168,11 +191,30 @@ export function mountRoute(
       }
       res.end();
     } else if (result.body === undefined) res.status(result.status).end();
-    else if (result.contentType !== undefined)
+    else if (result.body instanceof Uint8Array) {
+      if (result.etag !== undefined) {
+        // Clients may keep the answer but revalidate it each time; shared caches must not keep it.
+        res.setHeader('ETag', result.etag);
+        res.setHeader('Cache-Control', 'private, no-cache');
+        if (result.status === 200 && noneMatch(req.headers['if-none-match'], result.etag)) {
+          res.status(304).end();
+          return;
+        }
+      }
+      res.setHeader('Content-Type', result.contentType ?? JSON_CONTENT_TYPE);
+      res.status(result.status).end(result.body);
+    } else if (result.contentType !== undefined)
       res.status(result.status).type(result.contentType).send(String(result.body));
     else res.status(result.status).json(result.body);
   });
 }
+
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+const ETAG_HEADER = z.string().openapi({
+  description: 'Strong validator of the answer; send it back as `If-None-Match` to revalidate.',
+  example: '"3q2-7wEjN0v4L5mO8Pq9Rs0Tu1Vw2Xy3Za4Bc5De6Fg"',
+});
 
 const errorJson = (description: string): ResponseConfig => ({
   description,
@@ -198,6 +240,13 @@ export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition)
         }
       : { description: route.success.description },
   };
+  if (route.conditional) {
+    responses[route.success.status]!.headers = z.object({ ETag: ETAG_HEADER });
+    responses[304] = {
+      description: 'Not Modified: `If-None-Match` names the current `ETag` (no body)',
+      headers: z.object({ ETag: ETAG_HEADER }),
+    };
+  }
   if (route.auth !== false)
     responses[401] = errorJson('Unauthorized: missing or invalid bearer token');
   for (const status of route.errors ?? [])
@@ -220,6 +269,15 @@ export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition)
     request: {
       ...(route.params ? { params: route.params as z.ZodObject } : {}),
       ...(route.query ? { query: route.query as z.ZodObject } : {}),
+      ...(route.conditional
+        ? {
+            headers: z.object({
+              'If-None-Match': z.string().optional().openapi({
+                description: 'An `ETag` received earlier: 304 without a body while it still holds.',
+              }),
+            }),
+          }
+        : {}),
       ...(route.body
         ? { body: { required: true, content: { 'application/json': { schema: route.body } } } }
         : {}),

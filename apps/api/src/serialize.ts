@@ -3,7 +3,8 @@
  * present; what this system does not have (bundles, pools, triggers, owners...) is null or the
  * neutral value Airflow itself reports for a DAG that does not use the feature.
  */
-import type { Dag, DagVersionEntry, Task } from '@dagbag/dagbag';
+import { createHash } from 'node:crypto';
+import type { Dag, DagVersionEntry, RenderedEntry, Task } from '@dagbag/dagbag';
 import type {
   DagRow,
   DagRunRow,
@@ -323,6 +324,16 @@ export function structureResponse(entry: DagVersionEntry) {
     nodes,
     edges,
   };
+}
+
+/**
+ * The structure answer as it is sent: JSON bytes and a strong ETag (a content hash), made once per
+ * cached version (`DagBagOptions.render`): a version is immutable while it is resident (a version
+ * changed in place is a new entry), so the bytes are too, and they count in the entry's weight.
+ */
+export function renderStructure(entry: DagVersionEntry): RenderedEntry {
+  const bytes = Buffer.from(JSON.stringify(structureResponse(entry)), 'utf8');
+  return { bytes, etag: `"${createHash('sha256').update(bytes).digest('base64url')}"` };
 }
 
 export function eventLogResponse(row: EventLogRow) {

@@ -13,7 +13,7 @@ import { ApiError } from '../errors.ts';
 import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
-import { dagRunResponse, structureResponse, taskInstanceResponse } from '../serialize.ts';
+import { dagRunResponse, renderStructure, taskInstanceResponse } from '../serialize.ts';
 import {
   dagNotFound,
   range,
@@ -326,15 +326,18 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
       operationId: 'get_dag_run_structure',
       summary: 'Structure of the version a run uses',
       description:
-        'Ours: the task graph (`nodes`, `edges`) of the version the run was created with, served through the DAG cache.',
+        'Ours: the task graph (`nodes`, `edges`) of the version the run was created with, served through the DAG cache. The answer carries a strong `ETag`; with a matching `If-None-Match` it is `304 Not Modified` without a body.',
       tags: ['DagRun'],
       params: s.dagRunParams,
+      conditional: true,
       errors: [404],
       success: { status: 200, description: 'Successful Response', schema: s.DagStructureResponse },
       async handler({ params }) {
         const entry = await dagBag.getForRun(params.dag_id, params.dag_run_id);
         if (!entry) throw runNotFound(params.dag_id, params.dag_run_id);
-        return { status: 200, body: structureResponse(entry) };
+        // The version's bytes, serialized once per cached version (see get_dag_version_structure).
+        const { bytes, etag } = entry.rendered ?? renderStructure(entry);
+        return { status: 200, body: bytes, etag };
       },
     }),
   ];

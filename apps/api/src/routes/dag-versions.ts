@@ -3,7 +3,7 @@ import type { DagVersionSortColumn } from '@dagbag/db';
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
-import { dagVersionResponse, structureResponse } from '../serialize.ts';
+import { dagVersionResponse, renderStructure } from '../serialize.ts';
 import { dagNotFound, dagVersionNotFound, type RouteContext } from './common.ts';
 
 const VERSION_ORDER = {
@@ -72,9 +72,10 @@ export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefini
       operationId: 'get_dag_version_structure',
       summary: 'Structure of a DAG version',
       description:
-        'Ours: the task graph (`nodes`, `edges`) of exactly this version, served through the DAG cache.',
+        'Ours: the task graph (`nodes`, `edges`) of exactly this version, served through the DAG cache. The answer carries a strong `ETag`; with a matching `If-None-Match` it is `304 Not Modified` without a body.',
       tags: ['DagVersion'],
       params: s.dagVersionParams,
+      conditional: true,
       errors: [404],
       success: { status: 200, description: 'Successful Response', schema: s.DagStructureResponse },
       async handler({ params }) {
@@ -82,7 +83,10 @@ export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefini
         // Resident: no database round trip; cold: one query for id and row together.
         const entry = await dagBag.getVersion(dagId, versionNumber);
         if (!entry) throw dagVersionNotFound(dagId, versionNumber);
-        return { status: 200, body: structureResponse(entry) };
+        // Serialized once per cached version (the API's DagBag renders on load); a DagBag made
+        // without `render` (a library user's) still gets the same bytes, made per request.
+        const { bytes, etag } = entry.rendered ?? renderStructure(entry);
+        return { status: 200, body: bytes, etag };
       },
     }),
   ];

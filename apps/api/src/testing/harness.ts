@@ -20,6 +20,7 @@ import {
 } from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
 import { createApp, type ApiApp } from '../app.ts';
+import { renderStructure } from '../serialize.ts';
 import { startServer, type RunningServer } from '../server.ts';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
@@ -58,6 +59,7 @@ export async function startTestApi(
     role: 'api',
     loader: createDagVersionLoader(apiPrisma),
     settings: {},
+    render: renderStructure,
   });
   const logsDir = mkdtempSync(join(tmpdir(), 'dagbag-api-logs-'));
   const app = createApp({
