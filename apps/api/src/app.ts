@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { dataDir } from '@dagbag/config';
 import { createApiQueries, type PrismaClient } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
+import type { Meter } from '@opentelemetry/api';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import type { AppConfig } from './config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import { jsonBodyParser } from './json-body.ts';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.ts';
+import { requestDuration } from './request-metrics.ts';
 import { defineRoute, expressPath, mountRoute, type RouteDefinition } from './route.ts';
 import { buildRoutes, type ApiDagBag } from './routes/index.ts';
 
@@ -24,6 +26,8 @@ export interface CreateAppOptions {
   logger: Logger;
   /** Root of the task logs; default `.data/logs` at the repository root (main passes DATA_DIR's). */
   logsDir?: string;
+  /** Where `http.server.request.duration` is recorded; default the global meter provider's. */
+  meter?: Meter;
 }
 
 export interface ApiApp extends Express {
@@ -76,6 +80,7 @@ export function createApp(options: CreateAppOptions): ApiApp {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
+  app.use(requestDuration(options.meter));
   app.use(
     pinoHttp({
       logger,

@@ -1,6 +1,8 @@
+import { createRequire } from 'node:module';
 import {
   DiagLogLevel,
   context,
+  createNoopMeter,
   diag,
   logs,
   metrics,
@@ -63,7 +65,11 @@ export interface TelemetryOptions {
    * environment themselves (the standard OTEL_* contract).
    */
   otel?: Partial<OtelSettings>;
-  /** Patch http, express and pg (default true). */
+  /**
+   * Patch pg (its `db.client.*` metrics, and spans when traces are exported), and, only when traces
+   * are exported, http and express for their spans (default true). `http.server.request.duration`
+   * is the app's to record (apps/api records it per request at the cost of one histogram sample).
+   */
   instrumentations?: boolean;
   /** Upper bound on `shutdown()`: an unreachable collector must not hold the process. Default 5000. */
   shutdownTimeoutMs?: number;
@@ -184,7 +190,8 @@ let running: Telemetry | undefined;
 /**
  * Starts the OpenTelemetry Node SDK for one app: resource `service.name`, Prometheus text on
  * `metricsHost:metricsPort/metrics`, OTLP push of metrics and traces when configured through the
- * standard `OTEL_*` variables, and the http, express and pg instrumentations.
+ * standard `OTEL_*` variables, the pg instrumentation, and the http and express ones when traces
+ * are exported.
  *
  * Call it first thing in `main`, before anything imports express, pg or Prisma: instrumentation
  * patches modules as they are loaded, and modules loaded earlier stay unpatched.
@@ -218,16 +225,20 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     readers.push(pushReader);
   }
 
+  // Spans of http and express cost every request a context, attributes and (for express) a span
+  // per middleware layer: they are patched in only when traces leave the process.
+  const httpInstrumentation =
+    options.instrumentations !== false && otlp.traces
+      ? new HttpInstrumentation({
+          // Scrapes of our own /metrics are not traffic worth a span.
+          ignoreIncomingRequestHook: (request) => request.socket.localPort === options.metricsPort,
+        })
+      : undefined;
   const instrumentations =
     options.instrumentations === false
       ? []
       : [
-          new HttpInstrumentation({
-            // Scrapes of our own /metrics are not traffic worth a span or a latency sample.
-            ignoreIncomingRequestHook: (request) =>
-              request.socket.localPort === options.metricsPort,
-          }),
-          new ExpressInstrumentation(),
+          ...(httpInstrumentation ? [httpInstrumentation, new ExpressInstrumentation()] : []),
           new PgInstrumentation(),
         ];
 
@@ -255,6 +266,15 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     suppressOverrideMessage: true,
   });
   sdk.start();
+  if (httpInstrumentation) {
+    // The app records http.server.request.duration itself (with or without traces); the
+    // instrumentation's own copy of it would be a second series of the same name.
+    httpInstrumentation.setMeterProvider({ getMeter: () => createNoopMeter() });
+    // `http` is loaded before this point (the Prometheus exporter serves with it), and the
+    // require hook patches a built-in only when it is required again: do it now, so that the
+    // servers the app creates later emit through the patched prototype.
+    createRequire(import.meta.url)('node:http');
+  }
   logger.info(
     {
       serviceName,
