@@ -4,19 +4,21 @@
  *
  * 1. An embedded PostgreSQL gets the example DAGs (`pnpm db:seed`'s history) plus BENCH_HOTPATH_DAGS
  *    more DAG rows, so that `GET /dags?limit=50` answers a full page.
- * 2. The real API (src/main.ts, JSON logs at info to /dev/null, telemetry on, no OTLP) and a
+ * 2. The real API (`node src/main.ts`, JSON logs at info to /dev/null, telemetry on, no OTLP) and a
  *    bare-Express floor (bench/floor.ts: the same bearer check, the same bytes / the same SQL over
  *    plain pg) run as two processes.
  * 3. BENCH_HOTPATH_ROUNDS rounds, each loading in turn (autocannon, BENCH_HOTPATH_CONNECTIONS
  *    connections, BENCH_HOTPATH_SECONDS s each): floor structure, API structure, API structure with
  *    If-None-Match (304), floor dags, API dags. Every ratio is taken within one round.
  * 4. The query plan of `GET /dags?limit=50` (EXPLAIN ANALYZE of the statement the API runs).
+ * BENCH_HOTPATH_BASELINE_DIR=<another checkout>/apps/api: that version of the API is started too
+ * and loaded in the same rounds (before/after ratios from one run).
  * BENCH_HOTPATH_PROFILE=<dir>: instead, profiles the API (`--cpu-prof`) under the warm structure
  * load (BENCH_HOTPATH_PROFILE_PATH=dags: under `GET /dags?limit=50`) and prints the ranked table
  * (bench/cpu-profile.ts).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -53,7 +55,7 @@ async function waitForExit(child: ChildProcess): Promise<void> {
 }
 
 async function seed(url: string): Promise<void> {
-  const seeded = spawn(process.execPath, ['--import', 'tsx', 'prisma/seed.ts'], {
+  const seeded = spawn(process.execPath, ['prisma/seed.ts'], {
     cwd: REPO_DIR,
     env: { ...env, DATABASE_URL: url, DATA_DIR: mkdtempSync(join(tmpdir(), 'hotpath-seed-')) },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -91,14 +93,18 @@ interface Started {
   url: string;
 }
 
-async function startApi(databaseUrl: string, nodeFlags: string[] = []): Promise<Started> {
+async function startApi(
+  databaseUrl: string,
+  nodeFlags: string[] = [],
+  apiDir = APP_DIR,
+): Promise<Started> {
   const port = await freePort();
   const devNull = openSync('/dev/null', 'w');
-  // As in production: `node --import tsx src/main.ts` (the package's start), JSON request logs at
-  // info, here written to /dev/null; telemetry on (Prometheus /metrics, no OTLP configured).
-  const child = fork(join(APP_DIR, 'src', 'main.ts'), [], {
-    cwd: APP_DIR,
-    execArgv: [...nodeFlags, '--import', 'tsx'],
+  // As in production: `node src/main.ts` (the package's start), JSON request logs at info, here
+  // written to /dev/null; telemetry on (Prometheus /metrics, no OTLP configured).
+  const child = fork(join(apiDir, 'src', 'main.ts'), [], {
+    cwd: apiDir,
+    execArgv: nodeFlags,
     env: {
       ...env,
       DATABASE_URL: databaseUrl,
@@ -132,7 +138,7 @@ async function startFloor(
 ): Promise<Started> {
   const child = fork(join(import.meta.dirname, 'floor.ts'), [], {
     cwd: APP_DIR,
-    execArgv: ['--import', 'tsx'],
+    execArgv: [],
     env: {
       ...env,
       DATABASE_URL: databaseUrl,
@@ -155,32 +161,49 @@ interface Figures {
   p99: number;
   non2xx: number;
   total: number;
-  bytes: number;
+  /** CPU time the serving process spent per request (user + system), µs. */
+  cpuUs: number;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks (USER_HZ = 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 async function load(
   url: string,
   headers: Record<string, string>,
   seconds: number,
+  server?: ChildProcess,
 ): Promise<Figures> {
+  const cpuBefore = cpuSeconds(server?.pid);
   const result = await autocannon({
     url,
     connections: SETTINGS.connections,
     duration: seconds,
     headers,
   });
+  const total = Math.max(1, result.requests.total);
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     total: result.requests.total,
-    bytes: result.throughput.total / Math.max(1, result.requests.total),
+    cpuUs: ((cpuSeconds(server?.pid) - cpuBefore) * 1e6) / total,
   };
 }
 
 const fmt = (figures: Figures) =>
-  `${Math.round(figures.rps)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms${figures.non2xx ? `, non-2xx ${figures.non2xx}` : ''}`;
+  `${Math.round(figures.rps)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${Math.round(figures.cpuUs)} µs CPU/request${figures.non2xx ? `, non-2xx ${figures.non2xx}` : ''}`;
 
 async function profile(databaseUrl: string, directory: string, path: string): Promise<void> {
   const api = await startApi(databaseUrl, ['--cpu-prof', `--cpu-prof-dir=${directory}`]);
@@ -257,6 +280,10 @@ async function main(): Promise<void> {
 
     log('starting the API');
     const api = await startApi(url);
+    // BENCH_HOTPATH_BASELINE_DIR: another checkout's apps/api (e.g. a worktree of an older
+    // commit), loaded in the same rounds, so that "before" and "after" share one run.
+    const baselineDir = env.BENCH_HOTPATH_BASELINE_DIR;
+    const baseline = baselineDir ? await startApi(url, [], baselineDir) : undefined;
     const structureBody = await (
       await fetch(`${api.url}${STRUCTURE_PATH}`, { headers: AUTH })
     ).text();
@@ -275,6 +302,7 @@ async function main(): Promise<void> {
         `${api.url}${STRUCTURE_PATH}`,
         `${floor.url}/dags`,
         `${api.url}${DAGS_PATH}`,
+        ...(baseline ? [`${baseline.url}${STRUCTURE_PATH}`, `${baseline.url}${DAGS_PATH}`] : []),
       ])
         await load(target, AUTH, 2);
 
@@ -282,40 +310,67 @@ async function main(): Promise<void> {
       for (let round = 1; round <= SETTINGS.rounds; round++) {
         const figures: Record<string, Figures> = {};
         const before = loadavg()[0]!;
-        figures.floorStructure = await load(`${floor.url}/structure`, AUTH, SETTINGS.seconds);
-        figures.structure = await load(`${api.url}${STRUCTURE_PATH}`, AUTH, SETTINGS.seconds);
+        const { seconds } = SETTINGS;
+        figures.floorStructure = await load(`${floor.url}/structure`, AUTH, seconds, floor.child);
+        figures.structure = await load(`${api.url}${STRUCTURE_PATH}`, AUTH, seconds, api.child);
         if (conditional)
           figures.notModified = await load(
             `${api.url}${STRUCTURE_PATH}`,
             conditional,
-            SETTINGS.seconds,
+            seconds,
+            api.child,
           );
-        figures.floorDags = await load(`${floor.url}/dags`, AUTH, SETTINGS.seconds);
-        figures.dags = await load(`${api.url}${DAGS_PATH}`, AUTH, SETTINGS.seconds);
+        figures.floorDags = await load(`${floor.url}/dags`, AUTH, seconds, floor.child);
+        figures.dags = await load(`${api.url}${DAGS_PATH}`, AUTH, seconds, api.child);
+        if (baseline) {
+          figures.baselineStructure = await load(
+            `${baseline.url}${STRUCTURE_PATH}`,
+            AUTH,
+            seconds,
+            baseline.child,
+          );
+          figures.baselineDags = await load(
+            `${baseline.url}${DAGS_PATH}`,
+            AUTH,
+            seconds,
+            baseline.child,
+          );
+        }
         rounds.push(figures);
         log(`round ${round} (load average ${before.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)})`);
         for (const [name, value] of Object.entries(figures)) log(`  ${name}: ${fmt(value)}`);
       }
 
-      const ratio = (round: Record<string, Figures>, ours: string, base: string) =>
-        round[ours] && round[base] ? round[ours]!.rps / round[base]!.rps : Number.NaN;
+      const median = (values: number[]) => {
+        const sorted = [...values].sort((x, y) => x - y);
+        const middle = Math.floor(sorted.length / 2);
+        return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+      };
       const rows: [string, string, string][] = [
         [`warm structure \`GET ${STRUCTURE_PATH}\``, 'structure', 'floorStructure'],
         ['same, `If-None-Match` → 304', 'notModified', 'floorStructure'],
         [`\`GET ${DAGS_PATH}\``, 'dags', 'floorDags'],
+        ['baseline: warm structure', 'baselineStructure', 'floorStructure'],
+        ['baseline: `GET /dags?limit=50`', 'baselineDags', 'floorDags'],
+        ['this version ÷ baseline: warm structure', 'structure', 'baselineStructure'],
+        ['this version ÷ baseline: `GET /dags?limit=50`', 'dags', 'baselineDags'],
       ];
       const out: string[] = [
         `load average at the end: ${loadavg()
           .map((n) => n.toFixed(2))
           .join(' ')} (${cpus().length} cores)`,
         '',
-        `| endpoint | ours req/s (per round) | floor req/s (per round) | ratio per round | ours p50 / p99 (ms, per round) |`,
-        '|---|---|---|---|---|',
+        "Throughput ratio = our req/s ÷ the floor's req/s in the same round; CPU ratio = the floor's CPU µs per request ÷ ours (the share of the floor's speed our process would reach with a core to itself).",
+        '',
+        '| endpoint | ours req/s | floor req/s | throughput ratio per round (median) | CPU µs/request ours / floor | CPU ratio per round (median) | ours p50 / p99 ms |',
+        '|---|---|---|---|---|---|---|',
       ];
       for (const [label, ours, base] of rows) {
-        if (!rounds[0]![ours]) continue;
+        if (!rounds[0]![ours] || !rounds[0]![base]) continue;
+        const rps = rounds.map((r) => r[ours]!.rps / r[base]!.rps);
+        const cpu = rounds.map((r) => r[base]!.cpuUs / r[ours]!.cpuUs);
         out.push(
-          `| ${label} | ${rounds.map((r) => Math.round(r[ours]!.rps)).join(' / ')} | ${rounds.map((r) => Math.round(r[base]!.rps)).join(' / ')} | **${rounds.map((r) => ratio(r, ours, base).toFixed(2)).join(' / ')}** | ${rounds.map((r) => `${r[ours]!.p50} / ${r[ours]!.p99}`).join(', ')} |`,
+          `| ${label} | ${rounds.map((r) => Math.round(r[ours]!.rps)).join(' / ')} | ${rounds.map((r) => Math.round(r[base]!.rps)).join(' / ')} | ${rps.map((x) => x.toFixed(2)).join(' / ')} (**${median(rps).toFixed(2)}**) | ${rounds.map((r) => `${Math.round(r[ours]!.cpuUs)} / ${Math.round(r[base]!.cpuUs)}`).join(', ')} | ${cpu.map((x) => x.toFixed(2)).join(' / ')} (**${median(cpu).toFixed(2)}**) | ${rounds.map((r) => `${r[ours]!.p50} / ${r[ours]!.p99}`).join(', ')} |`,
         );
       }
       out.push(
@@ -329,6 +384,7 @@ async function main(): Promise<void> {
     } finally {
       await waitForExit(floor.child);
       await waitForExit(api.child);
+      if (baseline) await waitForExit(baseline.child);
     }
   } finally {
     await server.stop();

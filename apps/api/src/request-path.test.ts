@@ -73,8 +73,11 @@ async function stopApi(api: RunningApi | undefined): Promise<void> {
 const get = (api: RunningApi, path: string, headers: Record<string, string> = {}) =>
   fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}`, ...headers } });
 
-/** Request log lines printed so far (written asynchronously: waits until `count` are there). */
-async function requestLines(api: RunningApi, count: number): Promise<Record<string, any>[]> {
+/** Request log lines printed so far; they are written asynchronously, so waits for `last`. */
+async function requestLines(
+  api: RunningApi,
+  last: (line: Record<string, any>) => boolean,
+): Promise<Record<string, any>[]> {
   const until = Date.now() + 10_000;
   for (;;) {
     const lines = api.child
@@ -82,7 +85,7 @@ async function requestLines(api: RunningApi, count: number): Promise<Record<stri
       .split('\n')
       .filter((line) => line.includes('"request completed"') || line.includes('"request errored"'))
       .map((line) => JSON.parse(line) as Record<string, any>);
-    if (lines.length >= count || Date.now() > until) return lines;
+    if (lines.some(last) || Date.now() > until) return lines;
     await sleep(100);
   }
 }
@@ -144,7 +147,8 @@ describe('the API process without OTLP', () => {
   });
 
   it('logs each request once, with its id, method, url, status and response time', async () => {
-    const lines = await requestLines(plain!, 7);
+    // The last request of the sequence: its line is written after all the others.
+    const lines = await requestLines(plain!, (l) => l.res?.statusCode === 401);
     const line = lines.find((l) => l.req?.id === 'traced-request-1');
     expect(line).toEqual({
       level: 30,
