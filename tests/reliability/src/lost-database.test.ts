@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOTIFICATION_GAP_LOG } from '@dagbag/db';
 import {
   client,
   FULL,
@@ -199,6 +200,12 @@ describe(`lost database: PostgreSQL stopped for ${OUTAGE_SECONDS} s under load`,
 
   it('logs the recovery once per scheduler', () => {
     expect(schedulers.map((s) => count(s, RECOVERY_LOG))).toEqual([1, 1]);
+  });
+
+  it('has every notification listener (two schedulers, the API) lose its connection once and resync once', () => {
+    const processes = [...schedulers, api];
+    expect(processes.map((p) => count(p, NOTIFICATION_GAP_LOG.lost))).toEqual([1, 1, 1]);
+    expect(processes.map((p) => count(p, NOTIFICATION_GAP_LOG.back))).toEqual([1, 1, 1]);
   });
 
   it('stores every run triggered before, during and after the outage', () => {

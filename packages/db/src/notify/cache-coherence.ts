@@ -7,6 +7,12 @@ import type { DagBag } from '@dagbag/dagbag';
 import type { Logger } from '@dagbag/logger';
 import type { Notifier } from './notifier.ts';
 
+/** The log lines of a gap in the notifications (operators and the outage scenario look for them). */
+export const NOTIFICATION_GAP_LOG = {
+  lost: 'database notifications interrupted; the DAG cache relies on hash revalidation until they are back',
+  back: 'database notifications back; DAG cache resynchronised',
+} as const;
+
 export function keepCacheCoherent(
   notifier: Notifier,
   dagBag: Pick<DagBag, 'invalidate' | 'revalidateResident'>,
@@ -18,19 +24,13 @@ export function keepCacheCoherent(
         if (event.channel === 'dagbag_version') dagBag.invalidate(event.id);
         break;
       case 'lost':
-        logger.warn(
-          { err: event.error },
-          'database notifications interrupted; the DAG cache relies on hash revalidation until they are back',
-        );
+        logger.warn({ err: event.error }, NOTIFICATION_GAP_LOG.lost);
         break;
       case 'listening':
         if (!event.resync) break;
         dagBag.revalidateResident().then(
           ({ checked, invalidated }) =>
-            logger.info(
-              { checked, invalidated },
-              'database notifications back; DAG cache resynchronised',
-            ),
+            logger.info({ checked, invalidated }, NOTIFICATION_GAP_LOG.back),
           (error: unknown) =>
             logger.warn(
               { err: error },

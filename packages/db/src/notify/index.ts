@@ -12,4 +12,4 @@ export {
   type NotifierOptions,
   type NotifierStats,
 } from './notifier.ts';
-export { keepCacheCoherent } from './cache-coherence.ts';
+export { keepCacheCoherent, NOTIFICATION_GAP_LOG } from './cache-coherence.ts';
