@@ -35,4 +35,16 @@ describe('scheduler configuration', () => {
       expect(rows.get(variable)?.description, variable).toBeTruthy();
     }
   });
+
+  it('passes tasks only the allow-listed variables, and never lets the secrets be listed', () => {
+    const env = { PATH: '/usr/bin', HOME: '/home/x', DATABASE_URL: 'postgresql://u:p@h/db' };
+    expect(readSchedulerConfig(env).taskEnv).toEqual({ PATH: '/usr/bin', HOME: '/home/x' });
+    expect(readSchedulerConfig({ ...env, SCHEDULER_TASK_ENV_PASSTHROUGH: 'PATH' }).taskEnv).toEqual(
+      { PATH: '/usr/bin' },
+    );
+    for (const listed of ['PATH,DATABASE_URL', 'API_AUTH_TOKENS', 'PATH,,HOME', 'A-B'])
+      expect(() => readSchedulerConfig({ SCHEDULER_TASK_ENV_PASSTHROUGH: listed })).toThrowError(
+        /SCHEDULER_TASK_ENV_PASSTHROUGH: must be comma-separated variable names/,
+      );
+  });
 });
