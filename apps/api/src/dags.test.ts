@@ -37,6 +37,19 @@ describe('dag_id_pattern', () => {
   });
 });
 
+describe('GET /dags statement', () => {
+  it("reads each DAG's latest run only when a filter or the order needs it", async () => {
+    const sent = async (path: string) => {
+      const before = api.statements.length;
+      expect((await api.request(path)).status).toBe(200);
+      return api.statements.slice(before).join('\n');
+    };
+    expect(await sent('/api/v2/dags?limit=50')).not.toMatch(/LATERAL/i);
+    expect(await sent('/api/v2/dags?order_by=last_run_state')).toMatch(/LATERAL/i);
+    expect(await sent('/api/v2/dags?last_dag_run_state=success')).toMatch(/LATERAL/i);
+  });
+});
+
 describe('PATCH /dags/{dag_id}', () => {
   it('pauses and unpauses a DAG, answering it as it is now', async () => {
     const paused = await json('/api/v2/dags/other', { method: 'PATCH', json: { is_paused: true } });

@@ -203,9 +203,20 @@ function toDagRow(r: DagRecord): DagRow {
 export function listDagsSql(filters: DagFilters): Prisma.Sql {
   return Prisma.sql`
     SELECT ${DAG_COLUMNS}, count(*) OVER () AS total_entries
-    FROM dag d ${LATEST_RUN_JOIN} ${whereSql(listConditions(filters))}
+    FROM dag d ${latestRunJoin(filters)} ${whereSql(listConditions(filters))}
     ${orderBySql(filters.orderBy, DAG_SORT_COLUMNS, 'd.dag_id')}
     LIMIT ${filters.limit} OFFSET ${filters.offset}`;
+}
+
+/**
+ * The latest run of each DAG, joined only when a filter or the order reads it (`lr.*`): the
+ * lateral subquery runs once per matching DAG, and `count(*) OVER ()` makes that every DAG.
+ */
+function latestRunJoin(filters: DagFilters): Prisma.Sql {
+  const needed =
+    filters.lastDagRunState !== undefined ||
+    filters.orderBy.some((key) => DAG_SORT_COLUMNS[key.column].startsWith('lr.'));
+  return needed ? LATEST_RUN_JOIN : Prisma.empty;
 }
 
 /** The selection plus the listing's own filters (display name, import errors, runs). */
@@ -238,7 +249,9 @@ export function createDagQueries(prisma: PrismaClient) {
     async listDags(filters: DagFilters): Promise<Page<DagRow>> {
       const rows = await prisma.$queryRaw<DagRecord[]>(listDagsSql(filters));
       const total =
-        rows.length > 0 ? totalOf(rows) : await countDags(prisma, listConditions(filters));
+        rows.length > 0
+          ? totalOf(rows)
+          : await countDags(prisma, listConditions(filters), latestRunJoin(filters));
       return { rows: rows.map(toDagRow), total };
     },
 
@@ -492,9 +505,13 @@ const LATEST_RUN_JOIN = Prisma.sql`
   LEFT JOIN LATERAL (SELECT r.state, r.start_date FROM dag_run r WHERE r.dag_id = d.dag_id
                      ORDER BY r.run_after DESC, r.id DESC LIMIT 1) lr ON true`;
 
-async function countDags(prisma: PrismaClient, conditions: Prisma.Sql[]): Promise<number> {
+async function countDags(
+  prisma: PrismaClient,
+  conditions: Prisma.Sql[],
+  join: Prisma.Sql = LATEST_RUN_JOIN,
+): Promise<number> {
   const rows = await prisma.$queryRaw<
     { n: bigint }[]
-  >`SELECT count(*) AS n FROM dag d ${LATEST_RUN_JOIN} ${whereSql(conditions)}`;
+  >`SELECT count(*) AS n FROM dag d ${join} ${whereSql(conditions)}`;
   return Number(rows[0]?.n ?? 0);
 }
