@@ -28,7 +28,7 @@ import {
   type DatabaseSettings,
   type DemoRun,
 } from '@dagbag/db';
-import { createLogger, type Logger } from '@dagbag/logger';
+import { LOGGER_SETTINGS, createLogger, type Logger } from '@dagbag/logger';
 
 const HOUR = 3_600_000;
 
@@ -224,7 +224,12 @@ export async function seed(
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const logger = createLogger({ name: 'seed' });
+  const logging = readConfig(LOGGER_SETTINGS, process.env);
+  const logger = createLogger({
+    name: 'seed',
+    level: logging.LOG_LEVEL,
+    format: logging.LOG_FORMAT,
+  });
   const dagsFolder = process.env.DAGS_FOLDER;
   if (dagsFolder && !isExampleDagsFolder(dagsFolder)) {
     process.stderr.write(

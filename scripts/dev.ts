@@ -15,10 +15,11 @@ import {
   repoRoot,
 } from '@dagbag/config';
 import { DATABASE_SETTINGS, openDatabase } from '@dagbag/db';
-import { createLogger } from '@dagbag/logger';
+import { LOGGER_SETTINGS, createLogger } from '@dagbag/logger';
 import { seedIfEmpty } from '../prisma/seed.ts';
 
-const logger = createLogger({ name: 'dev' });
+const logging = readConfig(LOGGER_SETTINGS, process.env);
+const logger = createLogger({ name: 'dev', level: logging.LOG_LEVEL, format: logging.LOG_FORMAT });
 const STOP_GRACE_MS = 20_000;
 
 async function main(): Promise<void> {

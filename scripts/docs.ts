@@ -9,6 +9,7 @@ import { API_OWN_SETTINGS } from '@dagbag/api';
 import { SHARED_SETTINGS, describeSettings, repoRoot, type EnvShape } from '@dagbag/config';
 import { CACHE_VARIABLES, cacheSettingsShape } from '@dagbag/dagbag';
 import { DATABASE_SETTINGS } from '@dagbag/db';
+import { LOGGER_SETTINGS } from '@dagbag/logger';
 import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
 import { SCHEDULER_OWN_SETTINGS } from '@dagbag/scheduler';
 import { telemetrySettings } from '@dagbag/telemetry';
@@ -64,9 +65,7 @@ async function settingsSections(): Promise<[title: string, table: string][]> {
     [
       'Shared',
       [
-        settingsTable(SHARED_SETTINGS),
-        '| `LOG_LEVEL` | info | | pino level: trace, debug, info, warn, error, fatal, silent |',
-        '| `LOG_FORMAT` | json | | `pretty` for readable lines (what `pnpm dev` sets) |',
+        settingsTable({ ...SHARED_SETTINGS, ...LOGGER_SETTINGS }),
         "| `OTEL_*` | | | the other standard OpenTelemetry variables (headers, timeouts, resource attributes), read by the SDK's exporters |",
       ].join('\n'),
     ],

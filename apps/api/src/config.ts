@@ -13,6 +13,7 @@ import {
 import { cacheSettingsShape } from '@dagbag/dagbag';
 // The settings module only: importing @dagbag/db itself would load pg before telemetry patches it.
 import { DATABASE_SETTINGS } from '@dagbag/db/settings';
+import { LOGGER_SETTINGS } from '@dagbag/logger';
 import { telemetrySettings } from '@dagbag/telemetry';
 import { DEFAULT_BODY_MAX_DEPTH, MAX_BODY_MAX_DEPTH } from './json-body.ts';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './server.ts';
@@ -87,6 +88,7 @@ export const API_SETTINGS = {
   ...DATABASE_SETTINGS,
   ...telemetrySettings('dagbag-api'),
   ...SHARED_SETTINGS,
+  ...LOGGER_SETTINGS,
 };
 
 /** One row per API variable (name, default, accepted range, meaning): the README table is checked against it. */

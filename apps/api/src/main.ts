@@ -25,18 +25,18 @@ import { renderStructure } from './serialize.ts';
 const APPLICATION_NAME = 'dagbag-api';
 
 async function main(): Promise<void> {
-  const logger = createLogger({ name: 'api' });
   let config: ApiConfig;
   try {
     // Every variable is validated before anything starts; a bad one stops the process here.
     config = readApiConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      logger.fatal(error.message);
+      createLogger({ name: 'api' }).fatal(error.message);
       process.exit(2);
     }
     throw error;
   }
+  const logger = createLogger({ name: 'api', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const data = dataDir(config.DATA_DIR);
   // Before the cache fills: V8's default headroom would let garbage grow to 3× the cache.
   applyGcHeadroom(config.API_GC_HEADROOM_PERCENT);

@@ -19,6 +19,7 @@ import {
 import { cacheSettingsFrom, cacheSettingsShape, type DagCacheSettings } from '@dagbag/dagbag';
 // The settings module only: importing @dagbag/db itself would load pg before telemetry patches it.
 import { DATABASE_SETTINGS, type DatabaseSettings } from '@dagbag/db/settings';
+import { LOGGER_SETTINGS } from '@dagbag/logger';
 import { OTEL_SETTINGS, telemetrySettings, type OtelSettings } from '@dagbag/telemetry';
 
 /** What a task sees of the scheduler's environment unless SCHEDULER_TASK_ENV_PASSTHROUGH says otherwise. */
@@ -115,6 +116,7 @@ export const SCHEDULER_SETTINGS = {
   ...DATABASE_SETTINGS,
   ...telemetrySettings('dagbag-scheduler'),
   ...SHARED_SETTINGS,
+  ...LOGGER_SETTINGS,
 };
 
 /** One row per scheduler variable (name, default, accepted range, meaning): the README table is checked against it. */
@@ -138,6 +140,8 @@ export interface SchedulerConfig {
   dagCache: DagCacheSettings;
   database: DatabaseSettings;
   otel: OtelSettings;
+  /** LOG_LEVEL and LOG_FORMAT, for `createLogger`. */
+  logging: { level: string; format: string };
   /** DATA_DIR resolved: the embedded PostgreSQL and the task logs (`logs/`) live here. */
   dataDir: string;
   /** Every variable with the value in effect, secrets redacted: for the start line. */
@@ -177,6 +181,7 @@ export function readSchedulerConfig(env: Record<string, string | undefined>): Sc
     dagCache: cacheSettingsFrom('scheduler', values),
     database: pickSettings(DATABASE_SETTINGS, values),
     otel: pickSettings(OTEL_SETTINGS, values),
+    logging: { level: values.LOG_LEVEL, format: values.LOG_FORMAT },
     dataDir: data,
     effective: Object.freeze({
       ...effectiveSettings(SCHEDULER_SETTINGS, values),

@@ -18,15 +18,15 @@ import { readSchedulerConfig, type SchedulerConfig } from './config.ts';
 const APPLICATION_NAME = 'dagbag-scheduler';
 
 async function main(): Promise<void> {
-  const logger = createLogger({ name: 'scheduler' });
   let config: SchedulerConfig;
   try {
     // Every variable is checked before anything starts: a typo stops the process at once.
     config = readSchedulerConfig(process.env);
   } catch (error) {
-    logger.fatal({ err: error }, (error as Error).message);
+    createLogger({ name: 'scheduler' }).fatal({ err: error }, (error as Error).message);
     process.exit(2);
   }
+  const logger = createLogger({ name: 'scheduler', ...config.logging });
   applyGcHeadroom(config.gcHeadroomPercent);
   // First, so the instruments created below are exported and pg is patched when it loads.
   const telemetry = await startTelemetry({

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './index.ts';
+import { readConfig } from '@dagbag/config';
+import { LOGGER_SETTINGS, createLogger } from './index.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -29,5 +30,27 @@ describe('createLogger', () => {
     );
     expect(lines.join('')).not.toContain('secret-token');
     expect(lines.join('')).toContain('[redacted]');
+  });
+
+  it('takes its level from the caller and reads no environment', () => {
+    const saved = process.env.LOG_LEVEL;
+    process.env.LOG_LEVEL = 'silent';
+    try {
+      const { lines, destination } = capture();
+      createLogger({ name: 'api', destination }).info('still logged at the default level');
+      createLogger({ name: 'api', level: 'warn', destination }).info('below warn');
+      expect(lines).toHaveLength(1);
+    } finally {
+      if (saved === undefined) delete process.env.LOG_LEVEL;
+      else process.env.LOG_LEVEL = saved;
+    }
+  });
+});
+
+describe('LOGGER_SETTINGS', () => {
+  it('refuse a level pino does not have, naming LOG_LEVEL and the levels', () => {
+    expect(() => readConfig(LOGGER_SETTINGS, { LOG_LEVEL: 'verbose' })).toThrowError(
+      /LOG_LEVEL: must be trace, debug, info, warn, error, fatal, silent/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
+import { stringSetting } from '@dagbag/config';
 
 export type { Logger } from 'pino';
 
@@ -16,10 +17,31 @@ export const REDACTED_PATHS = [
   'connectionString',
 ];
 
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** The logging settings every process reads with its others and hands to `createLogger`. */
+export const LOGGER_SETTINGS = {
+  LOG_LEVEL: stringSetting({
+    default: 'info',
+    pattern: new RegExp(`^(${LEVELS.join('|')})$`),
+    accepted: LEVELS.join(', '),
+    description: 'pino level of the log lines',
+  }),
+  LOG_FORMAT: stringSetting({
+    default: 'json',
+    pattern: /^(json|pretty)$/,
+    accepted: 'json or pretty',
+    description: 'json: one JSON object per line; pretty: readable lines (what `pnpm dev` sets)',
+  }),
+};
+
 export interface CreateLoggerOptions {
   /** Component name, shown as `name` on every line. */
   name: string;
+  /** LOG_LEVEL as the process read it; default info. */
   level?: string;
+  /** LOG_FORMAT as the process read it; default json. */
+  format?: string;
   destination?: DestinationStream;
 }
 
@@ -49,12 +71,13 @@ function bufferedStdout(): DestinationStream {
 }
 
 /**
- * JSON lines on stdout (buffered: `bufferedStdout`); LOG_LEVEL sets the level (default info,
- * `silent` in tests unless set). LOG_FORMAT=pretty (what `pnpm dev` sets) prints readable lines
- * instead, synchronously, so nothing is lost when the process exits.
+ * JSON lines on stdout (buffered: `bufferedStdout`) at `level` (default info). `format: 'pretty'`
+ * (LOG_FORMAT=pretty, what `pnpm dev` sets) prints readable lines instead, synchronously, so
+ * nothing is lost when the process exits. The settings come from the caller: this package reads
+ * no environment.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
-  const level = options.level ?? process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
+  const level = options.level ?? 'info';
   const config: LoggerOptions = {
     name: options.name,
     level,
@@ -62,7 +85,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     base: { pid: process.pid },
   };
   if (options.destination) return pino(config, options.destination);
-  if (process.env.LOG_FORMAT === 'pretty') {
+  if (options.format === 'pretty') {
     return pino(
       config,
       pretty({ sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }),

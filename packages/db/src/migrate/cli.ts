@@ -5,12 +5,13 @@
  * With DATABASE_URL unset, `db:migrate` starts the embedded PostgreSQL under .data/.
  */
 import { ConfigError, SHARED_SETTINGS, dataDir, readConfig } from '@dagbag/config';
-import { createLogger } from '@dagbag/logger';
+import { LOGGER_SETTINGS, createLogger } from '@dagbag/logger';
 import { openDatabase, type OpenDatabaseOptions } from '../database.ts';
 import { DATABASE_SETTINGS } from '../settings.ts';
 import { createMigration, migrateDatabase } from './operations.ts';
 
-const logger = createLogger({ name: 'db' });
+const logging = readConfig(LOGGER_SETTINGS, process.env);
+const logger = createLogger({ name: 'db', level: logging.LOG_LEVEL, format: logging.LOG_FORMAT });
 const [command, name] = process.argv.slice(2);
 
 /** This command's settings, read once: the database's and DATA_DIR. */
