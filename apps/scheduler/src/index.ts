@@ -6,9 +6,9 @@ export {
   SCHEDULER_SETTING_DESCRIPTORS,
   type SchedulerConfig,
 } from './config.ts';
+export { formatProblems } from '@dagbag/dagbag';
 export {
   DagFileProcessor,
-  formatProblems,
   DAGS_FOLDER_BUNDLE,
   type ProcessorSummary,
 } from './processor/dag-file-processor.ts';

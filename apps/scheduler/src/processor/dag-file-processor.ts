@@ -4,9 +4,12 @@
  * stale DAGs, import errors. Each file is handled on its own, so one bad file never affects another.
  * Only the scheduler holding the processor lock processes; the others skip the scan.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
 import {
+  duplicateDagIdProblem,
+  formatProblems,
+  listDagFiles,
   parseDagSource,
   scheduleTimezone,
   type DagDocument,
@@ -28,7 +31,6 @@ import { firstDagrun } from '../loop/timetable.ts';
 
 /** import_error.bundle_name of files from DAGS_FOLDER (Airflow's default bundle name). */
 export const DAGS_FOLDER_BUNDLE = 'dags-folder';
-const DAG_FILE = /\.(json|ya?ml)$/i;
 
 export interface ProcessorSummary {
   /** False when another scheduler holds the processor lock: nothing was read or written. */
@@ -57,35 +59,6 @@ export interface DagFileProcessorOptions {
   dagsFolder: string;
   logger: Logger;
   now?: () => Date;
-}
-
-/** `file.json:3:7: reason`, one line per problem: what the API shows as the stack trace. */
-export function formatProblems(filename: string, problems: readonly DagProblem[]): string {
-  return problems
-    .map((problem) => {
-      const at =
-        problem.line !== undefined
-          ? `:${problem.line}${problem.column !== undefined ? `:${problem.column}` : ''}`
-          : '';
-      return `${filename}${at}: ${problem.reason}`;
-    })
-    .join('\n');
-}
-
-async function listDagFiles(folder: string): Promise<string[]> {
-  let entries: string[];
-  try {
-    entries = await readdir(folder, { recursive: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  return entries
-    .filter(
-      (entry) => DAG_FILE.test(entry) && !entry.split(sep).some((part) => part.startsWith('.')),
-    )
-    .map((entry) => join(folder, entry))
-    .sort();
 }
 
 export class DagFileProcessor {
@@ -161,11 +134,7 @@ export class DagFileProcessor {
       const holder = holders.get(dagId);
       const owner = holder !== undefined && paths.includes(holder) ? holder : paths[0]!;
       if (file.path !== owner) {
-        broken.set(file.path, [
-          {
-            reason: `dag_id ${JSON.stringify(dagId)} is already defined in ${relative(dagsFolder, owner)}`,
-          },
-        ]);
+        broken.set(file.path, [duplicateDagIdProblem(dagId, relative(dagsFolder, owner))]);
         continue;
       }
       definedBy.set(dagId, file.path);
@@ -237,9 +206,7 @@ export class DagFileProcessor {
     const { logger } = this.options;
     if (typeof outcome === 'object') {
       broken.set(path, [
-        {
-          reason: `dag_id ${JSON.stringify(dagId)} is already defined in ${relative(this.options.dagsFolder, outcome.duplicateOf)}`,
-        },
+        duplicateDagIdProblem(dagId, relative(this.options.dagsFolder, outcome.duplicateOf)),
       ]);
       return;
     }
