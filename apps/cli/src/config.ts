@@ -1,0 +1,50 @@
+/** Where the API is and which token to send: flags, then the environment, then the development defaults. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dataDir } from '@dagbag/config';
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+/** The token `pnpm dev` generates when API_AUTH_TOKENS is unset. */
+export const DEV_TOKEN_FILE = join(dataDir(), 'api-token');
+
+export interface CliConfig {
+  url: string;
+  token: string | undefined;
+  /** Where the token came from, for the hint of a 401. */
+  tokenSource: '--token' | 'DAGBAG_API_TOKEN' | typeof DEV_TOKEN_FILE | 'none';
+}
+
+export function resolveConfig(
+  flags: { url?: string; token?: string },
+  env: { DAGBAG_API_URL?: string; DAGBAG_API_TOKEN?: string },
+): CliConfig {
+  const url = flags.url ?? (env.DAGBAG_API_URL || DEFAULT_API_URL);
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new UsageError(
+      `${flags.url ? '--url' : 'DAGBAG_API_URL'} must be an http(s) URL such as ${DEFAULT_API_URL}, not ${JSON.stringify(url)}`,
+    );
+  }
+  if (flags.token) return { url, token: flags.token, tokenSource: '--token' };
+  if (env.DAGBAG_API_TOKEN)
+    return { url, token: env.DAGBAG_API_TOKEN, tokenSource: 'DAGBAG_API_TOKEN' };
+  try {
+    const token = readFileSync(DEV_TOKEN_FILE, 'utf8').trim();
+    if (token) return { url, token, tokenSource: DEV_TOKEN_FILE };
+  } catch {
+    // No development token: requests go without one and a 401 says how to give one.
+  }
+  return { url, token: undefined, tokenSource: 'none' };
+}
+
+/** A mistake in the command line itself: exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** A failure the command reports itself (a failed run, invalid files): exit 1, message printed as is. */
+export class CommandFailed extends Error {
+  override readonly name = 'CommandFailed';
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * `dagbag`: reads its configuration (flags, DAGBAG_API_URL / DAGBAG_API_TOKEN, development
+ * defaults) and runs one command. A failure is one line on stderr naming its cause, never a stack.
+ */
+import { CommanderError } from 'commander';
+import { DagbagApiError, DagbagUnreachableError, detailText } from '@dagbag/client';
+import { CommandFailed, DEV_TOKEN_FILE, resolveConfig, UsageError } from './config.ts';
+import { buildProgram } from './program.ts';
+
+const context = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: {
+    DAGBAG_API_URL: process.env.DAGBAG_API_URL,
+    DAGBAG_API_TOKEN: process.env.DAGBAG_API_TOKEN,
+  },
+  // `pnpm dagbag` runs in the repository root; paths given are the caller's.
+  cwd: process.env.INIT_CWD || process.cwd(),
+};
+const program = buildProgram(context).exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = 0;
+} catch (error) {
+  process.exitCode = exitCode(error);
+  const message = errorLine(error, program.opts<{ url?: string; token?: string }>());
+  if (message) process.stderr.write(`dagbag: ${message}\n`);
+}
+
+function exitCode(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+  if (error instanceof UsageError) return 2;
+  return 1;
+}
+
+function errorLine(error: unknown, flags: { url?: string; token?: string }): string {
+  // commander has printed its own message (and the help) already.
+  if (error instanceof CommanderError) return '';
+  if (error instanceof UsageError || error instanceof CommandFailed) return error.message;
+  if (error instanceof DagbagUnreachableError)
+    return `${error.message}; is the API running? Set --url or DAGBAG_API_URL`;
+  if (error instanceof DagbagApiError) {
+    const detail = detailText(error.detail);
+    if (error.status === 401) {
+      const source = resolveConfig(flags, context.env).tokenSource;
+      const hint =
+        source === 'none'
+          ? `no token was sent: set DAGBAG_API_TOKEN or --token (the development token is in ${DEV_TOKEN_FILE})`
+          : `the token from ${source} was refused: use one of the API's API_AUTH_TOKENS`;
+      return `401 unauthorized: ${hint}`;
+    }
+    if (error.status === 404) return `not found: ${detail}`;
+    return `${error.status}: ${detail}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

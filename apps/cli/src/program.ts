@@ -1,0 +1,646 @@
+/**
+ * The `dagbag` command line: every command is a call of @dagbag/client (except `dags validate`,
+ * which checks files locally with the processor's own parsing). Arguments are parsed by commander.
+ */
+import { Command, Option } from 'commander';
+import {
+  createDagbagClient,
+  type DagbagClient,
+  type DagRunState,
+  type Schemas,
+} from '@dagbag/client';
+import { CommandFailed, resolveConfig, UsageError } from './config.ts';
+import { cacheFigures } from './cache.ts';
+import { printFields, printJson, printTable, stateText, type Io } from './output.ts';
+import { createProgressView } from './progress.ts';
+import { reportLines, validateDagFiles } from './validate.ts';
+import { diffStructures } from './versions.ts';
+
+export interface ProgramContext extends Io {
+  env: { DAGBAG_API_URL?: string; DAGBAG_API_TOKEN?: string };
+  /** Where relative paths of `dags validate` are taken from. */
+  cwd: string;
+}
+
+/** Task instance states that will not change any more without a clear. */
+const FINISHED_TASK_STATES = new Set([
+  'success',
+  'failed',
+  'skipped',
+  'upstream_failed',
+  'removed',
+]);
+
+export function buildProgram(context: ProgramContext): Command {
+  const io: Io = context;
+  const program = new Command('dagbag')
+    .description('Command line of the dagbag REST API (Airflow-style workflows)')
+    .option('--url <url>', 'API base URL (else DAGBAG_API_URL, else http://127.0.0.1:8080)')
+    .option('--token <token>', 'bearer token (else DAGBAG_API_TOKEN, else .data/api-token)')
+    .showHelpAfterError()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+
+  let cached: DagbagClient | undefined;
+  const client = (): DagbagClient => {
+    if (cached) return cached;
+    const config = resolveConfig(program.opts<{ url?: string; token?: string }>(), context.env);
+    cached = createDagbagClient({
+      baseUrl: config.url,
+      ...(config.token ? { token: config.token } : {}),
+    });
+    return cached;
+  };
+  const json = new Option('--json', 'print JSON instead of a table');
+
+  // ---- dags
+  const dags = program
+    .command('dags')
+    .description('DAGs: list, show, pause, unpause, validate files');
+  dags
+    .command('list')
+    .description('every DAG')
+    .addOption(json)
+    .action(async (options: { json?: boolean }) => {
+      const api = client();
+      const all = await collect(
+        api.paginate((page) => api.GET('/api/v2/dags', { params: { query: page } }), 'dags'),
+      );
+      if (options.json) return printJson(io, all);
+      printTable(
+        io,
+        ['dag_id', 'paused', 'schedule', 'next run after', 'tags', 'import errors'],
+        all.map((dag) => [
+          dag.dag_id,
+          dag.is_paused ? 'yes' : 'no',
+          dag.timetable_summary,
+          dag.next_dagrun_run_after,
+          dag.tags.map((tag) => tag.name).join(', '),
+          dag.has_import_errors ? 'yes' : '',
+        ]),
+      );
+    });
+  dags
+    .command('show <dag>')
+    .description("one DAG's details and its tasks")
+    .addOption(json)
+    .action(async (dagId: string, options: { json?: boolean }) => {
+      const path = { params: { path: { dag_id: dagId } } };
+      const { data: dag } = await client().GET('/api/v2/dags/{dag_id}/details', path);
+      const { data: tasks } = await client().GET('/api/v2/dags/{dag_id}/tasks', path);
+      if (options.json) return printJson(io, { ...dag, tasks: tasks?.tasks });
+      printFields(io, {
+        dag_id: dag!.dag_id,
+        description: dag!.description,
+        paused: dag!.is_paused,
+        schedule: dag!.timetable_summary,
+        file: dag!.fileloc,
+        'next run after': dag!.next_dagrun_run_after,
+        tags: dag!.tags.map((tag) => tag.name).join(', '),
+      });
+      printTable(
+        io,
+        ['task_id', 'operator', 'trigger rule', 'retries', 'downstream'],
+        (tasks?.tasks ?? []).map((task) => [
+          task.task_id,
+          task.operator_name,
+          task.trigger_rule,
+          task.retries,
+          task.downstream_task_ids?.join(', '),
+        ]),
+      );
+    });
+  for (const [name, paused] of [
+    ['pause', true],
+    ['unpause', false],
+  ] as const) {
+    dags
+      .command(`${name} <dag>`)
+      .description(paused ? 'stop scheduling new runs' : 'schedule runs again')
+      .action(async (dagId: string) => {
+        const { data } = await client().PATCH('/api/v2/dags/{dag_id}', {
+          params: { path: { dag_id: dagId } },
+          body: { is_paused: paused },
+        });
+        io.stdout.write(`${data!.dag_id} is ${data!.is_paused ? 'paused' : 'unpaused'}\n`);
+      });
+  }
+  dags
+    .command('validate <files...>')
+    .description('check DAG files (or folders of them) as the processor does; exit 1 on errors')
+    .addOption(json)
+    .action(async (files: string[], options: { json?: boolean }) => {
+      const reports = await validateDagFiles(files, context.cwd);
+      const bad = reports.filter((report) => report.problems.length > 0);
+      if (options.json) printJson(io, reports);
+      else for (const line of reportLines(reports)) io.stdout.write(`${line}\n`);
+      io.stderr.write(`${reports.length} file(s) checked, ${bad.length} with errors\n`);
+      if (bad.length > 0) throw new CommandFailed('');
+    });
+
+  // ---- versions
+  const versions = program.command('versions').description('DAG versions: list, diff');
+  versions
+    .command('list <dag>')
+    .description("a DAG's versions")
+    .addOption(json)
+    .action(async (dagId: string, options: { json?: boolean }) => {
+      const api = client();
+      const all = await collect(
+        api.paginate(
+          (page) =>
+            api.GET('/api/v2/dags/{dag_id}/dagVersions', {
+              params: { path: { dag_id: dagId }, query: page },
+            }),
+          'dag_versions',
+        ),
+      );
+      if (options.json) return printJson(io, all);
+      printTable(
+        io,
+        ['version', 'created at', 'id'],
+        all.map((version) => [version!.version_number, version!.created_at, version!.id]),
+      );
+    });
+  versions
+    .command('diff <dag> <a> <b>')
+    .description('tasks and edges added, removed and changed from version A to version B')
+    .addOption(json)
+    .action(async (dagId: string, a: string, b: string, options: { json?: boolean }) => {
+      const structure = async (version: string) =>
+        (
+          await client().GET('/api/v2/dags/{dag_id}/dagVersions/{version_number}/structure', {
+            params: { path: { dag_id: dagId, version_number: versionNumber(version) } },
+          })
+        ).data!;
+      const diff = diffStructures(await structure(a), await structure(b));
+      if (options.json) return printJson(io, diff);
+      const lines = [
+        ...diff.tasks.added.map((task) => `+ task ${task.id} (${task.operator})`),
+        ...diff.tasks.removed.map((task) => `- task ${task.id} (${task.operator})`),
+        ...diff.tasks.changed.map(
+          (change) =>
+            `~ task ${change.id}: ${Object.entries(change.fields)
+              .map(([field, [from, to]]) => `${field} ${String(from)} -> ${String(to)}`)
+              .join(', ')}`,
+        ),
+        ...diff.edges.added.map((edge) => `+ edge ${edge.source_id} -> ${edge.target_id}`),
+        ...diff.edges.removed.map((edge) => `- edge ${edge.source_id} -> ${edge.target_id}`),
+      ];
+      io.stdout.write(
+        lines.length
+          ? `${lines.join('\n')}\n`
+          : `versions ${a} and ${b} have the same tasks and edges\n`,
+      );
+    });
+
+  // ---- runs
+  const runs = program.command('runs').description('DAG runs: trigger, list, show, clear, mark');
+  runs
+    .command('trigger <dag>')
+    .description('start a run now; with --wait, follow it and exit 0 on success, 1 on failure')
+    .option('--conf <json>', 'run configuration (a JSON object)')
+    .option('--run-id <id>', 'the run id (default: manual__<time>)')
+    .option('--wait', 'follow the run until it ends')
+    .option('--interval <seconds>', 'progress refresh interval with --wait', '0.5')
+    .addOption(json)
+    .action(
+      async (
+        dagId: string,
+        options: {
+          conf?: string;
+          runId?: string;
+          wait?: boolean;
+          interval: string;
+          json?: boolean;
+        },
+      ) => {
+        const conf = options.conf === undefined ? undefined : parseConf(options.conf);
+        const { data: run } = await client().POST('/api/v2/dags/{dag_id}/dagRuns', {
+          params: { path: { dag_id: dagId } },
+          body: {
+            logical_date: null,
+            ...(options.runId ? { dag_run_id: options.runId } : {}),
+            ...(conf ? { conf } : {}),
+          },
+        });
+        if (!options.wait) {
+          if (options.json) return printJson(io, run);
+          io.stdout.write(`triggered ${run!.dag_id} ${run!.dag_run_id} (${run!.state})\n`);
+          return;
+        }
+        io.stderr.write(`triggered ${run!.dag_id} ${run!.dag_run_id}\n`);
+        const final = await followRun(
+          client(),
+          io,
+          dagId,
+          run!.dag_run_id,
+          seconds(options.interval),
+        );
+        if (options.json) printJson(io, final);
+        if (final.state !== 'success') throw new CommandFailed(failureText(final));
+        io.stderr.write(`run ${final.runId} succeeded\n`);
+      },
+    );
+  runs
+    .command('list <dag>')
+    .description("a DAG's runs, newest first")
+    .option('--state <state...>', 'only runs in these states')
+    .option('--limit <n>', 'at most this many (default: all)')
+    .addOption(json)
+    .action(
+      async (dagId: string, options: { state?: string[]; limit?: string; json?: boolean }) => {
+        const api = client();
+        const limit =
+          options.limit === undefined ? Infinity : positiveInteger('--limit', options.limit);
+        const all: Schemas['DAGRunResponse'][] = [];
+        for await (const run of api.paginate(
+          (page) =>
+            api.GET('/api/v2/dags/{dag_id}/dagRuns', {
+              params: {
+                path: { dag_id: dagId },
+                query: {
+                  ...page,
+                  order_by: ['-run_after'],
+                  ...(options.state ? { state: options.state as DagRunState[] } : {}),
+                },
+              },
+            }),
+          'dag_runs',
+        )) {
+          if (all.length >= limit) break;
+          all.push(run);
+        }
+        if (options.json) return printJson(io, all);
+        printTable(
+          io,
+          ['run_id', 'state', 'type', 'run after', 'started', 'ended'],
+          all.map((run) => [
+            run.dag_run_id,
+            stateText(run.state),
+            run.run_type,
+            run.run_after,
+            run.start_date,
+            run.end_date,
+          ]),
+        );
+      },
+    );
+  runs
+    .command('show <dag> <run>')
+    .description('a run and its task instances')
+    .addOption(json)
+    .action(async (dagId: string, runId: string, options: { json?: boolean }) => {
+      const path = { params: { path: { dag_id: dagId, dag_run_id: runId } } };
+      const { data: run } = await client().GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}', path);
+      const tis = await taskInstances(client(), dagId, runId);
+      if (options.json) return printJson(io, { ...run, task_instances: tis });
+      printFields(io, {
+        dag_id: run!.dag_id,
+        run_id: run!.dag_run_id,
+        state: stateText(run!.state),
+        type: run!.run_type,
+        'run after': run!.run_after,
+        started: run!.start_date,
+        ended: run!.end_date,
+        conf: JSON.stringify(run!.conf ?? {}),
+      });
+      printTable(
+        io,
+        ['task_id', 'state', 'try', 'started', 'ended', 'duration'],
+        tis.map((ti) => [
+          ti.task_id,
+          stateText(ti.state),
+          ti.try_number,
+          ti.start_date,
+          ti.end_date,
+          ti.duration,
+        ]),
+      );
+    });
+  runs
+    .command('clear <dag> <run>')
+    .description("clear a run's task instances so they run again")
+    .option('--only-failed', 'only failed and upstream_failed task instances')
+    .option('--dry-run', 'list what would be cleared, change nothing')
+    .addOption(json)
+    .action(
+      async (
+        dagId: string,
+        runId: string,
+        options: { onlyFailed?: boolean; dryRun?: boolean; json?: boolean },
+      ) => {
+        const { data } = await client().POST('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/clear', {
+          params: { path: { dag_id: dagId, dag_run_id: runId } },
+          body: {
+            dry_run: options.dryRun ?? false,
+            only_failed: options.onlyFailed ?? false,
+            run_on_latest_version: false,
+          },
+        });
+        if (data && 'task_instances' in data) return printCleared(io, data, options);
+        if (options.json) return printJson(io, data);
+        io.stdout.write(`cleared ${data!.dag_id} ${data!.dag_run_id}: the run is ${data!.state}\n`);
+      },
+    );
+  for (const [name, state] of [
+    ['mark-success', 'success'],
+    ['mark-failed', 'failed'],
+  ] as const) {
+    runs
+      .command(`${name} <dag> <run>`)
+      .description(`set the run's state to ${state}`)
+      .action(async (dagId: string, runId: string) => {
+        const { data } = await client().PATCH('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}', {
+          params: { path: { dag_id: dagId, dag_run_id: runId } },
+          body: { state },
+        });
+        io.stdout.write(`${data!.dag_id} ${data!.dag_run_id} is ${data!.state}\n`);
+      });
+  }
+
+  // ---- tasks
+  program
+    .command('tasks')
+    .description('task instances')
+    .command('clear <dag> <run> <tasks...>')
+    .description('clear these tasks of a run (and with flags their relatives) so they run again')
+    .option('--upstream', 'also their upstream tasks')
+    .option('--downstream', 'also their downstream tasks')
+    .option('--only-failed', 'only failed and upstream_failed task instances')
+    .option('--dry-run', 'list what would be cleared, change nothing')
+    .addOption(json)
+    .action(
+      async (
+        dagId: string,
+        runId: string,
+        taskIds: string[],
+        options: {
+          upstream?: boolean;
+          downstream?: boolean;
+          onlyFailed?: boolean;
+          dryRun?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const { data } = await client().POST('/api/v2/dags/{dag_id}/clearTaskInstances', {
+          params: { path: { dag_id: dagId } },
+          body: {
+            dag_run_id: runId,
+            task_ids: taskIds,
+            dry_run: options.dryRun ?? false,
+            only_failed: options.onlyFailed ?? false,
+            only_running: false,
+            reset_dag_runs: true,
+            include_upstream: options.upstream ?? false,
+            include_downstream: options.downstream ?? false,
+            include_future: false,
+            include_past: false,
+            run_on_latest_version: false,
+          },
+        });
+        printCleared(io, data, options);
+      },
+    );
+
+  // ---- logs
+  program
+    .command('logs <dag> <run> <task>')
+    .description(
+      "a task's log (its latest try unless --try); --follow reads on until the task ends",
+    )
+    .option('--try <n>', 'try number')
+    .option('--follow', 'keep reading while the try runs')
+    .action(
+      async (
+        dagId: string,
+        runId: string,
+        taskId: string,
+        options: { try?: string; follow?: boolean },
+      ) => {
+        await printLog(
+          client(),
+          io,
+          { dagId, runId, taskId },
+          options.try === undefined ? undefined : positiveInteger('--try', options.try),
+          options.follow ?? false,
+        );
+      },
+    );
+
+  // ---- import errors, cache
+  program
+    .command('import-errors')
+    .description('DAG files the processor could not load, with file:line:col: reason')
+    .addOption(json)
+    .action(async (options: { json?: boolean }) => {
+      const api = client();
+      const all = await collect(
+        api.paginate(
+          (page) => api.GET('/api/v2/importErrors', { params: { query: page } }),
+          'import_errors',
+        ),
+      );
+      if (options.json) return printJson(io, all);
+      if (all.length === 0) return void io.stdout.write('no import errors\n');
+      for (const error of all) io.stdout.write(`${error.stack_trace}\n`);
+    });
+  program
+    .command('cache')
+    .description("both roles' DAG cache figures: monitor/dagbag and the /metrics endpoints")
+    .option(
+      '--metrics <urls...>',
+      "Prometheus endpoints to read (default: both roles' on 127.0.0.1)",
+      ['http://127.0.0.1:9464/metrics', 'http://127.0.0.1:9465/metrics'],
+    )
+    .addOption(json)
+    .action(async (options: { metrics: string[]; json?: boolean }) => {
+      const figures = await cacheFigures(client(), options.metrics);
+      if (options.json) return printJson(io, figures);
+      printTable(
+        io,
+        ['role', 'source', 'entries', 'weight / budget', 'hit ratio', 'evictions by reason'],
+        figures.map((row) => [
+          row.role,
+          row.source,
+          row.entries,
+          row.weightBytes === null
+            ? ''
+            : `${mb(row.weightBytes)} / ${row.maxBytes === null ? '?' : mb(row.maxBytes)}`,
+          row.hitRatio === null ? '' : `${(row.hitRatio * 100).toFixed(1)} %`,
+          Object.entries(row.evictions)
+            .filter(([, count]) => count > 0)
+            .map(([reason, count]) => `${reason} ${count}`)
+            .join(', ') ||
+            (row.error ?? 'none'),
+        ]),
+      );
+    });
+  return program;
+}
+
+export interface RunOutcome {
+  runId: string;
+  state: DagRunState;
+  failedTasks: string[];
+  tasks: { task_id: string; state: string | null }[];
+}
+
+/** Follows a run to its end: waitForRun for the end, the task instances for the progress view. */
+async function followRun(
+  api: DagbagClient,
+  io: Io,
+  dagId: string,
+  runId: string,
+  intervalSeconds: number,
+): Promise<RunOutcome> {
+  const view = createProgressView(io, runId);
+  let runState: string = 'queued';
+  let ended = false;
+  const waiting = api
+    .waitForRun(dagId, runId, { interval: intervalSeconds, onState: (state) => (runState = state) })
+    .finally(() => (ended = true));
+  let tis: Awaited<ReturnType<typeof taskInstances>> = [];
+  try {
+    for (;;) {
+      tis = await taskInstances(api, dagId, runId);
+      view.update(runState, tis);
+      if (ended) break;
+      await Promise.race([waiting, sleep(intervalSeconds * 1000)]);
+      if (ended) {
+        runState = await waiting;
+      }
+    }
+  } finally {
+    view.done();
+  }
+  const state = await waiting;
+  return {
+    runId,
+    state,
+    failedTasks: tis.filter((ti) => ti.state === 'failed').map((ti) => ti.task_id),
+    tasks: tis.map((ti) => ({ task_id: ti.task_id, state: ti.state })),
+  };
+}
+
+function failureText(outcome: RunOutcome): string {
+  const failed = outcome.failedTasks;
+  if (failed.length === 0) return `run ${outcome.runId} ${outcome.state}`;
+  return `run ${outcome.runId} failed: task${failed.length > 1 ? 's' : ''} ${failed.join(', ')} failed`;
+}
+
+async function taskInstances(api: DagbagClient, dagId: string, runId: string) {
+  return collect(
+    api.paginate(
+      (page) =>
+        api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances', {
+          params: { path: { dag_id: dagId, dag_run_id: runId }, query: page },
+        }),
+      'task_instances',
+    ),
+  );
+}
+
+async function printLog(
+  api: DagbagClient,
+  io: Io,
+  ids: { dagId: string; runId: string; taskId: string },
+  tryNumber: number | undefined,
+  follow: boolean,
+): Promise<void> {
+  const tiPath = {
+    params: { path: { dag_id: ids.dagId, dag_run_id: ids.runId, task_id: ids.taskId } },
+  };
+  const ti = async () =>
+    (await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', tiPath))
+      .data!;
+  const tryShown = tryNumber ?? Math.max((await ti()).try_number, 1);
+  let token: string | undefined;
+  for (;;) {
+    const { data: page } = await api.GET(
+      '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
+      {
+        params: {
+          path: { ...tiPath.params.path, try_number: tryShown },
+          query: token === undefined ? {} : { token },
+        },
+      },
+    );
+    for (const line of page!.content)
+      io.stdout.write(
+        `${typeof line === 'string' ? line : line.timestamp ? `[${line.timestamp}] ${line.event}` : line.event}\n`,
+      );
+    if (page!.continuation_token !== null) token = page!.continuation_token;
+    if (!follow) return;
+    if (page!.continuation_token === null) {
+      // Everything is read and the try writes no more, unless it has not started yet.
+      const now = await ti();
+      if (now.try_number > tryShown || (now.state !== null && FINISHED_TASK_STATES.has(now.state)))
+        return;
+    }
+    if (page!.content.length === 0) await sleep(500);
+  }
+}
+
+function printCleared(
+  io: Io,
+  data:
+    { task_instances: { task_id: string; dag_run_id: string; state: string | null }[] } | undefined,
+  options: { dryRun?: boolean; json?: boolean },
+): void {
+  const cleared = data?.task_instances ?? [];
+  if (options.json) return printJson(io, cleared);
+  const verb = options.dryRun ? 'would clear' : 'cleared';
+  if (cleared.length === 0) return void io.stdout.write(`nothing to clear\n`);
+  io.stdout.write(
+    `${verb} ${cleared.length}: ${cleared.map((ti) => `${ti.dag_run_id}/${ti.task_id}`).join(', ')}\n`,
+  );
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+function parseConf(text: string): Record<string, unknown> {
+  let conf: unknown;
+  try {
+    conf = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--conf is not JSON: ${(error as Error).message}`);
+  }
+  if (conf === null || typeof conf !== 'object' || Array.isArray(conf))
+    throw new UsageError('--conf must be a JSON object, e.g. --conf \'{"day": "2026-01-01"}\'');
+  return conf as Record<string, unknown>;
+}
+
+function versionNumber(text: string): number {
+  return positiveInteger('version', text);
+}
+
+function positiveInteger(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new UsageError(`${name} must be a whole number from 1, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+function seconds(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0.1 || value > 3600)
+    throw new UsageError(
+      `--interval must be seconds from 0.1 to 3600, not ${JSON.stringify(text)}`,
+    );
+  return value;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,101 @@
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase } from '@dagbag/db/testing';
+import { silentLogger } from '@dagbag/logger';
+import { DagFileProcessor } from '@dagbag/scheduler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './testing/run-cli.ts';
+
+const CORPUS = fileURLToPath(new URL('../../../tests/reliability/corpus/', import.meta.url));
+
+let workDir: string;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'dagbag-cli-validate-'));
+});
+
+afterAll(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe('dags validate', () => {
+  it('reports each malformed file of a folder at its line and exits 1', async () => {
+    const folder = join(workDir, 'malformed');
+    await mkdir(join(folder, 'nested'), { recursive: true });
+    await writeFile(join(folder, 'syntax.json'), '{\n  "dag_id": "a",\n  "tasks": [,]\n}\n');
+    await writeFile(
+      join(folder, 'nested', 'operator.yaml'),
+      'dag_id: b\ntasks:\n  - task_id: t\n    operator: python\n',
+    );
+    await writeFile(
+      join(folder, 'cron.json'),
+      JSON.stringify(
+        { dag_id: 'c', schedule: 'every day', start_date: '2026-01-01T00:00:00Z', tasks: [] },
+        null,
+        2,
+      ),
+    );
+    await writeFile(join(folder, 'fine.json'), JSON.stringify({ dag_id: 'd', tasks: [] }));
+
+    const result = await runCli(['dags', 'validate', 'malformed'], { cwd: workDir });
+
+    expect(result.code).toBe(1);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /^malformed\/cron\.json:3:3: schedule: invalid cron expression "every day"/,
+    );
+    expect(lines[1]).toMatch(
+      /^malformed\/nested\/operator\.yaml:4:5: tasks\[0\]\.operator: unknown operator "python"/,
+    );
+    expect(lines[2]).toMatch(/^malformed\/syntax\.json:3:13: invalid JSON/);
+    expect(result.stderr).toContain('4 file(s) checked, 3 with errors');
+  });
+
+  it('exits 0 and prints nothing on stdout when every file is valid', async () => {
+    const result = await runCli(['dags', 'validate', join(CORPUS, 'a-valid-1.json')]);
+    expect(result).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('agrees with the processor on every file of the reliability bad-DAG corpus', async () => {
+    const expected = JSON.parse(await readFile(join(CORPUS, 'expected.json'), 'utf8')) as {
+      expected: Record<string, string>;
+    };
+    const dagsFolder = join(workDir, 'corpus');
+    await mkdir(dagsFolder);
+    const files = [...Object.keys(expected.expected), 'a-valid-1.json', 'valid-2.json'];
+    for (const file of files) await copyFile(join(CORPUS, file), join(dagsFolder, file));
+
+    const db = await createTestDatabase();
+    try {
+      const processor = new DagFileProcessor({
+        prisma: db.prisma,
+        dagsFolder,
+        logger: silentLogger,
+        lock: { tryAcquire: async () => true, release: async () => {} },
+      });
+      await processor.processOnce();
+      const importErrors = await db.prisma.importError.findMany({ orderBy: { filename: 'asc' } });
+      const processorSays = Object.fromEntries(
+        importErrors.map((error) => [error.filename, error.stackTrace]),
+      );
+
+      const result = await runCli(['dags', 'validate', '--json', '.'], { cwd: dagsFolder });
+      const reports = JSON.parse(result.stdout) as { file: string; problems: unknown[] }[];
+      const cliSays: Record<string, string> = {};
+      const text = await runCli(['dags', 'validate', '.'], { cwd: dagsFolder });
+      for (const line of text.stdout.trim().split('\n')) {
+        const file = reports.find((report) => line.startsWith(`${report.file}:`))!.file;
+        cliSays[file] = cliSays[file] ? `${cliSays[file]}\n${line}` : line;
+      }
+
+      expect(result.code).toBe(1);
+      expect(Object.keys(processorSays)).toHaveLength(Object.keys(expected.expected).length);
+      expect(cliSays).toEqual(processorSays);
+    } finally {
+      await db.drop();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * `dagbag dags validate FILE|DIR...`: the processor's checks, locally and without a database: the
+ * document schema (parseDagSource) per file, and one dag_id per file among the files given.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import {
+  duplicateDagIdProblem,
+  formatProblems,
+  listDagFiles,
+  parseDagSource,
+  type DagProblem,
+} from '@dagbag/dagbag';
+
+export interface FileReport {
+  /** The path as printed: as given, or joined to the folder given. */
+  file: string;
+  dagId: string | null;
+  problems: DagProblem[];
+}
+
+interface Candidate {
+  file: string;
+  path: string;
+  /** Names of other files are given relative to this folder (the folder argument, else cwd). */
+  base: string;
+}
+
+export async function validateDagFiles(
+  args: readonly string[],
+  cwd: string,
+): Promise<FileReport[]> {
+  const candidates: Candidate[] = [];
+  for (const arg of args) {
+    const path = resolve(cwd, arg);
+    let isDirectory = false;
+    try {
+      isDirectory = (await stat(path)).isDirectory();
+    } catch {
+      // Missing: reported below as the processor would report an unreadable file.
+    }
+    if (isDirectory) {
+      for (const found of await listDagFiles(path))
+        candidates.push({ file: join(arg, relative(path, found)), path: found, base: path });
+    } else {
+      candidates.push({ file: arg, path, base: cwd });
+    }
+  }
+
+  const reports: FileReport[] = [];
+  const owners = new Map<string, Candidate>();
+  for (const candidate of candidates) {
+    const report: FileReport = { file: candidate.file, dagId: null, problems: [] };
+    reports.push(report);
+    let text: string;
+    try {
+      text = await readFile(candidate.path, 'utf8');
+    } catch (error) {
+      report.problems.push({ reason: `cannot read file: ${(error as Error).message}` });
+      continue;
+    }
+    const parsed = parseDagSource(text, candidate.path);
+    if (!parsed.ok) {
+      report.problems.push(...parsed.errors);
+      continue;
+    }
+    const dagId = parsed.document.dag_id;
+    report.dagId = dagId;
+    // As the processor: the first file in order keeps a dag_id, the others are import errors.
+    const owner = owners.get(dagId);
+    if (owner)
+      report.problems.push(duplicateDagIdProblem(dagId, relative(candidate.base, owner.path)));
+    else owners.set(dagId, candidate);
+  }
+  return reports;
+}
+
+export function reportLines(reports: readonly FileReport[]): string[] {
+  return reports
+    .filter((report) => report.problems.length > 0)
+    .map((report) => formatProblems(report.file, report.problems));
+}
