@@ -256,7 +256,7 @@ export interface paths {
     };
     /**
      * Structure of a DAG version
-     * @description Ours: the task graph (`nodes`, `edges`) of exactly this version, served through the DAG cache.
+     * @description Ours: the task graph (`nodes`, `edges`) of exactly this version, served through the DAG cache. The answer carries a strong `ETag`; with a matching `If-None-Match` it is `304 Not Modified` without a body.
      */
     get: operations['get_dag_version_structure'];
     put?: never;
@@ -382,7 +382,7 @@ export interface paths {
     };
     /**
      * Structure of the version a run uses
-     * @description Ours: the task graph (`nodes`, `edges`) of the version the run was created with, served through the DAG cache.
+     * @description Ours: the task graph (`nodes`, `edges`) of the version the run was created with, served through the DAG cache. The answer carries a strong `ETag`; with a matching `If-None-Match` it is `304 Not Modified` without a body.
      */
     get: operations['get_dag_run_structure'];
     put?: never;
@@ -2690,7 +2690,10 @@ export interface operations {
   get_dag_version_structure: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description An `ETag` received earlier: 304 without a body while it still holds. */
+        'If-None-Match'?: string;
+      };
       path: {
         dag_id: string;
         version_number: number;
@@ -2702,11 +2705,22 @@ export interface operations {
       /** @description Successful Response */
       200: {
         headers: {
+          /** @description Strong validator of the answer; send it back as `If-None-Match` to revalidate. */
+          ETag: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['DagStructureResponse'];
         };
+      };
+      /** @description Not Modified: `If-None-Match` names the current `ETag` (no body) */
+      304: {
+        headers: {
+          /** @description Strong validator of the answer; send it back as `If-None-Match` to revalidate. */
+          ETag: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Unauthorized: missing or invalid bearer token */
       401: {
@@ -3378,7 +3392,10 @@ export interface operations {
   get_dag_run_structure: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description An `ETag` received earlier: 304 without a body while it still holds. */
+        'If-None-Match'?: string;
+      };
       path: {
         dag_id: string;
         dag_run_id: string;
@@ -3390,11 +3407,22 @@ export interface operations {
       /** @description Successful Response */
       200: {
         headers: {
+          /** @description Strong validator of the answer; send it back as `If-None-Match` to revalidate. */
+          ETag: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['DagStructureResponse'];
         };
+      };
+      /** @description Not Modified: `If-None-Match` names the current `ETag` (no body) */
+      304: {
+        headers: {
+          /** @description Strong validator of the answer; send it back as `If-None-Match` to revalidate. */
+          ETag: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Unauthorized: missing or invalid bearer token */
       401: {
