@@ -479,11 +479,7 @@ export class DagBag {
     versionNumber: number,
     key: string,
   ): Promise<DagVersionEntry | null> {
-    if (this.negative !== undefined && this.negative.get(key) === true) {
-      this.hits++;
-      this.negativeHits++;
-      return Promise.resolve(null);
-    }
+    // Not remembered as unknown: the next version number of a DAG is about to exist.
     let flight = this.inflightNumbers.get(key);
     if (flight !== undefined) {
       this.coalesced++;
@@ -641,7 +637,6 @@ export class DagBag {
       forget(queued);
       const row = byKey.get(queued.key);
       if (row === undefined) {
-        if (!queued.flight.cancelled) this.negative?.set(queued.key, true);
         this.recordLoad(queued.flight.started);
         queued.flight.resolve({ entry: null, fromCache: false });
         continue;
