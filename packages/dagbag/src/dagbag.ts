@@ -1025,6 +1025,8 @@ export class DagBag {
     this.negative?.clear();
     this.evictions.invalidated += count;
     this.byDag.clear();
+    this.windowGhosts.clear();
+    this.mainGhosts.clear();
     this.main.clear();
     this.window.clear();
     return count;
