@@ -5,8 +5,9 @@
  *   node --expose-gc --import tsx bench/miss-profile.ts
  *
  * Phases, each timed alone over the same distinct documents: JSON.parse of the row's text, the
- * schema validation (before: every miss), the dag_hash check that replaces it when the hash
- * matches (after), building the in-memory DAG (task maps, orders, deep freeze) and the weight.
+ * schema validation (before: every miss; after: only the first load of a dag_hash in the process),
+ * building the in-memory DAG (task maps, orders, deep freeze) and the weight. "After" is a version
+ * loaded again (evicted before), whose dag_hash the cache has validated already.
  * Times are CPU time of the process (the machine is shared). "Lookup" is `await bag.get(id)` of a cold id through a DagBag whose loader answers from memory:
  * everything a miss costs except the database round trip.
  */
@@ -67,8 +68,8 @@ function memoryLoader(rows: readonly DagVersionRow[], trust: boolean): DagVersio
     async loadVersions(ids) {
       return ids.flatMap((id) => {
         const row = byId.get(id.replace(/#\d+$/, ''));
-        // A hash that cannot match makes the cache validate, as every miss did before.
-        return row ? [{ ...row, versionId: id, dagHash: trust ? row.dagHash : 'x' }] : [];
+        // A hash never seen before makes the cache validate, as every miss did before.
+        return row ? [{ ...row, versionId: id, dagHash: trust ? row.dagHash : `new-${id}` }] : [];
       });
     },
     async loadVersionsByNumber() {
@@ -136,20 +137,22 @@ export async function measureMissProfile(
       dataText: texts[i]!,
     }));
     const lookups = targetKb >= 200 ? 60 : 300;
+    const validated = new Set(hashes);
+    const known = { has: (hash: string) => validated.has(hash), add: () => undefined };
     out.push({
       targetKb,
       bytes: Math.round(texts.reduce((sum, t) => sum + Buffer.byteLength(t), 0) / count),
       tasks: Math.round(documents.reduce((sum, d) => sum + d.tasks.length, 0) / count),
       parseUs: time(texts, rounds, (t) => JSON.parse(t)),
       validateUs: time(texts, rounds, (_t, i) => dagDocumentSchema.safeParse(parsed[i])),
-      hashUs: time(texts, rounds, (_t, i) => dagHash(parsed[i] as never) === hashes[i]),
+      hashUs: time(texts, rounds, (_t, i) => known.has(hashes[i]!)),
       // A fresh parse each time: buildDag freezes what it is given.
       buildUs:
         time(texts, rounds, (t) => buildDag(JSON.parse(t))) -
         time(texts, rounds, (t) => JSON.parse(t)),
       weightUs: time(texts, rounds, (t) => Buffer.byteLength(t, 'utf8')),
       beforeUs: time(texts, rounds, (t) => deserializeDag(JSON.parse(t))),
-      afterUs: time(texts, rounds, (_t, i) => entryFromRow(rows[i]!)),
+      afterUs: time(texts, rounds, (_t, i) => entryFromRow(rows[i]!, { validated: known })),
       lookupP50Us: await lookupP50(rows, lookups, true),
       lookupP50BeforeUs: await lookupP50(rows, lookups, false),
     });
@@ -160,7 +163,7 @@ export async function measureMissProfile(
 export function missProfileTable(rows: readonly MissProfileRow[]): string[] {
   const ms = (us: number) => (us / 1000).toFixed(2);
   const lines = [
-    '| document | tasks | JSON.parse | validation (before; after only on a hash mismatch) | dag_hash check (after) | build DAG | weight | miss work before | miss work after | lookup (median), validated (before) | lookup (median, after) | Airflow, per lookup |',
+    '| document | tasks | JSON.parse | validation (before: every miss; after: first load of a dag_hash) | known dag_hash lookup (after) | build DAG | weight | miss work before | miss work after (reload) | lookup (median), validated (before) | lookup (median), reload (after) | Airflow, per lookup |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   const airflow: Record<number, string> = {

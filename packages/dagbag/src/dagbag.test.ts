@@ -149,13 +149,26 @@ describe('DagBag lookups', () => {
     for (const id of ['v2', 'v4', 'v6']) expect(bag.getIfCached(id)?.versionId).toBe(id);
   });
 
-  it("skips validation when the row's dag_hash matches the document, and validates otherwise", async () => {
-    const { bag, loader } = setup();
+  it('validates a document once: loaded again after its eviction, its known dag_hash skips validation', async () => {
+    const { bag } = setup();
+    await bag.get('v1');
+    expect(bag.stats().validations_skipped).toBe(0);
+    bag.invalidate('v1');
     await bag.get('v1');
     expect(bag.stats().validations_skipped).toBe(1);
-    loader.rows.set('v2', { ...loader.rows.get('v2')!, dagHash: 'written-by-someone-else' });
-    expect((await bag.get('v2'))?.dag.tasks.size).toBe(1);
-    expect(bag.stats().validations_skipped).toBe(1);
+  });
+
+  it('validates a row whose dag_hash is new, and refuses it if invalid even after a valid one was seen', async () => {
+    const { bag, loader } = setup();
+    await bag.get('v1');
+    loader.rows.set('bad', {
+      ...loader.rows.get('v1')!,
+      versionId: 'bad',
+      dagHash: 'another-hash',
+      data: { dag_id: 'x', tasks: [{ task_id: 'a', operator: 'python' }] },
+    });
+    await expect(bag.get('bad')).rejects.toBeInstanceOf(DagValidationError);
+    expect(bag.stats().validations_skipped).toBe(0);
   });
 
   it('remembers an unknown id for the negative TTL, then asks again', async () => {

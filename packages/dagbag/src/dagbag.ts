@@ -21,6 +21,7 @@ import {
   type DagVersionEntry,
   type DagVersionRow,
   type EntryRenderer,
+  type ValidatedHashes,
 } from './entry.ts';
 import { FrequencySketch } from './sketch.ts';
 import {
@@ -119,7 +120,7 @@ export interface DagBagStats {
   negative_hits: number;
   negative_entries: number;
   hash_reads: number;
-  /** Loaded documents whose dag_hash proved them already validated by the processor. */
+  /** Loaded documents not validated again: their dag_hash was validated before in this process. */
   validations_skipped: number;
   /** Loaded versions the admission policy kept out (less popular than what they would displace). */
   admission_rejections: number;
@@ -258,6 +259,11 @@ export class DagBag {
   /** dag_id -> version_number -> id of every resident version: getVersion's hit is map lookups. */
   private readonly byDag = new Map<string, Map<number, string>>();
   private readonly inflight = new Map<string, Flight>();
+  /**
+   * dag_hash of the documents this cache validated (bounded): a version loaded again after its
+   * eviction is not validated again (see entryFromRow).
+   */
+  private readonly validatedHashes: ValidatedHashes;
   private readonly inflightNumbers = new Map<string, Flight>();
   private queuedIds: QueuedId[] = [];
   private queuedNumbers: QueuedNumber[] = [];
@@ -363,6 +369,13 @@ export class DagBag {
       this.sketch = new FrequencySketch(this.capacity());
       this.setWindowShare(this.adaptive && this.role === 'scheduler' ? 0 : INITIAL_WINDOW);
     }
+    const validated = new LRUCache<string, true>({
+      max: Math.min(100_000, Math.max(1024, 4 * this.capacity())),
+    });
+    this.validatedHashes = {
+      has: (hash) => validated.has(hash),
+      add: (hash) => void validated.set(hash, true),
+    };
     this.negative =
       this.settings.negativeTtlSeconds > 0
         ? new LRUCache<string, true>({
@@ -684,7 +697,10 @@ export class DagBag {
     let entry: DagVersionEntry;
     let trusted: boolean;
     try {
-      ({ entry, trusted } = entryFromRow(row, this.render));
+      ({ entry, trusted } = entryFromRow(row, {
+        validated: this.validatedHashes,
+        ...(this.render ? { render: this.render } : {}),
+      }));
     } catch (error) {
       this.loadFailures++;
       this.logger.error(

@@ -1,5 +1,5 @@
 import { buildDag, deserializeDag, type Dag } from './dag.ts';
-import { dagHash, type DagDocument } from './document.ts';
+import type { DagDocument } from './document.ts';
 import { entryWeight } from './weight.ts';
 
 /** One `dag_version` joined with its `serialized_dag`, as the loader reads it. */
@@ -45,34 +45,29 @@ export interface DagVersionEntry {
   readonly rendered?: RenderedEntry;
 }
 
-/**
- * Whether `data` is the very document the processor validated before it stored it with `hash`:
- * the processor only hashes documents that passed the schema, so a document whose canonical hash
- * matches its row's `dag_hash` needs no second validation. Anything that does not even hash (not
- * an object, no task list) is left to the schema to describe.
- */
-function isValidatedDocument(data: unknown, hash: string): data is DagDocument {
-  if (data === null || typeof data !== 'object' || !Array.isArray((data as DagDocument).tasks))
-    return false;
-  try {
-    return dagHash(data as DagDocument) === hash;
-  } catch {
-    return false;
-  }
+/** The dag_hash values of documents already validated in this process (see entryFromRow). */
+export interface ValidatedHashes {
+  has(hash: string): boolean;
+  add(hash: string): void;
 }
 
 /**
- * A miss's work after the fetch (`trusted`: validation was skipped): parse the JSON text, validate unless the hash proves the
- * processor already did, build the in-memory DAG, weigh it. Throws DagValidationError for a row
- * that does not validate (a corrupt or foreign row, whose hash cannot match).
+ * A miss's work after the fetch: parse the JSON text, validate, build the in-memory DAG, weigh it.
+ * `dag_hash` is the hash of the document's canonical form: a row whose hash is in `validated` holds
+ * a document this process has validated before (typically a version evicted and loaded again), so
+ * it is not validated a second time (`trusted`). A row whose hash is new is validated, and its hash
+ * remembered once it passes. Throws DagValidationError for a row that does not validate (a corrupt
+ * or foreign row).
  */
 export function entryFromRow(
   row: DagVersionRow,
-  render?: EntryRenderer,
+  options: { render?: EntryRenderer; validated?: ValidatedHashes } = {},
 ): { entry: DagVersionEntry; trusted: boolean } {
+  const { render, validated } = options;
   const data: unknown = JSON.parse(row.dataText);
-  const trusted = isValidatedDocument(data, row.dagHash);
-  const dag = trusted ? buildDag(data) : deserializeDag(data);
+  const trusted = validated?.has(row.dagHash) === true;
+  const dag = trusted ? buildDag(data as DagDocument) : deserializeDag(data);
+  if (!trusted) validated?.add(row.dagHash);
   const bytes =
     row.serializedBytes !== undefined && row.serializedBytes > 0
       ? row.serializedBytes
