@@ -469,7 +469,7 @@ async function main(): Promise<void> {
   }
   lines.push('');
   lines.push(
-    '| trace | cap | ours (adaptive W-TinyLFU) | fixed 1% window (before) | plain LRU | Belady OPT | frequency oracle | ours / OPT | ours / oracle | LRU / OPT | goal |',
+    '| trace | cap | ours (adaptive W-TinyLFU) | fixed 1% window | plain LRU | Belady OPT | frequency oracle | ours / OPT | ours / oracle | LRU / OPT | goal |',
   );
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of ratios) {
