@@ -15,8 +15,17 @@ import { cacheSettingsShape } from '@dagbag/dagbag';
 import { DATABASE_SETTINGS } from '@dagbag/db/settings';
 import { LOGGER_SETTINGS } from '@dagbag/logger';
 import { telemetrySettings } from '@dagbag/telemetry';
-import { DEFAULT_BODY_MAX_DEPTH, MAX_BODY_MAX_DEPTH } from './json-body.ts';
-import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './server.ts';
+
+// This module is imported by main.ts before telemetry starts: it must import setting shapes only
+// (importing the body reader or the server would load express and, through errors.ts, pg and
+// Prisma unpatched: no Express or PostgreSQL spans). The defaults those modules use live here.
+
+/** Default and bounds of API_BODY_MAX_DEPTH: deep enough for any real `conf`, shallow enough to walk. */
+export const DEFAULT_BODY_MAX_DEPTH = 32;
+export const MAX_BODY_MAX_DEPTH = 256;
+/** Defaults of API_HEADERS_TIMEOUT_MS and API_REQUEST_TIMEOUT_MS. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 /**
  * The API's own variables. With the DAG cache's (`API_DAG_CACHE_*`), the database's, the

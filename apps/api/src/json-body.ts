@@ -5,14 +5,11 @@
  * through a JavaScript number exactly, since what we store is what we answer with later.
  */
 import express, { type RequestHandler } from 'express';
+import { DEFAULT_BODY_MAX_DEPTH } from './config.ts';
 import { ApiError } from './errors.ts';
 
 /** Media types read as JSON (as FastAPI does). */
 export const JSON_MEDIA_TYPES = ['application/json', 'application/*+json'];
-
-/** Default and bounds of API_BODY_MAX_DEPTH: deep enough for any real `conf`, shallow enough to walk. */
-export const DEFAULT_BODY_MAX_DEPTH = 32;
-export const MAX_BODY_MAX_DEPTH = 256;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@dagbag/logger';
 import type { Express } from 'express';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './config.ts';
 
 export interface RunningServer {
   server: Server;
@@ -13,10 +14,6 @@ export interface RunningServer {
    */
   close(timeoutMs?: number): Promise<void>;
 }
-
-/** Defaults of API_HEADERS_TIMEOUT_MS and API_REQUEST_TIMEOUT_MS. */
-export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export async function startServer(
   app: Express,
