@@ -51,7 +51,9 @@ export function progressLine(
 }
 
 export function createProgressView(io: Io, runId: string): ProgressView {
-  if (io.stdout.isTTY) {
+  const terminal = io.stdout as { isTTY?: boolean; rows?: number; columns?: number };
+  // A terminal of no size (a pseudo-terminal nobody sized) shows nothing redrawn: print lines.
+  if (terminal.isTTY && terminal.rows && terminal.columns) {
     const log = createLogUpdate(io.stdout as NodeJS.WriteStream);
     return {
       update: (runState, tasks) => log(progressLine(runId, runState, tasks)),

@@ -44,7 +44,9 @@ export function detailText(detail: unknown): string {
 }
 
 function causeText(cause: unknown): string {
+  // fetch's TypeError says only "fetch failed"; the reason (ECONNREFUSED, bad port) is its cause.
   const inner = (cause as { cause?: { code?: string; message?: string } })?.cause;
   if (inner?.code) return inner.code;
+  if (inner?.message) return inner.message;
   return cause instanceof Error ? cause.message : String(cause);
 }

@@ -1,0 +1,171 @@
+import { spawn } from 'node:child_process';
+import { createDagbagClient } from '@dagbag/client';
+import { freePort } from '@dagbag/config/testing/free-port';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAIN, runCli } from './testing/run-cli.ts';
+import { startSystem, type TestSystem } from './testing/system.ts';
+
+let system: TestSystem;
+
+const bash = (task_id: string, bash_command: string, upstream: string[] = []) => ({
+  task_id,
+  operator: 'bash',
+  bash_command,
+  upstream,
+});
+
+beforeAll(async () => {
+  system = await startSystem({
+    'fails.json': {
+      dag_id: 'fails',
+      tasks: [
+        bash('prepare', 'echo preparing'),
+        bash('boom', 'echo about to fail; exit 3', ['prepare']),
+        { task_id: 'publish', operator: 'empty', upstream: ['boom'] },
+      ],
+    },
+    'steps.json': {
+      dag_id: 'steps',
+      tasks: [
+        bash('first', 'sleep 1'),
+        bash('second', 'sleep 1', ['first']),
+        bash('third', 'sleep 1', ['second']),
+      ],
+    },
+    'chatty.json': {
+      dag_id: 'chatty',
+      tasks: [bash('talk', 'for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.5; done')],
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+describe('runs trigger --wait', () => {
+  it('exits 1 naming the failed task when a task of the run fails', async () => {
+    const result = await runCli(['runs', 'trigger', 'fails', '--run-id', 'cli-fail', '--wait'], {
+      env: system.env,
+    });
+    expect(result.stderr).toContain('dagbag: run cli-fail failed: task boom failed');
+    expect(result.code).toBe(1);
+    // Not a terminal: one line per change, the last one the failed run.
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.at(-1)).toMatch(/^cli-fail failed \| .*failed 1/);
+    expect(result.stdout).not.toContain('\u001b[');
+  });
+
+  it('exits 0 when the run succeeds', async () => {
+    const result = await runCli(
+      ['runs', 'trigger', 'steps', '--run-id', 'cli-ok', '--wait', '--conf', '{"n": 1}'],
+      {
+        env: system.env,
+      },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n').at(-1)).toBe('cli-ok success | success 3');
+  });
+
+  it('redraws the progress in place on a terminal', async () => {
+    // `script` runs the binary on a pseudo-terminal and copies what it wrote, control codes included.
+    // A pseudo-terminal starts with no size; a real one has one.
+    const command = `stty rows 24 cols 160; ${[process.execPath, MAIN, 'runs', 'trigger', 'steps', '--run-id', 'cli-tty', '--wait'].map((word) => `'${word}'`).join(' ')}`;
+    const output = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      const child = spawn('script', ['-qefc', command, '/dev/null'], {
+        env: { ...process.env, ...system.env, TERM: 'xterm-256color', NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      child.once('exit', (code) => resolve({ code, text }));
+    });
+    expect(output.code).toBe(0);
+    const progress = output.text.match(/cli-tty (queued|running|success) \|[^\r\n\u001b]*/g) ?? [];
+    // Several progress texts were written (the tasks run one after the other) ...
+    expect(new Set(progress).size).toBeGreaterThanOrEqual(3);
+    expect(progress).toContain(
+      'cli-tty running | success 1, running 1, none 1 | running now: second',
+    );
+    expect(progress.at(-1)).toBe('cli-tty success | success 3');
+    // ... each over the previous one: log-update ends a frame with a newline and the next frame
+    // goes back up over it (cursor up, erase line), so the screen keeps one progress line between
+    // the message before it and the one after.
+    const newLines = output.text.split('\n').length - 1;
+    const cursorUps = output.text.split('\u001b[1A').length - 1;
+    expect(cursorUps).toBeGreaterThanOrEqual(3);
+    expect(newLines - cursorUps).toBe(3);
+  });
+});
+
+describe('logs --follow', () => {
+  it("prints a running task's log as it grows and ends when the task ends", async () => {
+    const client = createDagbagClient({ baseUrl: system.url, token: system.token });
+    await client.POST('/api/v2/dags/{dag_id}/dagRuns', {
+      params: { path: { dag_id: 'chatty' } },
+      body: { logical_date: null, dag_run_id: 'follow-me' },
+    });
+    const ti = { dag_id: 'chatty', dag_run_id: 'follow-me', task_id: 'talk' };
+    for (let state: string | null = null; state !== 'running';) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state = (
+        await client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', {
+          params: { path: ti },
+        })
+      ).data!.state;
+    }
+
+    const result = await runCli(['logs', 'chatty', 'follow-me', 'talk', '--follow'], {
+      env: system.env,
+    });
+
+    expect(result.code).toBe(0);
+    const said = result.stdout.split('\n').filter((line) => /^line \d$/.test(line));
+    expect(said).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6']);
+    const after = await client.GET(
+      '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}',
+      { params: { path: ti } },
+    );
+    expect(after.data!.state).toBe('success');
+  });
+});
+
+describe('errors', () => {
+  it('names what was not found in one line', async () => {
+    const result = await runCli(['dags', 'show', 'nope'], { env: system.env });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toMatch(/^dagbag: not found: .*nope.*\n$/);
+  });
+
+  it('answers a refused token with a hint about the token', async () => {
+    const result = await runCli(['dags', 'list'], {
+      env: { ...system.env, DAGBAG_API_TOKEN: 'wrong' },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "dagbag: 401 unauthorized: the token from DAGBAG_API_TOKEN was refused: use one of the API's API_AUTH_TOKENS\n",
+    );
+  });
+
+  it('says the server is unreachable, without a stack trace', async () => {
+    const closed = await freePort(); // free: nothing listens there
+    const result = await runCli(['dags', 'list', '--json'], {
+      env: { DAGBAG_API_URL: `http://127.0.0.1:${closed}` },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `dagbag: cannot reach the dagbag API at http://127.0.0.1:${closed}: ECONNREFUSED; is the API running? Set --url or DAGBAG_API_URL\n`,
+    );
+  });
+
+  it('lists DAGs as a table and as JSON', async () => {
+    const table = await runCli(['dags', 'list'], { env: system.env });
+    expect(table.stdout).toMatch(/dag_id.*paused/);
+    expect(table.stdout).toContain('chatty');
+    const json = await runCli(['dags', 'list', '--json'], { env: system.env });
+    expect(
+      (JSON.parse(json.stdout) as { dag_id: string }[]).map((dag) => dag.dag_id).sort(),
+    ).toEqual(['chatty', 'fails', 'steps']);
+  });
+});
