@@ -112,7 +112,8 @@ async function startApi(
       API_HOST: '127.0.0.1',
       API_PORT: String(port),
       METRICS_PORT: String(await freePort()),
-      LOG_LEVEL: 'info',
+      // BENCH_HOTPATH_LOG_LEVEL=warn: the same without request lines, to price them.
+      LOG_LEVEL: env.BENCH_HOTPATH_LOG_LEVEL ?? 'info',
       LOG_FORMAT: 'json',
     },
     stdio: ['ignore', devNull, 'inherit', 'ipc'],

@@ -1,5 +1,5 @@
 /** bench/RESULTS.md from the figures of a run (bench/results/summary.json). */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadResult } from './index.ts';
 
@@ -100,7 +100,16 @@ autocannon, ${s.loadConnections} connections, ${s.loadSeconds} s per endpoint, a
 
 Ratio structure / health: **${round(load.ratio, 2)}** (goal ≥ 0.7: ${load.ratio >= 0.7 ? 'met' : 'not met'}). The structure request is answered from
 memory (the cache's index by DAG and version number, then the cached DAG); health runs two small queries (ping, the scheduler's heartbeat).
-${supplementary.map(supplementarySection).join('')}`;
+${supplementary.map(supplementarySection).join('')}${hotpathSection()}`;
+}
+
+/**
+ * The request-path section (`pnpm bench:hotpath`'s tables and profiles, kept in
+ * `results/hotpath.md`): carried over whenever this file is regenerated.
+ */
+function hotpathSection(): string {
+  const path = join(import.meta.dirname, 'results', 'hotpath.md');
+  return existsSync(path) ? `\n${readFileSync(path, 'utf8')}` : '';
 }
 
 function supplementarySection({
