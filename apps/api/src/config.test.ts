@@ -1,8 +1,17 @@
+import { join } from 'node:path';
 import { ConfigError } from '@dagbag/config';
+import { modulesLoadedBy } from '@dagbag/config/testing/loaded-modules';
+import { instrumentedPackageOf } from '@dagbag/telemetry';
 import { describe, expect, it } from 'vitest';
 import { API_OWN_SETTINGS, API_SETTING_DESCRIPTORS, readApiConfig } from './config.ts';
 
 describe('API configuration', () => {
+  it('loads none of the packages telemetry patches (main imports it before telemetry starts)', async () => {
+    const loaded = await modulesLoadedBy(join(import.meta.dirname, 'config.ts'));
+    expect(loaded.length).toBeGreaterThan(10);
+    expect(loaded.filter((url) => instrumentedPackageOf(url))).toEqual([]);
+  }, 60_000);
+
   it('has documented defaults: 127.0.0.1:8080, 1 MiB bodies, no tokens (development token)', () => {
     expect(readApiConfig({})).toMatchObject({
       API_HOST: '127.0.0.1',

@@ -1,8 +1,17 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, repoRoot } from '@dagbag/config';
+import { modulesLoadedBy } from '@dagbag/config/testing/loaded-modules';
+import { instrumentedPackageOf } from '@dagbag/telemetry';
 import { readSchedulerConfig, SCHEDULER_SETTING_DESCRIPTORS } from './config.ts';
 
 describe('scheduler configuration', () => {
+  it('loads none of the packages telemetry patches (main imports it before telemetry starts)', async () => {
+    const loaded = await modulesLoadedBy(join(import.meta.dirname, 'config.ts'));
+    expect(loaded.length).toBeGreaterThan(10);
+    expect(loaded.filter((url) => instrumentedPackageOf(url))).toEqual([]);
+  }, 60_000);
+
   it('uses the documented defaults', () => {
     expect(readSchedulerConfig({})).toMatchObject({
       dagsFolder: `${repoRoot()}/dags`,

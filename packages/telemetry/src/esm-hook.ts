@@ -12,6 +12,11 @@ import {
  */
 export const INSTRUMENTED_PACKAGES = ['express', 'router', 'pg', 'pg-pool'];
 
+/** The instrumented package a resolved module URL belongs to, if any (tests of import order). */
+export function instrumentedPackageOf(url: string): string | undefined {
+  return INSTRUMENTED_PACKAGES.find((name) => url.includes(`/node_modules/${name}/`));
+}
+
 let installed = false;
 
 /**

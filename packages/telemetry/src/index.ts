@@ -3,4 +3,4 @@ export type { Telemetry, TelemetryOptions, OtlpVariables } from './telemetry.ts'
 export { telemetrySettings, OTEL_SETTINGS, DEFAULT_METRICS_PORT } from './settings.ts';
 export type { OtelSettings, ServiceName } from './settings.ts';
 export { createRateLimitedDiagLogger, incidentKey } from './diag-logger.ts';
-export { installEsmHook, INSTRUMENTED_PACKAGES } from './esm-hook.ts';
+export { installEsmHook, instrumentedPackageOf, INSTRUMENTED_PACKAGES } from './esm-hook.ts';
