@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createDagbagClient } from '@dagbag/client';
 import { freePort } from '@dagbag/config/testing/free-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +33,10 @@ beforeAll(async () => {
         bash('second', 'sleep 1', ['first']),
         bash('third', 'sleep 1', ['second']),
       ],
+    },
+    'evolving.json': {
+      dag_id: 'evolving',
+      tasks: [bash('a', 'true'), bash('b', 'true', ['a']), bash('c', 'true', ['a'])],
     },
     'chatty.json': {
       dag_id: 'chatty',
@@ -166,6 +172,97 @@ describe('errors', () => {
     const json = await runCli(['dags', 'list', '--json'], { env: system.env });
     expect(
       (JSON.parse(json.stdout) as { dag_id: string }[]).map((dag) => dag.dag_id).sort(),
-    ).toEqual(['chatty', 'fails', 'steps']);
+    ).toEqual(['chatty', 'evolving', 'fails', 'steps']);
   });
 });
+
+describe('the other commands', () => {
+  it('versions diff lists the tasks and edges added, removed and changed', async () => {
+    // A version no run used is updated in place: run version 1 so that the edit makes version 2.
+    const ran = await runCli(['runs', 'trigger', 'evolving', '--wait'], { env: system.env });
+    expect(ran.code).toBe(0);
+    await writeFile(
+      join(system.dagsFolder, 'evolving.json'),
+      JSON.stringify({
+        dag_id: 'evolving',
+        tasks: [
+          bash('a', 'true'),
+          { ...bash('b', 'true', ['a']), retries: 2 },
+          bash('d', 'true', ['b']),
+        ],
+      }),
+    );
+    await until(async () => {
+      const listed = await runCli(['versions', 'list', 'evolving', '--json'], { env: system.env });
+      return (JSON.parse(listed.stdout) as unknown[]).length === 2;
+    });
+
+    const result = await runCli(['versions', 'diff', 'evolving', '1', '2'], { env: system.env });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      '+ task d (bash)',
+      '- task c (bash)',
+      '~ task b: retries 0 -> 2',
+      '+ edge b -> d',
+      '- edge a -> c',
+    ]);
+  });
+
+  it('marks a run, and clears tasks with their downstream (dry run first)', async () => {
+    const client = createDagbagClient({ baseUrl: system.url, token: system.token });
+    await client.POST('/api/v2/dags/{dag_id}/dagRuns', {
+      params: { path: { dag_id: 'fails' } },
+      body: { logical_date: null, dag_run_id: 'to-mark' },
+    });
+    expect(await client.waitForRun('fails', 'to-mark', { interval: 0.2 })).toBe('failed');
+
+    const dry = await runCli(
+      ['tasks', 'clear', 'fails', 'to-mark', 'boom', '--downstream', '--dry-run', '--json'],
+      { env: system.env },
+    );
+    expect(
+      (JSON.parse(dry.stdout) as { task_id: string }[]).map((ti) => ti.task_id).sort(),
+    ).toEqual(['boom', 'publish']);
+    const marked = await runCli(['runs', 'mark-success', 'fails', 'to-mark'], { env: system.env });
+    expect(marked).toMatchObject({ code: 0, stdout: 'fails to-mark is success\n' });
+    const shown = await runCli(['runs', 'show', 'fails', 'to-mark', '--json'], { env: system.env });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ state: 'success' });
+  });
+
+  it('import-errors prints what the processor found, at its line', async () => {
+    await writeFile(
+      join(system.dagsFolder, 'broken.json'),
+      '{\n  "dag_id": "broken",\n  "tasks": 3\n}\n',
+    );
+    let result = await runCli(['import-errors'], { env: system.env });
+    await until(async () => {
+      result = await runCli(['import-errors'], { env: system.env });
+      return result.stdout.includes('broken.json');
+    });
+    expect(result.stdout).toMatch(/broken\.json:3:3: tasks: /);
+  });
+
+  it("cache shows both roles' figures", async () => {
+    const result = await runCli(
+      ['cache', '--json', '--metrics', system.metricsUrls.api, system.metricsUrls.scheduler],
+      { env: system.env },
+    );
+    expect(result.code).toBe(0);
+    const rows = JSON.parse(result.stdout) as { role: string; source: string; entries: number }[];
+    expect(rows.map((row) => [row.role, row.source])).toEqual([
+      ['api', 'monitor/dagbag'],
+      ['api', system.metricsUrls.api],
+      ['scheduler', system.metricsUrls.scheduler],
+    ]);
+    expect(rows.find((row) => row.role === 'scheduler')!.entries).toBeGreaterThan(0);
+  });
+});
+
+async function until(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}

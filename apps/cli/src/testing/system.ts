@@ -18,6 +18,8 @@ export interface TestSystem {
   /** What the CLI needs in its environment to reach this system. */
   env: Record<string, string>;
   dagsFolder: string;
+  /** The Prometheus endpoints of the API and the scheduler. */
+  metricsUrls: { api: string; scheduler: string };
   stop(): Promise<void>;
 }
 
@@ -38,16 +40,18 @@ export async function startSystem(dags: Record<string, object>): Promise<TestSys
     SCHEDULER_LOOP_INTERVAL_MS: '100',
     API_AUTH_TOKENS: token,
     LOG_LEVEL: 'warn',
+    OTEL_SDK_DISABLED: 'false',
   };
+  const metricsPorts = { api: await freePort(), scheduler: await freePort() };
   const children: TsxChild[] = [
     spawnTsx('src/main.ts', {
       cwd: join(APPS, 'scheduler'),
-      env: { ...env, METRICS_PORT: String(await freePort()) },
+      env: { ...env, METRICS_PORT: String(metricsPorts.scheduler) },
       keepChars: 20_000,
     }),
     spawnTsx('src/main.ts', {
       cwd: join(APPS, 'api'),
-      env: { ...env, API_PORT: String(port), METRICS_PORT: String(await freePort()) },
+      env: { ...env, API_PORT: String(port), METRICS_PORT: String(metricsPorts.api) },
       keepChars: 20_000,
     }),
   ];
@@ -80,5 +84,15 @@ export async function startSystem(dags: Record<string, object>): Promise<TestSys
     await stop();
     throw error;
   }
-  return { url, token, env: { DAGBAG_API_URL: url, DAGBAG_API_TOKEN: token }, dagsFolder, stop };
+  return {
+    url,
+    token,
+    env: { DAGBAG_API_URL: url, DAGBAG_API_TOKEN: token },
+    dagsFolder,
+    metricsUrls: {
+      api: `http://127.0.0.1:${metricsPorts.api}/metrics`,
+      scheduler: `http://127.0.0.1:${metricsPorts.scheduler}/metrics`,
+    },
+    stop,
+  };
 }
