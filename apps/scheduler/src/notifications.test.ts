@@ -181,6 +181,31 @@ describe('with DATABASE_NOTIFICATIONS=on', () => {
     expect(scheduler.notifier!.backendPid).not.toBe(pid);
   });
 
+  it('after a notification gap, the versions of unfinished runs are loaded again without a miss', async () => {
+    // A queued run of a paused DAG: nothing but the prewarm loads its version (the loop does
+    // not start runs of paused DAGs), so only the resync's prewarm can make it resident.
+    await h.writeDag({ dag_id: 'warm_after_gap', tasks: [{ task_id: 'a', operator: 'empty' }] });
+    await scheduler.processDagFiles();
+    const { rows } = await sql
+      .query<{ id: string }>(
+        `UPDATE dag SET is_paused = true WHERE dag_id = 'warm_after_gap';
+       INSERT INTO dag_run (dag_id, run_id, state, run_type, created_dag_version_id, conf, triggered_by)
+       SELECT dag_id, 'waiting', 'queued', 'manual', id, '{}'::jsonb, 'rest_api'
+       FROM dag_version WHERE dag_id = 'warm_after_gap' RETURNING created_dag_version_id::text AS id`,
+      )
+      .then((results) => (results as unknown as pg.QueryResult<{ id: string }>[])[1]!);
+    const id = rows[0]!.id;
+    scheduler.dagBag.invalidate(id);
+    expect(scheduler.dagBag.has(id)).toBe(false);
+    const misses = scheduler.dagBag.stats().misses.loaded;
+    const resyncs = scheduler.notifier!.stats().resyncs;
+
+    await sql.query('SELECT pg_terminate_backend($1, 5000)', [scheduler.notifier!.backendPid]);
+    await waitFor(async () => scheduler.notifier!.stats().resyncs === resyncs + 1, 10_000, 10);
+    await waitFor(async () => scheduler.dagBag.has(id), 5_000, 10);
+    expect(scheduler.dagBag.stats().misses.loaded).toBe(misses);
+  });
+
   it('debounces wake-ups: a burst of 1,000 notifications runs a handful of loops, not 1,000', async () => {
     const received = scheduler.notifier!.stats().received.dagbag_task;
     const loops = scheduler.loopsRun;

@@ -199,7 +199,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       })
     : undefined;
   if (notifier) {
-    keepCacheCoherent(notifier, dagBag, log);
+    keepCacheCoherent(notifier, dagBag, log, { prewarmAfterGap: true });
     // Every channel announces work (a run, a finished task, a new version, an unpaused DAG), and
     // after a gap whatever was announced meanwhile is looked for.
     notifier.subscribe((event) => {

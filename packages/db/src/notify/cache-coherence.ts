@@ -13,11 +13,27 @@ export const NOTIFICATION_GAP_LOG = {
   back: 'database notifications back; DAG cache resynchronised',
 } as const;
 
+export interface CacheCoherenceOptions {
+  /**
+   * After a gap, also load the versions of unfinished runs and task instances in one query (the
+   * scheduler's working set; an API cache has no such set): what the gap hid is then warm before
+   * the loop that the resync wakes meets it.
+   */
+  prewarmAfterGap?: boolean;
+}
+
 export function keepCacheCoherent(
   notifier: Notifier,
-  dagBag: Pick<DagBag, 'invalidate' | 'revalidateResident'>,
+  dagBag: Pick<DagBag, 'invalidate' | 'revalidateResident' | 'prewarm'>,
   logger: Logger,
+  { prewarmAfterGap = false }: CacheCoherenceOptions = {},
 ): () => void {
+  const resynchronise = async () => {
+    const { checked, invalidated } = await dagBag.revalidateResident();
+    const prewarmed = prewarmAfterGap ? (await dagBag.prewarm()).loaded : undefined;
+    return { checked, invalidated, ...(prewarmed === undefined ? {} : { prewarmed }) };
+  };
+
   return notifier.subscribe((event) => {
     switch (event.type) {
       case 'notification':
@@ -28,9 +44,8 @@ export function keepCacheCoherent(
         break;
       case 'listening':
         if (!event.resync) break;
-        dagBag.revalidateResident().then(
-          ({ checked, invalidated }) =>
-            logger.info({ checked, invalidated }, NOTIFICATION_GAP_LOG.back),
+        resynchronise().then(
+          (figures) => logger.info(figures, NOTIFICATION_GAP_LOG.back),
           (error: unknown) =>
             logger.warn(
               { err: error },
