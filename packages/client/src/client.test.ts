@@ -75,7 +75,7 @@ describe('generated types', () => {
     const fresh = await generateOpenApiTypes(document!);
     expect(
       readFileSync(SCHEMA_FILE, 'utf8') === fresh,
-      'src/schema.ts is stale: run `pnpm --filter @dagbag/client generate`',
+      'src/schema.ts is stale: run `pnpm client:generate`',
     ).toBe(true);
   });
 });
