@@ -12,6 +12,9 @@ export async function generateOpenApiTypes(document) {
     // Airflow's optional fields are absent or null; keep `?` as declared, no index signatures.
     alphabetize: false,
     exportType: false,
+    // A field with a default may be left out of a request (the server fills it in);
+    // openapi-typescript's default would make every such field required in request bodies.
+    defaultNonNullable: false,
   });
   const source = HEADER + astToString(ast);
   const options =

@@ -1078,7 +1078,7 @@ export interface components {
     };
     TimeDelta: {
       /** @default TimeDelta */
-      __type: string;
+      __type?: string;
       days: number;
       seconds: number;
       microseconds: number;
@@ -1165,12 +1165,12 @@ export interface components {
       'cli' | 'operator' | 'rest_api' | 'ui' | 'test' | 'timetable' | 'asset' | 'backfill' | null;
     DAGRunsBatchBody: {
       /** @default 0 */
-      page_offset: number;
+      page_offset?: number;
       /**
        * @description Page size; values above 1000 are served as 1000.
        * @default 100
        */
-      page_limit: number;
+      page_limit?: number;
       order_by?: string | null;
       dag_ids?: string[] | null;
       states?: (components['schemas']['DagRunState'] & (string | null))[] | null;
@@ -1357,14 +1357,14 @@ export interface components {
       | null;
     DAGRunClearBody: {
       /** @default true */
-      dry_run: boolean;
+      dry_run?: boolean;
       /** @default false */
-      only_failed: boolean;
+      only_failed?: boolean;
       /**
        * @description Accepted for compatibility; runs are always cleared onto the versions their task instances use.
        * @default false
        */
-      run_on_latest_version: boolean;
+      run_on_latest_version?: boolean;
     };
     TaskInstancesLogResponse: {
       content: components['schemas']['StructuredLogMessage'][] | string[];
@@ -1415,13 +1415,13 @@ export interface components {
       new_state?: 'success' | 'failed' | 'skipped';
       note?: string | null;
       /** @default false */
-      include_upstream: boolean;
+      include_upstream?: boolean;
       /** @default false */
-      include_downstream: boolean;
+      include_downstream?: boolean;
       /** @default false */
-      include_future: boolean;
+      include_future?: boolean;
       /** @default false */
-      include_past: boolean;
+      include_past?: boolean;
     };
     BulkResponse: {
       create: components['schemas']['BulkActionResponse'];
@@ -1455,13 +1455,13 @@ export interface components {
       new_state?: 'success' | 'failed' | 'skipped';
       note?: string | null;
       /** @default false */
-      include_upstream: boolean;
+      include_upstream?: boolean;
       /** @default false */
-      include_downstream: boolean;
+      include_downstream?: boolean;
       /** @default false */
-      include_future: boolean;
+      include_future?: boolean;
       /** @default false */
-      include_past: boolean;
+      include_past?: boolean;
       task_id: string;
       map_index?: number | null;
     };
@@ -1495,7 +1495,7 @@ export interface components {
     };
     ClearTaskInstancesBody: {
       /** @default true */
-      dry_run: boolean;
+      dry_run?: boolean;
       /**
        * Format: date-time
        * @description ISO 8601 with Z or an offset such as +01:00; a timestamp without one is 422.
@@ -1507,26 +1507,26 @@ export interface components {
        */
       end_date?: string | null;
       /** @default true */
-      only_failed: boolean;
+      only_failed?: boolean;
       /** @default false */
-      only_running: boolean;
+      only_running?: boolean;
       /** @default true */
-      reset_dag_runs: boolean;
+      reset_dag_runs?: boolean;
       task_ids?: (string | [string, number])[] | null;
       dag_run_id?: string | null;
       /** @default false */
-      include_upstream: boolean;
+      include_upstream?: boolean;
       /** @default false */
-      include_downstream: boolean;
+      include_downstream?: boolean;
       /** @default false */
-      include_future: boolean;
+      include_future?: boolean;
       /** @default false */
-      include_past: boolean;
+      include_past?: boolean;
       /**
        * @description Accepted for compatibility; task instances are always cleared onto the versions they use.
        * @default false
        */
-      run_on_latest_version: boolean;
+      run_on_latest_version?: boolean;
     };
     TaskInstancesBatchBody: {
       dag_ids?: string[] | null;
@@ -1624,12 +1624,12 @@ export interface components {
       /** @description Task instances name no executor: any value matches none. */
       executor?: string[] | null;
       /** @default 0 */
-      page_offset: number;
+      page_offset?: number;
       /**
        * @description Page size; values above 1000 are served as 1000.
        * @default 100
        */
-      page_limit: number;
+      page_limit?: number;
       order_by?: string | null;
     };
     TaskDependencyCollectionResponse: {
