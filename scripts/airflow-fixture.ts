@@ -159,7 +159,7 @@ export function extractFixture(document: JsonObject, commit: string, sha256: str
     const name = queue.pop()!;
     if (name in schemas) continue;
     if (!(name in all)) throw new Error(`Airflow's document references a missing schema ${name}`);
-    schemas[name] = stripSchema(all[name]!);
+    schemas[name] = stripSchema(all[name]);
     const refs = new Set<string>();
     collectRefs(schemas[name], refs);
     for (const ref of refs) if (!(ref in schemas)) queue.push(ref);

@@ -55,7 +55,7 @@ async function startDev(env: Record<string, string> = {}) {
   const [command, ...args] = process.env.npm_execpath
     ? [process.execPath, process.env.npm_execpath, 'dev']
     : ['pnpm', 'dev'];
-  const dev = spawn(command!, args, {
+  const dev = spawn(command, args, {
     cwd: repoRoot(),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

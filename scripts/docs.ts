@@ -51,7 +51,7 @@ function cacheTable(): string {
 }
 
 /** Sections of the settings table, in the order an operator meets them. */
-async function settingsSections(): Promise<[title: string, table: string][]> {
+function settingsSections(): [title: string, table: string][] {
   const telemetry = { ...telemetrySettings('dagbag-api') };
   return [
     ['REST API (`apps/api`)', settingsTable(API_OWN_SETTINGS)],
@@ -96,7 +96,7 @@ function replaceBlock(text: string, name: string, body: string): string {
 /** The README as it should be. */
 export async function generatedReadme(current?: string): Promise<string> {
   let text = current ?? (await readFile(README, 'utf8'));
-  const sections = (await settingsSections())
+  const sections = settingsSections()
     .map(([title, table]) => `### ${title}\n\n${table}\n`)
     .join('\n');
   text = replaceBlock(text, 'settings', sections);

@@ -28,7 +28,7 @@ import { freePort } from '@dagbag/config/testing/free-port';
 
 const env = process.env;
 const int = (name: string, fallback: number) =>
-  env[name] ? Number.parseInt(env[name]!, 10) : fallback;
+  env[name] ? Number.parseInt(env[name], 10) : fallback;
 
 const SETTINGS = {
   versions: int('BENCH_VERSIONS', 20_000),

@@ -32,7 +32,7 @@ export function resultsMarkdown(
   summary: Record<string, any>,
   supplementary: { dir: string; summary: Record<string, any> }[] = [],
 ): string {
-  const [bounded, half, uncached, heuristics, unbounded] = summary.modes;
+  const [bounded, half, , heuristics, unbounded] = summary.modes;
   const load = summary.load as LoadResult;
   const s = summary.settings as Record<string, number>;
   const overrides = commandOverrides(s);

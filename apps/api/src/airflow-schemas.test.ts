@@ -38,7 +38,7 @@ afterAll(() => api.close());
 
 /** GETs (or sends) and checks both the status and Airflow's schema for the body. */
 // Response bodies are free-form JSON in tests; the schema check is what types them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 async function expectConforming(
   path: string,
   schema: string,

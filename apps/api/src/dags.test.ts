@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 // Response bodies are free-form JSON in tests.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 async function json(path: string, init?: Parameters<TestApi['request']>[1]): Promise<any> {
   const response = await api.request(path, init);
   return { status: response.status, body: await response.json().catch(() => undefined) };

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, HTTP_STATUS_BY_CODE, toApiError } from './errors.ts';
+import { HTTP_STATUS_BY_CODE, toApiError } from './errors.ts';
 import { taskLogPath } from '@dagbag/dagbag';
 import {
   seedDag,

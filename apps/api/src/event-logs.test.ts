@@ -12,7 +12,6 @@ beforeAll(async () => {
 
 afterAll(() => api.close());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function events(query: string): Promise<any[]> {
   const response = await api.request(`/api/v2/eventLogs?${query}`);
   expect(response.status).toBe(200);

@@ -471,7 +471,7 @@ describe('task instance and run operations with structured bodies', () => {
       .map(([task, suffix, mask, fields]) => ({
         method: 'PATCH',
         path: `/api/v2/dags/etl/dagRuns/r1/taskInstances/${task}${suffix}${suffix.includes('?') ? mask.replace('?', '&') : mask}`,
-        body: fields as unknown,
+        body: fields,
       })),
     fc
       .array(
@@ -488,7 +488,7 @@ describe('task instance and run operations with structured bodies', () => {
       .map((actions) => ({
         method: 'PATCH',
         path: '/api/v2/dags/etl/dagRuns/r1/taskInstances',
-        body: { actions } as unknown,
+        body: { actions },
       })),
     fc
       .record(
@@ -516,7 +516,7 @@ describe('task instance and run operations with structured bodies', () => {
       .map((fields) => ({
         method: 'POST',
         path: '/api/v2/dags/etl/clearTaskInstances',
-        body: fields as unknown,
+        body: fields,
       })),
     fc
       .record(
@@ -547,7 +547,7 @@ describe('task instance and run operations with structured bodies', () => {
       .map(([task, suffix]) => ({
         method: 'GET',
         path: `/api/v2/dags/etl/dagRuns/r1/taskInstances/${task}${suffix}`,
-        body: undefined as unknown,
+        body: undefined,
       })),
   );
 

@@ -361,7 +361,7 @@ describe('12. conf and run ids are kept exactly or refused', () => {
       '{"dag_run_id":"exact","logical_date":null,"conf":{"a":9007199254740992,"b":1.50,"c":-0.25e2,"d":1E2}}',
     );
     expect(response.status).toBe(200);
-    expect((JSON.parse(response.text) as any).conf).toEqual({
+    expect(JSON.parse(response.text).conf).toEqual({
       a: 9007199254740992,
       b: 1.5,
       c: -25,

@@ -97,7 +97,6 @@ async function until(done: () => Promise<boolean>, timeoutMs = 20_000): Promise<
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function get(path: string): Promise<any> {
   return (await api.request(path)).json();
 }

@@ -204,7 +204,10 @@ export function mountRoute(
       res.setHeader('Content-Type', result.contentType ?? JSON_CONTENT_TYPE);
       res.status(result.status).end(result.body);
     } else if (result.contentType !== undefined)
-      res.status(result.status).type(result.contentType).send(String(result.body));
+      res
+        .status(result.status)
+        .type(result.contentType)
+        .send(typeof result.body === 'string' ? result.body : JSON.stringify(result.body));
     else res.status(result.status).json(result.body);
   });
 }

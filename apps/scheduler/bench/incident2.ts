@@ -34,7 +34,7 @@ export async function seedIncident2(prisma: PrismaClient): Promise<void> {
         dagId: document.dag_id,
         versionNumber: 1,
         serializedDag: {
-          create: { dagId: document.dag_id, data: document as object, dagHash: `h${i}` },
+          create: { dagId: document.dag_id, data: document, dagHash: `h${i}` },
         },
       },
     });

@@ -55,7 +55,7 @@ async function createVersion(
       dagId: document.dag_id,
       versionNumber,
       serializedDag: {
-        create: { dagId: document.dag_id, data: document as object, dagHash: hash },
+        create: { dagId: document.dag_id, data: document, dagHash: hash },
       },
     },
   });

@@ -762,7 +762,7 @@ export class DagBag {
     if (this.peekSlot(versionId) !== undefined) this.remove(versionId, 'invalidated');
     const slot: Slot = { entry, keyHash, checkedAt: this.clock.now(), seq: ++this.seq };
     let versions = this.byDag.get(entry.dagId);
-    if (versions === undefined) this.byDag.set(entry.dagId, (versions = new Map()));
+    if (versions === undefined) this.byDag.set(entry.dagId, (versions = new Map<number, string>()));
     versions.set(entry.versionNumber, versionId);
     if (this.sketch === undefined) {
       // Plain LRU: make room first, so lru-cache never evicts (and never picks the reason).
@@ -955,8 +955,8 @@ export class DagBag {
     const { dagId, versionNumber, versionId } = slot.entry;
     const versions = this.byDag.get(dagId);
     if (versions?.get(versionNumber) !== versionId) return;
-    versions!.delete(versionNumber);
-    if (versions!.size === 0) this.byDag.delete(dagId);
+    versions.delete(versionNumber);
+    if (versions.size === 0) this.byDag.delete(dagId);
   }
 
   /**

@@ -419,7 +419,7 @@ export function canonicalJson(doc: DagDocument): string {
     const tasks = [...doc.tasks].sort(byTaskId).map(sortedTask);
     return stableStringify({ ...doc, tags: [...doc.tags].sort(), tasks })!;
   }
-  return writeKnown(doc as unknown as Record<string, unknown>, DAG_KEYS, (key, value) => {
+  return writeKnown(doc, DAG_KEYS, (key, value) => {
     if (key === 'tags') return stableStringify([...(value as string[])].sort())!;
     if (key !== 'tasks') return stableStringify(value) ?? 'undefined';
     const tasks = [...(value as TaskDocument[])].sort(byTaskId);

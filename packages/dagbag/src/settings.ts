@@ -95,7 +95,7 @@ export function cacheSettingsShape<R extends CacheRole>(
       description: CACHE_VARIABLE_MEANINGS[setting],
     });
   }
-  return shape as Record<CacheVariable<R>, ReturnType<typeof integerSetting>>;
+  return shape;
 }
 
 /** The DagBag settings of a role from the values `readConfig` gave for `cacheSettingsShape(role)`. */

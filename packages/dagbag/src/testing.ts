@@ -342,9 +342,9 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
     return hashes;
   }
 
-  async activeVersionIds(): Promise<Iterable<string>> {
+  activeVersionIds(): Promise<Iterable<string>> {
     this.calls.activeVersionIds++;
-    return this.active ?? this.rows.keys();
+    return Promise.resolve(this.active ?? this.rows.keys());
   }
 
   async loadActiveVersions(): Promise<DagVersionRow[]> {

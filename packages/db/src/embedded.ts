@@ -302,6 +302,7 @@ export async function startEmbeddedPostgres(
     throw new Error(
       `Embedded PostgreSQL did not start on port ${port} (data in ${dataDir}): ${String(error)}. ` +
         'Is the port taken? Set EMBEDDED_POSTGRES_PORT, or set DATABASE_URL to use your own PostgreSQL.',
+      { cause: error },
     );
   }
   logger.info({ port, dataDir, ms: Date.now() - started }, 'embedded PostgreSQL is up');

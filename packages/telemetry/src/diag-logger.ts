@@ -79,7 +79,8 @@ function messageOf(raw: unknown): string {
   if (typeof raw !== 'string') return describe(raw);
   if (raw.startsWith('{"stack"')) {
     try {
-      return String((JSON.parse(raw) as { message?: unknown }).message ?? raw);
+      const { message } = JSON.parse(raw) as { message?: unknown };
+      return message === undefined ? raw : describe(message);
     } catch {
       return raw;
     }
@@ -94,6 +95,6 @@ function describe(value: unknown): string {
   try {
     return JSON.stringify(value).slice(0, 500);
   } catch {
-    return String(value);
+    return Object.prototype.toString.call(value);
   }
 }

@@ -311,7 +311,7 @@ export function rssBytes(pid: number): number {
 export function listeningAddresses(port: number): string[] {
   const addresses: string[] = [];
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {

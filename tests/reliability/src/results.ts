@@ -31,7 +31,7 @@ export function recordResult(id: string, result: ScenarioResult): void {
 }
 
 export function readResults(): ScenarioResult[] {
-  let files: string[] = [];
+  let files: string[];
   try {
     files = readdirSync(RESULTS_DIR).filter((file) => file.endsWith('.json'));
   } catch {

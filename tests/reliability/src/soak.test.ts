@@ -90,7 +90,7 @@ async function seedHistory(): Promise<void> {
         return {
           dagVersionId: version.id,
           dagId: version.dagId,
-          data: data as object,
+          data: data,
           dagHash: dagHash(data),
         };
       }),

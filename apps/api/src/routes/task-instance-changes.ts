@@ -38,9 +38,7 @@ const mapIndexQuery = z.object({ map_index: s.int32Param.default(-1) });
 
 /** The fields a PATCH changes: those sent in the body, and also named in update_mask if given. */
 function fieldsToUpdate(rawBody: unknown, updateMask: string[] | undefined) {
-  const sent = new Set(
-    rawBody !== null && typeof rawBody === 'object' ? Object.keys(rawBody as object) : [],
-  );
+  const sent = new Set(rawBody !== null && typeof rawBody === 'object' ? Object.keys(rawBody) : []);
   const wanted = (field: 'new_state' | 'note') =>
     sent.has(field) && (updateMask === undefined || updateMask.includes(field));
   return { newState: wanted('new_state'), note: wanted('note') };

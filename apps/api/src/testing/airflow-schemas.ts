@@ -26,7 +26,7 @@ function validatorHost(): Ajv2020 {
   ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   // OpenAPI 3.1 schemas are JSON Schema 2020-12; the whole document is one schema resource.
-  ajv.addSchema({ $id: 'airflow', ...airflowDocument() } as object);
+  ajv.addSchema({ $id: 'airflow', ...airflowDocument() });
   return ajv;
 }
 

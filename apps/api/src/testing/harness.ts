@@ -158,7 +158,7 @@ export async function seedDag(
       data: {
         dagId,
         versionNumber: existing + index + 1,
-        serializedDag: { create: { dagId, data: document as object, dagHash: dagHash(document) } },
+        serializedDag: { create: { dagId, data: document, dagHash: dagHash(document) } },
       },
     });
     ids.push(version.id);

@@ -29,7 +29,6 @@ import {
   type PrismaClient,
   type RunRef,
   type RunToExamine,
-  type TaskSpec,
   type VersionTasks,
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';

@@ -164,7 +164,10 @@ export class DagFileProcessor {
       }
     }
     // Every write failed: most likely the database is gone; let the caller back off.
-    if (firstFailure !== undefined && successes === 0) throw firstFailure;
+    if (firstFailure !== undefined && successes === 0)
+      throw firstFailure instanceof Error
+        ? firstFailure
+        : new Error('storing the DAG files failed', { cause: firstFailure });
 
     const relativeBroken = new Map(
       [...broken].map(([path, problems]) => [relative(dagsFolder, path), problems]),

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export interface TsxChild {
   process: ChildProcess;
   /** Everything it printed on stdout and stderr (the last `keepChars` characters when bounded). */
-  output(): string;
+  output: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -25,8 +25,8 @@ export function spawnTsx(
     options.keepChars === undefined
       ? (chunk: Buffer) => void (output += chunk.toString())
       : (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-options.keepChars!));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -13,7 +13,6 @@
  */
 import {
   metrics,
-  type Attributes,
   type BatchObservableCallback,
   type Histogram,
   type Meter,
@@ -109,7 +108,7 @@ export class Notifier {
     const resyncCounter = createObservable(this.meter, NOTIFICATION_METRICS.resyncs);
     // Counted in plain fields, attribute sets built once: a notification costs no attribute hashing.
     const channelAttributes = NOTIFICATION_CHANNELS.map(
-      (channel) => [channel, { channel } as Attributes] as const,
+      (channel) => [channel, { channel }] as const,
     );
     this.batchCallback = (result) => {
       for (const [channel, attributes] of channelAttributes)

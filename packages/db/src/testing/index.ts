@@ -66,7 +66,7 @@ export async function createTestDatabase(
 export async function createEmptyDatabase(): Promise<{
   url: string;
   adminUrl: string;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }> {
   const adminUrl = inject('pgAdminUrl');
   const name = `empty_${randomBytes(6).toString('hex')}`;
@@ -76,7 +76,7 @@ export async function createEmptyDatabase(): Promise<{
   return {
     url: withDatabase(adminUrl, name),
     adminUrl,
-    async drop() {
+    drop: async () => {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       await client

@@ -111,7 +111,9 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   }
 
   async function query(expr: string): Promise<PromSample[]> {
-    const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
+    const response = await fetch(
+      `${url}/api/v1/query?${new URLSearchParams({ query: expr }).toString()}`,
+    );
     const body = (await response.json()) as {
       status: string;
       error?: string;

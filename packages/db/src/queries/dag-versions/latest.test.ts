@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Prisma } from '../../generated/prisma/client.ts';
+import { type Prisma } from '../../generated/prisma/client.ts';
 import { createTestDatabase, type TestDatabase } from '../../testing/index.ts';
 import { latestVersionIdSql, runVersionIdSql } from './latest.ts';
 

@@ -20,7 +20,7 @@ beforeAll(async () => {
     log: [{ emit: 'event', level: 'query' }],
   });
   client.$on('query', (event) => statements.push(event.query));
-  logged = client as unknown as PrismaClient;
+  logged = client;
   const { prisma } = db;
   await prisma.dag.create({ data: { dagId: 'd' } });
   v1 = (
