@@ -10,8 +10,9 @@ export const DEV_TOKEN_FILE = join(dataDir(), 'api-token');
 export interface CliConfig {
   url: string;
   token: string | undefined;
-  /** Where the token came from, for the hint of a 401. */
-  tokenSource: '--token' | 'DAGBAG_API_TOKEN' | typeof DEV_TOKEN_FILE | 'none';
+  /** Where the token came from, for the hint of a 401: `--token`, `DAGBAG_API_TOKEN`, the path of
+   * the development token file (DEV_TOKEN_FILE) or `none`. */
+  tokenSource: string;
 }
 
 export function resolveConfig(

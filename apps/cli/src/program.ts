@@ -502,7 +502,7 @@ async function followRun(
   const waiting = api
     .waitForRun(dagId, runId, { interval: intervalSeconds, onState: (state) => (runState = state) })
     .finally(() => (ended = true));
-  let tis: Awaited<ReturnType<typeof taskInstances>> = [];
+  let tis: Awaited<ReturnType<typeof taskInstances>>;
   try {
     for (;;) {
       tis = await taskInstances(api, dagId, runId);

@@ -1,0 +1,3 @@
+import baseConfig from '@dagbag/eslint-config/base';
+
+export default baseConfig;
