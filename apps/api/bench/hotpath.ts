@@ -29,7 +29,7 @@ import { profileTable, summarizeProfile } from './cpu-profile.ts';
 
 const env = process.env;
 const int = (name: string, fallback: number) =>
-  env[name] ? Number.parseInt(env[name]!, 10) : fallback;
+  env[name] ? Number.parseInt(env[name], 10) : fallback;
 const SETTINGS = {
   rounds: int('BENCH_HOTPATH_ROUNDS', 3),
   seconds: int('BENCH_HOTPATH_SECONDS', 5),

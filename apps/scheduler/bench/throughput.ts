@@ -86,7 +86,6 @@ export async function runThroughput(
     notifications,
     processDagFiles: false,
   });
-  let loops = 0;
   await scheduler.processDagFiles();
   const version = await prisma.dagVersion.findFirstOrThrow({ where: { dagId } });
   await prisma.dagRun.createMany({
@@ -108,7 +107,7 @@ export async function runThroughput(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const seconds = (performance.now() - started) / 1000;
-  loops = scheduler.loopsRun - loopsBefore;
+  const loops = scheduler.loopsRun - loopsBefore;
   await scheduler.stop(0);
   const succeeded = await prisma.taskInstance.count({ where: { dagId, state: 'success' } });
   await rm(workDir, { recursive: true, force: true });
