@@ -5,7 +5,6 @@
  * through a JavaScript number exactly, since what we store is what we answer with later.
  */
 import express, { type RequestHandler } from 'express';
-import { DEFAULT_BODY_MAX_DEPTH } from './config.ts';
 import { ApiError } from './errors.ts';
 
 /** Media types read as JSON (as FastAPI does). */

@@ -54,7 +54,7 @@ export function createProgressView(io: Io, runId: string): ProgressView {
   const terminal = io.stdout as { isTTY?: boolean; rows?: number; columns?: number };
   // A terminal of no size (a pseudo-terminal nobody sized) shows nothing redrawn: print lines.
   if (terminal.isTTY && terminal.rows && terminal.columns) {
-    const log = createLogUpdate(io.stdout as NodeJS.WriteStream);
+    const log = createLogUpdate(io.stdout);
     return {
       update: (runState, tasks) => log(progressLine(runId, runState, tasks)),
       done: () => log.done(),

@@ -88,6 +88,8 @@ describe('runs trigger --wait', () => {
       child.once('exit', (code) => resolve({ code, text }));
     });
     expect(output.code).toBe(0);
+    // Up to the next line end or terminal escape sequence (ESC).
+    // eslint-disable-next-line no-control-regex
     const progress = output.text.match(/cli-tty (queued|running|success) \|[^\r\n\u001b]*/g) ?? [];
     // Several progress texts were written (the tasks run one after the other) ...
     expect(new Set(progress).size).toBeGreaterThanOrEqual(3);
