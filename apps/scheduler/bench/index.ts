@@ -28,7 +28,17 @@ const COMMAND =
   'pnpm bench  (in apps/scheduler: node --expose-gc --max-semi-space-size=128 --import tsx bench/index.ts)';
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 
+/**
+ * BENCH_SECTIONS=throughput runs only the throughput tables (both) and prints them without
+ * rewriting RESULTS.md, e.g. to compare two checkouts side by side in the same minutes.
+ */
+const SECTIONS = ['all', 'throughput'] as const;
+
 async function main(): Promise<void> {
+  const section = process.env.BENCH_SECTIONS ?? 'all';
+  if (!(SECTIONS as readonly string[]).includes(section))
+    throw new Error(`BENCH_SECTIONS must be one of ${SECTIONS.join(', ')}; got "${section}"`);
+  if (section === 'throughput') return throughputOnly();
   // The machine may be shared: a busy one slows every figure alike, so the report says how busy.
   const loadAtStart = loadavg()[0]!;
   const db = await startBenchDatabase();
@@ -77,9 +87,8 @@ async function main(): Promise<void> {
       await runCoherence(db.prisma, db.url, false, 30, 1),
     ];
     await db.clear();
-    const twentyRunsOfFifty: ThroughputShape = { runs: 20, tasks: 50, layers: 5 };
     const tpDefaults: ThroughputRow[] = [];
-    for (const shape of [twentyRunsOfFifty, FIFTY_RUNS_OF_FOUR_LAYERS])
+    for (const shape of [TWENTY_RUNS_OF_FIFTY, FIFTY_RUNS_OF_FOUR_LAYERS])
       for (const notifications of [true, false])
         tpDefaults.push(
           await runThroughput(db.prisma, db.url, 'empty', 1000, { notifications, shape }),
@@ -152,16 +161,65 @@ async function main(): Promise<void> {
       '| operator | SCHEDULER_LOOP_INTERVAL_MS | task instances | seconds | task instances / s |',
       '|---|---:|---:|---:|---:|',
     );
-    for (const row of tp) {
-      lines.push(
-        `| ${row.operator === 'empty' ? 'empty' : 'bash `true`'} | ${row.loopIntervalMs} | ${row.taskInstances} | ${row.seconds.toFixed(2)} | ${row.perSecond.toFixed(0)} |`,
-      );
-    }
+    lines.push(...throughputRows(tp));
     lines.push('');
     lines.push(...notificationSection(latency, coherence, tpDefaults, burst));
     const text = lines.join('\n');
     console.log(text);
     await writeFile(join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md'), text);
+  } finally {
+    await db.stop();
+  }
+}
+
+function throughputRows(rows: ThroughputRow[]): string[] {
+  return rows.map(
+    (row) =>
+      `| ${row.operator === 'empty' ? 'empty' : 'bash `true`'} | ${row.loopIntervalMs} | ${row.taskInstances} | ${row.seconds.toFixed(2)} | ${row.perSecond.toFixed(0)} |`,
+  );
+}
+
+function defaultsThroughputRows(rows: ThroughputRow[]): string[] {
+  return rows.map(
+    (row) =>
+      `| ${row.shape.runs} x ${row.shape.tasks} (${row.shape.layers}) | ${row.notifications ? 'on' : 'off'} | ${row.taskInstances} | ${row.seconds.toFixed(2)} | **${row.perSecond.toFixed(0)}** | ${row.loops} |`,
+  );
+}
+
+const TWENTY_RUNS_OF_FIFTY: ThroughputShape = { runs: 20, tasks: 50, layers: 5 };
+
+/** BENCH_SECTIONS=throughput: both throughput tables, printed only. */
+async function throughputOnly(): Promise<void> {
+  const load = loadavg()[0]!;
+  const db = await startBenchDatabase();
+  try {
+    const tp: ThroughputRow[] = [];
+    for (const interval of [1000, 100])
+      for (const operator of ['empty', 'bash'] as const) {
+        tp.push(await runThroughput(db.prisma, db.url, operator, interval));
+        await db.clear();
+      }
+    const tpDefaults: ThroughputRow[] = [];
+    for (const shape of [TWENTY_RUNS_OF_FIFTY, FIFTY_RUNS_OF_FOUR_LAYERS])
+      for (const notifications of [true, false]) {
+        tpDefaults.push(
+          await runThroughput(db.prisma, db.url, 'empty', 1000, { notifications, shape }),
+        );
+        await db.clear();
+      }
+    console.log(
+      [
+        `load average ${load.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at the end`,
+        '',
+        '| operator | SCHEDULER_LOOP_INTERVAL_MS | task instances | seconds | task instances / s |',
+        '|---|---:|---:|---:|---:|',
+        ...throughputRows(tp),
+        '',
+        '| runs x tasks (layers) | notifications | task instances | seconds | task instances / s | loops |',
+        '|---|---|---:|---:|---:|---:|',
+        ...defaultsThroughputRows(tpDefaults),
+      ].join('\n'),
+    );
   } finally {
     await db.stop();
   }
@@ -221,10 +279,7 @@ function notificationSection(
     '| runs x tasks (layers) | notifications | task instances | seconds | task instances / s | loops |',
     '|---|---|---:|---:|---:|---:|',
   );
-  for (const row of throughput)
-    lines.push(
-      `| ${row.shape.runs} x ${row.shape.tasks} (${row.shape.layers}) | ${row.notifications ? 'on' : 'off'} | ${row.taskInstances} | ${row.seconds.toFixed(2)} | **${row.perSecond.toFixed(0)}** | ${row.loops} |`,
-    );
+  lines.push(...defaultsThroughputRows(throughput));
   lines.push(
     '',
     'The loop itself is unchanged (same statements per loop); notifications only decide when the next one starts.',
