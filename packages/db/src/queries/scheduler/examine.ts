@@ -154,7 +154,10 @@ export async function decideTaskInstances(
     ), counts AS (
       -- One aggregate pass (never joined back to its input: with the planner's row estimates for
       -- unnest() and fresh tables, that join became a per-row re-aggregation). Upstream states
-      -- come through the (dag_id, run_id, task_id, map_index) key, an index lookup each.
+      -- come through the (dag_id, run_id, task_id, map_index) key, an index lookup each: LATERAL
+      -- with LIMIT 1 (the key is unique) keeps the planner from pulling the lookup up into a join
+      -- that, on a table analyzed while small, probes the index by task_id alone and filters
+      -- every run's rows (incident 3's table at 20 runs x 20 tasks: 9,250 rows read and dropped).
       SELECT w.id, w.task_id,
              count(e.upstream_id) AS upstream,
              count(*) FILTER (WHERE u.state = 'success') AS succeeded,
@@ -163,7 +166,11 @@ export async function decideTaskInstances(
              count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'removed')) AS done
       FROM waiting w
       LEFT JOIN edges e ON e.task_id = w.task_id
-      LEFT JOIN task_instance u ON u.dag_id = w.dag_id AND u.run_id = w.run_id AND u.task_id = e.upstream_id AND u.map_index = -1
+      LEFT JOIN LATERAL (
+        SELECT up.state FROM task_instance up
+        WHERE up.dag_id = w.dag_id AND up.run_id = w.run_id AND up.task_id = e.upstream_id AND up.map_index = -1
+        LIMIT 1
+      ) u ON true
       GROUP BY w.id, w.task_id
     ), decisions AS (
       SELECT c.id, t.is_empty,
