@@ -187,41 +187,58 @@ export async function startQueuedRuns(
       (id) => storedHash.get(id) !== input.tasksByVersion.get(id)!.dagHash,
     );
     const started: StartedRun[] = [];
+    // Runs starting on one version: one UPDATE and one INSERT for all of them.
+    const byVersion = new Map<
+      string,
+      { tasks: readonly TaskSpec[]; ids: number[]; runIds: string[] }
+    >();
     for (const run of candidates) {
       const given = run.versionId === null ? undefined : input.tasksByVersion.get(run.versionId);
       if (run.versionId === null || given === undefined) continue;
       if (storedHash.get(run.versionId) !== given.dagHash) continue; // waits for a fresh read
-      const tasks = given.tasks;
+      let group = byVersion.get(run.versionId);
+      if (group === undefined)
+        byVersion.set(run.versionId, (group = { tasks: given.tasks, ids: [], runIds: [] }));
+      group.ids.push(run.id);
+      group.runIds.push(run.runId);
+      started.push({ id: run.id, dagId: input.dagId, runId: run.runId, versionId: run.versionId });
+    }
+    for (const [versionId, group] of byVersion) {
       await tx.$executeRaw`
         UPDATE dag_run SET state = 'running', start_date = now(), end_date = NULL,
-                           current_dag_version_id = ${run.versionId}::uuid,
-                           created_dag_version_id = COALESCE(created_dag_version_id, ${run.versionId}::uuid),
+                           current_dag_version_id = ${versionId}::uuid,
+                           created_dag_version_id = COALESCE(created_dag_version_id, ${versionId}::uuid),
                            last_scheduling_decision = NULL, updated_at = now()
-        WHERE id = ${run.id}`;
+        WHERE id = ANY(${group.ids}::int[])`;
       await insertTaskInstances(tx, {
         dagId: input.dagId,
-        runId: run.runId,
-        versionId: run.versionId,
-        tasks,
+        runIds: group.runIds,
+        versionId,
+        tasks: group.tasks,
       });
-      started.push({ id: run.id, dagId: input.dagId, runId: run.runId, versionId: run.versionId });
     }
     return { started, staleVersionIds };
   });
 }
 
-/** One instance per task, idempotent: existing instances (a cleared run's) are left as they are. */
+/** One instance per task of each run, idempotent: existing instances (a cleared run's) are left as they are. */
 export async function insertTaskInstances(
   db: Prisma.TransactionClient | PrismaClient,
-  input: { dagId: string; runId: string; versionId: string; tasks: readonly TaskSpec[] },
+  input: {
+    dagId: string;
+    runIds: readonly string[];
+    versionId: string;
+    tasks: readonly TaskSpec[];
+  },
 ): Promise<number> {
-  if (input.tasks.length === 0) return 0;
+  if (input.tasks.length === 0 || input.runIds.length === 0) return 0;
   const taskIds = input.tasks.map((task) => task.taskId);
   const operators = input.tasks.map((task) => task.operator);
   const retries = input.tasks.map((task) => task.retries);
   return db.$executeRaw`
     INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
-    SELECT ${input.dagId}, ${input.runId}, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
-    FROM unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
+    SELECT ${input.dagId}, r.run_id, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
+    FROM unnest(${[...input.runIds]}::text[]) AS r(run_id)
+    CROSS JOIN unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
     ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
 }
