@@ -20,7 +20,7 @@ import {
 import type { Logger } from '@dagbag/logger';
 import type { SchedulerConfig } from './config.ts';
 import { LocalExecutor } from './executor/local-executor.ts';
-import { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
+import { loopMadeProgress, SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
 import { SchedulerMetrics } from './metrics.ts';
 import { OutageTracker } from './outage.ts';
 import { DagFileProcessor, type ProcessorSummary } from './processor/dag-file-processor.ts';
@@ -212,7 +212,14 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   const loopStarted = () => {
     loopsRun++;
     const started = performance.now();
-    return loop.runOnce().finally(() => metrics.loop((performance.now() - started) / 1000));
+    return loop
+      .runOnce()
+      .then((summary) => {
+        // Work done may have unblocked more: the next loop runs at once rather than after the interval.
+        if (loopMadeProgress(summary)) wakeRequested = true;
+        return summary;
+      })
+      .finally(() => metrics.loop((performance.now() - started) / 1000));
   };
 
   return {

@@ -70,6 +70,26 @@ export interface LoopSummary {
   launched: number;
 }
 
+/**
+ * Whether a loop changed anything (runs created, started or finished, task instances decided or
+ * launched, a DAG change followed). Such a loop is followed by the next one at once, as Airflow's
+ * scheduler skips its idle sleep after queueing work: each change may unblock the next (a started
+ * run's first tasks, the runs left beyond SCHEDULER_MAX_DAGRUNS_PER_LOOP, a finished level's
+ * downstream), and a loop that changed nothing waits for the interval or a wake-up. This ends: a
+ * loop only changes what is unfinished.
+ */
+export function loopMadeProgress(summary: LoopSummary): boolean {
+  return (
+    summary.runsCreated > 0 ||
+    summary.runsStarted > 0 ||
+    summary.runsFinished.success + summary.runsFinished.failed > 0 ||
+    summary.versionChanges > 0 ||
+    summary.taskStateChanges > 0 ||
+    summary.heartbeatTimeouts > 0 ||
+    summary.launched > 0
+  );
+}
+
 /** Queued DAGs looked at per loop; the rest wait for the next loop. */
 const MAX_DAGS_STARTING_PER_LOOP = 100;
 /** Examining N runs may load N DAGs on a cold cache: give the transaction room. */
@@ -314,7 +334,9 @@ export class SchedulingLoop {
       heartbeatTimeoutSeconds: this.options.heartbeatTimeoutSeconds,
     });
     this.options.metrics?.taskState('queued', claimed.length);
-    for (const ti of claimed) await executor.launch(ti);
+    // Side by side: each launch waits on the file system and one UPDATE, and the claimed tries are
+    // distinct instances (a new try of one instance still waits for its own older try).
+    await Promise.all(claimed.map((ti) => executor.launch(ti)));
     return claimed.length;
   }
 }
