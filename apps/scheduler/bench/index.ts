@@ -29,16 +29,18 @@ const COMMAND =
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 
 /**
- * BENCH_SECTIONS=throughput runs only the throughput tables (both) and prints them without
- * rewriting RESULTS.md, e.g. to compare two checkouts side by side in the same minutes.
+ * BENCH_SECTIONS=throughput runs only the throughput tables (both), BENCH_SECTIONS=latency only
+ * the latency rows with notifications on; either prints without rewriting RESULTS.md, e.g. to
+ * compare two checkouts side by side in the same minutes.
  */
-const SECTIONS = ['all', 'throughput'] as const;
+const SECTIONS = ['all', 'throughput', 'latency'] as const;
 
 async function main(): Promise<void> {
   const section = process.env.BENCH_SECTIONS ?? 'all';
   if (!(SECTIONS as readonly string[]).includes(section))
     throw new Error(`BENCH_SECTIONS must be one of ${SECTIONS.join(', ')}; got "${section}"`);
   if (section === 'throughput') return throughputOnly();
+  if (section === 'latency') return latencyOnly();
   // The machine may be shared: a busy one slows every figure alike, so the report says how busy.
   const loadAtStart = loadavg()[0]!;
   const db = await startBenchDatabase();
@@ -226,6 +228,34 @@ async function throughputOnly(): Promise<void> {
 }
 
 const LATENCY_SAMPLES = 200;
+
+/** BENCH_SECTIONS=latency: the notifications-on latency rows, printed only. */
+async function latencyOnly(): Promise<void> {
+  const load = loadavg()[0]!;
+  const db = await startBenchDatabase();
+  try {
+    const lines = [
+      '| operator | trigger -> first start p50 | p99 | task -> downstream p50 | p99 |',
+      '|---|---:|---:|---:|---:|',
+    ];
+    for (const operator of ['empty', 'bash'] as const) {
+      const row = await runLatency(db.prisma, db.url, operator, true, LATENCY_SAMPLES);
+      lines.push(
+        `| ${operator} | ${ms(row.triggerToStart.p50)} | ${ms(row.triggerToStart.p99)} | ${ms(row.taskToDownstream.p50)} | ${ms(row.taskToDownstream.p99)} |`,
+      );
+      await db.clear();
+    }
+    console.log(
+      [
+        `load average ${load.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at the end; notifications on, defaults`,
+        '',
+        ...lines,
+      ].join('\n'),
+    );
+  } finally {
+    await db.stop();
+  }
+}
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 function notificationSection(
