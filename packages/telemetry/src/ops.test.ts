@@ -75,7 +75,7 @@ describe('the apps profile and the Dockerfile', () => {
       ['scheduler', 'apps/scheduler/src/main.ts'],
     ] as const) {
       const definition = compose.services[service]!;
-      expect(definition.command).toEqual(['node', '--import', 'tsx', main]);
+      expect(definition.command).toEqual(['node', main]);
       expect(existsSync(join(root, main)), main).toBe(true);
       expect(definition.init, service).toBe(true);
       // Both share DATA_DIR: the scheduler writes task logs, the API serves them.
