@@ -16,7 +16,7 @@ import {
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { DagBag, cacheSettingsFrom } from '@dagbag/dagbag';
 import { createLogger } from '@dagbag/logger';
-import { startTelemetry } from '@dagbag/telemetry';
+import { metricsPortOf, startTelemetry } from '@dagbag/telemetry';
 import { API_SETTINGS, readApiConfig, type ApiConfig } from './config.ts';
 // Serialization only (node:crypto, no express or pg): safe before telemetry.
 import { renderStructure } from './serialize.ts';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   applyGcHeadroom(config.API_GC_HEADROOM_PERCENT);
   const telemetry = await startTelemetry({
     serviceName: 'dagbag-api',
-    metricsPort: config.METRICS_PORT,
+    metricsPort: metricsPortOf('dagbag-api', config),
     metricsHost: config.METRICS_HOST,
     otel: config,
     logger,

@@ -20,7 +20,12 @@ import { cacheSettingsFrom, cacheSettingsShape, type DagCacheSettings } from '@d
 // The settings module only: importing @dagbag/db itself would load pg before telemetry patches it.
 import { DATABASE_SETTINGS, type DatabaseSettings } from '@dagbag/db/settings';
 import { LOGGER_SETTINGS } from '@dagbag/logger';
-import { OTEL_SETTINGS, telemetrySettings, type OtelSettings } from '@dagbag/telemetry';
+import {
+  OTEL_SETTINGS,
+  metricsPortOf,
+  telemetrySettings,
+  type OtelSettings,
+} from '@dagbag/telemetry';
 
 /** What a task sees of the scheduler's environment unless SCHEDULER_TASK_ENV_PASSTHROUGH says otherwise. */
 export const TASK_ENV_DEFAULT = [
@@ -176,7 +181,7 @@ export function readSchedulerConfig(env: Record<string, string | undefined>): Sc
     shutdownGraceSeconds: values.SCHEDULER_SHUTDOWN_GRACE_SECONDS,
     dbBackoffMaxMs: values.SCHEDULER_DB_BACKOFF_MAX_MS,
     gcHeadroomPercent: values.SCHEDULER_GC_HEADROOM_PERCENT,
-    metricsPort: values.METRICS_PORT,
+    metricsPort: metricsPortOf('dagbag-scheduler', values),
     metricsHost: values.METRICS_HOST,
     dagCache: cacheSettingsFrom('scheduler', values),
     database: pickSettings(DATABASE_SETTINGS, values),

@@ -127,6 +127,37 @@ export function integerSetting(options: {
     } satisfies SettingMeta);
 }
 
+/** Like integerSetting, but unset stays undefined (the caller falls back to another setting). */
+export function optionalIntegerSetting(options: {
+  min: number;
+  max: number;
+  unset: string;
+  description?: string;
+}) {
+  const { min, max } = options;
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      const trimmed = raw.trim();
+      const value = /^-?\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a whole number from ${min} to ${max}; got ${JSON.stringify(raw)}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .meta({
+      default: options.unset,
+      accepted: `${min}–${max}`,
+      description: options.description,
+    } satisfies SettingMeta);
+}
+
 export function stringSetting(options: {
   default: string;
   pattern?: RegExp;

@@ -5,6 +5,7 @@ export {
   effectiveSettings,
   pickSettings,
   integerSetting,
+  optionalIntegerSetting,
   stringSetting,
   optionalStringSetting,
   listSetting,

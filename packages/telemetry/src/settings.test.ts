@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveSettings, readConfig } from '@dagbag/config';
 import { otlpDecision } from './telemetry.ts';
-import { telemetrySettings } from './settings.ts';
+import { metricsPortOf, telemetrySettings } from './settings.ts';
 
 describe('telemetry settings', () => {
   it('default the metrics port per app and the host to loopback', () => {
@@ -10,6 +10,31 @@ describe('telemetry settings', () => {
       METRICS_HOST: '127.0.0.1',
     });
     expect(readConfig(telemetrySettings('dagbag-scheduler'), {}).METRICS_PORT).toBe(9465);
+  });
+
+  it('put the api and the scheduler on two metrics ports from one environment, as pnpm dev starts them', () => {
+    const env = {
+      METRICS_PORT: '19700',
+      API_METRICS_PORT: '19701',
+      SCHEDULER_METRICS_PORT: '19702',
+    };
+    const api = readConfig(telemetrySettings('dagbag-api'), env);
+    const scheduler = readConfig(telemetrySettings('dagbag-scheduler'), env);
+    expect([
+      metricsPortOf('dagbag-api', api),
+      metricsPortOf('dagbag-scheduler', scheduler),
+    ]).toEqual([19701, 19702]);
+  });
+
+  it('fall back to METRICS_PORT when the app has no port of its own', () => {
+    const values = readConfig(telemetrySettings('dagbag-scheduler'), { METRICS_PORT: '19700' });
+    expect(metricsPortOf('dagbag-scheduler', values)).toBe(19700);
+  });
+
+  it('refuse an app metrics port out of range naming its variable', () => {
+    expect(() =>
+      readConfig(telemetrySettings('dagbag-api'), { API_METRICS_PORT: '0' }),
+    ).toThrowError(/API_METRICS_PORT: must be a whole number from 1 to 65535/);
   });
 
   it('refuse a port out of range naming METRICS_PORT', () => {

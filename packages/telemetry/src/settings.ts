@@ -1,5 +1,6 @@
 import {
   integerSetting,
+  optionalIntegerSetting,
   optionalStringSetting,
   stringSetting,
   type ConfigOf,
@@ -82,6 +83,37 @@ export const OTEL_SETTINGS = {
 export type OtelSettings = ConfigOf<typeof OTEL_SETTINGS>;
 
 /**
+ * One app's own metrics port, over METRICS_PORT: `pnpm dev` starts both apps with one
+ * environment, where a single METRICS_PORT would make the second app fail to bind.
+ */
+const OWN_METRICS_PORT_SETTINGS = {
+  API_METRICS_PORT: optionalIntegerSetting({
+    min: 1,
+    max: 65535,
+    unset: '(unset)',
+    description:
+      "the api's `/metrics` port, over METRICS_PORT (for `pnpm dev`, where both apps share one environment); unset: METRICS_PORT",
+  }),
+  SCHEDULER_METRICS_PORT: optionalIntegerSetting({
+    min: 1,
+    max: 65535,
+    unset: '(unset)',
+    description:
+      "the scheduler's `/metrics` port, over METRICS_PORT (for `pnpm dev`, where both apps share one environment); unset: METRICS_PORT",
+  }),
+};
+
+/** The port an app serves /metrics on: its own variable, else METRICS_PORT. */
+export function metricsPortOf(
+  serviceName: ServiceName,
+  values: { METRICS_PORT: number; API_METRICS_PORT?: number; SCHEDULER_METRICS_PORT?: number },
+): number {
+  const own =
+    serviceName === 'dagbag-api' ? values.API_METRICS_PORT : values.SCHEDULER_METRICS_PORT;
+  return own ?? values.METRICS_PORT;
+}
+
+/**
  * The settings an app adds to its own config shape, so they are validated with the rest:
  * `readConfig({ ...appShape, ...telemetrySettings('dagbag-api') }, process.env)`.
  * METRICS_HOST defaults to loopback like API_HOST; containers set 0.0.0.0 so Prometheus can scrape.
@@ -94,6 +126,7 @@ export function telemetrySettings(serviceName: ServiceName) {
       max: 65535,
       description: 'port of the Prometheus `/metrics` endpoint (api 9464, scheduler 9465)',
     }),
+    ...OWN_METRICS_PORT_SETTINGS,
     METRICS_HOST: stringSetting({
       default: '127.0.0.1',
       pattern: /^[\w.:-]+$/,
