@@ -2,6 +2,7 @@
  * The scheduler benchmark of issue 4:   pnpm bench   (node --expose-gc --max-semi-space-size=128 --import tsx bench/index.ts)
  * Prints the tables and writes them to bench/RESULTS.md. Uses a throwaway embedded PostgreSQL.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -166,6 +167,7 @@ async function main(): Promise<void> {
     lines.push(...throughputRows(tp));
     lines.push('');
     lines.push(...notificationSection(latency, coherence, tpDefaults, burst));
+    lines.push(...loopPerformanceSection());
     const text = lines.join('\n');
     console.log(text);
     await writeFile(join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md'), text);
@@ -225,6 +227,15 @@ async function throughputOnly(): Promise<void> {
   } finally {
     await db.stop();
   }
+}
+
+/**
+ * The side-by-side loop measurements of issue 12 (two checkouts run at the same time, kept in
+ * `results/loop-performance.md`): carried over whenever RESULTS.md is regenerated.
+ */
+function loopPerformanceSection(): string[] {
+  const path = join(dirname(fileURLToPath(import.meta.url)), 'results', 'loop-performance.md');
+  return existsSync(path) ? ['', readFileSync(path, 'utf8')] : [];
 }
 
 const LATENCY_SAMPLES = 200;
