@@ -226,6 +226,14 @@ export function buildProgram(context: ProgramContext): Command {
             ...(conf ? { conf } : {}),
           },
         });
+        // A paused DAG's run stays queued: say so, rather than wait in silence.
+        const { data: dag } = await client().GET('/api/v2/dags/{dag_id}', {
+          params: { path: { dag_id: dagId } },
+        });
+        if (dag?.is_paused)
+          io.stderr.write(
+            `${dagId} is paused: the run stays queued until \`dagbag dags unpause ${dagId}\`\n`,
+          );
         if (!options.wait) {
           if (options.json) return printJson(io, run);
           io.stdout.write(`triggered ${run!.dag_id} ${run!.dag_run_id} (${run!.state})\n`);

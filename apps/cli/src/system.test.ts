@@ -74,6 +74,27 @@ describe('runs trigger --wait', () => {
     expect(result.stdout.trim().split('\n').at(-1)).toBe('cli-ok success | success 3');
   });
 
+  it('says that the run stays queued when the DAG is paused', async () => {
+    const client = createDagbagClient({ baseUrl: system.url, token: system.token });
+    const pause = (is_paused: boolean) =>
+      client.PATCH('/api/v2/dags/{dag_id}', {
+        params: { path: { dag_id: 'steps' } },
+        body: { is_paused },
+      });
+    await pause(true);
+    try {
+      const result = await runCli(['runs', 'trigger', 'steps', '--run-id', 'cli-paused'], {
+        env: system.env,
+      });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(
+        'steps is paused: the run stays queued until `dagbag dags unpause steps`',
+      );
+    } finally {
+      await pause(false);
+    }
+  });
+
   it('redraws the progress in place on a terminal', async () => {
     // `script` runs the binary on a pseudo-terminal and copies what it wrote, control codes included.
     // A pseudo-terminal starts with no size; a real one has one.
