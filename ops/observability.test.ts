@@ -48,7 +48,10 @@ interface App {
   exited: Promise<number | null>;
 }
 
-/** Starts one app as `node --import tsx <main.ts>` and resolves with the first log line containing `readyMessage`. */
+/**
+ * Starts one app as `node --import tsx <main.ts>` and resolves with the first log line containing
+ * `readyMessage`.
+ */
 async function startApp(
   name: string,
   main: string,
@@ -205,7 +208,8 @@ describe('the DagBag cache dashboard over both real apps', () => {
       freePort(),
       freePort(),
     ]);
-    // Prometheus first: every series is scraped from its start, so rate() sees the workload as increase.
+    // Prometheus first: every series is scraped from its start, so rate() sees the workload as
+    // increase.
     prometheus = await startPrometheus({
       targets: [`127.0.0.1:${apiMetricsPort}`, `127.0.0.1:${schedulerMetricsPort}`],
     });

@@ -2,7 +2,8 @@
  * Demo history for the example DAGs shipped in `dags/`: three versions of each (the file as it is
  * now being the newest) and a few finished runs on each, with task logs. Only those DAGs, and only
  * when DAGS_FOLDER is `dags/` (the default): a user's own DAGs never get invented history, their
- * version 1 comes from their first parse. Idempotent: a DAG that already has versions is left alone.
+ * version 1 comes from their first parse. Idempotent: a DAG that already has versions is left
+ * alone.
  *   pnpm db:seed                   (uses DATABASE_URL, or the embedded PostgreSQL)
  */
 import { realpathSync } from 'node:fs';

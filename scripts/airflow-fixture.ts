@@ -18,7 +18,10 @@ import { join, relative } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { parse } from 'yaml';
 
-/** Airflow's operation tags of the resources this system serves (DAG runs' logs are in Task Instance). */
+/**
+ * Airflow's operation tags of the resources this system serves (DAG runs' logs are in Task
+ * Instance).
+ */
 export const AIRFLOW_FAMILIES = [
   'DAG',
   'DagVersion',

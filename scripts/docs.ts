@@ -1,6 +1,7 @@
 /**
  * The README's configuration and metrics tables, generated from the code (the settings shapes and
- * the metric registry). `pnpm docs:generate` rewrites them; docs/readme.test.ts fails when they differ.
+ * the metric registry). `pnpm docs:generate` rewrites them; docs/readme.test.ts fails when they
+ * differ.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -34,7 +34,9 @@ export function processCpuSeconds(pid: number): number {
   return procTimes(pid)?.own ?? 0;
 }
 
-/** CPU seconds of the PostgreSQL server started on `dataDir`: postmaster, live and exited backends. */
+/**
+ * CPU seconds of the PostgreSQL server started on `dataDir`: postmaster, live and exited backends.
+ */
 export function postgresCpuSeconds(dataDir: string): number {
   const pids = readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))

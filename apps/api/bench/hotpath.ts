@@ -2,8 +2,8 @@
  * `pnpm --filter @dagbag/api bench:hotpath`: the warm request path against its floor, side by side
  * in one run (separate from `pnpm bench`, whose incident replay takes many minutes).
  *
- * 1. An embedded PostgreSQL gets the example DAGs (`pnpm db:seed`'s history) plus BENCH_HOTPATH_DAGS
- *    more DAG rows, so that `GET /dags?limit=50` answers a full page.
+ * 1. An embedded PostgreSQL gets the example DAGs (`pnpm db:seed`'s history) plus
+ *    BENCH_HOTPATH_DAGS more DAG rows, so that `GET /dags?limit=50` answers a full page.
  * 2. The real API (`node src/main.ts`, JSON logs at info to /dev/null, telemetry on, no OTLP) and a
  *    bare-Express floor (bench/floor.ts: the same bearer check, the same bytes / the same SQL over
  *    plain pg) run as two processes.

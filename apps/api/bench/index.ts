@@ -409,7 +409,10 @@ async function runMode(
 
 const mib = (bytes: number) => bytes / MiB;
 
-/** RSS when `fraction` of the sweep's `total` versions had been requested (the peak if never sampled). */
+/**
+ * RSS when `fraction` of the sweep's `total` versions had been requested (the peak if never
+ * sampled).
+ */
 function rssAt(result: ModeResult, fraction: number, total: number): number {
   return (
     result.samples.find((s) => s.versionsRequested >= total * fraction)?.sample.rss ??
@@ -462,7 +465,8 @@ async function main(): Promise<void> {
 
     const experimentFlags = env.BENCH_EXPERIMENT_FLAGS;
     if (experimentFlags !== undefined) {
-      // One defaults run with the given Node/V8 flags, reported in the log only (results untouched).
+      // One defaults run with the given Node/V8 flags, reported in the log only (results
+      // untouched).
       const result = await runMode(
         {
           name: `experiment ${experimentFlags}`,

@@ -24,7 +24,9 @@ export interface CreateAppOptions {
   dagBag: ApiDagBag;
   config: AppConfig;
   logger: Logger;
-  /** Root of the task logs; default `.data/logs` at the repository root (main passes DATA_DIR's). */
+  /**
+   * Root of the task logs; default `.data/logs` at the repository root (main passes DATA_DIR's).
+   */
   logsDir?: string;
   /** Where `http.server.request.duration` is recorded; default the global meter provider's. */
   meter?: Meter;

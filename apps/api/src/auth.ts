@@ -8,7 +8,9 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-/** `name:token` entries name their caller; the name's alphabet keeps it readable in the audit trail. */
+/**
+ * `name:token` entries name their caller; the name's alphabet keeps it readable in the audit trail.
+ */
 const NAMED_ENTRY = /^([A-Za-z0-9_.@-]{1,64}):(.+)$/;
 
 /** One accepted token and who presents it (the audit trail's `owner`). */

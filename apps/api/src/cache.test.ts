@@ -103,7 +103,8 @@ describe('structure endpoints go through the api DAG cache', () => {
       ).nodes,
     ).toHaveLength(3);
     await api.prisma.dag.delete({ where: { dagId: 'reborn' } });
-    // The cache may still hold the old version until it revalidates; a new id must not be shadowed by it.
+    // The cache may still hold the old version until it revalidates; a new id must not be shadowed
+    // by it.
     api.dagBag.clear();
     const [newId] = await seedDag(api.prisma, 'reborn', [
       smallDag('reborn', { tasks: [{ task_id: 'single', operator: 'empty' }] }),

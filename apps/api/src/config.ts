@@ -20,7 +20,10 @@ import { telemetrySettings } from '@dagbag/telemetry';
 // (importing the body reader or the server would load express and, through errors.ts, pg and
 // Prisma unpatched: no Express or PostgreSQL spans). The defaults those modules use live here.
 
-/** Default and bounds of API_BODY_MAX_DEPTH: deep enough for any real `conf`, shallow enough to walk. */
+/**
+ * Default and bounds of API_BODY_MAX_DEPTH: deep enough for any real `conf`, shallow enough to
+ * walk.
+ */
 export const DEFAULT_BODY_MAX_DEPTH = 32;
 export const MAX_BODY_MAX_DEPTH = 256;
 /** Defaults of API_HEADERS_TIMEOUT_MS and API_REQUEST_TIMEOUT_MS. */
@@ -100,7 +103,10 @@ export const API_SETTINGS = {
   ...LOGGER_SETTINGS,
 };
 
-/** One row per API variable (name, default, accepted range, meaning): the README table is checked against it. */
+/**
+ * One row per API variable (name, default, accepted range, meaning): the README table is checked
+ * against it.
+ */
 export const API_SETTING_DESCRIPTORS = describeSettings(API_OWN_SETTINGS);
 
 export type ApiConfig = ConfigOf<typeof API_SETTINGS>;

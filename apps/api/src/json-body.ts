@@ -12,7 +12,9 @@ export const JSON_MEDIA_TYPES = ['application/json', 'application/*+json'];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** `[sign]digits×10^exponent` with no leading or trailing zeros: equal iff the numbers are equal. */
+/**
+ * `[sign]digits×10^exponent` with no leading or trailing zeros: equal iff the numbers are equal.
+ */
 function canonicalDecimal(text: string): string | undefined {
   const match = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
   if (!match) return undefined;

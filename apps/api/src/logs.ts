@@ -2,7 +2,9 @@ import { open, rm } from 'node:fs/promises';
 import { runLogDir } from '@dagbag/dagbag';
 import { ApiError } from './errors.ts';
 
-/** Bytes returned per request unless `full_content` is asked for; the token pages through the rest. */
+/**
+ * Bytes returned per request unless `full_content` is asked for; the token pages through the rest.
+ */
 export const LOG_PAGE_BYTES = 1024 * 1024;
 /** Even `full_content` stops here: a runaway log must not take the server's memory. */
 export const LOG_MAX_BYTES = 16 * 1024 * 1024;
@@ -21,10 +23,14 @@ export function decodeToken(token: string): number {
   return Number(match[1]);
 }
 
-/** Open errors that mean "this try has no log file" (it never wrote one, or its path cannot exist). */
+/**
+ * Open errors that mean "this try has no log file" (it never wrote one, or its path cannot exist).
+ */
 const NO_LOG_ERRNOS = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'EISDIR', 'EINVAL']);
 
-/** The end of the last whole UTF-8 character in `buffer[0, end)`: a cut there splits no character. */
+/**
+ * The end of the last whole UTF-8 character in `buffer[0, end)`: a cut there splits no character.
+ */
 function utf8Boundary(buffer: Buffer, end: number): number {
   let cut = end;
   // Step back over continuation bytes (10xxxxxx) to the lead byte of the last character.

@@ -53,7 +53,9 @@ export interface RouteDefinition<
   description?: string;
   /** False only for health: every other path needs a bearer token. */
   auth?: boolean;
-  /** Answers carry an `ETag`; `If-None-Match` revalidates them (304). The handler returns `etag`. */
+  /**
+   * Answers carry an `ETag`; `If-None-Match` revalidates them (304). The handler returns `etag`.
+   */
   conditional?: boolean;
   params?: P;
   query?: Q;

@@ -50,7 +50,9 @@ export function integerParamIn(bounds: { min?: number; max?: number } = {}) {
 
 export const integerParam = integerParamIn();
 
-/** A decimal query value as FastAPI reads a float (`1`, `0.5`, `1e3`); not empty, blank or `0x10`. */
+/**
+ * A decimal query value as FastAPI reads a float (`1`, `0.5`, `1e3`); not empty, blank or `0x10`.
+ */
 export const numberParam = z
   .string()
   .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'Input should be a valid number')
@@ -61,7 +63,9 @@ export const numberParam = z
 /** An ISO 8601 timestamp ending in `Z` or an offset such as `+01:00`. */
 const OFFSET_SUFFIX = /(?:Z|[+-]\d{2}:?\d{2})$/i;
 
-/** Query timestamps: one without an offset is UTC (as Airflow reads it), never the server's zone. */
+/**
+ * Query timestamps: one without an offset is UTC (as Airflow reads it), never the server's zone.
+ */
 export const dateTimeParam = z.iso
   .datetime({ offset: true, local: true })
   .transform((value) => new Date(OFFSET_SUFFIX.test(value) ? value : `${value}Z`))
@@ -437,7 +441,10 @@ export const VersionInfo = z
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
-/** Body timestamps must say their zone (Airflow's AwareDatetime): a naive one is refused, not guessed. */
+/**
+ * Body timestamps must say their zone (Airflow's AwareDatetime): a naive one is refused, not
+ * guessed.
+ */
 const nullableDateTimeInput = z.iso
   .datetime({ offset: true, local: true })
   .refine((value) => OFFSET_SUFFIX.test(value), {
@@ -596,7 +603,9 @@ export const DagBagStatsResponse = z
 // ---------------------------------------------------------------------------------------------
 // DAG operations and the small families: pause/delete, sources, stats, warnings, event logs
 
-/** A 32-bit integer query/path value (ids, map indexes, try numbers): larger is refused with 422. */
+/**
+ * A 32-bit integer query/path value (ids, map indexes, try numbers): larger is refused with 422.
+ */
 export const int32Param = integerParam
   .pipe(z.number().min(-2_147_483_648).max(2_147_483_647))
   .openapi({ type: 'integer' });

@@ -164,7 +164,10 @@ export function taskResponse(dag: Dag, task: Task) {
   };
 }
 
-/** Airflow's DagRunTriggeredByType; our scheduler records its runs as `scheduler`, Airflow's `timetable`. */
+/**
+ * Airflow's DagRunTriggeredByType; our scheduler records its runs as `scheduler`, Airflow's
+ * `timetable`.
+ */
 const TRIGGERED_BY = new Set([
   'cli',
   'operator',

@@ -1,4 +1,6 @@
-/** DAG cache figures of both roles: the API's monitor/dagbag, and each role's Prometheus /metrics. */
+/**
+ * DAG cache figures of both roles: the API's monitor/dagbag, and each role's Prometheus /metrics.
+ */
 import type { DagbagClient } from '@dagbag/client';
 
 export interface CacheFigures {

@@ -1,4 +1,7 @@
-/** Where the API is and which token to send: flags, then the environment, then the development defaults. */
+/**
+ * Where the API is and which token to send: flags, then the environment, then the development
+ * defaults.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataDir } from '@dagbag/config';
@@ -45,7 +48,10 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** A failure the command reports itself (a failed run, invalid files): exit 1, message printed as is. */
+/**
+ * A failure the command reports itself (a failed run, invalid files): exit 1, message printed as
+ * is.
+ */
 export class CommandFailed extends Error {
   override readonly name = 'CommandFailed';
 }

@@ -96,8 +96,8 @@ describe('runs trigger --wait', () => {
   });
 
   it('redraws the progress in place on a terminal', async () => {
-    // `script` runs the binary on a pseudo-terminal and copies what it wrote, control codes included.
-    // A pseudo-terminal starts with no size; a real one has one.
+    // `script` runs the binary on a pseudo-terminal and copies what it wrote, control codes
+    // included. A pseudo-terminal starts with no size; a real one has one.
     const command = `stty rows 24 cols 160; ${[process.execPath, MAIN, 'runs', 'trigger', 'steps', '--run-id', 'cli-tty', '--wait'].map((word) => `'${word}'`).join(' ')}`;
     const output = await new Promise<{ code: number | null; text: string }>((resolve) => {
       const child = spawn('script', ['-qefc', command, '/dev/null'], {

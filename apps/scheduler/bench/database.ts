@@ -1,4 +1,7 @@
-/** A throwaway embedded PostgreSQL for the benchmark (temp folder, free port, durability off), migrated. */
+/**
+ * A throwaway embedded PostgreSQL for the benchmark (temp folder, free port, durability off),
+ * migrated.
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -110,7 +110,10 @@ async function eagerStep(
   );
 }
 
-/** The floor: as many statements as `oursStep` sends (lock, UPDATE, INSERT, UPDATE, mark), each doing nothing. */
+/**
+ * The floor: as many statements as `oursStep` sends (lock, UPDATE, INSERT, UPDATE, mark), each
+ * doing nothing.
+ */
 async function trivialStep(prisma: PrismaClient): Promise<void> {
   await prisma.$transaction(async (tx) => {
     for (let i = 0; i < 5; i++) await tx.$executeRaw`SELECT 1`;

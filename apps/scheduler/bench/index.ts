@@ -1,5 +1,6 @@
 /**
- * The scheduler benchmark of issue 4:   pnpm bench   (node --expose-gc --max-semi-space-size=128 --import tsx bench/index.ts)
+ * The scheduler benchmark of issue 4:   pnpm bench
+ *   (node --expose-gc --max-semi-space-size=128 --import tsx bench/index.ts)
  * Prints the tables and writes them to bench/RESULTS.md. Uses a throwaway embedded PostgreSQL.
  */
 import { existsSync, readFileSync } from 'node:fs';

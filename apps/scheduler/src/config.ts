@@ -27,7 +27,10 @@ import {
   type OtelSettings,
 } from '@dagbag/telemetry';
 
-/** What a task sees of the scheduler's environment unless SCHEDULER_TASK_ENV_PASSTHROUGH says otherwise. */
+/**
+ * What a task sees of the scheduler's environment unless SCHEDULER_TASK_ENV_PASSTHROUGH says
+ * otherwise.
+ */
 export const TASK_ENV_DEFAULT = [
   'PATH',
   'HOME',
@@ -124,7 +127,10 @@ export const SCHEDULER_SETTINGS = {
   ...LOGGER_SETTINGS,
 };
 
-/** One row per scheduler variable (name, default, accepted range, meaning): the README table is checked against it. */
+/**
+ * One row per scheduler variable (name, default, accepted range, meaning): the README table is
+ * checked against it.
+ */
 export const SCHEDULER_SETTING_DESCRIPTORS = describeSettings(SCHEDULER_OWN_SETTINGS);
 
 export interface SchedulerConfig {

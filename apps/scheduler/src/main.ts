@@ -11,7 +11,8 @@
 import { applyGcHeadroom, onShutdown } from '@dagbag/config';
 import { createLogger } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
-// Reads the setting shapes of @dagbag/config, @dagbag/dagbag, @dagbag/db/settings and @dagbag/telemetry only.
+// Reads the setting shapes of @dagbag/config, @dagbag/dagbag, @dagbag/db/settings and
+// @dagbag/telemetry only.
 import { readSchedulerConfig, type SchedulerConfig } from './config.ts';
 
 /** What the scheduler's connections are called in pg_stat_activity. */

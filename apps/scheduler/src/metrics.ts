@@ -17,7 +17,9 @@ import {
   createObservable,
 } from '@dagbag/metrics';
 
-/** Every state a task instance can be moved to (the `state` attribute of the state-change counter). */
+/**
+ * Every state a task instance can be moved to (the `state` attribute of the state-change counter).
+ */
 export const TASK_INSTANCE_STATES = [...UNFINISHED_TASK_STATES, ...FINISHED_TASK_STATES] as const;
 
 export class SchedulerMetrics {

@@ -37,7 +37,8 @@ describe('a database outage longer than the heartbeat timeout', () => {
       50,
     );
     await running.proxy.cut();
-    await new Promise((resolve) => setTimeout(resolve, 3_500)); // every heartbeat is now older than the timeout
+    // every heartbeat is now older than the timeout
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
     await running.proxy.restore();
     await waitFor(
       async () => ['success', 'failed'].includes((await h.runState('long_task', 'r1')) ?? ''),

@@ -215,7 +215,8 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     return loop
       .runOnce()
       .then((summary) => {
-        // Work done may have unblocked more: the next loop runs at once rather than after the interval.
+        // Work done may have unblocked more: the next loop runs at once rather than after the
+        // interval.
         if (loopMadeProgress(summary)) wakeRequested = true;
         return summary;
       })

@@ -1,4 +1,6 @@
-/** Refreshes src/schema.ts from the API's OpenAPI document: `pnpm --filter @dagbag/client generate`. */
+/**
+ * Refreshes src/schema.ts from the API's OpenAPI document: `pnpm --filter @dagbag/client generate`.
+ */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generateOpenApiTypes } from '@dagbag/openapi-types';

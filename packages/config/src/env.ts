@@ -37,7 +37,9 @@ export function readConfig<S extends EnvShape>(shape: S, env: Env): ConfigOf<S> 
   return result as ConfigOf<S>;
 }
 
-/** What the docs say about a setting: read back by `describeSettings`, checked against the README. */
+/**
+ * What the docs say about a setting: read back by `describeSettings`, checked against the README.
+ */
 export interface SettingMeta {
   default: string;
   accepted?: string;

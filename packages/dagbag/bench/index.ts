@@ -1,5 +1,6 @@
 /**
- * The benchmark of issue 3, in one run:   pnpm bench   (node --expose-gc --import tsx bench/index.ts)
+ * The benchmark of issue 3, in one run:   pnpm bench
+ *   (node --expose-gc --import tsx bench/index.ts)
  *
  * 1. Hit-path cost (ns/op): bare Map, bare lru-cache with the api role's options, DagBag api (no
  *    SDK), DagBag scheduler (an SDK MeterProvider with one reader) and DagBag api under the apps'
@@ -8,9 +9,11 @@
  * 2. Hit ratios of our policy (W-TinyLFU over lru-cache with the adaptive window), the same with
  *    the fixed 1 % window of before, plain LRU (admission off), Belady's optimal (offline, from the
  *    trace, with bypass) and the frequency oracle (the C most requested ids of the whole trace) on
- *    the scheduler's sweeps, the API's Zipf and crawl, and three traces whose popularity moves. Every
- *    version has the same weight, so the binding cap is a count and Belady is exactly optimal.
- * 3. The cost of a miss by phase and per lookup for 5 / 44 / 300 KB documents (bench/miss-profile.ts).
+ *    the scheduler's sweeps, the API's Zipf and crawl, and three traces whose popularity moves.
+ *    Every version has the same weight, so the binding cap is a count and Belady is exactly
+ *    optimal.
+ * 3. The cost of a miss by phase and per lookup for 5 / 44 / 300 KB documents
+ *    (bench/miss-profile.ts).
  * 4. The heap factor.
  *
  * Writes the printed tables to bench/RESULTS.md as well.
@@ -241,7 +244,8 @@ async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> 
     9,
   );
   const { pushes, scrapes } = telemetry.counts();
-  // Both readers must have collected the cache's instruments while the rounds ran, or the row proves nothing.
+  // Both readers must have collected the cache's instruments while the rounds ran, or the row
+  // proves nothing.
   if (pushes === 0 || scrapes === 0)
     throw new Error(
       `the telemetry readers did not run during the benchmark (pushes ${pushes}, scrapes ${scrapes})`,
@@ -270,7 +274,9 @@ interface RatioRow {
   goal: 'belady' | 'oracle' | 'drift' | 'lru-or-fixed';
 }
 
-/** Replays a trace through a DagBag; returns the hit ratio over the accesses from `measureFrom` on. */
+/**
+ * Replays a trace through a DagBag; returns the hit ratio over the accesses from `measureFrom` on.
+ */
 async function replay(
   trace: Uint32Array,
   measureFrom: number,

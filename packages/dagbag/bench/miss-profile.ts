@@ -8,8 +8,9 @@
  * schema validation (before: every miss; after: only the first load of a dag_hash in the process),
  * building the in-memory DAG (task maps, orders, deep freeze) and the weight. "After" is a version
  * loaded again (evicted before), whose dag_hash the cache has validated already.
- * Times are CPU time of the process (the machine is shared). "Lookup" is `await bag.get(id)` of a cold id through a DagBag whose loader answers from memory:
- * everything a miss costs except the database round trip.
+ * Times are CPU time of the process (the machine is shared). "Lookup" is `await bag.get(id)` of a
+ * cold id through a DagBag whose loader answers from memory: everything a miss costs except the
+ * database round trip.
  */
 import { dagDocumentSchema, dagHash } from '../src/document.ts';
 import { buildDag, deserializeDag } from '../src/dag.ts';

@@ -1,4 +1,7 @@
-/** Which files of a DAGs folder are DAG files, and how their problems are printed (processor and CLI). */
+/**
+ * Which files of a DAGs folder are DAG files, and how their problems are printed (processor and
+ * CLI).
+ */
 import { readdir } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { DagProblem } from './document.ts';

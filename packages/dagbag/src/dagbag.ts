@@ -191,8 +191,9 @@ const INITIAL_WINDOW = 0.01;
  * moves by `STEP` (growing ×`STEP_GROWTH` while it keeps moving the same way, at most `MAX_STEP`)
  * towards the side with more ghost hits, when the difference exceeds `NOISE_SIGMAS` standard
  * deviations (Poisson) of the two counts (more to grow than to shrink: W-TinyLFU's small window is
- * the default a frequency-friendly workload keeps); otherwise it stays and the step starts over. This is
- * ARC's adaptation signal applied to W-TinyLFU's window, moved in Caffeine's hill-climbing steps.
+ * the default a frequency-friendly workload keeps); otherwise it stays and the step starts over.
+ * This is ARC's adaptation signal applied to W-TinyLFU's window, moved in Caffeine's hill-climbing
+ * steps.
  *
  * The scheduler role does not adapt: its traffic is the round-robin sweep over its working set,
  * for which every entry given to the window is one fewer hit per round, so its window is the
@@ -222,7 +223,9 @@ const ADMISSION_MARGIN = 1;
 const MAX_BATCH = 500;
 /** lru-cache needs some bound; with the byte cap off, sizes are tracked against this one. */
 const UNBOUNDED_BYTES = Number.MAX_SAFE_INTEGER;
-/** A version weighs about this much on average (a 32 KB document): sizes the sketch for byte caps. */
+/**
+ * A version weighs about this much on average (a 32 KB document): sizes the sketch for byte caps.
+ */
 const TYPICAL_WEIGHT = 64 * 1024;
 
 /** The least recently used unexpired key of a segment. */
@@ -447,7 +450,9 @@ export class DagBag {
     return this.resolve({ dagId, latest: true });
   }
 
-  /** The one hit path: counts the hit and returns the entry, or undefined when due for revalidation. */
+  /**
+   * The one hit path: counts the hit and returns the entry, or undefined when due for revalidation.
+   */
   private freshHit(slot: Slot): DagVersionEntry | undefined {
     if (this.revalidateMs > 0 && this.hitTime() - slot.checkedAt >= this.revalidateMs)
       return undefined;
@@ -1136,7 +1141,8 @@ export class DagBag {
     const evictions = createObservable(meter, CACHE_METRICS.evictions);
     const entries = createObservable(meter, CACHE_METRICS.entries);
     const weight = createObservable(meter, CACHE_METRICS.weight);
-    // The caps beside entries and weight, so a dashboard can draw one against the other (0 = no cap).
+    // The caps beside entries and weight, so a dashboard can draw one against the other (0 = no
+    // cap).
     const maxEntries = createObservable(meter, CACHE_LIMIT_METRICS.maxEntries);
     const maxBytes = createObservable(meter, CACHE_LIMIT_METRICS.maxBytes);
     const role = this.roleAttributes;
@@ -1173,7 +1179,8 @@ export function lruOptionsFor<V extends { entry: { weight: number } }>(
     maxSize: settings.maxBytes > 0 ? settings.maxBytes : UNBOUNDED_BYTES,
     sizeCalculation: (slot) => slot.entry.weight,
     ...(settings.ttlSeconds > 0 ? { ttl: settings.ttlSeconds * 1000, updateAgeOnGet: true } : {}),
-    // lru-cache debounces clock reads with a real 1 ms timer; a controlled clock must be read every time.
+    // lru-cache debounces clock reads with a real 1 ms timer; a controlled clock must be read every
+    // time.
     ...(clock ? { perf: clock, ttlResolution: 0 } : {}),
   };
 }

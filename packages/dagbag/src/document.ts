@@ -5,9 +5,10 @@ import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } fr
 import { z } from 'zod';
 
 /**
- * The DAG document: the file format described in the README ("DAG files") and, with defaults applied, the
- * serialized form stored in `serialized_dag.data`. The file processor, the API and the cache all
- * validate through this one schema, so a document the processor accepted is one the cache can load.
+ * The DAG document: the file format described in the README ("DAG files") and, with defaults
+ * applied, the serialized form stored in `serialized_dag.data`. The file processor, the API and the
+ * cache all validate through this one schema, so a document the processor accepted is one the cache
+ * can load.
  */
 
 /** Airflow's KEY_REGEX for dag and task ids (airflow/utils/helpers.py), with its 250-char limit. */

@@ -98,7 +98,9 @@ export function cacheSettingsShape<R extends CacheRole>(
   return shape;
 }
 
-/** The DagBag settings of a role from the values `readConfig` gave for `cacheSettingsShape(role)`. */
+/**
+ * The DagBag settings of a role from the values `readConfig` gave for `cacheSettingsShape(role)`.
+ */
 export function cacheSettingsFrom<R extends CacheRole>(
   role: R,
   values: Record<CacheVariable<R>, number>,

@@ -187,7 +187,10 @@ export function makeDagDocument(options: MakeDagOptions = {}): DagDocument {
   return dagDocumentSchema.parse(input);
 }
 
-/** A clock that only moves when told to. Starts well above 0 (lru-cache reads a 0 start as "no TTL"). */
+/**
+ * A clock that only moves when told to. Starts well above 0 (lru-cache reads a 0 start as "no
+ * TTL").
+ */
 export class ManualClock implements Clock {
   private time: number;
   constructor(time = 1_000_000) {
@@ -240,7 +243,9 @@ export class MemoryDagVersionLoader implements DagVersionLoader {
   };
   private nextNumber = new Map<string, number>();
 
-  /** Stores `document` as a new version; returns its row. `serializedBytes` can be forced (weights). */
+  /**
+   * Stores `document` as a new version; returns its row. `serializedBytes` can be forced (weights).
+   */
   add(
     document: DagDocument,
     options: { versionId?: string; serializedBytes?: number } = {},

@@ -7,7 +7,10 @@ export type { Prisma } from './generated/prisma/client.ts';
 
 export interface ClientOptions {
   url: string;
-  /** The pool's size and timeouts, as the app read them at start (`defaultDatabaseSettings()` in tests). */
+  /**
+   * The pool's size and timeouts, as the app read them at start (`defaultDatabaseSettings()` in
+   * tests).
+   */
   settings: Pick<
     DatabaseSettings,
     | 'DATABASE_POOL_MAX'
@@ -19,7 +22,10 @@ export interface ClientOptions {
   applicationName: string;
 }
 
-/** A Prisma client over node-postgres (`@prisma/adapter-pg`), its pool sized and timed by `settings`. */
+/**
+ * A Prisma client over node-postgres (`@prisma/adapter-pg`), its pool sized and timed by
+ * `settings`.
+ */
 export function createPrismaClient(options: ClientOptions): PrismaClient {
   const { settings } = options;
   const adapter = new PrismaPg({

@@ -79,7 +79,8 @@ async function ensureDatabaseExists(adminUrl: string, name: string): Promise<voi
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) {
       await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
-        // Created meanwhile by another process: 42P04, or 23505 when both inserted the catalog row at once.
+        // Created meanwhile by another process: 42P04, or 23505 when both inserted the catalog row
+        // at once.
         if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }

@@ -60,7 +60,9 @@ export const DATABASE_SETTINGS = {
   }),
 };
 
-/** The database settings an app read at start (`readConfig` over a shape holding DATABASE_SETTINGS). */
+/**
+ * The database settings an app read at start (`readConfig` over a shape holding DATABASE_SETTINGS).
+ */
 export type DatabaseSettings = ConfigOf<typeof DATABASE_SETTINGS>;
 
 /** The documented defaults, environment ignored: for tests and tools that configure nothing. */

@@ -43,7 +43,10 @@ export function instrumentOptions(descriptor: MetricDescriptor): MetricOptions {
   return options;
 }
 
-/** A synchronous instrument for `descriptor`: `createInstrument(meter, CACHE_METRICS.loadDuration).record(s)`. */
+/**
+ * A synchronous instrument for `descriptor`:
+ * `createInstrument(meter, CACHE_METRICS.loadDuration).record(s)`.
+ */
 export function createInstrument<D extends MetricDescriptor>(
   meter: Meter,
   descriptor: D,

@@ -1,6 +1,8 @@
 import { defineMetrics } from './registry.ts';
 
-/** Where a task instance went when its heartbeat timed out (docs/architecture.md, scheduling loop). */
+/**
+ * Where a task instance went when its heartbeat timed out (docs/architecture.md, scheduling loop).
+ */
 export const HEARTBEAT_TIMEOUT_OUTCOMES = ['failed', 'up_for_retry'] as const;
 
 /**
@@ -16,7 +18,8 @@ export const SCHEDULER_METRICS = defineMetrics({
       'Wall time of one scheduling loop iteration, from creating due runs to handing work to the executor.',
     attributes: [],
     emittedBy: ['scheduler'],
-    // The loop sleeps SCHEDULER_LOOP_INTERVAL_MS (1 s) between iterations: anything near that is trouble.
+    // The loop sleeps SCHEDULER_LOOP_INTERVAL_MS (1 s) between iterations: anything near that is
+    // trouble.
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   },
   runsExamined: {

@@ -93,7 +93,8 @@ describe('the apps profile and the Dockerfile', () => {
 
   it('builds from a context that keeps what the install and the apps need and leaves out local state', () => {
     const ignored = dockerignoreMatcher(readFileSync(join(root, '.dockerignore'), 'utf8'));
-    // The root postinstall runs packages/db/scripts/generate.mjs, which reads the Prisma schema and config.
+    // The root postinstall runs packages/db/scripts/generate.mjs, which reads the Prisma schema and
+    // config.
     for (const needed of [
       'pnpm-lock.yaml',
       'pnpm-workspace.yaml',

@@ -33,7 +33,8 @@ export async function startFixture(env: Record<string, string>): Promise<Fixture
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<Fixture['ready']>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
-    // Starting takes about a second; the whole parallel `pnpm test` on 2 cores has made it 15 s and more.
+    // Starting takes about a second; the whole parallel `pnpm test` on 2 cores has made it 15 s and
+    // more.
     const timer = setTimeout(
       () => reject(new Error('fixture app did not report ready in 45 s')),
       45_000,

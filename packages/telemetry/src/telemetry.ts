@@ -71,7 +71,9 @@ export interface TelemetryOptions {
    * is the app's to record (apps/api records it per request at the cost of one histogram sample).
    */
   instrumentations?: boolean;
-  /** Upper bound on `shutdown()`: an unreachable collector must not hold the process. Default 5000. */
+  /**
+   * Upper bound on `shutdown()`: an unreachable collector must not hold the process. Default 5000.
+   */
   shutdownTimeoutMs?: number;
 }
 
@@ -133,7 +135,10 @@ export function otlpDecision(env: OtlpVariables): { metrics: boolean; traces: bo
   };
 }
 
-/** The OTLP metric exporter for OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL; it reads endpoint, headers and timeout itself. */
+/**
+ * The OTLP metric exporter for OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL; it reads endpoint, headers
+ * and timeout itself.
+ */
 function otlpMetricExporter(otel: Partial<OtelSettings>, logger: Logger): PushMetricExporter {
   const protocol = (
     otel.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ??
@@ -260,7 +265,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     ...(otlp.traces ? {} : { spanProcessors: [] }),
     logRecordProcessors: [],
   });
-  // Set after the constructor, which installs a console logger of its own when OTEL_LOG_LEVEL is set.
+  // Set after the constructor, which installs a console logger of its own when OTEL_LOG_LEVEL is
+  // set.
   diag.setLogger(createRateLimitedDiagLogger(logger), {
     logLevel: diagLevel(otel.OTEL_LOG_LEVEL),
     suppressOverrideMessage: true,

@@ -218,7 +218,9 @@ describe('bad input: malformed DAG files', () => {
   });
 });
 
-/** Sends exactly these bytes as path and body on a fresh connection; rejects after 10 s (a hang). */
+/**
+ * Sends exactly these bytes as path and body on a fresh connection; rejects after 10 s (a hang).
+ */
 function send(
   method: string,
   path: string,

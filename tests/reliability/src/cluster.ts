@@ -1,7 +1,8 @@
 /**
  * Real processes for the reliability scenarios: API servers and schedulers started as
- * `node --import tsx apps/<app>/src/main.ts`, every line they print kept (for log assertions and the
- * token grep), and an embedded PostgreSQL of a test's own when it must be stopped and started again.
+ * `node --import tsx apps/<app>/src/main.ts`, every line they print kept (for log assertions and
+ * the token grep), and an embedded PostgreSQL of a test's own when it must be stopped and started
+ * again.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -140,7 +141,9 @@ export async function scenarioFolder(scenario: string): Promise<ScenarioFolder> 
   return { workDir, dagsFolder };
 }
 
-/** The variables every app of a scenario shares (fast scans and loops); `extra` adds or overrides. */
+/**
+ * The variables every app of a scenario shares (fast scans and loops); `extra` adds or overrides.
+ */
 export function scenarioEnv(
   databaseUrl: string,
   folder: ScenarioFolder,
@@ -246,7 +249,9 @@ export function client(baseUrl: string, token: string) {
   };
 }
 
-/** A migrated database on an embedded PostgreSQL of the test's own, which it may stop and restart. */
+/**
+ * A migrated database on an embedded PostgreSQL of the test's own, which it may stop and restart.
+ */
 export interface OwnPostgres {
   url: string;
   port: number;

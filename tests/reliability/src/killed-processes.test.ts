@@ -38,7 +38,10 @@ import {
 const RUNS = FULL ? 120 : 12;
 const HEARTBEAT_TIMEOUT_SECONDS = 3;
 const HEARTBEAT_INTERVAL_SECONDS = 1;
-/** Stated bound (the scheduler's): a dead scheduler's tries are taken back within twice the timeout, plus 2 s of polling and loops. */
+/**
+ * Stated bound (the scheduler's): a dead scheduler's tries are taken back within twice the timeout,
+ * plus 2 s of polling and loops.
+ */
 const RETRY_BOUND_SECONDS = 2 * HEARTBEAT_TIMEOUT_SECONDS + 2;
 const DAG_ID = 'killed';
 const TOKEN = `rel-${randomBytes(12).toString('hex')}`;
@@ -245,7 +248,8 @@ describe('killed processes: SIGKILL of one scheduler and one API mid-load', () =
   });
 
   // A try that had written its marker just before the kill, but whose outcome died with the
-  // scheduler, is retried: at least once, by design. One that writes it later outlived its scheduler.
+  // scheduler, is retried: at least once, by design. One that writes it later outlived its
+  // scheduler.
   it("stops the killed scheduler's task processes with it (none of its tries writes a marker after the kill)", () => {
     expect(result.writtenAfterKill).toBe(0);
   });

@@ -6,7 +6,10 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** One folder per mode: a short run (e.g. inside someone's `pnpm test`) never touches a full run's figures. */
+/**
+ * One folder per mode: a short run (e.g. inside someone's `pnpm test`) never touches a full run's
+ * figures.
+ */
 export const RESULTS_DIR = join(
   dirname(fileURLToPath(import.meta.url)),
   '..',

@@ -2,7 +2,8 @@
  * Scenario 5: security. Static bearer tokens from API_AUTH_TOKENS (there is no expiry: an "expired"
  * token is one removed from API_AUTH_TOKENS, and a restart without it must refuse it); every route
  * but health refuses missing, wrong and malformed tokens; no token appears in any process's log;
- * task logs cannot be read outside their folder; the API listens on 127.0.0.1 unless told otherwise.
+ * task logs cannot be read outside their folder; the API listens on 127.0.0.1 unless told
+ * otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';

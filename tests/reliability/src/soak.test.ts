@@ -29,13 +29,16 @@ const RATE_PER_SECOND = FULL ? 50 : 25;
 const DAGS = FULL ? 30 : 10;
 const VERSIONS_PER_DAG = FULL ? 100 : 60;
 const TASKS_PER_VERSION = 40;
-/** Far below the versions stored (3,000 full, 600 short), and reached within the warm-up: the crawl keeps the cache at its cap. */
+/**
+ * Far below the versions stored (3,000 full, 600 short), and reached within the warm-up: the crawl
+ * keeps the cache at its cap.
+ */
 const CACHE_SIZE = FULL ? 1000 : 100;
 /**
  * Stated bounds. V8 grows its heap in a saw-tooth (tens of MB over a minute, then a major GC drops
  * it) for the first minutes, then settles (first full run: saw-tooth 240-430 MB until ~5 min, then
- * 328 MB flat); so the warm-up is the first half of the full run, and the least-squares slope of all
- * RSS samples after it is asserted. The short run (20 s) cannot show a slope: it asserts the
+ * 328 MB flat); so the warm-up is the first half of the full run, and the least-squares slope of
+ * all RSS samples after it is asserted. The short run (20 s) cannot show a slope: it asserts the
  * cache's cap and an RSS ceiling and reports its slope. The slope from 2 min is reported too.
  */
 const SLOPE_BOUND_MB_PER_MIN = 2;

@@ -1,7 +1,7 @@
 /**
- * The load: a 10-task DAG whose bash tasks append a marker line `dag run task try epoch-ms` to a file, runs
- * triggered through the APIs with a fixed dag_run_id (a retry answered 409 was stored), and the
- * counting of markers against task instances.
+ * The load: a 10-task DAG whose bash tasks append a marker line `dag run task try epoch-ms` to a
+ * file, runs triggered through the APIs with a fixed dag_run_id (a retry answered 409 was stored),
+ * and the counting of markers against task instances.
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -179,11 +179,19 @@ export interface Audit {
   instances: number;
   /** Task instances of the expected runs with no marker of their final try. */
   lost: number;
-  /** Markers beyond one per task instance try, plus task instances with markers of two tries that both finished. */
+  /**
+   * Markers beyond one per task instance try, plus task instances with markers of two tries that
+   * both finished.
+   */
   duplicated: number;
-  /** Tries that wrote their marker and were then retried (the scheduler running them was killed). */
+  /**
+   * Tries that wrote their marker and were then retried (the scheduler running them was killed).
+   */
   retriedAfterMarker: number;
-  /** Of those, markers written more than KILL_SLACK_MS after `killedAt`: a try that outlived its scheduler. */
+  /**
+   * Of those, markers written more than KILL_SLACK_MS after `killedAt`: a try that outlived its
+   * scheduler.
+   */
   writtenAfterKill: number;
   /** Longest queued_at -> end_date, seconds. */
   maxRunSeconds: number;

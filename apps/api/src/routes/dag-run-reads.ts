@@ -22,7 +22,9 @@ const BATCH_ORDER: Readonly<Record<string, DagRunSortColumn>> = {
 
 const FINISHED_RUN_STATES = new Set(['success', 'failed']);
 
-/** The shortest interval `wait` polls at, in seconds: a waiting client cannot flood the database. */
+/**
+ * The shortest interval `wait` polls at, in seconds: a waiting client cannot flood the database.
+ */
 const MIN_WAIT_INTERVAL_S = 0.1;
 
 export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {

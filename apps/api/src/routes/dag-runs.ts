@@ -72,7 +72,9 @@ const GENERATED_ID_ATTEMPTS = 5;
 export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteDefinition[] {
   const retriesOf = retriesOfTasks(dagBag);
 
-  /** Creates the run; a client that named no run id is never refused for an id it did not choose. */
+  /**
+   * Creates the run; a client that named no run id is never refused for an id it did not choose.
+   */
   async function createRun(newRun: NewDagRun, idGenerated: boolean): Promise<DagRunRow> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -156,7 +158,8 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
       errors: [400, 404, 409, 413],
       success: { status: 200, description: 'Successful Response', schema: s.DAGRunResponse },
       async handler({ params, body, res }) {
-        // As Airflow: a stale DAG (its file is gone) is not found; one whose file is broken is refused.
+        // As Airflow: a stale DAG (its file is gone) is not found; one whose file is broken is
+        // refused.
         const dag = await queries.getDag(params.dag_id);
         if (!dag || dag.isStale)
           throw ApiError.notFound(`DAG with dag_id: '${params.dag_id}' not found`);

@@ -1,4 +1,6 @@
-/** Runs the real `dagbag` binary (node src/main.ts) as a subprocess and collects what it printed. */
+/**
+ * Runs the real `dagbag` binary (node src/main.ts) as a subprocess and collects what it printed.
+ */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

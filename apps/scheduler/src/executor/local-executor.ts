@@ -359,7 +359,10 @@ export class LocalExecutor {
     }
   }
 
-  /** A failed try goes to the audit trail (eventLogs); losing that entry never fails the task's bookkeeping. */
+  /**
+   * A failed try goes to the audit trail (eventLogs); losing that entry never fails the task's
+   * bookkeeping.
+   */
   private async recordFailure(ti: ClaimedTaskInstance, state: string): Promise<void> {
     try {
       await recordEvent(this.options.prisma, {

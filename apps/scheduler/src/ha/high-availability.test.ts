@@ -117,7 +117,8 @@ describe('several schedulers on one database', () => {
     const second = await start();
     await h.trigger('killed', 'r1');
     await waitFor(async () => (await h.taskStates('killed', 'r1')).slow === 'running', 30_000);
-    // `running` is written before the process starts: under load, kill only once the try is under way.
+    // `running` is written before the process starts: under load, kill only once the try is under
+    // way.
     await waitFor(
       async () => (await readFile(marks, 'utf8').catch(() => '')).includes('try 1 started'),
       30_000,

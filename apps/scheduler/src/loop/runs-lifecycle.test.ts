@@ -107,7 +107,8 @@ describe('runs', () => {
   it('marked failed by an operator stay failed, and their running task is stopped', async () => {
     await h.trigger('long', 'r1');
     await loopUntil(scheduler, async () => (await h.taskStates('long', 'r1')).sleepy === 'running');
-    // What the API does for PATCH state=failed (as Airflow): running -> failed, unfinished -> skipped.
+    // What the API does for PATCH state=failed (as Airflow): running -> failed, unfinished ->
+    // skipped.
     await h.db.prisma.$transaction([
       h.db.prisma.dagRun.update({
         where: { dagId_runId: { dagId: 'long', runId: 'r1' } },
@@ -132,7 +133,8 @@ describe('runs', () => {
   it('cleared by an operator run again, keeping their try numbers', async () => {
     await h.trigger('again', 'r1');
     await loopUntil(scheduler, async () => (await h.runState('again', 'r1')) === 'success');
-    // What the API does for POST .../clear (as Airflow): run queued, instances state null, max_tries raised.
+    // What the API does for POST .../clear (as Airflow): run queued, instances state null,
+    // max_tries raised.
     await h.db.prisma.$transaction([
       h.db.prisma.dagRun.update({
         where: { dagId_runId: { dagId: 'again', runId: 'r1' } },

@@ -45,7 +45,10 @@ export interface SchedulingLoopOptions {
   hostname: string;
   maxDagRunsPerLoop: number;
   heartbeatTimeoutSeconds: number;
-  /** Look for timed-out task instances at most this often (they cannot time out faster than heartbeats). */
+  /**
+   * Look for timed-out task instances at most this often (they cannot time out faster than
+   * heartbeats).
+   */
   recoveryIntervalMs?: number;
   /**
    * Whether stale heartbeats may be judged now (default: always). The scheduler says no until the
@@ -55,7 +58,9 @@ export interface SchedulingLoopOptions {
   mayJudgeHeartbeats?: () => boolean;
   logger: Logger;
   metrics?: SchedulerMetrics;
-  /** Wall clock for schedules (tests pass a fixed one); database time is used for everything else. */
+  /**
+   * Wall clock for schedules (tests pass a fixed one); database time is used for everything else.
+   */
   now?: () => Date;
 }
 
@@ -206,7 +211,8 @@ export class SchedulingLoop {
         }
         for (const { entry, moved } of byVersion.values()) {
           if (moved.length === 0) continue;
-          // The DAG changed mid-run: every run moving to this version in one UPDATE (plus one INSERT).
+          // The DAG changed mid-run: every run moving to this version in one UPDATE (plus one
+          // INSERT).
           const result = await repointRunsToVersion(tx, {
             runs: moved,
             versionId: entry.versionId,
@@ -261,7 +267,10 @@ export class SchedulingLoop {
     }
   }
 
-  /** The run's DAG: the newest version when the DAG changed (runs follow the latest DAG, as in Airflow). */
+  /**
+   * The run's DAG: the newest version when the DAG changed (runs follow the latest DAG, as in
+   * Airflow).
+   */
   private async dagForRun(run: RunToExamine): Promise<DagVersionEntry | null> {
     const wanted = run.latestVersionId ?? run.versionId;
     if (wanted === null) return null;
@@ -274,7 +283,10 @@ export class SchedulingLoop {
     return entry;
   }
 
-  /** Step 4: instances nobody heartbeats are retried (tries left) or failed, by whichever scheduler sees them. */
+  /**
+   * Step 4: instances nobody heartbeats are retried (tries left) or failed, by whichever scheduler
+   * sees them.
+   */
   async recoverTimedOutTasks(): Promise<number> {
     const { prisma, heartbeatTimeoutSeconds } = this.options;
     await failSilentSchedulerJobs(prisma, heartbeatTimeoutSeconds);

@@ -4,7 +4,8 @@ import { createHarness, loopUntil, type Harness } from '../testing/harness.ts';
 let h: Harness;
 let states: Record<string, string | null>;
 
-// One run covers every rule: `fail` fails, `ok` succeeds, `skip` is skipped (one_failed without a failure).
+// One run covers every rule: `fail` fails, `ok` succeeds, `skip` is skipped (one_failed without a
+// failure).
 beforeAll(async () => {
   h = await createHarness();
   await h.writeDag({

@@ -10,7 +10,9 @@ let v1: string;
 let v2: string;
 let gateFile: string;
 
-/** `gate` holds the run until the test opens it, so the DAG can change while the run is in progress. */
+/**
+ * `gate` holds the run until the test opens it, so the DAG can change while the run is in progress.
+ */
 function dag(version: 1 | 2) {
   const gate = {
     task_id: 'gate',

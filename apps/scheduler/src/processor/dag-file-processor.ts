@@ -1,8 +1,8 @@
 /**
  * The DAG file processor: reads DAGS_FOLDER, validates each file with the dagbag document schema
  * and brings the database in line: new DAGs and versions, in-place updates of unused versions,
- * stale DAGs, import errors. Each file is handled on its own, so one bad file never affects another.
- * Only the scheduler holding the processor lock processes; the others skip the scan.
+ * stale DAGs, import errors. Each file is handled on its own, so one bad file never affects
+ * another. Only the scheduler holding the processor lock processes; the others skip the scan.
  */
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';

@@ -1,6 +1,6 @@
 /**
- * Schedulers as real child processes (`src/main.ts`), for the HA tests: separate processes, separate
- * pools, killable with real signals.
+ * Schedulers as real child processes (`src/main.ts`), for the HA tests: separate processes,
+ * separate pools, killable with real signals.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -7,7 +7,9 @@ import type { DagBag } from '@dagbag/dagbag';
 import type { Logger } from '@dagbag/logger';
 import type { Notifier } from './notifier.ts';
 
-/** The log lines of a gap in the notifications (operators and the outage scenario look for them). */
+/**
+ * The log lines of a gap in the notifications (operators and the outage scenario look for them).
+ */
 export const NOTIFICATION_GAP_LOG = {
   lost: 'database notifications interrupted; the DAG cache relies on hash revalidation until they are back',
   back: 'database notifications back; DAG cache resynchronised',

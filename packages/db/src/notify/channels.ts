@@ -7,7 +7,10 @@
 export const NOTIFICATION_CHANNELS = [
   /** `dag_run.id`: a run was created, or became queued (cleared), success or failed. */
   'dagbag_run',
-  /** `dag_run.id` of a task instance that left queued/running (finished, retried, handed back) or was cleared. */
+  /**
+   * `dag_run.id` of a task instance that left queued/running (finished, retried, handed back) or
+   * was cleared.
+   */
   'dagbag_task',
   /** `dag_version.id`: a version was created, updated in place (new dag_hash) or deleted. */
   'dagbag_version',

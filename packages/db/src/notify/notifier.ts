@@ -106,7 +106,8 @@ export class Notifier {
     this.lag = createInstrument(this.meter, NOTIFICATION_METRICS.lag);
     const receivedCounter = createObservable(this.meter, NOTIFICATION_METRICS.received);
     const resyncCounter = createObservable(this.meter, NOTIFICATION_METRICS.resyncs);
-    // Counted in plain fields, attribute sets built once: a notification costs no attribute hashing.
+    // Counted in plain fields, attribute sets built once: a notification costs no attribute
+    // hashing.
     const channelAttributes = NOTIFICATION_CHANNELS.map(
       (channel) => [channel, { channel }] as const,
     );

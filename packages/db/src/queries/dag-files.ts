@@ -79,7 +79,10 @@ async function readCurrent(
  */
 export async function syncDagFromFile(
   prisma: PrismaClient,
-  /** liveFilelocs: files that still hold their DAGs (there but broken); another file cannot take a DAG from them. */
+  /**
+   * liveFilelocs: files that still hold their DAGs (there but broken); another file cannot take a
+   * DAG from them.
+   */
   input: {
     fields: DagFileFields;
     data: unknown;
@@ -143,7 +146,8 @@ export async function syncDagFromFile(
       await setNextDagrun(tx, fields.dagId, input.firstDagrun(last[0]?.end ?? null));
     }
     if (current.dagHash === input.dagHash) {
-      // Same meaning (say, a comment or the formatting changed): the version stays, its text follows.
+      // Same meaning (say, a comment or the formatting changed): the version stays, its text
+      // follows.
       if (current.versionId !== null && current.sourceHash !== sourceHash)
         await upsertDagCode(tx, current.versionId, input, sourceHash);
       return 'metadata_updated';
@@ -165,7 +169,8 @@ export async function syncDagFromFile(
         return 'updated_in_place';
       }
     }
-    // Time-ordered ids (UUIDv7, as Airflow's): ordering versions by id is ordering them by creation.
+    // Time-ordered ids (UUIDv7, as Airflow's): ordering versions by id is ordering them by
+    // creation.
     const versions = await tx.$queryRaw<{ id: string }[]>`
       INSERT INTO dag_version (id, dag_id, version_number)
       VALUES (${uuidv7()}::uuid, ${fields.dagId}, ${(current.versionNumber ?? 0) + 1})

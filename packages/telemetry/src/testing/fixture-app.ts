@@ -27,7 +27,8 @@ const telemetry = await startTelemetry({
 let pgPatched: boolean | undefined;
 if (process.env.FIXTURE_IMPORT_PG === '1') {
   // Imported only now, after startTelemetry, exactly as the apps must do it.
-  // A computed specifier: this package does not depend on pg (nor its types); the app under test does.
+  // A computed specifier: this package does not depend on pg (nor its types); the app under test
+  // does.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const pg = (await import('pg' as string)) as {
     default: { Client: { prototype: { query: unknown } } };

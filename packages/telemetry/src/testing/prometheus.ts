@@ -14,7 +14,10 @@ export interface PrometheusHarness {
   readonly url: string;
   /** Runs an instant query (`/api/v1/query`); throws with Prometheus's error text on bad PromQL. */
   query(expr: string): Promise<PromSample[]>;
-  /** Resolves once every target has been scraped successfully at least `scrapes` times (default 2, enough for rate()). */
+  /**
+   * Resolves once every target has been scraped successfully at least `scrapes` times (default 2,
+   * enough for rate()).
+   */
   waitForScrapes(scrapes?: number, timeoutMs?: number): Promise<void>;
   /**
    * Resolves once every target has been scraped successfully by a scrape that started after

@@ -1,6 +1,8 @@
 import { Prisma } from '../../generated/prisma/client.ts';
 
-/** One page of a listing and the number of rows matching the filters (Airflow's `total_entries`). */
+/**
+ * One page of a listing and the number of rows matching the filters (Airflow's `total_entries`).
+ */
 export interface Page<T> {
   rows: T[];
   total: number;
@@ -17,7 +19,9 @@ export interface SortKey<C extends string> {
   descending: boolean;
 }
 
-/** Half-open and closed bounds of a timestamp filter (Airflow's `*_gte`, `*_gt`, `*_lte`, `*_lt`). */
+/**
+ * Half-open and closed bounds of a timestamp filter (Airflow's `*_gte`, `*_gt`, `*_lte`, `*_lt`).
+ */
 export interface TimeRange {
   gte?: Date;
   gt?: Date;

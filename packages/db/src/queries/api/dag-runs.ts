@@ -42,7 +42,10 @@ export interface DagRunRow {
   conf: Record<string, unknown> | null;
   note: string | null;
   createdDagVersionId: string | null;
-  /** The versions the run was created with and moved to, and those its task instances used, oldest first. */
+  /**
+   * The versions the run was created with and moved to, and those its task instances used, oldest
+   * first.
+   */
   dagVersions: DagVersionSummary[];
 }
 

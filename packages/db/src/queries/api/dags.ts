@@ -91,7 +91,9 @@ export interface DagStatsRow {
 export interface DagSourceRow {
   dagId: string;
   versionNumber: number;
-  /** The file's text as stored with the version; null for versions stored before sources were kept. */
+  /**
+   * The file's text as stored with the version; null for versions stored before sources were kept.
+   */
   sourceCode: string | null;
   /** The serialized document, served as JSON where no source text was kept. */
   data: unknown;
@@ -297,9 +299,9 @@ export function createDagQueries(prisma: PrismaClient) {
 
     /**
      * Deletes the DAG's metadata (its row, versions, sources, runs and task instances; the event
-     * log is kept, as Airflow keeps it; the runs' ids are returned so their logs can go too) unless one of its runs is running or one of its tasks is
-     * queued or running. While the file is still there the processor is asked to parse it again,
-     * so the DAG comes back as new, as in Airflow.
+     * log is kept, as Airflow keeps it; the runs' ids are returned so their logs can go too) unless
+     * one of its runs is running or one of its tasks is queued or running. While the file is still
+     * there the processor is asked to parse it again, so the DAG comes back as new, as in Airflow.
      */
     async deleteDag(dagId: string): Promise<DeleteDagOutcome> {
       return prisma.$transaction(async (tx) => {
@@ -455,7 +457,9 @@ export function createDagQueries(prisma: PrismaClient) {
       });
     },
 
-    /** Version metadata only (no serialized data): a listing of 70k versions costs a few KB a page. */
+    /**
+     * Version metadata only (no serialized data): a listing of 70k versions costs a few KB a page.
+     */
     async listDagVersions(
       dagId: string,
       filters: Pagination & { versionNumber?: number; orderBy: SortKey<DagVersionSortColumn>[] },

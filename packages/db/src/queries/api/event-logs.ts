@@ -15,7 +15,10 @@ import {
 } from './common.ts';
 
 export interface NewEvent {
-  /** What happened, in Airflow's words where it has them: `trigger_dag_run`, `patch_dag`, `failed`... */
+  /**
+   * What happened, in Airflow's words where it has them: `trigger_dag_run`, `patch_dag`,
+   * `failed`...
+   */
   event: string;
   /** Who: a named API token's name, `token:<fingerprint>` for an unnamed one, `scheduler`. */
   owner: string | null;

@@ -1,6 +1,6 @@
 /**
- * Task instances across DAGs and runs: Airflow's `POST /dags/~/dagRuns/~/taskInstances/list` and the
- * `~` forms of the listing. Each filter is optional; an empty selection lists every instance.
+ * Task instances across DAGs and runs: Airflow's `POST /dags/~/dagRuns/~/taskInstances/list` and
+ * the `~` forms of the listing. Each filter is optional; an empty selection lists every instance.
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import {

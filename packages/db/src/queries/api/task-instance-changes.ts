@@ -157,7 +157,9 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       return rows.length === 0 ? null : rows.map((row) => row.run_id);
     },
 
-    /** What a state change would alter (its dry run): the selected instances not yet in the state. */
+    /**
+     * What a state change would alter (its dry run): the selected instances not yet in the state.
+     */
     async taskInstancesToSet(
       selection: TaskInstanceSelection,
       state: string,

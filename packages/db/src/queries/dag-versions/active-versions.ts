@@ -4,7 +4,9 @@ import type { PrismaClient } from '../../client.ts';
 import { unfinishedRunStateSql, unfinishedTaskStateSql } from '../states.ts';
 import { VERSION_COLUMNS, toRow, type VersionRecord } from './row.ts';
 
-/** The ids of the versions still needed: those of unfinished runs and of unfinished task instances. */
+/**
+ * The ids of the versions still needed: those of unfinished runs and of unfinished task instances.
+ */
 const ACTIVE_VERSION_IDS = Prisma.sql`
   SELECT COALESCE(current_dag_version_id, created_dag_version_id) AS id FROM dag_run
   WHERE ${unfinishedRunStateSql('state')}

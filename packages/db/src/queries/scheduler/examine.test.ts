@@ -99,7 +99,8 @@ describe('the examine step', () => {
       'UPDATE',
       'INSERT',
     ]);
-    // Per run: 40 unfinished instances (state null included) re-pointed or marked removed; 3 new. Three runs, one UPDATE.
+    // Per run: 40 unfinished instances (state null included) re-pointed or marked removed; 3 new.
+    // Three runs, one UPDATE.
     expect(result).toEqual({ updated: 120, inserted: 9 });
   });
 

@@ -2,7 +2,8 @@
  * The examine step of the scheduling loop and the decisions taken for each examined run. Nothing
  * here loads task instance rows into the process: runs are chosen from `dag_run` alone, a DAG
  * change is one bulk UPDATE, and trigger rules are evaluated inside PostgreSQL, returning only the
- * instances that changed (incident 3 of docs/architecture.md: eager loading churned 6.5 MB per loop).
+ * instances that changed (incident 3 of docs/architecture.md: eager loading churned 6.5 MB per
+ * loop).
  */
 import type { Prisma } from '../../client.ts';
 import { latestVersionIdSql } from '../dag-versions/latest.ts';
@@ -23,8 +24,9 @@ export interface RunToExamine {
 
 /**
  * Locks up to `limit` running runs, least recently examined first (never-examined first of all),
- * skipping runs another scheduler is examining. Runs of paused or stale DAGs wait, as in Airflow. Must run inside a transaction: the row locks
- * last until it ends. Reads `dag_run`, `dag` and `dag_version` only.
+ * skipping runs another scheduler is examining. Runs of paused or stale DAGs wait, as in Airflow.
+ * Must run inside a transaction: the row locks last until it ends. Reads `dag_run`, `dag` and
+ * `dag_version` only.
  */
 export async function lockRunsToExamine(tx: Tx, limit: number): Promise<RunToExamine[]> {
   return tx.$queryRaw<RunToExamine[]>`
@@ -55,7 +57,9 @@ function runArrays(runs: readonly RunRef[]) {
 }
 
 export interface RepointResult {
-  /** Unfinished (or restored) instances now on the new version, plus vanished tasks marked removed. */
+  /**
+   * Unfinished (or restored) instances now on the new version, plus vanished tasks marked removed.
+   */
   updated: number;
   /** Instances created for tasks the new version added. */
   inserted: number;
@@ -120,13 +124,13 @@ export interface TaskDecision {
  * `graph` describes), evaluated in SQL against the version's edges (Airflow's TriggerRuleDep with
  * flag_upstream_failed):
  *
- * | rule        | ready when                       | otherwise, once decidable                      |
- * |-------------|----------------------------------|------------------------------------------------|
- * | all_success | every upstream succeeded         | upstream_failed if any failed, skipped if any skipped |
- * | all_done    | every upstream finished          | -                                              |
- * | one_success | any upstream succeeded           | all done: skipped if all skipped, else upstream_failed |
- * | one_failed  | any upstream failed              | all done without failure: skipped              |
- * | none_failed | every upstream done, none failed | upstream_failed if any failed                  |
+ * rule        | ready when | otherwise, once decidable
+ * ------------|------------|--------------------------
+ * all_success | every upstream succeeded | upstream_failed if any failed, skipped if any skipped
+ * all_done    | every upstream finished | -
+ * one_success | any upstream succeeded | all done: skipped if all skipped, else upstream_failed
+ * one_failed  | any upstream failed | all done without failure: skipped
+ * none_failed | every upstream done, none failed | upstream_failed if any failed
  *
  * "failed" includes upstream_failed. A ready `empty` task succeeds on the spot; a ready task of
  * another operator becomes `scheduled` for the executor. Returns what changed; call again while

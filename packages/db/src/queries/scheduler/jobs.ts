@@ -37,7 +37,10 @@ export async function endSchedulerJob(
   await db.$executeRaw`UPDATE job SET state = ${state}, end_date = now() WHERE id = ${jobId}`;
 }
 
-/** Jobs that stopped heartbeating for `timeoutSeconds` are marked failed, so their work is recovered. */
+/**
+ * Jobs that stopped heartbeating for `timeoutSeconds` are marked failed, so their work is
+ * recovered.
+ */
 export async function failSilentSchedulerJobs(db: Db, timeoutSeconds: number): Promise<number[]> {
   const rows = await db.$queryRaw<{ id: number }[]>`
     UPDATE job SET state = 'failed', end_date = now()

@@ -44,7 +44,9 @@ export async function createDueScheduledRuns(
   input: {
     now: Date;
     limit: number;
-    /** The interval to run now: the stored one, or (catchup off) a later one the stored one missed. */
+    /**
+     * The interval to run now: the stored one, or (catchup off) a later one the stored one missed.
+     */
     intervalToRun: (dag: DueDag) => NextDagrun;
     nextAfter: (dag: DueDag) => NextDagrun | null;
   },
@@ -221,7 +223,10 @@ export async function startQueuedRuns(
   });
 }
 
-/** One instance per task of each run, idempotent: existing instances (a cleared run's) are left as they are. */
+/**
+ * One instance per task of each run, idempotent: existing instances (a cleared run's) are left as
+ * they are.
+ */
 export async function insertTaskInstances(
   db: Prisma.TransactionClient | PrismaClient,
   input: {

@@ -19,9 +19,10 @@ export interface ClaimedTaskInstance {
 }
 
 /**
- * Atomically takes up to `limit` scheduled instances of running runs of unpaused DAGs for this job: they become
- * `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and the
- * `state = 'scheduled'` filter is re-checked under the row lock, so no instance is claimed twice.
+ * Atomically takes up to `limit` scheduled instances of running runs of unpaused DAGs for this job:
+ * they become `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and
+ * the `state = 'scheduled'` filter is re-checked under the row lock, so no instance is claimed
+ * twice.
  *
  * An instance whose previous try may still be alive is not claimed: `last_heartbeat_at` stays set
  * from the claim until that try's process has ended (see `releaseTaskInstanceTry`), and is kept

@@ -1,6 +1,9 @@
 import type { PrismaClient, Prisma } from '../../client.ts';
 
-/** A client or an interactive transaction: queries that need no transaction of their own take either. */
+/**
+ * A client or an interactive transaction: queries that need no transaction of their own take
+ * either.
+ */
 export type Db = PrismaClient | Prisma.TransactionClient;
 
 /** What the database needs to know about one task of a DAG version to create its instance. */
