@@ -60,7 +60,8 @@ export const SCHEDULER_OWN_SETTINGS = {
     default: 1000,
     min: 10,
     max: 600_000,
-    description: 'pause between two scheduling loops (a finished task wakes the loop early)',
+    description:
+      'pause after a scheduling loop that changed nothing (a loop that changed something, or a finished task, brings the next at once)',
   }),
   SCHEDULER_MAX_DAGRUNS_PER_LOOP: integerSetting({
     default: 20,
