@@ -189,10 +189,19 @@ export function buildProgram(context: ProgramContext): Command {
         ...diff.edges.added.map((edge) => `+ edge ${edge.source_id} -> ${edge.target_id}`),
         ...diff.edges.removed.map((edge) => `- edge ${edge.source_id} -> ${edge.target_id}`),
       ];
+      if (lines.length) return void io.stdout.write(`${lines.join('\n')}\n`);
+      // Same structure: a command or another setting may still have changed; the files tell.
+      const source = async (version: string) =>
+        (
+          await client().GET('/api/v2/dagSources/{dag_id}', {
+            params: { path: { dag_id: dagId }, query: { version_number: versionNumber(version) } },
+          })
+        ).data!.content;
+      const same = (await source(a)) === (await source(b));
       io.stdout.write(
-        lines.length
-          ? `${lines.join('\n')}\n`
-          : `versions ${a} and ${b} have the same tasks and edges\n`,
+        same
+          ? `versions ${a} and ${b} are the same\n`
+          : `versions ${a} and ${b} have the same tasks and edges; their files differ (a command or another setting)\n`,
       );
     });
 

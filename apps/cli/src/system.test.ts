@@ -232,6 +232,26 @@ describe('the other commands', () => {
     ]);
   });
 
+  it('versions diff says when only a command changed', async () => {
+    const ran = await runCli(['runs', 'trigger', 'chatty', '--wait'], { env: system.env });
+    expect(ran.code).toBe(0);
+    await writeFile(
+      join(system.dagsFolder, 'chatty.json'),
+      JSON.stringify({ dag_id: 'chatty', tasks: [bash('talk', 'echo something else')] }),
+    );
+    await until(async () => {
+      const listed = await runCli(['versions', 'list', 'chatty', '--json'], { env: system.env });
+      return (JSON.parse(listed.stdout) as unknown[]).length === 2;
+    });
+
+    const result = await runCli(['versions', 'diff', 'chatty', '1', '2'], { env: system.env });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(
+      'versions 1 and 2 have the same tasks and edges; their files differ (a command or another setting)',
+    );
+  });
+
   it('marks a run, and clears tasks with their downstream (dry run first)', async () => {
     const client = createDagbagClient({ baseUrl: system.url, token: system.token });
     await client.POST('/api/v2/dags/{dag_id}/dagRuns', {
