@@ -18,7 +18,8 @@ import { DATABASE_SETTINGS, openDatabase } from '@dagbag/db';
 import { LOGGER_SETTINGS, createLogger } from '@dagbag/logger';
 import { seedIfEmpty } from '../prisma/seed.ts';
 
-// Readable lines by default, for this process as for the apps it starts (LOG_FORMAT=json for machines).
+// Readable lines by default, for this process as for the apps it starts
+// (LOG_FORMAT=json for machines).
 const logging = readConfig(LOGGER_SETTINGS, { LOG_FORMAT: 'pretty', ...process.env });
 const logger = createLogger({ name: 'dev', level: logging.LOG_LEVEL, format: logging.LOG_FORMAT });
 const STOP_GRACE_MS = 20_000;

@@ -29,8 +29,8 @@ beforeAll(async () => {
   markers = join(workDir, 'markers');
   mkdirSync(dagsFolder);
   mkdirSync(markers);
-  // Scheduled every hour since BACKLOG_HOURS ago, with catchup: due runs keep appearing, about one per
-  // scheduler loop, for as long as it may run (far longer than this test waits).
+  // Scheduled every hour since BACKLOG_HOURS ago, with catchup: due runs keep appearing, about one
+  // per scheduler loop, for as long as it may run (far longer than this test waits).
   writeFileSync(
     join(dagsFolder, 'hourly.json'),
     JSON.stringify({
