@@ -11,6 +11,7 @@
  *
  * PROMQL_REPORT=<file> writes every expression with its result as a Markdown table.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,6 @@ import {
 const TOKEN = 'observability-test-token';
 const DAGS = ['observed_a', 'observed_b'] as const;
 const root = repoRoot();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface App {
   name: string;

@@ -3,6 +3,7 @@
  * PostgreSQL. A paused DAG gets no scheduled runs and the scheduler starts none of its tasks
  * (a running one finishes); a trigger is accepted and its run waits queued; unpausing resumes.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,8 +100,6 @@ async function until(done: () => Promise<boolean>, timeoutMs = 20_000): Promise<
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function get(path: string): Promise<any> {
   return (await api.request(path)).json();

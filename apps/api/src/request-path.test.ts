@@ -4,6 +4,7 @@
  * and status on /metrics, the cache's own metrics, and, only when traces are exported over OTLP,
  * the http, Express and pg spans. The hot path may get cheaper; none of this may go.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,6 @@ import { seedDag, smallDag } from './testing/harness.ts';
 const TOKEN = 'request-path-test-token';
 const STRUCTURE = '/api/v2/dags/observed/dagVersions/1/structure';
 const STRUCTURE_ROUTE = '/api/v2/dags/:dag_id/dagVersions/:version_number/structure';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface RunningApi {
   child: TsxChild;

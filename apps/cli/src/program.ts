@@ -2,6 +2,7 @@
  * The `dagbag` command line: every command is a call of @dagbag/client (except `dags validate`,
  * which checks files locally with the processor's own parsing). Arguments are parsed by commander.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import {
   createDagbagClient,
@@ -656,8 +657,4 @@ function seconds(text: string): number {
 
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

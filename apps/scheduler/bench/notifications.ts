@@ -4,6 +4,7 @@
  *  - coherence: in-place update -> every DAG cache serves the new hash;
  *  - a burst of 10,000 notifications in one second: loops run, lag, nothing lost.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,6 @@ import { readSchedulerConfig } from '../src/config.ts';
 import { createScheduler, type Scheduler } from '../src/scheduler.ts';
 
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

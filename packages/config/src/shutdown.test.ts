@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
@@ -16,8 +17,6 @@ function child(stopMs?: number) {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
   return { process: proc, ready, exited };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('onShutdown', () => {
   it('stops on the first signal and exits 0', async () => {
