@@ -1,8 +1,8 @@
 /**
  * Clear and mark-state calls on running runs while two schedulers work (issue 15): real API and
- * scheduler processes over one PostgreSQL, every call over HTTP. Each try of a task takes a lock
- * directory for its task instance while it lives (released by its own SIGTERM trap or at its end)
- * and logs start/end markers, so the files show what the database cannot:
+ * scheduler processes over one PostgreSQL, every call over HTTP. Each try of a task holds a lock
+ * on its task instance while it lives (see `command`) and logs start/end markers, so the files
+ * show what the database cannot:
  * - no try ever runs while another try of the same task instance is alive;
  * - the live task processes, sampled, never exceed the two schedulers' parallelism;
  * - nothing is lost: once the calls stop and every run is cleared once more, every task instance
@@ -35,19 +35,28 @@ const TASKS = ['a', 'b', 'c', 'd'];
 let db: TestDatabase;
 let workDir: string;
 let locks: string;
+let live: string;
 let markers: string;
 let request: ReturnType<typeof client>;
 
-/** A task holding `locks/<run>.<task>` while it lives; an overlap is written down, not hidden. */
+/**
+ * A try holds a kernel lock (flock) on `locks/<run>.<task>` while its shell lives: the kernel
+ * releases it however the shell dies, so a lock can never be left behind by a SIGTERM that lands
+ * before the shell's trap is set (a lock directory could, and then failed every later try of that
+ * instance as an "overlap"). The sleep does not inherit the lock's descriptor. Beside it, a
+ * directory `live/<run>.<task>` counts the live tries for the parallelism check.
+ */
 function command(): string {
   const id = '$AIRFLOW_CTX_DAG_RUN_ID.$AIRFLOW_CTX_TASK_ID';
   const line = `$AIRFLOW_CTX_DAG_RUN_ID $AIRFLOW_CTX_TASK_ID $AIRFLOW_CTX_TRY_NUMBER`;
   return [
-    `d=${locks}/${id}`,
-    `if ! mkdir "$d" 2>/dev/null; then echo "overlap ${line}" >> ${markers}/overlaps; exit 1; fi`,
-    `trap 'rmdir "$d"; exit 143' TERM`,
+    `exec 9>>"${locks}/${id}"`,
+    `if ! flock -n 9; then echo "overlap ${line}" >> ${markers}/overlaps; exit 1; fi`,
+    `d=${live}/${id}`,
+    `trap 'rmdir "$d" 2>/dev/null; exit 143' TERM`,
+    `mkdir -p "$d"`,
     `echo "start ${line}" >> ${markers}/log`,
-    `sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))" & wait $!`,
+    `sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))" 9>&- & wait $!`,
     `echo "end ${line}" >> ${markers}/log`,
     `rmdir "$d"`,
   ].join('\n');
@@ -60,6 +69,8 @@ beforeAll(async () => {
   locks = join(workDir, 'locks');
   markers = join(workDir, 'markers');
   await mkdir(locks);
+  live = join(workDir, 'live');
+  await mkdir(live);
   await mkdir(markers);
   await writeFile(
     join(folder.dagsFolder, 'churn.json'),
@@ -106,6 +117,21 @@ async function runStates(): Promise<Map<string, string>> {
   return new Map(rows.map((row) => [row.run_id, row.state]));
 }
 
+/** What is not yet success, to say why a wait ran out: runs and their task instances. */
+async function unfinished(): Promise<string> {
+  const rows = await query<{ run: string; tis: string }>(
+    db.url,
+    `SELECT r.run_id || ' ' || r.state AS run,
+            string_agg(ti.task_id || '=' || coalesce(ti.state, 'none') || '#' || ti.try_number
+                       || coalesce('@' || ti.queued_by_job_id::text, ''), ' ' ORDER BY ti.task_id) AS tis
+       FROM dag_run r
+       LEFT JOIN task_instance ti ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+      WHERE r.dag_id = 'churn' AND r.state <> 'success'
+      GROUP BY r.run_id, r.state`,
+  );
+  return `not success: ${rows.map((row) => `${row.run} [${row.tis}]`).join('; ')}`;
+}
+
 describe('clear and mark-state calls on running runs, two schedulers', () => {
   it(
     'never run two tries of a task instance at once, never exceed parallelism, and lose nothing',
@@ -124,7 +150,7 @@ describe('clear and mark-state calls on running runs, two schedulers', () => {
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          maxLive = Math.max(maxLive, (await readdir(locks)).length);
+          maxLive = Math.max(maxLive, (await readdir(live)).length);
           const perJob = await query<{ n: number }>(
             db.url,
             "SELECT count(*)::int AS n FROM task_instance WHERE state IN ('queued', 'running') GROUP BY queued_by_job_id",
@@ -185,14 +211,21 @@ describe('clear and mark-state calls on running runs, two schedulers', () => {
         });
         expect(response.status).toBe(200);
       }
-      await waitFor(
-        'every run succeeds after the final clear',
-        async () => [...(await runStates()).values()].every((s) => s === 'success'),
-        180_000,
-        500,
-      );
-      sampling = false;
-      await sampler;
+      try {
+        await waitFor(
+          'every run succeeds after the final clear',
+          async () => [...(await runStates()).values()].every((s) => s === 'success'),
+          180_000,
+          500,
+        ).catch(async (error: unknown) => {
+          throw new Error(
+            `${String(error)}; ${await unfinished()}; calls ${JSON.stringify(calls)}`,
+          );
+        });
+      } finally {
+        sampling = false;
+        await sampler;
+      }
 
       console.log(
         `clear-while-running: ${JSON.stringify(calls)}; max live tries ${maxLive} (limit ${2 * PARALLELISM}); max queued+running per job ${maxPerJob} (limit ${PARALLELISM})`,
@@ -218,7 +251,7 @@ describe('clear and mark-state calls on running runs, two schedulers', () => {
         (ti) => ti.state !== 'success' || !ended.has(`${ti.run_id} ${ti.task_id} ${ti.try_number}`),
       );
       expect(lost, JSON.stringify(calls)).toEqual([]);
-      expect((await readdir(locks)).length).toBe(0);
+      expect((await readdir(live)).length).toBe(0);
       // The calls did happen, and hit running runs.
       expect(Object.keys(calls).some((key) => key.startsWith('clear 200'))).toBe(true);
     },
