@@ -32,7 +32,7 @@ async function runState(runId: string) {
 }
 
 describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
-  it('creates a queued manual run on the latest version, triggered by rest_api, with no task instances', async () => {
+  it('creates a queued manual run on the latest version, triggered by rest_api, with its task instances in state null', async () => {
     const response = await api.request('/api/v2/dags/etl/dagRuns', {
       method: 'POST',
       json: {
@@ -54,7 +54,13 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     });
     expect(run.queuedAt).toBeInstanceOf(Date);
     expect(run.logicalDate?.toISOString()).toBe('2026-03-01T00:00:00.000Z');
-    expect(instances).toEqual({});
+    expect(
+      Object.values(instances).map((ti) => [ti.taskId, ti.state, ti.tryNumber, ti.dagVersionId]),
+    ).toEqual([
+      ['extract', null, 0, versions[1]],
+      ['load', null, 0, versions[1]],
+      ['transform', null, 0, versions[1]],
+    ]);
   });
 
   it('names the run manual__<run_after>_<random> when neither dag_run_id nor logical_date is given', async () => {

@@ -21,6 +21,7 @@ export {
 } from './queries/seed.ts';
 export * from './queries/api/index.ts';
 export * from './queries/scheduler/index.ts';
+export type { VersionSource } from './queries/run-task-instances.ts';
 export * from './queries/dag-files.ts';
 export { setNextDagrun, type NextDagrun } from './queries/next-dagrun.ts';
 export * from './notify/index.ts';

@@ -4,7 +4,10 @@ import type { ApiQueries, RetriesOf, TimeRange } from '@dagbag/db';
 import { ApiError } from '../errors.ts';
 
 /** The part of the DAG cache the API uses. */
-export type ApiDagBag = Pick<DagBag, 'get' | 'getVersion' | 'getForRun' | 'getLatest' | 'stats'>;
+export type ApiDagBag = Pick<
+  DagBag,
+  'get' | 'getVersion' | 'getForRun' | 'getLatest' | 'invalidate' | 'stats'
+>;
 
 export interface RouteContext {
   queries: ApiQueries;

@@ -78,7 +78,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
   async function createRun(newRun: NewDagRun, idGenerated: boolean): Promise<DagRunRow> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await queries.createDagRun(newRun);
+        return await queries.createDagRun(newRun, dagBag);
       } catch (error) {
         const generatedIdTaken =
           idGenerated &&
@@ -151,7 +151,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
       operationId: 'trigger_dag_run',
       summary: 'Trigger Dag Run',
       description:
-        'Creates a queued manual run on the latest version of the DAG (read through the DAG cache); the scheduler creates its task instances.',
+        'Creates a queued manual run on the latest version of the DAG (read through the DAG cache) with its task instances, state null, as Airflow: they can be listed, patched and cleared before the scheduler starts the run.',
       tags: ['DagRun'],
       params: s.dagIdParam,
       body: s.TriggerDAGRunPostBody,

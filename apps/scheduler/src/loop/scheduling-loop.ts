@@ -142,6 +142,7 @@ export class SchedulingLoop {
       limit: this.options.maxDagRunsPerLoop,
       intervalToRun: (dag) => intervalToRun(dag, now),
       nextAfter: (dag) => nextDagrunAfter(dag, now),
+      versions: this.options.dagBag,
     });
     for (const run of created)
       this.options.logger.info({ dagId: run.dagId, runId: run.runId }, 'scheduled run created');

@@ -36,6 +36,8 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 
 const page = { limit: 50, offset: 0 };
+/** The stored version (hash `h`) as a DAG cache would hold it: no tasks. */
+const noTasks = { get: async () => ({ dagHash: 'h', dag: { tasks: new Map() } }), invalidate() {} };
 
 describe('API queries: DAGs', () => {
   it('leave stale DAGs out unless asked, and count the matches', async () => {
@@ -103,7 +105,7 @@ describe('API queries: runs', () => {
   });
 
   it('create a queued manual run that lists its version', async () => {
-    const run = await queries.createDagRun(newRun('one'));
+    const run = await queries.createDagRun(newRun('one'), noTasks);
     expect(run).toMatchObject({
       state: 'queued',
       runType: 'manual',
@@ -114,7 +116,9 @@ describe('API queries: runs', () => {
   });
 
   it('refuse a second run with the same run_id', async () => {
-    await expect(queries.createDagRun(newRun('one'))).rejects.toBeInstanceOf(DuplicateDagRunError);
+    await expect(queries.createDagRun(newRun('one'), noTasks)).rejects.toBeInstanceOf(
+      DuplicateDagRunError,
+    );
   });
 
   it('list every version a run touched: created with, moved to, and used by its task instances, oldest first', async () => {
@@ -124,7 +128,7 @@ describe('API queries: runs', () => {
     const v3 = await db.prisma.dagVersion.create({
       data: { dagId: 'sales_daily', versionNumber: 3 },
     });
-    await queries.createDagRun(newRun('moved'));
+    await queries.createDagRun(newRun('moved'), noTasks);
     await db.prisma.dagRun.update({
       where: { dagId_runId: { dagId: 'sales_daily', runId: 'moved' } },
       data: { currentDagVersionId: v3.id },

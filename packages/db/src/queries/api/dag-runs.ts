@@ -1,6 +1,6 @@
 /**
- * dag_run reads and the API's writes: trigger, state patch, clear and delete. The API never creates
- * task instances: the scheduler does when it moves a queued run to running.
+ * dag_run reads and the API's writes: trigger (the run with its task instances, as Airflow), state
+ * patch, clear and delete.
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import {
@@ -14,6 +14,7 @@ import {
   type SortKey,
   type TimeRange,
 } from './common.ts';
+import { createRunTaskInstances, type VersionSource } from '../run-task-instances.ts';
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { DagVersionSummary } from './dags.ts';
 import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
@@ -292,30 +293,39 @@ export function createDagRunQueries(prisma: PrismaClient) {
     },
 
     /**
-     * Inserts a queued manual run; a taken (dag_id, run_id) or (dag_id, logical_date) throws
-     * DuplicateDagRunError saying which.
+     * Inserts a queued manual run with its task instances (state null, from `versions`, as
+     * Airflow's trigger), in one transaction; a taken (dag_id, run_id) or (dag_id, logical_date)
+     * throws DuplicateDagRunError saying which.
      */
-    async createDagRun(run: NewDagRun): Promise<DagRunRow> {
-      const inserted = await prisma.$queryRaw<{ id: number }[]>`
-        INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
-          data_interval_end, queued_at, conf, note, triggered_by, created_dag_version_id, updated_at)
-        VALUES (${run.dagId}, ${run.runId}, 'queued', 'manual', ${run.logicalDate}, ${run.runAfter},
-          ${run.dataIntervalStart}, ${run.dataIntervalEnd}, ${run.queuedAt}, ${JSON.stringify(run.conf)}::jsonb,
-          ${run.note}, 'rest_api', ${run.createdDagVersionId}::uuid, now())
-        ON CONFLICT DO NOTHING
-        RETURNING id`;
-      if (inserted.length === 0) {
-        // Nothing inserted: one of the two unique keys is taken. Say which (the run may have
-        // been deleted meanwhile; then the logical date was the conflict, or the client retries).
-        const sameId = await prisma.$queryRaw<{ id: number }[]>`
-          SELECT id FROM dag_run WHERE dag_id = ${run.dagId} AND run_id = ${run.runId}`;
-        throw sameId.length > 0 || run.logicalDate === null
-          ? new DuplicateDagRunError(run.dagId, run.runId)
-          : new DuplicateDagRunError(run.dagId, run.runId, 'logical_date', run.logicalDate);
-      }
-      const created = await readRun(prisma, run.dagId, run.runId);
-      if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
-      return created;
+    async createDagRun(run: NewDagRun, versions: VersionSource): Promise<DagRunRow> {
+      return prisma.$transaction(async (tx) => {
+        const inserted = await tx.$queryRaw<{ id: number }[]>`
+          INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
+            data_interval_end, queued_at, conf, note, triggered_by, created_dag_version_id, updated_at)
+          VALUES (${run.dagId}, ${run.runId}, 'queued', 'manual', ${run.logicalDate}, ${run.runAfter},
+            ${run.dataIntervalStart}, ${run.dataIntervalEnd}, ${run.queuedAt}, ${JSON.stringify(run.conf)}::jsonb,
+            ${run.note}, 'rest_api', ${run.createdDagVersionId}::uuid, now())
+          ON CONFLICT DO NOTHING
+          RETURNING id`;
+        if (inserted.length === 0) {
+          // Nothing inserted: one of the two unique keys is taken. Say which (the run may have
+          // been deleted meanwhile; then the logical date was the conflict, or the client retries).
+          const sameId = await tx.$queryRaw<{ id: number }[]>`
+            SELECT id FROM dag_run WHERE dag_id = ${run.dagId} AND run_id = ${run.runId}`;
+          throw sameId.length > 0 || run.logicalDate === null
+            ? new DuplicateDagRunError(run.dagId, run.runId)
+            : new DuplicateDagRunError(run.dagId, run.runId, 'logical_date', run.logicalDate);
+        }
+        await createRunTaskInstances(tx, {
+          dagId: run.dagId,
+          runId: run.runId,
+          versionId: run.createdDagVersionId,
+          versions,
+        });
+        const created = await readRun(tx, run.dagId, run.runId);
+        if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
+        return created;
+      });
     },
 
     /**

@@ -1,10 +1,16 @@
 /**
- * DAG runs: created when their schedule comes due, started (queued -> running) under
- * `max_active_runs`, with their task instances created in the same transaction.
+ * DAG runs: created when their schedule comes due (with their task instances, state null, as
+ * Airflow's create_dagrun), started (queued -> running) under `max_active_runs`, creating any
+ * task instance still missing in the same transaction.
  */
-import type { Prisma, PrismaClient } from '../../client.ts';
+import type { PrismaClient } from '../../client.ts';
 import { latestVersionIdSql, runVersionIdSql } from '../dag-versions/latest.ts';
 import { setNextDagrun, type NextDagrun } from '../next-dagrun.ts';
+import {
+  createRunTaskInstances,
+  insertTaskInstances,
+  type VersionSource,
+} from '../run-task-instances.ts';
 import type { TaskSpec } from './types.ts';
 
 /** A DAG row whose next scheduled run is due. */
@@ -49,6 +55,8 @@ export async function createDueScheduledRuns(
      */
     intervalToRun: (dag: DueDag) => NextDagrun;
     nextAfter: (dag: DueDag) => NextDagrun | null;
+    /** The DAG versions (the scheduler's DagBag) whose tasks the new runs' instances are. */
+    versions: VersionSource;
   },
 ): Promise<CreatedRun[]> {
   return prisma.$transaction(async (tx) => {
@@ -72,7 +80,7 @@ export async function createDueScheduledRuns(
     for (const stored of due) {
       const dag: DueDag = { ...stored, ...input.intervalToRun(stored) };
       const runId = scheduledRunId(dag.logicalDate);
-      const inserted = await tx.$executeRaw`
+      const inserted = await tx.$queryRaw<{ versionId: string | null }[]>`
         INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
                              data_interval_end, queued_at, triggered_by, created_dag_version_id, conf, updated_at)
         SELECT ${dag.dagId}, ${runId}, 'queued', 'scheduled', ${dag.logicalDate}, ${dag.createAfter},
@@ -80,8 +88,18 @@ export async function createDueScheduledRuns(
                ${latestVersionIdSql({ value: dag.dagId })},
                '{}'::jsonb, now()
         -- Either key may be taken: the run id, or the logical date (by a run triggered with it).
-        ON CONFLICT DO NOTHING`;
-      if (inserted > 0) created.push({ dagId: dag.dagId, runId, logicalDate: dag.logicalDate });
+        ON CONFLICT DO NOTHING
+        RETURNING created_dag_version_id::text AS "versionId"`;
+      const versionId = inserted[0]?.versionId;
+      if (inserted.length > 0)
+        created.push({ dagId: dag.dagId, runId, logicalDate: dag.logicalDate });
+      if (versionId != null)
+        await createRunTaskInstances(tx, {
+          dagId: dag.dagId,
+          runId,
+          versionId,
+          versions: input.versions,
+        });
       await setNextDagrun(tx, dag.dagId, input.nextAfter(dag));
     }
     return created;
@@ -141,8 +159,9 @@ export interface StartedRun {
 
 /**
  * Moves queued runs of one DAG to running, oldest first, while fewer than `max_active_runs` run,
- * and creates their task instances (one per task, `map_index` -1, state null, `max_tries` =
- * retries) with ON CONFLICT DO NOTHING, so a cleared run keeps its instances and tries.
+ * and creates those of their task instances that do not exist yet (one per task, `map_index` -1,
+ * state null, `max_tries` = retries) with ON CONFLICT DO NOTHING: the instances made with the run
+ * (perhaps patched or cleared since) and a cleared run's keep their states and tries.
  * The DAG row is locked (SKIP LOCKED): schedulers starting runs of one DAG take turns, so the
  * limit holds across schedulers. Runs whose version has no tasks in `tasksByVersion`, or whose
  * stored definition is not the one given (updated in place meanwhile), wait.
@@ -221,29 +240,4 @@ export async function startQueuedRuns(
     }
     return { started, staleVersionIds };
   });
-}
-
-/**
- * One instance per task of each run, idempotent: existing instances (a cleared run's) are left as
- * they are.
- */
-export async function insertTaskInstances(
-  db: Prisma.TransactionClient | PrismaClient,
-  input: {
-    dagId: string;
-    runIds: readonly string[];
-    versionId: string;
-    tasks: readonly TaskSpec[];
-  },
-): Promise<number> {
-  if (input.tasks.length === 0 || input.runIds.length === 0) return 0;
-  const taskIds = input.tasks.map((task) => task.taskId);
-  const operators = input.tasks.map((task) => task.operator);
-  const retries = input.tasks.map((task) => task.retries);
-  return db.$executeRaw`
-    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
-    SELECT ${input.dagId}, r.run_id, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
-    FROM unnest(${[...input.runIds]}::text[]) AS r(run_id)
-    CROSS JOIN unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
-    ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
 }

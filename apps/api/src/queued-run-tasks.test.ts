@@ -1,0 +1,155 @@
+/**
+ * A triggered run has its task instances at once (state null), as Airflow's create_dagrun makes
+ * them: an API client lists, patches and clears them while the run is queued, and the scheduler
+ * (a real process on the same PostgreSQL) then runs the run with those instances, each task once.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '@dagbag/config';
+import { freePort } from '@dagbag/config/testing/free-port';
+import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from './testing/harness.ts';
+
+let api: TestApi;
+let scheduler: TsxChild;
+let workDir: string;
+let markers: string;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  workDir = mkdtempSync(join(tmpdir(), 'dagbag-queued-tis-'));
+  const dagsFolder = join(workDir, 'dags');
+  markers = join(workDir, 'markers');
+  mkdirSync(dagsFolder);
+  mkdirSync(markers);
+  // Each execution of a task leaves one marker named after its run and task. Paused at first,
+  // so triggered runs stay queued until the test unpauses the DAG.
+  const touch = `touch ${markers}/$AIRFLOW_CTX_DAG_RUN_ID.$AIRFLOW_CTX_TASK_ID.$RANDOM$$`;
+  writeFileSync(
+    join(dagsFolder, 'chain.json'),
+    JSON.stringify({
+      dag_id: 'chain',
+      is_paused_upon_creation: true,
+      tasks: [
+        { task_id: 'a', operator: 'bash', bash_command: touch, retries: 2 },
+        { task_id: 'b', operator: 'bash', bash_command: touch, upstream: ['a'] },
+        { task_id: 'c', operator: 'bash', bash_command: touch, upstream: ['b'] },
+      ],
+    }),
+  );
+  scheduler = spawnTsx('src/main.ts', {
+    cwd: join(repoRoot(), 'apps', 'scheduler'),
+    env: {
+      DATABASE_URL: api.db.url,
+      DAGS_FOLDER: dagsFolder,
+      DATA_DIR: workDir,
+      METRICS_PORT: String(await freePort()),
+      SCHEDULER_LOOP_INTERVAL_MS: '100',
+      DAG_DIR_SCAN_SECONDS: '1',
+      LOG_LEVEL: 'warn',
+    },
+  });
+  await until(async () => (await api.request('/api/v2/dags/chain')).status === 200, 30_000);
+}, 60_000);
+
+afterAll(async () => {
+  if (scheduler?.process.exitCode === null) {
+    scheduler.process.kill('SIGTERM');
+    await Promise.race([scheduler.exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (scheduler.process.exitCode === null) scheduler.process.kill('SIGKILL');
+  }
+  await api.close();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+async function until(done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline)
+      throw new Error(`not reached within ${timeoutMs} ms; scheduler said:\n${scheduler.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function get(path: string): Promise<any> {
+  return (await api.request(path)).json();
+}
+
+const trigger = (runId: string) =>
+  api.request('/api/v2/dags/chain/dagRuns', {
+    method: 'POST',
+    json: { dag_run_id: runId, logical_date: null },
+  });
+const instances = async (runId: string) =>
+  (await get(`/api/v2/dags/chain/dagRuns/${runId}/taskInstances?order_by=task_id`))
+    .task_instances as { task_id: string; state: string | null; try_number: number }[];
+/** How many times each task of a run executed (one marker per execution). */
+function executions(runId: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of readdirSync(markers)) {
+    const [run, task] = name.split('.');
+    if (run === runId) counts[task!] = (counts[task!] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe('the task instances of a queued run (real API + real scheduler process)', () => {
+  it('a triggered run lists its task instances at once, state null, with the version it was created on', async () => {
+    const body: any = await (await trigger('listed')).json();
+    expect(body.state).toBe('queued');
+    const listed: any = await get('/api/v2/dags/chain/dagRuns/listed/taskInstances');
+    expect(listed.total_entries).toBe(3);
+    expect(
+      listed.task_instances.map((ti: any) => [ti.task_id, ti.state, ti.try_number, ti.max_tries]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['a', null, 0, 2],
+        ['b', null, 0, 0],
+        ['c', null, 0, 0],
+      ]),
+    );
+    const versionIds = body.dag_versions.map((version: { id: string }) => version.id);
+    for (const ti of listed.task_instances) expect(versionIds).toContain(ti.dag_version.id);
+  });
+
+  it('a task of a queued run can be patched, and the scheduler keeps that state when it starts the run', async () => {
+    expect((await trigger('patched')).status).toBe(200);
+    const patched = await api.request('/api/v2/dags/chain/dagRuns/patched/taskInstances/a', {
+      method: 'PATCH',
+      json: { new_state: 'success' },
+    });
+    expect(patched.status).toBe(200);
+    expect((await instances('patched')).map((ti) => [ti.task_id, ti.state])).toEqual([
+      ['a', 'success'],
+      ['b', null],
+      ['c', null],
+    ]);
+  });
+
+  it('once unpaused, the scheduler runs each run to success, every task not patched exactly once', async () => {
+    const unpause = await api.request('/api/v2/dags/chain', {
+      method: 'PATCH',
+      json: { is_paused: false },
+    });
+    expect(unpause.status).toBe(200);
+    for (const runId of ['listed', 'patched'])
+      await until(
+        async () => (await get(`/api/v2/dags/chain/dagRuns/${runId}`)).state === 'success',
+        30_000,
+      );
+    expect(executions('listed')).toEqual({ a: 1, b: 1, c: 1 });
+    expect(executions('patched')).toEqual({ b: 1, c: 1 });
+    expect((await instances('listed')).map((ti) => [ti.state, ti.try_number])).toEqual([
+      ['success', 1],
+      ['success', 1],
+      ['success', 1],
+    ]);
+    expect((await instances('patched')).map((ti) => [ti.state, ti.try_number])).toEqual([
+      ['success', 0],
+      ['success', 1],
+      ['success', 1],
+    ]);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * The task instances of a run, created with the run as Airflow's `create_dagrun` does
+ * (`verify_integrity`): one per task of the run's version, `map_index` -1, state null. The API's
+ * trigger and the scheduler's scheduled runs create them here, in the transaction that inserts the
+ * run; the scheduler's start of a queued run inserts whatever is missing (a run created before
+ * this rule, or one whose version's definition could not be read) and leaves the rest alone.
+ */
+import type { Prisma, PrismaClient } from '../client.ts';
+import type { TaskSpec } from './scheduler/types.ts';
+
+type Db = Prisma.TransactionClient | PrismaClient;
+
+/**
+ * Where the caller's deserialized DAG versions come from: a DagBag fits. The definition used must
+ * be the one stored now (a version is updated in place while no task instance refers to it).
+ */
+export interface VersionSource {
+  get(versionId: string): Promise<{
+    dagHash: string;
+    dag: { tasks: ReadonlyMap<string, TaskSpec> };
+  } | null>;
+  /** Drops a cached definition that is no longer the stored one. */
+  invalidate(versionId: string): unknown;
+}
+
+/**
+ * One instance per task of each run, idempotent: existing instances (a cleared run's, or those
+ * its creation made, perhaps patched since) are left as they are.
+ */
+export async function insertTaskInstances(
+  db: Db,
+  input: {
+    dagId: string;
+    runIds: readonly string[];
+    versionId: string;
+    tasks: readonly TaskSpec[];
+  },
+): Promise<number> {
+  if (input.tasks.length === 0 || input.runIds.length === 0) return 0;
+  const taskIds = input.tasks.map((task) => task.taskId);
+  const operators = input.tasks.map((task) => task.operator);
+  const retries = input.tasks.map((task) => task.retries);
+  return db.$executeRaw`
+    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
+    SELECT ${input.dagId}, r.run_id, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
+    FROM unnest(${[...input.runIds]}::text[]) AS r(run_id)
+    CROSS JOIN unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
+    ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
+}
+
+/**
+ * Creates the task instances of a run just inserted in the transaction `tx`, from the tasks of
+ * `versionId` as `versions` holds them. The version's stored definition is locked FOR SHARE and
+ * its hash compared with the cached one (reloaded once when they differ), so the instances are
+ * those of the definition stored now, and an in-place update waits, then sees the version used
+ * and makes a new one. False when the definition cannot be read: the scheduler then creates the
+ * instances when it starts the run.
+ */
+export async function createRunTaskInstances(
+  tx: Prisma.TransactionClient,
+  input: { dagId: string; runId: string; versionId: string; versions: VersionSource },
+): Promise<boolean> {
+  const stored = await tx.$queryRaw<{ dagHash: string }[]>`
+    SELECT dag_hash AS "dagHash" FROM serialized_dag
+    WHERE dag_version_id = ${input.versionId}::uuid
+    FOR SHARE`;
+  const storedHash = stored[0]?.dagHash;
+  if (storedHash === undefined) return false;
+  let entry = await input.versions.get(input.versionId);
+  if (entry !== null && entry.dagHash !== storedHash) {
+    input.versions.invalidate(input.versionId);
+    entry = await input.versions.get(input.versionId);
+  }
+  if (entry === null || entry.dagHash !== storedHash) return false;
+  await insertTaskInstances(tx, {
+    dagId: input.dagId,
+    runIds: [input.runId],
+    versionId: input.versionId,
+    tasks: [...entry.dag.tasks.values()],
+  });
+  return true;
+}
