@@ -34,6 +34,7 @@ export { DuplicateDagRunError } from './dag-runs.ts';
 export { listDagsSql } from './dags.ts';
 export type { Page, Pagination, SortKey, TimeRange } from './common.ts';
 export type {
+  DagDetailsRow,
   DagRow,
   DagVersionSummary,
   DagFilters,
