@@ -20,10 +20,13 @@ describe("pnpm dev's own log lines", () => {
   it("are readable lines like the apps', not JSON, when LOG_FORMAT is unset", async () => {
     // A bad setting stops dev.ts before it starts anything: its one line is the fatal one.
     const { code, output } = await runDev({ EMBEDDED_POSTGRES_PORT: '80' });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(output).toContain('EMBEDDED_POSTGRES_PORT: must be a whole number from 1024 to 65535');
     expect(output).toMatch(/FATAL/);
     expect(output.trimStart()).not.toMatch(/^\{/);
+    // One line naming the fix, no stack trace.
+    expect(output.trim().split('\n')).toHaveLength(1);
+    expect(output).toContain('Fix: set EMBEDDED_POSTGRES_PORT to an accepted value');
   });
 
   it('stay JSON when LOG_FORMAT=json', async () => {

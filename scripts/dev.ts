@@ -15,12 +15,21 @@ import {
   repoRoot,
 } from '@dagbag/config';
 import { DATABASE_SETTINGS, openDatabase } from '@dagbag/db';
-import { LOGGER_SETTINGS, createLogger } from '@dagbag/logger';
+import { LOGGER_SETTINGS, createLogger, reportStartFailure } from '@dagbag/logger';
 import { seedIfEmpty } from '../prisma/seed.ts';
 
 // Readable lines by default, for this process as for the apps it starts
 // (LOG_FORMAT=json for machines).
-const logging = readConfig(LOGGER_SETTINGS, { LOG_FORMAT: 'pretty', ...process.env });
+const env = { LOG_FORMAT: 'pretty', ...process.env };
+function failed(error: unknown): never {
+  process.exit(reportStartFailure('dev', 'pnpm dev could not start', error, env));
+}
+let logging: ReturnType<typeof readConfig<typeof LOGGER_SETTINGS>>;
+try {
+  logging = readConfig(LOGGER_SETTINGS, env);
+} catch (error) {
+  failed(error);
+}
 const logger = createLogger({ name: 'dev', level: logging.LOG_LEVEL, format: logging.LOG_FORMAT });
 const STOP_GRACE_MS = 20_000;
 
@@ -90,7 +99,5 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  logger.fatal({ err: error }, 'pnpm dev could not start');
-  process.exit(1);
-});
+// Bad settings: exit code 2 and a line per bad variable, as the apps say it.
+main().catch(failed);

@@ -6,16 +6,10 @@
  * instrumentations patch them (modules loaded earlier stay unpatched).
  */
 import { join } from 'node:path';
-import {
-  ConfigError,
-  applyGcHeadroom,
-  dataDir,
-  effectiveSettings,
-  onShutdown,
-} from '@dagbag/config';
+import { applyGcHeadroom, dataDir, effectiveSettings, onShutdown } from '@dagbag/config';
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { DagBag, cacheSettingsFrom } from '@dagbag/dagbag';
-import { createLogger } from '@dagbag/logger';
+import { createLogger, reportStartFailure } from '@dagbag/logger';
 import { metricsPortOf, startTelemetry } from '@dagbag/telemetry';
 import { API_SETTINGS, readApiConfig, type ApiConfig } from './config.ts';
 // Serialization only (node:crypto, no express or pg): safe before telemetry.
@@ -25,17 +19,8 @@ import { renderStructure } from './serialize.ts';
 const APPLICATION_NAME = 'dagbag-api';
 
 async function main(): Promise<void> {
-  let config: ApiConfig;
-  try {
-    // Every variable is validated before anything starts; a bad one stops the process here.
-    config = readApiConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      createLogger({ name: 'api' }).fatal(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
+  // Every variable is validated before anything starts; a bad one stops the process here.
+  const config: ApiConfig = readApiConfig(process.env);
   const logger = createLogger({ name: 'api', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const data = dataDir(config.DATA_DIR);
   // Before the cache fills: V8's default headroom would let garbage grow to 3× the cache.
@@ -140,6 +125,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  createLogger({ name: 'api' }).fatal({ err: error }, 'the API could not start');
-  process.exit(1);
+  // Bad settings: exit code 2 and a line per bad variable, in the LOG_FORMAT asked for.
+  process.exit(reportStartFailure('api', 'the API could not start', error, process.env));
 });

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
 import express from 'express';
@@ -64,6 +65,49 @@ describe('the API process (src/main.ts)', () => {
     expect(code, output).toBe(2);
     expect(output).toContain('API_PORT: must be a whole number from 0 to 65535');
     expect(output).not.toContain('telemetry started');
+  }, 30_000);
+
+  /** Runs src/main.ts with `env` until it exits: its exit code and its output, colours removed. */
+  async function runApi(env: Record<string, string>) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { ...process.env, VITEST: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { code, output: stripVTControlCharacters(output) };
+  }
+
+  it('says a bad setting in one readable line naming the variable and the fix when LOG_FORMAT=pretty', async () => {
+    const { code, output } = await runApi({
+      LOG_FORMAT: 'pretty',
+      LOG_LEVEL: 'info',
+      API_DAG_CACHE_SIZE: '-1',
+    });
+    expect(code, output).toBe(2);
+    expect(output.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /FATAL \(api\): the API could not start: API_DAG_CACHE_SIZE: must be a whole number from 0 to 10000000; got "-1"\. Fix: set API_DAG_CACHE_SIZE to an accepted value, or unset it for the default \(4096\)\.$/,
+      ),
+    ]);
+  }, 30_000);
+
+  it('says any other start failure in one readable line with its cause, no stack, exit code 1', async () => {
+    const { code, output } = await runApi({
+      LOG_FORMAT: 'pretty',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: `postgresql://nobody@127.0.0.1:${await freePort()}/none`,
+      API_AUTH_TOKENS: 'test-token-0123456789abcdef',
+      METRICS_PORT: String(await freePort()),
+    });
+    expect(code, output).toBe(1);
+    expect(output.trim().split('\n').at(-1)).toMatch(
+      /FATAL \(api\): the API could not start: .*ECONNREFUSED/,
+    );
+    expect(output).not.toMatch(/^\s+at /m);
   }, 30_000);
 
   it('starts with a generated development token, serves with it, and exits 0 on SIGTERM', async () => {

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { spawnScheduler } from './testing/child-scheduler.ts';
 
@@ -31,4 +32,54 @@ describe('the scheduler process', () => {
       expect(child.output()).toContain(message);
     },
   );
+
+  it('says a bad setting in one readable line naming the variable and the fix when LOG_FORMAT=pretty', async () => {
+    const child = await spawnScheduler({
+      LOG_FORMAT: 'pretty',
+      SCHEDULER_PARALLELISM: '0',
+      DATABASE_URL: 'postgresql://unused:1/none',
+    });
+    expect((await child.exited).code).toBe(2);
+    const lines = stripVTControlCharacters(child.output()).trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /FATAL \(scheduler\): the scheduler could not start: SCHEDULER_PARALLELISM: must be a whole number from 1 to 4096; got "0"\. Fix: set SCHEDULER_PARALLELISM to an accepted value, or unset it for the default \(16\)\.$/,
+      ),
+    ]);
+  });
+
+  it('reads LOG_FORMAT leniently to report a bad LOG_FORMAT: Pretty gives a readable line', async () => {
+    const child = await spawnScheduler({
+      LOG_FORMAT: ' Pretty',
+      DATABASE_URL: 'postgresql://unused:1/none',
+    });
+    expect((await child.exited).code).toBe(2);
+    const lines = stripVTControlCharacters(child.output()).trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /FATAL \(scheduler\): .*LOG_FORMAT: must be json or pretty; got " Pretty"/,
+      ),
+    ]);
+  });
+
+  it('with LOG_FORMAT=json, writes one JSON line per bad variable, naming it, without a stack', async () => {
+    const child = await spawnScheduler({
+      LOG_FORMAT: 'json',
+      SCHEDULER_PARALLELISM: '0',
+      SCHEDULER_DAG_CACHE_SIZE: '-1',
+      DATABASE_URL: 'postgresql://unused:1/none',
+    });
+    expect((await child.exited).code).toBe(2);
+    const lines = child
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => [line.level, line.variable])).toEqual([
+      [60, 'SCHEDULER_PARALLELISM'],
+      [60, 'SCHEDULER_DAG_CACHE_SIZE'],
+    ]);
+    expect(lines[1]!.msg).toContain('Fix: set SCHEDULER_DAG_CACHE_SIZE to an accepted value');
+    expect(child.output()).not.toContain('stack');
+  });
 });

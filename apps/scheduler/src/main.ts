@@ -9,7 +9,7 @@
  */
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { applyGcHeadroom, onShutdown } from '@dagbag/config';
-import { createLogger } from '@dagbag/logger';
+import { createLogger, reportStartFailure } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
 // Reads the setting shapes of @dagbag/config, @dagbag/dagbag, @dagbag/db/settings and
 // @dagbag/telemetry only.
@@ -19,14 +19,8 @@ import { readSchedulerConfig, type SchedulerConfig } from './config.ts';
 const APPLICATION_NAME = 'dagbag-scheduler';
 
 async function main(): Promise<void> {
-  let config: SchedulerConfig;
-  try {
-    // Every variable is checked before anything starts: a typo stops the process at once.
-    config = readSchedulerConfig(process.env);
-  } catch (error) {
-    createLogger({ name: 'scheduler' }).fatal({ err: error }, (error as Error).message);
-    process.exit(2);
-  }
+  // Every variable is checked before anything starts: a typo stops the process at once.
+  const config: SchedulerConfig = readSchedulerConfig(process.env);
   const logger = createLogger({ name: 'scheduler', ...config.logging });
   applyGcHeadroom(config.gcHeadroomPercent);
   // First, so the instruments created below are exported and pg is patched when it loads.
@@ -71,6 +65,8 @@ async function main(): Promise<void> {
 }
 
 void main().catch((error: unknown) => {
-  createLogger({ name: 'scheduler' }).fatal({ err: error }, 'scheduler failed to start');
-  process.exit(1);
+  // Bad settings: exit code 2 and a line per bad variable, in the LOG_FORMAT asked for.
+  process.exit(
+    reportStartFailure('scheduler', 'the scheduler could not start', error, process.env),
+  );
 });

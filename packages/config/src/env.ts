@@ -6,13 +6,28 @@ import { z } from 'zod';
  */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  readonly problems: readonly { variable: string; message: string }[];
-  constructor(problems: readonly { variable: string; message: string }[]) {
-    super(
-      `Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
-    );
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${configProblemLine(p)}`).join('\n')}`);
     this.problems = problems;
   }
+}
+
+/** One bad variable: what is wrong with its value, and its default when it has one. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+  default?: string;
+}
+
+/**
+ * One line naming the variable, what it accepts, what it got and the fix:
+ * `API_PORT: must be a whole number from 0 to 65535; got "x". Fix: set API_PORT to an accepted
+ * value, or unset it for the default (8080).`
+ */
+export function configProblemLine(problem: ConfigProblem): string {
+  const unset = problem.default ? `unset it for the default (${problem.default})` : 'unset it';
+  return `${problem.variable}: ${problem.message}. Fix: set ${problem.variable} to an accepted value, or ${unset}.`;
 }
 
 export type EnvShape = Record<string, z.ZodType>;
@@ -25,13 +40,21 @@ type Env = Record<string, string | undefined>;
  * never read it); throws one ConfigError listing all bad ones.
  */
 export function readConfig<S extends EnvShape>(shape: S, env: Env): ConfigOf<S> {
-  const problems: { variable: string; message: string }[] = [];
+  const problems: ConfigProblem[] = [];
   const result: Record<string, unknown> = {};
   for (const [variable, schema] of Object.entries(shape)) {
     const raw = env[variable];
     const parsed = schema.safeParse(raw === '' ? undefined : raw);
-    if (parsed.success) result[variable] = parsed.data;
-    else problems.push({ variable, message: parsed.error.issues[0]?.message ?? 'invalid value' });
+    if (parsed.success) {
+      result[variable] = parsed.data;
+      continue;
+    }
+    const fallback = (schema.meta() as SettingMeta | undefined)?.default;
+    problems.push({
+      variable,
+      message: parsed.error.issues[0]?.message ?? 'invalid value',
+      ...(fallback ? { default: fallback } : {}),
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result as ConfigOf<S>;

@@ -1,5 +1,6 @@
 export {
   ConfigError,
+  configProblemLine,
   describeSettings,
   readConfig,
   effectiveSettings,
@@ -11,7 +12,7 @@ export {
   listSetting,
   booleanSetting,
 } from './env.ts';
-export type { EnvShape, ConfigOf, SettingMeta } from './env.ts';
+export type { ConfigProblem, EnvShape, ConfigOf, SettingMeta } from './env.ts';
 export { repoRoot, dataDir, exampleDagsFolder, SHARED_SETTINGS } from './paths.ts';
 export { onShutdown } from './shutdown.ts';
 export type { ShutdownLogger, ShutdownOptions } from './shutdown.ts';

@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
-import { stringSetting } from '@dagbag/config';
+import { ConfigError, configProblemLine, stringSetting } from '@dagbag/config';
 
 export type { Logger } from 'pino';
 
@@ -96,3 +96,45 @@ export function createLogger(options: CreateLoggerOptions): Logger {
 
 /** A logger that drops everything: the default for library objects given none. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * Says why the process could not start (`what`: "the API could not start") and returns the exit
+ * code to end with. The settings may be what is wrong, LOG_LEVEL and LOG_FORMAT included, so here
+ * (and only here) those two are read leniently from `env` (the environment the app's main passes):
+ * case and spaces forgiven, an unknown value replaced by its default, `silent` still showing the
+ * failure. A user who asked for readable lines (LOG_FORMAT=pretty, `pnpm dev`'s default) reads
+ * readable lines.
+ *
+ * Bad settings (ConfigError): exit code 2, one line per bad variable naming it, what it accepts,
+ * what it got and the fix, without a stack. Anything else: exit code 1, the error's message on
+ * the line; its stack in JSON lines, and in readable ones at LOG_LEVEL=debug.
+ */
+export function reportStartFailure(
+  name: string,
+  what: string,
+  error: unknown,
+  env: Record<string, string | undefined>,
+): number {
+  const format = env.LOG_FORMAT?.trim().toLowerCase() === 'pretty' ? 'pretty' : 'json';
+  const asked = env.LOG_LEVEL?.trim().toLowerCase() ?? '';
+  const level =
+    (LEVELS as readonly string[]).includes(asked) && asked !== 'silent' ? asked : 'info';
+  const logger = createLogger({ name, format, level });
+  if (error instanceof ConfigError) {
+    // The variable also as a field for JSON readers; a readable line names it once.
+    for (const problem of error.problems)
+      logger.fatal(
+        format === 'json' ? { variable: problem.variable } : {},
+        `${what}: ${configProblemLine(problem)}`,
+      );
+    return 2;
+  }
+  const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+  if (format === 'pretty') {
+    logger.fatal(message);
+    logger.debug({ err: error }, 'the error in full');
+  } else {
+    logger.fatal({ err: error }, message);
+  }
+  return 1;
+}
