@@ -85,7 +85,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
           orderBy: query.order_by,
         });
         // Built by PostgreSQL (DAG_RESPONSE_JSON in @dagbag/db) and sent as it comes.
-        return { status: 200, body: Buffer.from(body) };
+        return { status: 200, json: body };
       },
     }),
     defineRoute({
@@ -160,7 +160,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
             matched: answer.total,
           },
         });
-        return { status: 200, body: Buffer.from(answer.body) };
+        return { status: 200, json: answer.body };
       },
     }),
     defineRoute({
@@ -175,7 +175,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       async handler({ params }) {
         const dag = await queries.getDagResponse(params.dag_id);
         if (dag === null) throw dagNotFound(params.dag_id);
-        return { status: 200, body: Buffer.from(dag) };
+        return { status: 200, json: dag };
       },
     }),
     defineRoute({
@@ -200,7 +200,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
           dagId: params.dag_id,
           extra: { is_paused: body.is_paused },
         });
-        return { status: 200, body: Buffer.from(dag) };
+        return { status: 200, json: dag };
       },
     }),
     defineRoute({
