@@ -50,7 +50,7 @@ export const API_OWN_SETTINGS = {
   }),
   API_AUTH_TOKENS: listSetting({
     description:
-      'bearer tokens the REST API accepts; an entry `name:token` names its caller in the event log (others are named by a fingerprint); unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
+      'bearer tokens the REST API accepts; an entry `name:token` names its caller in the event log and in the `triggering_user_name` of the runs it triggers (others are named by a fingerprint, `token:` + 12 hex digits); unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
     secret: true,
   }),
   API_BODY_LIMIT_BYTES: integerSetting({

@@ -52,6 +52,28 @@ describe('the event log', () => {
     }
   });
 
+  it('gives the run the same caller as its triggering_user_name, as Airflow records the authenticated user', async () => {
+    const named: any = await (
+      await api.request('/api/v2/dags/audited/dagRuns', {
+        method: 'POST',
+        token: NAMED_TOKEN,
+        json: { dag_run_id: 'user_named', logical_date: null },
+      })
+    ).json();
+    expect(named.triggering_user_name).toBe('alice');
+    const bare: any = await (
+      await api.request('/api/v2/dags/audited/dagRuns', {
+        method: 'POST',
+        json: { dag_run_id: 'user_bare', logical_date: null },
+      })
+    ).json();
+    const [event] = await events('event=trigger_dag_run&run_id=user_bare');
+    expect(bare.triggering_user_name).toMatch(/^token:[0-9a-f]{12}$/);
+    expect(bare.triggering_user_name).toBe(event.owner);
+    const read: any = await (await api.request('/api/v2/dags/audited/dagRuns/user_named')).json();
+    expect(read.triggering_user_name).toBe('alice');
+  });
+
   it('records patching, clearing and deleting a run, each with its actor', async () => {
     await api.request('/api/v2/dags/audited/dagRuns', {
       method: 'POST',

@@ -336,7 +336,10 @@ export const DAGRunResponse = z
     run_type: DagRunType,
     state: DagRunState,
     triggered_by: DagRunTriggeredByType.nullable(),
-    triggering_user_name: z.string().nullable(),
+    triggering_user_name: z.string().nullable().openapi({
+      description:
+        'Who triggered the run through the API: the name of its `name:token` entry in `API_AUTH_TOKENS`, else `token:` and the first 12 hex digits of the sha256 of its token (never the token); null for scheduled runs.',
+    }),
     conf: z.record(z.string(), z.unknown()).nullable(),
     note: z.string().nullable(),
     dag_versions: z.array(DagVersionResponse),

@@ -180,7 +180,7 @@ export function dagRunResponse(run: DagRunRow) {
     run_type: run.runType,
     state: run.state,
     triggered_by: airflowTriggeredBy(run.triggeredBy),
-    triggering_user_name: null,
+    triggering_user_name: run.triggeringUserName,
     conf: run.conf,
     note: run.note,
     dag_versions: run.dagVersions.map(dagVersionResponse),

@@ -322,7 +322,7 @@ export interface paths {
     put?: never;
     /**
      * Trigger Dag Run
-     * @description Creates a queued manual run on the latest version of the DAG (read through the DAG cache); the scheduler creates its task instances.
+     * @description Creates a queued manual run on the latest version of the DAG (read through the DAG cache) with its task instances, state null, as Airflow: they can be listed, patched and cleared before the scheduler starts the run. `triggering_user_name` is the caller: the name of its `name:token` entry in `API_AUTH_TOKENS`, else `token:` and the first 12 hex digits of the sha256 of its token (the event log's `owner`).
      */
     post: operations['trigger_dag_run'];
     delete?: never;
@@ -1149,6 +1149,7 @@ export interface components {
       run_type: components['schemas']['DagRunType'];
       state: components['schemas']['DagRunState'];
       triggered_by: components['schemas']['DagRunTriggeredByType'];
+      /** @description Who triggered the run through the API: the name of its `name:token` entry in `API_AUTH_TOKENS`, else `token:` and the first 12 hex digits of the sha256 of its token (never the token); null for scheduled runs. */
       triggering_user_name: string | null;
       conf: {
         [key: string]: unknown;

@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import { runIdProblem } from '@dagbag/dagbag';
 import { recordApiEvent } from '../audit.ts';
+import { actorOf } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
@@ -151,7 +152,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
       operationId: 'trigger_dag_run',
       summary: 'Trigger Dag Run',
       description:
-        'Creates a queued manual run on the latest version of the DAG (read through the DAG cache) with its task instances, state null, as Airflow: they can be listed, patched and cleared before the scheduler starts the run.',
+        "Creates a queued manual run on the latest version of the DAG (read through the DAG cache) with its task instances, state null, as Airflow: they can be listed, patched and cleared before the scheduler starts the run. `triggering_user_name` is the caller: the name of its `name:token` entry in `API_AUTH_TOKENS`, else `token:` and the first 12 hex digits of the sha256 of its token (the event log's `owner`).",
       tags: ['DagRun'],
       params: s.dagIdParam,
       body: s.TriggerDAGRunPostBody,
@@ -186,6 +187,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
           note: body.note ?? null,
           createdDagVersionId: latest.versionId,
           queuedAt: now,
+          triggeringUserName: actorOf(res),
         };
         const run = await createRun(newRun, body.dag_run_id == null);
         await recordApiEvent(queries, res, {

@@ -82,6 +82,7 @@ const trigger = (runId: string, versions: VersionSource) =>
       note: null,
       createdDagVersionId: versionId,
       queuedAt: new Date(),
+      triggeringUserName: null,
     },
     versions,
   );

@@ -111,6 +111,7 @@ describe('API queries: runs', () => {
     note: null,
     createdDagVersionId: versionId,
     queuedAt: new Date(),
+    triggeringUserName: 'ops',
   });
 
   it('create a queued manual run that lists its version', async () => {

@@ -40,6 +40,8 @@ export interface DagRunRow {
   endDate: Date | null;
   lastSchedulingDecision: Date | null;
   triggeredBy: string | null;
+  /** Who triggered it through the API (the caller's name; see NewDagRun); null otherwise. */
+  triggeringUserName: string | null;
   conf: Record<string, unknown> | null;
   note: string | null;
   createdDagVersionId: string | null;
@@ -92,6 +94,8 @@ export interface NewDagRun {
   note: string | null;
   createdDagVersionId: string;
   queuedAt: Date;
+  /** The caller as the API names it: `name` of a `name:token` entry, else `token:<fingerprint>`. */
+  triggeringUserName: string | null;
 }
 
 /** What clearing a run needs to know about each task: its retries, looked up in the run's DAG. */
@@ -131,6 +135,7 @@ interface DagRunRecord {
   end_date: Date | null;
   last_scheduling_decision: Date | null;
   triggered_by: string | null;
+  triggering_user_name: string | null;
   conf: unknown;
   note: string | null;
   created_dag_version_id: string | null;
@@ -140,7 +145,7 @@ interface DagRunRecord {
 const RUN_COLUMNS = Prisma.sql`
   r.id, r.dag_id, r.run_id, r.state, r.run_type, r.logical_date, r.run_after, r.data_interval_start,
   r.data_interval_end, r.queued_at, r.start_date, r.end_date, r.last_scheduling_decision, r.triggered_by,
-  r.conf, r.note, r.created_dag_version_id::text AS created_dag_version_id`;
+  r.triggering_user_name, r.conf, r.note, r.created_dag_version_id::text AS created_dag_version_id`;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -162,6 +167,7 @@ function toRunRow(r: DagRunRecord, versions: DagVersionSummary[]): DagRunRow {
     endDate: r.end_date,
     lastSchedulingDecision: r.last_scheduling_decision,
     triggeredBy: r.triggered_by,
+    triggeringUserName: r.triggering_user_name,
     conf: isPlainObject(r.conf) ? r.conf : null,
     note: r.note,
     createdDagVersionId: r.created_dag_version_id,
@@ -301,10 +307,11 @@ export function createDagRunQueries(prisma: PrismaClient) {
       return prisma.$transaction(async (tx) => {
         const inserted = await tx.$queryRaw<{ id: number }[]>`
           INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
-            data_interval_end, queued_at, conf, note, triggered_by, created_dag_version_id, updated_at)
+            data_interval_end, queued_at, conf, note, triggered_by, triggering_user_name, created_dag_version_id,
+            updated_at)
           VALUES (${run.dagId}, ${run.runId}, 'queued', 'manual', ${run.logicalDate}, ${run.runAfter},
             ${run.dataIntervalStart}, ${run.dataIntervalEnd}, ${run.queuedAt}, ${JSON.stringify(run.conf)}::jsonb,
-            ${run.note}, 'rest_api', ${run.createdDagVersionId}::uuid, now())
+            ${run.note}, 'rest_api', ${run.triggeringUserName}, ${run.createdDagVersionId}::uuid, now())
           ON CONFLICT DO NOTHING
           RETURNING id`;
         if (inserted.length === 0) {
