@@ -103,8 +103,14 @@ export async function createDueScheduledRuns(
       await setNextDagrun(tx, dag.dagId, input.nextAfter(dag));
     }
     return created;
-  });
+  }, CREATE_RUNS_TRANSACTION);
 }
+
+/**
+ * Creating the runs' instances may load versions the cache does not hold yet (a cold start,
+ * `limit` DAGs in one transaction): room beyond Prisma's 5 s default, as the examine step has.
+ */
+const CREATE_RUNS_TRANSACTION = { timeout: 60_000, maxWait: 60_000 };
 
 /** Queued runs waiting to start, grouped by DAG, with the version each will start on. */
 export interface QueuedRunVersions {
