@@ -462,7 +462,20 @@ describe('DagBag policies', () => {
     expect(keptHot).toEqual([50, 0]);
   });
 
-  it('api: a drifting hot set grows the admission window; steady popularity keeps it at 1 %', async () => {
+  it("a newcomer displaces the weakest of main's least recent entries, not a popular one asked for long ago", async () => {
+    const { bag } = setup({ versions: 102, settings: { maxEntries: 100 }, adaptiveWindow: false });
+    // v1 is popular but then not asked for while 99 others arrive once each: it is main's least
+    // recent entry.
+    for (let i = 0; i < 10; i++) await bag.get('v1');
+    for (let i = 2; i <= 100; i++) await bag.get(`v${i}`);
+    // A newcomer asked for four times, then another newcomer pushes it out of the window.
+    for (let i = 0; i < 4; i++) await bag.get('v101');
+    await bag.get('v102');
+    // It competed with a once-seen entry and won; the popular v1 stayed.
+    expect([bag.has('v1'), bag.has('v101')]).toEqual([true, true]);
+  });
+
+  it('api: a drifting hot set grows the admission window; steady popularity keeps it at 0.3 %', async () => {
     const settings = { maxEntries: 200 };
     const drifting = setup({ versions: 4000, settings });
     const random = seededRandom(3);
@@ -480,7 +493,7 @@ describe('DagBag policies', () => {
         random() < 0.75 ? 1 + Math.floor(random() * 150) : 151 + Math.floor(random() * 3800);
       await steady.bag.get(`v${id}`);
     }
-    expect(steady.bag.stats().window_percent).toBe(1);
+    expect(steady.bag.stats().window_percent).toBe(0.3);
   });
 
   it('scheduler: the window is one entry (its sweeps gain nothing from a larger one)', async () => {
@@ -491,6 +504,6 @@ describe('DagBag policies', () => {
       settings: { maxEntries: 512 },
       adaptiveWindow: false,
     });
-    expect(fixed.bag.stats().window_percent).toBe(1);
+    expect(fixed.bag.stats().window_percent).toBe(0.3);
   });
 });

@@ -1,0 +1,142 @@
+/**
+ * The hit-ratio traces of bench/index.ts alone, for tuning the policy in seconds per trace instead
+ * of a whole `pnpm bench`: the same traces and settings, replayed through DagBag, against the
+ * frequency oracle (no Belady, no timing).
+ *
+ *   node --import tsx bench/ratio-sim.ts [zipf crawl aloop drift reshuf s12 s2 sloop]
+ *     [--policies=adaptive,fixed,lru]
+ */
+import { DagBag, type DagVersionLoader, type DagVersionRow } from '../src/dagbag.ts';
+import { dagDocumentSchema, dagHash } from '../src/document.ts';
+import { defaultCacheSettings, type CacheRole, type DagCacheSettings } from '../src/settings.ts';
+import { ManualClock, seededRandom } from '../src/testing.ts';
+import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
+import {
+  frequencyOracle,
+  loopChangingSize,
+  recencyThenFrequency,
+  reshuffledZipf,
+  roundRobin,
+  zipfTrace,
+  zipfWithCrawl,
+} from './traces.ts';
+
+const tiny = dagDocumentSchema.parse({ dag_id: 'b', tasks: [{ task_id: 'o', operator: 'empty' }] });
+const tinyHash = dagHash(tiny);
+const tinyText = JSON.stringify(tiny);
+function loader(serializedBytes: number): DagVersionLoader {
+  const row = (versionId: string): DagVersionRow => ({
+    versionId,
+    dagId: 'b',
+    versionNumber: 1,
+    dagHash: tinyHash,
+    dataText: tinyText,
+    serializedBytes,
+    createdAt: new Date(0),
+  });
+  return {
+    loadVersions: async (ids) => ids.map(row),
+    loadVersionsByNumber: async () => [],
+    resolveVersion: async () => null,
+    readHash: async () => tinyHash,
+    readHashes: async (ids) => new Map(ids.map((id) => [id, tinyHash])),
+    activeVersionIds: async () => [],
+    loadActiveVersions: async () => [],
+  };
+}
+
+async function replay(
+  trace: Uint32Array,
+  from: number,
+  role: CacheRole,
+  settings: DagCacheSettings,
+  policy: string,
+  bytes: number,
+): Promise<number> {
+  const ids: string[] = [];
+  const bag = new DagBag({
+    role,
+    loader: loader(bytes),
+    clock: new ManualClock(),
+    settings,
+    admission: policy !== 'lru',
+    adaptiveWindow: policy === 'adaptive',
+  });
+  let hits = 0;
+  for (let i = 0; i < trace.length; i++) {
+    const n = trace[i]!;
+    const id = (ids[n % 20_000_000] ??= `v${n}`);
+    if (bag.getIfCached(id) !== undefined) {
+      if (i >= from) hits++;
+    } else await bag.get(id);
+  }
+  bag.close();
+  return hits / (trace.length - from);
+}
+
+const apiSettings: DagCacheSettings = { ...defaultCacheSettings('api'), ttlSeconds: 0 };
+const cap = 1000;
+const schedulerSettings: DagCacheSettings = {
+  ...defaultCacheSettings('scheduler'),
+  maxEntries: 0,
+  maxBytes: cap * 32 * 1024 * HEAP_BYTES_PER_SERIALIZED_BYTE,
+};
+const V = 70_000;
+type T = [string, () => Uint32Array, number, 'api' | 'scheduler'];
+const traces: T[] = [
+  ['zipf', () => zipfTrace(V, 0.9, 1_000_000, seededRandom(42)), 300_000, 'api'],
+  [
+    'crawl',
+    () => zipfWithCrawl(V, 0.9, { browse: 250_000, cycles: 3 }, seededRandom(7)),
+    250_000,
+    'api',
+  ],
+  ['aloop', () => loopChangingSize(3000, 40, 6000, 20), 3000, 'api'],
+  [
+    'drift',
+    () =>
+      recencyThenFrequency(
+        { hot: 3000, drift: 300, phase: 5000, recencyLength: 500_000 },
+        { n: V, s: 0.9, length: 500_000 },
+        seededRandom(11),
+      ),
+    50_000,
+    'api',
+  ],
+  [
+    'reshuf',
+    () => reshuffledZipf(V, 0.9, { length: 1_000_000, period: 200_000 }, seededRandom(23)),
+    100_000,
+    'api',
+  ],
+  ['s12', () => roundRobin(1200, 30), 1200, 'scheduler'],
+  ['s2', () => roundRobin(2000, 30), 2000, 'scheduler'],
+  ['sloop', () => loopChangingSize(800, 40, 1500, 20), 800, 'scheduler'],
+];
+const args = process.argv.slice(2);
+
+const policies = (
+  args.find((a) => a.startsWith('--policies='))?.slice(11) ?? 'adaptive,fixed'
+).split(',');
+const wanted = args.filter((a) => !a.startsWith('--'));
+for (const [name, make, from, role] of traces) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  const data = make();
+  const out: string[] = [];
+  const t0 = performance.now();
+  const oracle = frequencyOracle(data, role === 'api' ? 4096 : cap, from);
+  for (const p of policies) {
+    const r = await replay(
+      data,
+      from,
+      role,
+      role === 'api' ? apiSettings : schedulerSettings,
+      p,
+      role === 'api' ? 16 * 1024 : 32 * 1024,
+    );
+    out.push(`${p} ${(100 * r).toFixed(2)}% (/oracle ${(r / oracle).toFixed(4)})`);
+  }
+  console.log(
+    `${name}: ${out.join(' | ')} | oracle ${(100 * oracle).toFixed(2)}%  [${((performance.now() - t0) / 1000).toFixed(0)} s]`,
+  );
+}
