@@ -53,7 +53,23 @@ const identifier = (what: string) =>
     .max(MAX_IDENTIFIER_LENGTH, `${what} must be at most ${MAX_IDENTIFIER_LENGTH} characters`)
     .regex(IDENTIFIER_PATTERN, `${what} may contain only letters, digits, '_', '.' and '-'`);
 
+/**
+ * Verdicts on cron expressions already checked: a DAG cache validates every version it loads, and
+ * versions of one DAG share their schedule, so parsing it again each time (croner) was a visible
+ * part of a miss. Bounded: cleared when full.
+ */
+const cronVerdicts = new Map<string, string | undefined>();
+const MAX_CRON_VERDICTS = 1000;
+
 function cronProblem(expression: string): string | undefined {
+  if (cronVerdicts.has(expression)) return cronVerdicts.get(expression);
+  const problem = checkCron(expression);
+  if (cronVerdicts.size >= MAX_CRON_VERDICTS) cronVerdicts.clear();
+  cronVerdicts.set(expression, problem);
+  return problem;
+}
+
+function checkCron(expression: string): string | undefined {
   try {
     const job = new Cron(expression, { paused: true, mode: '5-part' });
     const next = job.nextRun();
