@@ -25,6 +25,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { freePort } from '@dagbag/config/testing/free-port';
 import { listDagsSql, migrateDatabase, startEmbeddedPostgres } from '@dagbag/db';
+import { postgresCpuSeconds } from './cpu.ts';
 import { profileTable, summarizeProfile } from './cpu-profile.ts';
 
 const env = process.env;
@@ -164,7 +165,12 @@ interface Figures {
   total: number;
   /** CPU time the serving process spent per request (user + system), µs. */
   cpuUs: number;
+  /** CPU time of the PostgreSQL server and its backends per request, µs. */
+  pgUs: number;
 }
+
+/** The embedded PostgreSQL's data directory (its processes' CPU is read from /proc). */
+let postgresDir = '';
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 function cpuSeconds(pid: number | undefined): number {
@@ -186,6 +192,7 @@ async function load(
   server?: ChildProcess,
 ): Promise<Figures> {
   const cpuBefore = cpuSeconds(server?.pid);
+  const pgBefore = postgresCpuSeconds(postgresDir);
   const result = await autocannon({
     url,
     connections: SETTINGS.connections,
@@ -200,11 +207,12 @@ async function load(
     non2xx: result.non2xx,
     total: result.requests.total,
     cpuUs: ((cpuSeconds(server?.pid) - cpuBefore) * 1e6) / total,
+    pgUs: ((postgresCpuSeconds(postgresDir) - pgBefore) * 1e6) / total,
   };
 }
 
 const fmt = (figures: Figures) =>
-  `${Math.round(figures.rps)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${Math.round(figures.cpuUs)} µs CPU/request${figures.non2xx ? `, non-2xx ${figures.non2xx}` : ''}`;
+  `${Math.round(figures.rps)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${Math.round(figures.cpuUs)} µs CPU/request (PostgreSQL ${Math.round(figures.pgUs)})${figures.non2xx ? `, non-2xx ${figures.non2xx}` : ''}`;
 
 async function profile(databaseUrl: string, directory: string, path: string): Promise<void> {
   const api = await startApi(databaseUrl, ['--cpu-prof', `--cpu-prof-dir=${directory}`]);
@@ -234,6 +242,7 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   const pgDir = mkdtempSync(join(tmpdir(), 'dagbag-hotpath-pg-'));
+  postgresDir = pgDir;
   const server = await startEmbeddedPostgres({
     dataDir: pgDir,
     port: await freePort(),
@@ -361,17 +370,20 @@ async function main(): Promise<void> {
           .map((n) => n.toFixed(2))
           .join(' ')} (${cpus().length} cores)`,
         '',
-        "Throughput ratio = our req/s ÷ the floor's req/s in the same round; CPU ratio = the floor's CPU µs per request ÷ ours (the share of the floor's speed our process would reach with a core to itself).",
+        "Throughput ratio = our req/s ÷ the floor's req/s in the same round; CPU ratio = the floor's CPU µs per request ÷ ours (the share of the floor's speed our process would reach with a core to itself); with PostgreSQL = the same with the CPU the database server spent per request added to each side (what a database-backed request costs the machine).",
         '',
-        '| endpoint | ours req/s | floor req/s | throughput ratio per round (median) | CPU µs/request ours / floor | CPU ratio per round (median) | ours p50 / p99 ms |',
-        '|---|---|---|---|---|---|---|',
+        '| endpoint | ours req/s | floor req/s | throughput ratio per round (median) | CPU µs/request ours / floor | CPU ratio per round (median) | with PostgreSQL: CPU µs/request ours / floor (median ratio) | ours p50 / p99 ms |',
+        '|---|---|---|---|---|---|---|---|',
       ];
       for (const [label, ours, base] of rows) {
         if (!rounds[0]![ours] || !rounds[0]![base]) continue;
         const rps = rounds.map((r) => r[ours]!.rps / r[base]!.rps);
         const cpu = rounds.map((r) => r[base]!.cpuUs / r[ours]!.cpuUs);
+        const all = (f: Figures) => f.cpuUs + f.pgUs;
+        const withPg = rounds.map((r) => all(r[base]!) / all(r[ours]!));
+        const pgCell = `${rounds.map((r) => `${Math.round(all(r[ours]!))} / ${Math.round(all(r[base]!))}`).join(', ')} (**${median(withPg).toFixed(2)}**)`;
         out.push(
-          `| ${label} | ${rounds.map((r) => Math.round(r[ours]!.rps)).join(' / ')} | ${rounds.map((r) => Math.round(r[base]!.rps)).join(' / ')} | ${rps.map((x) => x.toFixed(2)).join(' / ')} (**${median(rps).toFixed(2)}**) | ${rounds.map((r) => `${Math.round(r[ours]!.cpuUs)} / ${Math.round(r[base]!.cpuUs)}`).join(', ')} | ${cpu.map((x) => x.toFixed(2)).join(' / ')} (**${median(cpu).toFixed(2)}**) | ${rounds.map((r) => `${r[ours]!.p50} / ${r[ours]!.p99}`).join(', ')} |`,
+          `| ${label} | ${rounds.map((r) => Math.round(r[ours]!.rps)).join(' / ')} | ${rounds.map((r) => Math.round(r[base]!.rps)).join(' / ')} | ${rps.map((x) => x.toFixed(2)).join(' / ')} (**${median(rps).toFixed(2)}**) | ${rounds.map((r) => `${Math.round(r[ours]!.cpuUs)} / ${Math.round(r[base]!.cpuUs)}`).join(', ')} | ${cpu.map((x) => x.toFixed(2)).join(' / ')} (**${median(cpu).toFixed(2)}**) | ${pgCell} | ${rounds.map((r) => `${r[ours]!.p50} / ${r[ours]!.p99}`).join(', ')} |`,
         );
       }
       out.push(
