@@ -2,9 +2,8 @@
  * The bare-Express floor of `pnpm bench:hotpath`: Express 5 with nothing but the API's own bearer
  * check, answering
  *   GET /structure  the exact bytes the API answers for the warm structure (held in memory);
- *   GET /dags       the same SQL as the API's `GET /dags?limit=50` (PostgreSQL builds the JSON
- *                   answer) through a plain `pg` pool, its text sent as it comes (what a driver
- *                   and the framework need, nothing more).
+ *   GET /dags       the same SQL as the API's `GET /dags?limit=50` through a plain `pg` pool,
+ *                   rows sent with `res.json` (what a driver and the framework need, nothing more).
  * No logger, no telemetry, no validation, no ORM. Started by bench/hotpath.ts as its own process;
  * prints `listening <port>` on its IPC channel.
  */
@@ -27,8 +26,8 @@ app.get('/structure', (_req, res) => {
   res.type('application/json').send(structure);
 });
 app.get('/dags', async (_req, res) => {
-  const { rows } = await pool.query<{ body: string }>(dagsSql);
-  res.type('application/json').send(rows[0]?.body);
+  const { rows } = await pool.query(dagsSql);
+  res.json({ dags: rows, total_entries: rows.length });
 });
 const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();

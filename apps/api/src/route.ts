@@ -36,11 +36,6 @@ export type RouteResult = {
    */
   etag?: string;
   contentType?: string;
-  /**
-   * JSON text already serialized (e.g. built by PostgreSQL), sent as it is: the string is written
-   * to the socket, with no Buffer copy of it on the way (`body` is then unused).
-   */
-  json?: string;
   stream?: (signal: AbortSignal) => AsyncIterable<string>;
 };
 
@@ -197,11 +192,6 @@ export function mountRoute(
         res.write(chunk);
       }
       res.end();
-    } else if (result.json !== undefined) {
-      res.statusCode = result.status;
-      res.setHeader('Content-Type', JSON_CONTENT_TYPE);
-      res.setHeader('Content-Length', Buffer.byteLength(result.json));
-      res.end(result.json);
     } else if (result.body === undefined) res.status(result.status).end();
     else if (result.body instanceof Uint8Array) {
       if (result.etag !== undefined) {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Dag, DagVersionEntry, RenderedEntry, Task } from '@dagbag/dagbag';
 import type {
-  DagDetailsRow,
+  DagRow,
   DagRunRow,
   DagVersionSummary,
   DagStatsRow,
@@ -40,6 +40,11 @@ export function operatorClassName(operator: string | null): string | null {
   return OPERATOR_CLASS[operator]?.className ?? operator;
 }
 
+/** Airflow's file_token is an opaque, URL-safe handle on the file; ours is its base64url. */
+function fileToken(dag: DagRow): string {
+  return Buffer.from(dag.fileloc ?? dag.dagId, 'utf8').toString('base64url');
+}
+
 /** The file a `file_token` stands for, or undefined when it is not one of ours. */
 export function decodeFileToken(token: string): string | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
@@ -62,17 +67,39 @@ export function dagVersionResponse(version: DagVersionSummary) {
   };
 }
 
-/**
- * Airflow's DAGDetailsResponse: the DAGResponse (built by PostgreSQL, DAG_RESPONSE_JSON in
- * @dagbag/db) and what the details add.
- */
-export function dagDetailsResponse(dag: DagDetailsRow, latest: DagVersionSummary | null) {
-  const response = JSON.parse(dag.response) as {
-    last_parsed_time: string | null;
-    max_active_tasks: number;
-  };
+export function dagResponse(dag: DagRow) {
   return {
-    ...response,
+    dag_id: dag.dagId,
+    dag_display_name: dag.dagId,
+    is_paused: dag.isPaused,
+    is_stale: dag.isStale,
+    last_parsed_time: iso(dag.lastParsedTime),
+    last_expired: null,
+    bundle_name: null,
+    bundle_version: null,
+    relative_fileloc: dag.relativeFileloc,
+    fileloc: dag.fileloc ?? '',
+    description: dag.description,
+    timetable_summary: dag.timetableSummary,
+    timetable_description: null,
+    tags: dag.tags.map((name) => ({ name, dag_id: dag.dagId, dag_display_name: dag.dagId })),
+    max_active_tasks: dag.maxActiveTasks,
+    max_active_runs: dag.maxActiveRuns,
+    max_consecutive_failed_dag_runs: 0,
+    has_task_concurrency_limits: false,
+    has_import_errors: dag.hasImportErrors,
+    next_dagrun_logical_date: iso(dag.nextDagrunLogicalDate),
+    next_dagrun_data_interval_start: iso(dag.nextDagrunDataIntervalStart),
+    next_dagrun_data_interval_end: iso(dag.nextDagrunDataIntervalEnd),
+    next_dagrun_run_after: iso(dag.nextDagrunCreateAfter),
+    owners: [],
+    file_token: fileToken(dag),
+  };
+}
+
+export function dagDetailsResponse(dag: DagRow, latest: DagVersionSummary | null) {
+  return {
+    ...dagResponse(dag),
     catchup: dag.catchup,
     dag_run_timeout: null,
     asset_expression: null,
@@ -84,10 +111,10 @@ export function dagDetailsResponse(dag: DagDetailsRow, latest: DagVersionSummary
     render_template_as_native_obj: false,
     template_search_path: null,
     timezone: 'UTC',
-    last_parsed: response.last_parsed_time,
+    last_parsed: iso(dag.lastParsedTime),
     default_args: null,
     owner_links: null,
-    concurrency: response.max_active_tasks,
+    concurrency: dag.maxActiveTasks,
     latest_dag_version: latest ? dagVersionResponse(latest) : null,
   };
 }

@@ -6,7 +6,7 @@ import { ApiError } from '../errors.ts';
 import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
-import { dagDetailsResponse } from '../serialize.ts';
+import { dagDetailsResponse, dagResponse } from '../serialize.ts';
 import { dagNotFound, range, type RouteContext } from './common.ts';
 
 /** Airflow's `order_by` names for DAGs and the column each sorts by. */
@@ -68,7 +68,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       success: { status: 200, description: 'Successful Response', schema: s.DAGCollectionResponse },
       async handler({ query }) {
         const dates = query as unknown as Record<string, Date | undefined>;
-        const body = await queries.listDags({
+        const page = await queries.listDags({
           limit: query.limit,
           offset: query.offset,
           tags: query.tags,
@@ -84,8 +84,10 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
           paused: query.paused,
           orderBy: query.order_by,
         });
-        // Built by PostgreSQL (DAG_RESPONSE_JSON in @dagbag/db) and sent as it comes.
-        return { status: 200, json: body };
+        return {
+          status: 200,
+          body: { dags: page.rows.map(dagResponse), total_entries: page.total },
+        };
       },
     }),
     defineRoute({
@@ -138,7 +140,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
         checkUpdateMask(query.update_mask);
         if (query.dag_id_pattern === undefined)
           return { status: 200, body: { dags: [], total_entries: 0 } };
-        const answer = await queries.setDagsPaused(
+        const page = await queries.setDagsPaused(
           {
             limit: query.limit,
             offset: query.offset,
@@ -157,10 +159,13 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
             dag_id_pattern: query.dag_id_pattern,
             tags: query.tags,
             paused: query.paused,
-            matched: answer.total,
+            matched: page.total,
           },
         });
-        return { status: 200, json: answer.body };
+        return {
+          status: 200,
+          body: { dags: page.rows.map(dagResponse), total_entries: page.total },
+        };
       },
     }),
     defineRoute({
@@ -173,9 +178,9 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       errors: [404],
       success: { status: 200, description: 'Successful Response', schema: s.DAGResponse },
       async handler({ params }) {
-        const dag = await queries.getDagResponse(params.dag_id);
-        if (dag === null) throw dagNotFound(params.dag_id);
-        return { status: 200, json: dag };
+        const dag = await queries.getDag(params.dag_id);
+        if (!dag) throw dagNotFound(params.dag_id);
+        return { status: 200, body: dagResponse(dag) };
       },
     }),
     defineRoute({
@@ -194,13 +199,13 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       async handler({ params, query, body, res }) {
         checkUpdateMask(query.update_mask);
         const dag = await queries.setDagPaused(params.dag_id, body.is_paused);
-        if (dag === null) throw dagNotFoundForUpdate(params.dag_id);
+        if (!dag) throw dagNotFoundForUpdate(params.dag_id);
         await recordApiEvent(queries, res, {
           event: 'patch_dag',
-          dagId: params.dag_id,
+          dagId: dag.dagId,
           extra: { is_paused: body.is_paused },
         });
-        return { status: 200, json: dag };
+        return { status: 200, body: dagResponse(dag) };
       },
     }),
     defineRoute({
@@ -244,7 +249,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       success: { status: 200, description: 'Successful Response', schema: s.DAGDetailsResponse },
       async handler({ params }) {
         const [dag, latest] = await Promise.all([
-          queries.getDagDetails(params.dag_id),
+          queries.getDag(params.dag_id),
           queries.latestVersion(params.dag_id),
         ]);
         if (!dag) throw dagNotFound(params.dag_id);

@@ -39,40 +39,31 @@ const page = { limit: 50, offset: 0 };
 /** The stored version (hash `h`) as a DAG cache would hold it: no tasks. */
 const noTasks = { get: async () => ({ dagHash: 'h', dag: { tasks: new Map() } }), invalidate() {} };
 
-/** The listing's answer (JSON text built by PostgreSQL), read back: its ids and its total. */
-async function listDags(filters: Parameters<ApiQueries['listDags']>[0]) {
-  const body = JSON.parse(await queries.listDags(filters)) as {
-    dags: { dag_id: string }[];
-    total_entries: number;
-  };
-  return { ids: body.dags.map((dag) => dag.dag_id), total: body.total_entries };
-}
-
 describe('API queries: DAGs', () => {
   it('leave stale DAGs out unless asked, and count the matches', async () => {
-    expect((await listDags({ ...page, excludeStale: true, orderBy: [] })).total).toBe(3);
-    expect((await listDags({ ...page, excludeStale: false, orderBy: [] })).total).toBe(4);
+    expect((await queries.listDags({ ...page, excludeStale: true, orderBy: [] })).total).toBe(3);
+    expect((await queries.listDags({ ...page, excludeStale: false, orderBy: [] })).total).toBe(4);
   });
 
   it('match dag_id_pattern as a case-insensitive SQL LIKE', async () => {
-    const result = await listDags({
+    const result = await queries.listDags({
       ...page,
       excludeStale: true,
       dagIdPattern: 'SALES%',
       orderBy: [{ column: 'dag_id', descending: true }],
     });
-    expect(result.ids).toEqual(['sales_hourly', 'sales_daily']);
+    expect(result.rows.map((row) => row.dagId)).toEqual(['sales_hourly', 'sales_daily']);
   });
 
   it('match tags in any or all mode', async () => {
-    const any = await listDags({
+    const any = await queries.listDags({
       ...page,
       excludeStale: true,
       tags: ['finance', 'daily'],
       tagsMatchMode: 'any',
       orderBy: [],
     });
-    const all = await listDags({
+    const all = await queries.listDags({
       ...page,
       excludeStale: true,
       tags: ['finance', 'daily'],
@@ -80,17 +71,17 @@ describe('API queries: DAGs', () => {
       orderBy: [],
     });
     expect(any.total).toBe(3);
-    expect(all.ids).toEqual(['sales_daily']);
+    expect(all.rows.map((row) => row.dagId)).toEqual(['sales_daily']);
   });
 
   it('report the total even when the offset is past the last row', async () => {
-    const result = await listDags({
+    const result = await queries.listDags({
       limit: 10,
       offset: 100,
       excludeStale: true,
       orderBy: [],
     });
-    expect(result).toEqual({ ids: [], total: 3 });
+    expect(result).toEqual({ rows: [], total: 3 });
   });
 
   it('flag a DAG whose file has an import error', async () => {

@@ -39,13 +39,6 @@ export interface DagRow {
   hasImportErrors: boolean;
 }
 
-/** GET /dags/{dag_id}/details: the DAGResponse (JSON text) and the columns the details add. */
-export interface DagDetailsRow {
-  response: string;
-  catchup: boolean;
-  startDate: Date | null;
-}
-
 export interface DagVersionSummary {
   id: string;
   dagId: string;
@@ -182,54 +175,6 @@ const DAG_COLUMNS = Prisma.sql`
   d.next_dagrun_logical_date, d.next_dagrun_data_interval_start, d.next_dagrun_data_interval_end,
   d.next_dagrun_create_after, ${HAS_IMPORT_ERRORS_SQL} AS has_import_errors`;
 
-/**
- * A timestamp as the API writes it, built by PostgreSQL: JavaScript's `toISOString()` (UTC,
- * milliseconds truncated, `Z`), for years 0001-9999.
- */
-function isoSql(column: string): Prisma.Sql {
-  return Prisma.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
-}
-
-/**
- * Airflow's DAGResponse of the row `d`, built by PostgreSQL as JSON (the one home of that shape:
- * the listing, one DAG, the PATCH answers and the details all start from it, and the API sends it
- * as it comes). Every field Airflow defines is present; what this system does not have (bundles,
- * owners, ...) is null or the neutral value Airflow reports for a DAG that does not use it. The
- * display name is the dag_id; `file_token` is the file's path (the dag_id without one) in
- * unpadded base64url, as `Buffer.toString('base64url')` writes it (PostgreSQL's base64 wraps
- * lines at 76 characters: the newlines go with the padding).
- */
-const DAG_RESPONSE_JSON = Prisma.sql`json_build_object(
-  'dag_id', d.dag_id,
-  'dag_display_name', d.dag_id,
-  'is_paused', d.is_paused,
-  'is_stale', d.is_stale,
-  'last_parsed_time', ${isoSql('d.last_parsed_time')},
-  'last_expired', NULL,
-  'bundle_name', NULL,
-  'bundle_version', NULL,
-  'relative_fileloc', d.relative_fileloc,
-  'fileloc', COALESCE(d.fileloc, ''),
-  'description', d.description,
-  'timetable_summary', d.timetable_summary,
-  'timetable_description', NULL,
-  'tags', (SELECT COALESCE(json_agg(json_build_object(
-                    'name', t.name, 'dag_id', d.dag_id, 'dag_display_name', d.dag_id) ORDER BY t.n),
-                  '[]'::json)
-           FROM unnest(d.tags) WITH ORDINALITY AS t(name, n)),
-  'max_active_tasks', d.max_active_tasks,
-  'max_active_runs', d.max_active_runs,
-  'max_consecutive_failed_dag_runs', 0,
-  'has_task_concurrency_limits', false,
-  'has_import_errors', ${HAS_IMPORT_ERRORS_SQL},
-  'next_dagrun_logical_date', ${isoSql('d.next_dagrun_logical_date')},
-  'next_dagrun_data_interval_start', ${isoSql('d.next_dagrun_data_interval_start')},
-  'next_dagrun_data_interval_end', ${isoSql('d.next_dagrun_data_interval_end')},
-  'next_dagrun_run_after', ${isoSql('d.next_dagrun_create_after')},
-  'owners', '[]'::json,
-  'file_token', translate(encode(convert_to(COALESCE(d.fileloc, d.dag_id), 'UTF8'), 'base64'),
-                          E'+/=\n', '-_'))`;
-
 function toDagRow(r: DagRecord): DagRow {
   return {
     dagId: r.dag_id,
@@ -254,23 +199,15 @@ function toDagRow(r: DagRecord): DagRow {
 }
 
 /**
- * The statement behind `GET /dags`: the whole answer (`{"dags": [...], "total_entries": n}`, each
- * DAG as DAG_RESPONSE_JSON) as one text value built by PostgreSQL, in one round trip. The page is
- * an ARRAY(subquery) so that its order is the subquery's ORDER BY; the count is its own scan
- * (joining the latest runs only when a filter reads them). Exported so that a benchmark can run
- * and EXPLAIN exactly what the API runs.
+ * The statement behind `GET /dags`: one page and the number of matching rows in one round trip.
+ * Exported so that a benchmark can run and EXPLAIN exactly what the API runs.
  */
 export function listDagsSql(filters: DagFilters): Prisma.Sql {
-  const conditions = listConditions(filters);
-  const countJoin = filters.lastDagRunState !== undefined ? LATEST_RUN_JOIN : Prisma.empty;
   return Prisma.sql`
-    SELECT '{"dags":' || array_to_json(ARRAY(
-             SELECT ${DAG_RESPONSE_JSON}
-             FROM dag d ${latestRunJoin(filters)} ${whereSql(conditions)}
-             ${orderBySql(filters.orderBy, DAG_SORT_COLUMNS, 'd.dag_id')}
-             LIMIT ${filters.limit} OFFSET ${filters.offset}))::text
-           || ',"total_entries":' || (SELECT count(*) FROM dag d ${countJoin} ${whereSql(conditions)})
-           || '}' AS body`;
+    SELECT ${DAG_COLUMNS}, count(*) OVER () AS total_entries
+    FROM dag d ${latestRunJoin(filters)} ${whereSql(listConditions(filters))}
+    ${orderBySql(filters.orderBy, DAG_SORT_COLUMNS, 'd.dag_id')}
+    LIMIT ${filters.limit} OFFSET ${filters.offset}`;
 }
 
 /**
@@ -311,31 +248,13 @@ function listConditions(filters: DagFilters): Prisma.Sql[] {
 
 export function createDagQueries(prisma: PrismaClient) {
   return {
-    /** Airflow's DAGCollectionResponse of the page, as JSON text (see listDagsSql). */
-    async listDags(filters: DagFilters): Promise<string> {
-      const rows = await prisma.$queryRaw<{ body: string }[]>(listDagsSql(filters));
-      return rows[0]!.body;
-    },
-
-    /** Airflow's DAGResponse of the DAG as JSON text, or null when there is no such DAG. */
-    async getDagResponse(dagId: string): Promise<string | null> {
-      const rows = await prisma.$queryRaw<{ dag: string }[]>`
-        SELECT ${DAG_RESPONSE_JSON}::text AS dag FROM dag d WHERE d.dag_id = ${dagId}`;
-      return rows[0]?.dag ?? null;
-    },
-
-    /**
-     * What GET /dags/{dag_id}/details adds to the DAGResponse (as JSON text), or null when there is
-     * no such DAG.
-     */
-    async getDagDetails(dagId: string): Promise<DagDetailsRow | null> {
-      const rows = await prisma.$queryRaw<
-        { dag: string; catchup: boolean; start_date: Date | null }[]
-      >`
-        SELECT ${DAG_RESPONSE_JSON}::text AS dag, d.catchup, d.start_date
-        FROM dag d WHERE d.dag_id = ${dagId}`;
-      const row = rows[0];
-      return row ? { response: row.dag, catchup: row.catchup, startDate: row.start_date } : null;
+    async listDags(filters: DagFilters): Promise<Page<DagRow>> {
+      const rows = await prisma.$queryRaw<DagRecord[]>(listDagsSql(filters));
+      const total =
+        rows.length > 0
+          ? totalOf(rows)
+          : await countDags(prisma, listConditions(filters), latestRunJoin(filters));
+      return { rows: rows.map(toDagRow), total };
     },
 
     async getDag(dagId: string): Promise<DagRow | null> {
@@ -344,26 +263,24 @@ export function createDagQueries(prisma: PrismaClient) {
       return rows[0] ? toDagRow(rows[0]) : null;
     },
 
-    /**
-     * Sets `is_paused`; the DAG as it is now (DAGResponse JSON text), or null when there is no such
-     * DAG.
-     */
-    async setDagPaused(dagId: string, isPaused: boolean): Promise<string | null> {
-      const rows = await prisma.$queryRaw<{ dag: string }[]>`
-        UPDATE dag d SET is_paused = ${isPaused} WHERE d.dag_id = ${dagId}
-        RETURNING ${DAG_RESPONSE_JSON}::text AS dag`;
-      return rows[0]?.dag ?? null;
+    /** Sets `is_paused`; the DAG as it is now, or null when there is no such DAG. */
+    async setDagPaused(dagId: string, isPaused: boolean): Promise<DagRow | null> {
+      const changed = await prisma.$executeRaw`
+        UPDATE dag SET is_paused = ${isPaused} WHERE dag_id = ${dagId}`;
+      if (changed === 0) return null;
+      const rows = await prisma.$queryRaw<DagRecord[]>`
+        SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d WHERE d.dag_id = ${dagId}`;
+      return rows[0] ? toDagRow(rows[0]) : null;
     },
 
     /**
-     * Airflow's bulk PATCH /dags: every DAG the selection matches gets `is_paused`; the answer (a
-     * DAGCollectionResponse as JSON text) is the page (`limit`/`offset`, by dag_id) of those DAGs
-     * as they are afterwards, and their count (`total`).
+     * Airflow's bulk PATCH /dags: every DAG the selection matches gets `is_paused`; the answer is
+     * the page (`limit`/`offset`, by dag_id) of those DAGs as they are afterwards, and their count.
      */
     async setDagsPaused(
       filters: DagSelection & Pagination,
       isPaused: boolean,
-    ): Promise<{ body: string; total: number }> {
+    ): Promise<Page<DagRow>> {
       return prisma.$transaction(async (tx) => {
         const conditions = selectionSql(filters);
         const ids = await tx.$queryRaw<{ dag_id: string }[]>`
@@ -373,12 +290,10 @@ export function createDagQueries(prisma: PrismaClient) {
           UPDATE dag SET is_paused = ${isPaused}
           WHERE dag_id = ANY(${all}::text[]) AND is_paused <> ${isPaused}`;
         const page = all.slice(filters.offset, filters.offset + filters.limit);
-        const rows = await tx.$queryRaw<{ body: string }[]>`
-          SELECT '{"dags":' || array_to_json(ARRAY(
-                   SELECT ${DAG_RESPONSE_JSON} FROM dag d
-                   WHERE d.dag_id = ANY(${page}::text[]) ORDER BY d.dag_id))::text
-                 || ',"total_entries":' || ${all.length}::int || '}' AS body`;
-        return { body: rows[0]!.body, total: all.length };
+        const rows = await tx.$queryRaw<DagRecord[]>`
+          SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d
+          WHERE d.dag_id = ANY(${page}::text[]) ORDER BY d.dag_id`;
+        return { rows: rows.map(toDagRow), total: all.length };
       });
     },
 
@@ -594,9 +509,13 @@ const LATEST_RUN_JOIN = Prisma.sql`
   LEFT JOIN LATERAL (SELECT r.state, r.start_date FROM dag_run r WHERE r.dag_id = d.dag_id
                      ORDER BY r.run_after DESC, r.id DESC LIMIT 1) lr ON true`;
 
-async function countDags(prisma: PrismaClient, conditions: Prisma.Sql[]): Promise<number> {
+async function countDags(
+  prisma: PrismaClient,
+  conditions: Prisma.Sql[],
+  join: Prisma.Sql = LATEST_RUN_JOIN,
+): Promise<number> {
   const rows = await prisma.$queryRaw<
     { n: bigint }[]
-  >`SELECT count(*) AS n FROM dag d ${whereSql(conditions)}`;
+  >`SELECT count(*) AS n FROM dag d ${join} ${whereSql(conditions)}`;
   return Number(rows[0]?.n ?? 0);
 }

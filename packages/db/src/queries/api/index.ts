@@ -34,7 +34,6 @@ export { DuplicateDagRunError } from './dag-runs.ts';
 export { listDagsSql } from './dags.ts';
 export type { Page, Pagination, SortKey, TimeRange } from './common.ts';
 export type {
-  DagDetailsRow,
   DagRow,
   DagVersionSummary,
   DagFilters,
