@@ -1,18 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { dataDir } from '@dagbag/config';
 import { createApiQueries, type PrismaClient } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import type { Meter } from '@opentelemetry/api';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
 import { requireBearerToken } from './auth.ts';
 import type { AppConfig } from './config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import { jsonBodyParser } from './json-body.ts';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.ts';
-import { requestDuration } from './request-metrics.ts';
+import { requestLine } from './request-line.ts';
+import { requestDurationRecorder } from './request-metrics.ts';
 import { defineRoute, expressPath, mountRoute, type RouteDefinition } from './route.ts';
 import { buildRoutes, type ApiDagBag } from './routes/index.ts';
 
@@ -37,8 +36,6 @@ export interface ApiApp extends Express {
   readonly routes: readonly RouteDefinition[];
   readonly openApiDocument: OpenApiDocument;
 }
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** Express 5 app serving Airflow's REST API v2 for our resources. */
 export function createApp(options: CreateAppOptions): ApiApp {
@@ -76,39 +73,7 @@ export function createApp(options: CreateAppOptions): ApiApp {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  // Every answer is JSON about one caller's data: never sniffed as another type, never cached.
-  app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Cache-Control', 'no-store');
-    next();
-  });
-  app.use(requestDuration(options.meter));
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId(req, res) {
-        const incoming = req.headers['x-request-id'];
-        const id =
-          typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel(_req, res, error) {
-        if (res.statusCode >= 500 && res.statusCode !== 503) return 'error';
-        if (error || res.statusCode >= 500) return 'warn';
-        return 'info';
-      },
-      // Headers are not logged at all: nothing to redact, nothing to leak.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLine(app, logger, requestDurationRecorder(options.meter)));
 
   // Open paths come from the route declarations (only health), so the document and the check agree.
   const openPaths = new Set(
@@ -125,7 +90,7 @@ export function createApp(options: CreateAppOptions): ApiApp {
   for (const route of routes) mountRoute(router, route, bodyParser);
   app.use(router);
   app.use(notFoundOrMethodNotAllowed(routes));
-  app.use(errorHandler(logger));
+  app.use(errorHandler());
   return app;
 }
 
@@ -151,15 +116,15 @@ function notFoundOrMethodNotAllowed(routes: readonly RouteDefinition[]): Request
   };
 }
 
-function errorHandler(logger: Logger): ErrorRequestHandler {
+function errorHandler(): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
     const apiError = toApiError(error);
     if (apiError.status >= 500) {
-      // pino-http logs the request line; the cause goes to the log, never to the client.
+      // The request line (request-line.ts) logs the cause; it never goes to the client.
       (res as unknown as { err?: unknown }).err = apiError.cause ?? error;
       if (apiError.code === 'SERVICE_UNAVAILABLE') {
-        (req.log ?? logger).warn(
+        req.log.warn(
           { reason: String((apiError.cause as Error | undefined)?.message ?? '') },
           'database unavailable',
         );
