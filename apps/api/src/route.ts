@@ -161,11 +161,14 @@ export function mountRoute(
       return undefined;
     };
     // Refuse what PostgreSQL would refuse or alter, up front, rather than fail or change it later.
-    issues.push(
-      ...unstorableStrings('path', req.params),
-      ...unstorableStrings('query', req.query),
-      ...(route.body ? unstorableStrings('body', req.body) : []),
-    );
+    // Without a percent-escape, path and query decode to the request line's own characters, which
+    // hold neither NUL (the HTTP parser refuses it) nor UTF-16 surrogates: no walk is needed.
+    if (req.originalUrl.includes('%'))
+      issues.push(
+        ...unstorableStrings('path', req.params),
+        ...unstorableStrings('query', req.query),
+      );
+    if (route.body) issues.push(...unstorableStrings('body', req.body));
     if (issues.length > 0) throw ApiError.validation(issues);
     const params = parse('path', route.params, req.params);
     const query = parse('query', route.query, req.query ?? {});
