@@ -160,6 +160,23 @@ describe('3. continuation_token', () => {
     const next: any = await (await api.request(`${path}?token=${first.continuation_token}`)).json();
     expect(next.content).toEqual([{ event: 'second' }]);
   });
+
+  it('is kept while the try is queued, since its first line comes before it is running', async () => {
+    // The executor opens the log and writes the command line, then marks the try running.
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'log_queued',
+      versionId,
+      tis: [{ taskId: 'extract', state: 'queued', tryNumber: 1 }],
+    });
+    const file = join(api.logsDir, 'etl', 'log_queued', 'extract', '1.log');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, 'try 1 of etl/log_queued/extract\n');
+    const path = '/api/v2/dags/etl/dagRuns/log_queued/taskInstances/extract/logs/1';
+    const first: any = await (await api.request(path)).json();
+    expect(first.content).toEqual([{ event: 'try 1 of etl/log_queued/extract' }]);
+    expect(first.continuation_token).toEqual(expect.any(String));
+  });
 });
 
 describe('4. run ids are validated at the door', () => {

@@ -114,14 +114,17 @@ export async function removeRunLogs(
 
 /**
  * Whether a try's log can still grow (Airflow's `end_of_log` is the opposite): only the current
- * try of a running (or deferred) instance writes to it.
+ * try of a queued, running (or deferred) instance writes to it. Queued too: the executor writes a
+ * try's first line before it marks the try running, and the try number counts from queueing.
  */
 export function tryMayStillLog(
   ti: { tryNumber: number; state: string | null },
   tryNumber: number,
 ): boolean {
-  return ti.tryNumber === tryNumber && (ti.state === 'running' || ti.state === 'deferred');
+  return ti.tryNumber === tryNumber && LOGGING_STATES.has(ti.state);
 }
+
+const LOGGING_STATES = new Set<string | null>(['queued', 'running', 'deferred']);
 
 const STAMPED_LINE = /^\[(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\] ?(.*)$/;
 

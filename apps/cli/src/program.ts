@@ -430,7 +430,7 @@ export function buildProgram(context: ProgramContext): Command {
       "a task's log (its latest try unless --try); --follow reads on until the task ends",
     )
     .option('--try <n>', 'try number')
-    .option('--follow', 'keep reading while the try runs')
+    .option('--follow', 'keep reading until the task ends (its next tries too, unless --try)')
     .action(
       async (
         dagId: string,
@@ -574,8 +574,9 @@ async function printLog(
   const ti = async () =>
     (await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', tiPath))
       .data!;
-  const tryShown = tryNumber ?? Math.max((await ti()).try_number, 1);
+  let tryShown = tryNumber ?? Math.max((await ti()).try_number, 1);
   let token: string | undefined;
+  let printed = false;
   for (;;) {
     const { data: page } = await api.GET(
       '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
@@ -590,15 +591,36 @@ async function printLog(
       io.stdout.write(
         `${typeof line === 'string' ? line : line.timestamp ? `[${line.timestamp}] ${line.event}` : line.event}\n`,
       );
-    if (page!.continuation_token !== null) token = page!.continuation_token;
+    printed ||= page!.content.length > 0;
     if (!follow) return;
-    if (page!.continuation_token === null) {
-      // Everything is read and the try writes no more, unless it has not started yet.
-      const now = await ti();
-      if (now.try_number > tryShown || (now.state !== null && FINISHED_TASK_STATES.has(now.state)))
-        return;
+    if (page!.continuation_token !== null) {
+      token = page!.continuation_token;
+      if (page!.content.length === 0) await sleep(500);
+      continue;
     }
-    if (page!.content.length === 0) await sleep(500);
+    // No token: the whole log is read and the try writes no more to it, unless it has not
+    // started yet. Never read it again from the start.
+    const now = await ti();
+    const finished = now.state !== null && FINISHED_TASK_STATES.has(now.state);
+    const tryOver =
+      printed || finished || now.try_number > tryShown || now.state === 'up_for_retry';
+    if (!tryOver) {
+      await sleep(500);
+      continue;
+    }
+    // An explicit --try ends with that try; the latest try's log goes on into the next try of a
+    // task that retries (or was cleared), until the task ends.
+    if (tryNumber !== undefined) return;
+    let latest = now;
+    while (latest.try_number <= tryShown) {
+      if (latest.state !== null && FINISHED_TASK_STATES.has(latest.state)) return;
+      await sleep(500);
+      latest = await ti();
+    }
+    tryShown += 1;
+    token = undefined;
+    printed = false;
+    io.stdout.write(`--- try ${tryShown} ---\n`);
   }
 }
 

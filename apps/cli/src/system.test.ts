@@ -38,6 +38,16 @@ beforeAll(async () => {
       dag_id: 'evolving',
       tasks: [bash('a', 'true'), bash('b', 'true', ['a']), bash('c', 'true', ['a'])],
     },
+    'retrying.json': {
+      dag_id: 'retrying',
+      tasks: [
+        {
+          ...bash('flaky', 'echo "attempt $AIRFLOW_CTX_TRY_NUMBER"; exit 1'),
+          retries: 1,
+          retry_delay_seconds: 2,
+        },
+      ],
+    },
     'chatty.json': {
       dag_id: 'chatty',
       tasks: [bash('talk', 'for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.5; done')],
@@ -158,6 +168,23 @@ describe('logs --follow', () => {
     );
     expect(after.data!.state).toBe('success');
   });
+
+  it("prints each try of a retried task once, from the run's start to the task's end", async () => {
+    const client = createDagbagClient({ baseUrl: system.url, token: system.token });
+    await client.POST('/api/v2/dags/{dag_id}/dagRuns', {
+      params: { path: { dag_id: 'retrying' } },
+      body: { logical_date: null, dag_run_id: 'retry-me' },
+    });
+
+    const result = await runCli(['logs', 'retrying', 'retry-me', 'flaky', '--follow'], {
+      env: system.env,
+    });
+
+    expect(result.code).toBe(0);
+    // Between the tries (up_for_retry, 2 s) the first try's log was read again and again.
+    const said = result.stdout.split('\n').filter((line) => /^attempt \d$|^--- try/.test(line));
+    expect(said).toEqual(['attempt 1', '--- try 2 ---', 'attempt 2']);
+  });
 });
 
 describe('errors', () => {
@@ -195,7 +222,7 @@ describe('errors', () => {
     const json = await runCli(['dags', 'list', '--json'], { env: system.env });
     expect(
       (JSON.parse(json.stdout) as { dag_id: string }[]).map((dag) => dag.dag_id).sort(),
-    ).toEqual(['chatty', 'evolving', 'fails', 'steps']);
+    ).toEqual(['chatty', 'evolving', 'fails', 'retrying', 'steps']);
   });
 });
 
