@@ -57,6 +57,16 @@ describe('the demo seed', () => {
     expect(log).toMatch(/task extract finished: (success|failed)/);
   });
 
+  it('gives a scheduled example its next run, which the processor sets only for a DAG it has not seen', async () => {
+    // The seed ran at 12:00 (first test): the hourly example runs the hour that just ended, once
+    // it has ended. With next_dagrun_* left null the scheduler never ran it.
+    const hourly = await db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'example_hourly' } });
+    expect(hourly.nextDagrunDataIntervalStart?.toISOString()).toBe('2026-11-21T11:00:00.000Z');
+    expect(hourly.nextDagrunCreateAfter?.toISOString()).toBe('2026-11-21T12:00:00.000Z');
+    const manual = await db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'example_etl' } });
+    expect(manual.nextDagrunCreateAfter).toBeNull();
+  });
+
   it('is idempotent: a second seed writes nothing', async () => {
     const before = await db.prisma.dagRun.count();
     expect(await seed(db.prisma, silentLogger, { logsRoot })).toEqual([]);

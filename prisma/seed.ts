@@ -30,6 +30,7 @@ import {
   type DemoRun,
 } from '@dagbag/db';
 import { LOGGER_SETTINGS, createLogger, type Logger } from '@dagbag/logger';
+import { firstDagrun } from '@dagbag/scheduler';
 
 const HOUR = 3_600_000;
 
@@ -116,6 +117,8 @@ async function readExampleDags(folder: string, logger: Logger): Promise<ExampleD
 export function demoHistory(examples: ExampleDag[], now: Date): DemoDag[] {
   return examples.map(({ document, file, relativeFile }, dagIndex) => {
     const versions = versionsOf(document);
+    const startDate = document.start_date ? new Date(document.start_date) : null;
+    const timezone = scheduleTimezone(document);
     return {
       dagId: document.dag_id,
       fileloc: file,
@@ -125,8 +128,9 @@ export function demoHistory(examples: ExampleDag[], now: Date): DemoDag[] {
       tags: document.tags,
       maxActiveRuns: document.max_active_runs,
       catchup: document.catchup,
-      startDate: document.start_date ? new Date(document.start_date) : null,
-      timezone: scheduleTimezone(document),
+      startDate,
+      timezone,
+      nextDagrun: firstDagrun(document.schedule, startDate, document.catchup, now, null, timezone),
       versions: versions.map((version, versionIndex) => {
         const age = (versions.length - versionIndex) * 24 * HOUR + dagIndex * HOUR;
         const createdAt = new Date(now.getTime() - age);

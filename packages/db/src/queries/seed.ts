@@ -1,6 +1,7 @@
 /** Writes of the demo history (`pnpm db:seed`, and `pnpm dev` on an empty database). */
 import type { PrismaClient } from '../client.ts';
 import type { DagFileFields } from './dag-files.ts';
+import type { NextDagrun } from './next-dagrun.ts';
 
 export interface DemoTaskInstance {
   taskId: string;
@@ -31,6 +32,11 @@ export interface DemoVersion {
 export interface DemoDag extends DagFileFields {
   /** Oldest first; the last one is the DAG file as it is now. */
   versions: DemoVersion[];
+  /**
+   * The DAG's first scheduled run, as the processor sets it for a DAG it sees first (null for a
+   * manual-only DAG): the processor leaves `next_dagrun_*` alone for a DAG it already knows.
+   */
+  nextDagrun: NextDagrun | null;
 }
 
 /**
@@ -56,6 +62,10 @@ export async function writeDemoHistory(prisma: PrismaClient, dags: DemoDag[]): P
           catchup: dag.catchup,
           startDate: dag.startDate,
           timezone: dag.timezone,
+          nextDagrunLogicalDate: dag.nextDagrun?.logicalDate ?? null,
+          nextDagrunDataIntervalStart: dag.nextDagrun?.dataIntervalStart ?? null,
+          nextDagrunDataIntervalEnd: dag.nextDagrun?.dataIntervalEnd ?? null,
+          nextDagrunCreateAfter: dag.nextDagrun?.createAfter ?? null,
           lastParsedTime: new Date(),
         },
       });
