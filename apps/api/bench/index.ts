@@ -13,7 +13,6 @@
  * logs the figures (results untouched): for trying V8 or preload changes side by side.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -191,7 +190,6 @@ class ApiProcess {
   private waiters: ((sample: MemorySample) => void)[] = [];
   readonly child: ChildProcess;
   readonly url: string;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: SETTINGS.concurrency });
   private constructor(child: ChildProcess, url: string) {
     this.child = child;
     this.url = url;
@@ -249,29 +247,6 @@ class ApiProcess {
     return fetch(`${this.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
   }
 
-  /**
-   * The sweep's request: node:http on a keep-alive agent, whose CPU per request is a fraction of
-   * fetch()'s (the load generator shares the 2 cores and counts in the CPU table). Status and
-   * body.
-   */
-  request(path: string): Promise<{ status: number; body: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const req = http.get(
-        `${this.url}${path}`,
-        { agent: this.agent, headers: { authorization: `Bearer ${TOKEN}` } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-    });
-  }
-
   /** Full GC in the API process, then one memory reading. */
   measureAfterGc(): Promise<MemorySample> {
     return new Promise((resolve) => {
@@ -281,7 +256,6 @@ class ApiProcess {
   }
 
   async stop(): Promise<void> {
-    this.agent.destroy();
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.kill('SIGTERM');
     await exited;
@@ -358,13 +332,14 @@ async function runMode(
     const worker = async () => {
       while (next < order.length) {
         const { dagId, versionNumber } = order[next++]!;
-        const response = await api.request(
+        const response = await api.get(
           `/api/v2/dags/${dagId}/dagVersions/${versionNumber}/structure`,
         );
         if (response.status !== 200)
           throw new Error(
-            `structure ${dagId}/${versionNumber}: ${response.status} ${response.body.toString()}`,
+            `structure ${dagId}/${versionNumber}: ${response.status} ${await response.text()}`,
           );
+        await response.arrayBuffer();
         completed++;
         if (Date.now() - lastLog > 10_000) {
           lastLog = Date.now();
