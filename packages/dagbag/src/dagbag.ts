@@ -230,9 +230,13 @@ const VICTIM_SAMPLE = 64;
  * A newcomer must beat the entry it displaces by more than this. Halving ages every count at one
  * moment, which leaves keys seen just before it one count ahead of keys seen just after; without
  * the margin that difference alone made a cyclic sweep churn (2x sweep: 0.80 of optimal, with
- * it 0.99), and Zipf gained too (0.86 -> 0.89 of optimal).
+ * it 0.99), and Zipf gained too (0.86 -> 0.89 of optimal). The api role asks for two: near the
+ * admission boundary a key is seen a few times per sample period, and a lead of two counts is
+ * less often noise (bench/ratio-sim.ts: Zipf 0.985 -> 0.987 of the frequency oracle, browsing +
+ * crawl 0.982 -> 0.984; three cost the reshuffled Zipf more than they gained); the scheduler's
+ * loop that changes size lost 1.3 points with two, so it keeps one.
  */
-const ADMISSION_MARGIN = 1;
+const ADMISSION_MARGIN: Readonly<Record<CacheRole, number>> = { api: 2, scheduler: 1 };
 /** Ids per load query; a larger turn's misses are split into several queries run together. */
 const MAX_BATCH = 500;
 /** lru-cache needs some bound; with the byte cap off, sizes are tracked against this one. */
@@ -307,6 +311,7 @@ export class DagBag {
   private windowMaxEntries = 0;
   private windowMaxBytes = 0;
   private readonly adaptive: boolean;
+  private readonly admissionMargin: number;
   /** Keys of the latest evictions (insertion-ordered, bounded): see ADAPT. */
   private readonly windowGhosts = new Set<string>();
   private readonly mainGhosts = new Set<string>();
@@ -382,6 +387,7 @@ export class DagBag {
     });
     const admission = options.admission !== false;
     this.adaptive = admission && options.adaptiveWindow !== false;
+    this.admissionMargin = ADMISSION_MARGIN[this.role];
     if (admission) {
       this.sketch = new FrequencySketch(this.capacity());
       this.setWindowShare(this.adaptive && this.role === 'scheduler' ? 0 : INITIAL_WINDOW);
@@ -939,7 +945,7 @@ export class DagBag {
         // Ties go to the resident: a key is only let in if it is asked for more often.
         if (
           this.sketch!.estimate(candidateSlot.keyHash) >
-          this.sketch!.estimate(victimSlot.keyHash) + ADMISSION_MARGIN
+          this.sketch!.estimate(victimSlot.keyHash) + this.admissionMargin
         ) {
           this.removeFrom(this.main, victim, reason);
           this.remember(this.mainGhosts, victim);
