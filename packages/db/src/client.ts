@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/prisma/client.ts';
 import type { DatabaseSettings } from './settings.ts';
@@ -23,19 +24,39 @@ export interface ClientOptions {
 }
 
 /**
+ * Statements whose text starts with this comment are prepared once per connection (a named
+ * statement: parsed and planned once, then only bound and executed); every other is sent unnamed,
+ * as Prisma sends it. For hot reads whose text has few variants (each variant is one statement
+ * per pooled connection, freed when the connection closes).
+ */
+export const PREPARED = '/* prepared */';
+
+function preparedName(sql: string): string | undefined {
+  if (!sql.startsWith(PREPARED)) return undefined;
+  return `dagbag_${createHash('sha1').update(sql).digest('base64url')}`;
+}
+
+/**
  * A Prisma client over node-postgres (`@prisma/adapter-pg`), its pool sized and timed by
  * `settings`.
  */
 export function createPrismaClient(options: ClientOptions): PrismaClient {
   const { settings } = options;
-  const adapter = new PrismaPg({
-    connectionString: options.url,
-    max: settings.DATABASE_POOL_MAX,
-    connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
-    idleTimeoutMillis: settings.DATABASE_IDLE_TIMEOUT_MS,
-    // Sent as a startup parameter: the server cancels a statement running longer (SQLSTATE 57014).
-    statement_timeout: settings.DATABASE_STATEMENT_TIMEOUT_MS || undefined,
-    application_name: options.applicationName,
-  });
+  const adapter = new PrismaPg(
+    {
+      connectionString: options.url,
+      max: settings.DATABASE_POOL_MAX,
+      connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
+      idleTimeoutMillis: settings.DATABASE_IDLE_TIMEOUT_MS,
+      // Sent as a startup parameter: the server cancels a statement running longer
+      // (SQLSTATE 57014).
+      statement_timeout: settings.DATABASE_STATEMENT_TIMEOUT_MS || undefined,
+      application_name: options.applicationName,
+    },
+    {
+      // An unnamed statement where there is no name (the adapter's type says string).
+      statementNameGenerator: (query) => preparedName(query.sql) as string,
+    },
+  );
   return new PrismaClient({ adapter });
 }

@@ -3,6 +3,7 @@
  * `serialized_dag.data`: listings stay cheap and never touch the DAG cache.
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
+import { PREPARED } from '../../client.ts';
 import { requestDagFileParse } from '../dag-files.ts';
 import { latestVersionIdSql } from '../dag-versions/latest.ts';
 import {
@@ -199,11 +200,12 @@ function toDagRow(r: DagRecord): DagRow {
 }
 
 /**
- * The statement behind `GET /dags`: one page and the number of matching rows in one round trip.
+ * The statement behind `GET /dags`: one page and the number of matching rows in one round trip,
+ * prepared once per connection (PREPARED: its planning was a quarter of its cost).
  * Exported so that a benchmark can run and EXPLAIN exactly what the API runs.
  */
 export function listDagsSql(filters: DagFilters): Prisma.Sql {
-  return Prisma.sql`
+  return Prisma.sql`${Prisma.raw(PREPARED)}
     SELECT ${DAG_COLUMNS}, count(*) OVER () AS total_entries
     FROM dag d ${latestRunJoin(filters)} ${whereSql(listConditions(filters))}
     ${orderBySql(filters.orderBy, DAG_SORT_COLUMNS, 'd.dag_id')}
