@@ -100,7 +100,16 @@ autocannon, ${s.loadConnections} connections, ${s.loadSeconds} s per endpoint, a
 
 Ratio structure / health: **${round(load.ratio, 2)}** (goal ≥ 0.7: ${load.ratio >= 0.7 ? 'met' : 'not met'}). The structure request is answered from
 memory (the cache's index by DAG and version number, then the cached DAG); health runs two small queries (ping, the scheduler's heartbeat).
-${supplementary.map(supplementarySection).join('')}${hotpathSection()}`;
+${supplementary.map(supplementarySection).join('')}${carriedSection('all-miss.md')}${hotpathSection()}`;
+}
+
+/**
+ * A section measured by its own command and kept in `results/<file>` (the all-miss profile of issue
+ * 13: `results/all-miss.md`): carried over whenever this file is regenerated.
+ */
+function carriedSection(file: string): string {
+  const path = join(import.meta.dirname, 'results', file);
+  return existsSync(path) ? `\n${readFileSync(path, 'utf8')}` : '';
 }
 
 /**
