@@ -6,7 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { readApiConfig } from '@dagbag/api';
 import {
+  ConfigError,
   SHARED_SETTINGS,
   dataDir,
   exampleDagsFolder,
@@ -16,6 +18,7 @@ import {
 } from '@dagbag/config';
 import { DATABASE_SETTINGS, openDatabase } from '@dagbag/db';
 import { LOGGER_SETTINGS, createLogger, reportStartFailure } from '@dagbag/logger';
+import { readSchedulerConfig } from '@dagbag/scheduler';
 import { seedIfEmpty } from '../prisma/seed.ts';
 
 // Readable lines by default, for this process as for the apps it starts
@@ -33,12 +36,32 @@ try {
 const logger = createLogger({ name: 'dev', level: logging.LOG_LEVEL, format: logging.LOG_FORMAT });
 const STOP_GRACE_MS = 20_000;
 
+/**
+ * The apps' own settings, checked before anything starts: in watch mode an app that stops on a bad
+ * setting waits for a file change, so the system ran on without it (the API served, the scheduler
+ * was gone). One line per bad variable, as each app would say it.
+ */
+function checkAppSettings(appEnv: Record<string, string | undefined>): void {
+  const problems = new Map<string, ConfigError['problems'][number]>();
+  for (const read of [readApiConfig, readSchedulerConfig]) {
+    try {
+      read(appEnv);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const problem of error.problems) problems.set(problem.variable, problem);
+    }
+  }
+  if (problems.size > 0) throw new ConfigError([...problems.values()]);
+}
+
 async function main(): Promise<void> {
   // The database settings and DATA_DIR, read once here; the apps read theirs themselves.
   const config = readConfig({ ...DATABASE_SETTINGS, ...SHARED_SETTINGS }, process.env);
   const data = dataDir(config.DATA_DIR);
   // The apps run with turbo's working directory (their package): hand them an absolute folder.
   const dagsFolder = resolve(process.env.DAGS_FOLDER || exampleDagsFolder());
+  const appEnv = { ...process.env, DAGS_FOLDER: dagsFolder, LOG_FORMAT: logging.LOG_FORMAT };
+  checkAppSettings(appEnv);
   const database = await openDatabase({ settings: config, dataDir: data, logger });
   await seedIfEmpty({ url: database.url, settings: config }, logger, {
     logsRoot: join(data, 'logs'),
@@ -51,12 +74,7 @@ async function main(): Promise<void> {
     stdio: 'inherit',
     // Its own process group (turbo's node wrapper and binary), which Ctrl-C does not reach.
     detached: true,
-    env: {
-      ...process.env,
-      DATABASE_URL: database.url,
-      DAGS_FOLDER: dagsFolder,
-      LOG_FORMAT: logging.LOG_FORMAT,
-    },
+    env: { ...appEnv, DATABASE_URL: database.url },
   });
   const exited = new Promise<number>((resolve) =>
     apps.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
