@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '@dagbag/config';
@@ -45,6 +48,27 @@ describe('createLogger', () => {
       else process.env.LOG_LEVEL = saved;
     }
   });
+});
+
+describe('the buffered stdout', () => {
+  it('lets the process exit when the reader of its stdout is gone (Ctrl-C on `... | tee`)', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'testing/log-then-exit.ts')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await once(child.stdout, 'data');
+    // The reader goes away, as tee does on the Ctrl-C that also reaches the app.
+    child.stdout.destroy();
+    child.kill('SIGINT');
+    // On sonic-boom 4 the flush at exit wrote into the broken pipe forever: no exit at all.
+    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+    const timeout = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 15_000));
+    const outcome = await Promise.race([exited, timeout]);
+    if (outcome === 'hung') child.kill('SIGKILL');
+    expect(outcome).toEqual([0, null]);
+    expect(stderr).toBe('');
+  }, 30_000);
 });
 
 describe('LOGGER_SETTINGS', () => {

@@ -60,13 +60,29 @@ let stdout: DestinationStream | undefined;
  */
 function bufferedStdout(): DestinationStream {
   if (stdout) return stdout;
-  stdout = pino.destination({
+  const destination = pino.destination({
     dest: 1,
     sync: false,
     minLength: STDOUT_BUFFER_BYTES,
     // sonic-boom's own timer (unref'd): a quiet process still shows its lines promptly.
     periodicFlush: STDOUT_FLUSH_MS,
   });
+  // A stdout whose reader is gone (EPIPE: Ctrl-C also stopped the `tee` or `less` it was piped
+  // into) has nobody left to read it: its lines are dropped rather than failing the process, or
+  // its shutdown, with an uncaught error (or, on sonic-boom 4, with a flush at exit that retried
+  // forever).
+  destination.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  const flushSync = destination.flushSync.bind(destination);
+  destination.flushSync = () => {
+    try {
+      flushSync();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+    }
+  };
+  stdout = destination;
   return stdout;
 }
 
