@@ -380,6 +380,27 @@ describe("GET /dags: Airflow's other listing parameters", () => {
     expect((await json('/api/v2/dags?order_by=-next_dagrun')).status).toBe(200);
   });
 
+  it('owners, bundle_name, has_asset_schedule, asset_dependency and is_favorite select nothing here', async () => {
+    // Ignored before: each answered every DAG.
+    for (const filter of [
+      'owners=airflow',
+      'bundle_name=dags-folder',
+      'bundle_version=1',
+      'has_asset_schedule=true',
+      'asset_dependency=s3%3A%2F%2Fbucket',
+      'is_favorite=true',
+    ]) {
+      const { status, body } = await json(`/api/v2/dags?${filter}`);
+      expect([status, body], filter).toEqual([200, { dags: [], total_entries: 0 }]);
+    }
+    const all = (await json('/api/v2/dags')).body.total_entries;
+    expect(all).toBeGreaterThan(0);
+    for (const filter of ['has_asset_schedule=false', 'is_favorite=false']) {
+      expect((await json(`/api/v2/dags?${filter}`)).body.total_entries, filter).toBe(all);
+    }
+    expect((await json('/api/v2/dags?is_favorite=perhaps')).status).toBe(422);
+  });
+
   it('dag_run_state and dag_run_start_date_* select DAGs having such a run', async () => {
     const failed = await json('/api/v2/dags?dag_run_state=failed&dag_id_pattern=last_');
     expect(ids(failed.body.dags)).toEqual(['last_failed']);

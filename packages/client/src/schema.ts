@@ -1863,6 +1863,18 @@ export interface operations {
           | 'last_run_start_date'
           | '-last_run_start_date'
         )[];
+        /** @description DAGs here have no owners (`owners` is `[]`): any value selects nothing. */
+        owners?: string[];
+        /** @description DAGs here have no bundle: any value selects nothing. */
+        bundle_name?: string;
+        /** @description DAGs here have no bundle: any value selects nothing. */
+        bundle_version?: string;
+        /** @description No DAG here is scheduled on assets: true selects nothing. */
+        has_asset_schedule?: boolean;
+        /** @description No DAG here depends on assets: any value selects nothing. */
+        asset_dependency?: string;
+        /** @description There are no favourites here: true selects nothing. */
+        is_favorite?: boolean;
       };
       header?: never;
       path?: never;

@@ -35,6 +35,55 @@ const dagSelection = {
   paused: s.booleanParam.optional(),
 };
 
+/**
+ * Airflow's filters on what DAGs here never have (owners, a bundle, an asset schedule or
+ * dependency, a user's favourite): accepted as Airflow does, and a value that asks for one of them
+ * selects nothing, where ignoring it answered every DAG.
+ */
+const absentFeatureFilters = {
+  owners: s
+    .listParam(z.string())
+    .openapi({
+      description: 'DAGs here have no owners (`owners` is `[]`): any value selects nothing.',
+    }),
+  bundle_name: z
+    .string()
+    .optional()
+    .openapi({ description: 'DAGs here have no bundle: any value selects nothing.' }),
+  bundle_version: z
+    .string()
+    .optional()
+    .openapi({ description: 'DAGs here have no bundle: any value selects nothing.' }),
+  has_asset_schedule: s.booleanParam
+    .optional()
+    .openapi({ description: 'No DAG here is scheduled on assets: true selects nothing.' }),
+  asset_dependency: z
+    .string()
+    .optional()
+    .openapi({ description: 'No DAG here depends on assets: any value selects nothing.' }),
+  is_favorite: s.booleanParam
+    .optional()
+    .openapi({ description: 'There are no favourites here: true selects nothing.' }),
+};
+
+function selectsNothing(query: {
+  owners?: string[];
+  bundle_name?: string;
+  bundle_version?: string;
+  has_asset_schedule?: boolean;
+  asset_dependency?: string;
+  is_favorite?: boolean;
+}): boolean {
+  return (
+    (query.owners?.length ?? 0) > 0 ||
+    query.bundle_name !== undefined ||
+    query.bundle_version !== undefined ||
+    query.has_asset_schedule === true ||
+    query.asset_dependency !== undefined ||
+    query.is_favorite === true
+  );
+}
+
 /** Airflow lets a PATCH change `is_paused` only; a mask naming anything else is refused (400). */
 const updateMask = s.listParam(z.string());
 function checkUpdateMask(mask: string[] | undefined): void {
@@ -64,9 +113,11 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
         ...s.timeRangeParams('dag_run_start_date'),
         ...s.timeRangeParams('dag_run_end_date'),
         order_by: s.orderByParam(DAG_ORDER, 'dag_id'),
+        ...absentFeatureFilters,
       }),
       success: { status: 200, description: 'Successful Response', schema: s.DAGCollectionResponse },
       async handler({ query }) {
+        if (selectsNothing(query)) return { status: 200, body: { dags: [], total_entries: 0 } };
         const dates = query as unknown as Record<string, Date | undefined>;
         const page = await queries.listDags({
           limit: query.limit,
