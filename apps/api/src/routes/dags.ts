@@ -41,11 +41,9 @@ const dagSelection = {
  * selects nothing, where ignoring it answered every DAG.
  */
 const absentFeatureFilters = {
-  owners: s
-    .listParam(z.string())
-    .openapi({
-      description: 'DAGs here have no owners (`owners` is `[]`): any value selects nothing.',
-    }),
+  owners: s.listParam(z.string()).openapi({
+    description: 'DAGs here have no owners (`owners` is `[]`): any value selects nothing.',
+  }),
   bundle_name: z
     .string()
     .optional()
