@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrismaClient } from '../client.ts';
+import { defaultDatabaseSettings } from '../settings.ts';
 import { createTestDatabase, type TestDatabase } from '../testing/index.ts';
 import { createApiQueries, type ApiQueries } from './api/index.ts';
 import type { VersionSource } from './run-task-instances.ts';
@@ -141,5 +143,61 @@ describe('the task instances a run is created with', () => {
       ['b', null, 0, 0, versionId],
     ]);
     expect(await db.prisma.taskInstance.count({ where: { dagId: 'd' } })).toBe(8);
+  });
+
+  it('a trigger whose cached version was updated in place never waits on the pool for its load (one connection)', async () => {
+    // The API's DagBag loads through the same pool as the trigger's transaction. Loading inside the
+    // transaction would wait for a second connection that a one-connection pool never frees, until
+    // the transaction times out.
+    const single = createPrismaClient({
+      url: db.url,
+      settings: { ...defaultDatabaseSettings(), DATABASE_POOL_MAX: 1 },
+      applicationName: 'run-task-instances-test',
+    });
+    try {
+      let cached = { dagHash: 'h0', tasks: [TASKS[0]!] };
+      const loadingCache: VersionSource = {
+        get: async () => {
+          const rows = await single.$queryRaw<{ dagHash: string }[]>`
+            SELECT dag_hash AS "dagHash" FROM serialized_dag WHERE dag_version_id = ${versionId}::uuid`;
+          return {
+            dagHash: rows[0]?.dagHash ?? cached.dagHash,
+            dag: { tasks: byId(cached.tasks) },
+          };
+        },
+        invalidate: () => {
+          cached = stored;
+        },
+      };
+      // The first read answers the old hash as a cache holding it would.
+      let first = true;
+      const source: VersionSource = {
+        get: async (id) => {
+          if (!first) return loadingCache.get(id);
+          first = false;
+          return { dagHash: 'h0', dag: { tasks: byId([TASKS[0]!]) } };
+        },
+        invalidate: (id) => loadingCache.invalidate(id),
+      };
+      await createApiQueries(single).createDagRun(
+        {
+          dagId: 'd',
+          runId: 'one_connection',
+          logicalDate: null,
+          runAfter: new Date(),
+          dataIntervalStart: null,
+          dataIntervalEnd: null,
+          conf: {},
+          note: null,
+          createdDagVersionId: versionId,
+          queuedAt: new Date(),
+          triggeringUserName: null,
+        },
+        source,
+      );
+      expect((await instancesOf('one_connection')).map(([taskId]) => taskId)).toEqual(['a', 'b']);
+    } finally {
+      await single.$disconnect();
+    }
   });
 });

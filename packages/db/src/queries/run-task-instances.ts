@@ -49,16 +49,39 @@ export async function insertTaskInstances(
 }
 
 /**
+ * Thrown inside a transaction when the cached definition is not the stored one and the caller
+ * asked not to load in the transaction: it rolls back, loads outside and tries again.
+ */
+export class StaleCachedVersionError extends Error {
+  readonly versionId: string;
+
+  constructor(versionId: string) {
+    super(`the cached definition of DAG version ${versionId} was updated in place`);
+    this.versionId = versionId;
+  }
+}
+
+/**
  * Creates the task instances of a run just inserted in the transaction `tx`, from the tasks of
  * `versionId` as `versions` holds them. The version's stored definition is locked FOR SHARE and
- * its hash compared with the cached one (reloaded once when they differ), so the instances are
- * those of the definition stored now, and an in-place update waits, then sees the version used
- * and makes a new one. False when the definition cannot be read: the scheduler then creates the
- * instances when it starts the run.
+ * its hash compared with the cached one, so the instances are those of the definition stored now,
+ * and an in-place update waits, then sees the version used and makes a new one. When the hashes
+ * differ the cached one is dropped; then with `loadInTransaction` the definition is loaded once
+ * here, else StaleCachedVersionError is thrown. A load here waits for a second pooled connection
+ * while this transaction holds one: callers that run many transactions at once (the API's
+ * triggers) must not load here, or a full pool waits on itself until the transaction times out.
+ * False when the definition cannot be read: the scheduler then creates the instances when it
+ * starts the run.
  */
 export async function createRunTaskInstances(
   tx: Prisma.TransactionClient,
-  input: { dagId: string; runId: string; versionId: string; versions: VersionSource },
+  input: {
+    dagId: string;
+    runId: string;
+    versionId: string;
+    versions: VersionSource;
+    loadInTransaction: boolean;
+  },
 ): Promise<boolean> {
   const stored = await tx.$queryRaw<{ dagHash: string }[]>`
     SELECT dag_hash AS "dagHash" FROM serialized_dag
@@ -69,6 +92,7 @@ export async function createRunTaskInstances(
   let entry = await input.versions.get(input.versionId);
   if (entry !== null && entry.dagHash !== storedHash) {
     input.versions.invalidate(input.versionId);
+    if (!input.loadInTransaction) throw new StaleCachedVersionError(input.versionId);
     entry = await input.versions.get(input.versionId);
   }
   if (entry === null || entry.dagHash !== storedHash) return false;

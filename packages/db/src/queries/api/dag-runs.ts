@@ -14,7 +14,11 @@ import {
   type SortKey,
   type TimeRange,
 } from './common.ts';
-import { createRunTaskInstances, type VersionSource } from '../run-task-instances.ts';
+import {
+  createRunTaskInstances,
+  StaleCachedVersionError,
+  type VersionSource,
+} from '../run-task-instances.ts';
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { DagVersionSummary } from './dags.ts';
 import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
@@ -260,6 +264,49 @@ export class DuplicateDagRunError extends Error {
   }
 }
 
+/** Reloads of a version updated in place before a trigger creates its run without instances. */
+const STALE_VERSION_ATTEMPTS = 3;
+
+async function insertDagRun(
+  prisma: PrismaClient,
+  run: NewDagRun,
+  versions: VersionSource,
+  lastAttempt: boolean,
+): Promise<DagRunRow> {
+  return prisma.$transaction(async (tx) => {
+    const inserted = await tx.$queryRaw<{ id: number }[]>`
+      INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
+        data_interval_end, queued_at, conf, note, triggered_by, triggering_user_name, created_dag_version_id,
+        updated_at)
+      VALUES (${run.dagId}, ${run.runId}, 'queued', 'manual', ${run.logicalDate}, ${run.runAfter},
+        ${run.dataIntervalStart}, ${run.dataIntervalEnd}, ${run.queuedAt}, ${JSON.stringify(run.conf)}::jsonb,
+        ${run.note}, 'rest_api', ${run.triggeringUserName}, ${run.createdDagVersionId}::uuid, now())
+      ON CONFLICT DO NOTHING
+      RETURNING id`;
+    if (inserted.length === 0) {
+      // Nothing inserted: one of the two unique keys is taken. Say which (the run may have been
+      // deleted meanwhile; then the logical date was the conflict, or the client retries).
+      const sameId = await tx.$queryRaw<{ id: number }[]>`
+        SELECT id FROM dag_run WHERE dag_id = ${run.dagId} AND run_id = ${run.runId}`;
+      throw sameId.length > 0 || run.logicalDate === null
+        ? new DuplicateDagRunError(run.dagId, run.runId)
+        : new DuplicateDagRunError(run.dagId, run.runId, 'logical_date', run.logicalDate);
+    }
+    // `versions` answers from what was read before the transaction: "loading" here on the last
+    // attempt finds the same stale entry, so nothing is created and nothing waits for the pool.
+    await createRunTaskInstances(tx, {
+      dagId: run.dagId,
+      runId: run.runId,
+      versionId: run.createdDagVersionId,
+      versions,
+      loadInTransaction: lastAttempt,
+    });
+    const created = await readRun(tx, run.dagId, run.runId);
+    if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
+    return created;
+  });
+}
+
 export function createDagRunQueries(prisma: PrismaClient) {
   return {
     async listDagRuns(filters: DagRunFilters): Promise<Page<DagRunRow>> {
@@ -301,38 +348,24 @@ export function createDagRunQueries(prisma: PrismaClient) {
     /**
      * Inserts a queued manual run with its task instances (state null, from `versions`, as
      * Airflow's trigger), in one transaction; a taken (dag_id, run_id) or (dag_id, logical_date)
-     * throws DuplicateDagRunError saying which.
+     * throws DuplicateDagRunError saying which. The version is read from `versions` before the
+     * transaction, never in it (see createRunTaskInstances): when it was updated in place since,
+     * the transaction rolls back and runs again with the version loaded anew; after that the run
+     * is created and the scheduler creates its instances when it starts it.
      */
     async createDagRun(run: NewDagRun, versions: VersionSource): Promise<DagRunRow> {
-      return prisma.$transaction(async (tx) => {
-        const inserted = await tx.$queryRaw<{ id: number }[]>`
-          INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
-            data_interval_end, queued_at, conf, note, triggered_by, triggering_user_name, created_dag_version_id,
-            updated_at)
-          VALUES (${run.dagId}, ${run.runId}, 'queued', 'manual', ${run.logicalDate}, ${run.runAfter},
-            ${run.dataIntervalStart}, ${run.dataIntervalEnd}, ${run.queuedAt}, ${JSON.stringify(run.conf)}::jsonb,
-            ${run.note}, 'rest_api', ${run.triggeringUserName}, ${run.createdDagVersionId}::uuid, now())
-          ON CONFLICT DO NOTHING
-          RETURNING id`;
-        if (inserted.length === 0) {
-          // Nothing inserted: one of the two unique keys is taken. Say which (the run may have
-          // been deleted meanwhile; then the logical date was the conflict, or the client retries).
-          const sameId = await tx.$queryRaw<{ id: number }[]>`
-            SELECT id FROM dag_run WHERE dag_id = ${run.dagId} AND run_id = ${run.runId}`;
-          throw sameId.length > 0 || run.logicalDate === null
-            ? new DuplicateDagRunError(run.dagId, run.runId)
-            : new DuplicateDagRunError(run.dagId, run.runId, 'logical_date', run.logicalDate);
+      for (let attempt = 1; ; attempt++) {
+        const entry = await versions.get(run.createdDagVersionId);
+        const held: VersionSource = {
+          get: () => Promise.resolve(entry),
+          invalidate: (versionId) => versions.invalidate(versionId),
+        };
+        try {
+          return await insertDagRun(prisma, run, held, attempt === STALE_VERSION_ATTEMPTS);
+        } catch (error) {
+          if (!(error instanceof StaleCachedVersionError)) throw error;
         }
-        await createRunTaskInstances(tx, {
-          dagId: run.dagId,
-          runId: run.runId,
-          versionId: run.createdDagVersionId,
-          versions,
-        });
-        const created = await readRun(tx, run.dagId, run.runId);
-        if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
-        return created;
-      });
+      }
     },
 
     /**

@@ -99,6 +99,8 @@ export async function createDueScheduledRuns(
           runId,
           versionId,
           versions: input.versions,
+          // One creation transaction at a time per scheduler: a load here finds a free connection.
+          loadInTransaction: true,
         });
       await setNextDagrun(tx, dag.dagId, input.nextAfter(dag));
     }
