@@ -261,6 +261,22 @@ describe('6. timestamps without a zone', () => {
     ).json();
     expect(body.dag_runs.map((run: any) => run.dag_run_id)).toEqual(['at_midnight_utc']);
   });
+
+  it('reads a date alone in the query as its midnight UTC, as Airflow accepts it', async () => {
+    // Refused with 422 'Invalid ISO datetime' before.
+    const page = async (query: string) => {
+      const response = await api.request(`/api/v2/dags/etl/dagRuns?${query}`);
+      expect(response.status, query).toBe(200);
+      return ((await response.json()) as any).dag_runs.map((run: any) => run.dag_run_id);
+    };
+    expect(await page('logical_date_gte=2026-03-05&logical_date_lte=2026-03-05')).toEqual([
+      'at_midnight_utc',
+    ]);
+    expect(await page('logical_date_gt=2026-03-05&logical_date_lt=2026-03-06')).toEqual([]);
+    expect((await api.request('/api/v2/dags/etl/dagRuns?logical_date_gte=2026-13-05')).status).toBe(
+      422,
+    );
+  });
 });
 
 describe('7. PATCH with update_mask', () => {

@@ -63,16 +63,23 @@ export const numberParam = z
 /** An ISO 8601 timestamp ending in `Z` or an offset such as `+01:00`. */
 const OFFSET_SUFFIX = /(?:Z|[+-]\d{2}:?\d{2})$/i;
 
+/** A calendar date alone, which Airflow's query timestamps accept (pydantic's lax datetime). */
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
 /**
- * Query timestamps: one without an offset is UTC (as Airflow reads it), never the server's zone.
+ * Query timestamps: one without an offset is UTC (as Airflow reads it), never the server's zone;
+ * a date alone is its midnight UTC.
  */
-export const dateTimeParam = z.iso
-  .datetime({ offset: true, local: true })
+export const dateTimeParam = z
+  .string()
+  .transform((value) => (DATE_ONLY.test(value) ? `${value}T00:00:00` : value))
+  .pipe(z.iso.datetime({ offset: true, local: true }))
   .transform((value) => new Date(OFFSET_SUFFIX.test(value) ? value : `${value}Z`))
   .openapi({
     type: 'string',
     format: 'date-time',
-    description: 'ISO 8601; without Z or an offset it is read as UTC.',
+    description:
+      'ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC.',
   });
 
 export const pagination = {

@@ -1827,21 +1827,21 @@ export interface operations {
         has_import_errors?: boolean;
         last_dag_run_state?: components['schemas']['DagRunState'];
         dag_run_state?: components['schemas']['DagRunState'][];
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_start_date_gte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_start_date_gt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_start_date_lte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_start_date_lt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_end_date_gte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_end_date_gt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_end_date_lte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_end_date_lt?: string;
         order_by?: (
           | 'dag_id'
@@ -2903,45 +2903,45 @@ export interface operations {
         /** @description Page size; values above 1000 are served as 1000. */
         limit?: number;
         offset?: number;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         run_after_gte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         run_after_gt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         run_after_lte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         run_after_lt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         logical_date_gte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         logical_date_gt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         logical_date_lte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         logical_date_lt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         start_date_gte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         start_date_gt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         start_date_lte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         start_date_lt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         end_date_gte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         end_date_gt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         end_date_lte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         end_date_lt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         updated_at_gte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         updated_at_gt?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         updated_at_lte?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         updated_at_lt?: string;
         run_type?: components['schemas']['DagRunType'][];
         state?: components['schemas']['DagRunState'][];
@@ -5023,9 +5023,9 @@ export interface operations {
         event?: string;
         excluded_events?: string[];
         included_events?: string[];
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         before?: string;
-        /** @description ISO 8601; without Z or an offset it is read as UTC. */
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         after?: string;
       };
       header?: never;
