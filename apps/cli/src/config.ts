@@ -7,20 +7,26 @@ import { join } from 'node:path';
 import { dataDir } from '@dagbag/config';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
-/** The token `pnpm dev` generates when API_AUTH_TOKENS is unset. */
-export const DEV_TOKEN_FILE = join(dataDir(), 'api-token');
+
+/**
+ * The token the API generates when API_AUTH_TOKENS is unset: `api-token` in its DATA_DIR, read
+ * from the same variable (default `.data/` at the repository root).
+ */
+export function devTokenFile(env: { DATA_DIR?: string }): string {
+  return join(dataDir(env.DATA_DIR || undefined), 'api-token');
+}
 
 export interface CliConfig {
   url: string;
   token: string | undefined;
   /** Where the token came from, for the hint of a 401: `--token`, `DAGBAG_API_TOKEN`, the path of
-   * the development token file (DEV_TOKEN_FILE) or `none`. */
+   * the development token file (devTokenFile) or `none`. */
   tokenSource: string;
 }
 
 export function resolveConfig(
   flags: { url?: string; token?: string },
-  env: { DAGBAG_API_URL?: string; DAGBAG_API_TOKEN?: string },
+  env: { DAGBAG_API_URL?: string; DAGBAG_API_TOKEN?: string; DATA_DIR?: string },
 ): CliConfig {
   const url = flags.url ?? (env.DAGBAG_API_URL || DEFAULT_API_URL);
   try {
@@ -34,9 +40,10 @@ export function resolveConfig(
   if (flags.token) return { url, token: flags.token, tokenSource: '--token' };
   if (env.DAGBAG_API_TOKEN)
     return { url, token: env.DAGBAG_API_TOKEN, tokenSource: 'DAGBAG_API_TOKEN' };
+  const tokenFile = devTokenFile(env);
   try {
-    const token = readFileSync(DEV_TOKEN_FILE, 'utf8').trim();
-    if (token) return { url, token, tokenSource: DEV_TOKEN_FILE };
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    if (token) return { url, token, tokenSource: tokenFile };
   } catch {
     // No development token: requests go without one and a 401 says how to give one.
   }

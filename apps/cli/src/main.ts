@@ -5,7 +5,7 @@
  */
 import { CommanderError } from 'commander';
 import { DagbagApiError, DagbagUnreachableError, detailText } from '@dagbag/client';
-import { CommandFailed, DEV_TOKEN_FILE, resolveConfig, UsageError } from './config.ts';
+import { CommandFailed, devTokenFile, resolveConfig, UsageError } from './config.ts';
 import { buildProgram } from './program.ts';
 
 const context = {
@@ -14,6 +14,8 @@ const context = {
   env: {
     DAGBAG_API_URL: process.env.DAGBAG_API_URL,
     DAGBAG_API_TOKEN: process.env.DAGBAG_API_TOKEN,
+    // The apps' DATA_DIR, where the API writes its development token.
+    DATA_DIR: process.env.DATA_DIR,
   },
   // `pnpm dagbag` runs in the repository root; paths given are the caller's.
   cwd: process.env.INIT_CWD || process.cwd(),
@@ -47,7 +49,7 @@ function errorLine(error: unknown, flags: { url?: string; token?: string }): str
       const source = resolveConfig(flags, context.env).tokenSource;
       const hint =
         source === 'none'
-          ? `no token was sent: set DAGBAG_API_TOKEN or --token (the development token is in ${DEV_TOKEN_FILE})`
+          ? `no token was sent: set DAGBAG_API_TOKEN or --token (there is no development token at ${devTokenFile(context.env)}; set DATA_DIR as the API's)`
           : `the token from ${source} was refused: use one of the API's API_AUTH_TOKENS`;
       return `401 unauthorized: ${hint}`;
     }

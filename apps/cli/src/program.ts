@@ -18,7 +18,7 @@ import { reportLines, validateDagFiles } from './validate.ts';
 import { diffStructures } from './versions.ts';
 
 export interface ProgramContext extends Io {
-  env: { DAGBAG_API_URL?: string; DAGBAG_API_TOKEN?: string };
+  env: { DAGBAG_API_URL?: string; DAGBAG_API_TOKEN?: string; DATA_DIR?: string };
   /** Where relative paths of `dags validate` are taken from. */
   cwd: string;
 }
@@ -37,7 +37,7 @@ export function buildProgram(context: ProgramContext): Command {
   const program = new Command('dagbag')
     .description('Command line of the dagbag REST API (Airflow-style workflows)')
     .option('--url <url>', 'API base URL (else DAGBAG_API_URL, else http://127.0.0.1:8080)')
-    .option('--token <token>', 'bearer token (else DAGBAG_API_TOKEN, else .data/api-token)')
+    .option('--token <token>', 'bearer token (else DAGBAG_API_TOKEN, else DATA_DIR/api-token)')
     .showHelpAfterError()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDagbagClient } from '@dagbag/client';
 import { freePort } from '@dagbag/config/testing/free-port';
@@ -202,6 +203,27 @@ describe('errors', () => {
     expect(result.stderr).toBe(
       "dagbag: 401 unauthorized: the token from DAGBAG_API_TOKEN was refused: use one of the API's API_AUTH_TOKENS\n",
     );
+  });
+
+  it("reads the development token from the apps' DATA_DIR", async () => {
+    // Before, always from .data/ at the repository root: a system started with DATA_DIR set (the
+    // README's other-ports example) answered 401 to every command.
+    const dataDir = await mkdtemp(join(tmpdir(), 'dagbag-cli-data-'));
+    await writeFile(join(dataDir, 'api-token'), `${system.token}\n`);
+    try {
+      const env = { DAGBAG_API_URL: system.url, DAGBAG_API_TOKEN: '', DATA_DIR: dataDir };
+      const result = await runCli(['dags', 'list', '--json'], { env });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const refused = await runCli(['dags', 'list'], {
+        env: { ...env, DATA_DIR: join(dataDir, 'x') },
+      });
+      expect(refused.stderr).toBe(
+        `dagbag: 401 unauthorized: no token was sent: set DAGBAG_API_TOKEN or --token (there is no development token at ${join(dataDir, 'x', 'api-token')}; set DATA_DIR as the API's)\n`,
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('says the server is unreachable, without a stack trace', async () => {
