@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '@dagbag/config';
-import { LOGGER_SETTINGS, createLogger } from './index.ts';
+import { prettyFactory } from 'pino-pretty';
+import { LOGGER_SETTINGS, PRETTY_OPTIONS, createLogger } from './index.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -47,6 +48,30 @@ describe('createLogger', () => {
       if (saved === undefined) delete process.env.LOG_LEVEL;
       else process.env.LOG_LEVEL = saved;
     }
+  });
+});
+
+describe('readable lines (LOG_FORMAT=pretty)', () => {
+  const format = prettyFactory({ ...PRETTY_OPTIONS, colorize: false });
+  const line = (fields: object) =>
+    format(JSON.stringify({ level: 30, time: 0, name: 'api', pid: 1, hostname: 'h', ...fields }));
+
+  it('put a request on one line: message, method, url, status and time', () => {
+    const text = line({
+      req: { id: 'abc', method: 'GET', url: '/api/v2/dags?limit=5' },
+      res: { statusCode: 200 },
+      responseTime: 8,
+      msg: 'request completed',
+    });
+    // Ten lines before: the req and res objects printed in full.
+    expect(text.trim().split('\n')).toHaveLength(1);
+    expect(text).toContain('INFO (api): request completed GET /api/v2/dags?limit=5 200 8 ms');
+  });
+
+  it('keep the other fields of a line, and a line without a request as it was', () => {
+    const text = line({ msg: 'run finished', dagId: 'etl', state: 'success' });
+    expect(text).toContain('INFO (api): run finished\n');
+    expect(text).toContain('dagId: "etl"');
   });
 });
 
