@@ -340,6 +340,19 @@ describe('9. DAG versions', () => {
   });
 });
 
+describe('10. order_by', () => {
+  it('refuses more than 10 keys, as Airflow, naming the limit', async () => {
+    // Accepted before: each key one more ORDER BY column, however many were sent.
+    const keys = (n: number) => Array.from({ length: n }, () => 'order_by=dag_id').join('&');
+    expect((await api.request(`/api/v2/dags?${keys(10)}`)).status).toBe(200);
+    const response = await api.request(`/api/v2/dags?${keys(11)}`);
+    expect(response.status).toBe(422);
+    expect(JSON.stringify(await response.json())).toContain(
+      'Ordering with more than 10 parameters is not allowed',
+    );
+  });
+});
+
 describe('11. integers in the query and path', () => {
   it.each([
     ['/api/v2/dags/etl/dagRuns?limit=', 'limit'],

@@ -103,6 +103,9 @@ export const pagination = {
  * maps every accepted API name onto the sort column the query layer knows (e.g. `dag_run_id` ->
  * `run_id`), so the output is typed as that layer's `SortKey`s and nothing else can reach it.
  */
+/** Airflow's SortParam.MAX_SORT_PARAMS: more `order_by` keys are refused. */
+export const MAX_ORDER_BY_KEYS = 10;
+
 export function orderByParam<K extends string, C extends string>(
   columns: Readonly<Record<K, C>>,
   defaultKey: NoInfer<K>,
@@ -115,6 +118,11 @@ export function orderByParam<K extends string, C extends string>(
   };
   return listParam(z.string())
     .superRefine((keys, ctx) => {
+      if ((keys?.length ?? 0) > MAX_ORDER_BY_KEYS)
+        ctx.addIssue({
+          code: 'custom',
+          message: `Ordering with more than ${MAX_ORDER_BY_KEYS} parameters is not allowed. Provided: ${keys!.length}`,
+        });
       for (const key of keys ?? []) {
         if (toKey(key) === undefined) {
           ctx.addIssue({
