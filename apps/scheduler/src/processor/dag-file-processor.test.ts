@@ -1,6 +1,10 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DagProcessorLock } from '@dagbag/db';
-import { silentLogger } from '@dagbag/logger';
+import { createLogger, silentLogger } from '@dagbag/logger';
 import { createHarness, type Harness } from '../testing/harness.ts';
 import { DagFileProcessor } from './dag-file-processor.ts';
 
@@ -220,6 +224,41 @@ describe('the DAG file processor', () => {
     await h.writeDag(simple(), 'b.json');
     const summary = await processor.processOnce();
     expect(summary.importErrors).toEqual(['a.json', 'b.json']);
+  });
+
+  it('says once that DAGS_FOLDER does not exist, and when it is there', async () => {
+    // Silent before: a typo in DAGS_FOLDER read as an empty folder.
+    const lines: { level: number; msg: string }[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(JSON.parse(String(chunk)) as { level: number; msg: string });
+        callback();
+      },
+    });
+    const folder = join(await mkdtemp(join(tmpdir(), 'dagbag-missing-')), 'dags');
+    const missing = new DagFileProcessor({
+      prisma: h.db.prisma,
+      lock: new DagProcessorLock(h.db.url),
+      dagsFolder: folder,
+      logger: createLogger({ name: 'scheduler', level: 'info', destination }),
+    });
+    try {
+      await missing.processOnce();
+      await missing.processOnce();
+      await mkdir(folder);
+      await missing.processOnce();
+      const said = lines.filter((line) => line.msg.startsWith('DAGS_FOLDER'));
+      expect(said.map((line) => [line.level, line.msg])).toEqual([
+        [
+          40,
+          `DAGS_FOLDER ${folder} is not a folder: no DAG file is read until it is (set DAGS_FOLDER to the folder of your DAG files)`,
+        ],
+        [30, `DAGS_FOLDER ${folder} is there: reading its DAG files`],
+      ]);
+    } finally {
+      await missing.close();
+      await rm(join(folder, '..'), { recursive: true, force: true });
+    }
   });
 
   it('does nothing while another processor holds the lock', async () => {

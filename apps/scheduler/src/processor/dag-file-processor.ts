@@ -4,7 +4,7 @@
  * stale DAGs, import errors. Each file is handled on its own, so one bad file never affects
  * another. Only the scheduler holding the processor lock processes; the others skip the scan.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import {
   duplicateDagIdProblem,
@@ -66,6 +66,8 @@ export class DagFileProcessor {
   /** Text last written (or found current) per file while we held the lock: skip the DB for it. */
   private readonly synced = new Map<string, string>();
   private holdingLock = false;
+  /** Whether the last scan found no DAGS_FOLDER (said once, when it goes missing). */
+  private folderMissing = false;
   private readonly now: () => Date;
 
   private readonly options: DagFileProcessorOptions;
@@ -102,6 +104,7 @@ export class DagFileProcessor {
       this.parses.delete(fileloc);
       this.synced.delete(fileloc);
     }
+    await this.checkFolder();
     const files = await listDagFiles(dagsFolder);
     summary.files = files.length;
     const live = new Set(files);
@@ -270,6 +273,27 @@ export class DagFileProcessor {
    * Parses a file, or reuses the last parse while its text is unchanged (reading is cheap, parsing
    * and validating are not; comparing text rather than mtime cannot miss a same-size edit).
    */
+  /**
+   * A DAGS_FOLDER that does not exist reads as an empty folder (the DAGs of files no longer there
+   * turn stale), which a typo in the variable made silent: said once when it goes missing, and
+   * again when it is there.
+   */
+  private async checkFolder(): Promise<void> {
+    const { dagsFolder, logger } = this.options;
+    const missing = !(await stat(dagsFolder).then(
+      (info) => info.isDirectory(),
+      () => false,
+    ));
+    if (missing === this.folderMissing) return;
+    this.folderMissing = missing;
+    if (missing)
+      logger.warn(
+        { dagsFolder },
+        `DAGS_FOLDER ${dagsFolder} is not a folder: no DAG file is read until it is (set DAGS_FOLDER to the folder of your DAG files)`,
+      );
+    else logger.info({ dagsFolder }, `DAGS_FOLDER ${dagsFolder} is there: reading its DAG files`);
+  }
+
   private async parse(path: string): Promise<FileResult> {
     try {
       const text = await readFile(path, 'utf8');
