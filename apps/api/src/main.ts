@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     tokens = [dev.token];
     // The message text is not redacted (only fields are): this line is the point of the feature.
     logger.warn(
-      `API_AUTH_TOKENS is unset: development bearer token ${dev.created ? 'generated' : 'loaded'} from ${dev.path}: ${dev.token}`,
+      `API_AUTH_TOKENS is unset: development bearer token ${dev.created ? 'generated into' : 'loaded from'} ${dev.path}: ${dev.token}`,
     );
   }
 

@@ -162,7 +162,8 @@ describe('the API process (src/main.ts)', () => {
     const tokenFile = join(dataDirectory, 'api-token');
     const token = readFileSync(tokenFile, 'utf8').trim();
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
-    expect(output).toContain(token);
+    // 'generated from' before, for a token just written there.
+    expect(output).toContain(`development bearer token generated into ${tokenFile}: ${token}`);
     expect((await fetch(`${listening.url}/api/v2/version`)).status).toBe(401);
     const response = await fetch(`${listening.url}/api/v2/version`, {
       headers: { authorization: `Bearer ${token}` },
