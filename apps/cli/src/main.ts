@@ -14,8 +14,10 @@ const context = {
   env: {
     DAGBAG_API_URL: process.env.DAGBAG_API_URL,
     DAGBAG_API_TOKEN: process.env.DAGBAG_API_TOKEN,
-    // The apps' DATA_DIR, where the API writes its development token.
+    // The apps' DATA_DIR, where the API writes its development token, and their metrics ports.
     DATA_DIR: process.env.DATA_DIR,
+    API_METRICS_PORT: process.env.API_METRICS_PORT,
+    SCHEDULER_METRICS_PORT: process.env.SCHEDULER_METRICS_PORT,
   },
   // `pnpm dagbag` runs in the repository root; paths given are the caller's.
   cwd: process.env.INIT_CWD || process.cwd(),

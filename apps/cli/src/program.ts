@@ -18,7 +18,13 @@ import { reportLines, validateDagFiles } from './validate.ts';
 import { diffStructures } from './versions.ts';
 
 export interface ProgramContext extends Io {
-  env: { DAGBAG_API_URL?: string; DAGBAG_API_TOKEN?: string; DATA_DIR?: string };
+  env: {
+    DAGBAG_API_URL?: string;
+    DAGBAG_API_TOKEN?: string;
+    DATA_DIR?: string;
+    API_METRICS_PORT?: string;
+    SCHEDULER_METRICS_PORT?: string;
+  };
   /** Where relative paths of `dags validate` are taken from. */
   cwd: string;
 }
@@ -470,8 +476,11 @@ export function buildProgram(context: ProgramContext): Command {
     .description("both roles' DAG cache figures: monitor/dagbag and the /metrics endpoints")
     .option(
       '--metrics <urls...>',
-      "Prometheus endpoints to read (default: both roles' on 127.0.0.1)",
-      ['http://127.0.0.1:9464/metrics', 'http://127.0.0.1:9465/metrics'],
+      "Prometheus endpoints to read (default: both roles' on 127.0.0.1, at API_METRICS_PORT and SCHEDULER_METRICS_PORT as the apps read them, else 9464 and 9465)",
+      [
+        `http://127.0.0.1:${context.env.API_METRICS_PORT || 9464}/metrics`,
+        `http://127.0.0.1:${context.env.SCHEDULER_METRICS_PORT || 9465}/metrics`,
+      ],
     )
     .addOption(json)
     .action(async (options: { metrics: string[]; json?: boolean }) => {

@@ -362,6 +362,28 @@ describe('the other commands', () => {
   });
 });
 
+describe('cache', () => {
+  it("reads the apps' API_METRICS_PORT and SCHEDULER_METRICS_PORT without --metrics", async () => {
+    // Before, always 9464 and 9465: a system started on other ports (the README's example)
+    // showed connection errors in place of both roles' figures.
+    const port = (url: string) => new URL(url).port;
+    const result = await runCli(['cache', '--json'], {
+      env: {
+        ...system.env,
+        API_METRICS_PORT: port(system.metricsUrls.api),
+        SCHEDULER_METRICS_PORT: port(system.metricsUrls.scheduler),
+      },
+    });
+    expect(result.code).toBe(0);
+    const rows = JSON.parse(result.stdout) as { source: string; error?: string }[];
+    expect(rows.map((row) => [row.source, row.error])).toEqual([
+      ['monitor/dagbag', undefined],
+      [`http://127.0.0.1:${port(system.metricsUrls.api)}/metrics`, undefined],
+      [`http://127.0.0.1:${port(system.metricsUrls.scheduler)}/metrics`, undefined],
+    ]);
+  });
+});
+
 async function until(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
