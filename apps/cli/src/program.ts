@@ -15,7 +15,7 @@ import { cacheFigures } from './cache.ts';
 import { printFields, printJson, printTable, stateText, type Io } from './output.ts';
 import { createProgressView } from './progress.ts';
 import { reportLines, validateDagFiles } from './validate.ts';
-import { diffStructures } from './versions.ts';
+import { diffStructures, documentOfSource, settingText } from './versions.ts';
 
 export interface ProgramContext extends Io {
   env: {
@@ -182,7 +182,26 @@ export function buildProgram(context: ProgramContext): Command {
             params: { path: { dag_id: dagId, version_number: versionNumber(version) } },
           })
         ).data!;
-      const diff = diffStructures(await structure(a), await structure(b));
+      // The structure has no command: each version's file (its source) has every setting.
+      const source = async (version: string) =>
+        (
+          await client().GET('/api/v2/dagSources/{dag_id}', {
+            params: { path: { dag_id: dagId }, query: { version_number: versionNumber(version) } },
+          })
+        ).data!.content;
+      const [structureA, structureB, sourceA, sourceB] = await Promise.all([
+        structure(a),
+        structure(b),
+        source(a),
+        source(b),
+      ]);
+      const documentA = documentOfSource(sourceA);
+      const documentB = documentOfSource(sourceB);
+      const diff = diffStructures(
+        structureA,
+        structureB,
+        documentA && documentB ? { from: documentA, to: documentB } : undefined,
+      );
       if (options.json) return printJson(io, diff);
       const lines = [
         ...diff.tasks.added.map((task) => `+ task ${task.id} (${task.operator})`),
@@ -190,25 +209,17 @@ export function buildProgram(context: ProgramContext): Command {
         ...diff.tasks.changed.map(
           (change) =>
             `~ task ${change.id}: ${Object.entries(change.fields)
-              .map(([field, [from, to]]) => `${field} ${String(from)} -> ${String(to)}`)
+              .map(([field, [from, to]]) => `${field} ${settingText(from)} -> ${settingText(to)}`)
               .join(', ')}`,
         ),
         ...diff.edges.added.map((edge) => `+ edge ${edge.source_id} -> ${edge.target_id}`),
         ...diff.edges.removed.map((edge) => `- edge ${edge.source_id} -> ${edge.target_id}`),
       ];
       if (lines.length) return void io.stdout.write(`${lines.join('\n')}\n`);
-      // Same structure: a command or another setting may still have changed; the files tell.
-      const source = async (version: string) =>
-        (
-          await client().GET('/api/v2/dagSources/{dag_id}', {
-            params: { path: { dag_id: dagId }, query: { version_number: versionNumber(version) } },
-          })
-        ).data!.content;
-      const same = (await source(a)) === (await source(b));
       io.stdout.write(
-        same
+        sourceA === sourceB
           ? `versions ${a} and ${b} are the same\n`
-          : `versions ${a} and ${b} have the same tasks and edges; their files differ (a command or another setting)\n`,
+          : `versions ${a} and ${b} have the same tasks, edges and task settings; their files differ (a DAG setting, or only the text)\n`,
       );
     });
 

@@ -9,6 +9,7 @@ import { MAIN, runCli } from './testing/run-cli.ts';
 import { startSystem, type TestSystem } from './testing/system.ts';
 
 let system: TestSystem;
+const chattyCommand = 'for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.5; done';
 
 const bash = (task_id: string, bash_command: string, upstream: string[] = []) => ({
   task_id,
@@ -51,7 +52,7 @@ beforeAll(async () => {
     },
     'chatty.json': {
       dag_id: 'chatty',
-      tasks: [bash('talk', 'for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.5; done')],
+      tasks: [bash('talk', chattyCommand)],
     },
   });
 }, 120_000);
@@ -249,7 +250,7 @@ describe('errors', () => {
 });
 
 describe('the other commands', () => {
-  it('versions diff lists the tasks and edges added, removed and changed', async () => {
+  it('versions diff lists the tasks and edges added, removed and changed, commands included', async () => {
     // A version no run used is updated in place: run version 1 so that the edit makes version 2.
     const ran = await runCli(['runs', 'trigger', 'evolving', '--wait'], { env: system.env });
     expect(ran.code).toBe(0);
@@ -259,7 +260,7 @@ describe('the other commands', () => {
         dag_id: 'evolving',
         tasks: [
           bash('a', 'true'),
-          { ...bash('b', 'true', ['a']), retries: 2 },
+          { ...bash('b', 'echo changed', ['a']), retries: 2 },
           bash('d', 'true', ['b']),
         ],
       }),
@@ -275,13 +276,15 @@ describe('the other commands', () => {
     expect(result.stdout.trim().split('\n')).toEqual([
       '+ task d (bash)',
       '- task c (bash)',
-      '~ task b: retries 0 -> 2',
+      // Before, a command changed along with the task list was not reported: the structure has
+      // no command, and the files were compared only when the structures were equal.
+      '~ task b: retries 0 -> 2, bash_command "true" -> "echo changed"',
       '+ edge b -> d',
       '- edge a -> c',
     ]);
   });
 
-  it('versions diff says when only a command changed', async () => {
+  it('versions diff names the task whose command alone changed', async () => {
     const ran = await runCli(['runs', 'trigger', 'chatty', '--wait'], { env: system.env });
     expect(ran.code).toBe(0);
     await writeFile(
@@ -296,8 +299,8 @@ describe('the other commands', () => {
     const result = await runCli(['versions', 'diff', 'chatty', '1', '2'], { env: system.env });
 
     expect(result.code).toBe(0);
-    expect(result.stdout.trim()).toBe(
-      'versions 1 and 2 have the same tasks and edges; their files differ (a command or another setting)',
+    expect(result.stdout).toBe(
+      `~ task talk: bash_command ${JSON.stringify(chattyCommand)} -> "echo something else"\n`,
     );
   });
 
