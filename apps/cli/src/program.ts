@@ -37,6 +37,7 @@ const FINISHED_TASK_STATES = new Set([
   'upstream_failed',
   'removed',
 ]);
+const isFinished = (state: string | null) => state !== null && FINISHED_TASK_STATES.has(state);
 
 export function buildProgram(context: ProgramContext): Command {
   const io: Io = context;
@@ -594,7 +595,17 @@ async function printLog(
   const ti = async () =>
     (await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', tiPath))
       .data!;
-  let tryShown = tryNumber ?? Math.max((await ti()).try_number, 1);
+  // Read first: a task that does not exist ends here as the API's 404 (exit 1), --try or not.
+  const first = await ti();
+  // Try 0: the task never ran, so it has no log. Say so (to stderr: stdout is the log) rather
+  // than print nothing; with --follow, a task that can still start is waited for.
+  const neverRan = (state: string | null) =>
+    io.stderr.write(
+      `${ids.taskId} has not run in ${ids.dagId} ${ids.runId} (state: ${state ?? 'none'}): it has no log\n`,
+    );
+  if (first.try_number === 0 && (!follow || isFinished(first.state)))
+    return void neverRan(first.state);
+  let tryShown = tryNumber ?? Math.max(first.try_number, 1);
   let token: string | undefined;
   let printed = false;
   for (;;) {
@@ -621,7 +632,7 @@ async function printLog(
     // No token: the whole log is read and the try writes no more to it, unless it has not
     // started yet. Never read it again from the start.
     const now = await ti();
-    const finished = now.state !== null && FINISHED_TASK_STATES.has(now.state);
+    const finished = isFinished(now.state);
     const tryOver =
       printed || finished || now.try_number > tryShown || now.state === 'up_for_retry';
     if (!tryOver) {
@@ -631,9 +642,10 @@ async function printLog(
     // An explicit --try ends with that try; the latest try's log goes on into the next try of a
     // task that retries (or was cleared), until the task ends.
     if (tryNumber !== undefined) return;
+    if (!printed && now.try_number === 0 && finished) return void neverRan(now.state);
     let latest = now;
     while (latest.try_number <= tryShown) {
-      if (latest.state !== null && FINISHED_TASK_STATES.has(latest.state)) return;
+      if (isFinished(latest.state)) return;
       await sleep(500);
       latest = await ti();
     }

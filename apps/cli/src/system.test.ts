@@ -189,6 +189,38 @@ describe('logs --follow', () => {
   });
 });
 
+describe('logs of a task that never ran', () => {
+  it('says so on stderr with its state and exits 0', async () => {
+    // Before, nothing at all was printed: try 0 has no log file and the log read as empty.
+    const client = createDagbagClient({ baseUrl: system.url, token: system.token });
+    await client.POST('/api/v2/dags/{dag_id}/dagRuns', {
+      params: { path: { dag_id: 'fails' } },
+      body: { logical_date: null, dag_run_id: 'never-ran' },
+    });
+    expect(await client.waitForRun('fails', 'never-ran', { interval: 0.2 })).toBe('failed');
+
+    for (const args of [[], ['--follow'], ['--try', '1']]) {
+      const result = await runCli(['logs', 'fails', 'never-ran', 'publish', ...args], {
+        env: system.env,
+      });
+      expect(result).toEqual({
+        code: 0,
+        stdout: '',
+        stderr: 'publish has not run in fails never-ran (state: upstream_failed): it has no log\n',
+      });
+    }
+  });
+
+  it("exits 1 with the API's detail when the task does not exist", async () => {
+    const result = await runCli(['logs', 'fails', 'never-ran', 'nope', '--try', '1'], {
+      env: system.env,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^dagbag: not found: .*task_id: `nope`.*\n$/);
+  });
+});
+
 describe('errors', () => {
   it('names what was not found in one line', async () => {
     const result = await runCli(['dags', 'show', 'nope'], { env: system.env });
