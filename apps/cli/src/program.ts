@@ -8,6 +8,7 @@ import {
   createDagbagClient,
   type DagbagClient,
   type DagRunState,
+  isConnectionLoss,
   type Schemas,
 } from '@dagbag/client';
 import { CommandFailed, resolveConfig, UsageError } from './config.ts';
@@ -231,7 +232,7 @@ export function buildProgram(context: ProgramContext): Command {
     .description('start a run now; with --wait, follow it and exit 0 on success, 1 on failure')
     .option('--conf <json>', 'run configuration (a JSON object)')
     .option('--run-id <id>', 'the run id (default: manual__<time>)')
-    .option('--wait', 'follow the run until it ends')
+    .option('--wait', 'follow the run until it ends (an API restart of up to 30 s is waited out)')
     .option('--interval <seconds>', 'progress refresh interval with --wait', '0.5')
     .addOption(json)
     .action(
@@ -541,10 +542,17 @@ async function followRun(
   const waiting = api
     .waitForRun(dagId, runId, { interval: intervalSeconds, onState: (state) => (runState = state) })
     .finally(() => (ended = true));
-  let tis: Awaited<ReturnType<typeof taskInstances>>;
+  // Its failure is awaited below; until then, not an unhandled rejection.
+  waiting.catch(() => undefined);
+  let tis: Awaited<ReturnType<typeof taskInstances>> = [];
   try {
     for (;;) {
-      tis = await taskInstances(api, dagId, runId);
+      // While the API is away (a restart), the view keeps the last task states: waitForRun
+      // reconnects, and gives up for both after WAIT_RECONNECT_MS.
+      tis = await taskInstances(api, dagId, runId).catch((error: unknown) => {
+        if (isConnectionLoss(error) && !ended) return tis;
+        throw error;
+      });
       view.update(runState, tis);
       if (ended) break;
       await Promise.race([waiting, sleep(intervalSeconds * 1000)]);

@@ -419,6 +419,26 @@ describe('cache', () => {
   });
 });
 
+describe('runs trigger --wait across an API restart', () => {
+  it('reconnects and follows the run to its end', async () => {
+    // Before, the wait gave up at once with "cannot reach the dagbag API" when the API restarted
+    // (a watch-mode restart): the wait is a read, retried for WAIT_RECONNECT_MS.
+    let waitStarted!: () => void;
+    const started = new Promise<void>((resolve) => (waitStarted = resolve));
+    const cli = runCli(['runs', 'trigger', 'steps', '--run-id', 'cli-restart', '--wait'], {
+      env: system.env,
+      onStderr: (stderr) => stderr.includes('triggered steps cli-restart') && waitStarted(),
+    });
+    await started;
+    await system.restartApi(1000);
+
+    const result = await cli;
+    expect(result.stderr).toBe('triggered steps cli-restart\nrun cli-restart succeeded\n');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n').at(-1)).toBe('cli-restart success | success 3');
+  });
+});
+
 async function until(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {

@@ -6,7 +6,7 @@
  */
 import createOpenApiClient, { type Client, type Middleware } from 'openapi-fetch';
 import { DagbagApiError } from './errors.ts';
-import { retryingFetch, type RetryOptions } from './retry.ts';
+import { isConnectionLoss, retryingFetch, sleep, type RetryOptions } from './retry.ts';
 import type { components, paths } from './schema.ts';
 
 export type Schemas = components['schemas'];
@@ -33,7 +33,15 @@ export interface WaitForRunOptions {
   /** Called with every state line the server streams (the first is the state now). */
   onState?: (state: DagRunState) => void;
   signal?: AbortSignal;
+  /**
+   * How long to keep reconnecting, with backoff, when the API goes away mid-wait (a restart): the
+   * wait resumes once it answers again; default WAIT_RECONNECT_MS (30 s). 0 gives up at once.
+   */
+  reconnectMs?: number;
 }
+
+/** How long waitForRun reconnects to an API that went away before it gives up: 30 s. */
+export const WAIT_RECONNECT_MS = 30_000;
 
 export interface DagbagClient extends Client<paths> {
   /**
@@ -52,6 +60,9 @@ export interface DagbagClient extends Client<paths> {
 
 /** The states a run ends in (Airflow's finished DagRunState values). */
 const FINISHED_RUN_STATES: ReadonlySet<DagRunState> = new Set(['success', 'failed']);
+
+const RECONNECT_MIN_DELAY_MS = 250;
+const RECONNECT_MAX_DELAY_MS = 2000;
 
 const throwOnError: Middleware = {
   async onResponse({ request, response }) {
@@ -101,20 +112,40 @@ export function createDagbagClient(options: DagbagClientOptions): DagbagClient {
     waitOptions: WaitForRunOptions = {},
   ): Promise<DagRunState> {
     // The server ends the stream at a finished state; a stream cut short (restart, proxy timeout)
-    // is opened again, and a run deleted meanwhile ends as the 404 of the next request.
+    // is opened again, and a run deleted meanwhile ends as the 404 of the next request. The wait
+    // is a read: an API that went away (a restart) is reconnected to with backoff for
+    // `reconnectMs` from the first failure; the first line of the new stream is the state then.
+    const reconnectMs = waitOptions.reconnectMs ?? WAIT_RECONNECT_MS;
+    let lostAt: number | undefined;
+    let backoffMs = RECONNECT_MIN_DELAY_MS;
     for (;;) {
-      const { data: stream } = await client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/wait', {
-        params: {
-          path: { dag_id: dagId, dag_run_id: dagRunId },
-          query: { interval: waitOptions.interval ?? 1 },
-        },
-        parseAs: 'stream',
-        ...(waitOptions.signal ? { signal: waitOptions.signal } : {}),
-      });
       let last: DagRunState | undefined;
-      for await (const line of ndjsonLines(stream)) {
-        last = (JSON.parse(line) as { state: DagRunState }).state;
-        waitOptions.onState?.(last);
+      try {
+        const { data: stream } = await client.GET(
+          '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/wait',
+          {
+            params: {
+              path: { dag_id: dagId, dag_run_id: dagRunId },
+              query: { interval: waitOptions.interval ?? 1 },
+            },
+            parseAs: 'stream',
+            ...(waitOptions.signal ? { signal: waitOptions.signal } : {}),
+          },
+        );
+        lostAt = undefined;
+        backoffMs = RECONNECT_MIN_DELAY_MS;
+        for await (const line of ndjsonLines(stream)) {
+          last = (JSON.parse(line) as { state: DagRunState }).state;
+          waitOptions.onState?.(last);
+        }
+      } catch (error) {
+        if (!isConnectionLoss(error) || waitOptions.signal?.aborted) throw error;
+        lostAt ??= Date.now();
+        const left = lostAt + reconnectMs - Date.now();
+        if (left <= 0) throw error;
+        await sleep(Math.min(backoffMs, left), waitOptions.signal);
+        backoffMs = Math.min(backoffMs * 2, RECONNECT_MAX_DELAY_MS);
+        continue;
       }
       if (last && FINISHED_RUN_STATES.has(last)) return last;
     }

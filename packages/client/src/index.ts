@@ -6,7 +6,8 @@ export {
   type Page,
   type Schemas,
   type WaitForRunOptions,
+  WAIT_RECONNECT_MS,
 } from './client.ts';
 export { DagbagApiError, DagbagUnreachableError, detailText } from './errors.ts';
-export type { RetryOptions } from './retry.ts';
+export { isConnectionLoss, type RetryOptions } from './retry.ts';
 export type { components, operations, paths } from './schema.ts';

@@ -1,5 +1,5 @@
 /** Retries of idempotent requests answered 503 (the API says so while its database is away). */
-import { DagbagUnreachableError } from './errors.ts';
+import { DagbagApiError, DagbagUnreachableError } from './errors.ts';
 
 export interface RetryOptions {
   /** Further attempts after the first; default 4. 0 disables retries. */
@@ -46,8 +46,9 @@ async function send(
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (!signal) return void setTimeout(resolve, ms);
     signal.throwIfAborted();
     const timer = setTimeout(resolve, ms);
     signal.addEventListener(
@@ -59,4 +60,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/**
+ * The API went away rather than answered: unreachable (refused, reset), a response stream cut
+ * short (fetch's TypeError: a process restarting), or a 503 its retries outlasted. Worth trying
+ * again for a read; never an answer about the request itself.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  return (
+    error instanceof DagbagUnreachableError ||
+    error instanceof TypeError ||
+    (error instanceof DagbagApiError && error.status === 503)
+  );
 }

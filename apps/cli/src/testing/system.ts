@@ -20,6 +20,11 @@ export interface TestSystem {
   dagsFolder: string;
   /** The Prometheus endpoints of the API and the scheduler. */
   metricsUrls: { api: string; scheduler: string };
+  /**
+   * Stops the API process (SIGTERM, as a watch-mode restart does) and starts another on the same
+   * port, `downMs` after the first one exited; resolves when the new one answers.
+   */
+  restartApi(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,17 +48,19 @@ export async function startSystem(dags: Record<string, object>): Promise<TestSys
     OTEL_SDK_DISABLED: 'false',
   };
   const metricsPorts = { api: await freePort(), scheduler: await freePort() };
+  const startApi = () =>
+    spawnTsx('src/main.ts', {
+      cwd: join(APPS, 'api'),
+      env: { ...env, API_PORT: String(port), METRICS_PORT: String(metricsPorts.api) },
+      keepChars: 20_000,
+    });
   const children: TsxChild[] = [
     spawnTsx('src/main.ts', {
       cwd: join(APPS, 'scheduler'),
       env: { ...env, METRICS_PORT: String(metricsPorts.scheduler) },
       keepChars: 20_000,
     }),
-    spawnTsx('src/main.ts', {
-      cwd: join(APPS, 'api'),
-      env: { ...env, API_PORT: String(port), METRICS_PORT: String(metricsPorts.api) },
-      keepChars: 20_000,
-    }),
+    startApi(),
   ];
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
@@ -84,9 +91,28 @@ export async function startSystem(dags: Record<string, object>): Promise<TestSys
     await stop();
     throw error;
   }
+  const restartApi = async (downMs: number) => {
+    const api = children[1]!;
+    api.process.kill('SIGTERM');
+    await api.exited;
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    children[1] = startApi();
+    const deadline = Date.now() + 60_000;
+    while (
+      !(await fetch(`${url}/api/v2/monitor/health`).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      if (Date.now() > deadline)
+        throw new Error(`the API did not come back:\n${children[1].output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
   return {
     url,
     token,
+    restartApi,
     env: { DAGBAG_API_URL: url, DAGBAG_API_TOKEN: token },
     dagsFolder,
     metricsUrls: {
