@@ -189,6 +189,22 @@ describe('GET /dags/{dag_id}/tasks/{task_id}', () => {
   });
 });
 
+describe('bundle_name', () => {
+  it("is the DAGs folder's bundle, dags-folder, for DAGs and their versions as for import errors", async () => {
+    // Before, null here while GET /importErrors answered the processor's dags-folder.
+    const listed = (await json('/api/v2/dags')).body.dags as { bundle_name: unknown }[];
+    expect(new Set(listed.map((dag) => dag.bundle_name))).toEqual(new Set(['dags-folder']));
+    expect((await json('/api/v2/dags/example_etl')).body.bundle_name).toBe('dags-folder');
+    expect((await json('/api/v2/dags/example_etl/details')).body.bundle_name).toBe('dags-folder');
+    const versions = (await json('/api/v2/dags/example_etl/dagVersions')).body.dag_versions;
+    expect(versions.map((version: { bundle_name: unknown }) => version.bundle_name)).toEqual([
+      'dags-folder',
+    ]);
+    const version = await json('/api/v2/dags/example_etl/dagVersions/1');
+    expect(version.body.bundle_name).toBe('dags-folder');
+  });
+});
+
 describe('GET /importErrors/{import_error_id}', () => {
   it('answers one import error, and 404 for an id that does not exist', async () => {
     const error = await api.prisma.importError.create({
@@ -384,7 +400,7 @@ describe("GET /dags: Airflow's other listing parameters", () => {
     // Ignored before: each answered every DAG.
     for (const filter of [
       'owners=airflow',
-      'bundle_name=dags-folder',
+      'bundle_name=another-bundle',
       'bundle_version=1',
       'has_asset_schedule=true',
       'asset_dependency=s3%3A%2F%2Fbucket',
@@ -395,7 +411,11 @@ describe("GET /dags: Airflow's other listing parameters", () => {
     }
     const all = (await json('/api/v2/dags')).body.total_entries;
     expect(all).toBeGreaterThan(0);
-    for (const filter of ['has_asset_schedule=false', 'is_favorite=false']) {
+    for (const filter of [
+      'has_asset_schedule=false',
+      'is_favorite=false',
+      'bundle_name=dags-folder',
+    ]) {
       expect((await json(`/api/v2/dags?${filter}`)).body.total_entries, filter).toBe(all);
     }
     expect((await json('/api/v2/dags?is_favorite=perhaps')).status).toBe(422);

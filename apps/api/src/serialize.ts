@@ -1,10 +1,17 @@
 /**
  * Database rows and cached DAGs -> Airflow's response shapes. Every field Airflow defines is
- * present; what this system does not have (bundles, pools, triggers, owners...) is null or the
- * neutral value Airflow itself reports for a DAG that does not use the feature.
+ * present; what this system does not have (bundle versions, pools, triggers, owners...) is null or
+ * the neutral value Airflow itself reports for a DAG that does not use the feature. Every DAG is
+ * of the DAGs folder's bundle (DAGS_FOLDER_BUNDLE), as Airflow 3 names it.
  */
 import { createHash } from 'node:crypto';
-import type { Dag, DagVersionEntry, RenderedEntry, Task } from '@dagbag/dagbag';
+import {
+  DAGS_FOLDER_BUNDLE,
+  type Dag,
+  type DagVersionEntry,
+  type RenderedEntry,
+  type Task,
+} from '@dagbag/dagbag';
 import type {
   DagRow,
   DagRunRow,
@@ -59,7 +66,7 @@ export function dagVersionResponse(version: DagVersionSummary) {
     id: version.id,
     version_number: version.versionNumber,
     dag_id: version.dagId,
-    bundle_name: null,
+    bundle_name: DAGS_FOLDER_BUNDLE,
     bundle_version: null,
     created_at: version.createdAt.toISOString(),
     dag_display_name: version.dagId,
@@ -75,7 +82,7 @@ export function dagResponse(dag: DagRow) {
     is_stale: dag.isStale,
     last_parsed_time: iso(dag.lastParsedTime),
     last_expired: null,
-    bundle_name: null,
+    bundle_name: DAGS_FOLDER_BUNDLE,
     bundle_version: null,
     relative_fileloc: dag.relativeFileloc,
     fileloc: dag.fileloc ?? '',

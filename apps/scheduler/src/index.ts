@@ -6,12 +6,8 @@ export {
   SCHEDULER_SETTING_DESCRIPTORS,
   type SchedulerConfig,
 } from './config.ts';
-export { formatProblems } from '@dagbag/dagbag';
-export {
-  DagFileProcessor,
-  DAGS_FOLDER_BUNDLE,
-  type ProcessorSummary,
-} from './processor/dag-file-processor.ts';
+export { DAGS_FOLDER_BUNDLE, formatProblems } from '@dagbag/dagbag';
+export { DagFileProcessor, type ProcessorSummary } from './processor/dag-file-processor.ts';
 export { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
 export { LocalExecutor } from './executor/local-executor.ts';
 export { firstDagrun, nextDagrunAfter } from './loop/timetable.ts';

@@ -1865,9 +1865,9 @@ export interface operations {
         )[];
         /** @description DAGs here have no owners (`owners` is `[]`): any value selects nothing. */
         owners?: string[];
-        /** @description DAGs here have no bundle: any value selects nothing. */
+        /** @description Every DAG here is of the DAGs folder's bundle: `dags-folder` selects all, any other value none. */
         bundle_name?: string;
-        /** @description DAGs here have no bundle: any value selects nothing. */
+        /** @description DAGs here have no bundle version: any value selects nothing. */
         bundle_version?: string;
         /** @description No DAG here is scheduled on assets: true selects nothing. */
         has_asset_schedule?: boolean;

@@ -8,6 +8,13 @@ import type { DagProblem } from './document.ts';
 
 const DAG_FILE = /\.(json|ya?ml)$/i;
 
+/**
+ * The bundle every DAG of DAGS_FOLDER belongs to: Airflow 3's name for its DAGs-folder bundle,
+ * answered as `bundle_name` by the API (DAGs, versions, import errors) and stored with import
+ * errors by the processor.
+ */
+export const DAGS_FOLDER_BUNDLE = 'dags-folder';
+
 /** Every DAG file under `folder` (recursive, hidden files and folders skipped), sorted by path. */
 export async function listDagFiles(folder: string): Promise<string[]> {
   let entries: string[];

@@ -24,7 +24,12 @@ export type {
   DagProblem,
   ParseResult,
 } from './document.ts';
-export { duplicateDagIdProblem, formatProblems, listDagFiles } from './dag-files.ts';
+export {
+  DAGS_FOLDER_BUNDLE,
+  duplicateDagIdProblem,
+  formatProblems,
+  listDagFiles,
+} from './dag-files.ts';
 export { deserializeDag, buildDag, DagValidationError } from './dag.ts';
 export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, runIdProblem } from './run-id.ts';
 export { runLogDir, taskLogPath, UnsafeLogPathError } from './log-path.ts';

@@ -1,5 +1,6 @@
 /** DAGs: listing, one DAG, its details; pausing (one or many) and deleting. */
 import type { DagSortColumn } from '@dagbag/db';
+import { DAGS_FOLDER_BUNDLE } from '@dagbag/dagbag';
 import { z } from 'zod';
 import { recordApiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
@@ -36,9 +37,9 @@ const dagSelection = {
 };
 
 /**
- * Airflow's filters on what DAGs here never have (owners, a bundle, an asset schedule or
- * dependency, a user's favourite): accepted as Airflow does, and a value that asks for one of them
- * selects nothing, where ignoring it answered every DAG.
+ * Airflow's filters on what DAGs here never have (owners, a bundle version, an asset schedule or
+ * dependency, a user's favourite) or all have (the DAGs folder's bundle): accepted as Airflow
+ * does; a value that asks for what none has selects nothing, where ignoring it answered every DAG.
  */
 const absentFeatureFilters = {
   owners: s.listParam(z.string()).openapi({
@@ -47,11 +48,13 @@ const absentFeatureFilters = {
   bundle_name: z
     .string()
     .optional()
-    .openapi({ description: 'DAGs here have no bundle: any value selects nothing.' }),
+    .openapi({
+      description: `Every DAG here is of the DAGs folder's bundle: \`${DAGS_FOLDER_BUNDLE}\` selects all, any other value none.`,
+    }),
   bundle_version: z
     .string()
     .optional()
-    .openapi({ description: 'DAGs here have no bundle: any value selects nothing.' }),
+    .openapi({ description: 'DAGs here have no bundle version: any value selects nothing.' }),
   has_asset_schedule: s.booleanParam
     .optional()
     .openapi({ description: 'No DAG here is scheduled on assets: true selects nothing.' }),
@@ -74,7 +77,7 @@ function selectsNothing(query: {
 }): boolean {
   return (
     (query.owners?.length ?? 0) > 0 ||
-    query.bundle_name !== undefined ||
+    (query.bundle_name !== undefined && query.bundle_name !== DAGS_FOLDER_BUNDLE) ||
     query.bundle_version !== undefined ||
     query.has_asset_schedule === true ||
     query.asset_dependency !== undefined ||

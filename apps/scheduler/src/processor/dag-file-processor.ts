@@ -7,6 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import {
+  DAGS_FOLDER_BUNDLE,
   duplicateDagIdProblem,
   formatProblems,
   listDagFiles,
@@ -28,9 +29,6 @@ import {
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import { firstDagrun } from '../loop/timetable.ts';
-
-/** import_error.bundle_name of files from DAGS_FOLDER (Airflow's default bundle name). */
-export const DAGS_FOLDER_BUNDLE = 'dags-folder';
 
 export interface ProcessorSummary {
   /** False when another scheduler holds the processor lock: nothing was read or written. */
