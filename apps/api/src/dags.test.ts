@@ -203,6 +203,16 @@ describe('bundle_name', () => {
     const version = await json('/api/v2/dags/example_etl/dagVersions/1');
     expect(version.body.bundle_name).toBe('dags-folder');
   });
+
+  it("dagVersions' bundle_name selects all with dags-folder, none with another; bundle_version none", async () => {
+    // Ignored before: every value answered every version.
+    const versions = (query: string) =>
+      json(`/api/v2/dags/example_etl/dagVersions?${query}`).then(({ body }) => body.total_entries);
+    expect(await versions('bundle_name=dags-folder')).toBe(1);
+    expect(await versions('bundle_name=another-bundle')).toBe(0);
+    expect(await versions('bundle_version=1')).toBe(0);
+    expect((await json('/api/v2/dags/nope/dagVersions?bundle_version=1')).status).toBe(404);
+  });
 });
 
 describe('GET /importErrors/{import_error_id}', () => {

@@ -2582,6 +2582,10 @@ export interface operations {
         limit?: number;
         offset?: number;
         version_number?: number;
+        /** @description Every DAG here is of the DAGs folder's bundle: `dags-folder` selects all, any other value none. */
+        bundle_name?: string;
+        /** @description DAGs here have no bundle version: any value selects nothing. */
+        bundle_version?: string;
         order_by?: (
           'id' | '-id' | 'version_number' | '-version_number' | 'created_at' | '-created_at'
         )[];

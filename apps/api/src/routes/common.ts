@@ -1,6 +1,7 @@
 /** What every route module shares: its context, the not-found errors it raises, small helpers. */
-import type { DagBag } from '@dagbag/dagbag';
+import { DAGS_FOLDER_BUNDLE, type DagBag } from '@dagbag/dagbag';
 import type { ApiQueries, RetriesOf, TimeRange } from '@dagbag/db';
+import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 
 /** The part of the DAG cache the API uses. */
@@ -17,6 +18,28 @@ export interface RouteContext {
   version: string;
   gitVersion: string | null;
 }
+
+/**
+ * Airflow's bundle filters (GET /dags, GET /dags/{dag_id}/dagVersions). Every DAG here is of the
+ * DAGs folder's bundle and none has a bundle version: a value asking for another bundle, or for
+ * any version, selects nothing, where ignoring it answered everything.
+ */
+export const bundleFilters = {
+  bundle_name: z
+    .string()
+    .optional()
+    .openapi({
+      description: `Every DAG here is of the DAGs folder's bundle: \`${DAGS_FOLDER_BUNDLE}\` selects all, any other value none.`,
+    }),
+  bundle_version: z
+    .string()
+    .optional()
+    .openapi({ description: 'DAGs here have no bundle version: any value selects nothing.' }),
+};
+
+export const bundleSelectsNothing = (query: { bundle_name?: string; bundle_version?: string }) =>
+  (query.bundle_name !== undefined && query.bundle_name !== DAGS_FOLDER_BUNDLE) ||
+  query.bundle_version !== undefined;
 
 export const dagNotFound = (dagId: string) =>
   ApiError.notFound(`The DAG with dag_id: \`${dagId}\` was not found`);

@@ -4,7 +4,13 @@ import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagVersionResponse, renderStructure } from '../serialize.ts';
-import { dagNotFound, dagVersionNotFound, type RouteContext } from './common.ts';
+import {
+  bundleFilters,
+  bundleSelectsNothing,
+  dagNotFound,
+  dagVersionNotFound,
+  type RouteContext,
+} from './common.ts';
 
 const VERSION_ORDER = {
   // New versions get time-ordered ids (UUIDv7), but older ones have random ids: within one DAG the
@@ -28,6 +34,7 @@ export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefini
       query: z.object({
         ...s.pagination,
         version_number: s.integerParam.optional(),
+        ...bundleFilters,
         order_by: s.orderByParam(VERSION_ORDER, 'id'),
       }),
       errors: [404],
@@ -37,6 +44,10 @@ export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefini
         schema: s.DAGVersionCollectionResponse,
       },
       async handler({ params, query }) {
+        if (bundleSelectsNothing(query)) {
+          if (!(await queries.dagExists(params.dag_id))) throw dagNotFound(params.dag_id);
+          return { status: 200, body: { dag_versions: [], total_entries: 0 } };
+        }
         const page = await queries.listDagVersions(params.dag_id, {
           limit: query.limit,
           offset: query.offset,

@@ -1,6 +1,5 @@
 /** DAGs: listing, one DAG, its details; pausing (one or many) and deleting. */
 import type { DagSortColumn } from '@dagbag/db';
-import { DAGS_FOLDER_BUNDLE } from '@dagbag/dagbag';
 import { z } from 'zod';
 import { recordApiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
@@ -8,7 +7,13 @@ import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagDetailsResponse, dagResponse } from '../serialize.ts';
-import { dagNotFound, range, type RouteContext } from './common.ts';
+import {
+  bundleFilters,
+  bundleSelectsNothing,
+  dagNotFound,
+  range,
+  type RouteContext,
+} from './common.ts';
 
 /** Airflow's `order_by` names for DAGs and the column each sorts by. */
 const DAG_ORDER = {
@@ -45,16 +50,7 @@ const absentFeatureFilters = {
   owners: s.listParam(z.string()).openapi({
     description: 'DAGs here have no owners (`owners` is `[]`): any value selects nothing.',
   }),
-  bundle_name: z
-    .string()
-    .optional()
-    .openapi({
-      description: `Every DAG here is of the DAGs folder's bundle: \`${DAGS_FOLDER_BUNDLE}\` selects all, any other value none.`,
-    }),
-  bundle_version: z
-    .string()
-    .optional()
-    .openapi({ description: 'DAGs here have no bundle version: any value selects nothing.' }),
+  ...bundleFilters,
   has_asset_schedule: s.booleanParam
     .optional()
     .openapi({ description: 'No DAG here is scheduled on assets: true selects nothing.' }),
@@ -77,8 +73,7 @@ function selectsNothing(query: {
 }): boolean {
   return (
     (query.owners?.length ?? 0) > 0 ||
-    (query.bundle_name !== undefined && query.bundle_name !== DAGS_FOLDER_BUNDLE) ||
-    query.bundle_version !== undefined ||
+    bundleSelectsNothing(query) ||
     query.has_asset_schedule === true ||
     query.asset_dependency !== undefined ||
     query.is_favorite === true
