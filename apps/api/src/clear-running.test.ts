@@ -5,18 +5,18 @@
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@dagbag/config/testing/free-port';
-import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
-import { startTestApi, type TestApi } from './testing/harness.ts';
-
-const SCHEDULER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scheduler');
+import {
+  startTestApi,
+  startTestScheduler,
+  type TestApi,
+  type TestScheduler,
+} from './testing/harness.ts';
 
 let api: TestApi;
 let workDir: string;
-let scheduler: TsxChild | undefined;
+let scheduler: TestScheduler | undefined;
 
 async function poll(done: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -45,10 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (scheduler && scheduler.process.exitCode === null) {
-    scheduler.process.kill('SIGTERM');
-    await scheduler.exited;
-  }
+  await scheduler?.stop();
   await api.close();
   await rm(workDir, { recursive: true, force: true });
 });
@@ -72,17 +69,11 @@ describe('POST .../dagRuns/{run}/clear on a running run', () => {
         ],
       }),
     );
-    scheduler = spawnTsx('src/main.ts', {
-      cwd: SCHEDULER_DIR,
-      env: {
-        DATABASE_URL: api.db.url,
-        DAGS_FOLDER: join(workDir, 'dags'),
-        DATA_DIR: workDir,
-        DAG_DIR_SCAN_SECONDS: '1',
-        SCHEDULER_LOOP_INTERVAL_MS: '100',
-        TASK_HEARTBEAT_INTERVAL_SECONDS: '1',
-        METRICS_PORT: String(await freePort()),
-      },
+    scheduler = await startTestScheduler({
+      databaseUrl: api.db.url,
+      dagsFolder: join(workDir, 'dags'),
+      dataDir: workDir,
+      env: { TASK_HEARTBEAT_INTERVAL_SECONDS: '1' },
     });
     await poll(async () => (await api.request('/api/v2/dags/cleared')).status === 200, 30_000);
     const triggered = await api.request('/api/v2/dags/cleared/dagRuns', {

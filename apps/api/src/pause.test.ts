@@ -7,14 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '@dagbag/config';
-import { freePort } from '@dagbag/config/testing/free-port';
-import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from './testing/harness.ts';
+import {
+  startTestApi,
+  startTestScheduler,
+  type TestApi,
+  type TestScheduler,
+} from './testing/harness.ts';
 
 let api: TestApi;
-let scheduler: TsxChild;
+let scheduler: TestScheduler;
 let workDir: string;
 let markers: string;
 
@@ -66,40 +68,23 @@ beforeAll(async () => {
       ],
     }),
   );
-  scheduler = spawnTsx('src/main.ts', {
-    cwd: join(repoRoot(), 'apps', 'scheduler'),
-    env: {
-      DATABASE_URL: api.db.url,
-      DAGS_FOLDER: dagsFolder,
-      DATA_DIR: workDir,
-      METRICS_PORT: String(await freePort()),
-      SCHEDULER_LOOP_INTERVAL_MS: '100',
-      DAG_DIR_SCAN_SECONDS: '1',
-      LOG_LEVEL: 'warn',
-    },
+  scheduler = await startTestScheduler({
+    databaseUrl: api.db.url,
+    dagsFolder,
+    dataDir: workDir,
   });
   await until(async () => (await api.request('/api/v2/dags/work')).status === 200, 30_000);
   await until(async () => (await api.request('/api/v2/dags/hourly')).status === 200, 30_000);
 }, 60_000);
 
 afterAll(async () => {
-  if (scheduler?.process.exitCode === null) {
-    scheduler.process.kill('SIGTERM');
-    await Promise.race([scheduler.exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (scheduler.process.exitCode === null) scheduler.process.kill('SIGKILL');
-  }
+  await scheduler?.stop();
   await api.close();
   rmSync(workDir, { recursive: true, force: true });
 });
 
-async function until(done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline)
-      throw new Error(`not reached within ${timeoutMs} ms; scheduler said:\n${scheduler.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const until = (done: () => Promise<boolean>, timeoutMs?: number) =>
+  scheduler.until(done, timeoutMs);
 
 async function get(path: string): Promise<any> {
   return (await api.request(path)).json();

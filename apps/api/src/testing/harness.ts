@@ -3,6 +3,7 @@
  * Tests talk to it over HTTP with fetch, exactly as clients do.
  */
 import { mkdtempSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -18,6 +19,9 @@ import {
   createTestDatabase,
   type TestDatabase,
 } from '@dagbag/db/testing';
+import { repoRoot } from '@dagbag/config';
+import { freePort } from '@dagbag/config/testing/free-port';
+import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
 import { silentLogger } from '@dagbag/logger';
 import { createApp, type ApiApp } from '../app.ts';
 import { renderStructure } from '../serialize.ts';
@@ -231,4 +235,52 @@ export async function seedRun(
       },
     });
   }
+}
+
+/** A real scheduler process (apps/scheduler's main.ts) beside a test API, on the same database. */
+export interface TestScheduler {
+  child: TsxChild;
+  /** Polls `done` every 100 ms; a timeout error carries what the scheduler printed. */
+  until(done: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+export async function startTestScheduler(options: {
+  databaseUrl: string;
+  dagsFolder: string;
+  dataDir: string;
+  /** More settings; a fast loop, a 1 s folder scan and warn logs are set already. */
+  env?: Record<string, string>;
+}): Promise<TestScheduler> {
+  const child = spawnTsx('src/main.ts', {
+    cwd: join(repoRoot(), 'apps', 'scheduler'),
+    env: {
+      DATABASE_URL: options.databaseUrl,
+      DAGS_FOLDER: options.dagsFolder,
+      DATA_DIR: options.dataDir,
+      METRICS_PORT: String(await freePort()),
+      SCHEDULER_LOOP_INTERVAL_MS: '100',
+      DAG_DIR_SCAN_SECONDS: '1',
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+  });
+  return {
+    child,
+    async until(done, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await done())) {
+        if (Date.now() > deadline)
+          throw new Error(`not reached within ${timeoutMs} ms; scheduler said:\n${child.output()}`);
+        await sleep(100);
+      }
+    },
+    async stop() {
+      if (child.process.exitCode !== null) return;
+      child.process.kill('SIGTERM');
+      await Promise.race([child.exited, sleep(10_000)]);
+      if (child.process.exitCode === null) child.process.kill('SIGKILL');
+    },
+  };
 }

@@ -71,8 +71,8 @@ const instancesOf = async (runId: string) =>
     })
   ).map((ti) => [ti.taskId, ti.state, ti.tryNumber, ti.maxTries, ti.dagVersionId]);
 
-const trigger = (runId: string, versions: VersionSource) =>
-  queries.createDagRun(
+const trigger = (runId: string, versions: VersionSource, using: ApiQueries = queries) =>
+  using.createDagRun(
     {
       dagId: 'd',
       runId,
@@ -179,22 +179,7 @@ describe('the task instances a run is created with', () => {
         },
         invalidate: (id) => loadingCache.invalidate(id),
       };
-      await createApiQueries(single).createDagRun(
-        {
-          dagId: 'd',
-          runId: 'one_connection',
-          logicalDate: null,
-          runAfter: new Date(),
-          dataIntervalStart: null,
-          dataIntervalEnd: null,
-          conf: {},
-          note: null,
-          createdDagVersionId: versionId,
-          queuedAt: new Date(),
-          triggeringUserName: null,
-        },
-        source,
-      );
+      await trigger('one_connection', source, createApiQueries(single));
       expect((await instancesOf('one_connection')).map(([taskId]) => taskId)).toEqual(['a', 'b']);
     } finally {
       await single.$disconnect();
