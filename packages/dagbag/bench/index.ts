@@ -22,13 +22,13 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { LRUCache } from 'lru-cache';
-import { DagBag, lruOptionsFor, type DagVersionLoader, type DagVersionRow } from '../src/dagbag.ts';
-import { dagDocumentSchema, dagHash } from '../src/document.ts';
+import { DagBag, lruOptionsFor } from '../src/dagbag.ts';
 import { defaultCacheSettings, type CacheRole, type DagCacheSettings } from '../src/settings.ts';
 import { ManualClock, seededRandom } from '../src/testing.ts';
 import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
 import { measureHeapFactor } from './heap-factor.ts';
 import { measureMissProfile, missProfileTable } from './miss-profile.ts';
+import { syntheticLoader } from './synthetic-loader.ts';
 import { startBenchTelemetry } from './telemetry.ts';
 import {
   belady,
@@ -44,49 +44,6 @@ import {
 class CollectingReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {}
   protected override async onForceFlush(): Promise<void> {}
-}
-
-const tiny = dagDocumentSchema.parse({
-  dag_id: 'bench',
-  tasks: [{ task_id: 'only', operator: 'empty' }],
-});
-const tinyHash = dagHash(tiny);
-const tinyText = JSON.stringify(tiny);
-
-/** Answers every id with the same tiny document of a chosen serialized size: misses stay cheap. */
-function syntheticLoader(serializedBytes: number): DagVersionLoader {
-  const row = (versionId: string): DagVersionRow => ({
-    versionId,
-    dagId: 'bench',
-    versionNumber: 1,
-    dagHash: tinyHash,
-    dataText: tinyText,
-    serializedBytes,
-    createdAt: new Date(0),
-  });
-  return {
-    async loadVersions(versionIds) {
-      return versionIds.map(row);
-    },
-    async loadVersionsByNumber() {
-      return [];
-    },
-    async resolveVersion() {
-      return null;
-    },
-    async readHash() {
-      return tinyHash;
-    },
-    async readHashes(versionIds: readonly string[]) {
-      return new Map(versionIds.map((id) => [id, tinyHash]));
-    },
-    async activeVersionIds() {
-      return [];
-    },
-    async loadActiveVersions() {
-      return [];
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,8 +6,7 @@
  *   node --import tsx bench/ratio-sim.ts [zipf crawl aloop drift reshuf s12 s2 sloop]
  *     [--policies=adaptive,fixed,lru]
  */
-import { DagBag, type DagVersionLoader, type DagVersionRow } from '../src/dagbag.ts';
-import { dagDocumentSchema, dagHash } from '../src/document.ts';
+import { DagBag } from '../src/dagbag.ts';
 import { defaultCacheSettings, type CacheRole, type DagCacheSettings } from '../src/settings.ts';
 import { ManualClock, seededRandom } from '../src/testing.ts';
 import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
@@ -20,30 +19,7 @@ import {
   zipfTrace,
   zipfWithCrawl,
 } from './traces.ts';
-
-const tiny = dagDocumentSchema.parse({ dag_id: 'b', tasks: [{ task_id: 'o', operator: 'empty' }] });
-const tinyHash = dagHash(tiny);
-const tinyText = JSON.stringify(tiny);
-function loader(serializedBytes: number): DagVersionLoader {
-  const row = (versionId: string): DagVersionRow => ({
-    versionId,
-    dagId: 'b',
-    versionNumber: 1,
-    dagHash: tinyHash,
-    dataText: tinyText,
-    serializedBytes,
-    createdAt: new Date(0),
-  });
-  return {
-    loadVersions: async (ids) => ids.map(row),
-    loadVersionsByNumber: async () => [],
-    resolveVersion: async () => null,
-    readHash: async () => tinyHash,
-    readHashes: async (ids) => new Map(ids.map((id) => [id, tinyHash])),
-    activeVersionIds: async () => [],
-    loadActiveVersions: async () => [],
-  };
-}
+import { syntheticLoader } from './synthetic-loader.ts';
 
 async function replay(
   trace: Uint32Array,
@@ -56,7 +32,7 @@ async function replay(
   const ids: string[] = [];
   const bag = new DagBag({
     role,
-    loader: loader(bytes),
+    loader: syntheticLoader(bytes),
     clock: new ManualClock(),
     settings,
     admission: policy !== 'lru',
