@@ -528,6 +528,10 @@ export interface RunOutcome {
   tasks: { task_id: string; state: string | null }[];
 }
 
+/** Tries of the final task listing of a followed run when the API was just away. */
+const FINAL_LISTING_ATTEMPTS = 10;
+const FINAL_LISTING_DELAY_MS = 300;
+
 /** Follows a run to its end: waitForRun for the end, the task instances for the progress view. */
 async function followRun(
   api: DagbagClient,
@@ -545,14 +549,25 @@ async function followRun(
   // Its failure is awaited below; until then, not an unhandled rejection.
   waiting.catch(() => undefined);
   let tis: Awaited<ReturnType<typeof taskInstances>> = [];
+  // While the API is away (a restart), the view keeps the last task states: waitForRun
+  // reconnects, and gives up for both after WAIT_RECONNECT_MS (then `waiting` rejects), so a lost
+  // connection here never decides the outcome. Once the run ended, the wait has just reached the
+  // API: a listing that still fails then (a connection to the old process) is asked again.
+  const refresh = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        tis = await taskInstances(api, dagId, runId);
+        return;
+      } catch (error) {
+        if (!isConnectionLoss(error)) throw error;
+        if (!ended || attempt >= FINAL_LISTING_ATTEMPTS) return;
+        await sleep(FINAL_LISTING_DELAY_MS);
+      }
+    }
+  };
   try {
     for (;;) {
-      // While the API is away (a restart), the view keeps the last task states: waitForRun
-      // reconnects, and gives up for both after WAIT_RECONNECT_MS.
-      tis = await taskInstances(api, dagId, runId).catch((error: unknown) => {
-        if (isConnectionLoss(error) && !ended) return tis;
-        throw error;
-      });
+      await refresh();
       view.update(runState, tis);
       if (ended) break;
       await Promise.race([waiting, sleep(intervalSeconds * 1000)]);
