@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '@dagbag/config';
 
-// The developers' notes sit in a sibling folder that no clone has; the pattern is assembled so
-// that this file does not name it either.
-const SIBLING_NOTES = ['\\.\\.', 'shared'].join('/');
+// Paths outside the repository that no clone has: the developers' notes folder beside it and the
+// design document in it. The patterns are assembled so that this file names neither.
+const OUTSIDE_PATHS = [['\\.\\.', 'shared'].join('/'), ['DESIGN', 'md'].join('\\.')];
 
 describe('the repository', () => {
   it("names no file outside its own tree (a clone has no developers' sibling folder)", () => {
@@ -17,10 +17,7 @@ describe('the repository', () => {
         'grep',
         '-n',
         '-I',
-        '-e',
-        SIBLING_NOTES,
-        '-e',
-        'DESIGN\\.md',
+        ...OUTSIDE_PATHS.flatMap((pattern) => ['-e', pattern]),
         '--',
         '.',
         `:!${self}`,

@@ -1,6 +1,7 @@
-// Shared ESLint configuration (flat config), as create-t3-turbo shares it: each workspace package
-// has an eslint.config.js that spreads this one, and `pnpm lint` runs them all through turbo.
-// Type-aware: typescript-eslint reads each package's tsconfig.json through its project service.
+// Shared ESLint configuration (flat config), as a workspace package like create-t3-turbo's; the
+// root eslint.config.js spreads it and `pnpm lint` runs once over the repository (one process, so
+// each source file is type-checked once). Type-aware: typescript-eslint reads each package's
+// tsconfig.json through its project service.
 // typescript-eslint needs TypeScript's JavaScript API, which TypeScript 7 (what `tsc` is here)
 // no longer has: this package brings TypeScript 5 for the linter only (catalog `typescript5`).
 import js from '@eslint/js';

@@ -1,3 +1,0 @@
-import baseConfig from '@dagbag/eslint-config/base';
-
-export default baseConfig;
