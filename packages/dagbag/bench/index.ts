@@ -24,11 +24,11 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { LRUCache } from 'lru-cache';
 import { DagBag, lruOptionsFor } from '../src/dagbag.ts';
 import { defaultCacheSettings, type CacheRole, type DagCacheSettings } from '../src/settings.ts';
-import { ManualClock, seededRandom } from '../src/testing.ts';
+import { seededRandom } from '../src/testing.ts';
 import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
 import { measureHeapFactor } from './heap-factor.ts';
 import { measureMissProfile, missProfileTable } from './miss-profile.ts';
-import { syntheticLoader } from './synthetic-loader.ts';
+import { replay, syntheticLoader, type Policy } from './synthetic-loader.ts';
 import { startBenchTelemetry } from './telemetry.ts';
 import {
   belady,
@@ -217,8 +217,6 @@ async function hitPath(): Promise<{ label: string; ns: number; min: number }[]> 
 // ---------------------------------------------------------------------------------------------
 // 2. Hit ratios
 
-type Policy = 'adaptive' | 'fixed' | 'lru';
-
 interface RatioRow {
   trace: string;
   cap: string;
@@ -229,44 +227,6 @@ interface RatioRow {
   oracle: number;
   /** What the row must reach, judged in main(). */
   goal: 'belady' | 'oracle' | 'drift' | 'lru-or-fixed';
-}
-
-/**
- * Replays a trace through a DagBag; returns the hit ratio over the accesses from `measureFrom` on.
- */
-async function replay(
-  trace: Uint32Array,
-  measureFrom: number,
-  role: CacheRole,
-  settings: DagCacheSettings,
-  policy: Policy,
-  serializedBytes: number,
-): Promise<number> {
-  const ids = new Map<number, string>();
-  const idOf = (n: number) => {
-    let id = ids.get(n);
-    if (id === undefined) ids.set(n, (id = `v${n}`));
-    return id;
-  };
-  const bag = new DagBag({
-    role,
-    loader: syntheticLoader(serializedBytes),
-    clock: new ManualClock(),
-    settings,
-    admission: policy !== 'lru',
-    adaptiveWindow: policy === 'adaptive',
-  });
-  let hits = 0;
-  for (let i = 0; i < trace.length; i++) {
-    const id = idOf(trace[i]!);
-    if (bag.getIfCached(id) !== undefined) {
-      if (i >= measureFrom) hits++;
-    } else {
-      await bag.get(id);
-    }
-  }
-  bag.close();
-  return hits / (trace.length - measureFrom);
 }
 
 async function ratioRow(

@@ -6,9 +6,8 @@
  *   node --import tsx bench/ratio-sim.ts [zipf crawl aloop drift reshuf s12 s2 sloop]
  *     [--policies=adaptive,fixed,lru]
  */
-import { DagBag } from '../src/dagbag.ts';
-import { defaultCacheSettings, type CacheRole, type DagCacheSettings } from '../src/settings.ts';
-import { ManualClock, seededRandom } from '../src/testing.ts';
+import { defaultCacheSettings, type DagCacheSettings } from '../src/settings.ts';
+import { seededRandom } from '../src/testing.ts';
 import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
 import {
   frequencyOracle,
@@ -19,36 +18,7 @@ import {
   zipfTrace,
   zipfWithCrawl,
 } from './traces.ts';
-import { syntheticLoader } from './synthetic-loader.ts';
-
-async function replay(
-  trace: Uint32Array,
-  from: number,
-  role: CacheRole,
-  settings: DagCacheSettings,
-  policy: string,
-  bytes: number,
-): Promise<number> {
-  const ids: string[] = [];
-  const bag = new DagBag({
-    role,
-    loader: syntheticLoader(bytes),
-    clock: new ManualClock(),
-    settings,
-    admission: policy !== 'lru',
-    adaptiveWindow: policy === 'adaptive',
-  });
-  let hits = 0;
-  for (let i = 0; i < trace.length; i++) {
-    const n = trace[i]!;
-    const id = (ids[n % 20_000_000] ??= `v${n}`);
-    if (bag.getIfCached(id) !== undefined) {
-      if (i >= from) hits++;
-    } else await bag.get(id);
-  }
-  bag.close();
-  return hits / (trace.length - from);
-}
+import { replay, type Policy } from './synthetic-loader.ts';
 
 const apiSettings: DagCacheSettings = { ...defaultCacheSettings('api'), ttlSeconds: 0 };
 const cap = 1000;
@@ -93,7 +63,7 @@ const args = process.argv.slice(2);
 
 const policies = (
   args.find((a) => a.startsWith('--policies='))?.slice(11) ?? 'adaptive,fixed'
-).split(',');
+).split(',') as Policy[];
 const wanted = args.filter((a) => !a.startsWith('--'));
 for (const [name, make, from, role] of traces) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;

@@ -1,5 +1,7 @@
-/** The benchmarks' DAG version loader that answers without a database. */
-import type { DagVersionLoader, DagVersionRow } from '../src/dagbag.ts';
+/** The benchmarks' DAG version loader that answers without a database, and trace replay over it. */
+import { DagBag, type DagVersionLoader, type DagVersionRow } from '../src/dagbag.ts';
+import type { CacheRole, DagCacheSettings } from '../src/settings.ts';
+import { ManualClock } from '../src/testing.ts';
 import { dagDocumentSchema, dagHash } from '../src/document.ts';
 
 const tiny = dagDocumentSchema.parse({
@@ -43,4 +45,45 @@ export function syntheticLoader(serializedBytes: number): DagVersionLoader {
       return [];
     },
   };
+}
+
+/** How the cache admits: adaptive window, fixed window, or plain LRU. */
+export type Policy = 'adaptive' | 'fixed' | 'lru';
+
+/**
+ * Replays a trace through a DagBag; returns the hit ratio over the accesses from `measureFrom` on.
+ */
+export async function replay(
+  trace: Uint32Array,
+  measureFrom: number,
+  role: CacheRole,
+  settings: DagCacheSettings,
+  policy: Policy,
+  serializedBytes: number,
+): Promise<number> {
+  const ids = new Map<number, string>();
+  const idOf = (n: number) => {
+    let id = ids.get(n);
+    if (id === undefined) ids.set(n, (id = `v${n}`));
+    return id;
+  };
+  const bag = new DagBag({
+    role,
+    loader: syntheticLoader(serializedBytes),
+    clock: new ManualClock(),
+    settings,
+    admission: policy !== 'lru',
+    adaptiveWindow: policy === 'adaptive',
+  });
+  let hits = 0;
+  for (let i = 0; i < trace.length; i++) {
+    const id = idOf(trace[i]!);
+    if (bag.getIfCached(id) !== undefined) {
+      if (i >= measureFrom) hits++;
+    } else {
+      await bag.get(id);
+    }
+  }
+  bag.close();
+  return hits / (trace.length - measureFrom);
 }
