@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Meter } from '@opentelemetry/api';
 import { DagBag, type DagBagOptions } from '@dagbag/dagbag';
 import {
+  announcesWork,
   createDagVersionLoader,
   DagProcessorLock,
   endSchedulerJob,
@@ -200,10 +201,13 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     : undefined;
   if (notifier) {
     keepCacheCoherent(notifier, dagBag, log, { prewarmAfterGap: true });
-    // Every channel announces work (a run, a finished task, a new version, an unpaused DAG), and
-    // after a gap whatever was announced meanwhile is looked for.
+    // Every channel but the listing's announces work (a run, a finished task, a new version, an
+    // unpaused DAG), and after a gap whatever was announced meanwhile is looked for.
     notifier.subscribe((event) => {
-      if (event.type === 'notification' || (event.type === 'listening' && event.resync))
+      if (
+        (event.type === 'notification' && announcesWork(event.channel)) ||
+        (event.type === 'listening' && event.resync)
+      )
         requestWake();
     });
   }

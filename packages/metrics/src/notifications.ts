@@ -10,7 +10,7 @@ export const NOTIFICATION_METRICS = defineMetrics({
     kind: 'counter',
     unit: '{notification}',
     description:
-      'PostgreSQL notifications received by this process, by channel (dagbag_run, dagbag_task, dagbag_version, dagbag_dag). Flat with DATABASE_NOTIFICATIONS=off.',
+      'PostgreSQL notifications received by this process, by channel (dagbag_run, dagbag_task, dagbag_version, dagbag_dag, dagbag_listing). Flat with DATABASE_NOTIFICATIONS=off.',
     attributes: ['channel'],
     emittedBy: ['api', 'scheduler'],
   },

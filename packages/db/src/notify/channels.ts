@@ -16,6 +16,12 @@ export const NOTIFICATION_CHANNELS = [
   'dagbag_version',
   /** `dag.dag_id`: a DAG appeared, was paused or unpaused, or was deleted. */
   'dagbag_dag',
+  /**
+   * `dag` or `import_error` (the table): a row of it was inserted, changed (any column) or
+   * deleted, i.e. what `GET /dags` shows may have changed; one notification per table and
+   * transaction. Read by the API's listing cache only (migration `*_listing_notifications`).
+   */
+  'dagbag_listing',
 ] as const;
 
 export type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
@@ -26,6 +32,15 @@ export interface Notification {
   id: string;
   /** Commit time of the sending transaction, epoch milliseconds (database clock, µs precision). */
   committedAtMs: number;
+}
+
+/**
+ * Whether the channel announces work for the scheduler (a run, a finished task, a version, a DAG
+ * paused or unpaused). `dagbag_listing` does not: the processor's every parse and the scheduler's
+ * own next_dagrun updates send it, and waking the loop on them would be waste.
+ */
+export function announcesWork(channel: NotificationChannel): boolean {
+  return channel !== 'dagbag_listing';
 }
 
 const CHANNELS: ReadonlySet<string> = new Set(NOTIFICATION_CHANNELS);

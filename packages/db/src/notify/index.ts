@@ -1,5 +1,6 @@
 export {
   NOTIFICATION_CHANNELS,
+  announcesWork,
   isNotificationChannel,
   parseNotification,
   type Notification,

@@ -41,7 +41,12 @@ async function settle(events: NotifierEvent[]): Promise<void> {
     `INSERT INTO dag (dag_id) VALUES ('marker_' || gen_random_uuid()) RETURNING dag_id AS id`,
   );
   const marker = rows[0]!.id;
-  await until(() => received(events, 'dagbag_dag').some((n) => n.id === marker));
+  // The insert also sends dagbag_listing, after dagbag_dag (triggers fire in name order).
+  await until(() => {
+    const all = received(events);
+    const at = all.findIndex((n) => n.channel === 'dagbag_dag' && n.id === marker);
+    return at >= 0 && all.slice(at).some((n) => n.channel === 'dagbag_listing');
+  });
   events.length = 0;
 }
 
@@ -100,12 +105,13 @@ describe('the notifier', () => {
       `UPDATE task_instance SET state = 'success' WHERE run_id = 'r1' AND task_id = 't1'`,
     );
     await sql.query(`UPDATE dag SET is_paused = true WHERE dag_id = 'etl'`);
-    await until(() => received(events).length >= 4);
+    await until(() => received(events).length >= 5);
     expect(received(events)).toEqual([
       { channel: 'dagbag_run', id: String(created.rows[0]!.id) },
       { channel: 'dagbag_version', id: versionId },
       { channel: 'dagbag_task', id: String(runPk) },
       { channel: 'dagbag_dag', id: 'etl' },
+      { channel: 'dagbag_listing', id: 'dag' },
     ]);
   });
 
@@ -138,7 +144,7 @@ describe('the notifier', () => {
     });
     await notifier.start().listening();
     await sql.query(`UPDATE dag SET is_paused = NOT is_paused WHERE dag_id = 'etl'`);
-    await until(() => lags.length === 1);
+    await until(() => lags.length >= 1);
     expect(lags[0]).toBeGreaterThanOrEqual(-5);
     expect(lags[0]).toBeLessThan(1_000);
   });
@@ -185,6 +191,38 @@ describe('the notifier', () => {
     expect(received(events)).toEqual([
       { channel: 'dagbag_task', id: String(runPk) },
       { channel: 'dagbag_version', id: versionId },
+    ]);
+  });
+
+  it('announces on dagbag_listing every change GET /dags shows, one per table and transaction', async () => {
+    const { events } = await listen();
+    await settle(events);
+    await sql.query(`INSERT INTO dag (dag_id) SELECT 'listed_' || i FROM generate_series(1, 3) i`);
+    await sql.query('BEGIN');
+    await sql.query(`UPDATE dag SET description = 'new words' WHERE dag_id LIKE 'listed_%'`);
+    await sql.query(`UPDATE dag SET last_parsed_time = now(), tags = '{t}' WHERE dag_id = 'etl'`);
+    await sql.query(`UPDATE dag SET next_dagrun_create_after = now() WHERE dag_id = 'listed_1'`);
+    await sql.query('COMMIT');
+    // An update that changes nothing sends nothing.
+    await sql.query(`UPDATE dag SET description = description WHERE dag_id LIKE 'listed_%'`);
+    await sql.query(`INSERT INTO import_error (filename, stacktrace) VALUES ('/dags/x.json', 'e')`);
+    await sql.query(`UPDATE import_error SET stacktrace = 'e2' WHERE filename = '/dags/x.json'`);
+    await sql.query(`DELETE FROM import_error WHERE filename = '/dags/x.json'`);
+    await sql.query(`DELETE FROM dag WHERE dag_id LIKE 'listed_%'`);
+    // A last insert: everything before it has arrived once its notification has.
+    await sql.query(`INSERT INTO dag (dag_id) VALUES ('listing_marker')`);
+    await until(() => received(events, 'dagbag_dag').some((n) => n.id === 'listing_marker'));
+    await until(() => received(events, 'dagbag_listing').length >= 7);
+    const dag = { channel: 'dagbag_listing', id: 'dag' };
+    const importError = { channel: 'dagbag_listing', id: 'import_error' };
+    expect(received(events, 'dagbag_listing')).toEqual([
+      dag, // the insert of three rows
+      dag, // the transaction of three updates
+      importError,
+      importError,
+      importError,
+      dag, // the delete
+      dag, // the marker
     ]);
   });
 });
