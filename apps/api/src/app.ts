@@ -9,6 +9,7 @@ import { requireBearerToken } from './auth.ts';
 import type { AppConfig } from './config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import { jsonBodyParser } from './json-body.ts';
+import { ListingCache } from './listing-cache.ts';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.ts';
 import { requestLine } from './request-line.ts';
 import { requestDurationRecorder } from './request-metrics.ts';
@@ -29,6 +30,11 @@ export interface CreateAppOptions {
   logsDir?: string;
   /** Where `http.server.request.duration` is recorded; default the global meter provider's. */
   meter?: Meter;
+  /**
+   * `GET /dags` answers kept between requests (main: API_LISTING_CACHE_MAX_BYTES, following the
+   * notifier). Default: none, every listing is read from the database.
+   */
+  listingCache?: ListingCache;
 }
 
 export interface ApiApp extends Express {
@@ -44,6 +50,7 @@ export function createApp(options: CreateAppOptions): ApiApp {
   const routes = buildRoutes({
     queries,
     dagBag: options.dagBag,
+    listings: options.listingCache ?? new ListingCache({ maxBytes: 0, meter: options.meter }),
     logsDir: options.logsDir ?? join(dataDir(), 'logs'),
     version: API_VERSION,
     gitVersion: config.gitVersion ?? null,

@@ -19,6 +19,7 @@ describe('API configuration', () => {
       API_AUTH_TOKENS: [],
       API_BODY_LIMIT_BYTES: 1_048_576,
       API_SHUTDOWN_TIMEOUT_MS: 10_000,
+      API_LISTING_CACHE_MAX_BYTES: 8_388_608,
       METRICS_PORT: 9464,
     });
   });
@@ -41,6 +42,8 @@ describe('API configuration', () => {
     ['API_BODY_MAX_DEPTH', '1000'],
     ['API_HEADERS_TIMEOUT_MS', '10'],
     ['API_REQUEST_TIMEOUT_MS', 'soon'],
+    ['API_LISTING_CACHE_MAX_BYTES', '-1'],
+    ['API_LISTING_CACHE_MAX_BYTES', '2147483648'],
   ])('stops at start on %s=%j, naming the variable and the accepted range', (variable, value) => {
     try {
       readApiConfig({ [variable]: value });

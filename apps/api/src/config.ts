@@ -87,6 +87,14 @@ export const API_OWN_SETTINGS = {
     description:
       'on SIGTERM, how long in-flight requests may finish before their connections are cut',
   }),
+  API_LISTING_CACHE_MAX_BYTES: integerSetting({
+    default: 8_388_608,
+    min: 0,
+    max: 1_073_741_824,
+    meaning: '0 = off',
+    description:
+      "bytes of `GET /dags` answers kept in memory (least recently used go first). Every change of a DAG or an import error, by any process, empties it: this API's own writes before they answer, others' by database notification within milliseconds. Used only while notifications are received (DATABASE_NOTIFICATIONS=on and the listener connected); listings filtered or ordered by dag runs are never kept",
+  }),
   API_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
   GIT_COMMIT: optionalStringSetting({
     description: 'reported as `git_version` by `GET /api/v2/version`; unset: null',

@@ -36,11 +36,13 @@ async function main(): Promise<void> {
   const [
     { openDatabase, createPrismaClient, createDagVersionLoader, Notifier, keepCacheCoherent },
     { createApp },
+    { ListingCache },
     { startServer },
     { loadOrCreateDevelopmentToken },
   ] = await Promise.all([
     import('@dagbag/db'),
     import('./app.ts'),
+    import('./listing-cache.ts'),
     import('./server.ts'),
     import('./auth.ts'),
   ]);
@@ -79,13 +81,17 @@ async function main(): Promise<void> {
           applicationName: 'dagbag-api-listener',
         })
       : undefined;
+  // GET /dags answers, served only while the notifier listens (without one: never).
+  const listingCache = new ListingCache({ maxBytes: config.API_LISTING_CACHE_MAX_BYTES });
   if (notifier) {
     keepCacheCoherent(notifier, dagBag, logger);
+    listingCache.follow(notifier);
     notifier.start();
   }
   const app = createApp({
     prisma,
     dagBag,
+    listingCache,
     logger,
     logsDir: join(data, 'logs'),
     config: {
@@ -116,6 +122,7 @@ async function main(): Promise<void> {
   onShutdown(logger, async () => {
     await running.close(); // drains in-flight requests
     await notifier?.close();
+    listingCache.close();
     dagBag.close();
     await prisma.$disconnect();
     await database.stop(); // an embedded server we own stops last

@@ -3,6 +3,7 @@ import { DAGS_FOLDER_BUNDLE, type DagBag } from '@dagbag/dagbag';
 import type { ApiQueries, RetriesOf, TimeRange } from '@dagbag/db';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
+import type { ListingCache } from '../listing-cache.ts';
 
 /** The part of the DAG cache the API uses. */
 export type ApiDagBag = Pick<
@@ -13,6 +14,8 @@ export type ApiDagBag = Pick<
 export interface RouteContext {
   queries: ApiQueries;
   dagBag: ApiDagBag;
+  /** `GET /dags` answers; writes of `dag` invalidate it before they answer. */
+  listings: ListingCache;
   /** Root of the task log tree (`<dataDir>/logs`). */
   logsDir: string;
   version: string;

@@ -1,5 +1,5 @@
 /** DAGs: listing, one DAG, its details; pausing (one or many) and deleting. */
-import type { DagSortColumn } from '@dagbag/db';
+import { dagListingReadsRuns, type DagFilters, type DagSortColumn } from '@dagbag/db';
 import { z } from 'zod';
 import { recordApiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
@@ -90,7 +90,7 @@ function checkUpdateMask(mask: string[] | undefined): void {
 const dagNotFoundForUpdate = (dagId: string) =>
   ApiError.notFound(`Dag with id: ${dagId} was not found`);
 
-export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[] {
+export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDefinition[] {
   return [
     defineRoute({
       method: 'get',
@@ -115,7 +115,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       async handler({ query }) {
         if (selectsNothing(query)) return { status: 200, body: { dags: [], total_entries: 0 } };
         const dates = query as unknown as Record<string, Date | undefined>;
-        const page = await queries.listDags({
+        const filters: DagFilters = {
           limit: query.limit,
           offset: query.offset,
           tags: query.tags,
@@ -130,11 +130,15 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
           excludeStale: query.exclude_stale,
           paused: query.paused,
           orderBy: query.order_by,
-        });
-        return {
-          status: 200,
-          body: { dags: page.rows.map(dagResponse), total_entries: page.total },
         };
+        // The validated query is the key: every filter, the page and the order, normalized.
+        const key = dagListingReadsRuns(filters) ? undefined : JSON.stringify(query);
+        const body = await listings.answer(key, async () => {
+          const page = await queries.listDags(filters);
+          const answer = { dags: page.rows.map(dagResponse), total_entries: page.total };
+          return Buffer.from(JSON.stringify(answer));
+        });
+        return { status: 200, body };
       },
     }),
     defineRoute({
@@ -187,18 +191,21 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
         checkUpdateMask(query.update_mask);
         if (query.dag_id_pattern === undefined)
           return { status: 200, body: { dags: [], total_entries: 0 } };
-        const page = await queries.setDagsPaused(
-          {
-            limit: query.limit,
-            offset: query.offset,
-            tags: query.tags,
-            tagsMatchMode: query.tags_match_mode,
-            dagIdPattern: query.dag_id_pattern === '~' ? undefined : query.dag_id_pattern,
-            excludeStale: query.exclude_stale,
-            paused: query.paused,
-          },
-          body.is_paused,
-        );
+        const page = await queries
+          .setDagsPaused(
+            {
+              limit: query.limit,
+              offset: query.offset,
+              tags: query.tags,
+              tagsMatchMode: query.tags_match_mode,
+              dagIdPattern: query.dag_id_pattern === '~' ? undefined : query.dag_id_pattern,
+              excludeStale: query.exclude_stale,
+              paused: query.paused,
+            },
+            body.is_paused,
+          )
+          // Before answering: the next listing from this API shows the change.
+          .finally(listings.invalidate);
         await recordApiEvent(queries, res, {
           event: 'patch_dags',
           extra: {
@@ -245,7 +252,9 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       success: { status: 200, description: 'Successful Response', schema: s.DAGResponse },
       async handler({ params, query, body, res }) {
         checkUpdateMask(query.update_mask);
-        const dag = await queries.setDagPaused(params.dag_id, body.is_paused);
+        const dag = await queries
+          .setDagPaused(params.dag_id, body.is_paused)
+          .finally(listings.invalidate);
         if (!dag) throw dagNotFoundForUpdate(params.dag_id);
         await recordApiEvent(queries, res, {
           event: 'patch_dag',
@@ -267,7 +276,7 @@ export function dagRoutes({ queries, logsDir }: RouteContext): RouteDefinition[]
       errors: [400, 404, 409],
       success: { status: 204, description: 'Successful Response' },
       async handler({ params, req, res }) {
-        const deleted = await queries.deleteDag(params.dag_id);
+        const deleted = await queries.deleteDag(params.dag_id).finally(listings.invalidate);
         if (deleted.outcome === 'not_found') throw dagNotFoundForUpdate(params.dag_id);
         if (deleted.outcome === 'running')
           throw new ApiError(

@@ -13,7 +13,7 @@ import {
   type DagDocumentInput,
   dagDocumentSchema,
 } from '@dagbag/dagbag';
-import { createDagVersionLoader, type PrismaClient } from '@dagbag/db';
+import { createDagVersionLoader, Notifier, type PrismaClient } from '@dagbag/db';
 import {
   createRecordingPrismaClient,
   createTestDatabase,
@@ -24,6 +24,7 @@ import { freePort } from '@dagbag/config/testing/free-port';
 import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
 import { silentLogger } from '@dagbag/logger';
 import { createApp, type ApiApp } from '../app.ts';
+import { ListingCache, type ListingCacheOptions } from '../listing-cache.ts';
 import { renderStructure } from '../serialize.ts';
 import { startServer, type RunningServer } from '../server.ts';
 
@@ -37,6 +38,10 @@ export interface TestApi {
   server: RunningServer;
   url: string;
   logsDir: string;
+  /** The listing cache (off unless `listingCache` was given). */
+  listings: ListingCache;
+  /** The API's notification listener, when `listingCache` was given. */
+  notifier: Notifier | undefined;
   /** Every SQL statement the API itself sent (not the test's seeding), to prove round trips. */
   statements: string[];
   request(
@@ -52,6 +57,14 @@ export async function startTestApi(
     prisma?: PrismaClient;
     /** API_AUTH_TOKENS entries; default [TEST_TOKEN]. */
     authTokens?: readonly string[];
+    /**
+     * A listing cache following a notifier of its own, as main.ts sets it up (started and
+     * listening before this resolves). Default: no cache, every listing reads the database.
+     */
+    listingCache?: Partial<ListingCacheOptions> & {
+      /** false: no notifier, as with DATABASE_NOTIFICATIONS=off (default true). */
+      notifications?: boolean;
+    };
   } = {},
 ): Promise<TestApi> {
   const db = options.db ?? (await createTestDatabase());
@@ -66,9 +79,23 @@ export async function startTestApi(
     render: renderStructure,
   });
   const logsDir = mkdtempSync(join(tmpdir(), 'dagbag-api-logs-'));
+  const { notifications = true, ...cacheOptions } = options.listingCache ?? {};
+  const listings = new ListingCache({
+    maxBytes: options.listingCache ? 1_048_576 : 0,
+    ...cacheOptions,
+  });
+  const notifier =
+    options.listingCache && notifications
+      ? new Notifier({ url: db.url, backoffInitialMs: 20, backoffMaxMs: 200 })
+      : undefined;
+  if (notifier) {
+    listings.follow(notifier);
+    await notifier.start().listening();
+  }
   const app = createApp({
     prisma: apiPrisma,
     dagBag,
+    listingCache: listings,
     logger: silentLogger,
     logsDir,
     config: {
@@ -86,6 +113,8 @@ export async function startTestApi(
     server,
     url: server.url,
     logsDir,
+    listings,
+    notifier,
     statements: recording?.statements ?? [],
     request(path, init = {}) {
       const { json, token, ...rest } = init;
@@ -100,6 +129,8 @@ export async function startTestApi(
     },
     async close() {
       await server.close(1000);
+      await notifier?.close();
+      listings.close();
       dagBag.close();
       await recording?.prisma.$disconnect();
       if (!options.db) await db.drop();

@@ -29,6 +29,7 @@ export function recordSampleTraffic(meter: Meter) {
   const stateChanges = createInstrument(meter, SCHEDULER_METRICS.taskInstanceStateChanges);
   const heartbeatTimeouts = createInstrument(meter, SCHEDULER_METRICS.heartbeatTimeouts);
   const requestDuration = createInstrument(meter, API_METRICS.requestDuration);
+  const listingLookups = createInstrument(meter, API_METRICS.listingCacheLookups);
   const queryDuration = createInstrument(meter, DATABASE_CLIENT_METRICS.operationDuration);
   const notifications = createInstrument(meter, NOTIFICATION_METRICS.received);
   const resyncs = createInstrument(meter, NOTIFICATION_METRICS.resyncs);
@@ -87,6 +88,9 @@ export function recordSampleTraffic(meter: Meter) {
         'db.system.name': 'postgresql',
         'db.operation.name': 'SELECT',
       });
+      listingLookups.add(8, { result: 'hit' });
+      listingLookups.add(1, { result: 'miss' });
+      if (ticks % 10 === 0) listingLookups.add(1, { result: 'bypass' });
       for (const route of ['/api/v2/dags', '/api/v2/dags/:dag_id/dagRuns']) {
         requestDuration.record(0.004 + (ticks % 5) / 200, {
           'http.request.method': 'GET',

@@ -217,10 +217,28 @@ export function listDagsSql(filters: DagFilters): Prisma.Sql {
  * lateral subquery runs once per matching DAG, and `count(*) OVER ()` makes that every DAG.
  */
 function latestRunJoin(filters: DagFilters): Prisma.Sql {
-  const needed =
+  return readsLatestRun(filters) ? LATEST_RUN_JOIN : Prisma.empty;
+}
+
+function readsLatestRun(filters: DagFilters): boolean {
+  return (
     filters.lastDagRunState !== undefined ||
-    filters.orderBy.some((key) => DAG_SORT_COLUMNS[key.column].startsWith('lr.'));
-  return needed ? LATEST_RUN_JOIN : Prisma.empty;
+    filters.orderBy.some((key) => DAG_SORT_COLUMNS[key.column].startsWith('lr.'))
+  );
+}
+
+/**
+ * Whether a `GET /dags` listing reads `dag_run` (its latest run, or a run filter). Without, it
+ * reads `dag` and `import_error` only: the tables whose every change the `dagbag_listing`
+ * notification announces, which is what lets the API cache such listings.
+ */
+export function dagListingReadsRuns(filters: DagFilters): boolean {
+  return (
+    readsLatestRun(filters) ||
+    (filters.dagRunState?.length ?? 0) > 0 ||
+    filters.dagRunStartDate !== undefined ||
+    filters.dagRunEndDate !== undefined
+  );
 }
 
 /** The selection plus the listing's own filters (display name, import errors, runs). */

@@ -31,7 +31,7 @@ export function createApiQueries(prisma: PrismaClient) {
 
 export type ApiQueries = ReturnType<typeof createApiQueries>;
 export { DuplicateDagRunError } from './dag-runs.ts';
-export { listDagsSql } from './dags.ts';
+export { dagListingReadsRuns, listDagsSql } from './dags.ts';
 export type { Page, Pagination, SortKey, TimeRange } from './common.ts';
 export type {
   DagRow,
