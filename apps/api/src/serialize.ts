@@ -336,13 +336,16 @@ export function structureResponse(entry: DagVersionEntry) {
   };
 }
 
+/** Encodes into a buffer of the answer's own size (a Buffer.from slice would share a pool slab). */
+const utf8 = new TextEncoder();
+
 /**
  * The structure answer as it is sent: JSON bytes and a strong ETag (a content hash), made once per
  * cached version (`DagBagOptions.render`): a version is immutable while it is resident (a version
  * changed in place is a new entry), so the bytes are too, and they count in the entry's weight.
  */
 export function renderStructure(entry: DagVersionEntry): RenderedEntry {
-  const bytes = Buffer.from(JSON.stringify(structureResponse(entry)), 'utf8');
+  const bytes = utf8.encode(JSON.stringify(structureResponse(entry)));
   return { bytes, etag: `"${createHash('sha256').update(bytes).digest('base64url')}"` };
 }
 

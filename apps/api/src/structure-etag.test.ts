@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderStructure } from './serialize.ts';
 import { seedDag, seedRun, smallDag, startTestApi, type TestApi } from './testing/harness.ts';
 
 const STRUCTURE = '/api/v2/dags/tagged/dagVersions/1/structure';
@@ -69,6 +70,13 @@ describe('the structure answer', () => {
     const again = Buffer.from(await (await api.request(STRUCTURE)).arrayBuffer());
     expect(again.equals(first)).toBe(true);
     expect(api.dagBag.stats().loads - loads).toBe(1);
+  });
+
+  it('is rendered into memory of its own size, which the DagBag keeps without a copy', async () => {
+    const entry = (await api.dagBag.getVersion('tagged', 1))!;
+    const { bytes } = renderStructure(entry);
+    expect(bytes.buffer.byteLength).toBe(bytes.byteLength);
+    expect(entry.rendered!.bytes.buffer.byteLength).toBe(entry.rendered!.bytes.byteLength);
   });
 
   it('of a run is the same bytes and ETag as its version', async () => {

@@ -44,6 +44,51 @@ describe('DagBag render', () => {
     expect(bag.stats().weight_bytes).toBe(entryWeight(100) + 1000);
   });
 
+  it('keeps rendered bytes in a buffer of their own size, not a slice of a shared pool', async () => {
+    const pooled = Buffer.from('{"id":"v1"}');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength);
+    const bytes = (await bagWith(() => ({ bytes: pooled, etag: '"x"' })).get('v1'))!.rendered!
+      .bytes;
+    expect(bytes.buffer.byteLength).toBe(11);
+    expect(Buffer.from(bytes).toString()).toBe('{"id":"v1"}');
+  });
+
+  it('holds no more rendered memory than the weight counts while crawling through history', async () => {
+    // The soak's traffic in small: random versions of a history larger than the cap, each
+    // rendered as a small Buffer (pool slices). Every buffer the resident entries keep alive is
+    // counted once, whole: a slice would pin its 64 KiB slab, which the weight never counted.
+    const loader = new MemoryDagVersionLoader();
+    const ids = Array.from({ length: 400 }, (_, n) => {
+      const document = dagDocumentSchema.parse({
+        dag_id: `crawl_${n % 20}`,
+        tasks: [{ task_id: `t${n}`, operator: 'empty' }],
+      });
+      return loader.add(document, { serializedBytes: 100 }).versionId;
+    });
+    const bag = new DagBag({
+      role: 'api',
+      loader,
+      settings: { maxEntries: 50, maxBytes: 0, ttlSeconds: 0, revalidateSeconds: 0 },
+      render: (entry) => ({ bytes: Buffer.from(`{"id":"${entry.versionId}"}`), etag: '"x"' }),
+    });
+    let seed = 1;
+    const resident = new Map<string, DagVersionEntry>();
+    for (let n = 0; n < 2000; n++) {
+      seed = (seed * 48271) % 2147483647;
+      const entry = (await bag.get(ids[seed % ids.length]!))!;
+      resident.set(entry.versionId, entry);
+      for (const id of resident.keys()) if (!bag.has(id)) resident.delete(id);
+    }
+    const buffers = new Set([...resident.values()].map((entry) => entry.rendered!.bytes.buffer));
+    const held = [...buffers].reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    const counted = [...resident.values()].reduce(
+      (sum, entry) => sum + entry.rendered!.bytes.byteLength,
+      0,
+    );
+    expect(resident.size).toBe(50);
+    expect(held).toBe(counted);
+  });
+
   it('leaves entries without a rendered form when no render is given', async () => {
     const entry = (await bagWith().get('v1'))!;
     expect(entry.rendered).toBeUndefined();
