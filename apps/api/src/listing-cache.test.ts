@@ -8,7 +8,7 @@ import { seedDag, smallDag, startTestApi, type TestApi } from './testing/harness
 let db: TestDatabase;
 let api: TestApi;
 /** Held by the race test: runs between a miss's read and its store. */
-let afterRead: (() => Promise<void>) | undefined;
+let afterRead: ((key: string) => Promise<void> | void) | undefined;
 
 const DAGS = ['cached_a', 'cached_b', 'cached_c'];
 
@@ -83,7 +83,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   api = await startTestApi({
     db,
-    listingCache: { afterRead: () => afterRead?.() },
+    listingCache: { afterRead: (key) => afterRead?.(key) },
   });
   for (const dagId of DAGS) await seedDag(db.prisma, dagId, [smallDag(dagId)]);
 });
@@ -114,6 +114,15 @@ describe('GET /dags through the listing cache', () => {
     expect(warm).toEqual([]);
     expect(second).toBe(first);
     expect(JSON.parse(second)).toMatchObject({ total_entries: 3 });
+  });
+
+  it('keeps each answer in memory of its own size, which its byte cap counts', async () => {
+    let key = '';
+    afterRead = (read) => void (key = read);
+    await list('/api/v2/dags?limit=2');
+    const kept = await api.listings.answer(key, () => Promise.reject(new Error('not cached')));
+    expect(JSON.parse(Buffer.from(kept).toString())).toMatchObject({ total_entries: 3 });
+    expect(kept.buffer.byteLength).toBe(kept.byteLength);
   });
 
   it('a listing with another filter, page or order is read once and kept apart', async () => {

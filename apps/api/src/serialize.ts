@@ -336,8 +336,16 @@ export function structureResponse(entry: DagVersionEntry) {
   };
 }
 
-/** Encodes into a buffer of the answer's own size (a Buffer.from slice would share a pool slab). */
 const utf8 = new TextEncoder();
+
+/**
+ * A value as JSON bytes in a buffer of exactly their size, for answers a cache keeps: a
+ * `Buffer.from(json)` of less than 32 KiB is a slice of Node's shared 64 KiB pool and would keep
+ * the whole slab alive for as long as the cache keeps the answer (see the DagBag's entry.ts).
+ */
+export function jsonBytes(value: unknown): Uint8Array {
+  return utf8.encode(JSON.stringify(value));
+}
 
 /**
  * The structure answer as it is sent: JSON bytes and a strong ETag (a content hash), made once per
@@ -345,7 +353,7 @@ const utf8 = new TextEncoder();
  * changed in place is a new entry), so the bytes are too, and they count in the entry's weight.
  */
 export function renderStructure(entry: DagVersionEntry): RenderedEntry {
-  const bytes = utf8.encode(JSON.stringify(structureResponse(entry)));
+  const bytes = jsonBytes(structureResponse(entry));
   return { bytes, etag: `"${createHash('sha256').update(bytes).digest('base64url')}"` };
 }
 

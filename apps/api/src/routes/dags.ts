@@ -6,7 +6,7 @@ import { ApiError } from '../errors.ts';
 import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
-import { dagDetailsResponse, dagResponse } from '../serialize.ts';
+import { dagDetailsResponse, dagResponse, jsonBytes } from '../serialize.ts';
 import {
   bundleFilters,
   bundleSelectsNothing,
@@ -136,7 +136,7 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
         const body = await listings.answer(key, async () => {
           const page = await queries.listDags(filters);
           const answer = { dags: page.rows.map(dagResponse), total_entries: page.total };
-          return Buffer.from(JSON.stringify(answer));
+          return jsonBytes(answer);
         });
         return { status: 200, body };
       },
