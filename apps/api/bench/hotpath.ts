@@ -9,7 +9,11 @@
  *    plain pg) run as two processes.
  * 3. BENCH_HOTPATH_ROUNDS rounds, each loading in turn (autocannon, BENCH_HOTPATH_CONNECTIONS
  *    connections, BENCH_HOTPATH_SECONDS s each): floor structure, API structure, API structure with
- *    If-None-Match (304), floor dags, API dags. Every ratio is taken within one round.
+ *    If-None-Match (304), floor dags, API dags (from its listing cache), and API dags from a second
+ *    API with the listing cache off (API_LISTING_CACHE_MAX_BYTES=0: the statement every time).
+ *    Then API dags again while another connection changes a listed DAG every BENCH_HOTPATH_CHURN_MS
+ *    ms (each change empties the listing cache through its notification: the cost of churn).
+ *    Every ratio is taken within one round; the listing cache's lookups by result are printed.
  * 4. The query plan of `GET /dags?limit=50` (EXPLAIN ANALYZE of the statement the API runs).
  * BENCH_HOTPATH_BASELINE_DIR=<another checkout>/apps/api: that version of the API is started too
  * and loaded in the same rounds (before/after ratios from one run).
@@ -36,6 +40,8 @@ const SETTINGS = {
   seconds: int('BENCH_HOTPATH_SECONDS', 5),
   connections: int('BENCH_HOTPATH_CONNECTIONS', 16),
   dags: int('BENCH_HOTPATH_DAGS', 200),
+  /** The churn row: another connection changes a listed DAG this often (ms). */
+  churnMs: int('BENCH_HOTPATH_CHURN_MS', 100),
 };
 const TOKEN = 'bench-token-not-a-secret';
 const APP_DIR = join(import.meta.dirname, '..');
@@ -92,14 +98,17 @@ async function seed(url: string): Promise<void> {
 interface Started {
   child: ChildProcess;
   url: string;
+  metricsUrl?: string;
 }
 
 async function startApi(
   databaseUrl: string,
   nodeFlags: string[] = [],
   apiDir = APP_DIR,
+  extraEnv: Record<string, string> = {},
 ): Promise<Started> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const devNull = openSync('/dev/null', 'w');
   // As in production: `node src/main.ts` (the package's start), JSON request logs at info, here
   // written to /dev/null; telemetry on (Prometheus /metrics, no OTLP configured).
@@ -112,10 +121,11 @@ async function startApi(
       API_AUTH_TOKENS: TOKEN,
       API_HOST: '127.0.0.1',
       API_PORT: String(port),
-      METRICS_PORT: String(await freePort()),
+      METRICS_PORT: String(metricsPort),
       // BENCH_HOTPATH_LOG_LEVEL=warn: the same without request lines, to price them.
       LOG_LEVEL: env.BENCH_HOTPATH_LOG_LEVEL ?? 'info',
       LOG_FORMAT: 'json',
+      ...extraEnv,
     },
     stdio: ['ignore', devNull, 'inherit', 'ipc'],
   });
@@ -123,7 +133,8 @@ async function startApi(
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      if ((await fetch(`${url}/api/v2/monitor/health`)).ok) return { child, url };
+      if ((await fetch(`${url}/api/v2/monitor/health`)).ok)
+        return { child, url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
     } catch {
       // not listening yet
     }
@@ -211,6 +222,29 @@ async function load(
   };
 }
 
+/** Runs `work` while another connection changes a listed DAG every `churnMs`. */
+async function withChurn<T>(url: string, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', (error) => log(`churn client: ${error.message}`));
+  await client.connect();
+  let changes = 0;
+  let pending = Promise.resolve();
+  const timer = setInterval(() => {
+    pending = client
+      .query(`UPDATE dag SET description = 'churn ' || $1::text WHERE dag_id = 'listed_0001'`, [
+        String(++changes),
+      ])
+      .then(() => undefined);
+  }, SETTINGS.churnMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    await pending;
+    await client.end();
+  }
+}
+
 const fmt = (figures: Figures) =>
   `${Math.round(figures.rps)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${Math.round(figures.cpuUs)} µs CPU/request (PostgreSQL ${Math.round(figures.pgUs)})${figures.non2xx ? `, non-2xx ${figures.non2xx}` : ''}`;
 
@@ -290,6 +324,8 @@ async function main(): Promise<void> {
 
     log('starting the API');
     const api = await startApi(url);
+    // The same API with the listing cache off: every GET /dags runs the statement (the miss path).
+    const uncached = await startApi(url, [], APP_DIR, { API_LISTING_CACHE_MAX_BYTES: '0' });
     // BENCH_HOTPATH_BASELINE_DIR: another checkout's apps/api (e.g. a worktree of an older
     // commit), loaded in the same rounds, so that "before" and "after" share one run.
     const baselineDir = env.BENCH_HOTPATH_BASELINE_DIR;
@@ -312,6 +348,7 @@ async function main(): Promise<void> {
         `${api.url}${STRUCTURE_PATH}`,
         `${floor.url}/dags`,
         `${api.url}${DAGS_PATH}`,
+        `${uncached.url}${DAGS_PATH}`,
         ...(baseline ? [`${baseline.url}${STRUCTURE_PATH}`, `${baseline.url}${DAGS_PATH}`] : []),
       ])
         await load(target, AUTH, 2);
@@ -332,6 +369,15 @@ async function main(): Promise<void> {
           );
         figures.floorDags = await load(`${floor.url}/dags`, AUTH, seconds, floor.child);
         figures.dags = await load(`${api.url}${DAGS_PATH}`, AUTH, seconds, api.child);
+        figures.dagsChurn = await withChurn(url, () =>
+          load(`${api.url}${DAGS_PATH}`, AUTH, seconds, api.child),
+        );
+        figures.dagsUncached = await load(
+          `${uncached.url}${DAGS_PATH}`,
+          AUTH,
+          seconds,
+          uncached.child,
+        );
         if (baseline) {
           figures.baselineStructure = await load(
             `${baseline.url}${STRUCTURE_PATH}`,
@@ -359,11 +405,22 @@ async function main(): Promise<void> {
       const rows: [string, string, string][] = [
         [`warm structure \`GET ${STRUCTURE_PATH}\``, 'structure', 'floorStructure'],
         ['same, `If-None-Match` → 304', 'notModified', 'floorStructure'],
-        [`\`GET ${DAGS_PATH}\``, 'dags', 'floorDags'],
+        [`\`GET ${DAGS_PATH}\` (listing cache)`, 'dags', 'floorDags'],
+        [
+          `same, a listed DAG changed every ${SETTINGS.churnMs} ms by another connection`,
+          'dagsChurn',
+          'floorDags',
+        ],
+        ['same, listing cache off (`API_LISTING_CACHE_MAX_BYTES=0`)', 'dagsUncached', 'floorDags'],
         ['baseline: warm structure', 'baselineStructure', 'floorStructure'],
         ['baseline: `GET /dags?limit=50`', 'baselineDags', 'floorDags'],
         ['this version ÷ baseline: warm structure', 'structure', 'baselineStructure'],
         ['this version ÷ baseline: `GET /dags?limit=50`', 'dags', 'baselineDags'],
+        [
+          'this version, cache off ÷ baseline: `GET /dags?limit=50`',
+          'dagsUncached',
+          'baselineDags',
+        ],
       ];
       const out: string[] = [
         `load average at the end: ${loadavg()
@@ -386,9 +443,20 @@ async function main(): Promise<void> {
           `| ${label} | ${rounds.map((r) => Math.round(r[ours]!.rps)).join(' / ')} | ${rounds.map((r) => Math.round(r[base]!.rps)).join(' / ')} | ${rps.map((x) => x.toFixed(2)).join(' / ')} (**${median(rps).toFixed(2)}**) | ${rounds.map((r) => `${Math.round(r[ours]!.cpuUs)} / ${Math.round(r[base]!.cpuUs)}`).join(', ')} | ${cpu.map((x) => x.toFixed(2)).join(' / ')} (**${median(cpu).toFixed(2)}**) | ${pgCell} | ${rounds.map((r) => `${r[ours]!.p50} / ${r[ours]!.p99}`).join(', ')} |`,
         );
       }
+      // How the listing cache answered over the whole run (warm-up included).
+      const exposition = api.metricsUrl ? await (await fetch(api.metricsUrl)).text() : '';
+      const lookups = [
+        ...exposition.matchAll(
+          /^dagbag_api_listing_cache_lookups_total\{result="(\w+)"[^}]*\} (\d+)/gm,
+        ),
+      ].map((match) => `${match[1]} ${match[2]}`);
       out.push(
         '',
-        `Plan of \`GET ${DAGS_PATH}\` (EXPLAIN ANALYZE of the statement the API runs):`,
+        `Listing cache lookups of the API (whole run): ${lookups.join(', ') || 'none'}.`,
+      );
+      out.push(
+        '',
+        `Plan of \`GET ${DAGS_PATH}\` on a miss (EXPLAIN ANALYZE of the statement the API runs):`,
         '',
         '```',
       );
@@ -397,6 +465,7 @@ async function main(): Promise<void> {
     } finally {
       await waitForExit(floor.child);
       await waitForExit(api.child);
+      await waitForExit(uncached.child);
       if (baseline) await waitForExit(baseline.child);
     }
   } finally {
