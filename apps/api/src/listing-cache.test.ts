@@ -46,6 +46,27 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_
   }
 }
 
+/**
+ * Waits until every notification sent so far has arrived: a marker import error recorded and
+ * removed in one transaction (one notification, no listing changed) is received last.
+ */
+async function settleNotifications(): Promise<void> {
+  let received = false;
+  const off = api.notifier!.subscribe((event) => {
+    if (event.type === 'notification' && event.channel === 'dagbag_listing')
+      received ||= event.id === 'import_error';
+  });
+  try {
+    await db.prisma.$transaction([
+      db.prisma.$executeRaw`INSERT INTO import_error (filename, stacktrace) VALUES ('marker', 'm')`,
+      db.prisma.$executeRaw`DELETE FROM import_error WHERE filename = 'marker'`,
+    ]);
+    await until(() => received);
+  } finally {
+    off();
+  }
+}
+
 const dagOf = (listing: Listing, dagId: string) =>
   listing.dags.find((dag) => dag.dag_id === dagId)!;
 
@@ -95,8 +116,10 @@ afterAll(async () => {
 
 beforeEach(async () => {
   afterRead = undefined;
-  // Each test starts from the real notifier, listening, with an empty cache.
+  // Each test starts from the real notifier, listening, with an empty cache, and no notification
+  // of an earlier write (the seed's, a previous test's) still on its way to empty it meanwhile.
   await until(() => api.notifier!.isListening);
+  await settleNotifications();
   api.listings.follow(api.notifier!);
 });
 
