@@ -418,7 +418,8 @@ describe('DagBag revalidation', () => {
   });
 });
 
-describe('DagBag policies', () => {
+// Each replays tens of thousands of lookups: seconds of CPU, more on a loaded CI machine.
+describe('DagBag policies', { timeout: 60_000 }, () => {
   const ids = Array.from({ length: 600 }, (_, i) => `v${i + 1}`);
 
   it('scheduler, cap 512, 600 active versions swept round-robin: keeps hitting on what is resident; plain LRU hits nothing', async () => {
