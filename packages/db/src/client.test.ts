@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, PREPARED, type PrismaClient } from './client.ts';
+import { isDatabaseUnavailable } from './errors.ts';
 import { defaultDatabaseSettings } from './settings.ts';
 import { createTestDatabase, type TestDatabase } from './testing/index.ts';
 
@@ -35,5 +36,51 @@ describe('the Prisma client', () => {
       await prisma.$queryRawUnsafe('SELECT $1::int + 2 AS n', i);
     }
     expect(await prepared()).toEqual([`${PREPARED} SELECT $1::int + 1 AS n`]);
+  });
+
+  describe('with one pooled connection held by a transaction for 2.5 s', () => {
+    const holdThenQueue = async (connectTimeoutMs: number) => {
+      const client = createPrismaClient({
+        url: db.url,
+        settings: {
+          ...defaultDatabaseSettings(),
+          DATABASE_POOL_MAX: 1,
+          DATABASE_CONNECT_TIMEOUT_MS: connectTimeoutMs,
+        },
+        applicationName: 'client-test-queue',
+      });
+      try {
+        let held!: () => void;
+        const holding = new Promise<void>((resolve) => (held = resolve));
+        const first = client.$transaction(async (tx) => {
+          await tx.$queryRawUnsafe('SELECT 1');
+          held();
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
+          return 'first';
+        });
+        await holding;
+        const second = client.$transaction(async (tx) => {
+          await tx.$queryRawUnsafe('SELECT 2');
+          return 'second';
+        });
+        return await Promise.allSettled([first, second]);
+      } finally {
+        await client.$disconnect();
+      }
+    };
+
+    it('a second transaction waits for the connection instead of failing after 2 s', async () => {
+      // Prisma's own default gave up after 2 s in the queue (P2028) with the pool still serving.
+      const [first, second] = await holdThenQueue(10_000);
+      expect(first).toEqual({ status: 'fulfilled', value: 'first' });
+      expect(second).toEqual({ status: 'fulfilled', value: 'second' });
+    });
+
+    it('a wait longer than DATABASE_CONNECT_TIMEOUT_MS fails as "database unavailable"', async () => {
+      const [first, second] = await holdThenQueue(1_000);
+      expect(first.status).toBe('fulfilled');
+      expect(second.status).toBe('rejected');
+      expect(isDatabaseUnavailable((second as PromiseRejectedResult).reason)).toBe(true);
+    });
   });
 });

@@ -58,5 +58,30 @@ export function createPrismaClient(options: ClientOptions): PrismaClient {
       statementNameGenerator: (query) => preparedName(query.sql) as string,
     },
   );
-  return new PrismaClient({ adapter });
+  return new PrismaClient({ adapter, transactionOptions: transactionOptions(settings) });
 }
+
+/**
+ * How long an interactive transaction may wait for a pooled connection and stay open. Prisma's own
+ * defaults (2 s, 5 s) are shorter than the pool's: a burst of concurrent writes then failed with
+ * P2028 after 2 s in the queue while the pool would have served them. Here the pool's timeout
+ * decides (its error answers 503), and a transaction may last as long as one statement may (at
+ * least 5 s).
+ */
+export function transactionOptions(
+  settings: Pick<DatabaseSettings, 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS'>,
+): { maxWait: number; timeout: number } {
+  const statementTimeout = settings.DATABASE_STATEMENT_TIMEOUT_MS;
+  return {
+    maxWait: settings.DATABASE_CONNECT_TIMEOUT_MS + 1_000,
+    timeout:
+      statementTimeout === 0
+        ? TRANSACTION_TIMEOUT_WITHOUT_LIMIT_MS
+        : Math.max(MIN_TRANSACTION_TIMEOUT_MS, statementTimeout),
+  };
+}
+
+/** Prisma's default: a short statement timeout must not cut transactions of several statements. */
+const MIN_TRANSACTION_TIMEOUT_MS = 5_000;
+/** With DATABASE_STATEMENT_TIMEOUT_MS=0 (no statement limit), a transaction still ends. */
+const TRANSACTION_TIMEOUT_WITHOUT_LIMIT_MS = 3_600_000;

@@ -21,6 +21,10 @@ describe('database error classification', () => {
     );
   });
 
+  it('classifies a transaction that could not start or outlived its timeout (P2028) as unavailable', () => {
+    expect(isDatabaseUnavailable(Object.assign(new Error('x'), { code: 'P2028' }))).toBe(true);
+  });
+
   it('classifies SQLSTATE class 22 anywhere in the chain as a data exception', () => {
     expect(isDataException(new Error('x', { cause: { originalCode: '22003' } }))).toBe(true);
     expect(isDataException(new Error('x', { cause: { code: '57P01' } }))).toBe(false);

@@ -29,7 +29,8 @@ const UNAVAILABLE_ERRNOS = new Set([
   'EPIPE',
   'EHOSTUNREACH',
 ]);
-const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+// P2028: a transaction could not start in time, or outlived its timeout (an overloaded database).
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
 const UNAVAILABLE_MESSAGES = [
   /connection terminated/i,
   /timeout exceeded when trying to connect/i,

@@ -35,7 +35,7 @@ export const DATABASE_SETTINGS = {
     min: 100,
     max: 600_000,
     description:
-      'give up connecting after this long (then the API answers 503, the scheduler backs off)',
+      'give up connecting, or waiting for a free pooled connection, after this long (then the API answers 503, the scheduler backs off)',
   }),
   DATABASE_IDLE_TIMEOUT_MS: integerSetting({
     default: 10_000,
@@ -49,7 +49,8 @@ export const DATABASE_SETTINGS = {
     min: 0,
     max: 3_600_000,
     meaning: '0 = none',
-    description: 'server-side statement timeout: a statement running longer is cancelled',
+    description:
+      'server-side statement timeout: a statement running longer is cancelled; also the longest a transaction may stay open (at least 5 s; with 0, an hour)',
   }),
   DATABASE_NOTIFICATIONS: stringSetting({
     default: 'on',

@@ -4,7 +4,8 @@
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../client.ts';
+import { PrismaClient, transactionOptions } from '../client.ts';
+import { defaultDatabaseSettings } from '../settings.ts';
 
 export interface RecordingClient {
   prisma: PrismaClient;
@@ -14,7 +15,14 @@ export interface RecordingClient {
 
 export function createRecordingPrismaClient(url: string): RecordingClient {
   const statements: string[] = [];
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // The production client's timeouts, the connection wait longer: a test's burst of requests on a
+  // CI machine whose cores are shared by three suites may queue for seconds.
+  const settings = { ...defaultDatabaseSettings(), DATABASE_CONNECT_TIMEOUT_MS: 30_000 };
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
+  });
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as { query: unknown }).query = (...args: unknown[]) => {
@@ -23,6 +31,9 @@ export function createRecordingPrismaClient(url: string): RecordingClient {
       return query(...args);
     };
   });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg(pool, { disposeExternalPool: true }),
+    transactionOptions: transactionOptions(settings),
+  });
   return { prisma, statements };
 }
