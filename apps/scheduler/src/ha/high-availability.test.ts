@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DagProcessorLock } from '@dagbag/db';
 import { silentLogger } from '@dagbag/logger';
 import { DagFileProcessor } from '../processor/dag-file-processor.ts';
@@ -170,16 +170,45 @@ describe('several schedulers on one database', () => {
   });
 });
 
+/** Waits until the task runs; on a timeout, says what the task and its scheduler were doing. */
+async function waitUntilRunning(child: ChildScheduler, dagId: string, taskId: string) {
+  let states: Record<string, string | null> = {};
+  try {
+    await waitFor(async () => {
+      states = await h.taskStates(dagId, 'r1');
+      return states[taskId] === 'running';
+    }, 30_000);
+  } catch (error) {
+    const exit = child.process.exitCode;
+    throw new Error(
+      `${(error as Error).message}: task states ${JSON.stringify(states)}, scheduler ` +
+        `${exit === null ? 'running' : `exited ${exit}`}; its last output:\n` +
+        child.output().slice(-4000),
+    );
+  }
+}
+
 describe('SIGTERM', () => {
+  // A test that failed before its SIGTERM must not leave its scheduler holding the DAG-processor
+  // lock for the next one.
+  afterEach(async () => {
+    for (const child of children)
+      if (child.process.exitCode === null && child.process.signalCode === null) {
+        child.process.kill('SIGKILL');
+        await child.exited;
+      }
+  });
+
   it('lets a running task finish and exits 0', async () => {
+    // Long enough to be seen running by a poll on a loaded machine (1 s once was not, in CI).
     await h.writeDag({
       dag_id: 'graceful',
-      tasks: [{ task_id: 'short', operator: 'bash', bash_command: 'sleep 1' }],
+      tasks: [{ task_id: 'short', operator: 'bash', bash_command: 'sleep 3' }],
     });
     await storeDags();
     const child = await start();
     await h.trigger('graceful', 'r1');
-    await waitFor(async () => (await h.taskStates('graceful', 'r1')).short === 'running', 30_000);
+    await waitUntilRunning(child, 'graceful', 'short');
     child.process.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
     expect((await h.taskStates('graceful', 'r1')).short).toBe('success');
@@ -193,7 +222,7 @@ describe('SIGTERM', () => {
     await storeDags();
     const child = await start({ SCHEDULER_SHUTDOWN_GRACE_SECONDS: '0' });
     await h.trigger('handback', 'r1');
-    await waitFor(async () => (await h.taskStates('handback', 'r1')).long === 'running', 30_000);
+    await waitUntilRunning(child, 'handback', 'long');
     child.process.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
     const ti = await h.db.prisma.taskInstance.findFirstOrThrow({
