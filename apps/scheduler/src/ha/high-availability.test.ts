@@ -184,6 +184,7 @@ async function waitUntilRunning(child: ChildScheduler, dagId: string, taskId: st
       `${(error as Error).message}: task states ${JSON.stringify(states)}, scheduler ` +
         `${exit === null ? 'running' : `exited ${exit}`}; its last output:\n` +
         child.output().slice(-4000),
+      { cause: error },
     );
   }
 }
