@@ -497,6 +497,25 @@ describe('DagBag policies', { timeout: 60_000 }, () => {
     expect(steady.bag.stats().window_percent).toBe(0.3);
   });
 
+  it('api: when popularity moves to new ids, the sketch forgets early and the new ids take the cache', async () => {
+    const { bag } = setup({ versions: 250, settings: { maxEntries: 100 } });
+    // 80 ids asked for 40 times each (all resident), then a loop over 150 other ids: every one
+    // misses again and again while the old ids' counts would keep them for the rest of the trace.
+    for (let round = 0; round < 40; round++) for (let i = 1; i <= 80; i++) await bag.get(`v${i}`);
+    let hits = 0;
+    for (let round = 0; round < 40; round++) {
+      for (let i = 101; i <= 250; i++) {
+        const id = `v${i}`;
+        if (bag.getIfCached(id) !== undefined) {
+          if (round >= 30) hits++;
+        } else await bag.get(id);
+      }
+    }
+    // Of the last 10 rounds' 1500 lookups: about 100 per round once the old ids are gone (with
+    // the sketch's full history kept, 20 per round: the 20 places the old ids leave).
+    expect(hits).toBeGreaterThan(700);
+  });
+
   it('scheduler: the window is one entry (its sweeps gain nothing from a larger one)', async () => {
     const { bag } = setup({ role: 'scheduler', settings: { maxEntries: 512 } });
     expect(bag.stats().window_percent).toBe(0);

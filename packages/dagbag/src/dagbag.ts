@@ -215,6 +215,31 @@ const ADAPT = {
   MAX_WINDOW: 0.8,
 } as const;
 
+/**
+ * The api role's sketch remembers longer than the paper's, and forgets early when popularity
+ * moves. A sketch aged every 32 x capacity sightings tells the keys near the admission boundary
+ * apart by a few counts only (Zipf: 0.987 of the frequency oracle); with exact online counts and
+ * the same ageing it does no better, with a 4x longer memory 0.989, with no ageing at all 0.990:
+ * the noise is the short history, not the sketch. But a long memory holds on to yesterday's
+ * popular keys when popularity moves, so the api role ages its sketch every `SAMPLE_FACTOR` x
+ * capacity and watches, in each of the climber's samples (see ADAPT), the share of lookups that
+ * are repeated misses (a key that missed in this sample or the one before missed again): keys
+ * asked for again and again but not kept. When that share rises above `RISE_FACTOR` x its lowest
+ * of the last `HISTORY` samples plus `RISE_FLOOR`, popularity has moved: the counters are halved
+ * `FORGET_HALVINGS` times (at most once per `MIN_GAP` x capacity lookups), so the new popular keys
+ * can displace the old ones within a few sightings. A crawl's misses are not repeated, so a crawl
+ * does not trigger it; a Zipf whose popular ids are reshuffled and a loop that changes its ids
+ * do. Measured with bench/ratio-sim.ts (see bench/RESULTS.md, issue 13's third round).
+ */
+const DRIFT = {
+  SAMPLE_FACTOR: 128,
+  RISE_FACTOR: 2,
+  RISE_FLOOR: 0.005,
+  HISTORY: 4,
+  FORGET_HALVINGS: 3,
+  MIN_GAP: 16,
+} as const;
+
 /** Resolution of the hit path's revalidation clock (see `coarseNow`). */
 const COARSE_CLOCK_MS = 100;
 /**
@@ -320,6 +345,13 @@ export class DagBag {
   private adaptStep: number = ADAPT.STEP;
   private lastMove = 0;
   private sampleStartLookups = 0;
+  // Drift detection (see DRIFT): keys that missed in this sample, and in the previous one.
+  private readonly watchesDrift: boolean;
+  private missedNow = new Set<string>();
+  private missedBefore = new Set<string>();
+  private repeatedMisses = 0;
+  private readonly repeatedMissShares: number[] = [];
+  private lastForgetLookups = 0;
 
   // Counters: plain fields, read by the observable instruments at collection time.
   private hits = 0;
@@ -388,8 +420,12 @@ export class DagBag {
     const admission = options.admission !== false;
     this.adaptive = admission && options.adaptiveWindow !== false;
     this.admissionMargin = ADMISSION_MARGIN[this.role];
+    this.watchesDrift = this.adaptive && this.role === 'api';
     if (admission) {
-      this.sketch = new FrequencySketch(this.capacity());
+      this.sketch = new FrequencySketch(
+        this.capacity(),
+        this.watchesDrift ? DRIFT.SAMPLE_FACTOR : FrequencySketch.DEFAULT_SAMPLE_FACTOR,
+      );
       this.setWindowShare(this.adaptive && this.role === 'scheduler' ? 0 : INITIAL_WINDOW);
     }
     const validated = new LRUCache<string, true>({
@@ -829,9 +865,12 @@ export class DagBag {
     if (!this.adaptive || this.role === 'scheduler') return;
     if (this.windowGhosts.delete(versionId)) this.windowGhostHits++;
     else if (this.mainGhosts.delete(versionId)) this.mainGhostHits++;
+    if (this.missedNow.has(versionId) || this.missedBefore.has(versionId)) this.repeatedMisses++;
+    else this.missedNow.add(versionId);
     const lookups = this.hits + this.missesLoaded + this.missesNotFound;
     const capacity = this.maxEntries > 0 ? this.maxEntries : this.sizeNow();
     if (lookups - this.sampleStartLookups < Math.max(ADAPT.SAMPLE_FACTOR * capacity, 1000)) return;
+    this.watchDrift(lookups, capacity);
     this.sampleStartLookups = lookups;
     const difference = this.windowGhostHits - this.mainGhostHits;
     const sigma = Math.sqrt(this.windowGhostHits + this.mainGhostHits);
@@ -859,6 +898,31 @@ export class DagBag {
         Math.max(ADAPT.MIN_WINDOW, this.windowShare + direction * this.adaptStep),
       ),
     );
+  }
+
+  /** At the end of a climber's sample: forgets the sketch's history if popularity moved. */
+  private watchDrift(lookups: number, capacity: number): void {
+    const share = this.repeatedMisses / (lookups - this.sampleStartLookups);
+    this.repeatedMisses = 0;
+    const older = this.missedBefore;
+    older.clear();
+    this.missedBefore = this.missedNow;
+    this.missedNow = older;
+    const shares = this.repeatedMissShares;
+    if (
+      shares.length > 0 &&
+      share >= DRIFT.RISE_FACTOR * Math.min(...shares) + DRIFT.RISE_FLOOR &&
+      lookups - this.lastForgetLookups >= DRIFT.MIN_GAP * capacity
+    ) {
+      for (let i = 0; i < DRIFT.FORGET_HALVINGS; i++) this.sketch!.halve();
+      this.lastForgetLookups = lookups;
+      this.logger.debug(
+        { role: this.role, repeatedMissShare: share, before: Math.min(...shares) },
+        'DAG cache: popularity moved (repeated misses rose); the frequency sketch forgets early',
+      );
+    }
+    shares.push(share);
+    if (shares.length > DRIFT.HISTORY) shares.shift();
   }
 
   /** Of main's `VICTIM_SAMPLE` least recent entries, the one the sketch rates lowest. */
@@ -1085,6 +1149,8 @@ export class DagBag {
     this.byDag.clear();
     this.windowGhosts.clear();
     this.mainGhosts.clear();
+    this.missedNow.clear();
+    this.missedBefore.clear();
     this.main.clear();
     this.window.clear();
     return count;

@@ -11,11 +11,31 @@ describe('FrequencySketch', () => {
     expect(sketch.estimate(FrequencySketch.hash('version-b'))).toBe(0);
   });
 
-  it('saturates at 15', () => {
+  it('counts past 15 and saturates at 255', () => {
     const sketch = new FrequencySketch(1000);
     const key = FrequencySketch.hash('hot');
-    for (let i = 0; i < 100; i++) sketch.increment(key);
-    expect(sketch.estimate(key)).toBe(15);
+    for (let i = 0; i < 101; i++) sketch.increment(key);
+    expect(sketch.estimate(key)).toBe(100);
+    for (let i = 0; i < 1000; i++) sketch.increment(key);
+    expect(sketch.estimate(key)).toBe(255);
+  });
+
+  it('halves every counter on request without carrying bits between neighbours', () => {
+    // 600 keys on 256 counters per row (no ageing on its own meanwhile): nearly every counter is
+    // in use, so a bit carried from a neighbour would show in every row of many keys.
+    const sketch = new FrequencySketch(16, 1000);
+    const keys = Array.from({ length: 600 }, (_, i) => FrequencySketch.hash(`key-${i}`));
+    keys.forEach((key, i) => {
+      for (let n = 0; n <= 2 * (i % 7) + 1; n++) sketch.increment(key);
+    });
+    const before = keys.map((key) => sketch.estimate(key));
+    sketch.halve();
+    expect(keys.map((key) => sketch.estimate(key))).toEqual(before.map((n) => n >>> 1));
+  });
+
+  it('ages on the sample factor it is given', () => {
+    expect(new FrequencySketch(1000).sampleSize).toBe(32_000);
+    expect(new FrequencySketch(1000, 128).sampleSize).toBe(128_000);
   });
 
   it('halves every count after its sample size, so old popularity fades', () => {

@@ -1,8 +1,14 @@
 /**
- * TinyLFU's frequency sketch: a count-min sketch of 4-bit counters (8 per 32-bit word, 4 rows)
- * that estimates how often a key was asked for recently, in about 4 bytes per cached entry.
+ * TinyLFU's frequency sketch: a count-min sketch of 8-bit counters (4 rows of 8 per cached entry)
+ * that estimates how often a key was asked for recently, in 32 bytes per cached entry.
  * After `sampleSize` increments every counter is halved, so old popularity fades and a key that
  * was hot yesterday cannot hold its place forever (Einziger, Friedman, Manes: "TinyLFU", 2017).
+ * The owner may also age it early (`halve`) when it sees the popularity move.
+ *
+ * Counters are 8-bit, not the paper's 4: over a long sample period keys near a cache's admission
+ * boundary are seen more than 15 times, and 4-bit counters saturated there, so the keys the
+ * admission decision had to tell apart all read 15 (bench/ratio-sim.ts, 128 x capacity: Zipf 0.988
+ * of the frequency oracle with 4 bits, 0.989 with 8, as with exact counts).
  *
  * A doorkeeper (a small Bloom filter, cleared at each halving) absorbs each key's first sighting,
  * so a crawl of one-hit keys does not fill the counters and inflate everyone's estimate.
@@ -11,24 +17,39 @@
  * hit costs four counter updates and no string hashing.
  */
 export class FrequencySketch {
-  static readonly MAX_COUNT = 15;
-  private table!: Uint32Array;
+  static readonly MAX_COUNT = 255;
+  /** Counters, one byte each: row r's counter i is at r * width + i. */
+  private table!: Uint8Array;
+  /** The same bytes, four per word, for halving. */
+  private words!: Uint32Array;
   private doorkeeper!: Uint32Array;
   private doorkeeperMask = 0;
-  private rowWords = 0;
+  private width = 0;
   private indexMask = 0;
   /** How many entries the sketch is sized for. */
   capacity = 0;
   sampleSize = 0;
+  private readonly sampleFactor: number;
   private additions = 0;
   private doorkeeperAdditions = 0;
   /** How many times the counters have been halved (for tests and stats). */
   resets = 0;
 
-  /** `expectedEntries`: how many keys the cache holds; the sketch is sized and aged by it. */
-  constructor(expectedEntries: number) {
+  /**
+   * `expectedEntries`: how many keys the cache holds; the sketch is sized and aged by it.
+   * `sampleFactor`: the counters halve every `sampleFactor` x `expectedEntries` counted sightings.
+   */
+  constructor(expectedEntries: number, sampleFactor = FrequencySketch.DEFAULT_SAMPLE_FACTOR) {
+    this.sampleFactor = sampleFactor;
     this.ensureCapacity(expectedEntries);
   }
+
+  /**
+   * The paper's 10 x entries ages counts so fast that keys near the admission boundary (about one
+   * lookup per period under Zipf) cannot be told apart; 32 x measured best in bench/ for a sketch
+   * that is aged on its period alone.
+   */
+  static readonly DEFAULT_SAMPLE_FACTOR = 32;
 
   /**
    * Resizes the sketch for a cache that holds more than it was sized for (a byte-capped cache
@@ -38,19 +59,18 @@ export class FrequencySketch {
     const entries = Math.max(16, Math.min(expectedEntries, 1 << 24));
     if (entries <= this.capacity) return;
     this.capacity = entries;
-    // Eight counters per row per entry keeps collisions rare at the cache's size (16 KiB of
+    // Eight counters per row per entry keeps collisions rare at the cache's size (32 KiB of
     // counters per 1000 entries); half that cost about 0.3 points of hit ratio in bench/.
     let width = 1;
     while (width < entries * 8) width <<= 1;
     width = Math.max(width, 256);
     this.indexMask = width - 1;
-    this.rowWords = width >>> 3;
-    this.table = new Uint32Array(this.rowWords * 4);
-    // The paper's 10 x entries ages counts so fast that keys near the admission boundary (about
-    // one lookup per period under Zipf) cannot be told apart; 32 x measured best in bench/.
-    this.sampleSize = 32 * entries;
+    this.width = width;
+    this.table = new Uint8Array(width * 4);
+    this.words = new Uint32Array(this.table.buffer);
+    this.sampleSize = this.sampleFactor * entries;
     // The doorkeeper sees at most sampleSize keys between clears; 8 bits per key keeps its false
-    // positives near 1% with two probes.
+    // positives near 1% with two probes (sampleFactor bytes per cached entry).
     let bits = 1;
     while (bits < this.sampleSize * 8) bits <<= 1;
     bits = Math.max(bits, 1024);
@@ -99,13 +119,15 @@ export class FrequencySketch {
    */
   estimate(hash: number): number {
     const step = (Math.imul(hash, 0x9e3779b1) >>> 15) | 1;
-    let min = FrequencySketch.MAX_COUNT;
-    for (let row = 0; row < 4; row++) {
-      const index = (hash + Math.imul(row, step)) & this.indexMask;
-      const count = (this.table[row * this.rowWords + (index >>> 3)]! >>> ((index & 7) << 2)) & 0xf;
-      if (count < min) min = count;
-    }
-    return min;
+    const mask = this.indexMask;
+    const width = this.width;
+    const table = this.table;
+    return Math.min(
+      table[hash & mask]!,
+      table[width + ((hash + step) & mask)]!,
+      table[2 * width + ((hash + 2 * step) & mask)]!,
+      table[3 * width + ((hash + 3 * step) & mask)]!,
+    );
   }
 
   /**
@@ -123,37 +145,33 @@ export class FrequencySketch {
     if (++this.additions >= this.sampleSize) this.halve();
     const step = (Math.imul(hash, 0x9e3779b1) >>> 15) | 1;
     const mask = this.indexMask;
+    const width = this.width;
     const table = this.table;
-    const rowWords = this.rowWords;
     const i0 = hash & mask;
-    const i1 = (hash + step) & mask;
-    const i2 = (hash + 2 * step) & mask;
-    const i3 = (hash + 3 * step) & mask;
-    const w0 = i0 >>> 3,
-      w1 = rowWords + (i1 >>> 3),
-      w2 = 2 * rowWords + (i2 >>> 3),
-      w3 = 3 * rowWords + (i3 >>> 3);
-    const s0 = (i0 & 7) << 2,
-      s1 = (i1 & 7) << 2,
-      s2 = (i2 & 7) << 2,
-      s3 = (i3 & 7) << 2;
-    const c0 = (table[w0]! >>> s0) & 0xf;
-    const c1 = (table[w1]! >>> s1) & 0xf;
-    const c2 = (table[w2]! >>> s2) & 0xf;
-    const c3 = (table[w3]! >>> s3) & 0xf;
+    const i1 = width + ((hash + step) & mask);
+    const i2 = 2 * width + ((hash + 2 * step) & mask);
+    const i3 = 3 * width + ((hash + 3 * step) & mask);
+    const c0 = table[i0]!,
+      c1 = table[i1]!,
+      c2 = table[i2]!,
+      c3 = table[i3]!;
     const min = Math.min(c0, c1, c2, c3);
     if (min < FrequencySketch.MAX_COUNT) {
-      if (c0 === min) table[w0] = table[w0]! + (1 << s0);
-      if (c1 === min) table[w1] = table[w1]! + (1 << s1);
-      if (c2 === min) table[w2] = table[w2]! + (1 << s2);
-      if (c3 === min) table[w3] = table[w3]! + (1 << s3);
+      if (c0 === min) table[i0] = min + 1;
+      if (c1 === min) table[i1] = min + 1;
+      if (c2 === min) table[i2] = min + 1;
+      if (c3 === min) table[i3] = min + 1;
     }
   }
 
-  /** Ageing: every counter halves (each 4-bit nibble shifts right; the mask drops carried bits). */
-  private halve(): void {
-    const table = this.table;
-    for (let i = 0; i < table.length; i++) table[i] = (table[i]! >>> 1) & 0x77777777;
+  /**
+   * Ageing: every counter halves (four bytes per word shift right; the mask drops the bit each
+   * byte would take from its neighbour). Runs every `sampleSize` counted sightings, and whenever
+   * the owner sees popularity move.
+   */
+  halve(): void {
+    const words = this.words;
+    for (let i = 0; i < words.length; i++) words[i] = (words[i]! >>> 1) & 0x7f7f7f7f;
     this.clearDoorkeeper();
     this.additions = this.additions >>> 1;
     this.resets++;
