@@ -99,6 +99,43 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     expect(new Set(ids).size).toBe(100);
   });
 
+  it('creates no run when its audit event cannot be written, so an answer other than 200 can be retried', async () => {
+    // The event failing after the run committed is what a pool wait beyond its timeout did under a
+    // burst: 503 for runs that existed (21 of 147 with DATABASE_POOL_MAX=1), each retry a second.
+    await api.prisma.$executeRawUnsafe(`
+      CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'the event log refuses %', NEW.run_id; END $$`);
+    await api.prisma.$executeRawUnsafe(`
+      CREATE TRIGGER refuse_event BEFORE INSERT ON log FOR EACH ROW
+      WHEN (NEW.run_id = 'unaudited') EXECUTE FUNCTION refuse_event()`);
+    try {
+      const response = await api.request('/api/v2/dags/etl/dagRuns', {
+        method: 'POST',
+        json: { dag_run_id: 'unaudited', logical_date: null },
+      });
+      expect(response.status).not.toBe(200);
+      expect(await api.prisma.dagRun.count({ where: { dagId: 'etl', runId: 'unaudited' } })).toBe(
+        0,
+      );
+    } finally {
+      await api.prisma.$executeRawUnsafe('DROP TRIGGER refuse_event ON log');
+      await api.prisma.$executeRawUnsafe('DROP FUNCTION refuse_event()');
+    }
+  });
+
+  it('records the trigger in the event log with the run it created', async () => {
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { logical_date: null, note: 'audited' },
+    });
+    expect(response.status).toBe(200);
+    const { dag_run_id: runId } = (await response.json()) as { dag_run_id: string };
+    const events = await api.prisma.eventLog.findMany({ where: { runId } });
+    expect(events.map((e) => [e.event, e.dagId, e.owner !== null])).toEqual([
+      ['trigger_dag_run', 'etl', true],
+    ]);
+  });
+
   it('answers 409 to a second run for a logical_date the DAG already has a run for', async () => {
     const first = await api.request('/api/v2/dags/etl/dagRuns', {
       method: 'POST',

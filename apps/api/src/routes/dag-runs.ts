@@ -5,6 +5,7 @@ import {
   type DagRunSortColumn,
   type DagRunRow,
   type NewDagRun,
+  type RunEvent,
 } from '@dagbag/db';
 import { z } from 'zod';
 import { runIdProblem } from '@dagbag/dagbag';
@@ -76,10 +77,14 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
   /**
    * Creates the run; a client that named no run id is never refused for an id it did not choose.
    */
-  async function createRun(newRun: NewDagRun, idGenerated: boolean): Promise<DagRunRow> {
+  async function createRun(
+    newRun: NewDagRun,
+    idGenerated: boolean,
+    event: RunEvent,
+  ): Promise<DagRunRow> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await queries.createDagRun(newRun, dagBag);
+        return await queries.createDagRun(newRun, dagBag, event);
       } catch (error) {
         const generatedIdTaken =
           idGenerated &&
@@ -189,12 +194,11 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
           queuedAt: now,
           triggeringUserName: actorOf(res),
         };
-        const run = await createRun(newRun, body.dag_run_id == null);
-        await recordApiEvent(queries, res, {
+        // The audit event is written in the run's transaction: an answer other than 200 means
+        // that no run was created, so a client may retry.
+        const run = await createRun(newRun, body.dag_run_id == null, {
           event: 'trigger_dag_run',
-          dagId: run.dagId,
-          runId: run.runId,
-          logicalDate: run.logicalDate,
+          owner: actorOf(res),
           extra: body,
         });
         return { status: 200, body: dagRunResponse(run) };

@@ -21,6 +21,7 @@ import {
 } from '../run-task-instances.ts';
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { DagVersionSummary } from './dags.ts';
+import { recordEvent, type NewEvent } from './event-logs.ts';
 import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
 import {
   toTaskInstanceRow,
@@ -267,11 +268,15 @@ export class DuplicateDagRunError extends Error {
 /** Reloads of a version updated in place before a trigger creates its run without instances. */
 const STALE_VERSION_ATTEMPTS = 3;
 
+/** The audit event of a trigger: its run's ids are filled in from the run as created. */
+export type RunEvent = Omit<NewEvent, 'dagId' | 'runId' | 'logicalDate'>;
+
 async function insertDagRun(
   prisma: PrismaClient,
   run: NewDagRun,
   versions: VersionSource,
   lastAttempt: boolean,
+  event: RunEvent | undefined,
 ): Promise<DagRunRow> {
   return prisma.$transaction(async (tx) => {
     const inserted = await tx.$queryRaw<{ id: number }[]>`
@@ -303,6 +308,15 @@ async function insertDagRun(
     });
     const created = await readRun(tx, run.dagId, run.runId);
     if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
+    // In the run's transaction: an event written after the commit could fail (a pool wait beyond
+    // its timeout) and answer an error for a run that exists, which a client retries as a second.
+    if (event)
+      await recordEvent(tx, {
+        ...event,
+        dagId: created.dagId,
+        runId: created.runId,
+        logicalDate: created.logicalDate,
+      });
     return created;
   });
 }
@@ -347,13 +361,18 @@ export function createDagRunQueries(prisma: PrismaClient) {
 
     /**
      * Inserts a queued manual run with its task instances (state null, from `versions`, as
-     * Airflow's trigger), in one transaction; a taken (dag_id, run_id) or (dag_id, logical_date)
-     * throws DuplicateDagRunError saying which. The version is read from `versions` before the
-     * transaction, never in it (see createRunTaskInstances): when it was updated in place since,
-     * the transaction rolls back and runs again with the version loaded anew; after that the run
-     * is created and the scheduler creates its instances when it starts it.
+     * Airflow's trigger), and its audit `event` when given, in one transaction; a taken
+     * (dag_id, run_id) or (dag_id, logical_date) throws DuplicateDagRunError saying which. The
+     * version is read from `versions` before the transaction, never in it (see
+     * createRunTaskInstances): when it was updated in place since, the transaction rolls back and
+     * runs again with the version loaded anew; after that the run is created and the scheduler
+     * creates its instances when it starts it.
      */
-    async createDagRun(run: NewDagRun, versions: VersionSource): Promise<DagRunRow> {
+    async createDagRun(
+      run: NewDagRun,
+      versions: VersionSource,
+      event?: RunEvent,
+    ): Promise<DagRunRow> {
       for (let attempt = 1; ; attempt++) {
         const entry = await versions.get(run.createdDagVersionId);
         const held: VersionSource = {
@@ -361,7 +380,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
           invalidate: (versionId) => versions.invalidate(versionId),
         };
         try {
-          return await insertDagRun(prisma, run, held, attempt === STALE_VERSION_ATTEMPTS);
+          return await insertDagRun(prisma, run, held, attempt === STALE_VERSION_ATTEMPTS, event);
         } catch (error) {
           if (!(error instanceof StaleCachedVersionError)) throw error;
         }
