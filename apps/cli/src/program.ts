@@ -9,6 +9,7 @@ import {
   type DagbagClient,
   type DagRunState,
   isConnectionLoss,
+  readThroughRestarts,
   type Schemas,
 } from '@dagbag/client';
 import { CommandFailed, resolveConfig, UsageError } from './config.ts';
@@ -449,7 +450,11 @@ export function buildProgram(context: ProgramContext): Command {
       "a task's log (its latest try unless --try); --follow reads on until the task ends",
     )
     .option('--try <n>', 'try number')
-    .option('--follow', 'keep reading until the task ends (its next tries too, unless --try)')
+    .option(
+      '--follow',
+      'keep reading until the task ends (its next tries too, unless --try); ' +
+        'an API restart of up to 30 s is waited out',
+    )
     .action(
       async (
         dagId: string,
@@ -615,6 +620,9 @@ async function printLog(
   const tiPath = {
     params: { path: { dag_id: ids.dagId, dag_run_id: ids.runId, task_id: ids.taskId } },
   };
+  // With --follow, the reads after the first ride out an API restart (a watch-mode restart) as
+  // `runs trigger --wait` does: the log goes on from where it was (the token is an offset).
+  const read = <T>(get: () => Promise<T>) => (follow ? readThroughRestarts(get) : get());
   const ti = async () =>
     (await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', tiPath))
       .data!;
@@ -632,14 +640,16 @@ async function printLog(
   let token: string | undefined;
   let printed = false;
   for (;;) {
-    const { data: page } = await api.GET(
-      '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
-      {
-        params: {
-          path: { ...tiPath.params.path, try_number: tryShown },
-          query: token === undefined ? {} : { token },
+    const { data: page } = await read(() =>
+      api.GET(
+        '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
+        {
+          params: {
+            path: { ...tiPath.params.path, try_number: tryShown },
+            query: token === undefined ? {} : { token },
+          },
         },
-      },
+      ),
     );
     for (const line of page!.content)
       io.stdout.write(
@@ -654,7 +664,7 @@ async function printLog(
     }
     // No token: the whole log is read and the try writes no more to it, unless it has not
     // started yet. Never read it again from the start.
-    const now = await ti();
+    const now = await read(ti);
     const finished = isFinished(now.state);
     const tryOver =
       printed || finished || now.try_number > tryShown || now.state === 'up_for_retry';
@@ -670,7 +680,7 @@ async function printLog(
     while (latest.try_number <= tryShown) {
       if (isFinished(latest.state)) return;
       await sleep(500);
-      latest = await ti();
+      latest = await read(ti);
     }
     tryShown += 1;
     token = undefined;

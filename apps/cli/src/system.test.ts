@@ -54,6 +54,11 @@ beforeAll(async () => {
       dag_id: 'chatty',
       tasks: [bash('talk', chattyCommand)],
     },
+    // Chatty's file is rewritten by a test: the restart test has a talker of its own.
+    'talker.json': {
+      dag_id: 'talker',
+      tasks: [bash('talk', chattyCommand)],
+    },
   });
 }, 120_000);
 
@@ -277,7 +282,7 @@ describe('errors', () => {
     const json = await runCli(['dags', 'list', '--json'], { env: system.env });
     expect(
       (JSON.parse(json.stdout) as { dag_id: string }[]).map((dag) => dag.dag_id).sort(),
-    ).toEqual(['chatty', 'evolving', 'fails', 'retrying', 'steps']);
+    ).toEqual(['chatty', 'evolving', 'fails', 'retrying', 'steps', 'talker']);
   });
 });
 
@@ -436,6 +441,41 @@ describe('runs trigger --wait across an API restart', () => {
     expect(result.stderr).toBe('triggered steps cli-restart\nrun cli-restart succeeded\n');
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n').at(-1)).toBe('cli-restart success | success 3');
+  });
+});
+
+describe('logs --follow across an API restart', () => {
+  it('reconnects and prints the rest of the log once, to the end of the task', async () => {
+    // Before, it stopped at once with "cannot reach the dagbag API" (exit 1) when the API
+    // restarted, where runs trigger --wait rode the restart out.
+    const client = createDagbagClient({ baseUrl: system.url, token: system.token });
+    await client.POST('/api/v2/dags/{dag_id}/dagRuns', {
+      params: { path: { dag_id: 'talker' } },
+      body: { logical_date: null, dag_run_id: 'follow-restart' },
+    });
+    const ti = { dag_id: 'talker', dag_run_id: 'follow-restart', task_id: 'talk' };
+    await until(
+      async () =>
+        (
+          await client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', {
+            params: { path: ti },
+          })
+        ).data!.state === 'running',
+    );
+    let printing!: () => void;
+    const printed = new Promise<void>((resolve) => (printing = resolve));
+    const cli = runCli(['logs', 'talker', 'follow-restart', 'talk', '--follow'], {
+      env: system.env,
+      onStdout: (stdout) => stdout.includes('line 1') && printing(),
+    });
+    await printed;
+    await system.restartApi(1000);
+
+    const result = await cli;
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const said = result.stdout.split('\n').filter((line) => /^line \d$/.test(line));
+    expect(said).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6']);
   });
 });
 

@@ -64,6 +64,49 @@ const FINISHED_RUN_STATES: ReadonlySet<DagRunState> = new Set(['success', 'faile
 const RECONNECT_MIN_DELAY_MS = 250;
 const RECONNECT_MAX_DELAY_MS = 2000;
 
+/**
+ * The reconnect policy of reads that ride out an API restart: after a connection loss, wait with
+ * backoff (250 ms doubling to 2 s) and try again, for `reconnectMs` from the first loss in a row.
+ * `lost(error)` rethrows what is not a connection loss and what comes after the time is up.
+ */
+function reconnector(reconnectMs: number, signal?: AbortSignal) {
+  let lostAt: number | undefined;
+  let backoffMs = RECONNECT_MIN_DELAY_MS;
+  return {
+    reached(): void {
+      lostAt = undefined;
+      backoffMs = RECONNECT_MIN_DELAY_MS;
+    },
+    async lost(error: unknown): Promise<void> {
+      if (!isConnectionLoss(error) || signal?.aborted) throw error;
+      lostAt ??= Date.now();
+      const left = lostAt + reconnectMs - Date.now();
+      if (left <= 0) throw error;
+      await sleep(Math.min(backoffMs, left), signal);
+      backoffMs = Math.min(backoffMs * 2, RECONNECT_MAX_DELAY_MS);
+    },
+  };
+}
+
+/**
+ * `read()`, tried again while the API is away (a restart: unreachable, a stream cut short, a 503
+ * its retries outlasted) for up to `reconnectMs` (default WAIT_RECONNECT_MS), with waitForRun's
+ * backoff. For reads only: a write that may have reached the API must not be sent twice.
+ */
+export async function readThroughRestarts<T>(
+  read: () => Promise<T>,
+  options: { reconnectMs?: number; signal?: AbortSignal } = {},
+): Promise<T> {
+  const reconnect = reconnector(options.reconnectMs ?? WAIT_RECONNECT_MS, options.signal);
+  for (;;) {
+    try {
+      return await read();
+    } catch (error) {
+      await reconnect.lost(error);
+    }
+  }
+}
+
 const throwOnError: Middleware = {
   async onResponse({ request, response }) {
     if (response.ok) return undefined;
@@ -115,9 +158,7 @@ export function createDagbagClient(options: DagbagClientOptions): DagbagClient {
     // is opened again, and a run deleted meanwhile ends as the 404 of the next request. The wait
     // is a read: an API that went away (a restart) is reconnected to with backoff for
     // `reconnectMs` from the first failure; the first line of the new stream is the state then.
-    const reconnectMs = waitOptions.reconnectMs ?? WAIT_RECONNECT_MS;
-    let lostAt: number | undefined;
-    let backoffMs = RECONNECT_MIN_DELAY_MS;
+    const reconnect = reconnector(waitOptions.reconnectMs ?? WAIT_RECONNECT_MS, waitOptions.signal);
     for (;;) {
       let last: DagRunState | undefined;
       try {
@@ -132,19 +173,13 @@ export function createDagbagClient(options: DagbagClientOptions): DagbagClient {
             ...(waitOptions.signal ? { signal: waitOptions.signal } : {}),
           },
         );
-        lostAt = undefined;
-        backoffMs = RECONNECT_MIN_DELAY_MS;
+        reconnect.reached();
         for await (const line of ndjsonLines(stream)) {
           last = (JSON.parse(line) as { state: DagRunState }).state;
           waitOptions.onState?.(last);
         }
       } catch (error) {
-        if (!isConnectionLoss(error) || waitOptions.signal?.aborted) throw error;
-        lostAt ??= Date.now();
-        const left = lostAt + reconnectMs - Date.now();
-        if (left <= 0) throw error;
-        await sleep(Math.min(backoffMs, left), waitOptions.signal);
-        backoffMs = Math.min(backoffMs * 2, RECONNECT_MAX_DELAY_MS);
+        await reconnect.lost(error);
         continue;
       }
       if (last && FINISHED_RUN_STATES.has(last)) return last;

@@ -1,5 +1,6 @@
 export {
   createDagbagClient,
+  readThroughRestarts,
   type DagbagClient,
   type DagbagClientOptions,
   type DagRunState,

@@ -20,6 +20,8 @@ export function runCli(
     timeoutMs?: number;
     /** Called with everything printed to stderr so far, at each write. */
     onStderr?: (stderr: string) => void;
+    /** Called with everything printed to stdout so far, at each write. */
+    onStdout?: (stdout: string) => void;
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
@@ -30,7 +32,10 @@ export function runCli(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      options.onStdout?.(stdout);
+    });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       options.onStderr?.(stderr);
