@@ -290,6 +290,7 @@ export async function runIncident3(prisma: PrismaClient, iterations = 8): Promis
     taskStateChanges: 0,
     heartbeatTimeouts: 0,
     launched: 0,
+    versionsLoaded: 0,
   });
   for (let i = 0; i < 3; i++) await loop.examineRuns(summary());
   const steady: { bytes: number; ms: number }[] = [];

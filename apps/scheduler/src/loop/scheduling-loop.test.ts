@@ -1,3 +1,4 @@
+import { createPrismaClient } from '@dagbag/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, loopUntil, type Harness } from '../testing/harness.ts';
 import type { Scheduler } from '../scheduler.ts';
@@ -49,6 +50,42 @@ describe('the scheduling loop', () => {
     );
     expect(await h.runState('diamond', 'r1')).toBe('success');
     expect(await h.taskStates('diamond', 'r1')).toEqual({
+      extract: 'success',
+      left: 'success',
+      right: 'success',
+      load: 'success',
+    });
+  });
+
+  it('moves running runs on with a pool of one connection and a cold DAG cache', async () => {
+    // The examining transaction loaded a version it did not hold through a second pooled
+    // connection: with DATABASE_POOL_MAX=1 it waited on itself until the pool's timeout, every
+    // loop, and running runs never moved again (seen with pnpm dev: 1,026 runs stuck).
+    await h.trigger('diamond', 'pool-of-one');
+    await loopUntil(
+      scheduler,
+      async () => (await h.runState('diamond', 'pool-of-one')) === 'running',
+    );
+    const prisma = createPrismaClient({
+      url: h.db.url,
+      applicationName: 'dagbag-scheduler-pool-of-one',
+      settings: {
+        DATABASE_POOL_MAX: 1,
+        DATABASE_CONNECT_TIMEOUT_MS: 1000,
+        DATABASE_IDLE_TIMEOUT_MS: 10_000,
+        DATABASE_STATEMENT_TIMEOUT_MS: 30_000,
+      },
+    });
+    const lone = await h.scheduler({ prisma });
+    // Cold, as after a reconciliation, or when the DAG changed since the run's version was read.
+    lone.dagBag.clear();
+    try {
+      await loopUntil(lone, async () => (await h.runState('diamond', 'pool-of-one')) === 'success');
+    } finally {
+      await lone.stop(0);
+      await prisma.$disconnect();
+    }
+    expect(await h.taskStates('diamond', 'pool-of-one')).toEqual({
       extract: 'success',
       left: 'success',
       right: 'success',

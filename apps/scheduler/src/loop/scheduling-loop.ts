@@ -73,6 +73,8 @@ export interface LoopSummary {
   taskStateChanges: number;
   heartbeatTimeouts: number;
   launched: number;
+  /** DAG versions of running runs loaded after the examining transactions, for the next loop. */
+  versionsLoaded: number;
 }
 
 /**
@@ -91,7 +93,8 @@ export function loopMadeProgress(summary: LoopSummary): boolean {
     summary.versionChanges > 0 ||
     summary.taskStateChanges > 0 ||
     summary.heartbeatTimeouts > 0 ||
-    summary.launched > 0
+    summary.launched > 0 ||
+    summary.versionsLoaded > 0
   );
 }
 
@@ -103,6 +106,8 @@ const EXAMINE_TRANSACTION_TIMEOUT_MS = 60_000;
 export class SchedulingLoop {
   private readonly now: () => Date;
   private lastRecovery = Number.NEGATIVE_INFINITY;
+  /** Versions loaded after the last examining transaction, for the next one (see examineRuns). */
+  private loadedForExamine = new Map<string, DagVersionEntry>();
 
   private readonly options: SchedulingLoopOptions;
 
@@ -121,6 +126,7 @@ export class SchedulingLoop {
       taskStateChanges: 0,
       heartbeatTimeouts: 0,
       launched: 0,
+      versionsLoaded: 0,
     };
     summary.runsCreated = await this.createDueRuns();
     summary.runsStarted = await this.startQueuedRuns();
@@ -189,20 +195,42 @@ export class SchedulingLoop {
   /**
    * Step 3: one transaction holding the examined runs' row locks until their decisions are
    * written. Runs on the same version are decided together: each statement serves all of them.
+   *
+   * The transaction never loads a DAG version: a load waits for a second pooled connection while
+   * the transaction holds one, and with DATABASE_POOL_MAX=1 (or a pool full of such transactions)
+   * it waited on itself until the pool's timeout, every loop: running runs never moved again. A
+   * run whose version is not resident is left out (not marked examined); its version is loaded
+   * after the commit and the runs are examined again, once in this loop, else in the next (which
+   * follows at once).
    */
   async examineRuns(summary: LoopSummary): Promise<void> {
+    let loaded = await this.examineResident(summary);
+    if (loaded > 0) loaded = await this.examineResident(summary);
+    summary.versionsLoaded = loaded;
+  }
+
+  /** One examining transaction over the runs whose version is at hand; returns versions loaded. */
+  private async examineResident(summary: LoopSummary): Promise<number> {
+    const loaded = this.loadedForExamine;
+    this.loadedForExamine = new Map();
+    const toLoad = new Set<string>();
     await this.options.prisma.$transaction(
       async (tx) => {
-        const runs = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
-        summary.runsExamined = runs.length;
-        this.options.metrics?.examined(runs.length);
+        const locked = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
+        const runs: RunToExamine[] = [];
         const byVersion = new Map<
           string,
           { entry: DagVersionEntry; runs: RunRef[]; moved: RunRef[] }
         >();
-        for (const run of runs) {
-          const entry = await this.dagForRun(run);
-          if (entry === null) continue;
+        for (const run of locked) {
+          const wanted = run.latestVersionId ?? run.versionId;
+          if (wanted === null) continue;
+          const entry = this.options.dagBag.getIfCached(wanted) ?? loaded.get(wanted);
+          if (entry === undefined) {
+            toLoad.add(wanted);
+            continue;
+          }
+          runs.push(run);
           let group = byVersion.get(entry.versionId);
           if (group === undefined)
             byVersion.set(entry.versionId, (group = { entry, runs: [], moved: [] }));
@@ -236,9 +264,17 @@ export class SchedulingLoop {
           tx,
           runs.map((run) => run.id),
         );
+        summary.runsExamined += runs.length;
+        this.options.metrics?.examined(runs.length);
       },
       { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS, maxWait: EXAMINE_TRANSACTION_TIMEOUT_MS },
     );
+    for (const versionId of toLoad) {
+      const entry = await this.dagForRun(versionId);
+      if (entry === null) continue;
+      this.loadedForExamine.set(versionId, entry);
+    }
+    return this.loadedForExamine.size;
   }
 
   private async decide(
@@ -272,15 +308,10 @@ export class SchedulingLoop {
    * The run's DAG: the newest version when the DAG changed (runs follow the latest DAG, as in
    * Airflow).
    */
-  private async dagForRun(run: RunToExamine): Promise<DagVersionEntry | null> {
-    const wanted = run.latestVersionId ?? run.versionId;
-    if (wanted === null) return null;
-    const entry = await this.options.dagBag.get(wanted);
+  private async dagForRun(versionId: string): Promise<DagVersionEntry | null> {
+    const entry = await this.options.dagBag.get(versionId);
     if (entry === null)
-      this.options.logger.error(
-        { dagId: run.dagId, runId: run.runId, versionId: wanted },
-        'DAG version of a running run not found',
-      );
+      this.options.logger.error({ versionId }, 'DAG version of a running run not found');
     return entry;
   }
 
