@@ -121,7 +121,7 @@ export function toApiError(error: unknown): ApiError {
   if (isDatabaseUnavailable(error)) {
     return new ApiError(
       'SERVICE_UNAVAILABLE',
-      'The metadata database is unreachable; try again shortly',
+      'The metadata database is unreachable or busy; try again shortly',
       { cause: error },
     );
   }

@@ -62,7 +62,9 @@ describe('a lost database', () => {
       const response = await api.request(path);
       const body = await response.json();
       expect(response.status, `${path}: ${JSON.stringify(body)}`).toBe(503);
-      expect(body).toEqual({ detail: 'The metadata database is unreachable; try again shortly' });
+      expect(body).toEqual({
+        detail: 'The metadata database is unreachable or busy; try again shortly',
+      });
       expect(airflowSchemaErrors('HTTPExceptionResponse', body)).toEqual([]);
       expect(response.headers.get('retry-after')).toBe('5');
     }
