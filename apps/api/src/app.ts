@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { dataDir } from '@dagbag/config';
-import { createApiQueries, type PrismaClient } from '@dagbag/db';
+import { createApiQueries, databaseUnavailableReason, type PrismaClient } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import type { Meter } from '@opentelemetry/api';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
@@ -147,18 +147,17 @@ function notFoundOrMethodNotAllowed(routes: readonly RouteDefinition[]): Request
 }
 
 function errorHandler(): ErrorRequestHandler {
-  return (error, req, res, next) => {
+  return (error, _req, res, next) => {
     if (res.headersSent) return next(error);
     const apiError = toApiError(error);
     if (apiError.status >= 500) {
-      // The request line (request-line.ts) logs the cause; it never goes to the client.
-      (res as unknown as { err?: unknown }).err = apiError.cause ?? error;
-      if (apiError.code === 'SERVICE_UNAVAILABLE') {
-        req.log.warn(
-          { reason: String((apiError.cause as Error | undefined)?.message ?? '') },
-          'database unavailable',
-        );
-      }
+      // The request line (request-line.ts) logs the cause; it never goes to the client. An
+      // outage makes every request a 503: each line names why in one line, without a stack.
+      const cause: unknown = apiError.cause ?? error;
+      (res as unknown as { err?: unknown }).err =
+        apiError.code === 'SERVICE_UNAVAILABLE'
+          ? (databaseUnavailableReason(cause) ?? cause)
+          : cause;
     }
     for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
     if (apiError.code === 'SERVICE_UNAVAILABLE') res.setHeader('Retry-After', '5');

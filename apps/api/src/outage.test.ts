@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import pg from 'pg';
+import { createLogger } from '@dagbag/logger';
 import { createPrismaClient, defaultDatabaseSettings } from '@dagbag/db';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +9,8 @@ import { seedDag, smallDag, startTestApi, type TestApi } from './testing/harness
 
 let db: TestDatabase;
 let api: TestApi;
+/** What the API logged (JSON lines). */
+const logLines: string[] = [];
 
 /** Runs SQL on the server's maintenance database (never on the one being cut off). */
 async function admin(sql: string): Promise<void> {
@@ -39,7 +43,13 @@ beforeAll(async () => {
     applicationName: 'api-outage-test',
     settings: { ...defaultDatabaseSettings(), DATABASE_CONNECT_TIMEOUT_MS: 1000 },
   });
-  api = await startTestApi({ db, prisma });
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  api = await startTestApi({ db, prisma, logger: createLogger({ name: 'api', destination }) });
 });
 
 afterAll(async () => {
@@ -79,6 +89,32 @@ describe('a lost database', () => {
       await api.request('/api/v2/monitor/health', { token: null })
     ).json();
     expect(recovered.metadatabase.status).toBe('healthy');
+  });
+
+  it('logs each 503 in one line, the request line, naming the cause without a stack trace', async () => {
+    await cutOff();
+    try {
+      const ids = ['outage-1', 'outage-2', 'outage-3'];
+      for (const id of ids)
+        expect(
+          (await api.request('/api/v2/dags', { headers: { 'x-request-id': id } })).status,
+        ).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the logger's buffer: 100 ms
+      for (const id of ids) {
+        const lines = logLines.filter((line) => line.includes(`"${id}"`));
+        expect(lines).toHaveLength(1);
+        const line = JSON.parse(lines[0]!) as { level: number; msg: string; err: object };
+        expect({ level: line.level, msg: line.msg }).toEqual({ level: 40, msg: 'request errored' });
+        expect(line.err).toMatchObject({
+          message: expect.stringContaining('not currently accepting connections'),
+          code: '55000',
+        });
+        expect(lines[0]).not.toMatch(/\\n\s+at /); // no stack frame
+        expect(lines[0]).not.toContain('prisma');
+      }
+    } finally {
+      await restore();
+    }
   });
 
   it('still serves the structure of a version the cache holds, without the database', async () => {

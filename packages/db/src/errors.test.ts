@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isDataException, isDatabaseUnavailable } from './errors.ts';
+import { databaseUnavailableReason, isDataException, isDatabaseUnavailable } from './errors.ts';
 
 describe('database error classification', () => {
   it('classifies connection failures of the driver as database unavailable', () => {
@@ -28,6 +28,22 @@ describe('database error classification', () => {
   it('classifies SQLSTATE class 22 anywhere in the chain as a data exception', () => {
     expect(isDataException(new Error('x', { cause: { originalCode: '22003' } }))).toBe(true);
     expect(isDataException(new Error('x', { cause: { code: '57P01' } }))).toBe(false);
+  });
+
+  it("names an outage by the innermost error that says so, on one line, not by Prisma's wrapper", () => {
+    const driver = {
+      originalCode: '57P01',
+      message: 'terminating connection\n due to administrator command',
+    };
+    const wrapper = Object.assign(new Error('Invalid `prisma.$queryRaw()` invocation:\n\n57P01'), {
+      code: 'P1017',
+      cause: driver,
+    });
+    expect(databaseUnavailableReason(wrapper)).toEqual({
+      code: '57P01',
+      message: 'terminating connection due to administrator command',
+    });
+    expect(databaseUnavailableReason(new Error('syntax error'))).toBeUndefined();
   });
 
   it('stops at a cause chain that loops', () => {

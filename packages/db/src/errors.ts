@@ -67,26 +67,46 @@ function* layers(error: unknown): Generator<ErrorLayer> {
 
 /** Whether an error (or any error in its cause chain) says the database is unreachable. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (const layer of layers(error)) {
-    if (
-      typeof layer.code === 'string' &&
-      (UNAVAILABLE_SQLSTATES.has(layer.code) ||
-        UNAVAILABLE_ERRNOS.has(layer.code) ||
-        UNAVAILABLE_PRISMA_CODES.has(layer.code))
-    )
-      return true;
-    if (typeof layer.originalCode === 'string' && UNAVAILABLE_SQLSTATES.has(layer.originalCode))
-      return true;
-    if (typeof layer.kind === 'string' && UNAVAILABLE_KINDS.has(layer.kind)) return true;
-    if (layer.name === 'PrismaClientInitializationError') return true;
-    const message = layer.message;
-    if (
-      typeof message === 'string' &&
-      UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message))
-    )
-      return true;
-  }
+  for (const layer of layers(error)) if (saysUnavailable(layer)) return true;
   return false;
+}
+
+/**
+ * Why the database is unavailable, in one line: the code and message of the innermost error in
+ * the chain that says so (the driver's, not Prisma's multi-line wrapper). For logs, where an
+ * outage's every request would otherwise repeat a stack trace. Undefined when the error is not
+ * about availability.
+ */
+export function databaseUnavailableReason(
+  error: unknown,
+): { message: string; code?: string } | undefined {
+  let innermost: ErrorLayer | undefined;
+  for (const layer of layers(error)) if (saysUnavailable(layer)) innermost = layer;
+  if (innermost === undefined) return undefined;
+  const code = [innermost.originalCode, innermost.code, innermost.kind].find(
+    (candidate): candidate is string => typeof candidate === 'string',
+  );
+  const text = typeof innermost.message === 'string' ? innermost.message : (code ?? 'unknown');
+  const message = text.replace(/\s+/g, ' ').trim();
+  return code === undefined ? { message } : { message, code };
+}
+
+function saysUnavailable(layer: ErrorLayer): boolean {
+  if (
+    typeof layer.code === 'string' &&
+    (UNAVAILABLE_SQLSTATES.has(layer.code) ||
+      UNAVAILABLE_ERRNOS.has(layer.code) ||
+      UNAVAILABLE_PRISMA_CODES.has(layer.code))
+  )
+    return true;
+  if (typeof layer.originalCode === 'string' && UNAVAILABLE_SQLSTATES.has(layer.originalCode))
+    return true;
+  if (typeof layer.kind === 'string' && UNAVAILABLE_KINDS.has(layer.kind)) return true;
+  if (layer.name === 'PrismaClientInitializationError') return true;
+  const message = layer.message;
+  return (
+    typeof message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message))
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 export { createPrismaClient, PrismaClient, type ClientOptions, type Prisma } from './client.ts';
-export { isDatabaseUnavailable, isDataException } from './errors.ts';
+export { databaseUnavailableReason, isDatabaseUnavailable, isDataException } from './errors.ts';
 export { openDatabase, type OpenDatabase, type OpenDatabaseOptions } from './database.ts';
 export { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
 export { defaultDatabaseSettings, DATABASE_SETTINGS, type DatabaseSettings } from './settings.ts';

@@ -22,7 +22,7 @@ import {
 import { repoRoot } from '@dagbag/config';
 import { freePort } from '@dagbag/config/testing/free-port';
 import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
-import { silentLogger } from '@dagbag/logger';
+import { silentLogger, type Logger } from '@dagbag/logger';
 import { createApp, type ApiApp } from '../app.ts';
 import { ListingCache, type ListingCacheOptions } from '../listing-cache.ts';
 import { renderStructure } from '../serialize.ts';
@@ -57,6 +57,8 @@ export async function startTestApi(
     prisma?: PrismaClient;
     /** API_AUTH_TOKENS entries; default [TEST_TOKEN]. */
     authTokens?: readonly string[];
+    /** Where the app's request lines and warnings go; default nowhere. */
+    logger?: Logger;
     /**
      * A listing cache following a notifier of its own, as main.ts sets it up (started and
      * listening before this resolves). Default: no cache, every listing reads the database.
@@ -96,7 +98,7 @@ export async function startTestApi(
     prisma: apiPrisma,
     dagBag,
     listingCache: listings,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     logsDir,
     config: {
       authTokens: options.authTokens ?? [TEST_TOKEN],
