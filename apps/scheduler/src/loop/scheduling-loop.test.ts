@@ -93,6 +93,45 @@ describe('the scheduling loop', () => {
     });
   });
 
+  it('creates and runs a scheduled run with a pool of one connection and a cold DAG cache', async () => {
+    // The creating transaction loaded the version it did not hold through a second pooled
+    // connection: with DATABASE_POOL_MAX=1 it waited on itself until the pool's timeout, every
+    // loop, and the scheduled DAG never got a run.
+    await h.writeDag({
+      dag_id: 'hourly_lone',
+      schedule: '0 * * * *',
+      start_date: '2026-01-01T00:00:00Z',
+      catchup: false,
+      tasks: [{ task_id: 'only', operator: 'bash', bash_command: 'echo hourly' }],
+    });
+    await scheduler.processDagFiles();
+    const prisma = createPrismaClient({
+      url: h.db.url,
+      applicationName: 'dagbag-scheduler-pool-of-one',
+      settings: {
+        DATABASE_POOL_MAX: 1,
+        DATABASE_CONNECT_TIMEOUT_MS: 1000,
+        DATABASE_IDLE_TIMEOUT_MS: 10_000,
+        DATABASE_STATEMENT_TIMEOUT_MS: 30_000,
+      },
+    });
+    const lone = await h.scheduler({ prisma });
+    lone.dagBag.clear();
+    const runsOf = () => h.db.prisma.dagRun.findMany({ where: { dagId: 'hourly_lone' } });
+    try {
+      await loopUntil(lone, async () => (await runsOf()).some((run) => run.state === 'success'));
+    } finally {
+      await lone.stop(0);
+      await prisma.$disconnect();
+    }
+    const [run] = await runsOf();
+    expect({ runType: run!.runType, id: run!.runId.startsWith('scheduled__') }).toEqual({
+      runType: 'scheduled',
+      id: true,
+    });
+    expect(await h.taskStates('hourly_lone', run!.runId)).toEqual({ only: 'success' });
+  });
+
   it('retries a failing task once, then fails it and marks its downstream upstream_failed', async () => {
     await h.trigger('failing', 'r1');
     const seen = new Set<string | null>();

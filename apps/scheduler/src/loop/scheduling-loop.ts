@@ -29,6 +29,7 @@ import {
   type PrismaClient,
   type RunRef,
   type RunToExamine,
+  type VersionSource,
   type VersionTasks,
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
@@ -141,6 +142,17 @@ export class SchedulingLoop {
     return summary;
   }
 
+  /**
+   * The DAG cache without loading: what the creating transaction may use. A load there would wait
+   * for a second pooled connection while it holds one (with DATABASE_POOL_MAX=1, on itself until
+   * the pool's timeout, every loop); a run whose version is not resident gets its task instances
+   * when it starts, outside any transaction.
+   */
+  private readonly residentVersions: VersionSource = {
+    get: (versionId) => Promise.resolve(this.options.dagBag.getIfCached(versionId) ?? null),
+    invalidate: (versionId) => this.options.dagBag.invalidate(versionId),
+  };
+
   async createDueRuns(): Promise<number> {
     const now = this.now();
     const created = await createDueScheduledRuns(this.options.prisma, {
@@ -148,7 +160,7 @@ export class SchedulingLoop {
       limit: this.options.maxDagRunsPerLoop,
       intervalToRun: (dag) => intervalToRun(dag, now),
       nextAfter: (dag) => nextDagrunAfter(dag, now),
-      versions: this.options.dagBag,
+      versions: this.residentVersions,
     });
     for (const run of created)
       this.options.logger.info({ dagId: run.dagId, runId: run.runId }, 'scheduled run created');

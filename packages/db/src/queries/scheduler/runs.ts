@@ -55,7 +55,11 @@ export async function createDueScheduledRuns(
      */
     intervalToRun: (dag: DueDag) => NextDagrun;
     nextAfter: (dag: DueDag) => NextDagrun | null;
-    /** The DAG versions (the scheduler's DagBag) whose tasks the new runs' instances are. */
+    /**
+     * The DAG versions whose tasks the new runs' instances are: ones already in memory (the
+     * scheduler's cache, without loading). A version it does not give is loaded when the run
+     * starts, which creates the missing instances.
+     */
     versions: VersionSource;
   },
 ): Promise<CreatedRun[]> {
@@ -99,7 +103,7 @@ export async function createDueScheduledRuns(
           runId,
           versionId,
           versions: input.versions,
-          // One creation transaction at a time per scheduler: a load here finds a free connection.
+          // A stale cached definition is dropped and asked for again: not held, it is not used.
           loadInTransaction: true,
         });
       await setNextDagrun(tx, dag.dagId, input.nextAfter(dag));
@@ -108,10 +112,7 @@ export async function createDueScheduledRuns(
   }, CREATE_RUNS_TRANSACTION);
 }
 
-/**
- * Creating the runs' instances may load versions the cache does not hold yet (a cold start,
- * `limit` DAGs in one transaction): room beyond Prisma's 5 s default, as the examine step has.
- */
+/** Up to `limit` DAGs' runs and instances in one transaction: room beyond the default. */
 const CREATE_RUNS_TRANSACTION = { timeout: 60_000, maxWait: 60_000 };
 
 /** Queued runs waiting to start, grouped by DAG, with the version each will start on. */
