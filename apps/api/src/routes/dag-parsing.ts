@@ -5,7 +5,7 @@
  * that file even if its text looks unchanged, as Airflow's DagPriorityParsingRequest.
  */
 import { z } from 'zod';
-import { recordApiEvent } from '../audit.ts';
+import { apiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import { decodeFileToken } from '../serialize.ts';
@@ -30,12 +30,10 @@ export function dagParsingRoutes({ queries }: RouteContext): RouteDefinition[] {
       },
       async handler({ params, res }) {
         const fileloc = decodeFileToken(params.file_token);
-        if (fileloc === undefined || !(await queries.requestParseOfFile(fileloc)))
+        // The event is written with the request row: an answer other than 201 means no request.
+        const event = apiEvent(res, { event: 'reparse_dag_file', extra: { fileloc } });
+        if (fileloc === undefined || !(await queries.requestParseOfFile(fileloc, event)))
           throw ApiError.notFound('File not found');
-        await recordApiEvent(queries, res, {
-          event: 'reparse_dag_file',
-          extra: { fileloc },
-        });
         return { status: 201, body: null };
       },
     }),

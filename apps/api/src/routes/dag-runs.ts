@@ -9,7 +9,7 @@ import {
 } from '@dagbag/db';
 import { z } from 'zod';
 import { runIdProblem } from '@dagbag/dagbag';
-import { recordApiEvent } from '../audit.ts';
+import { apiEvent } from '../audit.ts';
 import { actorOf } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { removeRunLogs } from '../logs.ts';
@@ -242,15 +242,17 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
         const patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null } = {};
         if (sent('state') && body.state != null) patch.state = body.state;
         if (sent('note')) patch.note = body.note ?? null;
-        const run = await queries.patchDagRun(params.dag_id, params.dag_run_id, patch);
+        // The event is written in the change's transaction: an answer other than 200, no change.
+        const run = await queries.patchDagRun(params.dag_id, params.dag_run_id, patch, (changed) =>
+          apiEvent(res, {
+            event: 'patch_dag_run',
+            dagId: changed.dagId,
+            runId: changed.runId,
+            logicalDate: changed.logicalDate,
+            extra: { ...body, update_mask: mask },
+          }),
+        );
         if (!run) throw runNotFound(params.dag_id, params.dag_run_id);
-        await recordApiEvent(queries, res, {
-          event: 'patch_dag_run',
-          dagId: run.dagId,
-          runId: run.runId,
-          logicalDate: run.logicalDate,
-          extra: { ...body, update_mask: mask },
-        });
         return { status: 200, body: dagRunResponse(run) };
       },
     }),
@@ -264,13 +266,13 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
       errors: [400, 404],
       success: { status: 204, description: 'Successful Response' },
       async handler({ params, req, res }) {
-        if (!(await queries.deleteDagRun(params.dag_id, params.dag_run_id)))
-          throw runNotFound(params.dag_id, params.dag_run_id);
-        await recordApiEvent(queries, res, {
+        const event = apiEvent(res, {
           event: 'delete_dag_run',
           dagId: params.dag_id,
           runId: params.dag_run_id,
         });
+        if (!(await queries.deleteDagRun(params.dag_id, params.dag_run_id, event)))
+          throw runNotFound(params.dag_id, params.dag_run_id);
         // A run re-created under this id must start with empty logs, not the deleted run's.
         // The run is gone either way: a log folder that cannot be removed is logged, not a 500.
         await removeRunLogs(logsDir, { dagId: params.dag_id, runId: params.dag_run_id }).catch(
@@ -314,18 +316,20 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
             },
           };
         }
-        const run = await queries.clearDagRun(params.dag_id, params.dag_run_id, {
-          onlyFailed: body.only_failed,
-          retriesOf,
-        });
+        const run = await queries.clearDagRun(
+          params.dag_id,
+          params.dag_run_id,
+          { onlyFailed: body.only_failed, retriesOf },
+          (cleared) =>
+            apiEvent(res, {
+              event: 'clear_dag_run',
+              dagId: cleared.dagId,
+              runId: cleared.runId,
+              logicalDate: cleared.logicalDate,
+              extra: body,
+            }),
+        );
         if (!run) throw runNotFound(params.dag_id, params.dag_run_id);
-        await recordApiEvent(queries, res, {
-          event: 'clear_dag_run',
-          dagId: run.dagId,
-          runId: run.runId,
-          logicalDate: run.logicalDate,
-          extra: body,
-        });
         return { status: 200, body: dagRunResponse(run) };
       },
     }),

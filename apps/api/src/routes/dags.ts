@@ -1,7 +1,7 @@
 /** DAGs: listing, one DAG, its details; pausing (one or many) and deleting. */
 import { dagListingReadsRuns, type DagFilters, type DagSortColumn } from '@dagbag/db';
 import { z } from 'zod';
-import { recordApiEvent } from '../audit.ts';
+import { apiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
 import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
@@ -203,19 +203,21 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
               paused: query.paused,
             },
             body.is_paused,
+            // In the change's transaction: an answer other than 200 means nothing changed.
+            (changed) =>
+              apiEvent(res, {
+                event: 'patch_dags',
+                extra: {
+                  is_paused: body.is_paused,
+                  dag_id_pattern: query.dag_id_pattern,
+                  tags: query.tags,
+                  paused: query.paused,
+                  matched: changed.total,
+                },
+              }),
           )
           // Before answering: the next listing from this API shows the change.
           .finally(listings.invalidate);
-        await recordApiEvent(queries, res, {
-          event: 'patch_dags',
-          extra: {
-            is_paused: body.is_paused,
-            dag_id_pattern: query.dag_id_pattern,
-            tags: query.tags,
-            paused: query.paused,
-            matched: page.total,
-          },
-        });
         return {
           status: 200,
           body: { dags: page.rows.map(dagResponse), total_entries: page.total },
@@ -253,14 +255,17 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
       async handler({ params, query, body, res }) {
         checkUpdateMask(query.update_mask);
         const dag = await queries
-          .setDagPaused(params.dag_id, body.is_paused)
+          .setDagPaused(
+            params.dag_id,
+            body.is_paused,
+            apiEvent(res, {
+              event: 'patch_dag',
+              dagId: params.dag_id,
+              extra: { is_paused: body.is_paused },
+            }),
+          )
           .finally(listings.invalidate);
         if (!dag) throw dagNotFoundForUpdate(params.dag_id);
-        await recordApiEvent(queries, res, {
-          event: 'patch_dag',
-          dagId: dag.dagId,
-          extra: { is_paused: body.is_paused },
-        });
         return { status: 200, body: dagResponse(dag) };
       },
     }),
@@ -276,14 +281,15 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
       errors: [400, 404, 409],
       success: { status: 204, description: 'Successful Response' },
       async handler({ params, req, res }) {
-        const deleted = await queries.deleteDag(params.dag_id).finally(listings.invalidate);
+        const deleted = await queries
+          .deleteDag(params.dag_id, apiEvent(res, { event: 'delete_dag', dagId: params.dag_id }))
+          .finally(listings.invalidate);
         if (deleted.outcome === 'not_found') throw dagNotFoundForUpdate(params.dag_id);
         if (deleted.outcome === 'running')
           throw new ApiError(
             'CONFLICT',
             `Task instances of dag with id: '${params.dag_id}' are still running`,
           );
-        await recordApiEvent(queries, res, { event: 'delete_dag', dagId: params.dag_id });
         // As for a deleted run: runs re-created under these ids start with empty logs. The DAG is
         // gone either way: a log folder that cannot be removed is logged, not a 500.
         for (const runId of deleted.runIds) {

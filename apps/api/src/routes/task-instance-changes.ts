@@ -5,10 +5,10 @@
  * find only map index -1.
  */
 import type { Dag } from '@dagbag/dagbag';
-import type { TaskInstanceRow } from '@dagbag/db';
+import type { NewEvent, StateChange, TaskInstanceRow } from '@dagbag/db';
 import type { Response } from 'express';
 import { z } from 'zod';
-import { recordApiEvent } from '../audit.ts';
+import { apiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
@@ -64,6 +64,8 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
     /** update_mask was given (then a note in the mask is written even when null). */
     masked: boolean;
     dryRun: boolean;
+    /** The audit event, written with the change (none for a dry run). */
+    event?: NewEvent;
   }
 
   /**
@@ -92,6 +94,7 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
         },
       ]);
     }
+    let state: StateChange | undefined;
     if (newState) {
       const runIds = await queries.runsAround(dagId, runId, {
         past: body.include_past,
@@ -106,28 +109,34 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
         }),
       };
       if (request.dryRun) return queries.taskInstancesToSet(selection, newState);
-      const altered = await queries.setTaskInstancesState({
+      state = {
         selection,
         state: newState,
         resumeTaskIds: [...downstreamOf(dag, [taskId])],
         retriesOf,
-      });
-      if (altered.length === 0)
+      };
+    }
+    if (!request.dryRun) {
+      const note =
+        request.fields.note && (request.masked || body.note != null)
+          ? { key, note: body.note ?? null }
+          : undefined;
+      // State, note and audit event in one transaction: an answer other than 200 means no change.
+      if ((await queries.patchTaskInstances({ state, note }, request.event)) === 'unchanged')
         throw new ApiError('CONFLICT', `Task id ${taskId} is already in ${newState} state`);
     }
-    if (request.fields.note && !request.dryRun && (request.masked || body.note != null))
-      await queries.setTaskInstanceNote(key, body.note ?? null);
     const after = await queries.getTaskInstance(dagId, runId, taskId, key.mapIndex);
     return after ? [after] : [];
   }
 
-  async function record(
+  /** The audit event of a change to the task instance(s) `ti`, by the caller of this request. */
+  const eventOf = (
     res: Response,
     event: string,
     ti: { dagId: string; runId: string; taskId?: string; mapIndex?: number },
     extra: Record<string, unknown>,
-  ) {
-    await recordApiEvent(queries, res, {
+  ): NewEvent =>
+    apiEvent(res, {
       event,
       dagId: ti.dagId,
       runId: ti.runId,
@@ -135,7 +144,6 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
       mapIndex: ti.mapIndex ?? null,
       extra,
     });
-  }
 
   const patchRoute = (options: { byMapIndex: boolean; dryRun: boolean }) =>
     defineRoute({
@@ -170,14 +178,13 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
           fields: fieldsToUpdate(req.body, query.update_mask),
           masked: query.update_mask !== undefined,
           dryRun: options.dryRun,
-        });
-        if (!options.dryRun)
-          await record(
+          event: eventOf(
             res,
             'patch_task_instance',
             { dagId: params.dag_id, runId: params.dag_run_id, taskId: params.task_id, mapIndex },
             { ...body, update_mask: query.update_mask ?? null },
-          );
+          ),
+        });
         return {
           status: 200,
           body: { task_instances: tis.map(taskInstanceResponse), total_entries: tis.length },
@@ -261,7 +268,11 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
               });
           }
         }
-        await record(res, 'bulk_task_instances', { dagId, runId }, { actions: body.actions });
+        // Each entity's change is its own transaction (one fails, the others stand), so the bulk's
+        // one event is written after them.
+        await queries.recordEvent(
+          eventOf(res, 'bulk_task_instances', { dagId, runId }, { actions: body.actions }),
+        );
         return { status: 200, body: results };
       },
     }),
@@ -287,9 +298,10 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
           taskId: params.task_id,
           mapIndex: query.map_index,
         };
-        if (!(await queries.deleteTaskInstance(key)))
+        // The event is written in the deletion's transaction: an answer other than 200 means none.
+        const event = eventOf(res, 'delete_task_instance', key, {});
+        if (!(await queries.deleteTaskInstance(key, event)))
           throw taskInstanceNotFound(key.dagId, key.runId, key.taskId, key.mapIndex);
-        await record(res, 'delete_task_instance', key, {});
         return { status: 200, body: null };
       },
     }),
@@ -356,17 +368,19 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
         };
         const instances = body.dry_run
           ? await queries.taskInstancesToClearAcross(selection)
-          : await queries.clearTaskInstancesAcross(selection, {
-              retriesOf,
-              resetRuns: body.reset_dag_runs,
-            });
-        if (!body.dry_run)
-          await recordApiEvent(queries, res, {
-            event: 'post_clear_task_instances',
-            dagId,
-            runId: body.dag_run_id ?? null,
-            extra: { ...body, cleared: instances.length },
-          });
+          : // The event is written in the clear's transaction: an answer other than 200 means
+            // nothing was cleared.
+            await queries.clearTaskInstancesAcross(
+              selection,
+              { retriesOf, resetRuns: body.reset_dag_runs },
+              (cleared) =>
+                apiEvent(res, {
+                  event: 'post_clear_task_instances',
+                  dagId,
+                  runId: body.dag_run_id ?? null,
+                  extra: { ...body, cleared: cleared.length },
+                }),
+            );
         return {
           status: 200,
           body: {

@@ -317,3 +317,27 @@ export async function startTestScheduler(options: {
     },
   };
 }
+
+/**
+ * Runs `body` while the event log refuses every `event` row (a trigger raising on its insert), as
+ * an audit write that fails would: a route must then answer an error and change nothing.
+ */
+export async function whileEventRefused<T>(
+  prisma: PrismaClient,
+  event: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  const name = `refuse_${event.replace(/\W/g, '_')}`;
+  await prisma.$executeRawUnsafe(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'the event log refuses %', NEW.event; END $$`);
+  await prisma.$executeRawUnsafe(`
+    CREATE TRIGGER ${name} BEFORE INSERT ON log FOR EACH ROW
+    WHEN (NEW.event = '${event}') EXECUTE FUNCTION ${name}()`);
+  try {
+    return await body();
+  } finally {
+    await prisma.$executeRawUnsafe(`DROP TRIGGER ${name} ON log`);
+    await prisma.$executeRawUnsafe(`DROP FUNCTION ${name}()`);
+  }
+}

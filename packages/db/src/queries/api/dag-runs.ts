@@ -21,7 +21,7 @@ import {
 } from '../run-task-instances.ts';
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { DagVersionSummary } from './dags.ts';
-import { recordEvent, type NewEvent } from './event-logs.ts';
+import { recordChangeEvent, recordEvent, type ChangeEvent, type NewEvent } from './event-logs.ts';
 import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
 import {
   toTaskInstanceRow,
@@ -390,12 +390,14 @@ export function createDagRunQueries(prisma: PrismaClient) {
     /**
      * Airflow's PATCH of a run's state: success marks every unfinished task instance success;
      * failed marks running ones failed and the other unfinished ones skipped; queued only
-     * re-queues the run. A finished state sets end_date, queued clears it. Null: no change.
+     * re-queues the run. A finished state sets end_date, queued clears it. Null: no change. Its
+     * audit `event` is written in the same transaction; null (no such run) and no event.
      */
     async patchDagRun(
       dagId: string,
       runId: string,
       patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null },
+      event?: ChangeEvent<DagRunRow>,
     ): Promise<DagRunRow | null> {
       return prisma.$transaction(async (tx) => {
         if (!(await lockRun(tx, dagId, runId))) return null;
@@ -422,13 +424,18 @@ export function createDagRunQueries(prisma: PrismaClient) {
         if (patch.note !== undefined) {
           await tx.$executeRaw`UPDATE dag_run SET note = ${patch.note}, updated_at = ${now} WHERE dag_id = ${dagId} AND run_id = ${runId}`;
         }
-        return readRun(tx, dagId, runId);
+        return readRunRecording(tx, dagId, runId, event);
       });
     },
 
-    async deleteDagRun(dagId: string, runId: string): Promise<boolean> {
-      const deleted = await prisma.dagRun.deleteMany({ where: { dagId, runId } });
-      return deleted.count > 0;
+    /** Deletes the run, with its audit `event` in the same transaction; false if there was none. */
+    async deleteDagRun(dagId: string, runId: string, event?: NewEvent): Promise<boolean> {
+      return prisma.$transaction(async (tx) => {
+        const deleted = await tx.dagRun.deleteMany({ where: { dagId, runId } });
+        if (deleted.count === 0) return false;
+        await recordChangeEvent(tx, event, null);
+        return true;
+      });
     },
 
     /** The task instances clearing would reset (all, or only failed/upstream_failed ones). */
@@ -443,12 +450,14 @@ export function createDagRunQueries(prisma: PrismaClient) {
     /**
      * Airflow's clear: the task instances get state null and `max_tries = try_number + retries`
      * (try_number kept, so the next try is numbered on), and the run goes back to queued with
-     * start/end dates and the scheduling decision reset and clear_number raised. Null if no run.
+     * start/end dates and the scheduling decision reset and clear_number raised, and its audit
+     * `event` is written in the same transaction. Null (and no event) if no run.
      */
     async clearDagRun(
       dagId: string,
       runId: string,
       options: { onlyFailed: boolean; retriesOf: RetriesOf },
+      event?: ChangeEvent<DagRunRow>,
     ): Promise<DagRunRow | null> {
       return prisma.$transaction(async (tx) => {
         if (!(await lockRun(tx, dagId, runId))) return null;
@@ -456,10 +465,22 @@ export function createDagRunQueries(prisma: PrismaClient) {
         await clearInstances(tx, instances, { retriesOf: options.retriesOf, resetRuns: false });
         // The run is queued again even when nothing needed clearing, as Airflow's clear_dag_run.
         await queueRunsAgain(tx, [{ dagId, runId }]);
-        return readRun(tx, dagId, runId);
+        return readRunRecording(tx, dagId, runId, event);
       });
     },
   };
+}
+
+/** The run as a change in `tx` left it, with the change's audit `event` written in `tx`. */
+async function readRunRecording(
+  tx: Db,
+  dagId: string,
+  runId: string,
+  event: ChangeEvent<DagRunRow> | undefined,
+): Promise<DagRunRow | null> {
+  const run = await readRun(tx, dagId, runId);
+  if (run) await recordChangeEvent(tx, event, run);
+  return run;
 }
 
 async function selectClearable(

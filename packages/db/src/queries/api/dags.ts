@@ -6,6 +6,7 @@ import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import { PREPARED } from '../../client.ts';
 import { requestDagFileParse } from '../dag-files.ts';
 import { latestVersionIdSql } from '../dag-versions/latest.ts';
+import { recordChangeEvent, type ChangeEvent } from './event-logs.ts';
 import {
   containsPatternSql,
   orderBySql,
@@ -283,23 +284,36 @@ export function createDagQueries(prisma: PrismaClient) {
       return rows[0] ? toDagRow(rows[0]) : null;
     },
 
-    /** Sets `is_paused`; the DAG as it is now, or null when there is no such DAG. */
-    async setDagPaused(dagId: string, isPaused: boolean): Promise<DagRow | null> {
-      const changed = await prisma.$executeRaw`
-        UPDATE dag SET is_paused = ${isPaused} WHERE dag_id = ${dagId}`;
-      if (changed === 0) return null;
-      const rows = await prisma.$queryRaw<DagRecord[]>`
-        SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d WHERE d.dag_id = ${dagId}`;
-      return rows[0] ? toDagRow(rows[0]) : null;
+    /**
+     * Sets `is_paused`, with its audit `event` in the same transaction; the DAG as it is now, or
+     * null when there is no such DAG (no event then).
+     */
+    async setDagPaused(
+      dagId: string,
+      isPaused: boolean,
+      event?: ChangeEvent<DagRow>,
+    ): Promise<DagRow | null> {
+      return prisma.$transaction(async (tx) => {
+        const changed = await tx.$executeRaw`
+          UPDATE dag SET is_paused = ${isPaused} WHERE dag_id = ${dagId}`;
+        if (changed === 0) return null;
+        const rows = await tx.$queryRaw<DagRecord[]>`
+          SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d WHERE d.dag_id = ${dagId}`;
+        const dag = rows[0] ? toDagRow(rows[0]) : null;
+        if (dag) await recordChangeEvent(tx, event, dag);
+        return dag;
+      });
     },
 
     /**
      * Airflow's bulk PATCH /dags: every DAG the selection matches gets `is_paused`; the answer is
      * the page (`limit`/`offset`, by dag_id) of those DAGs as they are afterwards, and their count.
+     * Its audit `event` is written in the same transaction.
      */
     async setDagsPaused(
       filters: DagSelection & Pagination,
       isPaused: boolean,
+      event?: ChangeEvent<Page<DagRow>>,
     ): Promise<Page<DagRow>> {
       return prisma.$transaction(async (tx) => {
         const conditions = selectionSql(filters);
@@ -313,7 +327,9 @@ export function createDagQueries(prisma: PrismaClient) {
         const rows = await tx.$queryRaw<DagRecord[]>`
           SELECT ${DAG_COLUMNS}, 1::bigint AS total_entries FROM dag d
           WHERE d.dag_id = ANY(${page}::text[]) ORDER BY d.dag_id`;
-        return { rows: rows.map(toDagRow), total: all.length };
+        const result = { rows: rows.map(toDagRow), total: all.length };
+        await recordChangeEvent(tx, event, result);
+        return result;
       });
     },
 
@@ -322,8 +338,12 @@ export function createDagQueries(prisma: PrismaClient) {
      * log is kept, as Airflow keeps it; the runs' ids are returned so their logs can go too) unless
      * one of its runs is running or one of its tasks is queued or running. While the file is still
      * there the processor is asked to parse it again, so the DAG comes back as new, as in Airflow.
+     * A deletion's audit `event` is written in the same transaction.
      */
-    async deleteDag(dagId: string): Promise<DeleteDagOutcome> {
+    async deleteDag(
+      dagId: string,
+      event?: ChangeEvent<DeleteDagOutcome>,
+    ): Promise<DeleteDagOutcome> {
       return prisma.$transaction(async (tx) => {
         const dags = await tx.$queryRaw<{ fileloc: string | null }[]>`
           SELECT fileloc FROM dag WHERE dag_id = ${dagId} FOR UPDATE`;
@@ -338,19 +358,28 @@ export function createDagQueries(prisma: PrismaClient) {
         await tx.$executeRaw`DELETE FROM dag WHERE dag_id = ${dagId}`;
         const fileloc = dags[0]!.fileloc;
         if (fileloc !== null) await requestDagFileParse(tx, fileloc);
-        return { outcome: 'deleted', runIds: runs.map((run) => run.run_id) };
+        const deleted: DeleteDagOutcome = {
+          outcome: 'deleted',
+          runIds: runs.map((run) => run.run_id),
+        };
+        await recordChangeEvent(tx, event, deleted);
+        return deleted;
       });
     },
 
     /**
      * PUT /parseDagFile: asks the DAG processor (a separate process) to reparse the file on its
-     * next pass by leaving a request row. False when no DAG comes from that file.
+     * next pass by leaving a request row, with its audit `event` in the same transaction. False
+     * when no DAG comes from that file (no event then).
      */
-    async requestParseOfFile(fileloc: string): Promise<boolean> {
-      const known = await prisma.dag.count({ where: { fileloc } });
-      if (known === 0) return false;
-      await requestDagFileParse(prisma, fileloc);
-      return true;
+    async requestParseOfFile(fileloc: string, event?: ChangeEvent<string>): Promise<boolean> {
+      return prisma.$transaction(async (tx) => {
+        const known = await tx.dag.count({ where: { fileloc } });
+        if (known === 0) return false;
+        await requestDagFileParse(tx, fileloc);
+        await recordChangeEvent(tx, event, fileloc);
+        return true;
+      });
     },
 
     /** Distinct tags of the DAGs (stale ones included, as Airflow's dag_tag table), by name. */

@@ -95,6 +95,22 @@ export async function recordEvent(db: Db, event: NewEvent): Promise<void> {
             ${event.logicalDate ?? null}, ${event.extra ? JSON.stringify(event.extra) : null})`;
 }
 
+/**
+ * The audit event of an API change, written in the change's own transaction: an event written
+ * after the commit can fail (a pool wait beyond its timeout) and answer an error for a change that
+ * was made, which a client then retries as a second. Given as is, or made from the change's result.
+ */
+export type ChangeEvent<T> = NewEvent | ((result: T) => NewEvent);
+
+/** Writes a change's audit `event` (if any) with `db`, the change's transaction. */
+export async function recordChangeEvent<T>(
+  db: Db,
+  event: ChangeEvent<T> | undefined,
+  result: T,
+): Promise<void> {
+  if (event) await recordEvent(db, typeof event === 'function' ? event(result) : event);
+}
+
 interface EventLogRecord {
   id: number;
   dttm: Date;

@@ -57,7 +57,13 @@ export type {
 export type { TaskInstanceRow, TaskInstanceSortColumn } from './task-instances.ts';
 export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';
 export { recordEvent } from './event-logs.ts';
-export type { NewEvent, EventLogRow, EventLogFilters, EventLogSortColumn } from './event-logs.ts';
+export type {
+  ChangeEvent,
+  NewEvent,
+  EventLogRow,
+  EventLogFilters,
+  EventLogSortColumn,
+} from './event-logs.ts';
 export type { NumberRange, TaskInstanceBatchFilters } from './task-instance-batch.ts';
 export type {
   ClearSelection,

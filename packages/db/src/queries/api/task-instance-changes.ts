@@ -7,6 +7,7 @@
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import type { RetriesOf } from './dag-runs.ts';
+import { recordChangeEvent, type ChangeEvent, type NewEvent } from './event-logs.ts';
 import {
   TASK_INSTANCE_COLUMNS,
   toTaskInstanceRow,
@@ -172,40 +173,28 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
     },
 
     /**
-     * Sets the state of the selected instances not yet in it (start_date kept or now, end_date
-     * kept or now, duration between), then clears `resumeTaskIds` instances that are failed or
-     * upstream_failed in the same runs (their runs are queued again). Returns the altered
-     * instances as they are afterwards.
+     * Airflow's PATCH of a task instance, in one transaction with its audit `event`. A `state`
+     * change sets the state of the selected instances not yet in it (start_date kept or now,
+     * end_date kept or now, duration between), then clears `resumeTaskIds` instances that are
+     * failed or upstream_failed in the same runs (their runs are queued again); when it alters no
+     * instance nothing else happens (no note, no event) and the answer is 'unchanged'. Then the
+     * `note` is set (on its instance, if there is one) and the event written.
      */
-    async setTaskInstancesState(change: StateChange): Promise<TaskInstanceRow[]> {
+    async patchTaskInstances(
+      patch: { state?: StateChange; note?: { key: TaskInstanceKey; note: string | null } },
+      event?: NewEvent,
+    ): Promise<'patched' | 'unchanged'> {
       return prisma.$transaction(async (tx) => {
-        const altered = await tx.$queryRaw<{ id: string; run_id: string }[]>`
-          UPDATE task_instance ti SET state = ${change.state},
-            start_date = COALESCE(ti.start_date, now()), end_date = COALESCE(ti.end_date, now()),
-            duration = EXTRACT(EPOCH FROM (COALESCE(ti.end_date, now()) - COALESCE(ti.start_date, now()))),
-            next_retry_at = NULL, updated_at = now()
-          WHERE ti.id IN (
-            SELECT ti.id FROM task_instance ti
-            WHERE ${selectionSql(change.selection)} AND ti.state IS DISTINCT FROM ${change.state}
-            ORDER BY ti.id FOR UPDATE)
-          RETURNING ti.id::text AS id, ti.run_id`;
-        if (altered.length > 0 && change.resumeTaskIds.length > 0) {
-          const runIds = [...new Set(altered.map((row) => row.run_id))];
-          const toResume = await tx.$queryRaw<TaskInstanceRecord[]>`
-            SELECT ${TASK_INSTANCE_COLUMNS} ${FROM_TI}
-            WHERE ti.dag_id = ${change.selection.dagId} AND ti.run_id = ANY(${runIds}::text[])
-              AND ti.task_id = ANY(${[...change.resumeTaskIds]}::text[])
-              AND ti.state IN ('failed', 'upstream_failed')
-            ORDER BY ti.id FOR UPDATE OF ti`;
-          await clearInstances(tx, toResume.map(toTaskInstanceRow), {
-            retriesOf: change.retriesOf,
-            resetRuns: true,
-          });
+        if (patch.state && (await setState(tx, patch.state)) === 0) return 'unchanged';
+        if (patch.note) {
+          const { key, note } = patch.note;
+          await tx.$executeRaw`
+            UPDATE task_instance SET note = ${note}, updated_at = now()
+            WHERE dag_id = ${key.dagId} AND run_id = ${key.runId} AND task_id = ${key.taskId}
+              AND map_index = ${key.mapIndex}`;
         }
-        return readByIds(
-          tx,
-          altered.map((row) => row.id),
-        );
+        await recordChangeEvent(tx, event, null);
+        return 'patched';
       });
     },
 
@@ -218,10 +207,14 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       return rows.map(toTaskInstanceRow);
     },
 
-    /** Clears the selected instances; returns them as they are afterwards. */
+    /**
+     * Clears the selected instances, with the audit `event` in the same transaction; returns them
+     * as they are afterwards.
+     */
     async clearTaskInstancesAcross(
       selection: ClearSelection,
       options: { retriesOf: RetriesOf; resetRuns: boolean },
+      event?: ChangeEvent<TaskInstanceRow[]>,
     ): Promise<TaskInstanceRow[]> {
       return prisma.$transaction(async (tx) => {
         const rows = await tx.$queryRaw<TaskInstanceRecord[]>`
@@ -231,28 +224,56 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
           FOR UPDATE OF ti`;
         const instances = rows.map(toTaskInstanceRow);
         await clearInstances(tx, instances, options);
-        return readByIds(
+        const cleared = await readByIds(
           tx,
           instances.map((ti) => ti.id),
         );
+        await recordChangeEvent(tx, event, cleared);
+        return cleared;
       });
     },
 
-    /** Sets the note of one task instance; false if there is none. */
-    async setTaskInstanceNote(key: TaskInstanceKey, note: string | null): Promise<boolean> {
-      const updated = await prisma.$executeRaw`
-        UPDATE task_instance SET note = ${note}, updated_at = now()
-        WHERE dag_id = ${key.dagId} AND run_id = ${key.runId} AND task_id = ${key.taskId}
-          AND map_index = ${key.mapIndex}`;
-      return updated > 0;
-    },
-
-    /** Deletes one task instance (with its history); false if there was none. */
-    async deleteTaskInstance(key: TaskInstanceKey): Promise<boolean> {
-      const deleted = await prisma.$executeRaw`
-        DELETE FROM task_instance WHERE dag_id = ${key.dagId} AND run_id = ${key.runId}
-          AND task_id = ${key.taskId} AND map_index = ${key.mapIndex}`;
-      return deleted > 0;
+    /**
+     * Deletes one task instance (with its history), with its audit `event` (if any) in the same
+     * transaction; false (and no event) if there was none.
+     */
+    async deleteTaskInstance(key: TaskInstanceKey, event?: NewEvent): Promise<boolean> {
+      return prisma.$transaction(async (tx) => {
+        const deleted = await tx.$executeRaw`
+          DELETE FROM task_instance WHERE dag_id = ${key.dagId} AND run_id = ${key.runId}
+            AND task_id = ${key.taskId} AND map_index = ${key.mapIndex}`;
+        if (deleted === 0) return false;
+        await recordChangeEvent(tx, event, null);
+        return true;
+      });
     },
   };
+}
+
+/** The state change of a PATCH in `tx` (see patchTaskInstances); the count of altered instances. */
+async function setState(tx: Prisma.TransactionClient, change: StateChange): Promise<number> {
+  const altered = await tx.$queryRaw<{ id: string; run_id: string }[]>`
+    UPDATE task_instance ti SET state = ${change.state},
+      start_date = COALESCE(ti.start_date, now()), end_date = COALESCE(ti.end_date, now()),
+      duration = EXTRACT(EPOCH FROM (COALESCE(ti.end_date, now()) - COALESCE(ti.start_date, now()))),
+      next_retry_at = NULL, updated_at = now()
+    WHERE ti.id IN (
+      SELECT ti.id FROM task_instance ti
+      WHERE ${selectionSql(change.selection)} AND ti.state IS DISTINCT FROM ${change.state}
+      ORDER BY ti.id FOR UPDATE)
+    RETURNING ti.id::text AS id, ti.run_id`;
+  if (altered.length > 0 && change.resumeTaskIds.length > 0) {
+    const runIds = [...new Set(altered.map((row) => row.run_id))];
+    const toResume = await tx.$queryRaw<TaskInstanceRecord[]>`
+      SELECT ${TASK_INSTANCE_COLUMNS} ${FROM_TI}
+      WHERE ti.dag_id = ${change.selection.dagId} AND ti.run_id = ANY(${runIds}::text[])
+        AND ti.task_id = ANY(${[...change.resumeTaskIds]}::text[])
+        AND ti.state IN ('failed', 'upstream_failed')
+      ORDER BY ti.id FOR UPDATE OF ti`;
+    await clearInstances(tx, toResume.map(toTaskInstanceRow), {
+      retriesOf: change.retriesOf,
+      resetRuns: true,
+    });
+  }
+  return altered.length;
 }
