@@ -39,6 +39,26 @@ afterAll(async () => {
   await h.close();
 });
 
+/**
+ * A second scheduler with DATABASE_POOL_MAX=1 and an empty DAG cache (as after a reconciliation,
+ * or when a DAG changed since its version was read).
+ */
+async function coldSchedulerWithOneConnection() {
+  const prisma = createPrismaClient({
+    url: h.db.url,
+    applicationName: 'dagbag-scheduler-pool-of-one',
+    settings: {
+      DATABASE_POOL_MAX: 1,
+      DATABASE_CONNECT_TIMEOUT_MS: 1000,
+      DATABASE_IDLE_TIMEOUT_MS: 10_000,
+      DATABASE_STATEMENT_TIMEOUT_MS: 30_000,
+    },
+  });
+  const lone = await h.scheduler({ prisma });
+  lone.dagBag.clear();
+  return { lone, prisma };
+}
+
 describe('the scheduling loop', () => {
   it('runs a diamond DAG to success', async () => {
     await h.trigger('diamond', 'r1');
@@ -66,19 +86,7 @@ describe('the scheduling loop', () => {
       scheduler,
       async () => (await h.runState('diamond', 'pool-of-one')) === 'running',
     );
-    const prisma = createPrismaClient({
-      url: h.db.url,
-      applicationName: 'dagbag-scheduler-pool-of-one',
-      settings: {
-        DATABASE_POOL_MAX: 1,
-        DATABASE_CONNECT_TIMEOUT_MS: 1000,
-        DATABASE_IDLE_TIMEOUT_MS: 10_000,
-        DATABASE_STATEMENT_TIMEOUT_MS: 30_000,
-      },
-    });
-    const lone = await h.scheduler({ prisma });
-    // Cold, as after a reconciliation, or when the DAG changed since the run's version was read.
-    lone.dagBag.clear();
+    const { lone, prisma } = await coldSchedulerWithOneConnection();
     try {
       await loopUntil(lone, async () => (await h.runState('diamond', 'pool-of-one')) === 'success');
     } finally {
@@ -105,18 +113,7 @@ describe('the scheduling loop', () => {
       tasks: [{ task_id: 'only', operator: 'bash', bash_command: 'echo hourly' }],
     });
     await scheduler.processDagFiles();
-    const prisma = createPrismaClient({
-      url: h.db.url,
-      applicationName: 'dagbag-scheduler-pool-of-one',
-      settings: {
-        DATABASE_POOL_MAX: 1,
-        DATABASE_CONNECT_TIMEOUT_MS: 1000,
-        DATABASE_IDLE_TIMEOUT_MS: 10_000,
-        DATABASE_STATEMENT_TIMEOUT_MS: 30_000,
-      },
-    });
-    const lone = await h.scheduler({ prisma });
-    lone.dagBag.clear();
+    const { lone, prisma } = await coldSchedulerWithOneConnection();
     const runsOf = () => h.db.prisma.dagRun.findMany({ where: { dagId: 'hourly_lone' } });
     try {
       await loopUntil(lone, async () => (await runsOf()).some((run) => run.state === 'success'));
