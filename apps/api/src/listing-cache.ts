@@ -38,11 +38,6 @@ export interface ListingCacheOptions {
   afterRead?: (key: string) => Promise<void> | void;
 }
 
-interface Flight {
-  generation: number;
-  bytes: Promise<Uint8Array>;
-}
-
 /** Where a listing cache gets its signal: the process's notifier. */
 export interface ListingSignal {
   subscribe(listener: (event: NotifierEvent) => void): () => void;
@@ -53,7 +48,8 @@ export interface ListingSignal {
 export class ListingCache {
   private readonly entries: LRUCache<string, Uint8Array> | undefined;
   private readonly afterRead: ListingCacheOptions['afterRead'];
-  private readonly inflight = new Map<string, Flight>();
+  /** Reads in flight of this generation (an invalidation empties it). */
+  private readonly inflight = new Map<string, Promise<Uint8Array>>();
   /** Bumped by every invalidation: a miss stores its answer only if it did not move. */
   private generation = 0;
   /** Notifications are being received: only then are answers served or stored. */
@@ -129,16 +125,15 @@ export class ListingCache {
       return Promise.resolve(cached);
     }
     this.counts.miss++;
-    const generation = this.generation;
     const shared = this.inflight.get(key);
-    if (shared !== undefined && shared.generation === generation) return shared.bytes;
-    const flight: Flight = { generation, bytes: this.readAndStore(entries, key, generation, read) };
+    if (shared !== undefined) return shared;
+    const flight = this.readAndStore(entries, key, this.generation, read);
     this.inflight.set(key, flight);
     const landed = () => {
       if (this.inflight.get(key) === flight) this.inflight.delete(key);
     };
-    flight.bytes.then(landed, landed);
-    return flight.bytes;
+    flight.then(landed, landed);
+    return flight;
   }
 
   private async readAndStore(

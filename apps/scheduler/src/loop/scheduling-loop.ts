@@ -101,7 +101,11 @@ export function loopMadeProgress(summary: LoopSummary): boolean {
 
 /** Queued DAGs looked at per loop; the rest wait for the next loop. */
 const MAX_DAGS_STARTING_PER_LOOP = 100;
-/** Examining N runs may load N DAGs on a cold cache: give the transaction room. */
+/**
+ * Deciding up to SCHEDULER_MAX_DAGRUNS_PER_LOOP runs takes many statements in one transaction: more
+ * room than the client's default, which is one statement's. The wait for a connection stays the
+ * pool's (DATABASE_CONNECT_TIMEOUT_MS).
+ */
 const EXAMINE_TRANSACTION_TIMEOUT_MS = 60_000;
 
 export class SchedulingLoop {
@@ -279,13 +283,12 @@ export class SchedulingLoop {
         summary.runsExamined += runs.length;
         this.options.metrics?.examined(runs.length);
       },
-      { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS, maxWait: EXAMINE_TRANSACTION_TIMEOUT_MS },
+      { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS },
     );
-    for (const versionId of toLoad) {
-      const entry = await this.dagForRun(versionId);
-      if (entry === null) continue;
-      this.loadedForExamine.set(versionId, entry);
-    }
+    // Asked for together, the DAG cache fetches them in one query (misses of one turn are batched).
+    const entries = await Promise.all([...toLoad].map((versionId) => this.dagForRun(versionId)));
+    for (const entry of entries)
+      if (entry !== null) this.loadedForExamine.set(entry.versionId, entry);
     return this.loadedForExamine.size;
   }
 

@@ -112,8 +112,11 @@ export async function createDueScheduledRuns(
   }, CREATE_RUNS_TRANSACTION);
 }
 
-/** Up to `limit` DAGs' runs and instances in one transaction: room beyond the default. */
-const CREATE_RUNS_TRANSACTION = { timeout: 60_000, maxWait: 60_000 };
+/**
+ * Up to `limit` DAGs' runs and instances in one transaction: more room than the client's default
+ * (one statement's); the wait for a connection stays the pool's.
+ */
+const CREATE_RUNS_TRANSACTION = { timeout: 60_000 };
 
 /** Queued runs waiting to start, grouped by DAG, with the version each will start on. */
 export interface QueuedRunVersions {
