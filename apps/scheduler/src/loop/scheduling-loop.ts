@@ -9,7 +9,7 @@
  *  5. hand scheduled instances to the executor within its free slots.
  * Every DAG comes from the scheduler's DagBag.
  */
-import type { DagBag, DagVersionEntry } from '@dagbag/dagbag';
+import { DagValidationError, type DagBag, type DagVersionEntry } from '@dagbag/dagbag';
 import {
   claimScheduledTaskInstances,
   createDueScheduledRuns,
@@ -107,12 +107,20 @@ const MAX_DAGS_STARTING_PER_LOOP = 100;
  * pool's (DATABASE_CONNECT_TIMEOUT_MS).
  */
 const EXAMINE_TRANSACTION_TIMEOUT_MS = 60_000;
+/**
+ * A version that could not be loaded (its row is gone, or its document no longer validates) is
+ * asked for again, and reported again, at most this often: its runs come round every loop when
+ * little else runs, and each failed load would log its cause.
+ */
+const UNLOADABLE_RETRY_MS = 30_000;
 
 export class SchedulingLoop {
   private readonly now: () => Date;
   private lastRecovery = Number.NEGATIVE_INFINITY;
   /** Versions loaded after the last examining transaction, for the next one (see examineRuns). */
   private loadedForExamine = new Map<string, DagVersionEntry>();
+  /** Versions that could not be loaded, and when they were last tried (see loadVersion). */
+  private readonly unloadable = new Map<string, number>();
 
   private readonly options: SchedulingLoopOptions;
 
@@ -196,14 +204,9 @@ export class SchedulingLoop {
   private async startRunsOf(dagId: string, versionIds: readonly string[]) {
     const tasksByVersion = new Map<string, VersionTasks>();
     for (const versionId of versionIds) {
-      const entry = await this.options.dagBag.get(versionId);
+      const entry = await this.loadVersion(versionId, { dagId, runState: 'queued' });
       if (entry)
         tasksByVersion.set(versionId, { dagHash: entry.dagHash, tasks: taskSpecs(entry.dag) });
-      else
-        this.options.logger.error(
-          { dagId, versionId },
-          'a queued run refers to a DAG version that does not exist',
-        );
     }
     return startQueuedRuns(this.options.prisma, { dagId, tasksByVersion });
   }
@@ -229,7 +232,8 @@ export class SchedulingLoop {
   private async examineResident(summary: LoopSummary): Promise<number> {
     const loaded = this.loadedForExamine;
     this.loadedForExamine = new Map();
-    const toLoad = new Set<string>();
+    /** Versions to load after the commit, with the runs waiting for each. */
+    const toLoad = new Map<string, RunToExamine[]>();
     await this.options.prisma.$transaction(
       async (tx) => {
         const locked = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
@@ -243,7 +247,7 @@ export class SchedulingLoop {
           if (wanted === null) continue;
           const entry = this.options.dagBag.getIfCached(wanted) ?? loaded.get(wanted);
           if (entry === undefined) {
-            toLoad.add(wanted);
+            toLoad.set(wanted, [...(toLoad.get(wanted) ?? []), run]);
             continue;
           }
           runs.push(run);
@@ -286,9 +290,24 @@ export class SchedulingLoop {
       { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS },
     );
     // Asked for together, the DAG cache fetches them in one query (misses of one turn are batched).
-    const entries = await Promise.all([...toLoad].map((versionId) => this.dagForRun(versionId)));
-    for (const entry of entries)
+    const waiting = [...toLoad];
+    const entries = await Promise.all(
+      waiting.map(([versionId, runs]) =>
+        this.loadVersion(versionId, {
+          dagId: runs[0]!.dagId,
+          runState: 'running',
+          runIds: runs.map((run) => run.runId),
+        }),
+      ),
+    );
+    // Runs whose version cannot be loaded go to the back of the queue, as if examined: left at its
+    // head, SCHEDULER_MAX_DAGRUNS_PER_LOOP of them kept every other run from being examined.
+    const stuck: number[] = [];
+    entries.forEach((entry, i) => {
       if (entry !== null) this.loadedForExamine.set(entry.versionId, entry);
+      else for (const run of waiting[i]![1]) stuck.push(run.id);
+    });
+    await markRunsExamined(this.options.prisma, stuck);
     return this.loadedForExamine.size;
   }
 
@@ -320,14 +339,37 @@ export class SchedulingLoop {
   }
 
   /**
-   * The run's DAG: the newest version when the DAG changed (runs follow the latest DAG, as in
-   * Airflow).
+   * A version runs need, through the DAG cache; null when it cannot be loaded (its row is gone, or
+   * its document does not validate). Only the runs on it wait: the others go on. It is tried
+   * again, and reported (once, naming its runs), at most every UNLOADABLE_RETRY_MS.
    */
-  private async dagForRun(versionId: string): Promise<DagVersionEntry | null> {
-    const entry = await this.options.dagBag.get(versionId);
-    if (entry === null)
-      this.options.logger.error({ versionId }, 'DAG version of a running run not found');
-    return entry;
+  private async loadVersion(
+    versionId: string,
+    runs: { dagId: string; runState: 'queued' | 'running'; runIds?: string[] },
+  ): Promise<DagVersionEntry | null> {
+    const triedAt = this.unloadable.get(versionId);
+    if (triedAt !== undefined && performance.now() - triedAt < UNLOADABLE_RETRY_MS) return null;
+    let entry: DagVersionEntry | null;
+    let cause: string;
+    try {
+      entry = await this.options.dagBag.get(versionId);
+      cause = 'no such version, or it has no serialized DAG';
+    } catch (error) {
+      // A database error is not the version's fault: the loop's step fails and is retried.
+      if (!(error instanceof DagValidationError)) throw error;
+      entry = null;
+      cause = error.message;
+    }
+    if (entry !== null) {
+      this.unloadable.delete(versionId);
+      return entry;
+    }
+    this.unloadable.set(versionId, performance.now());
+    this.options.logger.error(
+      { versionId, ...runs, cause },
+      'DAG version cannot be loaded: its runs wait (restore it, or mark the runs failed)',
+    );
+    return null;
   }
 
   /**

@@ -1,0 +1,123 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '@dagbag/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, loopUntil, type Harness } from '../testing/harness.ts';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await createHarness();
+  await h.writeDag({
+    dag_id: 'healthy',
+    tasks: [{ task_id: 'only', operator: 'bash', bash_command: 'echo healthy' }],
+  });
+  for (const dagId of ['vanished', 'corrupt'])
+    await h.writeDag({
+      dag_id: dagId,
+      tasks: [{ task_id: 'only', operator: 'empty' }],
+    });
+  const processor = await h.scheduler();
+  await processor.processDagFiles();
+  await processor.stop(0);
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+interface LogLine {
+  msg: string;
+  versionId?: string;
+  runIds?: string[];
+  cause?: string;
+}
+
+const reports = (lines: LogLine[]) =>
+  lines.filter(
+    (line) =>
+      line.msg ===
+      'DAG version cannot be loaded: its runs wait (restore it, or mark the runs failed)',
+  );
+
+/** A scheduler whose log lines are kept, with a cold DAG cache. */
+async function watchedScheduler(env: Record<string, string> = {}) {
+  const lines: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  const scheduler = await h.scheduler({
+    env,
+    logger: createLogger({ name: 'scheduler', level: 'error', destination: sink }),
+  });
+  scheduler.dagBag.clear();
+  return { scheduler, lines };
+}
+
+async function versionOf(dagId: string): Promise<string> {
+  const version = await h.db.prisma.dagVersion.findFirstOrThrow({ where: { dagId } });
+  return version.id;
+}
+
+/** Runs of `dagId`, already running, as after a scheduler started them. */
+async function runningRuns(dagId: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await h.trigger(dagId, `${dagId}-${i}`);
+  await h.db.prisma.dagRun.updateMany({
+    where: { dagId },
+    data: { state: 'running', startDate: new Date() },
+  });
+}
+
+describe('a DAG version that cannot be loaded', () => {
+  it('holds up only its own running runs, not the runs behind them in the queue', async () => {
+    // Runs whose version could not be loaded were never marked examined: they stayed at the head
+    // of the queue, and SCHEDULER_MAX_DAGRUNS_PER_LOOP of them kept every other run from being
+    // examined again (the 'healthy' run below never finished).
+    await runningRuns('vanished', 3);
+    await h.db.prisma.serializedDag.deleteMany({ where: { dagId: 'vanished' } });
+    const { scheduler, lines } = await watchedScheduler({ SCHEDULER_MAX_DAGRUNS_PER_LOOP: '2' });
+    try {
+      await h.trigger('healthy', 'behind-vanished');
+      await loopUntil(scheduler, async () => {
+        return (await h.runState('healthy', 'behind-vanished')) === 'success';
+      });
+    } finally {
+      await scheduler.stop(0);
+    }
+    expect(await h.taskStates('healthy', 'behind-vanished')).toEqual({ only: 'success' });
+    expect(await h.runState('vanished', 'vanished-0')).toBe('running');
+    // Reported once, naming the version and its runs, however many loops came round.
+    expect(reports(lines).map((line) => [line.versionId, line.runIds?.length])).toEqual([
+      [await versionOf('vanished'), 2],
+    ]);
+  });
+
+  it('does not stop the runs of other DAGs from starting or moving on', async () => {
+    // A document that no longer validates made the DAG cache's load throw, and the throw ended
+    // the loop's step: no queued run of any DAG started while such a run was queued.
+    await h.trigger('corrupt', 'corrupt-queued');
+    await h.db.prisma.serializedDag.updateMany({
+      where: { dagId: 'corrupt' },
+      data: { data: { dag_id: 'corrupt', tasks: 'not a list' }, dagHash: 'f'.repeat(64) },
+    });
+    const { scheduler, lines } = await watchedScheduler();
+    try {
+      await h.trigger('healthy', 'beside-corrupt');
+      await loopUntil(scheduler, async () => {
+        return (await h.runState('healthy', 'beside-corrupt')) === 'success';
+      });
+    } finally {
+      await scheduler.stop(0);
+    }
+    expect(await h.runState('corrupt', 'corrupt-queued')).toBe('queued');
+    const corrupt = await versionOf('corrupt');
+    expect(
+      reports(lines)
+        .filter((line) => line.versionId === corrupt)
+        .map((line) => line.cause),
+    ).toEqual([expect.stringContaining('tasks: Invalid input')]);
+  });
+});
