@@ -1,7 +1,8 @@
 /**
  * The hit-ratio traces of bench/index.ts alone, for tuning the policy in seconds per trace instead
  * of a whole `pnpm bench`: the same traces and settings, replayed through DagBag, against the
- * frequency oracle (no Belady, no timing).
+ * frequency oracle and the online ceiling (perfect LFU: exact counts of the lookups so far), no
+ * Belady, no timing.
  *
  *   node --import tsx bench/ratio-sim.ts [zipf crawl aloop drift reshuf s12 s2 sloop]
  *     [--policies=adaptive,fixed,lru]
@@ -12,6 +13,7 @@ import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
 import {
   frequencyOracle,
   loopChangingSize,
+  perfectLfu,
   recencyThenFrequency,
   reshuffledZipf,
   roundRobin,
@@ -70,7 +72,9 @@ for (const [name, make, from, role] of traces) {
   const data = make();
   const out: string[] = [];
   const t0 = performance.now();
-  const oracle = frequencyOracle(data, role === 'api' ? 4096 : cap, from);
+  const capacity = role === 'api' ? 4096 : cap;
+  const oracle = frequencyOracle(data, capacity, from);
+  const perfect = perfectLfu(data, capacity, from);
   for (const p of policies) {
     const r = await replay(
       data,
@@ -80,9 +84,12 @@ for (const [name, make, from, role] of traces) {
       p,
       role === 'api' ? 16 * 1024 : 32 * 1024,
     );
-    out.push(`${p} ${(100 * r).toFixed(2)}% (/oracle ${(r / oracle).toFixed(4)})`);
+    out.push(
+      `${p} ${(100 * r).toFixed(2)}% (/oracle ${(r / oracle).toFixed(4)}, /perfect ${(r / perfect).toFixed(4)})`,
+    );
   }
+  const seconds = ((performance.now() - t0) / 1000).toFixed(0);
   console.log(
-    `${name}: ${out.join(' | ')} | oracle ${(100 * oracle).toFixed(2)}%  [${((performance.now() - t0) / 1000).toFixed(0)} s]`,
+    `${name}: ${out.join(' | ')} | oracle ${(100 * oracle).toFixed(2)}% | perfect LFU ${(100 * perfect).toFixed(2)}% (/oracle ${(perfect / oracle).toFixed(4)})  [${seconds} s]`,
   );
 }

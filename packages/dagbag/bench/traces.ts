@@ -142,6 +142,67 @@ export function frequencyOracle(trace: Uint32Array, capacity: number, measureFro
 }
 
 /**
+ * The ceiling of an online frequency policy ("perfect LFU"): the cache holds the `capacity` ids
+ * with the highest exact counts of the lookups so far (the whole past, never aged). A newcomer is
+ * admitted only if its count, this lookup included, exceeds the lowest count held, and then it
+ * replaces an id holding that lowest count (any resident may go, not only a sampled one); ties
+ * keep the incumbent. No policy that ranks ids by their past requests can beat it on independent
+ * draws from a fixed popularity: it has every count exactly, where a sketch estimates and ages
+ * them. Unlike the frequency oracle it does not know the future, so on such traces it is the
+ * fair target; where popularity moves it holds on to the past and is no bound at all.
+ * Returns the hit ratio over accesses from `measureFrom` on.
+ */
+export function perfectLfu(trace: Uint32Array, capacity: number, measureFrom: number): number {
+  const counts = new Map<number, number>();
+  /** Resident ids by their count; each set keeps the order in which ids reached that count. */
+  const byCount = new Map<number, Set<number>>();
+  const resident = new Set<number>();
+  /** The lowest count of a resident id (meaningful while any is resident). */
+  let lowest = 0;
+  const place = (id: number, count: number) => {
+    let ids = byCount.get(count);
+    if (ids === undefined) byCount.set(count, (ids = new Set()));
+    ids.add(id);
+  };
+  const unplace = (id: number, count: number) => {
+    const ids = byCount.get(count)!;
+    ids.delete(id);
+    if (ids.size === 0) byCount.delete(count);
+  };
+  /** Moves `lowest` up to the next count some resident holds (there is one: see callers). */
+  const raiseLowest = () => {
+    while (!byCount.has(lowest)) lowest++;
+  };
+  let hits = 0;
+  for (let i = 0; i < trace.length; i++) {
+    const id = trace[i]!;
+    const count = (counts.get(id) ?? 0) + 1;
+    counts.set(id, count);
+    if (resident.has(id)) {
+      if (i >= measureFrom) hits++;
+      unplace(id, count - 1);
+      place(id, count);
+      if (count - 1 === lowest) raiseLowest();
+      continue;
+    }
+    if (resident.size < capacity) {
+      if (resident.size === 0 || count < lowest) lowest = count;
+      resident.add(id);
+      place(id, count);
+      continue;
+    }
+    if (count <= lowest) continue;
+    const victim = byCount.get(lowest)!.values().next().value!;
+    unplace(victim, lowest);
+    resident.delete(victim);
+    resident.add(id);
+    place(id, count);
+    raiseLowest();
+  }
+  return hits / (trace.length - measureFrom);
+}
+
+/**
  * Belady's MIN with bypass: on a miss with a full cache, evict the resident item used furthest in
  * the future, or do not cache the newcomer if its own next use is further still. Exactly optimal
  * for unit sizes. Returns the hit ratio over accesses from `measureFrom` on.
