@@ -195,6 +195,28 @@ describe('a route whose audit event cannot be written answers an error and chang
     );
   });
 
+  it('bulk PATCH of task instances leaves the instance it could not record', async () => {
+    await dagWithRun('audit_bulk_ti', 'success', {
+      extract: 'success',
+      transform: 'success',
+      load: 'success',
+    });
+    await expectNoChange(
+      'audit_bulk_ti',
+      'bulk_task_instances',
+      '/api/v2/dags/audit_bulk_ti/dagRuns/r1/taskInstances',
+      {
+        method: 'PATCH',
+        json: {
+          actions: [
+            { action: 'update', entities: [{ task_id: 'extract', new_state: 'failed' }] },
+            { action: 'delete', entities: ['load'] },
+          ],
+        },
+      },
+    );
+  });
+
   it('PUT /parseDagFile files no parse request', async () => {
     await seedDag(api.prisma, 'audit_parse', [smallDag('audit_parse')]);
     const token = Buffer.from('/dags/audit_parse.json').toString('base64url');
@@ -211,6 +233,41 @@ describe('a route whose audit event cannot be written answers an error and chang
 });
 
 describe('a route whose change is made records its event', () => {
+  it('bulk PATCH of task instances records one event per instance changed, with its actor', async () => {
+    await dagWithRun('audit_bulk_recorded', 'success', {
+      extract: 'success',
+      transform: 'success',
+      load: 'success',
+    });
+    const response = await api.request(
+      '/api/v2/dags/audit_bulk_recorded/dagRuns/r1/taskInstances',
+      {
+        method: 'PATCH',
+        json: {
+          actions: [
+            {
+              action: 'update',
+              entities: [
+                { task_id: 'extract', note: 'checked' },
+                { task_id: 'nope', note: 'no such task' },
+              ],
+            },
+            { action: 'delete', entities: ['load'] },
+          ],
+        },
+      },
+    );
+    expect(response.status).toBe(200);
+    const events = await api.prisma.eventLog.findMany({
+      where: { dagId: 'audit_bulk_recorded' },
+      orderBy: { id: 'asc' },
+    });
+    expect(events.map((e) => [e.event, e.runId, e.taskId, e.mapIndex, e.owner !== null])).toEqual([
+      ['bulk_task_instances', 'r1', 'extract', -1, true],
+      ['bulk_task_instances', 'r1', 'load', -1, true],
+    ]);
+  });
+
   it('PATCH of a task instance records one event with its actor', async () => {
     await dagWithRun('audit_recorded', 'failed', {
       extract: 'failed',

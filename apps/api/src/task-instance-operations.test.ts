@@ -186,7 +186,7 @@ describe('the event log', () => {
     });
     expect(events.map((e) => [e.event, e.taskId])).toEqual([
       ['post_clear_task_instances', null],
-      ['bulk_task_instances', null],
+      ['bulk_task_instances', 'transform'],
       ['delete_task_instance', 'load'],
     ]);
     expect(events.every((e) => typeof e.owner === 'string' && e.owner.length > 0)).toBe(true);

@@ -203,7 +203,7 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
       operationId: 'bulk_task_instances',
       summary: 'Bulk Task Instances',
       description:
-        'Bulk update (as PATCH of each) and delete of task instances; create is not supported. Each action reports its successes and errors.',
+        'Bulk update (as PATCH of each) and delete of task instances; create is not supported. Each action reports its successes and errors. Each instance is changed in its own transaction, with its own audit event (`bulk_task_instances`, naming the instance): one that fails leaves the others as done.',
       tags: ['Task Instance'],
       params: s.dagRunParams,
       body: s.BulkBodyTaskInstances,
@@ -242,6 +242,12 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
                   fields: fieldsToUpdate(entity, undefined),
                   masked: false,
                   dryRun: false,
+                  event: eventOf(
+                    res,
+                    'bulk_task_instances',
+                    { dagId, runId, taskId: entity.task_id, mapIndex: mapIndex ?? -1 },
+                    { action: 'update', entity },
+                  ),
                 });
                 result.success.push(name(entity.task_id, mapIndex ?? -1));
               } catch (error) {
@@ -257,7 +263,9 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
             for (const entity of action.entities) {
               const taskId = typeof entity === 'string' ? entity : entity.task_id;
               const mapIndex = typeof entity === 'string' ? -1 : (entity.map_index ?? -1);
-              if (await queries.deleteTaskInstance({ dagId, runId, taskId, mapIndex }))
+              const key = { dagId, runId, taskId, mapIndex };
+              const event = eventOf(res, 'bulk_task_instances', key, { action: 'delete' });
+              if (await queries.deleteTaskInstance(key, event))
                 result.success.push(name(taskId, mapIndex));
               else missing.push({ task_id: taskId, map_index: mapIndex });
             }
@@ -268,11 +276,6 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
               });
           }
         }
-        // Each entity's change is its own transaction (one fails, the others stand), so the bulk's
-        // one event is written after them.
-        await queries.recordEvent(
-          eventOf(res, 'bulk_task_instances', { dagId, runId }, { actions: body.actions }),
-        );
         return { status: 200, body: results };
       },
     }),
