@@ -1,0 +1,138 @@
+/**
+ * Where the API process spends an all-miss crawl, by phase of a miss, from a `--cpu-prof` profile
+ * of `pnpm bench` (issue 13):
+ *
+ *   BENCH_VERSIONS=4000 BENCH_EXPERIMENT_FLAGS="--cpu-prof --cpu-prof-dir=<dir>" pnpm bench
+ *   node --import tsx bench/miss-phases.ts <dir>/<file>.cpuprofile [<API CPU ms per request>]
+ *
+ * Each sample is charged to the nearest frame, from the sampled one up to the root, that names a
+ * phase; frames of V8 builtins and Node internals that any phase calls (url '', crypto, buffers)
+ * name none and pass the sample up to their caller. Start-up (module loading) and idle samples are
+ * left out; shares are of the rest. With the API's CPU per request (the bench's log line) each
+ * share is also given in ms per request.
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const DAGBAG = /\/packages\/dagbag\/src\//;
+
+/** First match wins, frame by frame from the sampled one up to the root. */
+const PHASES: { name: string; test: (url: string, fn: string, stack: string) => boolean }[] = [
+  { name: 'idle', test: (_u, fn) => fn === '(idle)' },
+  { name: 'start-up', test: (u) => /node:internal\/modules|\/tsx\/|\/esbuild\//.test(u) },
+  { name: 'garbage collection', test: (_u, fn) => fn === '(garbage collector)' },
+  {
+    name: 'socket writes (`writev`: the response, and the query to PostgreSQL)',
+    test: (u, fn) =>
+      u === '' && /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(fn),
+  },
+  {
+    name: 'validation of the document (schema, graph and cron checks)',
+    test: (u, fn, stack) =>
+      /\/packages\/dagbag\/src\/document\.ts$/.test(u) ||
+      /\/croner\//.test(u) ||
+      (/\/zod\//.test(u) && stack.includes('dagbag')) ||
+      (/\/packages\/dagbag\/src\/dag\.ts$/.test(u) && /deserializeDag|validate/.test(fn)),
+  },
+  {
+    name: 'JSON.parse of the row',
+    test: (u, fn, stack) => u === '' && fn === 'parse' && stack.includes('dagbag'),
+  },
+  {
+    name: 'building the DAG (task maps, orders, freeze)',
+    test: (u) => /\/packages\/dagbag\/src\/(dag|entry|weight)\.ts$/.test(u),
+  },
+  {
+    name: 'rendering the structure (JSON, sha-256 ETag)',
+    test: (u) => /\/apps\/api\/src\/serialize\.ts$/.test(u),
+  },
+  {
+    name: 'database client (Prisma `$queryRaw`, adapter, pg protocol, the document text)',
+    test: (u) =>
+      /\/(@prisma|prisma|pg|pg-protocol|pg-pool|pg-types)\/|\/packages\/db\/src\//.test(u),
+  },
+  {
+    name: 'DAG cache bookkeeping (dagbag.ts, lru-cache, sketch)',
+    test: (u) => DAGBAG.test(u) || /\/lru-cache\//.test(u),
+  },
+  {
+    name: 'HTTP, routing, auth, logging, telemetry',
+    test: (u) =>
+      /\/apps\/api\/src\/|\/packages\/(logger|metrics|telemetry|config)\/src\//.test(u) ||
+      /\/(express|router|path-to-regexp|finalhandler|send|on-finished|qs|parseurl|content-type|mime-types|type-is|vary|etag|fresh|debug|depd|statuses|http-errors|accepts|negotiator|pino|sonic-boom|thread-stream|zod|@opentelemetry|require-in-the-middle|import-in-the-middle)\//.test(
+        u,
+      ) ||
+      /^node:(_http|http|net|stream|events|timers|internal\/(http|stream|streams|net|timers|async_hooks|process\/task_queues|url|event_target))/.test(
+        u,
+      ),
+  },
+];
+
+export interface PhaseRow {
+  phase: string;
+  share: number;
+}
+
+export function summarizeMissProfile(path: string): PhaseRow[] {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  const phaseOf = new Map<number, string>();
+  const classify = (id: number): string => {
+    const known = phaseOf.get(id);
+    if (known !== undefined) return known;
+    const frames: ProfileNode['callFrame'][] = [];
+    for (let current: number | undefined = id; current !== undefined; current = parent.get(current))
+      frames.push(byId.get(current)!.callFrame);
+    let found = 'other';
+    for (let i = 0; i < frames.length && found === 'other'; i++) {
+      const { url, functionName } = frames[i]!;
+      // Whether a DAG-cache frame is among the callers (zod and JSON.parse serve requests too).
+      const stack = frames.slice(i + 1).some((f) => DAGBAG.test(f.url)) ? 'dagbag' : '';
+      found = PHASES.find((phase) => phase.test(url, functionName, stack))?.name ?? 'other';
+    }
+    phaseOf.set(id, found);
+    return found;
+  };
+  const totals = new Map<string, number>();
+  profile.samples.forEach((id, index) => {
+    const phase = classify(id);
+    totals.set(phase, (totals.get(phase) ?? 0) + (profile.timeDeltas[index] ?? 0));
+  });
+  totals.delete('idle');
+  totals.delete('start-up');
+  const busy = [...totals.values()].reduce((sum, us) => sum + us, 0);
+  const order = [...PHASES.map((p) => p.name), 'other'];
+  return [...totals]
+    .map(([phase, us]) => ({ phase, share: us / busy }))
+    .sort((a, b) => order.indexOf(a.phase) - order.indexOf(b.phase));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [path, msArg] = process.argv.slice(2);
+  if (path === undefined) {
+    process.stderr.write('usage: miss-phases.ts <profile.cpuprofile> [<API CPU ms per request>]\n');
+    process.exit(2);
+  }
+  const ms = msArg === undefined ? undefined : Number(msArg);
+  process.stdout.write(
+    '| phase of a miss in the API | share | ms per request |\n|---|---:|---:|\n',
+  );
+  for (const row of summarizeMissProfile(path)) {
+    const perRequest = ms === undefined ? '' : (row.share * ms).toFixed(3);
+    process.stdout.write(`| ${row.phase} | ${(row.share * 100).toFixed(1)} % | ${perRequest} |\n`);
+  }
+}
