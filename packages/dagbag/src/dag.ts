@@ -1,5 +1,6 @@
 import {
   dagDocumentSchema,
+  isValidDocument,
   problemsFromZod,
   type DagDocument,
   type DagProblem,
@@ -61,6 +62,16 @@ export function deserializeDag(data: unknown): Dag {
   const parsed = dagDocumentSchema.safeParse(data);
   if (!parsed.success) throw new DagValidationError(problemsFromZod(parsed.error, data));
   return buildDag(parsed.data);
+}
+
+/**
+ * deserializeDag for a document the caller owns (fresh from JSON.parse, as a cache miss has it):
+ * checked in one pass and completed in place (isValidDocument) instead of copied by the schema. A
+ * document that fails goes through the schema for its messages (DagValidationError, as
+ * deserializeDag throws).
+ */
+export function deserializeOwnedDag(data: unknown): Dag {
+  return isValidDocument(data) ? buildDag(data) : deserializeDag(data);
 }
 
 /** Builds the in-memory DAG from an already validated document (no second validation). */

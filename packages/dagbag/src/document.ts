@@ -62,11 +62,16 @@ const cronVerdicts = new Map<string, string | undefined>();
 const MAX_CRON_VERDICTS = 1000;
 
 function cronProblem(expression: string): string | undefined {
-  if (cronVerdicts.has(expression)) return cronVerdicts.get(expression);
-  const problem = checkCron(expression);
-  if (cronVerdicts.size >= MAX_CRON_VERDICTS) cronVerdicts.clear();
-  cronVerdicts.set(expression, problem);
-  return problem;
+  return remembered(cronVerdicts, expression, checkCron);
+}
+
+/** `check(key)`, remembered in `verdicts` (cleared when it holds MAX_CRON_VERDICTS). */
+function remembered<T>(verdicts: Map<string, T>, key: string, check: (key: string) => T): T {
+  if (verdicts.has(key)) return verdicts.get(key)!;
+  const verdict = check(key);
+  if (verdicts.size >= MAX_CRON_VERDICTS) verdicts.clear();
+  verdicts.set(key, verdict);
+  return verdict;
 }
 
 function checkCron(expression: string): string | undefined {
@@ -222,6 +227,153 @@ export type DagDocument = z.output<typeof dagDocumentSchema>;
 export type TaskDocument = z.output<typeof taskDocumentSchema>;
 /** What a file may say: defaults may be left out. */
 export type DagDocumentInput = z.input<typeof dagDocumentSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// The same checks in one pass, for the cache's loads
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isIdentifier = (value: unknown): value is string =>
+  typeof value === 'string' &&
+  value.length >= 1 &&
+  value.length <= MAX_IDENTIFIER_LENGTH &&
+  IDENTIFIER_PATTERN.test(value);
+const isIntIn = (value: unknown, min: number, max: number): boolean =>
+  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+const isStringUpTo = (value: unknown, min: number, max: number): boolean =>
+  typeof value === 'string' && value.length >= min && value.length <= max;
+const DAG_FIELD_NAMES = new Set(Object.keys(dagFields));
+const TASK_FIELD_NAMES = new Set(Object.keys(taskFields));
+const hasOnlyFields = (record: Record<string, unknown>, names: ReadonlySet<string>): boolean => {
+  for (const key in record) if (!names.has(key)) return false;
+  return true;
+};
+
+/** Verdicts on time zone names and start dates (an `Intl.DateTimeFormat` each is costly). */
+const timeZoneVerdicts = new Map<string, boolean>();
+const startDateVerdicts = new Map<string, boolean>();
+const startDateSchema = dagFields.start_date.unwrap();
+const isStartDate = (value: string): boolean => startDateSchema.safeParse(value).success;
+/** `tasks` of a task document: checks one, filling its defaults in place. */
+function isValidTask(task: unknown): boolean {
+  if (!isRecord(task) || !hasOnlyFields(task, TASK_FIELD_NAMES)) return false;
+  if (!isIdentifier(task.task_id)) return false;
+  const { operator } = task;
+  if (operator !== 'bash' && operator !== 'empty') return false;
+  const command = task.bash_command;
+  if (command === undefined ? operator === 'bash' : operator !== 'bash') return false;
+  if (command !== undefined && !isStringUpTo(command, 1, 1_000_000)) return false;
+  // Each upstream id must name a task (isSoundGraph), and every task_id is an identifier.
+  if (task.upstream === undefined) task.upstream = [];
+  else if (!Array.isArray(task.upstream)) return false;
+  if (task.trigger_rule === undefined) task.trigger_rule = 'all_success';
+  else if (!(TRIGGER_RULES as readonly unknown[]).includes(task.trigger_rule)) return false;
+  if (task.retries === undefined) task.retries = 0;
+  else if (!isIntIn(task.retries, 0, 100)) return false;
+  if (task.retry_delay_seconds === undefined) task.retry_delay_seconds = 300;
+  else if (!isIntIn(task.retry_delay_seconds, 0, 86_400)) return false;
+  const timeout = task.execution_timeout_seconds;
+  return timeout === undefined || isIntIn(timeout, 1, 7 * 86_400);
+}
+
+/**
+ * Duplicate ids, unknown or repeated upstream ids and cycles, as graphProblems finds them, as one
+ * verdict: index arrays instead of per-task sets, paths and messages (Kahn's algorithm drains
+ * every task exactly when there is no cycle).
+ */
+function isSoundGraph(tasks: readonly TaskDocument[]): boolean {
+  const count = tasks.length;
+  const indexById = new Map<string, number>();
+  let edges = 0;
+  for (let i = 0; i < count; i++) {
+    const task = tasks[i]!;
+    if (indexById.has(task.task_id)) return false;
+    indexById.set(task.task_id, i);
+    edges += task.upstream.length;
+  }
+  // The upstream task of every edge, task by task; then each task's downstream edges in one
+  // array (task i's are downstream[start[i]] .. downstream[start[i + 1] - 1]).
+  const upstreamOf = new Int32Array(edges);
+  const start = new Int32Array(count + 1);
+  const waiting = new Int32Array(count);
+  for (let i = 0, edge = 0; i < count; i++) {
+    const upstream = tasks[i]!.upstream;
+    waiting[i] = upstream.length;
+    for (let j = 0; j < upstream.length; j++, edge++) {
+      const at = indexById.get(upstream[j]!);
+      if (at === undefined) return false;
+      for (let k = 0; k < j; k++) if (upstream[k] === upstream[j]) return false;
+      upstreamOf[edge] = at;
+      start[at + 1]!++;
+    }
+  }
+  for (let i = 0; i < count; i++) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, count);
+  const downstream = new Int32Array(edges);
+  for (let i = 0, edge = 0; i < count; i++) {
+    for (let j = waiting[i]!; j > 0; j--, edge++) downstream[fill[upstreamOf[edge]!]!++] = i;
+  }
+  // Kahn's algorithm: every task drains exactly when there is no cycle.
+  const ready = new Int32Array(count);
+  let tail = 0;
+  for (let i = 0; i < count; i++) if (waiting[i] === 0) ready[tail++] = i;
+  for (let head = 0; head < tail; head++) {
+    const task = ready[head]!;
+    for (let d = start[task]!; d < start[task + 1]!; d++) {
+      const next = downstream[d]!;
+      if (--waiting[next]! === 0) ready[tail++] = next;
+    }
+  }
+  return tail === count;
+}
+
+/**
+ * Whether `input` satisfies every check of `dagDocumentSchema`, in one pass over it with no
+ * intermediate objects: the check a cache miss runs (a zod parse copies the whole document and
+ * builds its checks per value, a fifth of a miss). The defaults the schema would apply are
+ * written into `input` itself, so it must be the caller's own (fresh from JSON.parse). It
+ * accepts exactly what the schema accepts (document.test.ts holds them to the same verdict over
+ * the bad-document fixtures and generated mutations); on `false` the caller runs the schema for
+ * its messages.
+ */
+export function isValidDocument(input: unknown): input is DagDocument {
+  if (!isRecord(input) || !hasOnlyFields(input, DAG_FIELD_NAMES)) return false;
+  if (!isIdentifier(input.dag_id)) return false;
+  const { description, timezone, start_date: startDate } = input;
+  if (description !== undefined && !isStringUpTo(description, 0, 10_000)) return false;
+  if (input.schedule === undefined) input.schedule = null;
+  const schedule = input.schedule;
+  if (schedule !== null) {
+    if (typeof schedule !== 'string') return false;
+    if (!(SCHEDULE_PRESETS as readonly string[]).includes(schedule)) {
+      if (schedule.startsWith('@') || cronProblem(schedule) !== undefined) return false;
+    }
+    if (startDate === undefined) return false;
+  }
+  if (
+    startDate !== undefined &&
+    !(typeof startDate === 'string' && remembered(startDateVerdicts, startDate, isStartDate))
+  )
+    return false;
+  if (
+    timezone !== undefined &&
+    !(typeof timezone === 'string' && remembered(timeZoneVerdicts, timezone, isTimeZone))
+  )
+    return false;
+  if (input.max_active_runs === undefined) input.max_active_runs = 16;
+  else if (!isIntIn(input.max_active_runs, 1, 10_000)) return false;
+  if (input.catchup === undefined) input.catchup = false;
+  else if (typeof input.catchup !== 'boolean') return false;
+  const paused = input.is_paused_upon_creation;
+  if (paused !== undefined && typeof paused !== 'boolean') return false;
+  if (input.tags === undefined) input.tags = [];
+  const { tags, tasks } = input;
+  if (!Array.isArray(tags) || tags.length > 100) return false;
+  for (const tag of tags as unknown[]) if (!isStringUpTo(tag, 1, 100)) return false;
+  if (!Array.isArray(tasks) || tasks.length > MAX_TASKS) return false;
+  for (const task of tasks as unknown[]) if (!isValidTask(task)) return false;
+  return isSoundGraph(tasks as TaskDocument[]);
+}
 
 /** What the graph checks read of a task. */
 interface GraphTask {

@@ -1,4 +1,4 @@
-import { buildDag, deserializeDag, type Dag } from './dag.ts';
+import { buildDag, deserializeOwnedDag, type Dag } from './dag.ts';
 import type { DagDocument } from './document.ts';
 import { entryWeight } from './weight.ts';
 
@@ -70,7 +70,7 @@ export function entryFromRow(
   const { render, validated } = options;
   const data: unknown = JSON.parse(row.dataText);
   const trusted = validated?.has(row.dagHash) === true;
-  const dag = trusted ? buildDag(data as DagDocument) : deserializeDag(data);
+  const dag = trusted ? buildDag(data as DagDocument) : deserializeOwnedDag(data);
   if (!trusted) validated?.add(row.dagHash);
   const bytes =
     row.serializedBytes !== undefined && row.serializedBytes > 0

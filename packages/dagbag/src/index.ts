@@ -1,5 +1,6 @@
 export {
   dagDocumentSchema,
+  isValidDocument,
   taskDocumentSchema,
   canonicalJson,
   dagHash,
