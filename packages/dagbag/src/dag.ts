@@ -45,14 +45,6 @@ export interface Dag {
   readonly leaves: readonly string[];
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
 /**
  * Validates `data` (a stored `serialized_dag.data` or a parsed file) and builds the in-memory DAG.
  * Throws DagValidationError naming every problem. The document is deep-frozen and the maps are
@@ -74,26 +66,45 @@ export function deserializeOwnedDag(data: unknown): Dag {
   return isValidDocument(data) ? buildDag(data) : deserializeDag(data);
 }
 
-/** Builds the in-memory DAG from an already validated document (no second validation). */
+/**
+ * Builds the in-memory DAG from an already validated document (no second validation). The
+ * document itself is frozen (the schema's shape: the document, its tags, its tasks and each task's
+ * upstream list; nothing else in it is an object) and its upstream lists are the tasks' own, not
+ * copies: one pass over the tasks with index arrays, a miss builds it for every version it loads.
+ */
 export function buildDag(document: DagDocument): Dag {
-  const downstreamLists = new Map<string, string[]>();
-  for (const task of document.tasks) downstreamLists.set(task.task_id, []);
-  for (const task of document.tasks) {
-    for (const upstreamId of task.upstream) downstreamLists.get(upstreamId)!.push(task.task_id);
+  const list = document.tasks;
+  const count = list.length;
+  const indexById = new Map<string, number>();
+  for (let i = 0; i < count; i++) indexById.set(list[i]!.task_id, i);
+  const downstreamLists: string[][] = [];
+  for (let i = 0; i < count; i++) downstreamLists.push([]);
+  for (let i = 0; i < count; i++) {
+    const task = list[i]!;
+    for (const upstreamId of task.upstream)
+      downstreamLists[indexById.get(upstreamId)!]!.push(task.task_id);
   }
 
   const tasks = new Map<string, Task>();
   const upstream = new Map<string, readonly string[]>();
   const downstream = new Map<string, readonly string[]>();
-  for (const task of document.tasks) {
-    const down = Object.freeze(downstreamLists.get(task.task_id)!);
-    const up = Object.freeze([...task.upstream]);
-    upstream.set(task.task_id, up);
-    downstream.set(task.task_id, down);
+  const roots: string[] = [];
+  const leaves: string[] = [];
+  // Kahn's algorithm over document order; the schema already refused cycles, so all tasks drain.
+  const waiting = new Int32Array(count);
+  const ready = new Int32Array(count);
+  let tail = 0;
+  for (let i = 0; i < count; i++) {
+    const task = Object.freeze(list[i]!);
+    const id = task.task_id;
+    const up = Object.freeze(task.upstream);
+    const down = Object.freeze(downstreamLists[i]!);
+    upstream.set(id, up);
+    downstream.set(id, down);
     tasks.set(
-      task.task_id,
+      id,
       Object.freeze({
-        taskId: task.task_id,
+        taskId: id,
         operator: task.operator,
         bashCommand: task.bash_command,
         triggerRule: task.trigger_rule,
@@ -104,38 +115,36 @@ export function buildDag(document: DagDocument): Dag {
         downstream: down,
       }),
     );
+    waiting[i] = up.length;
+    if (up.length === 0) {
+      roots.push(id);
+      ready[tail++] = i;
+    }
+    if (down.length === 0) leaves.push(id);
   }
-
-  // Kahn's algorithm over document order; the schema already refused cycles, so all tasks drain.
-  const remaining = new Map<string, number>();
-  for (const task of document.tasks) remaining.set(task.task_id, task.upstream.length);
-  const ready = document.tasks.filter((t) => t.upstream.length === 0).map((t) => t.task_id);
   const order: string[] = [];
-  for (let head = 0; head < ready.length; head++) {
-    const id = ready[head]!;
-    order.push(id);
-    for (const next of downstream.get(id)!) {
-      const left = remaining.get(next)! - 1;
-      remaining.set(next, left);
-      if (left === 0) ready.push(next);
+  for (let head = 0; head < tail; head++) {
+    const at = ready[head]!;
+    order.push(list[at]!.task_id);
+    for (const next of downstreamLists[at]!) {
+      const j = indexById.get(next)!;
+      if (--waiting[j]! === 0) ready[tail++] = j;
     }
   }
-  if (order.length !== document.tasks.length) {
+  if (order.length !== count) {
     throw new DagValidationError([{ reason: 'tasks form a cycle' }]);
   }
+  Object.freeze(list);
+  Object.freeze(document.tags);
 
   return Object.freeze({
     dagId: document.dag_id,
-    document: deepFreeze(document),
+    document: Object.freeze(document),
     tasks,
     upstream,
     downstream,
     topologicalOrder: Object.freeze(order),
-    roots: Object.freeze(
-      document.tasks.filter((t) => t.upstream.length === 0).map((t) => t.task_id),
-    ),
-    leaves: Object.freeze(
-      document.tasks.filter((t) => downstream.get(t.task_id)!.length === 0).map((t) => t.task_id),
-    ),
+    roots: Object.freeze(roots),
+    leaves: Object.freeze(leaves),
   });
 }
