@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, PREPARED, type PrismaClient } from './client.ts';
+import { createPrismaClient, poolOf, PREPARED, readRows, type PrismaClient } from './client.ts';
 import { isDatabaseUnavailable } from './errors.ts';
 import { defaultDatabaseSettings } from './settings.ts';
 import { createTestDatabase, type TestDatabase } from './testing/index.ts';
@@ -36,6 +36,21 @@ describe('the Prisma client', () => {
       await prisma.$queryRawUnsafe('SELECT $1::int + 2 AS n', i);
     }
     expect(await prepared()).toEqual([`${PREPARED} SELECT $1::int + 1 AS n`]);
+  });
+
+  it('reads rows through its pool as a named statement, and $disconnect ends the pool even when such a read came first', async () => {
+    const client = createPrismaClient({
+      url: db.url,
+      settings: defaultDatabaseSettings(),
+      applicationName: 'client-test-read-rows',
+    });
+    const statement = { name: 'client_test_sum', text: 'SELECT $1::int + $2::int AS n' };
+    expect(await readRows<{ n: number }>(client, statement, [2, 3])).toEqual([{ n: 5 }]);
+    expect(await readRows<{ n: number }>(client, statement, [4, 3])).toEqual([{ n: 7 }]);
+    const pool = poolOf(client)!;
+    await client.$disconnect();
+    // Without Prisma's adapter connected first, $disconnect left the pool and its connection open.
+    expect(pool.ended).toBe(true);
   });
 
   describe('with one pooled connection held by a transaction for 2.5 s', () => {

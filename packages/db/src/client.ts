@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.ts';
 import type { DatabaseSettings } from './settings.ts';
 
@@ -42,23 +43,87 @@ function preparedName(sql: string): string | undefined {
  */
 export function createPrismaClient(options: ClientOptions): PrismaClient {
   const { settings } = options;
-  const adapter = new PrismaPg(
-    {
-      connectionString: options.url,
-      max: settings.DATABASE_POOL_MAX,
-      connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
-      idleTimeoutMillis: settings.DATABASE_IDLE_TIMEOUT_MS,
-      // Sent as a startup parameter: the server cancels a statement running longer
-      // (SQLSTATE 57014).
-      statement_timeout: settings.DATABASE_STATEMENT_TIMEOUT_MS || undefined,
-      application_name: options.applicationName,
-    },
-    {
-      // An unnamed statement where there is no name (the adapter's type says string).
-      statementNameGenerator: (query) => preparedName(query.sql) as string,
-    },
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: settings.DATABASE_POOL_MAX,
+    connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: settings.DATABASE_IDLE_TIMEOUT_MS,
+    // Sent as a startup parameter: the server cancels a statement running longer
+    // (SQLSTATE 57014).
+    statement_timeout: settings.DATABASE_STATEMENT_TIMEOUT_MS || undefined,
+    application_name: options.applicationName,
+  });
+  // An idle connection that fails (the server restarted) leaves the pool, and the next query
+  // connects anew; without a listener its 'error' would end the process. Prisma's adapter adds
+  // one only once Prisma first connects, and readRows may use the pool before that.
+  pool.on('error', ignoreIdleClientError);
+  const adapter = new PrismaPg(pool, {
+    // An unnamed statement where there is no name (the adapter's type says string).
+    statementNameGenerator: (query) => preparedName(query.sql) as string,
+    // The client's pool: $disconnect ends it.
+    disposeExternalPool: true,
+  });
+  return withPool(
+    new PrismaClient({ adapter, transactionOptions: transactionOptions(settings) }),
+    pool,
   );
-  return new PrismaClient({ adapter, transactionOptions: transactionOptions(settings) });
+}
+
+const pools = new WeakMap<PrismaClient, pg.Pool>();
+
+const connections = new WeakMap<PrismaClient, Promise<void>>();
+
+/**
+ * Prisma's adapter takes the pool over when Prisma first connects (from then on `$disconnect`
+ * ends it): a read through the pool may be a process's first, so it makes sure of that first.
+ */
+function adapterConnected(prisma: PrismaClient): Promise<void> {
+  let connected = connections.get(prisma);
+  if (connected === undefined) {
+    connected = prisma.$connect().catch((error: unknown) => {
+      connections.delete(prisma);
+      throw error;
+    });
+    connections.set(prisma, connected);
+  }
+  return connected;
+}
+
+/** For a pool's 'error' event: the failed idle connection is already out of the pool. */
+export function ignoreIdleClientError(): void {}
+
+/** Remembers the pg pool under `prisma` (see poolOf); returns `prisma`. */
+export function withPool(prisma: PrismaClient, pool: pg.Pool): PrismaClient {
+  pools.set(prisma, pool);
+  return prisma;
+}
+
+/**
+ * The pg pool a client made here (createPrismaClient, the tests' recording client) sends its
+ * statements through, for the few hot reads that skip Prisma's own layers (`readRows`).
+ */
+export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
+  return pools.get(prisma);
+}
+
+/**
+ * Rows of one statement (`$1`-style parameters) through the client's pg pool, as a named
+ * statement (prepared once per connection), or through `$queryRawUnsafe` for a client made
+ * elsewhere. For the DAG cache's miss: Prisma's `$queryRaw` cost ~0.1-0.3 ms of CPU per query on
+ * top of pg's (its request pipeline, tracing and a copy of every row; apps/api/bench/RESULTS.md),
+ * as much as the rest of the read. Errors are pg's own, which the error classification reads
+ * (`isDatabaseUnavailable`).
+ */
+export async function readRows<T>(
+  prisma: PrismaClient,
+  statement: { name: string; text: string },
+  values: unknown[],
+): Promise<T[]> {
+  const pool = poolOf(prisma);
+  if (pool === undefined) return prisma.$queryRawUnsafe<T[]>(statement.text, ...values);
+  await adapterConnected(prisma);
+  const result = await pool.query<T & pg.QueryResultRow>({ ...statement, values });
+  return result.rows;
 }
 
 /**

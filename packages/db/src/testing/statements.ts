@@ -4,7 +4,7 @@
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient, transactionOptions } from '../client.ts';
+import { ignoreIdleClientError, PrismaClient, transactionOptions, withPool } from '../client.ts';
 import { defaultDatabaseSettings } from '../settings.ts';
 
 export interface RecordingClient {
@@ -23,6 +23,7 @@ export function createRecordingPrismaClient(url: string): RecordingClient {
     max: 4,
     connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
   });
+  pool.on('error', ignoreIdleClientError);
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as { query: unknown }).query = (...args: unknown[]) => {
@@ -31,9 +32,12 @@ export function createRecordingPrismaClient(url: string): RecordingClient {
       return query(...args);
     };
   });
-  const prisma = new PrismaClient({
-    adapter: new PrismaPg(pool, { disposeExternalPool: true }),
-    transactionOptions: transactionOptions(settings),
-  });
+  const prisma = withPool(
+    new PrismaClient({
+      adapter: new PrismaPg(pool, { disposeExternalPool: true }),
+      transactionOptions: transactionOptions(settings),
+    }),
+    pool,
+  );
   return { prisma, statements };
 }

@@ -5,7 +5,9 @@ import { Prisma } from '../../generated/prisma/client.ts';
  * The columns every loader query reads: the version and its document as JSON text (the cache
  * parses it once itself and learns its exact size from it). `v` is dag_version, `s` serialized_dag.
  */
-export const VERSION_COLUMNS = Prisma.sql`v.id::text AS id, v.dag_id, v.version_number, v.created_at, s.dag_hash`;
+export const VERSION_COLUMNS_TEXT =
+  'v.id::text AS id, v.dag_id, v.version_number, v.created_at, s.dag_hash';
+export const VERSION_COLUMNS = Prisma.raw(VERSION_COLUMNS_TEXT);
 
 export interface VersionRecord {
   id: string;
