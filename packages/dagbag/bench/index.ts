@@ -26,7 +26,7 @@ import { LRUCache } from 'lru-cache';
 import { DagBag, lruOptionsFor } from '../src/dagbag.ts';
 import { defaultCacheSettings, type CacheRole, type DagCacheSettings } from '../src/settings.ts';
 import { seededRandom } from '../src/testing.ts';
-import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
+import { HEAP_BYTES_PER_SERIALIZED_BYTE, entryWeight } from '../src/weight.ts';
 import { measureHeapFactor } from './heap-factor.ts';
 import { measureMissProfile, missProfileTable } from './miss-profile.ts';
 import { replay, syntheticLoader, type Policy } from './synthetic-loader.ts';
@@ -265,7 +265,7 @@ async function hitRatios(): Promise<RatioRow[]> {
   // Scheduler: its default shape (no entry cap, a byte cap), the byte cap holding `cap` versions.
   const cap = 1000;
   const schedulerBytes = 32 * 1024;
-  const schedulerWeight = schedulerBytes * HEAP_BYTES_PER_SERIALIZED_BYTE;
+  const schedulerWeight = entryWeight(schedulerBytes);
   const schedulerSettings: DagCacheSettings = {
     ...defaultCacheSettings('scheduler'),
     maxEntries: 0,

@@ -9,7 +9,7 @@
  */
 import { defaultCacheSettings, type DagCacheSettings } from '../src/settings.ts';
 import { seededRandom } from '../src/testing.ts';
-import { HEAP_BYTES_PER_SERIALIZED_BYTE } from '../src/weight.ts';
+import { entryWeight } from '../src/weight.ts';
 import {
   frequencyOracle,
   loopChangingSize,
@@ -27,7 +27,8 @@ const cap = 1000;
 const schedulerSettings: DagCacheSettings = {
   ...defaultCacheSettings('scheduler'),
   maxEntries: 0,
-  maxBytes: cap * 32 * 1024 * HEAP_BYTES_PER_SERIALIZED_BYTE,
+  // Exactly `cap` versions of 32 KiB.
+  maxBytes: cap * entryWeight(32 * 1024),
 };
 const V = 70_000;
 type T = [string, () => Uint32Array, number, 'api' | 'scheduler'];
