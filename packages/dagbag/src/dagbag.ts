@@ -138,6 +138,8 @@ interface Slot {
   checkedAt: number;
   /** Admission order, so reconcile() can leave alone what was admitted after its query. */
   readonly seq: number;
+  /** Its place in main's member list (see EVICTION_POOL); -1 outside main. */
+  member: number;
 }
 
 interface Outcome {
@@ -180,10 +182,13 @@ interface QueuedNumber {
 }
 
 /**
- * Initial share of the caps given to the admission window, and its floor. Caffeine starts at 1 %;
- * with the victim sampled by frequency (VICTIM_SAMPLE) a smaller window lost nothing on the
- * recency-friendly traces of bench/ (the climber grows it there) and kept 0.7 % more of the cache
- * for what the sketch chose on frequency-friendly ones.
+ * The share of the caps given to the admission window when it does not adapt (`adaptiveWindow:
+ * false`, the benchmark's fixed-window reference). Caffeine starts at 1 %. An adaptive window
+ * starts at one entry (share 0) and grows when its ghost hits say so (see ADAPT): with the victim
+ * chosen by frequency from all of main (EVICTION_POOL) a window larger than the newcomer itself
+ * only held back keys the sketch would have kept (bench/ratio-sim.ts: Zipf 0.9899 -> 0.9901 of the
+ * frequency oracle, browsing + crawl 0.9883 -> 0.9887), and the recency-friendly traces grow it
+ * as before.
  */
 const INITIAL_WINDOW = 0.003;
 /**
@@ -211,7 +216,7 @@ const ADAPT = {
   GHOST_SHARE: 0.0625,
   SAMPLE_FACTOR: 1,
   NOISE_SIGMAS: { grow: 6, shrink: 2 },
-  MIN_WINDOW: INITIAL_WINDOW,
+  MIN_WINDOW: 0,
   MAX_WINDOW: 0.8,
 } as const;
 
@@ -229,10 +234,13 @@ const ADAPT = {
  * `FORGET_HALVINGS` times (at most once per `MIN_GAP` x capacity lookups), so the new popular keys
  * can displace the old ones within a few sightings. A crawl's misses are not repeated, so a crawl
  * does not trigger it; a Zipf whose popular ids are reshuffled and a loop that changes its ids
- * do. Measured with bench/ratio-sim.ts (see bench/RESULTS.md, issue 13's third round).
+ * do. Measured with bench/ratio-sim.ts (see bench/RESULTS.md, issue 13's third round). With the
+ * victim chosen from all of main (EVICTION_POOL), 256 x capacity gains again (Zipf 0.9897 ->
+ * 0.9901 of the frequency oracle, browsing + crawl 0.9883 -> 0.9887 over 128 x); the doorkeeper,
+ * sized by the period, takes 256 bytes per cached entry.
  */
 const DRIFT = {
-  SAMPLE_FACTOR: 128,
+  SAMPLE_FACTOR: 256,
   RISE_FACTOR: 2,
   RISE_FLOOR: 0.005,
   HISTORY: 4,
@@ -243,25 +251,36 @@ const DRIFT = {
 /** Resolution of the hit path's revalidation clock (see `coarseNow`). */
 const COARSE_CLOCK_MS = 100;
 /**
- * Main's victim is the entry the sketch rates lowest among its this many least recent ones, not
- * simply the least recent: under Zipf the least recent entry is often a popular one that was not
- * asked for lately, and a newcomer refused for losing to it kept out a key that belonged in the
- * cache in place of a weaker one. Costs this many sketch estimates per eviction (misses only).
- * Measured in bench/: Zipf 0.983 -> 0.985 of the frequency oracle, browsing + crawl 0.979 -> 0.982,
- * the api loop that changes size 64.0 % -> 68.2 %.
+ * Main's victim is the entry the sketch rates lowest among a pool of `SIZE` candidates kept across
+ * evictions, as Redis's eviction pool. At each eviction the pool's estimates are read again (a
+ * count may have grown since) and candidates that left main are dropped; then a cursor offers the
+ * next `STEP` entries of main's member list (main's entries in no particular order, their key
+ * hashes side by side), each taking the place of the pool's highest if it rates lower. The cursor
+ * wraps around, so every `capacity / STEP` evictions every entry of main has been examined, and
+ * the victim is close to main's weakest entry (bench/ratio-sim.ts: within 0.0003 of the oracle's
+ * share of a full scan of main per eviction). A member is read by its hash alone unless it beats
+ * the pool, so a step is one sketch estimate; the list is kept up as entries enter and leave main
+ * (misses only: a hit does not touch it).
+ *
+ * Before, the victim was the weakest of main's 64 least recent entries: under Zipf the least
+ * recent entry is often a popular one not asked for lately, so sampling the tail by frequency beat
+ * plain LRU, but a weak entry that one hit had moved up was no candidate again until it sank back,
+ * and the 64 tail entries were read through lru-cache's iterator (a map lookup each). The pool
+ * costs less per eviction and finds weaker victims (see bench/RESULTS.md, issue 13's fourth round).
  */
-const VICTIM_SAMPLE = 64;
+const EVICTION_POOL = { SIZE: 32, STEP: 16 } as const;
 /**
  * A newcomer must beat the entry it displaces by more than this. Halving ages every count at one
  * moment, which leaves keys seen just before it one count ahead of keys seen just after; without
  * the margin that difference alone made a cyclic sweep churn (2x sweep: 0.80 of optimal, with
- * it 0.99), and Zipf gained too (0.86 -> 0.89 of optimal). The api role asks for two: near the
- * admission boundary a key is seen a few times per sample period, and a lead of two counts is
- * less often noise (bench/ratio-sim.ts: Zipf 0.985 -> 0.987 of the frequency oracle, browsing +
- * crawl 0.982 -> 0.984; three cost the reshuffled Zipf more than they gained); the scheduler's
- * loop that changes size lost 1.3 points with two, so it keeps one.
+ * it 0.99), and Zipf gained too (0.86 -> 0.89 of optimal). The api role asked for two while its
+ * victim came from main's 64 least recent entries (a lead of two was less often noise there);
+ * with the victim chosen from all of main (EVICTION_POOL) one is as good on Zipf and browsing +
+ * crawl and better where popularity moves (bench/ratio-sim.ts: the api loop that changes size
+ * 72.0 -> 73.3 %, the reshuffled Zipf 55.8 -> 56.5 %); zero gains on Zipf (0.9903) but costs the
+ * loop that changes size 3.3 points.
  */
-const ADMISSION_MARGIN: Readonly<Record<CacheRole, number>> = { api: 2, scheduler: 1 };
+const ADMISSION_MARGIN = 1;
 /** Ids per load query; a larger turn's misses are split into several queries run together. */
 const MAX_BATCH = 500;
 /** lru-cache needs some bound; with the byte cap off, sizes are tracked against this one. */
@@ -274,6 +293,13 @@ const TYPICAL_WEIGHT = 64 * 1024;
 /** The least recently used unexpired key of a segment. */
 function leastRecent(segment: LRUCache<string, Slot>): string | undefined {
   return segment.rkeys().next().value ?? undefined;
+}
+
+/** Index of the highest of the first `length` counts. */
+function indexOfHighest(counts: Int32Array, length: number): number {
+  let highest = 0;
+  for (let i = 1; i < length; i++) if (counts[i]! > counts[highest]!) highest = i;
+  return highest;
 }
 
 function numberKey(dagId: string, versionNumber: number): string {
@@ -336,7 +362,16 @@ export class DagBag {
   private windowMaxEntries = 0;
   private windowMaxBytes = 0;
   private readonly adaptive: boolean;
-  private readonly admissionMargin: number;
+  /**
+   * Main's entries in no order, with their key hashes side by side, for the eviction cursor to walk
+   * (see EVICTION_POOL); an entry leaving main gives its place to the last one.
+   */
+  private readonly members: Slot[] = [];
+  private readonly memberHashes: number[] = [];
+  private cursor = 0;
+  /** Main's eviction candidates and their estimates at the last eviction. */
+  private readonly pool: Slot[] = [];
+  private readonly poolCounts = new Int32Array(EVICTION_POOL.SIZE);
   /** Keys of the latest evictions (insertion-ordered, bounded): see ADAPT. */
   private readonly windowGhosts = new Set<string>();
   private readonly mainGhosts = new Set<string>();
@@ -419,14 +454,13 @@ export class DagBag {
     });
     const admission = options.admission !== false;
     this.adaptive = admission && options.adaptiveWindow !== false;
-    this.admissionMargin = ADMISSION_MARGIN[this.role];
     this.watchesDrift = this.adaptive && this.role === 'api';
     if (admission) {
       this.sketch = new FrequencySketch(
         this.capacity(),
         this.watchesDrift ? DRIFT.SAMPLE_FACTOR : FrequencySketch.DEFAULT_SAMPLE_FACTOR,
       );
-      this.setWindowShare(this.adaptive && this.role === 'scheduler' ? 0 : INITIAL_WINDOW);
+      this.setWindowShare(this.adaptive ? ADAPT.MIN_WINDOW : INITIAL_WINDOW);
     }
     const validated = new LRUCache<string, true>({
       max: Math.min(100_000, Math.max(1024, 4 * this.capacity())),
@@ -821,7 +855,13 @@ export class DagBag {
       return;
     }
     if (this.peekSlot(versionId) !== undefined) this.remove(versionId, 'invalidated');
-    const slot: Slot = { entry, keyHash, checkedAt: this.clock.now(), seq: ++this.seq };
+    const slot: Slot = {
+      entry,
+      keyHash,
+      checkedAt: this.clock.now(),
+      seq: ++this.seq,
+      member: -1,
+    };
     let versions = this.byDag.get(entry.dagId);
     if (versions === undefined) this.byDag.set(entry.dagId, (versions = new Map<number, string>()));
     versions.set(entry.versionNumber, versionId);
@@ -925,21 +965,73 @@ export class DagBag {
     if (shares.length > DRIFT.HISTORY) shares.shift();
   }
 
-  /** Of main's `VICTIM_SAMPLE` least recent entries, the one the sketch rates lowest. */
-  private weakestTail(): string | undefined {
-    let best: string | undefined;
-    let bestCount = Infinity;
-    let n = 0;
-    // lru-cache types an entry as (K | V)[]; it is [key, slot].
-    for (const entry of this.main.rentries()) {
-      const count = this.sketch!.estimate((entry[1] as Slot).keyHash);
-      if (count < bestCount) {
-        bestCount = count;
-        best = entry[0] as string;
-      }
-      if (++n >= VICTIM_SAMPLE) break;
+  /** Of main's eviction candidates (see EVICTION_POOL), the one the sketch rates lowest. */
+  private weakestInPool(): string | undefined {
+    const sketch = this.sketch!;
+    const pool = this.pool;
+    const counts = this.poolCounts;
+    let kept = 0;
+    for (let i = 0; i < pool.length; i++) {
+      const slot = pool[i]!;
+      if (slot.member < 0) continue;
+      pool[kept] = slot;
+      counts[kept] = sketch.estimate(slot.keyHash);
+      kept++;
     }
-    return best;
+    pool.length = kept;
+    const members = this.members;
+    const hashes = this.memberHashes;
+    const steps = Math.min(EVICTION_POOL.STEP, members.length);
+    let highest = pool.length < EVICTION_POOL.SIZE ? -1 : indexOfHighest(counts, pool.length);
+    for (let n = 0; n < steps; n++) {
+      if (this.cursor >= members.length) this.cursor = 0;
+      const at = this.cursor++;
+      // The hash alone rules most entries out; only a candidate is looked at.
+      const count = sketch.estimate(hashes[at]!);
+      if (highest >= 0 && count >= counts[highest]!) continue;
+      const slot = members[at]!;
+      if (pool.includes(slot)) continue;
+      if (highest < 0) {
+        counts[pool.length] = count;
+        pool.push(slot);
+        if (pool.length === EVICTION_POOL.SIZE) highest = indexOfHighest(counts, pool.length);
+        continue;
+      }
+      pool[highest] = slot;
+      counts[highest] = count;
+      highest = indexOfHighest(counts, pool.length);
+    }
+    let lowest = -1;
+    for (let i = 0; i < pool.length; i++)
+      if (lowest < 0 || counts[i]! < counts[lowest]!) lowest = i;
+    if (lowest < 0) return leastRecent(this.main);
+    const victim = pool[lowest]!;
+    // The member list follows every way out of main; should it ever miss one, the entry is
+    // forgotten here rather than chosen again and again.
+    if (this.main.peek(victim.entry.versionId, { allowStale: true }) === victim)
+      return victim.entry.versionId;
+    this.leaveMain(victim);
+    return leastRecent(this.main);
+  }
+
+  /** Enters a slot moving into main in main's member list. */
+  private joinMain(slot: Slot): void {
+    slot.member = this.members.length;
+    this.members.push(slot);
+    this.memberHashes.push(slot.keyHash);
+  }
+
+  /** Takes a slot leaving the cache out of main's member list (the last member takes its place). */
+  private leaveMain(slot: Slot): void {
+    const at = slot.member;
+    if (at < 0) return;
+    slot.member = -1;
+    const last = this.members.pop()!;
+    const lastHash = this.memberHashes.pop()!;
+    if (last === slot) return;
+    this.members[at] = last;
+    this.memberHashes[at] = lastHash;
+    last.member = at;
   }
 
   /** Remembers an evicted key in a bounded ghost list (the oldest goes first). */
@@ -991,7 +1083,7 @@ export class DagBag {
       const reason = this.capReason();
       const candidate =
         this.windowOverShare() || this.main.size === 0 ? leastRecent(this.window) : undefined;
-      const victim = candidate === undefined ? leastRecent(this.main) : this.weakestTail();
+      const victim = candidate === undefined ? leastRecent(this.main) : this.weakestInPool();
       if (candidate === undefined && victim === undefined) {
         // Only expired entries are left (lru-cache's iterators skip them): drop them now.
         if (this.purgeExpired() === 0) break;
@@ -1009,7 +1101,7 @@ export class DagBag {
         // Ties go to the resident: a key is only let in if it is asked for more often.
         if (
           this.sketch!.estimate(candidateSlot.keyHash) >
-          this.sketch!.estimate(victimSlot.keyHash) + this.admissionMargin
+          this.sketch!.estimate(victimSlot.keyHash) + ADMISSION_MARGIN
         ) {
           this.removeFrom(this.main, victim, reason);
           this.remember(this.mainGhosts, victim);
@@ -1029,6 +1121,7 @@ export class DagBag {
       // window's delete to dispose() as 'delete', which counts nothing.)
       const remaining = this.ttlMs > 0 ? this.window.getRemainingTTL(key) : 0;
       this.window.delete(key);
+      this.joinMain(slot);
       this.main.set(
         key,
         slot,
@@ -1058,6 +1151,7 @@ export class DagBag {
   }
 
   private unindex(slot: Slot): void {
+    this.leaveMain(slot);
     const { dagId, versionNumber, versionId } = slot.entry;
     const versions = this.byDag.get(dagId);
     if (versions?.get(versionNumber) !== versionId) return;
@@ -1151,6 +1245,11 @@ export class DagBag {
     this.mainGhosts.clear();
     this.missedNow.clear();
     this.missedBefore.clear();
+    for (const slot of this.members) slot.member = -1;
+    this.members.length = 0;
+    this.memberHashes.length = 0;
+    this.pool.length = 0;
+    this.cursor = 0;
     this.main.clear();
     this.window.clear();
     return count;
