@@ -6,8 +6,9 @@
  *
  * Phases, each timed alone over the same distinct documents: JSON.parse of the row's text, the
  * validation (the one-pass isValidDocument; before: every miss; after: only the first load of a
- * dag_hash in the process), building the in-memory DAG (task maps, orders, freeze) and the weight. "After" is a version
- * loaded again (evicted before), whose dag_hash the cache has validated already.
+ * dag_hash in the process), building the in-memory DAG (task maps, orders, freeze) and the
+ * weight. "After" is a version loaded again (evicted before), whose dag_hash the cache has
+ * validated already.
  * Times are CPU time of the process (the machine is shared). "Lookup" is `await bag.get(id)` of a
  * cold id through a DagBag whose loader answers from memory: everything a miss costs except the
  * database round trip.
