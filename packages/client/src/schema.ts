@@ -412,7 +412,7 @@ export interface paths {
     head?: never;
     /**
      * Bulk Task Instances
-     * @description Bulk update (as PATCH of each) and delete of task instances; create is not supported. Each action reports its successes and errors.
+     * @description Bulk update (as PATCH of each) and delete of task instances; create is not supported. Each action reports its successes and errors. Each instance is changed in its own transaction, with its own audit event (`bulk_task_instances`, naming the instance): one that fails leaves the others as done.
      */
     patch: operations['bulk_task_instances'];
     trace?: never;
