@@ -66,4 +66,9 @@ export type {
   DagCacheSettings,
 } from './settings.ts';
 export { FrequencySketch } from './sketch.ts';
-export { HEAP_BYTES_PER_SERIALIZED_BYTE, entryWeight, serializedSize } from './weight.ts';
+export {
+  HEAP_BYTES_PER_ENTRY,
+  HEAP_BYTES_PER_SERIALIZED_BYTE,
+  entryWeight,
+  serializedSize,
+} from './weight.ts';
