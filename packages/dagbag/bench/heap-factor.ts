@@ -11,6 +11,7 @@
 import { dagHash } from '../src/document.ts';
 import { entryFromRow, type DagVersionEntry } from '../src/entry.ts';
 import { makeDagDocument } from '../src/testing.ts';
+import { entryWeight } from '../src/weight.ts';
 
 export interface HeapFactorRow {
   tasks: number;
@@ -18,6 +19,8 @@ export interface HeapFactorRow {
   serializedBytesPerDocument: number;
   retainedBytesPerDocument: number;
   factor: number;
+  /** The weight the cache gives such an entry (entryWeight) over the heap it retains. */
+  weightOverHeap: number;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -60,6 +63,9 @@ export function measureHeapFactor(
       serializedBytesPerDocument: Math.round(serialized / documents),
       retainedBytesPerDocument: Math.round((after - before) / documents),
       factor: (after - before) / serialized,
+      weightOverHeap:
+        versionRows.reduce((sum, row) => sum + entryWeight(Buffer.byteLength(row.dataText)), 0) /
+        (after - before),
     });
   }
   return rows;
@@ -67,6 +73,13 @@ export function measureHeapFactor(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = measureHeapFactor();
-  console.table(rows.map((r) => ({ ...r, factor: r.factor.toFixed(2) })));
-  console.log(`max factor ${Math.max(...rows.map((r) => r.factor)).toFixed(2)}`);
+  console.table(
+    rows.map((r) => ({
+      ...r,
+      factor: r.factor.toFixed(2),
+      weightOverHeap: r.weightOverHeap.toFixed(3),
+    })),
+  );
+  const off = Math.max(...rows.map((r) => Math.abs(r.weightOverHeap - 1)));
+  console.log(`weight within ${(100 * off).toFixed(1)} % of the retained heap at every size`);
 }
