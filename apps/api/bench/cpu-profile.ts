@@ -5,9 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 
+/** A frame of a `--cpu-prof` profile: the function and the script it is in ('' for builtins). */
+export interface CallFrame {
+  functionName: string;
+  url: string;
+}
+
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string };
+  callFrame: CallFrame;
   children?: number[];
 }
 
@@ -15,6 +21,35 @@ interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+/**
+ * The microseconds of a `--cpu-prof` profile by category: `categoryOf` is given each sampled
+ * frame's stack, the sampled frame first and the root last, and names its category (asked once
+ * per frame of the call tree, however many samples it has).
+ */
+export function microsecondsBy(
+  path: string,
+  categoryOf: (stack: readonly CallFrame[]) => string,
+): Map<string, number> {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  const known = new Map<number, string>();
+  const totals = new Map<string, number>();
+  profile.samples.forEach((id, index) => {
+    let category = known.get(id);
+    if (category === undefined) {
+      const stack: CallFrame[] = [];
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+        stack.push(byId.get(at)!.callFrame);
+      known.set(id, (category = categoryOf(stack)));
+    }
+    totals.set(category, (totals.get(category) ?? 0) + (profile.timeDeltas[index] ?? 0));
+  });
+  return totals;
 }
 
 /** First match wins, frame by frame from the sampled one up to the root. */
@@ -83,33 +118,12 @@ export interface ProfileRow {
 }
 
 export function summarizeProfile(path: string, requests: number): ProfileRow[] {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes)
-    for (const child of node.children ?? []) parent.set(child, node.id);
-  const categoryOf = new Map<number, string>();
-  const classify = (id: number): string => {
-    const known = categoryOf.get(id);
-    if (known !== undefined) return known;
-    let current: number | undefined = id;
-    let found = 'other';
-    while (current !== undefined) {
-      const frame = byId.get(current)!.callFrame;
+  const totals = microsecondsBy(path, (stack) => {
+    for (const frame of stack) {
       const match = CATEGORIES.find((category) => category.test(frame.url, frame.functionName));
-      if (match) {
-        found = match.name;
-        break;
-      }
-      current = parent.get(current);
+      if (match) return match.name;
     }
-    categoryOf.set(id, found);
-    return found;
-  };
-  const totals = new Map<string, number>();
-  profile.samples.forEach((id, index) => {
-    const category = classify(id);
-    totals.set(category, (totals.get(category) ?? 0) + (profile.timeDeltas[index] ?? 0));
+    return 'other';
   });
   const busy = [...totals]
     .filter(([name]) => !name.startsWith('idle'))

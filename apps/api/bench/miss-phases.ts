@@ -11,19 +11,7 @@
  * left out, and so are the socket writes' (see WRITES); shares are of the rest. With the API's
  * CPU per request (the bench's log line) each share is also given in ms per request.
  */
-import { readFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { microsecondsBy } from './cpu-profile.ts';
 
 const DAGBAG = /\/packages\/dagbag\/src\//;
 /**
@@ -95,32 +83,15 @@ export interface PhaseRow {
 }
 
 export function summarizeMissProfile(path: string): PhaseRow[] {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes)
-    for (const child of node.children ?? []) parent.set(child, node.id);
-  const phaseOf = new Map<number, string>();
-  const classify = (id: number): string => {
-    const known = phaseOf.get(id);
-    if (known !== undefined) return known;
-    const frames: ProfileNode['callFrame'][] = [];
-    for (let current: number | undefined = id; current !== undefined; current = parent.get(current))
-      frames.push(byId.get(current)!.callFrame);
-    let found = 'other';
-    for (let i = 0; i < frames.length && found === 'other'; i++) {
+  const totals = microsecondsBy(path, (frames) => {
+    for (let i = 0; i < frames.length; i++) {
       const { url, functionName } = frames[i]!;
       // Whether a DAG-cache frame is among the callers (zod and JSON.parse serve requests too).
       const stack = frames.slice(i + 1).some((f) => DAGBAG.test(f.url)) ? 'dagbag' : '';
-      found = PHASES.find((phase) => phase.test(url, functionName, stack))?.name ?? 'other';
+      const phase = PHASES.find((candidate) => candidate.test(url, functionName, stack));
+      if (phase) return phase.name;
     }
-    phaseOf.set(id, found);
-    return found;
-  };
-  const totals = new Map<string, number>();
-  profile.samples.forEach((id, index) => {
-    const phase = classify(id);
-    totals.set(phase, (totals.get(phase) ?? 0) + (profile.timeDeltas[index] ?? 0));
+    return 'other';
   });
   totals.delete('idle');
   totals.delete('start-up');
