@@ -1,6 +1,8 @@
 // One ESLint run for the whole repository (`pnpm lint`): one process, so typescript-eslint's
 // project service parses and type-checks each source file once, where a run per package checked
-// every workspace dependency again in each of its dependents (about twice the CPU in all).
+// every workspace dependency again in each of its dependents (about twice the CPU in all). Two
+// linting threads (`--concurrency=2` in package.json) share the files: on 2 idle cores 25-27 s
+// against 30-34 s for one, for about the same CPU.
 // Each file is still checked against the tsconfig.json of its own package.
 import baseConfig, { testRules } from '@dagbag/eslint-config/base';
 
