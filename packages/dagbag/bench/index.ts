@@ -19,7 +19,7 @@
  *
  * Writes the printed tables to bench/RESULTS.md as well.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { LRUCache } from 'lru-cache';
@@ -489,7 +489,16 @@ async function main(): Promise<void> {
     text,
     '',
   ].join('\n');
-  if (!only) writeFileSync(new URL('./RESULTS.md', import.meta.url), results);
+  if (!only) {
+    // The rounds' notes below HISTORY_HEADING are written by hand: a run keeps them.
+    const file = new URL('./RESULTS.md', import.meta.url);
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const history = previous.indexOf(HISTORY_HEADING);
+    writeFileSync(file, history < 0 ? results : `${results}\n${previous.slice(history)}`);
+  }
 }
+
+/** Where RESULTS.md's notes on earlier rounds begin; `pnpm bench` rewrites only what is above. */
+const HISTORY_HEADING = '## Earlier rounds (notes kept by `pnpm bench`)';
 
 await main();
