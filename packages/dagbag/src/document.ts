@@ -104,6 +104,28 @@ const scheduleSchema = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+/**
+ * Every bound and default of a document, in one place: the schema below and isValidDocument (the
+ * cache's one-pass check) both read them.
+ */
+const LIMITS = {
+  bashCommandLength: 1_000_000,
+  retries: 100,
+  retryDelaySeconds: 86_400,
+  executionTimeoutSeconds: 7 * 86_400,
+  descriptionLength: 10_000,
+  maxActiveRuns: 10_000,
+  tags: 100,
+  tagLength: 100,
+} as const;
+const DEFAULTS = {
+  trigger_rule: 'all_success',
+  retries: 0,
+  retry_delay_seconds: 300,
+  max_active_runs: 16,
+  catchup: false,
+} as const;
+
 const nonNegativeInt = (what: string, max: number) =>
   z
     .number({ error: `${what} must be a number` })
@@ -132,21 +154,27 @@ const taskFields = {
     error: (issue) =>
       `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
   }),
-  bash_command: z.string().min(1, 'bash_command must not be empty').max(1_000_000).optional(),
+  bash_command: z
+    .string()
+    .min(1, 'bash_command must not be empty')
+    .max(LIMITS.bashCommandLength)
+    .optional(),
   upstream: z.array(identifier('upstream task id')).default([]),
   trigger_rule: z
     .enum(TRIGGER_RULES, {
       error: (issue) =>
         `unknown trigger_rule ${JSON.stringify(issue.input)}; expected one of ${TRIGGER_RULES.join(', ')}`,
     })
-    .default('all_success'),
-  retries: nonNegativeInt('retries', 100).default(0),
-  retry_delay_seconds: nonNegativeInt('retry_delay_seconds', 86_400).default(300),
+    .default(DEFAULTS.trigger_rule),
+  retries: nonNegativeInt('retries', LIMITS.retries).default(DEFAULTS.retries),
+  retry_delay_seconds: nonNegativeInt('retry_delay_seconds', LIMITS.retryDelaySeconds).default(
+    DEFAULTS.retry_delay_seconds,
+  ),
   execution_timeout_seconds: z
     .number()
     .int('execution_timeout_seconds must be a whole number')
     .min(1, 'execution_timeout_seconds must be at least 1')
-    .max(7 * 86_400)
+    .max(LIMITS.executionTimeoutSeconds)
     .optional(),
 };
 
@@ -180,7 +208,7 @@ function isTimeZone(name: string): boolean {
 
 const dagFields = {
   dag_id: identifier('dag_id'),
-  description: z.string().max(10_000).optional(),
+  description: z.string().max(LIMITS.descriptionLength).optional(),
   schedule: scheduleSchema,
   start_date: z.iso
     .datetime({
@@ -195,11 +223,16 @@ const dagFields = {
       error: 'timezone must be an IANA time zone name, e.g. Europe/Amsterdam',
     })
     .optional(),
-  max_active_runs: z.number().int().min(1).max(10_000).default(16),
-  catchup: z.boolean().default(false),
+  max_active_runs: z
+    .number()
+    .int()
+    .min(1)
+    .max(LIMITS.maxActiveRuns)
+    .default(DEFAULTS.max_active_runs),
+  catchup: z.boolean().default(DEFAULTS.catchup),
   /** Airflow's DAG argument: a DAG seen for the first time starts paused. Absent: not paused. */
   is_paused_upon_creation: z.boolean().optional(),
-  tags: z.array(z.string().min(1).max(100)).max(100).default([]),
+  tags: z.array(z.string().min(1).max(LIMITS.tagLength)).max(LIMITS.tags).default([]),
   tasks: z.array(taskDocumentSchema).max(MAX_TASKS, `a DAG may have at most ${MAX_TASKS} tasks`),
 };
 
@@ -262,18 +295,19 @@ function isValidTask(task: unknown): boolean {
   if (operator !== 'bash' && operator !== 'empty') return false;
   const command = task.bash_command;
   if (command === undefined ? operator === 'bash' : operator !== 'bash') return false;
-  if (command !== undefined && !isStringUpTo(command, 1, 1_000_000)) return false;
+  if (command !== undefined && !isStringUpTo(command, 1, LIMITS.bashCommandLength)) return false;
   // Each upstream id must name a task (isSoundGraph), and every task_id is an identifier.
   if (task.upstream === undefined) task.upstream = [];
   else if (!Array.isArray(task.upstream)) return false;
-  if (task.trigger_rule === undefined) task.trigger_rule = 'all_success';
+  if (task.trigger_rule === undefined) task.trigger_rule = DEFAULTS.trigger_rule;
   else if (!(TRIGGER_RULES as readonly unknown[]).includes(task.trigger_rule)) return false;
-  if (task.retries === undefined) task.retries = 0;
-  else if (!isIntIn(task.retries, 0, 100)) return false;
-  if (task.retry_delay_seconds === undefined) task.retry_delay_seconds = 300;
-  else if (!isIntIn(task.retry_delay_seconds, 0, 86_400)) return false;
+  if (task.retries === undefined) task.retries = DEFAULTS.retries;
+  else if (!isIntIn(task.retries, 0, LIMITS.retries)) return false;
+  if (task.retry_delay_seconds === undefined)
+    task.retry_delay_seconds = DEFAULTS.retry_delay_seconds;
+  else if (!isIntIn(task.retry_delay_seconds, 0, LIMITS.retryDelaySeconds)) return false;
   const timeout = task.execution_timeout_seconds;
-  return timeout === undefined || isIntIn(timeout, 1, 7 * 86_400);
+  return timeout === undefined || isIntIn(timeout, 1, LIMITS.executionTimeoutSeconds);
 }
 
 /**
@@ -340,7 +374,8 @@ export function isValidDocument(input: unknown): input is DagDocument {
   if (!isRecord(input) || !hasOnlyFields(input, DAG_FIELD_NAMES)) return false;
   if (!isIdentifier(input.dag_id)) return false;
   const { description, timezone, start_date: startDate } = input;
-  if (description !== undefined && !isStringUpTo(description, 0, 10_000)) return false;
+  if (description !== undefined && !isStringUpTo(description, 0, LIMITS.descriptionLength))
+    return false;
   if (input.schedule === undefined) input.schedule = null;
   const schedule = input.schedule;
   if (schedule !== null) {
@@ -360,16 +395,16 @@ export function isValidDocument(input: unknown): input is DagDocument {
     !(typeof timezone === 'string' && remembered(timeZoneVerdicts, timezone, isTimeZone))
   )
     return false;
-  if (input.max_active_runs === undefined) input.max_active_runs = 16;
-  else if (!isIntIn(input.max_active_runs, 1, 10_000)) return false;
-  if (input.catchup === undefined) input.catchup = false;
+  if (input.max_active_runs === undefined) input.max_active_runs = DEFAULTS.max_active_runs;
+  else if (!isIntIn(input.max_active_runs, 1, LIMITS.maxActiveRuns)) return false;
+  if (input.catchup === undefined) input.catchup = DEFAULTS.catchup;
   else if (typeof input.catchup !== 'boolean') return false;
   const paused = input.is_paused_upon_creation;
   if (paused !== undefined && typeof paused !== 'boolean') return false;
   if (input.tags === undefined) input.tags = [];
   const { tags, tasks } = input;
-  if (!Array.isArray(tags) || tags.length > 100) return false;
-  for (const tag of tags as unknown[]) if (!isStringUpTo(tag, 1, 100)) return false;
+  if (!Array.isArray(tags) || tags.length > LIMITS.tags) return false;
+  for (const tag of tags as unknown[]) if (!isStringUpTo(tag, 1, LIMITS.tagLength)) return false;
   if (!Array.isArray(tasks) || tasks.length > MAX_TASKS) return false;
   for (const task of tasks as unknown[]) if (!isValidTask(task)) return false;
   return isSoundGraph(tasks as TaskDocument[]);
