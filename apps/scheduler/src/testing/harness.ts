@@ -5,7 +5,8 @@
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DagDocumentInput } from '@dagbag/dagbag';
+import { DagBag, type DagDocumentInput } from '@dagbag/dagbag';
+import { createApiQueries, createDagVersionLoader } from '@dagbag/db';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
 import { readSchedulerConfig, type SchedulerConfig } from '../config.ts';
@@ -23,7 +24,10 @@ export interface Harness {
   scheduler(
     options?: Partial<SchedulerOptions> & { env?: Record<string, string> },
   ): Promise<Scheduler>;
-  /** Inserts a run as the API does: queued, manual, on the DAG's latest version. */
+  /**
+   * Triggers a run as the API does (its own query): queued, manual, on the DAG's latest version,
+   * with its task instances in state null.
+   */
   trigger(dagId: string, runId: string): Promise<void>;
   runState(dagId: string, runId: string): Promise<string | undefined>;
   taskStates(dagId: string, runId: string): Promise<Record<string, string | null>>;
@@ -37,6 +41,13 @@ export async function createHarness(): Promise<Harness> {
   const logsRoot = join(workDir, 'logs');
   await mkdir(dagsFolder, { recursive: true });
   const schedulers: Scheduler[] = [];
+  const api = createApiQueries(db.prisma);
+  // The API's DAG cache, for the task instances a trigger creates.
+  const apiDagBag = new DagBag({
+    role: 'api',
+    loader: createDagVersionLoader(db.prisma),
+    logger: silentLogger,
+  });
   const config = (overrides: Record<string, string> = {}) =>
     readSchedulerConfig({
       DAGS_FOLDER: dagsFolder,
@@ -82,18 +93,23 @@ export async function createHarness(): Promise<Harness> {
         where: { dagId },
         orderBy: { versionNumber: 'desc' },
       });
-      await db.prisma.dagRun.create({
-        data: {
+      const now = new Date();
+      await api.createDagRun(
+        {
           dagId,
           runId,
-          state: 'queued',
-          runType: 'manual',
-          createdDagVersionId: version!.id,
+          logicalDate: null,
+          runAfter: now,
+          dataIntervalStart: null,
+          dataIntervalEnd: null,
           conf: {},
-          triggeredBy: 'rest_api',
-          queuedAt: new Date(),
+          note: null,
+          createdDagVersionId: version!.id,
+          queuedAt: now,
+          triggeringUserName: null,
         },
-      });
+        apiDagBag,
+      );
     },
     async runState(dagId, runId) {
       return (await db.prisma.dagRun.findUnique({ where: { dagId_runId: { dagId, runId } } }))
@@ -108,6 +124,7 @@ export async function createHarness(): Promise<Harness> {
     },
     async close() {
       for (const scheduler of schedulers) await scheduler.stop(0).catch(() => undefined);
+      apiDagBag.close();
       await db.drop();
       await rm(workDir, { recursive: true, force: true });
     },
