@@ -136,6 +136,22 @@ describe('error answers', () => {
     expect(response.status).toBe(422);
   });
 
+  it('500 naming the version and the problem for a stored document that does not validate', async () => {
+    // A row written by something else than the processor (or edited by hand): the answer said
+    // only 'Internal server error', leaving the client nothing to report.
+    const [versionId] = await seedDag(api.prisma, 'garbled', [smallDag('garbled')]);
+    await api.prisma.serializedDag.updateMany({
+      where: { dagVersionId: versionId! },
+      data: { data: { dag_id: 'garbled', tasks: 'not a list' }, dagHash: 'e'.repeat(64) },
+    });
+    const response = await api.request('/api/v2/dags/garbled/dagVersions/1/structure');
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({
+      detail:
+        "Version 1 of DAG 'garbled' is stored in a form this server cannot read (tasks: Invalid input: expected array, received string); the DAG file's next change makes a new version",
+    });
+  });
+
   it('422 for unknown fields in a body, as Airflow forbids extra fields', async () => {
     expect(
       (

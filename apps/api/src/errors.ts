@@ -3,7 +3,7 @@
  * from code to HTTP status (the shape of tRPC's TRPCError and getHTTPStatusCodeFromError). Anything
  * else that reaches the error handler is classified once in `toApiError`.
  */
-import { UnsafeLogPathError } from '@dagbag/dagbag';
+import { DagValidationError, UnsafeLogPathError } from '@dagbag/dagbag';
 import { DuplicateDagRunError, isDataException, isDatabaseUnavailable } from '@dagbag/db';
 
 export const HTTP_STATUS_BY_CODE = {
@@ -117,6 +117,17 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError('BAD_REQUEST', 'A value in the request cannot be stored or compared', {
       cause: error,
     });
+  }
+  if (error instanceof DagValidationError && error.version) {
+    // A stored version that does not validate (written by something else, or edited by hand):
+    // the server's data is at fault, and the client can at least say which version.
+    const { dagId, versionNumber } = error.version;
+    const problems = error.problems.map((problem) => problem.reason).join('; ');
+    return new ApiError(
+      'INTERNAL_SERVER_ERROR',
+      `Version ${versionNumber} of DAG '${dagId}' is stored in a form this server cannot read (${problems}); the DAG file's next change makes a new version`,
+      { cause: error },
+    );
   }
   if (isDatabaseUnavailable(error)) {
     return new ApiError(

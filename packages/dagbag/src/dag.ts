@@ -12,10 +12,20 @@ import {
 export class DagValidationError extends Error {
   override readonly name = 'DagValidationError';
   readonly problems: readonly DagProblem[];
-  constructor(problems: readonly DagProblem[]) {
+  /** The stored version the document came from, when it came from one (a cache load). */
+  readonly version: StoredVersion | undefined;
+  constructor(problems: readonly DagProblem[], version?: StoredVersion) {
     super(`Invalid DAG document: ${problems.map((p) => p.reason).join('; ')}`);
     this.problems = problems;
+    this.version = version;
   }
+}
+
+/** Which stored version a document is: what a client or an operator can look up. */
+export interface StoredVersion {
+  readonly versionId: string;
+  readonly dagId: string;
+  readonly versionNumber: number;
 }
 
 export interface Task {

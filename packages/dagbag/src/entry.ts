@@ -1,4 +1,4 @@
-import { buildDag, deserializeOwnedDag, type Dag } from './dag.ts';
+import { buildDag, DagValidationError, deserializeOwnedDag, type Dag } from './dag.ts';
 import type { DagDocument } from './document.ts';
 import { entryWeight } from './weight.ts';
 
@@ -60,8 +60,8 @@ export interface ValidatedHashes {
  * `dag_hash` is the hash of the document's canonical form: a row whose hash is in `validated` holds
  * a document this process has validated before (typically a version evicted and loaded again), so
  * it is not validated a second time (`trusted`). A row whose hash is new is validated, and its hash
- * remembered once it passes. Throws DagValidationError for a row that does not validate (a corrupt
- * or foreign row).
+ * remembered once it passes. Throws DagValidationError, naming the version, for a row that does
+ * not validate (a corrupt or foreign row).
  */
 export function entryFromRow(
   row: DagVersionRow,
@@ -70,7 +70,7 @@ export function entryFromRow(
   const { render, validated } = options;
   const data: unknown = JSON.parse(row.dataText);
   const trusted = validated?.has(row.dagHash) === true;
-  const dag = trusted ? buildDag(data as DagDocument) : deserializeOwnedDag(data);
+  const dag = trusted ? buildDag(data as DagDocument) : readStored(row, data);
   if (!trusted) validated?.add(row.dagHash);
   const bytes =
     row.serializedBytes !== undefined && row.serializedBytes > 0
@@ -92,6 +92,17 @@ export function entryFromRow(
     entry: Object.freeze({ ...entry, rendered, weight: entry.weight + rendered.bytes.byteLength }),
     trusted,
   };
+}
+
+/** The row's document as a Dag; a DagValidationError names the version (`version`). */
+function readStored(row: DagVersionRow, data: unknown): Dag {
+  try {
+    return deserializeOwnedDag(data);
+  } catch (error) {
+    if (!(error instanceof DagValidationError)) throw error;
+    const { versionId, dagId, versionNumber } = row;
+    throw new DagValidationError(error.problems, { versionId, dagId, versionNumber });
+  }
 }
 
 /**

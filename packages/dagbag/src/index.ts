@@ -31,7 +31,7 @@ export {
   formatProblems,
   listDagFiles,
 } from './dag-files.ts';
-export { deserializeDag, buildDag, DagValidationError } from './dag.ts';
+export { deserializeDag, buildDag, DagValidationError, type StoredVersion } from './dag.ts';
 export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, runIdProblem } from './run-id.ts';
 export { runLogDir, taskLogPath, UnsafeLogPathError } from './log-path.ts';
 export type { RunLogIds, TryLogIds } from './log-path.ts';
