@@ -61,14 +61,16 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$p
 fi
 
 # The observability tests run the real programs: Prometheus (and promtool) and docker-compose
-# (to validate docker-compose.yml; no Docker engine is needed). Debian packages.
+# (to validate docker-compose.yml; no Docker engine is needed); the database tests run PgBouncer.
+# Debian packages.
 if [[ "${1:-}" == test* ]]; then
   missing=()
   command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "installing ${missing[*]} (Debian packages) for the observability tests" >&2
+      echo "installing ${missing[*]} (Debian packages) for the tests" >&2
       apt-get update -qq >/dev/null
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else

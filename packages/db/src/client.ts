@@ -19,7 +19,8 @@ export interface ClientOptions {
     | 'DATABASE_CONNECT_TIMEOUT_MS'
     | 'DATABASE_IDLE_TIMEOUT_MS'
     | 'DATABASE_STATEMENT_TIMEOUT_MS'
-  >;
+  > &
+    Partial<Pick<DatabaseSettings, 'DATABASE_PREPARED_STATEMENTS'>>;
   /** Shown in pg_stat_activity, so operators can tell the api from the scheduler. */
   applicationName: string;
 }
@@ -28,7 +29,9 @@ export interface ClientOptions {
  * Statements whose text starts with this comment are prepared once per connection (a named
  * statement: parsed and planned once, then only bound and executed); every other is sent unnamed,
  * as Prisma sends it. For hot reads whose text has few variants (each variant is one statement
- * per pooled connection, freed when the connection closes).
+ * per pooled connection, freed when the connection closes). With DATABASE_PREPARED_STATEMENTS=off
+ * none is: behind a pooler in transaction mode the next query may run on another server
+ * connection, where the statement "does not exist" or "already exists" (pgbouncer.test.ts).
  */
 export const PREPARED = '/* prepared */';
 
@@ -43,6 +46,7 @@ function preparedName(sql: string): string | undefined {
  */
 export function createPrismaClient(options: ClientOptions): PrismaClient {
   const { settings } = options;
+  const prepared = settings.DATABASE_PREPARED_STATEMENTS !== 'off';
   const pool = new pg.Pool({
     connectionString: options.url,
     max: settings.DATABASE_POOL_MAX,
@@ -59,17 +63,18 @@ export function createPrismaClient(options: ClientOptions): PrismaClient {
   pool.on('error', ignoreIdleClientError);
   const adapter = new PrismaPg(pool, {
     // An unnamed statement where there is no name (the adapter's type says string).
-    statementNameGenerator: (query) => preparedName(query.sql) as string,
+    statementNameGenerator: (query) => (prepared ? preparedName(query.sql) : undefined) as string,
     // The client's pool: $disconnect ends it.
     disposeExternalPool: true,
   });
   return withPool(
     new PrismaClient({ adapter, transactionOptions: transactionOptions(settings) }),
     pool,
+    prepared,
   );
 }
 
-const pools = new WeakMap<PrismaClient, pg.Pool>();
+const pools = new WeakMap<PrismaClient, { pool: pg.Pool; prepared: boolean }>();
 
 const connections = new WeakMap<PrismaClient, Promise<void>>();
 
@@ -92,9 +97,12 @@ function adapterConnected(prisma: PrismaClient): Promise<void> {
 /** For a pool's 'error' event: the failed idle connection is already out of the pool. */
 export function ignoreIdleClientError(): void {}
 
-/** Remembers the pg pool under `prisma` (see poolOf); returns `prisma`. */
-export function withPool(prisma: PrismaClient, pool: pg.Pool): PrismaClient {
-  pools.set(prisma, pool);
+/**
+ * Remembers the pg pool under `prisma` (see poolOf), and whether readRows may prepare statements
+ * on it; returns `prisma`.
+ */
+export function withPool(prisma: PrismaClient, pool: pg.Pool, prepared = true): PrismaClient {
+  pools.set(prisma, { pool, prepared });
   return prisma;
 }
 
@@ -103,26 +111,27 @@ export function withPool(prisma: PrismaClient, pool: pg.Pool): PrismaClient {
  * statements through, for the few hot reads that skip Prisma's own layers (`readRows`).
  */
 export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
-  return pools.get(prisma);
+  return pools.get(prisma)?.pool;
 }
 
 /**
  * Rows of one statement (`$1`-style parameters) through the client's pg pool, as a named
- * statement (prepared once per connection), or through `$queryRawUnsafe` for a client made
- * elsewhere. For the DAG cache's miss: Prisma's `$queryRaw` cost ~0.1-0.3 ms of CPU per query on
- * top of pg's (its request pipeline, tracing and a copy of every row; apps/api/bench/RESULTS.md),
- * as much as the rest of the read. Errors are pg's own, which the error classification reads
- * (`isDatabaseUnavailable`).
+ * statement (prepared once per connection; unnamed with DATABASE_PREPARED_STATEMENTS=off), or
+ * through `$queryRawUnsafe` for a client made elsewhere. For the DAG cache's miss: Prisma's
+ * `$queryRaw` cost ~0.1-0.3 ms of CPU per query on top of pg's (its request pipeline, tracing and
+ * a copy of every row; apps/api/bench/RESULTS.md), as much as the rest of the read. Errors are
+ * pg's own, which the error classification reads (`isDatabaseUnavailable`).
  */
 export async function readRows<T>(
   prisma: PrismaClient,
   statement: { name: string; text: string },
   values: unknown[],
 ): Promise<T[]> {
-  const pool = poolOf(prisma);
-  if (pool === undefined) return prisma.$queryRawUnsafe<T[]>(statement.text, ...values);
+  const held = pools.get(prisma);
+  if (held === undefined) return prisma.$queryRawUnsafe<T[]>(statement.text, ...values);
   await adapterConnected(prisma);
-  const result = await pool.query<T & pg.QueryResultRow>({ ...statement, values });
+  const query = held.prepared ? { ...statement, values } : { text: statement.text, values };
+  const result = await held.pool.query<T & pg.QueryResultRow>(query);
   return result.rows;
 }
 

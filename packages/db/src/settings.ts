@@ -59,6 +59,13 @@ export const DATABASE_SETTINGS = {
     description:
       'on: one LISTEN connection per process; the scheduler wakes on new work and DAG caches drop versions changed in place within milliseconds. off: polling only (SCHEDULER_LOOP_INTERVAL_MS, DAG_CACHE_REVALIDATE_SECONDS), for poolers in transaction mode such as PgBouncer, where LISTEN does not work',
   }),
+  DATABASE_PREPARED_STATEMENTS: stringSetting({
+    default: 'on',
+    pattern: /^(on|off)$/,
+    accepted: '`on` or `off`',
+    description:
+      "on: the hottest reads (GET /dags's page, a DAG cache miss) are prepared once per connection. off: every statement is sent unnamed, for poolers in transaction mode such as PgBouncer, where a prepared statement belongs to a server connection the next query may not get",
+  }),
 };
 
 /**
