@@ -232,6 +232,12 @@ describe('a route whose audit event cannot be written answers an error and chang
   });
 });
 
+/** The events recorded for `dagId`, oldest first: what, on which run and instance, and by whom. */
+async function recordedEvents(dagId: string) {
+  const events = await api.prisma.eventLog.findMany({ where: { dagId }, orderBy: { id: 'asc' } });
+  return events.map((e) => [e.event, e.runId, e.taskId, e.mapIndex, e.owner !== null]);
+}
+
 describe('a route whose change is made records its event', () => {
   it('bulk PATCH of task instances records one event per instance changed, with its actor', async () => {
     await dagWithRun('audit_bulk_recorded', 'success', {
@@ -258,13 +264,9 @@ describe('a route whose change is made records its event', () => {
       },
     );
     expect(response.status).toBe(200);
-    const events = await api.prisma.eventLog.findMany({
-      where: { dagId: 'audit_bulk_recorded' },
-      orderBy: { id: 'asc' },
-    });
-    expect(events.map((e) => [e.event, e.runId, e.taskId, e.mapIndex, e.owner !== null])).toEqual([
-      ['bulk_task_instances', 'r1', 'extract', -1, true],
-      ['bulk_task_instances', 'r1', 'load', -1, true],
+    expect(await recordedEvents('audit_bulk_recorded')).toEqual([
+      ['bulk_task_instances', 'r1', 'extract', null, true],
+      ['bulk_task_instances', 'r1', 'load', null, true],
     ]);
   });
 
@@ -279,9 +281,8 @@ describe('a route whose change is made records its event', () => {
       { method: 'PATCH', json: { new_state: 'success', note: 'fixed' } },
     );
     expect(response.status).toBe(200);
-    const events = await api.prisma.eventLog.findMany({ where: { dagId: 'audit_recorded' } });
-    expect(events.map((e) => [e.event, e.runId, e.taskId, e.owner !== null])).toEqual([
-      ['patch_task_instance', 'r1', 'extract', true],
+    expect(await recordedEvents('audit_recorded')).toEqual([
+      ['patch_task_instance', 'r1', 'extract', null, true],
     ]);
     const extract = await api.prisma.taskInstance.findFirstOrThrow({
       where: { dagId: 'audit_recorded', taskId: 'extract' },

@@ -242,10 +242,12 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
                   fields: fieldsToUpdate(entity, undefined),
                   masked: false,
                   dryRun: false,
+                  // The instance as the entity names it (map_index null unless given), as the
+                  // single PATCH records it.
                   event: eventOf(
                     res,
                     'bulk_task_instances',
-                    { dagId, runId, taskId: entity.task_id, mapIndex: mapIndex ?? -1 },
+                    { dagId, runId, taskId: entity.task_id, mapIndex },
                     { action: 'update', entity },
                   ),
                 });
@@ -263,9 +265,14 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
             for (const entity of action.entities) {
               const taskId = typeof entity === 'string' ? entity : entity.task_id;
               const mapIndex = typeof entity === 'string' ? -1 : (entity.map_index ?? -1);
-              const key = { dagId, runId, taskId, mapIndex };
-              const event = eventOf(res, 'bulk_task_instances', key, { action: 'delete' });
-              if (await queries.deleteTaskInstance(key, event))
+              const named = typeof entity === 'string' ? undefined : entity.map_index;
+              const event = eventOf(
+                res,
+                'bulk_task_instances',
+                { dagId, runId, taskId, mapIndex: named ?? undefined },
+                { action: 'delete' },
+              );
+              if (await queries.deleteTaskInstance({ dagId, runId, taskId, mapIndex }, event))
                 result.success.push(name(taskId, mapIndex));
               else missing.push({ task_id: taskId, map_index: mapIndex });
             }
