@@ -13,6 +13,8 @@ import type { DatabaseSettings } from './settings.ts';
 
 export interface OpenDatabase {
   url: string;
+  /** Where migrations run: DATABASE_DIRECT_URL when set (bypassing a pooler), else `url`. */
+  migrationUrl: string;
   /** True when this process started the embedded server (and stops it in `stop`). */
   ownsServer: boolean;
   embedded: boolean;
@@ -90,8 +92,9 @@ async function ensureDatabaseExists(adminUrl: string, name: string): Promise<voi
 }
 
 export interface OpenDatabaseOptions {
-  /** DATABASE_URL and EMBEDDED_POSTGRES_PORT, as the app read them at start. */
-  settings: Pick<DatabaseSettings, 'DATABASE_URL' | 'EMBEDDED_POSTGRES_PORT'>;
+  /** DATABASE_URL, DATABASE_DIRECT_URL and EMBEDDED_POSTGRES_PORT, as read at start. */
+  settings: Pick<DatabaseSettings, 'DATABASE_URL' | 'EMBEDDED_POSTGRES_PORT'> &
+    Partial<Pick<DatabaseSettings, 'DATABASE_DIRECT_URL'>>;
   /** The data folder (`dataDir(DATA_DIR)`): the embedded server lives in its `postgres/`. */
   dataDir: string;
   logger?: Logger;
@@ -105,8 +108,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
   const migrate = options.migrate ?? true;
 
   if (settings.DATABASE_URL) {
-    if (migrate) await migrateDatabase(settings.DATABASE_URL, { logger });
-    return { url: settings.DATABASE_URL, ownsServer: false, embedded: false, stop: async () => {} };
+    const migrationUrl = settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL;
+    if (migrate) await migrateDatabase(migrationUrl, { logger });
+    return {
+      url: settings.DATABASE_URL,
+      migrationUrl,
+      ownsServer: false,
+      embedded: false,
+      stop: async () => {},
+    };
   }
 
   const root = join(options.dataDir, 'postgres');
@@ -125,7 +135,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
       await waitUntilConnectable(adminUrl, owner);
       await ensureDatabaseExists(adminUrl, EMBEDDED_DATABASE);
       if (migrate) await migrateDatabase(url, { logger });
-      return { url, ownsServer: false, embedded: true, stop: async () => {} };
+      return { url, migrationUrl: url, ownsServer: false, embedded: true, stop: async () => {} };
     }
     rmSync(ownerFile, { force: true }); // its owner died: claim it again
   }
@@ -149,5 +159,5 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
     await stop();
     throw error;
   }
-  return { url, ownsServer: true, embedded: true, stop };
+  return { url, migrationUrl: url, ownsServer: true, embedded: true, stop };
 }

@@ -11,10 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from './client.ts';
+import { openDatabase } from './database.ts';
 import { listDagsSql } from './queries/api/dags.ts';
 import { createDagVersionLoader } from './queries/dag-versions.ts';
 import { defaultDatabaseSettings } from './settings.ts';
-import { createTestDatabase, type TestDatabase } from './testing/index.ts';
+import { createEmptyDatabase, createTestDatabase, type TestDatabase } from './testing/index.ts';
 
 let db: TestDatabase;
 let bouncer: ChildProcess;
@@ -170,6 +171,39 @@ describe('behind PgBouncer in transaction mode', () => {
       expect(rows.map((row) => row.versionNumber).sort()).toEqual([1, 2, 3]);
     } finally {
       await prisma.$disconnect();
+    }
+  });
+
+  it('migrates over DATABASE_DIRECT_URL, not through the pooler', async () => {
+    // A migration holds session-level advisory locks (Prisma's engine and ours): through a pooler
+    // in transaction mode the unlock may run on another server connection, and the lock stayed
+    // held on the first one (seen: Prisma's key 72707369 held after every app had stopped).
+    const direct = await createEmptyDatabase();
+    try {
+      const opened = await openDatabase({
+        settings: {
+          DATABASE_URL: bouncerUrl,
+          DATABASE_DIRECT_URL: direct.url,
+          EMBEDDED_POSTGRES_PORT: 54329,
+        },
+        dataDir: workDir,
+      });
+      expect([opened.url, opened.migrationUrl]).toEqual([bouncerUrl, direct.url]);
+      const client = createPrismaClient({
+        url: direct.url,
+        applicationName: 'pgbouncer-test-direct',
+        settings: defaultDatabaseSettings(),
+      });
+      try {
+        const rows = await client.$queryRawUnsafe<{ applied: number }[]>(
+          'SELECT count(*)::int AS applied FROM _prisma_migrations',
+        );
+        expect(rows[0]!.applied).toBeGreaterThan(0);
+      } finally {
+        await client.$disconnect();
+      }
+    } finally {
+      await direct.drop();
     }
   });
 });

@@ -16,6 +16,13 @@ export const DATABASE_SETTINGS = {
     description:
       'PostgreSQL to use (`postgresql://…`); unset: the embedded PostgreSQL under DATA_DIR, started on demand',
   }),
+  DATABASE_DIRECT_URL: optionalStringSetting({
+    pattern: /^postgres(ql)?:\/\//,
+    accepted: 'a postgresql:// URL (or unset: DATABASE_URL)',
+    secret: 'url-password',
+    description:
+      "with DATABASE_URL: a connection to the same database that bypasses any pooler, for migrations (at start and `pnpm db:migrate`); unset: DATABASE_URL. Set it when DATABASE_URL is a pooler in transaction mode: a migration holds session-level advisory locks (Prisma's and ours), which such a pooler can leave held on one of its server connections, where the next migration waits for them",
+  }),
   EMBEDDED_POSTGRES_PORT: integerSetting({
     default: 54329,
     min: 1024,

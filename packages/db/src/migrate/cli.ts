@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   if (command === 'migrate') {
     const database = await openDatabase(databaseOptions());
     try {
-      const { applied } = await migrateDatabase(database.url, { logger });
+      const { applied } = await migrateDatabase(database.migrationUrl, { logger });
       logger.info(
         { applied: applied.length },
         applied.length ? 'migrations applied' : 'no pending migrations',
@@ -40,7 +40,9 @@ async function main(): Promise<number> {
       return 2;
     }
     const database = await openDatabase(databaseOptions());
-    const created = await createMigration(database.url, name).finally(() => database.stop());
+    const created = await createMigration(database.migrationUrl, name).finally(() =>
+      database.stop(),
+    );
     if (created)
       logger.info(
         { directory: created.directory },
