@@ -533,10 +533,6 @@ export interface RunOutcome {
   tasks: { task_id: string; state: string | null }[];
 }
 
-/** Tries of the final task listing of a followed run when the API was just away. */
-const FINAL_LISTING_ATTEMPTS = 10;
-const FINAL_LISTING_DELAY_MS = 300;
-
 /** Follows a run to its end: waitForRun for the end, the task instances for the progress view. */
 async function followRun(
   api: DagbagClient,
@@ -556,18 +552,19 @@ async function followRun(
   let tis: Awaited<ReturnType<typeof taskInstances>> = [];
   // While the API is away (a restart), the view keeps the last task states: waitForRun
   // reconnects, and gives up for both after WAIT_RECONNECT_MS (then `waiting` rejects), so a lost
-  // connection here never decides the outcome. Once the run ended, the wait has just reached the
-  // API: a listing that still fails then (a connection to the old process) is asked again.
+  // connection here never decides the outcome. The final listing is read through a restart as
+  // the wait is: the wait may have had its answer from the stopping API, which finishes its
+  // requests in flight, while the next one is not listening yet. (It gave up after 3 s and the
+  // task states from before the restart were printed as the run's outcome: 'success | none 3'.)
   const refresh = async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        tis = await taskInstances(api, dagId, runId);
-        return;
-      } catch (error) {
-        if (!isConnectionLoss(error)) throw error;
-        if (!ended || attempt >= FINAL_LISTING_ATTEMPTS) return;
-        await sleep(FINAL_LISTING_DELAY_MS);
-      }
+    if (ended) {
+      tis = await readThroughRestarts(() => taskInstances(api, dagId, runId));
+      return;
+    }
+    try {
+      tis = await taskInstances(api, dagId, runId);
+    } catch (error) {
+      if (!isConnectionLoss(error)) throw error;
     }
   };
   try {
