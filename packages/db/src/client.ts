@@ -95,13 +95,13 @@ function adapterConnected(prisma: PrismaClient): Promise<void> {
 }
 
 /** For a pool's 'error' event: the failed idle connection is already out of the pool. */
-export function ignoreIdleClientError(): void {}
+function ignoreIdleClientError(): void {}
 
 /**
  * Remembers the pg pool under `prisma` (see poolOf), and whether readRows may prepare statements
  * on it; returns `prisma`.
  */
-export function withPool(prisma: PrismaClient, pool: pg.Pool, prepared = true): PrismaClient {
+function withPool(prisma: PrismaClient, pool: pg.Pool, prepared: boolean): PrismaClient {
   pools.set(prisma, { pool, prepared });
   return prisma;
 }

@@ -4,8 +4,8 @@ import {
   DuplicateDagRunError,
   type DagRunSortColumn,
   type DagRunRow,
+  type ChangeEvent,
   type NewDagRun,
-  type RunEvent,
 } from '@dagbag/db';
 import { z } from 'zod';
 import { runIdProblem } from '@dagbag/dagbag';
@@ -80,7 +80,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
   async function createRun(
     newRun: NewDagRun,
     idGenerated: boolean,
-    event: RunEvent,
+    event: ChangeEvent<DagRunRow>,
   ): Promise<DagRunRow> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -196,11 +196,15 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
         };
         // The audit event is written in the run's transaction: an answer other than 200 means
         // that no run was created, so a client may retry.
-        const run = await createRun(newRun, body.dag_run_id == null, {
-          event: 'trigger_dag_run',
-          owner: actorOf(res),
-          extra: body,
-        });
+        const run = await createRun(newRun, body.dag_run_id == null, (created) =>
+          apiEvent(res, {
+            event: 'trigger_dag_run',
+            dagId: created.dagId,
+            runId: created.runId,
+            logicalDate: created.logicalDate,
+            extra: body,
+          }),
+        );
         return { status: 200, body: dagRunResponse(run) };
       },
     }),

@@ -39,6 +39,14 @@ afterAll(async () => {
   await h.close();
 });
 
+/** The diamond's task states once a run of it succeeded. */
+const DIAMOND_SUCCEEDED = {
+  extract: 'success',
+  left: 'success',
+  right: 'success',
+  load: 'success',
+};
+
 /**
  * A second scheduler with DATABASE_POOL_MAX=1 and an empty DAG cache (as after a reconciliation,
  * or when a DAG changed since its version was read).
@@ -69,12 +77,7 @@ describe('the scheduling loop', () => {
         (await h.runState('diamond', 'r1')) !== 'queued',
     );
     expect(await h.runState('diamond', 'r1')).toBe('success');
-    expect(await h.taskStates('diamond', 'r1')).toEqual({
-      extract: 'success',
-      left: 'success',
-      right: 'success',
-      load: 'success',
-    });
+    expect(await h.taskStates('diamond', 'r1')).toEqual(DIAMOND_SUCCEEDED);
   });
 
   it('moves running runs on with a pool of one connection and a cold DAG cache', async () => {
@@ -93,12 +96,7 @@ describe('the scheduling loop', () => {
       await lone.stop(0);
       await prisma.$disconnect();
     }
-    expect(await h.taskStates('diamond', 'pool-of-one')).toEqual({
-      extract: 'success',
-      left: 'success',
-      right: 'success',
-      load: 'success',
-    });
+    expect(await h.taskStates('diamond', 'pool-of-one')).toEqual(DIAMOND_SUCCEEDED);
   });
 
   it('creates and runs a scheduled run with a pool of one connection and a cold DAG cache', async () => {

@@ -247,7 +247,9 @@ export class SchedulingLoop {
           if (wanted === null) continue;
           const entry = this.options.dagBag.getIfCached(wanted) ?? loaded.get(wanted);
           if (entry === undefined) {
-            toLoad.set(wanted, [...(toLoad.get(wanted) ?? []), run]);
+            const waiting = toLoad.get(wanted);
+            if (waiting) waiting.push(run);
+            else toLoad.set(wanted, [run]);
             continue;
           }
           runs.push(run);
@@ -290,23 +292,20 @@ export class SchedulingLoop {
       { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS },
     );
     // Asked for together, the DAG cache fetches them in one query (misses of one turn are batched).
-    const waiting = [...toLoad];
-    const entries = await Promise.all(
-      waiting.map(([versionId, runs]) =>
-        this.loadVersion(versionId, {
-          dagId: runs[0]!.dagId,
-          runState: 'running',
-          runIds: runs.map((run) => run.runId),
-        }),
-      ),
-    );
     // Runs whose version cannot be loaded go to the back of the queue, as if examined: left at its
     // head, SCHEDULER_MAX_DAGRUNS_PER_LOOP of them kept every other run from being examined.
     const stuck: number[] = [];
-    entries.forEach((entry, i) => {
-      if (entry !== null) this.loadedForExamine.set(entry.versionId, entry);
-      else for (const run of waiting[i]![1]) stuck.push(run.id);
-    });
+    await Promise.all(
+      [...toLoad].map(async ([versionId, runs]) => {
+        const entry = await this.loadVersion(versionId, {
+          dagId: runs[0]!.dagId,
+          runState: 'running',
+          runIds: runs.map((run) => run.runId),
+        });
+        if (entry !== null) this.loadedForExamine.set(entry.versionId, entry);
+        else stuck.push(...runs.map((run) => run.id));
+      }),
+    );
     await markRunsExamined(this.options.prisma, stuck);
     return this.loadedForExamine.size;
   }

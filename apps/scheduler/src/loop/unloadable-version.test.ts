@@ -57,6 +57,21 @@ async function watchedScheduler(env: Record<string, string> = {}) {
   return { scheduler, lines };
 }
 
+/** Triggers a 'healthy' run and loops a watched scheduler until it succeeds; its log lines. */
+async function healthyRunSucceeds(
+  runId: string,
+  env: Record<string, string> = {},
+): Promise<LogLine[]> {
+  const { scheduler, lines } = await watchedScheduler(env);
+  try {
+    await h.trigger('healthy', runId);
+    await loopUntil(scheduler, async () => (await h.runState('healthy', runId)) === 'success');
+  } finally {
+    await scheduler.stop(0);
+  }
+  return lines;
+}
+
 async function versionOf(dagId: string): Promise<string> {
   const version = await h.db.prisma.dagVersion.findFirstOrThrow({ where: { dagId } });
   return version.id;
@@ -78,15 +93,9 @@ describe('a DAG version that cannot be loaded', () => {
     // examined again (the 'healthy' run below never finished).
     await runningRuns('vanished', 3);
     await h.db.prisma.serializedDag.deleteMany({ where: { dagId: 'vanished' } });
-    const { scheduler, lines } = await watchedScheduler({ SCHEDULER_MAX_DAGRUNS_PER_LOOP: '2' });
-    try {
-      await h.trigger('healthy', 'behind-vanished');
-      await loopUntil(scheduler, async () => {
-        return (await h.runState('healthy', 'behind-vanished')) === 'success';
-      });
-    } finally {
-      await scheduler.stop(0);
-    }
+    const lines = await healthyRunSucceeds('behind-vanished', {
+      SCHEDULER_MAX_DAGRUNS_PER_LOOP: '2',
+    });
     expect(await h.taskStates('healthy', 'behind-vanished')).toEqual({ only: 'success' });
     expect(await h.runState('vanished', 'vanished-0')).toBe('running');
     // Reported once, naming the version and its runs, however many loops came round.
@@ -103,15 +112,7 @@ describe('a DAG version that cannot be loaded', () => {
       where: { dagId: 'corrupt' },
       data: { data: { dag_id: 'corrupt', tasks: 'not a list' }, dagHash: 'f'.repeat(64) },
     });
-    const { scheduler, lines } = await watchedScheduler();
-    try {
-      await h.trigger('healthy', 'beside-corrupt');
-      await loopUntil(scheduler, async () => {
-        return (await h.runState('healthy', 'beside-corrupt')) === 'success';
-      });
-    } finally {
-      await scheduler.stop(0);
-    }
+    const lines = await healthyRunSucceeds('beside-corrupt');
     expect(await h.runState('corrupt', 'corrupt-queued')).toBe('queued');
     const corrupt = await versionOf('corrupt');
     expect(

@@ -21,7 +21,7 @@ import {
 } from '../run-task-instances.ts';
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { DagVersionSummary } from './dags.ts';
-import { recordChangeEvent, recordEvent, type ChangeEvent, type NewEvent } from './event-logs.ts';
+import { recordChangeEvent, type ChangeEvent, type NewEvent } from './event-logs.ts';
 import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
 import {
   toTaskInstanceRow,
@@ -268,15 +268,12 @@ export class DuplicateDagRunError extends Error {
 /** Reloads of a version updated in place before a trigger creates its run without instances. */
 const STALE_VERSION_ATTEMPTS = 3;
 
-/** The audit event of a trigger: its run's ids are filled in from the run as created. */
-export type RunEvent = Omit<NewEvent, 'dagId' | 'runId' | 'logicalDate'>;
-
 async function insertDagRun(
   prisma: PrismaClient,
   run: NewDagRun,
   versions: VersionSource,
   lastAttempt: boolean,
-  event: RunEvent | undefined,
+  event: ChangeEvent<DagRunRow> | undefined,
 ): Promise<DagRunRow> {
   return prisma.$transaction(async (tx) => {
     const inserted = await tx.$queryRaw<{ id: number }[]>`
@@ -310,13 +307,7 @@ async function insertDagRun(
     if (!created) throw new Error(`DAG run ${run.runId} vanished right after it was created`);
     // In the run's transaction: an event written after the commit could fail (a pool wait beyond
     // its timeout) and answer an error for a run that exists, which a client retries as a second.
-    if (event)
-      await recordEvent(tx, {
-        ...event,
-        dagId: created.dagId,
-        runId: created.runId,
-        logicalDate: created.logicalDate,
-      });
+    await recordChangeEvent(tx, event, created);
     return created;
   });
 }
@@ -371,7 +362,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
     async createDagRun(
       run: NewDagRun,
       versions: VersionSource,
-      event?: RunEvent,
+      event?: ChangeEvent<DagRunRow>,
     ): Promise<DagRunRow> {
       for (let attempt = 1; ; attempt++) {
         const entry = await versions.get(run.createdDagVersionId);

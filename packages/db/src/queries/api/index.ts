@@ -52,7 +52,6 @@ export type {
   DagRunSortColumn,
   NewDagRun,
   RetriesOf,
-  RunEvent,
 } from './dag-runs.ts';
 export type { TaskInstanceRow, TaskInstanceSortColumn } from './task-instances.ts';
 export type { ImportErrorRow, ImportErrorSortColumn } from './import-errors.ts';
