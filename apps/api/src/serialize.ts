@@ -136,6 +136,10 @@ function timeDelta(seconds: number | undefined) {
   };
 }
 
+/** Every task instance here runs in Airflow's default pool and queue, on no named executor. */
+export const TASK_POOL = 'default_pool';
+export const TASK_QUEUE = 'default';
+
 export function taskResponse(dag: Dag, task: Task) {
   const operator = OPERATOR_CLASS[task.operator];
   return {
@@ -148,8 +152,8 @@ export function taskResponse(dag: Dag, task: Task) {
     depends_on_past: false,
     wait_for_downstream: false,
     retries: task.retries,
-    queue: 'default',
-    pool: 'default_pool',
+    queue: TASK_QUEUE,
+    pool: TASK_POOL,
     pool_slots: 1,
     execution_timeout: timeDelta(task.executionTimeoutSeconds),
     retry_delay: timeDelta(task.retryDelaySeconds),
@@ -243,9 +247,9 @@ export function taskInstanceResponse(ti: TaskInstanceRow) {
     dag_display_name: ti.dagId,
     hostname: ti.hostname,
     unixname: null,
-    pool: 'default_pool',
+    pool: TASK_POOL,
     pool_slots: 1,
-    queue: 'default',
+    queue: TASK_QUEUE,
     priority_weight: 1,
     operator,
     operator_name: operator,

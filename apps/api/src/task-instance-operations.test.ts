@@ -310,3 +310,32 @@ describe('listing task instances with ~', () => {
     expect((await api.request('/api/v2/dags/ghost/dagRuns/~/taskInstances')).status).toBe(404);
   });
 });
+
+describe("listing a run's task instances with Airflow's filters", () => {
+  const ids = async (query: string, runId = 'filtered') => {
+    const response = await api.request(`${base(runId)}?${query}`);
+    expect(response.status, query).toBe(200);
+    const body: any = await response.json();
+    return (body.task_instances as { task_id: string }[]).map((ti) => ti.task_id).sort();
+  };
+
+  it('applies the date, duration, display name, pool, queue and executor filters, never ignoring them', async () => {
+    // Seeded: extract ended 10:00:05 after 5 s, transform running since 10:00, load not started.
+    await run('filtered', { extract: 'success', transform: 'running', load: null });
+    expect(await ids('duration_gte=5')).toEqual(['extract']);
+    expect(await ids('duration_lt=5')).toEqual([]);
+    expect(await ids('start_date_gte=2026-02-01T10:00:00Z')).toEqual(['extract', 'transform']);
+    expect(await ids('end_date_lt=2026-02-01T10:00:06Z')).toEqual(['extract']);
+    expect(await ids('start_date_gt=2026-02-01T10:00:00Z')).toEqual([]);
+    expect(await ids('updated_at_gte=2999-01-01T00:00:00Z')).toEqual([]);
+    expect(await ids('logical_date_lt=2000-01-01T00:00:00Z')).toEqual([]);
+    expect(await ids('run_after_lte=2026-02-01T10:00:00Z')).toHaveLength(3);
+    expect(await ids('task_display_name_pattern=RANS')).toEqual(['transform']);
+    expect(await ids('pool=default_pool&queue=default')).toHaveLength(3);
+    expect(await ids('pool=other')).toEqual([]);
+    expect(await ids('queue=other')).toEqual([]);
+    expect(await ids('executor=LocalExecutor')).toEqual([]);
+    expect(await ids('duration_gte=5&task_id=extract', '~')).toContain('extract');
+    expect((await api.request(`${base('filtered')}?duration_gte=five`)).status).toBe(422);
+  });
+});

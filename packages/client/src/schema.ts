@@ -3486,7 +3486,59 @@ export interface operations {
         limit?: number;
         offset?: number;
         task_id?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        run_after_gte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        run_after_gt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        run_after_lte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        run_after_lt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        logical_date_gte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        logical_date_gt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        logical_date_lte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        logical_date_lt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        start_date_gte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        start_date_gt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        start_date_lte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        start_date_lt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        end_date_gte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        end_date_gt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        end_date_lte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        end_date_lt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        updated_at_gte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        updated_at_gt?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        updated_at_lte?: string;
+        /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
+        updated_at_lt?: string;
+        duration_gte?: number;
+        duration_gt?: number;
+        duration_lte?: number;
+        duration_lt?: number;
+        /** @description A case-insensitive substring of the task's display name (its task_id here); `%` and `_` are wildcards. */
+        task_display_name_pattern?: string;
         state?: (components['schemas']['TaskInstanceState'] | ('no_status' | 'none' | 'null'))[];
+        /** @description Every task instance is in `default_pool`: other pools select none. */
+        pool?: string[];
+        /** @description Every task instance is in queue `default`: other queues select none. */
+        queue?: string[];
+        /** @description Task instances name no executor: any value selects none. */
+        executor?: string[];
         try_number?: number[];
         operator?: string[];
         version_number?: number[];

@@ -4,6 +4,7 @@ import type { ApiQueries, RetriesOf, TimeRange } from '@dagbag/db';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import type { ListingCache } from '../listing-cache.ts';
+import { TASK_POOL, TASK_QUEUE } from '../serialize.ts';
 
 /** The part of the DAG cache the API uses. */
 export type ApiDagBag = Pick<
@@ -83,4 +84,21 @@ export function retriesOfTasks(dagBag: ApiDagBag): RetriesOf {
     const entry = await dagBag.get(versionId);
     return entry?.dag.tasks.get(taskId)?.retries;
   };
+}
+
+/**
+ * Airflow's `pool`, `queue` and `executor` filters of the task instance listings. Every instance
+ * here is in TASK_POOL and TASK_QUEUE and names no executor: a filter that leaves those out, or
+ * names any executor, selects nothing (ignoring it answered everything).
+ */
+export function placementSelectsNothing(filters: {
+  pool?: readonly string[] | null;
+  queue?: readonly string[] | null;
+  executor?: readonly string[] | null;
+}): boolean {
+  return (
+    (filters.pool != null && !filters.pool.includes(TASK_POOL)) ||
+    (filters.queue != null && !filters.queue.includes(TASK_QUEUE)) ||
+    (filters.executor != null && filters.executor.length > 0)
+  );
 }

@@ -11,7 +11,7 @@ import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { taskInstanceHistoryResponse, taskInstanceResponse } from '../serialize.ts';
-import { range, type RouteContext } from './common.ts';
+import { placementSelectsNothing, range, type RouteContext } from './common.ts';
 import { taskInstanceNotFound } from './task-instance-changes.ts';
 
 const TI_PREFIX = '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances';
@@ -191,10 +191,7 @@ export function taskInstanceReadRoutes({ queries, dagBag }: RouteContext): Route
             'BAD_REQUEST',
             `Ordering with '${order}' is disallowed or the attribute does not exist on the model`,
           );
-        const matchesNone =
-          (body.pool != null && !body.pool.includes('default_pool')) ||
-          (body.queue != null && !body.queue.includes('default')) ||
-          (body.executor != null && body.executor.length > 0);
+        const matchesNone = placementSelectsNothing(body);
         const dates = body as unknown as Record<string, Date | undefined>;
         const duration = {
           gte: body.duration_gte ?? undefined,

@@ -14,8 +14,14 @@ import {
 } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
-import { taskInstanceResponse } from '../serialize.ts';
-import { dagNotFound, requireRun, type RouteContext } from './common.ts';
+import { TASK_POOL, TASK_QUEUE, taskInstanceResponse } from '../serialize.ts';
+import {
+  dagNotFound,
+  placementSelectsNothing,
+  range,
+  requireRun,
+  type RouteContext,
+} from './common.ts';
 
 const TI_ORDER = {
   id: 'id',
@@ -48,7 +54,29 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
       query: z.object({
         ...s.pagination,
         task_id: z.string().optional(),
+        ...s.timeRangeParams('run_after'),
+        ...s.timeRangeParams('logical_date'),
+        ...s.timeRangeParams('start_date'),
+        ...s.timeRangeParams('end_date'),
+        ...s.timeRangeParams('updated_at'),
+        duration_gte: s.numberParam.optional(),
+        duration_gt: s.numberParam.optional(),
+        duration_lte: s.numberParam.optional(),
+        duration_lt: s.numberParam.optional(),
+        task_display_name_pattern: z.string().optional().openapi({
+          description:
+            "A case-insensitive substring of the task's display name (its task_id here); `%` and `_` are wildcards.",
+        }),
         state: s.listParam(TI_STATE_FILTER),
+        pool: s.listParam(z.string()).openapi({
+          description: `Every task instance is in \`${TASK_POOL}\`: other pools select none.`,
+        }),
+        queue: s.listParam(z.string()).openapi({
+          description: `Every task instance is in queue \`${TASK_QUEUE}\`: other queues select none.`,
+        }),
+        executor: s
+          .listParam(z.string())
+          .openapi({ description: 'Task instances name no executor: any value selects none.' }),
         try_number: s.listParam(s.integerParam),
         operator: s.listParam(z.string()),
         version_number: s.listParam(s.integerParam),
@@ -69,8 +97,9 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
         const operatorFilter = query.operator?.map((name) =>
           name.replace(/Operator$/, '').toLowerCase(),
         );
+        const dates = query as unknown as Record<string, Date | undefined>;
         const page = await queries.listTaskInstancesAcross({
-          dagIds: allDags ? undefined : [params.dag_id],
+          dagIds: placementSelectsNothing(query) ? [] : allDags ? undefined : [params.dag_id],
           runIds: allRuns ? undefined : [params.dag_run_id],
           taskIds: query.task_id === undefined ? undefined : [query.task_id],
           limit: query.limit,
@@ -81,6 +110,18 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
           tryNumber: query.try_number,
           operator: operatorFilter,
           versionNumber: query.version_number,
+          taskIdPattern: query.task_display_name_pattern,
+          runAfter: range(dates, 'run_after'),
+          logicalDate: range(dates, 'logical_date'),
+          startDate: range(dates, 'start_date'),
+          endDate: range(dates, 'end_date'),
+          updatedAt: range(dates, 'updated_at'),
+          duration: {
+            gte: query.duration_gte,
+            gt: query.duration_gt,
+            lte: query.duration_lte,
+            lt: query.duration_lt,
+          },
           orderBy: query.order_by,
         });
         return {

@@ -4,6 +4,7 @@
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import {
+  containsPatternSql,
   orderBySql,
   timeRangeSql,
   totalOf,
@@ -33,6 +34,8 @@ export interface TaskInstanceBatchFilters extends Pagination {
   dagIds?: string[];
   runIds?: string[];
   taskIds?: string[];
+  /** Airflow's `task_display_name_pattern` (the display name is the task id here). */
+  taskIdPattern?: string;
   /** Values are task instance states; `null` stands for "no state yet". */
   state?: (string | null)[];
   runAfter?: TimeRange;
@@ -68,6 +71,8 @@ export function createTaskInstanceBatchQueries(prisma: PrismaClient) {
       if (filters.runIds) conditions.push(Prisma.sql`ti.run_id = ANY(${filters.runIds}::text[])`);
       if (filters.taskIds)
         conditions.push(Prisma.sql`ti.task_id = ANY(${filters.taskIds}::text[])`);
+      if (filters.taskIdPattern !== undefined)
+        conditions.push(containsPatternSql('ti.task_id', filters.taskIdPattern));
       if (filters.state?.length) {
         const named = filters.state.filter((s): s is string => s !== null);
         conditions.push(
