@@ -407,6 +407,32 @@ describe('listing runs (GET .../dagRuns)', () => {
     expect(body.total_entries).toBeGreaterThan(2);
   });
 
+  it('filters by triggering_user_name_pattern instead of ignoring it, as Airflow', async () => {
+    await seedRun(api.prisma, { dagId: 'etl', runId: 'by_scheduler', versionId: versions[0]! });
+    await api.prisma.dagRun.update({
+      where: { dagId_runId: { dagId: 'etl', runId: 'by_scheduler' } },
+      data: { triggeringUserName: null },
+    });
+    await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'by_caller', logical_date: null },
+    });
+    const { triggering_user_name: caller } = (await (
+      await api.request('/api/v2/dags/etl/dagRuns/by_caller')
+    ).json()) as { triggering_user_name: string };
+    const ids = async (pattern: string) => {
+      const body: any = await (
+        await api.request(
+          `/api/v2/dags/~/dagRuns?limit=1000&triggering_user_name_pattern=${encodeURIComponent(pattern)}`,
+        )
+      ).json();
+      return body.dag_runs.map((run: { dag_run_id: string }) => run.dag_run_id) as string[];
+    };
+    expect(await ids(caller.toUpperCase())).toContain('by_caller');
+    expect(await ids(caller)).not.toContain('by_scheduler');
+    expect(await ids('nobody')).toEqual([]);
+  });
+
   it('answers 404 for an unknown DAG', async () => {
     expect((await api.request('/api/v2/dags/ghost/dagRuns')).status).toBe(404);
   });

@@ -2979,6 +2979,8 @@ export interface operations {
         )[];
         /** @description SQL LIKE expression — use `%` / `_` wildcards. */
         run_id_pattern?: string;
+        /** @description A case-insensitive substring of `triggering_user_name` (the caller that triggered the run); `%` and `_` are wildcards. Runs the scheduler created have none. */
+        triggering_user_name_pattern?: string;
       };
       header?: never;
       path: {

@@ -120,6 +120,10 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
           .string()
           .optional()
           .openapi({ description: 'SQL LIKE expression — use `%` / `_` wildcards.' }),
+        triggering_user_name_pattern: z.string().optional().openapi({
+          description:
+            'A case-insensitive substring of `triggering_user_name` (the caller that triggered the run); `%` and `_` are wildcards. Runs the scheduler created have none.',
+        }),
       }),
       errors: [404],
       success: {
@@ -143,6 +147,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
           runType: query.run_type,
           state: query.state,
           runIdPattern: query.run_id_pattern,
+          triggeringUserNamePattern: query.triggering_user_name_pattern,
           orderBy: query.order_by,
         });
         return {

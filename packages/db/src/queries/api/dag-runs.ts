@@ -85,6 +85,8 @@ export interface DagRunFilters extends Pagination {
   state?: string[];
   /** Substring, case-insensitive, `%` / `_` wildcards inside (Airflow's `run_id_pattern`). */
   runIdPattern?: string;
+  /** Airflow's `triggering_user_name_pattern`: who triggered the run through the API. */
+  triggeringUserNamePattern?: string;
   orderBy: SortKey<DagRunSortColumn>[];
 }
 
@@ -330,6 +332,10 @@ export function createDagRunQueries(prisma: PrismaClient) {
         conditions.push(Prisma.sql`r.state = ANY(${filters.state}::text[])`);
       if (filters.runIdPattern !== undefined)
         conditions.push(containsPatternSql('r.run_id', filters.runIdPattern));
+      if (filters.triggeringUserNamePattern !== undefined)
+        conditions.push(
+          containsPatternSql('r.triggering_user_name', filters.triggeringUserNamePattern),
+        );
       const rows = await prisma.$queryRaw<DagRunRecord[]>`
         SELECT ${RUN_COLUMNS}, count(*) OVER () AS total_entries
         FROM dag_run r ${whereSql(conditions)}
