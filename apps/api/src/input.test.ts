@@ -522,6 +522,35 @@ describe('15. bodies are read only by operations that have one', () => {
   });
 });
 
+describe('16. the media type of a body', () => {
+  it('reads a body sent without Content-Type as JSON, as FastAPI does', async () => {
+    // Python's requests.post(url, data=json.dumps(body)) sends no Content-Type.
+    const response = await rawRequest(
+      'POST',
+      '/api/v2/dags/etl/dagRuns',
+      {},
+      '{"dag_run_id":"no_content_type","logical_date":null}',
+    );
+    expect(response.status, response.text).toBe(200);
+    expect(await api.prisma.dagRun.count({ where: { runId: 'no_content_type' } })).toBe(1);
+  });
+
+  it.each(['text/plain', 'application/x-www-form-urlencoded'])(
+    'answers a %s body 415 naming the media type to send, not "Field required"',
+    async (type) => {
+      const response = await rawRequest(
+        'POST',
+        '/api/v2/dags/etl/dagRuns',
+        { 'content-type': type },
+        '{"dag_run_id":"wrong_type","logical_date":null}',
+      );
+      expect(response.status).toBe(415);
+      expect(JSON.parse(response.text).detail).toContain('Content-Type: application/json');
+      expect(await api.prisma.dagRun.count({ where: { runId: 'wrong_type' } })).toBe(0);
+    },
+  );
+});
+
 describe('also', () => {
   it.each(['dag_id', '-duration', 'conf'])(
     'accepts order_by=%s on dagRuns, as Airflow',

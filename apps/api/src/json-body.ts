@@ -125,14 +125,27 @@ export function parseJsonBody(bytes: Buffer, maxDepth: number): unknown {
 
 /**
  * Middleware for one operation with a body: `req.body` becomes the parsed JSON, or stays undefined
- * when no JSON was sent (the route answers "Field required").
+ * when no body was sent (the route answers "Field required"). A body of another media type is
+ * 415 naming it, rather than "Field required" for a body that was sent.
  */
 export function jsonBodyParser(options: {
   limitBytes: number;
   maxDepth: number;
 }): RequestHandler[] {
   return [
-    express.raw({ type: JSON_MEDIA_TYPES, limit: options.limitBytes, inflate: true }),
+    // A JSON media type, or none at all: FastAPI reads a body without Content-Type as JSON, and
+    // clients send one so (Python's `requests.post(url, data=json.dumps(...))`).
+    (req, _res, next) => {
+      if (req.headers['content-type'] === undefined || req.is(JSON_MEDIA_TYPES) !== false)
+        return next();
+      next(
+        new ApiError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `Unsupported Content-Type "${req.headers['content-type'].slice(0, 100)}": send the body as JSON with Content-Type: application/json`,
+        ),
+      );
+    },
+    express.raw({ type: () => true, limit: options.limitBytes, inflate: true }),
     (req, _res, next) => {
       if (!Buffer.isBuffer(req.body)) {
         req.body = undefined;
