@@ -119,3 +119,20 @@ export function isDataException(error: unknown): boolean {
       if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true;
   return false;
 }
+
+/** SQLSTATEs after which PostgreSQL asks the client to run the transaction again. */
+const CONFLICT_SQLSTATES = new Set([
+  '40P01', // deadlock_detected: this transaction was chosen to break a lock cycle
+  '40001', // serialization_failure
+]);
+
+/**
+ * A deadlock or serialization failure anywhere in the cause chain: the transaction was rolled
+ * back whole and may simply run again.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  for (const layer of layers(error))
+    for (const code of [layer.code, layer.originalCode])
+      if (typeof code === 'string' && CONFLICT_SQLSTATES.has(code)) return true;
+  return false;
+}

@@ -1,4 +1,5 @@
-import { Prisma } from '../../generated/prisma/client.ts';
+import { isTransactionConflict } from '../../errors.ts';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 
 /**
  * One page of a listing and the number of rows matching the filters (Airflow's `total_entries`).
@@ -74,4 +75,27 @@ export function totalOf(rows: readonly { total_entries: bigint | number }[]): nu
  */
 export function containsPatternSql(column: string, pattern: string): Prisma.Sql {
   return Prisma.sql`${Prisma.raw(column)} ILIKE ('%' || ${pattern} || '%')`;
+}
+
+/** Runs of a transaction that PostgreSQL rolled back to break a deadlock, at most. */
+export const TRANSACTION_ATTEMPTS = 4;
+
+/**
+ * `prisma.$transaction(fn)`, run again when PostgreSQL rolled it back to break a deadlock or for a
+ * serialization failure, as its documentation asks of clients: everything `fn` wrote was undone,
+ * so running it again is safe (`fn` must write only through `tx`). Without this, two valid
+ * concurrent requests (clears of one run from two clients, or a clear while the scheduler works)
+ * could answer 500.
+ */
+export async function transaction<T>(
+  prisma: PrismaClient,
+  fn: (tx: Prisma.TransactionClient) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await prisma.$transaction(fn);
+    } catch (error) {
+      if (attempt >= TRANSACTION_ATTEMPTS || !isTransactionConflict(error)) throw error;
+    }
+  }
 }

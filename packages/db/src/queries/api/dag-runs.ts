@@ -8,6 +8,7 @@ import {
   containsPatternSql,
   timeRangeSql,
   totalOf,
+  transaction,
   whereSql,
   type Page,
   type Pagination,
@@ -277,7 +278,7 @@ async function insertDagRun(
   lastAttempt: boolean,
   event: ChangeEvent<DagRunRow> | undefined,
 ): Promise<DagRunRow> {
-  return prisma.$transaction(async (tx) => {
+  return transaction(prisma, async (tx) => {
     const inserted = await tx.$queryRaw<{ id: number }[]>`
       INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
         data_interval_end, queued_at, conf, note, triggered_by, triggering_user_name, created_dag_version_id,
@@ -396,7 +397,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
       patch: { state?: 'queued' | 'success' | 'failed'; note?: string | null },
       event?: ChangeEvent<DagRunRow>,
     ): Promise<DagRunRow | null> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         if (!(await lockRun(tx, dagId, runId))) return null;
         const now = new Date();
         if (patch.state === 'success') {
@@ -427,7 +428,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
 
     /** Deletes the run, with its audit `event` in the same transaction; false if there was none. */
     async deleteDagRun(dagId: string, runId: string, event?: NewEvent): Promise<boolean> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         const deleted = await tx.dagRun.deleteMany({ where: { dagId, runId } });
         if (deleted.count === 0) return false;
         await recordChangeEvent(tx, event, null);
@@ -456,7 +457,7 @@ export function createDagRunQueries(prisma: PrismaClient) {
       options: { onlyFailed: boolean; retriesOf: RetriesOf },
       event?: ChangeEvent<DagRunRow>,
     ): Promise<DagRunRow | null> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         if (!(await lockRun(tx, dagId, runId))) return null;
         const instances = await selectClearable(tx, dagId, runId, options.onlyFailed, true);
         await clearInstances(tx, instances, { retriesOf: options.retriesOf, resetRuns: false });

@@ -12,6 +12,7 @@ import {
   orderBySql,
   timeRangeSql,
   totalOf,
+  transaction,
   whereSql,
   type Page,
   type Pagination,
@@ -293,7 +294,7 @@ export function createDagQueries(prisma: PrismaClient) {
       isPaused: boolean,
       event?: ChangeEvent<DagRow>,
     ): Promise<DagRow | null> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         const changed = await tx.$executeRaw`
           UPDATE dag SET is_paused = ${isPaused} WHERE dag_id = ${dagId}`;
         if (changed === 0) return null;
@@ -315,7 +316,7 @@ export function createDagQueries(prisma: PrismaClient) {
       isPaused: boolean,
       event?: ChangeEvent<Page<DagRow>>,
     ): Promise<Page<DagRow>> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         const conditions = selectionSql(filters);
         const ids = await tx.$queryRaw<{ dag_id: string }[]>`
           SELECT d.dag_id FROM dag d ${whereSql(conditions)} ORDER BY d.dag_id FOR UPDATE`;
@@ -344,7 +345,7 @@ export function createDagQueries(prisma: PrismaClient) {
       dagId: string,
       event?: ChangeEvent<DeleteDagOutcome>,
     ): Promise<DeleteDagOutcome> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         const dags = await tx.$queryRaw<{ fileloc: string | null }[]>`
           SELECT fileloc FROM dag WHERE dag_id = ${dagId} FOR UPDATE`;
         if (dags.length === 0) return { outcome: 'not_found' };
@@ -373,7 +374,7 @@ export function createDagQueries(prisma: PrismaClient) {
      * when no DAG comes from that file (no event then).
      */
     async requestParseOfFile(fileloc: string, event?: ChangeEvent<string>): Promise<boolean> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         const known = await tx.dag.count({ where: { fileloc } });
         if (known === 0) return false;
         await requestDagFileParse(tx, fileloc);

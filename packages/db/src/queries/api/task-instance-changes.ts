@@ -6,6 +6,7 @@
  * state-conditional updates.
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
+import { transaction } from './common.ts';
 import type { RetriesOf } from './dag-runs.ts';
 import { recordChangeEvent, type ChangeEvent, type NewEvent } from './event-logs.ts';
 import {
@@ -87,6 +88,20 @@ function clearSelectionSql(selection: ClearSelection): Prisma.Sql {
   if (selection.onlyFailed) conditions.push(Prisma.sql`ti.state IN ('failed', 'upstream_failed')`);
   if (selection.onlyRunning) conditions.push(Prisma.sql`ti.state = 'running'`);
   return Prisma.join(conditions, ' AND ');
+}
+
+/**
+ * Locks the runs whose instances a change is about to lock, in id order, before it locks any
+ * instance: the order of the scheduler (it locks runs, then writes their instances) and of a run's
+ * PATCH and clear. A change holding instances while it waited for their run (to queue it again)
+ * deadlocked with them. `where` selects over `ti` and `r` (its run).
+ */
+async function lockRunsOf(tx: Prisma.TransactionClient, dagId: string, where: Prisma.Sql) {
+  await tx.$queryRaw`
+    SELECT r.id FROM dag_run r
+    WHERE r.dag_id = ${dagId} AND EXISTS (
+      SELECT 1 FROM task_instance ti WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id AND ${where})
+    ORDER BY r.id FOR UPDATE OF r`;
 }
 
 /**
@@ -184,7 +199,7 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       patch: { state?: StateChange; note?: { key: TaskInstanceKey; note: string | null } },
       event?: NewEvent,
     ): Promise<'patched' | 'unchanged'> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         if (patch.state && (await setState(tx, patch.state)) === 0) return 'unchanged';
         if (patch.note) {
           const { key, note } = patch.note;
@@ -216,7 +231,8 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       options: { retriesOf: RetriesOf; resetRuns: boolean },
       event?: ChangeEvent<TaskInstanceRow[]>,
     ): Promise<TaskInstanceRow[]> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
+        await lockRunsOf(tx, selection.dagId, clearSelectionSql(selection));
         const rows = await tx.$queryRaw<TaskInstanceRecord[]>`
           SELECT ${TASK_INSTANCE_COLUMNS} ${FROM_TI}
           WHERE ${clearSelectionSql(selection)}
@@ -238,7 +254,7 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
      * transaction; false (and no event) if there was none.
      */
     async deleteTaskInstance(key: TaskInstanceKey, event?: NewEvent): Promise<boolean> {
-      return prisma.$transaction(async (tx) => {
+      return transaction(prisma, async (tx) => {
         const deleted = await tx.$executeRaw`
           DELETE FROM task_instance WHERE dag_id = ${key.dagId} AND run_id = ${key.runId}
             AND task_id = ${key.taskId} AND map_index = ${key.mapIndex}`;
@@ -252,6 +268,7 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
 
 /** The state change of a PATCH in `tx` (see patchTaskInstances); the count of altered instances. */
 async function setState(tx: Prisma.TransactionClient, change: StateChange): Promise<number> {
+  await lockRunsOf(tx, change.selection.dagId, selectionSql(change.selection));
   const altered = await tx.$queryRaw<{ id: string; run_id: string }[]>`
     UPDATE task_instance ti SET state = ${change.state},
       start_date = COALESCE(ti.start_date, now()), end_date = COALESCE(ti.end_date, now()),
