@@ -217,18 +217,25 @@ export function optionalStringSetting(
     accepted?: string;
     description?: string;
     secret?: SettingMeta['secret'];
+    /** A further rule for a value the pattern accepts: what is wrong with it, or undefined. */
+    check?: (raw: string) => string | undefined;
   } = {},
 ) {
   return z
     .string()
     .optional()
     .superRefine((raw, ctx) => {
-      if (raw !== undefined && options.pattern && !options.pattern.test(raw)) {
+      if (raw === undefined) return;
+      const got = `got ${JSON.stringify(redact(raw, options.secret))}`;
+      if (options.pattern && !options.pattern.test(raw)) {
         ctx.addIssue({
           code: 'custom',
-          message: `must be ${options.accepted ?? `a string matching ${options.pattern}`}; got ${JSON.stringify(redact(raw, options.secret))}`,
+          message: `must be ${options.accepted ?? `a string matching ${options.pattern}`}; ${got}`,
         });
+        return;
       }
+      const problem = options.check?.(raw);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${problem}; ${got}` });
     })
     .meta({
       default: options.default ?? '(unset)',

@@ -149,6 +149,27 @@ describe('embedded PostgreSQL', () => {
     );
   });
 
+  it('refuses a ?schema= in DATABASE_URL, which the driver would ignore, naming the fix', () => {
+    for (const variable of ['DATABASE_URL', 'DATABASE_DIRECT_URL']) {
+      let message = '';
+      try {
+        readConfig(DATABASE_SETTINGS, {
+          [variable]:
+            'postgresql://dagbag:hunter2@db.example:5432/prod?sslmode=disable&schema=sched',
+        });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain(`${variable}: must not carry ?schema=sched`);
+      expect(message).toContain('CREATE DATABASE dagbag');
+      expect(message).not.toContain('hunter2');
+    }
+    expect(
+      readConfig(DATABASE_SETTINGS, { DATABASE_URL: 'postgresql://u:p@h:5432/db?sslmode=disable' })
+        .DATABASE_URL,
+    ).toBe('postgresql://u:p@h:5432/db?sslmode=disable');
+  });
+
   it('keeps the password of DATABASE_URL out of its error message', () => {
     let message = '';
     try {

@@ -6,20 +6,42 @@ import {
   type ConfigOf,
 } from '@dagbag/config';
 
+/**
+ * `?schema=` is Prisma's own URL parameter, which node-postgres and Prisma's driver adapter do not
+ * read: with it, every table was created in (and read from) the `public` schema all the same.
+ * Refused at start rather than ignored.
+ */
+function schemaParameterProblem(raw: string): string | undefined {
+  let schema: string | null;
+  try {
+    schema = new URL(raw).searchParams.get('schema');
+  } catch {
+    return undefined; // the driver reports a URL it cannot read when it connects
+  }
+  if (schema === null) return undefined;
+  return (
+    `must not carry ?schema=${schema}: dagbag does not support a schema other than public (the ` +
+    'parameter would be ignored and the tables created in public); give dagbag a database of its ' +
+    'own (CREATE DATABASE dagbag) and drop the parameter'
+  );
+}
+
 /** Every database variable; each app adds these to its own shape and reads them once at start. */
 export const DATABASE_SETTINGS = {
   /** Unset: an embedded PostgreSQL under DATA_DIR (default .data/) is started and used. */
   DATABASE_URL: optionalStringSetting({
     pattern: /^postgres(ql)?:\/\//,
-    accepted: 'a postgresql:// URL (or unset for the embedded PostgreSQL)',
+    accepted: 'a postgresql:// URL, without ?schema= (or unset for the embedded PostgreSQL)',
     secret: 'url-password',
+    check: schemaParameterProblem,
     description:
       'PostgreSQL to use (`postgresql://…`); unset: the embedded PostgreSQL under DATA_DIR, started on demand',
   }),
   DATABASE_DIRECT_URL: optionalStringSetting({
     pattern: /^postgres(ql)?:\/\//,
-    accepted: 'a postgresql:// URL (or unset: DATABASE_URL)',
+    accepted: 'a postgresql:// URL, without ?schema= (or unset: DATABASE_URL)',
     secret: 'url-password',
+    check: schemaParameterProblem,
     description:
       "with DATABASE_URL: a connection to the same database that bypasses any pooler, for migrations (at start and `pnpm db:migrate`); unset: DATABASE_URL. Set it when DATABASE_URL is a pooler in transaction mode: a migration holds session-level advisory locks (Prisma's and ours), which such a pooler can leave held on one of its server connections, where the next migration waits for them",
   }),
