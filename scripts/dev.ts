@@ -58,9 +58,18 @@ async function main(): Promise<void> {
   // The database settings and DATA_DIR, read once here; the apps read theirs themselves.
   const config = readConfig({ ...DATABASE_SETTINGS, ...SHARED_SETTINGS }, process.env);
   const data = dataDir(config.DATA_DIR);
-  // The apps run with turbo's working directory (their package): hand them an absolute folder.
-  const dagsFolder = resolve(process.env.DAGS_FOLDER || exampleDagsFolder());
-  const appEnv = { ...process.env, DAGS_FOLDER: dagsFolder, LOG_FORMAT: logging.LOG_FORMAT };
+  // The apps run with turbo's working directory (their package), where pnpm sets INIT_CWD anew:
+  // hand them absolute folders, or a relative DATA_DIR is a folder of its own in each package
+  // (the API then never sees the scheduler's task logs, the CLI never finds the API's token).
+  const dagsFolder = process.env.DAGS_FOLDER
+    ? resolve(process.env.INIT_CWD || process.cwd(), process.env.DAGS_FOLDER)
+    : exampleDagsFolder();
+  const appEnv = {
+    ...process.env,
+    DAGS_FOLDER: dagsFolder,
+    DATA_DIR: data,
+    LOG_FORMAT: logging.LOG_FORMAT,
+  };
   checkAppSettings(appEnv);
   const database = await openDatabase({ settings: config, dataDir: data, logger });
   await seedIfEmpty({ url: database.url, settings: config }, logger, {

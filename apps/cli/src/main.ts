@@ -3,24 +3,27 @@
  * `dagbag`: reads its configuration (flags, DAGBAG_API_URL / DAGBAG_API_TOKEN, development
  * defaults) and runs one command. A failure is one line on stderr naming its cause, never a stack.
  */
+import { resolve } from 'node:path';
 import { CommanderError } from 'commander';
 import { DagbagApiError, DagbagUnreachableError, detailText } from '@dagbag/client';
 import { CommandFailed, devTokenFile, resolveConfig, UsageError } from './config.ts';
 import { buildProgram } from './program.ts';
 
+// `pnpm dagbag` runs in the repository root; paths given are the caller's.
+const cwd = process.env.INIT_CWD || process.cwd();
 const context = {
   stdout: process.stdout,
   stderr: process.stderr,
   env: {
     DAGBAG_API_URL: process.env.DAGBAG_API_URL,
     DAGBAG_API_TOKEN: process.env.DAGBAG_API_TOKEN,
-    // The apps' DATA_DIR, where the API writes its development token, and their metrics ports.
-    DATA_DIR: process.env.DATA_DIR,
+    // The apps' DATA_DIR, where the API writes its development token (a relative one from where
+    // the command was typed, as the apps read it), and their metrics ports.
+    DATA_DIR: process.env.DATA_DIR ? resolve(cwd, process.env.DATA_DIR) : undefined,
     API_METRICS_PORT: process.env.API_METRICS_PORT,
     SCHEDULER_METRICS_PORT: process.env.SCHEDULER_METRICS_PORT,
   },
-  // `pnpm dagbag` runs in the repository root; paths given are the caller's.
-  cwd: process.env.INIT_CWD || process.cwd(),
+  cwd,
 };
 const program = buildProgram(context).exitOverride();
 

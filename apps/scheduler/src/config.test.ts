@@ -24,6 +24,16 @@ describe('scheduler configuration', () => {
     });
   });
 
+  it('reads relative DAGS_FOLDER and DATA_DIR from where pnpm was started, not apps/scheduler', () => {
+    const config = readSchedulerConfig({
+      DAGS_FOLDER: 'my-dags',
+      DATA_DIR: '.prod',
+      INIT_CWD: '/srv/dagbag',
+    });
+    expect(config.dagsFolder).toBe('/srv/dagbag/my-dags');
+    expect(config.dataDir).toBe('/srv/dagbag/.prod');
+  });
+
   it('stops at a bad value, naming the variable and the range', () => {
     expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(ConfigError);
     expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(

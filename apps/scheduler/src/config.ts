@@ -46,7 +46,8 @@ export const TASK_ENV_DEFAULT = [
 export const SCHEDULER_OWN_SETTINGS = {
   DAGS_FOLDER: stringSetting({
     default: '',
-    accepted: 'a folder; relative to the working directory',
+    accepted: 'a folder; a relative one from where the command was started',
+    path: true,
     description:
       'folder scanned for DAG files (*.json, *.yaml, *.yml); unset: `dags/` at the repository root',
   }),

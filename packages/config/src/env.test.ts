@@ -1,10 +1,13 @@
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
+  SHARED_SETTINGS,
   booleanSetting,
   describeSettings,
   integerSetting,
   listSetting,
+  optionalStringSetting,
   readConfig,
 } from './index.ts';
 
@@ -51,6 +54,27 @@ describe('readConfig', () => {
         'VERBOSE',
       ]);
     }
+  });
+});
+
+describe('path settings', () => {
+  const shape = { DATA_DIR: optionalStringSetting({ path: true }) };
+
+  it('resolve a relative path against the folder pnpm was started from, not the package', () => {
+    // `DATA_DIR=.prod pnpm --filter @dagbag/api start` runs in apps/api, with INIT_CWD the root.
+    expect(readConfig(shape, { DATA_DIR: '.prod', INIT_CWD: '/srv/dagbag' }).DATA_DIR).toBe(
+      '/srv/dagbag/.prod',
+    );
+    expect(readConfig(shape, { DATA_DIR: '/var/lib/dagbag', INIT_CWD: '/srv' }).DATA_DIR).toBe(
+      '/var/lib/dagbag',
+    );
+    expect(readConfig(shape, { DATA_DIR: 'rel' }).DATA_DIR).toBe(resolve('rel'));
+    expect(readConfig(shape, {}).DATA_DIR).toBeUndefined();
+  });
+
+  it('make DATA_DIR one folder for every app started from one place', () => {
+    const env = { DATA_DIR: 'data', INIT_CWD: '/srv/dagbag' };
+    expect(readConfig(SHARED_SETTINGS, env).DATA_DIR).toBe(join('/srv/dagbag', 'data'));
   });
 });
 

@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -45,11 +46,12 @@ export function readConfig<S extends EnvShape>(shape: S, env: Env): ConfigOf<S> 
   for (const [variable, schema] of Object.entries(shape)) {
     const raw = env[variable];
     const parsed = schema.safeParse(raw === '' ? undefined : raw);
+    const meta = schema.meta() as SettingMeta | undefined;
     if (parsed.success) {
-      result[variable] = parsed.data;
+      result[variable] = meta?.path ? resolvePath(parsed.data, env) : parsed.data;
       continue;
     }
-    const fallback = (schema.meta() as SettingMeta | undefined)?.default;
+    const fallback = meta?.default;
     problems.push({
       variable,
       message: parsed.error.issues[0]?.message ?? 'invalid value',
@@ -58,6 +60,18 @@ export function readConfig<S extends EnvShape>(shape: S, env: Env): ConfigOf<S> 
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result as ConfigOf<S>;
+}
+
+/**
+ * A relative path setting, made absolute against the folder the command was typed in: pnpm
+ * starts a package's script in the package's folder (`pnpm --filter @dagbag/api start` runs in
+ * apps/api) and says where it was started in INIT_CWD. Resolved against the process's own folder,
+ * a relative DATA_DIR named a different folder for each app (the API never saw the scheduler's
+ * task logs).
+ */
+function resolvePath(value: unknown, env: Env): unknown {
+  if (typeof value !== 'string' || value === '' || isAbsolute(value)) return value;
+  return resolve(env.INIT_CWD || process.cwd(), value);
 }
 
 /**
@@ -72,6 +86,8 @@ export interface SettingMeta {
    * `'url-password'` hides only the password of a URL.
    */
   secret?: true | 'url-password';
+  /** A file system path: `readConfig` makes a relative one absolute (see resolvePath). */
+  path?: true;
 }
 
 /** One row per variable of a shape, for documentation and the README check. */
@@ -188,6 +204,7 @@ export function stringSetting(options: {
   pattern?: RegExp;
   accepted?: string;
   description?: string;
+  path?: true;
 }) {
   return z
     .string()
@@ -207,6 +224,7 @@ export function stringSetting(options: {
       default: options.default,
       accepted: options.accepted,
       description: options.description,
+      ...(options.path ? { path: true } : {}),
     } satisfies SettingMeta);
 }
 
@@ -219,6 +237,7 @@ export function optionalStringSetting(
     secret?: SettingMeta['secret'];
     /** A further rule for a value the pattern accepts: what is wrong with it, or undefined. */
     check?: (raw: string) => string | undefined;
+    path?: true;
   } = {},
 ) {
   return z
@@ -242,6 +261,7 @@ export function optionalStringSetting(
       accepted: options.accepted,
       description: options.description,
       secret: options.secret,
+      ...(options.path ? { path: true } : {}),
     } satisfies SettingMeta);
 }
 

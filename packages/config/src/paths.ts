@@ -28,6 +28,8 @@ export function exampleDagsFolder(): string {
 export const SHARED_SETTINGS = {
   DATA_DIR: optionalStringSetting({
     default: '`.data/`',
+    accepted: 'a folder; a relative one from where the command was started',
+    path: true,
     description: 'embedded PostgreSQL data, task logs, the development API token',
   }),
 };
