@@ -88,6 +88,7 @@ async function startDev(env: Record<string, string> = {}) {
   };
   return {
     dataDir,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
     get,
     output: () => output,
     exited,
@@ -163,5 +164,46 @@ describe('pnpm dev', () => {
     expect((await dev.get<Collection>('/dags/mine/dagRuns')).total_entries).toBe(0);
     dev.interrupt();
     expect(await dev.exited).toBe(0);
+  }, 240_000);
+
+  it('Ctrl-C during a task hands it back for the next start, before turbo kills the scheduler', async () => {
+    const dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-dev-dags-'));
+    dataDirs.push(dagsFolder);
+    await writeFile(
+      join(dagsFolder, 'long.json'),
+      JSON.stringify({
+        dag_id: 'long',
+        schedule: null,
+        tasks: [{ task_id: 'wait', operator: 'bash', bash_command: 'sleep 600' }],
+      }),
+    );
+    const dev = await startDev({ DAGS_FOLDER: dagsFolder, DAG_DIR_SCAN_SECONDS: '1' });
+    await dev.until('the DAG', async () =>
+      (await dev.get<Collection>('/dags')).total_entries > 0 ? true : undefined,
+    );
+    const triggered = await fetch(`${dev.apiUrl}/api/v2/dags/long/dagRuns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ logical_date: null }),
+    });
+    expect(triggered.status).toBe(200);
+    const runId = ((await triggered.json()) as { dag_run_id: string }).dag_run_id;
+    await dev.until('the task running', async () => {
+      const ti = await dev.get<{ state: string }>(
+        `/dags/long/dagRuns/${encodeURIComponent(runId)}/taskInstances/wait`,
+      );
+      return ti.state === 'running' ? true : undefined;
+    });
+
+    dev.interrupt();
+    expect(await dev.exited).toBe(0);
+    // Turbo gives its tasks 10 s after Ctrl-C, then kills them: a scheduler still waiting out a
+    // 30-s grace was killed there, its task left running, to be failed by a heartbeat timeout.
+    const stopped = dev
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"msg":"scheduler stopped"'));
+    expect(stopped, dev.output().slice(-4000)).toContain('"handedBack":1');
+    expect(dev.output()).not.toContain('Force killed');
   }, 240_000);
 });

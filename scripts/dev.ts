@@ -35,6 +35,13 @@ try {
 }
 const logger = createLogger({ name: 'dev', level: logging.LOG_LEVEL, format: logging.LOG_FORMAT });
 const STOP_GRACE_MS = 20_000;
+/**
+ * Turbo gives its tasks 10 s after Ctrl-C, then kills them (it has no setting for that): a
+ * scheduler waiting out the default 30-s SCHEDULER_SHUTDOWN_GRACE_SECONDS was killed with its
+ * running tasks, which then stayed `running` until a heartbeat timeout failed them. Here they get
+ * a few seconds, then are handed back (run again at the next start).
+ */
+const DEV_SHUTDOWN_GRACE_SECONDS = '3';
 
 /**
  * The apps' own settings, checked before anything starts: in watch mode an app that stops on a bad
@@ -69,6 +76,8 @@ async function main(): Promise<void> {
     DAGS_FOLDER: dagsFolder,
     DATA_DIR: data,
     LOG_FORMAT: logging.LOG_FORMAT,
+    SCHEDULER_SHUTDOWN_GRACE_SECONDS:
+      process.env.SCHEDULER_SHUTDOWN_GRACE_SECONDS || DEV_SHUTDOWN_GRACE_SECONDS,
   };
   checkAppSettings(appEnv);
   const database = await openDatabase({ settings: config, dataDir: data, logger });
