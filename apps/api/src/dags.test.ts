@@ -215,6 +215,19 @@ describe('bundle_name', () => {
   });
 });
 
+describe('GET /dags/~/dagVersions', () => {
+  it('lists the versions of every DAG, as Airflow does for ~', async () => {
+    const { status, body } = await json('/api/v2/dags/~/dagVersions?limit=1000&version_number=1');
+    expect(status).toBe(200);
+    const dagIds = new Set(body.dag_versions.map((version: { dag_id: string }) => version.dag_id));
+    for (const dagId of ['example_report', 'other']) expect(dagIds).toContain(dagId);
+    expect(body.total_entries).toBe(
+      await api.prisma.dagVersion.count({ where: { versionNumber: 1 } }),
+    );
+    expect((await json('/api/v2/dags/~/dagVersions?bundle_version=1')).body.total_entries).toBe(0);
+  });
+});
+
 describe('GET /importErrors/{import_error_id}', () => {
   it('answers one import error, and 404 for an id that does not exist', async () => {
     const error = await api.prisma.importError.create({

@@ -219,7 +219,7 @@ export interface paths {
     };
     /**
      * Get Dag Versions
-     * @description Version metadata from the database; never reads serialized DAGs or fills the DAG cache.
+     * @description Version metadata from the database; never reads serialized DAGs or fills the DAG cache. Use `~` as the dag_id to list the versions of every DAG.
      */
     get: operations['get_dag_versions'];
     put?: never;

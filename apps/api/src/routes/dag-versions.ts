@@ -28,7 +28,7 @@ export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefini
       operationId: 'get_dag_versions',
       summary: 'Get Dag Versions',
       description:
-        'Version metadata from the database; never reads serialized DAGs or fills the DAG cache.',
+        'Version metadata from the database; never reads serialized DAGs or fills the DAG cache. Use `~` as the dag_id to list the versions of every DAG.',
       tags: ['DagVersion'],
       params: s.dagIdParam,
       query: z.object({
@@ -44,17 +44,19 @@ export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefini
         schema: s.DAGVersionCollectionResponse,
       },
       async handler({ params, query }) {
+        const allDags = params.dag_id === '~';
         if (bundleSelectsNothing(query)) {
-          if (!(await queries.dagExists(params.dag_id))) throw dagNotFound(params.dag_id);
+          if (!allDags && !(await queries.dagExists(params.dag_id)))
+            throw dagNotFound(params.dag_id);
           return { status: 200, body: { dag_versions: [], total_entries: 0 } };
         }
-        const page = await queries.listDagVersions(params.dag_id, {
+        const page = await queries.listDagVersions(allDags ? undefined : params.dag_id, {
           limit: query.limit,
           offset: query.offset,
           versionNumber: query.version_number,
           orderBy: query.order_by,
         });
-        if (page.total === 0 && !(await queries.dagExists(params.dag_id)))
+        if (page.total === 0 && !allDags && !(await queries.dagExists(params.dag_id)))
           throw dagNotFound(params.dag_id);
         return {
           status: 200,

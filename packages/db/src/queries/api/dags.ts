@@ -510,11 +510,12 @@ export function createDagQueries(prisma: PrismaClient) {
     /**
      * Version metadata only (no serialized data): a listing of 70k versions costs a few KB a page.
      */
+    /** The versions of one DAG, or of every DAG when `dagId` is undefined (Airflow's `~`). */
     async listDagVersions(
-      dagId: string,
+      dagId: string | undefined,
       filters: Pagination & { versionNumber?: number; orderBy: SortKey<DagVersionSortColumn>[] },
     ): Promise<Page<DagVersionSummary>> {
-      const conditions = [Prisma.sql`v.dag_id = ${dagId}`];
+      const conditions = dagId === undefined ? [] : [Prisma.sql`v.dag_id = ${dagId}`];
       if (filters.versionNumber !== undefined)
         conditions.push(Prisma.sql`v.version_number = ${filters.versionNumber}`);
       const rows = await prisma.$queryRaw<
@@ -535,7 +536,7 @@ export function createDagQueries(prisma: PrismaClient) {
           ? totalOf(rows)
           : await prisma.dagVersion.count({
               where: {
-                dagId,
+                ...(dagId !== undefined ? { dagId } : {}),
                 ...(filters.versionNumber !== undefined
                   ? { versionNumber: filters.versionNumber }
                   : {}),
