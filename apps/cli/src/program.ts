@@ -653,7 +653,13 @@ async function printLog(
         `${typeof line === 'string' ? line : line.timestamp ? `[${line.timestamp}] ${line.event}` : line.event}\n`,
       );
     printed ||= page!.content.length > 0;
-    if (!follow) return;
+    if (!follow) {
+      // The log as it is now, all of it: a page is 1 MiB, and the token goes on past it (it is
+      // also there at the end of a try that may still write: an empty page ends the read).
+      if (page!.continuation_token === null || page!.content.length === 0) return;
+      token = page!.continuation_token;
+      continue;
+    }
     if (page!.continuation_token !== null) {
       token = page!.continuation_token;
       if (page!.content.length === 0) await sleep(500);

@@ -59,6 +59,11 @@ beforeAll(async () => {
       dag_id: 'talker',
       tasks: [bash('talk', chattyCommand)],
     },
+    // About 1.3 MB of log: more than one page of the logs endpoint (1 MiB).
+    'loud.json': {
+      dag_id: 'loud',
+      tasks: [bash('shout', 'seq 1 200000')],
+    },
   });
 }, 120_000);
 
@@ -194,6 +199,24 @@ describe('logs --follow', () => {
   });
 });
 
+describe('logs', () => {
+  it('prints the whole log of a finished task, past the first page the API answers', async () => {
+    const run = await runCli(['runs', 'trigger', 'loud', '--run-id', 'loud-1', '--wait'], {
+      env: system.env,
+    });
+    expect(run.code).toBe(0);
+
+    const result = await runCli(['logs', 'loud', 'loud-1', 'shout'], { env: system.env });
+
+    expect(result.code).toBe(0);
+    // Before, it stopped after the first 1 MiB page, somewhere around line 150,000, silently.
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines.filter((line) => /^\d+$/.test(line))).toHaveLength(200_000);
+    expect(lines.at(-2)).toBe('200000');
+    expect(lines.at(-1)).toMatch(/\] exit code 0$/);
+  });
+});
+
 describe('logs of a task that never ran', () => {
   it('says so on stderr with its state and exits 0', async () => {
     // Before, nothing at all was printed: try 0 has no log file and the log read as empty.
@@ -282,7 +305,7 @@ describe('errors', () => {
     const json = await runCli(['dags', 'list', '--json'], { env: system.env });
     expect(
       (JSON.parse(json.stdout) as { dag_id: string }[]).map((dag) => dag.dag_id).sort(),
-    ).toEqual(['chatty', 'evolving', 'fails', 'retrying', 'steps', 'talker']);
+    ).toEqual(['chatty', 'evolving', 'fails', 'loud', 'retrying', 'steps', 'talker']);
   });
 });
 
