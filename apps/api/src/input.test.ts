@@ -560,6 +560,30 @@ describe('also', () => {
     },
   );
 
+  it.each(['dag_id', '-conf', 'dag_run_id'])(
+    'accepts order_by=%s in the runs batch body, as Airflow',
+    async (key) => {
+      const response = await api.request('/api/v2/dags/~/dagRuns/list', {
+        method: 'POST',
+        json: { order_by: key },
+      });
+      expect(response.status).toBe(200);
+    },
+  );
+
+  it.each(['data_interval_start', '-data_interval_end', 'rendered_map_index'])(
+    'accepts order_by=%s on task instances, listed and in the batch body, as Airflow',
+    async (key) => {
+      const listed = await api.request(`/api/v2/dags/~/dagRuns/~/taskInstances?order_by=${key}`);
+      expect(listed.status).toBe(200);
+      const batch = await api.request('/api/v2/dags/~/dagRuns/~/taskInstances/list', {
+        method: 'POST',
+        json: { order_by: key },
+      });
+      expect(batch.status).toBe(200);
+    },
+  );
+
   it('orders runs by duration', async () => {
     for (const [runId, seconds] of [
       ['slow', 30],

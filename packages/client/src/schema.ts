@@ -3567,6 +3567,12 @@ export interface operations {
           | '-logical_date'
           | 'run_after'
           | '-run_after'
+          | 'data_interval_start'
+          | '-data_interval_start'
+          | 'data_interval_end'
+          | '-data_interval_end'
+          | 'rendered_map_index'
+          | '-rendered_map_index'
         )[];
       };
       header?: never;

@@ -18,6 +18,8 @@ const BATCH_ORDER: Readonly<Record<string, DagRunSortColumn>> = {
   start_date: 'start_date',
   end_date: 'end_date',
   updated_at: 'updated_at',
+  dag_id: 'dag_id',
+  conf: 'conf',
 };
 
 const FINISHED_RUN_STATES = new Set(['success', 'failed']);

@@ -29,6 +29,10 @@ const BATCH_ORDER: Readonly<Record<string, TaskInstanceSortColumn>> = {
   run_after: 'run_after',
   task_id: 'task_id',
   operator: 'operator',
+  data_interval_start: 'data_interval_start',
+  data_interval_end: 'data_interval_end',
+  // No instance has a rendered map index: Airflow then orders by map_index.
+  rendered_map_index: 'map_index',
 };
 
 const FINISHED = new Set(['success', 'failed', 'upstream_failed', 'skipped', 'removed']);

@@ -35,6 +35,10 @@ const TI_ORDER = {
   operator: 'operator',
   logical_date: 'logical_date',
   run_after: 'run_after',
+  data_interval_start: 'data_interval_start',
+  data_interval_end: 'data_interval_end',
+  // No instance has a rendered map index: Airflow then orders by map_index.
+  rendered_map_index: 'map_index',
 } as const satisfies Record<string, TaskInstanceSortColumn>;
 
 const TI_STATE_FILTER = z.union([s.TaskInstanceState, z.enum(['no_status', 'none', 'null'])]);

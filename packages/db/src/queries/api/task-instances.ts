@@ -38,7 +38,9 @@ export type TaskInstanceSortColumn =
   | 'try_number'
   | 'operator'
   | 'logical_date'
-  | 'run_after';
+  | 'run_after'
+  | 'data_interval_start'
+  | 'data_interval_end';
 
 export interface TaskInstanceRecord {
   id: string;
@@ -85,6 +87,8 @@ export const TASK_INSTANCE_SORT_COLUMNS: Record<TaskInstanceSortColumn, string> 
   operator: 'ti.operator',
   logical_date: 'r.logical_date',
   run_after: 'r.run_after',
+  data_interval_start: 'r.data_interval_start',
+  data_interval_end: 'r.data_interval_end',
 };
 
 export function toTaskInstanceRow(r: TaskInstanceRecord): TaskInstanceRow {
