@@ -54,6 +54,26 @@ describe('dags validate', () => {
     expect(result.stderr).toContain('4 file(s) checked, 3 with errors');
   });
 
+  it('reads a file as the processor does: not UTF-8 is an error, a byte order mark is not', async () => {
+    const folder = join(workDir, 'encodings');
+    await mkdir(folder, { recursive: true });
+    await writeFile(
+      join(folder, 'latin1.json'),
+      Buffer.from('{ "dag_id": "l", "description": "caf\u00e9", "tasks": [] }', 'latin1'),
+    );
+    await writeFile(
+      join(folder, 'bom.json'),
+      `\uFEFF${JSON.stringify({ dag_id: 'b', tasks: [] })}`,
+    );
+
+    const result = await runCli(['dags', 'validate', 'encodings'], { cwd: workDir });
+
+    expect(result.code).toBe(1);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'encodings/latin1.json:1:37: not UTF-8 text (byte 0xe9); save the file as UTF-8',
+    ]);
+  });
+
   it('exits 0 and prints nothing on stdout when every file is valid', async () => {
     const result = await runCli(['dags', 'validate', join(CORPUS, 'a-valid-1.json')]);
     expect(result).toMatchObject({ code: 0, stdout: '' });

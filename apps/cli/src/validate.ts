@@ -1,8 +1,9 @@
 /**
  * `dagbag dags validate FILE|DIR...`: the processor's checks, locally and without a database: the
- * document schema (parseDagSource) per file, and one dag_id per file among the files given.
+ * document schema (parseDagSource) per file, read as the processor reads it (readDagFile), and one
+ * dag_id per file among the files given.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import {
   duplicateDagIdProblem,
@@ -11,6 +12,7 @@ import {
   parseDagSource,
   type DagProblem,
 } from '@dagbag/dagbag';
+import { readDagFile } from '@dagbag/scheduler/read-dag-file';
 
 export interface FileReport {
   /** The path as printed: as given, or joined to the folder given. */
@@ -52,14 +54,12 @@ export async function validateDagFiles(
   for (const candidate of candidates) {
     const report: FileReport = { file: candidate.file, dagId: null, problems: [] };
     reports.push(report);
-    let text: string;
-    try {
-      text = await readFile(candidate.path, 'utf8');
-    } catch (error) {
-      report.problems.push({ reason: `cannot read file: ${(error as Error).message}` });
+    const read = await readDagFile(candidate.path);
+    if (!read.ok) {
+      report.problems.push(...read.errors);
       continue;
     }
-    const parsed = parseDagSource(text, candidate.path);
+    const parsed = parseDagSource(read.text, candidate.path);
     if (!parsed.ok) {
       report.problems.push(...parsed.errors);
       continue;

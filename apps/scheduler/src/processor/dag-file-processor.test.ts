@@ -1,8 +1,10 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_SOURCE_BYTES } from '@dagbag/dagbag';
 import { DagProcessorLock } from '@dagbag/db';
 import { createLogger, silentLogger } from '@dagbag/logger';
 import { createHarness, type Harness } from '../testing/harness.ts';
@@ -170,6 +172,57 @@ describe('the DAG file processor', () => {
       where: { filename: 'syntax.json' },
     });
     expect(error.stackTrace).toMatch(/^syntax\.json:3:\d+: invalid JSON/);
+  });
+
+  it('refuses a file over the size limit from its size, before reading it', async () => {
+    // 3 GiB, sparse: read whole (as before), it was "cannot read file: File size ... is greater
+    // than 2 GiB"; smaller dumps were read into the heap at every scan.
+    const path = join(h.dagsFolder, 'dump.json');
+    await writeFile(path, '');
+    await truncate(path, 3 * 1024 ** 3);
+    await processor.processOnce();
+    const error = await h.db.prisma.importError.findUniqueOrThrow({
+      where: { filename: 'dump.json' },
+    });
+    expect(error.stackTrace).toBe(
+      `dump.json: file is ${3 * 1024 ** 3} bytes; a DAG file may be at most ${MAX_SOURCE_BYTES} bytes`,
+    );
+  });
+
+  it('reports a named pipe instead of waiting on it forever', async () => {
+    execFileSync('mkfifo', [join(h.dagsFolder, 'pipe.json')]);
+    await h.writeDag(simple());
+    const pass = processor.processOnce();
+    const stuck = new Promise((resolve) => setTimeout(() => resolve('stuck'), 20_000).unref());
+    expect(await Promise.race([pass, stuck])).toMatchObject({ created: ['simple'] });
+    const error = await h.db.prisma.importError.findUniqueOrThrow({
+      where: { filename: 'pipe.json' },
+    });
+    expect(error.stackTrace).toBe(
+      'pipe.json: not a regular file (a named pipe); a DAG file is a plain file',
+    );
+  });
+
+  it('reports a file that is not UTF-8 at its first bad byte, storing nothing', async () => {
+    const latin1 = Buffer.from(
+      '{\n  "dag_id": "latin1",\n  "description": "caf\u00e9",\n  "tasks": []\n}\n',
+      'latin1',
+    );
+    await writeFile(join(h.dagsFolder, 'latin1.json'), latin1);
+    await processor.processOnce();
+    const error = await h.db.prisma.importError.findUniqueOrThrow({
+      where: { filename: 'latin1.json' },
+    });
+    expect(error.stackTrace).toBe(
+      'latin1.json:3:22: not UTF-8 text (byte 0xe9); save the file as UTF-8',
+    );
+    expect(await h.db.prisma.dag.count()).toBe(0);
+  });
+
+  it('reads a UTF-8 file that starts with a byte order mark', async () => {
+    await h.writeRaw('bom.json', `\uFEFF${JSON.stringify(simple())}`);
+    const summary = await processor.processOnce();
+    expect(summary).toMatchObject({ created: ['simple'], importErrors: [] });
   });
 
   it('keeps storing good files when another file is bad', async () => {

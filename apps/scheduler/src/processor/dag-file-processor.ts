@@ -4,7 +4,7 @@
  * stale DAGs, import errors. Each file is handled on its own, so one bad file never affects
  * another. Only the scheduler holding the processor lock processes; the others skip the scan.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import {
   DAGS_FOLDER_BUNDLE,
@@ -29,6 +29,7 @@ import {
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import { firstDagrun } from '../loop/timetable.ts';
+import { readDagFile } from './read-dag-file.ts';
 
 export interface ProcessorSummary {
   /** False when another scheduler holds the processor lock: nothing was read or written. */
@@ -293,16 +294,17 @@ export class DagFileProcessor {
   }
 
   private async parse(path: string): Promise<FileResult> {
-    try {
-      const text = await readFile(path, 'utf8');
-      const cached = this.parses.get(path);
-      if (cached && cached.text === text) return cached.result;
-      const parsed = parseDagSource(text, path);
-      const result: FileResult = parsed.ok ? { ...parsed, text } : parsed;
-      this.parses.set(path, { text, result });
-      return result;
-    } catch (error) {
-      return { ok: false, errors: [{ reason: `cannot read file: ${(error as Error).message}` }] };
+    const read = await readDagFile(path);
+    if (!read.ok) {
+      this.parses.delete(path);
+      return read;
     }
+    const { text } = read;
+    const cached = this.parses.get(path);
+    if (cached && cached.text === text) return cached.result;
+    const parsed = parseDagSource(text, path);
+    const result: FileResult = parsed.ok ? { ...parsed, text } : parsed;
+    this.parses.set(path, { text, result });
+    return result;
   }
 }
