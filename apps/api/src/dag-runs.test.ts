@@ -433,6 +433,36 @@ describe('listing runs (GET .../dagRuns)', () => {
     expect(await ids('nobody')).toEqual([]);
   });
 
+  it('reads an end date not set yet as now, as Airflow: end_date_gte finds the runs still going', async () => {
+    await seedRun(api.prisma, { dagId: 'etl', runId: 'still_going', versionId: versions[0]! });
+    const since = encodeURIComponent(new Date(Date.now() - 60_000).toISOString());
+    const listed: any = await (
+      await api.request(`/api/v2/dags/etl/dagRuns?limit=1000&end_date_gte=${since}`)
+    ).json();
+    expect(listed.dag_runs.map((run: any) => run.dag_run_id)).toContain('still_going');
+    // The batch body compares the stored dates, as Airflow's.
+    const batch: any = await (
+      await api.request('/api/v2/dags/~/dagRuns/list', {
+        method: 'POST',
+        json: { dag_ids: ['etl'], end_date_gte: new Date(Date.now() - 60_000).toISOString() },
+      })
+    ).json();
+    expect(batch.dag_runs.map((run: any) => run.dag_run_id)).not.toContain('still_going');
+  });
+
+  it('breaks ties in the direction of the first order_by key, as Airflow: newest first for -state', async () => {
+    const body: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns?state=running&order_by=-state&limit=1000')
+    ).json();
+    const runs = body.dag_runs as { dag_run_id: string }[];
+    expect(runs.length).toBeGreaterThan(1);
+    const stored = await api.prisma.dagRun.findMany({
+      where: { dagId: 'etl', state: 'running' },
+      orderBy: { id: 'desc' },
+    });
+    expect(runs.map((run) => run.dag_run_id)).toEqual(stored.map((run) => run.runId));
+  });
+
   it('answers 404 for an unknown DAG', async () => {
     expect((await api.request('/api/v2/dags/ghost/dagRuns')).status).toBe(404);
   });

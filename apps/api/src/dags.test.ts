@@ -35,6 +35,13 @@ describe('dag_id_pattern', () => {
     const { body } = await json('/api/v2/dags?dag_id_pattern=ex%25_r');
     expect(ids(body.dags)).toEqual(['example_report']);
   });
+
+  it('takes ~ as everything, as Airflow aliases it to %', async () => {
+    const all = (await json('/api/v2/dags')).body.total_entries;
+    expect(all).toBeGreaterThan(0);
+    expect((await json('/api/v2/dags?dag_id_pattern=~')).body.total_entries).toBe(all);
+    expect((await json('/api/v2/dags/~/dagRuns?run_id_pattern=~')).status).toBe(200);
+  });
 });
 
 describe('GET /dags statement', () => {

@@ -324,9 +324,11 @@ describe("listing a run's task instances with Airflow's filters", () => {
     await run('filtered', { extract: 'success', transform: 'running', load: null });
     expect(await ids('duration_gte=5')).toEqual(['extract']);
     expect(await ids('duration_lt=5')).toEqual([]);
-    expect(await ids('start_date_gte=2026-02-01T10:00:00Z')).toEqual(['extract', 'transform']);
+    // As Airflow's GET: a start or end date not set yet compares as now.
+    expect(await ids('start_date_lte=2026-02-01T10:00:00Z')).toEqual(['extract', 'transform']);
     expect(await ids('end_date_lt=2026-02-01T10:00:06Z')).toEqual(['extract']);
-    expect(await ids('start_date_gt=2026-02-01T10:00:00Z')).toEqual([]);
+    expect(await ids('end_date_gte=2026-02-01T10:00:06Z')).toEqual(['load', 'transform']);
+    expect(await ids('start_date_gt=2026-02-01T10:00:00Z')).toEqual(['load']);
     expect(await ids('updated_at_gte=2999-01-01T00:00:00Z')).toEqual([]);
     expect(await ids('logical_date_lt=2000-01-01T00:00:00Z')).toEqual([]);
     expect(await ids('run_after_lte=2026-02-01T10:00:00Z')).toHaveLength(3);

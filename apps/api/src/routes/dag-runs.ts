@@ -143,6 +143,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
           logicalDate: range(dates, 'logical_date'),
           startDate: range(dates, 'start_date'),
           endDate: range(dates, 'end_date'),
+          unsetDatesAsNow: true,
           updatedAt: range(dates, 'updated_at'),
           runType: query.run_type,
           state: query.state,

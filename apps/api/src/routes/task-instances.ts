@@ -119,6 +119,7 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
           logicalDate: range(dates, 'logical_date'),
           startDate: range(dates, 'start_date'),
           endDate: range(dates, 'end_date'),
+          unsetDatesAsNow: true,
           updatedAt: range(dates, 'updated_at'),
           duration: {
             gte: query.duration_gte,

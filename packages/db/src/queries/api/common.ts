@@ -32,7 +32,8 @@ export interface TimeRange {
 
 /**
  * `ORDER BY` from keys whose column names come from a fixed map (never from the request), with a
- * unique tie-breaker so that pages are stable.
+ * unique tie-breaker so that pages are stable. As Airflow's SortParam: NULLs last in either
+ * direction, and the tie-breaker descends when the first key does.
  */
 export function orderBySql<C extends string>(
   keys: readonly SortKey<C>[],
@@ -42,7 +43,7 @@ export function orderBySql<C extends string>(
   const parts = keys.map(
     (key) => `${columns[key.column]} ${key.descending ? 'DESC' : 'ASC'} NULLS LAST`,
   );
-  parts.push(tieBreaker);
+  parts.push(`${tieBreaker} ${keys[0]?.descending ? 'DESC' : 'ASC'}`);
   return Prisma.raw(`ORDER BY ${parts.join(', ')}`);
 }
 
@@ -58,6 +59,11 @@ export function timeRangeSql(column: string, range: TimeRange | undefined): Pris
   return conditions;
 }
 
+/** A start or end date column, read as now while unset when the filters ask (Airflow's GETs). */
+export function dateColumn(column: string, filters: { unsetDatesAsNow?: boolean }): string {
+  return filters.unsetDatesAsNow ? `COALESCE(${column}, now())` : column;
+}
+
 export function whereSql(conditions: readonly Prisma.Sql[]): Prisma.Sql {
   return conditions.length === 0
     ? Prisma.empty
@@ -71,10 +77,12 @@ export function totalOf(rows: readonly { total_entries: bigint | number }[]): nu
 
 /**
  * Airflow's `*_pattern` filters: a case-insensitive substring match (`ILIKE %value%`) in which the
- * value's own `%` and `_` are wildcards (and `\\` escapes them), as Airflow's _SearchParam does.
+ * value's own `%` and `_` are wildcards (and `\\` escapes them), as Airflow's _SearchParam does;
+ * `~` alone is its alias of `%`: everything.
  */
 export function containsPatternSql(column: string, pattern: string): Prisma.Sql {
-  return Prisma.sql`${Prisma.raw(column)} ILIKE ('%' || ${pattern} || '%')`;
+  const value = pattern === '~' ? '%' : pattern;
+  return Prisma.sql`${Prisma.raw(column)} ILIKE ('%' || ${value} || '%')`;
 }
 
 /** Runs of a transaction that PostgreSQL rolled back to break a deadlock, at most. */

@@ -7,6 +7,7 @@ import {
   orderBySql,
   containsPatternSql,
   timeRangeSql,
+  dateColumn,
   totalOf,
   transaction,
   whereSql,
@@ -86,6 +87,11 @@ export interface DagRunFilters extends Pagination {
   state?: string[];
   /** Substring, case-insensitive, `%` / `_` wildcards inside (Airflow's `run_id_pattern`). */
   runIdPattern?: string;
+  /**
+   * Airflow's GET listings compare a start or end date that is not set yet as now (an unfinished
+   * one "ends" now, so `end_date_gte` finds what is still going); its batch bodies do not.
+   */
+  unsetDatesAsNow?: boolean;
   /** Airflow's `triggering_user_name_pattern`: who triggered the run through the API. */
   triggeringUserNamePattern?: string;
   orderBy: SortKey<DagRunSortColumn>[];
@@ -324,8 +330,8 @@ export function createDagRunQueries(prisma: PrismaClient) {
         conditions.push(Prisma.sql`r.dag_id = ANY(${filters.dagIds}::text[])`);
       conditions.push(...timeRangeSql('r.run_after', filters.runAfter));
       conditions.push(...timeRangeSql('r.logical_date', filters.logicalDate));
-      conditions.push(...timeRangeSql('r.start_date', filters.startDate));
-      conditions.push(...timeRangeSql('r.end_date', filters.endDate));
+      conditions.push(...timeRangeSql(dateColumn('r.start_date', filters), filters.startDate));
+      conditions.push(...timeRangeSql(dateColumn('r.end_date', filters), filters.endDate));
       conditions.push(...timeRangeSql('r.updated_at', filters.updatedAt));
       if (filters.runType?.length)
         conditions.push(Prisma.sql`r.run_type = ANY(${filters.runType}::text[])`);

@@ -5,6 +5,7 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import {
   containsPatternSql,
+  dateColumn,
   orderBySql,
   timeRangeSql,
   totalOf,
@@ -44,6 +45,11 @@ export interface TaskInstanceBatchFilters extends Pagination {
   endDate?: TimeRange;
   updatedAt?: TimeRange;
   duration?: NumberRange;
+  /**
+   * Airflow's GET listings compare a start or end date that is not set yet as now (an unfinished
+   * one "ends" now, so `end_date_gte` finds what is still going); its batch bodies do not.
+   */
+  unsetDatesAsNow?: boolean;
   tryNumber?: number[];
   operator?: string[];
   versionNumber?: number[];
@@ -83,8 +89,8 @@ export function createTaskInstanceBatchQueries(prisma: PrismaClient) {
       }
       conditions.push(...timeRangeSql('r.run_after', filters.runAfter));
       conditions.push(...timeRangeSql('r.logical_date', filters.logicalDate));
-      conditions.push(...timeRangeSql('ti.start_date', filters.startDate));
-      conditions.push(...timeRangeSql('ti.end_date', filters.endDate));
+      conditions.push(...timeRangeSql(dateColumn('ti.start_date', filters), filters.startDate));
+      conditions.push(...timeRangeSql(dateColumn('ti.end_date', filters), filters.endDate));
       conditions.push(...timeRangeSql('ti.updated_at', filters.updatedAt));
       conditions.push(...numberRangeSql('ti.duration', filters.duration));
       if (filters.tryNumber?.length)
