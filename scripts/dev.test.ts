@@ -166,6 +166,28 @@ describe('pnpm dev', () => {
     expect(await dev.exited).toBe(0);
   }, 240_000);
 
+  it('Ctrl-C while it starts, with the database up and the apps not yet, leaves nothing running', async () => {
+    const dev = await startDev();
+    await waitFor(
+      'the database to be up',
+      async () => (dev.output().includes('embedded PostgreSQL is up') ? true : undefined),
+      150_000,
+    );
+    dev.interrupt(); // during the migrations or the demo seed, before turbo starts the apps
+    expect(await dev.exited, dev.output().slice(-4000)).toBe(0);
+    expect(dev.output()).not.toContain('"msg":"scheduler started"');
+    // Before, pnpm dev ended there alone and the embedded PostgreSQL ran on.
+    const leftovers = await waitFor(
+      'every process to exit',
+      async () => {
+        const pids = await processesMentioning(dev.dataDir);
+        return pids.length === 0 ? pids : undefined;
+      },
+      20_000,
+    ).catch(() => processesMentioning(dev.dataDir));
+    expect(leftovers).toEqual([]);
+  }, 240_000);
+
   it('Ctrl-C during a task hands it back for the next start, before turbo kills the scheduler', async () => {
     const dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-dev-dags-'));
     dataDirs.push(dagsFolder);

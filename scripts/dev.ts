@@ -4,7 +4,7 @@
  * `dags/`), then the api and the scheduler in watch mode through turbo. Ctrl-C (or SIGTERM) stops
  * the apps, then the database: no process is left behind.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { readApiConfig } from '@dagbag/api';
 import {
@@ -80,52 +80,63 @@ async function main(): Promise<void> {
       process.env.SCHEDULER_SHUTDOWN_GRACE_SECONDS || DEV_SHUTDOWN_GRACE_SECONDS,
   };
   checkAppSettings(appEnv);
-  const database = await openDatabase({ settings: config, dataDir: data, logger });
+
+  // Ctrl-C reaches this process (and pnpm), not the apps' group nor PostgreSQL's (each has its
+  // own): the apps are stopped first, through turbo, and the database last. Handled from before
+  // the database starts: a Ctrl-C while it started, migrated or was seeded ended this process
+  // alone, and the embedded PostgreSQL ran on with nobody to stop it.
+  const opening = openDatabase({ settings: config, dataDir: data, logger });
+  const opened = () => opening.catch(() => undefined);
+  let apps: ChildProcess | undefined;
+  let exited: Promise<number> | undefined;
+  const signalApps = (signal: NodeJS.Signals) => {
+    try {
+      if (apps?.pid !== undefined) process.kill(-apps.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  onShutdown(
+    logger,
+    async () => {
+      stopping = true;
+      if (exited !== undefined) {
+        logger.info({}, 'stopping the apps, then the database');
+        signalApps('SIGINT');
+        const timer = setTimeout(() => signalApps('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      await (await opened())?.stop();
+      logger.info({}, 'stopped');
+    },
+    {
+      force: async () => {
+        signalApps('SIGKILL');
+        await (await opened())?.stop();
+      },
+    },
+  );
+
+  const database = await opening;
+  if (stopping) return;
   await seedIfEmpty({ url: database.url, settings: config }, logger, {
     logsRoot: join(data, 'logs'),
     dagsFolder,
   });
+  if (stopping) return;
 
   const turbo = join(repoRoot(), 'node_modules', '.bin', 'turbo');
-  const apps = spawn(turbo, ['run', 'dev', '--filter=@dagbag/api', '--filter=@dagbag/scheduler'], {
+  apps = spawn(turbo, ['run', 'dev', '--filter=@dagbag/api', '--filter=@dagbag/scheduler'], {
     cwd: repoRoot(),
     stdio: 'inherit',
     // Its own process group (turbo's node wrapper and binary), which Ctrl-C does not reach.
     detached: true,
     env: { ...appEnv, DATABASE_URL: database.url },
   });
-  const exited = new Promise<number>((resolve) =>
-    apps.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
-  );
-  const signalApps = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-apps.pid!, signal);
-    } catch {
-      // already gone
-    }
-  };
-
-  // Ctrl-C reaches this process (and pnpm), not the apps' group nor PostgreSQL's (each has its
-  // own): the apps are stopped first, through turbo, and the database last.
-  let stopping = false;
-  onShutdown(
-    logger,
-    async () => {
-      stopping = true;
-      logger.info({}, 'stopping the apps, then the database');
-      signalApps('SIGINT');
-      const timer = setTimeout(() => signalApps('SIGKILL'), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-      await database.stop();
-      logger.info({}, 'stopped');
-    },
-    {
-      force: async () => {
-        signalApps('SIGKILL');
-        await database.stop();
-      },
-    },
+  const started = apps;
+  exited = new Promise<number>((resolve) =>
+    started.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
   );
   void exited.then(async (code) => {
     if (stopping) return;
@@ -135,5 +146,10 @@ async function main(): Promise<void> {
   });
 }
 
+/** Set by the first Ctrl-C: what fails after it (a seed cut off by the stop) is not a failure. */
+let stopping = false;
+
 // Bad settings: exit code 2 and a line per bad variable, as the apps say it.
-main().catch(failed);
+main().catch((error: unknown) => {
+  if (!stopping) failed(error);
+});
