@@ -1,6 +1,9 @@
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { spawnScheduler } from './testing/child-scheduler.ts';
+import { freePort, spawnScheduler } from './testing/child-scheduler.ts';
 
 describe('the scheduler process', () => {
   it.each([
@@ -82,4 +85,60 @@ describe('the scheduler process', () => {
     expect(lines[1]!.msg).toContain('Fix: set SCHEDULER_DAG_CACHE_SIZE to an accepted value');
     expect(child.output()).not.toContain('stack');
   });
+
+  it('stopped while it starts its embedded PostgreSQL, stops that server too and exits 0', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dagbag-scheduler-start-'));
+    await chmod(dataDir, 0o755);
+    const dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-scheduler-dags-'));
+    try {
+      const child = await spawnScheduler({
+        DATA_DIR: dataDir,
+        DAGS_FOLDER: dagsFolder,
+        EMBEDDED_POSTGRES_PORT: String(await freePort()),
+        LOG_FORMAT: 'json',
+      });
+      // SIGTERM as soon as the server is up: during the migrations or the scheduler's
+      // registration, before it runs. Before, the process ended alone there.
+      const deadline = Date.now() + 120_000;
+      while (!child.output().includes('embedded PostgreSQL is up') && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      child.process.kill('SIGTERM');
+      expect((await child.exited).code, child.output().slice(-3000)).toBe(0);
+      expect(child.output()).not.toContain('"msg":"scheduler started"');
+      expect(await serverRunningIn(dataDir)).toBe(false);
+    } finally {
+      await stopServerIn(dataDir);
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(dagsFolder, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
+
+/** Whether a PostgreSQL process serves the data of `dataDir` (its postmaster.pid names it). */
+async function serverRunningIn(dataDir: string): Promise<boolean> {
+  const pid = await postmasterPid(dataDir);
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '');
+  const pid = Number(text.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** A server the code under test left behind must not outlive the test. */
+async function stopServerIn(dataDir: string): Promise<void> {
+  const pid = await postmasterPid(dataDir);
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGQUIT');
+  } catch {
+    // gone
+  }
+}

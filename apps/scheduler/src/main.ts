@@ -36,32 +36,48 @@ async function main(): Promise<void> {
     import('./scheduler.ts'),
   ]);
 
-  const database = await openDatabase({
-    settings: config.database,
-    dataDir: config.dataDir,
-    logger,
-  });
-  const prisma = createPrismaClient({
-    url: database.url,
-    settings: config.database,
-    applicationName: APPLICATION_NAME,
-  });
-  const scheduler = await createScheduler({
-    prisma,
-    databaseUrl: database.url,
-    config,
-    logger,
-    meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
-    notifications: config.database.DATABASE_NOTIFICATIONS === 'on',
-  });
-
+  // The signal handlers come first: a SIGINT or SIGTERM while the database started (an embedded
+  // one this process owns), migrated or the scheduler registered ended this process alone, and
+  // its embedded PostgreSQL ran on. A stop during the start waits for the start to settle.
+  let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  let prisma: ReturnType<typeof createPrismaClient> | undefined;
+  let scheduler: Awaited<ReturnType<typeof createScheduler>> | undefined;
+  const starting = (async () => {
+    database = await openDatabase({
+      settings: config.database,
+      dataDir: config.dataDir,
+      logger,
+    });
+    prisma = createPrismaClient({
+      url: database.url,
+      settings: config.database,
+      applicationName: APPLICATION_NAME,
+    });
+    scheduler = await createScheduler({
+      prisma,
+      databaseUrl: database.url,
+      config,
+      logger,
+      meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
+      notifications: config.database.DATABASE_NOTIFICATIONS === 'on',
+    });
+  })();
+  let stopping = false;
   onShutdown(logger, async () => {
-    await scheduler.stop();
-    await prisma.$disconnect();
+    stopping = true;
+    await starting.catch(() => undefined);
+    await scheduler?.stop();
+    await prisma?.$disconnect();
     await telemetry.shutdown();
-    await database.stop(); // an embedded server we own stops last
+    await database?.stop(); // an embedded server we own stops last
   });
-  scheduler.start();
+  try {
+    await starting;
+  } catch (error) {
+    if (stopping) return; // stopped while starting: the stop reports and exits
+    throw error;
+  }
+  if (!stopping) scheduler!.start();
 }
 
 void main().catch((error: unknown) => {
