@@ -11,6 +11,8 @@
  * Output: bench/results/memory.csv, memory.svg, summary.json and bench/RESULTS.md.
  * BENCH_EXPERIMENT_FLAGS="<node flags>" instead runs the defaults once with those flags and only
  * logs the figures (results untouched): for trying V8 or preload changes side by side.
+ * BENCH_MISS_FLOOR=1 instead serves the sweep by the miss floor (bench/miss-floor.ts) and by the
+ * API, interleaved, and logs a table of CPU per request (results untouched).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -204,9 +206,10 @@ class ApiProcess {
     databaseUrl: string,
     cacheEnv: Record<string, string>,
     nodeFlags: string[],
+    script = join('src', 'main.ts'),
   ): Promise<ApiProcess> {
     const port = await freePort();
-    const child = fork(join(APP_DIR, 'src', 'main.ts'), [], {
+    const child = fork(join(APP_DIR, script), [], {
       cwd: APP_DIR,
       // Started as in production (no heap flags); a mode or BENCH_EXPERIMENT_FLAGS may add some.
       execArgv: [
@@ -330,6 +333,8 @@ interface Mode {
   cacheEnv: Record<string, string>;
   nodeFlags: string[];
   loadTest: boolean;
+  /** The server to start, relative to apps/api (default src/main.ts; bench/miss-floor.ts). */
+  script?: string;
 }
 
 async function runMode(
@@ -340,7 +345,7 @@ async function runMode(
   log(
     `${mode.name}: starting the API with ${JSON.stringify(mode.cacheEnv)} ${mode.nodeFlags.join(' ')}`,
   );
-  const api = await ApiProcess.start(databaseUrl, mode.cacheEnv, mode.nodeFlags);
+  const api = await ApiProcess.start(databaseUrl, mode.cacheEnv, mode.nodeFlags, mode.script);
   try {
     // Warm-up that touches no version: code paths, pools, JIT.
     for (let i = 0; i < 200; i++) await (await api.get('/api/v2/dags?limit=100')).arrayBuffer();
@@ -465,6 +470,44 @@ function cpuNow(api: ApiProcess): { api: number; postgres: number; loadGenerator
   };
 }
 
+/**
+ * BENCH_MISS_FLOOR=1: the sweep served by the miss floor (bench/miss-floor.ts: the loader's query
+ * and JSON.parse, nothing else; once without the parse) and by the API with its defaults,
+ * interleaved BENCH_MISS_FLOOR_ROUNDS times (default 2); CPU per request of each party, logged only
+ * (results untouched).
+ */
+async function missFloor(
+  url: string,
+  order: { dagId: string; versionNumber: number }[],
+): Promise<void> {
+  const floor = (parse: boolean): Mode => ({
+    name: parse ? 'floor: query + JSON.parse' : 'floor: query only',
+    cacheEnv: { FLOOR_PARSE: parse ? '1' : '0' },
+    nodeFlags: [],
+    loadTest: false,
+    script: join('bench', 'miss-floor.ts'),
+  });
+  const modes = [floor(false), floor(true), { ...defaultsMode, loadTest: false }];
+  const lines: string[] = [];
+  for (let round = 1; round <= int('BENCH_MISS_FLOOR_ROUNDS', 2); round++)
+    for (const mode of modes) {
+      const { cpuMsPerRequest: cpu } = await runMode(mode, url, order);
+      lines.push(
+        `| ${mode.name}, round ${round} | ${[cpu.api, cpu.postgres, cpu.loadGenerator, cpu.total].map((ms) => ms.toFixed(3)).join(' | ')} | ${Math.round(2000 / cpu.total)} | ${Math.round(2000 / (cpu.api + cpu.postgres))} |`,
+      );
+    }
+  log(
+    [
+      `miss floor, ${order.length} versions, load average ${loadavg()[0]!.toFixed(1)}:`,
+      '| CPU ms per request | server | PostgreSQL | load generator | total | req/s on 2 cores | req/s, server + PostgreSQL alone |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      ...lines,
+    ].join('\n'),
+  );
+}
+
+const defaultsMode: Mode = { name: 'defaults', cacheEnv: {}, nodeFlags: [], loadTest: true };
+
 async function main(): Promise<void> {
   log(`settings ${JSON.stringify(SETTINGS)}`);
   pgDir = mkdtempSync(join(tmpdir(), 'dagbag-api-bench-pg-'));
@@ -496,6 +539,10 @@ async function main(): Promise<void> {
     );
     const order = shuffled(versions, SETTINGS.seed);
 
+    if (env.BENCH_MISS_FLOOR === '1') {
+      await missFloor(url, order);
+      return;
+    }
     const experimentFlags = env.BENCH_EXPERIMENT_FLAGS;
     if (experimentFlags !== undefined) {
       // One defaults run with the given Node/V8 flags, reported in the log only (results
@@ -517,7 +564,7 @@ async function main(): Promise<void> {
     }
     const halfBytes = Math.round(DEFAULT_MAX_BYTES / 2);
     const modes: Mode[] = [
-      { name: 'defaults', cacheEnv: {}, nodeFlags: [], loadTest: true },
+      defaultsMode,
       {
         name: `defaults but API_DAG_CACHE_MAX_BYTES=${mib(halfBytes)} MiB`,
         cacheEnv: { API_DAG_CACHE_MAX_BYTES: String(halfBytes) },
