@@ -47,6 +47,9 @@ export const SKIP_EXIT_CODE = 99;
 /** After SIGTERM to a group, this long before SIGKILL. */
 const KILL_GRACE_MS = 5_000;
 
+/** After a task log could not be written (disk full), this long before one task tries again. */
+const LOG_RETRY_MS = 10_000;
+
 export interface LocalExecutorOptions {
   prisma: PrismaClient;
   jobId: number;
@@ -105,6 +108,9 @@ export class LocalExecutor {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
   private lastHeartbeatFailed = false;
+  /** Task logs could not be written: tasks are handed back rather than run (see logsFailed). */
+  private logsFailing = false;
+  private logsRetryAt = 0;
 
   private readonly options: LocalExecutorOptions;
 
@@ -122,7 +128,10 @@ export class LocalExecutor {
   }
 
   get freeSlots(): number {
-    return Math.max(0, this.options.parallelism - this.running.size);
+    const free = Math.max(0, this.options.parallelism - this.running.size);
+    // While task logs cannot be written: nothing, then one task at a time to find out.
+    if (this.logsFailing) return Date.now() < this.logsRetryAt ? 0 : Math.min(free, 1);
+    return free;
   }
 
   start(): void {
@@ -179,13 +188,22 @@ export class LocalExecutor {
     // Held (not just its fd) until the process is gone: a FileHandle left to the garbage collector
     // closes its descriptor, which the pool may have reused for a database socket by then.
     let log: FileHandle | undefined;
+    let path: string;
     try {
-      const path = taskLogPath(this.options.logsRoot, {
+      path = taskLogPath(this.options.logsRoot, {
         dagId: ti.dagId,
         runId: ti.runId,
         taskId: ti.taskId,
         tryNumber: ti.tryNumber,
       });
+    } catch (error) {
+      // An id that cannot name a log file: this task's own problem, which a retry cannot fix.
+      this.options.logger.error({ err: error, ti: ti.id }, 'cannot open the task log');
+      await this.finish(entry, 'failed');
+      resolveDone();
+      return;
+    }
+    try {
       // Asynchronous: with many tasks starting at once, synchronous file calls stall the loop.
       await mkdir(dirname(path), { recursive: true });
       log = await open(path, 'a');
@@ -194,11 +212,17 @@ export class LocalExecutor {
         `[${new Date().toISOString()}] try ${ti.tryNumber} of ${ti.dagId}/${ti.runId}/${ti.taskId}: bash -c ${JSON.stringify(task.bashCommand)}\n`,
       );
     } catch (error) {
-      this.options.logger.error({ err: error, ti: ti.id }, 'cannot open the task log');
       await log?.close().catch(() => undefined);
-      await this.finish(entry, 'failed');
+      await this.logsFailed(entry, error);
       resolveDone();
       return;
+    }
+    if (this.logsFailing) {
+      this.logsFailing = false;
+      this.options.logger.info(
+        { logsRoot: this.options.logsRoot },
+        'task logs can be written again',
+      );
     }
     const logFile = log;
     const logFd = log.fd;
@@ -272,6 +296,35 @@ export class LocalExecutor {
       return true;
     });
     if (!marked) this.stop(entry, 'taken_away');
+  }
+
+  /**
+   * The try's log could not be opened or written (a full disk, a read-only or missing DATA_DIR):
+   * not the task's fault, so the try is handed back (state scheduled, not counted) and this
+   * executor runs nothing for LOG_RETRY_MS, then tries one task. Before, each such try failed at
+   * once: with a full disk, a catchup DAG failed 1,100 runs in 90 s.
+   */
+  private async logsFailed(entry: RunningTry, error: unknown): Promise<void> {
+    const { logger, logsRoot } = this.options;
+    if (!this.logsFailing)
+      logger.error(
+        { err: error, logsRoot },
+        `cannot write task logs under ${logsRoot} (${(error as NodeJS.ErrnoException).code ?? String(error)}): ` +
+          'tasks are handed back, not run, until they can be written; free space there or set DATA_DIR to another folder',
+      );
+    this.logsFailing = true;
+    this.logsRetryAt = Date.now() + LOG_RETRY_MS;
+    await handBackTaskInstances(this.options.prisma, {
+      jobId: this.options.jobId,
+      ids: [entry.ti.id],
+    }).catch((handBackError: unknown) =>
+      logger.warn(
+        { err: handBackError, ti: entry.ti.id },
+        'could not hand back a task instance; a heartbeat timeout will',
+      ),
+    );
+    this.running.delete(tryKey(entry.ti));
+    if (this.latestTry.get(entry.ti.id) === entry) this.latestTry.delete(entry.ti.id);
   }
 
   /** A line of our own in the try's log; a full disk must not take the scheduler down with it. */
