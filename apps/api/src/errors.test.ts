@@ -122,8 +122,19 @@ describe('error answers', () => {
     expect(body.detail[0].loc).toEqual(['path', 'version_number']);
   });
 
-  it('422 for an order_by column that does not exist', async () => {
-    expect((await api.request('/api/v2/dags/etl/dagRuns?order_by=password')).status).toBe(422);
+  it("400 naming the key for an order_by column that does not exist, as Airflow's SortParam", async () => {
+    const response = await api.request('/api/v2/dags/etl/dagRuns?order_by=password');
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { detail: string }).detail).toMatch(
+      /^Ordering with 'password' is disallowed or the attribute does not exist on the model/,
+    );
+  });
+
+  it('422 before 400: a parameter that does not validate outranks an unknown order_by key', async () => {
+    const response = await api.request('/api/v2/dags/etl/dagRuns?order_by=password&limit=x');
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { detail: { loc: string[] }[] };
+    expect(body.detail.map((issue) => issue.loc)).toEqual([['query', 'limit']]);
   });
 
   it('422 for a NUL character in a path, query or body value, which PostgreSQL text cannot hold', async () => {

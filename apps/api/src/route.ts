@@ -81,12 +81,18 @@ export function expressPath(openApiPath: string): string {
   return openApiPath.replace(/\{([a-z_]+)\}/g, ':$1');
 }
 
+/** Whether Airflow answers this issue 400 rather than 422 (BAD_REQUEST_ISSUE). */
+const isBadRequest = (issue: z.core.$ZodIssue) =>
+  issue.code === 'custom' && issue.params?.httpStatus === 400;
+
 function issuesOf(where: 'path' | 'query' | 'body', error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    loc: [where, ...issue.path.map((key) => (typeof key === 'number' ? key : String(key)))],
-    msg: issue.message,
-    type: issue.code,
-  }));
+  return error.issues
+    .filter((issue) => !isBadRequest(issue))
+    .map((issue) => ({
+      loc: [where, ...issue.path.map((key) => (typeof key === 'number' ? key : String(key)))],
+      msg: issue.message,
+      type: issue.code,
+    }));
 }
 
 /**
@@ -149,6 +155,7 @@ export function mountRoute(
   const handlers: RequestHandler[] = route.body ? [...bodyParser] : [];
   router[route.method](expressPath(route.path), ...handlers, async (req, res) => {
     const issues: ValidationIssue[] = [];
+    let badRequest: string | undefined;
     const parse = (
       where: 'path' | 'query' | 'body',
       schema: z.ZodType | undefined,
@@ -157,7 +164,10 @@ export function mountRoute(
       if (!schema) return undefined;
       const result = schema.safeParse(value);
       if (result.success) return result.data;
+      // As FastAPI then Airflow: a parameter that does not validate is 422 first; a value only
+      // the operation refuses (an order_by key) is 400 when everything else validated.
       issues.push(...issuesOf(where, result.error));
+      badRequest ??= result.error.issues.find(isBadRequest)?.message;
       return undefined;
     };
     // Refuse what PostgreSQL would refuse or alter, up front, rather than fail or change it later.
@@ -180,6 +190,7 @@ export function mountRoute(
       else body = parse('body', route.body, req.body);
     }
     if (issues.length > 0) throw ApiError.validation(issues);
+    if (badRequest !== undefined) throw new ApiError('BAD_REQUEST', badRequest);
     const result = await route.handler({ params, query, body, req, res } as RouteInput<
       z.ZodType,
       z.ZodType,
@@ -259,6 +270,9 @@ export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition)
     responses[401] = errorJson('Unauthorized: missing or invalid bearer token');
   for (const status of route.errors ?? [])
     responses[status] = errorJson(ERROR_DESCRIPTIONS[status]);
+  // An order_by key the operation does not know is 400, as Airflow's SortParam answers it.
+  if (route.query instanceof z.ZodObject && 'order_by' in route.query.shape)
+    responses[400] ??= errorJson(ERROR_DESCRIPTIONS[400]);
   if (route.params || route.query || route.body) {
     responses[422] = {
       description: 'Validation Error',

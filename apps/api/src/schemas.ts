@@ -103,6 +103,12 @@ export const pagination = {
  * maps every accepted API name onto the sort column the query layer knows (e.g. `dag_run_id` ->
  * `run_id`), so the output is typed as that layer's `SortKey`s and nothing else can reach it.
  */
+/**
+ * The `params` of a validation issue that Airflow answers 400 with its message as `detail` (a
+ * refusal by the operation, such as SortParam's), rather than FastAPI's 422 list.
+ */
+export const BAD_REQUEST_ISSUE = { httpStatus: 400 } as const;
+
 /** Airflow's SortParam.MAX_SORT_PARAMS: more `order_by` keys are refused. */
 export const MAX_ORDER_BY_KEYS = 10;
 
@@ -118,16 +124,19 @@ export function orderByParam<K extends string, C extends string>(
   };
   return listParam(z.string())
     .superRefine((keys, ctx) => {
+      // Airflow's SortParam answers these 400 (not 422): the params mark them for the route.
       if ((keys?.length ?? 0) > MAX_ORDER_BY_KEYS)
         ctx.addIssue({
           code: 'custom',
           message: `Ordering with more than ${MAX_ORDER_BY_KEYS} parameters is not allowed. Provided: ${keys!.length}`,
+          params: BAD_REQUEST_ISSUE,
         });
       for (const key of keys ?? []) {
         if (toKey(key) === undefined) {
           ctx.addIssue({
             code: 'custom',
             message: `Ordering with '${key}' is disallowed or the attribute does not exist on the model; use one of ${names.join(', ')}, optionally prefixed by '-'`,
+            params: BAD_REQUEST_ISSUE,
           });
         }
       }

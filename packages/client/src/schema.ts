@@ -1891,6 +1891,15 @@ export interface operations {
           'application/json': components['schemas']['DAGCollectionResponse'];
         };
       };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
+        };
+      };
       /** @description Unauthorized: missing or invalid bearer token */
       401: {
         headers: {
@@ -2023,6 +2032,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DAGTagCollectionResponse'];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
         };
       };
       /** @description Unauthorized: missing or invalid bearer token */
@@ -2488,6 +2506,15 @@ export interface operations {
           'application/json': components['schemas']['ImportErrorCollectionResponse'];
         };
       };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
+        };
+      };
       /** @description Unauthorized: missing or invalid bearer token */
       401: {
         headers: {
@@ -2605,6 +2632,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DAGVersionCollectionResponse'];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
         };
       };
       /** @description Unauthorized: missing or invalid bearer token */
@@ -2997,6 +3033,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DAGRunCollectionResponse'];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
         };
       };
       /** @description Unauthorized: missing or invalid bearer token */
@@ -3593,6 +3638,15 @@ export interface operations {
           'application/json': components['schemas']['TaskInstanceCollectionResponse'];
         };
       };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
+        };
+      };
       /** @description Unauthorized: missing or invalid bearer token */
       401: {
         headers: {
@@ -4152,6 +4206,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DAGWarningCollectionResponse'];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
         };
       };
       /** @description Unauthorized: missing or invalid bearer token */
@@ -5105,6 +5168,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['EventLogCollectionResponse'];
+        };
+      };
+      /** @description Bad Request */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HTTPExceptionResponse'];
         };
       };
       /** @description Unauthorized: missing or invalid bearer token */
