@@ -584,6 +584,22 @@ describe('also', () => {
     },
   );
 
+  it('reads none in run state and run type lists as Airflow does: no value, which no run has', async () => {
+    for (const path of [
+      '/api/v2/dags/~/dagRuns?state=none',
+      '/api/v2/dags/~/dagRuns?run_type=none',
+      '/api/v2/dags?dag_run_state=none',
+    ]) {
+      const response = await api.request(path);
+      expect(response.status, path).toBe(200);
+      expect(((await response.json()) as { total_entries: number }).total_entries, path).toBe(0);
+    }
+    const mixed = await api.request('/api/v2/dags/~/dagRuns?state=none&state=running');
+    expect(((await mixed.json()) as { total_entries: number }).total_entries).toBe(
+      await api.prisma.dagRun.count({ where: { state: 'running' } }),
+    );
+  });
+
   it('orders runs by duration', async () => {
     for (const [runId, seconds] of [
       ['slow', 30],

@@ -200,6 +200,11 @@ export const HTTPValidationError = z
 export const DagRunState = z
   .enum(['queued', 'running', 'success', 'failed'])
   .openapi('DagRunState');
+/**
+ * Airflow reads `none` in a run state or run type list as "no value"; every run here has both,
+ * so it selects no run (a 422 for it was not Airflow's answer).
+ */
+export const NO_VALUE = z.literal('none');
 export const DagRunType = z
   .enum(['backfill', 'scheduled', 'manual', 'asset_triggered'])
   .openapi('DagRunType');

@@ -1826,7 +1826,7 @@ export interface operations {
         dag_display_name_pattern?: string;
         has_import_errors?: boolean;
         last_dag_run_state?: components['schemas']['DagRunState'];
-        dag_run_state?: components['schemas']['DagRunState'][];
+        dag_run_state?: (components['schemas']['DagRunState'] | 'none')[];
         /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         dag_run_start_date_gte?: string;
         /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
@@ -2983,8 +2983,8 @@ export interface operations {
         updated_at_lte?: string;
         /** @description ISO 8601; without Z or an offset it is read as UTC; a date alone is its midnight UTC. */
         updated_at_lt?: string;
-        run_type?: components['schemas']['DagRunType'][];
-        state?: components['schemas']['DagRunState'][];
+        run_type?: (components['schemas']['DagRunType'] | 'none')[];
+        state?: (components['schemas']['DagRunState'] | 'none')[];
         order_by?: (
           | 'id'
           | '-id'

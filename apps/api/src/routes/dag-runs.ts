@@ -113,8 +113,8 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
         ...s.timeRangeParams('start_date'),
         ...s.timeRangeParams('end_date'),
         ...s.timeRangeParams('updated_at'),
-        run_type: s.listParam(s.DagRunType),
-        state: s.listParam(s.DagRunState),
+        run_type: s.listParam(z.union([s.DagRunType, s.NO_VALUE])),
+        state: s.listParam(z.union([s.DagRunState, s.NO_VALUE])),
         order_by: s.orderByParam(RUN_ORDER, 'id'),
         run_id_pattern: z
           .string()

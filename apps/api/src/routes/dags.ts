@@ -105,7 +105,7 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
         dag_display_name_pattern: dagIdPattern,
         has_import_errors: s.booleanParam.optional(),
         last_dag_run_state: s.DagRunState.optional(),
-        dag_run_state: s.listParam(s.DagRunState),
+        dag_run_state: s.listParam(z.union([s.DagRunState, s.NO_VALUE])),
         ...s.timeRangeParams('dag_run_start_date'),
         ...s.timeRangeParams('dag_run_end_date'),
         order_by: s.orderByParam(DAG_ORDER, 'dag_id'),
