@@ -9,6 +9,13 @@ import { DagbagApiError, DagbagUnreachableError, detailText } from '@dagbag/clie
 import { CommandFailed, devTokenFile, resolveConfig, UsageError } from './config.ts';
 import { buildProgram } from './program.ts';
 
+// `dagbag runs show ... | head -4`: once the reader is gone, stop quietly as a Unix tool ended by
+// SIGPIPE does (exit 128 + 13), not with an unhandled 'error' event and its stack.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(141);
+  throw error;
+});
+
 // `pnpm dagbag` runs in the repository root; paths given are the caller's.
 const cwd = process.env.INIT_CWD || process.cwd();
 const context = {

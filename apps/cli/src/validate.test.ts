@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { createTestDatabase } from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
 import { DagFileProcessor } from '@dagbag/scheduler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './testing/run-cli.ts';
+import { MAIN, runCli } from './testing/run-cli.ts';
 
 const CORPUS = fileURLToPath(new URL('../../../tests/reliability/corpus/', import.meta.url));
 
@@ -72,6 +73,24 @@ describe('dags validate', () => {
     expect(result.stdout.trim().split('\n')).toEqual([
       'encodings/latin1.json:1:37: not UTF-8 text (byte 0xe9); save the file as UTF-8',
     ]);
+  });
+
+  it('stops quietly when the reader of its output goes away (dagbag ... | head)', async () => {
+    const folder = join(workDir, 'many');
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < 50; i++) await writeFile(join(folder, `bad-${i}.json`), 'not json');
+    const child = spawn(process.execPath, [MAIN, 'dags', 'validate', 'many'], {
+      cwd: workDir,
+      env: { ...process.env, INIT_CWD: '', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy(); // as `| head -1` does once it has its line
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    // Before: "Unhandled 'error' event ... Error: write EPIPE" and a stack on the terminal.
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(141); // as a Unix tool ended by SIGPIPE (128 + 13)
   });
 
   it('exits 0 and prints nothing on stdout when every file is valid', async () => {
