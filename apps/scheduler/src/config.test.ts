@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, repoRoot } from '@dagbag/config';
 import { modulesLoadedBy } from '@dagbag/config/testing/loaded-modules';
 import { instrumentedPackageOf } from '@dagbag/telemetry';
-import { readSchedulerConfig, SCHEDULER_SETTING_DESCRIPTORS } from './config.ts';
+import {
+  ignoredVariableLine,
+  readSchedulerConfig,
+  SCHEDULER_SETTING_DESCRIPTORS,
+} from './config.ts';
 
 describe('scheduler configuration', () => {
   it('loads none of the packages telemetry patches (main imports it before telemetry starts)', async () => {
@@ -32,6 +36,25 @@ describe('scheduler configuration', () => {
     });
     expect(config.dagsFolder).toBe('/srv/dagbag/my-dags');
     expect(config.dataDir).toBe('/srv/dagbag/.prod');
+  });
+
+  it('names a misspelt or Airflow-style variable it ignores, with the setting it likely meant', () => {
+    const config = readSchedulerConfig({
+      SCHEDULER_PARALELLISM: '64',
+      DAG_DIR_SCAN_SECOND: '2',
+      AIRFLOW__CORE__PARALLELISM: '64',
+      SCHEDULER_PARALLELISM: '8',
+      API_PORT: '9000',
+      AIRFLOW_CTX_DAG_ID: 'x',
+      PATH: '/usr/bin',
+    });
+    expect(config.parallelism).toBe(8);
+    expect(config.ignored.map(ignoredVariableLine)).toEqual([
+      "AIRFLOW__CORE__PARALLELISM is not a setting of the scheduler and is ignored; dagbag reads none of Airflow's AIRFLOW__ variables: its settings are in the README's Configuration tables",
+      'DAG_DIR_SCAN_SECOND is not a setting of the scheduler and is ignored; did you mean DAG_DIR_SCAN_SECONDS?',
+      'SCHEDULER_PARALELLISM is not a setting of the scheduler and is ignored; did you mean SCHEDULER_PARALLELISM?',
+    ]);
+    expect(readSchedulerConfig({ SCHEDULER_PARALLELISM: '8', DATA_DIR: '/d' }).ignored).toEqual([]);
   });
 
   it('stops at a bad value, naming the variable and the range', () => {

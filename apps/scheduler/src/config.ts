@@ -15,6 +15,8 @@ import {
   integerSetting,
   readConfig,
   stringSetting,
+  unknownSettings,
+  type UnknownSetting,
 } from '@dagbag/config';
 import { cacheSettingsFrom, cacheSettingsShape, type DagCacheSettings } from '@dagbag/dagbag';
 // The settings module only: importing @dagbag/db itself would load pg before telemetry patches it.
@@ -161,6 +163,34 @@ export interface SchedulerConfig {
   effective: Readonly<Record<string, unknown>>;
   /** The allow-listed variables of the scheduler's environment, as tasks get them. */
   taskEnv: Record<string, string>;
+  /** Variables named like the scheduler's settings that are none (typos): said at start. */
+  ignored: UnknownSetting[];
+}
+
+/**
+ * Where the scheduler's settings live; a variable with one of these prefixes that is not one of
+ * them is said at start. Not API_: `pnpm dev` gives both apps one environment. AIRFLOW__: an
+ * Airflow operator's habit (AIRFLOW__CORE__PARALLELISM), which dagbag does not read.
+ */
+const SCHEDULER_PREFIXES = [
+  'SCHEDULER_',
+  'DAGS_',
+  'DAG_',
+  'TASK_',
+  'DATABASE_',
+  'EMBEDDED_POSTGRES',
+  'METRICS_',
+  'AIRFLOW__',
+];
+
+/** One line for a variable the scheduler ignores, naming the setting it most likely meant. */
+export function ignoredVariableLine({ variable, closest }: UnknownSetting): string {
+  const hint = closest
+    ? `did you mean ${closest}?`
+    : variable.startsWith('AIRFLOW__')
+      ? "dagbag reads none of Airflow's AIRFLOW__ variables: its settings are in the README's Configuration tables"
+      : "the scheduler's settings are in the README's Configuration tables";
+  return `${variable} is not a setting of the scheduler and is ignored; ${hint}`;
 }
 
 /** Reads and validates every scheduler variable once; throws ConfigError naming each bad one. */
@@ -201,6 +231,7 @@ export function readSchedulerConfig(env: Record<string, string | undefined>): Sc
       DAGS_FOLDER: dagsFolder,
       DATA_DIR: data,
     }),
+    ignored: unknownSettings(SCHEDULER_SETTINGS, env, SCHEDULER_PREFIXES),
     taskEnv: Object.fromEntries(
       values.SCHEDULER_TASK_ENV_PASSTHROUGH.split(',').flatMap((name) => {
         const value = name === '' ? undefined : env[name];

@@ -13,7 +13,7 @@ import { createLogger, reportStartFailure } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
 // Reads the setting shapes of @dagbag/config, @dagbag/dagbag, @dagbag/db/settings and
 // @dagbag/telemetry only.
-import { readSchedulerConfig, type SchedulerConfig } from './config.ts';
+import { ignoredVariableLine, readSchedulerConfig, type SchedulerConfig } from './config.ts';
 
 /** What the scheduler's connections are called in pg_stat_activity. */
 const APPLICATION_NAME = 'dagbag-scheduler';
@@ -22,6 +22,8 @@ async function main(): Promise<void> {
   // Every variable is checked before anything starts: a typo stops the process at once.
   const config: SchedulerConfig = readSchedulerConfig(process.env);
   const logger = createLogger({ name: 'scheduler', ...config.logging });
+  for (const ignored of config.ignored)
+    logger.warn({ variable: ignored.variable }, ignoredVariableLine(ignored));
   applyGcHeadroom(config.gcHeadroomPercent);
   // First, so the instruments created below are exported and pg is patched when it loads.
   const telemetry = await startTelemetry({

@@ -74,6 +74,53 @@ function resolvePath(value: unknown, env: Env): unknown {
   return resolve(env.INIT_CWD || process.cwd(), value);
 }
 
+/** A variable that looks like a setting but is none, and the setting it most likely meant. */
+export interface UnknownSetting {
+  variable: string;
+  closest?: string;
+}
+
+/**
+ * Variables of `env` that start like this app's settings (one of `prefixes`) but are none of
+ * `shape`'s: a misspelt name (SCHEDULER_PARALELLISM) was ignored without a word and the default
+ * ran instead. Each comes with the nearest setting's name when one is close.
+ */
+export function unknownSettings(
+  shape: EnvShape,
+  env: Env,
+  prefixes: readonly string[],
+): UnknownSetting[] {
+  const known = Object.keys(shape);
+  return Object.keys(env)
+    .filter((name) => prefixes.some((prefix) => name.startsWith(prefix)) && !(name in shape))
+    .sort()
+    .map((variable) => {
+      let closest: string | undefined;
+      let best = Math.max(2, Math.floor(variable.length / 5)) + 1;
+      for (const name of known) {
+        const distance = editDistance(variable, name);
+        if (distance < best) [closest, best] = [name, distance];
+      }
+      return closest === undefined ? { variable } : { variable, closest };
+    });
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /**
  * What the docs say about a setting: read back by `describeSettings`, checked against the README.
  */

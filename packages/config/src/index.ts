@@ -11,8 +11,9 @@ export {
   optionalStringSetting,
   listSetting,
   booleanSetting,
+  unknownSettings,
 } from './env.ts';
-export type { ConfigProblem, EnvShape, ConfigOf, SettingMeta } from './env.ts';
+export type { ConfigProblem, EnvShape, ConfigOf, SettingMeta, UnknownSetting } from './env.ts';
 export { repoRoot, dataDir, exampleDagsFolder, SHARED_SETTINGS } from './paths.ts';
 export { onShutdown } from './shutdown.ts';
 export type { ShutdownLogger, ShutdownOptions } from './shutdown.ts';
