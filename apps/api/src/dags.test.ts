@@ -122,6 +122,25 @@ describe('PATCH /dags (bulk)', () => {
     expect((await json('/api/v2/dags?paused=true')).body.total_entries).toBe(0);
   });
 
+  it('changes nothing for an owners filter, which no DAG here matches, instead of ignoring it', async () => {
+    const before = await api.prisma.dag.findMany({
+      select: { dagId: true, isPaused: true },
+      orderBy: { dagId: 'asc' },
+    });
+    const { status, body } = await json('/api/v2/dags?dag_id_pattern=~&owners=alice', {
+      method: 'PATCH',
+      json: { is_paused: !before[0]!.isPaused },
+    });
+    expect(status).toBe(200);
+    expect(body.total_entries).toBe(0);
+    expect(
+      await api.prisma.dag.findMany({
+        select: { dagId: true, isPaused: true },
+        orderBy: { dagId: 'asc' },
+      }),
+    ).toEqual(before);
+  });
+
   it('applies the listing filters: only the paused ones among the selected', async () => {
     await json('/api/v2/dags/other', { method: 'PATCH', json: { is_paused: true } });
     const { body } = await json('/api/v2/dags?dag_id_pattern=~&paused=true', {

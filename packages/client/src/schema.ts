@@ -1940,6 +1940,8 @@ export interface operations {
         tags_match_mode?: 'any' | 'all';
         exclude_stale?: boolean;
         paused?: boolean;
+        /** @description DAGs here have no owners (`owners` is `[]`): any value selects nothing. */
+        owners?: string[];
         /** @description Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it. */
         dag_id_pattern?: string;
       };

@@ -46,10 +46,12 @@ const dagSelection = {
  * dependency, a user's favourite) or all have (the DAGs folder's bundle): accepted as Airflow
  * does; a value that asks for what none has selects nothing, where ignoring it answered every DAG.
  */
+const ownersFilter = s.listParam(z.string()).openapi({
+  description: 'DAGs here have no owners (`owners` is `[]`): any value selects nothing.',
+});
+
 const absentFeatureFilters = {
-  owners: s.listParam(z.string()).openapi({
-    description: 'DAGs here have no owners (`owners` is `[]`): any value selects nothing.',
-  }),
+  owners: ownersFilter,
   ...bundleFilters,
   has_asset_schedule: s.booleanParam
     .optional()
@@ -182,6 +184,7 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
         update_mask: updateMask,
         ...s.pagination,
         ...dagSelection,
+        owners: ownersFilter,
         dag_id_pattern: dagIdPattern,
       }),
       body: s.DAGPatchBody,
@@ -189,7 +192,9 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
       success: { status: 200, description: 'Successful Response', schema: s.DAGCollectionResponse },
       async handler({ query, body, res }) {
         checkUpdateMask(query.update_mask);
-        if (query.dag_id_pattern === undefined)
+        // Nothing without dag_id_pattern, as Airflow; nothing for an owner, as no DAG here has one
+        // (ignoring the filter paused or unpaused every DAG the pattern selected).
+        if (query.dag_id_pattern === undefined || (query.owners?.length ?? 0) > 0)
           return { status: 200, body: { dags: [], total_entries: 0 } };
         const page = await queries
           .setDagsPaused(
