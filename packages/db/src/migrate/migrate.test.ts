@@ -1,4 +1,5 @@
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -41,6 +42,39 @@ describe('migrations', () => {
     );
     expect(rows).toHaveLength(migrationCount);
     expect(rows.every((row) => row.finished_at !== null)).toBe(true);
+  });
+
+  it('applies again a migration whose process died before it finished, instead of refusing', async () => {
+    const db = await emptyDatabase();
+    const workDir = await mkdtemp(join(tmpdir(), 'dagbag-migrations-'));
+    const migrationsDir = join(workDir, 'migrations');
+    await cp(PRISMA_PATHS.migrations, migrationsDir, { recursive: true });
+    const { migrationDirectories } = await readMigrationList(migrationsDir);
+    const last = migrationDirectories.at(-1)!.path;
+    await rm(join(migrationsDir, last), { recursive: true });
+    await migrateDatabase(db.url, { migrationsDir });
+    // What a Ctrl-C during the last migration left (seen with pnpm db:migrate): its row started,
+    // neither finished nor failed, and none of its script kept (one implicit transaction).
+    const script = await readFile(join(PRISMA_PATHS.migrations, last, 'migration.sql'));
+    await query(
+      db.url,
+      `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count)
+       VALUES (gen_random_uuid()::text, '${createHash('sha256').update(script).digest('hex')}', '${last}', now(), 0)`,
+    );
+
+    // Before: P3009, "migrate found failed migrations in the target database", at every start.
+    const { applied } = await migrateDatabase(db.url);
+
+    expect(applied).toEqual([last]);
+    const rows = await query<{ finished: boolean; rolled_back: boolean }>(
+      db.url,
+      `SELECT finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back
+       FROM _prisma_migrations WHERE migration_name = '${last}' ORDER BY started_at`,
+    );
+    expect(rows).toEqual([
+      { finished: false, rolled_back: true },
+      { finished: true, rolled_back: false },
+    ]);
   });
 
   it('creates the Airflow tables under their snake_case names', async () => {

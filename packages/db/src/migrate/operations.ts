@@ -41,6 +41,7 @@ export async function migrateDatabase(
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
+    await releaseInterruptedMigrations(lock, logger);
     const output = await withSchemaEngine({ databaseUrl, schema, logger }, (engine) =>
       engine.applyMigrations({ migrationsList, filters: NO_FILTERS }),
     );
@@ -52,6 +53,34 @@ export async function migrateDatabase(
     await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => undefined);
     await lock.end();
   }
+}
+
+/**
+ * A migration whose process died mid-way (Ctrl-C, SIGKILL, a lost connection) stays in
+ * `_prisma_migrations` started but neither finished nor failed (no logs), and every later migrate
+ * (each app's start included) refused the database (P3009) until someone ran `prisma migrate
+ * resolve`. PostgreSQL ran its script, sent as one query string, as one implicit transaction, so
+ * nothing of it was kept: it is marked rolled back, as `prisma migrate resolve --rolled-back`
+ * does, and applied again. Called holding MIGRATE_LOCK_KEY, so no other migrate of ours is
+ * applying it right now. A migration that failed with an error (its logs) is left as it is.
+ */
+async function releaseInterruptedMigrations(client: pg.Client, logger: Logger): Promise<void> {
+  const { rows } = await client
+    .query<{ migration_name: string }>(
+      `UPDATE _prisma_migrations SET rolled_back_at = now()
+     WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NULL
+     RETURNING migration_name`,
+    )
+    .catch((error: unknown) => {
+      // No history yet: a fresh database.
+      if ((error as { code?: string }).code === '42P01') return { rows: [] };
+      throw error;
+    });
+  for (const { migration_name: migration } of rows)
+    logger.warn(
+      { migration },
+      `migration ${migration} was interrupted before it finished (nothing of it was kept): applying it again`,
+    );
 }
 
 /**
