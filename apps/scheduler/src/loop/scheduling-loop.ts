@@ -234,6 +234,10 @@ export class SchedulingLoop {
     this.loadedForExamine = new Map();
     /** Versions to load after the commit, with the runs waiting for each. */
     const toLoad = new Map<string, RunToExamine[]>();
+    // Counted once the transaction commits: one rolled back (a lost connection, a timeout) changed
+    // nothing, and its runs are decided again by a later loop, which counts them then.
+    const stateChanges = new Map<string, number>();
+    let examined = 0;
     await this.options.prisma.$transaction(
       async (tx) => {
         const locked = await lockRunsToExamine(tx, this.options.maxDagRunsPerLoop);
@@ -281,16 +285,18 @@ export class SchedulingLoop {
           );
         }
         for (const { entry, runs: group } of byVersion.values())
-          await this.decide(tx, entry, group, summary);
+          await this.decide(tx, entry, group, summary, stateChanges);
         await markRunsExamined(
           tx,
           runs.map((run) => run.id),
         );
         summary.runsExamined += runs.length;
-        this.options.metrics?.examined(runs.length);
+        examined = runs.length;
       },
       { timeout: EXAMINE_TRANSACTION_TIMEOUT_MS },
     );
+    this.options.metrics?.examined(examined);
+    for (const [state, count] of stateChanges) this.options.metrics?.taskState(state, count);
     // Asked for together, the DAG cache fetches them in one query (misses of one turn are batched).
     // Runs whose version cannot be loaded go to the back of the queue, as if examined: left at its
     // head, SCHEDULER_MAX_DAGRUNS_PER_LOOP of them kept every other run from being examined.
@@ -315,9 +321,12 @@ export class SchedulingLoop {
     entry: DagVersionEntry,
     runs: RunRef[],
     summary: LoopSummary,
+    stateChanges: Map<string, number>,
   ): Promise<void> {
+    const count = (state: string, changes: number) =>
+      stateChanges.set(state, (stateChanges.get(state) ?? 0) + changes);
     const retries = await scheduleDueRetries(tx, runs);
-    this.options.metrics?.taskState('scheduled', retries);
+    count('scheduled', retries);
     summary.taskStateChanges += retries;
     const graph = graphArrays(entry.dag);
     // Each pass decides one more level (an upstream_failed or a finished empty task unblocks the
@@ -326,7 +335,7 @@ export class SchedulingLoop {
       const decisions = await decideTaskInstances(tx, { runs, graph });
       if (decisions.length === 0) break;
       summary.taskStateChanges += decisions.length;
-      for (const decision of decisions) this.options.metrics?.taskState(decision.state);
+      for (const decision of decisions) count(decision.state, 1);
     }
     for (const run of await finishRunsIfDone(tx, { runs, leafTaskIds: graph.leafTaskIds })) {
       summary.runsFinished[run.state]++;
