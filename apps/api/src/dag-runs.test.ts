@@ -85,6 +85,38 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     expect(body.dag_run_id).toBe('manual__2026-05-01T06:30:00.250000+00:00');
   });
 
+  it("takes a DAG without schedule's logical date as the data interval and run_after, as Airflow", async () => {
+    // Airflow's validate_context: the timetable infers the interval (exactly the logical date
+    // without a schedule) and run_after is its end; before, both interval ends were null and
+    // run_after the time of the trigger.
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'exact_interval', logical_date: '2026-05-01T00:00:00Z' },
+    });
+    const body: any = await response.json();
+    expect(body).toMatchObject({
+      logical_date: '2026-05-01T00:00:00.000Z',
+      data_interval_start: '2026-05-01T00:00:00.000Z',
+      data_interval_end: '2026-05-01T00:00:00.000Z',
+      run_after: '2026-05-01T00:00:00.000Z',
+    });
+    const listed: any = await (
+      await api.request(
+        '/api/v2/dags/etl/dagRuns?run_after_gte=2026-05-01T00:00:00Z&run_after_lte=2026-05-01T00:00:00Z',
+      )
+    ).json();
+    expect(listed.dag_runs.map((run: any) => run.dag_run_id)).toEqual(['exact_interval']);
+    // Without a logical date there is no interval, and run_after is when it was triggered.
+    const unscheduled: any = await (
+      await api.request('/api/v2/dags/etl/dagRuns', {
+        method: 'POST',
+        json: { logical_date: null },
+      })
+    ).json();
+    expect(unscheduled.data_interval_start).toBeNull();
+    expect(Date.now() - Date.parse(unscheduled.run_after)).toBeLessThan(600_000);
+  });
+
   it('answers 200 with 100 distinct run ids to 100 concurrent triggers that name no id', async () => {
     const responses = await Promise.all(
       Array.from({ length: 100 }, () =>

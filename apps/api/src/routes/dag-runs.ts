@@ -183,7 +183,19 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
         const latest = await dagBag.getLatest(params.dag_id);
         if (!latest) throw dagNotFound(params.dag_id);
         const now = new Date();
-        const runAfter = body.run_after ?? now;
+        let runAfter = body.run_after ?? now;
+        let dataIntervalStart = body.data_interval_start ?? null;
+        let dataIntervalEnd = body.data_interval_end ?? null;
+        // Airflow's validate_context: a logical date without a data interval gets the one the
+        // timetable infers, and run_after is its end. A DAG without a schedule infers exactly its
+        // logical date; a cron DAG's manual interval is not inferred here (it stays null).
+        if (
+          body.logical_date !== null &&
+          dataIntervalStart === null &&
+          latest.dag.document.schedule === null
+        ) {
+          dataIntervalStart = dataIntervalEnd = runAfter = body.logical_date;
+        }
         // Checked at the door: the executor could not use such an id as a log folder.
         const problem = body.dag_run_id == null ? undefined : runIdProblem(body.dag_run_id);
         if (problem) throw new ApiError('BAD_REQUEST', problem);
@@ -192,8 +204,8 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
           runId: body.dag_run_id ?? generatedRunId(body.logical_date, runAfter),
           logicalDate: body.logical_date,
           runAfter,
-          dataIntervalStart: body.data_interval_start ?? null,
-          dataIntervalEnd: body.data_interval_end ?? null,
+          dataIntervalStart,
+          dataIntervalEnd,
           conf: body.conf ?? {},
           note: body.note ?? null,
           createdDagVersionId: latest.versionId,
