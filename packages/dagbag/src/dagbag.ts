@@ -112,6 +112,7 @@ export interface DagBagStats {
   loads: number;
   /** Queries those loads took: misses of one event-loop turn share one. */
   load_queries: number;
+  /** Loads and hash revalidations that failed (`dagbag.cache.load.failures`). */
   load_failures: number;
   in_flight: number;
   /** Lookups that joined a load another lookup had started. */
@@ -602,7 +603,13 @@ export class DagBag {
 
   private async resolve(ref: VersionRef): Promise<DagVersionEntry | null> {
     const known = [...(this.byDag.get(ref.dagId)?.values() ?? [])];
-    const row = await this.loader.resolveVersion(ref, known);
+    let row: ResolvedVersion | null;
+    try {
+      row = await this.loader.resolveVersion(ref, known);
+    } catch (error) {
+      this.loadFailures++;
+      throw error;
+    }
     if (row === null) return null;
     if (row.dataText === null || this.peekSlot(row.versionId) !== undefined) {
       // Resident when the query ran: a lookup by id (a hit, unless evicted since).
@@ -646,6 +653,7 @@ export class DagBag {
     try {
       hash = await this.loader.readHash(versionId);
     } catch (error) {
+      this.loadFailures++;
       this.settle(versionId, flight);
       flight.reject(error);
       return;
@@ -1341,6 +1349,7 @@ export class DagBag {
     const hits = createObservable(meter, CACHE_METRICS.hits);
     const misses = createObservable(meter, CACHE_METRICS.misses);
     const evictions = createObservable(meter, CACHE_METRICS.evictions);
+    const failures = createObservable(meter, CACHE_METRICS.loadFailures);
     const entries = createObservable(meter, CACHE_METRICS.entries);
     const weight = createObservable(meter, CACHE_METRICS.weight);
     // The caps beside entries and weight, so a dashboard can draw one against the other (0 = no
@@ -1351,13 +1360,14 @@ export class DagBag {
     const loaded = { ...role, result: 'loaded' };
     const notFound = { ...role, result: 'not_found' };
     const byReason = EVICTION_REASONS.map((reason) => [reason, { ...role, reason }] as const);
-    const observables = [hits, misses, evictions, entries, weight, maxEntries, maxBytes];
+    const observables = [hits, misses, evictions, failures, entries, weight, maxEntries, maxBytes];
     const callback: BatchObservableCallback = (result) => {
       result.observe(hits, this.hits, role);
       result.observe(misses, this.missesLoaded, loaded);
       result.observe(misses, this.missesNotFound, notFound);
       for (const [reason, attributes] of byReason)
         result.observe(evictions, this.evictions[reason], attributes);
+      result.observe(failures, this.loadFailures, role);
       result.observe(entries, this.main.size + this.window.size, role);
       result.observe(weight, this.main.calculatedSize + this.window.calculatedSize, role);
       result.observe(maxEntries, this.maxEntries, role);

@@ -98,6 +98,42 @@ describe('DagBag metrics', () => {
     await provider.shutdown();
   });
 
+  it('counts lookups whose load or revalidation failed, apart from hits and misses', async () => {
+    const reader = new InMemoryReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const loader = new MemoryDagVersionLoader();
+    loader.add(
+      dagDocumentSchema.parse({ dag_id: 'd', tasks: [{ task_id: 't', operator: 'empty' }] }),
+      {
+        versionId: 'v1',
+      },
+    );
+    const clock = new ManualClock();
+    const bag = new DagBag({
+      role: 'api',
+      loader,
+      clock,
+      meter: provider.getMeter('test'),
+      settings: { revalidateSeconds: 30 },
+    });
+    await bag.get('v1'); // miss loaded
+    const unreachable = () => Promise.reject(new Error('database unreachable'));
+    loader.loadVersions = unreachable;
+    loader.readHash = unreachable;
+    await expect(bag.get('v2')).rejects.toThrow('database unreachable'); // load fails
+    clock.advanceSeconds(31);
+    await expect(bag.get('v1')).rejects.toThrow('database unreachable'); // revalidation fails
+
+    const metrics = await collect(reader);
+    const role = { 'dagbag.role': 'api' };
+    expect(value(metrics.get(CACHE_METRICS.loadFailures.name), role)).toBe(2);
+    expect(value(metrics.get(CACHE_METRICS.hits.name), role)).toBe(0);
+    expect(value(metrics.get(CACHE_METRICS.misses.name), { ...role, result: 'loaded' })).toBe(1);
+    expect(bag.stats().load_failures).toBe(2);
+    bag.close();
+    await provider.shutdown();
+  });
+
   it('a cache nobody has asked yet reports 0 for every eviction reason and miss result, and its configured caps', async () => {
     const reader = new InMemoryReader();
     const provider = new MeterProvider({ readers: [reader] });
@@ -130,6 +166,7 @@ describe('DagBag metrics', () => {
       ),
     ).toEqual({ loaded: 0, not_found: 0 });
     expect(value(metrics.get(CACHE_METRICS.hits.name), role)).toBe(0);
+    expect(value(metrics.get(CACHE_METRICS.loadFailures.name), role)).toBe(0);
     expect(value(metrics.get(CACHE_METRICS.entries.name), role)).toBe(0);
     expect(value(metrics.get(CACHE_LIMIT_METRICS.maxEntries.name), role)).toBe(4096);
     expect(value(metrics.get(CACHE_LIMIT_METRICS.maxBytes.name), role)).toBe(268_435_456);

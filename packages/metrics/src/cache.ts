@@ -51,6 +51,15 @@ export const CACHE_METRICS = defineMetrics({
     attributes: ['dagbag.role'],
     emittedBy: ['api', 'scheduler'],
   },
+  loadFailures: {
+    name: 'dagbag.cache.load.failures',
+    kind: 'counter',
+    unit: '{failure}',
+    description:
+      'Lookups whose load or hash revalidation failed (database unreachable or erroring, or a stored document that does not validate): neither hits nor misses, so the hit ratio leaves them out.',
+    attributes: ['dagbag.role'],
+    emittedBy: ['api', 'scheduler'],
+  },
   loadDuration: {
     name: 'dagbag.cache.load.duration',
     kind: 'histogram',

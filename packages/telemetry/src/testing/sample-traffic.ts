@@ -22,6 +22,7 @@ export function recordSampleTraffic(meter: Meter) {
   const hits = createInstrument(meter, CACHE_METRICS.hits);
   const misses = createInstrument(meter, CACHE_METRICS.misses);
   const evictions = createInstrument(meter, CACHE_METRICS.evictions);
+  const loadFailures = createInstrument(meter, CACHE_METRICS.loadFailures);
   const loadDuration = createInstrument(meter, CACHE_METRICS.loadDuration);
   const loopDuration = createInstrument(meter, SCHEDULER_METRICS.loopDuration);
   const runsExamined = createInstrument(meter, SCHEDULER_METRICS.runsExamined);
@@ -73,6 +74,7 @@ export function recordSampleTraffic(meter: Meter) {
           reason: EVICTION_REASONS[ticks % EVICTION_REASONS.length]!,
         });
         loadDuration.record(0.002 + (ticks % 10) / 1000, attributes);
+        if (ticks % 5 === 0) loadFailures.add(1, attributes);
       }
       loopDuration.record(0.01 + (ticks % 7) / 100);
       runsExamined.add(20);
