@@ -170,6 +170,32 @@ describe('embedded PostgreSQL', () => {
     ).toBe('postgresql://u:p@h:5432/db?sslmode=disable');
   });
 
+  it('refuses a DATABASE_URL the driver cannot read, naming the encoding of the password', () => {
+    for (const url of [
+      'postgresql://dagbag:p@ss:w/rd%?&@127.0.0.1:5432/prod',
+      'postgresql://dagbag:pass#word@127.0.0.1:5432/prod',
+    ]) {
+      let message = '';
+      try {
+        readConfig(DATABASE_SETTINGS, { DATABASE_URL: url });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain('DATABASE_URL: must be a URL the PostgreSQL driver can read');
+      expect(message).toContain('# as %23');
+      expect(message).not.toContain('p@ss');
+      expect(message).not.toContain('pass#word');
+    }
+    const encoded = 'postgresql://dagbag:p%40ss%3Aw%2Frd%25%3F%26@127.0.0.1:5432/prod';
+    expect(readConfig(DATABASE_SETTINGS, { DATABASE_URL: encoded }).DATABASE_URL).toBe(encoded);
+    for (const accepted of [
+      'postgresql:///dagbag?host=/var/run/postgresql',
+      'postgres://u@db.internal/dagbag?sslmode=require',
+      'postgresql://u:a b@h/db',
+    ])
+      expect(readConfig(DATABASE_SETTINGS, { DATABASE_URL: accepted }).DATABASE_URL).toBe(accepted);
+  });
+
   it('keeps the password of DATABASE_URL out of its error message', () => {
     let message = '';
     try {

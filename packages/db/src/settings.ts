@@ -6,18 +6,37 @@ import {
   type ConfigOf,
 } from '@dagbag/config';
 
-/**
- * `?schema=` is Prisma's own URL parameter, which node-postgres and Prisma's driver adapter do not
- * read: with it, every table was created in (and read from) the `public` schema all the same.
- * Refused at start rather than ignored.
- */
-function schemaParameterProblem(raw: string): string | undefined {
-  let schema: string | null;
-  try {
-    schema = new URL(raw).searchParams.get('schema');
-  } catch {
-    return undefined; // the driver reports a URL it cannot read when it connects
+/** Parsed as node-postgres parses a connection string (pg-connection-string), or null. */
+function parseAsDriver(raw: string): URL | null {
+  const text = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(raw)
+    ? encodeURI(raw).replace(/%25(\d\d)/g, '%$1')
+    : raw;
+  for (const candidate of [text, text.replace('@/', '@___DUMMY___/')]) {
+    try {
+      return new URL(candidate, 'postgres://base');
+    } catch {
+      // the next form, as the driver tries it
+    }
   }
+  return null;
+}
+
+/**
+ * What is wrong with a database URL the pattern accepts, if anything:
+ * - one the driver cannot read stopped the app at start with "Invalid URL", naming neither the
+ *   variable nor the cause (a password with @, #, % or ? left as is);
+ * - a `#` starts a fragment, which cuts a password short without a word;
+ * - `?schema=` is Prisma's own URL parameter, which node-postgres and Prisma's driver adapter do
+ *   not read: every table was created in (and read from) the `public` schema all the same.
+ */
+function databaseUrlProblem(raw: string): string | undefined {
+  const url = parseAsDriver(raw);
+  if (url === null || url.hash !== '')
+    return (
+      'must be a URL the PostgreSQL driver can read: percent-encode the user name and password ' +
+      '(@ as %40, : as %3A, / as %2F, # as %23, ? as %3F, % as %25)'
+    );
+  const schema = url.searchParams.get('schema');
   if (schema === null) return undefined;
   return (
     `must not carry ?schema=${schema}: dagbag does not support a schema other than public (the ` +
@@ -33,7 +52,7 @@ export const DATABASE_SETTINGS = {
     pattern: /^postgres(ql)?:\/\//,
     accepted: 'a postgresql:// URL, without ?schema= (or unset for the embedded PostgreSQL)',
     secret: 'url-password',
-    check: schemaParameterProblem,
+    check: databaseUrlProblem,
     description:
       'PostgreSQL to use (`postgresql://…`); unset: the embedded PostgreSQL under DATA_DIR, started on demand',
   }),
@@ -41,7 +60,7 @@ export const DATABASE_SETTINGS = {
     pattern: /^postgres(ql)?:\/\//,
     accepted: 'a postgresql:// URL, without ?schema= (or unset: DATABASE_URL)',
     secret: 'url-password',
-    check: schemaParameterProblem,
+    check: databaseUrlProblem,
     description:
       "with DATABASE_URL: a connection to the same database that bypasses any pooler, for migrations (at start and `pnpm db:migrate`); unset: DATABASE_URL. Set it when DATABASE_URL is a pooler in transaction mode: a migration holds session-level advisory locks (Prisma's and ours), which such a pooler can leave held on one of its server connections, where the next migration waits for them",
   }),
