@@ -38,6 +38,16 @@ describe('the Prisma client', () => {
     expect(await prepared()).toEqual([`${PREPARED} SELECT $1::int + 1 AS n`]);
   });
 
+  it("names its pool's host, port and database in the pool's options, where the pg instrumentation reads them", () => {
+    // db.client.connection.* carry db.client.connection.pool.name = host:port/database from
+    // these options; from the URL alone it read unknown_host:unknown_port/unknown_database.
+    const url = new URL(db.url);
+    const options = poolOf(prisma)!.options as { host?: string; port?: number; database?: string };
+    expect(`${options.host}:${options.port}/${options.database}`).toBe(
+      `${url.hostname}:${url.port}/${url.pathname.slice(1)}`,
+    );
+  });
+
   it('reads rows through its pool as a named statement, and $disconnect ends the pool even when such a read came first', async () => {
     const client = createPrismaClient({
       url: db.url,

@@ -49,6 +49,9 @@ export function createPrismaClient(options: ClientOptions): PrismaClient {
   const prepared = settings.DATABASE_PREPARED_STATEMENTS !== 'off';
   const pool = new pg.Pool({
     connectionString: options.url,
+    // What the URL says already (pg reads it from there): repeated for the pg instrumentation,
+    // which names the pool of its db.client.connection.* metrics from these options only.
+    ...poolNameOptions(options.url),
     max: settings.DATABASE_POOL_MAX,
     connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: settings.DATABASE_IDLE_TIMEOUT_MS,
@@ -72,6 +75,26 @@ export function createPrismaClient(options: ClientOptions): PrismaClient {
     pool,
     prepared,
   );
+}
+
+/**
+ * Host, port and database of a postgresql:// URL, for `db.client.connection.pool.name`
+ * (`host:port/database`; without them it reads `unknown_host:unknown_port/unknown_database`).
+ */
+export function poolNameOptions(url: string): { host?: string; port?: number; database?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return {};
+  }
+  const database = decodeURIComponent(parsed.pathname.slice(1));
+  return {
+    ...(parsed.hostname ? { host: decodeURIComponent(parsed.hostname) } : {}),
+    // Only what the URL gives: an absent one stays pg's to fill (PGPORT, or 5432).
+    ...(parsed.port ? { port: Number(parsed.port) } : {}),
+    ...(database ? { database } : {}),
+  };
 }
 
 const pools = new WeakMap<PrismaClient, { pool: pg.Pool; prepared: boolean }>();
