@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { repoRoot } from '@dagbag/config';
-import { ALL_METRICS, CACHE_METRICS, prometheusSeriesNames } from '@dagbag/metrics';
+import {
+  ALL_METRICS,
+  CACHE_METRICS,
+  prometheusSeriesNames,
+  type MetricDescriptor,
+} from '@dagbag/metrics';
 import { dashboardExpressions, metricNamesIn } from './dashboard.ts';
 
 const root = repoRoot();
@@ -156,11 +161,52 @@ function dockerignoreMatcher(text: string): (path: string) => boolean {
     rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.negated : ignored), false);
 }
 
+/**
+ * The name the collector's Prometheus exporter gives a series: the unit's suffix appended
+ * (`_seconds`, `_bytes`, unless the name ends with it already; `{...}` units add none), then
+ * `_total` for a counter.
+ */
+function collectorSeriesNames(metric: MetricDescriptor): string[] {
+  const suffix = { s: '_seconds', By: '_bytes' }[metric.unit] ?? '';
+  let name = metric.name.replace(/[^a-zA-Z0-9_:]/g, '_');
+  if (suffix && !name.endsWith(suffix)) name += suffix;
+  if (metric.kind === 'counter') name += '_total';
+  return metric.kind === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+}
+
 describe('ops/prometheus.yml', () => {
+  const config = parse(readFileSync(join(root, 'ops', 'prometheus.yml'), 'utf8')) as {
+    scrape_configs: {
+      job_name: string;
+      metric_relabel_configs?: { regex: string; replacement: string; target_label: string }[];
+    }[];
+  };
+
   it('passes promtool check config', () => {
     requireBinary(hasPromtool, 'promtool', 'prometheus');
     const result = run('promtool', ['check', 'config', join(root, 'ops', 'prometheus.yml')]);
     expect(result.status, result.output).toBe(0);
+  });
+
+  it('renames what the collector exports to the names the apps serve, for every metric', () => {
+    const rules = config.scrape_configs.find(
+      (job) => job.job_name === 'otel-collector',
+    )!.metric_relabel_configs!;
+    // Prometheus anchors the regex and writes ${n} groups into the target label.
+    const relabel = (name: string) =>
+      rules.reduce((current, rule) => {
+        const match = new RegExp(`^(?:${rule.regex})$`).exec(current);
+        if (match === null || rule.target_label !== '__name__') return current;
+        return rule.replacement.replace(
+          /\$\{(\d+)\}/g,
+          (_, group: string) => match[Number(group)]!,
+        );
+      }, name);
+    for (const metric of ALL_METRICS) {
+      expect(collectorSeriesNames(metric).map(relabel), metric.name).toEqual(
+        prometheusSeriesNames(metric),
+      );
+    }
   });
 });
 
