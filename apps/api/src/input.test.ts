@@ -600,6 +600,17 @@ describe('also', () => {
     );
   });
 
+  it.each(['True', 'FALSE', 't', 'n'])(
+    'reads paused=%s as pydantic reads a boolean (Python clients send True and False)',
+    async (value) => {
+      const response = await api.request(`/api/v2/dags?paused=${value}`);
+      expect(response.status).toBe(200);
+      const paused = ['true', 't', 'y', 'yes', 'on', '1'].includes(value.toLowerCase());
+      const body = (await response.json()) as { dags: { is_paused: boolean }[] };
+      expect(body.dags.every((dag) => dag.is_paused === paused)).toBe(true);
+    },
+  );
+
   it('orders runs by duration', async () => {
     for (const [runId, seconds] of [
       ['slow', 30],
