@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Logger } from '@dagbag/logger';
 import { silentLogger } from '@dagbag/logger';
 import { isAlive, startEmbeddedPostgres } from './embedded.ts';
+import { connectionFailure } from './errors.ts';
 import { migrateDatabase } from './migrate/operations.ts';
 import type { DatabaseSettings } from './settings.ts';
 
@@ -109,7 +110,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
 
   if (settings.DATABASE_URL) {
     const migrationUrl = settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL;
-    if (migrate) await migrateDatabase(migrationUrl, { logger });
+    const variable = settings.DATABASE_DIRECT_URL ? 'DATABASE_DIRECT_URL' : 'DATABASE_URL';
+    if (migrate)
+      await migrateDatabase(migrationUrl, { logger }).catch((error: unknown) => {
+        throw connectionFailure(error, variable, migrationUrl);
+      });
     return {
       url: settings.DATABASE_URL,
       migrationUrl,

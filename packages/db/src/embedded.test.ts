@@ -140,6 +140,22 @@ describe('embedded PostgreSQL', () => {
     }
   });
 
+  it('says which server of which variable refused the first connection, and what to check', async () => {
+    const closed = await freePort();
+    const url = `postgresql://dagbag:secret@127.0.0.1:${closed}/prod`;
+    const refused = await openDatabase({
+      settings: { ...defaultDatabaseSettings(), DATABASE_URL: url },
+      dataDir: await tempDir(),
+    }).then(
+      () => new Error('connected'),
+      (error: unknown) => error as Error,
+    );
+    // Before: "connect ECONNREFUSED 127.0.0.1:<port>", no variable, no hint.
+    expect(refused.message).toBe(
+      `cannot connect to the PostgreSQL of DATABASE_URL (127.0.0.1:${closed}/prod): connect ECONNREFUSED 127.0.0.1:${closed}; is PostgreSQL running there, and reachable from here?`,
+    );
+  });
+
   it('names the variable when the database settings are invalid', () => {
     expect(() => readConfig(DATABASE_SETTINGS, { EMBEDDED_POSTGRES_PORT: '80' })).toThrow(
       /EMBEDDED_POSTGRES_PORT: must be a whole number from 1024 to 65535/,

@@ -136,3 +136,43 @@ export function isTransactionConflict(error: unknown): boolean {
       if (typeof code === 'string' && CONFLICT_SQLSTATES.has(code)) return true;
   return false;
 }
+
+/** Why a connection was refused for good: wrong credentials or database, not an outage. */
+const CONNECT_HINTS: Record<string, string> = {
+  '28P01': 'check the user name and password in it',
+  '28000': "check the user name in it and the server's pg_hba.conf",
+  '3D000': 'create that database (CREATE DATABASE ...) or correct its name',
+  ENOTFOUND: 'check the host name in it',
+};
+
+/**
+ * The first connection of a process (its migrations at start, `pnpm db:migrate`) failed: an
+ * error naming the variable, the server and database, the driver's reason and what to check,
+ * rather than the bare "connect ECONNREFUSED 127.0.0.1:5433" an operator had to place. Errors
+ * that are not about connecting come back unchanged.
+ */
+export function connectionFailure(error: unknown, variable: string, url: string): unknown {
+  let code: string | undefined;
+  for (const layer of layers(error))
+    if (typeof layer.code === 'string' && (CONNECT_HINTS[layer.code] || !code)) code = layer.code;
+  const hint =
+    (code !== undefined ? CONNECT_HINTS[code] : undefined) ??
+    (isDatabaseUnavailable(error)
+      ? 'is PostgreSQL running there, and reachable from here?'
+      : undefined);
+  if (hint === undefined) return error;
+  let server = 'unreadable URL';
+  try {
+    const parsed = new URL(url);
+    server = `${parsed.hostname || 'local socket'}:${parsed.port || '5432'}${parsed.pathname}`;
+  } catch {
+    // the driver read it; say no more than the variable
+  }
+  const reason = databaseUnavailableReason(error)?.message ?? (error as Error).message;
+  return new Error(
+    `cannot connect to the PostgreSQL of ${variable} (${server}): ${reason}; ${hint}`,
+    {
+      cause: error,
+    },
+  );
+}

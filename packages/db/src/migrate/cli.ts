@@ -7,6 +7,7 @@
 import { ConfigError, SHARED_SETTINGS, dataDir, readConfig } from '@dagbag/config';
 import { LOGGER_SETTINGS, createLogger } from '@dagbag/logger';
 import { openDatabase, type OpenDatabaseOptions } from '../database.ts';
+import { connectionFailure } from '../errors.ts';
 import { DATABASE_SETTINGS } from '../settings.ts';
 import { createMigration, migrateDatabase } from './operations.ts';
 
@@ -22,9 +23,17 @@ function databaseOptions(): OpenDatabaseOptions {
 
 async function main(): Promise<number> {
   if (command === 'migrate') {
-    const database = await openDatabase(databaseOptions());
+    const options = databaseOptions();
+    const database = await openDatabase(options);
+    const variable = options.settings.DATABASE_DIRECT_URL ? 'DATABASE_DIRECT_URL' : 'DATABASE_URL';
     try {
-      const { applied } = await migrateDatabase(database.migrationUrl, { logger });
+      const { applied } = await migrateDatabase(database.migrationUrl, { logger }).catch(
+        (error: unknown) => {
+          throw database.embedded
+            ? error
+            : connectionFailure(error, variable, database.migrationUrl);
+        },
+      );
       logger.info(
         { applied: applied.length },
         applied.length ? 'migrations applied' : 'no pending migrations',
