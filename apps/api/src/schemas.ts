@@ -22,10 +22,17 @@ export function listParam<T extends z.ZodType>(item: T) {
   );
 }
 
-const TRUE_WORDS = ['true', '1', 'yes', 'on'];
-const FALSE_WORDS = ['false', '0', 'no', 'off'];
+/**
+ * A boolean query value as pydantic (so FastAPI, so Airflow) reads one: these words in any case.
+ * Python clients send `True`/`False` (`requests.get(url, params={"paused": True})`).
+ */
+const TRUE_WORDS = ['true', '1', 'yes', 'on', 't', 'y'];
+const FALSE_WORDS = ['false', '0', 'no', 'off', 'f', 'n'];
 export const booleanParam = z
-  .enum([...TRUE_WORDS, ...FALSE_WORDS] as [string, ...string[]])
+  .preprocess(
+    (value) => (typeof value === 'string' ? value.toLowerCase() : value),
+    z.enum([...TRUE_WORDS, ...FALSE_WORDS] as [string, ...string[]]),
+  )
   .transform((value) => TRUE_WORDS.includes(value))
   .openapi({ type: 'boolean' });
 
