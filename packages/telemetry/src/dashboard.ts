@@ -50,6 +50,7 @@ const PROMQL_WORDS = new Set([
   'count',
   'count_over_time',
   'max_over_time',
+  'min_over_time',
   'avg_over_time',
   'clamp_min',
   'clamp_max',

@@ -210,6 +210,41 @@ describe('ops/prometheus.yml', () => {
   });
 });
 
+describe('ops/prometheus-rules.yml', () => {
+  const rules = (
+    parse(readFileSync(join(root, 'ops', 'prometheus-rules.yml'), 'utf8')) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    }
+  ).groups.flatMap((group) => group.rules);
+  const known = new Set([...ALL_METRICS.flatMap(prometheusSeriesNames), 'up']);
+
+  it('passes promtool check rules', () => {
+    requireBinary(hasPromtool, 'promtool', 'prometheus');
+    const result = run('promtool', ['check', 'rules', join(root, 'ops', 'prometheus-rules.yml')]);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it('fires each alert as ops/prometheus-rules.test.yml expects (promtool test rules)', () => {
+    requireBinary(hasPromtool, 'promtool', 'prometheus');
+    const result = run('promtool', [
+      'test',
+      'rules',
+      join(root, 'ops', 'prometheus-rules.test.yml'),
+    ]);
+    expect(result.status, result.output).toBe(0);
+    const tested = readFileSync(join(root, 'ops', 'prometheus-rules.test.yml'), 'utf8');
+    for (const { alert } of rules) expect(tested, alert).toContain(`alertname: ${alert}`);
+  });
+
+  it('names only metrics of the registry, as the apps serve them', () => {
+    for (const { alert, expr } of rules) {
+      const names = metricNamesIn(expr);
+      expect(names.length, alert).toBeGreaterThan(0);
+      for (const name of names) expect(known, `${alert}: ${expr}`).toContain(name);
+    }
+  });
+});
+
 describe('ops/otel-collector.yaml', () => {
   const config = parse(readFileSync(join(root, 'ops', 'otel-collector.yaml'), 'utf8')) as {
     receivers: { otlp: { protocols: { grpc: { endpoint: string }; http: { endpoint: string } } } };
