@@ -611,6 +611,29 @@ describe('also', () => {
     },
   );
 
+  it("takes an empty list in a batch body as no filter, as Airflow's FilterParam", async () => {
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'empty_lists',
+      versionId,
+      tis: [{ taskId: 'extract', state: 'success' }],
+    });
+    const runs = await api.request('/api/v2/dags/~/dagRuns/list', {
+      method: 'POST',
+      json: { dag_ids: [], states: [] },
+    });
+    expect(((await runs.json()) as { total_entries: number }).total_entries).toBe(
+      await api.prisma.dagRun.count(),
+    );
+    const instances = await api.request('/api/v2/dags/~/dagRuns/~/taskInstances/list', {
+      method: 'POST',
+      json: { dag_ids: [], dag_run_ids: [], task_ids: [], state: [], pool: [], executor: [] },
+    });
+    expect(((await instances.json()) as { total_entries: number }).total_entries).toBe(
+      await api.prisma.taskInstance.count(),
+    );
+  });
+
   it('orders runs by duration', async () => {
     for (const [runId, seconds] of [
       ['slow', 30],

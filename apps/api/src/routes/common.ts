@@ -96,9 +96,19 @@ export function placementSelectsNothing(filters: {
   queue?: readonly string[] | null;
   executor?: readonly string[] | null;
 }): boolean {
+  const pool = listFilter(filters.pool);
+  const queue = listFilter(filters.queue);
   return (
-    (filters.pool != null && !filters.pool.includes(TASK_POOL)) ||
-    (filters.queue != null && !filters.queue.includes(TASK_QUEUE)) ||
-    (filters.executor != null && filters.executor.length > 0)
+    (pool !== undefined && !pool.includes(TASK_POOL)) ||
+    (queue !== undefined && !queue.includes(TASK_QUEUE)) ||
+    listFilter(filters.executor) !== undefined
   );
+}
+
+/**
+ * A list filter as Airflow's FilterParam takes it: an empty list filters nothing, as null does
+ * (a client building the list from its own data gets every row, not none).
+ */
+export function listFilter<T>(values: readonly T[] | null | undefined): T[] | undefined {
+  return values == null || values.length === 0 ? undefined : [...values];
 }

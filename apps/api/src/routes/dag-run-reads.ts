@@ -5,7 +5,7 @@ import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagRunResponse } from '../serialize.ts';
-import { range, requireRun, type RouteContext } from './common.ts';
+import { listFilter, range, requireRun, type RouteContext } from './common.ts';
 
 /** Airflow's batch order_by names that map onto our sort columns. */
 const BATCH_ORDER: Readonly<Record<string, DagRunSortColumn>> = {
@@ -56,7 +56,7 @@ export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {
           );
         const dates = body as unknown as Record<string, Date | undefined>;
         const page = await queries.listDagRuns({
-          dagIds: body.dag_ids ?? undefined,
+          dagIds: listFilter(body.dag_ids),
           limit: body.page_limit,
           offset: body.page_offset,
           runAfter: range(dates, 'run_after'),

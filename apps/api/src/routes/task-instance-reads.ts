@@ -11,7 +11,7 @@ import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { taskInstanceHistoryResponse, taskInstanceResponse } from '../serialize.ts';
-import { placementSelectsNothing, range, type RouteContext } from './common.ts';
+import { listFilter, placementSelectsNothing, range, type RouteContext } from './common.ts';
 import { taskInstanceNotFound } from './task-instance-changes.ts';
 
 const TI_PREFIX = '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances';
@@ -206,10 +206,10 @@ export function taskInstanceReadRoutes({ queries, dagBag }: RouteContext): Route
         const page = await queries.listTaskInstancesAcross({
           limit: body.page_limit,
           offset: body.page_offset,
-          dagIds: matchesNone ? [] : (body.dag_ids ?? undefined),
-          runIds: body.dag_run_ids ?? undefined,
-          taskIds: body.task_ids ?? undefined,
-          state: body.state ?? undefined,
+          dagIds: matchesNone ? [] : listFilter(body.dag_ids),
+          runIds: listFilter(body.dag_run_ids),
+          taskIds: listFilter(body.task_ids),
+          state: listFilter(body.state),
           runAfter: range(dates, 'run_after'),
           logicalDate: range(dates, 'logical_date'),
           startDate: range(dates, 'start_date'),
