@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { metrics, type Meter } from '@opentelemetry/api';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.ts';
+import { observePool } from './pool-metrics.ts';
 import type { DatabaseSettings } from './settings.ts';
 
 export { PrismaClient };
@@ -23,6 +25,11 @@ export interface ClientOptions {
     Partial<Pick<DatabaseSettings, 'DATABASE_PREPARED_STATEMENTS'>>;
   /** Shown in pg_stat_activity, so operators can tell the api from the scheduler. */
   applicationName: string;
+  /**
+   * Where the pool's `db.client.connection.*` metrics go; default the global MeterProvider's
+   * (a no-op until an SDK is registered).
+   */
+  meter?: Meter;
 }
 
 /**
@@ -47,11 +54,12 @@ function preparedName(sql: string): string | undefined {
 export function createPrismaClient(options: ClientOptions): PrismaClient {
   const { settings } = options;
   const prepared = settings.DATABASE_PREPARED_STATEMENTS !== 'off';
+  const target = poolNameOptions(options.url);
   const pool = new pg.Pool({
     connectionString: options.url,
     // What the URL says already (pg reads it from there): repeated for the pg instrumentation,
-    // which names the pool of its db.client.connection.* metrics from these options only.
-    ...poolNameOptions(options.url),
+    // which names the pool of its spans from these options only.
+    ...target,
     max: settings.DATABASE_POOL_MAX,
     connectionTimeoutMillis: settings.DATABASE_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: settings.DATABASE_IDLE_TIMEOUT_MS,
@@ -64,6 +72,11 @@ export function createPrismaClient(options: ClientOptions): PrismaClient {
   // connects anew; without a listener its 'error' would end the process. Prisma's adapter adds
   // one only once Prisma first connects, and readRows may use the pool before that.
   pool.on('error', ignoreIdleClientError);
+  observePool(
+    options.meter ?? metrics.getMeter('@dagbag/db'),
+    pool,
+    `${target.host ?? 'localhost'}:${target.port ?? 5432}/${target.database ?? ''}`,
+  );
   const adapter = new PrismaPg(pool, {
     // An unnamed statement where there is no name (the adapter's type says string).
     statementNameGenerator: (query) => (prepared ? preparedName(query.sql) : undefined) as string,
@@ -78,8 +91,8 @@ export function createPrismaClient(options: ClientOptions): PrismaClient {
 }
 
 /**
- * Host, port and database of a postgresql:// URL, for `db.client.connection.pool.name`
- * (`host:port/database`; without them it reads `unknown_host:unknown_port/unknown_database`).
+ * Host, port and database of a postgresql:// URL: `db.client.connection.pool.name` is
+ * `host:port/database` (the pg instrumentation's spans read them from the pool's options).
  */
 export function poolNameOptions(url: string): { host?: string; port?: number; database?: string } {
   let parsed: URL;

@@ -1,9 +1,11 @@
 import { defineMetrics } from './registry.ts';
 
 /**
- * What `@opentelemetry/instrumentation-pg` records in both apps (the OpenTelemetry database
- * client semantic conventions). The instrumentation creates these instruments itself, so the apps
- * must not; they are listed so that every series on `/metrics` is documented and checked.
+ * The OpenTelemetry database client semantic conventions in both apps:
+ * `db.client.operation.duration` is recorded by `@opentelemetry/instrumentation-pg` (which creates
+ * the instrument itself, so the apps must not); `db.client.connection.*` are observed from the
+ * pool by `@dagbag/db` (pool-metrics.ts), the instrumentation's event-driven copies being dropped
+ * by a view. They are listed so that every series on `/metrics` is documented and checked.
  */
 export const DATABASE_CLIENT_METRICS = defineMetrics({
   operationDuration: {

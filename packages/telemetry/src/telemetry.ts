@@ -108,6 +108,19 @@ export function registryViews(
     }));
 }
 
+/**
+ * The pg instrumentation's `db.client.connection.*` are dropped: it updates them on pool events
+ * only, so they lag what the pool holds (a pool at rest showed a used connection; queries queueing
+ * for a full pool showed 0 pending). `@dagbag/db` observes its pool itself under the same names.
+ */
+export const DROPPED_INSTRUMENTATION_VIEWS: ViewOptions[] = [
+  {
+    meterName: '@opentelemetry/instrumentation-pg',
+    instrumentName: 'db.client.connection.*',
+    aggregation: { type: AggregationType.DROP },
+  },
+];
+
 function listFromEnv(value: string | undefined): string[] | undefined {
   const items = value
     ?.split(',')
@@ -259,7 +272,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     resource: defaultResource().merge(detected),
     autoDetectResources: false,
     metricReaders: readers,
-    views: registryViews(),
+    views: [...registryViews(), ...DROPPED_INSTRUMENTATION_VIEWS],
     instrumentations,
     // Empty lists mean "none": traces only when OTLP is configured, and logs stay on stdout (pino).
     ...(otlp.traces ? {} : { spanProcessors: [] }),
