@@ -57,6 +57,15 @@ describe('scheduler configuration', () => {
     expect(readSchedulerConfig({ SCHEDULER_PARALLELISM: '8', DATA_DIR: '/d' }).ignored).toEqual([]);
   });
 
+  it('shows in its start line the heartbeat interval it uses, at most a third of the timeout', () => {
+    const config = readSchedulerConfig({
+      TASK_HEARTBEAT_TIMEOUT_SECONDS: '60',
+      TASK_HEARTBEAT_INTERVAL_SECONDS: '30',
+    });
+    expect(config.heartbeatIntervalSeconds).toBe(20);
+    expect(config.effective.TASK_HEARTBEAT_INTERVAL_SECONDS).toBe(20);
+  });
+
   it('stops at a bad value, naming the variable and the range', () => {
     expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(ConfigError);
     expect(() => readSchedulerConfig({ SCHEDULER_PARALLELISM: '0' })).toThrowError(
