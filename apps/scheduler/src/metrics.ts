@@ -24,6 +24,7 @@ export const TASK_INSTANCE_STATES = [...UNFINISHED_TASK_STATES, ...FINISHED_TASK
 
 export class SchedulerMetrics {
   private readonly loopDuration: Histogram;
+  private readonly loopFailures: Counter;
   private readonly runsExamined: Counter;
   private readonly runsCreated: Counter;
   private readonly stateChanges: Counter;
@@ -35,6 +36,7 @@ export class SchedulerMetrics {
     slots: { used: () => number; total: () => number } = { used: () => 0, total: () => 0 },
   ) {
     this.loopDuration = createInstrument(meter, SCHEDULER_METRICS.loopDuration);
+    this.loopFailures = createInstrument(meter, SCHEDULER_METRICS.loopFailures);
     this.runsExamined = createInstrument(meter, SCHEDULER_METRICS.runsExamined);
     this.runsCreated = createInstrument(meter, SCHEDULER_METRICS.runsCreated);
     this.stateChanges = createInstrument(meter, SCHEDULER_METRICS.taskInstanceStateChanges);
@@ -47,6 +49,7 @@ export class SchedulerMetrics {
     );
     // A counter series exists only after its first add: 0 for every known value now, so that
     // rate() and increase() on a dashboard answer 0 rather than "no data" until the first event.
+    this.loopFailures.add(0);
     this.runsExamined.add(0);
     this.runsCreated.add(0);
     for (const state of TASK_INSTANCE_STATES) this.stateChanges.add(0, this.attributesFor(state));
@@ -65,6 +68,10 @@ export class SchedulerMetrics {
 
   loop(seconds: number): void {
     this.loopDuration.record(seconds);
+  }
+
+  loopFailed(): void {
+    this.loopFailures.add(1);
   }
 
   examined(runs: number): void {

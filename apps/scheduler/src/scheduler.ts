@@ -218,12 +218,18 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     const started = performance.now();
     return loop
       .runOnce()
-      .then((summary) => {
-        // Work done may have unblocked more: the next loop runs at once rather than after the
-        // interval.
-        if (loopMadeProgress(summary)) wakeRequested = true;
-        return summary;
-      })
+      .then(
+        (summary) => {
+          // Work done may have unblocked more: the next loop runs at once rather than after the
+          // interval.
+          if (loopMadeProgress(summary)) wakeRequested = true;
+          return summary;
+        },
+        (error: unknown) => {
+          metrics.loopFailed();
+          throw error;
+        },
+      )
       .finally(() => metrics.loop((performance.now() - started) / 1000));
   };
 

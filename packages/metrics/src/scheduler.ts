@@ -22,6 +22,15 @@ export const SCHEDULER_METRICS = defineMetrics({
     // trouble.
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   },
+  loopFailures: {
+    name: 'dagbag.scheduler.loop.failures',
+    kind: 'counter',
+    unit: '{loop}',
+    description:
+      'Scheduling loop iterations that failed (database unreachable, a statement or transaction failing) and are retried with backoff; they count in the loop duration too.',
+    attributes: [],
+    emittedBy: ['scheduler'],
+  },
   runsExamined: {
     name: 'dagbag.scheduler.runs.examined',
     kind: 'counter',

@@ -61,6 +61,14 @@ describe('the scheduler metrics of an examining transaction', () => {
     expect(
       metrics.get(SCHEDULER_METRICS.runsExamined.name)?.dataPoints.map((point) => point.value),
     ).toEqual([1]);
+    // The failed loop is told apart from the others (it counts in the loop duration too).
+    expect(
+      metrics.get(SCHEDULER_METRICS.loopFailures.name)?.dataPoints.map((point) => point.value),
+    ).toEqual([1]);
+    expect(
+      (metrics.get(SCHEDULER_METRICS.loopDuration.name)?.dataPoints[0]?.value as { count: number })
+        .count,
+    ).toBe(2);
     await scheduler.stop(0);
     await provider.shutdown();
   });

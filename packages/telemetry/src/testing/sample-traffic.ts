@@ -25,6 +25,7 @@ export function recordSampleTraffic(meter: Meter) {
   const loadFailures = createInstrument(meter, CACHE_METRICS.loadFailures);
   const loadDuration = createInstrument(meter, CACHE_METRICS.loadDuration);
   const loopDuration = createInstrument(meter, SCHEDULER_METRICS.loopDuration);
+  const loopFailures = createInstrument(meter, SCHEDULER_METRICS.loopFailures);
   const runsExamined = createInstrument(meter, SCHEDULER_METRICS.runsExamined);
   const runsCreated = createInstrument(meter, SCHEDULER_METRICS.runsCreated);
   const stateChanges = createInstrument(meter, SCHEDULER_METRICS.taskInstanceStateChanges);
@@ -78,6 +79,7 @@ export function recordSampleTraffic(meter: Meter) {
       }
       loopDuration.record(0.01 + (ticks % 7) / 100);
       runsExamined.add(20);
+      if (ticks % 6 === 0) loopFailures.add(1);
       if (ticks % 10 === 0) runsCreated.add(1);
       stateChanges.add(3, { state: 'running' });
       stateChanges.add(2, { state: 'success' });
