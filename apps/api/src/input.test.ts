@@ -634,6 +634,25 @@ describe('also', () => {
     );
   });
 
+  it.each([
+    ['/api/v2/importErrors', 'stacktrace'],
+    ['/api/v2/eventLogs', 'extra'],
+  ])('accepts %s?order_by=%s, as Airflow', async (path, key) => {
+    expect((await api.request(`${path}?order_by=-${key}`)).status).toBe(200);
+  });
+
+  it('breaks ties of import errors in the direction of the first key, as Airflow', async () => {
+    await api.prisma.importError.createMany({
+      data: [1, 2, 3].map((n) => ({ filename: `/dags/tie_${n}.json`, stackTrace: 'same trace' })),
+    });
+    const body: any = await (await api.request('/api/v2/importErrors?order_by=-stacktrace')).json();
+    const ids = (body.import_errors as { stack_trace: string; import_error_id: number }[])
+      .filter((error) => error.stack_trace === 'same trace')
+      .map((error) => error.import_error_id);
+    expect(ids).toHaveLength(3);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+  });
+
   it('orders runs by duration', async () => {
     for (const [runId, seconds] of [
       ['slow', 30],

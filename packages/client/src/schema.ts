@@ -2491,6 +2491,8 @@ export interface operations {
           | '-filename'
           | 'bundle_name'
           | '-bundle_name'
+          | 'stacktrace'
+          | '-stacktrace'
         )[];
       };
       header?: never;
@@ -5142,6 +5144,8 @@ export interface operations {
           | '-map_index'
           | 'try_number'
           | '-try_number'
+          | 'extra'
+          | '-extra'
         )[];
         dag_id?: string;
         task_id?: string;

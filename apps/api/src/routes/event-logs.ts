@@ -20,6 +20,7 @@ const EVENT_LOG_ORDER = {
   owner: 'owner',
   map_index: 'map_index',
   try_number: 'try_number',
+  extra: 'extra',
 } as const satisfies Record<string, EventLogSortColumn>;
 
 export function eventLogRoutes({ queries }: RouteContext): RouteDefinition[] {

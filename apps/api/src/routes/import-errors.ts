@@ -13,6 +13,7 @@ const IMPORT_ERROR_ORDER = {
   timestamp: 'timestamp',
   filename: 'filename',
   bundle_name: 'bundle_name',
+  stacktrace: 'stacktrace',
 } as const satisfies Record<string, ImportErrorSortColumn>;
 
 export function importErrorRoutes({ queries }: RouteContext): RouteDefinition[] {

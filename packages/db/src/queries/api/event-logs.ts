@@ -56,7 +56,8 @@ export type EventLogSortColumn =
   | 'logical_date'
   | 'owner'
   | 'map_index'
-  | 'try_number';
+  | 'try_number'
+  | 'extra';
 
 export interface EventLogFilters extends Pagination {
   dagId?: string;
@@ -84,6 +85,7 @@ const SORT_COLUMNS: Record<EventLogSortColumn, string> = {
   owner: 'l.owner',
   map_index: 'l.map_index',
   try_number: 'l.try_number',
+  extra: 'l.extra',
 };
 
 /** Appends one event to the audit trail; runs inside the caller's transaction when given one. */

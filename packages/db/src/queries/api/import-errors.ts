@@ -9,13 +9,17 @@ export interface ImportErrorRow {
   timestamp: Date;
 }
 
-export type ImportErrorSortColumn = 'id' | 'timestamp' | 'filename' | 'bundle_name';
+export type ImportErrorSortColumn = 'id' | 'timestamp' | 'filename' | 'bundle_name' | 'stacktrace';
 
-const FIELD: Record<ImportErrorSortColumn, 'id' | 'timestamp' | 'filename' | 'bundleName'> = {
+const FIELD: Record<
+  ImportErrorSortColumn,
+  'id' | 'timestamp' | 'filename' | 'bundleName' | 'stackTrace'
+> = {
   id: 'id',
   timestamp: 'timestamp',
   filename: 'filename',
   bundle_name: 'bundleName',
+  stacktrace: 'stackTrace',
 };
 
 export function createImportErrorQueries(prisma: PrismaClient) {
@@ -27,7 +31,8 @@ export function createImportErrorQueries(prisma: PrismaClient) {
         ...filters.orderBy.map(
           (key) => ({ [FIELD[key.column]]: key.descending ? 'desc' : 'asc' }) as const,
         ),
-        { id: 'asc' } as const,
+        // As orderBySql: the tie-breaker descends when the first key does (Airflow's SortParam).
+        { id: filters.orderBy[0]?.descending ? 'desc' : 'asc' } as const,
       ];
       const [rows, total] = await Promise.all([
         prisma.importError.findMany({ orderBy, take: filters.limit, skip: filters.offset }),
