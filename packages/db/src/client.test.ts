@@ -39,8 +39,8 @@ describe('the Prisma client', () => {
   });
 
   it("names its pool's host, port and database in the pool's options, where the pg instrumentation reads them", () => {
-    // db.client.connection.* carry db.client.connection.pool.name = host:port/database from
-    // these options; from the URL alone it read unknown_host:unknown_port/unknown_database.
+    // Its spans name the pool host:port/database from these options; from the URL alone they
+    // read unknown_host:unknown_port/unknown_database (pool-metrics.test.ts: the metrics' name).
     const url = new URL(db.url);
     const options = poolOf(prisma)!.options as { host?: string; port?: number; database?: string };
     expect(`${options.host}:${options.port}/${options.database}`).toBe(
