@@ -9,6 +9,7 @@ import { MAIN, runCli } from './testing/run-cli.ts';
 import { startSystem, type TestSystem } from './testing/system.ts';
 
 let system: TestSystem;
+const retryGate = join(tmpdir(), `dagbag-cli-retry-gate-${process.pid}`);
 const chattyCommand = 'for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.5; done';
 
 const bash = (task_id: string, bash_command: string, upstream: string[] = []) => ({
@@ -44,7 +45,12 @@ beforeAll(async () => {
       dag_id: 'retrying',
       tasks: [
         {
-          ...bash('flaky', 'echo "attempt $AIRFLOW_CTX_TRY_NUMBER"; exit 1'),
+          // Try 1 waits (up to 120 s) for the gate the test opens once the CLI has printed it:
+          // however long the CLI takes to start, it meets the task in its first try.
+          ...bash(
+            'flaky',
+            `echo "attempt $AIRFLOW_CTX_TRY_NUMBER"; if [ "$AIRFLOW_CTX_TRY_NUMBER" = 1 ]; then for i in $(seq 1200); do [ -f ${retryGate} ] && break; sleep 0.1; done; fi; exit 1`,
+          ),
           retries: 1,
           retry_delay_seconds: 2,
         },
@@ -69,6 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await system?.stop();
+  await rm(retryGate, { force: true });
 });
 
 describe('runs trigger --wait', () => {
@@ -190,6 +197,9 @@ describe('logs --follow', () => {
 
     const result = await runCli(['logs', 'retrying', 'retry-me', 'flaky', '--follow'], {
       env: system.env,
+      onStdout: (stdout) => {
+        if (stdout.includes('attempt 1')) void writeFile(retryGate, '');
+      },
     });
 
     expect(result.code).toBe(0);
