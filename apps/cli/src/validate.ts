@@ -10,9 +10,9 @@ import {
   formatProblems,
   listDagFiles,
   parseDagSource,
+  readDagFile,
   type DagProblem,
 } from '@dagbag/dagbag';
-import { readDagFile } from '@dagbag/scheduler/read-dag-file';
 
 export interface FileReport {
   /** The path as printed: as given, or joined to the folder given. */

@@ -30,6 +30,8 @@ export {
   duplicateDagIdProblem,
   formatProblems,
   listDagFiles,
+  readDagFile,
+  type DagFileText,
 } from './dag-files.ts';
 export { deserializeDag, buildDag, DagValidationError, type StoredVersion } from './dag.ts';
 export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, runIdProblem } from './run-id.ts';

@@ -12,6 +12,7 @@ import {
   formatProblems,
   listDagFiles,
   parseDagSource,
+  readDagFile,
   scheduleTimezone,
   type DagDocument,
   type DagProblem,
@@ -29,7 +30,6 @@ import {
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
 import { firstDagrun } from '../loop/timetable.ts';
-import { readDagFile } from './read-dag-file.ts';
 
 export interface ProcessorSummary {
   /** False when another scheduler holds the processor lock: nothing was read or written. */
