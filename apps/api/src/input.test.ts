@@ -653,6 +653,18 @@ describe('also', () => {
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
   });
 
+  it('reads a one-value parameter sent twice as its last value, as FastAPI does', async () => {
+    await seedDag(api.prisma, 'second_dag', [smallDag('second_dag')]);
+    const response = await api.request('/api/v2/dags?limit=5&limit=1&paused=true&paused=false');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { dags: unknown[]; total_entries: number };
+    expect(body.dags).toHaveLength(1);
+    expect(body.total_entries).toBeGreaterThan(1);
+    // Lists stay lists: every value counts.
+    const runs = await api.request('/api/v2/dags/~/dagRuns?state=queued&state=running&limit=1');
+    expect(runs.status).toBe(200);
+  });
+
   it('orders runs by duration', async () => {
     for (const [runId, seconds] of [
       ['slow', 30],

@@ -147,12 +147,45 @@ export function noneMatch(header: string | undefined, etag: string): boolean {
  * Registers one operation. `bodyParser` runs only for operations that declare a body: a body sent
  * to any other operation is never read, so it cannot fail the request.
  */
+/**
+ * The query parameters of a route that take one value (not a list): those whose schema refuses an
+ * array as a whole, rather than one of its items. Found once, when the route is mounted.
+ */
+function scalarQueryKeys(query: z.ZodType | undefined): ReadonlySet<string> {
+  if (!(query instanceof z.ZodObject)) return new Set();
+  const shape = query.shape as Record<string, z.ZodType>;
+  return new Set(
+    Object.keys(shape).filter((key) => {
+      const probe = shape[key]!.safeParse(['probe']);
+      return (
+        !probe.success &&
+        probe.error.issues.some((issue) => issue.path.length === 0 && !isBadRequest(issue))
+      );
+    }),
+  );
+}
+
+/**
+ * A parameter that takes one value, sent several times, is its last value, as FastAPI reads it
+ * (Starlette's QueryParams.get): `?limit=10&limit=20` is limit 20, not a 422.
+ */
+function lastOfRepeated(query: Record<string, unknown>, scalars: ReadonlySet<string>) {
+  let normalized: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(query)) {
+    if (!Array.isArray(value) || !scalars.has(key)) continue;
+    normalized ??= { ...query };
+    normalized[key] = value.at(-1);
+  }
+  return normalized ?? query;
+}
+
 export function mountRoute(
   router: Router,
   route: RouteDefinition,
   bodyParser: readonly RequestHandler[],
 ): void {
   const handlers: RequestHandler[] = route.body ? [...bodyParser] : [];
+  const scalars = scalarQueryKeys(route.query);
   router[route.method](expressPath(route.path), ...handlers, async (req, res) => {
     const issues: ValidationIssue[] = [];
     let badRequest: string | undefined;
@@ -181,7 +214,7 @@ export function mountRoute(
     if (route.body) issues.push(...unstorableStrings('body', req.body));
     if (issues.length > 0) throw ApiError.validation(issues);
     const params = parse('path', route.params, req.params);
-    const query = parse('query', route.query, req.query ?? {});
+    const query = parse('query', route.query, lastOfRepeated(req.query ?? {}, scalars));
     let body: unknown;
     if (route.body) {
       // FastAPI's wording for a required body that was not sent (or not sent as JSON).
