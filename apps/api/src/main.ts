@@ -57,78 +57,114 @@ async function main(): Promise<void> {
     );
   }
 
-  const database = await openDatabase({ settings: config, dataDir: data, logger });
-  const prisma = createPrismaClient({
-    url: database.url,
-    settings: config,
-    applicationName: APPLICATION_NAME,
-  });
-  const dagBag = new DagBag({
-    role: 'api',
-    loader: createDagVersionLoader(prisma),
-    settings: cacheSettingsFrom('api', config),
-    logger,
-    // The structure answer's JSON bytes and ETag, made once per cached version.
-    render: renderStructure,
-  });
-  // DATABASE_NOTIFICATIONS=on: a version changed in place leaves the cache within milliseconds
-  // instead of at the next hash revalidation (DAG_CACHE_REVALIDATE_SECONDS).
-  const notifier =
-    config.DATABASE_NOTIFICATIONS === 'on'
-      ? new Notifier({
-          url: database.url,
-          logger: logger.child({ component: 'notifications' }),
-          applicationName: 'dagbag-api-listener',
-        })
-      : undefined;
-  // GET /dags answers, served only while the notifier listens (without one: never).
-  const listingCache = new ListingCache({ maxBytes: config.API_LISTING_CACHE_MAX_BYTES });
-  if (notifier) {
-    keepCacheCoherent(notifier, dagBag, logger);
-    listingCache.follow(notifier);
-    notifier.start();
-  }
-  const app = createApp({
-    prisma,
-    dagBag,
-    listingCache,
-    logger,
-    logsDir: join(data, 'logs'),
-    config: {
-      authTokens: tokens,
-      bodyLimitBytes: config.API_BODY_LIMIT_BYTES,
-      bodyMaxDepth: config.API_BODY_MAX_DEPTH,
-      gitVersion: config.GIT_COMMIT ?? null,
-    },
-  });
-  const running = await startServer(app, {
-    host: config.API_HOST,
-    port: config.API_PORT,
-    logger,
-    shutdownTimeoutMs: config.API_SHUTDOWN_TIMEOUT_MS,
-    headersTimeoutMs: config.API_HEADERS_TIMEOUT_MS,
-    requestTimeoutMs: config.API_REQUEST_TIMEOUT_MS,
-  });
-  logger.info(
-    {
-      url: running.url,
-      docs: `${running.url}/api/v2/openapi.json`,
-      // Every variable with the value in effect (tokens and passwords redacted).
-      settings: { ...effectiveSettings(API_SETTINGS, config), DATA_DIR: data },
-    },
-    'REST API listening',
-  );
-
+  // The signal handlers come first: a SIGINT or SIGTERM while the database started (an embedded
+  // one this process owns) or migrated ended this process alone, and its embedded PostgreSQL ran
+  // on. A stop during the start waits for the start to settle, then stops what was started.
+  let started: Started | undefined;
+  let stopping = false;
+  const starting = (async () => {
+    started = await startServing();
+  })();
   onShutdown(logger, async () => {
-    await running.close(); // drains in-flight requests
-    await notifier?.close();
-    listingCache.close();
-    dagBag.close();
-    await prisma.$disconnect();
-    await database.stop(); // an embedded server we own stops last
+    stopping = true;
+    await starting.catch(() => undefined);
+    await started?.stop();
     await telemetry.shutdown();
     logger.info({}, 'stopped');
   });
+  try {
+    await starting;
+  } catch (error) {
+    if (stopping) return; // stopped while starting: the stop reports and exits
+    throw error;
+  }
+
+  interface Started {
+    stop(): Promise<void>;
+  }
+
+  /** Database, DAG cache, notifications and the HTTP server; each stops what it started. */
+  async function startServing(): Promise<Started> {
+    const database = await openDatabase({ settings: config, dataDir: data, logger });
+    const stops: (() => Promise<void> | void)[] = [() => database.stop()];
+    const stop = async () => {
+      // The reverse order of the start: an embedded server we own stops last.
+      for (const step of stops.reverse()) await step();
+    };
+    try {
+      // Stopped while the database started or migrated: go no further.
+      if (stopping) throw new Error('stopped while starting');
+      const prisma = createPrismaClient({
+        url: database.url,
+        settings: config,
+        applicationName: APPLICATION_NAME,
+      });
+      stops.push(() => prisma.$disconnect());
+      const dagBag = new DagBag({
+        role: 'api',
+        loader: createDagVersionLoader(prisma),
+        settings: cacheSettingsFrom('api', config),
+        logger,
+        // The structure answer's JSON bytes and ETag, made once per cached version.
+        render: renderStructure,
+      });
+      stops.push(() => dagBag.close());
+      // DATABASE_NOTIFICATIONS=on: a version changed in place leaves the cache within
+      // milliseconds instead of at the next hash revalidation (DAG_CACHE_REVALIDATE_SECONDS).
+      const notifier =
+        config.DATABASE_NOTIFICATIONS === 'on'
+          ? new Notifier({
+              url: database.url,
+              logger: logger.child({ component: 'notifications' }),
+              applicationName: 'dagbag-api-listener',
+            })
+          : undefined;
+      // GET /dags answers, served only while the notifier listens (without one: never).
+      const listingCache = new ListingCache({ maxBytes: config.API_LISTING_CACHE_MAX_BYTES });
+      stops.push(() => listingCache.close());
+      if (notifier) {
+        stops.push(() => notifier.close());
+        keepCacheCoherent(notifier, dagBag, logger);
+        listingCache.follow(notifier);
+        notifier.start();
+      }
+      const app = createApp({
+        prisma,
+        dagBag,
+        listingCache,
+        logger,
+        logsDir: join(data, 'logs'),
+        config: {
+          authTokens: tokens,
+          bodyLimitBytes: config.API_BODY_LIMIT_BYTES,
+          bodyMaxDepth: config.API_BODY_MAX_DEPTH,
+          gitVersion: config.GIT_COMMIT ?? null,
+        },
+      });
+      const running = await startServer(app, {
+        host: config.API_HOST,
+        port: config.API_PORT,
+        logger,
+        shutdownTimeoutMs: config.API_SHUTDOWN_TIMEOUT_MS,
+        headersTimeoutMs: config.API_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: config.API_REQUEST_TIMEOUT_MS,
+      });
+      stops.push(() => running.close()); // drains in-flight requests
+      logger.info(
+        {
+          url: running.url,
+          docs: `${running.url}/api/v2/openapi.json`,
+          // Every variable with the value in effect (tokens and passwords redacted).
+          settings: { ...effectiveSettings(API_SETTINGS, config), DATA_DIR: data },
+        },
+        'REST API listening',
+      );
+      return { stop };
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  }
 }
 
 main().catch((error: unknown) => {

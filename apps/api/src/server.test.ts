@@ -1,14 +1,20 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
+import {
+  createTestDatabase,
+  embeddedServerRunningIn,
+  stopEmbeddedServerIn,
+  type TestDatabase,
+} from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './server.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
+import { spawnTsx } from '@dagbag/config/testing/spawn-tsx';
 
 describe('graceful close', () => {
   it('lets an in-flight request finish, then stops listening', async () => {
@@ -109,6 +115,38 @@ describe('the API process (src/main.ts)', () => {
     );
     expect(output).not.toMatch(/^\s+at /m);
   }, 30_000);
+
+  it('stopped while it starts its embedded PostgreSQL, stops that server too and exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dagbag-api-start-'));
+    chmodSync(dataDir, 0o755);
+    try {
+      const child = spawnTsx('src/main.ts', {
+        cwd: join(import.meta.dirname, '..'),
+        env: {
+          LOG_LEVEL: 'info',
+          LOG_FORMAT: 'json',
+          DATABASE_URL: '',
+          DATA_DIR: dataDir,
+          EMBEDDED_POSTGRES_PORT: String(await freePort()),
+          API_PORT: '0',
+          API_AUTH_TOKENS: 'test-token-0123456789abcdef',
+          METRICS_PORT: String(await freePort()),
+        },
+      });
+      // SIGTERM while the embedded server initialises, before the API listens. Before, the
+      // process ended alone there and its embedded PostgreSQL ran on.
+      const deadline = Date.now() + 120_000;
+      while (!child.output().includes('initialising embedded PostgreSQL') && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      child.process.kill('SIGTERM');
+      expect((await child.exited).code, child.output().slice(-3000)).toBe(0);
+      expect(child.output()).not.toContain('REST API listening');
+      expect(await embeddedServerRunningIn(dataDir)).toBe(false);
+    } finally {
+      await stopEmbeddedServerIn(dataDir);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('starts with a generated development token, serves with it, and exits 0 on SIGTERM', async () => {
     const dataDirectory = mkdtempSync(join(tmpdir(), 'dagbag-api-main-'));

@@ -1,8 +1,9 @@
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { embeddedServerRunningIn, stopEmbeddedServerIn } from '@dagbag/db/testing';
 import { freePort, spawnScheduler } from './testing/child-scheduler.ts';
 
 describe('the scheduler process', () => {
@@ -105,40 +106,11 @@ describe('the scheduler process', () => {
       child.process.kill('SIGTERM');
       expect((await child.exited).code, child.output().slice(-3000)).toBe(0);
       expect(child.output()).not.toContain('"msg":"scheduler started"');
-      expect(await serverRunningIn(dataDir)).toBe(false);
+      expect(await embeddedServerRunningIn(dataDir)).toBe(false);
     } finally {
-      await stopServerIn(dataDir);
+      await stopEmbeddedServerIn(dataDir);
       await rm(dataDir, { recursive: true, force: true });
       await rm(dagsFolder, { recursive: true, force: true });
     }
   }, 180_000);
 });
-
-/** Whether a PostgreSQL process serves the data of `dataDir` (its postmaster.pid names it). */
-async function serverRunningIn(dataDir: string): Promise<boolean> {
-  const pid = await postmasterPid(dataDir);
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function postmasterPid(dataDir: string): Promise<number | undefined> {
-  const text = await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '');
-  const pid = Number(text.split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** A server the code under test left behind must not outlive the test. */
-async function stopServerIn(dataDir: string): Promise<void> {
-  const pid = await postmasterPid(dataDir);
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGQUIT');
-  } catch {
-    // gone
-  }
-}

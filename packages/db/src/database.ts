@@ -124,7 +124,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
     };
   }
 
-  const root = join(options.dataDir, 'postgres');
+  const root = embeddedDataFolder(options.dataDir);
   const ownerFile = join(options.dataDir, 'postgres.owner');
   const port = settings.EMBEDDED_POSTGRES_PORT;
   const adminUrl = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
@@ -165,4 +165,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
     throw error;
   }
   return { url, migrationUrl: url, ownsServer: true, embedded: true, stop };
+}
+
+/** Where the embedded PostgreSQL of a DATA_DIR keeps its data (and its postmaster.pid). */
+export function embeddedDataFolder(dataDir: string): string {
+  return join(dataDir, 'postgres');
 }

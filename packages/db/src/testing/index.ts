@@ -160,3 +160,4 @@ export async function lockTable(url: string, table: string): Promise<{ release()
 }
 
 export { createRecordingPrismaClient, type RecordingClient } from './statements.ts';
+export { embeddedServerRunningIn, stopEmbeddedServerIn } from './leftover-server.ts';
