@@ -127,7 +127,8 @@ export interface QueuedRunVersions {
 /**
  * Which DAG versions the queued runs need: the app loads them (through the DAG cache) first. Only
  * DAGs below max_active_runs are listed, oldest queued run first: DAGs that cannot start a run
- * would otherwise fill the `limit` and starve the others.
+ * would otherwise fill the `limit` and starve the others. A run whose `run_after` is still ahead
+ * waits for it, as in Airflow (a client may trigger one for later).
  */
 export async function queuedRunVersions(
   prisma: PrismaClient,
@@ -138,7 +139,7 @@ export async function queuedRunVersions(
            array_agg(DISTINCT ${runVersionIdSql('r')}::text) AS "versionIds"
     FROM dag_run r
     JOIN dag d ON d.dag_id = r.dag_id
-    WHERE r.state = 'queued' AND NOT d.is_paused AND NOT d.is_stale
+    WHERE r.state = 'queued' AND r.run_after <= now() AND NOT d.is_paused AND NOT d.is_stale
       -- A DAG already at max_active_runs cannot start anything: it must not take a place here.
       AND (SELECT count(*) FROM dag_run x WHERE x.dag_id = r.dag_id AND x.state = 'running') < d.max_active_runs
     GROUP BY r.dag_id
@@ -198,7 +199,7 @@ export async function startQueuedRuns(
       SELECT r.id, r.run_id AS "runId",
              ${runVersionIdSql('r')}::text AS "versionId"
       FROM dag_run r
-      WHERE r.dag_id = ${input.dagId} AND r.state = 'queued'
+      WHERE r.dag_id = ${input.dagId} AND r.state = 'queued' AND r.run_after <= now()
       ORDER BY r.run_after, r.id
       LIMIT ${slots}
       FOR UPDATE SKIP LOCKED`;
