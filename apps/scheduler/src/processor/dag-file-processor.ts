@@ -99,7 +99,8 @@ export class DagFileProcessor {
     const { prisma, dagsFolder, logger } = this.options;
     // PUT /parseDagFile (or a deleted DAG): forget what we know of those files, so they are reread
     // and written again on this pass even though their text did not change.
-    for (const fileloc of await takeDagFileParseRequests(prisma)) {
+    const requested = new Set(await takeDagFileParseRequests(prisma));
+    for (const fileloc of requested) {
       this.parses.delete(fileloc);
       this.synced.delete(fileloc);
     }
@@ -156,7 +157,7 @@ export class DagFileProcessor {
         continue;
       }
       try {
-        const outcome = await this.sync(file, brokenFiles);
+        const outcome = await this.sync(file, brokenFiles, requested.has(file.path));
         successes++;
         this.record(summary, file.document.dag_id, outcome, file.path, broken);
         if (typeof outcome === 'string') this.synced.set(file.path, file.text);
@@ -241,6 +242,7 @@ export class DagFileProcessor {
   private async sync(
     file: { path: string; document: DagDocument; hash: string; text: string },
     holders: ReadonlySet<string>,
+    parseRequested: boolean,
   ): Promise<DagSyncOutcome> {
     const { path, document, hash } = file;
     const startDate = document.start_date ? new Date(document.start_date) : null;
@@ -265,6 +267,7 @@ export class DagFileProcessor {
       liveFilelocs: holders,
       sourceCode: file.text,
       pausedUponCreation: document.is_paused_upon_creation,
+      parseRequested,
     });
   }
 

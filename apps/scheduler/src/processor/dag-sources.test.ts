@@ -96,4 +96,16 @@ describe('parse requests (PUT /parseDagFile)', () => {
     expect(await h.db.prisma.dag.count({ where: { dagId: 'reparsed' } })).toBe(1);
     expect(await h.db.prisma.dagPriorityParsingRequest.count()).toBe(0);
   });
+
+  it('move last_parsed_time of an unchanged file, so a client polling it sees the reparse', async () => {
+    const path = await h.writeDag({ ...doc('true'), dag_id: 'polled' });
+    await processor.processOnce();
+    const parsedAt = async () =>
+      (await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'polled' } })).lastParsedTime!;
+    const before = await parsedAt();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await requestDagFileParse(h.db.prisma, path);
+    await processor.processOnce();
+    expect((await parsedAt()).getTime()).toBeGreaterThan(before.getTime());
+  });
 });

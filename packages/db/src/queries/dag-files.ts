@@ -98,6 +98,8 @@ export async function syncDagFromFile(
     sourceCode: string;
     /** `is_paused` of a DAG seen for the first time (the file's `is_paused_upon_creation`). */
     pausedUponCreation?: boolean;
+    /** A parse of this file was asked for (PUT /parseDagFile): last_parsed_time moves anyway. */
+    parseRequested?: boolean;
   },
 ): Promise<DagSyncOutcome> {
   const { fields } = input;
@@ -118,8 +120,14 @@ export async function syncDagFromFile(
     before.sourceHash === sourceHash &&
     before.fileloc === fields.fileloc &&
     !before.isStale
-  )
+  ) {
+    // Asked for (PUT /parseDagFile) and found as stored: the DAG was parsed now, which is what a
+    // client polling last_parsed_time after its request waits to see. Otherwise nothing is
+    // written: a processor that takes over the lock reads every file again.
+    if (input.parseRequested)
+      await prisma.$executeRaw`UPDATE dag SET last_parsed_time = now() WHERE dag_id = ${fields.dagId}`;
     return 'unchanged';
+  }
 
   return prisma.$transaction(async (tx) => {
     await tx.$executeRaw`
