@@ -77,6 +77,19 @@ export function range(
   return Object.values(bounds).some((value) => value !== undefined) ? bounds : undefined;
 }
 
+/**
+ * The date ranges every run and task-instance listing takes (query or batch body): Airflow's
+ * `run_after_*`, `logical_date_*`, `start_date_*` and `end_date_*` bounds.
+ */
+export function runDateRanges(query: Record<string, Date | undefined>) {
+  return {
+    runAfter: range(query, 'run_after'),
+    logicalDate: range(query, 'logical_date'),
+    startDate: range(query, 'start_date'),
+    endDate: range(query, 'end_date'),
+  };
+}
+
 /** Retries of a task in the version its instance uses, read through the DAG cache (for clears). */
 export function retriesOfTasks(dagBag: ApiDagBag): RetriesOf {
   return async (versionId, taskId) => {

@@ -5,7 +5,7 @@ import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagRunResponse } from '../serialize.ts';
-import { listFilter, range, requireRun, type RouteContext } from './common.ts';
+import { listFilter, runDateRanges, requireRun, type RouteContext } from './common.ts';
 
 /** Airflow's batch order_by names that map onto our sort columns. */
 const BATCH_ORDER: Readonly<Record<string, DagRunSortColumn>> = {
@@ -59,10 +59,7 @@ export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {
           dagIds: listFilter(body.dag_ids),
           limit: body.page_limit,
           offset: body.page_offset,
-          runAfter: range(dates, 'run_after'),
-          logicalDate: range(dates, 'logical_date'),
-          startDate: range(dates, 'start_date'),
-          endDate: range(dates, 'end_date'),
+          ...runDateRanges(dates),
           state: body.states?.filter((state) => state !== null),
           orderBy: [{ column, descending: order.startsWith('-') }],
         });

@@ -11,7 +11,7 @@ import { ApiError } from '../errors.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { taskInstanceHistoryResponse, taskInstanceResponse } from '../serialize.ts';
-import { listFilter, placementSelectsNothing, range, type RouteContext } from './common.ts';
+import { listFilter, placementSelectsNothing, runDateRanges, type RouteContext } from './common.ts';
 import { taskInstanceNotFound } from './task-instance-changes.ts';
 
 const TI_PREFIX = '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances';
@@ -210,10 +210,7 @@ export function taskInstanceReadRoutes({ queries, dagBag }: RouteContext): Route
           runIds: listFilter(body.dag_run_ids),
           taskIds: listFilter(body.task_ids),
           state: listFilter(body.state),
-          runAfter: range(dates, 'run_after'),
-          logicalDate: range(dates, 'logical_date'),
-          startDate: range(dates, 'start_date'),
-          endDate: range(dates, 'end_date'),
+          ...runDateRanges(dates),
           duration,
           orderBy: [{ column, descending: order.startsWith('-') }],
         });

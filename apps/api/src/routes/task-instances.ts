@@ -19,6 +19,7 @@ import {
   dagNotFound,
   placementSelectsNothing,
   range,
+  runDateRanges,
   requireRun,
   type RouteContext,
 } from './common.ts';
@@ -115,10 +116,7 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
           operator: operatorFilter,
           versionNumber: query.version_number,
           taskIdPattern: query.task_display_name_pattern,
-          runAfter: range(dates, 'run_after'),
-          logicalDate: range(dates, 'logical_date'),
-          startDate: range(dates, 'start_date'),
-          endDate: range(dates, 'end_date'),
+          ...runDateRanges(dates),
           unsetDatesAsNow: true,
           updatedAt: range(dates, 'updated_at'),
           duration: {
