@@ -251,6 +251,34 @@ describe('the DAG file processor', () => {
     expect(await h.db.prisma.importError.count()).toBe(0);
   });
 
+  it('has cleared the import error of a fixed file by the time its new definition is stored', async () => {
+    await h.writeDag(simple());
+    await processor.processOnce();
+    await h.writeRaw('simple.json', '{ "dag_id": "simple", '); // read while half-written
+    await processor.processOnce();
+    // What a reader (the API refusing to trigger a DAG with import errors) sees the moment the
+    // fixed definition is stored: the import errors then.
+    const sql = (text: string) => h.db.prisma.$executeRawUnsafe(text);
+    await sql('CREATE TABLE seen_import_errors (n int)');
+    await sql(`CREATE FUNCTION note_import_errors() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO seen_import_errors SELECT count(*) FROM import_error; RETURN NEW; END $$`);
+    await sql(`CREATE TRIGGER note_import_errors AFTER INSERT OR UPDATE ON serialized_dag
+      FOR EACH ROW EXECUTE FUNCTION note_import_errors()`);
+    try {
+      await h.writeDag(simple('echo fixed'));
+      await processor.processOnce();
+      const seen = await h.db.prisma.$queryRawUnsafe<{ n: number }[]>(
+        'SELECT n FROM seen_import_errors',
+      );
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.map((row) => row.n)).toEqual(seen.map(() => 0));
+    } finally {
+      await sql('DROP TRIGGER note_import_errors ON serialized_dag');
+      await sql('DROP FUNCTION note_import_errors()');
+      await sql('DROP TABLE seen_import_errors');
+    }
+  });
+
   it('refuses a second file defining the same dag_id', async () => {
     await h.writeDag(simple(), 'a.json');
     await h.writeDag(simple('echo other'), 'b.json');

@@ -144,6 +144,32 @@ export class DagFileProcessor {
       defined.push(file);
     }
 
+    // Import errors say how the files parsed, which is known now: recorded and cleared before
+    // any DAG is stored, so a file fixed mid-write (read half-written on one pass, whole on the
+    // next) never shows its new version beside the import error of the pass before, which made
+    // triggers of that DAG answer 400 in the meantime. A file that storing finds to duplicate a
+    // DAG another file holds is reported after the stores.
+    const reportImportErrors = async () => {
+      const relativeBroken = new Map(
+        [...broken].map(([path, problems]) => [relative(dagsFolder, path), problems]),
+      );
+      summary.importErrors = [];
+      for (const [filename, problems] of relativeBroken) {
+        const stacktrace = formatProblems(filename, problems);
+        if (
+          await recordImportError(prisma, { filename, bundleName: DAGS_FOLDER_BUNDLE, stacktrace })
+        ) {
+          logger.warn({ file: filename, problems }, `DAG file has errors: ${stacktrace}`);
+        }
+        summary.importErrors.push(filename);
+      }
+      await clearImportErrors(prisma, {
+        bundleName: DAGS_FOLDER_BUNDLE,
+        keep: [...relativeBroken.keys()],
+      });
+    };
+    await reportImportErrors();
+    const brokenBeforeStores = broken.size;
     // A DAG stays with its file while that file is there but broken; a file that parsed and now
     // defines another DAG (a rename) holds nothing, so the DAG may move to another file.
     const brokenFiles: ReadonlySet<string> = new Set(broken.keys());
@@ -171,23 +197,8 @@ export class DagFileProcessor {
       throw firstFailure instanceof Error
         ? firstFailure
         : new Error('storing the DAG files failed', { cause: firstFailure });
+    if (broken.size !== brokenBeforeStores) await reportImportErrors();
 
-    const relativeBroken = new Map(
-      [...broken].map(([path, problems]) => [relative(dagsFolder, path), problems]),
-    );
-    for (const [filename, problems] of relativeBroken) {
-      const stacktrace = formatProblems(filename, problems);
-      if (
-        await recordImportError(prisma, { filename, bundleName: DAGS_FOLDER_BUNDLE, stacktrace })
-      ) {
-        logger.warn({ file: filename, problems }, `DAG file has errors: ${stacktrace}`);
-      }
-      summary.importErrors.push(filename);
-    }
-    await clearImportErrors(prisma, {
-      bundleName: DAGS_FOLDER_BUNDLE,
-      keep: [...relativeBroken.keys()],
-    });
     summary.stale = await markStaleDags(prisma, {
       definedDagIds: [...definedBy.keys()],
       brokenFilelocs: [...broken.keys()],
