@@ -23,6 +23,18 @@ async function processesMentioning(marker: string): Promise<number[]> {
   return found;
 }
 
+/** The processes still mentioning `marker` once they had 20 s to exit (none, normally). */
+async function processesLeftBehind(marker: string): Promise<number[]> {
+  return waitFor(
+    'every process to exit',
+    async () => {
+      const pids = await processesMentioning(marker);
+      return pids.length === 0 ? pids : undefined;
+    },
+    20_000,
+  ).catch(() => processesMentioning(marker));
+}
+
 async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,
@@ -122,15 +134,7 @@ describe('pnpm dev', () => {
 
     dev.interrupt();
     expect(await dev.exited, dev.output().slice(-4000)).toBe(0);
-    const leftovers = await waitFor(
-      'every process to exit',
-      async () => {
-        const pids = await processesMentioning(dev.dataDir);
-        return pids.length === 0 ? pids : undefined;
-      },
-      20_000,
-    );
-    expect(leftovers).toEqual([]);
+    expect(await processesLeftBehind(dev.dataDir)).toEqual([]);
     const problems = dev
       .output()
       .split('\n')
@@ -177,15 +181,7 @@ describe('pnpm dev', () => {
     expect(await dev.exited, dev.output().slice(-4000)).toBe(0);
     expect(dev.output()).not.toContain('"msg":"scheduler started"');
     // Before, pnpm dev ended there alone and the embedded PostgreSQL ran on.
-    const leftovers = await waitFor(
-      'every process to exit',
-      async () => {
-        const pids = await processesMentioning(dev.dataDir);
-        return pids.length === 0 ? pids : undefined;
-      },
-      20_000,
-    ).catch(() => processesMentioning(dev.dataDir));
-    expect(leftovers).toEqual([]);
+    expect(await processesLeftBehind(dev.dataDir)).toEqual([]);
   }, 240_000);
 
   it('Ctrl-C during a task hands it back for the next start, before turbo kills the scheduler', async () => {
