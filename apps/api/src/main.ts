@@ -6,7 +6,7 @@
  * instrumentations patch them (modules loaded earlier stay unpatched).
  */
 import { join } from 'node:path';
-import { applyGcHeadroom, dataDir, effectiveSettings, onShutdown } from '@dagbag/config';
+import { applyGcHeadroom, dataDir, effectiveSettings, startUntilStopped } from '@dagbag/config';
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
 import { DagBag, cacheSettingsFrom } from '@dagbag/dagbag';
 import { createLogger, reportStartFailure } from '@dagbag/logger';
@@ -57,34 +57,21 @@ async function main(): Promise<void> {
     );
   }
 
-  // The signal handlers come first: a SIGINT or SIGTERM while the database started (an embedded
-  // one this process owns) or migrated ended this process alone, and its embedded PostgreSQL ran
-  // on. A stop during the start waits for the start to settle, then stops what was started.
-  let started: Started | undefined;
-  let stopping = false;
-  const starting = (async () => {
-    started = await startServing();
-  })();
-  onShutdown(logger, async () => {
-    stopping = true;
-    await starting.catch(() => undefined);
+  // The signal handlers come first (startUntilStopped): a SIGINT or SIGTERM while the database
+  // started (an embedded one this process owns) or migrated ended this process alone, and its
+  // embedded PostgreSQL ran on.
+  await startUntilStopped(logger, startServing, async (started) => {
     await started?.stop();
     await telemetry.shutdown();
     logger.info({}, 'stopped');
   });
-  try {
-    await starting;
-  } catch (error) {
-    if (stopping) return; // stopped while starting: the stop reports and exits
-    throw error;
-  }
 
   interface Started {
     stop(): Promise<void>;
   }
 
   /** Database, DAG cache, notifications and the HTTP server; each stops what it started. */
-  async function startServing(): Promise<Started> {
+  async function startServing(stopping: () => boolean): Promise<Started> {
     const database = await openDatabase({ settings: config, dataDir: data, logger });
     const stops: (() => Promise<void> | void)[] = [() => database.stop()];
     const stop = async () => {
@@ -93,7 +80,7 @@ async function main(): Promise<void> {
     };
     try {
       // Stopped while the database started or migrated: go no further.
-      if (stopping) throw new Error('stopped while starting');
+      if (stopping()) throw new Error('stopped while starting');
       const prisma = createPrismaClient({
         url: database.url,
         settings: config,

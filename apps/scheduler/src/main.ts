@@ -8,7 +8,7 @@
  * instrumentation patches them (modules loaded earlier stay unpatched: no PostgreSQL spans).
  */
 // The cache package patches nothing and imports neither express nor pg: safe before telemetry.
-import { applyGcHeadroom, onShutdown } from '@dagbag/config';
+import { applyGcHeadroom, startUntilStopped } from '@dagbag/config';
 import { createLogger, reportStartFailure } from '@dagbag/logger';
 import { startTelemetry } from '@dagbag/telemetry';
 // Reads the setting shapes of @dagbag/config, @dagbag/dagbag, @dagbag/db/settings and
@@ -38,48 +38,51 @@ async function main(): Promise<void> {
     import('./scheduler.ts'),
   ]);
 
-  // The signal handlers come first: a SIGINT or SIGTERM while the database started (an embedded
-  // one this process owns), migrated or the scheduler registered ended this process alone, and
-  // its embedded PostgreSQL ran on. A stop during the start waits for the start to settle.
-  let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
-  let prisma: ReturnType<typeof createPrismaClient> | undefined;
-  let scheduler: Awaited<ReturnType<typeof createScheduler>> | undefined;
-  const starting = (async () => {
-    database = await openDatabase({
-      settings: config.database,
-      dataDir: config.dataDir,
-      logger,
-    });
-    prisma = createPrismaClient({
-      url: database.url,
-      settings: config.database,
-      applicationName: APPLICATION_NAME,
-    });
-    scheduler = await createScheduler({
-      prisma,
-      databaseUrl: database.url,
-      config,
-      logger,
-      meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
-      notifications: config.database.DATABASE_NOTIFICATIONS === 'on',
-    });
-  })();
-  let stopping = false;
-  onShutdown(logger, async () => {
-    stopping = true;
-    await starting.catch(() => undefined);
-    await scheduler?.stop();
-    await prisma?.$disconnect();
-    await telemetry.shutdown();
-    await database?.stop(); // an embedded server we own stops last
-  });
-  try {
-    await starting;
-  } catch (error) {
-    if (stopping) return; // stopped while starting: the stop reports and exits
-    throw error;
-  }
-  if (!stopping) scheduler!.start();
+  // The signal handlers come first (startUntilStopped): a SIGINT or SIGTERM while the database
+  // started (an embedded one this process owns), migrated or the scheduler registered ended this
+  // process alone, and its embedded PostgreSQL ran on.
+  const started = await startUntilStopped(
+    logger,
+    async (stopping) => {
+      const database = await openDatabase({
+        settings: config.database,
+        dataDir: config.dataDir,
+        logger,
+      });
+      try {
+        if (stopping()) throw new Error('stopped while starting');
+        const prisma = createPrismaClient({
+          url: database.url,
+          settings: config.database,
+          applicationName: APPLICATION_NAME,
+        });
+        try {
+          const scheduler = await createScheduler({
+            prisma,
+            databaseUrl: database.url,
+            config,
+            logger,
+            meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),
+            notifications: config.database.DATABASE_NOTIFICATIONS === 'on',
+          });
+          return { database, prisma, scheduler };
+        } catch (error) {
+          await prisma.$disconnect();
+          throw error;
+        }
+      } catch (error) {
+        await database.stop();
+        throw error;
+      }
+    },
+    async (started) => {
+      await started?.scheduler.stop();
+      await started?.prisma.$disconnect();
+      await telemetry.shutdown();
+      await started?.database.stop(); // an embedded server we own stops last
+    },
+  );
+  started?.scheduler.start();
 }
 
 void main().catch((error: unknown) => {

@@ -48,3 +48,38 @@ export function onShutdown(
   };
   for (const signal of SIGNALS) process.on(signal, handle);
 }
+
+/**
+ * Starts an app with its signal handlers already registered, so that a signal while it starts
+ * (opening or migrating an embedded PostgreSQL it owns, say) does not end the process and leave
+ * what it started running: the stop waits for `start` to settle, then `stop` gets what it made
+ * (undefined if it failed). `start` may ask `stopping()` to go no further, and must itself undo
+ * what it made before it fails. Resolves with what `start` made, or undefined when a stop came
+ * first (the stop then exits the process).
+ */
+export async function startUntilStopped<T>(
+  logger: ShutdownLogger,
+  start: (stopping: () => boolean) => Promise<T>,
+  stop: (started: T | undefined) => Promise<void>,
+  options: ShutdownOptions = {},
+): Promise<T | undefined> {
+  let stopping = false;
+  let started: T | undefined;
+  const starting = start(() => stopping).then((value) => (started = value));
+  onShutdown(
+    logger,
+    async () => {
+      stopping = true;
+      await starting.catch(() => undefined);
+      await stop(started);
+    },
+    options,
+  );
+  try {
+    const value = await starting;
+    return stopping ? undefined : value;
+  } catch (error) {
+    if (stopping) return undefined; // stopped while starting: the stop reports and exits
+    throw error;
+  }
+}
