@@ -5,21 +5,11 @@ import {
   stringSetting,
   type ConfigOf,
 } from '@dagbag/config';
+import { parse as parseConnectionString } from 'pg-connection-string';
 
-/** Parsed as node-postgres parses a connection string (pg-connection-string), or null. */
-function parseAsDriver(raw: string): URL | null {
-  const text = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(raw)
-    ? encodeURI(raw).replace(/%25(\d\d)/g, '%$1')
-    : raw;
-  for (const candidate of [text, text.replace('@/', '@___DUMMY___/')]) {
-    try {
-      return new URL(candidate, 'postgres://base');
-    } catch {
-      // the next form, as the driver tries it
-    }
-  }
-  return null;
-}
+const UNREADABLE_URL =
+  'must be a URL the PostgreSQL driver can read: percent-encode the user name and password ' +
+  '(@ as %40, : as %3A, / as %2F, # as %23, ? as %3F, % as %25)';
 
 /**
  * What is wrong with a database URL the pattern accepts, if anything:
@@ -30,13 +20,16 @@ function parseAsDriver(raw: string): URL | null {
  *   not read: every table was created in (and read from) the `public` schema all the same.
  */
 function databaseUrlProblem(raw: string): string | undefined {
-  const url = parseAsDriver(raw);
-  if (url === null || url.hash !== '')
-    return (
-      'must be a URL the PostgreSQL driver can read: percent-encode the user name and password ' +
-      '(@ as %40, : as %3A, / as %2F, # as %23, ? as %3F, % as %25)'
-    );
-  const schema = url.searchParams.get('schema');
+  let parameters: Record<string, unknown>;
+  try {
+    // The driver's own parser (node-postgres reads the URL with it): its verdict, not a guess.
+    parameters = { ...parseConnectionString(raw) };
+  } catch {
+    return UNREADABLE_URL;
+  }
+  // A fragment (a `#` with anything after it) cuts a password short; the parser drops it.
+  if (/#./s.test(raw)) return UNREADABLE_URL;
+  const schema = typeof parameters.schema === 'string' ? parameters.schema : null;
   if (schema === null) return undefined;
   return (
     `must not carry ?schema=${schema}: dagbag does not support a schema other than public (the ` +
