@@ -82,7 +82,8 @@ export function createApp(options: CreateAppOptions): ApiApp {
 
   app.use(requestLine(app, logger, requestDurationRecorder(options.meter)));
 
-  // Open paths come from the route declarations (only health), so the document and the check agree.
+  // Open paths come from the route declarations (health, version), so the document and the check
+  // agree.
   const openPaths = new Set(
     routes.filter((route) => route.auth === false).map((route) => route.path),
   );

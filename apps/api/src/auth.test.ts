@@ -20,11 +20,12 @@ function concretePath(path: string): string {
   );
 }
 
+/** Paths Airflow 3 serves without authentication. */
+const OPEN_PATHS = ['/api/v2/monitor/health', '/api/v2/version'];
+
 describe('bearer-token authentication', () => {
-  it('answers 401 with a Bearer challenge on every route but health when no token is sent', async () => {
-    const protectedRoutes = api.app.routes.filter(
-      (route) => route.path !== '/api/v2/monitor/health',
-    );
+  it('answers 401 with a Bearer challenge on every route but health and version when no token is sent', async () => {
+    const protectedRoutes = api.app.routes.filter((route) => !OPEN_PATHS.includes(route.path));
     expect(protectedRoutes.length).toBeGreaterThan(15);
     for (const route of protectedRoutes) {
       const response = await api.request(concretePath(route.path), {
@@ -38,8 +39,8 @@ describe('bearer-token authentication', () => {
     }
   });
 
-  it('answers 401 on every route but health when the token is wrong', async () => {
-    for (const route of api.app.routes.filter((r) => r.path !== '/api/v2/monitor/health')) {
+  it('answers 401 on every route but health and version when the token is wrong', async () => {
+    for (const route of api.app.routes.filter((r) => !OPEN_PATHS.includes(r.path))) {
       const response = await api.request(concretePath(route.path), {
         method: route.method.toUpperCase(),
         token: `${TEST_TOKEN}x`,
@@ -54,7 +55,7 @@ describe('bearer-token authentication', () => {
   });
 
   it('refuses a token sent with another scheme', async () => {
-    const response = await api.request('/api/v2/version', {
+    const response = await api.request('/api/v2/dags', {
       token: null,
       headers: { authorization: `Basic ${TEST_TOKEN}` },
     });
@@ -69,8 +70,25 @@ describe('bearer-token authentication', () => {
     expect((await api.request('/api/v2/monitor/health/', { token: null })).status).toBe(200);
   });
 
+  it('serves the version without any token, as Airflow 3 does', async () => {
+    const response = await api.request('/api/v2/version', { token: null });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ version: expect.any(String) });
+  });
+
+  it('serves without a token exactly the routes the README marks "no auth"', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const documented = readme
+      .split('\n')
+      .filter((line) => line.startsWith('| GET') && line.includes('| no auth'))
+      .map((line) => /`([^`]+)`/.exec(line)![1]);
+    const open = api.app.routes.filter((route) => route.auth === false).map((route) => route.path);
+    expect(documented.sort()).toEqual(open.sort());
+    expect(open.sort()).toEqual([...OPEN_PATHS].sort());
+  });
+
   it('accepts the configured token', async () => {
-    expect((await api.request('/api/v2/version')).status).toBe(200);
+    expect((await api.request('/api/v2/dags')).status).toBe(200);
   });
 });
 

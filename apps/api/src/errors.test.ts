@@ -191,7 +191,7 @@ describe('request ids', () => {
   });
 
   it('are set on error answers too', async () => {
-    const response = await api.request('/api/v2/version', { token: null });
+    const response = await api.request('/api/v2/dags', { token: null });
     expect(response.status).toBe(401);
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });

@@ -51,7 +51,7 @@ export interface RouteDefinition<
   summary: string;
   tags: string[];
   description?: string;
-  /** False only for health: every other path needs a bearer token. */
+  /** False where Airflow needs no token (health, version): every other path needs one. */
   auth?: boolean;
   /**
    * Answers carry an `ETag`; `If-None-Match` revalidates them (304). The handler returns `etag`.

@@ -1790,15 +1790,6 @@ export interface operations {
           'application/json': components['schemas']['VersionInfo'];
         };
       };
-      /** @description Unauthorized: missing or invalid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['HTTPExceptionResponse'];
-        };
-      };
       /** @description Service Unavailable: the metadata database is unreachable */
       503: {
         headers: {

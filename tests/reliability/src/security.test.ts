@@ -1,7 +1,8 @@
 /**
  * Scenario 5: security. Static bearer tokens from API_AUTH_TOKENS (there is no expiry: an "expired"
  * token is one removed from API_AUTH_TOKENS, and a restart without it must refuse it); every route
- * but health refuses missing, wrong and malformed tokens; no token appears in any process's log;
+ * but health and version (open in Airflow 3 too) refuses missing, wrong and malformed tokens; no
+ * token appears in any process's log;
  * task logs cannot be read outside their folder; the API listens on 127.0.0.1 unless told
  * otherwise.
  */
@@ -38,7 +39,8 @@ let workDir: string;
 let env: Record<string, string>;
 let api: ApiChild;
 let metricsPort: number;
-let routes: { method: string; path: string }[] = [];
+/** Every documented operation; `open` when the document asks no token for it (health, version). */
+let routes: { method: string; path: string; open: boolean }[] = [];
 const tried = { requests: 0 };
 
 beforeAll(async () => {
@@ -82,11 +84,12 @@ beforeAll(async () => {
     30_000,
   );
   const spec = (await request('/api/v2/openapi.json')).body as unknown as {
-    paths: Record<string, Record<string, unknown>>;
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
   };
   routes = Object.entries(spec.paths).flatMap(([path, methods]) =>
-    Object.keys(methods).map((method) => ({
+    Object.entries(methods).map(([method, operation]) => ({
       method: method.toUpperCase(),
+      open: operation.security?.length === 0,
       path: path.replace(/\{[a-z_]+\}/g, (name) =>
         name === '{try_number}' || name === '{version_number}'
           ? '1'
@@ -166,9 +169,9 @@ const BAD_CREDENTIALS: [string, string | undefined][] = [
 
 describe('security: bearer tokens', () => {
   it.each(BAD_CREDENTIALS)(
-    'refuses %s on every route but health with 401 and a detail',
+    'refuses %s on every route but the open ones (health, version) with 401 and a detail',
     async (_what, authorization) => {
-      const protectedRoutes = routes.filter((route) => route.path !== '/api/v2/monitor/health');
+      const protectedRoutes = routes.filter((route) => !route.open);
       const refused = await Promise.all(
         protectedRoutes.map(async (route) => {
           const response = await send(route.method, route.path, authorization);
@@ -188,8 +191,15 @@ describe('security: bearer tokens', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20);
   });
 
-  it('answers health without a token', async () => {
+  it('answers health and version, and only those, without a token', async () => {
+    expect(
+      routes
+        .filter((route) => route.open)
+        .map((route) => route.path)
+        .sort(),
+    ).toEqual(['/api/v2/monitor/health', '/api/v2/version']);
     expect((await send('GET', '/api/v2/monitor/health', undefined)).status).toBe(200);
+    expect((await send('GET', '/api/v2/version', undefined)).status).toBe(200);
   });
 
   it('accepts each configured token', async () => {

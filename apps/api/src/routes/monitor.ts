@@ -72,6 +72,9 @@ export function monitorRoutes(ctx: RouteContext): RouteDefinition[] {
       operationId: 'get_version',
       summary: 'Get Version',
       tags: ['Version'],
+      // Airflow 3 serves it without authentication (its version router sits outside the
+      // authenticated one), so a client can check what it talks to before it has a token.
+      auth: false,
       success: { status: 200, description: 'Successful Response', schema: s.VersionInfo },
       handler: () => ({ status: 200, body: { version: ctx.version, git_version: ctx.gitVersion } }),
     }),
