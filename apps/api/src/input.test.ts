@@ -244,6 +244,35 @@ describe('6. timestamps without a zone', () => {
     });
   });
 
+  it("reads a trigger's naive run_after as UTC, as Airflow (a plain datetime there), not as 422", async () => {
+    const response = await trigger({
+      dag_run_id: 'naive_run_after',
+      logical_date: null,
+      run_after: '2026-03-07T10:30:00',
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as any).run_after).toBe('2026-03-07T10:30:00.000Z');
+  });
+
+  it('answers 422 to a naive data interval in a trigger, as Airflow (AwareDatetime there)', async () => {
+    const response = await trigger({
+      logical_date: '2026-03-05T00:00:00Z',
+      data_interval_start: '2026-03-04T00:00:00',
+      data_interval_end: '2026-03-05T00:00:00Z',
+    });
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as any).detail[0].loc).toEqual(['body', 'data_interval_start']);
+  });
+
+  it('answers 422 to a naive bound in a batch listing body, as Airflow (AwareDatetime there)', async () => {
+    const response = await api.request('/api/v2/dags/~/dagRuns/list', {
+      method: 'POST',
+      json: { run_after_gte: '2026-03-05T00:00:00' },
+    });
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as any).detail[0].loc).toEqual(['body', 'run_after_gte']);
+  });
+
   it('reads a naive query timestamp as UTC', async () => {
     expect(
       (

@@ -497,6 +497,18 @@ const nullableDateTimeInput = z.iso
     description: 'ISO 8601 with Z or an offset such as +01:00; a timestamp without one is 422.',
   });
 
+/**
+ * A body timestamp Airflow declares as a plain `datetime` (only a trigger's `run_after`): one
+ * without an offset is UTC, as Airflow's `coerce_datetime` makes it aware in its default zone
+ * (UTC), never the server's zone; read as the query timestamps are.
+ */
+const nullableLaxDateTimeInput = dateTimeParam.nullable().openapi({
+  type: ['string', 'null'],
+  format: 'date-time',
+  description:
+    'ISO 8601; without Z or an offset it is read as UTC (Airflow types it a plain datetime); a date alone is its midnight UTC.',
+});
+
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
@@ -525,7 +537,7 @@ export const TriggerDAGRunPostBody = z
     data_interval_start: nullableDateTimeInput.optional(),
     data_interval_end: nullableDateTimeInput.optional(),
     logical_date: nullableDateTimeInput,
-    run_after: nullableDateTimeInput.optional(),
+    run_after: nullableLaxDateTimeInput.optional(),
     conf: confInput,
     note: z.string().nullable().optional(),
   })

@@ -1276,7 +1276,7 @@ export interface components {
       logical_date: string | null;
       /**
        * Format: date-time
-       * @description ISO 8601 with Z or an offset such as +01:00; a timestamp without one is 422.
+       * @description ISO 8601; without Z or an offset it is read as UTC (Airflow types it a plain datetime); a date alone is its midnight UTC.
        */
       run_after?: string | null;
       /** @description Any JSON object, stored and returned exactly as sent: at most API_BODY_MAX_DEPTH levels deep (default 32), within API_BODY_LIMIT_BYTES, numbers exactly representable as 64-bit floats. */
