@@ -105,6 +105,35 @@ describe('the task instances a run is created with', () => {
     ]);
   });
 
+  it("have time-ordered UUIDv7 ids, as Airflow's, in the order of the version's tasks", async () => {
+    const unsorted: TaskSpec[] = ['z', 'a', 'm', 'b'].map((taskId) => ({
+      taskId,
+      operator: 'empty',
+      retries: 0,
+    }));
+    await trigger('first', cacheHolding({ dagHash: 'h1', tasks: unsorted }));
+    await trigger('second', cacheHolding({ dagHash: 'h1', tasks: unsorted }));
+    const byId = await db.prisma.taskInstance.findMany({
+      where: { dagId: 'd', runId: { in: ['first', 'second'] } },
+      orderBy: { id: 'asc' },
+    });
+    // The version nibble (13th hex digit) is 7; the 48 leading bits are the creation millisecond.
+    expect(byId.map((ti) => ti.id[14])).toEqual(Array(8).fill('7'));
+    expect(byId.map((ti) => `${ti.runId}.${ti.taskId}`)).toEqual([
+      'first.z',
+      'first.a',
+      'first.m',
+      'first.b',
+      'second.z',
+      'second.a',
+      'second.m',
+      'second.b',
+    ]);
+    await db.prisma.dagRun.deleteMany({
+      where: { dagId: 'd', runId: { in: ['first', 'second'] } },
+    });
+  });
+
   it('come from the stored definition when the cache held one updated in place since', async () => {
     const cache = cacheHolding({ dagHash: 'h0', tasks: [TASKS[0]!] }, stored);
     await trigger('stale_cache', cache);

@@ -5,6 +5,7 @@
  * run; the scheduler's start of a queued run inserts whatever is missing (a run created before
  * this rule, or one whose version's definition could not be read) and leaves the rest alone.
  */
+import { v7 as uuidv7 } from 'uuid';
 import type { Prisma, PrismaClient } from '../client.ts';
 import type { TaskSpec } from './scheduler/types.ts';
 
@@ -24,27 +25,57 @@ export interface VersionSource {
 }
 
 /**
+ * Task instance ids are UUIDv7, as Airflow's (`uuid7()` in models/taskinstance.py): time-ordered,
+ * so ordering by id follows creation, and within one insert the runs' order, then the tasks' order
+ * of the version (the uuid package's v7 stays monotonic within a millisecond). Made here rather
+ * than by PostgreSQL, whose `uuidv7()` only exists from version 18; the column's default (v4) is
+ * only a fallback for hand-written rows.
+ */
+export function taskInstanceRows(
+  runs: readonly { dagId: string; runId: string }[],
+  tasks: readonly TaskSpec[],
+) {
+  const rows = {
+    ids: [] as string[],
+    dagIds: [] as string[],
+    runIds: [] as string[],
+    taskIds: [] as string[],
+    operators: [] as string[],
+    retries: [] as number[],
+  };
+  for (const run of runs) {
+    for (const task of tasks) {
+      rows.ids.push(uuidv7());
+      rows.dagIds.push(run.dagId);
+      rows.runIds.push(run.runId);
+      rows.taskIds.push(task.taskId);
+      rows.operators.push(task.operator);
+      rows.retries.push(task.retries);
+    }
+  }
+  return rows;
+}
+
+/**
  * One instance per task of each run, idempotent: existing instances (a cleared run's, or those
  * its creation made, perhaps patched since) are left as they are.
  */
 export async function insertTaskInstances(
   db: Db,
   input: {
-    dagId: string;
-    runIds: readonly string[];
+    runs: readonly { dagId: string; runId: string }[];
     versionId: string;
     tasks: readonly TaskSpec[];
   },
 ): Promise<number> {
-  if (input.tasks.length === 0 || input.runIds.length === 0) return 0;
-  const taskIds = input.tasks.map((task) => task.taskId);
-  const operators = input.tasks.map((task) => task.operator);
-  const retries = input.tasks.map((task) => task.retries);
+  if (input.tasks.length === 0 || input.runs.length === 0) return 0;
+  const rows = taskInstanceRows(input.runs, input.tasks);
   return db.$executeRaw`
-    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
-    SELECT ${input.dagId}, r.run_id, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
-    FROM unnest(${[...input.runIds]}::text[]) AS r(run_id)
-    CROSS JOIN unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
+    INSERT INTO task_instance (id, dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
+    SELECT t.id, t.dag_id, t.run_id, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
+    FROM unnest(${rows.ids}::uuid[], ${rows.dagIds}::text[], ${rows.runIds}::text[], ${rows.taskIds}::text[],
+                ${rows.operators}::text[], ${rows.retries}::int[])
+      AS t(id, dag_id, run_id, task_id, operator, retries)
     ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
 }
 
@@ -97,8 +128,7 @@ export async function createRunTaskInstances(
   }
   if (entry === null || entry.dagHash !== storedHash) return false;
   await insertTaskInstances(tx, {
-    dagId: input.dagId,
-    runIds: [input.runId],
+    runs: [{ dagId: input.dagId, runId: input.runId }],
     versionId: input.versionId,
     tasks: [...entry.dag.tasks.values()],
   });

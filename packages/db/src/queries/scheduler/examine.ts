@@ -7,6 +7,7 @@
  */
 import type { Prisma } from '../../client.ts';
 import { latestVersionIdSql } from '../dag-versions/latest.ts';
+import { insertTaskInstances } from '../run-task-instances.ts';
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { GraphArrays, TaskSpec } from './types.ts';
 
@@ -88,14 +89,11 @@ export async function repointRunsToVersion(
     WHERE ti.dag_id = r.dag_id AND ti.run_id = r.run_id
       AND (${unfinishedTaskStateSql('ti.state')}
            OR (ti.state = 'removed' AND ti.task_id = ANY(${taskIds}::text[])))`;
-  const operators = input.tasks.map((task) => task.operator);
-  const retries = input.tasks.map((task) => task.retries);
-  const inserted = await tx.$executeRaw`
-    INSERT INTO task_instance (dag_id, run_id, task_id, map_index, dag_version_id, state, try_number, max_tries, operator, updated_at)
-    SELECT r.dag_id, r.run_id, t.task_id, -1, ${input.versionId}::uuid, NULL, 0, t.retries, t.operator, now()
-    FROM unnest(${dagIds}::text[], ${runIds}::text[]) AS r(dag_id, run_id)
-    CROSS JOIN unnest(${taskIds}::text[], ${operators}::text[], ${retries}::int[]) AS t(task_id, operator, retries)
-    ON CONFLICT (dag_id, run_id, task_id, map_index) DO NOTHING`;
+  const inserted = await insertTaskInstances(tx, {
+    runs: input.runs,
+    versionId: input.versionId,
+    tasks: input.tasks,
+  });
   await tx.$executeRaw`
     UPDATE dag_run SET current_dag_version_id = ${input.versionId}::uuid, updated_at = now() WHERE id = ANY(${pks}::int[])`;
   return { updated, inserted };

@@ -245,8 +245,7 @@ export async function startQueuedRuns(
                            last_scheduling_decision = NULL, updated_at = now()
         WHERE id = ANY(${group.ids}::int[])`;
       await insertTaskInstances(tx, {
-        dagId: input.dagId,
-        runIds: group.runIds,
+        runs: group.runIds.map((runId) => ({ dagId: input.dagId, runId })),
         versionId,
         tasks: group.tasks,
       });
