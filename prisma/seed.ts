@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { SHARED_SETTINGS, dataDir, exampleDagsFolder, readConfig } from '@dagbag/config';
 import {
   dagHash,
+  firstDagrun,
   parseDagSource,
   scheduleTimezone,
   taskLogPath,
@@ -30,7 +31,6 @@ import {
   type DemoRun,
 } from '@dagbag/db';
 import { LOGGER_SETTINGS, createLogger, type Logger } from '@dagbag/logger';
-import { firstDagrun } from '@dagbag/scheduler';
 
 const HOUR = 3_600_000;
 

@@ -117,6 +117,27 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     expect(Date.now() - Date.parse(unscheduled.run_after)).toBeLessThan(600_000);
   });
 
+  it("gives a cron DAG's manual run the last complete interval before its logical date, as the scheduler's timetable", async () => {
+    // Airflow's validate_context asks the DAG's timetable (CronDataIntervalTimetable, which our
+    // scheduler follows): a daily DAG triggered for 10:30 on 1 May covers 30 April; run_after is
+    // the interval's end. Before, a cron DAG's manual interval stayed null.
+    await seedDag(api.prisma, 'daily', [
+      smallDag('daily', { schedule: '@daily', start_date: '2026-01-01T00:00:00Z' }),
+    ]);
+    const response = await api.request('/api/v2/dags/daily/dagRuns', {
+      method: 'POST',
+      json: { dag_run_id: 'daily_manual', logical_date: '2026-05-01T10:30:00Z' },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      dag_run_id: 'daily_manual',
+      logical_date: '2026-05-01T10:30:00.000Z',
+      data_interval_start: '2026-04-30T00:00:00.000Z',
+      data_interval_end: '2026-05-01T00:00:00.000Z',
+      run_after: '2026-05-01T00:00:00.000Z',
+    });
+  });
+
   it('answers 200 with 100 distinct run ids to 100 concurrent triggers that name no id', async () => {
     const responses = await Promise.all(
       Array.from({ length: 100 }, () =>

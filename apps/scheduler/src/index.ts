@@ -10,4 +10,3 @@ export { DAGS_FOLDER_BUNDLE, formatProblems } from '@dagbag/dagbag';
 export { DagFileProcessor, type ProcessorSummary } from './processor/dag-file-processor.ts';
 export { SchedulingLoop, type LoopSummary } from './loop/scheduling-loop.ts';
 export { LocalExecutor } from './executor/local-executor.ts';
-export { firstDagrun, nextDagrunAfter } from './loop/timetable.ts';

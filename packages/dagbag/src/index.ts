@@ -35,6 +35,14 @@ export {
 } from './dag-files.ts';
 export { deserializeDag, buildDag, DagValidationError, type StoredVersion } from './dag.ts';
 export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, runIdProblem } from './run-id.ts';
+export {
+  firstDagrun,
+  intervalToRun,
+  manualDataInterval,
+  nextDagrunAfter,
+  type DueDag,
+  type NextDagrun,
+} from './timetable.ts';
 export { runLogDir, taskLogPath, UnsafeLogPathError } from './log-path.ts';
 export type { RunLogIds, TryLogIds } from './log-path.ts';
 export type { Dag, Task } from './dag.ts';

@@ -8,7 +8,7 @@ import {
   type NewDagRun,
 } from '@dagbag/db';
 import { z } from 'zod';
-import { runIdProblem } from '@dagbag/dagbag';
+import { manualDataInterval, runIdProblem, scheduleTimezone } from '@dagbag/dagbag';
 import { apiEvent } from '../audit.ts';
 import { actorOf } from '../auth.ts';
 import { ApiError } from '../errors.ts';
@@ -185,14 +185,17 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
         let dataIntervalStart = body.data_interval_start ?? null;
         let dataIntervalEnd = body.data_interval_end ?? null;
         // Airflow's validate_context: a logical date without a data interval gets the one the
-        // timetable infers, and run_after is its end. A DAG without a schedule infers exactly its
-        // logical date; a cron DAG's manual interval is not inferred here (it stays null).
-        if (
-          body.logical_date !== null &&
-          dataIntervalStart === null &&
-          latest.dag.document.schedule === null
-        ) {
-          dataIntervalStart = dataIntervalEnd = runAfter = body.logical_date;
+        // DAG's timetable infers, and run_after is its end (the scheduler's timetable: exactly the
+        // logical date without a schedule, the last complete cron interval with one).
+        if (body.logical_date !== null && dataIntervalStart === null) {
+          const { document } = latest.dag;
+          const inferred = manualDataInterval(
+            document.schedule,
+            scheduleTimezone(document),
+            body.logical_date,
+          );
+          dataIntervalStart = inferred.start;
+          dataIntervalEnd = runAfter = inferred.end;
         }
         // Checked at the door: the executor could not use such an id as a log folder.
         const problem = body.dag_run_id == null ? undefined : runIdProblem(body.dag_run_id);

@@ -9,7 +9,13 @@
  *  5. hand scheduled instances to the executor within its free slots.
  * Every DAG comes from the scheduler's DagBag.
  */
-import { DagValidationError, type DagBag, type DagVersionEntry } from '@dagbag/dagbag';
+import {
+  DagValidationError,
+  intervalToRun,
+  nextDagrunAfter,
+  type DagBag,
+  type DagVersionEntry,
+} from '@dagbag/dagbag';
 import {
   claimScheduledTaskInstances,
   createDueScheduledRuns,
@@ -36,7 +42,6 @@ import type { Logger } from '@dagbag/logger';
 import type { LocalExecutor } from '../executor/local-executor.ts';
 import type { SchedulerMetrics } from '../metrics.ts';
 import { graphArrays, taskSpecs } from './graph.ts';
-import { intervalToRun, nextDagrunAfter } from './timetable.ts';
 
 export interface SchedulingLoopOptions {
   prisma: PrismaClient;

@@ -9,6 +9,7 @@ import { relative } from 'node:path';
 import {
   DAGS_FOLDER_BUNDLE,
   duplicateDagIdProblem,
+  firstDagrun,
   formatProblems,
   listDagFiles,
   parseDagSource,
@@ -29,7 +30,6 @@ import {
   type PrismaClient,
 } from '@dagbag/db';
 import type { Logger } from '@dagbag/logger';
-import { firstDagrun } from '../loop/timetable.ts';
 
 export interface ProcessorSummary {
   /** False when another scheduler holds the processor lock: nothing was read or written. */

@@ -3,15 +3,10 @@
  * processor when a DAG is new or its schedule changed, and advanced by the scheduler each time it
  * creates a scheduled run.
  */
+import type { NextDagrun } from '@dagbag/dagbag';
 import type { Db } from './scheduler/types.ts';
 
-/** Where a DAG's next run lies; null when the schedule has no further run. */
-export interface NextDagrun {
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  createAfter: Date;
-}
+export type { NextDagrun };
 
 /** Sets the DAG's `next_dagrun_*`; null clears them (no further run is due). */
 export function setNextDagrun(db: Db, dagId: string, next: NextDagrun | null): Promise<number> {

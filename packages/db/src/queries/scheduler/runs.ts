@@ -3,6 +3,7 @@
  * Airflow's create_dagrun), started (queued -> running) under `max_active_runs`, creating any
  * task instance still missing in the same transaction.
  */
+import type { DueDag as TimetableDag } from '@dagbag/dagbag';
 import type { PrismaClient } from '../../client.ts';
 import { latestVersionIdSql, runVersionIdSql } from '../dag-versions/latest.ts';
 import { setNextDagrun, type NextDagrun } from '../next-dagrun.ts';
@@ -13,18 +14,9 @@ import {
 } from '../run-task-instances.ts';
 import type { TaskSpec } from './types.ts';
 
-/** A DAG row whose next scheduled run is due. */
-export interface DueDag {
+/** A DAG row whose next scheduled run is due (the timetable's DueDag, with its id). */
+export interface DueDag extends TimetableDag {
   dagId: string;
-  schedule: string;
-  startDate: Date | null;
-  /** IANA name or fixed offset; null: UTC. */
-  timezone: string | null;
-  catchup: boolean;
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  createAfter: Date;
 }
 
 export interface CreatedRun {

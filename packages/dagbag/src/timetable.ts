@@ -1,13 +1,31 @@
 /**
- * Cron timetables (croner): which interval a scheduled run covers and when it may be created. The
- * cron expression is read in the DAG's time zone (an IANA name, DST included, or a fixed offset
- * such as +01:00; UTC when none), as Airflow reads it in the DAG's timezone.
- * As in Airflow, a run's logical date is the start of its data interval and the run is created
- * once the interval has ended. Without catchup, intervals missed while nothing ran are skipped:
- * only the latest complete one is run.
+ * Cron timetables (croner): which interval a run covers and when a scheduled one may be created: a
+ * DAG-domain fact both apps need (the scheduler's runs, the API's manual triggers). The cron
+ * expression is read in the DAG's time zone (an IANA name, DST included, or a fixed offset such as
+ * +01:00; UTC when none), as Airflow reads it in the DAG's timezone.
+ * As Airflow's CronDataIntervalTimetable (its `[scheduler] create_cron_data_intervals = True`; the
+ * default is False from Airflow 3 on), a run's logical date is the start of its data interval and
+ * the run is created once the interval has ended. Without catchup, intervals missed while nothing
+ * ran are skipped: only the latest complete one is run.
  */
 import { Cron } from 'croner';
-import type { DueDag, NextDagrun } from '@dagbag/db';
+
+/** Where a DAG's next scheduled run lies (Airflow's `dag.next_dagrun_*`). */
+export interface NextDagrun {
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  createAfter: Date;
+}
+
+/** A scheduled DAG and its stored next run, as the scheduler reads it. */
+export interface DueDag extends NextDagrun {
+  schedule: string;
+  startDate: Date | null;
+  /** IANA name or fixed offset; null: UTC. */
+  timezone: string | null;
+  catchup: boolean;
+}
 
 const FIXED_OFFSET = /^([+-])(\d{2}):(\d{2})$/;
 
@@ -92,4 +110,26 @@ export function nextDagrunAfter(dag: DueDag, now: Date): NextDagrun | null {
   // Behind (the scheduler was down): skip to the latest complete interval, as catchup=false does.
   const latest = latestComplete(cron, dag.startDate, now);
   return latest !== null && latest.dataIntervalStart > dag.dataIntervalStart ? latest : next;
+}
+
+/**
+ * The data interval of a manual run for `logicalDate`, as Airflow's trigger infers it when none is
+ * given (`infer_manual_data_interval`): without a schedule exactly `[logicalDate, logicalDate]`;
+ * with a cron schedule the last complete interval ending at or before `logicalDate` (a daily DAG
+ * triggered for 10:30 on the 25th covers the 24th to the 25th), as CronDataIntervalTimetable.
+ * The run's run_after is the interval's end.
+ */
+export function manualDataInterval(
+  schedule: string | null,
+  timezone: string | null,
+  logicalDate: Date,
+): { start: Date; end: Date } {
+  if (schedule !== null) {
+    const [end, start] = cronOf(schedule, timezone).previousRuns(
+      2,
+      new Date(logicalDate.getTime() + 1),
+    );
+    if (end !== undefined && start !== undefined) return { start, end };
+  }
+  return { start: logicalDate, end: logicalDate };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { scheduleTimezone } from '@dagbag/dagbag';
-import { firstDagrun, nextDagrunAfter } from './timetable.ts';
+import { scheduleTimezone } from './document.ts';
+import { firstDagrun, manualDataInterval, nextDagrunAfter } from './timetable.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -39,7 +39,6 @@ describe('timetables', () => {
   it('move to the following interval after a run is created', () => {
     const next = nextDagrunAfter(
       {
-        dagId: 'd',
         schedule: '@hourly',
         startDate: null,
         timezone: null,
@@ -57,7 +56,6 @@ describe('timetables', () => {
   it('skip missed intervals without catchup', () => {
     const next = nextDagrunAfter(
       {
-        dagId: 'd',
         schedule: '@hourly',
         startDate: null,
         timezone: null,
@@ -125,5 +123,37 @@ describe('schedules in a time zone', () => {
       at('2025-12-31T18:30:00Z'),
       at('2026-01-01T18:30:00Z'),
     ]);
+  });
+
+  describe('for a manual run with a logical date and no data interval', () => {
+    it('give a DAG without schedule exactly its logical date', () => {
+      const logicalDate = at('2026-03-25T10:30:00Z');
+      expect(manualDataInterval(null, null, logicalDate)).toEqual({
+        start: logicalDate,
+        end: logicalDate,
+      });
+    });
+
+    it("give a cron DAG the last complete interval, as Airflow's CronDataIntervalTimetable", () => {
+      expect(manualDataInterval('@daily', null, at('2026-03-25T10:30:00Z'))).toEqual({
+        start: at('2026-03-24T00:00:00Z'),
+        end: at('2026-03-25T00:00:00Z'),
+      });
+    });
+
+    it('end the interval at the logical date when it is on the schedule', () => {
+      expect(manualDataInterval('0 * * * *', null, at('2026-03-25T10:00:00Z'))).toEqual({
+        start: at('2026-03-25T09:00:00Z'),
+        end: at('2026-03-25T10:00:00Z'),
+      });
+    });
+
+    it("read the cron expression in the DAG's time zone", () => {
+      // Midnight in Paris is 23:00 UTC in winter.
+      expect(manualDataInterval('@daily', 'Europe/Paris', at('2026-01-10T12:00:00Z'))).toEqual({
+        start: at('2026-01-08T23:00:00Z'),
+        end: at('2026-01-09T23:00:00Z'),
+      });
+    });
   });
 });
