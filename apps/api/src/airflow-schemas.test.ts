@@ -68,6 +68,33 @@ describe("responses conform to Airflow's published schemas", () => {
     expect(body.metadatabase.status).toBe('healthy');
   });
 
+  it("GET /api/v2/monitor/health calls a scheduler that never heartbeat 'unhealthy', as Airflow", async () => {
+    // Airflow's test_unhealthy_scheduler_no_job; ours said null. The DAG processor runs in the
+    // scheduler: it is reported with the scheduler's status (Airflow always reports it; ours
+    // said null for the whole object).
+    const body: any = await (await api.request('/api/v2/monitor/health', { token: null })).json();
+    expect(body).toMatchObject({
+      scheduler: { status: 'unhealthy', latest_scheduler_heartbeat: null },
+      dag_processor: { status: 'unhealthy', latest_dag_processor_heartbeat: null },
+    });
+  });
+
+  it('GET /api/v2/monitor/health reports a heartbeating scheduler, and its DAG processor, healthy', async () => {
+    const job = await api.prisma.job.create({
+      data: { jobType: 'SchedulerJob', state: 'running', latestHeartbeat: new Date() },
+    });
+    try {
+      const body: any = await (await api.request('/api/v2/monitor/health', { token: null })).json();
+      const heartbeat = job.latestHeartbeat.toISOString();
+      expect(body).toMatchObject({
+        scheduler: { status: 'healthy', latest_scheduler_heartbeat: heartbeat },
+        dag_processor: { status: 'healthy', latest_dag_processor_heartbeat: heartbeat },
+      });
+    } finally {
+      await api.prisma.job.delete({ where: { id: job.id } });
+    }
+  });
+
   it('GET /api/v2/version is a VersionInfo', async () => {
     await expectConforming('/api/v2/version', 'VersionInfo');
   });

@@ -35,22 +35,26 @@ export function monitorRoutes(ctx: RouteContext): RouteDefinition[] {
         } catch {
           database = 'unhealthy';
         }
+        // As Airflow's get_airflow_health: no scheduler heartbeat at all (none ever ran, or the
+        // database is unreachable) is 'unhealthy', not null.
         const schedulerStatus =
-          heartbeat === null
-            ? null
-            : Date.now() - heartbeat.getTime() <= SCHEDULER_HEALTH_THRESHOLD_MS
-              ? 'healthy'
-              : 'unhealthy';
+          heartbeat !== null && Date.now() - heartbeat.getTime() <= SCHEDULER_HEALTH_THRESHOLD_MS
+            ? 'healthy'
+            : 'unhealthy';
+        const latestHeartbeat = heartbeat?.toISOString() ?? null;
         return {
           status: 200,
           body: {
             metadatabase: { status: database },
-            scheduler: {
-              status: schedulerStatus,
-              latest_scheduler_heartbeat: heartbeat?.toISOString() ?? null,
-            },
+            scheduler: { status: schedulerStatus, latest_scheduler_heartbeat: latestHeartbeat },
+            // No triggerer here: Airflow reports null when it has no triggerer job.
             triggerer: { status: null, latest_triggerer_heartbeat: null },
-            dag_processor: null,
+            // The DAG processor runs inside each scheduler, so it is as alive as the scheduler's
+            // job (Airflow 3 runs it as a job of its own and always reports it).
+            dag_processor: {
+              status: schedulerStatus,
+              latest_dag_processor_heartbeat: latestHeartbeat,
+            },
           },
         };
       },
