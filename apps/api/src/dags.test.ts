@@ -252,6 +252,26 @@ describe('GET /dags/~/dagVersions', () => {
     );
     expect((await json('/api/v2/dags/~/dagVersions?bundle_version=1')).body.total_entries).toBe(0);
   });
+
+  it("orders every DAG's versions by creation by default and accepts Airflow's bundle keys", async () => {
+    // Airflow orders by id, a UUIDv7: creation order across DAGs. Ours ordered by version number,
+    // so a DAG's second version came after every other DAG's first, whenever that was made; and
+    // order_by=bundle_name or bundle_version was 400.
+    await seedDag(api.prisma, 'made_first', [smallDag('made_first'), smallDag('made_first')]);
+    await seedDag(api.prisma, 'made_last', [smallDag('made_last')]);
+    const order = async (query: string) => {
+      const { status, body } = await json(`/api/v2/dags/~/dagVersions?limit=1000${query}`);
+      expect(status, query).toBe(200);
+      return body.dag_versions
+        .filter((v: any) => v.dag_id.startsWith('made_'))
+        .map((v: any) => `${v.dag_id}.${v.version_number}`);
+    };
+    const created = ['made_first.1', 'made_first.2', 'made_last.1'];
+    expect(await order('')).toEqual(created);
+    expect(await order('&order_by=id')).toEqual(created);
+    expect(await order('&order_by=bundle_name')).toEqual(created);
+    expect(await order('&order_by=-bundle_version')).toEqual([...created].reverse());
+  });
 });
 
 describe('GET /importErrors/{import_error_id}', () => {

@@ -2609,7 +2609,16 @@ export interface operations {
         /** @description DAGs here have no bundle version: any value selects nothing. */
         bundle_version?: string;
         order_by?: (
-          'id' | '-id' | 'version_number' | '-version_number' | 'created_at' | '-created_at'
+          | 'id'
+          | '-id'
+          | 'version_number'
+          | '-version_number'
+          | 'created_at'
+          | '-created_at'
+          | 'bundle_name'
+          | '-bundle_name'
+          | 'bundle_version'
+          | '-bundle_version'
         )[];
       };
       header?: never;

@@ -13,11 +13,15 @@ import {
 } from './common.ts';
 
 const VERSION_ORDER = {
-  // New versions get time-ordered ids (UUIDv7), but older ones have random ids: within one DAG the
-  // version number is creation order, which is what ordering by id means (Airflow's default).
-  id: 'version_number',
+  // Airflow's ids are UUIDv7, so its default order (id) is creation order, across DAGs too. New
+  // versions here get UUIDv7 ids but older ones random ids: creation time stands for them.
+  id: 'created_at',
   version_number: 'version_number',
   created_at: 'created_at',
+  // Every version here is of one bundle, without a bundle version: ordering by either is ordering
+  // by the primary key alone (Airflow's tie-breaker), i.e. by creation.
+  bundle_name: 'created_at',
+  bundle_version: 'created_at',
 } as const satisfies Record<string, DagVersionSortColumn>;
 
 export function dagVersionRoutes({ queries, dagBag }: RouteContext): RouteDefinition[] {
