@@ -31,6 +31,9 @@ export interface ProgramContext extends Io {
   cwd: string;
 }
 
+/** The states a run can be in (Airflow's DagRunState), for `runs list --state`. */
+const DAG_RUN_STATES: readonly DagRunState[] = ['queued', 'running', 'success', 'failed'];
+
 /** Task instance states that will not change any more without a clear. */
 const FINISHED_TASK_STATES = new Set([
   'success',
@@ -48,6 +51,9 @@ export function buildProgram(context: ProgramContext): Command {
     .option('--url <url>', 'API base URL (else DAGBAG_API_URL, else http://127.0.0.1:8080)')
     .option('--token <token>', 'bearer token (else DAGBAG_API_TOKEN, else DATA_DIR/api-token)')
     .showHelpAfterError()
+    // Before any subcommand is added: each copies it, so a usage mistake in `dags lis` or
+    // `runs show DAG` throws (exit 2 in main.ts) instead of commander's process.exit(1).
+    .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
@@ -285,11 +291,13 @@ export function buildProgram(context: ProgramContext): Command {
   runs
     .command('list <dag>')
     .description("a DAG's runs, newest first")
-    .option('--state <state...>', 'only runs in these states')
+    .addOption(
+      new Option('--state <state...>', 'only runs in these states').choices(DAG_RUN_STATES),
+    )
     .option('--limit <n>', 'at most this many (default: all)')
     .addOption(json)
     .action(
-      async (dagId: string, options: { state?: string[]; limit?: string; json?: boolean }) => {
+      async (dagId: string, options: { state?: DagRunState[]; limit?: string; json?: boolean }) => {
         const api = client();
         const limit =
           options.limit === undefined ? Infinity : positiveInteger('--limit', options.limit);
@@ -302,7 +310,7 @@ export function buildProgram(context: ProgramContext): Command {
                 query: {
                   ...page,
                   order_by: ['-run_after'],
-                  ...(options.state ? { state: options.state as DagRunState[] } : {}),
+                  ...(options.state ? { state: options.state } : {}),
                 },
               },
             }),
