@@ -276,9 +276,11 @@ export function buildProgram(context: ProgramContext): Command {
           return;
         }
         io.stderr.write(`triggered ${run!.dag_id} ${run!.dag_run_id}\n`);
+        // With --json, stdout is the final JSON alone (`... --wait --json | jq`): the progress
+        // goes to stderr.
         const final = await followRun(
           client(),
-          io,
+          options.json ? { stdout: io.stderr, stderr: io.stderr } : io,
           dagId,
           run!.dag_run_id,
           seconds(options.interval),

@@ -103,6 +103,17 @@ describe('runs trigger --wait', () => {
     expect(result.stdout.trim().split('\n').at(-1)).toBe('cli-ok success | success 3');
   });
 
+  it('prints only the finished run as JSON on stdout with --json, the progress on stderr', async () => {
+    const result = await runCli(
+      ['runs', 'trigger', 'steps', '--run-id', 'cli-json', '--wait', '--json'],
+      { env: system.env },
+    );
+    expect(result.code).toBe(0);
+    const outcome = JSON.parse(result.stdout) as { runId: string; state: string };
+    expect(outcome).toMatchObject({ runId: 'cli-json', state: 'success' });
+    expect(result.stderr).toContain('cli-json success | success 3');
+  });
+
   it('says that the run stays queued when the DAG is paused', async () => {
     const client = createDagbagClient({ baseUrl: system.url, token: system.token });
     const pause = (is_paused: boolean) =>
