@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { API_OWN_SETTINGS } from '@dagbag/api';
 import { SHARED_SETTINGS, describeSettings, repoRoot, type EnvShape } from '@dagbag/config';
-import { CACHE_VARIABLES, cacheSettingsShape } from '@dagbag/dagbag';
+import {
+  CACHE_VARIABLES,
+  DAG_FIELD_DOCS,
+  TASK_FIELD_DOCS,
+  cacheSettingsShape,
+  type FieldDoc,
+} from '@dagbag/dagbag';
 import { DATABASE_SETTINGS } from '@dagbag/db';
 import { LOGGER_SETTINGS } from '@dagbag/logger';
 import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
@@ -85,6 +91,20 @@ function metricsTable(): string {
   ].join('\n');
 }
 
+/** The DAG file's fields (document-fields.ts of packages/dagbag): the DAG's, then a task's. */
+function dagFieldsTables(): string {
+  const table = (fields: Record<string, FieldDoc>) =>
+    [
+      '| field | default | accepted | meaning |',
+      '|---|---|---|---|',
+      ...Object.entries(fields).map(
+        ([name, doc]) =>
+          `| \`${name}\` | ${cell(doc.default)} | ${cell(doc.accepted)} | ${cell(doc.meaning)} |`,
+      ),
+    ].join('\n');
+  return `Fields of the DAG (the file's top level):\n\n${table(DAG_FIELD_DOCS)}\n\nFields of each entry of \`tasks\`:\n\n${table(TASK_FIELD_DOCS)}`;
+}
+
 function replaceBlock(text: string, name: string, body: string): string {
   const start = `<!-- generated:${name}:start -->`;
   const end = `<!-- generated:${name}:end -->`;
@@ -102,6 +122,7 @@ export async function generatedReadme(current?: string): Promise<string> {
     .join('\n');
   text = replaceBlock(text, 'settings', sections);
   text = replaceBlock(text, 'metrics', metricsTable());
+  text = replaceBlock(text, 'dag-fields', dagFieldsTables());
   return text;
 }
 

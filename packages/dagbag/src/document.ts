@@ -108,7 +108,7 @@ const scheduleSchema = z
  * Every bound and default of a document, in one place: the schema below and isValidDocument (the
  * cache's one-pass check) both read them.
  */
-const LIMITS = {
+export const LIMITS = {
   bashCommandLength: 1_000_000,
   retries: 100,
   retryDelaySeconds: 86_400,
@@ -118,7 +118,7 @@ const LIMITS = {
   tags: 100,
   tagLength: 100,
 } as const;
-const DEFAULTS = {
+export const DEFAULTS = {
   trigger_rule: 'all_success',
   retries: 0,
   retry_delay_seconds: 300,

@@ -16,6 +16,7 @@ export {
   SCHEDULE_PRESETS,
   TRIGGER_RULES,
 } from './document.ts';
+export { DAG_FIELD_DOCS, TASK_FIELD_DOCS, type FieldDoc } from './document-fields.ts';
 export type {
   DagDocument,
   DagDocumentInput,
