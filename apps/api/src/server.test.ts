@@ -202,8 +202,8 @@ describe('the API process (src/main.ts)', () => {
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     // 'generated from' before, for a token just written there.
     expect(output).toContain(`development bearer token generated into ${tokenFile}: ${token}`);
-    expect((await fetch(`${listening.url}/api/v2/version`)).status).toBe(401);
-    const response = await fetch(`${listening.url}/api/v2/version`, {
+    expect((await fetch(`${listening.url}/api/v2/dags`)).status).toBe(401);
+    const response = await fetch(`${listening.url}/api/v2/dags`, {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(response.status).toBe(200);
