@@ -159,7 +159,7 @@ describe('error answers', () => {
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({
       detail:
-        "Version 1 of DAG 'garbled' is stored in a form this server cannot read (tasks: Invalid input: expected array, received string); the DAG file's next change makes a new version",
+        "Version 1 of DAG 'garbled' is stored in a form this server cannot read (tasks: tasks must be a list of tasks, not a string); the DAG file's next change makes a new version",
     });
   });
 

@@ -95,14 +95,23 @@ export function unknownSettings(
     .filter((name) => prefixes.some((prefix) => name.startsWith(prefix)) && !(name in shape))
     .sort()
     .map((variable) => {
-      let closest: string | undefined;
-      let best = Math.max(2, Math.floor(variable.length / 5)) + 1;
-      for (const name of known) {
-        const distance = editDistance(variable, name);
-        if (distance < best) [closest, best] = [name, distance];
-      }
+      const closest = closestName(variable, known);
       return closest === undefined ? { variable } : { variable, closest };
     });
+}
+
+/**
+ * The name of `known` a misspelt `name` most likely meant: the nearest by edit distance, within
+ * max(2, a fifth of its length); undefined when none is that close. Settings and DAG file fields.
+ */
+export function closestName(name: string, known: Iterable<string>): string | undefined {
+  let closest: string | undefined;
+  let best = Math.max(2, Math.floor(name.length / 5)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (distance < best) [closest, best] = [candidate, distance];
+  }
+  return closest;
 }
 
 /** Levenshtein distance: insertions, deletions and substitutions. */

@@ -12,6 +12,7 @@ export {
   listSetting,
   booleanSetting,
   unknownSettings,
+  closestName,
 } from './env.ts';
 export type { ConfigProblem, EnvShape, ConfigOf, SettingMeta, UnknownSetting } from './env.ts';
 export { repoRoot, dataDir, exampleDagsFolder, SHARED_SETTINGS } from './paths.ts';

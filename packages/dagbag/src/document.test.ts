@@ -154,6 +154,83 @@ describe('parseDagSource', () => {
     );
   });
 
+  it('suggests the field a misspelt one most likely meant', () => {
+    const reasons = problems(
+      json({
+        dag_id: 'd',
+        schedulle: null,
+        tasks: [{ task_id: 'a', operator: 'bash', bash_comand: 'echo a', upstreams: [] }],
+      }),
+    ).map((p) => p.reason);
+    expect(reasons).toContain(
+      'tasks[0]: unknown task fields "bash_comand" (did you mean "bash_command"?), "upstreams" (did you mean "upstream"?); expected task_id, operator, bash_command, upstream, trigger_rule, retries, retry_delay_seconds, execution_timeout_seconds',
+    );
+    expect(reasons).toContain(
+      'unknown DAG field "schedulle" (did you mean "schedule"?); expected dag_id, description, schedule, start_date, timezone, max_active_runs, catchup, is_paused_upon_creation, tags, tasks',
+    );
+  });
+
+  it('names what a field of the wrong type must be, for every field', () => {
+    const reasons = problems(
+      json({
+        dag_id: 'd',
+        description: 5,
+        schedule: null,
+        timezone: 1,
+        max_active_runs: '3',
+        catchup: 'yes',
+        is_paused_upon_creation: 'true',
+        tags: 'etl',
+        tasks: [
+          {
+            task_id: 'a',
+            operator: 'bash',
+            bash_command: ['echo', 'a'],
+            upstream: 'b',
+            execution_timeout_seconds: '60',
+          },
+          { task_id: 'b', operator: 'empty', retries: '1', retry_delay_seconds: 1.5 },
+        ],
+      }),
+    ).map((p) => p.reason);
+    expect(reasons).toEqual([
+      'description: description must be text',
+      'timezone: timezone must be an IANA time zone name, e.g. Europe/Amsterdam',
+      'max_active_runs: max_active_runs must be a number',
+      'catchup: catchup must be true or false',
+      'is_paused_upon_creation: is_paused_upon_creation must be true or false',
+      'tags: tags must be a list of strings',
+      'tasks[0].bash_command: bash_command must be text',
+      'tasks[0].upstream: upstream must be a list of task ids',
+      'tasks[0].execution_timeout_seconds: execution_timeout_seconds must be a number',
+      'tasks[1].retries: retries must be a number',
+      'tasks[1].retry_delay_seconds: retry_delay_seconds must be a whole number',
+    ]);
+  });
+
+  it('names the range of a number out of range', () => {
+    const reasons = problems(
+      json({
+        dag_id: 'd',
+        max_active_runs: 0,
+        tasks: [{ task_id: 'a', operator: 'empty', execution_timeout_seconds: 0 }],
+      }),
+    ).map((p) => p.reason);
+    expect(reasons).toEqual([
+      'max_active_runs: max_active_runs must be at least 1',
+      'tasks[0].execution_timeout_seconds: execution_timeout_seconds must be at least 1',
+    ]);
+  });
+
+  it('says that tasks is required, and a list, when it is missing or empty in YAML', () => {
+    expect(problems(json({ dag_id: 'd' })).map((p) => p.reason)).toEqual([
+      'tasks: tasks is required: a list of tasks (it may be empty: [])',
+    ]);
+    expect(problems('dag_id: d\ntasks:\n', 'dag.yaml').map((p) => p.reason)).toEqual([
+      'tasks: tasks must be a list of tasks, not null',
+    ]);
+  });
+
   it('says a missing dag_id is required, and a top level that is not an object what it should be', () => {
     expect(problems(json({ tasks: [] })).map((p) => p.reason)).toEqual([
       'dag_id: dag_id is required',
@@ -209,6 +286,14 @@ describe('parseDagSource', () => {
     const [problem] = problems('{\n  "dag_id": "d",\n  "tasks": [,]\n}');
     expect(problem).toMatchObject({ line: 3, column: 13 });
     expect(problem!.reason).toBe("invalid JSON: Unexpected token ',' (ValueExpected)");
+  });
+
+  it('points at a trailing comma in JSON and says to remove it', () => {
+    const [problem] = problems(
+      '{\n  "dag_id": "d",\n  "tasks": [\n    { "task_id": "a", "operator": "empty" },\n  ]\n}',
+    );
+    expect(problem).toMatchObject({ line: 4, column: 44 });
+    expect(problem!.reason).toBe("invalid JSON: a trailing comma before ']'; remove it");
   });
 
   it('places truncated JSON at its end', () => {

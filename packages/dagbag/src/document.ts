@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { closestName } from '@dagbag/config';
 import { Cron } from 'croner';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
@@ -126,12 +127,22 @@ export const DEFAULTS = {
   catchup: false,
 } as const;
 
-const nonNegativeInt = (what: string, max: number) =>
+const intIn = (what: string, min: number, max: number) =>
   z
     .number({ error: `${what} must be a number` })
     .int(`${what} must be a whole number`)
-    .min(0, `${what} must be at least 0`)
+    .min(min, `${what} must be at least ${min}`)
     .max(max, `${what} must be at most ${max}`);
+const nonNegativeInt = (what: string, max: number) => intIn(what, 0, max);
+const text = (what: string, max: number) =>
+  z.string({ error: `${what} must be text` }).max(max, `${what} must be at most ${max} characters`);
+/** `null`, `a string`, `an object`: what a value of the wrong type was, for a message. */
+function valueKind(value: unknown): string {
+  if (value === null) return 'null';
+  const type = typeof value;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+const flag = (what: string) => z.boolean({ error: `${what} must be true or false` });
 
 /** A misspelt field names the fields there are; a non-object says what was expected. */
 function objectProblem(
@@ -140,7 +151,12 @@ function objectProblem(
   fields: object,
 ): string | undefined {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
-    const unknown = issue.keys.map((key) => JSON.stringify(key)).join(', ');
+    const unknown = issue.keys
+      .map((key) => {
+        const meant = closestName(key, Object.keys(fields));
+        return `${JSON.stringify(key)}${meant ? ` (did you mean ${JSON.stringify(meant)}?)` : ''}`;
+      })
+      .join(', ');
     return `unknown ${what} field${issue.keys.length > 1 ? 's' : ''} ${unknown}; expected ${Object.keys(fields).join(', ')}`;
   }
   if (issue.code === 'invalid_type')
@@ -154,12 +170,12 @@ const taskFields = {
     error: (issue) =>
       `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
   }),
-  bash_command: z
-    .string()
+  bash_command: text('bash_command', LIMITS.bashCommandLength)
     .min(1, 'bash_command must not be empty')
-    .max(LIMITS.bashCommandLength)
     .optional(),
-  upstream: z.array(identifier('upstream task id')).default([]),
+  upstream: z
+    .array(identifier('upstream task id'), { error: 'upstream must be a list of task ids' })
+    .default([]),
   trigger_rule: z
     .enum(TRIGGER_RULES, {
       error: (issue) =>
@@ -170,12 +186,11 @@ const taskFields = {
   retry_delay_seconds: nonNegativeInt('retry_delay_seconds', LIMITS.retryDelaySeconds).default(
     DEFAULTS.retry_delay_seconds,
   ),
-  execution_timeout_seconds: z
-    .number()
-    .int('execution_timeout_seconds must be a whole number')
-    .min(1, 'execution_timeout_seconds must be at least 1')
-    .max(LIMITS.executionTimeoutSeconds)
-    .optional(),
+  execution_timeout_seconds: intIn(
+    'execution_timeout_seconds',
+    1,
+    LIMITS.executionTimeoutSeconds,
+  ).optional(),
 };
 
 export const taskDocumentSchema = z
@@ -208,7 +223,7 @@ function isTimeZone(name: string): boolean {
 
 const dagFields = {
   dag_id: identifier('dag_id'),
-  description: z.string().max(LIMITS.descriptionLength).optional(),
+  description: text('description', LIMITS.descriptionLength).optional(),
   schedule: scheduleSchema,
   start_date: z.iso
     .datetime({
@@ -218,22 +233,31 @@ const dagFields = {
     .optional(),
   /** The schedule's time zone (IANA name); absent: start_date's offset, else UTC. */
   timezone: z
-    .string()
+    .string({ error: 'timezone must be an IANA time zone name, e.g. Europe/Amsterdam' })
     .refine(isTimeZone, {
       error: 'timezone must be an IANA time zone name, e.g. Europe/Amsterdam',
     })
     .optional(),
-  max_active_runs: z
-    .number()
-    .int()
-    .min(1)
-    .max(LIMITS.maxActiveRuns)
-    .default(DEFAULTS.max_active_runs),
-  catchup: z.boolean().default(DEFAULTS.catchup),
+  max_active_runs: intIn('max_active_runs', 1, LIMITS.maxActiveRuns).default(
+    DEFAULTS.max_active_runs,
+  ),
+  catchup: flag('catchup').default(DEFAULTS.catchup),
   /** Airflow's DAG argument: a DAG seen for the first time starts paused. Absent: not paused. */
-  is_paused_upon_creation: z.boolean().optional(),
-  tags: z.array(z.string().min(1).max(LIMITS.tagLength)).max(LIMITS.tags).default([]),
-  tasks: z.array(taskDocumentSchema).max(MAX_TASKS, `a DAG may have at most ${MAX_TASKS} tasks`),
+  is_paused_upon_creation: flag('is_paused_upon_creation').optional(),
+  tags: z
+    .array(text('a tag', LIMITS.tagLength).min(1, 'a tag must not be empty'), {
+      error: 'tags must be a list of strings',
+    })
+    .max(LIMITS.tags, `a DAG may have at most ${LIMITS.tags} tags`)
+    .default([]),
+  tasks: z
+    .array(taskDocumentSchema, {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'tasks is required: a list of tasks (it may be empty: [])'
+          : `tasks must be a list of tasks, not ${valueKind(issue.input)}`,
+    })
+    .max(MAX_TASKS, `a DAG may have at most ${MAX_TASKS} tasks`),
 };
 
 export const dagDocumentSchema = z
@@ -740,6 +764,17 @@ function jsonSyntaxProblem(text: string, error: SyntaxError): DagProblem {
     allowEmptyContent: false,
   });
   const offset = errors[0]?.offset ?? text.length;
+  // `[a, b,]`, the commonest slip of a hand-edited JSON file: point at the comma, not the bracket.
+  const closing = text[offset];
+  if (closing === ']' || closing === '}') {
+    let before = offset - 1;
+    while (before >= 0 && /\s/.test(text[before]!)) before--;
+    if (text[before] === ',')
+      return {
+        reason: `invalid JSON: a trailing comma before '${closing}'; remove it`,
+        ...positionAtOffset(text, before),
+      };
+  }
   const detail = errors[0] ? ` (${printParseErrorCode(errors[0].error)})` : '';
   return { reason: `invalid JSON: ${message}${detail}`, ...positionAtOffset(text, offset) };
 }

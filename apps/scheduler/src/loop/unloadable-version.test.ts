@@ -119,6 +119,6 @@ describe('a DAG version that cannot be loaded', () => {
       reports(lines)
         .filter((line) => line.versionId === corrupt)
         .map((line) => line.cause),
-    ).toEqual([expect.stringContaining('tasks: Invalid input')]);
+    ).toEqual([expect.stringContaining('tasks: tasks must be a list of tasks')]);
   });
 });
