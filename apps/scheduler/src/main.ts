@@ -60,6 +60,8 @@ async function main(): Promise<void> {
           const scheduler = await createScheduler({
             prisma,
             databaseUrl: database.url,
+            // DATABASE_DIRECT_URL when set: the processor lock and LISTEN need a session.
+            sessionUrl: database.migrationUrl,
             config,
             logger,
             meter: telemetry.meterProvider.getMeter('@dagbag/scheduler'),

@@ -28,8 +28,16 @@ import { DagFileProcessor, type ProcessorSummary } from './processor/dag-file-pr
 
 export interface SchedulerOptions {
   prisma: PrismaClient;
-  /** For the processor lock's own connection. */
+  /** The database (DATABASE_URL), which may be a pooler in transaction mode. */
   databaseUrl: string;
+  /**
+   * For the connections that hold a session of their own: the DAG processor's lock (a
+   * session-level advisory lock) and the notification listener (LISTEN). DATABASE_DIRECT_URL when
+   * set: through a pooler in transaction mode the lock would be taken on whichever server
+   * connection ran that statement and stay there, held for nobody (no processor after a restart)
+   * or shared by every client that lands on it (two processors at once). Default `databaseUrl`.
+   */
+  sessionUrl?: string;
   config: SchedulerConfig;
   logger: Logger;
   meter?: Meter;
@@ -43,7 +51,7 @@ export interface SchedulerOptions {
   now?: () => Date;
   hostname?: string;
   /**
-   * DATABASE_NOTIFICATIONS: listen for database notifications (one connection to `databaseUrl`):
+   * DATABASE_NOTIFICATIONS: listen for database notifications (one connection to `sessionUrl`):
    * new work wakes the loop at once, a version changed in place leaves the DAG cache at once.
    * Default false: polling only.
    */
@@ -141,7 +149,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   });
   const processor = new DagFileProcessor({
     prisma,
-    lock: new DagProcessorLock(options.databaseUrl),
+    lock: new DagProcessorLock(options.sessionUrl ?? options.databaseUrl),
     dagsFolder: config.dagsFolder,
     logger: log.child({ component: 'dag-processor' }),
     ...(options.now ? { now: options.now } : {}),
@@ -192,7 +200,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
 
   const notifier = options.notifications
     ? new Notifier({
-        url: options.databaseUrl,
+        url: options.sessionUrl ?? options.databaseUrl,
         logger: log.child({ component: 'notifications' }),
         ...(options.meter ? { meter: options.meter } : {}),
         applicationName: 'dagbag-scheduler-listener',

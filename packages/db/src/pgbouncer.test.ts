@@ -4,58 +4,24 @@
  * connection than the one before, so a statement prepared on one "does not exist" on the next, or
  * "already exists" there under the same name.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '@dagbag/config/testing/free-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from './client.ts';
 import { openDatabase } from './database.ts';
 import { listDagsSql } from './queries/api/dags.ts';
 import { createDagVersionLoader } from './queries/dag-versions.ts';
 import { defaultDatabaseSettings } from './settings.ts';
-import { createEmptyDatabase, createTestDatabase, type TestDatabase } from './testing/index.ts';
+import {
+  createEmptyDatabase,
+  createTestDatabase,
+  startPgBouncer,
+  type PgBouncer,
+  type TestDatabase,
+} from './testing/index.ts';
 
 let db: TestDatabase;
-let bouncer: ChildProcess;
+let bouncer: PgBouncer;
 let bouncerUrl: string;
-let workDir: string;
 const versionIds: string[] = [];
-
-function pgbouncerBinary(): string {
-  for (const candidate of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer']) {
-    try {
-      execFileSync(candidate, ['--version'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // try the next
-    }
-  }
-  throw new Error(
-    'pgbouncer is not installed: the test command installs it as root on Debian/Ubuntu ' +
-      '(apt-get install pgbouncer)',
-  );
-}
-
-async function listening(url: string, deadline: number): Promise<void> {
-  for (;;) {
-    const probe = createPrismaClient({
-      url,
-      applicationName: 'pgbouncer-probe',
-      settings: { ...defaultDatabaseSettings(), DATABASE_PREPARED_STATEMENTS: 'off' },
-    });
-    try {
-      await probe.$queryRawUnsafe('SELECT 1');
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    } finally {
-      await probe.$disconnect().catch(() => undefined);
-    }
-  }
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -72,42 +38,14 @@ beforeAll(async () => {
     });
     versionIds.push(version.id);
   }
-  const server = new URL(db.url);
-  const port = await freePort();
-  workDir = mkdtempSync(join(tmpdir(), 'dagbag-pgbouncer-'));
-  // PgBouncer refuses to run as root; as `nobody` it must be able to write its log here.
-  chmodSync(workDir, 0o777);
-  const ini = join(workDir, 'pgbouncer.ini');
-  writeFileSync(
-    ini,
-    [
-      '[databases]',
-      `* = host=${server.hostname} port=${server.port} user=${decodeURIComponent(server.username)} password=${decodeURIComponent(server.password)}`,
-      '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
-      `listen_port = ${port}`,
-      'unix_socket_dir =',
-      'auth_type = any',
-      'pool_mode = transaction',
-      // Fewer server connections than the client's pool: queries move between them.
-      'default_pool_size = 3',
-      // The client sends the statement timeout at start-up; PgBouncer cannot pass it on.
-      'ignore_startup_parameters = extra_float_digits,statement_timeout',
-      `logfile = ${join(workDir, 'pgbouncer.log')}`,
-    ].join('\n'),
-  );
-  const asRoot = process.getuid?.() === 0;
-  bouncer = spawn(pgbouncerBinary(), [...(asRoot ? ['-u', 'nobody'] : []), ini], {
-    stdio: 'ignore',
-  });
-  bouncerUrl = `postgresql://pooled:unused@127.0.0.1:${port}${server.pathname}`;
-  await listening(bouncerUrl, Date.now() + 10_000);
+  // Fewer server connections than the client's pool: queries move between them.
+  bouncer = await startPgBouncer(db.url, { poolSize: 3 });
+  bouncerUrl = bouncer.url;
 });
 
 afterAll(async () => {
-  bouncer?.kill();
+  bouncer?.stop();
   await db?.drop();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
 /** A client through PgBouncer with a pool larger than PgBouncer's own. */
@@ -175,7 +113,7 @@ describe('behind PgBouncer in transaction mode', () => {
           DATABASE_DIRECT_URL: direct.url,
           EMBEDDED_POSTGRES_PORT: 54329,
         },
-        dataDir: workDir,
+        dataDir: bouncer.workDir,
       });
       expect([opened.url, opened.migrationUrl]).toEqual([bouncerUrl, direct.url]);
       const client = createPrismaClient({
