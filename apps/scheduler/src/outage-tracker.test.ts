@@ -61,6 +61,27 @@ describe('the outage tracker', () => {
     ]);
   });
 
+  it('tries a task waiting out its pause again as soon as another failing task works again', () => {
+    let now = 0;
+    const { messages, outage } = tracker(() => now);
+    const retried: string[] = [];
+    outage.failed('loop', new Error('down'), () => retried.push('loop'));
+    outage.failed('dag-processor', new Error('down'), () => retried.push('dag-processor'));
+    outage.failed('heartbeat', new Error('down'), () => retried.push('heartbeat'));
+    // A task that has been working all along says nothing about the database coming back.
+    outage.succeeded('reconcile');
+    expect(retried).toEqual([]);
+    now = 3000;
+    outage.succeeded('heartbeat');
+    expect(retried).toEqual(['loop', 'dag-processor']);
+    outage.succeeded('loop');
+    outage.succeeded('dag-processor');
+    now = 3000 + SETTLE_MS;
+    outage.succeeded('heartbeat');
+    expect(retried).toEqual(['loop', 'dag-processor']);
+    expect(messages.at(-1)).toBe('scheduler reaches the database again; resuming');
+  });
+
   it('doubles the pause of a task failing in a row, up to the ceiling', () => {
     const { outage } = tracker();
     expect([1, 2, 3, 4, 5].map(() => outage.failed('loop', new Error('down')))).toEqual([

@@ -6,6 +6,11 @@
  * since. A task that keeps failing for another reason therefore keeps one incident open instead
  * of logging on every loop, and a task that only meets the outage after the others have
  * recovered (its first run since, on a connection that died with it) belongs to the same one.
+ *
+ * A task that works again after failing means the database is back: the others waiting out a
+ * pause (up to SCHEDULER_DB_BACKOFF_MAX_MS) try again at once, so that the scheduling loop, the
+ * DAG processor and the cache reconciliation resume with the first of them rather than up to
+ * that pause later (a scheduler without notifications had nothing else to wake its loop).
  */
 import type { Logger } from '@dagbag/logger';
 
@@ -18,6 +23,8 @@ export class OutageTracker {
   private workingSince: number | undefined;
   private lastRecoveredAt: number | undefined;
   private readonly failingTasks = new Map<string, number>();
+  /** How to try a failing task again now, instead of after its pause. */
+  private readonly retries = new Map<string, () => void>();
   private failures = 0;
 
   private readonly logger: Logger;
@@ -53,9 +60,15 @@ export class OutageTracker {
     return since === undefined || this.clock() - since >= ms;
   }
 
-  /** Records a failure of `task`; returns how long it should wait before trying again. */
-  failed(task: string, error: unknown): number {
+  /**
+   * Records a failure of `task`; returns how long it should wait before trying again. `retryNow`
+   * is called instead if another failing task works again first (once; a later failure gives
+   * another).
+   */
+  failed(task: string, error: unknown, retryNow?: () => void): number {
     this.failures++;
+    if (retryNow) this.retries.set(task, retryNow);
+    else this.retries.delete(task);
     const streak = (this.failingTasks.get(task) ?? 0) + 1;
     this.failingTasks.set(task, streak);
     this.workingSince = undefined;
@@ -73,8 +86,17 @@ export class OutageTracker {
 
   succeeded(task: string): void {
     if (this.failingSince === undefined) return;
-    this.failingTasks.delete(task);
-    if (this.failingTasks.size > 0) return;
+    this.retries.delete(task);
+    const recovered = this.failingTasks.delete(task);
+    if (this.failingTasks.size > 0) {
+      // Back from failing: the database answers again, the others need not wait out their pause.
+      if (recovered) {
+        const waiting = [...this.retries.values()];
+        this.retries.clear();
+        for (const retry of waiting) retry();
+      }
+      return;
+    }
     const now = this.clock();
     this.workingSince ??= now;
     if (now - this.workingSince < SETTLE_MS) return;

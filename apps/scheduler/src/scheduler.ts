@@ -169,10 +169,17 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       if (stopping) return;
       let delay = intervalMs();
       if (wakeable) wakeRequested = false;
+      /** Set once the next attempt is scheduled: runs it now instead of after `delay`. */
+      let attemptNow: (() => void) | undefined;
+      let retryAsked = false;
       const running = task().then(
         () => outage.succeeded(name),
         (error: unknown) => {
-          delay = outage.failed(name, error);
+          // Another task reaching the database ends the wait (the outage is over).
+          delay = outage.failed(name, error, () => {
+            if (attemptNow) attemptNow();
+            else retryAsked = true;
+          });
         },
       );
       activeTasks.add(running);
@@ -180,18 +187,23 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
       activeTasks.delete(running);
       if (stopping) return;
       if (wakeable && wakeRequested && !outage.failing) delay = 0;
-      const timer = setTimeout(() => {
+      if (retryAsked) delay = 0;
+      let attempted = false;
+      const attempt = () => {
+        if (attempted) return;
+        attempted = true;
+        clearTimeout(timer);
         timers.delete(timer);
         if (wakeable) wake = undefined;
         void tick();
-      }, delay);
+      };
+      const timer = setTimeout(attempt, delay);
       timers.add(timer);
+      attemptNow = () => setImmediate(attempt);
       if (wakeable) {
         wake = () => {
           wake = undefined;
-          clearTimeout(timer);
-          timers.delete(timer);
-          setImmediate(() => void tick());
+          attemptNow?.();
         };
       }
     };
