@@ -124,7 +124,7 @@ export function buildProgram(context: ProgramContext): Command {
           task.operator_name,
           task.trigger_rule,
           task.retries,
-          task.downstream_task_ids?.join(', '),
+          idsText(task.downstream_task_ids ?? []),
         ]),
       );
     });
@@ -433,6 +433,16 @@ export function buildProgram(context: ProgramContext): Command {
           json?: boolean;
         },
       ) => {
+        // A misspelt task id would clear nothing and say only "nothing to clear".
+        const { data: dagTasks } = await client().GET('/api/v2/dags/{dag_id}/tasks', {
+          params: { path: { dag_id: dagId } },
+        });
+        const known = new Set((dagTasks?.tasks ?? []).map((task) => task.task_id));
+        const unknown = taskIds.filter((taskId) => !known.has(taskId));
+        if (unknown.length > 0)
+          throw new CommandFailed(
+            `${dagId} has no task${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; its tasks: ${idsText([...known].sort(), 20)}`,
+          );
         const { data } = await client().POST('/api/v2/dags/{dag_id}/clearTaskInstances', {
           params: { path: { dag_id: dagId } },
           body: {
@@ -753,6 +763,15 @@ function seconds(text: string): number {
       `--interval must be seconds from 0.1 to 3600, not ${JSON.stringify(text)}`,
     );
   return value;
+}
+
+/**
+ * Ids for a table cell: the first `shown`, then how many more. A task feeding 400 others made
+ * every row of `dags show` thousands of columns wide (a table pads each cell to its column).
+ */
+function idsText(ids: readonly string[], shown = 5): string {
+  if (ids.length <= shown) return ids.join(', ');
+  return `${ids.slice(0, shown).join(', ')} (+${ids.length - shown} more)`;
 }
 
 function mb(bytes: number): string {

@@ -65,6 +65,17 @@ beforeAll(async () => {
       dag_id: 'talker',
       tasks: [bash('talk', chattyCommand)],
     },
+    'wide.json': {
+      dag_id: 'wide',
+      tasks: [
+        { task_id: 'start', operator: 'empty' },
+        ...Array.from({ length: 20 }, (_, i) => ({
+          task_id: `t${i}`,
+          operator: 'empty',
+          upstream: ['start'],
+        })),
+      ],
+    },
     // About 1.3 MB of log: more than one page of the logs endpoint (1 MiB).
     'loud.json': {
       dag_id: 'loud',
@@ -326,7 +337,7 @@ describe('errors', () => {
     const json = await runCli(['dags', 'list', '--json'], { env: system.env });
     expect(
       (JSON.parse(json.stdout) as { dag_id: string }[]).map((dag) => dag.dag_id).sort(),
-    ).toEqual(['chatty', 'evolving', 'fails', 'loud', 'retrying', 'steps', 'talker']);
+    ).toEqual(['chatty', 'evolving', 'fails', 'loud', 'retrying', 'steps', 'talker', 'wide']);
   });
 });
 
@@ -404,6 +415,28 @@ describe('the other commands', () => {
     expect(marked).toMatchObject({ code: 0, stdout: 'fails to-mark is success\n' });
     const shown = await runCli(['runs', 'show', 'fails', 'to-mark', '--json'], { env: system.env });
     expect(JSON.parse(shown.stdout)).toMatchObject({ state: 'success' });
+  });
+
+  it('tasks clear refuses a task id the DAG does not have, naming it and the tasks there are', async () => {
+    const result = await runCli(['tasks', 'clear', 'fails', 'any-run', 'boom', 'bom'], {
+      env: system.env,
+    });
+    expect(result).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: 'dagbag: fails has no task bom; its tasks: boom, prepare, publish\n',
+    });
+  });
+
+  it('dags show keeps a long list of downstream tasks to a few ids and a count', async () => {
+    const result = await runCli(['dags', 'show', 'wide'], { env: system.env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/│ start +│ .* │ t0, t1, t2, t3, t4 \(\+15 more\) +│/);
+    const json = await runCli(['dags', 'show', 'wide', '--json'], { env: system.env });
+    const tasks = (
+      JSON.parse(json.stdout) as { tasks: { task_id: string; downstream_task_ids: string[] }[] }
+    ).tasks;
+    expect(tasks.find((task) => task.task_id === 'start')!.downstream_task_ids).toHaveLength(20);
   });
 
   it('import-errors prints what the processor found, at its line', async () => {
