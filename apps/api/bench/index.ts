@@ -10,7 +10,9 @@
  *    the same run: requests/s ratio and p50/p99.
  * Output: bench/results/memory.csv, memory.svg, summary.json and bench/RESULTS.md.
  * BENCH_EXPERIMENT_FLAGS="<node flags>" instead runs the defaults once with those flags and only
- * logs the figures (results untouched): for trying V8 or preload changes side by side.
+ * logs the figures (results untouched): for trying V8 or preload changes side by side. Several
+ * flag sets separated by `|` run interleaved, BENCH_EXPERIMENT_ROUNDS times (default 2), and log
+ * one table.
  * BENCH_MISS_FLOOR=1 instead serves the sweep by the miss floor (bench/miss-floor.ts) and by the
  * API, interleaved, and logs a table of CPU per request (results untouched).
  */
@@ -78,6 +80,7 @@ interface ModeResult {
     entries: number;
     weight_bytes: number;
     admission_rejections: number;
+    window_percent: number;
     misses: { loaded: number };
   };
   sweepSeconds: number;
@@ -411,7 +414,7 @@ async function runMode(
     const retainedAtEnd = await api.measureAfterGc();
     const peakRss = Math.max(...samples.map((s) => s.sample.rss));
     log(
-      `${mode.name}: ${order.length} versions in ${sweepSeconds.toFixed(1)} s; cache ${stats.entries} entries, ${Math.round(stats.weight_bytes / MiB)} MiB weight; peak RSS ${Math.round(peakRss / MiB)} MiB`,
+      `${mode.name}: ${order.length} versions in ${sweepSeconds.toFixed(1)} s; cache ${stats.entries} entries, ${Math.round(stats.weight_bytes / MiB)} MiB weight, window ${stats.window_percent} %, ${stats.admission_rejections} refused; peak RSS ${Math.round(peakRss / MiB)} MiB`,
     );
     let load: LoadResult | undefined;
     if (mode.loadTest) {
@@ -471,15 +474,42 @@ function cpuNow(api: ApiProcess): { api: number; postgres: number; loadGenerator
 }
 
 /**
- * BENCH_MISS_FLOOR=1: the sweep served by the miss floor (bench/miss-floor.ts: the loader's query
- * and JSON.parse, nothing else; once without the parse) and by the API with its defaults,
- * interleaved BENCH_MISS_FLOOR_ROUNDS times (default 2); CPU per request of each party, logged only
- * (results untouched).
+ * Runs each mode's sweep `rounds` times, the modes interleaved (a, b, a, b), and logs a table of
+ * CPU per request of each party and the API's memory (results untouched): side by side in one run,
+ * as a shared machine needs for a comparison.
  */
-async function missFloor(
+async function interleaved(
+  title: string,
+  modes: Mode[],
+  rounds: number,
   url: string,
   order: { dagId: string; versionNumber: number }[],
 ): Promise<void> {
+  const lines: string[] = [];
+  for (let round = 1; round <= rounds; round++)
+    for (const mode of modes) {
+      const result = await runMode(mode, url, order);
+      const cpu = result.cpuMsPerRequest;
+      lines.push(
+        `| ${mode.name}, round ${round} | ${[cpu.api, cpu.postgres, cpu.loadGenerator, cpu.total].map((ms) => ms.toFixed(3)).join(' | ')} | ${Math.round(2000 / cpu.total)} | ${Math.round(2000 / (cpu.api + cpu.postgres))} | ${Math.round(mib(result.peakRss))} | ${Math.round(mib(result.retainedAtEnd.heapUsed))} |`,
+      );
+    }
+  log(
+    [
+      `${title}, ${order.length} versions, load average ${loadavg()[0]!.toFixed(1)}:`,
+      '| CPU ms per request | server | PostgreSQL | load generator | total | req/s on 2 cores | req/s, server + PostgreSQL alone | peak RSS MiB | heap after GC MiB |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...lines,
+    ].join('\n'),
+  );
+}
+
+/**
+ * BENCH_MISS_FLOOR=1: the sweep served by the miss floor (bench/miss-floor.ts: the loader's query
+ * and JSON.parse, nothing else; once without the parse) and by the API with its defaults,
+ * interleaved BENCH_MISS_FLOOR_ROUNDS times (default 2).
+ */
+function missFloor(url: string, order: { dagId: string; versionNumber: number }[]): Promise<void> {
   const floor = (parse: boolean): Mode => ({
     name: parse ? 'floor: query + JSON.parse' : 'floor: query only',
     cacheEnv: { FLOOR_PARSE: parse ? '1' : '0' },
@@ -488,22 +518,7 @@ async function missFloor(
     script: join('bench', 'miss-floor.ts'),
   });
   const modes = [floor(false), floor(true), { ...defaultsMode, loadTest: false }];
-  const lines: string[] = [];
-  for (let round = 1; round <= int('BENCH_MISS_FLOOR_ROUNDS', 2); round++)
-    for (const mode of modes) {
-      const { cpuMsPerRequest: cpu } = await runMode(mode, url, order);
-      lines.push(
-        `| ${mode.name}, round ${round} | ${[cpu.api, cpu.postgres, cpu.loadGenerator, cpu.total].map((ms) => ms.toFixed(3)).join(' | ')} | ${Math.round(2000 / cpu.total)} | ${Math.round(2000 / (cpu.api + cpu.postgres))} |`,
-      );
-    }
-  log(
-    [
-      `miss floor, ${order.length} versions, load average ${loadavg()[0]!.toFixed(1)}:`,
-      '| CPU ms per request | server | PostgreSQL | load generator | total | req/s on 2 cores | req/s, server + PostgreSQL alone |',
-      '|---|---:|---:|---:|---:|---:|---:|',
-      ...lines,
-    ].join('\n'),
-  );
+  return interleaved('miss floor', modes, int('BENCH_MISS_FLOOR_ROUNDS', 2), url, order);
 }
 
 const defaultsMode: Mode = { name: 'defaults', cacheEnv: {}, nodeFlags: [], loadTest: true };
@@ -544,6 +559,17 @@ async function main(): Promise<void> {
       return;
     }
     const experimentFlags = env.BENCH_EXPERIMENT_FLAGS;
+    if (experimentFlags?.includes('|')) {
+      // Several flag sets ('|' between them): interleaved, BENCH_EXPERIMENT_ROUNDS times each.
+      const modes = experimentFlags.split('|').map((flags): Mode => ({
+        name: flags.trim() || 'no flags',
+        cacheEnv: {},
+        nodeFlags: flags.split(' ').filter(Boolean),
+        loadTest: false,
+      }));
+      await interleaved('experiment', modes, int('BENCH_EXPERIMENT_ROUNDS', 2), url, order);
+      return;
+    }
     if (experimentFlags !== undefined) {
       // One defaults run with the given Node/V8 flags, reported in the log only (results
       // untouched).
