@@ -195,6 +195,18 @@ describe('pagination', () => {
   });
 });
 
+describe('baseUrl', () => {
+  it("may end in /api/v2, as the base URL of Airflow's own clients does", async () => {
+    for (const baseUrl of [`${api.url}/api/v2`, `${api.url}/api/v2/`]) {
+      const withPrefix = createDagbagClient({ baseUrl, token: TEST_TOKEN });
+      const { data } = await withPrefix.GET('/api/v2/dags/{dag_id}', {
+        params: { path: { dag_id: 'etl' } },
+      });
+      expect(data!.dag_id).toBe('etl');
+    }
+  });
+});
+
 describe('errors', () => {
   it('throws a typed 404 carrying the detail', async () => {
     const error = await client

@@ -13,7 +13,10 @@ export type Schemas = components['schemas'];
 export type DagRunState = Schemas['DagRunState'];
 
 export interface DagbagClientOptions {
-  /** Where the API is, e.g. `http://127.0.0.1:8080` (paths start with /api/v2). */
+  /**
+   * Where the API is, e.g. `http://127.0.0.1:8080` (paths start with /api/v2); a trailing
+   * `/api/v2`, as Airflow's clients take it, is the same.
+   */
   baseUrl: string;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
@@ -129,7 +132,8 @@ const throwOnError: Middleware = {
 export function createDagbagClient(options: DagbagClientOptions): DagbagClient {
   const baseFetch = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const client = createOpenApiClient<paths>({
-    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    // The paths carry /api/v2: `http://host:8080/api/v2` would have made every one a 404.
+    baseUrl: options.baseUrl.replace(/\/+$/, '').replace(/\/api\/v2$/, ''),
     headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
     fetch: retryingFetch(baseFetch, options.retry),
   });
