@@ -296,6 +296,14 @@ describe('parseDagSource', () => {
     expect(problem!.reason).toBe("invalid JSON: a trailing comma before ']'; remove it");
   });
 
+  it('says to quote a YAML value that starts with @, such as a schedule preset', () => {
+    const [problem] = problems('dag_id: d\nschedule: @daily\ntasks: []\n', 'dag.yaml');
+    expect(problem).toMatchObject({ line: 2, column: 11 });
+    expect(problem!.reason).toBe(
+      "invalid YAML: Plain value cannot start with reserved character @; quote the value, e.g. '@daily'",
+    );
+  });
+
   it('places truncated JSON at its end', () => {
     expect(problems('{\n  "dag_id": "d",\n')[0]).toMatchObject({ line: 3, column: 1 });
   });

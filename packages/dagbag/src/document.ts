@@ -779,6 +779,14 @@ function jsonSyntaxProblem(text: string, error: SyntaxError): DagProblem {
   return { reason: `invalid JSON: ${message}${detail}`, ...positionAtOffset(text, offset) };
 }
 
+/** The yaml package's message, without its position (the problem has it), with the fix. */
+function yamlReason(message: string): string {
+  const reason = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  // `schedule: @daily`: YAML reserves @ at the start of a plain value.
+  if (reason.endsWith('reserved character @')) return `${reason}; quote the value, e.g. '@daily'`;
+  return reason;
+}
+
 function sourceKind(fileName: string): 'json' | 'yaml' | undefined {
   const lower = fileName.toLowerCase();
   if (lower.endsWith('.json')) return 'json';
@@ -829,7 +837,7 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
         ok: false,
         errors: positions.errors.map((e) => {
           const problem: DagProblem = {
-            reason: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+            reason: `invalid YAML: ${yamlReason(e.message)}`,
           };
           if (e.linePos) {
             problem.line = e.linePos[0].line;
