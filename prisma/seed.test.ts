@@ -57,6 +57,21 @@ describe('the demo seed', () => {
     expect(log).toMatch(/task extract finished: (success|failed)/);
   });
 
+  it("gives the demo task instances UUIDv7 ids in their DAG's task order, as a real run has", async () => {
+    const run = await db.prisma.dagRun.findFirstOrThrow({
+      where: { dagId: 'example_etl' },
+      include: { taskInstances: { orderBy: { id: 'asc' } } },
+    });
+    const version = await db.prisma.serializedDag.findFirstOrThrow({
+      where: { dagVersionId: run.createdDagVersionId! },
+    });
+    const taskOrder = (version.data as { tasks: { task_id: string }[] }).tasks.map(
+      (t) => t.task_id,
+    );
+    expect(run.taskInstances.map((ti) => ti.id[14])).toEqual(taskOrder.map(() => '7'));
+    expect(run.taskInstances.map((ti) => ti.taskId)).toEqual(taskOrder);
+  });
+
   it('gives a scheduled example its next run, which the processor sets only for a DAG it has not seen', async () => {
     // The seed ran at 12:00 (first test): the hourly example runs the hour that just ended, once
     // it has ended. With next_dagrun_* left null the scheduler never ran it.

@@ -31,6 +31,11 @@ export interface VersionSource {
  * than by PostgreSQL, whose `uuidv7()` only exists from version 18; the column's default (v4) is
  * only a fallback for hand-written rows.
  */
+export function newTaskInstanceId(): string {
+  return uuidv7();
+}
+
+/** The columns of one instance per task of each run, runs first, ids in that order. */
 export function taskInstanceRows(
   runs: readonly { dagId: string; runId: string }[],
   tasks: readonly TaskSpec[],
@@ -45,7 +50,7 @@ export function taskInstanceRows(
   };
   for (const run of runs) {
     for (const task of tasks) {
-      rows.ids.push(uuidv7());
+      rows.ids.push(newTaskInstanceId());
       rows.dagIds.push(run.dagId);
       rows.runIds.push(run.runId);
       rows.taskIds.push(task.taskId);

@@ -2,6 +2,7 @@
 import type { PrismaClient } from '../client.ts';
 import type { DagFileFields } from './dag-files.ts';
 import type { NextDagrun } from './next-dagrun.ts';
+import { newTaskInstanceId } from './run-task-instances.ts';
 
 export interface DemoTaskInstance {
   taskId: string;
@@ -104,6 +105,7 @@ export async function writeDemoHistory(prisma: PrismaClient, dags: DemoDag[]): P
           });
           await tx.taskInstance.createMany({
             data: run.taskInstances.map((ti) => ({
+              id: newTaskInstanceId(),
               dagId: dag.dagId,
               runId: run.runId,
               taskId: ti.taskId,
