@@ -113,17 +113,22 @@ export function buildProgram(context: ProgramContext): Command {
         paused: dag!.is_paused,
         schedule: dag!.timetable_summary,
         file: dag!.fileloc,
+        'start date': dag!.start_date,
+        catchup: dag!.catchup,
+        'max active runs': dag!.max_active_runs,
         'next run after': dag!.next_dagrun_run_after,
         tags: dag!.tags.map((tag) => tag.name).join(', '),
       });
       printTable(
         io,
-        ['task_id', 'operator', 'trigger rule', 'retries', 'downstream'],
+        ['task_id', 'operator', 'trigger rule', 'retries', 'retry delay', 'timeout', 'downstream'],
         (tasks?.tasks ?? []).map((task) => [
           task.task_id,
           task.operator_name,
           task.trigger_rule,
           task.retries,
+          durationText(task.retry_delay),
+          durationText(task.execution_timeout),
           idsText(task.downstream_task_ids ?? []),
         ]),
       );
@@ -772,6 +777,12 @@ function seconds(text: string): number {
 function idsText(ids: readonly string[], shown = 5): string {
   if (ids.length <= shown) return ids.join(', ');
   return `${ids.slice(0, shown).join(', ')} (+${ids.length - shown} more)`;
+}
+
+/** Airflow's TimeDelta as `90 s`; none as empty. */
+function durationText(delta: Schemas['TimeDelta'] | null | undefined): string {
+  if (!delta) return '';
+  return `${delta.days * 86_400 + delta.seconds + delta.microseconds / 1e6} s`;
 }
 
 function mb(bytes: number): string {

@@ -428,6 +428,14 @@ describe('the other commands', () => {
     });
   });
 
+  it("dags show prints the DAG's run settings and each task's retries, retry delay and timeout", async () => {
+    const result = await runCli(['dags', 'show', 'retrying'], { env: system.env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^catchup +false$/m);
+    expect(result.stdout).toMatch(/^max active runs +16$/m);
+    expect(result.stdout).toMatch(/│ flaky +│ BashOperator +│ all_success +│ 1 +│ 2 s +│ +│ +│/);
+  });
+
   it('dags show keeps a long list of downstream tasks to a few ids and a count', async () => {
     const result = await runCli(['dags', 'show', 'wide'], { env: system.env });
     expect(result.code).toBe(0);
