@@ -442,11 +442,11 @@ export function buildProgram(context: ProgramContext): Command {
         const { data: dagTasks } = await client().GET('/api/v2/dags/{dag_id}/tasks', {
           params: { path: { dag_id: dagId } },
         });
-        const known = new Set((dagTasks?.tasks ?? []).map((task) => task.task_id));
+        const known = new Set<string | null>((dagTasks?.tasks ?? []).map((task) => task.task_id));
         const unknown = taskIds.filter((taskId) => !known.has(taskId));
         if (unknown.length > 0)
           throw new CommandFailed(
-            `${dagId} has no task${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; its tasks: ${idsText([...known].sort(), 20)}`,
+            `${dagId} has no task${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; its tasks: ${idsText([...known].filter((id) => id !== null).sort(), 20)}`,
           );
         const { data } = await client().POST('/api/v2/dags/{dag_id}/clearTaskInstances', {
           params: { path: { dag_id: dagId } },
