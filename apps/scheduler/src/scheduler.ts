@@ -158,12 +158,17 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   const timers = new Set<NodeJS.Timeout>();
   const activeTasks = new Set<Promise<unknown>>();
 
-  /** Runs `task` every `intervalMs` (after each run ends), backing off while it fails. */
+  /**
+   * Runs `task` every `intervalMs` (after each run ends), backing off while it fails. `wakeable`:
+   * new work runs it at once. `probe`: it never waits longer than its interval, even failing, so
+   * that it notices the database back within that interval and the others, backing off for up to
+   * SCHEDULER_DB_BACKOFF_MAX_MS, try again with it (see OutageTracker).
+   */
   function every(
     name: string,
     intervalMs: () => number,
     task: () => Promise<unknown>,
-    wakeable = false,
+    { wakeable = false, probe = false }: { wakeable?: boolean; probe?: boolean } = {},
   ): void {
     const tick = async () => {
       if (stopping) return;
@@ -176,10 +181,11 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
         () => outage.succeeded(name),
         (error: unknown) => {
           // Another task reaching the database ends the wait (the outage is over).
-          delay = outage.failed(name, error, () => {
+          const pause = outage.failed(name, error, () => {
             if (attemptNow) attemptNow();
             else retryAsked = true;
           });
+          delay = probe ? Math.min(pause, intervalMs()) : pause;
         },
       );
       activeTasks.add(running);
@@ -274,7 +280,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
           () => config.dagDirScanSeconds * 1000,
           () => processor.processOnce(),
         );
-      every('scheduling-loop', () => config.loopIntervalMs, loopStarted, true);
+      every('scheduling-loop', () => config.loopIntervalMs, loopStarted, { wakeable: true });
       every(
         'job-heartbeat',
         () => config.heartbeatIntervalSeconds * 1000,
@@ -285,6 +291,8 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
             );
           }
         },
+        // One cheap statement per interval during an outage: the first sign the database is back.
+        { probe: true },
       );
       every(
         'dag-cache-reconcile',
