@@ -304,6 +304,37 @@ describe('parseDagSource', () => {
     );
   });
 
+  it('refuses a JSON object with a key twice, at the second, rather than keep the last silently', () => {
+    const text = [
+      '{',
+      '  "dag_id": "d",',
+      '  "tasks": [',
+      '    { "task_id": "a", "operator": "empty" },',
+      '    { "task_id": "b", "operator": "empty", "upstream": ["a"], "upstream": [] }',
+      '  ]',
+      '}',
+    ].join('\n');
+    expect(problems(text)).toEqual([
+      {
+        reason:
+          'invalid JSON: "upstream" appears twice in one object (JSON.parse would keep only the last); keep one',
+        line: 5,
+        column: 63,
+      },
+    ]);
+  });
+
+  it('refuses JSON nested thousands deep with a problem, not a stack overflow', () => {
+    const deep = `{"dag_id": "d", "tasks": [], "tags": ${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    expect(problems(deep)[0]!.path).toBe('tags[0]');
+  });
+
+  it('reads the same key in different objects as different keys', () => {
+    const text =
+      '{"dag_id": "d", "tasks": [{"task_id": "a", "operator": "empty"}, {"task_id": "b", "operator": "empty"}]}';
+    expect(parseDagSource(text, 'dag.json').ok).toBe(true);
+  });
+
   it('places truncated JSON at its end', () => {
     expect(problems('{\n  "dag_id": "d",\n')[0]).toMatchObject({ line: 3, column: 1 });
   });

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { closestName } from '@dagbag/config';
 import { Cron } from 'croner';
-import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import {
+  parse as parseJsonc,
+  printParseErrorCode,
+  visit as visitJson,
+  type ParseError,
+} from 'jsonc-parser';
 import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 
@@ -787,6 +792,37 @@ function yamlReason(message: string): string {
   return reason;
 }
 
+/**
+ * The first key written twice in one object of a JSON text: JSON.parse keeps the last without a
+ * word, so `"upstream"` given twice in a task lost the first list. (YAML refuses it itself.)
+ */
+function duplicateJsonKey(text: string): DagProblem | undefined {
+  const objects: Set<string>[] = [];
+  let found: DagProblem | undefined;
+  try {
+    visitJson(text, {
+      onObjectBegin: () => void objects.push(new Set()),
+      onObjectEnd: () => void objects.pop(),
+      onObjectProperty: (key, offset, _length, startLine, startCharacter) => {
+        const keys = objects[objects.length - 1]!;
+        if (found === undefined && keys.has(key))
+          found = {
+            reason: `invalid JSON: ${JSON.stringify(key)} appears twice in one object (JSON.parse would keep only the last); keep one`,
+            line: startLine + 1,
+            column: startCharacter + 1,
+          };
+        keys.add(key);
+      },
+    });
+  } catch (error) {
+    // jsonc-parser recurses: nesting thousands deep overflows its stack. No field of a DAG
+    // nests like that, so the schema refuses such a document anyway.
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+  return found;
+}
+
 function sourceKind(fileName: string): 'json' | 'yaml' | undefined {
   const lower = fileName.toLowerCase();
   if (lower.endsWith('.json')) return 'json';
@@ -830,6 +866,8 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
     } catch (error) {
       return { ok: false, errors: [jsonSyntaxProblem(text, error as SyntaxError)] };
     }
+    const duplicate = duplicateJsonKey(text);
+    if (duplicate) return { ok: false, errors: [duplicate] };
   } else {
     positions = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
     if (positions.errors.length > 0) {
