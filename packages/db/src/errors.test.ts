@@ -15,6 +15,20 @@ describe('database error classification', () => {
     expect(isDatabaseUnavailable(new Error('syntax error at or near "x"'))).toBe(false);
   });
 
+  it('classifies a connection exception (SQLSTATE class 08), as PgBouncer answers while the server is down, as database unavailable', () => {
+    // What Prisma's driver adapter wraps when PgBouncer cannot log in to PostgreSQL.
+    const pgbouncer = {
+      name: 'DriverAdapterError',
+      cause: {
+        kind: 'postgres',
+        originalCode: '08P01',
+        originalMessage: 'server login has been failing, try again later (server_login_retry)',
+      },
+    };
+    expect(isDatabaseUnavailable({ meta: { driverAdapterError: pgbouncer } })).toBe(true);
+    expect(isDatabaseUnavailable(new Error('x', { cause: { code: '08006' } }))).toBe(true);
+  });
+
   it('classifies a cancelled statement (statement timeout) as database unavailable', () => {
     expect(isDatabaseUnavailable({ meta: { driverAdapterError: { originalCode: '57014' } } })).toBe(
       true,

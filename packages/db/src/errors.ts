@@ -91,7 +91,16 @@ export function databaseUnavailableReason(
   return code === undefined ? { message } : { message, code };
 }
 
+/**
+ * SQLSTATE class 08, connection exception: the connection failed or could not be made. PgBouncer
+ * also answers with it (08P01) while it cannot reach the server ("server login has been failing,
+ * try again later", "pgbouncer cannot connect to server", "query_wait_timeout").
+ */
+const CONNECTION_EXCEPTION = /^08[0-9A-Z]{3}$/;
+
 function saysUnavailable(layer: ErrorLayer): boolean {
+  for (const code of [layer.code, layer.originalCode])
+    if (typeof code === 'string' && CONNECTION_EXCEPTION.test(code)) return true;
   if (
     typeof layer.code === 'string' &&
     (UNAVAILABLE_SQLSTATES.has(layer.code) ||
