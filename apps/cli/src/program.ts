@@ -218,6 +218,9 @@ export function buildProgram(context: ProgramContext): Command {
       );
       if (options.json) return printJson(io, diff);
       const lines = [
+        ...Object.entries(diff.dag).map(
+          ([field, [from, to]]) => `~ dag ${field} ${settingText(from)} -> ${settingText(to)}`,
+        ),
         ...diff.tasks.added.map((task) => `+ task ${task.id} (${task.operator})`),
         ...diff.tasks.removed.map((task) => `- task ${task.id} (${task.operator})`),
         ...diff.tasks.changed.map(
@@ -233,7 +236,9 @@ export function buildProgram(context: ProgramContext): Command {
       io.stdout.write(
         sourceA === sourceB
           ? `versions ${a} and ${b} are the same\n`
-          : `versions ${a} and ${b} have the same tasks, edges and task settings; their files differ (a DAG setting, or only the text)\n`,
+          : documentA && documentB
+            ? `versions ${a} and ${b} have the same settings, tasks and edges; only their files' text differs\n`
+            : `versions ${a} and ${b} have the same tasks and edges; their files differ\n`,
       );
     });
 

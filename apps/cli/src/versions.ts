@@ -10,6 +10,8 @@ type Node = Schemas['StructureNode'];
 type Edge = Schemas['StructureEdge'];
 
 export interface StructureDiff {
+  /** The DAG's own settings that changed (schedule, max_active_runs...), from the documents. */
+  dag: Record<string, [unknown, unknown]>;
   tasks: {
     added: Node[];
     removed: Node[];
@@ -19,6 +21,8 @@ export interface StructureDiff {
 }
 
 const COMPARED: (keyof Node)[] = ['label', 'operator', 'trigger_rule', 'retries'];
+/** A DAG's document fields that are not settings of its own: its id, and its tasks. */
+const NOT_DAG_SETTINGS = new Set(['dag_id', 'tasks']);
 /** A task's document fields that are not settings of its own: its id, and the edges. */
 const NOT_SETTINGS = new Set(['task_id', 'upstream']);
 
@@ -66,10 +70,19 @@ export function diffStructures(
     }
     if (Object.keys(fields).length > 0) changed.push({ id, fields });
   }
+  const dag: StructureDiff['dag'] = {};
+  if (documents) {
+    const [a, b] = [documents.from, documents.to] as Record<string, unknown>[];
+    for (const key of new Set([...Object.keys(a!), ...Object.keys(b!)])) {
+      if (NOT_DAG_SETTINGS.has(key)) continue;
+      if (JSON.stringify(a![key]) !== JSON.stringify(b![key])) dag[key] = [a![key], b![key]];
+    }
+  }
   const edgeKey = (edge: Edge) => `${edge.source_id}\u0000${edge.target_id}`;
   const edgesBefore = new Set(from.edges.map(edgeKey));
   const edgesAfter = new Set(to.edges.map(edgeKey));
   return {
+    dag,
     tasks: {
       added: to.nodes.filter((node) => !before.has(node.id)),
       removed: from.nodes.filter((node) => !after.has(node.id)),
