@@ -274,6 +274,29 @@ describe('GET /dags/~/dagVersions', () => {
   });
 });
 
+describe('GET /importErrors', () => {
+  it("filters by Airflow's filename_pattern, with totals of the filtered list", async () => {
+    // Airflow's get_import_errors takes filename_pattern; ours ignored it and listed every error.
+    await api.prisma.importError.createMany({
+      data: ['team_a/load.json', 'team_a/report.yaml', 'team_b/load.json'].map((filename) => ({
+        filename,
+        stackTrace: `${filename}:1:1: invalid`,
+      })),
+    });
+    const files = async (pattern: string) => {
+      const { status, body } = await json(
+        `/api/v2/importErrors?limit=1&filename_pattern=${encodeURIComponent(pattern)}`,
+      );
+      expect(status, pattern).toBe(200);
+      return [body.total_entries, body.import_errors.map((e: any) => e.filename)];
+    };
+    expect(await files('TEAM_A/')).toEqual([2, ['team_a/load.json']]);
+    expect(await files('team_%/load')).toEqual([2, ['team_a/load.json']]);
+    expect(await files('nothing')).toEqual([0, []]);
+    expect((await files('~'))[0]).toBe(await api.prisma.importError.count());
+  });
+});
+
 describe('GET /importErrors/{import_error_id}', () => {
   it('answers one import error, and 404 for an id that does not exist', async () => {
     const error = await api.prisma.importError.create({

@@ -2485,6 +2485,8 @@ export interface operations {
           | 'stacktrace'
           | '-stacktrace'
         )[];
+        /** @description Airflow's: a case-insensitive substring of the file's path in DAGS_FOLDER; `%` and `_` are wildcards, `~` alone matches every file. */
+        filename_pattern?: string;
       };
       header?: never;
       path?: never;

@@ -24,7 +24,14 @@ export function importErrorRoutes({ queries }: RouteContext): RouteDefinition[] 
       operationId: 'get_import_errors',
       summary: 'Get Import Errors',
       tags: ['Import Error'],
-      query: z.object({ ...s.pagination, order_by: s.orderByParam(IMPORT_ERROR_ORDER, 'id') }),
+      query: z.object({
+        ...s.pagination,
+        order_by: s.orderByParam(IMPORT_ERROR_ORDER, 'id'),
+        filename_pattern: z.string().optional().openapi({
+          description:
+            "Airflow's: a case-insensitive substring of the file's path in DAGS_FOLDER; `%` and `_` are wildcards, `~` alone matches every file.",
+        }),
+      }),
       success: {
         status: 200,
         description: 'Successful Response',
@@ -35,6 +42,7 @@ export function importErrorRoutes({ queries }: RouteContext): RouteDefinition[] 
           limit: query.limit,
           offset: query.offset,
           orderBy: query.order_by,
+          filenamePattern: query.filename_pattern,
         });
         return {
           status: 200,

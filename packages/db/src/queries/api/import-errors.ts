@@ -1,5 +1,13 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import type { Page, Pagination, SortKey } from './common.ts';
+import {
+  containsPatternSql,
+  orderBySql,
+  totalOf,
+  whereSql,
+  type Page,
+  type Pagination,
+  type SortKey,
+} from './common.ts';
 
 export interface ImportErrorRow {
   id: number;
@@ -11,34 +19,63 @@ export interface ImportErrorRow {
 
 export type ImportErrorSortColumn = 'id' | 'timestamp' | 'filename' | 'bundle_name' | 'stacktrace';
 
-const FIELD: Record<
-  ImportErrorSortColumn,
-  'id' | 'timestamp' | 'filename' | 'bundleName' | 'stackTrace'
-> = {
+/** Columns of `import_error` by sort key. */
+const COLUMN: Record<ImportErrorSortColumn, string> = {
   id: 'id',
-  timestamp: 'timestamp',
+  timestamp: '"timestamp"',
   filename: 'filename',
-  bundle_name: 'bundleName',
-  stacktrace: 'stackTrace',
+  bundle_name: 'bundle_name',
+  stacktrace: 'stacktrace',
 };
+
+interface ImportErrorRecord {
+  id: number;
+  filename: string;
+  bundle_name: string | null;
+  stacktrace: string;
+  timestamp: Date;
+}
+
+const toRow = (r: ImportErrorRecord): ImportErrorRow => ({
+  id: r.id,
+  filename: r.filename,
+  bundleName: r.bundle_name,
+  stackTrace: r.stacktrace,
+  timestamp: r.timestamp,
+});
 
 export function createImportErrorQueries(prisma: PrismaClient) {
   return {
+    /**
+     * One page, with the total. `filenamePattern`: Airflow's `filename_pattern` (a `*_pattern`
+     * filter on the file's path relative to its bundle). Sorted as every listing (orderBySql).
+     */
     async listImportErrors(
-      filters: Pagination & { orderBy: SortKey<ImportErrorSortColumn>[] },
+      filters: Pagination & {
+        orderBy: SortKey<ImportErrorSortColumn>[];
+        filenamePattern?: string;
+      },
     ): Promise<Page<ImportErrorRow>> {
-      const orderBy = [
-        ...filters.orderBy.map(
-          (key) => ({ [FIELD[key.column]]: key.descending ? 'desc' : 'asc' }) as const,
-        ),
-        // As orderBySql: the tie-breaker descends when the first key does (Airflow's SortParam).
-        { id: filters.orderBy[0]?.descending ? 'desc' : 'asc' } as const,
-      ];
-      const [rows, total] = await Promise.all([
-        prisma.importError.findMany({ orderBy, take: filters.limit, skip: filters.offset }),
-        prisma.importError.count(),
-      ]);
-      return { rows, total };
+      const where = whereSql(
+        filters.filenamePattern === undefined
+          ? []
+          : [containsPatternSql('filename', filters.filenamePattern)],
+      );
+      const rows = await prisma.$queryRaw<(ImportErrorRecord & { total_entries: bigint })[]>`
+        SELECT id, filename, bundle_name, stacktrace, "timestamp", count(*) OVER () AS total_entries
+        FROM import_error ${where}
+        ${orderBySql(filters.orderBy, COLUMN, 'id')}
+        LIMIT ${filters.limit} OFFSET ${filters.offset}`;
+      const total =
+        rows.length > 0
+          ? totalOf(rows)
+          : Number(
+              (
+                await prisma.$queryRaw<{ n: bigint }[]>`
+                  SELECT count(*) AS n FROM import_error ${where}`
+              )[0]!.n,
+            );
+      return { rows: rows.map(toRow), total };
     },
 
     async getImportError(id: number): Promise<ImportErrorRow | null> {
