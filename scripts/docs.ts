@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { API_OWN_SETTINGS } from '@dagbag/api';
+import { buildProgram } from '@dagbag/cli';
 import { SHARED_SETTINGS, describeSettings, repoRoot, type EnvShape } from '@dagbag/config';
 import {
   CACHE_VARIABLES,
@@ -105,6 +106,41 @@ function dagFieldsTables(): string {
   return `Fields of the DAG (the file's top level):\n\n${table(DAG_FIELD_DOCS)}\n\nFields of each entry of \`tasks\`:\n\n${table(TASK_FIELD_DOCS)}`;
 }
 
+/** Every command of the `dagbag` command line with its arguments and options, from commander. */
+function cliTable(): string {
+  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+  const program = buildProgram({ stdout: sink, stderr: sink, env: {}, cwd: '.' });
+  const rows: string[] = [];
+  const walk = (command: ReturnType<typeof buildProgram>, prefix: string) => {
+    for (const sub of command.commands) {
+      const name = `${prefix} ${sub.name()}`.trim();
+      if (sub.commands.length > 0) {
+        walk(sub, name);
+        continue;
+      }
+      const args = sub.registeredArguments
+        .map(
+          (arg) =>
+            (arg.required ? `<${arg.name()}>` : `[${arg.name()}]`) + (arg.variadic ? '...' : ''),
+        )
+        .join(' ');
+      const options = sub.options
+        .map((option) => {
+          const choices = option.argChoices ? ` (one of ${option.argChoices.join(', ')})` : '';
+          const value: unknown = option.defaultValue;
+          const fallback = typeof value === 'string' ? ` (default ${value})` : '';
+          return `\`${option.flags}\` ${option.description}${choices}${fallback}`;
+        })
+        .join('<br>');
+      rows.push(
+        `| \`dagbag ${name}${args ? ` ${args}` : ''}\` | ${cell(sub.description())} | ${cell(options)} |`,
+      );
+    }
+  };
+  walk(program, '');
+  return ['| command | what it does | options |', '|---|---|---|', ...rows].join('\n');
+}
+
 function replaceBlock(text: string, name: string, body: string): string {
   const start = `<!-- generated:${name}:start -->`;
   const end = `<!-- generated:${name}:end -->`;
@@ -123,6 +159,7 @@ export async function generatedReadme(current?: string): Promise<string> {
   text = replaceBlock(text, 'settings', sections);
   text = replaceBlock(text, 'metrics', metricsTable());
   text = replaceBlock(text, 'dag-fields', dagFieldsTables());
+  text = replaceBlock(text, 'cli', cliTable());
   return text;
 }
 

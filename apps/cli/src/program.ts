@@ -248,7 +248,7 @@ export function buildProgram(context: ProgramContext): Command {
     .command('trigger <dag>')
     .description('start a run now; with --wait, follow it and exit 0 on success, 1 on failure')
     .option('--conf <json>', 'run configuration (a JSON object)')
-    .option('--run-id <id>', 'the run id (default: manual__<time>)')
+    .option('--run-id <id>', 'the run id (default: manual__ and the time)')
     .option('--wait', 'follow the run until it ends (an API restart of up to 30 s is waited out)')
     .option('--interval <seconds>', 'progress refresh interval with --wait', '0.5')
     .addOption(json)
