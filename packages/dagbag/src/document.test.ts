@@ -254,6 +254,27 @@ describe('parseDagSource', () => {
     ).toMatchObject({ taskId: 'run', path: 'tasks[0].bash_command' });
   });
 
+  it('says a cron schedule has five fields, and an empty one that null means no schedule', () => {
+    const reason = (schedule: string) =>
+      problems(json({ dag_id: 'd', schedule, start_date: '2026-01-01T00:00:00Z', tasks: [] }))[0]!
+        .reason;
+    expect(reason('0 0 * * * *')).toBe(
+      'schedule: invalid cron expression "0 0 * * * *": it has 6 fields; a cron schedule has 5 (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1-5"',
+    );
+    expect(reason('')).toBe(
+      'schedule: schedule must not be empty: null for manual runs only, else a cron expression or a preset',
+    );
+  });
+
+  it('says that start_date needs its offset when it has none', () => {
+    const [problem] = problems(
+      json({ dag_id: 'd', schedule: '@daily', start_date: '2026-01-01T00:00:00', tasks: [] }),
+    );
+    expect(problem!.reason).toBe(
+      'start_date: start_date must be an ISO 8601 date-time with its offset (Z for UTC), e.g. 2026-01-01T00:00:00Z',
+    );
+  });
+
   it.each(['61 * * * *', '* * *', '0 0 * * * *', '@yearly', '0 0 31 2 *'])(
     'refuses the schedule %j',
     (schedule) => {

@@ -81,6 +81,10 @@ function remembered<T>(verdicts: Map<string, T>, key: string, check: (key: strin
 }
 
 function checkCron(expression: string): string | undefined {
+  // croner's own message for a wrong count speaks of its 6- and 7-part modes, which we refuse.
+  const fields = expression.trim().split(/\s+/).length;
+  if (fields !== 5)
+    return `invalid cron expression ${JSON.stringify(expression)}: it has ${fields} field${fields === 1 ? '' : 's'}; a cron schedule has 5 (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1-5"`;
   try {
     const job = new Cron(expression, { paused: true, mode: '5-part' });
     const next = job.nextRun();
@@ -99,6 +103,14 @@ const scheduleSchema = z
   .default(null)
   .superRefine((value, ctx) => {
     if (value === null || (SCHEDULE_PRESETS as readonly string[]).includes(value)) return;
+    if (value.trim() === '') {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'schedule must not be empty: null for manual runs only, else a cron expression or a preset',
+      });
+      return;
+    }
     if (value.startsWith('@')) {
       ctx.addIssue({
         code: 'custom',
@@ -233,7 +245,8 @@ const dagFields = {
   start_date: z.iso
     .datetime({
       offset: true,
-      error: 'start_date must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z',
+      error:
+        'start_date must be an ISO 8601 date-time with its offset (Z for UTC), e.g. 2026-01-01T00:00:00Z',
     })
     .optional(),
   /** The schedule's time zone (IANA name); absent: start_date's offset, else UTC. */
