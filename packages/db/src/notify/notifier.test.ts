@@ -1,6 +1,8 @@
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing/index.ts';
+import { createLogger } from '@dagbag/logger';
+import { createTestDatabase, startPgBouncer, type TestDatabase } from '../testing/index.ts';
 import { NOTIFICATION_CHANNELS, type NotificationChannel } from './channels.ts';
 import { Notifier, type NotifierEvent } from './notifier.ts';
 
@@ -224,5 +226,39 @@ describe('the notifier', () => {
       dag, // the delete
       dag, // the marker
     ]);
+  });
+
+  it('behind a pooler in transaction mode it says notifications do not arrive, and is not listening', async () => {
+    const bouncer = await startPgBouncer(db.url, { poolSize: 2 });
+    const errors: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const entry = JSON.parse(line) as { level: number; msg: string };
+          if (entry.level >= 50) errors.push(entry.msg);
+        }
+        done();
+      },
+    });
+    const notifier = new Notifier({
+      url: bouncer.url,
+      logger: createLogger({ name: 'notifier', level: 'info', destination: sink }),
+      connectTimeoutMs: 1_000,
+      backoffInitialMs: 20,
+      backoffMaxMs: 200,
+    });
+    notifiers.push(notifier);
+    try {
+      notifier.start();
+      // Through PgBouncer LISTEN "works" and the pings answer: it used to count as listening.
+      await until(() => notifier.isListening || errors.length > 0, 10_000);
+      expect(notifier.isListening).toBe(false);
+      expect(errors).toEqual([
+        expect.stringContaining('database notifications do not arrive on this connection'),
+      ]);
+    } finally {
+      await notifier.close();
+      bouncer.stop();
+    }
   });
 });

@@ -10,6 +10,13 @@
  * and what we need on top of LISTEN (a resync event per gap, lag from the commit time in our
  * payload, metrics from the registry, a ping to notice a half-open connection) is most of the
  * code either way.
+ *
+ * Each connection proves it receives before it counts as listening: another, short connection to
+ * the same URL notifies a channel only this listener listens on. Through a pooler in transaction
+ * mode (PgBouncer) LISTEN stays on a server connection the listener is not attached to and
+ * nothing arrives: it used to count as listening all the same (its pings answered), so the API
+ * kept GET /dags answers no notification would ever clear. Now it says what to set and is not
+ * listening (the API does not use its listing cache, the scheduler polls).
  */
 import {
   metrics,
@@ -18,6 +25,7 @@ import {
   type Meter,
   type Observable,
 } from '@opentelemetry/api';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { NOTIFICATION_METRICS, createInstrument, createObservable } from '@dagbag/metrics';
 import { silentLogger, type Logger } from '@dagbag/logger';
@@ -83,6 +91,11 @@ export class Notifier {
   private resolveFirstListening!: () => void;
   /** Backend pid of the listening connection (tests terminate it); null while not listening. */
   backendPid: number | null = null;
+  /** This listener's own channel, for the probe that proves notifications arrive. */
+  private readonly probeChannel = `dagbag_probe_${randomBytes(8).toString('hex')}`;
+  private probeArrived: (() => void) | undefined;
+  /** The "notifications do not arrive" error was logged (once per process). */
+  private probeFailureLogged = false;
 
   private readonly meter: Meter;
   private readonly lag: Histogram;
@@ -185,8 +198,13 @@ export class Notifier {
     client.on('notification', (message) => this.receive(message.channel, message.payload));
     try {
       await client.connect();
-      await client.query(NOTIFICATION_CHANNELS.map((channel) => `LISTEN ${channel}`).join('; '));
+      await client.query(
+        [...NOTIFICATION_CHANNELS, this.probeChannel]
+          .map((channel) => `LISTEN ${channel}`)
+          .join('; '),
+      );
       const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await this.probe();
       if (lost) return;
       if (this.closed) {
         await client.end().catch(() => undefined);
@@ -211,6 +229,45 @@ export class Notifier {
     }
     this.resolveFirstListening();
     this.emit({ type: 'listening', resync });
+  }
+
+  /**
+   * Notifies this listener's own channel from another connection and waits for it to arrive
+   * (at most the connect timeout); throws, naming the fix, when it does not.
+   */
+  private async probe(): Promise<void> {
+    const arrived = new Promise<void>((resolve) => (this.probeArrived = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.options.connectTimeoutMs);
+    });
+    const sender = new pg.Client({
+      connectionString: this.options.url,
+      application_name: this.options.applicationName,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      query_timeout: this.options.connectTimeoutMs,
+    });
+    sender.on('error', () => undefined);
+    try {
+      await sender.connect();
+      await sender.query('SELECT pg_notify($1, NULL)', [this.probeChannel]);
+      if ((await Promise.race([arrived, timedOut])) === 'timeout') {
+        const error = new Error(
+          'database notifications do not arrive on this connection: is the database URL a ' +
+            'pooler in transaction mode (PgBouncer)? Set DATABASE_DIRECT_URL to the database ' +
+            'itself, or DATABASE_NOTIFICATIONS=off',
+        );
+        if (!this.probeFailureLogged) {
+          this.probeFailureLogged = true;
+          this.logger.error(error.message);
+        }
+        throw error;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.probeArrived = undefined;
+      await sender.end().catch(() => undefined);
+    }
   }
 
   private connectionLost(client: pg.Client, error: Error): void {
@@ -243,6 +300,10 @@ export class Notifier {
   }
 
   private receive(channel: string, payload: string | undefined): void {
+    if (channel === this.probeChannel) {
+      this.probeArrived?.();
+      return;
+    }
     const notification = parseNotification(channel, payload);
     if (notification === null) {
       this.logger.warn({ channel, payload }, 'ignored a notification that is not ours');
