@@ -645,8 +645,11 @@ async function main(): Promise<void> {
     // For comparison: live heap and RSS per byte of weight when nothing is evicted (unbounded).
     const rssPerWeightByte =
       (unbounded.retainedAtEnd.rss - unbounded.baseline.rss) / unbounded.stats.weight_bytes;
+    // An entry's weight counts its document's heap and its rendered answer's bytes, which live
+    // outside the JavaScript heap (an ArrayBuffer: process.memoryUsage().external).
+    const retainedBytes = (sample: MemorySample) => sample.heapUsed + sample.external;
     const heapPerWeightByte =
-      (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) /
+      (retainedBytes(unbounded.retainedAtEnd) - retainedBytes(unbounded.baseline)) /
       unbounded.stats.weight_bytes;
     const heapPerSerializedByte =
       (unbounded.retainedAtEnd.heapUsed - unbounded.baseline.heapUsed) /

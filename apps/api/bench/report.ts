@@ -74,8 +74,8 @@ ${summary.modes
 **Measured factor: ${summary.factor.rss_per_budget_byte} bytes of RSS per byte of cache budget**, the slope between the two smaller budgets under
 the same traffic (${summary.baseline_plateau_mib} MiB RSS with ${Math.round((s.baselineCacheBytes ?? 0) / 1024)} KiB, ${summary.half_budget_plateau_mib} MiB with ${half.cache.weight_mib} MiB, each the highest RSS of the second half
 of its sweep). It is measured, not assumed, and the default budget's run is not used to fit it, so the ceiling below can fail.
-Its parts: the cache's live heap is ${summary.factor.heap_per_weight_byte} bytes per byte of weight (${summary.factor.heap_per_serialized_byte} per serialized byte; unbounded run after a full GC,
-so the weight estimate is within ${Math.round(Math.abs(1 - summary.factor.heap_per_weight_byte) * 100)} % of the heap an entry really retains), and V8 keeps up to \`API_GC_HEADROOM_PERCENT\` (25 %)
+Its parts: the cache's live heap and its rendered answers' bytes (outside the heap) are ${summary.factor.heap_per_weight_byte} bytes per byte of weight (the heap alone ${summary.factor.heap_per_serialized_byte} per serialized byte; unbounded run after a full GC,
+so the weight estimate is within ${Math.round(Math.abs(1 - summary.factor.heap_per_weight_byte) * 100)} % of the memory an entry really retains), and V8 keeps up to \`API_GC_HEADROOM_PERCENT\` (25 %)
 more of it as not-yet-collected garbage plus pooled pages, because a bounded cache under churn sits at the top of V8's collection
 sawtooth. (The unbounded run's RSS per weight byte after a full GC, ${summary.factor.unbounded_rss_per_weight_byte}, is lower: a heap that only grows spends most of its time below the top of that sawtooth.)
 
