@@ -254,8 +254,8 @@ export class Notifier {
       if ((await Promise.race([arrived, timedOut])) === 'timeout') {
         const error = new Error(
           'database notifications do not arrive on this connection: is the database URL a ' +
-            'pooler in transaction mode (PgBouncer)? Set DATABASE_DIRECT_URL to the database ' +
-            'itself, or DATABASE_NOTIFICATIONS=off',
+            'pooler in transaction mode (PgBouncer)? Set DATABASE_NOTIFICATIONS=off (the ' +
+            'scheduler listens over DATABASE_DIRECT_URL when it is set); polling until then',
         );
         if (!this.probeFailureLogged) {
           this.probeFailureLogged = true;
