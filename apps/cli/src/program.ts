@@ -295,7 +295,16 @@ export function buildProgram(context: ProgramContext): Command {
           run!.dag_run_id,
           seconds(options.interval),
         );
-        if (options.json) printJson(io, final);
+        // The shape of `runs show --json` (the run, as without --wait, and its task instances):
+        // `... --wait --json | jq -r .dag_run_id` reads the same field as without --wait.
+        if (options.json) {
+          const { data: ended } = await readThroughRestarts(() =>
+            client().GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}', {
+              params: { path: { dag_id: dagId, dag_run_id: run!.dag_run_id } },
+            }),
+          );
+          printJson(io, { ...ended, task_instances: final.taskInstances });
+        }
         if (final.state !== 'success') throw new CommandFailed(failureText(final));
         io.stderr.write(`run ${final.runId} succeeded\n`);
       },
@@ -560,7 +569,7 @@ export interface RunOutcome {
   runId: string;
   state: DagRunState;
   failedTasks: string[];
-  tasks: { task_id: string; state: string | null }[];
+  taskInstances: Awaited<ReturnType<typeof taskInstances>>;
 }
 
 /** Follows a run to its end: waitForRun for the end, the task instances for the progress view. */
@@ -615,7 +624,7 @@ async function followRun(
     runId,
     state,
     failedTasks: tis.filter((ti) => ti.state === 'failed').map((ti) => ti.task_id),
-    tasks: tis.map((ti) => ({ task_id: ti.task_id, state: ti.state })),
+    taskInstances: tis,
   };
 }
 

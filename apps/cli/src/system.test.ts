@@ -114,14 +114,20 @@ describe('runs trigger --wait', () => {
     expect(result.stdout.trim().split('\n').at(-1)).toBe('cli-ok success | success 3');
   });
 
-  it('prints only the finished run as JSON on stdout with --json, the progress on stderr', async () => {
+  it('prints only the finished run as JSON on stdout with --json, as runs show does, the progress on stderr', async () => {
     const result = await runCli(
       ['runs', 'trigger', 'steps', '--run-id', 'cli-json', '--wait', '--json'],
       { env: system.env },
     );
     expect(result.code).toBe(0);
-    const outcome = JSON.parse(result.stdout) as { runId: string; state: string };
-    expect(outcome).toMatchObject({ runId: 'cli-json', state: 'success' });
+    // The shape of `runs show --json`: the run, as without --wait, and its task instances.
+    const outcome = JSON.parse(result.stdout) as {
+      dag_run_id: string;
+      state: string;
+      task_instances: { state: string }[];
+    };
+    expect(outcome).toMatchObject({ dag_run_id: 'cli-json', state: 'success' });
+    expect(outcome.task_instances.map((ti) => ti.state)).toEqual(['success', 'success', 'success']);
     expect(result.stderr).toContain('cli-json success | success 3');
   });
 
