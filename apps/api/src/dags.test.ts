@@ -384,11 +384,17 @@ describe('GET /dagStats', () => {
 });
 
 describe('GET /dagWarnings', () => {
-  it('warns about a DAG whose file vanished', async () => {
-    const { body } = await json('/api/v2/dagWarnings');
+  it('warns about a DAG whose file vanished when asked for stale dag warnings', async () => {
+    const { body } = await json('/api/v2/dagWarnings?warning_type=stale%20dag');
     expect(body.total_entries).toBe(1);
     expect(body.dag_warnings[0]).toMatchObject({ dag_id: 'gone', warning_type: 'stale dag' });
     expect(body.dag_warnings[0].message).toContain('/dags/gone.json');
+  });
+
+  it("lists only Airflow's warning types unless asked, so Airflow's clients can read the list", async () => {
+    const { body } = await json('/api/v2/dagWarnings');
+    expect(body).toEqual({ dag_warnings: [], total_entries: 0 });
+    expect((await json('/api/v2/dags/gone')).body.is_stale).toBe(true);
   });
 
   it('has nothing of the types this system cannot have', async () => {

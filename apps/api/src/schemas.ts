@@ -690,13 +690,14 @@ export const DagStatsCollectionResponse = z
   .object({ dags: z.array(DagStatsResponse), total_entries: z.number().int() })
   .openapi('DagStatsCollectionResponse');
 
+/** Airflow's warning types: they concern assets and pools, which this system does not have. */
+export const AIRFLOW_DAG_WARNING_TYPES = ['asset conflict', 'non-existent pool'] as const;
 /**
  * Airflow's warning types, plus ours: `stale dag` (the DAG's file vanished from DAGS_FOLDER; its
- * history stays readable, no run is scheduled). Airflow's two types concern assets and pools,
- * which this system does not have.
+ * history stays readable, no run is scheduled), listed only when asked for.
  */
 export const DagWarningType = z
-  .enum(['asset conflict', 'non-existent pool', 'stale dag'])
+  .enum([...AIRFLOW_DAG_WARNING_TYPES, 'stale dag'])
   .openapi('DagWarningType');
 export const DAGWarningResponse = z
   .object({

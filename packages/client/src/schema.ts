@@ -511,7 +511,7 @@ export interface paths {
     };
     /**
      * List Dag Warnings
-     * @description Ours: `stale dag` for each DAG whose file vanished from DAGS_FOLDER (history kept, no new runs). Airflow's other types concern assets and pools, which this system does not have.
+     * @description Ours: `stale dag` for each DAG whose file vanished from DAGS_FOLDER (history kept, no new runs; the DAG's `is_stale` says the same), listed only when asked for by `warning_type=stale dag`: Airflow's clients check `warning_type` against Airflow's two types and would fail to read a list holding a third. Airflow's types concern assets and pools, which this system does not have.
      */
     get: operations['list_dag_warnings'];
     put?: never;

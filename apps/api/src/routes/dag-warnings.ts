@@ -22,7 +22,7 @@ export function dagWarningRoutes({ queries }: RouteContext): RouteDefinition[] {
       operationId: 'list_dag_warnings',
       summary: 'List Dag Warnings',
       description:
-        "Ours: `stale dag` for each DAG whose file vanished from DAGS_FOLDER (history kept, no new runs). Airflow's other types concern assets and pools, which this system does not have.",
+        "Ours: `stale dag` for each DAG whose file vanished from DAGS_FOLDER (history kept, no new runs; the DAG's `is_stale` says the same), listed only when asked for by `warning_type=stale dag`: Airflow's clients check `warning_type` against Airflow's two types and would fail to read a list holding a third. Airflow's types concern assets and pools, which this system does not have.",
       tags: ['DagWarning'],
       query: z.object({
         dag_id: z.string().optional(),
@@ -40,7 +40,8 @@ export function dagWarningRoutes({ queries }: RouteContext): RouteDefinition[] {
           limit: query.limit,
           offset: query.offset,
           dagId: query.dag_id,
-          warningType: query.warning_type,
+          // Unfiltered: Airflow's types only (see the description).
+          warningTypes: query.warning_type ? [query.warning_type] : s.AIRFLOW_DAG_WARNING_TYPES,
           orderBy: query.order_by,
         });
         return {

@@ -455,12 +455,12 @@ export function createDagQueries(prisma: PrismaClient) {
     async listDagWarnings(
       filters: Pagination & {
         dagId?: string;
-        warningType?: string;
+        /** The types to list; `stale dag` is the only one this system has. */
+        warningTypes: readonly string[];
         orderBy: SortKey<DagWarningSortColumn>[];
       },
     ): Promise<Page<DagWarningRow>> {
-      if (filters.warningType !== undefined && filters.warningType !== 'stale dag')
-        return { rows: [], total: 0 };
+      if (!filters.warningTypes.includes('stale dag')) return { rows: [], total: 0 };
       const conditions = [Prisma.sql`d.is_stale`];
       if (filters.dagId !== undefined) conditions.push(Prisma.sql`d.dag_id = ${filters.dagId}`);
       const rows = await prisma.$queryRaw<
