@@ -55,6 +55,23 @@ describe('dags validate', () => {
     expect(result.stderr).toContain('4 file(s) checked, 3 with errors');
   });
 
+  it('says on stderr which file a running scheduler keeps when two files share a dag_id', async () => {
+    const folder = join(workDir, 'shared-id');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'a_copy.json'), JSON.stringify({ dag_id: 'same', tasks: [] }));
+    await writeFile(join(folder, 'b.json'), JSON.stringify({ dag_id: 'same', tasks: [] }));
+
+    const result = await runCli(['dags', 'validate', 'shared-id'], { cwd: workDir });
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(
+      'shared-id/b.json: dag_id "same" is already defined in a_copy.json\n',
+    );
+    expect(result.stderr).toContain(
+      'dag_id "same" is in 2 files: a running scheduler keeps it in the file that defines it now and refuses the others; here the first by name is kept\n',
+    );
+  });
+
   it('reads a file as the processor does: not UTF-8 is an error, a byte order mark is not', async () => {
     const folder = join(workDir, 'encodings');
     await mkdir(folder, { recursive: true });

@@ -80,3 +80,11 @@ export function reportLines(reports: readonly FileReport[]): string[] {
     .filter((report) => report.problems.length > 0)
     .map((report) => formatProblems(report.file, report.problems));
 }
+
+/** dag_ids that several of the files define, with how many. */
+export function sharedDagIds(reports: readonly FileReport[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const report of reports)
+    if (report.dagId !== null) counts.set(report.dagId, (counts.get(report.dagId) ?? 0) + 1);
+  return new Map([...counts].filter(([, count]) => count > 1));
+}
