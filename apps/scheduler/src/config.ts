@@ -89,7 +89,8 @@ export const SCHEDULER_OWN_SETTINGS = {
     default: 5,
     min: 1,
     max: 3_600,
-    description: 'how often task and job heartbeats are written; at most a third of the timeout',
+    description:
+      'how often task and job heartbeats are written; at most a third of the timeout. During a database outage the job heartbeat still tries this often, and the first that works brings every other task back',
   }),
   SCHEDULER_DAG_CACHE_RECONCILE_SECONDS: integerSetting({
     default: 30,
@@ -108,7 +109,8 @@ export const SCHEDULER_OWN_SETTINGS = {
     default: 30_000,
     min: 100,
     max: 600_000,
-    description: 'longest pause between attempts while the database is unreachable',
+    description:
+      'longest pause between attempts while the database is unreachable (the loop, the DAG processor, the cache reconciliation; the job heartbeat keeps to its interval)',
   }),
   SCHEDULER_GC_HEADROOM_PERCENT: gcHeadroomSetting(),
   SCHEDULER_TASK_ENV_PASSTHROUGH: stringSetting({
