@@ -495,7 +495,22 @@ export class LocalExecutor {
         new Promise((resolve) => setTimeout(resolve, KILL_GRACE_MS + 1000)),
       ]);
     }
-    await this.heartbeat(); // last chance for outcomes that could not be written
+    await this.heartbeat();
+    // An outcome not yet written (the database unreachable when the try ended) exists only in
+    // this process: exiting would lose it, and another scheduler would time the try out, failing
+    // a task that succeeded or running it again. So the process stays until it is written; a
+    // second signal (or the service manager's kill) ends it at once, as before.
+    if (this.pendingFinishes.length > 0) {
+      this.options.logger.warn(
+        { unwritten: this.pendingFinishes.length },
+        'waiting for the database to record finished tries before exiting (a second Ctrl-C or SIGTERM exits now; another scheduler then times them out)',
+      );
+      while (this.pendingFinishes.length > 0) {
+        await new Promise((resolve) => setTimeout(resolve, this.options.heartbeatIntervalMs));
+        await this.heartbeat();
+      }
+      this.options.logger.info('finished tries recorded');
+    }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     return { finished: before - left.length, handedBack };
