@@ -44,7 +44,8 @@ export function progressLine(
   const running = tasks.filter((task) => task.state === 'running').map((task) => task.task_id);
   const parts = [
     `${runId} ${stateText(runState)}`,
-    order.map((state) => `${stateText(state)} ${counts.get(state)}`).join(', ') || 'no tasks yet',
+    order.map((state) => `${stateText(state)} ${counts.get(state)}`).join(', ') ||
+      (runState === 'success' || runState === 'failed' ? 'no tasks' : 'no tasks yet'),
   ];
   if (running.length > 0) parts.push(`running now: ${running.join(', ')}`);
   return parts.join(pc.dim(' | '));
