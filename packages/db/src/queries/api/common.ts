@@ -70,9 +70,24 @@ export function whereSql(conditions: readonly Prisma.Sql[]): Prisma.Sql {
     : Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}`;
 }
 
-/** `count(*) OVER ()` comes back as bigint. */
-export function totalOf(rows: readonly { total_entries: bigint | number }[]): number {
-  return rows.length === 0 ? 0 : Number(rows[0]!.total_entries);
+/**
+ * A listing's total (`total_entries`). Its query carries `count(*) OVER ()` on every row, so a page
+ * with rows has it already. An empty page asks once more (`count`), unless its offset is 0: then
+ * nothing matches.
+ */
+export async function pageTotal(
+  rows: readonly { total_entries: bigint | number }[],
+  offset: number,
+  count: () => Promise<number>,
+): Promise<number> {
+  if (rows.length > 0) return Number(rows[0]!.total_entries);
+  return offset === 0 ? 0 : count();
+}
+
+/** `SELECT count(*) <from>`, as a number; `from` is the listing's FROM clause with its WHERE. */
+export async function countRows(prisma: PrismaClient, from: Prisma.Sql): Promise<number> {
+  const rows = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n ${from}`;
+  return Number(rows[0]?.n ?? 0);
 }
 
 /**

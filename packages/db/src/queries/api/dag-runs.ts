@@ -8,7 +8,8 @@ import {
   containsPatternSql,
   timeRangeSql,
   dateColumn,
-  totalOf,
+  countRows,
+  pageTotal,
   transaction,
   whereSql,
   type Page,
@@ -348,13 +349,9 @@ export function createDagRunQueries(prisma: PrismaClient) {
         FROM dag_run r ${whereSql(conditions)}
         ${orderBySql(filters.orderBy, RUN_SORT_COLUMNS, 'r.id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      let total = totalOf(rows as { total_entries: bigint }[]);
-      if (rows.length === 0) {
-        const counted = await prisma.$queryRaw<
-          { n: bigint }[]
-        >`SELECT count(*) AS n FROM dag_run r ${whereSql(conditions)}`;
-        total = Number(counted[0]?.n ?? 0);
-      }
+      const total = await pageTotal(rows as { total_entries: bigint }[], filters.offset, () =>
+        countRows(prisma, Prisma.sql`FROM dag_run r ${whereSql(conditions)}`),
+      );
       const versions = await versionsOfRuns(prisma, rows);
       return { rows: rows.map((r) => toRunRow(r, versions.get(r.id) ?? [])), total };
     },

@@ -11,7 +11,8 @@ import {
   containsPatternSql,
   orderBySql,
   timeRangeSql,
-  totalOf,
+  countRows,
+  pageTotal,
   transaction,
   whereSql,
   type Page,
@@ -272,10 +273,9 @@ export function createDagQueries(prisma: PrismaClient) {
   return {
     async listDags(filters: DagFilters): Promise<Page<DagRow>> {
       const rows = await prisma.$queryRaw<DagRecord[]>(listDagsSql(filters));
-      const total =
-        rows.length > 0
-          ? totalOf(rows)
-          : await countDags(prisma, listConditions(filters), latestRunJoin(filters));
+      const total = await pageTotal(rows, filters.offset, () =>
+        countDags(prisma, listConditions(filters), latestRunJoin(filters)),
+      );
       return { rows: rows.map(toDagRow), total };
     },
 
@@ -395,15 +395,12 @@ export function createDagQueries(prisma: PrismaClient) {
         FROM (SELECT DISTINCT unnest(tags) AS name FROM dag) t ${whereSql(conditions)}
         ORDER BY t.name ${filters.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total =
-        rows.length > 0
-          ? totalOf(rows)
-          : Number(
-              (
-                await prisma.$queryRaw<{ n: bigint }[]>`
-                  SELECT count(*) AS n FROM (SELECT DISTINCT unnest(tags) AS name FROM dag) t ${whereSql(conditions)}`
-              )[0]?.n ?? 0,
-            );
+      const total = await pageTotal(rows, filters.offset, () =>
+        countRows(
+          prisma,
+          Prisma.sql`FROM (SELECT DISTINCT unnest(tags) AS name FROM dag) t ${whereSql(conditions)}`,
+        ),
+      );
       return { rows: rows.map((row) => row.name), total };
     },
 
@@ -471,12 +468,7 @@ export function createDagQueries(prisma: PrismaClient) {
         FROM dag d ${whereSql(conditions)}
         ${orderBySql(filters.orderBy, WARNING_SORT_COLUMNS, 'd.dag_id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total =
-        rows.length > 0
-          ? totalOf(rows)
-          : filters.offset === 0
-            ? 0
-            : await countDags(prisma, conditions);
+      const total = await pageTotal(rows, filters.offset, () => countDags(prisma, conditions));
       return {
         rows: rows.map((row) => ({
           dagId: row.dag_id,
@@ -531,17 +523,9 @@ export function createDagQueries(prisma: PrismaClient) {
         FROM dag_version v ${whereSql(conditions)}
         ${orderBySql(filters.orderBy, VERSION_SORT_COLUMNS, 'v.id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total =
-        rows.length > 0
-          ? totalOf(rows)
-          : await prisma.dagVersion.count({
-              where: {
-                ...(dagId !== undefined ? { dagId } : {}),
-                ...(filters.versionNumber !== undefined
-                  ? { versionNumber: filters.versionNumber }
-                  : {}),
-              },
-            });
+      const total = await pageTotal(rows, filters.offset, () =>
+        countRows(prisma, Prisma.sql`FROM dag_version v ${whereSql(conditions)}`),
+      );
       return {
         rows: rows.map((r) => ({
           id: r.id,
@@ -565,8 +549,5 @@ async function countDags(
   conditions: Prisma.Sql[],
   join: Prisma.Sql = LATEST_RUN_JOIN,
 ): Promise<number> {
-  const rows = await prisma.$queryRaw<
-    { n: bigint }[]
-  >`SELECT count(*) AS n FROM dag d ${join} ${whereSql(conditions)}`;
-  return Number(rows[0]?.n ?? 0);
+  return countRows(prisma, Prisma.sql`FROM dag d ${join} ${whereSql(conditions)}`);
 }

@@ -7,7 +7,8 @@ import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Db } from '../scheduler/types.ts';
 import {
   orderBySql,
-  totalOf,
+  countRows,
+  pageTotal,
   whereSql,
   type Page,
   type Pagination,
@@ -165,16 +166,9 @@ export function createEventLogQueries(prisma: PrismaClient) {
         SELECT l.*, count(*) OVER () AS total_entries FROM log l ${whereSql(c)}
         ${orderBySql(filters.orderBy, SORT_COLUMNS, 'l.id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total =
-        rows.length > 0
-          ? totalOf(rows)
-          : Number(
-              (
-                await prisma.$queryRaw<
-                  { n: bigint }[]
-                >`SELECT count(*) AS n FROM log l ${whereSql(c)}`
-              )[0]?.n ?? 0,
-            );
+      const total = await pageTotal(rows, filters.offset, () =>
+        countRows(prisma, Prisma.sql`FROM log l ${whereSql(c)}`),
+      );
       return { rows: rows.map(toRow), total };
     },
 

@@ -1,8 +1,9 @@
-import type { PrismaClient } from '../../generated/prisma/client.ts';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import {
   containsPatternSql,
   orderBySql,
-  totalOf,
+  countRows,
+  pageTotal,
   whereSql,
   type Page,
   type Pagination,
@@ -66,15 +67,9 @@ export function createImportErrorQueries(prisma: PrismaClient) {
         FROM import_error ${where}
         ${orderBySql(filters.orderBy, COLUMN, 'id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total =
-        rows.length > 0
-          ? totalOf(rows)
-          : Number(
-              (
-                await prisma.$queryRaw<{ n: bigint }[]>`
-                  SELECT count(*) AS n FROM import_error ${where}`
-              )[0]!.n,
-            );
+      const total = await pageTotal(rows, filters.offset, () =>
+        countRows(prisma, Prisma.sql`FROM import_error ${where}`),
+      );
       return { rows: rows.map(toRow), total };
     },
 

@@ -8,7 +8,8 @@ import {
   dateColumn,
   orderBySql,
   timeRangeSql,
-  totalOf,
+  countRows,
+  pageTotal,
   whereSql,
   type Page,
   type Pagination,
@@ -108,11 +109,9 @@ export function createTaskInstanceBatchQueries(prisma: PrismaClient) {
         SELECT ${TASK_INSTANCE_COLUMNS}, count(*) OVER () AS total_entries ${from}
         ${orderBySql(filters.orderBy, TASK_INSTANCE_SORT_COLUMNS, 'ti.id')}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      let total = totalOf(rows as { total_entries: bigint }[]);
-      if (rows.length === 0 && filters.offset > 0) {
-        const counted = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n ${from}`;
-        total = Number(counted[0]?.n ?? 0);
-      }
+      const total = await pageTotal(rows as { total_entries: bigint }[], filters.offset, () =>
+        countRows(prisma, from),
+      );
       return { rows: rows.map(toTaskInstanceRow), total };
     },
   };
