@@ -36,37 +36,25 @@ describe('timetables', () => {
     ).toEqual(at('2026-05-01T01:00:00Z'));
   });
 
+  /** The 09:00 run of an hourly DAG without catchup, created at 10:00. */
+  const hourlyRunAtNine = {
+    schedule: '@hourly',
+    startDate: null,
+    timezone: null,
+    catchup: false,
+    logicalDate: at('2026-03-01T09:00:00Z'),
+    dataIntervalStart: at('2026-03-01T09:00:00Z'),
+    dataIntervalEnd: at('2026-03-01T10:00:00Z'),
+    createAfter: at('2026-03-01T10:00:00Z'),
+  };
+
   it('move to the following interval after a run is created', () => {
-    const next = nextDagrunAfter(
-      {
-        schedule: '@hourly',
-        startDate: null,
-        timezone: null,
-        catchup: false,
-        logicalDate: at('2026-03-01T09:00:00Z'),
-        dataIntervalStart: at('2026-03-01T09:00:00Z'),
-        dataIntervalEnd: at('2026-03-01T10:00:00Z'),
-        createAfter: at('2026-03-01T10:00:00Z'),
-      },
-      at('2026-03-01T10:00:01Z'),
-    );
+    const next = nextDagrunAfter(hourlyRunAtNine, at('2026-03-01T10:00:01Z'));
     expect(next?.logicalDate).toEqual(at('2026-03-01T10:00:00Z'));
   });
 
   it('skip missed intervals without catchup', () => {
-    const next = nextDagrunAfter(
-      {
-        schedule: '@hourly',
-        startDate: null,
-        timezone: null,
-        catchup: false,
-        logicalDate: at('2026-03-01T09:00:00Z'),
-        dataIntervalStart: at('2026-03-01T09:00:00Z'),
-        dataIntervalEnd: at('2026-03-01T10:00:00Z'),
-        createAfter: at('2026-03-01T10:00:00Z'),
-      },
-      at('2026-03-01T15:30:00Z'),
-    );
+    const next = nextDagrunAfter(hourlyRunAtNine, at('2026-03-01T15:30:00Z'));
     expect(next?.logicalDate).toEqual(at('2026-03-01T14:00:00Z'));
   });
 });
