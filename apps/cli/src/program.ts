@@ -255,6 +255,10 @@ export function buildProgram(context: ProgramContext): Command {
     .description('start a run now; with --wait, follow it and exit 0 on success, 1 on failure')
     .option('--conf <json>', 'run configuration (a JSON object)')
     .option('--run-id <id>', 'the run id (default: manual__ and the time)')
+    .option(
+      '--logical-date <date-time>',
+      "the run's logical date, e.g. 2026-01-01T00:00:00Z (default: none, as Airflow 3)",
+    )
     .option('--wait', 'follow the run until it ends (an API restart of up to 30 s is waited out)')
     .option('--interval <seconds>', 'progress refresh interval with --wait', '0.5')
     .addOption(json)
@@ -264,6 +268,7 @@ export function buildProgram(context: ProgramContext): Command {
         options: {
           conf?: string;
           runId?: string;
+          logicalDate?: string;
           wait?: boolean;
           interval: string;
           json?: boolean;
@@ -273,7 +278,7 @@ export function buildProgram(context: ProgramContext): Command {
         const { data: run } = await client().POST('/api/v2/dags/{dag_id}/dagRuns', {
           params: { path: { dag_id: dagId } },
           body: {
-            logical_date: null,
+            logical_date: options.logicalDate ?? null,
             ...(options.runId ? { dag_run_id: options.runId } : {}),
             ...(conf ? { conf } : {}),
           },

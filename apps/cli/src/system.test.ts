@@ -131,6 +131,27 @@ describe('runs trigger --wait', () => {
     expect(result.stderr).toContain('cli-json success | success 3');
   });
 
+  it('gives the run the logical date asked for with --logical-date', async () => {
+    const result = await runCli(
+      [
+        'runs',
+        'trigger',
+        'steps',
+        '--run-id',
+        'cli-dated',
+        '--logical-date',
+        '2026-03-01T06:00:00Z',
+        '--json',
+      ],
+      { env: system.env },
+    );
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      dag_run_id: 'cli-dated',
+      logical_date: '2026-03-01T06:00:00.000Z',
+    });
+  });
+
   it('says that the run stays queued when the DAG is paused', async () => {
     const client = createDagbagClient({ baseUrl: system.url, token: system.token });
     const pause = (is_paused: boolean) =>
