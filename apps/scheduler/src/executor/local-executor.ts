@@ -479,16 +479,19 @@ export class LocalExecutor {
     const left = [...this.running.values()];
     for (const entry of left) this.stop(entry, 'shutdown');
     let handedBack = 0;
-    if (left.length > 0) {
-      handedBack = await handBackTaskInstances(this.options.prisma, {
+    /** Instances to hand back still (the database unreachable when we tried). */
+    let toHandBack = left.map((entry) => entry.ti.id);
+    const handBack = async () => {
+      if (toHandBack.length === 0) return;
+      handedBack += await handBackTaskInstances(this.options.prisma, {
         jobId: this.options.jobId,
-        ids: left.map((entry) => entry.ti.id),
-      }).catch((error: unknown) => {
-        this.options.logger.error(
-          { err: error },
-          'could not hand back running task instances; another scheduler will time them out',
-        );
-        return 0;
+        ids: toHandBack,
+      });
+      toHandBack = [];
+    };
+    if (left.length > 0) {
+      await handBack().catch((error: unknown) => {
+        this.options.logger.warn({ err: error }, 'could not hand back running task instances yet');
       });
       await Promise.race([
         Promise.all(left.map((entry) => entry.done)),
@@ -496,20 +499,22 @@ export class LocalExecutor {
       ]);
     }
     await this.heartbeat();
-    // An outcome not yet written (the database unreachable when the try ended) exists only in
-    // this process: exiting would lose it, and another scheduler would time the try out, failing
-    // a task that succeeded or running it again. So the process stays until it is written; a
+    // An outcome not yet written (the database unreachable when the try ended), or an instance
+    // not yet handed back, exists only in this process: exiting would lose it, and another
+    // scheduler would time the try out, failing a task that succeeded, running it again, or
+    // counting a try the task never failed. So the process stays until they are written; a
     // second signal (or the service manager's kill) ends it at once, as before.
-    if (this.pendingFinishes.length > 0) {
+    if (this.pendingFinishes.length > 0 || toHandBack.length > 0) {
       this.options.logger.warn(
-        { unwritten: this.pendingFinishes.length },
-        'waiting for the database to record finished tries before exiting (a second Ctrl-C or SIGTERM exits now; another scheduler then times them out)',
+        { unwritten: this.pendingFinishes.length, notHandedBack: toHandBack.length },
+        'waiting for the database to record finished tries and hand back the others before exiting (a second Ctrl-C or SIGTERM exits now; another scheduler then times them out)',
       );
-      while (this.pendingFinishes.length > 0) {
+      while (this.pendingFinishes.length > 0 || toHandBack.length > 0) {
         await new Promise((resolve) => setTimeout(resolve, this.options.heartbeatIntervalMs));
+        await handBack().catch(() => undefined);
         await this.heartbeat();
       }
-      this.options.logger.info('finished tries recorded');
+      this.options.logger.info('finished tries recorded, the others handed back');
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
