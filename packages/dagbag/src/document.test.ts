@@ -15,7 +15,7 @@ function problems(text: string, fileName = 'dag.json'): DagProblem[] {
   if (result.ok) throw new Error('expected the file to be refused');
   // The cache's one-pass check refuses every document the schema refuses (valid-document.test.ts).
   const reason = result.errors[0]?.reason ?? '';
-  if (fileName.endsWith('.json') && !/^(invalid JSON|file is)/.test(reason))
+  if (fileName.endsWith('.json') && !/^(invalid JSON|file is|the file is empty)/.test(reason))
     expect(isValidDocument(JSON.parse(text))).toBe(false);
   return result.errors;
 }
@@ -354,6 +354,24 @@ describe('parseDagSource', () => {
     const text =
       '{"dag_id": "d", "tasks": [{"task_id": "a", "operator": "empty"}, {"task_id": "b", "operator": "empty"}]}';
     expect(parseDagSource(text, 'dag.json').ok).toBe(true);
+  });
+
+  it('says an empty file, or one of comments only, is empty', () => {
+    const empty = 'the file is empty: a DAG file holds one DAG, with at least dag_id and tasks';
+    expect(problems('', 'dag.json')).toEqual([{ reason: empty }]);
+    expect(problems(' \n', 'dag.yaml')).toEqual([{ reason: empty }]);
+    expect(problems('# later\n', 'dag.yml')).toEqual([{ reason: empty }]);
+  });
+
+  it('says a YAML file holds one DAG when it has several documents', () => {
+    expect(problems('dag_id: a\ntasks: []\n---\ndag_id: b\ntasks: []\n', 'dag.yaml')).toEqual([
+      {
+        reason:
+          'invalid YAML: the file has several documents (---); a DAG file holds one DAG: put each in a file of its own',
+        line: 3,
+        column: 1,
+      },
+    ]);
   });
 
   it('places truncated JSON at its end', () => {

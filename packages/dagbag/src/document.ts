@@ -797,9 +797,13 @@ function jsonSyntaxProblem(text: string, error: SyntaxError): DagProblem {
   return { reason: `invalid JSON: ${message}${detail}`, ...positionAtOffset(text, offset) };
 }
 
+const EMPTY_FILE = 'the file is empty: a DAG file holds one DAG, with at least dag_id and tasks';
+
 /** The yaml package's message, without its position (the problem has it), with the fix. */
 function yamlReason(message: string): string {
   const reason = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  if (reason.startsWith('Source contains multiple documents'))
+    return 'the file has several documents (---); a DAG file holds one DAG: put each in a file of its own';
   // `schedule: @daily`: YAML reserves @ at the start of a plain value.
   if (reason.endsWith('reserved character @')) return `${reason}; quote the value, e.g. '@daily'`;
   return reason;
@@ -870,6 +874,8 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
     };
   }
 
+  if (text.trim() === '') return { ok: false, errors: [{ reason: EMPTY_FILE }] };
+
   let input: unknown;
   let positions: Document | undefined;
   const lines = new LineCounter();
@@ -904,6 +910,8 @@ export function parseDagSource(text: string, fileName: string): ParseResult {
       // The yaml package throws (ReferenceError) when aliases expand past maxAliasCount.
       return { ok: false, errors: [{ reason: `invalid YAML: ${(error as Error).message}` }] };
     }
+    // Comments only: YAML's empty document.
+    if (positions.contents === null) return { ok: false, errors: [{ reason: EMPTY_FILE }] };
   }
 
   const parsed = dagDocumentSchema.safeParse(input);
