@@ -16,7 +16,7 @@ import { CommandFailed, resolveConfig, UsageError } from './config.ts';
 import { cacheFigures } from './cache.ts';
 import { printFields, printJson, printTable, stateText, type Io } from './output.ts';
 import { createProgressView } from './progress.ts';
-import { reportLines, sharedDagIds, validateDagFiles } from './validate.ts';
+import { reportLines, sharedDagIds, validateDagFiles, warningLines } from './validate.ts';
 import { diffStructures, documentOfSource, settingText } from './versions.ts';
 
 export interface ProgramContext extends Io {
@@ -157,6 +157,7 @@ export function buildProgram(context: ProgramContext): Command {
       const bad = reports.filter((report) => report.problems.length > 0);
       if (options.json) printJson(io, reports);
       else for (const line of reportLines(reports)) io.stdout.write(`${line}\n`);
+      for (const line of warningLines(reports)) io.stderr.write(`${line}\n`);
       // Which file keeps a shared dag_id depends on the database (the one holding the DAG):
       // renaming the dag_id of the file named here could move a live DAG to a new name.
       for (const [dagId, count] of sharedDagIds(reports))

@@ -72,6 +72,26 @@ describe('dags validate', () => {
     );
   });
 
+  it('warns on stderr, exit code 0, of Airflow templating in a bash_command', async () => {
+    const folder = join(workDir, 'templated');
+    await mkdir(folder, { recursive: true });
+    await writeFile(
+      join(folder, 'dag.json'),
+      JSON.stringify({
+        dag_id: 'templated',
+        tasks: [{ task_id: 'export', operator: 'bash', bash_command: 'echo {{ ds }}' }],
+      }),
+    );
+
+    const result = await runCli(['dags', 'validate', 'templated'], { cwd: workDir });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(
+      'templated/dag.json: warning: tasks[0].bash_command: {{ ds }} is Airflow templating, which dagbag does not render (bash gets it as written); use the AIRFLOW_CTX_* variables, e.g. $AIRFLOW_CTX_LOGICAL_DATE\n',
+    );
+  });
+
   it('reads a file as the processor does: not UTF-8 is an error, a byte order mark is not', async () => {
     const folder = join(workDir, 'encodings');
     await mkdir(folder, { recursive: true });

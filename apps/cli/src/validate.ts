@@ -19,7 +19,12 @@ export interface FileReport {
   file: string;
   dagId: string | null;
   problems: DagProblem[];
+  /** What the processor accepts but likely does not do what was meant (exit code unchanged). */
+  warnings: DagProblem[];
 }
+
+/** Jinja as Airflow renders it in a bash_command: `{{ ds }}`, `{{ params.x }}`. */
+const TEMPLATE = /\{\{[^{}]*\}\}/;
 
 interface Candidate {
   file: string;
@@ -52,7 +57,7 @@ export async function validateDagFiles(
   const reports: FileReport[] = [];
   const owners = new Map<string, Candidate>();
   for (const candidate of candidates) {
-    const report: FileReport = { file: candidate.file, dagId: null, problems: [] };
+    const report: FileReport = { file: candidate.file, dagId: null, problems: [], warnings: [] };
     reports.push(report);
     const read = await readDagFile(candidate.path);
     if (!read.ok) {
@@ -66,6 +71,15 @@ export async function validateDagFiles(
     }
     const dagId = parsed.document.dag_id;
     report.dagId = dagId;
+    parsed.document.tasks.forEach((task, index) => {
+      const template = task.bash_command && TEMPLATE.exec(task.bash_command);
+      if (template)
+        report.warnings.push({
+          reason: `tasks[${index}].bash_command: ${template[0]} is Airflow templating, which dagbag does not render (bash gets it as written); use the AIRFLOW_CTX_* variables, e.g. $AIRFLOW_CTX_LOGICAL_DATE`,
+          path: `tasks[${index}].bash_command`,
+          taskId: task.task_id,
+        });
+    });
     // As the processor: the first file in order keeps a dag_id, the others are import errors.
     const owner = owners.get(dagId);
     if (owner)
@@ -87,4 +101,11 @@ export function sharedDagIds(reports: readonly FileReport[]): Map<string, number
   for (const report of reports)
     if (report.dagId !== null) counts.set(report.dagId, (counts.get(report.dagId) ?? 0) + 1);
   return new Map([...counts].filter(([, count]) => count > 1));
+}
+
+/** `file: warning: reason`, one line per warning. */
+export function warningLines(reports: readonly FileReport[]): string[] {
+  return reports.flatMap((report) =>
+    report.warnings.map((warning) => `${report.file}: warning: ${warning.reason}`),
+  );
 }
