@@ -13,6 +13,8 @@
  * logs the figures (results untouched): for trying V8 or preload changes side by side. Several
  * flag sets separated by `|` run interleaved, BENCH_EXPERIMENT_ROUNDS times (default 2), and log
  * one table.
+ * BENCH_HEAP_PROFILE_DIR=<dir> writes a heap snapshot and an allocation profile of the API process
+ * there (bench/memory-sampler.ts).
  * BENCH_MISS_FLOOR=1 instead serves the sweep by the miss floor (bench/miss-floor.ts) and by the
  * API, interleaved, and logs a table of CPU per request (results untouched).
  */
@@ -62,7 +64,7 @@ const MiB = 1024 * 1024;
 const DEFAULT_MAX_BYTES = 268_435_456;
 
 interface MemorySample {
-  type: 'sample' | 'after-gc';
+  type: 'sample' | 'after-gc' | 'snapshot';
   at: number;
   rss: number;
   heapUsed: number;
@@ -201,7 +203,7 @@ class ApiProcess {
     this.url = url;
     child.on('message', (message: MemorySample) => {
       if (message.type === 'sample') this.samples.push(message);
-      else this.waiters.shift()?.(message);
+      else if (message.type === 'after-gc') this.waiters.shift()?.(message);
     });
   }
 
@@ -382,6 +384,13 @@ async function runMode(
             `structure ${dagId}/${versionNumber}: ${response.status} ${response.body()}`,
           );
         completed++;
+        // BENCH_HEAP_PROFILE_DIR: see bench/memory-sampler.ts.
+        if (env.BENCH_HEAP_PROFILE_DIR && completed === Math.floor(order.length / 4))
+          api.child.send('heap-sampling-start');
+        if (env.BENCH_HEAP_PROFILE_DIR && completed === Math.floor(order.length / 2))
+          api.child.send('snapshot');
+        if (env.BENCH_HEAP_PROFILE_DIR && completed === Math.floor((order.length * 3) / 4))
+          api.child.send('heap-sampling-stop');
         if (Date.now() - lastLog > 10_000) {
           lastLog = Date.now();
           const last = api.samples.at(-1);
