@@ -23,6 +23,7 @@ import {
   type EntryRenderer,
   type ValidatedHashes,
 } from './entry.ts';
+import { Flight as FlightOf } from './flight.ts';
 import { FrequencySketch } from './sketch.ts';
 import {
   defaultCacheSettings,
@@ -149,24 +150,11 @@ interface Outcome {
   fromCache: boolean;
 }
 
-/** One load of one key, shared by every lookup of that key while it runs. */
-interface Flight {
-  readonly promise: Promise<Outcome>;
-  resolve(outcome: Outcome): void;
-  reject(error: unknown): void;
-  /** Set by invalidate()/clear(): the result is returned to its waiters but not admitted. */
-  cancelled: boolean;
-  readonly started: number;
-}
+/** One load of one key (see flight.ts). */
+type Flight = FlightOf<Outcome>;
 
 function newFlight(started: number): Flight {
-  let resolve!: (outcome: Outcome) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<Outcome>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject, cancelled: false, started };
+  return new FlightOf<Outcome>(started);
 }
 
 interface QueuedId {
