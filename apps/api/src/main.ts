@@ -101,7 +101,9 @@ async function main(): Promise<void> {
       const notifier =
         config.DATABASE_NOTIFICATIONS === 'on'
           ? new Notifier({
-              url: database.url,
+              // DATABASE_DIRECT_URL when set: LISTEN needs a session, which a pooler in
+              // transaction mode (DATABASE_URL) does not keep.
+              url: database.migrationUrl,
               logger: logger.child({ component: 'notifications' }),
               applicationName: 'dagbag-api-listener',
             })

@@ -55,7 +55,7 @@ export const DATABASE_SETTINGS = {
     secret: 'url-password',
     check: databaseUrlProblem,
     description:
-      "with DATABASE_URL: a connection to the same database that bypasses any pooler, for migrations (at start and `pnpm db:migrate`) and the scheduler's DAG-processor lock and notification listener; unset: DATABASE_URL. Set it when DATABASE_URL is a pooler in transaction mode: migrations and the processor lock hold session-level advisory locks, which such a pooler leaves held on one of its server connections (the next migration waits for them; other schedulers landing there share the processor lock, and none gets it once its holder stops)",
+      "with DATABASE_URL: a connection to the same database that bypasses any pooler, for migrations (at start and `pnpm db:migrate`) the scheduler's DAG-processor lock and both apps' notification listeners; unset: DATABASE_URL. Set it when DATABASE_URL is a pooler in transaction mode: migrations and the processor lock hold session-level advisory locks, which such a pooler leaves held on one of its server connections (the next migration waits for them; other schedulers landing there share the processor lock, and none gets it once its holder stops)",
   }),
   EMBEDDED_POSTGRES_PORT: integerSetting({
     default: 54329,

@@ -255,7 +255,7 @@ export class Notifier {
         const error = new Error(
           'database notifications do not arrive on this connection: is the database URL a ' +
             'pooler in transaction mode (PgBouncer)? Set DATABASE_NOTIFICATIONS=off (the ' +
-            'scheduler listens over DATABASE_DIRECT_URL when it is set); polling until then',
+            'apps listen over DATABASE_DIRECT_URL when it is set); polling until then',
         );
         if (!this.probeFailureLogged) {
           this.probeFailureLogged = true;
