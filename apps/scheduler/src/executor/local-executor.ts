@@ -3,7 +3,8 @@
  * process group (so a timeout or a stop kills everything the command started), at most
  * `parallelism` at once. stdout and stderr go to the try's log file; exit code 0 is success, 99
  * is skipped (BashOperator's `skip_on_exit_code`), anything else failed. Tasks see only the
- * configured allow-list of the scheduler's environment plus Airflow's `AIRFLOW_CTX_*` variables.
+ * configured allow-list of the scheduler's environment, Airflow's `AIRFLOW_CTX_*` variables and
+ * the run's conf as JSON in `DAG_RUN_CONF`.
  * Tries are told apart by instance id and try number: while a try runs, its heartbeat is written
  * to `task_instance.last_heartbeat_at`; a try taken away meanwhile (operator, clear, timeout, DAG
  * change) has its process stopped, and a new try of an instance waits for the old one to end.
@@ -83,6 +84,37 @@ interface PendingFinish {
   retryDelaySeconds: number;
   /** The try was taken away or handed back: record only that its process ended. */
   releaseOnly: boolean;
+}
+
+/** Ours, not Airflow's: the run's `conf` as JSON (`{}` when there is none). */
+export const DAG_RUN_CONF_VARIABLE = 'DAG_RUN_CONF';
+
+/** Linux's MAX_ARG_STRLEN: the longest `NAME=value` string of a process's environment, NUL in. */
+const MAX_ENV_STRING_BYTES = 128 * 1024;
+
+/** The largest run `conf` (bytes of its JSON) a task's environment can hold: 131,058. */
+export const MAX_TASK_CONF_BYTES = MAX_ENV_STRING_BYTES - `${DAG_RUN_CONF_VARIABLE}=`.length - 1;
+
+/**
+ * `DAG_RUN_CONF`: the run's conf as compact JSON, as the API shows it; `{}` for none (or anything
+ * but an object, which the API shows as null). A conf too large for the environment is a problem,
+ * named for the task's log: exec would refuse it (E2BIG).
+ */
+export function dagRunConfEnv(
+  ti: ClaimedTaskInstance,
+): { env: Record<string, string> } | { problem: string } {
+  const conf = ti.conf;
+  const json =
+    conf !== null && typeof conf === 'object' && !Array.isArray(conf) ? JSON.stringify(conf) : '{}';
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_TASK_CONF_BYTES)
+    return {
+      problem:
+        `the run's conf is ${bytes} bytes of JSON, more than the ${MAX_TASK_CONF_BYTES} that ` +
+        `${DAG_RUN_CONF_VARIABLE} can hold (Linux allows 128 KiB per environment variable): ` +
+        'the task was not started; pass large inputs by reference (a path or a URL in conf)',
+    };
+  return { env: { [DAG_RUN_CONF_VARIABLE]: json } };
 }
 
 /** `AIRFLOW_CTX_*` as Airflow sets them for a task (dates in Airflow's ISO format). */
@@ -227,18 +259,43 @@ export class LocalExecutor {
     const logFile = log;
     const logFd = log.fd;
 
-    // --norc: stdin is a socket pair, from which bash would guess it was started by rshd and source
-    // the scheduler user's ~/.bashrc (slow, and not the task's business).
-    const child = spawn('bash', ['--norc', '-c', GROUP_WATCHDOG], {
-      detached: true, // its own process group: a kill reaches everything the command started
-      stdio: ['pipe', logFd, logFd],
-      // Never the scheduler's whole environment: DATABASE_URL and other secrets stay out.
-      env: {
-        ...this.options.taskEnv,
-        ...airflowContextEnv(ti),
-        DAGBAG_TASK_COMMAND: task.bashCommand,
-      },
-    });
+    const conf = dagRunConfEnv(ti);
+    let child: ChildProcess;
+    try {
+      if ('problem' in conf) throw new Error(conf.problem);
+      // --norc: stdin is a socket pair, from which bash would guess it was started by rshd and
+      // source the scheduler user's ~/.bashrc (slow, and not the task's business).
+      child = spawn('bash', ['--norc', '-c', GROUP_WATCHDOG], {
+        detached: true, // its own process group: a kill reaches everything the command started
+        stdio: ['pipe', logFd, logFd],
+        // Never the scheduler's whole environment: DATABASE_URL and other secrets stay out.
+        env: {
+          ...this.options.taskEnv,
+          ...conf.env,
+          ...airflowContextEnv(ti),
+          DAGBAG_TASK_COMMAND: task.bashCommand,
+        },
+      });
+    } catch (error) {
+      // Refused before a process exists (spawn throws E2BIG at once, for an environment string
+      // over 128 KiB): this try fails with the reason in its log; the scheduler goes on.
+      const code = (error as NodeJS.ErrnoException).code;
+      this.appendLog(
+        logFd,
+        `could not start: ${(error as Error).message}` +
+          (code === 'E2BIG'
+            ? ' (bash_command or an environment variable is over the 128 KiB Linux allows)'
+            : ''),
+      );
+      this.options.logger.warn(
+        { err: error, dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId },
+        'could not start a task; its try failed',
+      );
+      await logFile.close().catch(() => undefined);
+      await this.finish(entry, 'failed');
+      resolveDone();
+      return;
+    }
     entry.child = child;
     this.options.metrics?.taskState('running');
 

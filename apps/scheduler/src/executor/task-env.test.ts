@@ -72,6 +72,7 @@ describe("a task's environment", () => {
     expect(env.get('AIRFLOW_CTX_TASK_ID')).toBe('dump');
     expect(env.get('AIRFLOW_CTX_DAG_RUN_ID')).toBe(run.runId);
     expect(env.get('AIRFLOW_CTX_TRY_NUMBER')).toBe('1');
+    expect(env.get('DAG_RUN_CONF')).toBe('{}');
     expect(env.get('AIRFLOW_CTX_LOGICAL_DATE')).toBe(
       run.logicalDate!.toISOString().replace('.000Z', '+00:00'),
     );

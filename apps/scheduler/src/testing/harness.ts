@@ -26,9 +26,9 @@ export interface Harness {
   ): Promise<Scheduler>;
   /**
    * Triggers a run as the API does (its own query): queued, manual, on the DAG's latest version,
-   * with its task instances in state null.
+   * with its task instances in state null, and the given `conf` (default `{}`).
    */
-  trigger(dagId: string, runId: string): Promise<void>;
+  trigger(dagId: string, runId: string, conf?: Record<string, unknown>): Promise<void>;
   runState(dagId: string, runId: string): Promise<string | undefined>;
   taskStates(dagId: string, runId: string): Promise<Record<string, string | null>>;
   close(): Promise<void>;
@@ -88,7 +88,7 @@ export async function createHarness(): Promise<Harness> {
       schedulers.push(scheduler);
       return scheduler;
     },
-    async trigger(dagId, runId) {
+    async trigger(dagId, runId, conf = {}) {
       const version = await db.prisma.dagVersion.findFirst({
         where: { dagId },
         orderBy: { versionNumber: 'desc' },
@@ -102,7 +102,7 @@ export async function createHarness(): Promise<Harness> {
           runAfter: now,
           dataIntervalStart: null,
           dataIntervalEnd: null,
-          conf: {},
+          conf,
           note: null,
           createdDagVersionId: version!.id,
           queuedAt: now,

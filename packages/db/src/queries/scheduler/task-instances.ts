@@ -16,6 +16,11 @@ export interface ClaimedTaskInstance {
   versionId: string | null;
   /** The run's logical date (null for a manual run triggered without one). */
   logicalDate: Date | null;
+  /**
+   * The run's `conf` as stored (a JSON object; `{}` unless given on trigger). Read at each claim,
+   * so every try of the run's tasks, a retry or a cleared one included, gets the same.
+   */
+  conf: unknown;
 }
 
 /**
@@ -41,7 +46,7 @@ export async function claimScheduledTaskInstances(
   if (input.limit <= 0) return [];
   return db.$queryRaw<ClaimedTaskInstance[]>`
     WITH picked AS MATERIALIZED (
-      SELECT t.id, r.logical_date FROM task_instance t
+      SELECT t.id, r.logical_date, r.conf FROM task_instance t
       JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id AND r.state = 'running'
       JOIN dag d ON d.dag_id = t.dag_id AND NOT d.is_paused
       WHERE t.state = 'scheduled'
@@ -60,7 +65,8 @@ export async function claimScheduledTaskInstances(
     WHERE ti.id = picked.id AND ti.state = 'scheduled'
     RETURNING ti.id::text AS id, ti.dag_id AS "dagId", ti.run_id AS "runId", ti.task_id AS "taskId",
               ti.map_index AS "mapIndex", ti.try_number AS "tryNumber", ti.max_tries AS "maxTries",
-              ti.dag_version_id::text AS "versionId", picked.logical_date AS "logicalDate"`;
+              ti.dag_version_id::text AS "versionId", picked.logical_date AS "logicalDate",
+              picked.conf AS conf`;
 }
 
 /** queued -> running once the process exists; false if the instance is no longer ours. */

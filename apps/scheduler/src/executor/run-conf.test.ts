@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { taskLogPath } from '@dagbag/dagbag';
+import { createHarness, loopUntil, type Harness } from '../testing/harness.ts';
+import type { Scheduler } from '../scheduler.ts';
+import { MAX_TASK_CONF_BYTES } from './local-executor.ts';
+
+let h: Harness;
+let scheduler: Scheduler;
+
+beforeAll(async () => {
+  h = await createHarness();
+  scheduler = await h.scheduler();
+  await h.writeDag({
+    dag_id: 'conf',
+    tasks: [
+      {
+        task_id: 'print',
+        operator: 'bash',
+        // Fails its first try, so that a retry runs too.
+        bash_command: 'echo "conf=$DAG_RUN_CONF"; [ "$AIRFLOW_CTX_TRY_NUMBER" != 1 ]',
+        retries: 1,
+        retry_delay_seconds: 0,
+      },
+    ],
+  });
+  await scheduler.processDagFiles();
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+/** The conf a try printed, parsed, or undefined if its log has no `conf=` line. */
+async function printedConf(runId: string, tryNumber: number): Promise<unknown> {
+  const path = taskLogPath(h.logsRoot, { dagId: 'conf', runId, taskId: 'print', tryNumber });
+  const line = (await readFile(path, 'utf8')).split('\n').find((l) => l.startsWith('conf='));
+  return line === undefined ? undefined : JSON.parse(line.slice('conf='.length));
+}
+
+async function runToEnd(runId: string, conf?: Record<string, unknown>): Promise<void> {
+  await h.trigger('conf', runId, conf);
+  await loopUntil(scheduler, async () =>
+    ['success', 'failed'].includes((await h.runState('conf', runId)) ?? ''),
+  );
+}
+
+describe("a run's conf in its tasks' environment", () => {
+  it('reaches every try of a task as JSON in DAG_RUN_CONF, a retry seeing the same', async () => {
+    const conf = { day: '2026-01-01', limits: { rows: 10 }, tags: ['a', 'b'], quote: `it's "x"` };
+    await runToEnd('with-conf', conf);
+    expect(await h.runState('conf', 'with-conf')).toBe('success');
+    expect(await printedConf('with-conf', 1)).toEqual(conf);
+    expect(await printedConf('with-conf', 2)).toEqual(conf);
+  });
+
+  it('is {} for a run triggered without one', async () => {
+    await runToEnd('no-conf');
+    expect(await printedConf('no-conf', 1)).toEqual({});
+  });
+
+  it('reaches the task whole at the largest size the environment holds', async () => {
+    // {"x":"…"}: 8 bytes around the string.
+    const conf = { x: 'y'.repeat(MAX_TASK_CONF_BYTES - 8) };
+    expect(JSON.stringify(conf)).toHaveLength(MAX_TASK_CONF_BYTES);
+    await runToEnd('largest', conf);
+    expect(await printedConf('largest', 2)).toEqual(conf);
+  });
+
+  it('fails the task, with the reason in its log, when one byte larger, and the scheduler goes on', async () => {
+    const conf = { x: 'y'.repeat(MAX_TASK_CONF_BYTES - 7) };
+    await runToEnd('too-large', conf);
+    expect(await h.taskStates('conf', 'too-large')).toEqual({ print: 'failed' });
+    const path = taskLogPath(h.logsRoot, {
+      dagId: 'conf',
+      runId: 'too-large',
+      taskId: 'print',
+      tryNumber: 2,
+    });
+    expect(await readFile(path, 'utf8')).toContain(
+      `could not start: the run's conf is ${MAX_TASK_CONF_BYTES + 1} bytes of JSON, more than ` +
+        `the ${MAX_TASK_CONF_BYTES} that DAG_RUN_CONF can hold`,
+    );
+    expect(await printedConf('too-large', 2)).toBeUndefined();
+    expect(scheduler.executor.slotsUsed).toBe(0);
+    await runToEnd('after', { n: 1 });
+    expect(await printedConf('after', 2)).toEqual({ n: 1 });
+  });
+});
+
+describe('a bash_command too large for the environment', () => {
+  it('fails its task with the reason in its log, and the scheduler goes on', async () => {
+    await h.writeDag({
+      dag_id: 'huge',
+      tasks: [{ task_id: 't', operator: 'bash', bash_command: `true #${'x'.repeat(140_000)}` }],
+    });
+    await scheduler.processDagFiles();
+    await h.trigger('huge', 'r1');
+    await loopUntil(scheduler, async () => (await h.runState('huge', 'r1')) === 'failed');
+    const path = taskLogPath(h.logsRoot, { dagId: 'huge', runId: 'r1', taskId: 't', tryNumber: 1 });
+    expect(await readFile(path, 'utf8')).toContain(
+      'could not start: spawn E2BIG (bash_command or an environment variable is over the 128 KiB',
+    );
+    expect(scheduler.executor.slotsUsed).toBe(0);
+  });
+});
