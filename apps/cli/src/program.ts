@@ -254,7 +254,10 @@ export function buildProgram(context: ProgramContext): Command {
   runs
     .command('trigger <dag>')
     .description('start a run now; with --wait, follow it and exit 0 on success, 1 on failure')
-    .option('--conf <json>', 'run configuration (a JSON object)')
+    .option(
+      '--conf <json>',
+      'run configuration (a JSON object); its tasks read it as $DAG_RUN_CONF',
+    )
     .option('--run-id <id>', 'the run id (default: manual__ and the time)')
     .option(
       '--logical-date <date-time>',

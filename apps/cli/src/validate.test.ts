@@ -88,7 +88,7 @@ describe('dags validate', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(
-      'templated/dag.json: warning: tasks[0].bash_command: {{ ds }} is Airflow templating, which dagbag does not render (bash gets it as written); use the AIRFLOW_CTX_* variables, e.g. $AIRFLOW_CTX_LOGICAL_DATE\n',
+      "templated/dag.json: warning: tasks[0].bash_command: {{ ds }} is Airflow templating, which dagbag does not render (bash gets it as written); use the AIRFLOW_CTX_* variables, e.g. $AIRFLOW_CTX_LOGICAL_DATE, and $DAG_RUN_CONF (JSON) for the run's conf\n",
     );
   });
 

@@ -75,7 +75,7 @@ export async function validateDagFiles(
       const template = task.bash_command && TEMPLATE.exec(task.bash_command);
       if (template)
         report.warnings.push({
-          reason: `tasks[${index}].bash_command: ${template[0]} is Airflow templating, which dagbag does not render (bash gets it as written); use the AIRFLOW_CTX_* variables, e.g. $AIRFLOW_CTX_LOGICAL_DATE`,
+          reason: `tasks[${index}].bash_command: ${template[0]} is Airflow templating, which dagbag does not render (bash gets it as written); use the AIRFLOW_CTX_* variables, e.g. $AIRFLOW_CTX_LOGICAL_DATE, and $DAG_RUN_CONF (JSON) for the run's conf`,
           path: `tasks[${index}].bash_command`,
           taskId: task.task_id,
         });
