@@ -215,6 +215,26 @@ describe('GET /dags/{dag_id}/tasks/{task_id}', () => {
   });
 });
 
+describe('GET /dags/{dag_id}/details', () => {
+  it("names the DAG's time zone and is_paused_upon_creation from its latest version", async () => {
+    await seedDag(api.prisma, 'amsterdam', [
+      smallDag('amsterdam'),
+      smallDag('amsterdam', { timezone: 'Europe/Amsterdam', is_paused_upon_creation: true }),
+    ]);
+    const { body } = await json('/api/v2/dags/amsterdam/details');
+    expect(body).toMatchObject({
+      timezone: 'Europe/Amsterdam',
+      is_paused_upon_creation: true,
+      latest_dag_version: { version_number: 2, dag_id: 'amsterdam' },
+    });
+  });
+
+  it('says UTC and null for a DAG that names neither', async () => {
+    const { body } = await json('/api/v2/dags/example_etl/details');
+    expect(body).toMatchObject({ timezone: 'UTC', is_paused_upon_creation: null });
+  });
+});
+
 describe('bundle_name', () => {
   it("is the DAGs folder's bundle, dags-folder, for DAGs and their versions as for import errors", async () => {
     // Before, null here while GET /importErrors answered the processor's dags-folder.

@@ -17,6 +17,7 @@ import type {
   DagRunRow,
   DagVersionSummary,
   DagStatsRow,
+  LatestVersionDetails,
   DagWarningRow,
   EventLogRow,
   ImportErrorRow,
@@ -104,7 +105,8 @@ export function dagResponse(dag: DagRow) {
   };
 }
 
-export function dagDetailsResponse(dag: DagRow, latest: DagVersionSummary | null) {
+/** A DAG's details: its row, and what only its latest version's document says. */
+export function dagDetailsResponse(dag: DagRow, latest: LatestVersionDetails | null) {
   return {
     ...dagResponse(dag),
     catchup: dag.catchup,
@@ -113,11 +115,12 @@ export function dagDetailsResponse(dag: DagRow, latest: DagVersionSummary | null
     doc_md: null,
     start_date: iso(dag.startDate),
     end_date: null,
-    is_paused_upon_creation: null,
+    is_paused_upon_creation: latest?.isPausedUponCreation ?? null,
     params: {},
     render_template_as_native_obj: false,
     template_search_path: null,
-    timezone: 'UTC',
+    // Airflow names the schedule's time zone (an IANA name, or a fixed offset), UTC by default.
+    timezone: dag.timezone ?? 'UTC',
     last_parsed: iso(dag.lastParsedTime),
     default_args: null,
     owner_links: null,

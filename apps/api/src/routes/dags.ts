@@ -317,7 +317,7 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
       async handler({ params }) {
         const [dag, latest] = await Promise.all([
           queries.getDag(params.dag_id),
-          queries.latestVersion(params.dag_id),
+          queries.latestVersionDetails(params.dag_id),
         ]);
         if (!dag) throw dagNotFound(params.dag_id);
         return { status: 200, body: dagDetailsResponse(dag, latest) };

@@ -12,6 +12,7 @@ import {
   type DagDocument,
   type DagDocumentInput,
   dagDocumentSchema,
+  scheduleTimezone,
 } from '@dagbag/dagbag';
 import { createDagVersionLoader, Notifier, type PrismaClient } from '@dagbag/db';
 import {
@@ -183,6 +184,8 @@ export async function seedDag(
       relativeFileloc: `${dagId}.json`,
       description: documents.at(-1)?.description ?? null,
       tags: documents.at(-1)?.tags ?? [],
+      // As the DAG processor stores it.
+      timezone: documents.length > 0 ? scheduleTimezone(documents.at(-1)!) : null,
       lastParsedTime: new Date(),
       startDate: new Date('2026-01-01T00:00:00Z'),
     },

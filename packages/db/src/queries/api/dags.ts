@@ -35,6 +35,8 @@ export interface DagRow {
   maxActiveTasks: number;
   catchup: boolean;
   startDate: Date | null;
+  /** The schedule's time zone: an IANA name or a fixed offset such as +01:00 (null: UTC). */
+  timezone: string | null;
   nextDagrunLogicalDate: Date | null;
   nextDagrunDataIntervalStart: Date | null;
   nextDagrunDataIntervalEnd: Date | null;
@@ -48,6 +50,11 @@ export interface DagVersionSummary {
   dagId: string;
   versionNumber: number;
   createdAt: Date;
+}
+
+/** The latest version of a DAG, with what only its document says that its details show. */
+export interface LatestVersionDetails extends DagVersionSummary {
+  isPausedUponCreation: boolean | null;
 }
 
 export type DagSortColumn =
@@ -146,6 +153,7 @@ interface DagRecord {
   max_active_tasks: number;
   catchup: boolean;
   start_date: Date | null;
+  timezone: string | null;
   next_dagrun_logical_date: Date | null;
   next_dagrun_data_interval_start: Date | null;
   next_dagrun_data_interval_end: Date | null;
@@ -175,7 +183,7 @@ const VERSION_SORT_COLUMNS: Record<DagVersionSortColumn, string> = {
 
 const DAG_COLUMNS = Prisma.sql`
   d.dag_id, d.is_paused, d.is_stale, d.last_parsed_time, d.fileloc, d.relative_fileloc, d.description,
-  d.timetable_summary, d.tags, d.max_active_runs, d.max_active_tasks, d.catchup, d.start_date,
+  d.timetable_summary, d.tags, d.max_active_runs, d.max_active_tasks, d.catchup, d.start_date, d.timezone,
   d.next_dagrun_logical_date, d.next_dagrun_data_interval_start, d.next_dagrun_data_interval_end,
   d.next_dagrun_create_after, ${HAS_IMPORT_ERRORS_SQL} AS has_import_errors`;
 
@@ -194,6 +202,7 @@ function toDagRow(r: DagRecord): DagRow {
     maxActiveTasks: r.max_active_tasks,
     catchup: r.catchup,
     startDate: r.start_date,
+    timezone: r.timezone,
     nextDagrunLogicalDate: r.next_dagrun_logical_date,
     nextDagrunDataIntervalStart: r.next_dagrun_data_interval_start,
     nextDagrunDataIntervalEnd: r.next_dagrun_data_interval_end,
@@ -484,11 +493,18 @@ export function createDagQueries(prisma: PrismaClient) {
       return (await prisma.dag.count({ where: { dagId } })) > 0;
     },
 
-    async latestVersion(dagId: string): Promise<DagVersionSummary | null> {
-      const rows = await prisma.$queryRaw<DagVersionSummary[]>`
+    /**
+     * For a DAG's details: its latest version, and what only the document says, read out of it by
+     * PostgreSQL. The details are a listing-like read: they do not load the document into the DAG
+     * cache.
+     */
+    async latestVersionDetails(dagId: string): Promise<LatestVersionDetails | null> {
+      const rows = await prisma.$queryRaw<LatestVersionDetails[]>`
         SELECT v.id::text AS id, v.dag_id AS "dagId", v.version_number AS "versionNumber",
-               v.created_at AS "createdAt"
-        FROM dag_version v WHERE v.id = ${latestVersionIdSql({ value: dagId })}`;
+               v.created_at AS "createdAt",
+               (s.data->>'is_paused_upon_creation')::boolean AS "isPausedUponCreation"
+        FROM dag_version v JOIN serialized_dag s ON s.dag_version_id = v.id
+        WHERE v.id = ${latestVersionIdSql({ value: dagId })}`;
       return rows[0] ?? null;
     },
 

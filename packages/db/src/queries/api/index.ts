@@ -36,6 +36,7 @@ export type { Page, Pagination, SortKey, TimeRange } from './common.ts';
 export type {
   DagRow,
   DagVersionSummary,
+  LatestVersionDetails,
   DagFilters,
   DagSelection,
   DagSortColumn,
