@@ -120,7 +120,7 @@ export const SCHEDULER_OWN_SETTINGS = {
       /^(?!(?:.*,)?(?:DATABASE_URL|API_AUTH_TOKENS)(?:,|$))(?:[A-Za-z_][A-Za-z0-9_]*(?:,[A-Za-z_][A-Za-z0-9_]*)*)?$/,
     accepted: 'comma-separated variable names, not DATABASE_URL or API_AUTH_TOKENS (empty: none)',
     description:
-      "the only variables of the scheduler's environment a task sees (besides AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID, AIRFLOW_CTX_DAG_RUN_ID, AIRFLOW_CTX_TRY_NUMBER, AIRFLOW_CTX_LOGICAL_DATE and DAG_RUN_CONF); never the database URL or API tokens",
+      "the only variables of the scheduler's environment a task sees (besides AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID, AIRFLOW_CTX_DAG_RUN_ID, AIRFLOW_CTX_TRY_NUMBER, AIRFLOW_CTX_LOGICAL_DATE, DAG_RUN_CONF, DAG_RUN_DATA_INTERVAL_START, DAG_RUN_DATA_INTERVAL_END and DAG_RUN_RUN_AFTER); never the database URL or API tokens",
   }),
 };
 

@@ -3,8 +3,9 @@
  * process group (so a timeout or a stop kills everything the command started), at most
  * `parallelism` at once. stdout and stderr go to the try's log file; exit code 0 is success, 99
  * is skipped (BashOperator's `skip_on_exit_code`), anything else failed. Tasks see only the
- * configured allow-list of the scheduler's environment, Airflow's `AIRFLOW_CTX_*` variables and
- * the run's conf as JSON in `DAG_RUN_CONF`.
+ * configured allow-list of the scheduler's environment, Airflow's `AIRFLOW_CTX_*` variables, the
+ * run's conf as JSON in `DAG_RUN_CONF` and its dates in `DAG_RUN_DATA_INTERVAL_START`,
+ * `DAG_RUN_DATA_INTERVAL_END` and `DAG_RUN_RUN_AFTER`.
  * Tries are told apart by instance id and try number: while a try runs, its heartbeat is written
  * to `task_instance.last_heartbeat_at`; a try taken away meanwhile (operator, clear, timeout, DAG
  * change) has its process stopped, and a new try of an instance waits for the old one to end.
@@ -117,6 +118,11 @@ export function dagRunConfEnv(
   return { env: { [DAG_RUN_CONF_VARIABLE]: json } };
 }
 
+/** A date as Airflow's `isoformat()` writes it: `2026-01-01T00:00:00+00:00`. */
+function airflowIsoDate(date: Date): string {
+  return date.toISOString().replace(/\.000Z$|Z$/, '+00:00');
+}
+
 /** `AIRFLOW_CTX_*` as Airflow sets them for a task (dates in Airflow's ISO format). */
 export function airflowContextEnv(ti: ClaimedTaskInstance): Record<string, string> {
   return {
@@ -124,9 +130,23 @@ export function airflowContextEnv(ti: ClaimedTaskInstance): Record<string, strin
     AIRFLOW_CTX_TASK_ID: ti.taskId,
     AIRFLOW_CTX_DAG_RUN_ID: ti.runId,
     AIRFLOW_CTX_TRY_NUMBER: String(ti.tryNumber),
-    ...(ti.logicalDate
-      ? { AIRFLOW_CTX_LOGICAL_DATE: ti.logicalDate.toISOString().replace(/\.000Z$|Z$/, '+00:00') }
+    ...(ti.logicalDate ? { AIRFLOW_CTX_LOGICAL_DATE: airflowIsoDate(ti.logicalDate) } : {}),
+  };
+}
+
+/**
+ * Ours (Airflow has no AIRFLOW_CTX_ names for them; its templates say `{{ data_interval_start }}`,
+ * `{{ dag_run.run_after }}`): the run's data interval, when it has one, and its run_after.
+ */
+export function dagRunDatesEnv(ti: ClaimedTaskInstance): Record<string, string> {
+  return {
+    ...(ti.dataIntervalStart && ti.dataIntervalEnd
+      ? {
+          DAG_RUN_DATA_INTERVAL_START: airflowIsoDate(ti.dataIntervalStart),
+          DAG_RUN_DATA_INTERVAL_END: airflowIsoDate(ti.dataIntervalEnd),
+        }
       : {}),
+    DAG_RUN_RUN_AFTER: airflowIsoDate(ti.runAfter),
   };
 }
 
@@ -272,6 +292,7 @@ export class LocalExecutor {
         env: {
           ...this.options.taskEnv,
           ...conf.env,
+          ...dagRunDatesEnv(ti),
           ...airflowContextEnv(ti),
           DAGBAG_TASK_COMMAND: task.bashCommand,
         },

@@ -18,7 +18,11 @@ beforeAll(async () => {
         task_id: 'print',
         operator: 'bash',
         // Fails its first try, so that a retry runs too.
-        bash_command: 'echo "conf=$DAG_RUN_CONF"; [ "$AIRFLOW_CTX_TRY_NUMBER" != 1 ]',
+        bash_command: [
+          'echo "conf=$DAG_RUN_CONF"',
+          'echo "dates=${DAG_RUN_DATA_INTERVAL_START-unset} ${DAG_RUN_DATA_INTERVAL_END-unset} $DAG_RUN_RUN_AFTER"',
+          '[ "$AIRFLOW_CTX_TRY_NUMBER" != 1 ]',
+        ].join('; '),
         retries: 1,
         retry_delay_seconds: 0,
       },
@@ -31,11 +35,21 @@ afterAll(async () => {
   await h.close();
 });
 
+/** What a try printed after `name=`, or undefined if its log has no such line. */
+async function printed(
+  runId: string,
+  tryNumber: number,
+  name: string,
+): Promise<string | undefined> {
+  const path = taskLogPath(h.logsRoot, { dagId: 'conf', runId, taskId: 'print', tryNumber });
+  const line = (await readFile(path, 'utf8')).split('\n').find((l) => l.startsWith(`${name}=`));
+  return line?.slice(name.length + 1);
+}
+
 /** The conf a try printed, parsed, or undefined if its log has no `conf=` line. */
 async function printedConf(runId: string, tryNumber: number): Promise<unknown> {
-  const path = taskLogPath(h.logsRoot, { dagId: 'conf', runId, taskId: 'print', tryNumber });
-  const line = (await readFile(path, 'utf8')).split('\n').find((l) => l.startsWith('conf='));
-  return line === undefined ? undefined : JSON.parse(line.slice('conf='.length));
+  const text = await printed(runId, tryNumber, 'conf');
+  return text === undefined ? undefined : JSON.parse(text);
 }
 
 async function runToEnd(runId: string, conf?: Record<string, unknown>): Promise<void> {
@@ -57,6 +71,15 @@ describe("a run's conf in its tasks' environment", () => {
   it('is {} for a run triggered without one', async () => {
     await runToEnd('no-conf');
     expect(await printedConf('no-conf', 1)).toEqual({});
+  });
+
+  it('comes with the run_after of a manual run, and no data interval when it has no logical date', async () => {
+    await runToEnd('dates');
+    const run = await h.db.prisma.dagRun.findUniqueOrThrow({
+      where: { dagId_runId: { dagId: 'conf', runId: 'dates' } },
+    });
+    const runAfter = run.runAfter.toISOString().replace(/\.000Z$|Z$/, '+00:00');
+    expect(await printed('dates', 1, 'dates')).toBe(`unset unset ${runAfter}`);
   });
 
   it('reaches the task whole at the largest size the environment holds', async () => {

@@ -73,6 +73,10 @@ describe("a task's environment", () => {
     expect(env.get('AIRFLOW_CTX_DAG_RUN_ID')).toBe(run.runId);
     expect(env.get('AIRFLOW_CTX_TRY_NUMBER')).toBe('1');
     expect(env.get('DAG_RUN_CONF')).toBe('{}');
+    const iso = (date: Date | null) => date!.toISOString().replace(/\.000Z$|Z$/, '+00:00');
+    expect(env.get('DAG_RUN_DATA_INTERVAL_START')).toBe(iso(run.dataIntervalStart));
+    expect(env.get('DAG_RUN_DATA_INTERVAL_END')).toBe(iso(run.dataIntervalEnd));
+    expect(env.get('DAG_RUN_RUN_AFTER')).toBe(iso(run.runAfter));
     expect(env.get('AIRFLOW_CTX_LOGICAL_DATE')).toBe(
       run.logicalDate!.toISOString().replace('.000Z', '+00:00'),
     );

@@ -21,6 +21,11 @@ export interface ClaimedTaskInstance {
    * so every try of the run's tasks, a retry or a cleared one included, gets the same.
    */
   conf: unknown;
+  /** The run's data interval (null for a manual run triggered without a logical date). */
+  dataIntervalStart: Date | null;
+  dataIntervalEnd: Date | null;
+  /** When the run was due (Airflow's `run_after`). */
+  runAfter: Date;
 }
 
 /**
@@ -46,7 +51,8 @@ export async function claimScheduledTaskInstances(
   if (input.limit <= 0) return [];
   return db.$queryRaw<ClaimedTaskInstance[]>`
     WITH picked AS MATERIALIZED (
-      SELECT t.id, r.logical_date, r.conf FROM task_instance t
+      SELECT t.id, r.logical_date, r.conf, r.data_interval_start, r.data_interval_end, r.run_after
+      FROM task_instance t
       JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id AND r.state = 'running'
       JOIN dag d ON d.dag_id = t.dag_id AND NOT d.is_paused
       WHERE t.state = 'scheduled'
@@ -66,7 +72,8 @@ export async function claimScheduledTaskInstances(
     RETURNING ti.id::text AS id, ti.dag_id AS "dagId", ti.run_id AS "runId", ti.task_id AS "taskId",
               ti.map_index AS "mapIndex", ti.try_number AS "tryNumber", ti.max_tries AS "maxTries",
               ti.dag_version_id::text AS "versionId", picked.logical_date AS "logicalDate",
-              picked.conf AS conf`;
+              picked.conf AS conf, picked.data_interval_start AS "dataIntervalStart",
+              picked.data_interval_end AS "dataIntervalEnd", picked.run_after AS "runAfter"`;
 }
 
 /** queued -> running once the process exists; false if the instance is no longer ours. */
