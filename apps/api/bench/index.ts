@@ -18,7 +18,7 @@
  * BENCH_MISS_FLOOR=1 instead serves the sweep by the miss floor (bench/miss-floor.ts) and by the
  * API, interleaved, and logs a table of CPU per request (results untouched).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -29,7 +29,7 @@ import { dagHash } from '@dagbag/dagbag';
 import { makeDagDocument, seededRandom } from '@dagbag/dagbag/testing';
 import { migrateDatabase, startEmbeddedPostgres } from '@dagbag/db';
 import { renderMemoryChart, type ChartRow } from './chart.ts';
-import { ownCpuSeconds, postgresCpuSeconds, processCpuSeconds } from './cpu.ts';
+import { loadGeneratorCpuSeconds, postgresCpuSeconds, processCpuSeconds } from './cpu.ts';
 import { readSupplementary, resultsMarkdown } from './report.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
 
@@ -53,6 +53,12 @@ const SETTINGS = {
   loadSeconds: int('BENCH_LOAD_SECONDS', 10),
   loadConnections: int('BENCH_LOAD_CONNECTIONS', 16),
   seed: int('BENCH_SEED', 1),
+  /**
+   * Who sends the sweep's requests: `node` (node:http in this process) or `wrk` (Debian's wrk, a
+   * C load generator: a tenth of node:http's CPU per request, so the figures measure the API and
+   * PostgreSQL rather than the client; `apt-get install wrk`).
+   */
+  loadGenerator: env.BENCH_LOAD_GENERATOR === 'wrk' ? 'wrk' : 'node',
   /** The cache budget of the baseline mode: small enough to hold nothing to speak of. */
   baselineCacheBytes: int('BENCH_BASELINE_CACHE_BYTES', 1_048_576),
 };
@@ -188,6 +194,59 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
     [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
   return copy;
+}
+
+/**
+ * The sweep sent by wrk (BENCH_LOAD_GENERATOR=wrk): every path once, in order, over
+ * SETTINGS.concurrency connections of one thread (bench/sweep.lua); fails unless every path was
+ * answered 200. Its CPU is counted as the load generator's once it has exited (cpu.ts).
+ */
+async function sweepWithWrk(url: string, paths: string[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dagbag-bench-wrk-'));
+  const pathsFile = join(dir, 'paths');
+  writeFileSync(pathsFile, `${paths.join('\n')}\n`);
+  try {
+    const wrk = spawn(
+      'wrk',
+      [
+        '-t1',
+        `-c${SETTINGS.concurrency}`,
+        '-d3600s',
+        '--timeout',
+        '60s',
+        '-s',
+        join(import.meta.dirname, 'sweep.lua'),
+        url,
+      ],
+      {
+        env: { ...env, WRK_PATHS: pathsFile, WRK_TOKEN: TOKEN },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      // Its clock would run to -d: interrupted once the last path answered (bench/sweep.lua).
+      if (output.includes('answered all\n') && wrk.exitCode === null) wrk.kill('SIGINT');
+    };
+    wrk.stdout.on('data', collect);
+    wrk.stderr.on('data', collect);
+    await new Promise<void>((resolve, reject) => {
+      wrk.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'ENOENT'
+            ? new Error('BENCH_LOAD_GENERATOR=wrk needs wrk: apt-get install wrk', { cause: error })
+            : error,
+        ),
+      );
+      wrk.once('exit', () => resolve());
+    });
+    const counts = /^sweep (\d+) (\d+)$/m.exec(output);
+    if (counts === null || Number(counts[1]) !== paths.length || Number(counts[2]) !== 0)
+      throw new Error(`wrk's sweep did not answer every path with 200:\n${output}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,18 +430,17 @@ async function runMode(
       }
     };
     const collector = setInterval(collect, SETTINGS.sampleMs);
+    const sweepPaths = order.map(
+      ({ dagId, versionNumber }) => `/api/v2/dags/${dagId}/dagVersions/${versionNumber}/structure`,
+    );
     let next = 0;
     let lastLog = Date.now();
     const worker = async () => {
       while (next < order.length) {
-        const { dagId, versionNumber } = order[next++]!;
-        const response = await api.sweepGet(
-          `/api/v2/dags/${dagId}/dagVersions/${versionNumber}/structure`,
-        );
+        const path = sweepPaths[next++]!;
+        const response = await api.sweepGet(path);
         if (response.status !== 200)
-          throw new Error(
-            `structure ${dagId}/${versionNumber}: ${response.status} ${response.body()}`,
-          );
+          throw new Error(`${path}: ${response.status} ${response.body()}`);
         completed++;
         // BENCH_HEAP_PROFILE_DIR: see bench/memory-sampler.ts.
         if (env.BENCH_HEAP_PROFILE_DIR && completed === Math.floor(order.length / 4))
@@ -400,7 +458,8 @@ async function runMode(
         }
       }
     };
-    await Promise.all(Array.from({ length: SETTINGS.concurrency }, worker));
+    if (SETTINGS.loadGenerator === 'wrk') await sweepWithWrk(api.url, sweepPaths);
+    else await Promise.all(Array.from({ length: SETTINGS.concurrency }, worker));
     const sweepSeconds = (Date.now() - started) / 1000;
     const cpuAfter = cpuNow(api);
     const perRequest = (party: keyof typeof cpuBefore) =>
@@ -419,6 +478,13 @@ async function runMode(
     await new Promise((resolve) => setTimeout(resolve, SETTINGS.sampleMs * 2));
     clearInterval(collector);
     collect();
+    // wrk reports no progress while it runs: a sample's progress is its share of the sweep's time.
+    if (SETTINGS.loadGenerator === 'wrk')
+      for (const sample of samples)
+        sample.versionsRequested = Math.min(
+          order.length,
+          Math.round((order.length * sample.elapsedS) / sweepSeconds),
+        );
     const stats = (await (await api.get('/api/v2/monitor/dagbag')).json()) as ModeResult['stats'];
     const retainedAtEnd = await api.measureAfterGc();
     const peakRss = Math.max(...samples.map((s) => s.sample.rss));
@@ -478,7 +544,7 @@ function cpuNow(api: ApiProcess): { api: number; postgres: number; loadGenerator
   return {
     api: processCpuSeconds(api.child.pid!),
     postgres: postgresCpuSeconds(pgDir),
-    loadGenerator: ownCpuSeconds(),
+    loadGenerator: loadGeneratorCpuSeconds(),
   };
 }
 
