@@ -15,6 +15,8 @@
  * one table.
  * BENCH_HEAP_PROFILE_DIR=<dir> writes a heap snapshot and an allocation profile of the API process
  * there (bench/memory-sampler.ts).
+ * BENCH_LOAD_GENERATOR=wrk sends the sweep with wrk (bench/sweep.lua; `apt-get install wrk`)
+ * instead of node:http in this process: a tenth of the CPU per request.
  * BENCH_MISS_FLOOR=1 instead serves the sweep by the miss floor (bench/miss-floor.ts) and by the
  * API, interleaved, and logs a table of CPU per request (results untouched).
  */
