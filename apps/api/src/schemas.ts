@@ -525,7 +525,7 @@ const confInput = z
     type: ['object', 'null'],
     additionalProperties: true,
     description:
-      'Any JSON object, stored and returned exactly as sent: at most API_BODY_MAX_DEPTH levels deep (default 32), within API_BODY_LIMIT_BYTES, numbers exactly representable as 64-bit floats.',
+      "Any JSON object, stored and returned exactly as sent: at most API_BODY_MAX_DEPTH levels deep (default 32), within API_BODY_LIMIT_BYTES, numbers exactly representable as 64-bit floats. The run's tasks read it as JSON in $DAG_RUN_CONF (up to 131,058 bytes of JSON; a larger conf fails each task with the reason in its log).",
   });
 
 export const TriggerDAGRunPostBody = z

@@ -1279,7 +1279,7 @@ export interface components {
        * @description ISO 8601; without Z or an offset it is read as UTC (Airflow types it a plain datetime); a date alone is its midnight UTC.
        */
       run_after?: string | null;
-      /** @description Any JSON object, stored and returned exactly as sent: at most API_BODY_MAX_DEPTH levels deep (default 32), within API_BODY_LIMIT_BYTES, numbers exactly representable as 64-bit floats. */
+      /** @description Any JSON object, stored and returned exactly as sent: at most API_BODY_MAX_DEPTH levels deep (default 32), within API_BODY_LIMIT_BYTES, numbers exactly representable as 64-bit floats. The run's tasks read it as JSON in $DAG_RUN_CONF (up to 131,058 bytes of JSON; a larger conf fails each task with the reason in its log). */
       conf?: {
         [key: string]: unknown;
       } | null;
