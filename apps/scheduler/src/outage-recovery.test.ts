@@ -3,25 +3,20 @@
  * pause its tasks reached while backing off (up to SCHEDULER_DB_BACKOFF_MAX_MS). Without
  * notifications (a pooler in transaction mode) nothing else wakes the loop.
  */
-import { Writable } from 'node:stream';
+import { recordingLogger } from '@dagbag/logger/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '@dagbag/logger';
 import { createHarness, waitFor, type Harness } from './testing/harness.ts';
 import { startSchedulerBehindProxy, type SchedulerBehindProxy } from './testing/behind-proxy.ts';
 
 let h: Harness;
 let running: SchedulerBehindProxy;
-const lines: { msg: string; task?: string }[] = [];
+const { logger, lines } = recordingLogger<{ msg: string; task?: string }>({
+  name: 'scheduler',
+  level: 'debug',
+});
 
 beforeAll(async () => {
   h = await createHarness();
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(line) as (typeof lines)[number]);
-      done();
-    },
-  });
   running = await startSchedulerBehindProxy(h, {
     env: {
       // An idle loop runs every 5 s; a failing one first pauses twice that.
@@ -30,7 +25,7 @@ beforeAll(async () => {
       TASK_HEARTBEAT_INTERVAL_SECONDS: '1',
     },
     // Debug: every failure names its task ("still failing").
-    logger: createLogger({ name: 'scheduler', level: 'debug', destination: sink }),
+    logger,
   });
 });
 

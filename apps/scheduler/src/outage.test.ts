@@ -1,12 +1,16 @@
-import { Writable } from 'node:stream';
+import { recordingLogger } from '@dagbag/logger/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@dagbag/logger';
 import { createHarness, waitFor, type Harness } from './testing/harness.ts';
 import { startSchedulerBehindProxy, type SchedulerBehindProxy } from './testing/behind-proxy.ts';
 
 let h: Harness;
 let running: SchedulerBehindProxy;
-const lines: { level: number; msg: string; task?: string; err?: { message?: string } }[] = [];
+const { logger, lines } = recordingLogger<{
+  level: number;
+  msg: string;
+  task?: string;
+  err?: { message?: string };
+}>({ name: 'scheduler' });
 
 beforeAll(async () => {
   h = await createHarness();
@@ -14,16 +18,9 @@ beforeAll(async () => {
     dag_id: 'after_outage',
     tasks: [{ task_id: 't', operator: 'bash', bash_command: 'true' }],
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(line) as (typeof lines)[number]);
-      done();
-    },
-  });
   running = await startSchedulerBehindProxy(h, {
     env: { SCHEDULER_DB_BACKOFF_MAX_MS: '400' },
-    logger: createLogger({ name: 'scheduler', level: 'info', destination: sink }),
+    logger,
   });
 });
 

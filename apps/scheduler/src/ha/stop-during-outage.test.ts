@@ -6,15 +6,14 @@
  * still running at the end of the grace is handed back once the database answers, rather than
  * timed out elsewhere as a failed try.
  */
-import { Writable } from 'node:stream';
+import { recordingLogger } from '@dagbag/logger/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '@dagbag/logger';
 import { createHarness, waitFor, type Harness } from '../testing/harness.ts';
 import { startSchedulerBehindProxy, type SchedulerBehindProxy } from '../testing/behind-proxy.ts';
 
 let h: Harness;
 let running: SchedulerBehindProxy;
-const messages: string[] = [];
+const { logger, lines } = recordingLogger({ name: 'scheduler' });
 
 beforeAll(async () => {
   h = await createHarness();
@@ -26,16 +25,9 @@ beforeAll(async () => {
     dag_id: 'outlives_the_grace',
     tasks: [{ task_id: 'slow', operator: 'bash', bash_command: 'sleep 60' }],
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean))
-        messages.push((JSON.parse(line) as { msg: string }).msg);
-      done();
-    },
-  });
   running = await startSchedulerBehindProxy(h, {
     env: { TASK_HEARTBEAT_INTERVAL_SECONDS: '1', SCHEDULER_LOOP_INTERVAL_MS: '100' },
-    logger: createLogger({ name: 'scheduler', level: 'info', destination: sink }),
+    logger,
   });
 });
 
@@ -57,7 +49,7 @@ it('a scheduler stopped during an outage writes the outcome of a try that ended 
   );
   await running.proxy.cut();
   await waitFor(
-    async () => messages.includes('could not record a finished try; will retry'),
+    async () => lines.some((line) => line.msg === 'could not record a finished try; will retry'),
     20_000,
     50,
   );
@@ -65,7 +57,7 @@ it('a scheduler stopped during an outage writes the outcome of a try that ended 
   let stopped = false;
   const stopping = running.scheduler.stop(0).then(() => (stopped = true));
   await waitFor(
-    async () => stopped || messages.some((msg) => msg.startsWith('waiting for the database')),
+    async () => stopped || lines.some((line) => line.msg.startsWith('waiting for the database')),
     20_000,
     50,
   );
