@@ -588,7 +588,7 @@ export interface RunOutcome {
 }
 
 /** Follows a run to its end: waitForRun for the end, the task instances for the progress view. */
-async function followRun(
+export async function followRun(
   api: DagbagClient,
   io: Io,
   dagId: string,
@@ -610,8 +610,11 @@ async function followRun(
   // the wait is: the wait may have had its answer from the stopping API, which finishes its
   // requests in flight, while the next one is not listening yet. (It gave up after 3 s and the
   // task states from before the restart were printed as the run's outcome: 'success | none 3'.)
-  const refresh = async () => {
-    if (ended) {
+  // The last listing is one that started after the wait had ended: a listing that was in flight
+  // (or lost to the restart) when the wait ended shows the tasks as they were before the end
+  // ('success | queued 1, none 2', seen once in CI).
+  const refresh = async (final: boolean) => {
+    if (final) {
       tis = await readThroughRestarts(() => taskInstances(api, dagId, runId));
       return;
     }
@@ -623,9 +626,10 @@ async function followRun(
   };
   try {
     for (;;) {
-      await refresh();
+      const final = ended;
+      await refresh(final);
       view.update(runState, tis);
-      if (ended) break;
+      if (final) break;
       await Promise.race([waiting, sleep(intervalSeconds * 1000)]);
       if (ended) {
         runState = await waiting;
