@@ -153,10 +153,6 @@ interface Outcome {
 /** One load of one key (see flight.ts). */
 type Flight = FlightOf<Outcome>;
 
-function newFlight(started: number): Flight {
-  return new FlightOf<Outcome>(started);
-}
-
 interface QueuedId {
   versionId: string;
   keyHash: number;
@@ -563,7 +559,7 @@ export class DagBag {
     if (flight !== undefined) {
       this.coalesced++;
     } else {
-      flight = newFlight(this.clock.now());
+      flight = new FlightOf<Outcome>(this.clock.now());
       this.inflight.set(versionId, flight);
       this.queuedIds.push({ versionId, keyHash, flight });
       this.scheduleFlush();
@@ -581,7 +577,7 @@ export class DagBag {
     if (flight !== undefined) {
       this.coalesced++;
     } else {
-      flight = newFlight(this.clock.now());
+      flight = new FlightOf<Outcome>(this.clock.now());
       this.inflightNumbers.set(key, flight);
       this.queuedNumbers.push({ dagId, versionNumber, key, flight });
       this.scheduleFlush();
@@ -628,7 +624,7 @@ export class DagBag {
     if (flight !== undefined) {
       this.coalesced++;
     } else {
-      flight = newFlight(this.clock.now());
+      flight = new FlightOf<Outcome>(this.clock.now());
       this.inflight.set(versionId, flight);
       void this.runRevalidation(versionId, slot, flight);
     }

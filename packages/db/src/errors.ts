@@ -98,17 +98,19 @@ export function databaseUnavailableReason(
  */
 const CONNECTION_EXCEPTION = /^08[0-9A-Z]{3}$/;
 
+/** A SQLSTATE that says the database cannot serve now: one of the list, or class 08. */
+function unavailableSqlstate(code: unknown): boolean {
+  return (
+    typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || CONNECTION_EXCEPTION.test(code))
+  );
+}
+
 function saysUnavailable(layer: ErrorLayer): boolean {
-  for (const code of [layer.code, layer.originalCode])
-    if (typeof code === 'string' && CONNECTION_EXCEPTION.test(code)) return true;
+  if (unavailableSqlstate(layer.code) || unavailableSqlstate(layer.originalCode)) return true;
   if (
     typeof layer.code === 'string' &&
-    (UNAVAILABLE_SQLSTATES.has(layer.code) ||
-      UNAVAILABLE_ERRNOS.has(layer.code) ||
-      UNAVAILABLE_PRISMA_CODES.has(layer.code))
+    (UNAVAILABLE_ERRNOS.has(layer.code) || UNAVAILABLE_PRISMA_CODES.has(layer.code))
   )
-    return true;
-  if (typeof layer.originalCode === 'string' && UNAVAILABLE_SQLSTATES.has(layer.originalCode))
     return true;
   if (typeof layer.kind === 'string' && UNAVAILABLE_KINDS.has(layer.kind)) return true;
   if (layer.name === 'PrismaClientInitializationError') return true;

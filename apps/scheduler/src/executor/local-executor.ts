@@ -98,24 +98,21 @@ export const MAX_TASK_CONF_BYTES = MAX_ENV_STRING_BYTES - `${DAG_RUN_CONF_VARIAB
 
 /**
  * `DAG_RUN_CONF`: the run's conf as compact JSON, as the API shows it; `{}` for none (or anything
- * but an object, which the API shows as null). A conf too large for the environment is a problem,
- * named for the task's log: exec would refuse it (E2BIG).
+ * but an object, which the API shows as null). Throws, naming the limit for the task's log, for a
+ * conf too large for the environment: exec would refuse it (E2BIG).
  */
-export function dagRunConfEnv(
-  ti: ClaimedTaskInstance,
-): { env: Record<string, string> } | { problem: string } {
+export function dagRunConfEnv(ti: ClaimedTaskInstance): Record<string, string> {
   const conf = ti.conf;
   const json =
     conf !== null && typeof conf === 'object' && !Array.isArray(conf) ? JSON.stringify(conf) : '{}';
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_TASK_CONF_BYTES)
-    return {
-      problem:
-        `the run's conf is ${bytes} bytes of JSON, more than the ${MAX_TASK_CONF_BYTES} that ` +
+    throw new Error(
+      `the run's conf is ${bytes} bytes of JSON, more than the ${MAX_TASK_CONF_BYTES} that ` +
         `${DAG_RUN_CONF_VARIABLE} can hold (Linux allows 128 KiB per environment variable): ` +
         'the task was not started; pass large inputs by reference (a path or a URL in conf)',
-    };
-  return { env: { [DAG_RUN_CONF_VARIABLE]: json } };
+    );
+  return { [DAG_RUN_CONF_VARIABLE]: json };
 }
 
 /** A date as Airflow's `isoformat()` writes it: `2026-01-01T00:00:00+00:00`. */
@@ -279,10 +276,8 @@ export class LocalExecutor {
     const logFile = log;
     const logFd = log.fd;
 
-    const conf = dagRunConfEnv(ti);
     let child: ChildProcess;
     try {
-      if ('problem' in conf) throw new Error(conf.problem);
       // --norc: stdin is a socket pair, from which bash would guess it was started by rshd and
       // source the scheduler user's ~/.bashrc (slow, and not the task's business).
       child = spawn('bash', ['--norc', '-c', GROUP_WATCHDOG], {
@@ -291,15 +286,16 @@ export class LocalExecutor {
         // Never the scheduler's whole environment: DATABASE_URL and other secrets stay out.
         env: {
           ...this.options.taskEnv,
-          ...conf.env,
+          ...dagRunConfEnv(ti),
           ...dagRunDatesEnv(ti),
           ...airflowContextEnv(ti),
           DAGBAG_TASK_COMMAND: task.bashCommand,
         },
       });
     } catch (error) {
-      // Refused before a process exists (spawn throws E2BIG at once, for an environment string
-      // over 128 KiB): this try fails with the reason in its log; the scheduler goes on.
+      // Refused before a process exists (a conf too large, or spawn's E2BIG at once for an
+      // environment string over 128 KiB): this try fails with the reason in its log; the
+      // scheduler goes on.
       const code = (error as NodeJS.ErrnoException).code;
       this.appendLog(
         logFd,

@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '@dagbag/logger';
+import { recordingLogger } from '@dagbag/logger/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, loopUntil, type Harness } from '../testing/harness.ts';
 
@@ -41,17 +40,10 @@ const reports = (lines: LogLine[]) =>
 
 /** A scheduler whose log lines are kept, with a cold DAG cache. */
 async function watchedScheduler(env: Record<string, string> = {}) {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
+  const { logger, lines } = recordingLogger<LogLine>({ name: 'scheduler', level: 'error' });
   const scheduler = await h.scheduler({
     env,
-    logger: createLogger({ name: 'scheduler', level: 'error', destination: sink }),
+    logger,
   });
   scheduler.dagBag.clear();
   return { scheduler, lines };

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_SOURCE_BYTES } from '@dagbag/dagbag';
 import { DagProcessorLock } from '@dagbag/db';
-import { createLogger, silentLogger } from '@dagbag/logger';
+import { silentLogger } from '@dagbag/logger';
+import { recordingLogger } from '@dagbag/logger/testing';
 import { createHarness, type Harness } from '../testing/harness.ts';
 import { DagFileProcessor } from './dag-file-processor.ts';
 
@@ -309,19 +309,13 @@ describe('the DAG file processor', () => {
 
   it('says once that DAGS_FOLDER does not exist, and when it is there', async () => {
     // Silent before: a typo in DAGS_FOLDER read as an empty folder.
-    const lines: { level: number; msg: string }[] = [];
-    const destination = new Writable({
-      write(chunk, _encoding, callback) {
-        lines.push(JSON.parse(String(chunk)) as { level: number; msg: string });
-        callback();
-      },
-    });
+    const { logger, lines } = recordingLogger({ name: 'scheduler' });
     const folder = join(await mkdtemp(join(tmpdir(), 'dagbag-missing-')), 'dags');
     const missing = new DagFileProcessor({
       prisma: h.db.prisma,
       lock: new DagProcessorLock(h.db.url),
       dagsFolder: folder,
-      logger: createLogger({ name: 'scheduler', level: 'info', destination }),
+      logger,
     });
     try {
       await missing.processOnce();
