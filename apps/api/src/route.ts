@@ -144,10 +144,6 @@ export function noneMatch(header: string | undefined, etag: string): boolean {
 }
 
 /**
- * Registers one operation. `bodyParser` runs only for operations that declare a body: a body sent
- * to any other operation is never read, so it cannot fail the request.
- */
-/**
  * The query parameters of a route that take one value (not a list): those whose schema refuses an
  * array as a whole, rather than one of its items. Found once, when the route is mounted.
  */
@@ -179,6 +175,10 @@ function lastOfRepeated(query: Record<string, unknown>, scalars: ReadonlySet<str
   return normalized ?? query;
 }
 
+/**
+ * Registers one operation. `bodyParser` runs only for operations that declare a body: a body sent
+ * to any other operation is never read, so it cannot fail the request.
+ */
 export function mountRoute(
   router: Router,
   route: RouteDefinition,
