@@ -19,6 +19,9 @@
  * instead of node:http in this process: a tenth of the CPU per request.
  * BENCH_MISS_FLOOR=1 instead serves the sweep by the miss floor (bench/miss-floor.ts) and by the
  * API, interleaved, and logs a table of CPU per request (results untouched).
+ * BENCH_CONCURRENCY=<n>,<n>,... (several: e.g. 4,8,16,32) instead sweeps the defaults once per
+ * number of requests in flight, interleaved BENCH_EXPERIMENT_ROUNDS times, and logs one table
+ * with the wall clock's rate next to the CPU's (results untouched).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +42,14 @@ const env = process.env;
 const int = (name: string, fallback: number) =>
   env[name] ? Number.parseInt(env[name], 10) : fallback;
 
+/** BENCH_CONCURRENCY: one number of requests in flight (default 8), or several to compare. */
+function inFlight(): number[] {
+  const listed = (env.BENCH_CONCURRENCY ?? '8').split(',').map((n) => Number.parseInt(n, 10));
+  if (listed.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`BENCH_CONCURRENCY must be a positive integer or a list of them, e.g. 4,8,16`);
+  return listed;
+}
+
 const SETTINGS = {
   versions: int('BENCH_VERSIONS', 20_000),
   /**
@@ -50,7 +61,8 @@ const SETTINGS = {
   dags: int('BENCH_DAGS', 100),
   minBytes: int('BENCH_MIN_BYTES', 20_000),
   maxBytes: int('BENCH_MAX_BYTES', 60_000),
-  concurrency: int('BENCH_CONCURRENCY', 8),
+  /** Requests in flight during the sweep (the first, if BENCH_CONCURRENCY lists several). */
+  concurrency: inFlight()[0]!,
   sampleMs: int('BENCH_SAMPLE_MS', 250),
   loadSeconds: int('BENCH_LOAD_SECONDS', 10),
   loadConnections: int('BENCH_LOAD_CONNECTIONS', 16),
@@ -200,10 +212,10 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 
 /**
  * The sweep sent by wrk (BENCH_LOAD_GENERATOR=wrk): every path once, in order, over
- * SETTINGS.concurrency connections of one thread (bench/sweep.lua); fails unless every path was
+ * `concurrency` connections of one thread (bench/sweep.lua); fails unless every path was
  * answered 200. Its CPU is counted as the load generator's once it has exited (cpu.ts).
  */
-async function sweepWithWrk(url: string, paths: string[]): Promise<void> {
+async function sweepWithWrk(url: string, paths: string[], concurrency: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dagbag-bench-wrk-'));
   const pathsFile = join(dir, 'paths');
   writeFileSync(pathsFile, `${paths.join('\n')}\n`);
@@ -212,7 +224,7 @@ async function sweepWithWrk(url: string, paths: string[]): Promise<void> {
       'wrk',
       [
         '-t1',
-        `-c${SETTINGS.concurrency}`,
+        `-c${concurrency}`,
         '-d3600s',
         '--timeout',
         '60s',
@@ -347,7 +359,7 @@ class ApiProcess {
     });
   }
 
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: SETTINGS.concurrency });
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 
   /** Full GC in the API process, then one memory reading. */
   measureAfterGc(): Promise<MemorySample> {
@@ -401,6 +413,8 @@ interface Mode {
   loadTest: boolean;
   /** The server to start, relative to apps/api (default src/main.ts; bench/miss-floor.ts). */
   script?: string;
+  /** The sweep's requests in flight (default SETTINGS.concurrency). */
+  concurrency?: number;
 }
 
 async function runMode(
@@ -460,8 +474,9 @@ async function runMode(
         }
       }
     };
-    if (SETTINGS.loadGenerator === 'wrk') await sweepWithWrk(api.url, sweepPaths);
-    else await Promise.all(Array.from({ length: SETTINGS.concurrency }, worker));
+    const concurrency = mode.concurrency ?? SETTINGS.concurrency;
+    if (SETTINGS.loadGenerator === 'wrk') await sweepWithWrk(api.url, sweepPaths, concurrency);
+    else await Promise.all(Array.from({ length: concurrency }, worker));
     const sweepSeconds = (Date.now() - started) / 1000;
     const cpuAfter = cpuNow(api);
     const perRequest = (party: keyof typeof cpuBefore) =>
@@ -568,14 +583,14 @@ async function interleaved(
       const result = await runMode(mode, url, order);
       const cpu = result.cpuMsPerRequest;
       lines.push(
-        `| ${mode.name}, round ${round} | ${[cpu.api, cpu.postgres, cpu.loadGenerator, cpu.total].map((ms) => ms.toFixed(3)).join(' | ')} | ${Math.round(2000 / cpu.total)} | ${Math.round(2000 / (cpu.api + cpu.postgres))} | ${Math.round(mib(result.peakRss))} | ${Math.round(mib(result.retainedAtEnd.heapUsed))} |`,
+        `| ${mode.name}, round ${round} | ${[cpu.api, cpu.postgres, cpu.loadGenerator, cpu.total].map((ms) => ms.toFixed(3)).join(' | ')} | ${Math.round(2000 / cpu.total)} | ${Math.round(2000 / (cpu.api + cpu.postgres))} | ${Math.round(result.requestsPerSecond)} | ${Math.round(mib(result.peakRss))} | ${Math.round(mib(result.retainedAtEnd.heapUsed))} |`,
       );
     }
   log(
     [
       `${title}, ${order.length} versions, load average ${loadavg()[0]!.toFixed(1)}:`,
-      '| CPU ms per request | server | PostgreSQL | load generator | total | req/s on 2 cores | req/s, server + PostgreSQL alone | peak RSS MiB | heap after GC MiB |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| CPU ms per request | server | PostgreSQL | load generator | total | req/s on 2 cores | req/s, server + PostgreSQL alone | req/s by the wall clock | peak RSS MiB | heap after GC MiB |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...lines,
     ].join('\n'),
   );
@@ -633,6 +648,17 @@ async function main(): Promise<void> {
 
     if (env.BENCH_MISS_FLOOR === '1') {
       await missFloor(url, order);
+      return;
+    }
+    const concurrencies = inFlight();
+    if (concurrencies.length > 1) {
+      const modes = concurrencies.map((concurrency): Mode => ({
+        ...defaultsMode,
+        name: `${concurrency} in flight`,
+        loadTest: false,
+        concurrency,
+      }));
+      await interleaved('in flight', modes, int('BENCH_EXPERIMENT_ROUNDS', 2), url, order);
       return;
     }
     const experimentFlags = env.BENCH_EXPERIMENT_FLAGS;
