@@ -51,7 +51,8 @@ export function syntheticLoader(serializedBytes: number): DagVersionLoader {
 export type Policy = 'adaptive' | 'fixed' | 'lru';
 
 /**
- * Replays a trace through a DagBag; returns the hit ratio over the accesses from `measureFrom` on.
+ * Replays a trace through a DagBag; returns the hit ratio over the accesses from `measureFrom` on
+ * (and sets `hits[i]` to 1 at each of those that hit, if given).
  */
 export async function replay(
   trace: Uint32Array,
@@ -60,6 +61,7 @@ export async function replay(
   settings: DagCacheSettings,
   policy: Policy,
   serializedBytes: number,
+  hits?: Uint8Array,
 ): Promise<number> {
   const ids = new Map<number, string>();
   const idOf = (n: number) => {
@@ -75,15 +77,18 @@ export async function replay(
     admission: policy !== 'lru',
     adaptiveWindow: policy === 'adaptive',
   });
-  let hits = 0;
+  let hitCount = 0;
   for (let i = 0; i < trace.length; i++) {
     const id = idOf(trace[i]!);
     if (bag.getIfCached(id) !== undefined) {
-      if (i >= measureFrom) hits++;
+      if (i >= measureFrom) {
+        hitCount++;
+        if (hits) hits[i] = 1;
+      }
     } else {
       await bag.get(id);
     }
   }
   bag.close();
-  return hits / (trace.length - measureFrom);
+  return hitCount / (trace.length - measureFrom);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../src/testing.ts';
-import { frequencyOracle, perfectLfu, zipfTrace } from './traces.ts';
+import { frequencyOracle, isCrawlLookup, perfectLfu, zipfTrace, zipfWithCrawl } from './traces.ts';
 
 /**
  * Perfect LFU the slow way: on every miss with a full cache, scan every resident id for the lowest
@@ -58,10 +58,30 @@ describe('perfectLfu', () => {
     }
   });
 
+  it('marks the hits it counts, and lets lookups that do not count leave the ranking alone', () => {
+    // Capacity 1. Counting all, 2's third sighting outnumbers 1 (3 to 2) and evicts it, so the
+    // last 1 misses; with 2's lookups not counted, 2 never passes 1 and the last 1 hits.
+    const trace = Uint32Array.from([1, 1, 2, 2, 2, 1]);
+    const hits = new Uint8Array(trace.length);
+    expect(perfectLfu(trace, 1, 0, { hits })).toBe(1 / 6);
+    expect([...hits]).toEqual([0, 1, 0, 0, 0, 0]);
+    expect(perfectLfu(trace, 1, 0, { counted: (i) => trace[i] === 1 })).toBe(2 / 6);
+  });
+
   it('stays below the frequency oracle on draws from a fixed popularity', () => {
     const trace = zipfTrace(2000, 0.9, 50_000, seededRandom(5));
     const online = perfectLfu(trace, 100, 10_000);
     expect(online).toBeLessThan(frequencyOracle(trace, 100, 10_000));
     expect(online).toBeGreaterThan(0.9 * frequencyOracle(trace, 100, 10_000));
+  });
+});
+
+describe('isCrawlLookup', () => {
+  it("marks exactly the crawler's lookups of a browsing + crawl trace", () => {
+    const [n, browse] = [7, 5];
+    const trace = zipfWithCrawl(n, 0.9, { browse, cycles: 2 }, seededRandom(3));
+    const crawled = [...trace].filter((_, i) => isCrawlLookup(i, n, browse));
+    expect(crawled).toEqual([0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6]);
+    expect(trace.length - crawled.length).toBe(2 * (browse + n));
   });
 });

@@ -72,6 +72,20 @@ export function zipfWithCrawl(
   return Uint32Array.from(out);
 }
 
+/** Whether lookup `i` of a `zipfWithCrawl(n, s, { browse })` trace is the crawler's (one home). */
+export function isCrawlLookup(i: number, n: number, browse: number): boolean {
+  const inCycle = i % (browse + 2 * n);
+  return inCycle >= browse && (inCycle - browse) % 2 === 0;
+}
+
+/** Optional outputs and inputs of the reference policies below. */
+export interface ReferenceOptions {
+  /** Set to 1 at each lookup that hits (from `measureFrom` on). */
+  hits?: Uint8Array;
+  /** perfectLfu only: lookups for which this says false do not count (default: all count). */
+  counted?: (i: number) => boolean;
+}
+
 /** Zipf whose popular ids are dealt out anew every `period` lookups (popularity that moves). */
 export function reshuffledZipf(
   n: number,
@@ -127,7 +141,12 @@ export function recencyThenFrequency(
  * over the whole trace and never changes. The best any policy can do on independent draws from a
  * fixed popularity; Belady also knows the order of the draws, which no online policy can.
  */
-export function frequencyOracle(trace: Uint32Array, capacity: number, measureFrom: number): number {
+export function frequencyOracle(
+  trace: Uint32Array,
+  capacity: number,
+  measureFrom: number,
+  options: ReferenceOptions = {},
+): number {
   const counts = new Map<number, number>();
   for (let i = 0; i < trace.length; i++) counts.set(trace[i]!, (counts.get(trace[i]!) ?? 0) + 1);
   const held = new Set(
@@ -137,7 +156,11 @@ export function frequencyOracle(trace: Uint32Array, capacity: number, measureFro
       .map(([id]) => id),
   );
   let hits = 0;
-  for (let i = measureFrom; i < trace.length; i++) if (held.has(trace[i]!)) hits++;
+  for (let i = measureFrom; i < trace.length; i++)
+    if (held.has(trace[i]!)) {
+      hits++;
+      if (options.hits) options.hits[i] = 1;
+    }
   return hits / (trace.length - measureFrom);
 }
 
@@ -152,7 +175,13 @@ export function frequencyOracle(trace: Uint32Array, capacity: number, measureFro
  * fair target; where popularity moves it holds on to the past and is no bound at all.
  * Returns the hit ratio over accesses from `measureFrom` on.
  */
-export function perfectLfu(trace: Uint32Array, capacity: number, measureFrom: number): number {
+export function perfectLfu(
+  trace: Uint32Array,
+  capacity: number,
+  measureFrom: number,
+  options: ReferenceOptions = {},
+): number {
+  const counted = options.counted ?? (() => true);
   const counts = new Map<number, number>();
   /** Resident ids by their count; each set keeps the order in which ids reached that count. */
   const byCount = new Map<number, Set<number>>();
@@ -176,13 +205,18 @@ export function perfectLfu(trace: Uint32Array, capacity: number, measureFrom: nu
   let hits = 0;
   for (let i = 0; i < trace.length; i++) {
     const id = trace[i]!;
-    const count = (counts.get(id) ?? 0) + 1;
+    const before = counts.get(id) ?? 0;
+    const count = counted(i) ? before + 1 : before;
     counts.set(id, count);
     if (resident.has(id)) {
-      if (i >= measureFrom) hits++;
-      unplace(id, count - 1);
+      if (i >= measureFrom) {
+        hits++;
+        if (options.hits) options.hits[i] = 1;
+      }
+      if (count === before) continue;
+      unplace(id, before);
       place(id, count);
-      if (count - 1 === lowest) raiseLowest();
+      if (before === lowest) raiseLowest();
       continue;
     }
     if (resident.size < capacity) {
