@@ -123,6 +123,7 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
     parallelism: config.parallelism,
     logsRoot: options.logsRoot ?? join(config.dataDir, 'logs'),
     heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000,
+    heartbeatTimeoutMs: config.heartbeatTimeoutSeconds * 1000,
     logger: log.child({ component: 'executor' }),
     metrics,
     taskEnv: config.taskEnv,

@@ -32,19 +32,38 @@ import type { SchedulerMetrics } from '../metrics.ts';
 
 /**
  * Runs `$DAGBAG_TASK_COMMAND` with `bash -c` (as its own process, so the exit code is the task's)
- * beside a watchdog in the same process group that waits on the pipe from the scheduler. The
- * pipe reaches end-of-file when the try is over or when the scheduler dies, even by SIGKILL; the
- * watchdog then kills the whole group. So a task never outlives its scheduler and runs on while
- * another scheduler retries it, and nothing it started in the background outlives the try.
+ * beside a watchdog in the same process group that reads the pipe from the scheduler. The pipe
+ * reaches end-of-file when the try is over or when the scheduler dies, even by SIGKILL; the
+ * watchdog then kills the whole group. The scheduler also writes a line to the pipe every
+ * keepalive period, and a watchdog that reads none for `$DAGBAG_TASK_WATCHDOG_SECONDS` kills the
+ * group too: a scheduler that is alive but stopped (SIGSTOP, a paused VM or container, a stalled
+ * process) writes no heartbeat either, and another scheduler retries its tasks once the heartbeat
+ * timeout has passed; the old try must be gone by then. So a task never runs on while another
+ * scheduler retries it, and nothing it started in the background outlives the try.
  * The command's stdin is /dev/null.
  */
 const GROUP_WATCHDOG =
-  'exec 3<&0 0</dev/null; (trap "" TERM; read -r -u 3 _; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
+  'exec 3<&0 0</dev/null; (trap "" TERM; while :; do read -r -t "$DAGBAG_TASK_WATCHDOG_SECONDS" -u 3 _; s=$?; [ $s = 0 ] || break; done; ' +
+  '[ $s -gt 128 ] && echo "[$(date -u +%FT%TZ)] no word from the scheduler for $DAGBAG_TASK_WATCHDOG_SECONDS s (stopped or stalled): ' +
+  'killing the task before another scheduler retries it" >&2; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
 // The watchdog ignores SIGTERM: a stop's SIGTERM to the group must not take it down with the
 // command, or what the command left behind (a child ignoring SIGTERM) would outlive the try.
 
 /** BashOperator's default `skip_on_exit_code`: the task ends `skipped`. */
 export const SKIP_EXIT_CODE = 99;
+
+/**
+ * How long a task's watchdog waits for a keepalive before it kills the task, and how often the
+ * executor writes one. A scheduler stopped at time F wrote its last task heartbeat at F - interval
+ * at the earliest, so others may retry its tries from F - interval + timeout on: the watchdog
+ * fires before that, at timeout - interval after the last keepalive (never under half the
+ * timeout, for a timeout of 1-2 s), and keepalives come four times within that, so only a stall of
+ * most of it (50 s of 55 with the defaults) kills a task of a scheduler that is alive.
+ */
+export function watchdogTiming(heartbeatIntervalMs: number, heartbeatTimeoutMs: number) {
+  const deadlineMs = Math.max(heartbeatTimeoutMs - heartbeatIntervalMs, heartbeatTimeoutMs / 2);
+  return { deadlineMs, keepaliveMs: Math.max(50, Math.min(heartbeatIntervalMs, deadlineMs / 4)) };
+}
 
 /** After SIGTERM to a group, this long before SIGKILL. */
 const KILL_GRACE_MS = 5_000;
@@ -58,6 +77,12 @@ export interface LocalExecutorOptions {
   parallelism: number;
   logsRoot: string;
   heartbeatIntervalMs: number;
+  /**
+   * TASK_HEARTBEAT_TIMEOUT_SECONDS in ms: after this long without a heartbeat another scheduler may
+   * retry a try, so a try whose scheduler stopped writing keepalives is killed before (see
+   * GROUP_WATCHDOG and watchdogTiming).
+   */
+  heartbeatTimeoutMs: number;
   logger: Logger;
   metrics?: SchedulerMetrics;
   /** The scheduler's environment variables tasks may see (the configured allow-list). */
@@ -155,6 +180,9 @@ export class LocalExecutor {
   /** Outcomes not yet written (database unreachable): written on the next heartbeat that works. */
   private readonly pendingFinishes: PendingFinish[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Writes the watchdogs' keepalives while tries run (not tied to the database: see start()). */
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private readonly watchdog: { deadlineMs: number; keepaliveMs: number };
   private heartbeatInFlight = false;
   private lastHeartbeatFailed = false;
   /** Task logs could not be written: tasks are handed back rather than run (see logsFailed). */
@@ -165,6 +193,7 @@ export class LocalExecutor {
 
   constructor(options: LocalExecutorOptions) {
     this.options = options;
+    this.watchdog = watchdogTiming(options.heartbeatIntervalMs, options.heartbeatTimeoutMs);
   }
 
   get parallelism(): number {
@@ -290,6 +319,7 @@ export class LocalExecutor {
           ...dagRunDatesEnv(ti),
           ...airflowContextEnv(ti),
           DAGBAG_TASK_COMMAND: task.bashCommand,
+          DAGBAG_TASK_WATCHDOG_SECONDS: String(this.watchdog.deadlineMs / 1000),
         },
       });
     } catch (error) {
@@ -314,6 +344,11 @@ export class LocalExecutor {
       return;
     }
     entry.child = child;
+    // Keepalives come from a timer of their own, whether or not the heartbeats reach the
+    // database: during an outage tasks run on (the scheduler is alive); only a stopped scheduler
+    // (or a stalled event loop) stops them.
+    this.keepaliveTimer ??= setInterval(() => this.keepalive(), this.watchdog.keepaliveMs);
+    this.keepaliveTimer.unref();
     this.options.metrics?.taskState('running');
 
     child.once('error', (error) => {
@@ -509,6 +544,14 @@ export class LocalExecutor {
     }
   }
 
+  /** One line to each running try's watchdog: its scheduler is alive (see GROUP_WATCHDOG). */
+  private keepalive(): void {
+    for (const entry of this.running.values()) {
+      const stdin = entry.child?.stdin;
+      if (stdin && !stdin.writableEnded && !stdin.destroyed) stdin.write('\n');
+    }
+  }
+
   /** Heartbeats running tries and writes outcomes that failed to be written before. */
   async heartbeat(): Promise<void> {
     if (this.heartbeatInFlight) return;
@@ -592,6 +635,8 @@ export class LocalExecutor {
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
     return { finished: before - left.length, handedBack };
   }
 }
