@@ -22,6 +22,9 @@
  * BENCH_CONCURRENCY=<n>,<n>,... (several: e.g. 4,8,16,32) instead sweeps the defaults once per
  * number of requests in flight, interleaved BENCH_EXPERIMENT_ROUNDS times, and logs one table
  * with the wall clock's rate next to the CPU's (results untouched).
+ * BENCH_API_REPLICAS=<n>,<n>,... (e.g. 1,2) likewise sweeps the number of API processes the sweep
+ * is spread over (path i to replica i mod n, the requests in flight shared out; each replica a
+ * full API with its own cache, as "Several replicas" in the README deploys them).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,13 +45,16 @@ const env = process.env;
 const int = (name: string, fallback: number) =>
   env[name] ? Number.parseInt(env[name], 10) : fallback;
 
-/** BENCH_CONCURRENCY: one number of requests in flight (default 8), or several to compare. */
-function inFlight(): number[] {
-  const listed = (env.BENCH_CONCURRENCY ?? '8').split(',').map((n) => Number.parseInt(n, 10));
+/** A setting that takes one positive integer or a list of them to compare, e.g. 4,8,16. */
+function positiveIntegers(name: string, fallback: number): number[] {
+  const listed = (env[name] ?? String(fallback)).split(',').map((n) => Number(n.trim()));
   if (listed.some((n) => !Number.isInteger(n) || n < 1))
-    throw new Error(`BENCH_CONCURRENCY must be a positive integer or a list of them, e.g. 4,8,16`);
+    throw new Error(`${name} must be a positive integer or a list of them, e.g. 4,8,16`);
   return listed;
 }
+
+/** BENCH_CONCURRENCY: one number of requests in flight (default 8), or several to compare. */
+const inFlight = () => positiveIntegers('BENCH_CONCURRENCY', 8);
 
 const SETTINGS = {
   versions: int('BENCH_VERSIONS', 20_000),
@@ -413,8 +419,10 @@ interface Mode {
   loadTest: boolean;
   /** The server to start, relative to apps/api (default src/main.ts; bench/miss-floor.ts). */
   script?: string;
-  /** The sweep's requests in flight (default SETTINGS.concurrency). */
+  /** The sweep's requests in flight (default SETTINGS.concurrency), shared by the replicas. */
   concurrency?: number;
+  /** API processes the sweep is spread over (default 1). */
+  replicas?: number;
 }
 
 async function runMode(
@@ -425,12 +433,20 @@ async function runMode(
   log(
     `${mode.name}: starting the API with ${JSON.stringify(mode.cacheEnv)} ${mode.nodeFlags.join(' ')}`,
   );
-  const api = await ApiProcess.start(databaseUrl, mode.cacheEnv, mode.nodeFlags, mode.script);
+  // The first replica is sampled for memory and asked for the cache's figures; all share the sweep.
+  const apis = await Promise.all(
+    Array.from({ length: mode.replicas ?? 1 }, () =>
+      ApiProcess.start(databaseUrl, mode.cacheEnv, mode.nodeFlags, mode.script),
+    ),
+  );
+  const api = apis[0]!;
   try {
     // Warm-up that touches no version: code paths, pools, JIT.
-    for (let i = 0; i < 200; i++) await (await api.get('/api/v2/dags?limit=100')).arrayBuffer();
+    for (const replica of apis)
+      for (let i = 0; i < 200; i++)
+        await (await replica.get('/api/v2/dags?limit=100')).arrayBuffer();
     const baseline = await api.measureAfterGc();
-    const cpuBefore = cpuNow(api);
+    const cpuBefore = cpuNow(apis);
     const started = Date.now();
     const samples: ModeResult['samples'] = [];
     let completed = 0;
@@ -453,8 +469,9 @@ async function runMode(
     let lastLog = Date.now();
     const worker = async () => {
       while (next < order.length) {
-        const path = sweepPaths[next++]!;
-        const response = await api.sweepGet(path);
+        const index = next++;
+        const path = sweepPaths[index]!;
+        const response = await apis[index % apis.length]!.sweepGet(path);
         if (response.status !== 200)
           throw new Error(`${path}: ${response.status} ${response.body()}`);
         completed++;
@@ -475,10 +492,19 @@ async function runMode(
       }
     };
     const concurrency = mode.concurrency ?? SETTINGS.concurrency;
-    if (SETTINGS.loadGenerator === 'wrk') await sweepWithWrk(api.url, sweepPaths, concurrency);
+    if (SETTINGS.loadGenerator === 'wrk')
+      await Promise.all(
+        apis.map((replica, r) =>
+          sweepWithWrk(
+            replica.url,
+            sweepPaths.filter((_, i) => i % apis.length === r),
+            Math.ceil(concurrency / apis.length),
+          ),
+        ),
+      );
     else await Promise.all(Array.from({ length: concurrency }, worker));
     const sweepSeconds = (Date.now() - started) / 1000;
-    const cpuAfter = cpuNow(api);
+    const cpuAfter = cpuNow(apis);
     const perRequest = (party: keyof typeof cpuBefore) =>
       ((cpuAfter[party] - cpuBefore[party]) * 1000) / order.length;
     const cpuMsPerRequest = {
@@ -505,6 +531,10 @@ async function runMode(
     const stats = (await (await api.get('/api/v2/monitor/dagbag')).json()) as ModeResult['stats'];
     const retainedAtEnd = await api.measureAfterGc();
     const peakRss = Math.max(...samples.map((s) => s.sample.rss));
+    if (apis.length > 1)
+      log(
+        `${mode.name}: peak RSS by replica ${apis.map((replica) => Math.round(Math.max(...replica.samples.map((s) => s.rss)) / MiB)).join(' / ')} MiB (the figures below are the first's)`,
+      );
     log(
       `${mode.name}: ${order.length} versions in ${sweepSeconds.toFixed(1)} s; cache ${stats.entries} entries, ${Math.round(stats.weight_bytes / MiB)} MiB weight, window ${stats.window_percent} %, ${stats.admission_rejections} refused; peak RSS ${Math.round(peakRss / MiB)} MiB`,
     );
@@ -534,7 +564,7 @@ async function runMode(
       load,
     };
   } finally {
-    await api.stop();
+    await Promise.all(apis.map((replica) => replica.stop()));
   }
 }
 
@@ -557,9 +587,9 @@ const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 /** The benchmark's PostgreSQL data folder: its server's CPU time is read by it (bench/cpu.ts). */
 let pgDir = '';
 
-function cpuNow(api: ApiProcess): { api: number; postgres: number; loadGenerator: number } {
+function cpuNow(apis: ApiProcess[]): { api: number; postgres: number; loadGenerator: number } {
   return {
-    api: processCpuSeconds(api.child.pid!),
+    api: apis.reduce((sum, replica) => sum + processCpuSeconds(replica.child.pid!), 0),
     postgres: postgresCpuSeconds(pgDir),
     loadGenerator: loadGeneratorCpuSeconds(),
   };
@@ -648,6 +678,17 @@ async function main(): Promise<void> {
 
     if (env.BENCH_MISS_FLOOR === '1') {
       await missFloor(url, order);
+      return;
+    }
+    const replicaCounts = positiveIntegers('BENCH_API_REPLICAS', 1);
+    if (replicaCounts.length > 1) {
+      const modes = replicaCounts.map((replicas): Mode => ({
+        ...defaultsMode,
+        name: `${replicas} API process${replicas === 1 ? '' : 'es'}`,
+        loadTest: false,
+        replicas,
+      }));
+      await interleaved('API processes', modes, int('BENCH_EXPERIMENT_ROUNDS', 2), url, order);
       return;
     }
     const concurrencies = inFlight();
