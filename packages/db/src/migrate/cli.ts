@@ -9,7 +9,7 @@ import { LOGGER_SETTINGS, createLogger } from '@dagbag/logger';
 import { openDatabase, type OpenDatabaseOptions } from '../database.ts';
 import { connectionFailure } from '../errors.ts';
 import { DATABASE_SETTINGS } from '../settings.ts';
-import { createMigration, migrateDatabase } from './operations.ts';
+import { MigrationError, createMigration, migrateDatabase } from './operations.ts';
 
 const logging = readConfig(LOGGER_SETTINGS, process.env);
 const logger = createLogger({ name: 'db', level: logging.LOG_LEVEL, format: logging.LOG_FORMAT });
@@ -70,6 +70,10 @@ main().then(
     if (error instanceof ConfigError) {
       logger.fatal(error.message);
       process.exit(2);
+    }
+    if (error instanceof MigrationError) {
+      logger.fatal({ err: error }, error.message);
+      process.exit(1);
     }
     logger.error({ err: error }, 'database command failed');
     process.exit(1);

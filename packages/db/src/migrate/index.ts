@@ -1,5 +1,6 @@
 export {
   migrateDatabase,
+  MigrationError,
   createMigration,
   diffDatamodels,
   latestSnapshot,

@@ -4,10 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEmptyDatabase } from '../testing/index.ts';
+import { createEmptyDatabase, migrationsUpTo } from '../testing/index.ts';
 import { checkSchemaDrift } from './drift.ts';
 import { PRISMA_PATHS, readMigrationList } from './files.ts';
-import { createMigration, diffDatamodels, isEmptyScript, migrateDatabase } from './operations.ts';
+import {
+  MigrationError,
+  createMigration,
+  diffDatamodels,
+  isEmptyScript,
+  migrateDatabase,
+} from './operations.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -75,6 +81,76 @@ describe('migrations', () => {
       { finished: false, rolled_back: true },
       { finished: true, rolled_back: false },
     ]);
+  });
+
+  it('a migration that failed on old data says why, keeps nothing, and is applied again once the data is fixed', async () => {
+    const db = await emptyDatabase();
+    const before = await migrationsUpTo('20261201154600_api_operations');
+    cleanups.push(before.remove);
+    await migrateDatabase(db.url, { migrationsDir: before.migrationsDir });
+    // Two runs of one DAG for one logical date, which releases before task_instance_history let
+    // the API trigger; that migration adds (dag_id, logical_date) UNIQUE and refuses them.
+    await query(
+      db.url,
+      `INSERT INTO dag (dag_id) VALUES ('d');
+       INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date) VALUES
+         ('d', 'first', 'success', 'manual', '2026-11-30T00:00:00Z'),
+         ('d', 'second', 'success', 'manual', '2026-11-30T00:00:00Z')`,
+    );
+
+    const failure = await migrateDatabase(db.url).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(MigrationError);
+    const message = (failure as Error).message;
+    expect(message).toMatch(
+      /^migration 20261201154700_task_instance_history failed: DAG d has several runs for logical_date .* \(first, second\)/,
+    );
+    expect(message).not.toMatch(/wasm|schema-engine/);
+    const kept = await query<{ history: string | null }>(
+      db.url,
+      "SELECT to_regclass('task_instance_history')::text AS history",
+    );
+    expect(kept).toEqual([{ history: null }]);
+    // Before: every later migrate refused the database with P3009 ("migrate found failed
+    // migrations"), whatever the data, until someone ran `prisma migrate resolve`.
+    await expect(migrateDatabase(db.url)).rejects.toThrow(/task_instance_history failed: DAG d/);
+    await query(db.url, "DELETE FROM dag_run WHERE run_id = 'second'");
+
+    const { applied } = await migrateDatabase(db.url);
+
+    expect(applied[0]).toBe('20261201154700_task_instance_history');
+    const runs = await query<{ run_id: string }>(db.url, 'SELECT run_id FROM dag_run');
+    expect(runs).toEqual([{ run_id: 'first' }]);
+  });
+
+  it('refuses a database a newer release migrated, naming its migrations, and changes nothing', async () => {
+    const db = await emptyDatabase();
+    const workDir = await mkdtemp(join(tmpdir(), 'dagbag-migrations-'));
+    cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+    const newer = join(workDir, 'migrations');
+    await cp(PRISMA_PATHS.migrations, newer, { recursive: true });
+    await cp(
+      join(PRISMA_PATHS.migrations, '20261121053204_dag_run_current_version'),
+      join(newer, '20991231000000_from_the_future'),
+      { recursive: true },
+    );
+    await writeFile(
+      join(newer, '20991231000000_from_the_future', 'migration.sql'),
+      'ALTER TABLE "job" ADD COLUMN "future" TEXT;',
+    );
+    await migrateDatabase(db.url, { migrationsDir: newer });
+    const history = () =>
+      query<{ migration_name: string }>(
+        db.url,
+        'SELECT migration_name FROM _prisma_migrations ORDER BY started_at',
+      );
+    const recorded = await history();
+
+    // Before: this release started on it (and would have written rows the newer one misreads).
+    await expect(migrateDatabase(db.url)).rejects.toThrow(
+      /migrated by a newer release of dagbag: it has 1 migration\(s\) this release does not know \(20991231000000_from_the_future;.*restore the backup/,
+    );
+    expect(await history()).toEqual(recorded);
   });
 
   it('creates the Airflow tables under their snake_case names', async () => {

@@ -30,6 +30,14 @@ export interface MigrateResult {
   applied: string[];
 }
 
+/**
+ * Why migrating stopped, in words an operator acts on (the database's own message, not the
+ * engine's stack): a migration that failed, or a database newer than this release.
+ */
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
 export async function migrateDatabase(
   databaseUrl: string,
   options: { logger?: Logger; migrationsDir?: string } = {},
@@ -41,10 +49,25 @@ export async function migrateDatabase(
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
-    await releaseInterruptedMigrations(lock, logger);
+    const history = await readHistory(lock);
+    refuseNewerDatabase(
+      history,
+      migrationsList.migrationDirectories.map((directory) => directory.path),
+    );
+    await releaseUnfinishedMigrations(lock, history, logger);
+    const pending = migrationsList.migrationDirectories.filter(
+      (directory) => !history.some((row) => row.migration_name === directory.path && row.finished),
+    );
+    if (pending.length > 0)
+      logger.info(
+        { pending: pending.map((directory) => directory.path) },
+        `applying ${pending.length} migration(s), one transaction each`,
+      );
     const output = await withSchemaEngine({ databaseUrl, schema, logger }, (engine) =>
       engine.applyMigrations({ migrationsList, filters: NO_FILTERS }),
-    );
+    ).catch(async (error: unknown) => {
+      throw await migrationFailure(lock, error);
+    });
     const applied = output.appliedMigrationNames;
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     else logger.debug('database schema is up to date');
@@ -55,32 +78,103 @@ export async function migrateDatabase(
   }
 }
 
-/**
- * A migration whose process died mid-way (Ctrl-C, SIGKILL, a lost connection) stays in
- * `_prisma_migrations` started but neither finished nor failed (no logs), and every later migrate
- * (each app's start included) refused the database (P3009) until someone ran `prisma migrate
- * resolve`. PostgreSQL ran its script, sent as one query string, as one implicit transaction, so
- * nothing of it was kept: it is marked rolled back, as `prisma migrate resolve --rolled-back`
- * does, and applied again. Called holding MIGRATE_LOCK_KEY, so no other migrate of ours is
- * applying it right now. A migration that failed with an error (its logs) is left as it is.
- */
-async function releaseInterruptedMigrations(client: pg.Client, logger: Logger): Promise<void> {
-  const { rows } = await client
-    .query<{ migration_name: string }>(
-      `UPDATE _prisma_migrations SET rolled_back_at = now()
-     WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NULL
-     RETURNING migration_name`,
+interface HistoryRow {
+  migration_name: string;
+  finished: boolean;
+  rolled_back: boolean;
+  failed: boolean;
+}
+
+/** `_prisma_migrations` as Prisma keeps it; empty for a fresh database. */
+async function readHistory(client: pg.Client): Promise<HistoryRow[]> {
+  const result = await client
+    .query<HistoryRow>(
+      `SELECT migration_name, finished_at IS NOT NULL AS finished,
+              rolled_back_at IS NOT NULL AS rolled_back, logs IS NOT NULL AS failed
+       FROM _prisma_migrations ORDER BY started_at`,
     )
     .catch((error: unknown) => {
       // No history yet: a fresh database.
       if ((error as { code?: string }).code === '42P01') return { rows: [] };
       throw error;
     });
-  for (const { migration_name: migration } of rows)
+  return result.rows;
+}
+
+/**
+ * A database migrated by a newer release holds migrations this one does not know: its tables
+ * may mean things this release would misread or overwrite (a downgrade). Refused before any
+ * change, naming the way back.
+ */
+function refuseNewerDatabase(history: HistoryRow[], known: string[]): void {
+  const knownNames = new Set(known);
+  const unknown = history
+    .filter((row) => row.finished && !row.rolled_back && !knownNames.has(row.migration_name))
+    .map((row) => row.migration_name);
+  if (unknown.length === 0) return;
+  throw new MigrationError(
+    `the database was migrated by a newer release of dagbag: it has ${unknown.length} ` +
+      `migration(s) this release does not know (${unknown.join(', ')}; this release's newest is ` +
+      `${known.at(-1) ?? 'none'}). Run that release or a newer one; to go back to this release, ` +
+      'restore the backup of the database taken before the upgrade. Nothing was changed.',
+  );
+}
+
+/**
+ * A migration that did not finish, and of which PostgreSQL kept nothing: we send each migration
+ * script as one query string, which PostgreSQL runs as one implicit transaction (as Prisma's
+ * native engine does), so a script that failed or was cut off left the database as it was.
+ *   * Its process died mid-way (Ctrl-C, SIGKILL, a lost connection): the row is started but
+ *     neither finished nor failed (no logs).
+ *   * It failed with an error (its logs): e.g. a constraint that old data violates.
+ * Either way every later migrate (each app's start included) refused the database (P3009) until
+ * someone ran `prisma migrate resolve`. It is marked rolled back, as `prisma migrate resolve
+ * --rolled-back` does, and applied again: a failed one fails again with its message until its
+ * cause is fixed. Called holding MIGRATE_LOCK_KEY, so no other migrate of ours is applying it.
+ */
+async function releaseUnfinishedMigrations(
+  client: pg.Client,
+  history: HistoryRow[],
+  logger: Logger,
+): Promise<void> {
+  if (!history.some((row) => !row.finished && !row.rolled_back)) return;
+  const { rows } = await client.query<{ migration_name: string; failed: boolean }>(
+    `UPDATE _prisma_migrations SET rolled_back_at = now()
+     WHERE finished_at IS NULL AND rolled_back_at IS NULL
+     RETURNING migration_name, logs IS NOT NULL AS failed`,
+  );
+  for (const { migration_name: migration, failed } of rows)
     logger.warn(
       { migration },
-      `migration ${migration} was interrupted before it finished (nothing of it was kept): applying it again`,
+      failed
+        ? `migration ${migration} failed earlier (nothing of it was kept): applying it again`
+        : `migration ${migration} was interrupted before it finished (nothing of it was kept): applying it again`,
     );
+}
+
+/**
+ * The engine's error, as an operator reads it: which migration failed and the database's own
+ * message (a migration raises one that names the fix), without the engine's stack. The failed
+ * migration is marked rolled back at once (see releaseUnfinishedMigrations), so the release the
+ * operator upgraded from is not refused by a failure record it cannot resolve.
+ */
+async function migrationFailure(client: pg.Client, error: unknown): Promise<unknown> {
+  const failed = await client
+    .query<{ migration_name: string }>(
+      `UPDATE _prisma_migrations SET rolled_back_at = now()
+       WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL
+       RETURNING migration_name`,
+    )
+    .then((result) => result.rows.at(0)?.migration_name)
+    .catch(() => undefined);
+  if (failed === undefined) return error;
+  const text = error instanceof Error ? error.message : String(error);
+  const cause = /ERROR: (.*)/.exec(text)?.[1] ?? text.split('\n')[0];
+  return new MigrationError(
+    `migration ${failed} failed: ${cause}. Nothing of it was kept (PostgreSQL ran it as one ` +
+      'transaction); the migrations before it stay applied. Fix the cause, then start again ' +
+      '(or run pnpm db:migrate): it is applied again.',
+  );
 }
 
 /**

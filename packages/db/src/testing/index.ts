@@ -160,5 +160,6 @@ export async function lockTable(url: string, table: string): Promise<{ release()
 }
 
 export { createRecordingPrismaClient, type RecordingClient } from './statements.ts';
+export { migrationsUpTo } from './migrations.ts';
 export { embeddedServerRunningIn, stopEmbeddedServerIn } from './leftover-server.ts';
 export { startPgBouncer, type PgBouncer } from './pgbouncer.ts';
