@@ -119,6 +119,9 @@ export async function syncDagFromFile(
     before.dagHash === input.dagHash &&
     before.sourceHash === sourceHash &&
     before.fileloc === fields.fileloc &&
+    // The hash covers the file, not what was derived from it: releases before dag_timezone stored
+    // no zone, so an unchanged file may still have its zone (and its schedule in it) to write.
+    before.timezone === fields.timezone &&
     !before.isStale
   ) {
     // Asked for (PUT /parseDagFile) and found as stored: the DAG was parsed now, which is what a
