@@ -2,12 +2,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../../client.ts';
 import { defaultDatabaseSettings } from '../../settings.ts';
 import { createTestDatabase, type TestDatabase } from '../../testing/index.ts';
+import { createTaskInstanceTryQueries } from '../api/task-instance-tries.ts';
 import { registerSchedulerJob } from './jobs.ts';
 import {
   claimScheduledTaskInstances,
   failOrRetryTimedOut,
   findTimedOutTaskInstances,
   finishTaskInstanceTry,
+  handBackTaskInstances,
+  markTaskInstanceRunning,
+  releaseTaskInstanceTry,
 } from './task-instances.ts';
 
 let db: TestDatabase;
@@ -112,6 +116,46 @@ describe('finishing a try', () => {
     expect((await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: ti!.id } })).state).toBe(
       'failed',
     );
+  });
+});
+
+describe('handing back a try (a scheduler shutting down)', () => {
+  it('keeps that try among the tries once the next one runs', async () => {
+    // Before, try 1 vanished: not archived when handed back, and the claim numbered the next 2.
+    await db.prisma.taskInstance.create({
+      data: { dagId: 'd', runId: 'r', taskId: 't', state: 'scheduled' },
+    });
+    const claim = { limit: 1, heartbeatTimeoutSeconds: 60 };
+    const [first] = await claimScheduledTaskInstances(db.prisma, {
+      ...claim,
+      jobId: jobA,
+      hostname: 'a',
+    });
+    await markTaskInstanceRunning(db.prisma, { id: first!.id, jobId: jobA, pid: 42 });
+    expect(await handBackTaskInstances(db.prisma, { jobId: jobA, ids: [first!.id] })).toBe(1);
+    await releaseTaskInstanceTry(db.prisma, { id: first!.id, jobId: jobA, tryNumber: 1 });
+    const handedBack = await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: first!.id } });
+    expect([handedBack.state, handedBack.tryNumber, handedBack.maxTries]).toEqual([
+      'scheduled',
+      1,
+      1,
+    ]);
+    const [second] = await claimScheduledTaskInstances(other, {
+      ...claim,
+      jobId: jobB,
+      hostname: 'b',
+    });
+    expect(second!.tryNumber).toBe(2);
+    const tries = await createTaskInstanceTryQueries(db.prisma).listTaskInstanceTries({
+      dagId: 'd',
+      runId: 'r',
+      taskId: 't',
+      mapIndex: -1,
+    });
+    expect(tries.map((ti) => [ti.tryNumber, ti.state])).toEqual([
+      [1, 'failed'],
+      [2, 'queued'],
+    ]);
   });
 });
 

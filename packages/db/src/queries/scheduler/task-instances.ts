@@ -3,6 +3,7 @@
  * job and try) it expects, so a scheduler never overwrites what another one, the API or a
  * heartbeat timeout decided meanwhile.
  */
+import type { PrismaClient } from '../../client.ts';
 import type { Db } from './types.ts';
 
 export interface ClaimedTaskInstance {
@@ -179,17 +180,28 @@ export async function heartbeatTaskInstances(
 /**
  * Gives instances back without counting the try against them (a scheduler shutting down): they
  * become `scheduled` for any scheduler to claim, with one more try allowed, once the process is
- * gone (`releaseTaskInstanceTry`) or this job has ended.
+ * gone (`releaseTaskInstanceTry`) or this job has ended. The try handed back stays among the
+ * instance's tries: it passes through state null first, so the task_instance_history trigger
+ * archives it as it does a cleared try (as Airflow records a reset orphan's try before resetting
+ * it); the claim then numbers the next one after it.
  */
 export async function handBackTaskInstances(
-  db: Db,
+  prisma: PrismaClient,
   input: { jobId: number; ids: readonly string[] },
 ): Promise<number> {
   if (input.ids.length === 0) return 0;
-  return db.$executeRaw`
-    UPDATE task_instance SET state = 'scheduled', max_tries = max_tries + 1, pid = NULL,
-                             hostname = NULL, scheduled_dttm = now(), end_date = now(), updated_at = now()
-    WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running') AND queued_by_job_id = ${input.jobId}`;
+  return prisma.$transaction(async (tx) => {
+    const ended = await tx.$queryRaw<{ id: string }[]>`
+      UPDATE task_instance SET state = NULL, end_date = now(), updated_at = now()
+      WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running')
+        AND queued_by_job_id = ${input.jobId}
+      RETURNING id::text AS id`;
+    if (ended.length === 0) return 0;
+    return tx.$executeRaw`
+      UPDATE task_instance SET state = 'scheduled', max_tries = max_tries + 1, pid = NULL,
+                               hostname = NULL, scheduled_dttm = now(), updated_at = now()
+      WHERE id = ANY(${ended.map((row) => row.id)}::uuid[])`;
+  });
 }
 
 export interface TimedOutTaskInstance {
