@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../client.ts';
+import { deserializeDag } from '@dagbag/dagbag';
 import { createApiQueries } from '../queries/api/index.ts';
+import { createDagVersionLoader } from '../queries/dag-versions.ts';
 import { syncDagFromFile, type DagFileFields } from '../queries/dag-files.ts';
 import { findTimedOutTaskInstances } from '../queries/scheduler/index.ts';
 import { defaultDatabaseSettings } from '../settings.ts';
@@ -30,6 +32,28 @@ const V1 = '00000000-0000-7000-8000-000000000001';
 const V2 = '00000000-0000-7000-8000-000000000002';
 const BOOM = '00000000-0000-4000-8000-0000000000b0';
 const SOURCE = '{"dag_id": "etl"}';
+
+/** A DAG as every release so far serialized it (serialized_dag.data, seen in the trials). */
+function document(taskIds: string[]) {
+  return {
+    tags: ['up', 'etl'],
+    tasks: taskIds.map((taskId, index) => ({
+      retries: taskId === 'boom' ? 1 : 0,
+      task_id: taskId,
+      operator: 'bash',
+      upstream: index === 0 ? [] : [taskIds[0]],
+      bash_command: `echo ${taskId}`,
+      trigger_rule: 'all_success',
+      retry_delay_seconds: 300,
+    })),
+    dag_id: 'etl',
+    catchup: false,
+    schedule: '0 6 * * *',
+    start_date: '2026-11-01T00:00:00+01:00',
+    description: 'daily load',
+    max_active_runs: 16,
+  };
+}
 
 /** What a release at migration `at` had written: rows of every kind, in its columns. */
 function seedSql(at: string): string {
@@ -53,8 +77,8 @@ function seedSql(at: string): string {
     INSERT INTO dag_version (id, dag_id, version_number, created_at) VALUES
       ('${V1}', 'etl', 1, '2026-11-20T00:00:00Z'), ('${V2}', 'etl', 2, '2026-11-25T00:00:00Z');
     INSERT INTO serialized_dag (dag_version_id, dag_id, data, dag_hash) VALUES
-      ('${V1}', 'etl', '{"dag_id": "etl", "v": 1}', 'hash-1'),
-      ('${V2}', 'etl', '{"dag_id": "etl", "v": 2}', 'hash-2');
+      ('${V1}', 'etl', '${JSON.stringify(document(['extract']))}', 'hash-1'),
+      ('${V2}', 'etl', '${JSON.stringify(document(['extract', 'boom', 'slow']))}', 'hash-2');
     ${
       has(SINCE.apiOperations)
         ? `INSERT INTO dag_code (dag_version_id, dag_id, fileloc, source_code, source_code_hash)
@@ -223,6 +247,17 @@ describe.each(olderMigrations)('a database a release left at %s', (at) => {
       note: null,
     });
     expect(runs.rows[2]!.logicalDate).toBeNull();
+  });
+
+  it('serves each run the version it ran, as its release serialized it', async () => {
+    const loader = createDagVersionLoader(prisma);
+    const taskIdsOf = async (runId: string) => {
+      const version = await loader.resolveVersion({ dagId: 'etl', runId }, []);
+      const dag = deserializeDag(JSON.parse(version!.dataText!));
+      return [version!.versionNumber, [...dag.tasks.keys()]];
+    };
+    expect(await taskIdsOf('manual_conf')).toEqual([1, ['extract']]);
+    expect(await taskIdsOf('running_when_stopped')).toEqual([2, ['extract', 'boom', 'slow']]);
   });
 
   it('keeps its task instances and their tries', async () => {
