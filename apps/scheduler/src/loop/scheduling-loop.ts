@@ -399,7 +399,7 @@ export class SchedulingLoop {
     if (candidates.length === 0) return 0;
     const items = [];
     for (const ti of candidates) {
-      const entry = ti.versionId ? await this.options.dagBag.get(ti.versionId) : null;
+      const entry = ti.versionId ? await this.retryDelaySource(ti.versionId) : null;
       items.push({
         id: ti.id,
         tryNumber: ti.tryNumber,
@@ -435,6 +435,20 @@ export class SchedulingLoop {
       });
     }
     return changed.length;
+  }
+
+  /**
+   * The version a timed-out instance ran on, for its task's retry delay; null when its document no
+   * longer validates (the delay is then 0): thrown, it failed the loop before anything launched,
+   * every loop. A database error still fails the step, which is retried.
+   */
+  private async retryDelaySource(versionId: string): Promise<DagVersionEntry | null> {
+    try {
+      return await this.options.dagBag.get(versionId);
+    } catch (error) {
+      if (error instanceof DagValidationError) return null;
+      throw error;
+    }
   }
 
   /** Step 5: claim what fits in the executor's free slots and launch it. */

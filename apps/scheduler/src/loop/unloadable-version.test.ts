@@ -10,7 +10,7 @@ beforeAll(async () => {
     dag_id: 'healthy',
     tasks: [{ task_id: 'only', operator: 'bash', bash_command: 'echo healthy' }],
   });
-  for (const dagId of ['vanished', 'corrupt'])
+  for (const dagId of ['vanished', 'corrupt', 'abandoned'])
     await h.writeDag({
       dag_id: dagId,
       tasks: [{ task_id: 'only', operator: 'empty' }],
@@ -112,5 +112,28 @@ describe('a DAG version that cannot be loaded', () => {
         .filter((line) => line.versionId === corrupt)
         .map((line) => line.cause),
     ).toEqual([expect.stringContaining('tasks: tasks must be a list of tasks')]);
+  });
+
+  it('does not stop the scheduling loop when a task instance timed out on it', async () => {
+    // Recovering a timed-out task instance read its retry delay through the DAG cache, whose load
+    // threw for a document that no longer validates: the loop failed there, before launching
+    // anything, every time, and no task of any DAG ran again.
+    await runningRuns('abandoned', 1);
+    // As if a scheduler that died had it running: no job looks after it, its heartbeat is old.
+    await h.db.prisma.taskInstance.updateMany({
+      where: { dagId: 'abandoned' },
+      data: {
+        state: 'running',
+        tryNumber: 1,
+        queuedByJobId: null,
+        lastHeartbeatAt: new Date(Date.now() - 3_600_000),
+      },
+    });
+    await h.db.prisma.serializedDag.updateMany({
+      where: { dagId: 'abandoned' },
+      data: { data: { dag_id: 'abandoned', tasks: 'not a list' }, dagHash: 'e'.repeat(64) },
+    });
+    await healthyRunSucceeds('beside-abandoned', { TASK_HEARTBEAT_TIMEOUT_SECONDS: '1' });
+    expect(await h.taskStates('abandoned', 'abandoned-0')).toEqual({ only: 'failed' });
   });
 });
