@@ -1811,9 +1811,9 @@ export interface operations {
         tags_match_mode?: 'any' | 'all';
         exclude_stale?: boolean;
         paused?: boolean;
-        /** @description Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it. */
+        /** @description Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it, `~` alone matches every DAG. */
         dag_id_pattern?: string;
-        /** @description Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it. */
+        /** @description Substring of the display name (here always the dag_id), case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it, `~` alone matches every DAG. */
         dag_display_name_pattern?: string;
         has_import_errors?: boolean;
         last_dag_run_state?: components['schemas']['DagRunState'];
@@ -1933,7 +1933,7 @@ export interface operations {
         paused?: boolean;
         /** @description DAGs here have no owners (`owners` is `[]`): any value selects nothing. */
         owners?: string[];
-        /** @description Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it. */
+        /** @description Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it, `~` alone matches every DAG. */
         dag_id_pattern?: string;
       };
       header?: never;

@@ -30,7 +30,11 @@ const DAG_ORDER = {
 
 const dagIdPattern = z.string().optional().openapi({
   description:
-    'Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it.',
+    'Substring of the dag_id, case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it, `~` alone matches every DAG.',
+});
+const dagDisplayNamePattern = z.string().optional().openapi({
+  description:
+    'Substring of the display name (here always the dag_id), case-insensitive (SQL `ILIKE %value%`); `%` / `_` are wildcards inside it, `~` alone matches every DAG.',
 });
 
 /** The filters GET /dags and the bulk PATCH /dags share (Airflow's names). */
@@ -104,7 +108,7 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
         ...s.pagination,
         ...dagSelection,
         dag_id_pattern: dagIdPattern,
-        dag_display_name_pattern: dagIdPattern,
+        dag_display_name_pattern: dagDisplayNamePattern,
         has_import_errors: s.booleanParam.optional(),
         last_dag_run_state: s.DagRunState.optional(),
         dag_run_state: s.listParam(z.union([s.DagRunState, s.NO_VALUE])),
