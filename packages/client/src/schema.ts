@@ -3019,7 +3019,7 @@ export interface operations {
           | 'conf'
           | '-conf'
         )[];
-        /** @description SQL LIKE expression — use `%` / `_` wildcards. */
+        /** @description A case-insensitive substring of the run id (SQL `ILIKE %value%`); `%` and `_` are wildcards inside it, `~` alone matches every run. */
         run_id_pattern?: string;
         /** @description A case-insensitive substring of `triggering_user_name` (the caller that triggered the run); `%` and `_` are wildcards. Runs the scheduler created have none. */
         triggering_user_name_pattern?: string;

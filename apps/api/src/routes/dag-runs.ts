@@ -117,10 +117,10 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
         run_type: s.listParam(z.union([s.DagRunType, s.NO_VALUE])),
         state: s.listParam(z.union([s.DagRunState, s.NO_VALUE])),
         order_by: s.orderByParam(RUN_ORDER, 'id'),
-        run_id_pattern: z
-          .string()
-          .optional()
-          .openapi({ description: 'SQL LIKE expression — use `%` / `_` wildcards.' }),
+        run_id_pattern: z.string().optional().openapi({
+          description:
+            'A case-insensitive substring of the run id (SQL `ILIKE %value%`); `%` and `_` are wildcards inside it, `~` alone matches every run.',
+        }),
         triggering_user_name_pattern: z.string().optional().openapi({
           description:
             'A case-insensitive substring of `triggering_user_name` (the caller that triggered the run); `%` and `_` are wildcards. Runs the scheduler created have none.',
