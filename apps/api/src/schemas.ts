@@ -578,7 +578,7 @@ export const DAGRunClearBody = z
     only_failed: z.boolean().default(false),
     run_on_latest_version: z.boolean().default(false).openapi({
       description:
-        'Accepted for compatibility; runs are always cleared onto the versions their task instances use.',
+        "Accepted for compatibility, and true in effect: a cleared run keeps its version until the scheduler runs it again, which moves it (its cleared task instances included) to the DAG's latest version.",
     }),
   })
   .openapi('DAGRunClearBody');
@@ -907,7 +907,7 @@ export const ClearTaskInstancesBody = z
     include_past: z.boolean().default(false),
     run_on_latest_version: z.boolean().default(false).openapi({
       description:
-        'Accepted for compatibility; task instances are always cleared onto the versions they use.',
+        "Accepted for compatibility, and true in effect: cleared task instances keep their version until the scheduler examines their run, which moves them to the DAG's latest version.",
     }),
   })
   .superRefine((body, ctx) => {

@@ -1362,7 +1362,7 @@ export interface components {
       /** @default false */
       only_failed?: boolean;
       /**
-       * @description Accepted for compatibility; runs are always cleared onto the versions their task instances use.
+       * @description Accepted for compatibility, and true in effect: a cleared run keeps its version until the scheduler runs it again, which moves it (its cleared task instances included) to the DAG's latest version.
        * @default false
        */
       run_on_latest_version?: boolean;
@@ -1524,7 +1524,7 @@ export interface components {
       /** @default false */
       include_past?: boolean;
       /**
-       * @description Accepted for compatibility; task instances are always cleared onto the versions they use.
+       * @description Accepted for compatibility, and true in effect: cleared task instances keep their version until the scheduler examines their run, which moves them to the DAG's latest version.
        * @default false
        */
       run_on_latest_version?: boolean;
