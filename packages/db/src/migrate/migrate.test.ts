@@ -3,11 +3,13 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { recordingLogger } from '@dagbag/logger/testing';
 import { createEmptyDatabase, migrationsUpTo } from '../testing/index.ts';
 import { checkSchemaDrift } from './drift.ts';
 import { PRISMA_PATHS, readMigrationList } from './files.ts';
 import {
+  MIGRATE_LOCK_KEY,
   MigrationError,
   createMigration,
   diffDatamodels,
@@ -151,6 +153,25 @@ describe('migrations', () => {
       /migrated by a newer release of dagbag: it has 1 migration\(s\) this release does not know \(20991231000000_from_the_future;.*restore the backup/,
     );
     expect(await history()).toEqual(recorded);
+  });
+
+  it('says it waits while another process applies migrations, then finds nothing to do', async () => {
+    const db = await emptyDatabase();
+    await migrateDatabase(db.url);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    cleanups.push(() => other.end());
+    await other.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
+    const { logger, lines } = recordingLogger();
+
+    const migrating = migrateDatabase(db.url, { logger });
+    await vi.waitFor(() => expect(lines.map((line) => line.msg)).toHaveLength(1));
+    await other.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]);
+
+    expect((await migrating).applied).toEqual([]);
+    expect(lines.map((line) => line.msg)).toEqual([
+      'another process is applying migrations to this database: waiting for it to finish',
+    ]);
   });
 
   it('creates the Airflow tables under their snake_case names', async () => {

@@ -21,7 +21,7 @@ import {
  * the engine takes that one itself, from another connection, and gives up after 10 s; waiting on
  * ours first means a second process waits as long as the first needs, then finds nothing to do.
  */
-const MIGRATE_LOCK_KEY = 7_270_736_901;
+export const MIGRATE_LOCK_KEY = 7_270_736_901;
 
 /** Next to each migration: the datamodel it produced, the starting point of the next diff. */
 export const DATAMODEL_SNAPSHOT = 'datamodel.snapshot';
@@ -48,7 +48,7 @@ export async function migrateDatabase(
   const lock = new pg.Client({ connectionString: databaseUrl });
   await lock.connect();
   try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
+    await takeMigrateLock(lock, logger);
     const history = await readHistory(lock);
     refuseNewerDatabase(
       history,
@@ -76,6 +76,20 @@ export async function migrateDatabase(
     await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => undefined);
     await lock.end();
   }
+}
+
+/**
+ * Waits for any other migrate of ours (another app starting, `pnpm db:migrate`), saying so: a
+ * long migration elsewhere would otherwise look like a start that hangs.
+ */
+async function takeMigrateLock(client: pg.Client, logger: Logger): Promise<void> {
+  const { rows } = await client.query<{ taken: boolean }>(
+    'SELECT pg_try_advisory_lock($1) AS taken',
+    [MIGRATE_LOCK_KEY],
+  );
+  if (rows[0]?.taken) return;
+  logger.info('another process is applying migrations to this database: waiting for it to finish');
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
 }
 
 interface HistoryRow {
