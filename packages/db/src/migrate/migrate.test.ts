@@ -174,6 +174,19 @@ describe('migrations', () => {
     ]);
   });
 
+  it('every migration can run as one transaction, which a failed or cut-off one relies on', async () => {
+    // Nothing of a migration that failed is kept only if PostgreSQL ran its script as one
+    // implicit transaction: no statement may end it or refuse to run inside one.
+    const outside = /\b(COMMIT|ROLLBACK|START\s+TRANSACTION|CONCURRENTLY|VACUUM)\b|^\s*BEGIN\s*;/im;
+    const { migrationDirectories } = await readMigrationList();
+    const offending = migrationDirectories.filter((directory) => {
+      const content = directory.migrationFile.content;
+      const script = content.tag === 'ok' ? content.value.replace(/--[^\n]*/g, '') : '';
+      return outside.test(script);
+    });
+    expect(offending.map((directory) => directory.path)).toEqual([]);
+  });
+
   it('creates the Airflow tables under their snake_case names', async () => {
     const db = await emptyDatabase();
     await migrateDatabase(db.url);
