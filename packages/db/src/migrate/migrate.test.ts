@@ -165,7 +165,9 @@ describe('migrations', () => {
     const { logger, lines } = recordingLogger();
 
     const migrating = migrateDatabase(db.url, { logger });
-    await vi.waitFor(() => expect(lines.map((line) => line.msg)).toHaveLength(1));
+    await vi.waitFor(() => expect(lines.map((line) => line.msg)).toHaveLength(1), {
+      timeout: 20_000,
+    });
     await other.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]);
 
     expect((await migrating).applied).toEqual([]);
