@@ -31,3 +31,46 @@ describe("README.md's DAG files section", () => {
     }
   });
 });
+
+describe("packages/dagbag/README.md's API table", () => {
+  /** The backticked names of a table cell, without call signatures (`get(id)` -> `get`). */
+  const names = (cell: string) =>
+    [...cell.matchAll(/`([A-Za-z_][\w]*)(?:\(|`)/g)].map(([, name]) => name!);
+
+  it('names only what the package exports, and only methods DagBag has', async () => {
+    const dagbag: Record<string, unknown> = await import('@dagbag/dagbag');
+    const testing: Record<string, unknown> = await import('@dagbag/dagbag/testing');
+    const index = await readFile(
+      new URL('../packages/dagbag/src/index.ts', import.meta.url),
+      'utf8',
+    );
+    // Types leave nothing at run time: read them from the export lists of src/index.ts.
+    const exported = new Set(
+      [...index.matchAll(/export (?:type )?\{([^}]*)\}/g)].flatMap(([, list]) =>
+        list!
+          .split(',')
+          .map((item) => item.replace(/^\s*type\s+/, '').trim())
+          .filter(Boolean),
+      ),
+    );
+    const readme = await readFile(new URL('../packages/dagbag/README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('| export | what |');
+    const rows = readme.slice(start, readme.indexOf('\n\n', start)).split('\n').slice(2);
+    expect(rows.length).toBeGreaterThan(5);
+    const missing: string[] = [];
+    for (const row of rows) {
+      const [, first = '', second = ''] = row.split(/(?<!\\)\|/);
+      if (first.includes('@dagbag/dagbag/testing')) {
+        for (const name of names(second)) if (!(name in testing)) missing.push(`testing ${name}`);
+        continue;
+      }
+      for (const name of names(first)) if (!exported.has(name)) missing.push(name);
+      if (names(first).includes('DagBag')) {
+        const prototype = (dagbag.DagBag as { prototype: Record<string, unknown> }).prototype;
+        for (const method of names(second))
+          if (typeof prototype[method] !== 'function') missing.push(`DagBag.${method}`);
+      }
+    }
+    expect(missing, 'named in packages/dagbag/README.md but not in the code').toEqual([]);
+  });
+});
