@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -187,6 +187,35 @@ describe('migrations', () => {
       return outside.test(script);
     });
     expect(offending.map((directory) => directory.path)).toEqual([]);
+  });
+
+  it('warns when a migration this database applied has been changed since', async () => {
+    const db = await emptyDatabase();
+    const copy = await migrationsUpTo(
+      (await readMigrationList()).migrationDirectories.at(-1)!.path,
+    );
+    cleanups.push(copy.remove);
+    await migrateDatabase(db.url, { migrationsDir: copy.migrationsDir });
+    await appendFile(
+      join(copy.migrationsDir, '20261201162025_dag_timezone', 'migration.sql'),
+      'ALTER TABLE "dag" ADD COLUMN "edited" TEXT;\n',
+    );
+    const { logger, lines } = recordingLogger();
+
+    const { applied } = await migrateDatabase(db.url, {
+      migrationsDir: copy.migrationsDir,
+      logger,
+    });
+
+    // Before: nothing said, nothing applied; a fresh database would have had the column.
+    expect(applied).toEqual([]);
+    expect(lines).toMatchObject([
+      {
+        level: 40,
+        migration: '20261201162025_dag_timezone',
+        msg: expect.stringMatching(/was changed after this database applied it/),
+      },
+    ]);
   });
 
   it('creates the Airflow tables under their snake_case names', async () => {

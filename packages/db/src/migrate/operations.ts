@@ -2,13 +2,14 @@
  * What `prisma migrate deploy` and `prisma migrate dev --create-only` do, on the WebAssembly
  * engine. The history lands in `_prisma_migrations` exactly as the Prisma CLI keeps it.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '@dagbag/logger';
 import { silentLogger } from '@dagbag/logger';
-import { NO_FILTERS, withSchemaEngine, type SchemaFile } from './engine.ts';
+import { NO_FILTERS, withSchemaEngine, type MigrationList, type SchemaFile } from './engine.ts';
 import {
   MIGRATION_LOCK_CONTENT,
   PRISMA_PATHS,
@@ -54,6 +55,7 @@ export async function migrateDatabase(
       history,
       migrationsList.migrationDirectories.map((directory) => directory.path),
     );
+    warnOfEditedMigrations(history, migrationsList, logger);
     await releaseUnfinishedMigrations(lock, history, logger);
     const pending = migrationsList.migrationDirectories.filter(
       (directory) => !history.some((row) => row.migration_name === directory.path && row.finished),
@@ -94,6 +96,7 @@ async function takeMigrateLock(client: pg.Client, logger: Logger): Promise<void>
 
 interface HistoryRow {
   migration_name: string;
+  checksum: string;
   finished: boolean;
   rolled_back: boolean;
   failed: boolean;
@@ -103,7 +106,7 @@ interface HistoryRow {
 async function readHistory(client: pg.Client): Promise<HistoryRow[]> {
   const result = await client
     .query<HistoryRow>(
-      `SELECT migration_name, finished_at IS NOT NULL AS finished,
+      `SELECT migration_name, checksum, finished_at IS NOT NULL AS finished,
               rolled_back_at IS NOT NULL AS rolled_back, logs IS NOT NULL AS failed
        FROM _prisma_migrations ORDER BY started_at`,
     )
@@ -132,6 +135,33 @@ function refuseNewerDatabase(history: HistoryRow[], known: string[]): void {
       `${known.at(-1) ?? 'none'}). Run that release or a newer one; to go back to this release, ` +
       'restore the backup of the database taken before the upgrade. Nothing was changed.',
   );
+}
+
+/**
+ * A migration changed after this database applied it is not applied again (nor by Prisma's
+ * `migrate deploy`): this database then differs from one migrated from scratch, silently. Said at
+ * every migrate, as Prisma's `migrate dev` says it; the checksum is Prisma's (SHA-256 of the file).
+ */
+function warnOfEditedMigrations(
+  history: HistoryRow[],
+  migrationsList: MigrationList,
+  logger: Logger,
+): void {
+  for (const directory of migrationsList.migrationDirectories) {
+    const content = directory.migrationFile.content;
+    if (content.tag !== 'ok') continue;
+    const checksum = createHash('sha256').update(content.value).digest('hex');
+    const applied = history.filter(
+      (row) => row.migration_name === directory.path && row.finished && !row.rolled_back,
+    );
+    if (applied.length > 0 && applied.every((row) => row.checksum !== checksum))
+      logger.warn(
+        { migration: directory.path },
+        `migration ${directory.path} was changed after this database applied it: the change is ` +
+          'not applied here, so this database differs from one migrated from scratch. An applied ' +
+          'migration is never edited: put the change in a new one',
+      );
+  }
 }
 
 /**

@@ -154,6 +154,48 @@ async function run(url: string, sql: string): Promise<void> {
   }
 }
 
+/**
+ * The migrations releases have shipped, with the checksum Prisma recorded for each in operators'
+ * `_prisma_migrations` (SHA-256 of migration.sql). Add a migration here once it is on main.
+ */
+const RELEASED: Record<string, string> = {
+  '20261121052718_init': 'f6438dad7cb9a5c72bb4eb1f3694be7656e33596e58d647c325236634fca4bdc',
+  '20261121053204_dag_run_current_version':
+    '6b46f4e8b6281214134aacf8d321c820117d098d77f10fba33f6db08ba56b660',
+  '20261201154500_notifications':
+    'b57b38fbd78f7625466add07999fdbabcfcf73ab337044415c4c468a7d07bc59',
+  '20261201154600_api_operations':
+    'e0888d7bd7a0ea8cda4ad02e6efb3e42c34c386aa2d49455f8d23e45f6774b71',
+  '20261201154700_task_instance_history':
+    '66e37b75fd8dc318a69fd461697bf7da56ebd1a152adc5717dc691943ce939c6',
+  '20261201162025_dag_timezone': '21c7881a15a6c05725147d5de4fd23b8a1b55be0725b6383f4e5d9286d130035',
+  '20261201183926_dag_run_triggering_user_name':
+    'bae22754f05a6146fb523eae5fb2c7a8fb77c1712c6ddec53ba02034cbfbb4c5',
+  '20261201204507_listing_notifications':
+    '21ea319607f3e2a8776fe670d0f69ac671674f784ac8c9423ae444673589fcdc',
+};
+
+describe('released migrations', () => {
+  it('are as operators applied them, and no new one sorts before them', async () => {
+    const { migrationDirectories } = await readMigrationList();
+    const newestReleased = Object.keys(RELEASED).sort().at(-1)!;
+    const found = Object.fromEntries(
+      migrationDirectories
+        .filter((directory) => directory.path <= newestReleased)
+        .map((directory) => {
+          const content = directory.migrationFile.content;
+          return [directory.path, content.tag === 'ok' ? sha256(content.value) : 'missing'];
+        }),
+    );
+    expect(
+      found,
+      'an applied migration is never edited, removed or preceded by a new one (operators would ' +
+        'not get the change, or get it out of order): put the change in a new migration, named ' +
+        'after the newest (pnpm db:migration <name>)',
+    ).toEqual(RELEASED);
+  });
+});
+
 const page = { limit: 50, offset: 0 };
 
 /** What today's DAG processor reads from etl's file (unchanged since the seed's release). */
