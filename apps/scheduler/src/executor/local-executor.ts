@@ -426,6 +426,7 @@ export class LocalExecutor {
     await handBackTaskInstances(this.options.prisma, {
       jobId: this.options.jobId,
       ids: [entry.ti.id],
+      reason: 'its task log cannot be written',
     }).catch((handBackError: unknown) =>
       logger.warn(
         { err: handBackError, ti: entry.ti.id },
@@ -600,10 +601,13 @@ export class LocalExecutor {
     let toHandBack = left.map((entry) => entry.ti.id);
     const handBack = async () => {
       if (toHandBack.length === 0) return;
-      handedBack += await handBackTaskInstances(this.options.prisma, {
-        jobId: this.options.jobId,
-        ids: toHandBack,
-      });
+      handedBack += (
+        await handBackTaskInstances(this.options.prisma, {
+          jobId: this.options.jobId,
+          ids: toHandBack,
+          reason: 'its scheduler is shutting down (SCHEDULER_SHUTDOWN_GRACE_SECONDS passed)',
+        })
+      ).length;
       toHandBack = [];
     };
     if (left.length > 0) {

@@ -132,7 +132,9 @@ describe('handing back a try (a scheduler shutting down)', () => {
       hostname: 'a',
     });
     await markTaskInstanceRunning(db.prisma, { id: first!.id, jobId: jobA, pid: 42 });
-    expect(await handBackTaskInstances(db.prisma, { jobId: jobA, ids: [first!.id] })).toBe(1);
+    expect(
+      await handBackTaskInstances(db.prisma, { jobId: jobA, ids: [first!.id], reason: 'test' }),
+    ).toEqual([first!.id]);
     await releaseTaskInstanceTry(db.prisma, { id: first!.id, jobId: jobA, tryNumber: 1 });
     const handedBack = await db.prisma.taskInstance.findUniqueOrThrow({ where: { id: first!.id } });
     expect([handedBack.state, handedBack.tryNumber, handedBack.maxTries]).toEqual([
@@ -156,6 +158,25 @@ describe('handing back a try (a scheduler shutting down)', () => {
       [1, 'failed'],
       [2, 'queued'],
     ]);
+  });
+
+  it('records the try handed back in the event log, with the reason', async () => {
+    await db.prisma.taskInstance.create({
+      data: { dagId: 'd', runId: 'r', taskId: 'logged', state: 'scheduled' },
+    });
+    const [ti] = await claimScheduledTaskInstances(db.prisma, {
+      limit: 1,
+      heartbeatTimeoutSeconds: 60,
+      jobId: jobA,
+      hostname: 'a',
+    });
+    await handBackTaskInstances(db.prisma, { jobId: jobA, ids: [ti!.id], reason: 'shutdown' });
+    const events = await db.prisma.eventLog.findMany({
+      where: { event: 'handed back', taskId: 'logged' },
+    });
+    expect(events.map((e) => [e.owner, e.runId, e.tryNumber, JSON.parse(e.extra!).reason])).toEqual(
+      [['scheduler', 'r', 1, 'shutdown']],
+    );
   });
 });
 

@@ -4,6 +4,7 @@
  * heartbeat timeout decided meanwhile.
  */
 import type { PrismaClient } from '../../client.ts';
+import { recordEvent } from '../api/event-logs.ts';
 import type { Db } from './types.ts';
 
 export interface ClaimedTaskInstance {
@@ -178,29 +179,48 @@ export async function heartbeatTaskInstances(
 }
 
 /**
- * Gives instances back without counting the try against them (a scheduler shutting down): they
- * become `scheduled` for any scheduler to claim, with one more try allowed, once the process is
- * gone (`releaseTaskInstanceTry`) or this job has ended. The try handed back stays among the
- * instance's tries: it passes through state null first, so the task_instance_history trigger
- * archives it as it does a cleared try (as Airflow records a reset orphan's try before resetting
- * it); the claim then numbers the next one after it.
+ * Gives instances back without counting the try against them (a scheduler shutting down, task
+ * logs that cannot be written): they become `scheduled` for any scheduler to claim, with one more
+ * try allowed, once the process is gone (`releaseTaskInstanceTry`) or this job has ended. The try
+ * handed back stays accounted for: it passes through state null first, so the
+ * task_instance_history trigger archives it as it does a cleared try (as Airflow records a reset
+ * orphan's try before resetting it), and a `handed back` event naming `reason` goes to the event
+ * log, in the same transaction. Returns the ids handed back.
  */
 export async function handBackTaskInstances(
   prisma: PrismaClient,
-  input: { jobId: number; ids: readonly string[] },
-): Promise<number> {
-  if (input.ids.length === 0) return 0;
+  input: { jobId: number; ids: readonly string[]; reason: string },
+): Promise<string[]> {
+  if (input.ids.length === 0) return [];
   return prisma.$transaction(async (tx) => {
-    const ended = await tx.$queryRaw<{ id: string }[]>`
+    const ended = await tx.$queryRaw<
+      {
+        id: string;
+        dagId: string;
+        runId: string;
+        taskId: string;
+        mapIndex: number;
+        tryNumber: number;
+      }[]
+    >`
       UPDATE task_instance SET state = NULL, end_date = now(), updated_at = now()
       WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running')
         AND queued_by_job_id = ${input.jobId}
-      RETURNING id::text AS id`;
-    if (ended.length === 0) return 0;
-    return tx.$executeRaw`
+      RETURNING id::text AS id, dag_id AS "dagId", run_id AS "runId", task_id AS "taskId",
+                map_index AS "mapIndex", try_number AS "tryNumber"`;
+    if (ended.length === 0) return [];
+    await tx.$executeRaw`
       UPDATE task_instance SET state = 'scheduled', max_tries = max_tries + 1, pid = NULL,
                                hostname = NULL, scheduled_dttm = now(), updated_at = now()
       WHERE id = ANY(${ended.map((row) => row.id)}::uuid[])`;
+    for (const { id: _id, ...ti } of ended)
+      await recordEvent(tx, {
+        event: 'handed back',
+        owner: 'scheduler',
+        ...ti,
+        extra: { reason: input.reason, job_id: input.jobId },
+      });
+    return ended.map((row) => row.id);
   });
 }
 
