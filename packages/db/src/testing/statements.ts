@@ -9,11 +9,19 @@ export interface RecordingClient {
   prisma: PrismaClient;
   /** The text of every statement sent so far, in order. */
   readonly statements: string[];
+  /** The same statements with their parameters: what a test can EXPLAIN as it was run. */
+  readonly queries: RecordedQuery[];
+}
+
+export interface RecordedQuery {
+  text: string;
+  values: unknown[];
 }
 
 /** The production client (createPrismaClient), with each new connection's queries recorded. */
 export function createRecordingPrismaClient(url: string): RecordingClient {
   const statements: string[] = [];
+  const queries: RecordedQuery[] = [];
   const prisma = createPrismaClient({
     url,
     applicationName: 'dagbag-recording-client',
@@ -29,9 +37,13 @@ export function createRecordingPrismaClient(url: string): RecordingClient {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as { query: unknown }).query = (...args: unknown[]) => {
       const first = args[0];
-      statements.push(typeof first === 'string' ? first : (first as { text: string }).text);
+      const text = typeof first === 'string' ? first : (first as { text: string }).text;
+      const values =
+        (typeof first === 'string' ? args[1] : (first as { values?: unknown }).values) ?? [];
+      statements.push(text);
+      queries.push({ text, values: values as unknown[] });
       return query(...args);
     };
   });
-  return { prisma, statements };
+  return { prisma, statements, queries };
 }

@@ -34,14 +34,21 @@ export interface TimeRange {
  * `ORDER BY` from keys whose column names come from a fixed map (never from the request), with a
  * unique tie-breaker so that pages are stable. As Airflow's SortParam: NULLs last in either
  * direction, and the tie-breaker descends when the first key does.
+ *
+ * `notNull` names the keys whose column cannot be null: they get no `NULLS LAST`, which changes
+ * nothing in their order but lets PostgreSQL read a descending order backwards off a plain index.
+ * With it (`id DESC NULLS LAST`), the planner does not know that the clause is moot and sorts every
+ * row: `GET /dags/~/dagRuns?order_by=-run_after` sorted 1,000,000 runs for a page of 50.
  */
 export function orderBySql<C extends string>(
   keys: readonly SortKey<C>[],
   columns: Record<C, string>,
   tieBreaker: string,
+  notNull: ReadonlySet<C> = new Set(),
 ): Prisma.Sql {
   const parts = keys.map(
-    (key) => `${columns[key.column]} ${key.descending ? 'DESC' : 'ASC'} NULLS LAST`,
+    (key) =>
+      `${columns[key.column]} ${key.descending ? 'DESC' : 'ASC'}${notNull.has(key.column) ? '' : ' NULLS LAST'}`,
   );
   parts.push(`${tieBreaker} ${keys[0]?.descending ? 'DESC' : 'ASC'}`);
   return Prisma.raw(`ORDER BY ${parts.join(', ')}`);
@@ -82,6 +89,24 @@ export async function pageTotal(
 ): Promise<number> {
   if (rows.length > 0) return Number(rows[0]!.total_entries);
   return offset === 0 ? 0 : count();
+}
+
+/**
+ * A listing's total (`total_entries`: as Airflow's, every row the filters match) for a page read
+ * with `LIMIT`/`OFFSET` alone, without `count(*) OVER ()`. The window made PostgreSQL read, and
+ * keep, every matching row before the first one came out, whatever the order's index: a page of 50
+ * of 4.5 million task instances took 12 s. A page that is not full is the last one, and says the
+ * total itself; only a full page, or an empty one past the start, asks `count`, a statement that
+ * reads no more than the filters need (an index-only scan where it can).
+ */
+export async function listingTotal(
+  rowCount: number,
+  page: Pagination,
+  count: () => Promise<number>,
+): Promise<number> {
+  if (rowCount > 0 && rowCount < page.limit) return page.offset + rowCount;
+  if (rowCount === 0 && page.offset === 0 && page.limit > 0) return 0;
+  return count();
 }
 
 /** `SELECT count(*) <from>`, as a number; `from` is the listing's FROM clause with its WHERE. */

@@ -9,7 +9,7 @@ import {
   timeRangeSql,
   dateColumn,
   countRows,
-  pageTotal,
+  listingTotal,
   transaction,
   whereSql,
   type Page,
@@ -135,6 +135,17 @@ const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
   conf: 'r.conf',
 };
 
+/** Sort keys whose column is NOT NULL (see orderBySql). */
+const RUN_NOT_NULL: ReadonlySet<DagRunSortColumn> = new Set([
+  'id',
+  'run_id',
+  'state',
+  'run_after',
+  'updated_at',
+  'dag_id',
+  'conf',
+]);
+
 interface DagRunRecord {
   id: number;
   dag_id: string;
@@ -154,7 +165,6 @@ interface DagRunRecord {
   conf: unknown;
   note: string | null;
   created_dag_version_id: string | null;
-  total_entries?: bigint;
 }
 
 const RUN_COLUMNS = Prisma.sql`
@@ -345,11 +355,11 @@ export function createDagRunQueries(prisma: PrismaClient) {
           containsPatternSql('r.triggering_user_name', filters.triggeringUserNamePattern),
         );
       const rows = await prisma.$queryRaw<DagRunRecord[]>`
-        SELECT ${RUN_COLUMNS}, count(*) OVER () AS total_entries
+        SELECT ${RUN_COLUMNS}
         FROM dag_run r ${whereSql(conditions)}
-        ${orderBySql(filters.orderBy, RUN_SORT_COLUMNS, 'r.id')}
+        ${orderBySql(filters.orderBy, RUN_SORT_COLUMNS, 'r.id', RUN_NOT_NULL)}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total = await pageTotal(rows as { total_entries: bigint }[], filters.offset, () =>
+      const total = await listingTotal(rows.length, filters, () =>
         countRows(prisma, Prisma.sql`FROM dag_run r ${whereSql(conditions)}`),
       );
       const versions = await versionsOfRuns(prisma, rows);

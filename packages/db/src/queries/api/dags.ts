@@ -13,6 +13,7 @@ import {
   timeRangeSql,
   countRows,
   pageTotal,
+  listingTotal,
   transaction,
   whereSql,
   type Page,
@@ -180,6 +181,12 @@ const VERSION_SORT_COLUMNS: Record<DagVersionSortColumn, string> = {
   version_number: 'v.version_number',
   created_at: 'v.created_at',
 };
+/** Every version sort key's column is NOT NULL (see orderBySql). */
+const VERSION_NOT_NULL: ReadonlySet<DagVersionSortColumn> = new Set([
+  'id',
+  'version_number',
+  'created_at',
+]);
 
 const DAG_COLUMNS = Prisma.sql`
   d.dag_id, d.is_paused, d.is_stale, d.last_parsed_time, d.fileloc, d.relative_fileloc, d.description,
@@ -532,14 +539,13 @@ export function createDagQueries(prisma: PrismaClient) {
           dag_id: string;
           version_number: number;
           created_at: Date;
-          total_entries: bigint;
         }[]
       >`
-        SELECT v.id::text AS id, v.dag_id, v.version_number, v.created_at, count(*) OVER () AS total_entries
+        SELECT v.id::text AS id, v.dag_id, v.version_number, v.created_at
         FROM dag_version v ${whereSql(conditions)}
-        ${orderBySql(filters.orderBy, VERSION_SORT_COLUMNS, 'v.id')}
+        ${orderBySql(filters.orderBy, VERSION_SORT_COLUMNS, 'v.id', VERSION_NOT_NULL)}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total = await pageTotal(rows, filters.offset, () =>
+      const total = await listingTotal(rows.length, filters, () =>
         countRows(prisma, Prisma.sql`FROM dag_version v ${whereSql(conditions)}`),
       );
       return {

@@ -8,7 +8,7 @@ import type { Db } from '../scheduler/types.ts';
 import {
   orderBySql,
   countRows,
-  pageTotal,
+  listingTotal,
   whereSql,
   type Page,
   type Pagination,
@@ -89,6 +89,9 @@ const SORT_COLUMNS: Record<EventLogSortColumn, string> = {
   extra: 'l.extra',
 };
 
+/** Sort keys whose column is NOT NULL (see orderBySql). */
+const NOT_NULL: ReadonlySet<EventLogSortColumn> = new Set(['id', 'dttm', 'event']);
+
 /** Appends one event to the audit trail; runs inside the caller's transaction when given one. */
 export async function recordEvent(db: Db, event: NewEvent): Promise<void> {
   await db.$executeRaw`
@@ -126,7 +129,6 @@ interface EventLogRecord {
   event: string;
   owner: string | null;
   extra: string | null;
-  total_entries: bigint;
 }
 
 const toRow = (r: EventLogRecord): EventLogRow => ({
@@ -163,10 +165,10 @@ export function createEventLogQueries(prisma: PrismaClient) {
       if (filters.before !== undefined) c.push(Prisma.sql`l.dttm < ${filters.before}`);
       if (filters.after !== undefined) c.push(Prisma.sql`l.dttm > ${filters.after}`);
       const rows = await prisma.$queryRaw<EventLogRecord[]>`
-        SELECT l.*, count(*) OVER () AS total_entries FROM log l ${whereSql(c)}
-        ${orderBySql(filters.orderBy, SORT_COLUMNS, 'l.id')}
+        SELECT l.* FROM log l ${whereSql(c)}
+        ${orderBySql(filters.orderBy, SORT_COLUMNS, 'l.id', NOT_NULL)}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total = await pageTotal(rows, filters.offset, () =>
+      const total = await listingTotal(rows.length, filters, () =>
         countRows(prisma, Prisma.sql`FROM log l ${whereSql(c)}`),
       );
       return { rows: rows.map(toRow), total };
@@ -174,7 +176,7 @@ export function createEventLogQueries(prisma: PrismaClient) {
 
     async getEventLog(id: number): Promise<EventLogRow | null> {
       const rows = await prisma.$queryRaw<EventLogRecord[]>`
-        SELECT l.*, 1::bigint AS total_entries FROM log l WHERE l.id = ${id}`;
+        SELECT l.* FROM log l WHERE l.id = ${id}`;
       return rows[0] ? toRow(rows[0]) : null;
     },
   };

@@ -9,7 +9,7 @@ import {
   orderBySql,
   timeRangeSql,
   countRows,
-  pageTotal,
+  listingTotal,
   whereSql,
   type Page,
   type Pagination,
@@ -18,6 +18,7 @@ import {
 } from './common.ts';
 import {
   TASK_INSTANCE_COLUMNS,
+  TASK_INSTANCE_NOT_NULL,
   TASK_INSTANCE_SORT_COLUMNS,
   toTaskInstanceRow,
   type TaskInstanceRecord,
@@ -88,8 +89,10 @@ export function createTaskInstanceBatchQueries(prisma: PrismaClient) {
             : Prisma.sql`ti.state = ANY(${named}::text[])`,
         );
       }
-      conditions.push(...timeRangeSql('r.run_after', filters.runAfter));
-      conditions.push(...timeRangeSql('r.logical_date', filters.logicalDate));
+      const runConditions = [
+        ...timeRangeSql('r.run_after', filters.runAfter),
+        ...timeRangeSql('r.logical_date', filters.logicalDate),
+      ];
       conditions.push(...timeRangeSql(dateColumn('ti.start_date', filters), filters.startDate));
       conditions.push(...timeRangeSql(dateColumn('ti.end_date', filters), filters.endDate));
       conditions.push(...timeRangeSql('ti.updated_at', filters.updatedAt));
@@ -98,19 +101,28 @@ export function createTaskInstanceBatchQueries(prisma: PrismaClient) {
         conditions.push(Prisma.sql`ti.try_number = ANY(${filters.tryNumber}::int[])`);
       if (filters.operator?.length)
         conditions.push(Prisma.sql`ti.operator = ANY(${filters.operator}::text[])`);
-      if (filters.versionNumber?.length)
-        conditions.push(Prisma.sql`v.version_number = ANY(${filters.versionNumber}::int[])`);
-      const from = Prisma.sql`
+      const versionConditions = filters.versionNumber?.length
+        ? [Prisma.sql`v.version_number = ANY(${filters.versionNumber}::int[])`]
+        : [];
+      const where = whereSql([...conditions, ...runConditions, ...versionConditions]);
+      const rows = await prisma.$queryRaw<TaskInstanceRecord[]>`
+        SELECT ${TASK_INSTANCE_COLUMNS}
         FROM task_instance ti
         JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id
         LEFT JOIN dag_version v ON v.id = ti.dag_version_id
-        ${whereSql(conditions)}`;
-      const rows = await prisma.$queryRaw<TaskInstanceRecord[]>`
-        SELECT ${TASK_INSTANCE_COLUMNS}, count(*) OVER () AS total_entries ${from}
-        ${orderBySql(filters.orderBy, TASK_INSTANCE_SORT_COLUMNS, 'ti.id')}
+        ${where}
+        ${orderBySql(filters.orderBy, TASK_INSTANCE_SORT_COLUMNS, 'ti.id', TASK_INSTANCE_NOT_NULL)}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total = await pageTotal(rows as { total_entries: bigint }[], filters.offset, () =>
-        countRows(prisma, from),
+      // Every instance has its run (a foreign key) and at most one version: the count joins them
+      // only when a filter reads them.
+      const total = await listingTotal(rows.length, filters, () =>
+        countRows(
+          prisma,
+          Prisma.sql`FROM task_instance ti
+            ${runConditions.length > 0 ? Prisma.sql`JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id` : Prisma.empty}
+            ${versionConditions.length > 0 ? Prisma.sql`JOIN dag_version v ON v.id = ti.dag_version_id` : Prisma.empty}
+            ${where}`,
+        ),
       );
       return { rows: rows.map(toTaskInstanceRow), total };
     },

@@ -65,7 +65,6 @@ export interface TaskInstanceRecord {
   run_after: Date;
   version_number: number | null;
   version_created_at: Date | null;
-  total_entries?: bigint;
 }
 
 /** Needs `ti`, `r` (its dag_run) and `v` (LEFT JOIN dag_version) in scope. */
@@ -90,6 +89,15 @@ export const TASK_INSTANCE_SORT_COLUMNS: Record<TaskInstanceSortColumn, string> 
   data_interval_start: 'r.data_interval_start',
   data_interval_end: 'r.data_interval_end',
 };
+
+/** Sort keys whose column is NOT NULL (see orderBySql). */
+export const TASK_INSTANCE_NOT_NULL: ReadonlySet<TaskInstanceSortColumn> = new Set([
+  'id',
+  'task_id',
+  'map_index',
+  'try_number',
+  'run_after',
+]);
 
 export function toTaskInstanceRow(r: TaskInstanceRecord): TaskInstanceRow {
   return {
