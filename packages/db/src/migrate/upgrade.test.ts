@@ -173,6 +173,8 @@ const RELEASED: Record<string, string> = {
     'bae22754f05a6146fb523eae5fb2c7a8fb77c1712c6ddec53ba02034cbfbb4c5',
   '20261201204507_listing_notifications':
     '21ea319607f3e2a8776fe670d0f69ac671674f784ac8c9423ae444673589fcdc',
+  '20261202073744_dag_run_run_after_indexes':
+    'ba2e9c4c190930d74b210f3a4aa2c42a02ac22ad2aa8671fb8f873599d6b64d8',
 };
 
 describe('released migrations', () => {
