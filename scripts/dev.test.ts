@@ -224,4 +224,54 @@ describe('pnpm dev', () => {
     expect(stopped, dev.output().slice(-4000)).toContain('"handedBack":1');
     expect(dev.output()).not.toContain('Force killed');
   }, 240_000);
+
+  it('a second Ctrl-C while the apps are stopping stops them at once and leaves nothing running', async () => {
+    const dagsFolder = await mkdtemp(join(tmpdir(), 'dagbag-dev-dags-'));
+    dataDirs.push(dagsFolder);
+    await writeFile(
+      join(dagsFolder, 'long.json'),
+      JSON.stringify({
+        dag_id: 'long',
+        schedule: null,
+        // The folder's name in the task's own command line: its processes are looked for too.
+        tasks: [{ task_id: 'wait', operator: 'bash', bash_command: `sleep 600 # ${dagsFolder}` }],
+      }),
+    );
+    const dev = await startDev({
+      DAGS_FOLDER: dagsFolder,
+      DAG_DIR_SCAN_SECONDS: '1',
+      // The scheduler is surely still waiting for its task when the second Ctrl-C comes.
+      SCHEDULER_SHUTDOWN_GRACE_SECONDS: '60',
+    });
+    await dev.until('the DAG', async () =>
+      (await dev.get<Collection>('/dags')).total_entries > 0 ? true : undefined,
+    );
+    const triggered = await fetch(`${dev.apiUrl}/api/v2/dags/long/dagRuns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ logical_date: null }),
+    });
+    const runId = ((await triggered.json()) as { dag_run_id: string }).dag_run_id;
+    await dev.until('the task running', async () => {
+      const ti = await dev.get<{ state: string }>(
+        `/dags/long/dagRuns/${encodeURIComponent(runId)}/taskInstances/wait`,
+      );
+      return ti.state === 'running' ? true : undefined;
+    });
+
+    dev.interrupt();
+    await dev.until('the scheduler stopping', async () =>
+      dev.output().includes('"msg":"scheduler stopping: no new work; running tasks may finish"')
+        ? true
+        : undefined,
+    );
+    // Past the 500 ms in which a signal counts as the same Ctrl-C (onShutdown's sameSignalMs).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    dev.interrupt();
+    expect(await dev.exited, dev.output().slice(-4000)).toBe(130);
+    // Before, the second Ctrl-C killed turbo alone: the scheduler (in a process group of turbo's
+    // making) went on waiting for a database that was gone, with its task, for good.
+    expect(await processesLeftBehind(dev.dataDir)).toEqual([]);
+    expect(await processesLeftBehind(dagsFolder)).toEqual([]);
+  }, 240_000);
 });

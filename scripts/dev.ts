@@ -5,6 +5,7 @@
  * the apps, then the database: no process is left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readApiConfig } from '@dagbag/api';
 import {
@@ -90,10 +91,16 @@ async function main(): Promise<void> {
   let apps: ChildProcess | undefined;
   let exited: Promise<number> | undefined;
   const signalApps = (signal: NodeJS.Signals) => {
-    try {
-      if (apps?.pid !== undefined) process.kill(-apps.pid, signal);
-    } catch {
-      // already gone
+    if (apps?.pid === undefined) return;
+    // Turbo starts each task in a process group of its own, which a signal to turbo's group does
+    // not reach: a kill reaches every process under turbo, found while turbo still links them.
+    const targets = signal === 'SIGKILL' ? [-apps.pid, ...descendantsOf(apps.pid)] : [-apps.pid];
+    for (const target of targets) {
+      try {
+        process.kill(target, signal);
+      } catch {
+        // already gone
+      }
     }
   };
   onShutdown(
@@ -144,6 +151,37 @@ async function main(): Promise<void> {
     await database.stop();
     process.exit(code === 0 ? 1 : code);
   });
+}
+
+/**
+ * Every process below `root`, read from /proc (each process's parent is the fourth field of its
+ * `stat`, after the command name in parentheses, which may itself hold spaces and parentheses).
+ * Read while `root` lives: once it is gone, its children belong to init and nothing says whose
+ * they were. A second Ctrl-C killed turbo alone and left the scheduler, still waiting for its
+ * running task, on a database stopped under it: for good.
+ */
+function descendantsOf(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(parent, [...(children.get(parent) ?? []), pid]);
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0)
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  return found;
 }
 
 /** Set by the first Ctrl-C: what fails after it (a seed cut off by the stop) is not a failure. */
