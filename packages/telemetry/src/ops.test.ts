@@ -69,10 +69,26 @@ describe('the apps profile and the Dockerfile', () => {
         init?: boolean;
         stop_grace_period?: string;
         volumes?: string[];
+        ports?: string[];
         environment?: Record<string, string>;
       }
     >;
   };
+
+  it('publishes every port on the loopback interface only, not to the network', () => {
+    // Published as 'HOST:CONTAINER', Docker listens on every interface: the database's well-known
+    // password, Grafana's anonymous viewer and the unauthenticated /metrics were open to anyone.
+    const published = Object.entries(compose.services).flatMap(([service, definition]) =>
+      (definition.ports ?? []).map((port) => `${service} ${port}`),
+    );
+    expect(published.length).toBeGreaterThan(0);
+    for (const entry of published) expect(entry).toMatch(/^\S+ 127\.0\.0\.1:\d+:\d+$/);
+  });
+
+  it('gives the API no token of its own: unset, the API generates one and prints it', () => {
+    // A default written in the repository is a token every reader of it knows.
+    expect(compose.services.api!.environment?.API_AUTH_TOKENS).toBe('${API_AUTH_TOKENS:-}');
+  });
 
   it('runs each app as node on its main.ts (no wrapper between the signal and the app), under an init', () => {
     for (const [service, main] of [
