@@ -91,6 +91,10 @@ const CALLS: Call[] = [
   { name: 'TIs ~ ~ default', path: tis },
   { name: 'TIs ~ ~ -start_date', path: `${tis}?order_by=-start_date` },
   { name: 'TIs ~ ~ -run_after', path: `${tis}?order_by=-run_after` },
+  {
+    name: 'TIs ~ ~ -start_date,-run_after (UI)',
+    path: `${tis}?order_by=-start_date&order_by=-run_after`,
+  },
   { name: 'TIs ~ ~ state=failed', path: `${tis}?state=failed` },
   { name: 'TIs ~ ~ state=running', path: `${tis}?state=running` },
   { name: 'TIs ~ ~ task_id', path: `${tis}?task_id=task_1` },

@@ -8,13 +8,21 @@ import pg from 'pg';
 import { readSchemaFile } from './files.ts';
 import { diffDatamodels, isEmptyScript, latestSnapshot, migrateDatabase } from './operations.ts';
 
+/**
+ * Indexes a Prisma datamodel cannot express (an ordering with NULLS LAST), written by hand in their
+ * migration like the notification triggers: not compared. Each is named in its migration's text.
+ */
+export const HAND_WRITTEN_INDEXES = ['task_instance_start_date_desc_idx'] as const;
+
 const CATALOG_QUERIES = {
   columns: `SELECT table_name, column_name, data_type, udt_name, is_nullable, column_default,
                    character_maximum_length, numeric_precision, datetime_precision
             FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'
             ORDER BY table_name, column_name`,
   indexes: `SELECT tablename, indexname, indexdef FROM pg_indexes
-            WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' ORDER BY tablename, indexname`,
+            WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'
+              AND indexname NOT IN (${HAND_WRITTEN_INDEXES.map((name) => `'${name}'`).join(', ')})
+            ORDER BY tablename, indexname`,
   // Constraint triggers (contype 't', the notification triggers) are hand-written SQL a Prisma
   // datamodel cannot express, like functions: not compared.
   constraints: `SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS definition

@@ -175,6 +175,8 @@ const RELEASED: Record<string, string> = {
     '21ea319607f3e2a8776fe670d0f69ac671674f784ac8c9423ae444673589fcdc',
   '20261202073744_dag_run_run_after_indexes':
     'ba2e9c4c190930d74b210f3a4aa2c42a02ac22ad2aa8671fb8f873599d6b64d8',
+  '20261202075033_task_instance_start_date_desc_index':
+    '0ddaee16061c0f29dec43619bc0fc76dd9bc5bb03e83c0c068d9c3b4088f067a',
 };
 
 describe('released migrations', () => {

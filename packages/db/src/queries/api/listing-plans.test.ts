@@ -35,6 +35,10 @@ beforeAll(async () => {
            timestamptz '2026-01-01' + n * interval '1 hour' + i * interval '1 second',
            timestamptz '2026-01-01' + n * interval '1 hour', now()
     FROM generate_series(1, ${DAGS}) i, generate_series(1, ${RUNS_PER_DAG}) n;
+    INSERT INTO task_instance (dag_id, run_id, task_id, state, start_date, updated_at)
+    SELECT dag_id, run_id, 'extract', CASE WHEN id % 10 = 0 THEN NULL ELSE 'success' END,
+           CASE WHEN id % 10 = 0 THEN NULL ELSE start_date END, now()
+    FROM dag_run;
     INSERT INTO log (dttm, dag_id, event, owner)
     SELECT timestamptz '2026-01-01' + g * interval '1 minute', 'dag_' || (g % ${DAGS}), 'failed', 'scheduler'
     FROM generate_series(1, ${EVENTS}) g;
@@ -84,6 +88,21 @@ describe('listing plans', () => {
     const plan = await planOfLast('FROM log l');
     expect(plan).toContain('Index Scan Backward using log_dttm_idx');
     expect(plan).not.toMatch(/Sort Key: l\.dttm/);
+  });
+
+  it('read the task instances of every run most recently started first off the start_date index', async () => {
+    // The default order of Airflow's UI: -start_date, -run_after.
+    const page = await queries.listTaskInstancesAcross({
+      ...firstPage,
+      orderBy: [
+        { column: 'start_date', descending: true },
+        { column: 'run_after', descending: true },
+      ],
+    });
+    expect(page.total).toBe(DAGS * RUNS_PER_DAG);
+    expect(page.rows[0]!.startDate).not.toBeNull();
+    const plan = await planOfLast('FROM task_instance ti');
+    expect(plan).toContain('Index Scan using task_instance_start_date_desc_idx');
   });
 
   it("find each DAG's latest run through the (dag_id, run_after) index", async () => {
