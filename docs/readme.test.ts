@@ -74,3 +74,22 @@ describe("packages/dagbag/README.md's API table", () => {
     expect(missing, 'named in packages/dagbag/README.md but not in the code').toEqual([]);
   });
 });
+
+describe("packages/dagbag/README.md's settings table", () => {
+  it("gives each role's defaults as the code has them", async () => {
+    const { CACHE_VARIABLES, defaultCacheSettings } = await import('@dagbag/dagbag');
+    const readme = await readFile(new URL('../packages/dagbag/README.md', import.meta.url), 'utf8');
+    const rows = new Map(
+      [...readme.matchAll(/^\| `(\w+)`(?: \/ `\w+`)? \| (\d+) \| (\d+) \|/gm)].map(
+        ([, variable, api, scheduler]) => [variable!, [Number(api), Number(scheduler)]],
+      ),
+    );
+    const settings = Object.keys(CACHE_VARIABLES) as (keyof typeof CACHE_VARIABLES)[];
+    expect(rows.size).toBe(settings.length);
+    for (const setting of settings)
+      expect(rows.get(CACHE_VARIABLES[setting].api), setting).toEqual([
+        defaultCacheSettings('api')[setting],
+        defaultCacheSettings('scheduler')[setting],
+      ]);
+  });
+});
