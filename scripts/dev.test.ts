@@ -49,7 +49,7 @@ async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const TOKEN = 'dev-test-token';
+const TOKEN = 'dev-test-token-0123456789';
 const dataDirs: string[] = [];
 afterAll(async () => {
   for (const dir of dataDirs) {

@@ -1,36 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RequestHandler, Response } from 'express';
 import { ApiError } from './errors.ts';
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
-/**
- * `name:token` entries name their caller; the name's alphabet keeps it readable in the audit trail.
- */
-const NAMED_ENTRY = /^([A-Za-z0-9_.@-]{1,64}):(.+)$/;
-
-/** One accepted token and who presents it (the audit trail's `owner`). */
-export interface TokenEntry {
-  token: string;
-  actor: string;
-}
-
-/**
- * `API_AUTH_TOKENS` entries: `name:token` names the caller; a bare token is named by a fingerprint
- * (`token:` + the first 12 hex digits of its sha256), so the audit trail tells callers apart
- * without ever holding a token.
- */
-export function parseTokenEntries(entries: readonly string[]): TokenEntry[] {
-  return entries.map((entry) => {
-    const named = NAMED_ENTRY.exec(entry);
-    if (named) return { actor: named[1]!, token: named[2]! };
-    return { actor: `token:${digest(entry).toString('hex').slice(0, 12)}`, token: entry };
-  });
-}
+import { digest, MIN_TOKEN_LENGTH, parseTokenEntries } from './tokens.ts';
 
 /**
  * Bearer-token check in constant time: both sides are hashed first so the comparison always runs
@@ -102,7 +75,7 @@ export function loadOrCreateDevelopmentToken(dataDirectory: string): {
   const path = join(dataDirectory, 'api-token');
   if (existsSync(path)) {
     const token = readFileSync(path, 'utf8').trim();
-    if (token.length >= 16) {
+    if (token.length >= MIN_TOKEN_LENGTH) {
       chmodSync(path, 0o600);
       return { token, path, created: false };
     }

@@ -25,11 +25,19 @@ describe('API configuration', () => {
   });
 
   it('reads comma-separated tokens', () => {
-    expect(readApiConfig({ API_AUTH_TOKENS: 'one, two,,three' }).API_AUTH_TOKENS).toEqual([
-      'one',
-      'two',
-      'three',
-    ]);
+    const [one, two, three] = ['1', '2', '3'].map((n) => n.repeat(16));
+    expect(
+      readApiConfig({ API_AUTH_TOKENS: `${one}, alice:${two},,${three}` }).API_AUTH_TOKENS,
+    ).toEqual([one, `alice:${two}`, three]);
+  });
+
+  it('refuses a token shorter than 16 characters, naming its entry but never the token', () => {
+    const read = () => readApiConfig({ API_AUTH_TOKENS: `${'k'.repeat(16)},alice:hunter2` });
+    expect(read).toThrowError(ConfigError);
+    expect(read).toThrowError(
+      /API_AUTH_TOKENS: entry 2 \(alice\) has a token of 7 characters; each must have at least 16/,
+    );
+    expect(read).not.toThrowError(/hunter2/);
   });
 
   it.each([

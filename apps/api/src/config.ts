@@ -15,6 +15,7 @@ import { cacheSettingsShape } from '@dagbag/dagbag';
 import { DATABASE_SETTINGS } from '@dagbag/db/settings';
 import { LOGGER_SETTINGS } from '@dagbag/logger';
 import { telemetrySettings } from '@dagbag/telemetry';
+import { parseTokenEntries, weakTokenProblem } from './tokens.ts';
 
 // This module is imported by main.ts before telemetry starts: it must import setting shapes only
 // (importing the body reader or the server would load express and, through errors.ts, pg and
@@ -50,7 +51,7 @@ export const API_OWN_SETTINGS = {
   }),
   API_AUTH_TOKENS: listSetting({
     description:
-      'bearer tokens the REST API accepts; an entry `name:token` names its caller in the event log and in the `triggering_user_name` of the runs it triggers (others are named by a fingerprint, `token:` + 12 hex digits); unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
+      'bearer tokens the REST API accepts, each of at least 16 characters; an entry `name:token` names its caller in the event log and in the `triggering_user_name` of the runs it triggers (others are named by a fingerprint, `token:` + 12 hex digits); unset: one is generated into DATA_DIR/api-token (mode 0600) and logged at start',
     secret: true,
   }),
   API_BODY_LIMIT_BYTES: integerSetting({
@@ -122,6 +123,11 @@ export type ApiConfig = ConfigOf<typeof API_SETTINGS>;
 /** Reads and validates every API variable once; throws ConfigError naming each bad one. */
 export function readApiConfig(env: Record<string, string | undefined>): ApiConfig {
   const config = readConfig(API_SETTINGS, env);
+  const weak = parseTokenEntries(config.API_AUTH_TOKENS).flatMap((entry, index) => {
+    const problem = weakTokenProblem(entry, index + 1);
+    return problem === undefined ? [] : [{ variable: 'API_AUTH_TOKENS', message: problem }];
+  });
+  if (weak.length > 0) throw new ConfigError(weak);
   // Node refuses a headers timeout longer than the request timeout: say so before it starts.
   if (config.API_HEADERS_TIMEOUT_MS > config.API_REQUEST_TIMEOUT_MS) {
     throw new ConfigError([
