@@ -763,7 +763,7 @@ export interface paths {
     };
     /**
      * Get Event Logs
-     * @description Every mutating API call (with the caller: the name of its `name:token` entry in API_AUTH_TOKENS, or `token:<fingerprint>`) and scheduler events (task failures, heartbeat timeouts; owner `scheduler`).
+     * @description Every mutating API call (with the caller: the name of its `name:token` entry in API_AUTH_TOKENS, or `token:<fingerprint>`) and scheduler events (task failures, heartbeat timeouts, tries handed back; owner `scheduler`).
      */
     get: operations['get_event_logs'];
     put?: never;

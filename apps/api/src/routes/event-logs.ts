@@ -31,7 +31,7 @@ export function eventLogRoutes({ queries }: RouteContext): RouteDefinition[] {
       operationId: 'get_event_logs',
       summary: 'Get Event Logs',
       description:
-        'Every mutating API call (with the caller: the name of its `name:token` entry in API_AUTH_TOKENS, or `token:<fingerprint>`) and scheduler events (task failures, heartbeat timeouts; owner `scheduler`).',
+        'Every mutating API call (with the caller: the name of its `name:token` entry in API_AUTH_TOKENS, or `token:<fingerprint>`) and scheduler events (task failures, heartbeat timeouts, tries handed back; owner `scheduler`).',
       tags: ['Event Log'],
       query: z.object({
         ...s.pagination,
