@@ -98,4 +98,17 @@ describe('scheduler configuration', () => {
         /SCHEDULER_TASK_ENV_PASSTHROUGH: must be comma-separated variable names/,
       );
   });
+
+  it("refuses to pass tasks any variable that holds the deployment's secrets", () => {
+    for (const listed of [
+      'DATABASE_DIRECT_URL',
+      'PATH,PGPASSWORD',
+      'DAGBAG_API_TOKEN,HOME',
+      'OTEL_EXPORTER_OTLP_HEADERS',
+      'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    ])
+      expect(() => readSchedulerConfig({ SCHEDULER_TASK_ENV_PASSTHROUGH: listed })).toThrowError(
+        /SCHEDULER_TASK_ENV_PASSTHROUGH: must be comma-separated variable names/,
+      );
+  });
 });

@@ -45,6 +45,25 @@ export const TASK_ENV_DEFAULT = [
   'TMPDIR',
 ] as const;
 
+/**
+ * Variables holding the deployment's secrets, which SCHEDULER_TASK_ENV_PASSTHROUGH refuses: the
+ * database URLs and the password pg reads, API tokens, and the OTLP exporters' headers (where a
+ * collector's credentials go).
+ */
+export const TASK_ENV_REFUSED = [
+  'DATABASE_URL',
+  'DATABASE_DIRECT_URL',
+  'PGPASSWORD',
+  'API_AUTH_TOKENS',
+  'DAGBAG_API_TOKEN',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
+] as const;
+
+const REFUSED_NAMES = TASK_ENV_REFUSED.join('|');
+
 export const SCHEDULER_OWN_SETTINGS = {
   DAGS_FOLDER: stringSetting({
     default: '',
@@ -116,11 +135,12 @@ export const SCHEDULER_OWN_SETTINGS = {
   SCHEDULER_TASK_ENV_PASSTHROUGH: stringSetting({
     default: TASK_ENV_DEFAULT.join(','),
     // Names only, comma-separated; the scheduler's secrets can never be passed on.
-    pattern:
-      /^(?!(?:.*,)?(?:DATABASE_URL|API_AUTH_TOKENS)(?:,|$))(?:[A-Za-z_][A-Za-z0-9_]*(?:,[A-Za-z_][A-Za-z0-9_]*)*)?$/,
-    accepted: 'comma-separated variable names, not DATABASE_URL or API_AUTH_TOKENS (empty: none)',
+    pattern: new RegExp(
+      `^(?!(?:.*,)?(?:${REFUSED_NAMES})(?:,|$))(?:[A-Za-z_][A-Za-z0-9_]*(?:,[A-Za-z_][A-Za-z0-9_]*)*)?$`,
+    ),
+    accepted: `comma-separated variable names, none of ${TASK_ENV_REFUSED.join(', ')} (empty: none)`,
     description:
-      "the only variables of the scheduler's environment a task sees (besides AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID, AIRFLOW_CTX_DAG_RUN_ID, AIRFLOW_CTX_TRY_NUMBER, AIRFLOW_CTX_LOGICAL_DATE, DAG_RUN_CONF, DAG_RUN_DATA_INTERVAL_START, DAG_RUN_DATA_INTERVAL_END and DAG_RUN_RUN_AFTER); never the database URL or API tokens",
+      "the only variables of the scheduler's environment a task sees (besides AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID, AIRFLOW_CTX_DAG_RUN_ID, AIRFLOW_CTX_TRY_NUMBER, AIRFLOW_CTX_LOGICAL_DATE, DAG_RUN_CONF, DAG_RUN_DATA_INTERVAL_START, DAG_RUN_DATA_INTERVAL_END and DAG_RUN_RUN_AFTER); never the database URLs, API tokens or OTLP headers",
   }),
 };
 
