@@ -253,12 +253,17 @@ export function buildProgram(context: ProgramContext): Command {
   const runs = program.command('runs').description('DAG runs: trigger, list, show, clear, mark');
   runs
     .command('trigger <dag>')
-    .description('start a run now; with --wait, follow it and exit 0 on success, 1 on failure')
+    .description(
+      'start a run (now, or once the interval of its --logical-date has ended); with --wait, follow it and exit 0 on success, 1 on failure',
+    )
     .option(
       '--conf <json>',
       'run configuration (a JSON object); its tasks read it as $DAG_RUN_CONF',
     )
-    .option('--run-id <id>', 'the run id (default: manual__ and the time)')
+    .option(
+      '--run-id <id>',
+      'the run id (default: manual__ and the logical date, else the time and 8 random characters)',
+    )
     .option(
       '--logical-date <date-time>',
       "the run's logical date, e.g. 2026-01-01T00:00:00Z (default: none, as Airflow 3)",
