@@ -9,7 +9,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Get Health */
+    /**
+     * Get Health
+     * @description No token needed. 200 whenever the API serves, as Airflow: `metadatabase` is `unhealthy` while the database does not answer within 2 s; `scheduler` is `healthy` when a scheduler heartbeat is at most 30 s old (none at all is `unhealthy`); `dag_processor` runs inside the scheduler and reports its heartbeat; there is no triggerer (null).
+     */
     get: operations['get_health'];
     put?: never;
     post?: never;
@@ -46,7 +49,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Get Version */
+    /**
+     * Get Version
+     * @description No token needed, as in Airflow 3. `git_version` is the GIT_COMMIT the API was started with, else null.
+     */
     get: operations['get_version'];
     put?: never;
     post?: never;

@@ -23,6 +23,8 @@ export function monitorRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/monitor/health',
       operationId: 'get_health',
       summary: 'Get Health',
+      description:
+        'No token needed. 200 whenever the API serves, as Airflow: `metadatabase` is `unhealthy` while the database does not answer within 2 s; `scheduler` is `healthy` when a scheduler heartbeat is at most 30 s old (none at all is `unhealthy`); `dag_processor` runs inside the scheduler and reports its heartbeat; there is no triggerer (null).',
       tags: ['Monitor'],
       auth: false,
       success: { status: 200, description: 'Successful Response', schema: s.HealthInfoResponse },
@@ -75,6 +77,8 @@ export function monitorRoutes(ctx: RouteContext): RouteDefinition[] {
       path: '/api/v2/version',
       operationId: 'get_version',
       summary: 'Get Version',
+      description:
+        'No token needed, as in Airflow 3. `git_version` is the GIT_COMMIT the API was started with, else null.',
       tags: ['Version'],
       // Airflow 3 serves it without authentication (its version router sits outside the
       // authenticated one), so a client can check what it talks to before it has a token.
