@@ -348,7 +348,10 @@ export interface paths {
     get: operations['get_dag_run'];
     put?: never;
     post?: never;
-    /** Delete Dag Run */
+    /**
+     * Delete Dag Run
+     * @description Deletes the run, its task instances with their tries' history, and its log files (the event log keeps the deletion). A try still running is stopped at its scheduler's next heartbeat.
+     */
     delete: operations['delete_dag_run'];
     options?: never;
     head?: never;

@@ -284,6 +284,8 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
       path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}',
       operationId: 'delete_dag_run',
       summary: 'Delete Dag Run',
+      description:
+        "Deletes the run, its task instances with their tries' history, and its log files (the event log keeps the deletion). A try still running is stopped at its scheduler's next heartbeat.",
       tags: ['DagRun'],
       params: s.dagRunParams,
       errors: [400, 404],
