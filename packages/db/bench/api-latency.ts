@@ -6,9 +6,9 @@
  *   1. An API on an empty, migrated database of its own (unusual ports, its own DATA_DIR):
  *        DATA_DIR=/tmp/big EMBEDDED_POSTGRES_PORT=47613 API_PORT=18471 METRICS_PORT=19471 \
  *          API_AUTH_TOKENS=ops:bench-token-0123456789 node apps/api/src/main.ts
- *   2. Fill it: DATABASE_URL=postgres://postgres:postgres@127.0.0.1:47613/dagbag \
+ *   2. Fill it: DATABASE_URL=postgres://postgres:$(cat /tmp/big/postgres.password)@127.0.0.1:47613/dagbag \
  *        node packages/db/bench/big-database.ts          (about 10 minutes on 2 cores)
- *   3. DAGBAG_API_URL=http://127.0.0.1:18471 DAGBAG_API_TOKEN=secret \
+ *   3. DAGBAG_API_URL=http://127.0.0.1:18471 DAGBAG_API_TOKEN=bench-token-0123456789 \
  *        node packages/db/bench/api-latency.ts [substring of the calls to run]
  *
  * The calls are those of Airflow's UI and clients: default pages, deep offsets, each order_by,

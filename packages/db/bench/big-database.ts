@@ -3,7 +3,7 @@
  * 2,000 DAGs, 1,000,000 runs, ~4.5 million task instances, ~3.4 million earlier tries, 3 million
  * audit events, import errors), then VACUUM ANALYZE. Never point it at a database you keep.
  *
- *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:47613/dagbag node packages/db/bench/big-database.ts
+ *   DATABASE_URL=postgres://postgres:$(cat /tmp/big/postgres.password)@127.0.0.1:47613/dagbag node packages/db/bench/big-database.ts
  *
  * Start the API (or `pnpm db:migrate`) on that database first so the schema is the real one,
  * migrated; then see api-latency.ts and explain.ts.

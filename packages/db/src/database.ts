@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '@dagbag/logger';
 import { silentLogger } from '@dagbag/logger';
-import { isAlive, startEmbeddedPostgres } from './embedded.ts';
+import { embeddedPassword, isAlive, startEmbeddedPostgres } from './embedded.ts';
 import { connectionFailure } from './errors.ts';
 import { migrateDatabase } from './migrate/operations.ts';
 import type { DatabaseSettings } from './settings.ts';
@@ -127,8 +127,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
   const root = embeddedDataFolder(options.dataDir);
   const ownerFile = join(options.dataDir, 'postgres.owner');
   const port = settings.EMBEDDED_POSTGRES_PORT;
-  const adminUrl = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
-  const url = `postgresql://postgres:postgres@127.0.0.1:${port}/${EMBEDDED_DATABASE}`;
+  // Read (or made) before anyone starts the server: the owner and the processes sharing it agree.
+  const password = encodeURIComponent(embeddedPassword(root));
+  const adminUrl = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
+  const url = `postgresql://postgres:${password}@127.0.0.1:${port}/${EMBEDDED_DATABASE}`;
 
   // One process of a checkout starts the server; the others (the apps under `pnpm dev`, a
   // migrate run beside them) share it. Ownership is claimed by creating the owner file exclusively.

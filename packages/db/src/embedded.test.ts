@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,12 @@ const running: EmbeddedServer[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((server) => server.stop()));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  await Promise.all(
+    dirs
+      .splice(0)
+      .flatMap((dir) => [dir, `${dir}.password`])
+      .map((path) => rm(path, { recursive: true, force: true })),
+  );
 });
 
 async function tempDir(): Promise<string> {
@@ -55,6 +60,35 @@ describe('embedded PostgreSQL', () => {
     const second = await startEmbeddedPostgres({ dataDir, port });
     running.push(second);
     expect(await scalar(second.url, 'SELECT x FROM kept')).toBe(42);
+  });
+
+  it("gives a new cluster's superuser a random password, so no other user of the machine logs in", async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    const server = await startEmbeddedPostgres({ dataDir, port });
+    running.push(server);
+    const password = readFileSync(`${dataDir}.password`, 'utf8').trim();
+    expect(password).toMatch(/^[\w-]{32}$/);
+    expect(statSync(`${dataDir}.password`).mode & 0o777).toBe(0o600);
+    expect(await scalar(server.url, 'SELECT 1')).toBe(1);
+    // The password everyone knows, which every embedded cluster had before.
+    const known = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+    await expect(scalar(known, 'SELECT 1')).rejects.toThrowError(/password authentication failed/);
+  });
+
+  it("keeps the 'postgres' password of a cluster initialised before passwords were random", async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    const first = await startEmbeddedPostgres({ dataDir, port });
+    // What an earlier release left: the cluster with 'postgres', and no password file.
+    await scalar(first.url, "ALTER USER postgres PASSWORD 'postgres'");
+    await first.stop();
+    await rm(`${dataDir}.password`);
+    const second = await startEmbeddedPostgres({ dataDir, port });
+    running.push(second);
+    expect(second.url).toContain('postgres:postgres@');
+    expect(await scalar(second.url, 'SELECT 1')).toBe(1);
+    expect(existsSync(`${dataDir}.password`)).toBe(false);
   });
 
   it('recovers the data directory of a run that was killed with SIGKILL', async () => {

@@ -3,8 +3,16 @@
  * package: no system install, data under `.data/postgres` that survives restarts.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { chmod, chown, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
@@ -29,7 +37,36 @@ export interface EmbeddedServer {
 }
 
 const USER = 'postgres';
-const PASSWORD = 'postgres';
+/** The superuser's password of a cluster initialised before each got a random one. */
+const LEGACY_PASSWORD = 'postgres';
+
+/**
+ * The superuser's password of the embedded cluster in `dataDir`, kept in `<dataDir>.password`
+ * (mode 0600): random for a new cluster, so that no other user of the machine can log in to the
+ * server listening on 127.0.0.1 (a fixed 'postgres' let anyone on it in as superuser). A cluster
+ * initialised before keeps 'postgres'. Every process of a DATA_DIR reads the same file; the first
+ * creates it, atomically, before any of them initialises the cluster.
+ */
+export function embeddedPassword(dataDir: string): string {
+  const file = `${dataDir}.password`;
+  const read = () => readFileSync(file, 'utf8').trim();
+  if (existsSync(file)) return read();
+  const initialised = [dataDir, sharedFolder(dataDir, 'data')].some((dir) =>
+    existsSync(join(dir, 'PG_VERSION')),
+  );
+  if (initialised) return LEGACY_PASSWORD;
+  mkdirSync(dirname(file), { recursive: true });
+  const draft = `${file}.${process.pid}`;
+  writeFileSync(draft, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  try {
+    linkSync(draft, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(draft, { force: true });
+  }
+  return read();
+}
 
 /** Signal 0 checks existence; EPERM means it exists but belongs to another user (postgres). */
 export function isAlive(pid: number): boolean {
@@ -203,11 +240,12 @@ async function initialise(
   binaries: string,
   dataDir: string,
   user: PostgresUser | undefined,
+  password: string,
 ): Promise<void> {
   if (user) await chown(dataDir, user.uid, user.gid);
   await chmod(dataDir, 0o700);
   const passwordFile = join(dataDir, '..', `.pg-password-${process.pid}`);
-  await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   if (user) await chown(passwordFile, user.uid, user.gid);
   try {
     const initdb = spawn(
@@ -275,13 +313,15 @@ export async function startEmbeddedPostgres(
   const logger = options.logger ?? silentLogger;
   const { port } = options;
   const user = postgresUser(logger);
+  // Before the data folder is made or moved: its state says whether the cluster is an old one.
+  const password = embeddedPassword(options.dataDir);
   const binaries = await reachableBinaries(user, logger);
   const dataDir = await reachableDataDir(options.dataDir, user, logger);
   await recoverStaleServer(dataDir, logger);
   const started = Date.now();
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     logger.info({ dataDir }, 'initialising embedded PostgreSQL');
-    await initialise(binaries, dataDir, user).catch((error: unknown) => {
+    await initialise(binaries, dataDir, user, password).catch((error: unknown) => {
       throw new Error(
         `Embedded PostgreSQL could not initialise ${dataDir}: ${String(error)}. ` +
           'Set DATA_DIR to a folder of your own, or DATABASE_URL to use your own PostgreSQL.',
@@ -307,7 +347,7 @@ export async function startEmbeddedPostgres(
   }
   logger.info({ port, dataDir, ms: Date.now() - started }, 'embedded PostgreSQL is up');
   const urlFor = (database: string) =>
-    `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+    `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   const exited = new Promise<void>((resolve) => {
     if (postmaster.exitCode !== null || postmaster.signalCode !== null) resolve();
     else postmaster.once('exit', () => resolve());

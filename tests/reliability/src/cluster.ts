@@ -300,6 +300,7 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
       await server?.stop();
       server = undefined;
       await rm(dataDir, { recursive: true, force: true });
+      await rm(`${dataDir}.password`, { force: true });
     },
   };
 }

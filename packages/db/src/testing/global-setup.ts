@@ -41,5 +41,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
+    await rm(`${dataDir}.password`, { force: true });
   };
 }
