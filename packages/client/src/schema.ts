@@ -71,7 +71,7 @@ export interface paths {
     };
     /**
      * Get Dags
-     * @description A page of DAGs. Answers neither filtered nor ordered by runs are kept in the API's listing cache (API_LISTING_CACHE_MAX_BYTES), which every change of a DAG or an import error empties: this API's own writes before they answer, other processes' within milliseconds (a database notification).
+     * @description A page of DAGs. Answers neither filtered nor ordered by runs are kept in the API's listing cache (API_LISTING_CACHE_MAX_BYTES; only while database notifications arrive), which every change of a DAG or an import error empties: this API's own writes before they answer, other processes' within milliseconds (a database notification).
      */
     get: operations['get_dags'];
     put?: never;

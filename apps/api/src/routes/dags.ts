@@ -104,7 +104,7 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
       operationId: 'get_dags',
       summary: 'Get Dags',
       description:
-        "A page of DAGs. Answers neither filtered nor ordered by runs are kept in the API's listing cache (API_LISTING_CACHE_MAX_BYTES), which every change of a DAG or an import error empties: this API's own writes before they answer, other processes' within milliseconds (a database notification).",
+        "A page of DAGs. Answers neither filtered nor ordered by runs are kept in the API's listing cache (API_LISTING_CACHE_MAX_BYTES; only while database notifications arrive), which every change of a DAG or an import error empties: this API's own writes before they answer, other processes' within milliseconds (a database notification).",
       tags: ['DAG'],
       query: z.object({
         ...s.pagination,
