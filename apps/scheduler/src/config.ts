@@ -102,7 +102,7 @@ export const SCHEDULER_OWN_SETTINGS = {
     min: 1,
     max: 86_400,
     description:
-      'a queued or running task instance without heartbeat this long is retried (tries left) or failed',
+      'a queued or running task instance without heartbeat this long is retried (tries left) or failed; a task whose scheduler stops without dying (SIGSTOP, a paused VM) is killed by its watchdog one TASK_HEARTBEAT_INTERVAL_SECONDS before that',
   }),
   TASK_HEARTBEAT_INTERVAL_SECONDS: integerSetting({
     default: 5,
