@@ -553,7 +553,7 @@ export function buildProgram(context: ProgramContext): Command {
     .description("both roles' DAG cache figures: monitor/dagbag and the /metrics endpoints")
     .option(
       '--metrics <urls...>',
-      "Prometheus endpoints to read (default: both roles' on 127.0.0.1, at API_METRICS_PORT and SCHEDULER_METRICS_PORT as the apps read them, else 9464 and 9465)",
+      "Prometheus endpoints to read (default: both roles' on 127.0.0.1, at API_METRICS_PORT and SCHEDULER_METRICS_PORT, else 9464 and 9465; a METRICS_PORT of one app is not read: name its endpoint here)",
       [
         `http://127.0.0.1:${context.env.API_METRICS_PORT || 9464}/metrics`,
         `http://127.0.0.1:${context.env.SCHEDULER_METRICS_PORT || 9465}/metrics`,
