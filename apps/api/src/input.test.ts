@@ -488,7 +488,7 @@ describe('13. a line longer than the longest kept whole (LOG_MAX_BYTES)', () => 
     const pages: string[] = [];
     let offset = 0;
     for (let page = 0; page < 10; page++) {
-      const read = await readLogPage(file, offset, 4, 8);
+      const read = await readLogPage(api.logsDir, file, offset, 4, 8);
       pages.push(...read.lines);
       offset = read.nextOffset;
       if (read.atEnd) break;

@@ -1,4 +1,6 @@
-import { open, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readlink, realpath, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
 import { runLogDir } from '@dagbag/dagbag';
 import { ApiError } from './errors.ts';
 
@@ -41,27 +43,72 @@ function utf8Boundary(buffer: Buffer, end: number): number {
   return end - (cut - 1) >= length ? end : cut - 1;
 }
 
+/** Whether `path` (made real) is `root` (made real) or inside it. */
+async function realInside(root: string, path: string): Promise<boolean> {
+  const realRoot = await realpath(root);
+  return path === realRoot || path.startsWith(realRoot + sep);
+}
+
+/**
+ * Opens a try's log for reading, if it is what the executor writes: a plain file, really inside
+ * `logsRoot`. Tasks run as the scheduler's user and can replace their log, or a folder above it,
+ * with a link: followed, the API (on another host, or with other files than the scheduler) would
+ * serve any file it can read to any client. So the last link is not followed (O_NOFOLLOW), the
+ * opened file's real path (Linux: /proc/self/fd) must lie inside the real root, and a named pipe
+ * is not waited on (O_NONBLOCK; it would hold a thread of the pool for good). Undefined: no log.
+ */
+async function openLogFile(
+  logsRoot: string,
+  path: string,
+): Promise<{ handle: FileHandle } | { refused: string } | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (NO_LOG_ERRNOS.has(code)) return undefined;
+    if (code === 'ELOOP') return { refused: 'the log file is a symbolic link' };
+    throw error;
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      await handle.close();
+      return { refused: 'the log is not a plain file' };
+    }
+    const real = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => realpath(path));
+    if (!(await realInside(logsRoot, real))) {
+      await handle.close();
+      return {
+        refused: 'the log file lies outside the logs folder (a folder on its way is a link)',
+      };
+    }
+    return { handle };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
 /**
  * Reads a page of a log file from `offset`: whole lines only, at least `pageBytes` worth unless the
  * file ends first. A line longer than the page is returned whole, up to `maxLineBytes`; only a
  * line longer than that is cut, and then between characters, never inside one. A missing file (or
- * one whose path cannot exist) is an empty log. `atEnd`: the page reaches the end of the file.
+ * one whose path cannot exist) is an empty log; so is one that `openLogFile` refuses, with the
+ * reason in `refused`. `atEnd`: the page reaches the end of the file.
  */
 export async function readLogPage(
+  logsRoot: string,
   path: string,
   offset: number,
   pageBytes: number,
   maxLineBytes: number = LOG_MAX_BYTES,
-): Promise<{ lines: string[]; nextOffset: number; atEnd: boolean }> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    if (NO_LOG_ERRNOS.has((error as NodeJS.ErrnoException).code ?? '')) {
-      return { lines: [], nextOffset: offset, atEnd: true };
-    }
-    throw error;
-  }
+): Promise<{ lines: string[]; nextOffset: number; atEnd: boolean; refused?: string }> {
+  const opened = await openLogFile(logsRoot, path);
+  if (opened === undefined) return { lines: [], nextOffset: offset, atEnd: true };
+  if ('refused' in opened)
+    return { lines: [], nextOffset: offset, atEnd: true, refused: opened.refused };
+  const { handle } = opened;
   try {
     const { size } = await handle.stat();
     const start = Math.min(offset, size);
@@ -109,6 +156,9 @@ export async function removeRunLogs(
   } catch {
     return; // an id that cannot be a folder has no logs
   }
+  // A run folder under a linked DAG folder lies elsewhere: never remove outside the logs folder.
+  const parent = await realpath(dirname(dir)).catch(() => undefined);
+  if (parent === undefined || !(await realInside(logsDir, parent))) return;
   await rm(dir, { recursive: true, force: true });
 }
 

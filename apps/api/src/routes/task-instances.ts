@@ -212,7 +212,14 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
         const page =
           path === undefined
             ? { lines: [], nextOffset: 0, atEnd: true }
-            : await readLogPage(path, offset, query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES);
+            : await readLogPage(
+                ctx.logsDir,
+                path,
+                offset,
+                query.full_content ? LOG_MAX_BYTES : LOG_PAGE_BYTES,
+              );
+        if ('refused' in page && page.refused !== undefined)
+          req.log.warn({ path, reason: page.refused }, 'task log not served');
         // As Airflow: no token once the whole log is read and the try can write no more to it.
         const continuationToken =
           page.atEnd && !tryMayStillLog(ti, params.try_number)
