@@ -93,3 +93,32 @@ describe("packages/dagbag/README.md's settings table", () => {
       ]);
   });
 });
+
+describe('the Markdown docs', () => {
+  it('name no code identifier (`camelCase`, `PascalCase`) that the code does not have', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const root = new URL('..', import.meta.url);
+    const files = (args: string[]) =>
+      execFileSync('git', ['ls-files', ...args], { cwd: root, encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean);
+    // Results and round notes are history: they may name what has since gone.
+    const docs = files(['*.md']).filter((path) => !/RESULTS\.md$|\/results\//.test(path));
+    const code = files([]).filter((path) => !path.endsWith('.md'));
+    const words = new Set<string>();
+    for (const path of code) {
+      const text = await readFile(new URL(path, root), 'utf8').catch(() => '');
+      for (const [word] of text.matchAll(/[A-Za-z_][\w]*/g)) words.add(word);
+    }
+    // Names from elsewhere (Kubernetes), not this code.
+    const foreign = new Set(['preStop']);
+    const missing: string[] = [];
+    for (const path of docs) {
+      const text = await readFile(new URL(path, root), 'utf8');
+      for (const [, name] of text.matchAll(/`([A-Za-z_]\w*)(?:\([^`]*\))?`/g))
+        if (/[a-z][A-Z]|^[A-Z][a-z]+[A-Z]/.test(name!) && !words.has(name!) && !foreign.has(name!))
+          missing.push(`${path}: ${name}`);
+    }
+    expect(missing).toEqual([]);
+  });
+});
