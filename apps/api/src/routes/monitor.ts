@@ -17,6 +17,29 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 export function monitorRoutes(ctx: RouteContext): RouteDefinition[] {
   const { queries, dagBag } = ctx;
+
+  /**
+   * The database's and the scheduler's state, checked once for every health request that arrives
+   * while a check runs: the endpoint needs no token, and a flood of it must not take more than
+   * one of the pool's connections from the clients that have one.
+   */
+  let checking: Promise<{ database: 'healthy' | 'unhealthy'; heartbeat: Date | null }> | undefined;
+  const check = () =>
+    (checking ??= (async () => {
+      try {
+        await withTimeout(queries.ping(), HEALTH_DB_TIMEOUT_MS);
+        const heartbeat = await withTimeout(
+          queries.latestSchedulerHeartbeat(),
+          HEALTH_DB_TIMEOUT_MS,
+        );
+        return { database: 'healthy' as const, heartbeat };
+      } catch {
+        return { database: 'unhealthy' as const, heartbeat: null };
+      }
+    })().finally(() => {
+      checking = undefined;
+    }));
+
   return [
     defineRoute({
       method: 'get',
@@ -29,14 +52,7 @@ export function monitorRoutes(ctx: RouteContext): RouteDefinition[] {
       auth: false,
       success: { status: 200, description: 'Successful Response', schema: s.HealthInfoResponse },
       async handler() {
-        let database: 'healthy' | 'unhealthy' = 'healthy';
-        let heartbeat: Date | null = null;
-        try {
-          await withTimeout(queries.ping(), HEALTH_DB_TIMEOUT_MS);
-          heartbeat = await withTimeout(queries.latestSchedulerHeartbeat(), HEALTH_DB_TIMEOUT_MS);
-        } catch {
-          database = 'unhealthy';
-        }
+        const { database, heartbeat } = await check();
         // As Airflow's get_airflow_health: no scheduler heartbeat at all (none ever ran, or the
         // database is unreachable) is 'unhealthy', not null.
         const schedulerStatus =
