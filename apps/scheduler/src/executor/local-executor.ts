@@ -31,23 +31,23 @@ import type { Logger } from '@dagbag/logger';
 import type { SchedulerMetrics } from '../metrics.ts';
 
 /**
- * Runs `$DAGBAG_TASK_COMMAND` with `bash -c` (as its own process, so the exit code is the task's)
- * beside a watchdog in the same process group that reads the pipe from the scheduler. The pipe
- * reaches end-of-file when the try is over or when the scheduler dies, even by SIGKILL; the
- * watchdog then kills the whole group. The scheduler also writes a line to the pipe every
- * keepalive period, and a watchdog that reads none for `$DAGBAG_TASK_WATCHDOG_SECONDS` kills the
- * group too: a scheduler that is alive but stopped (SIGSTOP, a paused VM or container, a stalled
- * process) writes no heartbeat either, and another scheduler retries its tasks once the heartbeat
- * timeout has passed; the old try must be gone by then. So a task never runs on while another
- * scheduler retries it, and nothing it started in the background outlives the try.
- * The command's stdin is /dev/null.
+ * Runs `$DAGBAG_TASK_COMMAND` with `bash -c` (as its own process, so the exit code is the task's,
+ * leading the process group everything it starts joins) beside a watchdog that reads the pipe from
+ * the scheduler. The pipe reaches end-of-file when the try is over or when the scheduler dies,
+ * even by SIGKILL; the watchdog then kills the whole group. The scheduler also writes a line to
+ * the pipe every keepalive period, and a watchdog that reads none for
+ * `$DAGBAG_TASK_WATCHDOG_SECONDS` kills the group too: a scheduler that is alive but stopped
+ * (SIGSTOP, a paused VM or container, a stalled process) writes no heartbeat either, and another
+ * scheduler retries its tasks once the heartbeat timeout has passed; the old try must be gone by
+ * then. So a task never runs on while another scheduler retries it, and nothing it started in the
+ * background outlives the try. The watchdog runs in a process group of its own (`set -m`), so
+ * that signals to the task's group (a stop's SIGTERM, a pause's SIGSTOP: see
+ * `pauseUnheardTries`) leave it reading. The command's stdin is /dev/null.
  */
 const GROUP_WATCHDOG =
-  'exec 3<&0 0</dev/null; (trap "" TERM; while :; do read -r -t "$DAGBAG_TASK_WATCHDOG_SECONDS" -u 3 _; s=$?; [ $s = 0 ] || break; done; ' +
+  'exec 3<&0 0</dev/null; set -m; (trap "" TERM; while :; do read -r -t "$DAGBAG_TASK_WATCHDOG_SECONDS" -u 3 _; s=$?; [ $s = 0 ] || break; done; ' +
   '[ $s -gt 128 ] && echo "[$(date -u +%FT%TZ)] no word from the scheduler for $DAGBAG_TASK_WATCHDOG_SECONDS s (stopped or stalled): ' +
-  'killing the task before another scheduler retries it" >&2; kill -KILL 0) & exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
-// The watchdog ignores SIGTERM: a stop's SIGTERM to the group must not take it down with the
-// command, or what the command left behind (a child ignoring SIGTERM) would outlive the try.
+  'killing the task before another scheduler retries it" >&2; kill -KILL -- -$$ 2>/dev/null) & set +m; exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
 
 /** BashOperator's default `skip_on_exit_code`: the task ends `skipped`. */
 export const SKIP_EXIT_CODE = 99;
@@ -101,6 +101,8 @@ interface RunningTry {
   stopReason: 'timeout' | 'taken_away' | 'shutdown' | undefined;
   timeout: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
+  /** Paused (SIGSTOP to its group) while its heartbeat could not be written; see keepalive(). */
+  paused: boolean;
   done: Promise<void>;
 }
 
@@ -180,6 +182,8 @@ export class LocalExecutor {
   /** Outcomes not yet written (database unreachable): written on the next heartbeat that works. */
   private readonly pendingFinishes: PendingFinish[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** When the last heartbeat that the database took was sent (performance.now()). */
+  private heartbeatSentAt = performance.now();
   /** Writes the watchdogs' keepalives while tries run (not tied to the database: see start()). */
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private readonly watchdog: { deadlineMs: number; keepaliveMs: number };
@@ -213,6 +217,7 @@ export class LocalExecutor {
   }
 
   start(): void {
+    if (this.heartbeatTimer === undefined) this.heartbeatSentAt = performance.now();
     this.heartbeatTimer ??= setInterval(
       () => void this.heartbeat(),
       this.options.heartbeatIntervalMs,
@@ -233,6 +238,7 @@ export class LocalExecutor {
       task: null,
       child: undefined,
       stopReason: undefined,
+      paused: false,
       timeout: undefined,
       killTimer: undefined,
       done: Promise.resolve(),
@@ -462,6 +468,8 @@ export class LocalExecutor {
     );
     try {
       process.kill(-pid, 'SIGTERM');
+      // A paused group takes the signal only once it runs again.
+      if (entry.paused) this.signalGroup(entry, 'SIGCONT');
     } catch {
       return; // already gone
     }
@@ -545,11 +553,62 @@ export class LocalExecutor {
     }
   }
 
-  /** One line to each running try's watchdog: its scheduler is alive (see GROUP_WATCHDOG). */
+  /**
+   * One line to each running try's watchdog: its scheduler is alive (see GROUP_WATCHDOG). Then,
+   * if the tries' heartbeats have not been written for the watchdog's deadline, pauses them.
+   */
   private keepalive(): void {
     for (const entry of this.running.values()) {
       const stdin = entry.child?.stdin;
       if (stdin && !stdin.writableEnded && !stdin.destroyed) stdin.write('\n');
+    }
+    // Only an executor that heartbeats (started) can tell an unheard try from one never beaten.
+    if (
+      this.heartbeatTimer !== undefined &&
+      performance.now() - this.heartbeatSentAt >= this.watchdog.deadlineMs
+    )
+      this.pauseUnheardTries();
+  }
+
+  /**
+   * The database has not taken a heartbeat of these tries for TASK_HEARTBEAT_TIMEOUT_SECONDS
+   * minus TASK_HEARTBEAT_INTERVAL_SECONDS: from the timeout on, another scheduler that reaches it
+   * (this one is cut off: a partition, its own pooler down) may retry them. Running on, they ran
+   * beside their retries (seen behind a cut TCP proxy: try 2 of a 40 s task started at the
+   * timeout while try 1 ran on). Paused (SIGSTOP to the group; not the watchdog's), they wait:
+   * when the database answers again, tries still ours resume (an outage of the whole database:
+   * nobody retried them) and the others are stopped. Airflow's workers kill the task instead
+   * after `max_failed_heartbeats`.
+   */
+  private pauseUnheardTries(): void {
+    let paused = 0;
+    for (const entry of this.running.values()) {
+      if (entry.paused || entry.stopReason !== undefined || entry.child?.exitCode !== null)
+        continue;
+      if (entry.child?.pid === undefined) continue;
+      if (this.signalGroup(entry, 'SIGSTOP')) {
+        entry.paused = true;
+        paused++;
+      }
+    }
+    if (paused > 0)
+      this.options.logger.warn(
+        { paused, unheardMs: Math.round(performance.now() - this.heartbeatSentAt) },
+        'task heartbeats not written for the heartbeat timeout minus an interval: task processes ' +
+          'paused (SIGSTOP) so that no retry on another scheduler runs beside them; those still ' +
+          'ours resume once the database answers',
+      );
+  }
+
+  /** A signal to a try's process group; false if the group is gone. */
+  private signalGroup(entry: RunningTry, signal: NodeJS.Signals): boolean {
+    const pid = entry.child?.pid;
+    if (pid === undefined) return false;
+    try {
+      process.kill(-pid, signal);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -563,20 +622,30 @@ export class LocalExecutor {
         this.pendingFinishes.shift();
       }
       const entries = [...this.running.entries()];
+      // Sent before the database's now() is taken: what the tries' heartbeat says is no older.
+      const sentAt = performance.now();
       const stillOurs = await heartbeatTaskInstances(this.options.prisma, {
         jobId: this.options.jobId,
         tries: entries.map(([, entry]) => entry.ti),
       });
+      this.heartbeatSentAt = sentAt;
+      let resumed = 0;
       for (const [key, entry] of entries) {
         if (!stillOurs.has(key) && entry.child !== undefined) this.stop(entry, 'taken_away');
+        else if (entry.paused) {
+          entry.paused = false;
+          if (this.signalGroup(entry, 'SIGCONT')) resumed++;
+        }
       }
+      if (resumed > 0)
+        this.options.logger.info({ resumed }, 'task heartbeats written again: tasks resumed');
       if (this.lastHeartbeatFailed) this.options.logger.info('task heartbeats written again');
       this.lastHeartbeatFailed = false;
     } catch (error) {
       if (!this.lastHeartbeatFailed)
         this.options.logger.warn(
           { err: error },
-          'task heartbeat failed; tasks keep running, retrying',
+          'task heartbeat failed; tasks keep running (paused once it has failed for the heartbeat timeout minus an interval), retrying',
         );
       this.lastHeartbeatFailed = true;
     } finally {
