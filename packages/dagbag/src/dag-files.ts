@@ -3,7 +3,7 @@
  * CLI).
  */
 import type { Stats } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { MAX_SOURCE_BYTES, type DagProblem } from './document.ts';
 
@@ -16,21 +16,41 @@ const DAG_FILE = /\.(json|ya?ml)$/i;
  */
 export const DAGS_FOLDER_BUNDLE = 'dags-folder';
 
-/** Every DAG file under `folder` (recursive, hidden files and folders skipped), sorted by path. */
+/**
+ * Every DAG file under `folder` (recursive, hidden files and folders skipped), sorted by path.
+ * Links to folders are followed, as Airflow follows them, but each real folder is walked once, and
+ * one inside `folder` only by its own path: a link back up (`ln -s . again`) made Node's recursive
+ * readdir list every file once per level down to ELOOP, and two such links 2^40 times, so that the
+ * processor never finished a pass. (Airflow stops with "Detected recursive loop".)
+ */
 export async function listDagFiles(folder: string): Promise<string[]> {
-  let entries: string[];
+  let root: string;
   try {
-    entries = await readdir(folder, { recursive: true });
+    root = await realpath(folder);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  return entries
-    .filter(
-      (entry) => DAG_FILE.test(entry) && !entry.split(sep).some((part) => part.startsWith('.')),
-    )
-    .map((entry) => join(folder, entry))
-    .sort();
+  const files: string[] = [];
+  const walked = new Set<string>([root]);
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      if (DAG_FILE.test(entry.name)) files.push(path);
+      if (entry.isDirectory()) {
+        await walk(path);
+      } else if (entry.isSymbolicLink()) {
+        const real = await realpath(path).catch(() => undefined);
+        if (real === undefined || walked.has(real) || real.startsWith(root + sep)) continue;
+        if (!(await stat(real)).isDirectory()) continue;
+        walked.add(real);
+        await walk(path);
+      }
+    }
+  };
+  await walk(folder);
+  return files.sort();
 }
 
 /** `file.json:3:7: reason`, one line per problem: what the API shows as the stack trace. */
