@@ -96,9 +96,9 @@ export const TASK_FIELD_DOCS: Record<keyof TaskDocument, FieldDoc> = {
   },
   bash_command: {
     default: '(required for bash, refused otherwise)',
-    accepted: `text of 1–${LIMITS.bashCommandLength} characters`,
+    accepted: `text of 1–${LIMITS.bashCommandBytes} bytes (UTF-8)`,
     meaning:
-      "run with `bash -c` in a fresh process; exit code 0 is success, 99 skipped (BashOperator's `skip_on_exit_code`), any other failed. It sees AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID, AIRFLOW_CTX_DAG_RUN_ID, AIRFLOW_CTX_TRY_NUMBER, AIRFLOW_CTX_LOGICAL_DATE (scheduled runs), DAG_RUN_CONF (the conf of its run as JSON, `{}` for none), DAG_RUN_DATA_INTERVAL_START and DAG_RUN_DATA_INTERVAL_END (when the run has a data interval), DAG_RUN_RUN_AFTER and the variables of SCHEDULER_TASK_ENV_PASSTHROUGH; stdout and stderr are its log. A command over 128 KiB cannot be started (Linux's limit on one environment string): each try fails, its log saying why",
+      "run with `bash -c` in a fresh process; exit code 0 is success, 99 skipped (BashOperator's `skip_on_exit_code`), any other failed. It sees AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID, AIRFLOW_CTX_DAG_RUN_ID, AIRFLOW_CTX_TRY_NUMBER, AIRFLOW_CTX_LOGICAL_DATE (scheduled runs), DAG_RUN_CONF (the conf of its run as JSON, `{}` for none), DAG_RUN_DATA_INTERVAL_START and DAG_RUN_DATA_INTERVAL_END (when the run has a data interval), DAG_RUN_RUN_AFTER and the variables of SCHEDULER_TASK_ENV_PASSTHROUGH; stdout and stderr are its log. The limit is Linux's: a process gets at most 128 KiB in one string, so a longer script belongs in a file the command runs",
   },
   upstream: {
     default: '[]',

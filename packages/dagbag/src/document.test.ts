@@ -4,6 +4,7 @@ import {
   dagDocumentSchema,
   dagHash,
   isValidDocument,
+  LIMITS,
   MAX_SOURCE_BYTES,
   parseDagSource,
   type DagProblem,
@@ -252,6 +253,23 @@ describe('parseDagSource', () => {
     expect(
       problems(json({ dag_id: 'd', tasks: [{ task_id: 'run', operator: 'bash' }] }))[0],
     ).toMatchObject({ taskId: 'run', path: 'tasks[0].bash_command' });
+  });
+
+  it('refuses a bash_command Linux could never start, counting its bytes, not its characters', () => {
+    const withCommand = (bash_command: string) =>
+      json({ dag_id: 'd', tasks: [{ task_id: 'run', operator: 'bash', bash_command }] });
+    const limit = LIMITS.bashCommandBytes;
+    expect(parseDagSource(withCommand(`true #${'x'.repeat(limit - 6)}`), 'd.json').ok).toBe(true);
+    expect(parseDagSource(withCommand('é'.repeat(limit / 2)), 'd.json').ok).toBe(true);
+    const [problem] = problems(withCommand(`true #${'x'.repeat(limit - 5)}`));
+    expect(problem).toMatchObject({ taskId: 'run', path: 'tasks[0].bash_command' });
+    expect(problem!.reason).toContain(
+      `bash_command is ${limit + 1} bytes of UTF-8, more than the ${limit} a task can start with`,
+    );
+    // Half as many characters as bytes allowed, but two bytes each.
+    expect(problems(withCommand('é'.repeat(limit / 2 + 1)))[0]!.reason).toContain(
+      `bash_command is ${limit + 2} bytes of UTF-8`,
+    );
   });
 
   it('says a cron schedule has five fields, and an empty one that null means no schedule', () => {

@@ -127,7 +127,12 @@ const scheduleSchema = z
  * cache's one-pass check) both read them.
  */
 export const LIMITS = {
-  bashCommandLength: 1_000_000,
+  /**
+   * UTF-8 bytes. Linux hands a new process at most 128 KiB (131,072 bytes with the final NUL) in
+   * any one argument or environment string, and the command travels in one: a longer one could
+   * never start. The executor's own test starts a command of exactly this size.
+   */
+  bashCommandBytes: 131_000,
   retries: 100,
   retryDelaySeconds: 86_400,
   executionTimeoutSeconds: 7 * 86_400,
@@ -159,6 +164,10 @@ function valueKind(value: unknown): string {
   const type = typeof value;
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
+/** Whether a bash_command is within LIMITS.bashCommandBytes (a UTF-16 unit is 1-3 UTF-8 bytes). */
+const fitsBashCommand = (command: string): boolean =>
+  command.length * 3 <= LIMITS.bashCommandBytes ||
+  Buffer.byteLength(command, 'utf8') <= LIMITS.bashCommandBytes;
 const flag = (what: string) => z.boolean({ error: `${what} must be true or false` });
 
 /** A misspelt field names the fields there are; a non-object says what was expected. */
@@ -187,8 +196,13 @@ const taskFields = {
     error: (issue) =>
       `unknown operator ${JSON.stringify(issue.input)}; expected one of ${OPERATORS.join(', ')}`,
   }),
-  bash_command: text('bash_command', LIMITS.bashCommandLength)
+  bash_command: z
+    .string({ error: 'bash_command must be text' })
     .min(1, 'bash_command must not be empty')
+    .refine(fitsBashCommand, {
+      error: (issue) =>
+        `bash_command is ${Buffer.byteLength(issue.input as string, 'utf8')} bytes of UTF-8, more than the ${LIMITS.bashCommandBytes} a task can start with (Linux hands a process at most 128 KiB in one string): put the script in a file the command runs`,
+    })
     .optional(),
   upstream: z
     .array(identifier('upstream task id'), { error: 'upstream must be a list of task ids' })
@@ -315,7 +329,7 @@ const isIdentifier = (value: unknown): value is string =>
   IDENTIFIER_PATTERN.test(value);
 const isIntIn = (value: unknown, min: number, max: number): boolean =>
   typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-const isStringUpTo = (value: unknown, min: number, max: number): boolean =>
+const isStringUpTo = (value: unknown, min: number, max: number): value is string =>
   typeof value === 'string' && value.length >= min && value.length <= max;
 const DAG_FIELD_NAMES = new Set(Object.keys(dagFields));
 const TASK_FIELD_NAMES = new Set(Object.keys(taskFields));
@@ -337,7 +351,8 @@ function isValidTask(task: unknown): boolean {
   if (operator !== 'bash' && operator !== 'empty') return false;
   const command = task.bash_command;
   if (command === undefined ? operator === 'bash' : operator !== 'bash') return false;
-  if (command !== undefined && !isStringUpTo(command, 1, LIMITS.bashCommandLength)) return false;
+  if (command !== undefined && !(isStringUpTo(command, 1, Infinity) && fitsBashCommand(command)))
+    return false;
   // Each upstream id must name a task (isSoundGraph), and every task_id is an identifier.
   if (task.upstream === undefined) task.upstream = [];
   else if (!Array.isArray(task.upstream)) return false;

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deserializeDag, deserializeOwnedDag, DagValidationError } from './dag.ts';
-import { dagDocumentSchema, isValidDocument, type DagDocumentInput } from './document.ts';
+import { dagDocumentSchema, isValidDocument, LIMITS, type DagDocumentInput } from './document.ts';
 import { makeDagDocument } from './testing.ts';
 
 /** Both verdicts on `text` (parsed twice: the one-pass check fills defaults into its input). */
@@ -73,6 +73,10 @@ const VALUES: unknown[] = [
   'a'.repeat(101),
   'a'.repeat(250),
   'a'.repeat(251),
+  'a'.repeat(LIMITS.bashCommandBytes),
+  'a'.repeat(LIMITS.bashCommandBytes + 1),
+  'é'.repeat(LIMITS.bashCommandBytes / 2),
+  'é'.repeat(LIMITS.bashCommandBytes / 2 + 1),
   'bad id!',
   'ünïcode',
   '@daily',
@@ -179,8 +183,10 @@ function mutate(base: unknown, mutations: readonly Mutation[]): string {
     } else if (m.kind === 'edge') {
       const task = tasks[m.task % tasks.length];
       const target = tasks[m.target % tasks.length];
-      if (task?.upstream === undefined) task.upstream = [];
-      if (Array.isArray(task?.upstream)) task.upstream[m.position] = target?.task_id ?? 'ghost';
+      // A task a mutation made a string or a number has no upstream to point anywhere.
+      if (task === null || typeof task !== 'object' || Array.isArray(task)) continue;
+      if (task.upstream === undefined) task.upstream = [];
+      if (Array.isArray(task.upstream)) task.upstream[m.position] = target?.task_id ?? 'ghost';
     }
   }
   // JSON has no undefined or holes: what a row's text can hold.

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { taskLogPath } from '@dagbag/dagbag';
+import { DOCUMENT_LIMITS, taskLogPath } from '@dagbag/dagbag';
 import { createHarness, loopUntil, type Harness } from '../testing/harness.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { MAX_TASK_CONF_BYTES } from './local-executor.ts';
@@ -111,19 +111,38 @@ describe("a run's conf in its tasks' environment", () => {
   });
 });
 
-describe('a bash_command too large for the environment', () => {
-  it('fails its task with the reason in its log, and the scheduler goes on', async () => {
+describe('the limits of what a task can be started with', () => {
+  it('starts a bash_command of the largest size a DAG file may give', async () => {
+    // The document's limit (packages/dagbag) must fit how this executor hands the command over.
+    const command = `true #${'x'.repeat(DOCUMENT_LIMITS.bashCommandBytes - 6)}`;
+    await h.writeDag({
+      dag_id: 'largest',
+      tasks: [{ task_id: 't', operator: 'bash', bash_command: command }],
+    });
+    await scheduler.processDagFiles();
+    await h.trigger('largest', 'r1');
+    await loopUntil(scheduler, async () =>
+      ['success', 'failed'].includes((await h.runState('largest', 'r1')) ?? ''),
+    );
+    expect(await h.taskStates('largest', 'r1')).toEqual({ t: 'success' });
+  });
+
+  it('fails a task whose environment Linux refuses (E2BIG), with the reason in its log, and the scheduler goes on', async () => {
+    // A passed-through variable over 128 KiB: spawn refuses it before any process exists.
+    const big = await h.scheduler({
+      env: { SCHEDULER_TASK_ENV_PASSTHROUGH: 'BIG_VALUE', BIG_VALUE: 'x'.repeat(140_000) },
+    });
     await h.writeDag({
       dag_id: 'huge',
-      tasks: [{ task_id: 't', operator: 'bash', bash_command: `true #${'x'.repeat(140_000)}` }],
+      tasks: [{ task_id: 't', operator: 'bash', bash_command: 'true' }],
     });
     await scheduler.processDagFiles();
     await h.trigger('huge', 'r1');
-    await loopUntil(scheduler, async () => (await h.runState('huge', 'r1')) === 'failed');
+    await loopUntil(big, async () => (await h.runState('huge', 'r1')) === 'failed');
     const path = taskLogPath(h.logsRoot, { dagId: 'huge', runId: 'r1', taskId: 't', tryNumber: 1 });
     expect(await readFile(path, 'utf8')).toContain(
       'could not start: spawn E2BIG (bash_command or an environment variable is over the 128 KiB',
     );
-    expect(scheduler.executor.slotsUsed).toBe(0);
+    expect(big.executor.slotsUsed).toBe(0);
   });
 });
