@@ -15,7 +15,9 @@ beforeAll(async () => {
   pidFile = join(h.workDir, 'task.pid');
   await h.writeDag({
     dag_id: 'cut_off',
-    tasks: [{ task_id: 't', operator: 'bash', bash_command: `echo $$ > ${pidFile}; exec sleep 4` }],
+    tasks: [
+      { task_id: 't', operator: 'bash', bash_command: `echo $$ > ${pidFile}; exec sleep 10` },
+    ],
   });
   running = await startSchedulerBehindProxy(h, {
     env: {
