@@ -119,7 +119,7 @@ export type RetriesOf = (
   taskId: string,
 ) => Promise<number | undefined>;
 
-const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
+export const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
   id: 'r.id',
   run_id: 'r.run_id',
   state: 'r.state',
@@ -136,7 +136,7 @@ const RUN_SORT_COLUMNS: Record<DagRunSortColumn, string> = {
 };
 
 /** Sort keys whose column is NOT NULL (see orderBySql). */
-const RUN_NOT_NULL: ReadonlySet<DagRunSortColumn> = new Set([
+export const RUN_NOT_NULL: ReadonlySet<DagRunSortColumn> = new Set([
   'id',
   'run_id',
   'state',

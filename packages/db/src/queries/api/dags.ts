@@ -176,13 +176,13 @@ const DAG_SORT_COLUMNS: Record<DagSortColumn, string> = {
 /** Airflow's has_import_errors: an import error is recorded for the DAG's file. */
 const HAS_IMPORT_ERRORS_SQL = Prisma.sql`EXISTS (SELECT 1 FROM import_error e WHERE e.filename IN (d.fileloc, d.relative_fileloc))`;
 
-const VERSION_SORT_COLUMNS: Record<DagVersionSortColumn, string> = {
+export const VERSION_SORT_COLUMNS: Record<DagVersionSortColumn, string> = {
   id: 'v.id',
   version_number: 'v.version_number',
   created_at: 'v.created_at',
 };
 /** Every version sort key's column is NOT NULL (see orderBySql). */
-const VERSION_NOT_NULL: ReadonlySet<DagVersionSortColumn> = new Set([
+export const VERSION_NOT_NULL: ReadonlySet<DagVersionSortColumn> = new Set([
   'id',
   'version_number',
   'created_at',

@@ -75,7 +75,7 @@ export interface EventLogFilters extends Pagination {
   orderBy: SortKey<EventLogSortColumn>[];
 }
 
-const SORT_COLUMNS: Record<EventLogSortColumn, string> = {
+export const EVENT_LOG_SORT_COLUMNS: Record<EventLogSortColumn, string> = {
   id: 'l.id',
   dttm: 'l.dttm',
   dag_id: 'l.dag_id',
@@ -90,7 +90,7 @@ const SORT_COLUMNS: Record<EventLogSortColumn, string> = {
 };
 
 /** Sort keys whose column is NOT NULL (see orderBySql). */
-const NOT_NULL: ReadonlySet<EventLogSortColumn> = new Set(['id', 'dttm', 'event']);
+export const EVENT_LOG_NOT_NULL: ReadonlySet<EventLogSortColumn> = new Set(['id', 'dttm', 'event']);
 
 /** Appends one event to the audit trail; runs inside the caller's transaction when given one. */
 export async function recordEvent(db: Db, event: NewEvent): Promise<void> {
@@ -166,7 +166,7 @@ export function createEventLogQueries(prisma: PrismaClient) {
       if (filters.after !== undefined) c.push(Prisma.sql`l.dttm > ${filters.after}`);
       const rows = await prisma.$queryRaw<EventLogRecord[]>`
         SELECT l.* FROM log l ${whereSql(c)}
-        ${orderBySql(filters.orderBy, SORT_COLUMNS, 'l.id', NOT_NULL)}
+        ${orderBySql(filters.orderBy, EVENT_LOG_SORT_COLUMNS, 'l.id', EVENT_LOG_NOT_NULL)}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
       const total = await listingTotal(rows.length, filters, () =>
         countRows(prisma, Prisma.sql`FROM log l ${whereSql(c)}`),

@@ -11,7 +11,11 @@ import {
   type RecordingClient,
   type TestDatabase,
 } from '../../testing/index.ts';
+import { RUN_NOT_NULL, RUN_SORT_COLUMNS } from './dag-runs.ts';
+import { VERSION_NOT_NULL, VERSION_SORT_COLUMNS } from './dags.ts';
+import { EVENT_LOG_NOT_NULL, EVENT_LOG_SORT_COLUMNS } from './event-logs.ts';
 import { createApiQueries, type ApiQueries } from './index.ts';
+import { TASK_INSTANCE_NOT_NULL, TASK_INSTANCE_SORT_COLUMNS } from './task-instances.ts';
 
 const DAGS = 200;
 const RUNS_PER_DAG = 100;
@@ -136,5 +140,33 @@ describe('listing plans', () => {
     expect(page.rows).toHaveLength(20);
     expect(page.total).toBe(RUNS_PER_DAG);
     expect(recording.statements.slice(before).filter((s) => s.includes('count('))).toEqual([]);
+  });
+});
+
+describe('sort keys named NOT NULL', () => {
+  // orderBySql leaves NULLS LAST out for them: a column that could be null would sort its nulls
+  // first in a descending listing, against Airflow's order.
+  const TABLES: Record<string, string> = {
+    r: 'dag_run',
+    ti: 'task_instance',
+    l: 'log',
+    v: 'dag_version',
+  };
+  it.each([
+    ['dag runs', RUN_SORT_COLUMNS, RUN_NOT_NULL],
+    ['task instances', TASK_INSTANCE_SORT_COLUMNS, TASK_INSTANCE_NOT_NULL],
+    ['event logs', EVENT_LOG_SORT_COLUMNS, EVENT_LOG_NOT_NULL],
+    ['DAG versions', VERSION_SORT_COLUMNS, VERSION_NOT_NULL],
+  ] as const)('are NOT NULL columns in the schema: %s', async (_, columns, notNull) => {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT table_name || '.' || column_name AS name FROM information_schema.columns
+       WHERE table_schema = 'public' AND is_nullable = 'NO'`,
+    );
+    const notNullColumns = new Set(rows.map((row) => row.name));
+    const named = [...(notNull as ReadonlySet<string>)].map((key) => {
+      const [alias, column] = (columns as Record<string, string>)[key]!.split('.');
+      return `${TABLES[alias!]}.${column}`;
+    });
+    expect(named.filter((name) => !notNullColumns.has(name))).toEqual([]);
   });
 });
