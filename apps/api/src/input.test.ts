@@ -3,7 +3,7 @@
  * against a real API on a real PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -516,6 +516,32 @@ describe('14. deleting a run', () => {
     await seed();
     const body: any = await (await api.request(`${path}/taskInstances/extract/logs/1`)).json();
     expect(body.content).toEqual([]);
+  });
+});
+
+describe('14b. a task log replaced by a link', () => {
+  it('is not followed out of the logs folder: the answer is an empty log', async () => {
+    await seedRun(api.prisma, {
+      dagId: 'etl',
+      runId: 'linked_log',
+      versionId,
+      tis: [{ taskId: 'extract', state: 'success' }],
+    });
+    // A file of the API's host that the task's user put a link to in place of its log.
+    const secret = join(api.logsDir, '..', `api-host-secret-${randomUUID()}`);
+    writeFileSync(secret, 'not for API clients\n');
+    const file = join(api.logsDir, 'etl', 'linked_log', 'extract', '1.log');
+    mkdirSync(join(file, '..'), { recursive: true });
+    symlinkSync(secret, file);
+    try {
+      const response = await api.request(
+        '/api/v2/dags/etl/dagRuns/linked_log/taskInstances/extract/logs/1',
+      );
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ content: [], continuation_token: null });
+    } finally {
+      rmSync(secret, { force: true });
+    }
   });
 });
 
