@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { SHARED_SETTINGS, dataDir, exampleDagsFolder, readConfig } from '@dagbag/config';
 import {
   dagHash,
+  DEFAULT_MAX_ACTIVE_TASKS,
   firstDagrun,
   parseDagSource,
   scheduleTimezone,
@@ -127,6 +128,7 @@ export function demoHistory(examples: ExampleDag[], now: Date): DemoDag[] {
       timetableSummary: document.schedule,
       tags: document.tags,
       maxActiveRuns: document.max_active_runs,
+      maxActiveTasks: document.max_active_tasks ?? DEFAULT_MAX_ACTIVE_TASKS,
       catchup: document.catchup,
       startDate,
       timezone,

@@ -269,6 +269,23 @@ describe('dependencies of a task instance', () => {
     }
   });
 
+  it("names a run at its DAG's max_active_tasks, not the executor's slots", async () => {
+    await run('full', { extract: 'running', transform: 'scheduled', load: null });
+    await api.prisma.dag.update({ where: { dagId: 'etl' }, data: { maxActiveTasks: 1 } });
+    try {
+      const body: any = await (await api.request(`${base('full')}/transform/dependencies`)).json();
+      expect(body.dependencies).toEqual([
+        {
+          name: 'Task Instance Slots Available',
+          reason:
+            "The maximum number of running tasks (1) for this task's DAG 'etl' has been reached in its run.",
+        },
+      ]);
+    } finally {
+      await api.prisma.dag.update({ where: { dagId: 'etl' }, data: { maxActiveTasks: 16 } });
+    }
+  });
+
   it('is empty for an instance that is not waiting (Airflow looks only at null and scheduled)', async () => {
     await run('done', { extract: 'success', transform: null, load: null });
     const body: any = await (await api.request(`${base('done')}/extract/dependencies`)).json();

@@ -667,7 +667,7 @@ export interface paths {
     };
     /**
      * Get Task Instance Dependencies
-     * @description Why the instance is not running yet: its run not running, its DAG paused, its trigger rule not met by the upstream states, or a ready task waiting for an executor slot.
+     * @description Why the instance is not running yet: its run not running, its DAG paused, its trigger rule not met by the upstream states, its run at its DAG's max_active_tasks, or a ready task waiting for an executor slot.
      */
     get: operations['get_task_instance_dependencies'];
     put?: never;

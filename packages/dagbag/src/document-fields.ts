@@ -4,6 +4,7 @@
  * field added to the schema without a line here does not compile.
  */
 import {
+  DEFAULT_MAX_ACTIVE_TASKS,
   DEFAULTS,
   LIMITS,
   MAX_IDENTIFIER_LENGTH,
@@ -57,6 +58,12 @@ export const DAG_FIELD_DOCS: Record<keyof DagDocumentInput, FieldDoc> = {
     default: String(DEFAULTS.max_active_runs),
     accepted: `1–${LIMITS.maxActiveRuns}`,
     meaning: 'runs of this DAG running at once; further runs wait, queued',
+  },
+  max_active_tasks: {
+    default: String(DEFAULT_MAX_ACTIVE_TASKS),
+    accepted: `1–${LIMITS.maxActiveTasks}`,
+    meaning:
+      "task instances of one run queued or running at once (per run, as Airflow 3 counts it); the others wait, scheduled. A file without it keeps its DAG's version",
   },
   catchup: {
     default: String(DEFAULTS.catchup),

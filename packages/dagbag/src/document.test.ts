@@ -167,7 +167,7 @@ describe('parseDagSource', () => {
       'tasks[0]: unknown task fields "bash_comand" (did you mean "bash_command"?), "upstreams" (did you mean "upstream"?); expected task_id, operator, bash_command, upstream, trigger_rule, retries, retry_delay_seconds, execution_timeout_seconds',
     );
     expect(reasons).toContain(
-      'unknown DAG field "schedulle" (did you mean "schedule"?); expected dag_id, description, schedule, start_date, timezone, max_active_runs, catchup, is_paused_upon_creation, tags, tasks',
+      'unknown DAG field "schedulle" (did you mean "schedule"?); expected dag_id, description, schedule, start_date, timezone, max_active_runs, max_active_tasks, catchup, is_paused_upon_creation, tags, tasks',
     );
   });
 
@@ -269,6 +269,30 @@ describe('parseDagSource', () => {
     // Half as many characters as bytes allowed, but two bytes each.
     expect(problems(withCommand('é'.repeat(limit / 2 + 1)))[0]!.reason).toContain(
       `bash_command is ${limit + 2} bytes of UTF-8`,
+    );
+  });
+
+  it('leaves max_active_tasks out of the document of a file without it, so such a file keeps its hash and its version', () => {
+    const file = {
+      dag_id: 'plain',
+      schedule: '@daily',
+      start_date: '2026-01-01T00:00:00Z',
+      tasks: [
+        { task_id: 'a', operator: 'bash', bash_command: 'echo a' },
+        { task_id: 'b', operator: 'empty', upstream: ['a'] },
+      ],
+    };
+    const parsed = parseDagSource(json(file), 'plain.json');
+    if (!parsed.ok) throw new Error('expected the file to be accepted');
+    expect(parsed.document).not.toHaveProperty('max_active_tasks');
+    // As the release before the field computed it.
+    expect(dagHash(parsed.document)).toBe(
+      'd64b3f77c505c75076e0d995e86898f1945d4bf1efb0dc9b0f87490f27b54b75',
+    );
+    const limited = parseDagSource(json({ ...file, max_active_tasks: 2 }), 'plain.json');
+    expect(limited.ok && limited.document.max_active_tasks).toBe(2);
+    expect(problems(json({ ...file, max_active_tasks: 0 }))[0]!.reason).toContain(
+      'max_active_tasks must be at least 1',
     );
   });
 

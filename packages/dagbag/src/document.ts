@@ -138,9 +138,16 @@ export const LIMITS = {
   executionTimeoutSeconds: 7 * 86_400,
   descriptionLength: 10_000,
   maxActiveRuns: 10_000,
+  maxActiveTasks: 10_000,
   tags: 100,
   tagLength: 100,
 } as const;
+/**
+ * max_active_tasks of a DAG whose file leaves it out (Airflow's max_active_tasks_per_dag). Not
+ * written into the document as DEFAULTS are: a file without the field keeps the hash, and so the
+ * version, it had before the field existed.
+ */
+export const DEFAULT_MAX_ACTIVE_TASKS = 16;
 export const DEFAULTS = {
   trigger_rule: 'all_success',
   retries: 0,
@@ -273,6 +280,7 @@ const dagFields = {
   max_active_runs: intIn('max_active_runs', 1, LIMITS.maxActiveRuns).default(
     DEFAULTS.max_active_runs,
   ),
+  max_active_tasks: intIn('max_active_tasks', 1, LIMITS.maxActiveTasks).optional(),
   catchup: flag('catchup').default(DEFAULTS.catchup),
   /** Airflow's DAG argument: a DAG seen for the first time starts paused. Absent: not paused. */
   is_paused_upon_creation: flag('is_paused_upon_creation').optional(),
@@ -454,6 +462,9 @@ export function isValidDocument(input: unknown): input is DagDocument {
     return false;
   if (input.max_active_runs === undefined) input.max_active_runs = DEFAULTS.max_active_runs;
   else if (!isIntIn(input.max_active_runs, 1, LIMITS.maxActiveRuns)) return false;
+  const maxActiveTasks = input.max_active_tasks;
+  if (maxActiveTasks !== undefined && !isIntIn(maxActiveTasks, 1, LIMITS.maxActiveTasks))
+    return false;
   if (input.catchup === undefined) input.catchup = DEFAULTS.catchup;
   else if (typeof input.catchup !== 'boolean') return false;
   const paused = input.is_paused_upon_creation;

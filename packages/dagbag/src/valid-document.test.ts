@@ -114,6 +114,7 @@ const DAG_KEYS = [
   'tags',
   'tasks',
   'owner',
+  'max_active_tasks',
 ];
 const TASK_KEYS = [
   'task_id',

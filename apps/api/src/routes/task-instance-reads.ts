@@ -102,6 +102,11 @@ function failedDependencies(
     const reason = triggerRuleFailure(task.triggerRule, task.upstream, facts.upstreamStates);
     if (reason !== null) deps.push({ name: 'Trigger Rule', reason });
   }
+  if (ti.state === 'scheduled' && deps.length === 0 && facts.runActiveTasks >= facts.maxActiveTasks)
+    deps.push({
+      name: 'Task Instance Slots Available',
+      reason: `The maximum number of running tasks (${facts.maxActiveTasks}) for this task's DAG '${ti.dagId}' has been reached in its run.`,
+    });
   if (ti.state === 'scheduled' && deps.length === 0)
     deps.push({
       name: 'Executor Slots Available',
@@ -244,7 +249,7 @@ export function taskInstanceReadRoutes({ queries, dagBag }: RouteContext): Route
       operationId: 'get_task_instance_dependencies',
       summary: 'Get Task Instance Dependencies',
       description:
-        'Why the instance is not running yet: its run not running, its DAG paused, its trigger rule not met by the upstream states, or a ready task waiting for an executor slot.',
+        "Why the instance is not running yet: its run not running, its DAG paused, its trigger rule not met by the upstream states, its run at its DAG's max_active_tasks, or a ready task waiting for an executor slot.",
       tags: ['Task Instance'],
       params: s.taskInstanceParams,
       query: z.object({ map_index: s.int32Param.default(-1) }),

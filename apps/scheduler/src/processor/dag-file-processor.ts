@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import {
   DAGS_FOLDER_BUNDLE,
+  DEFAULT_MAX_ACTIVE_TASKS,
   duplicateDagIdProblem,
   firstDagrun,
   formatProblems,
@@ -267,6 +268,7 @@ export class DagFileProcessor {
         timetableSummary: document.schedule,
         tags: [...document.tags],
         maxActiveRuns: document.max_active_runs,
+        maxActiveTasks: document.max_active_tasks ?? DEFAULT_MAX_ACTIVE_TASKS,
         catchup: document.catchup,
         startDate,
         timezone,

@@ -211,6 +211,7 @@ const ETL_FIELDS: DagFileFields = {
   timetableSummary: '0 6 * * *',
   tags: ['up', 'etl'],
   maxActiveRuns: 16,
+  maxActiveTasks: 16,
   catchup: false,
   startDate: new Date('2026-10-31T23:00:00Z'),
   timezone: '+01:00',

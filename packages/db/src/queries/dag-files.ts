@@ -20,6 +20,8 @@ export interface DagFileFields {
   timetableSummary: string | null;
   tags: string[];
   maxActiveRuns: number;
+  /** Task instances of one run queued or running at once (the claim's room). */
+  maxActiveTasks: number;
   catchup: boolean;
   startDate: Date | null;
   /** The schedule's time zone (IANA name or fixed offset like +01:00); null: UTC. */
@@ -147,7 +149,7 @@ export async function syncDagFromFile(
       UPDATE dag SET
         is_stale = false, last_parsed_time = now(), fileloc = ${fields.fileloc}, relative_fileloc = ${fields.relativeFileloc},
         description = ${fields.description}, tags = ${fields.tags}::text[], max_active_runs = ${fields.maxActiveRuns},
-        catchup = ${fields.catchup}, timetable_summary = ${fields.timetableSummary}, start_date = ${fields.startDate},
+        max_active_tasks = ${fields.maxActiveTasks}, catchup = ${fields.catchup}, timetable_summary = ${fields.timetableSummary}, start_date = ${fields.startDate},
         timezone = ${fields.timezone}
       WHERE dag_id = ${fields.dagId}`;
     if (scheduleChanged) {

@@ -60,6 +60,7 @@ export async function writeDemoHistory(prisma: PrismaClient, dags: DemoDag[]): P
           timetableSummary: dag.timetableSummary,
           tags: dag.tags,
           maxActiveRuns: dag.maxActiveRuns,
+          maxActiveTasks: dag.maxActiveTasks,
           catchup: dag.catchup,
           startDate: dag.startDate,
           timezone: dag.timezone,

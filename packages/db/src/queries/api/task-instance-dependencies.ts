@@ -12,6 +12,9 @@ export interface TaskInstanceDependencyFacts {
   isPaused: boolean;
   /** Instances of every DAG in queued or running state (they hold executor slots). */
   activeTasks: number;
+  /** Instances of this run queued or running, and how many its DAG allows (max_active_tasks). */
+  runActiveTasks: number;
+  maxActiveTasks: number;
   /** State per upstream task id (null: no state yet; missing: no instance). */
   upstreamStates: Map<string, string | null>;
 }
@@ -27,11 +30,16 @@ export function createTaskInstanceDependencyQueries(prisma: PrismaClient) {
           run_state: string;
           is_paused: boolean;
           active_tasks: bigint;
+          run_active_tasks: bigint;
+          max_active_tasks: number;
           upstream: { task_id: string; state: string | null }[] | null;
         }[]
       >`
-        SELECT r.state AS run_state, d.is_paused,
+        SELECT r.state AS run_state, d.is_paused, d.max_active_tasks,
           (SELECT count(*) FROM task_instance a WHERE a.state IN ('queued', 'running')) AS active_tasks,
+          (SELECT count(*) FROM task_instance a
+           WHERE a.dag_id = r.dag_id AND a.run_id = r.run_id AND a.state IN ('queued', 'running'))
+            AS run_active_tasks,
           (SELECT json_agg(json_build_object('task_id', u.task_id, 'state', u.state))
            FROM task_instance u
            WHERE u.dag_id = r.dag_id AND u.run_id = r.run_id AND u.map_index = ${key.mapIndex}
@@ -44,6 +52,8 @@ export function createTaskInstanceDependencyQueries(prisma: PrismaClient) {
         runState: row.run_state,
         isPaused: row.is_paused,
         activeTasks: Number(row.active_tasks),
+        runActiveTasks: Number(row.run_active_tasks),
+        maxActiveTasks: row.max_active_tasks,
         upstreamStates: new Map((row.upstream ?? []).map((u) => [u.task_id, u.state])),
       };
     },

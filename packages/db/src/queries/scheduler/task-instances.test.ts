@@ -26,7 +26,8 @@ beforeAll(async () => {
     settings: defaultDatabaseSettings(),
     applicationName: 'test:other-scheduler',
   });
-  await db.prisma.dag.create({ data: { dagId: 'd' } });
+  // Room for every instance these tests make: max_active_tasks has tests of its own below.
+  await db.prisma.dag.create({ data: { dagId: 'd', maxActiveTasks: 1000 } });
   jobA = await registerSchedulerJob(db.prisma, { hostname: 'a', pid: 1 });
   jobB = await registerSchedulerJob(db.prisma, { hostname: 'b', pid: 2 });
 });
@@ -89,6 +90,51 @@ describe('task instance claims', () => {
         heartbeatTimeoutSeconds: 60,
       }),
     ).toEqual([]);
+  });
+});
+
+describe("a run's max_active_tasks", () => {
+  const claim = (client: PrismaClient, jobId: number, limit = 20) =>
+    claimScheduledTaskInstances(client, {
+      jobId,
+      limit,
+      hostname: 'a',
+      heartbeatTimeoutSeconds: 60,
+    });
+  async function runWith(dagId: string, runId: string, states: string[]): Promise<void> {
+    await db.prisma.dagRun.create({ data: { dagId, runId, state: 'running', runType: 'manual' } });
+    await db.prisma.taskInstance.createMany({
+      data: states.map((state, i) => ({ dagId, runId, taskId: `t${i}`, state })),
+    });
+  }
+
+  it('leaves each run no more instances queued or running than its DAG allows', async () => {
+    await db.prisma.dag.create({ data: { dagId: 'two-at-once', maxActiveTasks: 2 } });
+    await runWith('two-at-once', 'busy', ['running', ...Array<string>(5).fill('scheduled')]);
+    await runWith('two-at-once', 'idle', Array<string>(5).fill('scheduled'));
+
+    const claimed = await claim(db.prisma, jobA);
+
+    const perRun = (runId: string) => claimed.filter((ti) => ti.runId === runId).length;
+    // Per run, as Airflow 3 counts it: the idle run is not held back by the busy one.
+    expect([perRun('busy'), perRun('idle')]).toEqual([1, 2]);
+    expect(await claim(db.prisma, jobA)).toEqual([]);
+    await db.prisma.taskInstance.updateMany({
+      where: { dagId: 'two-at-once', runId: 'idle', state: 'queued' },
+      data: { state: 'success' },
+    });
+    expect((await claim(db.prisma, jobA)).map((ti) => ti.runId)).toEqual(['idle', 'idle']);
+    await db.prisma.dag.delete({ where: { dagId: 'two-at-once' } });
+  });
+
+  it('is filled once between two schedulers claiming at the same time', async () => {
+    await db.prisma.dag.create({ data: { dagId: 'three-at-once', maxActiveTasks: 3 } });
+    await runWith('three-at-once', 'r', Array<string>(10).fill('scheduled'));
+
+    const [a, b] = await Promise.all([claim(db.prisma, jobA), claim(other, jobB)]);
+
+    expect(a.length + b.length).toBe(3);
+    await db.prisma.dag.delete({ where: { dagId: 'three-at-once' } });
   });
 });
 

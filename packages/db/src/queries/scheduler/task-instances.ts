@@ -30,11 +30,20 @@ export interface ClaimedTaskInstance {
   runAfter: Date;
 }
 
+/** The transaction-level advisory lock that makes schedulers claim one after another. */
+export const CLAIM_LOCK_KEY = 7_270_736_902;
+
 /**
  * Atomically takes up to `limit` scheduled instances of running runs of unpaused DAGs for this job:
  * they become `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and
  * the `state = 'scheduled'` filter is re-checked under the row lock, so no instance is claimed
  * twice.
+ *
+ * A run has at most its DAG's `max_active_tasks` instances queued or running (per run, as Airflow
+ * 3 counts it): a claim takes no more than the room each run has left. Claims across schedulers
+ * are serialized by CLAIM_LOCK_KEY, as Airflow's critical section serializes its schedulers, so
+ * each claim counts what the ones before it committed (a statement's snapshot is taken after the
+ * lock, READ COMMITTED) and two schedulers cannot fill the same room twice.
  *
  * An instance whose previous try may still be alive is not claimed: `last_heartbeat_at` stays set
  * from the claim until that try's process has ended (see `releaseTaskInstanceTry`), and is kept
@@ -47,21 +56,44 @@ export interface ClaimedTaskInstance {
  * statement just updated and locks further ones: more rows than `limit` (parallelism exceeded).
  */
 export async function claimScheduledTaskInstances(
-  db: Db,
+  prisma: PrismaClient,
   input: { jobId: number; limit: number; hostname: string; heartbeatTimeoutSeconds: number },
 ): Promise<ClaimedTaskInstance[]> {
   if (input.limit <= 0) return [];
-  return db.$queryRaw<ClaimedTaskInstance[]>`
-    WITH picked AS MATERIALIZED (
-      SELECT t.id, r.logical_date, r.conf, r.data_interval_start, r.data_interval_end, r.run_after
+  return prisma.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY}::bigint)`;
+    return claimWithinRoom(tx, input);
+  });
+}
+
+function claimWithinRoom(
+  tx: Db,
+  input: { jobId: number; limit: number; hostname: string; heartbeatTimeoutSeconds: number },
+): Promise<ClaimedTaskInstance[]> {
+  return tx.$queryRaw<ClaimedTaskInstance[]>`
+    WITH active AS (
+      SELECT dag_id, run_id, count(*)::int AS n FROM task_instance
+      WHERE state IN ('queued', 'running')
+      GROUP BY dag_id, run_id
+    ), candidates AS MATERIALIZED (
+      SELECT t.id,
+             row_number() OVER (PARTITION BY t.dag_id, t.run_id
+                                ORDER BY t.scheduled_dttm NULLS LAST, t.id) AS position,
+             d.max_active_tasks - coalesce(a.n, 0) AS room
       FROM task_instance t
       JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id AND r.state = 'running'
       JOIN dag d ON d.dag_id = t.dag_id AND NOT d.is_paused
+      LEFT JOIN active a ON a.dag_id = t.dag_id AND a.run_id = t.run_id
       WHERE t.state = 'scheduled'
         -- The previous try's process is gone (released), or its heartbeat or its job is dead.
         AND (t.last_heartbeat_at IS NULL
              OR t.last_heartbeat_at < now() - (${input.heartbeatTimeoutSeconds}::float8 * interval '1 second')
              OR NOT EXISTS (SELECT 1 FROM job j WHERE j.id = t.queued_by_job_id AND j.state = 'running'))
+    ), picked AS MATERIALIZED (
+      SELECT t.id, r.logical_date, r.conf, r.data_interval_start, r.data_interval_end, r.run_after
+      FROM task_instance t
+      JOIN dag_run r ON r.dag_id = t.dag_id AND r.run_id = t.run_id
+      WHERE t.id IN (SELECT id FROM candidates WHERE position <= room)
       ORDER BY t.scheduled_dttm NULLS LAST, t.id
       LIMIT ${input.limit}
       FOR UPDATE OF t SKIP LOCKED)
