@@ -1,9 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DagProcessorLock } from '@dagbag/db';
-import { silentLogger } from '@dagbag/logger';
-import { DagFileProcessor } from '../processor/dag-file-processor.ts';
 import { spawnScheduler, type ChildScheduler } from '../testing/child-scheduler.ts';
 import { createHarness, waitFor, type Harness } from '../testing/harness.ts';
 
@@ -37,14 +34,7 @@ describe("a task's environment", () => {
       start_date: '2026-01-01T00:00:00Z',
       tasks: [{ task_id: 'dump', operator: 'bash', bash_command: `env -0 > ${out}` }],
     });
-    const processor = new DagFileProcessor({
-      prisma: h.db.prisma,
-      lock: new DagProcessorLock(h.db.url),
-      dagsFolder: h.dagsFolder,
-      logger: silentLogger,
-    });
-    await processor.processOnce();
-    await processor.close();
+    await h.storeDags();
     child = await spawnScheduler({
       DATABASE_URL: h.db.url,
       DAGS_FOLDER: h.dagsFolder,

@@ -1,9 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DagProcessorLock } from '@dagbag/db';
-import { silentLogger } from '@dagbag/logger';
-import { DagFileProcessor } from '../processor/dag-file-processor.ts';
 import { spawnScheduler, type ChildScheduler } from '../testing/child-scheduler.ts';
 import { createHarness, waitFor, type Harness } from '../testing/harness.ts';
 
@@ -39,14 +36,7 @@ it('kills the task of a scheduler stopped (SIGSTOP) before another scheduler may
       { task_id: 't', operator: 'bash', bash_command: `echo $$ > ${pidFile}; exec sleep 120` },
     ],
   });
-  const processor = new DagFileProcessor({
-    prisma: h.db.prisma,
-    lock: new DagProcessorLock(h.db.url),
-    dagsFolder: h.dagsFolder,
-    logger: silentLogger,
-  });
-  await processor.processOnce();
-  await processor.close();
+  await h.storeDags();
   child = await spawnScheduler({
     DATABASE_URL: h.db.url,
     DAGS_FOLDER: h.dagsFolder,

@@ -1,25 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DagProcessorLock } from '@dagbag/db';
-import { silentLogger } from '@dagbag/logger';
-import { DagFileProcessor } from '../processor/dag-file-processor.ts';
 import { spawnScheduler, type ChildScheduler } from '../testing/child-scheduler.ts';
 import { createHarness, waitFor, type Harness } from '../testing/harness.ts';
 
 let h: Harness;
 const children: ChildScheduler[] = [];
-
-async function storeDags(): Promise<void> {
-  const processor = new DagFileProcessor({
-    prisma: h.db.prisma,
-    lock: new DagProcessorLock(h.db.url),
-    dagsFolder: h.dagsFolder,
-    logger: silentLogger,
-  });
-  await processor.processOnce();
-  await processor.close();
-}
 
 function childEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -64,7 +50,7 @@ describe('several schedulers on one database', () => {
         { task_id: 'e', operator: 'bash', bash_command: append, upstream: ['d'] },
       ],
     });
-    await storeDags();
+    await h.storeDags();
     for (let i = 0; i < 100; i++) await h.trigger('five', `run_${String(i).padStart(3, '0')}`);
     const schedulers = [await start(), await start()];
 
@@ -112,7 +98,7 @@ describe('several schedulers on one database', () => {
         },
       ],
     });
-    await storeDags();
+    await h.storeDags();
     const first = await start();
     const second = await start();
     await h.trigger('killed', 'r1');
@@ -206,7 +192,7 @@ describe('SIGTERM', () => {
       dag_id: 'graceful',
       tasks: [{ task_id: 'short', operator: 'bash', bash_command: 'sleep 3' }],
     });
-    await storeDags();
+    await h.storeDags();
     const child = await start();
     await h.trigger('graceful', 'r1');
     await waitUntilRunning(child, 'graceful', 'short');
@@ -220,7 +206,7 @@ describe('SIGTERM', () => {
       dag_id: 'handback',
       tasks: [{ task_id: 'long', operator: 'bash', bash_command: 'sleep 30' }],
     });
-    await storeDags();
+    await h.storeDags();
     const child = await start({ SCHEDULER_SHUTDOWN_GRACE_SECONDS: '0' });
     await h.trigger('handback', 'r1');
     await waitUntilRunning(child, 'handback', 'long');

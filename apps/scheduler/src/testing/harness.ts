@@ -6,10 +6,11 @@ import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DagBag, type DagDocumentInput } from '@dagbag/dagbag';
-import { createApiQueries, createDagVersionLoader } from '@dagbag/db';
+import { DagProcessorLock, createApiQueries, createDagVersionLoader } from '@dagbag/db';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import { silentLogger } from '@dagbag/logger';
 import { readSchedulerConfig, type SchedulerConfig } from '../config.ts';
+import { DagFileProcessor } from '../processor/dag-file-processor.ts';
 import { createScheduler, type Scheduler, type SchedulerOptions } from '../scheduler.ts';
 
 export interface Harness {
@@ -21,6 +22,11 @@ export interface Harness {
   writeDag(doc: DagDocumentInput, fileName?: string): Promise<string>;
   writeRaw(fileName: string, text: string): Promise<string>;
   removeFile(fileName: string): Promise<void>;
+  /**
+   * Stores the DAGS_FOLDER's DAGs once with a processor of its own (for tests whose schedulers run
+   * as child processes), then lets go of the processor lock.
+   */
+  storeDags(): Promise<void>;
   scheduler(
     options?: Partial<SchedulerOptions> & { env?: Record<string, string> },
   ): Promise<Scheduler>;
@@ -73,6 +79,16 @@ export async function createHarness(): Promise<Harness> {
     },
     async removeFile(fileName) {
       await unlink(join(dagsFolder, fileName));
+    },
+    async storeDags() {
+      const processor = new DagFileProcessor({
+        prisma: db.prisma,
+        lock: new DagProcessorLock(db.url),
+        dagsFolder,
+        logger: silentLogger,
+      });
+      await processor.processOnce();
+      await processor.close();
     },
     async scheduler(options = {}) {
       const { env, ...rest } = options;
