@@ -120,6 +120,26 @@ async function startDev(env: Record<string, string> = {}) {
 
 type Collection = { total_entries: number };
 
+/**
+ * Triggers a run of the `long` DAG (its one task `wait`) and waits until that task runs: the
+ * trigger's status.
+ */
+async function runLongTask(dev: Awaited<ReturnType<typeof startDev>>): Promise<{ status: number }> {
+  const triggered = await fetch(`${dev.apiUrl}/api/v2/dags/long/dagRuns`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ logical_date: null }),
+  });
+  const runId = ((await triggered.json()) as { dag_run_id: string }).dag_run_id;
+  await dev.until('the task running', async () => {
+    const ti = await dev.get<{ state: string }>(
+      `/dags/long/dagRuns/${encodeURIComponent(runId)}/taskInstances/wait`,
+    );
+    return ti.state === 'running' ? true : undefined;
+  });
+  return { status: triggered.status };
+}
+
 describe('pnpm dev', () => {
   it('gives the example DAGs their demo history, and Ctrl-C stops everything cleanly with exit code 0', async () => {
     const dev = await startDev();
@@ -199,19 +219,8 @@ describe('pnpm dev', () => {
     await dev.until('the DAG', async () =>
       (await dev.get<Collection>('/dags')).total_entries > 0 ? true : undefined,
     );
-    const triggered = await fetch(`${dev.apiUrl}/api/v2/dags/long/dagRuns`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ logical_date: null }),
-    });
+    const triggered = await runLongTask(dev);
     expect(triggered.status).toBe(200);
-    const runId = ((await triggered.json()) as { dag_run_id: string }).dag_run_id;
-    await dev.until('the task running', async () => {
-      const ti = await dev.get<{ state: string }>(
-        `/dags/long/dagRuns/${encodeURIComponent(runId)}/taskInstances/wait`,
-      );
-      return ti.state === 'running' ? true : undefined;
-    });
 
     dev.interrupt();
     expect(await dev.exited).toBe(0);
@@ -246,18 +255,7 @@ describe('pnpm dev', () => {
     await dev.until('the DAG', async () =>
       (await dev.get<Collection>('/dags')).total_entries > 0 ? true : undefined,
     );
-    const triggered = await fetch(`${dev.apiUrl}/api/v2/dags/long/dagRuns`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ logical_date: null }),
-    });
-    const runId = ((await triggered.json()) as { dag_run_id: string }).dag_run_id;
-    await dev.until('the task running', async () => {
-      const ti = await dev.get<{ state: string }>(
-        `/dags/long/dagRuns/${encodeURIComponent(runId)}/taskInstances/wait`,
-      );
-      return ti.state === 'running' ? true : undefined;
-    });
+    await runLongTask(dev);
 
     dev.interrupt();
     await dev.until('the scheduler stopping', async () =>

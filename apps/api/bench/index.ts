@@ -54,7 +54,9 @@ function positiveIntegers(name: string, fallback: number): number[] {
 }
 
 /** BENCH_CONCURRENCY: one number of requests in flight (default 8), or several to compare. */
-const inFlight = () => positiveIntegers('BENCH_CONCURRENCY', 8);
+const CONCURRENCIES = positiveIntegers('BENCH_CONCURRENCY', 8);
+/** BENCH_API_REPLICAS: one number of API processes (default 1), or several to compare. */
+const REPLICA_COUNTS = positiveIntegers('BENCH_API_REPLICAS', 1);
 
 const SETTINGS = {
   versions: int('BENCH_VERSIONS', 20_000),
@@ -68,7 +70,7 @@ const SETTINGS = {
   minBytes: int('BENCH_MIN_BYTES', 20_000),
   maxBytes: int('BENCH_MAX_BYTES', 60_000),
   /** Requests in flight during the sweep (the first, if BENCH_CONCURRENCY lists several). */
-  concurrency: inFlight()[0]!,
+  concurrency: CONCURRENCIES[0]!,
   sampleMs: int('BENCH_SAMPLE_MS', 250),
   loadSeconds: int('BENCH_LOAD_SECONDS', 10),
   loadConnections: int('BENCH_LOAD_CONNECTIONS', 16),
@@ -680,9 +682,8 @@ async function main(): Promise<void> {
       await missFloor(url, order);
       return;
     }
-    const replicaCounts = positiveIntegers('BENCH_API_REPLICAS', 1);
-    if (replicaCounts.length > 1) {
-      const modes = replicaCounts.map((replicas): Mode => ({
+    if (REPLICA_COUNTS.length > 1) {
+      const modes = REPLICA_COUNTS.map((replicas): Mode => ({
         ...defaultsMode,
         name: `${replicas} API process${replicas === 1 ? '' : 'es'}`,
         loadTest: false,
@@ -691,9 +692,8 @@ async function main(): Promise<void> {
       await interleaved('API processes', modes, int('BENCH_EXPERIMENT_ROUNDS', 2), url, order);
       return;
     }
-    const concurrencies = inFlight();
-    if (concurrencies.length > 1) {
-      const modes = concurrencies.map((concurrency): Mode => ({
+    if (CONCURRENCIES.length > 1) {
+      const modes = CONCURRENCIES.map((concurrency): Mode => ({
         ...defaultsMode,
         name: `${concurrency} in flight`,
         loadTest: false,

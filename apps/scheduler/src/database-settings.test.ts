@@ -24,14 +24,9 @@ afterEach(async () => {
 afterAll(() => h.close());
 
 async function start(env: Record<string, string>): Promise<ChildScheduler> {
-  const child = await spawnScheduler({
-    DATABASE_URL: h.db.url,
-    DAGS_FOLDER: h.dagsFolder,
-    DATA_DIR: h.workDir,
-    DAG_DIR_SCAN_SECONDS: '1',
-    SCHEDULER_LOOP_INTERVAL_MS: '50',
-    ...env,
-  });
+  const child = await spawnScheduler(
+    h.childEnv({ DAG_DIR_SCAN_SECONDS: '1', SCHEDULER_LOOP_INTERVAL_MS: '50', ...env }),
+  );
   children.push(child);
   return child;
 }

@@ -32,14 +32,14 @@ describe('listDagFiles', () => {
   });
 
   it('follows a link to a folder outside the DAGs folder, once', async () => {
-    mkdirSync(join(base, 'shared'));
-    writeFileSync(join(base, 'shared', 'd.json'), '{}');
-    symlinkSync(join(base, 'shared'), join(dags, 'shared'));
-    symlinkSync(join(base, 'shared'), join(dags, 'team', 'shared-again'));
-    symlinkSync(join(base, 'shared'), join(base, 'shared', 'itself'));
+    mkdirSync(join(base, 'common'));
+    writeFileSync(join(base, 'common', 'd.json'), '{}');
+    symlinkSync(join(base, 'common'), join(dags, 'common'));
+    symlinkSync(join(base, 'common'), join(dags, 'team', 'common-again'));
+    symlinkSync(join(base, 'common'), join(base, 'common', 'itself'));
     expect(await listDagFiles(dags)).toEqual([
       join(dags, 'a.json'),
-      join(dags, 'shared', 'd.json'),
+      join(dags, 'common', 'd.json'),
       join(dags, 'team', 'b.yaml'),
     ]);
   });

@@ -35,15 +35,13 @@ describe("a task's environment", () => {
       tasks: [{ task_id: 'dump', operator: 'bash', bash_command: `env -0 > ${out}` }],
     });
     await h.storeDags();
-    child = await spawnScheduler({
-      DATABASE_URL: h.db.url,
-      DAGS_FOLDER: h.dagsFolder,
-      DATA_DIR: h.workDir,
-      SCHEDULER_LOOP_INTERVAL_MS: '100',
-      API_AUTH_TOKENS: 'secret-token-0123456789abcdef',
-      SOME_OTHER_SECRET: 'hunter2',
-      TZ: 'UTC',
-    });
+    child = await spawnScheduler(
+      h.childEnv({
+        API_AUTH_TOKENS: 'secret-token-0123456789abcdef',
+        SOME_OTHER_SECRET: 'hunter2',
+        TZ: 'UTC',
+      }),
+    );
     await waitFor(
       async () => (await h.db.prisma.taskInstance.count({ where: { state: 'success' } })) > 0,
       30_000,

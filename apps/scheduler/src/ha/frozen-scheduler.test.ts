@@ -37,13 +37,7 @@ it('kills the task of a scheduler stopped (SIGSTOP) before another scheduler may
     ],
   });
   await h.storeDags();
-  child = await spawnScheduler({
-    DATABASE_URL: h.db.url,
-    DAGS_FOLDER: h.dagsFolder,
-    DATA_DIR: h.workDir,
-    SCHEDULER_LOOP_INTERVAL_MS: '100',
-    TASK_HEARTBEAT_TIMEOUT_SECONDS: '3',
-  });
+  child = await spawnScheduler(h.childEnv({ TASK_HEARTBEAT_TIMEOUT_SECONDS: '3' }));
   await h.trigger('frozen', 'r1');
   let pid = 0;
   await waitFor(async () => {

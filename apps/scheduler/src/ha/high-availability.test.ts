@@ -8,16 +8,12 @@ let h: Harness;
 const children: ChildScheduler[] = [];
 
 function childEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: h.db.url,
-    DAGS_FOLDER: h.dagsFolder,
-    DATA_DIR: h.workDir,
-    SCHEDULER_LOOP_INTERVAL_MS: '100',
+  return h.childEnv({
     TASK_HEARTBEAT_TIMEOUT_SECONDS: '3',
     // Both wake on the same notifications: SKIP LOCKED, not the interval, keeps them apart.
     DATABASE_NOTIFICATIONS: 'on',
     ...extra,
-  };
+  });
 }
 
 async function start(extra: Record<string, string> = {}): Promise<ChildScheduler> {

@@ -27,6 +27,8 @@ export interface Harness {
    * as child processes), then lets go of the processor lock.
    */
   storeDags(): Promise<void>;
+  /** The environment of a child-process scheduler on this harness's database and folders. */
+  childEnv(extra?: Record<string, string>): Record<string, string>;
   scheduler(
     options?: Partial<SchedulerOptions> & { env?: Record<string, string> },
   ): Promise<Scheduler>;
@@ -79,6 +81,15 @@ export async function createHarness(): Promise<Harness> {
     },
     async removeFile(fileName) {
       await unlink(join(dagsFolder, fileName));
+    },
+    childEnv(extra = {}) {
+      return {
+        DATABASE_URL: db.url,
+        DAGS_FOLDER: dagsFolder,
+        DATA_DIR: workDir,
+        SCHEDULER_LOOP_INTERVAL_MS: '100',
+        ...extra,
+      };
     },
     async storeDags() {
       const processor = new DagFileProcessor({

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '@dagbag/logger';
 import { silentLogger } from '@dagbag/logger';
+import { ADVISORY_LOCK_KEYS } from '../advisory-locks.ts';
 import { NO_FILTERS, withSchemaEngine, type MigrationList, type SchemaFile } from './engine.ts';
 import {
   MIGRATION_LOCK_CONTENT,
@@ -22,7 +23,7 @@ import {
  * the engine takes that one itself, from another connection, and gives up after 10 s; waiting on
  * ours first means a second process waits as long as the first needs, then finds nothing to do.
  */
-export const MIGRATE_LOCK_KEY = 7_270_736_901;
+export const MIGRATE_LOCK_KEY = ADVISORY_LOCK_KEYS.migrate;
 
 /** Next to each migration: the datamodel it produced, the starting point of the next diff. */
 export const DATAMODEL_SNAPSHOT = 'datamodel.snapshot';

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import { ADVISORY_LOCK_KEYS } from '../advisory-locks.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { PrismaClient } from '../client.ts';
 import { latestVersionIdSql } from './dag-versions/latest.ts';
@@ -285,7 +286,7 @@ export async function clearImportErrors(
  * the lock for another scheduler.
  */
 export class DagProcessorLock {
-  static readonly KEY = 0x0da6ba6; // arbitrary, fixed: every scheduler must use the same key
+  static readonly KEY = ADVISORY_LOCK_KEYS.dagProcessor;
   private client: pg.Client | undefined;
   private held = false;
   private readonly url: string;

@@ -3,6 +3,7 @@
  * job and try) it expects, so a scheduler never overwrites what another one, the API or a
  * heartbeat timeout decided meanwhile.
  */
+import { ADVISORY_LOCK_KEYS } from '../../advisory-locks.ts';
 import type { PrismaClient } from '../../client.ts';
 import { recordEvent } from '../api/event-logs.ts';
 import type { Db } from './types.ts';
@@ -30,9 +31,6 @@ export interface ClaimedTaskInstance {
   runAfter: Date;
 }
 
-/** The transaction-level advisory lock that makes schedulers claim one after another. */
-export const CLAIM_LOCK_KEY = 7_270_736_902;
-
 /**
  * Atomically takes up to `limit` scheduled instances of running runs of unpaused DAGs for this job:
  * they become `queued` with the next try number. SKIP LOCKED makes concurrent claims disjoint, and
@@ -41,9 +39,10 @@ export const CLAIM_LOCK_KEY = 7_270_736_902;
  *
  * A run has at most its DAG's `max_active_tasks` instances queued or running (per run, as Airflow
  * 3 counts it): a claim takes no more than the room each run has left. Claims across schedulers
- * are serialized by CLAIM_LOCK_KEY, as Airflow's critical section serializes its schedulers, so
- * each claim counts what the ones before it committed (a statement's snapshot is taken after the
- * lock, READ COMMITTED) and two schedulers cannot fill the same room twice.
+ * are serialized by an advisory lock (ADVISORY_LOCK_KEYS.taskClaim), as Airflow's critical
+ * section serializes its schedulers, so each claim counts what the ones before it committed (a
+ * statement's snapshot is taken after the lock, READ COMMITTED) and two schedulers cannot fill
+ * the same room twice.
  *
  * An instance whose previous try may still be alive is not claimed: `last_heartbeat_at` stays set
  * from the claim until that try's process has ended (see `releaseTaskInstanceTry`), and is kept
@@ -55,21 +54,25 @@ export const CLAIM_LOCK_KEY = 7_270_736_902;
  * semi join that re-runs the subquery per outer row, and each re-run skips the rows this very
  * statement just updated and locks further ones: more rows than `limit` (parallelism exceeded).
  */
+interface ClaimInput {
+  jobId: number;
+  limit: number;
+  hostname: string;
+  heartbeatTimeoutSeconds: number;
+}
+
 export async function claimScheduledTaskInstances(
   prisma: PrismaClient,
-  input: { jobId: number; limit: number; hostname: string; heartbeatTimeoutSeconds: number },
+  input: ClaimInput,
 ): Promise<ClaimedTaskInstance[]> {
   if (input.limit <= 0) return [];
   return prisma.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY}::bigint)`;
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ADVISORY_LOCK_KEYS.taskClaim}::bigint)`;
     return claimWithinRoom(tx, input);
   });
 }
 
-function claimWithinRoom(
-  tx: Db,
-  input: { jobId: number; limit: number; hostname: string; heartbeatTimeoutSeconds: number },
-): Promise<ClaimedTaskInstance[]> {
+function claimWithinRoom(tx: Db, input: ClaimInput): Promise<ClaimedTaskInstance[]> {
   return tx.$queryRaw<ClaimedTaskInstance[]>`
     WITH active AS (
       SELECT dag_id, run_id, count(*)::int AS n FROM task_instance
@@ -226,14 +229,7 @@ export async function handBackTaskInstances(
   if (input.ids.length === 0) return [];
   return prisma.$transaction(async (tx) => {
     const ended = await tx.$queryRaw<
-      {
-        id: string;
-        dagId: string;
-        runId: string;
-        taskId: string;
-        mapIndex: number;
-        tryNumber: number;
-      }[]
+      Pick<ClaimedTaskInstance, 'id' | 'dagId' | 'runId' | 'taskId' | 'mapIndex' | 'tryNumber'>[]
     >`
       UPDATE task_instance SET state = NULL, end_date = now(), updated_at = now()
       WHERE id = ANY(${[...input.ids]}::uuid[]) AND state IN ('queued', 'running')
