@@ -13,10 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { SHARED_SETTINGS, dataDir, exampleDagsFolder, readConfig } from '@dagbag/config';
 import {
   dagHash,
-  DEFAULT_MAX_ACTIVE_TASKS,
   firstDagrun,
   parseDagSource,
-  scheduleTimezone,
   taskLogPath,
   type DagDocument,
   type TaskDocument,
@@ -24,6 +22,7 @@ import {
 import {
   DATABASE_SETTINGS,
   createPrismaClient,
+  dagFileFields,
   hasAnyDagVersion,
   openDatabase,
   writeDemoHistory,
@@ -118,21 +117,17 @@ async function readExampleDags(folder: string, logger: Logger): Promise<ExampleD
 export function demoHistory(examples: ExampleDag[], now: Date): DemoDag[] {
   return examples.map(({ document, file, relativeFile }, dagIndex) => {
     const versions = versionsOf(document);
-    const startDate = document.start_date ? new Date(document.start_date) : null;
-    const timezone = scheduleTimezone(document);
+    const fields = dagFileFields(document, { fileloc: file, relativeFileloc: relativeFile });
     return {
-      dagId: document.dag_id,
-      fileloc: file,
-      relativeFileloc: relativeFile,
-      description: document.description ?? null,
-      timetableSummary: document.schedule,
-      tags: document.tags,
-      maxActiveRuns: document.max_active_runs,
-      maxActiveTasks: document.max_active_tasks ?? DEFAULT_MAX_ACTIVE_TASKS,
-      catchup: document.catchup,
-      startDate,
-      timezone,
-      nextDagrun: firstDagrun(document.schedule, startDate, document.catchup, now, null, timezone),
+      ...fields,
+      nextDagrun: firstDagrun(
+        document.schedule,
+        fields.startDate,
+        document.catchup,
+        now,
+        null,
+        fields.timezone,
+      ),
       versions: versions.map((version, versionIndex) => {
         const age = (versions.length - versionIndex) * 24 * HOUR + dagIndex * HOUR;
         const createdAt = new Date(now.getTime() - age);

@@ -8,20 +8,19 @@ import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import {
   DAGS_FOLDER_BUNDLE,
-  DEFAULT_MAX_ACTIVE_TASKS,
   duplicateDagIdProblem,
   firstDagrun,
   formatProblems,
   listDagFiles,
   parseDagSource,
   readDagFile,
-  scheduleTimezone,
   type DagDocument,
   type DagProblem,
 } from '@dagbag/dagbag';
 import {
   clearImportErrors,
   currentDagFilelocs,
+  dagFileFields,
   markStaleDags,
   recordImportError,
   syncDagFromFile,
@@ -257,26 +256,23 @@ export class DagFileProcessor {
     parseRequested: boolean,
   ): Promise<DagSyncOutcome> {
     const { path, document, hash } = file;
-    const startDate = document.start_date ? new Date(document.start_date) : null;
-    const timezone = scheduleTimezone(document);
+    const fields = dagFileFields(document, {
+      fileloc: path,
+      relativeFileloc: relative(this.options.dagsFolder, path),
+    });
     return syncDagFromFile(this.options.prisma, {
-      fields: {
-        dagId: document.dag_id,
-        fileloc: path,
-        relativeFileloc: relative(this.options.dagsFolder, path),
-        description: document.description ?? null,
-        timetableSummary: document.schedule,
-        tags: [...document.tags],
-        maxActiveRuns: document.max_active_runs,
-        maxActiveTasks: document.max_active_tasks ?? DEFAULT_MAX_ACTIVE_TASKS,
-        catchup: document.catchup,
-        startDate,
-        timezone,
-      },
+      fields,
       data: document,
       dagHash: hash,
       firstDagrun: (after) =>
-        firstDagrun(document.schedule, startDate, document.catchup, this.now(), after, timezone),
+        firstDagrun(
+          document.schedule,
+          fields.startDate,
+          document.catchup,
+          this.now(),
+          after,
+          fields.timezone,
+        ),
       liveFilelocs: holders,
       sourceCode: file.text,
       pausedUponCreation: document.is_paused_upon_creation,

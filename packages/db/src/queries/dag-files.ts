@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import { DEFAULT_MAX_ACTIVE_TASKS, scheduleTimezone, type DagDocument } from '@dagbag/dagbag';
 import { ADVISORY_LOCK_KEYS } from '../advisory-locks.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { PrismaClient } from '../client.ts';
@@ -27,6 +28,29 @@ export interface DagFileFields {
   startDate: Date | null;
   /** The schedule's time zone (IANA name or fixed offset like +01:00); null: UTC. */
   timezone: string | null;
+}
+
+/**
+ * The `dag` row fields of a parsed document found at `fileloc` (`relativeFileloc` under the DAG
+ * folder): one derivation for the processor and the demo seed, so both write the same row.
+ */
+export function dagFileFields(
+  document: DagDocument,
+  location: { fileloc: string; relativeFileloc: string },
+): DagFileFields {
+  return {
+    dagId: document.dag_id,
+    fileloc: location.fileloc,
+    relativeFileloc: location.relativeFileloc,
+    description: document.description ?? null,
+    timetableSummary: document.schedule,
+    tags: [...document.tags],
+    maxActiveRuns: document.max_active_runs,
+    maxActiveTasks: document.max_active_tasks ?? DEFAULT_MAX_ACTIVE_TASKS,
+    catchup: document.catchup,
+    startDate: document.start_date ? new Date(document.start_date) : null,
+    timezone: scheduleTimezone(document),
+  };
 }
 
 export type DagSyncOutcome =
