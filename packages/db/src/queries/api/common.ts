@@ -109,6 +109,56 @@ export async function listingTotal(
   return count();
 }
 
+/** Matches of a time range read through its index and sorted for a page (see listingSource). */
+export const FEW_MATCHES = 100_000;
+
+/** What a listing's page reads (see listingSource). */
+export interface ListingSource {
+  /** `WITH ...` to put before the SELECT, or nothing. */
+  with: Prisma.Sql;
+  /** The SELECT's FROM: `<table> <alias> WHERE ...`, or the CTE under the alias. */
+  from: Prisma.Sql;
+  /** Every match, when they were few enough to be counted whole. */
+  total?: number;
+}
+
+/** Whether a page in this order is read by walking the primary key (`id`, the default order). */
+export function walksPrimaryKey(orderBy: readonly SortKey<string>[]): boolean {
+  return orderBy.length === 0 || orderBy[0]!.column === 'id';
+}
+
+/**
+ * The rows a listing pages through. Runs and events are written in time order, so a range on their
+ * time (`run_after_gte=<yesterday>`, `after=...`) matches the highest ids, all at the end of the
+ * primary key; PostgreSQL, estimating them spread over it, reads a page in `id` order (the
+ * default) by walking the key from the start and dropping every older row (0.4-1.3 s on a million
+ * runs). When the filters hold such a range (`indexedRange`: on an indexed column, the order
+ * the primary key's, see walksPrimaryKey), the matches are counted up to FEW_MATCHES (an index-only
+ * scan); if that is all of them, they are read through the range's index into a MATERIALIZED CTE,
+ * which has no order to walk, and sorted (15-60 ms for 20,000-80,000 of a million runs, against
+ * 400 ms), and the count is the page's total. More matches than that are read as before: a sort of
+ * them costs as much as the walk. Other orders are left to the planner, which sorts the matches
+ * itself where no index has the order, without materializing them.
+ */
+export async function listingSource(
+  prisma: PrismaClient,
+  source: { table: string; alias: string; where: Prisma.Sql; indexedRange: boolean },
+): Promise<ListingSource> {
+  const table = Prisma.raw(`${source.table} ${source.alias}`);
+  const plain = { with: Prisma.empty, from: Prisma.sql`${table} ${source.where}` };
+  if (!source.indexedRange) return plain;
+  const counted = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*) AS n FROM (SELECT 1 FROM ${table} ${source.where} LIMIT ${FEW_MATCHES + 1}) few`;
+  const total = Number(counted[0]?.n ?? 0);
+  if (total > FEW_MATCHES) return plain;
+  const alias = Prisma.raw(source.alias);
+  return {
+    with: Prisma.sql`WITH ${alias} AS MATERIALIZED (SELECT * FROM ${table} ${source.where}) `,
+    from: alias,
+    total,
+  };
+}
+
 /** `SELECT count(*) <from>`, as a number; `from` is the listing's FROM clause with its WHERE. */
 export async function countRows(prisma: PrismaClient, from: Prisma.Sql): Promise<number> {
   const rows = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n ${from}`;

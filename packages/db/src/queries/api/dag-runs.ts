@@ -9,6 +9,8 @@ import {
   timeRangeSql,
   dateColumn,
   countRows,
+  listingSource,
+  walksPrimaryKey,
   listingTotal,
   transaction,
   whereSql,
@@ -354,14 +356,23 @@ export function createDagRunQueries(prisma: PrismaClient) {
         conditions.push(
           containsPatternSql('r.triggering_user_name', filters.triggeringUserNamePattern),
         );
+      const where = whereSql(conditions);
+      const source = await listingSource(prisma, {
+        table: 'dag_run',
+        alias: 'r',
+        where,
+        indexedRange: filters.runAfter !== undefined && walksPrimaryKey(filters.orderBy),
+      });
       const rows = await prisma.$queryRaw<DagRunRecord[]>`
-        SELECT ${RUN_COLUMNS}
-        FROM dag_run r ${whereSql(conditions)}
+        ${source.with}SELECT ${RUN_COLUMNS}
+        FROM ${source.from}
         ${orderBySql(filters.orderBy, RUN_SORT_COLUMNS, 'r.id', RUN_NOT_NULL)}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total = await listingTotal(rows.length, filters, () =>
-        countRows(prisma, Prisma.sql`FROM dag_run r ${whereSql(conditions)}`),
-      );
+      const total =
+        source.total ??
+        (await listingTotal(rows.length, filters, () =>
+          countRows(prisma, Prisma.sql`FROM dag_run r ${where}`),
+        ));
       const versions = await versionsOfRuns(prisma, rows);
       return { rows: rows.map((r) => toRunRow(r, versions.get(r.id) ?? [])), total };
     },

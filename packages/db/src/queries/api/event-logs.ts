@@ -8,6 +8,8 @@ import type { Db } from '../scheduler/types.ts';
 import {
   orderBySql,
   countRows,
+  listingSource,
+  walksPrimaryKey,
   listingTotal,
   whereSql,
   type Page,
@@ -164,13 +166,24 @@ export function createEventLogQueries(prisma: PrismaClient) {
         c.push(Prisma.sql`l.event <> ALL(${filters.excludedEvents}::text[])`);
       if (filters.before !== undefined) c.push(Prisma.sql`l.dttm < ${filters.before}`);
       if (filters.after !== undefined) c.push(Prisma.sql`l.dttm > ${filters.after}`);
+      const where = whereSql(c);
+      const source = await listingSource(prisma, {
+        table: 'log',
+        alias: 'l',
+        where,
+        indexedRange:
+          (filters.before !== undefined || filters.after !== undefined) &&
+          walksPrimaryKey(filters.orderBy),
+      });
       const rows = await prisma.$queryRaw<EventLogRecord[]>`
-        SELECT l.* FROM log l ${whereSql(c)}
+        ${source.with}SELECT l.* FROM ${source.from}
         ${orderBySql(filters.orderBy, EVENT_LOG_SORT_COLUMNS, 'l.id', EVENT_LOG_NOT_NULL)}
         LIMIT ${filters.limit} OFFSET ${filters.offset}`;
-      const total = await listingTotal(rows.length, filters, () =>
-        countRows(prisma, Prisma.sql`FROM log l ${whereSql(c)}`),
-      );
+      const total =
+        source.total ??
+        (await listingTotal(rows.length, filters, () =>
+          countRows(prisma, Prisma.sql`FROM log l ${where}`),
+        ));
       return { rows: rows.map(toRow), total };
     },
 
