@@ -145,3 +145,190 @@ describe('schedules in a time zone', () => {
     });
   });
 });
+
+/**
+ * Daylight saving time as Airflow's CronDataIntervalTimetable handles it (its `_cron.py`: the cron
+ * expression read on the wall clock, then `make_aware` with fold=1; crons that fire every hour
+ * step by the wall-clock difference in real time). Europe/Berlin in 2026: clocks go from 02:00
+ * CET to 03:00 CEST on 29 March (01:00Z) and back from 03:00 CEST to 02:00 CET on 25 October
+ * (01:00Z), so 02:00-02:59 does not exist on the first day and happens twice on the second.
+ */
+describe('schedules across daylight saving time, as Airflow', () => {
+  const far = at('2027-01-01T00:00:00Z');
+
+  /** The first `count` intervals of a catchup DAG, as [start, end] ISO strings. */
+  function intervals(schedule: string, timezone: string, startDate: string, count: number) {
+    let next = firstDagrun(schedule, at(startDate), true, far, null, timezone);
+    const out: [string, string][] = [];
+    while (next !== null && out.length < count) {
+      out.push([next.dataIntervalStart.toISOString(), next.dataIntervalEnd.toISOString()]);
+      next = nextDagrunAfter(
+        { schedule, startDate: at(startDate), timezone, catchup: true, ...next },
+        far,
+      );
+    }
+    return out;
+  }
+
+  it('run a 02:30 daily cron at 03:30 CEST on the day 02:30 does not exist (the gap moves it forward by its length)', () => {
+    expect(intervals('30 2 * * *', 'Europe/Berlin', '2026-03-27T00:00:00+01:00', 3)).toEqual([
+      ['2026-03-27T01:30:00.000Z', '2026-03-28T01:30:00.000Z'],
+      ['2026-03-28T01:30:00.000Z', '2026-03-29T01:30:00.000Z'],
+      ['2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z'],
+    ]);
+  });
+
+  it('run a 02:30 daily cron once on the day 02:30 happens twice, at the second one (fold=1)', () => {
+    expect(intervals('30 2 * * *', 'Europe/Berlin', '2026-10-24T00:00:00+02:00', 2)).toEqual([
+      ['2026-10-24T00:30:00.000Z', '2026-10-25T01:30:00.000Z'],
+      ['2026-10-25T01:30:00.000Z', '2026-10-26T01:30:00.000Z'],
+    ]);
+  });
+
+  it('run a 01:30 daily cron at 01:30 local on the fall-back day, where 01:30 happens once in Berlin', () => {
+    expect(intervals('30 1 * * *', 'Europe/Berlin', '2026-10-24T00:00:00+02:00', 2)).toEqual([
+      ['2026-10-23T23:30:00.000Z', '2026-10-24T23:30:00.000Z'],
+      ['2026-10-24T23:30:00.000Z', '2026-10-26T00:30:00.000Z'],
+    ]);
+  });
+
+  it('run a 01:30 daily cron at the second 01:30 where it happens twice (New York, 1 November 2026)', () => {
+    expect(intervals('30 1 * * *', 'America/New_York', '2026-10-31T00:00:00-04:00', 2)).toEqual([
+      ['2026-10-31T05:30:00.000Z', '2026-11-01T06:30:00.000Z'],
+      ['2026-11-01T06:30:00.000Z', '2026-11-02T06:30:00.000Z'],
+    ]);
+  });
+
+  it('keep an hourly cron one real hour apart through both changes', () => {
+    const hours = (from: string) =>
+      intervals('0 * * * *', 'Europe/Berlin', from, 3).map(([start]) => start);
+    expect(hours('2026-03-29T00:00:00Z')).toEqual([
+      '2026-03-29T00:00:00.000Z', // 01:00 CET
+      '2026-03-29T01:00:00.000Z', // 03:00 CEST
+      '2026-03-29T02:00:00.000Z',
+    ]);
+    expect(hours('2026-10-25T00:00:00Z')).toEqual([
+      '2026-10-25T00:00:00.000Z', // 02:00 CEST
+      '2026-10-25T01:00:00.000Z', // 02:00 CET
+      '2026-10-25T02:00:00.000Z', // 03:00 CET
+    ]);
+  });
+
+  it('move an every-two-hours cron out of the gap and run it once in the repeated hour', () => {
+    const starts = (from: string) =>
+      intervals('0 */2 * * *', 'Europe/Berlin', from, 3).map(([start]) => start);
+    expect(starts('2026-03-28T23:00:00Z')).toEqual([
+      '2026-03-28T23:00:00.000Z', // 00:00 CET
+      '2026-03-29T01:00:00.000Z', // 02:00 does not exist: 03:00 CEST
+      '2026-03-29T02:00:00.000Z', // 04:00 CEST
+    ]);
+    expect(starts('2026-10-24T22:00:00Z')).toEqual([
+      '2026-10-24T22:00:00.000Z', // 00:00 CEST
+      '2026-10-25T01:00:00.000Z', // 02:00 CET, the second 02:00
+      '2026-10-25T03:00:00.000Z', // 04:00 CET
+    ]);
+  });
+
+  // Airflow's own cases (tests/unit/timetables/test_interval_timetable.py).
+  it("match Airflow's Zurich cases: 02:00 entering and leaving DST, and */30 through the fold", () => {
+    expect(intervals('0 2 * * *', 'Europe/Zurich', '2023-03-24T00:00:00Z', 3)).toEqual([
+      ['2023-03-24T01:00:00.000Z', '2023-03-25T01:00:00.000Z'],
+      ['2023-03-25T01:00:00.000Z', '2023-03-26T01:00:00.000Z'],
+      ['2023-03-26T01:00:00.000Z', '2023-03-27T00:00:00.000Z'],
+    ]);
+    expect(intervals('0 2 * * *', 'Europe/Zurich', '2023-10-27T00:00:00Z', 3)).toEqual([
+      ['2023-10-27T00:00:00.000Z', '2023-10-28T00:00:00.000Z'],
+      ['2023-10-28T00:00:00.000Z', '2023-10-29T01:00:00.000Z'],
+      ['2023-10-29T01:00:00.000Z', '2023-10-30T01:00:00.000Z'],
+    ]);
+    expect(
+      intervals('*/30 * * * *', 'Europe/Zurich', '2023-10-28T23:30:00Z', 5).map(([, end]) => end),
+    ).toEqual([
+      '2023-10-29T00:00:00.000Z',
+      '2023-10-29T00:30:00.000Z',
+      '2023-10-29T01:00:00.000Z',
+      '2023-10-29T01:30:00.000Z',
+      '2023-10-29T02:00:00.000Z',
+    ]);
+  });
+
+  it("match Airflow's manual intervals next to a change: never empty, never ending after the logical date", () => {
+    const manual = (schedule: string, timezone: string, logicalDate: string) => {
+      const { start, end } = manualDataInterval(schedule, timezone, at(logicalDate));
+      return [start.toISOString(), end.toISOString()];
+    };
+    expect(manual('0 2 * * *', 'America/New_York', '2024-03-10T07:30:00Z')).toEqual([
+      '2024-03-09T07:00:00.000Z',
+      '2024-03-10T07:00:00.000Z',
+    ]);
+    expect(manual('0 2 * * *', 'Europe/Zurich', '2023-03-26T01:30:00Z')).toEqual([
+      '2023-03-25T01:00:00.000Z',
+      '2023-03-26T01:00:00.000Z',
+    ]);
+    expect(manual('0 2 * * *', 'Australia/Lord_Howe', '2024-10-05T15:30:00Z')).toEqual([
+      '2024-10-04T15:30:00.000Z',
+      '2024-10-05T15:30:00.000Z',
+    ]);
+    // The 01:00 of 3 November is its second one (06:00Z): at 05:30Z it has not happened yet.
+    expect(manual('0 1 * * *', 'America/New_York', '2024-11-03T05:30:00Z')).toEqual([
+      '2024-11-01T05:00:00.000Z',
+      '2024-11-02T05:00:00.000Z',
+    ]);
+  });
+
+  it("without catchup, start at Airflow's latest complete interval next to a change", () => {
+    const first = (now: string) => {
+      const next = firstDagrun(
+        '0 2 * * *',
+        at('2024-01-01T00:00:00Z'),
+        false,
+        at(now),
+        null,
+        'America/New_York',
+      )!;
+      return [next.dataIntervalStart.toISOString(), next.dataIntervalEnd.toISOString()];
+    };
+    expect(first('2024-03-10T07:30:00Z')).toEqual([
+      '2024-03-09T07:00:00.000Z',
+      '2024-03-10T07:00:00.000Z',
+    ]);
+    expect(first('2024-03-10T07:00:00Z')).toEqual([
+      '2024-03-09T07:00:00.000Z',
+      '2024-03-10T07:00:00.000Z',
+    ]);
+  });
+});
+
+describe("a changed schedule's first interval, as Airflow", () => {
+  it('starts at the last cron time at or before the end of the last run, overlapping it', () => {
+    // Airflow's test_cron_next_dagrun_info_alignment ("changed"): the last run covered 01:00 to
+    // 01:00; @daily goes on with 00:00 to 00:00, not with a gap until the next midnight.
+    const next = firstDagrun(
+      '@daily',
+      at('2022-01-01T00:00:00Z'),
+      true,
+      at('2022-08-10T00:00:00Z'),
+      at('2022-08-08T01:00:00Z'),
+    )!;
+    expect([next.dataIntervalStart, next.dataIntervalEnd]).toEqual([
+      at('2022-08-08T00:00:00Z'),
+      at('2022-08-09T00:00:00Z'),
+    ]);
+  });
+
+  it('with or without catchup, when the new interval has ended (test_new_schedule_next_info_starts_at_new_time)', () => {
+    for (const catchup of [true, false]) {
+      const next = firstDagrun(
+        '30 16 * * *',
+        at('2021-09-04T00:00:00Z'),
+        catchup,
+        at('2021-09-07T00:00:00Z'),
+        at('2021-09-07T00:00:00Z'),
+      )!;
+      expect([next.dataIntervalStart, next.dataIntervalEnd]).toEqual([
+        at('2021-09-06T16:30:00Z'),
+        at('2021-09-07T16:30:00Z'),
+      ]);
+    }
+  });
+});

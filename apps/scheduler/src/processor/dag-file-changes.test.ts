@@ -40,7 +40,7 @@ describe('a second file defining a dag_id that another file holds', () => {
 });
 
 describe("a catchup DAG's schedule change", () => {
-  it('continues after the last run instead of re-running history from start_date', async () => {
+  it("continues from the new schedule's last time at or before the last run's end, as Airflow, not from start_date", async () => {
     const doc = (schedule: string) => ({
       dag_id: 'resched',
       schedule,
@@ -54,10 +54,20 @@ describe("a catchup DAG's schedule change", () => {
     const before = await h.db.prisma.dagRun.count({ where: { dagId: 'resched' } });
     expect(before).toBe(6); // 00:00 .. 00:50, each interval ended by 01:05
 
+    // Airflow's next_dagrun_info aligns the last run's end (01:00) back onto the new schedule:
+    // the next interval is 00:55-01:05, overlapping the last run's, never leaving 01:00-01:05
+    // uncovered; it has ended at 01:05, so it runs now.
     await h.writeDag(doc('5-59/10 * * * *'));
     await scheduler.processDagFiles();
     for (let i = 0; i < 4; i++) await scheduler.runLoopOnce();
-    expect(await h.db.prisma.dagRun.count({ where: { dagId: 'resched' } })).toBe(6);
+    const runs = await h.db.prisma.dagRun.findMany({
+      where: { dagId: 'resched' },
+      orderBy: { logicalDate: 'asc' },
+    });
+    expect(runs).toHaveLength(7);
+    expect(
+      [runs[6]!.dataIntervalStart, runs[6]!.dataIntervalEnd].map((date) => date?.toISOString()),
+    ).toEqual(['2026-03-01T00:55:00.000Z', '2026-03-01T01:05:00.000Z']);
     const dag = await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'resched' } });
     expect(dag.nextDagrunLogicalDate?.toISOString()).toBe('2026-03-01T01:05:00.000Z');
   });
@@ -89,6 +99,58 @@ describe("a DAG's timezone", () => {
         '2026-03-07T14:00:00.000Z',
         '2026-03-08T13:00:00.000Z',
         '2026-03-09T13:00:00.000Z',
+      ]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('runs a 02:30 cron at 03:30 on the day 02:30 does not exist, as Airflow (Europe/Berlin)', async () => {
+    const local = await createHarness();
+    try {
+      await local.writeDag({
+        dag_id: 'berlin',
+        schedule: '30 2 * * *',
+        start_date: '2026-03-27T00:00:00+01:00',
+        timezone: 'Europe/Berlin',
+        catchup: true,
+        tasks: [{ task_id: 't', operator: 'empty' }],
+      });
+      const berlin = await local.scheduler({ now: () => new Date('2026-03-31T00:00:00Z') });
+      await berlin.processDagFiles();
+      for (let i = 0; i < 5; i++) await berlin.runLoopOnce();
+      const runs = await local.db.prisma.dagRun.findMany({
+        where: { dagId: 'berlin' },
+        orderBy: { logicalDate: 'asc' },
+      });
+      // 02:30 CET is 01:30Z; on 29 March 02:30 is skipped and Airflow runs at 03:30 CEST (01:30Z);
+      // from then on 02:30 CEST is 00:30Z. A run is due at its interval's end (run_after).
+      expect(
+        runs.map((run) => [
+          run.runId,
+          run.dataIntervalStart?.toISOString(),
+          run.dataIntervalEnd?.toISOString(),
+          run.runAfter.toISOString(),
+        ]),
+      ).toEqual([
+        [
+          'scheduled__2026-03-27T01:30:00+00:00',
+          '2026-03-27T01:30:00.000Z',
+          '2026-03-28T01:30:00.000Z',
+          '2026-03-28T01:30:00.000Z',
+        ],
+        [
+          'scheduled__2026-03-28T01:30:00+00:00',
+          '2026-03-28T01:30:00.000Z',
+          '2026-03-29T01:30:00.000Z',
+          '2026-03-29T01:30:00.000Z',
+        ],
+        [
+          'scheduled__2026-03-29T01:30:00+00:00',
+          '2026-03-29T01:30:00.000Z',
+          '2026-03-30T00:30:00.000Z',
+          '2026-03-30T00:30:00.000Z',
+        ],
       ]);
     } finally {
       await local.close();
