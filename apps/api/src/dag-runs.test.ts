@@ -117,6 +117,27 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     expect(Date.now() - Date.parse(unscheduled.run_after)).toBeLessThan(600_000);
   });
 
+  it('gives a run without a logical date no data interval, even one the body names, as Airflow', async () => {
+    // Airflow's validate_context reads data_interval_start/end only with a logical_date.
+    const response = await api.request('/api/v2/dags/etl/dagRuns', {
+      method: 'POST',
+      json: {
+        dag_run_id: 'interval_without_date',
+        logical_date: null,
+        data_interval_start: '2026-04-01T00:00:00Z',
+        data_interval_end: '2026-04-02T00:00:00Z',
+      },
+    });
+    expect(response.status).toBe(200);
+    const body: any = await response.json();
+    expect([body.logical_date, body.data_interval_start, body.data_interval_end]).toEqual([
+      null,
+      null,
+      null,
+    ]);
+    expect(Date.now() - Date.parse(body.run_after)).toBeLessThan(600_000);
+  });
+
   it("gives a cron DAG's manual run the last complete interval before its logical date, as the scheduler's timetable", async () => {
     // Airflow's validate_context asks the DAG's timetable (CronDataIntervalTimetable, which our
     // scheduler follows): a daily DAG triggered for 10:30 on 1 May covers 30 April; run_after is

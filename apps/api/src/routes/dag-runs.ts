@@ -182,8 +182,11 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
         if (!latest) throw dagNotFound(params.dag_id);
         const now = new Date();
         let runAfter = body.run_after ?? now;
-        let dataIntervalStart = body.data_interval_start ?? null;
-        let dataIntervalEnd = body.data_interval_end ?? null;
+        // As Airflow's validate_context: a data interval belongs to a logical date; a run without
+        // one has none, whatever the body says.
+        const withLogicalDate = body.logical_date !== null;
+        let dataIntervalStart = withLogicalDate ? (body.data_interval_start ?? null) : null;
+        let dataIntervalEnd = withLogicalDate ? (body.data_interval_end ?? null) : null;
         // Airflow's validate_context: a logical date without a data interval gets the one the
         // DAG's timetable infers, and run_after is its end (the scheduler's timetable: exactly the
         // logical date without a schedule, the last complete cron interval with one).
