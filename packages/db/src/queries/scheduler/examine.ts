@@ -25,7 +25,9 @@ export interface RunToExamine {
 
 /**
  * Locks up to `limit` running runs, least recently examined first (never-examined first of all),
- * skipping runs another scheduler is examining. Runs of paused or stale DAGs wait, as in Airflow.
+ * skipping runs another scheduler is examining. Runs of paused or stale DAGs wait, as in Airflow,
+ * and so does a run whose logical date is still ahead (triggered for a later date): Airflow's
+ * scheduler schedules none of its tasks until that date ("Logical date is in future").
  * Must run inside a transaction: the row locks last until it ends. Reads `dag_run`, `dag` and
  * `dag_version` only.
  */
@@ -37,6 +39,7 @@ export async function lockRunsToExamine(tx: Tx, limit: number): Promise<RunToExa
     FROM dag_run r
     JOIN dag d ON d.dag_id = r.dag_id
     WHERE r.state = 'running' AND NOT d.is_paused AND NOT d.is_stale
+      AND (r.logical_date IS NULL OR r.logical_date <= now())
     ORDER BY r.last_scheduling_decision NULLS FIRST, r.id
     LIMIT ${limit}
     FOR UPDATE OF r SKIP LOCKED`;
