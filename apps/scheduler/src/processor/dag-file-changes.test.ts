@@ -157,3 +157,47 @@ describe("a DAG's timezone", () => {
     }
   });
 });
+
+describe('a scheduled DAG whose file breaks', () => {
+  it('gets no scheduled run while its file has an import error, as Airflow, and resumes once fixed', async () => {
+    const local = await createHarness();
+    let clock = new Date('2026-03-01T10:30:00Z');
+    try {
+      const doc = {
+        dag_id: 'breaks',
+        schedule: '@hourly',
+        start_date: '2026-03-01T00:00:00Z',
+        tasks: [{ task_id: 't', operator: 'empty' as const }],
+      };
+      await local.writeDag(doc);
+      const breaking = await local.scheduler({ now: () => clock });
+      await breaking.processDagFiles();
+      await breaking.runLoopOnce();
+      const runIds = async () =>
+        (
+          await local.db.prisma.dagRun.findMany({
+            where: { dagId: 'breaks' },
+            orderBy: { logicalDate: 'asc' },
+          })
+        ).map((run) => run.runId);
+      expect(await runIds()).toEqual(['scheduled__2026-03-01T09:00:00+00:00']);
+
+      await local.writeRaw('breaks.json', '{"dag_id": "breaks", "tasks": [');
+      await breaking.processDagFiles();
+      clock = new Date('2026-03-01T12:30:00Z');
+      for (let i = 0; i < 3; i++) await breaking.runLoopOnce();
+      expect(await runIds()).toEqual(['scheduled__2026-03-01T09:00:00+00:00']);
+
+      // Fixed: without catchup, the latest complete interval (11:00-12:00) runs.
+      await local.writeDag(doc);
+      await breaking.processDagFiles();
+      await breaking.runLoopOnce();
+      expect(await runIds()).toEqual([
+        'scheduled__2026-03-01T09:00:00+00:00',
+        'scheduled__2026-03-01T11:00:00+00:00',
+      ]);
+    } finally {
+      await local.close();
+    }
+  });
+});

@@ -281,6 +281,15 @@ export async function markStaleDags(
   return rows.map((row) => row.dagId);
 }
 
+/**
+ * Airflow's `has_import_errors` of the `dag` row named `alias`: an import error is recorded for its
+ * file. Such a DAG gets no scheduled run (Airflow's dags_needing_dagruns) and no manual one.
+ */
+export function hasImportErrorsSql(alias: string): Prisma.Sql {
+  const dag = Prisma.raw(alias);
+  return Prisma.sql`EXISTS (SELECT 1 FROM import_error e WHERE e.filename IN (${dag}.fileloc, ${dag}.relative_fileloc))`;
+}
+
 /** Records (or refreshes) a file's import error; writes only when the text changed. */
 export async function recordImportError(
   prisma: PrismaClient,

@@ -4,7 +4,7 @@
  */
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import { PREPARED } from '../../client.ts';
-import { requestDagFileParse } from '../dag-files.ts';
+import { hasImportErrorsSql, requestDagFileParse } from '../dag-files.ts';
 import { latestVersionIdSql } from '../dag-versions/latest.ts';
 import { recordChangeEvent, type ChangeEvent } from './event-logs.ts';
 import {
@@ -174,7 +174,7 @@ const DAG_SORT_COLUMNS: Record<DagSortColumn, string> = {
 };
 
 /** Airflow's has_import_errors: an import error is recorded for the DAG's file. */
-const HAS_IMPORT_ERRORS_SQL = Prisma.sql`EXISTS (SELECT 1 FROM import_error e WHERE e.filename IN (d.fileloc, d.relative_fileloc))`;
+const HAS_IMPORT_ERRORS_SQL = hasImportErrorsSql('d');
 
 export const VERSION_SORT_COLUMNS: Record<DagVersionSortColumn, string> = {
   id: 'v.id',

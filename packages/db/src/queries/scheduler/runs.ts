@@ -5,6 +5,7 @@
  */
 import type { DueDag as TimetableDag } from '@dagbag/dagbag';
 import type { PrismaClient } from '../../client.ts';
+import { hasImportErrorsSql } from '../dag-files.ts';
 import { latestVersionIdSql, runVersionIdSql } from '../dag-versions/latest.ts';
 import { setNextDagrun, type NextDagrun } from '../next-dagrun.ts';
 import {
@@ -31,8 +32,8 @@ export function scheduledRunId(logicalDate: Date): string {
 }
 
 /**
- * Creates one run per due DAG (`next_dagrun_create_after <= now`, not paused, not stale, below
- * max_active_runs) and
+ * Creates one run per due DAG (`next_dagrun_create_after <= now`, not paused, not stale, no import
+ * error for its file, below max_active_runs) and
  * advances the DAG's `next_dagrun_*` with what `nextAfter` says. `triggered_by` is Airflow's
  * `timetable`. DAG rows are locked with SKIP
  * LOCKED, so two schedulers never create the same run; the run's unique key is the backstop.
@@ -64,6 +65,9 @@ export async function createDueScheduledRuns(
              next_dagrun_create_after AS "createAfter"
       FROM dag
       WHERE NOT is_stale AND NOT is_paused AND timetable_summary IS NOT NULL
+        -- As Airflow's dags_needing_dagruns: none while the DAG's file has an import error (its
+        -- runs already created go on); once fixed, the schedule resumes under its catchup rule.
+        AND NOT ${hasImportErrorsSql('dag')}
         AND next_dagrun_create_after <= ${input.now}
         AND next_dagrun_logical_date IS NOT NULL
         -- At max_active_runs (queued and running runs, as Airflow counts them) no run is created;
