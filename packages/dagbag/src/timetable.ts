@@ -72,8 +72,9 @@ function zoneOf(timezone: string | null): Zone {
     second: 'numeric',
   });
   return (instant) => {
-    const parts: Record<string, number> = {};
-    for (const part of format.formatToParts(instant)) parts[part.type] = Number(part.value);
+    const parts = { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0 };
+    for (const part of format.formatToParts(instant))
+      if (part.type in parts) parts[part.type as keyof typeof parts] = Number(part.value);
     const wall = Date.UTC(
       parts.year,
       parts.month - 1,
