@@ -60,8 +60,17 @@ export interface RouteDefinition<
   params?: P;
   query?: Q;
   body?: B;
-  /** The success response (JSON unless `contentType` says otherwise). */
-  success: { status: number; description: string; schema?: z.ZodType; contentType?: string };
+  /**
+   * The success response (JSON unless `contentType` says otherwise); `alternatives`: the other
+   * media types the handler answers with when `Accept` asks for them, each with its schema.
+   */
+  success: {
+    status: number;
+    description: string;
+    schema?: z.ZodType;
+    contentType?: string;
+    alternatives?: Record<string, z.ZodType>;
+  };
   /** Error statuses this operation can answer besides 401/422/503 (which all share). */
   errors?: (400 | 404 | 406 | 409 | 413)[];
   handler(input: RouteInput<P, Q, B>): Promise<RouteResult> | RouteResult;
@@ -288,6 +297,12 @@ export function documentRoute(registry: OpenAPIRegistry, route: RouteDefinition)
           description: route.success.description,
           content: {
             [route.success.contentType ?? 'application/json']: { schema: route.success.schema },
+            ...Object.fromEntries(
+              Object.entries(route.success.alternatives ?? {}).map(([type, schema]) => [
+                type,
+                { schema },
+              ]),
+            ),
           },
         }
       : { description: route.success.description },

@@ -46,7 +46,11 @@ export interface WaitForRunOptions {
 /** How long waitForRun reconnects to an API that went away before it gives up: 30 s. */
 export const WAIT_RECONNECT_MS = 30_000;
 
-export interface DagbagClient extends Client<paths> {
+/**
+ * Typed for JSON answers: the document also names the text/plain source and the ndjson log that
+ * an `Accept` header asks for, which would otherwise make every `data` of those a union.
+ */
+export interface DagbagClient extends Client<paths, 'application/json'> {
   /**
    * Every item of a paginated listing, fetching page after page (`limit`/`offset`) until
    * `total_entries` are read: `client.paginate((page) => client.GET(path, { params: { query:
@@ -131,7 +135,7 @@ const throwOnError: Middleware = {
 
 export function createDagbagClient(options: DagbagClientOptions): DagbagClient {
   const baseFetch = options.fetch ?? ((request: Request) => globalThis.fetch(request));
-  const client = createOpenApiClient<paths>({
+  const client = createOpenApiClient<paths, 'application/json'>({
     // The paths carry /api/v2: `http://host:8080/api/v2` would have made every one a 404.
     baseUrl: options.baseUrl.replace(/\/+$/, '').replace(/\/api\/v2$/, ''),
     headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},

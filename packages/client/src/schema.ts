@@ -3989,6 +3989,7 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['TaskInstancesLogResponse'];
+          'application/x-ndjson': string;
         };
       };
       /** @description Bad Request */
@@ -4067,6 +4068,7 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DAGSourceResponse'];
+          'text/plain': string;
         };
       };
       /** @description Bad Request */

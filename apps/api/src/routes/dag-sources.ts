@@ -18,7 +18,12 @@ export function dagSourceRoutes({ queries }: RouteContext): RouteDefinition[] {
       params: s.dagIdParam,
       query: z.object({ version_number: s.int32Param.optional() }),
       errors: [400, 404, 406],
-      success: { status: 200, description: 'Successful Response', schema: s.DAGSourceResponse },
+      success: {
+        status: 200,
+        description: 'Successful Response',
+        schema: s.DAGSourceResponse,
+        alternatives: { 'text/plain': z.string().openapi({ description: 'The file as stored' }) },
+      },
       async handler({ params, query, req }) {
         const type = req.accepts(['application/json', 'text/plain']);
         if (type === false)

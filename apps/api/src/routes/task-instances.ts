@@ -171,6 +171,11 @@ export function taskInstanceRoutes(ctx: RouteContext): RouteDefinition[] {
         status: 200,
         description: 'Successful Response',
         schema: s.TaskInstancesLogResponse,
+        alternatives: {
+          'application/x-ndjson': z.string().openapi({
+            description: 'One log line object (StructuredLogMessage) per line',
+          }),
+        },
       },
       async handler({ params, query, req, res }) {
         const type = req.accepts(['application/json', 'application/x-ndjson']);
