@@ -1,6 +1,7 @@
 /** DAG runs: listing, trigger, one run, patch, delete, clear, structure of its version. */
 import { randomInt } from 'node:crypto';
 import {
+  DagRunParentGoneError,
   DuplicateDagRunError,
   type DagRunSortColumn,
   type DagRunRow,
@@ -226,7 +227,12 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
             logicalDate: created.logicalDate,
             extra: body,
           }),
-        );
+        ).catch((error: unknown) => {
+          // The DAG was deleted between the checks above and the run's insert: as if after it.
+          if (error instanceof DagRunParentGoneError)
+            throw ApiError.notFound(`DAG with dag_id: '${params.dag_id}' not found`);
+          throw error;
+        });
         return { status: 200, body: dagRunResponse(run) };
       },
     }),

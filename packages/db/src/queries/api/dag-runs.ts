@@ -287,6 +287,19 @@ export class DuplicateDagRunError extends Error {
   }
 }
 
+/**
+ * A new run's DAG, or the version it was to be created with, was deleted before the run could be
+ * created (a DELETE of the DAG committed first): there is nothing to trigger.
+ */
+export class DagRunParentGoneError extends Error {
+  override readonly name = 'DagRunParentGoneError';
+  readonly dagId: string;
+  constructor(dagId: string) {
+    super(`DAG ${dagId} was deleted before its run could be created`);
+    this.dagId = dagId;
+  }
+}
+
 /** Reloads of a version updated in place before a trigger creates its run without instances. */
 const STALE_VERSION_ATTEMPTS = 3;
 
@@ -298,6 +311,14 @@ async function insertDagRun(
   event: ChangeEvent<DagRunRow> | undefined,
 ): Promise<DagRunRow> {
   return transaction(prisma, async (tx) => {
+    // The DAG and the version, held (FOR KEY SHARE, as the foreign keys would) until the run is
+    // in: a DELETE of the DAG that committed meanwhile leaves nothing to lock, which is a 404 to
+    // the client, where the INSERT's foreign key violation was a 500.
+    const parents = await tx.$queryRaw<{ found: number }[]>`
+      SELECT 1 AS found FROM dag d JOIN dag_version v ON v.dag_id = d.dag_id
+      WHERE d.dag_id = ${run.dagId} AND v.id = ${run.createdDagVersionId}::uuid
+      FOR KEY SHARE`;
+    if (parents.length === 0) throw new DagRunParentGoneError(run.dagId);
     const inserted = await tx.$queryRaw<{ id: number }[]>`
       INSERT INTO dag_run (dag_id, run_id, state, run_type, logical_date, run_after, data_interval_start,
         data_interval_end, queued_at, conf, note, triggered_by, triggering_user_name, created_dag_version_id,
@@ -384,7 +405,8 @@ export function createDagRunQueries(prisma: PrismaClient) {
     /**
      * Inserts a queued manual run with its task instances (state null, from `versions`, as
      * Airflow's trigger), and its audit `event` when given, in one transaction; a taken
-     * (dag_id, run_id) or (dag_id, logical_date) throws DuplicateDagRunError saying which. The
+     * (dag_id, run_id) or (dag_id, logical_date) throws DuplicateDagRunError saying which; a DAG
+     * (or that version of it) deleted meanwhile throws DagRunParentGoneError. The
      * version is read from `versions` before the transaction, never in it (see
      * createRunTaskInstances): when it was updated in place since, the transaction rolls back and
      * runs again with the version loaded anew; after that the run is created and the scheduler

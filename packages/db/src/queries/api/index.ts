@@ -30,7 +30,7 @@ export function createApiQueries(prisma: PrismaClient) {
 }
 
 export type ApiQueries = ReturnType<typeof createApiQueries>;
-export { DuplicateDagRunError } from './dag-runs.ts';
+export { DagRunParentGoneError, DuplicateDagRunError } from './dag-runs.ts';
 export { dagListingReadsRuns, listDagsSql } from './dags.ts';
 export type { Page, Pagination, SortKey, TimeRange } from './common.ts';
 export type {
