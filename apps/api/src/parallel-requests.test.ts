@@ -139,6 +139,108 @@ describe('a trigger racing the deletion of its DAG', () => {
   });
 });
 
+describe('PATCH of one task instance from several clients at once', () => {
+  beforeAll(async () => {
+    const [version] = await seedDag(api.prisma, 'contended', [smallDag('contended')]);
+    for (const runId of ['same_state', 'two_states', 'gone', 'gone_down', 'gone_note'])
+      await seedRun(api.prisma, {
+        dagId: 'contended',
+        runId,
+        versionId: version!,
+        tis: [
+          { taskId: 'extract', state: 'running' },
+          { taskId: 'transform', state: null },
+          { taskId: 'load', state: null },
+        ],
+      });
+  });
+
+  const tiUrl = (runId: string, taskId = 'extract') =>
+    `/api/v2/dags/contended/dagRuns/${runId}/taskInstances/${taskId}`;
+
+  it('sets the state once for 10 clients asking the same: one 200, nine 409, one event', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => send('PATCH', tiUrl('same_state'), { new_state: 'success' })),
+    );
+    expect(count(answers.map((a) => a.status))).toEqual({ 200: 1, 409: 9 });
+    expect(
+      await api.prisma.eventLog.count({
+        where: { event: 'patch_task_instance', runId: 'same_state' },
+      }),
+    ).toBe(1);
+  });
+
+  it('ends in the state of the last change applied when clients ask for different states, one event per change', async () => {
+    const states = ['success', 'failed', 'skipped', 'success', 'failed', 'skipped'];
+    const answers = await Promise.all(
+      states.map((newState) => send('PATCH', tiUrl('two_states'), { new_state: newState })),
+    );
+    for (const answer of answers) expect([200, 409]).toContain(answer.status);
+    const events = await api.prisma.eventLog.findMany({
+      where: { event: 'patch_task_instance', runId: 'two_states' },
+      orderBy: { id: 'asc' },
+    });
+    expect(events).toHaveLength(answers.filter((a) => a.status === 200).length);
+    const last = JSON.parse(events.at(-1)!.extra!) as { new_state: string };
+    const extract = await api.prisma.taskInstance.findFirstOrThrow({
+      where: { dagId: 'contended', runId: 'two_states', taskId: 'extract' },
+    });
+    expect(extract.state).toBe(last.new_state);
+  });
+
+  /** PATCHes `runId`'s extract while a DELETE of it, committed first, holds it. */
+  async function patchWhileDeleted(runId: string, body: unknown) {
+    const where = `dag_id = 'contended' AND run_id = '${runId}' AND task_id = 'extract'`;
+    const deletion = await lockingTransaction();
+    await deletion.query(`SELECT 1 FROM task_instance WHERE ${where} FOR UPDATE`);
+    const patch = send('PATCH', tiUrl(runId), body);
+    await untilWaiting();
+    await deletion.query(`DELETE FROM task_instance WHERE ${where}`);
+    await deletion.commit();
+    return patch;
+  }
+
+  it('answers 404, not "already in that state" (409), when a DELETE of the instance commits first', async () => {
+    const answer = await patchWhileDeleted('gone', { new_state: 'success' });
+    expect(answer.status).toBe(404);
+    expect(answer.json.detail).toContain('task_id: `extract`');
+    expect(
+      await api.prisma.eventLog.count({ where: { event: 'patch_task_instance', runId: 'gone' } }),
+    ).toBe(0);
+  });
+
+  it('answers 404 and leaves the relatives it reached unchanged when a DELETE of the instance commits first', async () => {
+    const answer = await patchWhileDeleted('gone_down', {
+      new_state: 'success',
+      include_downstream: true,
+    });
+    expect(answer.status).toBe(404);
+    const rest = await api.prisma.taskInstance.findMany({
+      where: { dagId: 'contended', runId: 'gone_down' },
+      orderBy: { taskId: 'asc' },
+    });
+    expect(rest.map((ti) => [ti.taskId, ti.state])).toEqual([
+      ['load', null],
+      ['transform', null],
+    ]);
+    expect(
+      await api.prisma.eventLog.count({
+        where: { event: 'patch_task_instance', runId: 'gone_down' },
+      }),
+    ).toBe(0);
+  });
+
+  it('answers 404, not an empty 200 with an event for nothing, to a note written as the instance is deleted', async () => {
+    const answer = await patchWhileDeleted('gone_note', { note: 'looked at it' });
+    expect(answer.status).toBe(404);
+    expect(
+      await api.prisma.eventLog.count({
+        where: { event: 'patch_task_instance', runId: 'gone_note' },
+      }),
+    ).toBe(0);
+  });
+});
+
 describe('DELETE of a DAG and its runs while other clients read, page and change it', () => {
   it('answers every request 2xx or 4xx as documented, never 500, over 10 rounds', async () => {
     const statuses: number[] = [];

@@ -119,11 +119,15 @@ export function taskInstanceChangeRoutes({ queries, dagBag }: RouteContext): Rou
     if (!request.dryRun) {
       const note =
         request.fields.note && (request.masked || body.note != null)
-          ? { key, note: body.note ?? null }
+          ? { note: body.note ?? null }
           : undefined;
       // State, note and audit event in one transaction: an answer other than 200 means no change.
-      if ((await queries.patchTaskInstances({ state, note }, request.event)) === 'unchanged')
+      const outcome = await queries.patchTaskInstances(key, { state, note }, request.event);
+      if (outcome === 'unchanged')
         throw new ApiError('CONFLICT', `Task id ${taskId} is already in ${newState} state`);
+      // Deleted by a request that committed between the read above and this change.
+      if (outcome === 'not_found')
+        throw taskInstanceNotFound(dagId, runId, taskId, request.mapIndex ?? null);
     }
     const after = await queries.getTaskInstance(dagId, runId, taskId, key.mapIndex);
     return after ? [after] : [];

@@ -188,29 +188,41 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
     },
 
     /**
-     * Airflow's PATCH of a task instance, in one transaction with its audit `event`. A `state`
-     * change sets the state of the selected instances not yet in it (start_date kept or now,
-     * end_date kept or now, duration between), then clears `resumeTaskIds` instances that are
+     * Airflow's PATCH of the task instance `key`, in one transaction with its audit `event`. A
+     * `state` change sets the state of the selected instances not yet in it (start_date kept or
+     * now, end_date kept or now, duration between), then clears `resumeTaskIds` instances that are
      * failed or upstream_failed in the same runs (their runs are queued again); when it alters no
      * instance nothing else happens (no note, no event) and the answer is 'unchanged'. Then the
-     * `note` is set (on its instance, if there is one) and the event written.
+     * `note` is set and the event written. 'not_found' (nothing changed, no event) when `key` was
+     * deleted before the change could lock it: the caller read it, but a concurrent DELETE won.
      */
     async patchTaskInstances(
-      patch: { state?: StateChange; note?: { key: TaskInstanceKey; note: string | null } },
+      key: TaskInstanceKey,
+      patch: { state?: StateChange; note?: { note: string | null } },
       event?: NewEvent,
-    ): Promise<'patched' | 'unchanged'> {
-      return transaction(prisma, async (tx) => {
-        if (patch.state && (await setState(tx, patch.state)) === 0) return 'unchanged';
-        if (patch.note) {
-          const { key, note } = patch.note;
-          await tx.$executeRaw`
-            UPDATE task_instance SET note = ${note}, updated_at = now()
-            WHERE dag_id = ${key.dagId} AND run_id = ${key.runId} AND task_id = ${key.taskId}
-              AND map_index = ${key.mapIndex}`;
-        }
-        await recordChangeEvent(tx, event, null);
-        return 'patched';
-      });
+    ): Promise<'patched' | 'unchanged' | 'not_found'> {
+      try {
+        return await transaction(prisma, async (tx) => {
+          if (patch.state) {
+            const altered = await setState(tx, patch.state);
+            // Not "already in that state" when it is gone: the change's other instances undone.
+            if (!(await instanceExists(tx, key))) throw new InstanceGone();
+            if (altered === 0) return 'unchanged';
+          }
+          if (patch.note) {
+            const noted = await tx.$executeRaw`
+              UPDATE task_instance SET note = ${patch.note.note}, updated_at = now()
+              WHERE dag_id = ${key.dagId} AND run_id = ${key.runId} AND task_id = ${key.taskId}
+                AND map_index = ${key.mapIndex}`;
+            if (noted === 0) throw new InstanceGone();
+          }
+          await recordChangeEvent(tx, event, null);
+          return 'patched';
+        });
+      } catch (error) {
+        if (error instanceof InstanceGone) return 'not_found';
+        throw error;
+      }
     },
 
     /** The instances a clear would reset (its dry run). */
@@ -264,6 +276,18 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       });
     },
   };
+}
+
+/** Rolls a PATCH back: the instance it names was deleted by a concurrent request. */
+class InstanceGone extends Error {
+  override readonly name = 'InstanceGone';
+}
+
+async function instanceExists(tx: Prisma.TransactionClient, key: TaskInstanceKey) {
+  const rows = await tx.$queryRaw<{ found: number }[]>`
+    SELECT 1 AS found FROM task_instance WHERE dag_id = ${key.dagId} AND run_id = ${key.runId}
+      AND task_id = ${key.taskId} AND map_index = ${key.mapIndex}`;
+  return rows.length > 0;
 }
 
 /** The state change of a PATCH in `tx` (see patchTaskInstances); the count of altered instances. */
