@@ -355,3 +355,25 @@ describe('200 requests at once', () => {
       expect(answer.json.detail).toMatch(/database/);
   });
 });
+
+describe('ETag of a structure while its DAG is deleted and parsed anew', () => {
+  it('answers 404 once the DELETE answered, then 200 with a new tag (never 304) for the new version 1', async () => {
+    const url = '/api/v2/dags/reborn/dagVersions/1/structure';
+    await seedDag(api.prisma, 'reborn', [smallDag('reborn')]);
+    const first = await send('GET', url);
+    expect(first.status).toBe(200);
+    const response = await api.request(url);
+    const etag = response.headers.get('etag')!;
+    await response.arrayBuffer();
+    expect((await send('DELETE', '/api/v2/dags/reborn')).status).toBe(204);
+    expect((await send('GET', url)).status).toBe(404);
+    // The DAG processor parses the file again, changed meanwhile: version 1 once more.
+    await seedDag(api.prisma, 'reborn', [
+      smallDag('reborn', { tasks: [{ task_id: 'only', operator: 'empty' }] }),
+    ]);
+    const again = await api.request(url, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('etag')).not.toBe(etag);
+    expect(JSON.stringify(await again.json())).toContain('only');
+  });
+});

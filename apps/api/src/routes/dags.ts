@@ -96,7 +96,7 @@ function checkUpdateMask(mask: string[] | undefined): void {
 const dagNotFoundForUpdate = (dagId: string) =>
   ApiError.notFound(`Dag with id: ${dagId} was not found`);
 
-export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDefinition[] {
+export function dagRoutes({ queries, dagBag, listings, logsDir }: RouteContext): RouteDefinition[] {
   return [
     defineRoute({
       method: 'get',
@@ -301,6 +301,10 @@ export function dagRoutes({ queries, listings, logsDir }: RouteContext): RouteDe
             'CONFLICT',
             `Task instances of dag with id: '${params.dag_id}' are still running`,
           );
+        // Before answering, as the listings: this API's next structure read of the DAG must not
+        // be its cached versions (a 304 for a DAG parsed anew under the same version number),
+        // whether or not the notification of their deletion has arrived yet.
+        for (const versionId of deleted.versionIds) dagBag.invalidate(versionId);
         // As for a deleted run: runs re-created under these ids start with empty logs. The DAG is
         // gone either way: a log folder that cannot be removed is logged, not a 500.
         for (const runId of deleted.runIds) {

@@ -93,7 +93,10 @@ export interface DagFilters extends DagSelection, Pagination {
 
 /** Outcome of deleting a DAG: Airflow refuses while its tasks are still at work. */
 export type DeleteDagOutcome =
-  { outcome: 'deleted'; runIds: string[] } | { outcome: 'not_found' } | { outcome: 'running' };
+  /** `versionIds`: the versions deleted with it, for the caller's DAG cache to drop at once. */
+  | { outcome: 'deleted'; runIds: string[]; versionIds: string[] }
+  | { outcome: 'not_found' }
+  | { outcome: 'running' };
 
 export interface DagStatsRow {
   dagId: string;
@@ -372,12 +375,15 @@ export function createDagQueries(prisma: PrismaClient) {
         if (busy[0]!.busy) return { outcome: 'running' };
         const runs = await tx.$queryRaw<{ run_id: string }[]>`
           SELECT run_id FROM dag_run WHERE dag_id = ${dagId}`;
+        const versions = await tx.$queryRaw<{ id: string }[]>`
+          SELECT id::text AS id FROM dag_version WHERE dag_id = ${dagId}`;
         await tx.$executeRaw`DELETE FROM dag WHERE dag_id = ${dagId}`;
         const fileloc = dags[0]!.fileloc;
         if (fileloc !== null) await requestDagFileParse(tx, fileloc);
         const deleted: DeleteDagOutcome = {
           outcome: 'deleted',
           runIds: runs.map((run) => run.run_id),
+          versionIds: versions.map((version) => version.id),
         };
         await recordChangeEvent(tx, event, deleted);
         return deleted;
