@@ -243,6 +243,52 @@ describe('PATCH of one task instance from several clients at once', () => {
   });
 });
 
+describe("a run's state set and cleared by several clients at once", () => {
+  it('answers each 200, logs each change once, and ends as the last change left it', async () => {
+    const [version] = await seedDag(api.prisma, 'marked', [smallDag('marked')]);
+    await seedRun(api.prisma, {
+      dagId: 'marked',
+      runId: 'r',
+      versionId: version!,
+      tis: [
+        { taskId: 'extract', state: 'success' },
+        { taskId: 'transform', state: 'running' },
+        { taskId: 'load', state: null },
+      ],
+    });
+    const url = '/api/v2/dags/marked/dagRuns/r';
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        i % 3 === 2
+          ? send('POST', `${url}/clear`, { dry_run: false, only_failed: false })
+          : send('PATCH', url, { state: i % 3 === 0 ? 'success' : 'failed' }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
+    const events = await api.prisma.eventLog.findMany({
+      where: { dagId: 'marked', event: { in: ['patch_dag_run', 'clear_dag_run'] } },
+      orderBy: { id: 'asc' },
+    });
+    expect(events).toHaveLength(12);
+    // Each change locked the run before writing its event: the last event is the last change.
+    const last = events.at(-1)!;
+    const run = await api.prisma.dagRun.findUniqueOrThrow({
+      where: { dagId_runId: { dagId: 'marked', runId: 'r' } },
+    });
+    const states = (
+      await api.prisma.taskInstance.findMany({ where: { dagId: 'marked', runId: 'r' } })
+    ).map((ti) => ti.state);
+    if (last.event === 'clear_dag_run') {
+      expect(run.state).toBe('queued');
+      expect(states).toEqual([null, null, null]);
+    } else {
+      const wanted = (JSON.parse(last.extra!) as { state: string }).state;
+      expect(run.state).toBe(wanted);
+      for (const state of states) expect(['success', 'failed', 'skipped']).toContain(state);
+    }
+  });
+});
+
 describe('DELETE of a DAG and its runs while other clients read, page and change it', () => {
   it('answers every request 2xx or 4xx as documented, never 500, over 10 rounds', async () => {
     const statuses: number[] = [];

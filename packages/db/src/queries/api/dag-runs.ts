@@ -27,7 +27,7 @@ import {
 import { unfinishedTaskStateSql } from '../states.ts';
 import type { DagVersionSummary } from './dags.ts';
 import { recordChangeEvent, type ChangeEvent, type NewEvent } from './event-logs.ts';
-import { clearInstances, queueRunsAgain } from './task-instance-changes.ts';
+import { clearInstances, queueRunsAgain, retriesAhead } from './task-instance-changes.ts';
 import {
   toTaskInstanceRow,
   TASK_INSTANCE_COLUMNS,
@@ -503,10 +503,16 @@ export function createDagRunQueries(prisma: PrismaClient) {
       options: { onlyFailed: boolean; retriesOf: RetriesOf },
       event?: ChangeEvent<DagRunRow>,
     ): Promise<DagRunRow | null> {
+      // Looked up before the run is locked (see retriesAhead).
+      const retriesOf = await retriesAhead(
+        prisma,
+        Prisma.sql`ti.dag_id = ${dagId} AND ti.run_id = ${runId}`,
+        options.retriesOf,
+      );
       return transaction(prisma, async (tx) => {
         if (!(await lockRun(tx, dagId, runId))) return null;
         const instances = await selectClearable(tx, dagId, runId, options.onlyFailed, true);
-        await clearInstances(tx, instances, { retriesOf: options.retriesOf, resetRuns: false });
+        await clearInstances(tx, instances, { retriesOf, resetRuns: false });
         // The run is queued again even when nothing needed clearing, as Airflow's clear_dag_run.
         await queueRunsAgain(tx, [{ dagId, runId }]);
         return readRunRecording(tx, dagId, runId, event);

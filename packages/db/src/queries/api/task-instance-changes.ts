@@ -121,6 +121,33 @@ export async function queueRunsAgain(
 }
 
 /**
+ * The retries of every (version, task) that the instances `where` selects (over `ti` and its run
+ * `r`) use, looked up now, before the change's transaction. Looking them up inside it loaded a
+ * version missing from the DAG cache through the same pool while holding the run's lock: with
+ * every pooled connection taken by requests waiting for that lock (a dozen concurrent clears and
+ * PATCHes of one run), the holder waited for a connection that none would free, and the API hung
+ * until the pool's timeout. The answer falls back to `retriesOf` for an instance created since.
+ */
+export async function retriesAhead(
+  prisma: PrismaClient,
+  where: Prisma.Sql,
+  retriesOf: RetriesOf,
+): Promise<RetriesOf> {
+  const pairs = await prisma.$queryRaw<{ version_id: string | null; task_id: string }[]>`
+    SELECT DISTINCT ti.dag_version_id::text AS version_id, ti.task_id
+    FROM task_instance ti JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id
+    WHERE ${where}`;
+  const key = (versionId: string | null, taskId: string) => `${versionId}\u0000${taskId}`;
+  const known = new Map<string, number | undefined>();
+  for (const pair of pairs)
+    known.set(key(pair.version_id, pair.task_id), await retriesOf(pair.version_id, pair.task_id));
+  return (versionId, taskId) => {
+    const found = key(versionId, taskId);
+    return known.has(found) ? Promise.resolve(known.get(found)) : retriesOf(versionId, taskId);
+  };
+}
+
+/**
  * Airflow's clear_task_instances: each instance gets state null and `max_tries = try_number +
  * retries` (the try number is kept; the next try counts on), and with `resetRuns` their runs are
  * queued again. The try an instance held is archived by the task_instance_history trigger.
@@ -201,10 +228,17 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       patch: { state?: StateChange; note?: { note: string | null } },
       event?: NewEvent,
     ): Promise<'patched' | 'unchanged' | 'not_found'> {
+      const change =
+        patch.state && patch.state.resumeTaskIds.length > 0
+          ? {
+              ...patch.state,
+              retriesOf: await retriesAhead(prisma, resumeSql(patch.state), patch.state.retriesOf),
+            }
+          : patch.state;
       try {
         return await transaction(prisma, async (tx) => {
-          if (patch.state) {
-            const altered = await setState(tx, patch.state);
+          if (change) {
+            const altered = await setState(tx, change);
             // Not "already in that state" when it is gone: the change's other instances undone.
             if (!(await instanceExists(tx, key))) throw new InstanceGone();
             if (altered === 0) return 'unchanged';
@@ -243,6 +277,7 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       options: { retriesOf: RetriesOf; resetRuns: boolean },
       event?: ChangeEvent<TaskInstanceRow[]>,
     ): Promise<TaskInstanceRow[]> {
+      const retriesOf = await retriesAhead(prisma, clearSelectionSql(selection), options.retriesOf);
       return transaction(prisma, async (tx) => {
         await lockRunsOf(tx, selection.dagId, clearSelectionSql(selection));
         const rows = await tx.$queryRaw<TaskInstanceRecord[]>`
@@ -251,7 +286,7 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
           ORDER BY r.logical_date NULLS LAST, ti.run_id, ti.task_id, ti.map_index
           FOR UPDATE OF ti`;
         const instances = rows.map(toTaskInstanceRow);
-        await clearInstances(tx, instances, options);
+        await clearInstances(tx, instances, { ...options, retriesOf });
         const cleared = await readByIds(
           tx,
           instances.map((ti) => ti.id),
@@ -276,6 +311,13 @@ export function createTaskInstanceChangeQueries(prisma: PrismaClient) {
       });
     },
   };
+}
+
+/** The instances a state change may clear to resume (see StateChange.resumeTaskIds). */
+function resumeSql(change: StateChange): Prisma.Sql {
+  return Prisma.sql`ti.dag_id = ${change.selection.dagId}
+    AND ti.run_id = ANY(${[...change.selection.runIds]}::text[])
+    AND ti.task_id = ANY(${[...change.resumeTaskIds]}::text[])`;
 }
 
 /** Rolls a PATCH back: the instance it names was deleted by a concurrent request. */
