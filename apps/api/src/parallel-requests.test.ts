@@ -374,6 +374,36 @@ describe('DELETE of a DAG and its runs while other clients read, page and change
   });
 });
 
+describe('GET /dags from the listing cache during a pause storm', () => {
+  it('serves the last state written once the storm is over, however reads and writes interleaved', async () => {
+    const cached = await startTestApi({ db: api.db, listingCache: {} });
+    try {
+      await seedDag(api.prisma, 'cached_storm', [smallDag('cached_storm')]);
+      const listing = '/api/v2/dags?dag_id_pattern=cached_storm';
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          i % 2 === 0
+            ? cached.request(listing)
+            : cached.request('/api/v2/dags/cached_storm', {
+                method: 'PATCH',
+                json: { is_paused: i % 4 === 1 },
+              }),
+        ),
+      );
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        await answer.arrayBuffer();
+      }
+      const dag = await api.prisma.dag.findUniqueOrThrow({ where: { dagId: 'cached_storm' } });
+      const body = (await (await cached.request(listing)).json()) as { dags: any[] };
+      expect(body.dags.map((d) => d.is_paused)).toEqual([dag.isPaused]);
+      expect(cached.listings.counts.hit + cached.listings.counts.miss).toBeGreaterThan(0);
+    } finally {
+      await cached.close();
+    }
+  });
+});
+
 describe('200 requests at once', () => {
   it('answers each one as documented, with no 500 (a pool wait past its timeout is a 503 with a detail)', async () => {
     const [version] = await seedDag(api.prisma, 'load', [smallDag('load')]);
