@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
-import { open, readlink, realpath, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, sep } from 'node:path';
-import { runLogDir } from '@dagbag/dagbag';
+import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { realPathInside } from '@dagbag/dagbag';
 import { ApiError } from './errors.ts';
 
 /**
@@ -43,12 +42,6 @@ function utf8Boundary(buffer: Buffer, end: number): number {
   return end - (cut - 1) >= length ? end : cut - 1;
 }
 
-/** Whether `path` (made real) is `root` (made real) or inside it. */
-async function realInside(root: string, path: string): Promise<boolean> {
-  const realRoot = await realpath(root);
-  return path === realRoot || path.startsWith(realRoot + sep);
-}
-
 /**
  * Opens a try's log for reading, if it is what the executor writes: a plain file, really inside
  * `logsRoot`. Tasks run as the scheduler's user and can replace their log, or a folder above it,
@@ -77,7 +70,7 @@ async function openLogFile(
       return { refused: 'the log is not a plain file' };
     }
     const real = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => realpath(path));
-    if (!(await realInside(logsRoot, real))) {
+    if (!(await realPathInside(logsRoot, real))) {
       await handle.close();
       return {
         refused: 'the log file lies outside the logs folder (a folder on its way is a link)',
@@ -139,27 +132,6 @@ export async function readLogPage(
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Removes a deleted run's logs (`runLogDir`: every try of every task of the run), so that a run
- * re-created under the same id does not show the old one's output. A run that never logged has
- * nothing to remove.
- */
-export async function removeRunLogs(
-  logsDir: string,
-  ids: { dagId: string; runId: string },
-): Promise<void> {
-  let dir: string;
-  try {
-    dir = runLogDir(logsDir, ids);
-  } catch {
-    return; // an id that cannot be a folder has no logs
-  }
-  // A run folder under a linked DAG folder lies elsewhere: never remove outside the logs folder.
-  const parent = await realpath(dirname(dir)).catch(() => undefined);
-  if (parent === undefined || !(await realInside(logsDir, parent))) return;
-  await rm(dir, { recursive: true, force: true });
 }
 
 /**

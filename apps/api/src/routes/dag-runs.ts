@@ -9,11 +9,10 @@ import {
   type NewDagRun,
 } from '@dagbag/db';
 import { z } from 'zod';
-import { manualDataInterval, runIdProblem, scheduleTimezone } from '@dagbag/dagbag';
+import { manualDataInterval, removeRunLogs, runIdProblem, scheduleTimezone } from '@dagbag/dagbag';
 import { apiEvent } from '../audit.ts';
 import { actorOf } from '../auth.ts';
 import { ApiError } from '../errors.ts';
-import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagRunResponse, renderStructure, taskInstanceResponse } from '../serialize.ts';

@@ -1,9 +1,9 @@
 /** DAGs: listing, one DAG, its details; pausing (one or many) and deleting. */
+import { removeRunLogs } from '@dagbag/dagbag';
 import { dagListingReadsRuns, type DagFilters, type DagSortColumn } from '@dagbag/db';
 import { z } from 'zod';
 import { apiEvent } from '../audit.ts';
 import { ApiError } from '../errors.ts';
-import { removeRunLogs } from '../logs.ts';
 import { defineRoute, type RouteDefinition } from '../route.ts';
 import * as s from '../schemas.ts';
 import { dagDetailsResponse, dagResponse, jsonBytes } from '../serialize.ts';

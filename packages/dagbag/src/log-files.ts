@@ -1,0 +1,38 @@
+/**
+ * Removing task logs by the one path rule (`log-path.ts`): what the API does for a deleted run or
+ * DAG and `pnpm db:clean` for the runs it deletes. Never anything outside the logs folder.
+ */
+import { realpath, rm } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
+import { runLogDir, type RunLogIds } from './log-path.ts';
+
+/** Whether `path` (made real) is `root` (made real) or inside it. */
+export async function realPathInside(root: string, path: string): Promise<boolean> {
+  const realRoot = await realpath(root);
+  return path === realRoot || path.startsWith(realRoot + sep);
+}
+
+/**
+ * Removes a run's logs (`runLogDir`: every try of every task of the run), so that a run re-created
+ * under the same id does not show the old one's output and a deleted run leaves no files behind.
+ * True when there was a folder to remove; a run that never logged (or an id that cannot be a
+ * folder) has nothing to remove. A run folder under a linked DAG folder lies elsewhere: it is left
+ * alone, as is anything else outside the logs folder.
+ */
+export async function removeRunLogs(logsRoot: string, ids: RunLogIds): Promise<boolean> {
+  let dir: string;
+  try {
+    dir = runLogDir(logsRoot, ids);
+  } catch {
+    return false; // an id that cannot be a folder has no logs
+  }
+  const parent = await realpath(dirname(dir)).catch(() => undefined);
+  if (parent === undefined || !(await realPathInside(logsRoot, parent))) return false;
+  try {
+    await rm(dir, { recursive: true });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
