@@ -43,6 +43,11 @@ export interface CreateLoggerOptions {
   /** LOG_FORMAT as the process read it; default json. */
   format?: string;
   destination?: DestinationStream;
+  /**
+   * Lines to stderr (synchronously), for a command whose stdout is its answer (`pnpm db:clean`'s
+   * counts); default stdout.
+   */
+  stderr?: boolean;
 }
 
 /** Lines are written once this many bytes wait, or every `STDOUT_FLUSH_MS` (whichever first). */
@@ -108,10 +113,10 @@ export const PRETTY_OPTIONS = {
 } satisfies PrettyOptions;
 
 /**
- * JSON lines on stdout (buffered: `bufferedStdout`) at `level` (default info). `format: 'pretty'`
- * (LOG_FORMAT=pretty, what `pnpm dev` sets) prints readable lines instead, synchronously, so
- * nothing is lost when the process exits. The settings come from the caller: this package reads
- * no environment.
+ * JSON lines on stdout (buffered: `bufferedStdout`; or on stderr, `stderr`) at `level` (default
+ * info). `format: 'pretty'` (LOG_FORMAT=pretty, what `pnpm dev` sets) prints readable lines
+ * instead, synchronously, so nothing is lost when the process exits. The settings come from the
+ * caller: this package reads no environment.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const level = options.level ?? 'info';
@@ -123,8 +128,17 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   };
   if (options.destination) return pino(config, options.destination);
   if (options.format === 'pretty') {
-    return pino(config, pretty({ sync: true, colorize: true, ...PRETTY_OPTIONS }));
+    return pino(
+      config,
+      pretty({
+        sync: true,
+        colorize: true,
+        ...(options.stderr ? { destination: 2 } : {}),
+        ...PRETTY_OPTIONS,
+      }),
+    );
   }
+  if (options.stderr) return pino(config, pino.destination({ dest: 2, sync: true }));
   return pino(config, bufferedStdout());
 }
 
