@@ -25,3 +25,4 @@ export type { VersionSource } from './queries/run-task-instances.ts';
 export * from './queries/dag-files.ts';
 export { setNextDagrun, type NextDagrun } from './queries/next-dagrun.ts';
 export * from './notify/index.ts';
+export * from './retention/index.ts';
