@@ -1,7 +1,7 @@
 /**
  * The README's configuration and metrics tables, generated from the code (the settings shapes and
- * the metric registry). `pnpm docs:generate` rewrites them; docs/readme.test.ts fails when they
- * differ.
+ * the metric registry), and the options of its commands (`dagbag`, `pnpm db:clean`).
+ * `pnpm docs:generate` rewrites them; docs/readme.test.ts fails when they differ.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import {
   cacheSettingsShape,
   type FieldDoc,
 } from '@dagbag/dagbag';
-import { DATABASE_SETTINGS } from '@dagbag/db';
+import { CLEAN_OPTIONS, DATABASE_SETTINGS } from '@dagbag/db';
 import { LOGGER_SETTINGS } from '@dagbag/logger';
 import { ALL_METRICS, prometheusName } from '@dagbag/metrics';
 import { SCHEDULER_OWN_SETTINGS } from '@dagbag/scheduler';
@@ -141,6 +141,14 @@ function cliTable(): string {
   return ['| command | what it does | options |', '|---|---|---|', ...rows].join('\n');
 }
 
+/** The options of `pnpm db:clean`, from the table its parser and --help read. */
+function dbCleanTable(): string {
+  const rows = Object.values(CLEAN_OPTIONS).map(
+    ({ doc }) => `| \`${doc.flags}\` | ${cell(doc.description)} |`,
+  );
+  return ['| option | meaning |', '|---|---|', ...rows].join('\n');
+}
+
 function replaceBlock(text: string, name: string, body: string): string {
   const start = `<!-- generated:${name}:start -->`;
   const end = `<!-- generated:${name}:end -->`;
@@ -160,6 +168,7 @@ export async function generatedReadme(current?: string): Promise<string> {
   text = replaceBlock(text, 'metrics', metricsTable());
   text = replaceBlock(text, 'dag-fields', dagFieldsTables());
   text = replaceBlock(text, 'cli', cliTable());
+  text = replaceBlock(text, 'db-clean', dbCleanTable());
   return text;
 }
 
