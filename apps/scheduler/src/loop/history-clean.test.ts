@@ -52,10 +52,12 @@ describe('a clean of history', () => {
     for (let i = 0; i < 4; i++) await scheduler.runLoopOnce();
     expect(await scheduled()).toEqual(['00:50']);
 
+    // The new schedule continues from the last run's end (01:00), aligned back onto it as Airflow
+    // does: one interval, 00:55-01:05, and none of the cleaned ones from start_date on.
     await h.writeDag(doc('5-59/10 * * * *'));
     await scheduler.processDagFiles();
     for (let i = 0; i < 4; i++) await scheduler.runLoopOnce();
-    expect(await scheduled()).toEqual(['00:50']);
+    expect(await scheduled()).toEqual(['00:50', '00:55']);
     const dag = await h.db.prisma.dag.findUniqueOrThrow({ where: { dagId: 'resched' } });
     expect(dag.nextDagrunLogicalDate?.toISOString()).toBe('2026-03-01T01:05:00.000Z');
   });
