@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedDag, seedRun, smallDag, startTestApi, type TestApi } from './testing/harness.ts';
 
 let api: TestApi;
@@ -539,5 +540,48 @@ describe('listing runs (GET .../dagRuns)', () => {
 
   it('answers 404 for an unknown DAG', async () => {
     expect((await api.request('/api/v2/dags/ghost/dagRuns')).status).toBe(404);
+  });
+});
+
+describe('waiting for a run (GET .../dagRuns/{dag_run_id}/wait)', () => {
+  it('keeps no abort listener per interval on the request however long the run goes on', async () => {
+    // Before: each interval added one to the request's signal and none went before the run ended
+    // (36,000 an hour at interval=0.1, each holding its timer and closure).
+    await seedRun(api.prisma, { dagId: 'etl', runId: 'long_wait', versionId: versions[1]! });
+    const signals = new Set<AbortSignal>();
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const original = EventTarget.prototype.addEventListener;
+    const add = vi.spyOn(EventTarget.prototype, 'addEventListener').mockImplementation(function (
+      this: EventTarget,
+      ...args
+    ) {
+      if (args[0] === 'abort' && this instanceof AbortSignal) signals.add(this);
+      return original.apply(this, args);
+    });
+    const gone = new AbortController();
+    try {
+      const response = await api.request('/api/v2/dags/etl/dagRuns/long_wait/wait?interval=0.1', {
+        signal: gone.signal,
+      });
+      expect(response.status).toBe(200);
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let lines = 0;
+      while (lines < 25) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        lines += decoder
+          .decode(value)
+          .split('\n')
+          .filter((line) => line !== '').length;
+      }
+      expect(lines).toBeGreaterThanOrEqual(25);
+      // 25 intervals into a run that stays running, while the stream is still open.
+      const most = Math.max(...[...signals].map((s) => getEventListeners(s, 'abort').length));
+      expect(most).toBeLessThanOrEqual(3);
+    } finally {
+      add.mockRestore();
+      gone.abort();
+    }
   });
 });

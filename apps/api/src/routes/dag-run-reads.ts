@@ -101,12 +101,17 @@ export function dagRunReadRoutes({ queries }: RouteContext): RouteDefinition[] {
         async function* lines(signal: AbortSignal): AsyncGenerator<string> {
           yield `${JSON.stringify({ state })}\n`;
           while (!FINISHED_RUN_STATES.has(state) && !signal.aborted) {
+            // One abort listener per pause, removed when the pause ends: added each interval and
+            // left on the request's signal, they piled up for as long as the run went on (36,000
+            // an hour at interval=0.1, each holding its timer and closure).
             await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, intervalMs);
-              signal.addEventListener('abort', () => {
+              const done = () => {
                 clearTimeout(timer);
+                signal.removeEventListener('abort', done);
                 resolve();
-              });
+              };
+              const timer = setTimeout(done, intervalMs);
+              signal.addEventListener('abort', done, { once: true });
             });
             if (signal.aborted) return;
             const run = await queries.getDagRun(dagId, runId);
