@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, poolOf, PREPARED, readRows, type PrismaClient } from './client.ts';
+import {
+  createPrismaClient,
+  MAX_PREPARED_STATEMENTS,
+  poolOf,
+  PREPARED,
+  readRows,
+  type PrismaClient,
+} from './client.ts';
+import { createApiQueries, type DagSortColumn } from './queries/api/index.ts';
 import { isDatabaseUnavailable } from './errors.ts';
 import { defaultDatabaseSettings } from './settings.ts';
 import { createTestDatabase, type TestDatabase } from './testing/index.ts';
@@ -36,6 +44,44 @@ describe('the Prisma client', () => {
       await prisma.$queryRawUnsafe('SELECT $1::int + 2 AS n', i);
     }
     expect(await prepared()).toEqual([`${PREPARED} SELECT $1::int + 1 AS n`]);
+  });
+
+  it('prepares at most MAX_PREPARED_STATEMENTS statements per connection, however many sort orders GET /dags is asked for', async () => {
+    // Before: each distinct order_by of a listing was one more statement prepared on every pooled
+    // connection, kept until the connection closed (never, in a busy pool).
+    const client = createPrismaClient({
+      url: db.url,
+      settings: { ...defaultDatabaseSettings(), DATABASE_POOL_MAX: 1 },
+      applicationName: 'client-test-bounded',
+    });
+    try {
+      const queries = createApiQueries(client);
+      const columns: DagSortColumn[] = ['dag_id', 'last_parsed_time', 'is_paused', 'start_date'];
+      let orders = 0;
+      for (const first of columns)
+        for (const second of columns)
+          for (const third of columns)
+            for (const descending of [false, true]) {
+              await queries.listDags({
+                limit: 10,
+                offset: 0,
+                excludeStale: false,
+                orderBy: [
+                  { column: first, descending },
+                  { column: second, descending: false },
+                  { column: third, descending: true },
+                ],
+              });
+              orders++;
+            }
+      expect(orders).toBeGreaterThan(MAX_PREPARED_STATEMENTS);
+      const rows = await client.$queryRawUnsafe<{ count: number }[]>(
+        'SELECT count(*)::int AS count FROM pg_prepared_statements',
+      );
+      expect(rows[0]?.count).toBe(MAX_PREPARED_STATEMENTS);
+    } finally {
+      await client.$disconnect();
+    }
   });
 
   it("names its pool's host, port and database in the pool's options, where the pg instrumentation reads them", () => {

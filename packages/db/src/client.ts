@@ -42,8 +42,21 @@ export interface ClientOptions {
  */
 export const PREPARED = '/* prepared */';
 
-function preparedName(sql: string): string | undefined {
+/**
+ * The most distinct PREPARED texts one client prepares; further ones are sent unnamed. A prepared
+ * statement stays on its server connection (a backend's memory, and node-postgres's list of the
+ * connection's statements) until that connection closes, which a pool kept busy never does, and
+ * the text of GET /dags varies with its filters and its `order_by` (up to 10 keys of 18 each):
+ * a client paging through sort orders prepared a new statement on every connection for each one.
+ */
+export const MAX_PREPARED_STATEMENTS = 100;
+
+function preparedName(sql: string, known: Set<string>): string | undefined {
   if (!sql.startsWith(PREPARED)) return undefined;
+  if (!known.has(sql)) {
+    if (known.size >= MAX_PREPARED_STATEMENTS) return undefined;
+    known.add(sql);
+  }
   return `dagbag_${createHash('sha1').update(sql).digest('base64url')}`;
 }
 
@@ -77,9 +90,12 @@ export function createPrismaClient(options: ClientOptions): PrismaClient {
     pool,
     `${target.host ?? 'localhost'}:${target.port ?? 5432}/${target.database ?? ''}`,
   );
+  /** The PREPARED texts this client prepares (bounded: MAX_PREPARED_STATEMENTS). */
+  const preparedTexts = new Set<string>();
   const adapter = new PrismaPg(pool, {
     // An unnamed statement where there is no name (the adapter's type says string).
-    statementNameGenerator: (query) => (prepared ? preparedName(query.sql) : undefined) as string,
+    statementNameGenerator: (query) =>
+      (prepared ? preparedName(query.sql, preparedTexts) : undefined) as string,
     // The client's pool: $disconnect ends it.
     disposeExternalPool: true,
   });

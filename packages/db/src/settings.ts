@@ -105,7 +105,7 @@ export const DATABASE_SETTINGS = {
     pattern: /^(on|off)$/,
     accepted: '`on` or `off`',
     description:
-      "on: the hottest reads (GET /dags's page, a DAG cache miss) are prepared once per connection. off: every statement is sent unnamed, for poolers in transaction mode such as PgBouncer, where a prepared statement belongs to a server connection the next query may not get",
+      "on: the hottest reads (GET /dags's page, a DAG cache miss) are prepared once per connection (at most 100 distinct statements per process; further variants of GET /dags, e.g. other sort orders, are sent unprepared). off: every statement is sent unnamed, for poolers in transaction mode such as PgBouncer, where a prepared statement belongs to a server connection the next query may not get",
   }),
 };
 
