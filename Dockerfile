@@ -33,6 +33,8 @@ ENV NODE_ENV=production \
 RUN mkdir -p /app/.data/logs && chown -R node:node /app/.data
 USER node
 # node runs main.ts itself (no pnpm wrapper process in between), so SIGTERM reaches the
-# app's own handler: drain requests, let running tasks finish. Run with an init (compose:
-# `init: true`) so the scheduler's finished task processes are reaped.
+# app's own handler: drain requests, let running tasks finish. The scheduler reaps each task and
+# its watchdog itself, even as PID 1; run it with an init all the same (compose: `init: true`,
+# `docker run --init`) for what a task leaves running in the background: the watchdog kills it
+# when the try ends, and only an init reaps it then.
 CMD ["node", "apps/api/src/main.ts"]

@@ -31,23 +31,30 @@ import type { Logger } from '@dagbag/logger';
 import type { SchedulerMetrics } from '../metrics.ts';
 
 /**
- * Runs `$DAGBAG_TASK_COMMAND` with `bash -c` (as its own process, so the exit code is the task's,
- * leading the process group everything it starts joins) beside a watchdog that reads the pipe from
- * the scheduler. The pipe reaches end-of-file when the try is over or when the scheduler dies,
- * even by SIGKILL; the watchdog then kills the whole group. The scheduler also writes a line to
- * the pipe every keepalive period, and a watchdog that reads none for
- * `$DAGBAG_TASK_WATCHDOG_SECONDS` kills the group too: a scheduler that is alive but stopped
- * (SIGSTOP, a paused VM or container, a stalled process) writes no heartbeat either, and another
- * scheduler retries its tasks once the heartbeat timeout has passed; the old try must be gone by
- * then. So a task never runs on while another scheduler retries it, and nothing it started in the
- * background outlives the try. The watchdog runs in a process group of its own (`set -m`), so
- * that signals to the task's group (a stop's SIGTERM, a pause's SIGSTOP: see
- * `pauseUnheardTries`) leave it reading. The command's stdin is /dev/null.
+ * Each try is two processes, both the scheduler's own children (so both are reaped by it):
+ *
+ * - the task, `bash -c <bash_command>` (its exit code is the task's), leading a process group of
+ *   its own that everything it starts joins; its stdin is /dev/null;
+ * - its watchdog, `bash -c TASK_WATCHDOG` in a process group of its own (so that signals to the
+ *   task's group, a stop's SIGTERM or a pause's SIGSTOP: see `pauseUnheardTries`, leave it
+ *   reading), which reads a pipe from the scheduler. The pipe reaches end-of-file when the try is
+ *   over or when the scheduler dies, even by SIGKILL; the watchdog then kills the task's whole
+ *   group. The scheduler also writes a line to the pipe every keepalive period, and a watchdog
+ *   that reads none for `$DAGBAG_TASK_WATCHDOG_SECONDS` kills the group too: a scheduler that is
+ *   alive but stopped (SIGSTOP, a paused VM or container, a stalled process) writes no heartbeat
+ *   either, and another scheduler retries its tasks once the heartbeat timeout has passed; the
+ *   old try must be gone by then.
+ *
+ * So a task never runs on while another scheduler retries it, and nothing it started in the
+ * background outlives the try. The watchdog used to be forked by the task's shell before it ran
+ * the command: it outlived its parent at the end of every try, was handed to PID 1, and where PID
+ * 1 reaps nothing (the scheduler itself in a container without an init: Docker without `--init`,
+ * a Kubernetes pod) left one zombie process per try, for good.
  */
-const GROUP_WATCHDOG =
-  'exec 3<&0 0</dev/null; set -m; (trap "" TERM; while :; do read -r -t "$DAGBAG_TASK_WATCHDOG_SECONDS" -u 3 _; s=$?; [ $s = 0 ] || break; done; ' +
+const TASK_WATCHDOG =
+  'while :; do read -r -t "$DAGBAG_TASK_WATCHDOG_SECONDS" _; s=$?; [ $s = 0 ] || break; done; ' +
   '[ $s -gt 128 ] && echo "[$(date -u +%FT%TZ)] no word from the scheduler for $DAGBAG_TASK_WATCHDOG_SECONDS s (stopped or stalled): ' +
-  'killing the task before another scheduler retries it" >&2; kill -KILL -- -$$ 2>/dev/null) & set +m; exec 3<&-; exec bash -c "$DAGBAG_TASK_COMMAND"';
+  'killing the task before another scheduler retries it" >&2; kill -KILL -- -"$DAGBAG_TASK_GROUP" 2>/dev/null';
 
 /** BashOperator's default `skip_on_exit_code`: the task ends `skipped`. */
 export const SKIP_EXIT_CODE = 99;
@@ -80,7 +87,7 @@ export interface LocalExecutorOptions {
   /**
    * TASK_HEARTBEAT_TIMEOUT_SECONDS in ms: after this long without a heartbeat another scheduler may
    * retry a try, so a try whose scheduler stopped writing keepalives is killed before (see
-   * GROUP_WATCHDOG and watchdogTiming).
+   * TASK_WATCHDOG and watchdogTiming).
    */
   heartbeatTimeoutMs: number;
   logger: Logger;
@@ -97,6 +104,8 @@ interface RunningTry {
   ti: ClaimedTaskInstance;
   task: Task | null;
   child: ChildProcess | undefined;
+  /** The try's watchdog (see TASK_WATCHDOG): its stdin takes the keepalives. */
+  watchdog: ChildProcess | undefined;
   /** Why we stopped it ourselves, if we did; decides the outcome over the exit code. */
   stopReason: 'timeout' | 'taken_away' | 'shutdown' | undefined;
   timeout: NodeJS.Timeout | undefined;
@@ -237,6 +246,7 @@ export class LocalExecutor {
       ti,
       task: null,
       child: undefined,
+      watchdog: undefined,
       stopReason: undefined,
       paused: false,
       timeout: undefined,
@@ -313,19 +323,16 @@ export class LocalExecutor {
 
     let child: ChildProcess;
     try {
-      // --norc: stdin is a socket pair, from which bash would guess it was started by rshd and
-      // source the scheduler user's ~/.bashrc (slow, and not the task's business).
-      child = spawn('bash', ['--norc', '-c', GROUP_WATCHDOG], {
+      // --norc: no ~/.bashrc of the scheduler's user (slow, and not the task's business).
+      child = spawn('bash', ['--norc', '-c', task.bashCommand], {
         detached: true, // its own process group: a kill reaches everything the command started
-        stdio: ['pipe', logFd, logFd],
+        stdio: ['ignore', logFd, logFd],
         // Never the scheduler's whole environment: DATABASE_URL and other secrets stay out.
         env: {
           ...this.options.taskEnv,
           ...dagRunConfEnv(ti),
           ...dagRunDatesEnv(ti),
           ...airflowContextEnv(ti),
-          DAGBAG_TASK_COMMAND: task.bashCommand,
-          DAGBAG_TASK_WATCHDOG_SECONDS: String(this.watchdog.deadlineMs / 1000),
         },
       });
     } catch (error) {
@@ -350,6 +357,33 @@ export class LocalExecutor {
       return;
     }
     entry.child = child;
+    if (child.pid !== undefined) {
+      try {
+        // --norc: its stdin is a socket pair, from which bash would guess it was started by rshd
+        // and source ~/.bashrc. Its own process group (detached), out of the task's.
+        entry.watchdog = spawn('bash', ['--norc', '-c', TASK_WATCHDOG], {
+          detached: true,
+          stdio: ['pipe', 'ignore', logFd],
+          env: {
+            // Builtins and `date` only: the tasks' PATH finds bash and date as it found bash.
+            PATH: this.options.taskEnv?.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+            DAGBAG_TASK_GROUP: String(child.pid),
+            DAGBAG_TASK_WATCHDOG_SECONDS: String(this.watchdog.deadlineMs / 1000),
+          },
+        });
+      } catch (error) {
+        // Unwatched, the task could outlive this scheduler beside its retry elsewhere: not run.
+        this.options.logger.warn({ err: error, ti: ti.id }, 'could not start a task watchdog');
+        this.appendLog(logFd, `could not start its watchdog: ${(error as Error).message}`);
+        this.signalGroup(entry, 'SIGKILL');
+      }
+      const watchdog = entry.watchdog;
+      watchdog?.stdin?.on('error', () => undefined);
+      watchdog?.once('error', (error) => {
+        this.options.logger.warn({ err: error, ti: ti.id }, 'task watchdog failed; task killed');
+        this.signalGroup(entry, 'SIGKILL');
+      });
+    }
     // Keepalives come from a timer of their own, whether or not the heartbeats reach the
     // database: during an outage tasks run on (the scheduler is alive); only a stopped scheduler
     // (or a stalled event loop) stops them.
@@ -366,8 +400,7 @@ export class LocalExecutor {
       }
     });
     // The try is over: closing the pipe makes the watchdog kill what the command left running.
-    child.once('exit', () => child.stdin?.end());
-    child.stdin?.on('error', () => undefined);
+    child.once('exit', () => entry.watchdog?.stdin?.end());
     child.once('close', (code, signal) => {
       if (entry.timeout) clearTimeout(entry.timeout);
       // The watchdog has killed whatever the command left behind (it outlives a SIGTERM).
@@ -554,12 +587,12 @@ export class LocalExecutor {
   }
 
   /**
-   * One line to each running try's watchdog: its scheduler is alive (see GROUP_WATCHDOG). Then,
+   * One line to each running try's watchdog: its scheduler is alive (see TASK_WATCHDOG). Then,
    * if the tries' heartbeats have not been written for the watchdog's deadline, pauses them.
    */
   private keepalive(): void {
     for (const entry of this.running.values()) {
-      const stdin = entry.child?.stdin;
+      const stdin = entry.watchdog?.stdin;
       if (stdin && !stdin.writableEnded && !stdin.destroyed) stdin.write('\n');
     }
     // Only an executor that heartbeats (started) can tell an unheard try from one never beaten.
