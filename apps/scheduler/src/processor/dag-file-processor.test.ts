@@ -165,6 +165,33 @@ describe('the DAG file processor', () => {
     expect(error.stackTrace).toMatch(/^broken\.json:4:\d+: .*unknown upstream "nope"/);
   });
 
+  it('takes no import_error id on a pass over a file that stays broken', async () => {
+    // Before: every pass took one (12 a minute per broken file, with the default scan interval),
+    // on the way to the end of the column's integers.
+    await h.writeRaw('stays-broken.json', '{ "dag_id": "stays_broken", ');
+    const lastId = async () =>
+      (
+        await h.db.prisma.$queryRawUnsafe<{ value: bigint }[]>(
+          'SELECT last_value AS value FROM import_error_id_seq',
+        )
+      )[0]!.value;
+    await processor.processOnce();
+    const first = await lastId();
+    for (let pass = 0; pass < 5; pass++) await processor.processOnce();
+    expect(await lastId()).toBe(first);
+    expect(await h.db.prisma.importError.count({ where: { filename: 'stays-broken.json' } })).toBe(
+      1,
+    );
+    // A change of the reason is still written.
+    await h.writeRaw('stays-broken.json', '{ "dag_id": "stays_broken", "tasks": ');
+    await processor.processOnce();
+    const error = await h.db.prisma.importError.findUniqueOrThrow({
+      where: { filename: 'stays-broken.json' },
+    });
+    expect(error.stackTrace).toMatch(/^stays-broken\.json:1:/);
+    expect(await lastId()).toBe(first);
+  });
+
   it('reports invalid JSON with its line and column', async () => {
     await h.writeRaw('syntax.json', '{\n  "dag_id": "x",\n  "tasks": [,]\n}\n');
     await processor.processOnce();

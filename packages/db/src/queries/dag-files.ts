@@ -290,17 +290,31 @@ export function hasImportErrorsSql(alias: string): Prisma.Sql {
   return Prisma.sql`EXISTS (SELECT 1 FROM import_error e WHERE e.filename IN (${dag}.fileloc, ${dag}.relative_fileloc))`;
 }
 
-/** Records (or refreshes) a file's import error; writes only when the text changed. */
+/**
+ * Records (or refreshes) a file's import error; writes only when the text changed. Called for
+ * every broken file on every pass: an `INSERT ... ON CONFLICT DO UPDATE` took an id from the
+ * sequence each time, even when it changed nothing (12 a minute per file that stays broken), on
+ * the way to the end of `import_error.id`'s integers, after which no import error could be
+ * recorded and the processor stopped. Now an id is taken only when a row is added.
+ */
 export async function recordImportError(
   prisma: PrismaClient,
   input: { filename: string; bundleName: string; stacktrace: string },
 ): Promise<boolean> {
-  const count = await prisma.$executeRaw`
-    INSERT INTO import_error (filename, bundle_name, stacktrace, timestamp)
-    VALUES (${input.filename}, ${input.bundleName}, ${input.stacktrace}, now())
-    ON CONFLICT (filename) DO UPDATE SET stacktrace = EXCLUDED.stacktrace, bundle_name = EXCLUDED.bundle_name, timestamp = now()
-    WHERE import_error.stacktrace IS DISTINCT FROM EXCLUDED.stacktrace`;
-  return count > 0;
+  const rows = await prisma.$queryRaw<{ written: number }[]>`
+    WITH changed AS (
+      UPDATE import_error SET stacktrace = ${input.stacktrace}, bundle_name = ${input.bundleName}, timestamp = now()
+      WHERE filename = ${input.filename} AND stacktrace IS DISTINCT FROM ${input.stacktrace}
+      RETURNING 1
+    ), added AS (
+      INSERT INTO import_error (filename, bundle_name, stacktrace, timestamp)
+      SELECT ${input.filename}, ${input.bundleName}, ${input.stacktrace}, now()
+      WHERE NOT EXISTS (SELECT 1 FROM import_error WHERE filename = ${input.filename})
+      ON CONFLICT (filename) DO NOTHING
+      RETURNING 1
+    )
+    SELECT ((SELECT count(*) FROM changed) + (SELECT count(*) FROM added))::int AS written`;
+  return (rows[0]?.written ?? 0) > 0;
 }
 
 /** Deletes import errors of the bundle except those of `keep` (fixed or vanished files). */
