@@ -5,5 +5,6 @@ export * from './scheduler.ts';
 export * from './api.ts';
 export * from './database-client.ts';
 export * from './notifications.ts';
+export * from './runtime.ts';
 export * from './instruments.ts';
 export { ALL_METRICS } from './all.ts';

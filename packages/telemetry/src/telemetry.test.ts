@@ -76,14 +76,17 @@ describe('startTelemetry', () => {
     const serviceNames = resources.map((r) => attribute(r.resource.attributes, 'service.name'));
     expect(serviceNames).toContain('dagbag-scheduler');
     const metrics = resources.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics));
-    // forceFlush and the final flush of shutdown each send one request.
-    expect([...new Set(metrics.map((m) => m.name))].sort()).toEqual([
+    // forceFlush and the final flush of shutdown each send one request. The runtime metrics
+    // (heap, event loop) come along; the cache's are the ones recorded here.
+    const cacheMetrics = metrics.filter((m) => m.name.startsWith('dagbag.'));
+    expect([...new Set(cacheMetrics.map((m) => m.name))].sort()).toEqual([
       'dagbag.cache.entries',
       'dagbag.cache.hits',
       'dagbag.cache.load.duration',
       'dagbag.cache.misses',
     ]);
-    for (const metric of metrics) {
+    expect(metrics.map((m) => m.name)).toContain('v8js.memory.heap.used');
+    for (const metric of cacheMetrics) {
       const roles = dataPoints(metric).map((point) => attribute(point.attributes, 'dagbag.role'));
       expect(new Set(roles), metric.name).toEqual(new Set(['scheduler']));
     }
@@ -100,6 +103,12 @@ describe('startTelemetry', () => {
     expect(telemetry.otlp).toEqual({ metrics: false, traces: false });
     const traffic = recordSampleTraffic(telemetry.meterProvider.getMeter('test'));
     for (let i = 0; i < 20; i += 1) traffic.tick();
+    // The runtime metrics need samples: a garbage collection for v8js.gc.duration, and 5 event
+    // loop delays (10 ms resolution) for nodejs.eventloop.delay.*.
+    const garbage: string[] = [];
+    for (let i = 0; i < 1_000_000; i += 1) garbage.push(`garbage ${i}`);
+    garbage.length = 0;
+    await new Promise((resolve) => setTimeout(resolve, 200));
 
     const response = await fetch(telemetry.metricsUrl);
     const text = await response.text();
@@ -113,6 +122,8 @@ describe('startTelemetry', () => {
       for (const name of prometheusSeriesNames(metric)) expect(served, name).toContain(name);
     }
     expect(text).toContain('dagbag_cache_hits_total{dagbag_role="api"');
+    // The heap by V8 space, which RSS alone cannot tell apart from V8's saw-tooth.
+    expect(text).toMatch(/v8js_memory_heap_used\{[^}]*v8js_heap_space_name="old_space"/);
     expect(text).toMatch(/target_info\{[^}]*service_name="dagbag-api"/);
     // The registry's buckets reach the exporter (views), not the SDK's default ones.
     expect(text).toContain(

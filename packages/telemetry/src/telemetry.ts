@@ -17,6 +17,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import {
   defaultResource,
   detectResources,
@@ -69,6 +70,7 @@ export interface TelemetryOptions {
    * Patch pg (its `db.client.*` metrics, and spans when traces are exported), and, only when traces
    * are exported, http and express for their spans (default true). `http.server.request.duration`
    * is the app's to record (apps/api records it per request at the cost of one histogram sample).
+   * The runtime metrics (heap, GC, event loop: RUNTIME_METRICS) are served either way.
    */
   instrumentations?: boolean;
   /**
@@ -252,13 +254,17 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
           ignoreIncomingRequestHook: (request) => request.socket.localPort === options.metricsPort,
         })
       : undefined;
-  const instrumentations =
-    options.instrumentations === false
+  const instrumentations = [
+    // Heap by space, GC pauses, event-loop delay and utilization, active resources
+    // (RUNTIME_METRICS): it patches no module, so it is on even without the others.
+    new RuntimeNodeInstrumentation(),
+    ...(options.instrumentations === false
       ? []
       : [
           ...(httpInstrumentation ? [httpInstrumentation, new ExpressInstrumentation()] : []),
           new PgInstrumentation(),
-        ];
+        ]),
+  ];
 
   // Detected up front and awaited: the SDK would detect lazily, and a scrape arriving before the
   // host's asynchronous attributes settle logs a warning on every start.
