@@ -5,7 +5,7 @@ import { runLogDir } from '@dagbag/dagbag';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiQueries } from '../queries/api/index.ts';
 import { createTestDatabase, type TestDatabase } from '../testing/index.ts';
-import { cleanHistory, type CleanCounts, type CleanTable } from './clean.ts';
+import { cleanHistory, noCleanCounts, type CleanCounts, type CleanTable } from './clean.ts';
 
 /** Day `n` of the history these tests write (2026-01-01 is day 0). */
 const day = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 86_400_000);
@@ -117,15 +117,7 @@ const runIds = async (dagId: string) =>
 const clean = (options: { tables?: CleanTable[]; dryRun?: boolean; batchSize?: number } = {}) =>
   cleanHistory(db.prisma, { before: BEFORE, logsRoot, ...options });
 
-const none: CleanCounts = {
-  dag_run: 0,
-  task_instance: 0,
-  task_instance_history: 0,
-  task_log_folders: 0,
-  dag_version: 0,
-  log: 0,
-  job: 0,
-};
+const none: CleanCounts = noCleanCounts();
 
 describe('cleaning runs', () => {
   it('deletes finished runs that ended before the timestamp, with their task instances, tries and log folders', async () => {

@@ -59,6 +59,19 @@ export interface CleanOptions {
   onBatch?: (table: CleanTable, rows: number) => void | Promise<void>;
 }
 
+/** Counts of a clean that found nothing (each table at 0). */
+export function noCleanCounts(): CleanCounts {
+  return {
+    dag_run: 0,
+    task_instance: 0,
+    task_instance_history: 0,
+    task_log_folders: 0,
+    dag_version: 0,
+    log: 0,
+    job: 0,
+  };
+}
+
 export const DEFAULT_CLEAN_BATCH_SIZE = 1000;
 
 /** Removes (or counts) at most this many run log folders at once. */
@@ -98,15 +111,7 @@ export async function cleanHistory(
   const limit = options.batchSize ?? DEFAULT_CLEAN_BATCH_SIZE;
   const dryRun = options.dryRun ?? false;
   const logger = options.logger ?? silentLogger;
-  const counts: CleanCounts = {
-    dag_run: 0,
-    task_instance: 0,
-    task_instance_history: 0,
-    task_log_folders: 0,
-    dag_version: 0,
-    log: 0,
-    job: 0,
-  };
+  const counts = noCleanCounts();
   const batchDone = async (table: CleanTable, rows: number) => {
     logger.debug({ table, rows, dryRun }, 'batch done');
     await options.onBatch?.(table, rows);
