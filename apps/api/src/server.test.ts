@@ -14,7 +14,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './server.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
-import { spawnTsx } from '@dagbag/config/testing/spawn-tsx';
+import { PROCESS_TEST_TIMEOUT_MS, spawnTsx } from '@dagbag/config/testing/spawn-tsx';
 
 describe('graceful close', () => {
   it('lets an in-flight request finish, then stops listening', async () => {
@@ -52,26 +52,30 @@ describe('the API process (src/main.ts)', () => {
   });
   afterAll(() => db.drop());
 
-  it('stops at start with exit code 2 and a message naming a bad variable and its range', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: join(import.meta.dirname, '..'),
-      env: {
-        ...process.env,
-        VITEST: '',
-        LOG_LEVEL: 'info',
-        API_PORT: '70000',
-        API_DAG_CACHE_MAX_BYTES: '-5',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code, output).toBe(2);
-    expect(output).toContain('API_PORT: must be a whole number from 0 to 65535');
-    expect(output).not.toContain('telemetry started');
-  }, 30_000);
+  it(
+    'stops at start with exit code 2 and a message naming a bad variable and its range',
+    async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: join(import.meta.dirname, '..'),
+        env: {
+          ...process.env,
+          VITEST: '',
+          LOG_LEVEL: 'info',
+          API_PORT: '70000',
+          API_DAG_CACHE_MAX_BYTES: '-5',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, output).toBe(2);
+      expect(output).toContain('API_PORT: must be a whole number from 0 to 65535');
+      expect(output).not.toContain('telemetry started');
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 
   /** Runs src/main.ts with `env` until it exits: its exit code and its output, colours removed. */
   async function runApi(env: Record<string, string>) {
@@ -87,34 +91,42 @@ describe('the API process (src/main.ts)', () => {
     return { code, output: stripVTControlCharacters(output) };
   }
 
-  it('says a bad setting in one readable line naming the variable and the fix when LOG_FORMAT=pretty', async () => {
-    const { code, output } = await runApi({
-      LOG_FORMAT: 'pretty',
-      LOG_LEVEL: 'info',
-      API_DAG_CACHE_SIZE: '-1',
-    });
-    expect(code, output).toBe(2);
-    expect(output.trim().split('\n')).toEqual([
-      expect.stringMatching(
-        /FATAL \(api\): the API could not start: API_DAG_CACHE_SIZE: must be a whole number from 0 to 10000000; got "-1"\. Fix: set API_DAG_CACHE_SIZE to an accepted value, or unset it for the default \(4096\)\.$/,
-      ),
-    ]);
-  }, 30_000);
+  it(
+    'says a bad setting in one readable line naming the variable and the fix when LOG_FORMAT=pretty',
+    async () => {
+      const { code, output } = await runApi({
+        LOG_FORMAT: 'pretty',
+        LOG_LEVEL: 'info',
+        API_DAG_CACHE_SIZE: '-1',
+      });
+      expect(code, output).toBe(2);
+      expect(output.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /FATAL \(api\): the API could not start: API_DAG_CACHE_SIZE: must be a whole number from 0 to 10000000; got "-1"\. Fix: set API_DAG_CACHE_SIZE to an accepted value, or unset it for the default \(4096\)\.$/,
+        ),
+      ]);
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 
-  it('says any other start failure in one readable line with its cause, no stack, exit code 1', async () => {
-    const { code, output } = await runApi({
-      LOG_FORMAT: 'pretty',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: `postgresql://nobody@127.0.0.1:${await freePort()}/none`,
-      API_AUTH_TOKENS: 'test-token-0123456789abcdef',
-      METRICS_PORT: String(await freePort()),
-    });
-    expect(code, output).toBe(1);
-    expect(output.trim().split('\n').at(-1)).toMatch(
-      /FATAL \(api\): the API could not start: .*ECONNREFUSED/,
-    );
-    expect(output).not.toMatch(/^\s+at /m);
-  }, 30_000);
+  it(
+    'says any other start failure in one readable line with its cause, no stack, exit code 1',
+    async () => {
+      const { code, output } = await runApi({
+        LOG_FORMAT: 'pretty',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: `postgresql://nobody@127.0.0.1:${await freePort()}/none`,
+        API_AUTH_TOKENS: 'test-token-0123456789abcdef',
+        METRICS_PORT: String(await freePort()),
+      });
+      expect(code, output).toBe(1);
+      expect(output.trim().split('\n').at(-1)).toMatch(
+        /FATAL \(api\): the API could not start: .*ECONNREFUSED/,
+      );
+      expect(output).not.toMatch(/^\s+at /m);
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 
   it('stopped while it starts its embedded PostgreSQL, stops that server too and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'dagbag-api-start-'));
@@ -148,74 +160,78 @@ describe('the API process (src/main.ts)', () => {
     }
   }, 180_000);
 
-  it('starts with a generated development token, serves with it, and exits 0 on SIGTERM', async () => {
-    const dataDirectory = mkdtempSync(join(tmpdir(), 'dagbag-api-main-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: join(import.meta.dirname, '..'),
-      env: {
-        ...process.env,
-        VITEST: '',
-        LOG_LEVEL: 'info',
-        DATABASE_URL: db.url,
-        DATA_DIR: dataDirectory,
-        API_PORT: '0',
-        API_AUTH_TOKENS: '',
-        METRICS_PORT: String(await freePort()),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    );
-
-    type StartLine = { url: string; settings: Record<string, unknown> };
-    const listening = await new Promise<StartLine>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no "listening" line in 30 s:\n${output}`)),
-        30_000,
-      );
-      child.stdout.on('data', () => {
-        const line = output.split('\n').find((l) => l.includes('REST API listening'));
-        if (line) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line) as StartLine);
-        }
+  it(
+    'starts with a generated development token, serves with it, and exits 0 on SIGTERM',
+    async () => {
+      const dataDirectory = mkdtempSync(join(tmpdir(), 'dagbag-api-main-'));
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: join(import.meta.dirname, '..'),
+        env: {
+          ...process.env,
+          VITEST: '',
+          LOG_LEVEL: 'info',
+          DATABASE_URL: db.url,
+          DATA_DIR: dataDirectory,
+          API_PORT: '0',
+          API_AUTH_TOKENS: '',
+          METRICS_PORT: String(await freePort()),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
-    });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => resolve(code)),
+      );
 
-    // One start line lists every setting in effect (the GC headroom default applied at start
-    // included), with the database password and the tokens redacted.
-    expect(listening.settings).toMatchObject({
-      API_GC_HEADROOM_PERCENT: 25,
-      API_DAG_CACHE_SIZE: 4096,
-      DATABASE_POOL_MAX: 10,
-      DATA_DIR: dataDirectory,
-      API_AUTH_TOKENS: '[redacted] (0)',
-    });
-    expect(new URL(String(listening.settings.DATABASE_URL)).password).toBe('%5Bredacted%5D');
-    const tokenFile = join(dataDirectory, 'api-token');
-    const token = readFileSync(tokenFile, 'utf8').trim();
-    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
-    // 'generated from' before, for a token just written there.
-    expect(output).toContain(`development bearer token generated into ${tokenFile}: ${token}`);
-    expect((await fetch(`${listening.url}/api/v2/dags`)).status).toBe(401);
-    const response = await fetch(`${listening.url}/api/v2/dags`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect(response.status).toBe(200);
-    const requestId = response.headers.get('x-request-id');
-    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+      type StartLine = { url: string; settings: Record<string, unknown> };
+      const listening = await new Promise<StartLine>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no "listening" line in 90 s:\n${output}`)),
+          90_000,
+        );
+        child.stdout.on('data', () => {
+          const line = output.split('\n').find((l) => l.includes('REST API listening'));
+          if (line) {
+            clearTimeout(timer);
+            resolve(JSON.parse(line) as StartLine);
+          }
+        });
+        void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
+      });
 
-    child.kill('SIGTERM');
-    expect(await exited, output).toBe(0);
-    // The request log carries the request id and never the token.
-    const requestLines = output.split('\n').filter((line) => line.includes('"req"'));
-    expect(requestLines.length).toBeGreaterThanOrEqual(2);
-    expect(requestLines.join('\n')).not.toContain(token);
-    expect(requestLines.join('\n')).toContain(`"id":"${requestId}"`);
-  }, 60_000);
+      // One start line lists every setting in effect (the GC headroom default applied at start
+      // included), with the database password and the tokens redacted.
+      expect(listening.settings).toMatchObject({
+        API_GC_HEADROOM_PERCENT: 25,
+        API_DAG_CACHE_SIZE: 4096,
+        DATABASE_POOL_MAX: 10,
+        DATA_DIR: dataDirectory,
+        API_AUTH_TOKENS: '[redacted] (0)',
+      });
+      expect(new URL(String(listening.settings.DATABASE_URL)).password).toBe('%5Bredacted%5D');
+      const tokenFile = join(dataDirectory, 'api-token');
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+      // 'generated from' before, for a token just written there.
+      expect(output).toContain(`development bearer token generated into ${tokenFile}: ${token}`);
+      expect((await fetch(`${listening.url}/api/v2/dags`)).status).toBe(401);
+      const response = await fetch(`${listening.url}/api/v2/dags`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(response.status).toBe(200);
+      const requestId = response.headers.get('x-request-id');
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+
+      child.kill('SIGTERM');
+      expect(await exited, output).toBe(0);
+      // The request log carries the request id and never the token.
+      const requestLines = output.split('\n').filter((line) => line.includes('"req"'));
+      expect(requestLines.length).toBeGreaterThanOrEqual(2);
+      expect(requestLines.join('\n')).not.toContain(token);
+      expect(requestLines.join('\n')).toContain(`"id":"${requestId}"`);
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 });

@@ -32,3 +32,12 @@ export function spawnTsx(
   );
   return { process: child, output: () => output, exited };
 }
+
+/**
+ * The timeout of a test that starts an app's process and waits for what it does. Such a start
+ * costs about 1.5 s on an idle 2-core machine, but up to 30 s inside the test command, where
+ * turbo runs three suites at once and the reliability suite six clusters of processes: the API's
+ * start-failure test failed there at 30 s, twice, while it passes in 2 s alone. A hang is still
+ * caught.
+ */
+export const PROCESS_TEST_TIMEOUT_MS = 120_000;
