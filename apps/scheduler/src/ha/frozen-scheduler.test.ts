@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnScheduler, type ChildScheduler } from '../testing/child-scheduler.ts';
@@ -20,10 +20,32 @@ afterAll(async () => {
   await h.close();
 });
 
+/** A process's state (R, S, T stopped, Z zombie...), parent and group, or undefined once reaped. */
+async function procStat(pid: number | string) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return undefined;
+  const [state, parent, group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state, parent: Number(parent), group: Number(group) };
+}
+
 /** Whether a process runs (a zombie, killed but not yet reaped by its stopped parent, does not). */
 async function alive(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  return stat !== null && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  const stat = await procStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+/** Each child of `parent`: its pid, state, group and command line. */
+async function childrenOf(parent: number): Promise<string[]> {
+  const lines: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const stat = await procStat(pid);
+    if (stat?.parent !== parent) continue;
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    lines.push(
+      `${pid} ${stat.state} group ${stat.group}: ${command.replaceAll('\0', ' ').slice(0, 100)}`,
+    );
+  }
+  return lines;
 }
 
 it('kills the task of a scheduler stopped (SIGSTOP) before another scheduler may retry it', async () => {
@@ -47,8 +69,17 @@ it('kills the task of a scheduler stopped (SIGSTOP) before another scheduler may
 
   child.process.kill('SIGSTOP');
   // The heartbeat timeout is 3 s; the task goes once its watchdog has heard nothing for 2 s.
-  await waitFor(async () => !(await alive(pid)), 20_000, 100);
+  const taskLog = join(h.workDir, 'logs', 'frozen', 'r1', 't', '1.log');
+  await waitFor(async () => !(await alive(pid)), 20_000, 100).catch(async (error: Error) => {
+    // It failed once in a loaded CI run and never alone: the failure says what each process did.
+    throw new Error(
+      `${error.message}\ntask ${pid}: ${JSON.stringify(await procStat(pid))}\nthe scheduler's children:\n` +
+        `${(await childrenOf(child!.process.pid!)).join('\n')}\n` +
+        `task log:\n${await readFile(taskLog, 'utf8').catch(String)}\n` +
+        `scheduler output:\n${child!.output().slice(-3000)}`,
+    );
+  });
   expect(child.process.exitCode).toBeNull(); // still there, stopped
-  const log = await readFile(join(h.workDir, 'logs', 'frozen', 'r1', 't', '1.log'), 'utf8');
+  const log = await readFile(taskLog, 'utf8');
   expect(log).toContain('no word from the scheduler for 2 s');
 }, 60_000);
