@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
 import { taskLogPath, type Task } from '@dagbag/dagbag';
 import {
   finishTaskInstanceTry,
@@ -45,6 +46,12 @@ import type { SchedulerMetrics } from '../metrics.ts';
  *   either, and another scheduler retries its tasks once the heartbeat timeout has passed; the
  *   old try must be gone by then.
  *
+ * The task's shell waits for its watchdog (TASK_GATE): it reads a line on fd 3, which the scheduler
+ * writes once the watchdog is spawned, and only then becomes the command's shell. Before, a
+ * scheduler stopped or killed between the two spawns left a command running with no watchdog at
+ * all (the likely cause of a test failure seen once in a loaded run: the task wrote its pid, the
+ * test stopped the scheduler, and the task ran on).
+ *
  * So a task never runs on while another scheduler retries it, and nothing it started in the
  * background outlives the try. The watchdog used to be forked by the task's shell before it ran
  * the command: it outlived its parent at the end of every try, was handed to PID 1, and where PID
@@ -55,6 +62,13 @@ const TASK_WATCHDOG =
   'while :; do read -r -t "$DAGBAG_TASK_WATCHDOG_SECONDS" _; s=$?; [ $s = 0 ] || break; done; ' +
   '[ $s -gt 128 ] && echo "[$(date -u +%FT%TZ)] no word from the scheduler for $DAGBAG_TASK_WATCHDOG_SECONDS s (stopped or stalled): ' +
   'killing the task before another scheduler retries it" >&2; kill -KILL -- -"$DAGBAG_TASK_GROUP" 2>/dev/null';
+
+/**
+ * The task's shell: waits for the line the scheduler writes to fd 3 once the watchdog exists, then
+ * runs the command (`$0`) as `bash -c` would, in the same process (same pid and group). End of
+ * file instead (the scheduler died first) runs nothing.
+ */
+export const TASK_GATE = 'read -r -u 3 _ || exit 1; exec 3<&-; exec bash --norc -c "$0"';
 
 /** BashOperator's default `skip_on_exit_code`: the task ends `skipped`. */
 export const SKIP_EXIT_CODE = 99;
@@ -324,9 +338,9 @@ export class LocalExecutor {
     let child: ChildProcess;
     try {
       // --norc: no ~/.bashrc of the scheduler's user (slow, and not the task's business).
-      child = spawn('bash', ['--norc', '-c', task.bashCommand], {
+      child = spawn('bash', ['--norc', '-c', TASK_GATE, task.bashCommand], {
         detached: true, // its own process group: a kill reaches everything the command started
-        stdio: ['ignore', logFd, logFd],
+        stdio: ['ignore', logFd, logFd, 'pipe'], // fd 3: TASK_GATE's
         // Never the scheduler's whole environment: DATABASE_URL and other secrets stay out.
         env: {
           ...this.options.taskEnv,
@@ -383,6 +397,11 @@ export class LocalExecutor {
         this.options.logger.warn({ err: error, ti: ti.id }, 'task watchdog failed; task killed');
         this.signalGroup(entry, 'SIGKILL');
       });
+      // Its watchdog exists: the command may start (see TASK_GATE); without one it never does.
+      const gate = child.stdio[3] as Writable | null | undefined;
+      gate?.on('error', () => undefined);
+      if (watchdog) gate?.end('\n');
+      else gate?.destroy();
     }
     // Keepalives come from a timer of their own, whether or not the heartbeats reach the
     // database: during an outage tasks run on (the scheduler is alive); only a stopped scheduler
