@@ -1,7 +1,7 @@
 // Shared ESLint configuration (flat config), as a workspace package like create-t3-turbo's; the
 // root eslint.config.js spreads it and `pnpm lint` runs once over the repository (one process, so
-// each source file is type-checked once). Type-aware: typescript-eslint reads each package's
-// tsconfig.json through its project service.
+// each source file is type-checked once). Type-aware: typescript-eslint builds one TypeScript
+// program from the root's tsconfig.eslint.json, which covers every package (see there).
 // typescript-eslint needs TypeScript's JavaScript API, which TypeScript 7 (what `tsc` is here)
 // no longer has: this package brings TypeScript 5 for the linter only (catalog `typescript5`).
 import js from '@eslint/js';
@@ -39,7 +39,7 @@ export default defineConfig(
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
-        projectService: true,
+        project: './tsconfig.eslint.json',
         tsconfigRootDir: process.cwd(),
       },
     },
