@@ -49,8 +49,8 @@ import type { SchedulerMetrics } from '../metrics.ts';
  * The task's shell waits for its watchdog (TASK_GATE): it reads a line on fd 3, which the scheduler
  * writes once the watchdog is spawned, and only then becomes the command's shell. Before, a
  * scheduler stopped or killed between the two spawns left a command running with no watchdog at
- * all (the likely cause of a test failure seen once in a loaded run: the task wrote its pid, the
- * test stopped the scheduler, and the task ran on).
+ * all (frozen-scheduler.test.ts failed so once in a loaded CI run, and 2 runs of 5 beside six busy
+ * loops: the task wrote its pid, the test stopped the scheduler, and the task ran on).
  *
  * So a task never runs on while another scheduler retries it, and nothing it started in the
  * background outlives the try. The watchdog used to be forked by the task's shell before it ran

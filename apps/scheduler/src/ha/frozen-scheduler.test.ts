@@ -62,16 +62,23 @@ it('kills the task of a scheduler stopped (SIGSTOP) before another scheduler may
   child = await spawnScheduler(h.childEnv({ TASK_HEARTBEAT_TIMEOUT_SECONDS: '3' }));
   await h.trigger('frozen', 'r1');
   let pid = 0;
-  await waitFor(async () => {
-    pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-    return pid > 0;
-  }, 30_000);
+  // Polled every millisecond, so the stop can land between the task's start and its watchdog's,
+  // where a scheduler once left its task unwatched (see TASK_GATE in local-executor.ts): with six
+  // busy loops beside it, the code before failed 2 runs of 5 this way.
+  await waitFor(
+    async () => {
+      pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+      return pid > 0;
+    },
+    30_000,
+    1,
+  );
 
   child.process.kill('SIGSTOP');
   // The heartbeat timeout is 3 s; the task goes once its watchdog has heard nothing for 2 s.
   const taskLog = join(h.workDir, 'logs', 'frozen', 'r1', 't', '1.log');
   await waitFor(async () => !(await alive(pid)), 20_000, 100).catch(async (error: Error) => {
-    // It failed once in a loaded CI run and never alone: the failure says what each process did.
+    // The failure says what each process was doing (how the missing watchdog was found).
     throw new Error(
       `${error.message}\ntask ${pid}: ${JSON.stringify(await procStat(pid))}\nthe scheduler's children:\n` +
         `${(await childrenOf(child!.process.pid!)).join('\n')}\n` +
