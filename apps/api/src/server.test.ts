@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,21 +54,11 @@ describe('the API process (src/main.ts)', () => {
   it(
     'stops at start with exit code 2 and a message naming a bad variable and its range',
     async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        cwd: join(import.meta.dirname, '..'),
-        env: {
-          ...process.env,
-          VITEST: '',
-          LOG_LEVEL: 'info',
-          API_PORT: '70000',
-          API_DAG_CACHE_MAX_BYTES: '-5',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const { code, output } = await runApi({
+        LOG_LEVEL: 'info',
+        API_PORT: '70000',
+        API_DAG_CACHE_MAX_BYTES: '-5',
       });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       expect(code, output).toBe(2);
       expect(output).toContain('API_PORT: must be a whole number from 0 to 65535');
       expect(output).not.toContain('telemetry started');
@@ -79,16 +68,9 @@ describe('the API process (src/main.ts)', () => {
 
   /** Runs src/main.ts with `env` until it exits: its exit code and its output, colours removed. */
   async function runApi(env: Record<string, string>) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: join(import.meta.dirname, '..'),
-      env: { ...process.env, VITEST: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    return { code, output: stripVTControlCharacters(output) };
+    const child = spawnTsx('src/main.ts', { cwd: join(import.meta.dirname, '..'), env });
+    const { code } = await child.exited;
+    return { code, output: stripVTControlCharacters(child.output()) };
   }
 
   it(
@@ -164,11 +146,9 @@ describe('the API process (src/main.ts)', () => {
     'starts with a generated development token, serves with it, and exits 0 on SIGTERM',
     async () => {
       const dataDirectory = mkdtempSync(join(tmpdir(), 'dagbag-api-main-'));
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      const child = spawnTsx('src/main.ts', {
         cwd: join(import.meta.dirname, '..'),
         env: {
-          ...process.env,
-          VITEST: '',
           LOG_LEVEL: 'info',
           DATABASE_URL: db.url,
           DATA_DIR: dataDirectory,
@@ -176,29 +156,27 @@ describe('the API process (src/main.ts)', () => {
           API_AUTH_TOKENS: '',
           METRICS_PORT: String(await freePort()),
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) =>
-        child.on('exit', (code) => resolve(code)),
-      );
 
       type StartLine = { url: string; settings: Record<string, unknown> };
       const listening = await new Promise<StartLine>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`no "listening" line in 90 s:\n${output}`)),
+          () => reject(new Error(`no "listening" line in 90 s:\n${child.output()}`)),
           90_000,
         );
-        child.stdout.on('data', () => {
-          const line = output.split('\n').find((l) => l.includes('REST API listening'));
+        child.process.stdout!.on('data', () => {
+          const line = child
+            .output()
+            .split('\n')
+            .find((l) => l.includes('REST API listening'));
           if (line) {
             clearTimeout(timer);
             resolve(JSON.parse(line) as StartLine);
           }
         });
-        void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
+        void child.exited.then(({ code }) =>
+          reject(new Error(`exited with ${code}:\n${child.output()}`)),
+        );
       });
 
       // One start line lists every setting in effect (the GC headroom default applied at start
@@ -215,7 +193,9 @@ describe('the API process (src/main.ts)', () => {
       const token = readFileSync(tokenFile, 'utf8').trim();
       expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
       // 'generated from' before, for a token just written there.
-      expect(output).toContain(`development bearer token generated into ${tokenFile}: ${token}`);
+      expect(child.output()).toContain(
+        `development bearer token generated into ${tokenFile}: ${token}`,
+      );
       expect((await fetch(`${listening.url}/api/v2/dags`)).status).toBe(401);
       const response = await fetch(`${listening.url}/api/v2/dags`, {
         headers: { authorization: `Bearer ${token}` },
@@ -224,10 +204,13 @@ describe('the API process (src/main.ts)', () => {
       const requestId = response.headers.get('x-request-id');
       expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
 
-      child.kill('SIGTERM');
-      expect(await exited, output).toBe(0);
+      child.process.kill('SIGTERM');
+      expect((await child.exited).code, child.output()).toBe(0);
       // The request log carries the request id and never the token.
-      const requestLines = output.split('\n').filter((line) => line.includes('"req"'));
+      const requestLines = child
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"req"'));
       expect(requestLines.length).toBeGreaterThanOrEqual(2);
       expect(requestLines.join('\n')).not.toContain(token);
       expect(requestLines.join('\n')).toContain(`"id":"${requestId}"`);
