@@ -6,14 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@dagbag/config/testing/free-port';
-import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
+import type { TsxChild } from '@dagbag/config/testing/spawn-tsx';
 import {
   createTestDatabase,
   lockTable,
   watchConnections,
   type TestDatabase,
 } from '@dagbag/db/testing';
+import { startApiProcess } from './testing/api-process.ts';
 import { seedDag, smallDag } from './testing/harness.ts';
 
 const TOKEN = 'database-settings-test-token';
@@ -41,30 +41,14 @@ afterAll(async () => {
 
 /** Starts src/main.ts against the test database; resolves with its URL once it listens. */
 async function startApi(env: Record<string, string>): Promise<string> {
-  const child = spawnTsx('src/main.ts', {
-    cwd: join(import.meta.dirname, '..'),
-    env: {
-      LOG_LEVEL: 'info',
-      DATABASE_URL: db.url,
-      DATA_DIR: dataDirectory,
-      API_PORT: '0',
-      API_AUTH_TOKENS: TOKEN,
-      METRICS_PORT: String(await freePort()),
-      ...env,
-    },
+  const api = await startApiProcess({
+    DATABASE_URL: db.url,
+    DATA_DIR: dataDirectory,
+    API_AUTH_TOKENS: TOKEN,
+    ...env,
   });
-  children.push(child);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const line = child
-      .output()
-      .split('\n')
-      .find((l) => l.includes('REST API listening'));
-    if (line) return (JSON.parse(line) as { url: string }).url;
-    if (child.process.exitCode !== null || Date.now() > deadline)
-      throw new Error(`the API did not start:\n${child.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  children.push(api.child);
+  return api.url;
 }
 
 function get(url: string, path: string): Promise<Response> {

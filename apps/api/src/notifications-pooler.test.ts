@@ -4,9 +4,7 @@
  * through the pooler LISTEN stays on a server connection the listener is not attached to, nothing
  * arrives, and the API gives up its listing cache and its cache's prompt invalidation.
  */
-import { join } from 'node:path';
-import { freePort } from '@dagbag/config/testing/free-port';
-import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
+import type { TsxChild } from '@dagbag/config/testing/spawn-tsx';
 import {
   createTestDatabase,
   startPgBouncer,
@@ -15,6 +13,7 @@ import {
 } from '@dagbag/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startApiProcess } from './testing/api-process.ts';
 
 let db: TestDatabase;
 let bouncer: PgBouncer;
@@ -44,23 +43,15 @@ async function received(metricsUrl: string, channel: string): Promise<number> {
 }
 
 it('behind a pooler, the API listens over DATABASE_DIRECT_URL and receives notifications', async () => {
-  const [apiPort, metricsPort] = [await freePort(), await freePort()];
-  api = spawnTsx('src/main.ts', {
-    cwd: join(import.meta.dirname, '..'),
-    env: {
-      DATABASE_URL: bouncer.url,
-      DATABASE_DIRECT_URL: db.url,
-      DATABASE_PREPARED_STATEMENTS: 'off',
-      DATABASE_NOTIFICATIONS: 'on',
-      API_AUTH_TOKENS: 'test-token-0123456789abcdef',
-      API_HOST: '127.0.0.1',
-      API_PORT: String(apiPort),
-      METRICS_PORT: String(metricsPort),
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
-    },
+  const started = await startApiProcess({
+    DATABASE_URL: bouncer.url,
+    DATABASE_DIRECT_URL: db.url,
+    DATABASE_PREPARED_STATEMENTS: 'off',
+    DATABASE_NOTIFICATIONS: 'on',
+    API_AUTH_TOKENS: 'test-token-0123456789abcdef',
   });
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  api = started.child;
+  const metricsUrl = started.metricsUrl;
   const sender = new pg.Client({ connectionString: db.url });
   await sender.connect();
   try {

@@ -9,9 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '@dagbag/config';
-import { freePort } from '@dagbag/config/testing/free-port';
-import { spawnTsx, type TsxChild } from '@dagbag/config/testing/spawn-tsx';
+import type { TsxChild } from '@dagbag/config/testing/spawn-tsx';
 import { createTestDatabase, type TestDatabase } from '@dagbag/db/testing';
 import {
   attribute,
@@ -19,6 +17,7 @@ import {
   type OtlpReceiver,
   type OtlpSpan,
 } from '@dagbag/telemetry/testing/otlp-receiver';
+import { startApiProcess } from './testing/api-process.ts';
 import { seedDag, smallDag } from './testing/harness.ts';
 
 const TOKEN = 'request-path-test-token';
@@ -33,34 +32,14 @@ interface RunningApi {
 }
 
 async function startApi(db: TestDatabase, env: Record<string, string> = {}): Promise<RunningApi> {
-  const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
   const data = mkdtempSync(join(tmpdir(), 'dagbag-request-path-'));
-  const child = spawnTsx('apps/api/src/main.ts', {
-    cwd: repoRoot(),
-    env: {
-      DATABASE_URL: db.url,
-      DATA_DIR: data,
-      API_PORT: String(port),
-      API_AUTH_TOKENS: TOKEN,
-      METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-      ...env,
-    },
+  const api = await startApiProcess({
+    DATABASE_URL: db.url,
+    DATA_DIR: data,
+    API_AUTH_TOKENS: TOKEN,
+    ...env,
   });
-  const url = `http://127.0.0.1:${port}`;
-  const until = Date.now() + 45_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/api/v2/monitor/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.process.exitCode !== null || Date.now() > until)
-      throw new Error(`the API did not come up:\n${child.output()}`);
-    await sleep(150);
-  }
-  return { child, url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, data };
+  return { child: api.child, url: api.url, metricsUrl: api.metricsUrl, data };
 }
 
 async function stopApi(api: RunningApi | undefined): Promise<void> {

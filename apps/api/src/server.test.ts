@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './server.ts';
 import { freePort } from '@dagbag/config/testing/free-port';
 import { PROCESS_TEST_TIMEOUT_MS, spawnTsx } from '@dagbag/config/testing/spawn-tsx';
+import { startApiProcess } from './testing/api-process.ts';
 
 describe('graceful close', () => {
   it('lets an in-flight request finish, then stops listening', async () => {
@@ -146,37 +147,10 @@ describe('the API process (src/main.ts)', () => {
     'starts with a generated development token, serves with it, and exits 0 on SIGTERM',
     async () => {
       const dataDirectory = mkdtempSync(join(tmpdir(), 'dagbag-api-main-'));
-      const child = spawnTsx('src/main.ts', {
-        cwd: join(import.meta.dirname, '..'),
-        env: {
-          LOG_LEVEL: 'info',
-          DATABASE_URL: db.url,
-          DATA_DIR: dataDirectory,
-          API_PORT: '0',
-          API_AUTH_TOKENS: '',
-          METRICS_PORT: String(await freePort()),
-        },
-      });
-
-      type StartLine = { url: string; settings: Record<string, unknown> };
-      const listening = await new Promise<StartLine>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no "listening" line in 90 s:\n${child.output()}`)),
-          90_000,
-        );
-        child.process.stdout!.on('data', () => {
-          const line = child
-            .output()
-            .split('\n')
-            .find((l) => l.includes('REST API listening'));
-          if (line) {
-            clearTimeout(timer);
-            resolve(JSON.parse(line) as StartLine);
-          }
-        });
-        void child.exited.then(({ code }) =>
-          reject(new Error(`exited with ${code}:\n${child.output()}`)),
-        );
+      const { child, startLine: listening } = await startApiProcess({
+        DATABASE_URL: db.url,
+        DATA_DIR: dataDirectory,
+        API_AUTH_TOKENS: '',
       });
 
       // One start line lists every setting in effect (the GC headroom default applied at start
