@@ -3,28 +3,13 @@
  * is stopped before the next try starts (issue 16 item 2; the executor side is pinned in
  * apps/scheduler/src/executor/tries.test.ts).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startTestApi,
-  startTestScheduler,
-  type TestApi,
-  type TestScheduler,
-} from './testing/harness.ts';
+import { startApiAndScheduler, type ApiAndScheduler, type TestApi } from './testing/harness.ts';
 
+let both: ApiAndScheduler;
 let api: TestApi;
-let workDir: string;
-let scheduler: TestScheduler | undefined;
-
-async function poll(done: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function markers(file: string): Promise<{ kind: string; tryNumber: number; at: number }[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
@@ -39,23 +24,18 @@ async function markers(file: string): Promise<{ kind: string; tryNumber: number;
 }
 
 beforeAll(async () => {
-  api = await startTestApi();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-clear-running-'));
-  await mkdir(join(workDir, 'dags'));
+  both = await startApiAndScheduler('dagbag-clear-running-');
+  api = both.api;
 });
 
-afterAll(async () => {
-  await scheduler?.stop();
-  await api.close();
-  await rm(workDir, { recursive: true, force: true });
-});
+afterAll(() => both?.close());
 
 describe('POST .../dagRuns/{run}/clear on a running run', () => {
   it('stops the running try before the next try starts, and the run then succeeds', async () => {
-    const file = join(workDir, 'markers');
+    const file = join(both.workDir, 'markers');
     const body = 'if [ "$AIRFLOW_CTX_TRY_NUMBER" = 1 ]; then sleep 6; else sleep 1; fi';
     await writeFile(
-      join(workDir, 'dags', 'cleared.json'),
+      join(both.dagsFolder, 'cleared.json'),
       JSON.stringify({
         dag_id: 'cleared',
         tasks: [
@@ -69,13 +49,11 @@ describe('POST .../dagRuns/{run}/clear on a running run', () => {
         ],
       }),
     );
-    scheduler = await startTestScheduler({
-      databaseUrl: api.db.url,
-      dagsFolder: join(workDir, 'dags'),
-      dataDir: workDir,
-      env: { TASK_HEARTBEAT_INTERVAL_SECONDS: '1' },
-    });
-    await poll(async () => (await api.request('/api/v2/dags/cleared')).status === 200, 30_000);
+    const scheduler = await both.startScheduler({ TASK_HEARTBEAT_INTERVAL_SECONDS: '1' });
+    await scheduler.until(
+      async () => (await api.request('/api/v2/dags/cleared')).status === 200,
+      30_000,
+    );
     const triggered = await api.request('/api/v2/dags/cleared/dagRuns', {
       method: 'POST',
       json: { dag_run_id: 'r1', logical_date: null },
@@ -86,7 +64,7 @@ describe('POST .../dagRuns/{run}/clear on a running run', () => {
       const page = (await res.json()) as { task_instances: { state: string | null }[] };
       return page.task_instances[0]?.state ?? null;
     };
-    await poll(async () => (await tiState()) === 'running', 30_000);
+    await scheduler.until(async () => (await tiState()) === 'running', 30_000);
     await new Promise((resolve) => setTimeout(resolve, 1500)); // well into try 1
 
     const cleared = await api.request('/api/v2/dags/cleared/dagRuns/r1/clear', {
@@ -97,7 +75,7 @@ describe('POST .../dagRuns/{run}/clear on a running run', () => {
     const runState = async () =>
       ((await (await api.request('/api/v2/dags/cleared/dagRuns/r1')).json()) as { state: string })
         .state;
-    await poll(async () => (await runState()) === 'success', 30_000);
+    await scheduler.until(async () => (await runState()) === 'success', 30_000);
 
     // Past the moment try 1 would have ended on its own.
     const firstStart = (await markers(file))[0]!.at;

@@ -3,38 +3,26 @@
  * run state marks, clears, task instance PATCHes and reads. Every answer is a documented one (no
  * 500), and once the scheduler is done every finished run has only finished task instances.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenApiContract, observe } from './testing/openapi-contract.ts';
-import {
-  startTestApi,
-  startTestScheduler,
-  type TestApi,
-  type TestScheduler,
-} from './testing/harness.ts';
+import { startApiAndScheduler, type ApiAndScheduler, type TestApi } from './testing/harness.ts';
 
+let both: ApiAndScheduler;
 let api: TestApi;
-let workDir: string;
-let scheduler: TestScheduler | undefined;
 
 beforeAll(async () => {
-  api = await startTestApi();
-  workDir = await mkdtemp(join(tmpdir(), 'dagbag-parallel-scheduler-'));
-  await mkdir(join(workDir, 'dags'));
+  both = await startApiAndScheduler('dagbag-parallel-scheduler-');
+  api = both.api;
 });
 
-afterAll(async () => {
-  await scheduler?.stop();
-  await api.close();
-  await rm(workDir, { recursive: true, force: true });
-});
+afterAll(() => both?.close());
 
 describe('200 requests at once while the scheduler runs the DAG', () => {
   it('answers each one as documented, never 500, and leaves no finished run with unfinished tasks', async () => {
     await writeFile(
-      join(workDir, 'dags', 'busy.json'),
+      join(both.dagsFolder, 'busy.json'),
       JSON.stringify({
         dag_id: 'busy',
         max_active_runs: 4,
@@ -45,11 +33,7 @@ describe('200 requests at once while the scheduler runs the DAG', () => {
         ],
       }),
     );
-    scheduler = await startTestScheduler({
-      databaseUrl: api.db.url,
-      dagsFolder: join(workDir, 'dags'),
-      dataDir: workDir,
-    });
+    const scheduler = await both.startScheduler();
     await scheduler.until(async () => (await api.request('/api/v2/dags/busy')).status === 200);
     const contract = new OpenApiContract(
       (await (await api.request('/api/v2/openapi.json')).json()) as Record<string, any>,

@@ -4,20 +4,19 @@
  * (a running one finishes); a trigger is accepted and its run waits queued; unpausing resumes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  startTestApi,
-  startTestScheduler,
+  startApiAndScheduler,
+  type ApiAndScheduler,
   type TestApi,
   type TestScheduler,
 } from './testing/harness.ts';
 
+let both: ApiAndScheduler;
 let api: TestApi;
 let scheduler: TestScheduler;
-let workDir: string;
 let markers: string;
 
 const HOUR = 3_600_000;
@@ -26,11 +25,10 @@ const HOUR = 3_600_000;
 const BACKLOG_HOURS = 20_000;
 
 beforeAll(async () => {
-  api = await startTestApi();
-  workDir = mkdtempSync(join(tmpdir(), 'dagbag-pause-'));
-  const dagsFolder = join(workDir, 'dags');
-  markers = join(workDir, 'markers');
-  mkdirSync(dagsFolder);
+  both = await startApiAndScheduler('dagbag-pause-');
+  api = both.api;
+  const dagsFolder = both.dagsFolder;
+  markers = join(both.workDir, 'markers');
   mkdirSync(markers);
   // Scheduled every hour since BACKLOG_HOURS ago, with catchup: due runs keep appearing, about one
   // per scheduler loop, for as long as it may run (far longer than this test waits).
@@ -68,20 +66,12 @@ beforeAll(async () => {
       ],
     }),
   );
-  scheduler = await startTestScheduler({
-    databaseUrl: api.db.url,
-    dagsFolder,
-    dataDir: workDir,
-  });
+  scheduler = await both.startScheduler();
   await until(async () => (await api.request('/api/v2/dags/work')).status === 200, 30_000);
   await until(async () => (await api.request('/api/v2/dags/hourly')).status === 200, 30_000);
 }, 60_000);
 
-afterAll(async () => {
-  await scheduler?.stop();
-  await api.close();
-  rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => both?.close());
 
 const until = (done: () => Promise<boolean>, timeoutMs?: number) =>
   scheduler.until(done, timeoutMs);

@@ -3,28 +3,26 @@
  * them: an API client lists, patches and clears them while the run is queued, and the scheduler
  * (a real process on the same PostgreSQL) then runs the run with those instances, each task once.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  startTestApi,
-  startTestScheduler,
+  startApiAndScheduler,
+  type ApiAndScheduler,
   type TestApi,
   type TestScheduler,
 } from './testing/harness.ts';
 
+let both: ApiAndScheduler;
 let api: TestApi;
 let scheduler: TestScheduler;
-let workDir: string;
 let markers: string;
 
 beforeAll(async () => {
-  api = await startTestApi();
-  workDir = mkdtempSync(join(tmpdir(), 'dagbag-queued-tis-'));
-  const dagsFolder = join(workDir, 'dags');
-  markers = join(workDir, 'markers');
-  mkdirSync(dagsFolder);
+  both = await startApiAndScheduler('dagbag-queued-tis-');
+  api = both.api;
+  const dagsFolder = both.dagsFolder;
+  markers = join(both.workDir, 'markers');
   mkdirSync(markers);
   // Each execution of a task leaves one marker named after its run and task. Paused at first,
   // so triggered runs stay queued until the test unpauses the DAG.
@@ -41,19 +39,11 @@ beforeAll(async () => {
       ],
     }),
   );
-  scheduler = await startTestScheduler({
-    databaseUrl: api.db.url,
-    dagsFolder,
-    dataDir: workDir,
-  });
+  scheduler = await both.startScheduler();
   await until(async () => (await api.request('/api/v2/dags/chain')).status === 200, 30_000);
 }, 60_000);
 
-afterAll(async () => {
-  await scheduler?.stop();
-  await api.close();
-  rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => both?.close());
 
 const until = (done: () => Promise<boolean>, timeoutMs?: number) =>
   scheduler.until(done, timeoutMs);

@@ -3,6 +3,7 @@
  * Tests talk to it over HTTP with fetch, exactly as clients do.
  */
 import { mkdtempSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -317,6 +318,47 @@ export async function startTestScheduler(options: {
       child.process.kill('SIGTERM');
       await Promise.race([child.exited, sleep(10_000)]);
       if (child.process.exitCode === null) child.process.kill('SIGKILL');
+    },
+  };
+}
+
+/**
+ * A test API and, once the test has written its DAG files into `dagsFolder` (empty, in the
+ * temporary `workDir`), a real scheduler process beside it: for the tests of what the two do
+ * together. `close` stops the scheduler and the API and removes the folder.
+ */
+export interface ApiAndScheduler {
+  api: TestApi;
+  workDir: string;
+  dagsFolder: string;
+  /** Starts the scheduler on `dagsFolder` and the API's database (see startTestScheduler). */
+  startScheduler(env?: Record<string, string>): Promise<TestScheduler>;
+  close(): Promise<void>;
+}
+
+export async function startApiAndScheduler(folderPrefix: string): Promise<ApiAndScheduler> {
+  const api = await startTestApi();
+  const workDir = await mkdtemp(join(tmpdir(), folderPrefix));
+  const dagsFolder = join(workDir, 'dags');
+  await mkdir(dagsFolder);
+  let scheduler: TestScheduler | undefined;
+  return {
+    api,
+    workDir,
+    dagsFolder,
+    async startScheduler(env) {
+      scheduler = await startTestScheduler({
+        databaseUrl: api.db.url,
+        dagsFolder,
+        dataDir: workDir,
+        env,
+      });
+      return scheduler;
+    },
+    async close() {
+      await scheduler?.stop();
+      await api.close();
+      await rm(workDir, { recursive: true, force: true });
     },
   };
 }
