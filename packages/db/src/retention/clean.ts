@@ -162,26 +162,34 @@ export async function cleanHistory(
     }
   }
 
-  if (tables.has('log')) {
-    if (dryRun) counts.log = await countEventLogToClean(prisma, before);
-    else
-      for (;;) {
-        const deleted = await deleteEventLogBatch(prisma, { before, limit });
-        counts.log += deleted;
-        if (deleted > 0) await batchDone('log', deleted);
-        if (deleted < limit) break;
-      }
-  }
-
-  if (tables.has('job')) {
-    if (dryRun) counts.job = await countJobsToClean(prisma, before);
-    else
-      for (;;) {
-        const deleted = await deleteJobBatch(prisma, { before, limit });
-        counts.job += deleted;
-        if (deleted > 0) await batchDone('job', deleted);
-        if (deleted < limit) break;
-      }
-  }
+  /** Rows nothing else hangs on: counted in a dry run, else deleted a batch at a time. */
+  const cleanRows = async (
+    table: 'log' | 'job',
+    count: () => Promise<number>,
+    deleteBatch: () => Promise<number>,
+  ) => {
+    if (dryRun) {
+      counts[table] = await count();
+      return;
+    }
+    for (;;) {
+      const deleted = await deleteBatch();
+      counts[table] += deleted;
+      if (deleted > 0) await batchDone(table, deleted);
+      if (deleted < limit) return;
+    }
+  };
+  if (tables.has('log'))
+    await cleanRows(
+      'log',
+      () => countEventLogToClean(prisma, before),
+      () => deleteEventLogBatch(prisma, { before, limit }),
+    );
+  if (tables.has('job'))
+    await cleanRows(
+      'job',
+      () => countJobsToClean(prisma, before),
+      () => deleteJobBatch(prisma, { before, limit }),
+    );
   return counts;
 }
