@@ -47,7 +47,7 @@ export {
   type NextDagrun,
 } from './timetable.ts';
 export { runLogDir, taskLogPath, UnsafeLogPathError } from './log-path.ts';
-export { removeRunLogs, realPathInside } from './log-files.ts';
+export { removeRunLogs, runLogsPresent, realPathInside } from './log-files.ts';
 export type { RunLogIds, TryLogIds } from './log-path.ts';
 export type { Dag, Task } from './dag.ts';
 export { DagBag, lruOptionsFor } from './dagbag.ts';

@@ -7,7 +7,7 @@
  * version a remaining run refers to (see the queries in `queries/retention`).
  */
 import { stat } from 'node:fs/promises';
-import { realPathInside, removeRunLogs, runLogDir } from '@dagbag/dagbag';
+import { removeRunLogs, runLogsPresent } from '@dagbag/dagbag';
 import { silentLogger, type Logger } from '@dagbag/logger';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import {
@@ -19,7 +19,6 @@ import {
   deleteJobBatch,
   deleteRunBatch,
   selectRunBatch,
-  type CleanedRun,
 } from '../queries/retention/index.ts';
 
 /**
@@ -84,18 +83,6 @@ async function inChunks<T>(items: readonly T[], each: (item: T) => Promise<boole
     done += results.filter(Boolean).length;
   }
   return done;
-}
-
-/** Whether a run has a log folder really inside `logsRoot` (what removeRunLogs would remove). */
-async function runLogsPresent(logsRoot: string, run: CleanedRun): Promise<boolean> {
-  let dir: string;
-  try {
-    dir = runLogDir(logsRoot, run);
-  } catch {
-    return false;
-  }
-  const info = await stat(dir).catch(() => undefined);
-  return info !== undefined && info.isDirectory() && (await realPathInside(logsRoot, dir));
 }
 
 async function folderExists(path: string): Promise<boolean> {
