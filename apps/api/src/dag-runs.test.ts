@@ -223,9 +223,14 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     ]) {
       const second = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: body });
       expect(second.status).toBe(409);
-      expect(((await second.json()) as any).detail).toContain(
-        'already has a run with logical_date 2026-08-01T00:00:00.000Z',
-      );
+      expect(((await second.json()) as any).detail).toEqual({
+        reason: 'Unique constraint violation',
+        statement: 'hidden',
+        orig_error: 'hidden',
+        message: expect.stringContaining(
+          'already has a run with logical_date 2026-08-01T00:00:00.000Z',
+        ),
+      });
     }
     expect(await api.prisma.dagRun.count({ where: { dagId: 'etl', runId: 'dated_2' } })).toBe(0);
   });
@@ -246,14 +251,21 @@ describe('triggering a run (POST /api/v2/dags/{dag_id}/dagRuns)', () => {
     );
   });
 
-  it('answers 409 for a dag_run_id that already exists', async () => {
+  it("answers 409 with Airflow's unique-violation detail for a dag_run_id that already exists", async () => {
     const body = { dag_run_id: 'twice', logical_date: null };
     expect(
       (await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: body })).status,
     ).toBe(200);
     const second = await api.request('/api/v2/dags/etl/dagRuns', { method: 'POST', json: body });
     expect(second.status).toBe(409);
-    expect(await second.json()).toEqual({ detail: 'DAG run twice of DAG etl already exists' });
+    expect(await second.json()).toEqual({
+      detail: {
+        reason: 'Unique constraint violation',
+        statement: 'hidden',
+        orig_error: 'hidden',
+        message: 'DAG run twice of DAG etl already exists',
+      },
+    });
   });
 
   it('answers 404 for an unknown DAG', async () => {

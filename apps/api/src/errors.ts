@@ -22,6 +22,18 @@ export const HTTP_STATUS_BY_CODE = {
 
 export type ApiErrorCode = keyof typeof HTTP_STATUS_BY_CODE;
 
+/**
+ * Airflow's `detail` for a row whose unique key is taken (its `_UniqueConstraintErrorHandler`,
+ * with `[api] expose_stacktrace` off): clients written against Airflow test `reason` to tell "it
+ * already exists" from other conflicts. `message` says which key (Airflow's points at its log).
+ */
+export interface UniqueViolationDetail {
+  reason: 'Unique constraint violation';
+  statement: 'hidden';
+  orig_error: 'hidden';
+  message: string;
+}
+
 /** FastAPI's validation item, as Airflow returns it in `HTTPValidationError.detail`. */
 export interface ValidationIssue {
   loc: (string | number)[];
@@ -37,20 +49,39 @@ export class ApiError extends Error {
   constructor(
     code: ApiErrorCode,
     message: string,
-    options: { cause?: unknown; issues?: ValidationIssue[]; headers?: Record<string, string> } = {},
+    options: {
+      cause?: unknown;
+      issues?: ValidationIssue[];
+      uniqueViolation?: boolean;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = HTTP_STATUS_BY_CODE[code];
     this.issues = options.issues;
+    this.uniqueViolation = options.uniqueViolation ?? false;
     this.headers = options.headers ?? {};
   }
 
   readonly issues: ValidationIssue[] | undefined;
+  readonly uniqueViolation: boolean;
   readonly headers: Record<string, string>;
 
-  /** The JSON body: `{detail: string}`, or Airflow's validation list for 422. */
-  body(): { detail: string | ValidationIssue[] } {
+  /**
+   * The JSON body: `{detail: string}`, Airflow's validation list for 422, or Airflow's unique
+   * violation object for a key that is taken.
+   */
+  body(): { detail: string | ValidationIssue[] | UniqueViolationDetail } {
+    if (this.uniqueViolation) {
+      const detail: UniqueViolationDetail = {
+        reason: 'Unique constraint violation',
+        statement: 'hidden',
+        orig_error: 'hidden',
+        message: this.message,
+      };
+      return { detail };
+    }
     return { detail: this.issues ?? this.message };
   }
 
@@ -86,7 +117,7 @@ function isBodyReadError(error: unknown): error is BodyReadError {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DuplicateDagRunError)
-    return new ApiError('CONFLICT', error.message, { cause: error });
+    return new ApiError('CONFLICT', error.message, { cause: error, uniqueViolation: true });
   if (error instanceof UnsafeLogPathError)
     return new ApiError('BAD_REQUEST', error.message, { cause: error });
   if (isBodyReadError(error)) {

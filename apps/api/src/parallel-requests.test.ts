@@ -92,7 +92,10 @@ describe('the same trigger sent by many clients at once', () => {
     );
     expect(count(answers.map((a) => a.status))).toEqual({ 200: 1, 409: 19 });
     for (const answer of answers.filter((a) => a.status === 409))
-      expect(answer.json).toEqual({ detail: 'DAG run same_id of DAG burst already exists' });
+      expect(answer.json.detail).toMatchObject({
+        reason: 'Unique constraint violation',
+        message: 'DAG run same_id of DAG burst already exists',
+      });
     expect(await api.prisma.dagRun.count({ where: { dagId: 'burst', runId: 'same_id' } })).toBe(1);
     expect(
       await api.prisma.eventLog.count({ where: { event: 'trigger_dag_run', runId: 'same_id' } }),
@@ -111,7 +114,7 @@ describe('the same trigger sent by many clients at once', () => {
     );
     expect(count(answers.map((a) => a.status))).toEqual({ 200: 1, 409: 19 });
     for (const answer of answers.filter((a) => a.status === 409))
-      expect(answer.json.detail).toContain(
+      expect(answer.json.detail.message).toContain(
         'already has a run with logical_date 2027-03-01T00:00:00.000Z',
       );
     expect(

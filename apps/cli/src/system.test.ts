@@ -309,6 +309,15 @@ describe('logs of a task that never ran', () => {
 });
 
 describe('errors', () => {
+  it("says in one line that a run id is taken, from Airflow's unique-violation detail", async () => {
+    const trigger = () =>
+      runCli(['runs', 'trigger', 'wide', '--run-id', 'taken'], { env: system.env });
+    expect((await trigger()).code).toBe(0);
+    const result = await trigger();
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toBe('dagbag: 409: DAG run taken of DAG wide already exists\n');
+  });
+
   it('names what was not found in one line', async () => {
     const result = await runCli(['dags', 'show', 'nope'], { env: system.env });
     expect(result).toMatchObject({ code: 1, stdout: '' });

@@ -216,7 +216,7 @@ describe('errors', () => {
     expect(error).toMatchObject({ status: 404, detail: expect.stringContaining('nope') });
   });
 
-  it('throws a typed 409 when a run id is taken', async () => {
+  it("throws a typed 409 with Airflow's unique-violation detail when a run id is taken", async () => {
     const error = await client
       .POST('/api/v2/dags/{dag_id}/dagRuns', {
         params: { path: { dag_id: 'etl' } },
@@ -224,7 +224,11 @@ describe('errors', () => {
       })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(DagbagApiError);
-    expect(error).toMatchObject({ status: 409, detail: expect.stringContaining('seeded') });
+    expect(error).toMatchObject({
+      status: 409,
+      detail: { reason: 'Unique constraint violation', message: expect.stringContaining('seeded') },
+      message: expect.stringMatching(/: 409 DAG run seeded of DAG etl already exists$/),
+    });
   });
 
   it('throws an unreachable error naming the server when nothing listens', async () => {

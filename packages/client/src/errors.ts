@@ -29,9 +29,13 @@ export class DagbagUnreachableError extends Error {
   }
 }
 
-/** `detail` as one line: a string as is, FastAPI's validation list as `loc: msg; ...`. */
+/**
+ * `detail` as one line: a string as is, FastAPI's validation list as `loc: msg; ...`, Airflow's
+ * database-error object (`{reason, statement, orig_error, message}`) as its `message`.
+ */
 export function detailText(detail: unknown): string {
   if (typeof detail === 'string') return detail;
+  if (isAirflowDatabaseError(detail)) return detail.message;
   if (Array.isArray(detail))
     return detail
       .map((item: { loc?: unknown[]; msg?: string }) =>
@@ -41,6 +45,12 @@ export function detailText(detail: unknown): string {
       )
       .join('; ');
   return JSON.stringify(detail);
+}
+
+function isAirflowDatabaseError(detail: unknown): detail is { reason: string; message: string } {
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) return false;
+  const { reason, message } = detail as Record<string, unknown>;
+  return typeof reason === 'string' && typeof message === 'string';
 }
 
 function causeText(cause: unknown): string {
