@@ -630,18 +630,24 @@ async function interleaved(
 
 /**
  * BENCH_MISS_FLOOR=1: the sweep served by the miss floor (bench/miss-floor.ts: the loader's query
- * and JSON.parse, nothing else; once without the parse) and by the API with its defaults,
+ * and JSON.parse, nothing else; once without the parse; once with the misses of an event-loop
+ * turn batched into one query, as the API's DagBag does) and by the API with its defaults,
  * interleaved BENCH_MISS_FLOOR_ROUNDS times (default 2).
  */
 function missFloor(url: string, order: { dagId: string; versionNumber: number }[]): Promise<void> {
-  const floor = (parse: boolean): Mode => ({
-    name: parse ? 'floor: query + JSON.parse' : 'floor: query only',
-    cacheEnv: { FLOOR_PARSE: parse ? '1' : '0' },
+  const floor = (parse: boolean, batch = false): Mode => ({
+    name: `floor: ${batch ? 'batched ' : ''}query${parse ? ' + JSON.parse' : ' only'}`,
+    cacheEnv: { FLOOR_PARSE: parse ? '1' : '0', FLOOR_BATCH: batch ? '1' : '0' },
     nodeFlags: [],
     loadTest: false,
     script: join('bench', 'miss-floor.ts'),
   });
-  const modes = [floor(false), floor(true), { ...defaultsMode, loadTest: false }];
+  const modes = [
+    floor(false),
+    floor(true),
+    floor(true, true),
+    { ...defaultsMode, loadTest: false },
+  ];
   return interleaved('miss floor', modes, int('BENCH_MISS_FLOOR_ROUNDS', 2), url, order);
 }
 
