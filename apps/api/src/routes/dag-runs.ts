@@ -161,7 +161,7 @@ export function dagRunRoutes({ queries, dagBag, logsDir }: RouteContext): RouteD
       operationId: 'trigger_dag_run',
       summary: 'Trigger Dag Run',
       description:
-        "Creates a queued manual run on the latest version of the DAG (read through the DAG cache) with its task instances, state null, as Airflow: they can be listed, patched and cleared before the scheduler starts the run. `triggering_user_name` is the caller: the name of its `name:token` entry in `API_AUTH_TOKENS`, else `token:` and the first 12 hex digits of the sha256 of its token (the event log's `owner`).",
+        'Creates a queued manual run on the latest version of the DAG (read through the DAG cache) with its task instances, state null, as Airflow: they can be listed, patched and cleared before the scheduler starts the run. `triggering_user_name` is the caller: the name of its `name:token` entry in `API_AUTH_TOKENS`, else `token:` and the first 12 hex digits of the sha256 of its token (the event log\'s `owner`). A `dag_run_id` or `logical_date` the DAG already has a run for answers 409 with Airflow\'s unique-violation detail: `{"reason": "Unique constraint violation", "statement": "hidden", "orig_error": "hidden", "message": ...}`, `message` naming the key that is taken.',
       tags: ['DagRun'],
       params: s.dagIdParam,
       body: s.TriggerDAGRunPostBody,
