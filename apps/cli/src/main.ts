@@ -4,6 +4,7 @@
  * defaults) and runs one command. A failure is one line on stderr naming its cause, never a stack.
  */
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { CommanderError } from 'commander';
 import { DagbagApiError, DagbagUnreachableError, detailText } from '@dagbag/client';
 import { CommandFailed, devTokenFile, resolveConfig, UsageError } from './config.ts';
@@ -31,6 +32,7 @@ const context = {
     SCHEDULER_METRICS_PORT: process.env.SCHEDULER_METRICS_PORT,
   },
   cwd,
+  ...(process.stdin.isTTY ? { ask } : {}),
 };
 const program = buildProgram(context).exitOverride();
 
@@ -69,4 +71,24 @@ function errorLine(error: unknown, flags: { url?: string; token?: string }): str
     return `${error.status}: ${detail}`;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One question to the person at the terminal (`dags delete` without --yes). Ctrl-C stops the
+ * command as it stops any other (status 130); Ctrl-D is no answer.
+ */
+async function ask(question: string): Promise<string> {
+  const readline = createInterface({ input: process.stdin, output: process.stderr });
+  readline.once('SIGINT', () => {
+    readline.close();
+    process.stderr.write('\n');
+    process.kill(process.pid, 'SIGINT');
+  });
+  try {
+    return await readline.question(question);
+  } catch {
+    return '';
+  } finally {
+    readline.close();
+  }
 }

@@ -29,6 +29,11 @@ export interface ProgramContext extends Io {
   };
   /** Where relative paths of `dags validate` are taken from. */
   cwd: string;
+  /**
+   * Asks a person a question and resolves with the answer; absent when stdin is not a terminal,
+   * where nobody can answer (then a destructive command needs --yes).
+   */
+  ask?: (question: string) => Promise<string>;
 }
 
 /** The states a run can be in (Airflow's DagRunState), for `runs list --state`. */
@@ -74,7 +79,7 @@ export function buildProgram(context: ProgramContext): Command {
   // ---- dags
   const dags = program
     .command('dags')
-    .description('DAGs: list, show, pause, unpause, validate files');
+    .description('DAGs: list, show, pause, unpause, delete, reparse, validate files');
   dags
     .command('list')
     .description('every DAG')
@@ -148,6 +153,48 @@ export function buildProgram(context: ProgramContext): Command {
         io.stdout.write(`${data!.dag_id} is ${data!.is_paused ? 'paused' : 'unpaused'}\n`);
       });
   }
+  dags
+    .command('delete <dag>')
+    .description(
+      "delete a DAG's versions, runs, task instances and their logs (the event log stays); refused while one of its runs or tasks is running. While its file is in DAGS_FOLDER the DAG comes back, as new",
+    )
+    .option('-y, --yes', 'delete without asking; needed when stdin is not a terminal')
+    .action(async (dagId: string, options: { yes?: boolean }) => {
+      const path = { params: { path: { dag_id: dagId } } };
+      if (!options.yes) {
+        if (context.ask === undefined)
+          throw new UsageError(
+            'stdin is not a terminal, so nobody can confirm: add --yes to delete the DAG',
+          );
+        // Asked after the DAG is found, with what goes: a misspelt id fails before the question.
+        const { data: runs } = await client().GET('/api/v2/dags/{dag_id}/dagRuns', {
+          params: { path: { dag_id: dagId }, query: { limit: 0 } },
+        });
+        const answer = await context.ask(
+          `Delete DAG ${dagId}: its versions, ${runs!.total_entries} run(s), their task instances and logs? This cannot be undone. [y/N] `,
+        );
+        if (!/^y(es)?$/i.test(answer.trim()))
+          throw new CommandFailed('not confirmed: nothing deleted');
+      }
+      await client().DELETE('/api/v2/dags/{dag_id}', path);
+      io.stdout.write(`deleted ${dagId}\n`);
+    });
+  dags
+    .command('reparse <dag>')
+    .description(
+      "have the scheduler's DAG processor read the DAG's file again on its next pass, even unchanged",
+    )
+    .action(async (dagId: string) => {
+      const { data: dag } = await client().GET('/api/v2/dags/{dag_id}/details', {
+        params: { path: { dag_id: dagId } },
+      });
+      await client().PUT('/api/v2/parseDagFile/{file_token}', {
+        params: { path: { file_token: dag!.file_token } },
+      });
+      io.stdout.write(
+        `${dagId}: ${dag!.fileloc} is read again on the processor's next pass (every DAG_DIR_SCAN_SECONDS)\n`,
+      );
+    });
   dags
     .command('validate <files...>')
     .description('check DAG files (or folders of them) as the processor does; exit 1 on errors')

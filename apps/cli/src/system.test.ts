@@ -483,6 +483,51 @@ describe('the other commands', () => {
     expect(tasks.find((task) => task.task_id === 'start')!.downstream_task_ids).toHaveLength(20);
   });
 
+  it('dags delete refuses without --yes when stdin is not a terminal, and deletes nothing', async () => {
+    const result = await runCli(['dags', 'delete', 'steps'], { env: system.env });
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toBe(
+      'dagbag: stdin is not a terminal, so nobody can confirm: add --yes to delete the DAG\n',
+    );
+    expect((await runCli(['dags', 'show', 'steps'], { env: system.env })).code).toBe(0);
+  });
+
+  it('dags delete --yes deletes the DAG with its runs', async () => {
+    const file = join(system.dagsFolder, 'doomed.json');
+    await writeFile(
+      file,
+      JSON.stringify({ dag_id: 'doomed', tasks: [{ task_id: 'only', operator: 'empty' }] }),
+    );
+    await until(
+      async () => (await runCli(['dags', 'show', 'doomed'], { env: system.env })).code === 0,
+    );
+    const run = await runCli(['runs', 'trigger', 'doomed', '--run-id', 'gone', '--wait'], {
+      env: system.env,
+    });
+    expect(run.code).toBe(0);
+    // Without its file the DAG does not come back on the processor's next pass.
+    await rm(file);
+    const result = await runCli(['dags', 'delete', 'doomed', '--yes'], { env: system.env });
+    expect(result).toMatchObject({ code: 0, stdout: 'deleted doomed\n', stderr: '' });
+    const shown = await runCli(['runs', 'show', 'doomed', 'gone'], { env: system.env });
+    expect(shown).toMatchObject({ code: 1, stdout: '' });
+    expect(shown.stderr).toMatch(/^dagbag: not found: /);
+  });
+
+  it("dags reparse has the processor read the DAG's unchanged file again", async () => {
+    const api = createDagbagClient({ baseUrl: system.env.DAGBAG_API_URL!, token: system.token });
+    const parsedAt = async () =>
+      (await api.GET('/api/v2/dags/{dag_id}', { params: { path: { dag_id: 'evolving' } } })).data!
+        .last_parsed_time;
+    const before = await parsedAt();
+    const result = await runCli(['dags', 'reparse', 'evolving'], { env: system.env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^evolving: .*evolving\.json is read again on the processor's next pass/,
+    );
+    await until(async () => (await parsedAt()) !== before);
+  });
+
   it('import-errors prints what the processor found, at its line', async () => {
     await writeFile(
       join(system.dagsFolder, 'broken.json'),
