@@ -514,6 +514,27 @@ describe('the other commands', () => {
     expect(shown.stderr).toMatch(/^dagbag: not found: /);
   });
 
+  it('dags delete asks at a terminal, keeps the DAG on no and deletes it on y', async () => {
+    const file = join(system.dagsFolder, 'asked.json');
+    await writeFile(
+      file,
+      JSON.stringify({ dag_id: 'asked', tasks: [{ task_id: 'only', operator: 'empty' }] }),
+    );
+    await until(
+      async () => (await runCli(['dags', 'show', 'asked'], { env: system.env })).code === 0,
+    );
+    await rm(file);
+    const no = await runInTerminal(['dags', 'delete', 'asked'], 'n');
+    expect(no.output).toContain('Delete DAG asked: its versions, 0 run(s)');
+    expect(no.output).toContain('dagbag: not confirmed: nothing deleted');
+    expect(no.code).toBe(1);
+    expect((await runCli(['dags', 'show', 'asked'], { env: system.env })).code).toBe(0);
+    const yes = await runInTerminal(['dags', 'delete', 'asked'], 'y');
+    expect(yes.output).toContain('deleted asked');
+    expect(yes.code).toBe(0);
+    expect((await runCli(['dags', 'show', 'asked'], { env: system.env })).code).toBe(1);
+  });
+
   it("dags reparse has the processor read the DAG's unchanged file again", async () => {
     const api = createDagbagClient({ baseUrl: system.env.DAGBAG_API_URL!, token: system.token });
     const parsedAt = async () =>
@@ -648,6 +669,42 @@ describe('logs --follow across an API restart', () => {
     expect(said).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6']);
   });
 });
+
+/**
+ * The CLI on a terminal: util-linux's `script` gives it a pseudo-terminal as stdin, and `answer`
+ * is typed once the question is on screen.
+ */
+function runInTerminal(
+  args: readonly string[],
+  answer: string,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const command = [process.execPath, MAIN, ...args].join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, INIT_CWD: '', NO_COLOR: '1', ...system.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let answered = false;
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!answered && output.includes('[y/N]')) {
+        answered = true;
+        child.stdin.write(`${answer}\r`);
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`dagbag ${args.join(' ')} on a terminal did not end:\n${output}`));
+    }, 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
 
 async function until(done: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
