@@ -36,6 +36,12 @@ export interface ProgramContext extends Io {
   ask?: (question: string) => Promise<string>;
 }
 
+/**
+ * `runs list` without a DAG stops here unless --limit says otherwise: every DAG's history can be
+ * millions of runs, and the newest are what a person at a terminal wants.
+ */
+const EVERY_DAG_LIMIT = 100;
+
 /** The states a run can be in (Airflow's DagRunState), for `runs list --state`. */
 const DAG_RUN_STATES: readonly DagRunState[] = ['queued', 'running', 'success', 'failed'];
 
@@ -377,18 +383,31 @@ export function buildProgram(context: ProgramContext): Command {
       },
     );
   runs
-    .command('list <dag>')
-    .description("a DAG's runs, newest first")
+    .command('list [dag]')
+    .description("a DAG's runs, newest first; without a DAG (or with ~), every DAG's")
     .addOption(
       new Option('--state <state...>', 'only runs in these states').choices(DAG_RUN_STATES),
     )
-    .option('--limit <n>', 'at most this many (default: all)')
+    .option(
+      '--limit <n>',
+      `at most this many (default: all of one DAG's, ${EVERY_DAG_LIMIT} of every DAG's)`,
+    )
     .addOption(json)
     .action(
-      async (dagId: string, options: { state?: DagRunState[]; limit?: string; json?: boolean }) => {
+      async (
+        dag: string | undefined,
+        options: { state?: DagRunState[]; limit?: string; json?: boolean },
+      ) => {
         const api = client();
+        // `~` is Airflow's "every DAG" in a path; then each row names its DAG.
+        const dagId = dag ?? '~';
+        const everyDag = dagId === '~';
         const limit =
-          options.limit === undefined ? Infinity : positiveInteger('--limit', options.limit);
+          options.limit !== undefined
+            ? positiveInteger('--limit', options.limit)
+            : everyDag
+              ? EVERY_DAG_LIMIT
+              : Infinity;
         const all: Schemas['DAGRunResponse'][] = [];
         for await (const run of api.paginate(
           (page) =>
@@ -410,8 +429,17 @@ export function buildProgram(context: ProgramContext): Command {
         if (options.json) return printJson(io, all);
         printTable(
           io,
-          ['run_id', 'state', 'type', 'run after', 'started', 'ended'],
+          [
+            ...(everyDag ? ['dag_id'] : []),
+            'run_id',
+            'state',
+            'type',
+            'run after',
+            'started',
+            'ended',
+          ],
           all.map((run) => [
+            ...(everyDag ? [run.dag_id] : []),
             run.dag_run_id,
             stateText(run.state),
             run.run_type,

@@ -483,6 +483,20 @@ describe('the other commands', () => {
     expect(tasks.find((task) => task.task_id === 'start')!.downstream_task_ids).toHaveLength(20);
   });
 
+  it("runs list without a DAG lists every DAG's runs, newest first, each with its DAG", async () => {
+    for (const dag of ['wide', 'evolving'])
+      expect((await runCli(['runs', 'trigger', dag], { env: system.env })).code).toBe(0);
+    const result = await runCli(['runs', 'list', '--json'], { env: system.env });
+    expect(result.code).toBe(0);
+    const runs = JSON.parse(result.stdout) as { dag_id: string; run_after: string }[];
+    expect(new Set(runs.map((run) => run.dag_id)).size).toBeGreaterThan(1);
+    const times = runs.map((run) => run.run_after);
+    expect(times).toEqual([...times].sort().reverse());
+    const table = await runCli(['runs', 'list', '--limit', '2'], { env: system.env });
+    expect(table.stdout.split('\n')[1]).toMatch(/^│ dag_id +│ run_id +│ state /);
+    expect(table.stdout.trim().split('\n')).toHaveLength(5);
+  });
+
   it('dags delete refuses without --yes when stdin is not a terminal, and deletes nothing', async () => {
     const result = await runCli(['dags', 'delete', 'steps'], { env: system.env });
     expect(result).toMatchObject({ code: 2, stdout: '' });
