@@ -507,14 +507,7 @@ describe('the other commands', () => {
   });
 
   it('dags delete --yes deletes the DAG with its runs', async () => {
-    const file = join(system.dagsFolder, 'doomed.json');
-    await writeFile(
-      file,
-      JSON.stringify({ dag_id: 'doomed', tasks: [{ task_id: 'only', operator: 'empty' }] }),
-    );
-    await until(
-      async () => (await runCli(['dags', 'show', 'doomed'], { env: system.env })).code === 0,
-    );
+    const file = await addOneTaskDag('doomed');
     const run = await runCli(['runs', 'trigger', 'doomed', '--run-id', 'gone', '--wait'], {
       env: system.env,
     });
@@ -529,14 +522,7 @@ describe('the other commands', () => {
   });
 
   it('dags delete asks at a terminal, keeps the DAG on no and deletes it on y', async () => {
-    const file = join(system.dagsFolder, 'asked.json');
-    await writeFile(
-      file,
-      JSON.stringify({ dag_id: 'asked', tasks: [{ task_id: 'only', operator: 'empty' }] }),
-    );
-    await until(
-      async () => (await runCli(['dags', 'show', 'asked'], { env: system.env })).code === 0,
-    );
+    const file = await addOneTaskDag('asked');
     await rm(file);
     const no = await runInTerminal(['dags', 'delete', 'asked'], 'n');
     expect(no.output).toContain('Delete DAG asked: its versions, 0 run(s)');
@@ -683,6 +669,17 @@ describe('logs --follow across an API restart', () => {
     expect(said).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6']);
   });
 });
+
+/** Writes a DAG of one empty task into the system's folder and waits until the API has it. */
+async function addOneTaskDag(dagId: string): Promise<string> {
+  const file = join(system.dagsFolder, `${dagId}.json`);
+  await writeFile(
+    file,
+    JSON.stringify({ dag_id: dagId, tasks: [{ task_id: 'only', operator: 'empty' }] }),
+  );
+  await until(async () => (await runCli(['dags', 'show', dagId], { env: system.env })).code === 0);
+  return file;
+}
 
 /**
  * The CLI on a terminal: util-linux's `script` gives it a pseudo-terminal as stdin, and `answer`
