@@ -51,21 +51,19 @@ export class ApiError extends Error {
     message: string,
     options: {
       cause?: unknown;
-      issues?: ValidationIssue[];
-      uniqueViolation?: boolean;
+      /** The body's `detail` when it is not the message: Airflow's list or object forms. */
+      detail?: ValidationIssue[] | UniqueViolationDetail;
       headers?: Record<string, string>;
     } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = HTTP_STATUS_BY_CODE[code];
-    this.issues = options.issues;
-    this.uniqueViolation = options.uniqueViolation ?? false;
+    this.detail = options.detail ?? message;
     this.headers = options.headers ?? {};
   }
 
-  readonly issues: ValidationIssue[] | undefined;
-  readonly uniqueViolation: boolean;
+  readonly detail: string | ValidationIssue[] | UniqueViolationDetail;
   readonly headers: Record<string, string>;
 
   /**
@@ -73,20 +71,22 @@ export class ApiError extends Error {
    * violation object for a key that is taken.
    */
   body(): { detail: string | ValidationIssue[] | UniqueViolationDetail } {
-    if (this.uniqueViolation) {
-      const detail: UniqueViolationDetail = {
-        reason: 'Unique constraint violation',
-        statement: 'hidden',
-        orig_error: 'hidden',
-        message: this.message,
-      };
-      return { detail };
-    }
-    return { detail: this.issues ?? this.message };
+    return { detail: this.detail };
   }
 
   static validation(issues: ValidationIssue[]): ApiError {
-    return new ApiError('UNPROCESSABLE_CONTENT', 'Validation error', { issues });
+    return new ApiError('UNPROCESSABLE_CONTENT', 'Validation error', { detail: issues });
+  }
+
+  /** 409 for a key that is taken, in Airflow's shape; `message` says which key. */
+  static uniqueViolation(message: string, cause: unknown): ApiError {
+    const detail: UniqueViolationDetail = {
+      reason: 'Unique constraint violation',
+      statement: 'hidden',
+      orig_error: 'hidden',
+      message,
+    };
+    return new ApiError('CONFLICT', message, { cause, detail });
   }
 
   static notFound(message: string): ApiError {
@@ -116,8 +116,7 @@ function isBodyReadError(error: unknown): error is BodyReadError {
 /** Maps anything thrown by a handler or middleware to the one error class. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof DuplicateDagRunError)
-    return new ApiError('CONFLICT', error.message, { cause: error, uniqueViolation: true });
+  if (error instanceof DuplicateDagRunError) return ApiError.uniqueViolation(error.message, error);
   if (error instanceof UnsafeLogPathError)
     return new ApiError('BAD_REQUEST', error.message, { cause: error });
   if (isBodyReadError(error)) {
